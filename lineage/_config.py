@@ -1,0 +1,168 @@
+"""All of lineage's process-wide settings, in one place.
+
+Resolution order for the store and workspace: explicit argument >
+:func:`lineage.init` > ``LINEAGE_STORE`` / ``LINEAGE_WORKSPACE`` >
+embedded default store, workspace ``default``. A run is made per process
+unless one is named.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import threading
+from typing import Any, Dict, Optional
+
+import attrs
+
+from lineage.errors import InvalidTypeError, InvalidValueError, describe
+
+__all__ = ["Settings", "init", "reset_defaults", "settings"]
+
+DEFAULT_WORKSPACE = "default"
+
+
+@attrs.define
+class Settings:
+    """What :func:`lineage.init` set (``None``: not set)."""
+
+    store: Optional[str] = None
+    workspace: Optional[str] = None
+    run: Optional[str] = None
+    strict: bool = False
+    start_delay: Optional[float] = None
+    enabled: bool = True
+
+
+_settings = Settings()
+_lock = threading.Lock()
+_process_run: Dict[int, str] = {}
+# Store objects made from settings, by URL; reused by every tracked call.
+_stores: Dict[Any, Any] = {}
+
+
+def settings() -> Settings:
+    return _settings
+
+
+def _check_optional_str(where: str, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
+    if not value.strip():
+        raise InvalidValueError(f"{where} must be a non-empty string, got {value!r}")
+
+
+def init(
+    store: Optional[str] = None,
+    workspace: Optional[str] = None,
+    run: Optional[str] = None,
+    *,
+    strict: Optional[bool] = None,
+    start_delay: Optional[float] = None,
+    enabled: Optional[bool] = None,
+) -> Settings:
+    """Set process-wide defaults for tracked calls.
+
+    Args:
+        store: Store URL (see README), e.g. ``"sqlite:///lineage.db"``.
+        workspace: Default workspace name.
+        run: Run name for this process (default: one made per process).
+        strict: Raise lineage's own failures instead of warning (for tests).
+        start_delay: Seconds a tracked call may run before its RUNNING state
+            is written; shorter calls cost one write.
+        enabled: Turn tracking off (``False``) or on.
+
+    Returns:
+        The settings now in force.
+    """
+    from lineage.store import parse_store_url
+
+    if store is not None:
+        parse_store_url(store)  # raise now, at the call that made the mistake
+    _check_optional_str("init(workspace)", workspace)
+    _check_optional_str("init(run)", run)
+    if strict is not None and not isinstance(strict, bool):
+        raise InvalidTypeError(f"init(strict) must be a bool, got {describe(strict)}")
+    if enabled is not None and not isinstance(enabled, bool):
+        raise InvalidTypeError(f"init(enabled) must be a bool, got {describe(enabled)}")
+    if start_delay is not None:
+        if isinstance(start_delay, bool) or not isinstance(start_delay, (int, float)):
+            raise InvalidTypeError(f"init(start_delay) must be a number of seconds, got {describe(start_delay)}")
+        if not start_delay >= 0 or start_delay == float("inf"):
+            raise InvalidValueError(f"init(start_delay) must be a finite number >= 0, got {start_delay!r}")
+    with _lock:
+        if store is not None:
+            _settings.store = store
+        if workspace is not None:
+            _settings.workspace = workspace
+        if run is not None:
+            _settings.run = run
+        if strict is not None:
+            _settings.strict = strict
+        if start_delay is not None:
+            _settings.start_delay = float(start_delay)
+        if enabled is not None:
+            _settings.enabled = enabled
+    return _settings
+
+
+def reset_defaults() -> None:
+    """Forget everything :func:`init` set and every cached store (tests)."""
+    global _settings
+    with _lock:
+        _settings = Settings()
+        _stores.clear()
+        _process_run.clear()
+
+
+def store_url(explicit: Optional[str] = None) -> Optional[str]:
+    if explicit is not None:
+        return explicit
+    if _settings.store is not None:
+        return _settings.store
+    return os.environ.get("LINEAGE_STORE") or None
+
+
+def workspace_name(explicit: Optional[str] = None) -> str:
+    if explicit is not None:
+        return explicit
+    if _settings.workspace is not None:
+        return _settings.workspace
+    return os.environ.get("LINEAGE_WORKSPACE") or DEFAULT_WORKSPACE
+
+
+def run_name(explicit: Optional[str] = None) -> str:
+    """The run of this process: named, or made once per process."""
+    if explicit is not None:
+        return explicit
+    if _settings.run is not None:
+        return _settings.run
+    env = os.environ.get("LINEAGE_RUN")
+    if env:
+        return env
+    pid = os.getpid()
+    with _lock:
+        name = _process_run.get(pid)
+        if name is None:
+            stamp = datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+            name = _process_run[pid] = f"{stamp} {socket.gethostname()} pid {pid}"
+        return name
+
+
+def strict() -> bool:
+    return _settings.strict or os.environ.get("LINEAGE_STRICT", "") in ("1", "true", "yes")
+
+
+def cached_store(url: Optional[str]) -> Any:
+    """The shared :class:`lineage.Store` for a URL (settings/env resolved)."""
+    from lineage.workspace import Store
+
+    key = (url, os.getpid())
+    with _lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = Store(url=url) if url is not None else Store()
+        return store

@@ -1,0 +1,84 @@
+"""Exceptions raised by lineage.
+
+Every exception lineage raises derives from :class:`LineageError`, and also
+from the builtin that matches its meaning, so ``except ValueError`` in user
+code keeps working::
+
+    LineageError(Exception)
+    ├── InvalidTypeError(LineageError, TypeError)      wrong type for a field or argument
+    ├── InvalidValueError(LineageError, ValueError)    right type, unusable value
+    │   ├── InvalidStoreURLError                       unknown scheme or missing part of a store URL
+    │   ├── ReservedPropertyError                      __kf_workspace__, __kf_run__ in user properties
+    │   ├── WorkspaceExistsError                       reuse_workspace_if_exists=False and it exists
+    │   └── UnknownArtifactError                       an artifact id that the store does not hold
+    └── StoreError(LineageError, RuntimeError)         the store failed; carries the MLMD error
+        └── StoreUnavailableError                      the store could not be reached in the retry budget
+
+Errors in the first branch are the caller's mistakes and are raised at the
+call that made them. ``StoreError`` is lineage's own failure: the declarative
+layer never lets it reach the user's function.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "InvalidStoreURLError",
+    "InvalidTypeError",
+    "InvalidValueError",
+    "LineageError",
+    "ReservedPropertyError",
+    "StoreError",
+    "StoreUnavailableError",
+    "UnknownArtifactError",
+    "WorkspaceExistsError",
+]
+
+
+class LineageError(Exception):
+    """Base class of every error raised by lineage."""
+
+
+class InvalidTypeError(LineageError, TypeError):
+    """A field or argument has the wrong type."""
+
+
+class InvalidValueError(LineageError, ValueError):
+    """A field or argument has the right type but an unusable value."""
+
+
+class InvalidStoreURLError(InvalidValueError):
+    """A store URL has an unknown scheme or misses a required part."""
+
+
+class ReservedPropertyError(InvalidValueError):
+    """A user property uses a name that lineage reserves for itself."""
+
+
+class WorkspaceExistsError(InvalidValueError):
+    """A workspace with this name exists and reuse was not allowed."""
+
+
+class UnknownArtifactError(InvalidValueError):
+    """An artifact carries an id that the store does not hold."""
+
+
+class StoreError(LineageError, RuntimeError):
+    """The metadata store failed to carry out a request."""
+
+    def __init__(self, message: str, *, cause: Optional[BaseException] = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class StoreUnavailableError(StoreError):
+    """The store could not be reached within the retry budget."""
+
+
+def describe(value: Any, limit: int = 80) -> str:
+    """Return a short ``repr`` of *value* for an error message."""
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{text} ({type(value).__name__})"

@@ -1,0 +1,602 @@
+"""Records: the artifacts lineage logs, as small attrs classes.
+
+``DataSet``, ``Model`` and ``Metrics`` keep the Kubeflow Metadata SDK's
+constructor arguments (all keyword), so code written for
+``kubeflow.metadata.metadata`` keeps working. Extra keyword arguments are
+kept in ``extra`` and stored as extra properties.
+
+A custom artifact type is an attrs subclass with its own type name and typed
+fields::
+
+    @attrs.define
+    class Checkpoint(lineage.Artifact):
+        ARTIFACT_TYPE_NAME = "acme.org/checkpoint"
+        step: int = 0
+        loss: float = 0.0
+        config: dict = attrs.Factory(dict)
+
+Its fields become typed MLMD properties (str -> STRING, int -> INT,
+float -> DOUBLE, bool -> BOOLEAN, dict/list -> STRUCT).
+
+This module knows nothing of MLMD; ``lineage.store`` turns records into
+protos and back using :func:`schema_of`.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import datetime
+import math
+import sys
+import typing
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
+
+import attrs
+
+from lineage.errors import InvalidTypeError, InvalidValueError, ReservedPropertyError, describe
+
+__all__ = [
+    "Artifact",
+    "DataSet",
+    "FieldSpec",
+    "Metrics",
+    "Model",
+    "RecordSchema",
+    "RESERVED_PROPERTY_NAMES",
+    "record_class_for",
+    "schema_of",
+]
+
+#: Custom property names lineage writes itself; user properties may not use them.
+RESERVED_PROPERTY_NAMES = frozenset({"__kf_workspace__", "__kf_run__", "__ALL_META__"})
+_RESERVED_PREFIXES = ("__kf_", "__lineage")
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_MAX_JSON_DEPTH = 64
+
+# Field kinds, mapped to MLMD property types by the store codec.
+STR, INT, FLOAT, BOOL, JSON = "str", "int", "float", "bool", "json"
+
+
+def _now() -> str:
+    # The Kubeflow SDK's create_time format: RFC 3339, UTC, "Z" suffix.
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None).isoformat("T") + "Z"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _where(instance: Any, attribute: "attrs.Attribute[Any]") -> str:
+    return f"{type(instance).__name__}.{attribute.name}"
+
+
+def _check_str(where: str, value: Any, *, required: bool) -> None:
+    if value is None:
+        if required:
+            raise InvalidValueError(f"{where} is required: got None")
+        return
+    if not isinstance(value, str):
+        raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
+    if required and not value.strip():
+        raise InvalidValueError(f"{where} must be a non-empty string, got {value!r}")
+
+
+def _required_str(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+    _check_str(_where(instance, attribute), value, required=True)
+
+
+def _optional_str(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+    _check_str(_where(instance, attribute), value, required=False)
+
+
+def check_json(where: str, value: Any, _depth: int = 0) -> None:
+    """Raise unless *value* is JSON-able data lineage can store exactly.
+
+    Allowed: None, bool, int, finite float, str, and lists, tuples and dicts
+    (with str keys) of those.
+    """
+    if _depth > _MAX_JSON_DEPTH:
+        raise InvalidValueError(f"{where} is nested more than {_MAX_JSON_DEPTH} levels deep")
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidValueError(f"{where} must be a finite number, got {value!r}")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            check_json(f"{where}[{i}]", item, _depth + 1)
+        return
+    if isinstance(value, collections.abc.Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidTypeError(f"{where} keys must be str, got key {describe(key)}")
+            check_json(f"{where}[{key!r}]", item, _depth + 1)
+        return
+    raise InvalidTypeError(
+        f"{where} must be JSON-able data (None, bool, int, float, str, list, dict), "
+        f"got {describe(value)}"
+    )
+
+
+def _optional_mapping(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+    if value is None:
+        return
+    where = _where(instance, attribute)
+    if not isinstance(value, collections.abc.Mapping):
+        raise InvalidTypeError(f"{where} must be a mapping, got {describe(value)}")
+    check_json(where, value)
+
+
+def _optional_json(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+    check_json(_where(instance, attribute), value)
+
+
+def check_property_name(where: str, key: Any) -> None:
+    """Raise unless *key* may name a user's extra property."""
+    if not isinstance(key, str):
+        raise InvalidTypeError(f"{where} names must be str, got {describe(key)}")
+    if not key:
+        raise InvalidValueError(f"{where} names must be non-empty, got {key!r}")
+    if key in RESERVED_PROPERTY_NAMES or key.startswith(_RESERVED_PREFIXES):
+        raise ReservedPropertyError(
+            f"{where} uses the reserved property name {key!r}: names "
+            f"{sorted(RESERVED_PROPERTY_NAMES)} and those starting with "
+            f"{' or '.join(_RESERVED_PREFIXES)} belong to lineage"
+        )
+
+
+def _extra(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+    where = _where(instance, attribute)
+    if not isinstance(value, collections.abc.Mapping):
+        raise InvalidTypeError(f"{where} must be a mapping, got {describe(value)}")
+    for key, item in value.items():
+        check_property_name(where, key)
+        check_int64(f"{where}[{key!r}]", item)
+        check_json(f"{where}[{key!r}]", item)
+
+
+def check_int64(where: str, value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise InvalidValueError(f"{where} must fit in a signed 64-bit integer, got {value!r}")
+
+
+def _optional_id(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidTypeError(f"{_where(instance, attribute)} must be an int, got {describe(value)}")
+    if value <= 0:
+        raise InvalidValueError(f"{_where(instance, attribute)} must be positive, got {value!r}")
+
+
+def _id_to_str(value: Any) -> Any:
+    # Kubeflow declared data_set_id/model_id as strings but artifact ids are
+    # ints; accept both.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+# --------------------------------------------------------------------------- records
+
+
+@attrs.define(init=False, repr=False)
+class Artifact:
+    """Base of every artifact; usable on its own for a generic artifact.
+
+    Args:
+        uri: Required location of the artifact's content.
+        name: Required human name (not unique).
+        workspace: Optional name of the workspace the artifact belongs to.
+        description: Optional description.
+        owner: Optional owner.
+        labels: Optional key/value labels.
+        **kwargs: Extra properties, stored as typed custom properties.
+
+    Raises:
+        InvalidTypeError: A field has the wrong type.
+        InvalidValueError: A field has an unusable value (empty uri, NaN, ...).
+    """
+
+    ARTIFACT_TYPE_NAME: ClassVar[str] = "lineage/artifact"
+    #: MLMD base type (DATASET, MODEL, METRICS) of the artifact type, if any.
+    BASE_TYPE: ClassVar[Optional[str]] = None
+    #: Whether artifacts with the same type, uri, name, version and workspace
+    #: are one artifact (the Kubeflow SDK's rule for DataSet and Model).
+    DEDUPLICATE: ClassVar[bool] = False
+    #: Fields stored as STRING type properties in the Kubeflow layout.
+    KUBEFLOW_PROPERTIES: ClassVar[Tuple[str, ...]] = ("name", "create_time", "description", "owner")
+
+    uri: str = attrs.field(kw_only=True, validator=_required_str)
+    name: str = attrs.field(kw_only=True, validator=_required_str)
+    workspace: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
+    description: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
+    owner: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
+    labels: Optional[Mapping[str, Any]] = attrs.field(
+        default=None, kw_only=True, validator=_optional_mapping
+    )
+    extra: Dict[str, Any] = attrs.field(factory=dict, kw_only=True, validator=_extra)
+    id: Optional[int] = attrs.field(default=None, init=False, eq=False, validator=_optional_id)
+    create_time: str = attrs.field(factory=_now, init=False, eq=False, validator=_required_str)
+
+    def __init__(
+        self,
+        uri: Optional[str] = None,
+        name: Optional[str] = None,
+        workspace: Optional[str] = None,
+        description: Optional[str] = None,
+        owner: Optional[str] = None,
+        labels: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
+        self.__attrs_init__(  # type: ignore[attr-defined]
+            uri=uri,
+            name=name,
+            workspace=workspace,
+            description=description,
+            owner=owner,
+            labels=labels,
+            extra=kwargs,
+        )
+
+    def __attrs_post_init__(self) -> None:
+        _validate_declared_fields(self)
+
+    def __repr__(self) -> str:
+        shown = []
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            if field.name == "create_time" or value is None or (field.name == "extra" and not value):
+                continue
+            shown.append(f"{field.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+@attrs.define(init=False, repr=False)
+class DataSet(Artifact):
+    """A data set in a machine learning workflow.
+
+    Args:
+        uri: Required uri of the data set.
+        name: Required name of the data set.
+        workspace: Optional name of the workspace.
+        description: Optional description.
+        owner: Optional owner.
+        version: Optional version tagged by the user.
+        query: Optional query the data set was fetched with.
+        labels: Optional key/value labels.
+        **kwargs: Extra properties.
+    """
+
+    ARTIFACT_TYPE_NAME: ClassVar[str] = "kubeflow.org/alpha/data_set"
+    BASE_TYPE: ClassVar[Optional[str]] = "DATASET"
+    DEDUPLICATE: ClassVar[bool] = True
+    KUBEFLOW_PROPERTIES: ClassVar[Tuple[str, ...]] = Artifact.KUBEFLOW_PROPERTIES + ("version", "query")
+
+    version: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
+    query: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
+
+    def __init__(
+        self,
+        uri: Optional[str] = None,
+        name: Optional[str] = None,
+        workspace: Optional[str] = None,
+        description: Optional[str] = None,
+        owner: Optional[str] = None,
+        version: Optional[str] = None,
+        query: Optional[str] = None,
+        labels: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
+        self.__attrs_init__(  # type: ignore[attr-defined]
+            uri=uri,
+            name=name,
+            workspace=workspace,
+            description=description,
+            owner=owner,
+            version=version,
+            query=query,
+            labels=labels,
+            extra=kwargs,
+        )
+
+
+@attrs.define(init=False, repr=False)
+class Model(Artifact):
+    """A machine learning model.
+
+    Args:
+        uri: Required uri of the model.
+        name: Required name of the model.
+        workspace: Optional name of the workspace.
+        description: Optional description.
+        owner: Optional owner.
+        version: Optional version tagged by the user.
+        model_type: Optional type of the model ("neural network").
+        training_framework: Optional framework, e.g. {"name": "torch", "version": "2.3"}.
+        hyperparameters: Optional map from hyperparameter name to value.
+        labels: Optional key/value labels.
+        **kwargs: Extra properties.
+    """
+
+    ARTIFACT_TYPE_NAME: ClassVar[str] = "kubeflow.org/alpha/model"
+    BASE_TYPE: ClassVar[Optional[str]] = "MODEL"
+    DEDUPLICATE: ClassVar[bool] = True
+    KUBEFLOW_PROPERTIES: ClassVar[Tuple[str, ...]] = Artifact.KUBEFLOW_PROPERTIES + ("version", "model_type")
+
+    version: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
+    model_type: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
+    training_framework: Any = attrs.field(default=None, kw_only=True, validator=_optional_json)
+    hyperparameters: Optional[Mapping[str, Any]] = attrs.field(
+        default=None, kw_only=True, validator=_optional_mapping
+    )
+
+    def __init__(
+        self,
+        uri: Optional[str] = None,
+        name: Optional[str] = None,
+        workspace: Optional[str] = None,
+        description: Optional[str] = None,
+        owner: Optional[str] = None,
+        version: Optional[str] = None,
+        model_type: Optional[str] = None,
+        training_framework: Any = None,
+        hyperparameters: Optional[Mapping[str, Any]] = None,
+        labels: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
+        self.__attrs_init__(  # type: ignore[attr-defined]
+            uri=uri,
+            name=name,
+            workspace=workspace,
+            description=description,
+            owner=owner,
+            version=version,
+            model_type=model_type,
+            training_framework=training_framework,
+            hyperparameters=hyperparameters,
+            labels=labels,
+            extra=kwargs,
+        )
+
+
+@attrs.define(init=False, repr=False)
+class Metrics(Artifact):
+    """Evaluation metrics of a model on a data set.
+
+    Args:
+        uri: Required uri of the metrics.
+        name: Required name of the metrics.
+        workspace: Optional name of the workspace.
+        description: Optional description.
+        owner: Optional owner.
+        data_set_id: Optional id of the data set used for evaluation.
+        model_id: Optional id of the evaluated model.
+        metrics_type: Optional type, one of ``Metrics.TRAINING``,
+            ``VALIDATION``, ``TESTING``, ``PRODUCTION`` (or your own).
+        values: Optional map from metric name to value.
+        labels: Optional key/value labels.
+        **kwargs: Extra properties.
+    """
+
+    ARTIFACT_TYPE_NAME: ClassVar[str] = "kubeflow.org/alpha/metrics"
+    BASE_TYPE: ClassVar[Optional[str]] = "METRICS"
+    KUBEFLOW_PROPERTIES: ClassVar[Tuple[str, ...]] = Artifact.KUBEFLOW_PROPERTIES + (
+        "metrics_type",
+        "data_set_id",
+        "model_id",
+    )
+
+    TRAINING: ClassVar[str] = "training"
+    VALIDATION: ClassVar[str] = "validation"
+    TESTING: ClassVar[str] = "testing"
+    PRODUCTION: ClassVar[str] = "production"
+
+    data_set_id: Optional[str] = attrs.field(
+        default=None, kw_only=True, converter=_id_to_str, validator=_optional_str
+    )
+    model_id: Optional[str] = attrs.field(
+        default=None, kw_only=True, converter=_id_to_str, validator=_optional_str
+    )
+    metrics_type: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
+    values: Optional[Mapping[str, Any]] = attrs.field(
+        default=None, kw_only=True, validator=_optional_mapping
+    )
+
+    def __init__(
+        self,
+        uri: Optional[str] = None,
+        name: Optional[str] = None,
+        workspace: Optional[str] = None,
+        description: Optional[str] = None,
+        owner: Optional[str] = None,
+        data_set_id: Optional[str] = None,
+        model_id: Optional[str] = None,
+        metrics_type: Optional[str] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        labels: Optional[Mapping[str, Any]] = None,
+        **kwargs: Any,
+    ) -> None:
+        self.__attrs_init__(  # type: ignore[attr-defined]
+            uri=uri,
+            name=name,
+            workspace=workspace,
+            description=description,
+            owner=owner,
+            data_set_id=data_set_id,
+            model_id=model_id,
+            metrics_type=metrics_type,
+            values=values,
+            labels=labels,
+            extra=kwargs,
+        )
+
+
+_BUILTIN_RECORDS: Tuple[type, ...] = (Metrics, Model, DataSet, Artifact)
+
+# --------------------------------------------------------------------------- schemas
+
+
+@attrs.frozen
+class FieldSpec:
+    """A record field that is stored as a type property."""
+
+    name: str
+    kind: str  # one of STR, INT, FLOAT, BOOL, JSON
+    nullable: bool = True
+
+
+@attrs.frozen
+class RecordSchema:
+    """How a record class is stored: its type, properties and dedup rule."""
+
+    cls: type
+    type_name: str
+    base_type: Optional[str]
+    properties: Tuple[FieldSpec, ...]
+    deduplicate: bool
+    builtin: type
+
+    def property(self, name: str) -> Optional[FieldSpec]:
+        for spec in self.properties:
+            if spec.name == name:
+                return spec
+        return None
+
+
+_SCHEMAS: Dict[type, RecordSchema] = {}
+_CLASSES_BY_TYPE_NAME: Dict[str, type] = {cls.ARTIFACT_TYPE_NAME: cls for cls in _BUILTIN_RECORDS}
+
+
+def _builtin_ancestor(cls: type) -> type:
+    for base in cls.__mro__:
+        if base in _BUILTIN_RECORDS:
+            return base
+    raise InvalidTypeError(f"{cls.__name__} is not a subclass of lineage.Artifact")
+
+
+def _kind_of(tp: Any) -> Tuple[str, bool]:
+    """Map a type annotation to (field kind, nullable)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _kind_of(typing.get_args(tp)[0])
+    union_types: Tuple[Any, ...] = (typing.Union,)
+    if sys.version_info >= (3, 10):
+        import types
+
+        union_types += (types.UnionType,)
+    if origin in union_types:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return _kind_of(args[0])[0], True
+        return JSON, True
+    if tp is bool:
+        return BOOL, False
+    if tp is int:
+        return INT, False
+    if tp is float:
+        return FLOAT, False
+    if tp is str:
+        return STR, False
+    return JSON, True
+
+
+def _field_types(cls: type) -> Dict[str, Any]:
+    try:
+        attrs.resolve_types(cls)
+    except Exception:  # unresolvable string annotations: fall back to names
+        pass
+    simple = {"str": str, "int": int, "float": float, "bool": bool}
+    out = {}
+    for field in attrs.fields(cls):
+        tp = field.type
+        if isinstance(tp, str):
+            text = tp.replace(" ", "")
+            if text.startswith("Optional[") and text.endswith("]"):
+                inner = simple.get(text[len("Optional[") : -1])
+                tp = Optional[inner] if inner else Any  # type: ignore[valid-type]
+            else:
+                tp = simple.get(text, Any)
+        out[field.name] = tp
+    return out
+
+
+def schema_of(cls: type) -> RecordSchema:
+    """Return (and cache) the storage schema of a record class."""
+    schema = _SCHEMAS.get(cls)
+    if schema is not None:
+        return schema
+    if not (isinstance(cls, type) and issubclass(cls, Artifact)):
+        raise InvalidTypeError(f"expected a lineage.Artifact subclass, got {describe(cls)}")
+    builtin = _builtin_ancestor(cls)
+    if cls is not builtin and not attrs.has(cls):
+        raise InvalidTypeError(
+            f"{cls.__qualname__} must be an attrs class: decorate it with @attrs.define"
+        )
+    type_name = cls.__dict__.get("ARTIFACT_TYPE_NAME") if cls is not builtin else cls.ARTIFACT_TYPE_NAME
+    if type_name is None:
+        type_name = cls.__qualname__
+    if not isinstance(type_name, str) or not type_name.strip():
+        raise InvalidValueError(
+            f"{cls.__qualname__}.ARTIFACT_TYPE_NAME must be a non-empty string, got {type_name!r}"
+        )
+    props = [FieldSpec(name, STR) for name in builtin.KUBEFLOW_PROPERTIES]  # type: ignore[attr-defined]
+    if cls is not builtin:
+        builtin_fields = {f.name for f in attrs.fields(builtin)}
+        types = _field_types(cls)
+        for field in attrs.fields(cls):
+            if field.name in builtin_fields:
+                continue
+            check_property_name(f"{cls.__qualname__} field", field.name)
+            kind, nullable = _kind_of(types[field.name])
+            props.append(FieldSpec(field.name, kind, nullable))
+    schema = RecordSchema(
+        cls=cls,
+        type_name=type_name,
+        base_type=getattr(cls, "BASE_TYPE", None),
+        properties=tuple(props),
+        deduplicate=bool(getattr(cls, "DEDUPLICATE", False)),
+        builtin=builtin,
+    )
+    known = _CLASSES_BY_TYPE_NAME.get(type_name)
+    if known is not None and known is not cls and known in _BUILTIN_RECORDS and cls is not builtin:
+        raise InvalidValueError(
+            f"{cls.__qualname__}.ARTIFACT_TYPE_NAME {type_name!r} is the type name of "
+            f"lineage.{known.__name__}: give the custom type its own name"
+        )
+    _CLASSES_BY_TYPE_NAME[type_name] = cls
+    _SCHEMAS[cls] = schema
+    return schema
+
+
+def record_class_for(type_name: str) -> Optional[type]:
+    """Return the record class registered for an MLMD type name, if any."""
+    return _CLASSES_BY_TYPE_NAME.get(type_name)
+
+
+def _validate_declared_fields(record: Artifact) -> None:
+    cls = type(record)
+    if cls in _BUILTIN_RECORDS:
+        return
+    schema = schema_of(cls)
+    for spec in schema.properties[len(schema.builtin.KUBEFLOW_PROPERTIES) :]:  # type: ignore[attr-defined]
+        value = getattr(record, spec.name)
+        where = f"{cls.__name__}.{spec.name}"
+        if value is None:
+            continue
+        if spec.kind == STR and not isinstance(value, str):
+            raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
+        if spec.kind == BOOL and not isinstance(value, bool):
+            raise InvalidTypeError(f"{where} must be a bool, got {describe(value)}")
+        if spec.kind == INT:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InvalidTypeError(f"{where} must be an int, got {describe(value)}")
+            check_int64(where, value)
+        if spec.kind == FLOAT:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise InvalidTypeError(f"{where} must be a float, got {describe(value)}")
+        check_json(where, value)

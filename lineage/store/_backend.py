@@ -1,0 +1,191 @@
+"""The connection to one MLMD store: lazy, fork-aware, thread-safe, retried.
+
+This is the seam between lineage and MLMD: everything above talks to a
+``Backend`` through :meth:`Backend.call` and the type registry.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
+
+import tenacity
+from ml_metadata import errors as mlmd_errors
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+from lineage.errors import StoreError, StoreUnavailableError
+from lineage.store._url import StoreURL
+
+__all__ = ["Backend", "RetryPolicy"]
+
+log = logging.getLogger("lineage.store")
+
+T = TypeVar("T")
+
+#: Errors that mean "try again": a lock or serialization conflict, or a
+#: server that cannot be reached right now.
+RETRIABLE = (mlmd_errors.AbortedError, mlmd_errors.UnavailableError, mlmd_errors.DeadlineExceededError)
+
+
+class RetryPolicy:
+    """Short jittered exponential backoff, bounded in time and attempts."""
+
+    def __init__(self, max_delay: float = 10.0, max_attempts: int = 60, first_wait: float = 0.002, max_wait: float = 0.25):
+        self.max_delay = max_delay
+        self.max_attempts = max_attempts
+        self.first_wait = first_wait
+        self.max_wait = max_wait
+
+    def retrying(self) -> tenacity.Retrying:
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(RETRIABLE),
+            wait=tenacity.wait_random_exponential(multiplier=self.first_wait, max=self.max_wait),
+            stop=tenacity.stop_after_delay(self.max_delay) | tenacity.stop_after_attempt(self.max_attempts),
+            reraise=True,
+        )
+
+
+def _connect_error(exc: BaseException) -> bool:
+    # MLMD reports a database it cannot open as Internal/Unknown with a
+    # driver message; treat those as "unavailable" so they are retried.
+    text = str(exc).lower()
+    return any(
+        marker in text
+        for marker in ("could not connect", "connection refused", "can't connect", "failed to connect",
+                       "connection to server", "lost connection", "server has gone away", "no such host")
+    )
+
+
+class Backend:
+    """One MLMD store, shared by every object of a process that names it."""
+
+    def __init__(self, url: StoreURL, retry: Optional[RetryPolicy] = None) -> None:
+        self.url = url
+        self.retry = retry or RetryPolicy()
+        self._lock = threading.RLock()
+        self._mlmd: Optional[metadata_store.MetadataStore] = None
+        self._pid: Optional[int] = None
+        self._type_ids: Dict[Tuple[str, str], int] = {}
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def mlmd(self) -> metadata_store.MetadataStore:
+        """The MLMD store object, (re)connected after a fork."""
+        with self._lock:
+            if self._mlmd is None or self._pid != os.getpid():
+                config = self.url.connection_config()
+                try:
+                    store = metadata_store.MetadataStore(config)
+                except mlmd_errors.StatusError as exc:
+                    if _connect_error(exc):
+                        raise mlmd_errors.UnavailableError(str(exc)) from exc
+                    raise
+                if self.url.is_remote:
+                    # The gRPC client retries AbortedError itself with
+                    # multi-second sleeps; lineage's own retry is faster.
+                    store._max_num_retries = 1
+                self._mlmd = store
+                self._pid = os.getpid()
+            return self._mlmd
+
+    def close(self) -> None:
+        """Drop the connection; the next call reconnects.
+
+        An in-memory store lives only as long as its connection, so it is
+        never dropped.
+        """
+        with self._lock:
+            if self.url.scheme != "memory":
+                self._mlmd = None
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """Call an MLMD store method, retrying transient failures.
+
+        Raises:
+            StoreUnavailableError: the store stayed unreachable or locked
+                through the retry budget.
+            ml_metadata.errors.StatusError: any other MLMD error, unchanged.
+        """
+        return self.run(lambda store: getattr(store, method)(*args, **kwargs), what=method)
+
+    def run(self, fn: Callable[[metadata_store.MetadataStore], T], what: str = "call") -> T:
+        """Run ``fn(mlmd_store)`` under the lock with retries."""
+        try:
+            for attempt in self.retry.retrying():
+                with attempt:
+                    try:
+                        with self._lock:
+                            return fn(self.mlmd)
+                    except RETRIABLE as exc:
+                        if isinstance(exc, mlmd_errors.UnavailableError) and self.url.is_remote:
+                            # A fresh channel reconnects at once instead of
+                            # waiting out gRPC's reconnect backoff.
+                            self.close()
+                        log.debug("retrying %s after %s", what, type(exc).__name__)
+                        raise
+                    except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
+                        if _connect_error(exc):
+                            self.close()
+                            raise mlmd_errors.UnavailableError(str(exc)) from exc
+                        raise
+        except RETRIABLE as exc:
+            raise StoreUnavailableError(
+                f"store {self.url.redacted()} did not answer {what}: {type(exc).__name__}: {_first_line(exc)}",
+                cause=exc,
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ types
+
+    def type_id(self, kind: str, proto: Any) -> int:
+        """Register a type once per process and return its id.
+
+        *kind* is "artifact", "execution" or "context"; *proto* the type,
+        whose ``external_id`` is set to its name so that concurrent
+        registration on PostgreSQL cannot create two types of one name.
+        """
+        key = (kind, proto.name)
+        cached = self._type_ids.get(key)
+        if cached is not None:
+            return cached
+        if not proto.external_id:
+            proto.external_id = proto.name
+        put = getattr(metadata_store.MetadataStore, f"put_{kind}_type")
+        get = getattr(metadata_store.MetadataStore, f"get_{kind}_type")
+        last: Optional[BaseException] = None
+        for _ in range(5):
+            try:
+                type_id = self.run(lambda s: put(s, proto, can_add_fields=True, can_omit_fields=True), what=f"put_{kind}_type")
+            except mlmd_errors.AlreadyExistsError as exc:
+                # Another process registered it between our calls: re-read.
+                last = exc
+                try:
+                    stored = self.run(lambda s: get(s, proto.name), what=f"get_{kind}_type")
+                except mlmd_errors.NotFoundError:
+                    continue
+                if set(proto.properties) <= set(stored.properties):
+                    type_id = stored.id
+                else:
+                    continue
+            except mlmd_errors.StatusError as exc:
+                raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(exc)}", cause=exc) from exc
+            self._type_ids[key] = type_id
+            return type_id
+        raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(last)}", cause=last)
+
+
+def _first_line(exc: Optional[BaseException]) -> str:
+    return str(exc).strip().splitlines()[0] if exc is not None and str(exc).strip() else type(exc).__name__
+
+
+def type_proto(kind: str, name: str, properties: Dict[str, int], base_type: Optional[str] = None) -> Any:
+    """Build an MLMD type proto."""
+    cls = {"artifact": pb.ArtifactType, "execution": pb.ExecutionType, "context": pb.ContextType}[kind]
+    proto = cls(name=name, external_id=name, properties=properties)
+    if base_type:
+        proto.base_type = getattr(cls.SystemDefinedBaseType, base_type)
+    return proto

@@ -1,0 +1,442 @@
+"""Records <-> MLMD protos, in the Kubeflow Metadata layout.
+
+Layout (what the Kubeflow SDK and its metadata server used):
+
+* artifact types ``kubeflow.org/alpha/data_set|model|metrics`` whose
+  properties are STRING (``name``, ``create_time``, ``description``, ...) plus
+  ``__ALL_META__``, a JSON copy of every field, nested ones included;
+* custom properties ``__kf_workspace__`` and ``__kf_run__`` naming the
+  workspace and run an artifact or execution was logged in;
+* execution type ``kubeflow.org/alpha/execution``, workspace context type
+  ``kubeflow.org/alpha/workspace``.
+
+lineage adds: typed custom properties for numbers in ``values``,
+``hyperparameters`` and extra fields (``values.accuracy`` as a DOUBLE), typed
+properties for custom record types, a run context type, and
+``external_id``s that make writes idempotent.
+
+Strings: MLMD truncates strings at NUL on every backend and builds invalid
+SQL for a backslash on PostgreSQL. :func:`encode` escapes those characters
+with a private-use marker, reversibly; :func:`decode` undoes it on every read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import uuid
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+import attrs
+from google.protobuf import struct_pb2
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+from lineage import records
+from lineage.records import BOOL, FLOAT, INT, JSON, STR, Artifact, RecordSchema, schema_of
+
+__all__ = [
+    "ALL_META",
+    "EXECUTION_TYPE_NAME",
+    "RUN_PROPERTY",
+    "RUN_TYPE_NAME",
+    "WORKSPACE_PROPERTY",
+    "WORKSPACE_TYPE_NAME",
+    "decode",
+    "encode",
+]
+
+WORKSPACE_PROPERTY = "__kf_workspace__"
+RUN_PROPERTY = "__kf_run__"
+ALL_META = "__ALL_META__"
+
+EXECUTION_TYPE_NAME = "kubeflow.org/alpha/execution"
+WORKSPACE_TYPE_NAME = "kubeflow.org/alpha/workspace"
+RUN_TYPE_NAME = "lineage/run"
+
+EXECUTION_PROPERTIES = {"name": pb.STRING, "create_time": pb.STRING, "description": pb.STRING, ALL_META: pb.STRING}
+WORKSPACE_PROPERTIES = {"description": pb.STRING, "labels": pb.STRING}
+RUN_PROPERTIES = {"name": pb.STRING, "description": pb.STRING, "workspace": pb.STRING}
+
+_KIND_TO_MLMD = {STR: pb.STRING, INT: pb.INT, FLOAT: pb.DOUBLE, BOOL: pb.BOOLEAN, JSON: pb.STRUCT}
+
+# --------------------------------------------------------------------------- strings
+
+_MARK = "\ue000"
+_ESCAPES = {"m": _MARK, "0": "\x00", "b": "\\"}
+_ESCAPED = re.compile(_MARK + "([m0b])")
+
+
+def encode(text: str, mangles_backslashes: bool) -> str:
+    """Escape what the backend cannot store (NUL; backslash on PostgreSQL)."""
+    if _MARK not in text and "\x00" not in text and not (mangles_backslashes and "\\" in text):
+        return text
+    text = text.replace(_MARK, _MARK + "m").replace("\x00", _MARK + "0")
+    if mangles_backslashes:
+        text = text.replace("\\", _MARK + "b")
+    return text
+
+
+def decode(text: str) -> str:
+    """Undo :func:`encode`; the identity on strings that were not escaped."""
+    if _MARK not in text:
+        return text
+    return _ESCAPED.sub(lambda m: _ESCAPES[m.group(1)], text)
+
+
+def _encode_json_strings(value: Any, mangle: bool) -> Any:
+    if isinstance(value, str):
+        return encode(value, mangle)
+    if isinstance(value, Mapping):
+        return {encode(k, mangle): _encode_json_strings(v, mangle) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode_json_strings(v, mangle) for v in value]
+    return value
+
+
+def _decode_json_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return decode(value)
+    if isinstance(value, dict):
+        return {decode(k): _decode_json_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode_json_strings(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- values
+
+
+def to_value(value: Any, mangle: bool) -> Optional[pb.Value]:
+    """A typed MLMD value for a Python value; None for None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return pb.Value(bool_value=value)
+    if isinstance(value, int):
+        return pb.Value(int_value=value)
+    if isinstance(value, float):
+        return pb.Value(double_value=value)
+    if isinstance(value, str):
+        return pb.Value(string_value=encode(value, mangle))
+    struct = struct_pb2.Struct()
+    if isinstance(value, Mapping):
+        struct.update(_encode_json_strings(value, mangle))
+    else:  # list/tuple: MLMD has no list value; wrap it
+        struct.update({"items": _encode_json_strings(list(value), mangle)})
+    return pb.Value(struct_value=struct)
+
+
+def from_value(value: pb.Value) -> Any:
+    """The Python value of an MLMD value (strings decoded)."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return decode(value.string_value)
+    if which == "int_value":
+        return value.int_value
+    if which == "double_value":
+        return value.double_value
+    if which == "bool_value":
+        return value.bool_value
+    if which == "struct_value":
+        from google.protobuf import json_format
+
+        return _decode_json_strings(json_format.MessageToDict(value.struct_value))
+    if which == "proto_value":
+        return value.proto_value.SerializeToString()
+    return None
+
+
+def _numbers(prefix: str, mapping: Optional[Mapping[str, Any]]) -> Iterable[Tuple[str, Any]]:
+    if not mapping:
+        return ()
+    return (
+        (f"{prefix}.{key}", value)
+        for key, value in mapping.items()
+        if isinstance(value, (int, float, bool)) and not (isinstance(value, float) and not math.isfinite(value))
+    )
+
+
+# --------------------------------------------------------------------------- types
+
+
+def artifact_type(schema: RecordSchema) -> pb.ArtifactType:
+    """The MLMD artifact type of a record schema."""
+    props = {spec.name: _KIND_TO_MLMD[spec.kind] for spec in schema.properties}
+    props[ALL_META] = pb.STRING
+    proto = pb.ArtifactType(name=schema.type_name, external_id=schema.type_name, properties=props)
+    if schema.base_type:
+        proto.base_type = getattr(pb.ArtifactType.SystemDefinedBaseType, schema.base_type)
+    return proto
+
+
+def execution_type(name: str = EXECUTION_TYPE_NAME) -> pb.ExecutionType:
+    return pb.ExecutionType(name=name, external_id=name, properties=EXECUTION_PROPERTIES)
+
+
+def workspace_type() -> pb.ContextType:
+    return pb.ContextType(name=WORKSPACE_TYPE_NAME, external_id=WORKSPACE_TYPE_NAME, properties=WORKSPACE_PROPERTIES)
+
+
+def run_type() -> pb.ContextType:
+    return pb.ContextType(name=RUN_TYPE_NAME, external_id=RUN_TYPE_NAME, properties=RUN_PROPERTIES)
+
+
+# --------------------------------------------------------------------------- artifacts
+
+
+def _meta(record: Artifact) -> Dict[str, Any]:
+    """The ``__ALL_META__`` dict: every field, like the Kubeflow SDK's __dict__."""
+    meta: Dict[str, Any] = {}
+    for field in attrs.fields(type(record)):
+        value = getattr(record, field.name)
+        if field.name == "extra":
+            meta["kwargs"] = dict(value)
+        else:
+            meta[field.name] = value
+    return meta
+
+
+def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], digest: Optional[str] = None) -> str:
+    """The deterministic external_id of a deduplicated artifact.
+
+    Same type, uri, name, version and workspace (and content digest when one
+    is known) give the same key: the Kubeflow SDK's rule, as an indexed lookup.
+    """
+    identity = [schema.type_name, record.uri, record.name, getattr(record, "version", None), workspace]
+    if digest:
+        identity.append(digest)
+    blob = json.dumps(identity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return "lineage:artifact:" + hashlib.sha256(blob).hexdigest()
+
+
+def new_external_id(kind: str) -> str:
+    """A client-made external id for a node that never deduplicates."""
+    return f"lineage:{kind}:{uuid.uuid4().hex}"
+
+
+def artifact_to_proto(
+    record: Artifact,
+    type_id: int,
+    *,
+    workspace: Optional[str],
+    run: Optional[str],
+    external_id: str,
+    mangle: bool,
+) -> pb.Artifact:
+    """Serialize a record in the Kubeflow layout."""
+    schema = schema_of(type(record))
+    proto = pb.Artifact(type_id=type_id, uri=encode(record.uri, mangle), external_id=external_id)
+    for spec in schema.properties:
+        value = getattr(record, spec.name)
+        if value is None:
+            continue
+        if spec.kind == FLOAT and isinstance(value, int):
+            value = float(value)
+        proto.properties[spec.name].CopyFrom(to_value(value, mangle))
+    meta = json.dumps(_meta(record), ensure_ascii=False, separators=(", ", ": "))
+    proto.properties[ALL_META].string_value = encode(meta, mangle)
+    custom = proto.custom_properties
+    for key, value in _numbers("values", getattr(record, "values", None)):
+        custom[key].CopyFrom(to_value(value, mangle))
+    for key, value in _numbers("hyperparameters", getattr(record, "hyperparameters", None)):
+        custom[key].CopyFrom(to_value(value, mangle))
+    for key, value in record.extra.items():
+        records.check_property_name(f"{type(record).__name__}.extra", key)
+        typed = to_value(value, mangle)
+        if typed is not None:
+            custom[encode(key, mangle)].CopyFrom(typed)
+    if workspace is not None:
+        custom[WORKSPACE_PROPERTY].string_value = encode(workspace, mangle)
+    if run is not None:
+        custom[RUN_PROPERTY].string_value = encode(run, mangle)
+    return proto
+
+
+def _set(record: Artifact, name: str, value: Any) -> None:
+    # Values read from the store are trusted: skip the constructor's checks
+    # so that odd data written by other tools can still be read.
+    object.__setattr__(record, name, value)
+
+
+def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
+    """Rebuild a record from a stored artifact (Kubeflow layout or plain MLMD)."""
+    cls = records.record_class_for(type_name) or Artifact
+    record = cls.__new__(cls)
+    fields = attrs.fields(cls)
+    for field in fields:
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()  # type: ignore[union-attr]
+        elif default is attrs.NOTHING:
+            default = None
+        _set(record, field.name, default)
+    props = {key: from_value(value) for key, value in proto.properties.items()}
+    meta: Dict[str, Any] = {}
+    raw_meta = props.pop(ALL_META, None)
+    if isinstance(raw_meta, str):
+        try:
+            parsed = json.loads(raw_meta)
+            if isinstance(parsed, dict):
+                meta = parsed
+        except ValueError:
+            meta = {}
+    names = {field.name for field in fields}
+    for key, value in props.items():
+        if key in names and key not in ("id", "extra"):
+            _set(record, key, value)
+    for key, value in meta.items():
+        if key in names and key not in ("id", "extra", "uri"):
+            _set(record, key, value)
+    extra: Dict[str, Any] = {}
+    if isinstance(meta.get("kwargs"), dict):
+        extra.update(meta["kwargs"])
+    else:
+        for key, value in proto.custom_properties.items():
+            if key.startswith(("__kf_", "__lineage", "values.", "hyperparameters.")):
+                continue
+            extra[decode(key)] = from_value(value)
+        if cls is Artifact:
+            for key, value in props.items():
+                if key not in names:
+                    extra[key] = value
+    _set(record, "extra", extra)
+    _set(record, "uri", decode(proto.uri))
+    if not getattr(record, "name", None):
+        _set(record, "name", decode(proto.name) if proto.name else "")
+    _set(record, "id", proto.id)
+    return record
+
+
+def flat(proto: pb.Artifact) -> Dict[str, Any]:
+    """The Kubeflow SDK's flat dict of an artifact (``Workspace.list``)."""
+    result: Dict[str, Any] = {"id": proto.id}
+    custom = proto.custom_properties
+    if WORKSPACE_PROPERTY in custom:
+        result["workspace"] = decode(custom[WORKSPACE_PROPERTY].string_value)
+    if RUN_PROPERTY in custom:
+        result["run"] = decode(custom[RUN_PROPERTY].string_value)
+    for key, value in proto.properties.items():
+        if key != ALL_META:
+            result[key] = from_value(value)
+    if ALL_META in proto.properties:
+        try:
+            meta = json.loads(decode(proto.properties[ALL_META].string_value))
+        except ValueError:
+            meta = {}
+        if isinstance(meta, dict):
+            for key, value in meta.items():
+                if key not in result:
+                    result[key] = value
+    if "uri" not in result:
+        result["uri"] = decode(proto.uri)
+    return result
+
+
+# --------------------------------------------------------------------------- executions, contexts
+
+
+def execution_to_proto(
+    type_id: int,
+    *,
+    name: str,
+    description: Optional[str],
+    create_time: str,
+    workspace: Optional[str],
+    run: Optional[str],
+    external_id: str,
+    mangle: bool,
+) -> pb.Execution:
+    """A new execution in the Kubeflow layout, state RUNNING."""
+    proto = pb.Execution(type_id=type_id, external_id=external_id, last_known_state=pb.Execution.RUNNING)
+    proto.properties["name"].string_value = encode(name, mangle)
+    proto.properties["create_time"].string_value = create_time
+    if description is not None:
+        proto.properties["description"].string_value = encode(description, mangle)
+    if workspace is not None:
+        proto.custom_properties[WORKSPACE_PROPERTY].string_value = encode(workspace, mangle)
+    if run is not None:
+        proto.custom_properties[RUN_PROPERTY].string_value = encode(run, mangle)
+    return proto
+
+
+def set_custom(proto: Any, values: Mapping[str, Any], mangle: bool) -> None:
+    """Set typed custom properties on a node (None removes one)."""
+    for key, value in values.items():
+        typed = to_value(value, mangle)
+        name = encode(key, mangle)
+        if typed is None:
+            if name in proto.custom_properties:
+                del proto.custom_properties[name]
+        else:
+            proto.custom_properties[name].CopyFrom(typed)
+
+
+def workspace_context(type_id: int, name: str, description: Optional[str], labels: Optional[Mapping[str, Any]], mangle: bool) -> pb.Context:
+    proto = pb.Context(type_id=type_id, name=encode(name, mangle))
+    if description is not None:
+        proto.properties["description"].string_value = encode(description, mangle)
+    if labels is not None:
+        proto.properties["labels"].string_value = encode(json.dumps(labels, ensure_ascii=False), mangle)
+    return proto
+
+
+def run_context_name(workspace: str, run: str) -> str:
+    """The unique MLMD name of a run: qualified by its workspace.
+
+    ``/`` and ``%`` in the workspace part are percent-escaped so that
+    ("a/b", "c") and ("a", "b/c") get different names.
+    """
+    return workspace.replace("%", "%25").replace("/", "%2F") + "/" + run
+
+
+def run_context(type_id: int, workspace: str, name: str, description: Optional[str], mangle: bool) -> pb.Context:
+    proto = pb.Context(type_id=type_id, name=encode(run_context_name(workspace, name), mangle))
+    proto.properties["name"].string_value = encode(name, mangle)
+    proto.properties["workspace"].string_value = encode(workspace, mangle)
+    if description is not None:
+        proto.properties["description"].string_value = encode(description, mangle)
+    return proto
+
+
+def context_summary(proto: pb.Context) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"id": proto.id, "name": decode(proto.name)}
+    for key, value in proto.properties.items():
+        out[key] = from_value(value)
+    if isinstance(out.get("labels"), str):
+        try:
+            out["labels"] = json.loads(out["labels"])
+        except ValueError:
+            pass
+    return out
+
+
+def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
+    out: Dict[str, Any] = {
+        "id": proto.id,
+        "state": pb.Execution.State.Name(proto.last_known_state),
+        "external_id": proto.external_id or None,
+    }
+    for key, value in proto.properties.items():
+        if key != ALL_META:
+            out[key] = from_value(value)
+    custom = {decode(k): from_value(v) for k, v in proto.custom_properties.items()}
+    out["workspace"] = custom.pop(WORKSPACE_PROPERTY, None)
+    out["run"] = custom.pop(RUN_PROPERTY, None)
+    out["properties"] = custom
+    return out
+
+
+def event_type_name(event: pb.Event) -> str:
+    return pb.Event.Type.Name(event.type)
+
+
+def event_path(event: pb.Event) -> Optional[str]:
+    parts: List[str] = []
+    for step in event.path.steps:
+        if step.HasField("key"):
+            parts.append(decode(step.key))
+        elif step.HasField("index"):
+            parts.append(str(step.index))
+    return ".".join(parts) if parts else None

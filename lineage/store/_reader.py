@@ -1,0 +1,108 @@
+"""Reads: artifacts as records, workspace listings, events, lineage.
+
+Only direct lookups (by id, external id, type and name, context) are used;
+no user string is ever put into an MLMD ``filter_query``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+from ml_metadata import errors as mlmd_errors
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+from lineage.errors import StoreError
+from lineage.records import Artifact
+from lineage.store import _codec as codec
+from lineage.store._backend import Backend, _first_line
+
+__all__ = ["Reader"]
+
+
+class Reader:
+    """Read-side queries on one backend."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._type_names: Dict[int, str] = {}
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.backend.call(method, *args, **kwargs)
+        except mlmd_errors.NotFoundError:
+            return None
+        except mlmd_errors.StatusError as exc:
+            raise StoreError(f"{method} failed: {_first_line(exc)}", cause=exc) from exc
+
+    def artifact_type_name(self, type_id: int) -> str:
+        name = self._type_names.get(type_id)
+        if name is None:
+            types = self._call("get_artifact_types_by_id", [type_id]) or []
+            name = types[0].name if types else ""
+            self._type_names[type_id] = name
+        return name
+
+    def records(self, protos: Sequence[pb.Artifact]) -> List[Artifact]:
+        return [codec.artifact_from_proto(p, p.type or self.artifact_type_name(p.type_id)) for p in protos]
+
+    def artifacts(self, ids: Sequence[int]) -> List[Artifact]:
+        """Records for artifact ids (missing ids are left out)."""
+        return self.records(self._call("get_artifacts_by_id", list(ids)) or [])
+
+    def artifact(self, artifact_id: int) -> Optional[Artifact]:
+        found = self.artifacts([artifact_id])
+        return found[0] if found else None
+
+    def artifacts_by_uri(self, uri: str) -> List[Artifact]:
+        stored = codec.encode(uri, self.backend.url.mangles_backslashes)
+        return self.records(self._call("get_artifacts_by_uri", stored) or [])
+
+    def list_workspace(self, workspace_id: int, type_name: str) -> List[Dict[str, Any]]:
+        """Flat dicts of the artifacts of one type attributed to a workspace."""
+        artifact_type = self._call("get_artifact_type", type_name)
+        if artifact_type is None:
+            return []
+        protos = self._call("get_artifacts_by_context", workspace_id) or []
+        return [codec.flat(p) for p in protos if p.type_id == artifact_type.id]
+
+    def events_of_executions(self, execution_ids: Sequence[int]) -> List[Dict[str, Any]]:
+        return [_event_dict(e) for e in self._call("get_events_by_execution_ids", list(execution_ids)) or []]
+
+    def events_of_artifacts(self, artifact_ids: Sequence[int]) -> List[Dict[str, Any]]:
+        return [_event_dict(e) for e in self._call("get_events_by_artifact_ids", list(artifact_ids)) or []]
+
+    def executions(self, ids: Sequence[int]) -> List[Dict[str, Any]]:
+        return [codec.execution_summary(e) for e in self._call("get_executions_by_id", list(ids)) or []]
+
+    def executions_by_external_ids(self, external_ids: Sequence[str]) -> List[Dict[str, Any]]:
+        return [codec.execution_summary(e) for e in self._call("get_executions_by_external_ids", list(external_ids)) or []]
+
+    def executions_of_context(self, context_id: int) -> List[Dict[str, Any]]:
+        return [codec.execution_summary(e) for e in self._call("get_executions_by_context", context_id) or []]
+
+    def artifacts_of_context(self, context_id: int) -> List[Artifact]:
+        return self.records(self._call("get_artifacts_by_context", context_id) or [])
+
+    def workspace(self, name: str) -> Optional[Dict[str, Any]]:
+        stored = codec.encode(name, self.backend.url.mangles_backslashes)
+        ctx = self._call("get_context_by_type_and_name", codec.WORKSPACE_TYPE_NAME, stored)
+        return codec.context_summary(ctx) if ctx is not None else None
+
+    def workspaces(self) -> List[Dict[str, Any]]:
+        return [codec.context_summary(c) for c in self._call("get_contexts_by_type", codec.WORKSPACE_TYPE_NAME) or []]
+
+    def contexts_of_execution(self, execution_id: int) -> List[Dict[str, Any]]:
+        return [codec.context_summary(c) for c in self._call("get_contexts_by_execution", execution_id) or []]
+
+    def parent_contexts(self, context_id: int) -> List[Dict[str, Any]]:
+        return [codec.context_summary(c) for c in self._call("get_parent_contexts_by_context", context_id) or []]
+
+
+def _event_dict(event: pb.Event) -> Dict[str, Any]:
+    return {
+        "artifact_id": event.artifact_id,
+        "execution_id": event.execution_id,
+        "type": codec.event_type_name(event),
+        "path": codec.event_path(event),
+        "time": event.milliseconds_since_epoch,
+    }

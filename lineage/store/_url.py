@@ -1,0 +1,254 @@
+"""Store URLs: parse them and turn them into MLMD connection configs.
+
+==========================================  =====================================
+URL                                          backend
+==========================================  =====================================
+(unset)                                      SQLite file ``$LINEAGE_HOME/lineage.db``
+``sqlite:///relative.db``                    SQLite file, relative to the cwd
+``sqlite:////abs/path.db``                   SQLite file, absolute path
+``memory://``                                in-memory SQLite (one per store object)
+``postgresql://user:pass@host:port/db``      PostgreSQL through MLMD
+``mysql://user:pass@host:port/db``           MySQL / MariaDB through MLMD
+``grpc://host:port``                         an MLMD gRPC service
+``grpcs://host:port?root_certificates=F``    the same over TLS (``private_key=F``,
+                                             ``certificate_chain=F``: file paths)
+==========================================  =====================================
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import urllib.parse
+from typing import Dict, Optional
+
+import attrs
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+from lineage.errors import InvalidStoreURLError, InvalidTypeError, describe
+
+__all__ = ["StoreURL", "default_home", "parse_store_url"]
+
+SCHEMES = ("sqlite", "memory", "postgresql", "mysql", "grpc", "grpcs")
+_ALIASES = {"postgres": "postgresql", "mariadb": "mysql", "file": "sqlite"}
+_TLS_OPTIONS = ("root_certificates", "private_key", "certificate_chain")
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "grpc": 8080, "grpcs": 8080}
+
+#: MLMD's own retry of aborted transactions sleeps for seconds; lineage
+#: retries with short jittered backoff instead (see _backend.py).
+_MLMD_RETRIES = 1
+
+
+def default_home() -> str:
+    """The folder of the embedded store and the spool (``LINEAGE_HOME``)."""
+    return os.path.expanduser(os.environ.get("LINEAGE_HOME") or "~/.lineage")
+
+
+@attrs.frozen
+class StoreURL:
+    """A parsed store URL."""
+
+    scheme: str
+    path: Optional[str] = None  # sqlite file path
+    host: Optional[str] = None
+    port: Optional[int] = None
+    user: Optional[str] = None
+    password: Optional[str] = attrs.field(default=None, repr=False)
+    database: Optional[str] = None
+    tls: Dict[str, bytes] = attrs.field(factory=dict, repr=False)
+    options: Dict[str, str] = attrs.field(factory=dict)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.scheme in ("grpc", "grpcs")
+
+    @property
+    def mangles_backslashes(self) -> bool:
+        """True when the backend may fail on strings with a backslash.
+
+        MLMD's PostgreSQL driver builds invalid SQL for them; through gRPC the
+        backend is unknown, so lineage plays safe.
+        """
+        return self.scheme in ("postgresql", "grpc", "grpcs")
+
+    def redacted(self) -> str:
+        """The URL without its password, for logs and messages."""
+        if self.scheme == "sqlite":
+            return f"sqlite:///{self.path}"
+        if self.scheme == "memory":
+            return "memory://"
+        auth = ""
+        if self.user:
+            auth = urllib.parse.quote(self.user, safe="") + (":***" if self.password else "") + "@"
+        db = f"/{self.database}" if self.database else ""
+        return f"{self.scheme}://{auth}{self.host}:{self.port}{db}"
+
+    def connection_config(self) -> "pb.ConnectionConfig | pb.MetadataStoreClientConfig":
+        """Build the MLMD config for this URL (creating a SQLite file in WAL mode)."""
+        if self.is_remote:
+            client = pb.MetadataStoreClientConfig(host=self.host, port=self.port)
+            if self.tls:
+                ssl = client.ssl_config
+                # Same mapping as the Kubeflow SDK's Store.
+                if "private_key" in self.tls:
+                    ssl.client_key = self.tls["private_key"].decode("ascii")
+                if "root_certificates" in self.tls:
+                    ssl.custom_ca = self.tls["root_certificates"].decode("ascii")
+                if "certificate_chain" in self.tls:
+                    ssl.server_cert = self.tls["certificate_chain"].decode("ascii")
+            if "timeout" in self.options:
+                client.client_timeout_sec = float(self.options["timeout"])
+            return client
+        config = pb.ConnectionConfig()
+        config.retry_options.max_num_retries = _MLMD_RETRIES
+        if self.scheme == "memory":
+            config.fake_database.SetInParent()
+        elif self.scheme == "sqlite":
+            assert self.path is not None
+            _prepare_sqlite_file(self.path)
+            config.sqlite.filename_uri = self.path
+            config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+        elif self.scheme == "postgresql":
+            pg = config.postgresql
+            pg.host = self.host or "127.0.0.1"
+            pg.port = str(self.port)
+            if self.user:
+                pg.user = self.user
+            if self.password:
+                pg.password = self.password
+            pg.dbname = self.database or "mlmd"
+        elif self.scheme == "mysql":
+            my = config.mysql
+            my.host = self.host or "127.0.0.1"
+            my.port = int(self.port or 3306)
+            my.user = self.user or "root"
+            if self.password:
+                my.password = self.password
+            my.database = self.database or "mlmd"
+            if "socket" in self.options:
+                my.socket = self.options["socket"]
+        return config
+
+
+def _prepare_sqlite_file(path: str) -> None:
+    """Create the folder and, for a new file, switch it to WAL journal mode.
+
+    WAL persists in the file and roughly halves the cost of a write; it also
+    lets readers run while a writer commits.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        return
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    finally:
+        conn.close()
+
+
+def _bad(url: str, why: str) -> InvalidStoreURLError:
+    return InvalidStoreURLError(
+        f"invalid store URL {url!r}: {why}. Supported: sqlite:///path.db, memory://, "
+        "postgresql://user:pass@host:port/db, mysql://user:pass@host:port/db, "
+        "grpc://host:port, grpcs://host:port?root_certificates=FILE"
+    )
+
+
+def parse_store_url(url: Optional[str]) -> StoreURL:
+    """Parse a store URL; ``None`` or ``""`` means the embedded default store.
+
+    Raises:
+        InvalidTypeError: *url* is not a string.
+        InvalidStoreURLError: unknown scheme or a missing part.
+    """
+    if url is None or url == "":
+        return StoreURL(scheme="sqlite", path=os.path.join(default_home(), "lineage.db"))
+    if not isinstance(url, str):
+        raise InvalidTypeError(f"store URL must be a str, got {describe(url)}")
+    if "://" not in url:
+        raise _bad(url, "missing '<scheme>://'")
+    scheme_text, rest = url.split("://", 1)
+    scheme = _ALIASES.get(scheme_text.lower(), scheme_text.lower())
+    if scheme not in SCHEMES:
+        raise _bad(url, f"unknown scheme {scheme_text!r}")
+    if scheme == "memory":
+        if rest not in ("", "/"):
+            raise _bad(url, "memory:// takes no path")
+        return StoreURL(scheme="memory")
+    if scheme == "sqlite":
+        # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db"
+        if not rest.startswith("/"):
+            raise _bad(url, "expected sqlite:///relative.db or sqlite:////absolute/path.db")
+        path = urllib.parse.unquote(rest[1:])
+        if not path or path.endswith("/"):
+            raise _bad(url, "missing the database file path")
+        return StoreURL(scheme="sqlite", path=os.path.expanduser(path))
+
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise _bad(url, "the port must be a number from 1 to 65535") from None
+    host = parts.hostname
+    if not host:
+        raise _bad(url, "missing the host")
+    query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    user = urllib.parse.unquote(parts.username) if parts.username else None
+    password = urllib.parse.unquote(parts.password) if parts.password else None
+    database = urllib.parse.unquote(parts.path.lstrip("/")) or None
+
+    if scheme in ("grpc", "grpcs"):
+        if port is None:
+            raise _bad(url, "missing the port (grpc://host:port)")
+        if database:
+            raise _bad(url, "a grpc URL takes no path")
+        tls: Dict[str, bytes] = {}
+        for option in _TLS_OPTIONS:
+            if option in query:
+                value = query.pop(option)
+                if scheme == "grpc":
+                    raise _bad(url, f"{option} needs the grpcs:// scheme")
+                tls[option] = _read_pem(url, option, value)
+        unknown = sorted(set(query) - {"timeout"})
+        if unknown:
+            raise _bad(url, f"unknown option(s) {unknown}; known: {list(_TLS_OPTIONS) + ['timeout']}")
+        if "timeout" in query:
+            try:
+                float(query["timeout"])
+            except ValueError:
+                raise _bad(url, f"timeout must be a number of seconds, got {query['timeout']!r}") from None
+        if scheme == "grpcs" and not tls:
+            raise _bad(url, "grpcs:// needs at least root_certificates=FILE")
+        return StoreURL(scheme=scheme, host=host, port=port, tls=tls, options=query)
+
+    if database is None:
+        raise _bad(url, "missing the database name (…/dbname)")
+    unknown = sorted(set(query) - ({"socket"} if scheme == "mysql" else set()))
+    if unknown:
+        raise _bad(url, f"unknown option(s) {unknown}")
+    return StoreURL(
+        scheme=scheme,
+        host=host,
+        port=port or _DEFAULT_PORTS[scheme],
+        user=user,
+        password=password,
+        database=database,
+        options=query,
+    )
+
+
+def _read_pem(url: str, option: str, value: str) -> bytes:
+    if value.startswith("-----BEGIN"):
+        return value.encode("ascii")
+    try:
+        with open(os.path.expanduser(value), "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise _bad(url, f"cannot read {option} file {value!r}: {exc.strerror}") from None
+
+
+def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
+    """A StoreURL for the Kubeflow SDK's Store(grpc_host, grpc_port, certs...) form."""
+    given = {k: v for k, v in tls.items() if v}
+    return StoreURL(scheme="grpcs" if given else "grpc", host=host, port=int(port), tls=given)

@@ -1,0 +1,324 @@
+"""The Kubeflow Metadata SDK's imperative API, kept name for name.
+
+Code written for ``kubeflow.metadata.metadata`` keeps working::
+
+    store = Store(grpc_host="metadata-grpc-service.kubeflow", grpc_port=8080)
+    ws = Workspace(store=store, name="ws1", description="...", labels={"n1": "v1"})
+    run = Run(workspace=ws, name="first run")
+    exe = Execution(name="train", workspace=ws, run=run)
+    data = exe.log_input(DataSet(uri="gs://bucket/data.csv", name="data"))
+    model = exe.log_output(Model(uri="gs://bucket/model", name="mnist"))
+
+Differences, all compatible: ``Store()`` with no argument is the embedded
+store (or ``LINEAGE_STORE``) and ``Store(url=...)`` takes any store URL; a
+run is a real MLMD context, child of its workspace; each ``log_*`` call is
+one atomic write instead of three or four.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
+
+from lineage import _config
+from lineage.errors import InvalidTypeError, describe
+from lineage.records import Artifact, Model, _now, check_json
+from lineage.store import (
+    INPUT,
+    OUTPUT,
+    Connection,
+    ContextRef,
+    ExecutionHandle,
+    StoreURL,
+    connect,
+    parse_store_url,
+    tls_url,
+)
+from lineage.store import _codec as codec
+
+__all__ = ["Execution", "Run", "Store", "Workspace"]
+
+
+class Store:
+    """A metadata store, named by a URL or by the Kubeflow SDK's gRPC arguments.
+
+    Args:
+        grpc_host: Host of an MLMD gRPC service (Kubeflow SDK argument). A
+            string containing ``://`` is taken as a store URL.
+        grpc_port: Port of the gRPC service.
+        root_certificates: PEM bytes of the CA that signed the server's
+            certificate (TLS).
+        private_key: PEM bytes of the client's private key (mutual TLS).
+        certificate_chain: PEM bytes of the client's certificate (mutual TLS).
+        url: A store URL: ``sqlite:///file.db``, ``memory://``,
+            ``postgresql://...``, ``mysql://...``, ``grpc://host:port``.
+
+    With no argument the store is ``lineage.init(store=...)``, else
+    ``LINEAGE_STORE``, else the embedded SQLite file under ``LINEAGE_HOME``.
+
+    Attributes:
+        store: MLMD's store methods (``get_artifacts_by_id``, ...), as the
+            Kubeflow SDK exposed them.
+        url: The parsed store URL.
+    """
+
+    def __init__(
+        self,
+        grpc_host: Optional[str] = None,
+        grpc_port: int = 8080,
+        root_certificates: Optional[bytes] = None,
+        private_key: Optional[bytes] = None,
+        certificate_chain: Optional[bytes] = None,
+        *,
+        url: Optional[str] = None,
+    ) -> None:
+        if grpc_host is not None and not isinstance(grpc_host, str):
+            raise InvalidTypeError(f"Store(grpc_host) must be a str, got {describe(grpc_host)}")
+        if url is None and grpc_host is not None and "://" in grpc_host:
+            url, grpc_host = grpc_host, None
+        parsed: StoreURL
+        if url is not None:
+            if grpc_host is not None:
+                raise InvalidTypeError("Store() takes either a url or grpc_host/grpc_port, not both")
+            parsed = parse_store_url(url)
+        elif grpc_host is not None:
+            if isinstance(grpc_port, bool) or not isinstance(grpc_port, int) or not 0 < grpc_port < 65536:
+                raise InvalidTypeError(f"Store(grpc_port) must be an int from 1 to 65535, got {describe(grpc_port)}")
+            certs = {
+                "root_certificates": root_certificates,
+                "private_key": private_key,
+                "certificate_chain": certificate_chain,
+            }
+            for key, value in certs.items():
+                if value is not None and not isinstance(value, (bytes, str)):
+                    raise InvalidTypeError(f"Store({key}) must be PEM bytes, got {describe(value)}")
+            parsed = tls_url(
+                grpc_host,
+                grpc_port,
+                {k: (v.encode("ascii") if isinstance(v, str) else v) for k, v in certs.items()},
+            )
+        else:
+            parsed = parse_store_url(_config.store_url())
+        self._connection: Connection = connect(parsed)
+        self.url = parsed
+        self.store = self._connection.mlmd
+
+    def __repr__(self) -> str:
+        return f"Store({self.url.redacted()!r})"
+
+
+class Workspace:
+    """Groups runs, executions and artifacts (an MLMD context).
+
+    Args:
+        store: Required :class:`Store`.
+        name: Required name of the workspace.
+        description: Optional description.
+        labels: Optional key/value labels.
+        reuse_workspace_if_exists: Reuse a workspace of the same name
+            (default), or raise ``ValueError`` if one exists.
+        backend_url_prefix: Deprecated in the Kubeflow SDK; raises.
+
+    Raises:
+        ValueError: A workspace of this name exists and
+            *reuse_workspace_if_exists* is false ("... exists with id ...").
+    """
+
+    CONTEXT_TYPE_NAME = codec.WORKSPACE_TYPE_NAME
+
+    def __init__(
+        self,
+        store: Optional[Store] = None,
+        name: Optional[str] = None,
+        description: Optional[str] = None,
+        labels: Optional[Mapping[str, Any]] = None,
+        reuse_workspace_if_exists: Optional[bool] = True,
+        backend_url_prefix: Optional[str] = None,
+    ) -> None:
+        from lineage.errors import InvalidValueError
+
+        if backend_url_prefix:
+            raise InvalidValueError(
+                "'backend_url_prefix' is deprecated. Please set Metadata.Store "
+                "parameter to connect to the metadata gRPC service."
+            )
+        if name is None or not isinstance(name, str):
+            raise InvalidValueError(f"'name' must be set and in string type, got {describe(name)}")
+        if not name.strip():
+            raise InvalidValueError(f"Workspace 'name' must be a non-empty string, got {name!r}")
+        if not store or not isinstance(store, Store):
+            raise InvalidValueError(f"'store' must be set as metadata.Store, got {describe(store)}")
+        if description is not None and not isinstance(description, str):
+            raise InvalidTypeError(f"Workspace 'description' must be a str, got {describe(description)}")
+        if labels is not None:
+            if not isinstance(labels, Mapping):
+                raise InvalidTypeError(f"Workspace 'labels' must be a mapping, got {describe(labels)}")
+            check_json("Workspace 'labels'", labels)
+        self._lineage_store = store
+        self.store = store.store
+        self.name = name
+        self.description = description
+        self.labels = labels
+        self._ref: ContextRef = store._connection.writer.workspace(
+            name, description, labels, reuse=bool(reuse_workspace_if_exists)
+        )
+        self.context_id = self._ref.id
+
+    def list(self, artifact_type_name: Optional[str] = None) -> List[Dict[str, Any]]:
+        """List the artifacts of one type in this workspace, as flat dicts.
+
+        Args:
+            artifact_type_name: Type name, default ``Model.ARTIFACT_TYPE_NAME``.
+
+        Returns:
+            One dict per artifact: ``id``, ``workspace``, ``run``, its
+            properties and the fields kept in ``__ALL_META__``.
+        """
+        if artifact_type_name is None:
+            artifact_type_name = Model.ARTIFACT_TYPE_NAME
+        if not isinstance(artifact_type_name, str):
+            raise InvalidTypeError(f"list(artifact_type_name) must be a str, got {describe(artifact_type_name)}")
+        return self._lineage_store._connection.reader.list_workspace(self.context_id, artifact_type_name)
+
+    def _get_existing_context(self) -> Any:
+        """The stored workspace context (Kubeflow SDK helper)."""
+        return self.store.get_contexts_by_id([self.context_id])[0]
+
+    def __repr__(self) -> str:
+        return f"Workspace(name={self.name!r}, context_id={self.context_id})"
+
+
+class Run:
+    """A run of a pipeline or notebook in a workspace; groups executions.
+
+    A run is an MLMD context whose parent is its workspace's context.
+
+    Args:
+        workspace: Required workspace.
+        name: Required name, unique within the workspace.
+        description: Optional description.
+    """
+
+    def __init__(self, workspace: Optional[Workspace] = None, name: Optional[str] = None, description: Optional[str] = None) -> None:
+        from lineage.errors import InvalidValueError
+
+        if workspace is None:
+            raise InvalidValueError("'workspace' must be set.")
+        if not isinstance(workspace, Workspace):
+            raise InvalidTypeError(f"'workspace' must be a Workspace, got {describe(workspace)}")
+        if name is None or not isinstance(name, str):
+            raise InvalidValueError(f"'name' must be set and in string type, got {describe(name)}")
+        if not name.strip():
+            raise InvalidValueError(f"Run 'name' must be a non-empty string, got {name!r}")
+        if description is not None and not isinstance(description, str):
+            raise InvalidTypeError(f"Run 'description' must be a str, got {describe(description)}")
+        self.workspace = workspace
+        self.name = name
+        self.description = description
+        self._ref: ContextRef = workspace._lineage_store._connection.writer.run(workspace._ref, name, description)
+        self.context_id = self._ref.id
+
+    def __repr__(self) -> str:
+        return f"Run(name={self.name!r}, workspace={self.workspace.name!r}, context_id={self.context_id})"
+
+
+class Execution:
+    """An execution in a workspace (and run); logs artifacts as its inputs and outputs.
+
+    Creating it writes it (state RUNNING). Each ``log_input``/``log_output``
+    is one atomic write.
+
+    Args:
+        name: Required name (not unique: many executions share one).
+        workspace: Required workspace.
+        run: Optional run.
+        description: Optional description.
+    """
+
+    EXECUTION_TYPE_NAME = codec.EXECUTION_TYPE_NAME
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        workspace: Optional[Workspace] = None,
+        run: Optional[Run] = None,
+        description: Optional[str] = None,
+        *,
+        _defer: bool = False,
+    ) -> None:
+        from lineage.errors import InvalidValueError
+
+        if workspace is None:
+            raise InvalidValueError("'workspace' must be set.")
+        if not isinstance(workspace, Workspace):
+            raise InvalidTypeError(f"'workspace' must be a Workspace, got {describe(workspace)}")
+        if name is None or not isinstance(name, str):
+            raise InvalidValueError(f"'name' must be set and in string type, got {describe(name)}")
+        if not name.strip():
+            raise InvalidValueError(f"Execution 'name' must be a non-empty string, got {name!r}")
+        if run is not None and not isinstance(run, Run):
+            raise InvalidTypeError(f"'run' must be a Run, got {describe(run)}")
+        if description is not None and not isinstance(description, str):
+            raise InvalidTypeError(f"Execution 'description' must be a str, got {describe(description)}")
+        self.id: Optional[int] = None
+        self.name = name
+        self.workspace = workspace
+        self.run = run
+        self.description = description
+        self.create_time = _now()
+        self._writer = workspace._lineage_store._connection.writer
+        self._handle: ExecutionHandle = self._writer.new_execution(
+            name,
+            workspace=workspace._ref,
+            run=run._ref if run is not None else None,
+            description=description,
+            create_time=self.create_time,
+        )
+        if not _defer:
+            self._write()
+
+    def _write(self, inputs: Any = (), outputs: Any = (), **kwargs: Any) -> None:
+        self._writer.write(self._handle, inputs, outputs, **kwargs)
+        self.id = self._handle.id
+
+    def log_input(self, artifact: Artifact) -> Artifact:
+        """Log an artifact as an input of this execution.
+
+        Args:
+            artifact: A DataSet, Model, Metrics or custom artifact.
+
+        Returns:
+            The same artifact, with ``id`` set.
+        """
+        return self._log(artifact, INPUT)
+
+    def log_output(self, artifact: Artifact) -> Artifact:
+        """Log an artifact as an output of this execution.
+
+        Args:
+            artifact: A DataSet, Model, Metrics or custom artifact.
+
+        Returns:
+            The same artifact, with ``id`` set.
+        """
+        return self._log(artifact, OUTPUT)
+
+    def _log(self, artifact: Artifact, event_type: int) -> Artifact:
+        from lineage.errors import InvalidValueError
+
+        if artifact is None:
+            raise InvalidValueError("'artifact' must be set.")
+        if not isinstance(artifact, Artifact):
+            raise InvalidTypeError(
+                f"'artifact' must be a lineage.Artifact (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
+            )
+        if event_type == INPUT:
+            self._write(inputs=[artifact])
+        else:
+            self._write(outputs=[artifact])
+        return artifact
+
+    def __repr__(self) -> str:
+        return (
+            f"Execution(name={self.name!r}, id={self.id}, workspace={self.workspace.name!r}, "
+            f"run={self.run.name if self.run else None!r})"
+        )

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+import lineage
+from lineage import _config, store
+from tests import backends
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Every test gets its own LINEAGE_HOME and fresh process settings."""
+    monkeypatch.setenv("LINEAGE_HOME", str(tmp_path / "home"))
+    for name in ("LINEAGE_STORE", "LINEAGE_WORKSPACE", "LINEAGE_RUN", "LINEAGE_STRICT"):
+        monkeypatch.delenv(name, raising=False)
+    _config.reset_defaults()
+    yield
+    _config.reset_defaults()
+    store.reset_connections()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    backends.drop_created()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return backends.make_url("sqlite", tmp_path)
+
+
+@pytest.fixture(params=backends.ALL_BACKENDS)
+def any_url(request, tmp_path) -> str:
+    """A fresh store on every backend in turn."""
+    return backends.make_url(request.param, tmp_path)
+
+
+@pytest.fixture
+def store(sqlite_url) -> lineage.Store:
+    return lineage.Store(url=sqlite_url)
+
+
+@pytest.fixture
+def any_store(any_url) -> lineage.Store:
+    return lineage.Store(url=any_url)
