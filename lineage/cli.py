@@ -73,6 +73,51 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
     return run
 
 
+@command("serve")
+def _serve(parser: argparse.ArgumentParser) -> Runner:
+    """serve a store over MLMD's gRPC protocol (MetadataStoreService)"""
+    _store_argument(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
+    parser.add_argument("--tls-cert", metavar="FILE", default=None, help="server certificate (PEM); enables TLS")
+    parser.add_argument("--tls-key", metavar="FILE", default=None, help="server private key (PEM)")
+    parser.add_argument(
+        "--tls-client-ca", metavar="FILE", default=None,
+        help="CA of client certificates (PEM); clients must then present one",
+    )
+    parser.add_argument(
+        "--grace", type=float, default=10.0, metavar="SECONDS",
+        help="on SIGTERM/SIGINT, time given to calls in flight (default: 10)",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        import logging
+
+        from lineage import _config
+        from lineage.store import parse_store_url
+        from lineage.store._server import TLSFiles, serve
+
+        if bool(args.tls_cert) != bool(args.tls_key):
+            parser.error("--tls-cert and --tls-key go together")
+        if args.tls_client_ca and not args.tls_cert:
+            parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+        if not 0 <= args.port <= 65535:
+            parser.error(f"--port must be from 0 to 65535, got {args.port}")
+        tls = TLSFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
+        # Only the server's own lines: MLMD's Python layer logs every
+        # connection at INFO through absl and the root logger.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        serve_log = logging.getLogger("lineage.serve")
+        serve_log.addHandler(handler)
+        serve_log.setLevel(logging.INFO)
+        serve_log.propagate = False
+        url = parse_store_url(_config.store_url(args.store))
+        return serve(url, host=args.host, port=args.port, tls=tls, grace=args.grace)
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lineage",

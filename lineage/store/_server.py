@@ -1,0 +1,366 @@
+"""MLMD's gRPC service in front of any lineage store (``lineage serve``).
+
+The server speaks ``ml_metadata.MetadataStoreService`` byte for byte: each
+RPC's request bytes are handed, unparsed, to the same C++ call that MLMD's
+embedded ``MetadataStore`` makes (the ``ml-metadata`` wheel's pybind module),
+and the response bytes and status come back unchanged. No MLMD semantics are
+re-implemented here, so MLMD's stock client, the Kubeflow SDK and lineage's
+``grpc://`` URLs all see what a real ``metadata-grpc-service`` would answer.
+
+- Methods are the service descriptor's; one that the wheel does not export,
+  or that the descriptor does not name, answers ``UNIMPLEMENTED``.
+- MLMD's status codes are absl codes, numerically gRPC's: kept as they are.
+- The embedded store is one handle behind a lock. The pybind calls hold the
+  GIL (measured: two threads on two handles take as long as one thread doing
+  both halves, on SQLite and PostgreSQL), so a pool would add connections
+  without adding throughput, and a single handle is what ``memory://`` needs.
+- ``AbortedError`` (SQLite "database is locked", a serialization conflict)
+  is retried briefly here; lost database connections are re-opened.
+- ``grpc.health.v1.Health`` answers SERVING (NOT_SERVING while stopping).
+- At start the Kubeflow alpha types are registered, as Kubeflow's metadata
+  server did, so the old Kubeflow SDK, which only *reads* its execution and
+  artifact types, works against a fresh store.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+from concurrent import futures
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import attrs
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_store as mlmd_extension
+from ml_metadata.proto import metadata_store_service_pb2
+
+from lineage.errors import InvalidValueError, StoreError
+from lineage.store._backend import Backend, RetryPolicy, _connect_error
+from lineage.store._url import StoreURL
+
+__all__ = ["SERVICE_NAME", "MetadataServer", "TLSFiles", "serve"]
+
+log = logging.getLogger("lineage.serve")
+
+SERVICE_NAME = "ml_metadata.MetadataStoreService"
+HEALTH_SERVICE_NAME = "grpc.health.v1.Health"
+
+_OK = 0
+_ABORTED = grpc.StatusCode.ABORTED.value[0]
+_STATUS_BY_CODE: Dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
+
+#: Server-side retry of aborted transactions: short, jittered, bounded; the
+#: client retries too once this budget is spent.
+_ABORT_BUDGET_SECONDS = 2.0
+_ABORT_FIRST_WAIT = 0.002
+_ABORT_MAX_WAIT = 0.1
+
+#: gRPC's default 4 MiB is small for a large put_execution or lineage query.
+_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+def service_methods() -> List[str]:
+    """The method names of ``ml_metadata.MetadataStoreService``."""
+    service = metadata_store_service_pb2.DESCRIPTOR.services_by_name["MetadataStoreService"]
+    return [method.name for method in service.methods]
+
+
+# --------------------------------------------------------------------------- store
+
+
+class EmbeddedStore:
+    """One MLMD store handle behind a lock, called with serialized requests."""
+
+    def __init__(self, url: StoreURL) -> None:
+        if url.is_remote:
+            raise InvalidValueError(
+                f"lineage serve needs a database store (sqlite, memory, postgresql, mysql), got {url.redacted()}"
+            )
+        self.url = url
+        self._lock = threading.Lock()
+        # Backend opens the store exactly as lineage's clients do (same
+        # ConnectionConfig, max_num_retries=1, connect errors as Unavailable)
+        # and registers the types with lineage's own code.
+        self._backend = Backend(url, RetryPolicy(max_delay=15.0))
+        # Through run(): a database that is still starting is waited for.
+        self._store: metadata_store.MetadataStore = self._backend.run(lambda store: store, what="connect")
+
+    def register_kubeflow_types(self) -> Dict[str, int]:
+        """Register the Kubeflow alpha types; return their ids by name.
+
+        Raises:
+            StoreError: a type exists with properties that conflict.
+        """
+        from lineage.records import DataSet, Metrics, Model, schema_of
+        from lineage.store import _codec as codec
+
+        wanted: List[Tuple[str, Any]] = [
+            ("artifact", codec.artifact_type(schema_of(record))) for record in (DataSet, Model, Metrics)
+        ]
+        wanted.append(("execution", codec.execution_type()))
+        wanted.append(("context", codec.workspace_type()))
+        with self._lock:
+            return {proto.name: self._backend.type_id(kind, proto) for kind, proto in wanted}
+
+    def call(self, method: Callable[[Any, bytes], Any], request: bytes) -> Tuple[bytes, str, int]:
+        """Run one serialized MLMD call; return (response, error message, status code)."""
+        deadline = time.monotonic() + _ABORT_BUDGET_SECONDS
+        wait = _ABORT_FIRST_WAIT
+        reconnected = False
+        while True:
+            with self._lock:
+                response, message, code = method(self._store._metadata_store, request)
+                text = message.decode("utf-8", errors="replace") if code != _OK else ""
+                if code != _OK and not reconnected and _connect_error(Exception(text)) and self._reopen():
+                    # The database dropped the connection (restart,
+                    # idle timeout): one more try on a fresh one.
+                    reconnected = True
+                    continue
+            if code != _ABORTED or time.monotonic() + wait > deadline:
+                return response, text, code
+            time.sleep(random.uniform(0, wait))
+            wait = min(wait * 2, _ABORT_MAX_WAIT)
+
+    def _reopen(self) -> bool:
+        if self.url.scheme == "memory":
+            return False
+        try:
+            self._backend.close()
+            self._store = self._backend.mlmd
+        except Exception as exc:  # the database is still down: report the call's own error
+            log.warning("cannot reconnect to %s: %s", self.url.redacted(), exc)
+            return False
+        return True
+
+
+# --------------------------------------------------------------------------- gRPC handlers
+
+
+class _MetadataHandler(grpc.GenericRpcHandler):
+    """Forwards every MetadataStoreService method, as bytes, to the store."""
+
+    def __init__(self, store: EmbeddedStore) -> None:
+        self._store = store
+        self._handlers: Dict[str, grpc.RpcMethodHandler] = {}
+        for name in service_methods():
+            method = getattr(mlmd_extension, name, None)
+            if method is not None:
+                self._handlers[f"/{SERVICE_NAME}/{name}"] = grpc.unary_unary_rpc_method_handler(self._forward(method))
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> Optional[grpc.RpcMethodHandler]:
+        # None makes gRPC answer UNIMPLEMENTED.
+        return self._handlers.get(handler_call_details.method)
+
+    def _forward(self, method: Callable[[Any, bytes], Any]) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+        def forward(request: bytes, context: grpc.ServicerContext) -> bytes:
+            response, message, code = self._store.call(method, request)
+            if code == _OK:
+                return response
+            context.set_code(_STATUS_BY_CODE.get(code, grpc.StatusCode.UNKNOWN))
+            context.set_details(message)
+            return b""
+
+        return forward
+
+
+def _health_messages() -> Tuple[type, type]:
+    """HealthCheckRequest/Response classes, built from grpc/health/v1/health.proto.
+
+    grpcio-health-checking is not a dependency for two tiny messages; a
+    private descriptor pool keeps them from clashing with it if installed.
+    """
+    proto = descriptor_pb2.FileDescriptorProto(name="lineage_grpc_health_v1.proto", package="grpc.health.v1", syntax="proto3")
+    request = proto.message_type.add(name="HealthCheckRequest")
+    request.field.add(name="service", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
+                      label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    response = proto.message_type.add(name="HealthCheckResponse")
+    status = response.enum_type.add(name="ServingStatus")
+    for number, name in enumerate(("UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN")):
+        status.value.add(name=name, number=number)
+    response.field.add(name="status", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_ENUM,
+                       type_name=".grpc.health.v1.HealthCheckResponse.ServingStatus",
+                       label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("grpc.health.v1.HealthCheckRequest")),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("grpc.health.v1.HealthCheckResponse")),
+    )
+
+
+HealthCheckRequest, HealthCheckResponse = _health_messages()
+SERVING = 1
+NOT_SERVING = 2
+
+
+class _HealthHandler(grpc.GenericRpcHandler):
+    """``grpc.health.v1.Health``: Check and Watch for "" and the MLMD service."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        self._stopping = stopping
+        self._handlers = {
+            f"/{HEALTH_SERVICE_NAME}/Check": grpc.unary_unary_rpc_method_handler(
+                self._check,
+                request_deserializer=HealthCheckRequest.FromString,
+                response_serializer=HealthCheckResponse.SerializeToString,
+            ),
+            f"/{HEALTH_SERVICE_NAME}/Watch": grpc.unary_stream_rpc_method_handler(
+                self._watch,
+                request_deserializer=HealthCheckRequest.FromString,
+                response_serializer=HealthCheckResponse.SerializeToString,
+            ),
+        }
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> Optional[grpc.RpcMethodHandler]:
+        return self._handlers.get(handler_call_details.method)
+
+    def _status(self) -> int:
+        return NOT_SERVING if self._stopping.is_set() else SERVING
+
+    def _known(self, request: Any, context: grpc.ServicerContext) -> bool:
+        if request.service in ("", SERVICE_NAME):
+            return True
+        context.set_code(grpc.StatusCode.NOT_FOUND)
+        context.set_details(f"unknown service {request.service!r}")
+        return False
+
+    def _check(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if not self._known(request, context):
+            return HealthCheckResponse()
+        return HealthCheckResponse(status=self._status())
+
+    def _watch(self, request: Any, context: grpc.ServicerContext) -> Any:
+        if request.service not in ("", SERVICE_NAME):
+            yield HealthCheckResponse(status=3)  # SERVICE_UNKNOWN, as the spec asks for Watch
+            return
+        yield HealthCheckResponse(status=self._status())
+        while context.is_active() and not self._stopping.wait(0.5):
+            pass
+        if context.is_active():
+            yield HealthCheckResponse(status=NOT_SERVING)
+
+
+# --------------------------------------------------------------------------- server
+
+
+@attrs.frozen
+class TLSFiles:
+    """PEM file paths for ``--tls-cert``, ``--tls-key`` and ``--tls-client-ca``."""
+
+    cert: str
+    key: str
+    client_ca: Optional[str] = None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        """Server credentials; a client CA means client certificates are required."""
+        key, cert = _read(self.key, "--tls-key"), _read(self.cert, "--tls-cert")
+        client_ca = _read(self.client_ca, "--tls-client-ca") if self.client_ca else None
+        return grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+        )
+
+
+def _read(path: str, option: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise InvalidValueError(f"{option}: cannot read {path!r}: {exc.strerror}") from None
+
+
+class MetadataServer:
+    """An MLMD gRPC service over one lineage store.
+
+    Args:
+        url: The store to serve (not a grpc:// URL).
+        host: Address to listen on.
+        port: Port to listen on; 0 picks a free one (see :attr:`port`).
+        tls: Certificate files, or None for plaintext.
+        max_workers: Threads answering RPCs (calls to the store are serialized).
+    """
+
+    def __init__(self, url: StoreURL, host: str = "127.0.0.1", port: int = 8080,
+                 tls: Optional[TLSFiles] = None, max_workers: int = 16) -> None:
+        self.url = url
+        self.host = host
+        self.tls = tls
+        self._stopping = threading.Event()
+        credentials = tls.credentials() if tls else None
+        self.store = EmbeddedStore(url)
+        self.type_ids = self.store.register_kubeflow_types()
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lineage-serve"),
+            handlers=[_MetadataHandler(self.store), _HealthHandler(self._stopping)],
+            options=[
+                # Without this a second server on the same port starts
+                # fine and the kernel splits clients between the two.
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+            ],
+        )
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        try:
+            bound = (
+                self._server.add_secure_port(address, credentials)
+                if credentials
+                else self._server.add_insecure_port(address)
+            )
+        except RuntimeError as exc:
+            bound = 0
+            reason = str(exc)
+        else:
+            reason = "address in use or not available"
+        if not bound:
+            raise StoreError(f"cannot listen on {address}: {reason}")
+        self.port = bound
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._server.start()
+        mode = "plaintext"
+        if self.tls:
+            mode = "TLS, client certificates required" if self.tls.client_ca else "TLS"
+        log.info("lineage serve: listening on %s (%s), store %s", self.address, mode, self.url.redacted())
+
+    def stop(self, grace: Optional[float] = 10.0) -> None:
+        """Refuse new calls, let in-flight ones finish for up to *grace* seconds."""
+        self._stopping.set()
+        self._server.stop(grace).wait()
+        log.info("lineage serve: stopped")
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return self._server.wait_for_termination(timeout)
+
+
+def serve(url: StoreURL, host: str = "127.0.0.1", port: int = 8080, tls: Optional[TLSFiles] = None,
+          grace: float = 10.0) -> int:
+    """Run the server until SIGTERM or SIGINT, then stop it gracefully.
+
+    Returns:
+        The process exit code (0).
+    """
+    stop = threading.Event()
+    server = MetadataServer(url, host, port, tls)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.start()
+        while not stop.wait(1.0):
+            pass
+    finally:
+        server.stop(grace)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
