@@ -52,7 +52,10 @@ RESERVED_PROPERTY_NAMES = frozenset({"__kf_workspace__", "__kf_run__", "__ALL_ME
 _RESERVED_PREFIXES = ("__kf_", "__lineage")
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_MAX_JSON_DEPTH = 64
+# Nested values are also stored as MLMD struct properties, and protobuf
+# refuses messages nested more than 100 deep: a dict level costs 3 (Struct,
+# map entry, Value), so 33 levels is the most a struct can hold.
+_MAX_JSON_DEPTH = 32
 
 # Field kinds, mapped to MLMD property types by the store codec.
 STR, INT, FLOAT, BOOL, JSON = "str", "int", "float", "bool", "json"
@@ -79,6 +82,21 @@ def _check_str(where: str, value: Any, *, required: bool) -> None:
         raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
     if required and not value.strip():
         raise InvalidValueError(f"{where} must be a non-empty string, got {value!r}")
+    check_text(where, value)
+
+
+def check_text(where: str, value: str) -> None:
+    """Raise unless *value* can be stored: MLMD sends strings as UTF-8.
+
+    A lone surrogate (``"\\ud800"``, e.g. from ``os.fsdecode`` of a bad file
+    name) would otherwise only fail later, inside the write.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValueError(
+            f"{where} must be valid Unicode text (no lone surrogates), got {describe(value)}"
+        ) from None
 
 
 def _required_str(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
@@ -97,9 +115,17 @@ def check_json(where: str, value: Any, _depth: int = 0) -> None:
     """
     if _depth > _MAX_JSON_DEPTH:
         raise InvalidValueError(f"{where} is nested more than {_MAX_JSON_DEPTH} levels deep")
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        check_text(where, value)
         return
     if isinstance(value, int):
+        # Nested numbers are also stored in an MLMD struct, as doubles.
+        try:
+            float(value)
+        except OverflowError:
+            raise InvalidValueError(f"{where} is too large to store as a number, got {describe(value)}") from None
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -113,6 +139,7 @@ def check_json(where: str, value: Any, _depth: int = 0) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidTypeError(f"{where} keys must be str, got key {describe(key)}")
+            check_text(f"{where} key", key)
             check_json(f"{where}[{key!r}]", item, _depth + 1)
         return
     raise InvalidTypeError(
@@ -140,6 +167,7 @@ def check_property_name(where: str, key: Any) -> None:
         raise InvalidTypeError(f"{where} names must be str, got {describe(key)}")
     if not key:
         raise InvalidValueError(f"{where} names must be non-empty, got {key!r}")
+    check_text(f"{where} name", key)
     if key in RESERVED_PROPERTY_NAMES or key.startswith(_RESERVED_PREFIXES):
         raise ReservedPropertyError(
             f"{where} uses the reserved property name {key!r}: names "
