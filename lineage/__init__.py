@@ -6,12 +6,15 @@ Decorate a function with :func:`track` or wrap a block in
 """
 
 from lineage._config import init, reset_defaults
+from lineage._mapping import register_converter, unregister_converter
+from lineage._scope import ExecutionScope, current_execution, execution, track
 from lineage._version import __version__
 from lineage.errors import (
     InvalidStoreURLError,
     InvalidTypeError,
     InvalidValueError,
     LineageError,
+    LineageWarning,
     ReservedPropertyError,
     StoreError,
     StoreUnavailableError,
@@ -25,10 +28,12 @@ __all__ = [
     "Artifact",
     "DataSet",
     "Execution",
+    "ExecutionScope",
     "InvalidStoreURLError",
     "InvalidTypeError",
     "InvalidValueError",
     "LineageError",
+    "LineageWarning",
     "Metrics",
     "Model",
     "ReservedPropertyError",
@@ -40,6 +45,11 @@ __all__ = [
     "Workspace",
     "WorkspaceExistsError",
     "__version__",
+    "current_execution",
+    "execution",
     "init",
+    "register_converter",
     "reset_defaults",
+    "track",
+    "unregister_converter",
 ]

@@ -40,6 +40,10 @@ _lock = threading.Lock()
 _process_run: Dict[int, str] = {}
 # Store objects made from settings, by URL; reused by every tracked call.
 _stores: Dict[Any, Any] = {}
+# (store, workspace name[, run name]) -> Workspace / Run objects.
+_contexts: Dict[Any, Any] = {}
+# Causes of lineage's own failures already warned about (once per cause).
+_warned: set = set()
 
 
 def settings() -> Settings:
@@ -116,6 +120,8 @@ def reset_defaults() -> None:
         _settings = Settings()
         _stores.clear()
         _process_run.clear()
+        _contexts.clear()
+        _warned.clear()
 
 
 def store_url(explicit: Optional[str] = None) -> Optional[str]:
@@ -166,3 +172,31 @@ def cached_store(url: Optional[str]) -> Any:
         if store is None:
             store = _stores[key] = Store(url=url) if url is not None else Store()
         return store
+
+
+def first_warning(cause: Any) -> bool:
+    """True the first time *cause* is seen in this process."""
+    with _lock:
+        if cause in _warned:
+            return False
+        _warned.add(cause)
+        return True
+
+
+def contexts_for(store: Any, workspace: str, run: str) -> Any:
+    """The shared (Workspace, Run) objects for a store, workspace and run."""
+    from lineage.workspace import Run, Workspace
+
+    key = (store, workspace, run, os.getpid())
+    found = _contexts.get(key)
+    if found is not None:
+        return found
+    ws_key = (store, workspace, os.getpid())
+    ws = _contexts.get(ws_key)
+    if ws is None:
+        ws = Workspace(store=store, name=workspace)
+    run_obj = Run(workspace=ws, name=run)
+    with _lock:
+        _contexts.setdefault(ws_key, ws)
+        _contexts.setdefault(key, (ws, run_obj))
+        return _contexts[key]

@@ -14,6 +14,8 @@ code keeps working::
     └── StoreError(LineageError, RuntimeError)         the store failed; carries the MLMD error
         └── StoreUnavailableError                      the store could not be reached in the retry budget
 
+    LineageWarning(UserWarning)                        lineage failed and let the user's code go on
+
 Errors in the first branch are the caller's mistakes and are raised at the
 call that made them. ``StoreError`` is lineage's own failure: the declarative
 layer never lets it reach the user's function.
@@ -28,6 +30,7 @@ __all__ = [
     "InvalidTypeError",
     "InvalidValueError",
     "LineageError",
+    "LineageWarning",
     "ReservedPropertyError",
     "StoreError",
     "StoreUnavailableError",
@@ -74,6 +77,10 @@ class StoreError(LineageError, RuntimeError):
 
 class StoreUnavailableError(StoreError):
     """The store could not be reached within the retry budget."""
+
+
+class LineageWarning(UserWarning):
+    """lineage could not record something and let the user's code go on."""
 
 
 def describe(value: Any, limit: int = 80) -> str:

@@ -1,0 +1,395 @@
+"""Arguments, return values and annotations -> artifacts and parameters.
+
+The rules, in order, for one bound argument (or one part of a return value):
+
+1. a lineage record (``DataSet``, ``Model``, ...) is an artifact;
+2. a list/tuple/dict (return values also: NamedTuple, attrs, dataclass) is
+   looked into, one level per container, and its records are artifacts with
+   the index, key or field name appended to the event path;
+3. a ``str`` or ``os.PathLike`` whose annotation names a record class
+   (``path: DataSet``, ``-> Annotated[Path, Model]``) becomes that record,
+   ``uri`` an absolute ``file://`` URI (or the string itself if it already is
+   a URI) and ``name`` the file name;
+4. an object of a type given to :func:`register_converter` is converted by
+   the registered function (so lineage never imports pandas or sklearn);
+5. anything else is a parameter: typed when it is a bool, int, float or str,
+   a struct when it is JSON-able, else a bounded ``repr``. Names that look
+   like secrets are recorded as ``***``.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import inspect
+import json
+import math
+import os
+import re
+import sys
+import threading
+import typing
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type, Union
+
+import attrs
+
+from lineage.errors import InvalidTypeError, InvalidValueError, describe
+from lineage.records import Artifact
+
+__all__ = ["Binder", "Mapped", "register_converter", "unregister_converter"]
+
+PathStep = Union[str, int]
+Found = Tuple[Artifact, Tuple[PathStep, ...]]
+
+REDACTED = "***"
+_SECRET = re.compile(r"pass(word|wd|phrase)?|secret|token|api_?key|apikey|credential|private_?key|auth|cookie|session_?key", re.I)
+_REPR_LIMIT = 256
+_MAX_DEPTH = 3
+
+# --------------------------------------------------------------------------- converters
+
+_converters: Dict[type, Callable[[Any], Any]] = {}
+_converter_cache: Dict[type, Optional[Callable[[Any], Any]]] = {}
+_converters_lock = threading.Lock()
+
+
+def register_converter(cls: type, converter: Callable[[Any], Optional[Artifact]]) -> None:
+    """Map objects of *cls* (and its subclasses) to artifacts.
+
+    Args:
+        cls: The type to convert, e.g. ``pandas.DataFrame``.
+        converter: Called with the object; returns a record, or None to
+            treat the object as a plain parameter.
+
+    Example::
+
+        lineage.register_converter(pd.DataFrame, lambda df: DataSet(
+            uri=df.attrs["source"], name="frame", rows=len(df)))
+    """
+    if not isinstance(cls, type):
+        raise InvalidTypeError(f"register_converter(cls) must be a type, got {describe(cls)}")
+    if not callable(converter):
+        raise InvalidTypeError(f"register_converter(converter) must be callable, got {describe(converter)}")
+    with _converters_lock:
+        _converters[cls] = converter
+        _converter_cache.clear()
+
+
+def unregister_converter(cls: type) -> None:
+    """Remove the converter registered for *cls* (no error if none)."""
+    with _converters_lock:
+        _converters.pop(cls, None)
+        _converter_cache.clear()
+
+
+def _converter_for(tp: type) -> Optional[Callable[[Any], Any]]:
+    try:
+        return _converter_cache[tp]
+    except KeyError:
+        pass
+    found = None
+    for base in tp.__mro__:
+        if base in _converters:
+            found = _converters[base]
+            break
+    with _converters_lock:
+        _converter_cache[tp] = found
+    return found
+
+
+# --------------------------------------------------------------------------- annotations
+
+
+def record_class_of(annotation: Any) -> Optional[type]:
+    """The record class an annotation names (``Model``, ``Optional[Model]``,
+    ``Annotated[Path, Model]``), or None."""
+    if isinstance(annotation, type) and issubclass(annotation, Artifact):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        for meta in typing.get_args(annotation)[1:]:
+            if isinstance(meta, type) and issubclass(meta, Artifact):
+                return meta
+        return record_class_of(typing.get_args(annotation)[0])
+    if origin is Union or (sys.version_info >= (3, 10) and _is_union_type(origin)):
+        classes = [record_class_of(a) for a in typing.get_args(annotation) if a is not type(None)]
+        classes = [c for c in classes if c is not None]
+        return classes[0] if len(classes) == 1 else None
+    return None
+
+
+def _is_union_type(origin: Any) -> bool:
+    import types
+
+    return origin is types.UnionType
+
+
+def element_classes(annotation: Any) -> Optional[List[Optional[type]]]:
+    """For ``Tuple[Model, Metrics]``: the record class of each element."""
+    origin = typing.get_origin(annotation)
+    if origin in (tuple, typing.Tuple):
+        args = typing.get_args(annotation)
+        if args and args[-1] is not Ellipsis:
+            return [record_class_of(a) for a in args]
+    return None
+
+
+def path_to_record(value: Any, cls: type) -> Optional[Artifact]:
+    """A record of class *cls* for a path or URI string, or None."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        return None
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
+        uri = value
+        name = value.rstrip("/").rsplit("/", 1)[-1] or value
+    else:
+        absolute = os.path.abspath(os.path.expanduser(value))
+        uri = "file://" + absolute
+        name = os.path.basename(absolute.rstrip(os.sep)) or absolute
+    return cls(uri=uri, name=name)
+
+
+# --------------------------------------------------------------------------- finding artifacts
+
+
+def _convert(value: Any) -> Optional[Artifact]:
+    converter = _converter_for(type(value))
+    if converter is None:
+        return None
+    record = converter(value)
+    if record is not None and not isinstance(record, Artifact):
+        raise InvalidTypeError(
+            f"the converter registered for {type(value).__qualname__} returned {describe(record)}, "
+            "not a lineage record"
+        )
+    return record
+
+
+def find_artifacts(value: Any, path: Tuple[PathStep, ...], cls: Optional[type] = None, depth: int = 0) -> Optional[List[Found]]:
+    """The artifacts in *value*, with their event paths; None if it holds none."""
+    if isinstance(value, Artifact):
+        return [(value, path)]
+    if cls is not None:
+        record = path_to_record(value, cls)
+        if record is not None:
+            return [(record, path)]
+    if _converters:
+        record = _convert(value)
+        if record is not None:
+            return [(record, path)]
+    if depth >= _MAX_DEPTH or isinstance(value, (str, bytes, bytearray, int, float, bool)) or value is None:
+        return None
+    found: List[Found] = []
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple
+        for field, item in zip(value._fields, value):
+            found.extend(find_artifacts(item, path + (field,), None, depth + 1) or ())
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found.extend(find_artifacts(item, path + (index,), None, depth + 1) or ())
+    elif isinstance(value, collections.abc.Mapping):
+        for key, item in value.items():
+            if isinstance(key, (str, int)) and not isinstance(key, bool):
+                found.extend(find_artifacts(item, path + (key,), None, depth + 1) or ())
+    elif attrs.has(type(value)):
+        for field in attrs.fields(type(value)):
+            found.extend(find_artifacts(getattr(value, field.name), path + (field.name,), None, depth + 1) or ())
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            found.extend(find_artifacts(getattr(value, field.name), path + (field.name,), None, depth + 1) or ())
+    else:
+        return None
+    return found or None
+
+
+def outputs_of(
+    value: Any, annotation: Any = inspect.Signature.empty, explicit: Any = None, root: Tuple[PathStep, ...] = ("return",)
+) -> List[Found]:
+    """The artifacts a return (or yielded) value carries."""
+    path: Tuple[PathStep, ...] = tuple(root)
+    if explicit is not None:
+        return _explicit_outputs(value, explicit, path)
+    cls = record_class_of(annotation) if annotation is not inspect.Signature.empty else None
+    elements = element_classes(annotation) if annotation is not inspect.Signature.empty else None
+    if elements is not None and isinstance(value, (list, tuple)) and len(elements) == len(value):
+        found: List[Found] = []
+        for index, (item, item_cls) in enumerate(zip(value, elements)):
+            found.extend(find_artifacts(item, path + (index,), item_cls, 1) or ())
+        return found
+    return find_artifacts(value, path, cls) or []
+
+
+def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List[Found]:
+    if isinstance(spec, type):
+        return find_artifacts(value, path, spec) or []
+    if isinstance(spec, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            raise InvalidTypeError(f"outputs={spec!r} expects the function to return a tuple or list, got {describe(value)}")
+        found: List[Found] = []
+        for index, (item, cls) in enumerate(zip(value, spec)):
+            if cls is not None:
+                found.extend(find_artifacts(item, path + (index,), cls, 1) or ())
+        return found
+    if isinstance(spec, Mapping):
+        found = []
+        for key, cls in spec.items():
+            if isinstance(value, Mapping):
+                item = value.get(key)
+            else:
+                item = getattr(value, key, None)
+            if item is not None:
+                found.extend(find_artifacts(item, path + (key,), cls, 1) or ())
+        return found
+    raise InvalidTypeError(f"outputs must be a record class, a list of them or a dict of them, got {describe(spec)}")
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def param_value(name: str, value: Any) -> Any:
+    """How a parameter is recorded: typed scalar, JSON-able container, or repr."""
+    if _SECRET.search(name):
+        return REDACTED
+    if value is None or isinstance(value, (bool, str)):
+        return value if not isinstance(value, str) or len(value) <= 4096 else value[:4096] + "..."
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else repr(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            return _bounded_repr(value)
+        if len(text) <= 4096:
+            return json.loads(text)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return _bounded_repr(value)
+
+
+def _bounded_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not break the call
+        text = f"<{type(value).__qualname__} object>"
+    return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
+
+
+# --------------------------------------------------------------------------- binding
+
+
+_SELF_NAMES = ("self", "cls")
+
+
+class Binder:
+    """Maps one call's arguments to parameter names, fast.
+
+    Built once per decorated function from its signature; per call it
+    avoids ``inspect.Signature.bind``.
+    """
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        self.signature = inspect.signature(func)
+        try:
+            hints = typing.get_type_hints(func, include_extras=True)
+        except Exception:
+            hints = {}
+        params = list(self.signature.parameters.values())
+        self.params = params
+        self.annotations = {p.name: hints.get(p.name, p.annotation) for p in params}
+        self.return_annotation = hints.get("return", self.signature.return_annotation)
+        self.positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self.var_positional = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), None)
+        self.var_keyword = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
+        self.defaults = {p.name: p.default for p in params if p.default is not p.empty and p.kind is not p.VAR_KEYWORD}
+        self.input_classes = {name: record_class_of(a) for name, a in self.annotations.items()}
+
+    def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any], bound_method: bool) -> Dict[str, Any]:
+        """Argument values by parameter name, defaults applied.
+
+        *bound_method*: the call came through an instance or class (wrapt's
+        ``instance`` is set), so the first parameter is not in *args*.
+        """
+        positional = self.positional[1:] if bound_method and self.positional else self.positional
+        values: Dict[str, Any] = {}
+        extra_args = args[len(positional):]
+        for name, value in zip(positional, args):
+            values[name] = value
+        if extra_args:
+            if self.var_positional is None:
+                raise TypeError("too many positional arguments")
+            values[self.var_positional] = tuple(extra_args)
+        extra_kwargs = {}
+        for key, value in kwargs.items():
+            if key in values:
+                raise TypeError(f"multiple values for argument {key!r}")
+            if key in self.annotations and key != self.var_keyword and key != self.var_positional:
+                values[key] = value
+            elif self.var_keyword is not None:
+                extra_kwargs[key] = value
+            else:
+                raise TypeError(f"unexpected keyword argument {key!r}")
+        for name, default in self.defaults.items():
+            if name not in values:
+                values[name] = default
+        if extra_kwargs:
+            values.update(extra_kwargs)
+        if bound_method and self.positional:
+            values.pop(self.positional[0], None)
+        for name in _SELF_NAMES:
+            values.pop(name, None)
+        return values
+
+
+@attrs.define
+class Mapped:
+    """What one call's arguments map to."""
+
+    inputs: List[Found] = attrs.Factory(list)
+    params: Dict[str, Any] = attrs.Factory(dict)
+
+
+def map_arguments(
+    binder: Binder,
+    values: Mapping[str, Any],
+    *,
+    inputs: Optional[Any] = None,
+    exclude: Iterable[str] = (),
+) -> Mapped:
+    """Split bound arguments into input artifacts and parameters."""
+    mapped = Mapped()
+    excluded = set(exclude)
+    explicit: Optional[Dict[str, Optional[type]]] = None
+    if inputs is not None:
+        if isinstance(inputs, Mapping):
+            explicit = dict(inputs)
+        else:
+            explicit = {name: None for name in inputs}
+    for name, value in values.items():
+        if name in excluded:
+            continue
+        if explicit is not None:
+            if name in explicit:
+                cls = explicit[name] or binder.input_classes.get(name)
+                mapped.inputs.extend(find_artifacts(value, (name,), cls) or ())
+                continue
+        else:
+            found = find_artifacts(value, (name,), binder.input_classes.get(name))
+            if found:
+                mapped.inputs.extend(found)
+                continue
+        mapped.params[name] = param_value(name, value)
+    return mapped
+
+
+def check_names(where: str, names: Any, binder: Binder) -> None:
+    """Raise unless every name in *names* is a parameter of the function."""
+    if names is None:
+        return
+    if isinstance(names, str):
+        raise InvalidTypeError(f"{where} must be a list of parameter names, not a string: {names!r}")
+    known = {p.name for p in binder.params}
+    for name in names:
+        if name not in known:
+            raise InvalidValueError(f"{where} names {name!r}, which is not a parameter of the function (has {sorted(known)})")

@@ -1,0 +1,101 @@
+"""Where a tracked call ran: code, git state, host, interpreter.
+
+Everything is computed once per process (git state once per folder, the
+source hash once per function) and cached, so a tracked call pays nothing
+for it after the first.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import hashlib
+import inspect
+import os
+import platform
+import socket
+import subprocess
+import sys
+from typing import Any, Callable, Dict, Optional
+
+from lineage._version import __version__
+
+__all__ = ["function_provenance", "process_provenance"]
+
+_PREFIX = "lineage."
+
+
+@functools.lru_cache(maxsize=1)
+def _process() -> Dict[str, Any]:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return {
+        "host": socket.gethostname(),
+        "user": user,
+        "python": platform.python_version(),
+        "lineage_version": __version__,
+        "command": " ".join(sys.argv)[:2048] if sys.argv else "",
+        "pid": os.getpid(),
+    }
+
+
+def process_provenance() -> Dict[str, Any]:
+    """Host, user, Python and lineage versions, command line (this process)."""
+    info = dict(_process())
+    info["pid"] = os.getpid()
+    return {_PREFIX + k: v for k, v in info.items()}
+
+
+@functools.lru_cache(maxsize=256)
+def git_state(folder: str) -> Dict[str, Any]:
+    """Commit and dirty flag of the git work tree holding *folder*, if any."""
+    def git(*args: str) -> Optional[str]:
+        try:
+            done = subprocess.run(
+                ("git", *args), cwd=folder, capture_output=True, text=True, timeout=5, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit, "git_dirty": bool(status)}
+
+
+_functions: Dict[Any, Dict[str, Any]] = {}
+
+
+def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
+    """Module, qualified name, source hash and git state of a function."""
+    key = getattr(func, "__code__", None) or func
+    cached = _functions.get(key)
+    if cached is not None:
+        return cached
+    info: Dict[str, Any] = {
+        "module": getattr(func, "__module__", None) or "",
+        "function": getattr(func, "__qualname__", None) or getattr(func, "__name__", "") or "",
+    }
+    try:
+        source = inspect.getsource(func)
+        info["source_sha256"] = hashlib.sha256(source.encode("utf-8")).hexdigest()
+    except (OSError, TypeError):
+        pass
+    try:
+        filename = inspect.getsourcefile(func) or ""
+    except TypeError:
+        filename = ""
+    folder = os.path.dirname(os.path.abspath(filename)) if filename and os.path.exists(filename) else os.getcwd()
+    info.update(git_state(folder))
+    result = {_PREFIX + k: v for k, v in info.items()}
+    _functions[key] = result
+    return result
+
+
+def block_provenance() -> Dict[str, Any]:
+    """Provenance of a ``with execution()`` block: the caller's git state."""
+    return {_PREFIX + k: v for k, v in git_state(os.getcwd()).items()}

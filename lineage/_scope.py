@@ -1,0 +1,744 @@
+"""``@track`` and ``with execution(...)``: one implementation, two forms.
+
+::
+
+    with scope:                       # write 1: execution RUNNING + inputs + contexts
+        result = wrapped(*args, **kwargs)
+        scope.outputs_from(result)    # write 2: outputs + COMPLETE / FAILED / CANCELED
+
+The decorator makes a fresh :class:`ExecutionScope` for every call (never
+per-call state on the shared decorator). The current scope lives in a
+``ContextVar``, so nested tracked calls record their parent and asyncio tasks
+inherit it.
+
+Write 1 is deferred by ``start_delay`` (default 1 s): a call that ends sooner
+costs one write, a longer one shows as RUNNING in the store no later than the
+delay after it began (a background thread writes it).
+
+Failures of lineage itself never reach the user's code: they are logged,
+warned about once per cause, and the user's result is returned. With
+``lineage.init(strict=True)`` they raise instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import datetime
+import heapq
+import inspect
+import itertools
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import warnings
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union, overload
+
+import attrs
+import wrapt
+
+from lineage import _config, _mapping, _provenance
+from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, LineageWarning, describe
+from lineage.records import Artifact, check_property_name
+
+__all__ = ["ExecutionScope", "current_execution", "execution", "track"]
+
+log = logging.getLogger("lineage")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_START_DELAY = 1.0
+_ERROR_LIMIT = 4096
+
+_current: contextvars.ContextVar[Optional["ExecutionScope"]] = contextvars.ContextVar(
+    "lineage_current_execution", default=None
+)
+
+
+def current_execution() -> Optional["ExecutionScope"]:
+    """The execution the calling code runs in (``None`` outside any)."""
+    return _current.get()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _fail_open(what: str, exc: BaseException) -> None:
+    """Report a failure of lineage itself without raising (unless strict)."""
+    if _config.strict():
+        raise exc
+    log.warning("lineage could not %s: %s: %s", what, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+    if _config.first_warning((what, type(exc).__name__)):
+        warnings.warn(
+            f"lineage could not {what} ({type(exc).__name__}: {exc}); your code goes on. "
+            "Further failures of this kind are only logged (logger 'lineage').",
+            LineageWarning,
+            stacklevel=3,
+        )
+
+
+# --------------------------------------------------------------------------- options
+
+
+def _check_name(where: str, value: Any, *, optional: bool = True) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
+    if not value.strip():
+        raise InvalidValueError(f"{where} must be a non-empty string, got {value!r}")
+
+
+@attrs.frozen
+class _Options:
+    name: Optional[str] = None
+    workspace: Optional[str] = None
+    run: Optional[str] = None
+    store: Any = None  # URL string or lineage.Store
+    description: Optional[str] = None
+    inputs: Any = None
+    outputs: Any = None
+    exclude: Tuple[str, ...] = ()
+    enabled: Optional[bool] = None
+    start_delay: Optional[float] = None
+
+    @classmethod
+    def checked(cls, where: str, **kwargs: Any) -> "_Options":
+        from lineage.workspace import Store
+
+        _check_name(f"{where}(name)", kwargs.get("name"))
+        _check_name(f"{where}(workspace)", kwargs.get("workspace"))
+        _check_name(f"{where}(run)", kwargs.get("run"))
+        _check_name(f"{where}(description)", kwargs.get("description"))
+        store = kwargs.get("store")
+        if store is not None and not isinstance(store, Store):
+            if not isinstance(store, str):
+                raise InvalidTypeError(f"{where}(store) must be a store URL or a lineage.Store, got {describe(store)}")
+            from lineage.store import parse_store_url
+
+            parse_store_url(store)
+        exclude = kwargs.get("exclude") or ()
+        if isinstance(exclude, str):
+            exclude = (exclude,)
+        if not all(isinstance(e, str) for e in exclude):
+            raise InvalidTypeError(f"{where}(exclude) must be parameter names, got {describe(exclude)}")
+        kwargs["exclude"] = tuple(exclude)
+        inputs = kwargs.get("inputs")
+        if inputs is not None:
+            if isinstance(inputs, str):
+                raise InvalidTypeError(f"{where}(inputs) must be a list of parameter names or a dict of them to record classes, got {inputs!r}")
+            if isinstance(inputs, Mapping):
+                for key, value in inputs.items():
+                    if value is not None and not (isinstance(value, type) and issubclass(value, Artifact)):
+                        raise InvalidTypeError(f"{where}(inputs)[{key!r}] must be a record class, got {describe(value)}")
+        outputs = kwargs.get("outputs")
+        if outputs is not None:
+            specs = outputs.values() if isinstance(outputs, Mapping) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
+            for spec in specs:
+                if spec is not None and not (isinstance(spec, type) and issubclass(spec, Artifact)):
+                    raise InvalidTypeError(f"{where}(outputs) must name record classes, got {describe(spec)}")
+        enabled = kwargs.get("enabled")
+        if enabled is not None and not isinstance(enabled, bool):
+            raise InvalidTypeError(f"{where}(enabled) must be a bool, got {describe(enabled)}")
+        delay = kwargs.get("start_delay")
+        if delay is not None:
+            if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+                raise InvalidTypeError(f"{where}(start_delay) must be a number of seconds, got {describe(delay)}")
+            if not 0 <= delay < float("inf"):
+                raise InvalidValueError(f"{where}(start_delay) must be a finite number >= 0, got {delay!r}")
+        return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------- start scheduler
+
+
+class _StartScheduler:
+    """One daemon thread that writes the RUNNING state of calls still running
+    after their start delay."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: List[Tuple[float, int, "ExecutionScope"]] = []
+        self._counter = itertools.count()
+        self._thread: Optional[threading.Thread] = None
+        self._pid = os.getpid()
+
+    def add(self, deadline: float, scope: "ExecutionScope") -> None:
+        with self._cond:
+            if self._pid != os.getpid():  # forked: the thread did not come along
+                self._heap, self._thread, self._pid = [], None, os.getpid()
+            heapq.heappush(self._heap, (deadline, next(self._counter), scope))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="lineage-start-writer", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is scope:
+                self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                deadline, _, scope = self._heap[0]
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            scope._write_start(background=True)
+
+
+_scheduler = _StartScheduler()
+
+# --------------------------------------------------------------------------- scope
+
+
+class ExecutionScope:
+    """One execution being recorded: what ``with execution(...) as ex`` gives.
+
+    Also a decorator: ``@execution("train")`` tracks every call of a
+    function, each in a fresh scope.
+    """
+
+    def __init__(self, options: _Options, *, function: Optional[Callable[..., Any]] = None) -> None:
+        self._options = options
+        self._function = function
+        self._lock = threading.RLock()
+        self._entered = False
+        self._done = False
+        self._token: Optional[contextvars.Token[Optional[ExecutionScope]]] = None
+        self._exe: Any = None  # lineage.workspace.Execution
+        self._parent: Optional[ExecutionScope] = None
+        self._inputs: List[Tuple[Artifact, Tuple[Any, ...]]] = []
+        self._outputs: List[Tuple[Artifact, Tuple[Any, ...]]] = []
+        self._params: Dict[str, Any] = {}
+        self._start_props: Dict[str, Any] = {}
+        self._start_written = False
+        self._broken = False  # lineage failed to set this scope up: record nothing
+        self._started_at = 0.0
+        self._yield_index = 0
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def name(self) -> Optional[str]:
+        """The execution's name."""
+        return self._options.name
+
+    @property
+    def id(self) -> Optional[int]:
+        """The MLMD execution id (writes the start now if it was deferred)."""
+        if self._exe is None:
+            return None
+        if self._exe.id is None and not self._done:
+            self._write_start()
+        return self._exe.id
+
+    @property
+    def external_id(self) -> Optional[str]:
+        """The client-made external id of the execution."""
+        return self._exe._handle.external_id if self._exe is not None else None
+
+    @property
+    def parent(self) -> Optional["ExecutionScope"]:
+        """The enclosing execution, if any."""
+        return self._parent
+
+    def log_input(self, artifact: Artifact, path: Optional[Union[str, int, Tuple[Any, ...]]] = None) -> Artifact:
+        """Record *artifact* as an input (written with the next write).
+
+        Returns:
+            The same artifact.
+        """
+        self._check_artifact("log_input", artifact)
+        with self._lock:
+            self._inputs.append((artifact, _path(path)))
+        return artifact
+
+    def log_output(self, artifact: Artifact, path: Optional[Union[str, int, Tuple[Any, ...]]] = None) -> Artifact:
+        """Record *artifact* as an output (written when the execution ends).
+
+        Returns:
+            The same artifact.
+        """
+        self._check_artifact("log_output", artifact)
+        with self._lock:
+            self._outputs.append((artifact, _path(path)))
+        return artifact
+
+    def log_param(self, name: str, value: Any) -> None:
+        """Record a parameter of the execution (typed; secrets redacted)."""
+        check_property_name("log_param(name)", name)
+        with self._lock:
+            self._params[name] = _mapping.param_value(name, value)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Record several parameters."""
+        if not isinstance(params, Mapping):
+            raise InvalidTypeError(f"log_params(params) must be a mapping, got {describe(params)}")
+        for name, value in params.items():
+            self.log_param(name, value)
+
+    def flush(self) -> None:
+        """Write what is pending now (the start, and inputs logged since)."""
+        with self._lock:
+            if self._exe is None or self._done:
+                return
+            if not self._start_written:
+                self._write_start()
+            elif self._inputs:
+                self._guarded("record inputs", lambda: self._exe._write(inputs=self._take_inputs()))
+
+    def __repr__(self) -> str:
+        state = "done" if self._done else "running" if self._entered else "new"
+        return f"ExecutionScope(name={self.name!r}, id={self._exe.id if self._exe else None}, {state})"
+
+    # ------------------------------------------------------------------ context manager
+
+    def __enter__(self) -> "ExecutionScope":
+        if self._entered:
+            raise LineageError("an execution scope can be entered once; call execution(...) again for a new one")
+        self._entered = True
+        self._parent = _current.get()
+        if self._enabled():
+            self._guarded("start the execution", self._start)
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        if self._token is not None:
+            try:
+                _current.reset(self._token)
+            except ValueError:  # exited in another context (generator, task)
+                pass
+            self._token = None
+        self._finish(exc)
+        return False
+
+    async def __aenter__(self) -> "ExecutionScope":
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        return self.__exit__(exc_type, exc, tb)
+
+    # ------------------------------------------------------------------ decorator
+
+    def __call__(self, func: F) -> F:
+        """Use the scope's options to track every call of *func*."""
+        return _decorate(func, self._options)
+
+    # ------------------------------------------------------------------ internals
+
+    def _enabled(self) -> bool:
+        if self._options.enabled is not None:
+            return self._options.enabled
+        return _config.settings().enabled
+
+    def _check_artifact(self, where: str, artifact: Any) -> None:
+        if not isinstance(artifact, Artifact):
+            raise InvalidTypeError(
+                f"{where}(artifact) must be a lineage record (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
+            )
+
+    def _guarded(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            _fail_open(what, exc)
+            return None
+
+    def _store(self) -> Any:
+        from lineage.workspace import Store
+
+        store = self._options.store
+        if isinstance(store, Store):
+            return store
+        if store is None and self._parent is not None and self._parent._exe is not None:
+            return self._parent._exe.workspace._lineage_store
+        return _config.cached_store(_config.store_url(store))
+
+    def _start(self) -> None:
+        from lineage.workspace import Execution
+
+        parent = self._parent if self._parent is not None and self._parent._exe is not None else None
+        store = self._store()
+        if self._options.workspace is None and parent is not None and self._options.store is None:
+            workspace_name = parent._exe.workspace.name
+        else:
+            workspace_name = _config.workspace_name(self._options.workspace)
+        if self._options.run is None and parent is not None and parent._exe.run is not None and self._options.store is None:
+            run_name = parent._exe.run.name
+        else:
+            run_name = _config.run_name(self._options.run)
+        workspace, run = _config.contexts_for(store, workspace_name, run_name)
+        name = self._options.name or "execution"
+        self._exe = Execution(name=name, workspace=workspace, run=run, description=self._options.description, _defer=True)
+        props = dict(_provenance.process_provenance())
+        if self._function is not None:
+            props.update(_provenance.function_provenance(self._function))
+        else:
+            props.update(_provenance.block_provenance())
+        props["lineage.start_time"] = _now()
+        if parent is not None:
+            props["lineage.parent_external_id"] = parent.external_id
+            if parent._exe.id is not None:
+                props["lineage.parent_execution_id"] = parent._exe.id
+        self._start_props = props
+        self._started_at = time.monotonic()
+        delay = self._options.start_delay
+        if delay is None:
+            delay = _config.settings().start_delay
+        if delay is None:
+            delay = DEFAULT_START_DELAY
+        if delay <= 0:
+            self._write_start()
+        else:
+            _scheduler.add(time.monotonic() + delay, self)
+
+    def _param_props(self) -> Dict[str, Any]:
+        props: Dict[str, Any] = {}
+        for name, value in self._params.items():
+            try:
+                check_property_name("parameter", name)
+            except LineageError:
+                continue
+            props[name] = value
+        if self._params:
+            props["lineage.params"] = json.dumps(self._params, ensure_ascii=False, default=repr)
+        return props
+
+    def _take_inputs(self) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
+        inputs, self._inputs = self._inputs, []
+        return inputs
+
+    def _write_start(self, background: bool = False) -> None:
+        """Write 1: the execution RUNNING, its inputs, params and contexts."""
+        with self._lock:
+            if self._start_written or self._done or self._exe is None or self._broken:
+                return
+            props = dict(self._start_props)
+            props.update(self._param_props())
+            inputs = list(self._inputs)
+
+            def write() -> None:
+                self._exe._write(inputs=inputs, properties=props, state="RUNNING")
+                self._start_written = True
+                del self._inputs[: len(inputs)]
+
+            self._guarded("write the execution's start", write)
+
+    def _finish(self, exc: Optional[BaseException]) -> None:
+        """Write 2: outputs and the final state (one write if 1 never happened)."""
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+            if self._exe is None or self._broken:
+                return
+            state, props = _final_state(exc)
+            props["lineage.end_time"] = _now()
+            props["lineage.duration_s"] = round(time.monotonic() - self._started_at, 6)
+            if not self._start_written:
+                props = {**self._start_props, **self._param_props(), **props}
+            elif self._params:
+                props.update(self._param_props())
+            inputs, outputs = self._take_inputs(), list(self._outputs)
+            self._guarded(
+                "write the execution's end",
+                lambda: self._exe._write(inputs=inputs, outputs=outputs, state=state, properties=props),
+            )
+
+    def _bind_call(self, binder: _mapping.Binder, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+        values = binder.bind(args, kwargs, bound_method=instance is not None)
+        mapped = _mapping.map_arguments(binder, values, inputs=self._options.inputs, exclude=self._options.exclude)
+        self._inputs.extend(mapped.inputs)
+        self._params.update(mapped.params)
+
+    def _detach(self) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+
+    def _outputs_from(self, value: Any, annotation: Any, root: Tuple[Any, ...] = ("return",)) -> None:
+        found = _mapping.outputs_of(value, annotation, self._options.outputs, root=root)
+        with self._lock:
+            self._outputs.extend(found)
+
+
+def _path(path: Any) -> Tuple[Any, ...]:
+    if path is None:
+        return ()
+    if isinstance(path, (str, int)) and not isinstance(path, bool):
+        return (path,)
+    if isinstance(path, tuple) and all(isinstance(p, (str, int)) for p in path):
+        return path
+    raise InvalidTypeError(f"path must be a str, an int or a tuple of them, got {describe(path)}")
+
+
+def _final_state(exc: Optional[BaseException]) -> Tuple[str, Dict[str, Any]]:
+    if exc is None or isinstance(exc, GeneratorExit):
+        return "COMPLETE", {}
+    if isinstance(exc, SystemExit) and exc.code in (None, 0):
+        return "COMPLETE", {}
+    props = {
+        "lineage.error_type": f"{type(exc).__module__}.{type(exc).__qualname__}".replace("builtins.", ""),
+        "lineage.error_message": str(exc)[:_ERROR_LIMIT],
+    }
+    if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+        return "CANCELED", props
+    return "FAILED", props
+
+
+# --------------------------------------------------------------------------- decorating
+
+
+def _unwrap(func: Any) -> Callable[..., Any]:
+    return func.__func__ if isinstance(func, (staticmethod, classmethod)) else func
+
+
+class _Tracked:
+    """Per-function state of a decorated function (built once)."""
+
+    def __init__(self, func: Callable[..., Any], options: _Options) -> None:
+        inner = _unwrap(func)
+        self.func = inner
+        name = options.name or getattr(inner, "__name__", None) or "execution"
+        description = options.description
+        if description is None:
+            doc = inspect.getdoc(inner)
+            description = doc.strip().splitlines()[0][:1024] if doc else None
+        self.options = attrs.evolve(options, name=name, description=description)
+        self.binder = _mapping.Binder(inner)
+        self.is_generator = inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
+        _mapping.check_names("track(exclude)", self.options.exclude, self.binder)
+        if self.options.inputs is not None:
+            _mapping.check_names("track(inputs)", list(self.options.inputs), self.binder)
+
+    def scope(self, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> ExecutionScope:
+        scope = ExecutionScope(self.options, function=self.func)
+        if scope._enabled():
+            try:
+                scope._bind_call(self.binder, instance, args, kwargs)
+            except TypeError:
+                pass  # the call itself is wrong: the function will say so
+            except Exception as exc:
+                scope._guarded("map the call's arguments", lambda: (_ for _ in ()).throw(exc))
+        return scope
+
+    def outputs(self, scope: ExecutionScope, value: Any, root: Tuple[Any, ...] = ("return",)) -> None:
+        if scope._enabled() and scope._exe is not None:
+            annotation = self.binder.return_annotation if root == ("return",) and not self.is_generator else inspect.Signature.empty
+            scope._guarded("map the return value", lambda: scope._outputs_from(value, annotation, root))
+
+
+def _decorate(func: F, options: _Options) -> F:
+    if not callable(func) and not isinstance(func, (staticmethod, classmethod)):
+        raise InvalidTypeError(f"track() decorates functions, got {describe(func)}")
+    tracked = _Tracked(func, options)
+    inner = tracked.func
+
+    if inspect.isasyncgenfunction(inner):
+
+        @wrapt.decorator
+        def async_gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            return _track_async_generator(tracked, wrapped, instance, args, kwargs)
+
+        return async_gen_wrapper(func)  # type: ignore[no-any-return]
+
+    if inspect.iscoroutinefunction(inner):
+
+        @wrapt.decorator
+        async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            scope = tracked.scope(instance, args, kwargs)
+            async with scope:
+                result = await wrapped(*args, **kwargs)
+                tracked.outputs(scope, result)
+            return result
+
+        return async_wrapper(func)  # type: ignore[no-any-return]
+
+    if inspect.isgeneratorfunction(inner):
+
+        @wrapt.decorator
+        def gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            return _track_generator(tracked, wrapped, instance, args, kwargs)
+
+        return gen_wrapper(func)  # type: ignore[no-any-return]
+
+    @wrapt.decorator
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        scope = tracked.scope(instance, args, kwargs)
+        with scope:
+            result = wrapped(*args, **kwargs)
+            tracked.outputs(scope, result)
+        return result
+
+    return wrapper(func)  # type: ignore[no-any-return]
+
+
+def _track_generator(tracked: _Tracked, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    # A generator function: the execution starts at the first next() and
+    # ends when the generator is exhausted, closed or fails. The current
+    # execution is set only while the generator's own code runs.
+    scope = tracked.scope(instance, args, kwargs)
+    gen = wrapped(*args, **kwargs)
+    scope.__enter__()
+    scope._detach()
+    index = 0
+    to_send: Any = None
+    throw: Optional[BaseException] = None
+    try:
+        while True:
+            token = _current.set(scope)
+            try:
+                if throw is not None:
+                    exc, throw = throw, None
+                    item = gen.throw(exc)
+                else:
+                    item = gen.send(to_send)
+            except StopIteration as stop:
+                result = stop.value
+                if result is not None:
+                    tracked.outputs(scope, result, ("return",))
+                break
+            finally:
+                _current.reset(token)
+            tracked.outputs(scope, item, ("yield", index))
+            index += 1
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                gen.close()
+                raise
+            except BaseException as exc:  # thrown in by the consumer
+                throw = exc
+    except BaseException as exc:
+        scope._finish(exc)
+        raise
+    scope._finish(None)
+    return result
+
+
+def _track_async_generator(tracked: _Tracked, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    async def agen() -> Any:
+        scope = tracked.scope(instance, args, kwargs)
+        gen = wrapped(*args, **kwargs)
+        scope.__enter__()
+        scope._detach()
+        index = 0
+        to_send: Any = None
+        try:
+            while True:
+                token = _current.set(scope)
+                try:
+                    item = await gen.asend(to_send)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    _current.reset(token)
+                tracked.outputs(scope, item, ("yield", index))
+                index += 1
+                try:
+                    to_send = yield item
+                except GeneratorExit:
+                    await gen.aclose()
+                    raise
+        except BaseException as exc:
+            scope._finish(exc)
+            raise
+        scope._finish(None)
+
+    return agen()
+
+
+# --------------------------------------------------------------------------- public constructors
+
+
+def execution(
+    name: Optional[str] = None,
+    *,
+    workspace: Optional[str] = None,
+    run: Optional[str] = None,
+    store: Any = None,
+    description: Optional[str] = None,
+    inputs: Any = None,
+    outputs: Any = None,
+    exclude: Iterable[str] = (),
+    enabled: Optional[bool] = None,
+    start_delay: Optional[float] = None,
+) -> ExecutionScope:
+    """Record a block of code (``with``/``async with``) or decorate a function.
+
+    Args:
+        name: Execution name (default: the function's name, or "execution").
+        workspace: Workspace name (default: enclosing execution, init(),
+            ``LINEAGE_WORKSPACE``, "default").
+        run: Run name (default: enclosing execution, init(), one per process).
+        store: Store URL or :class:`lineage.Store`.
+        description: Description (default: first line of the docstring).
+        inputs: Decorator only: parameter names (or {name: record class}) that
+            are inputs; the others are parameters.
+        outputs: Decorator only: record class (or tuple/dict of them) the
+            return value maps to.
+        exclude: Decorator only: parameters not to record.
+        enabled: Turn recording off for this block/function.
+        start_delay: Seconds before the RUNNING state is written.
+
+    Returns:
+        A fresh :class:`ExecutionScope`.
+    """
+    options = _Options.checked(
+        "execution",
+        name=name,
+        workspace=workspace,
+        run=run,
+        store=store,
+        description=description,
+        inputs=inputs,
+        outputs=outputs,
+        exclude=exclude,
+        enabled=enabled,
+        start_delay=start_delay,
+    )
+    return ExecutionScope(options)
+
+
+@overload
+def track(func: F) -> F: ...
+
+
+@overload
+def track(
+    func: None = None,
+    *,
+    name: Optional[str] = ...,
+    workspace: Optional[str] = ...,
+    run: Optional[str] = ...,
+    store: Any = ...,
+    description: Optional[str] = ...,
+    inputs: Any = ...,
+    outputs: Any = ...,
+    exclude: Iterable[str] = ...,
+    enabled: Optional[bool] = ...,
+    start_delay: Optional[float] = ...,
+) -> Callable[[F], F]: ...
+
+
+def track(func: Any = None, /, **options: Any) -> Any:
+    """Record every call of a function as an MLMD execution.
+
+    ``@track``, ``@track()`` and ``@track(name=..., ...)`` all work (see
+    :func:`execution` for the options), on functions, async functions,
+    generator functions, methods, classmethods and staticmethods.
+    """
+    unknown = set(options) - set(attrs.fields_dict(_Options))
+    if unknown:
+        raise InvalidTypeError(f"track() got unexpected option(s) {sorted(unknown)}; known: {sorted(attrs.fields_dict(_Options))}")
+    checked = _Options.checked("track", **options)
+    if func is None:
+        return lambda f: _decorate(f, checked)
+    return _decorate(func, checked)
