@@ -31,9 +31,17 @@ RETRIABLE = (mlmd_errors.AbortedError, mlmd_errors.UnavailableError, mlmd_errors
 
 
 class RetryPolicy:
-    """Short jittered exponential backoff, bounded in time and attempts."""
+    """Short jittered exponential backoff, bounded in time and attempts.
 
-    def __init__(self, max_delay: float = 10.0, max_attempts: int = 60, first_wait: float = 0.002, max_wait: float = 0.25):
+    The time budget defaults to ``LINEAGE_RETRY_SECONDS`` (10 s if unset).
+    """
+
+    def __init__(self, max_delay: Optional[float] = None, max_attempts: int = 200, first_wait: float = 0.002, max_wait: float = 0.25):
+        if max_delay is None:
+            try:
+                max_delay = float(os.environ.get("LINEAGE_RETRY_SECONDS", "") or 10.0)
+            except ValueError:
+                max_delay = 10.0
         self.max_delay = max_delay
         self.max_attempts = max_attempts
         self.first_wait = first_wait

@@ -97,6 +97,44 @@ class Reader:
     def parent_contexts(self, context_id: int) -> List[Dict[str, Any]]:
         return [codec.context_summary(c) for c in self._call("get_parent_contexts_by_context", context_id) or []]
 
+    def upstream(self, artifact_id: int, max_depth: int = 50) -> Dict[str, Any]:
+        """Everything upstream of an artifact: the executions that produced it,
+        their inputs, the executions that produced those, and so on.
+
+        Returns:
+            ``{"artifacts": {id: record}, "executions": {id: summary},
+            "edges": [(artifact_id, execution_id, type)]}``; one batched read
+            per level, never a scan.
+        """
+        artifacts: Dict[int, Any] = {}
+        executions: Dict[int, Dict[str, Any]] = {}
+        edges: List[Any] = []
+        frontier = [artifact_id]
+        seen_artifacts = {artifact_id}
+        for _ in range(max_depth):
+            if not frontier:
+                break
+            events = self._call("get_events_by_artifact_ids", frontier) or []
+            producers = sorted({e.execution_id for e in events if e.type in _OUTPUTS} - set(executions))
+            if not producers:
+                break
+            for summary in self.executions(producers):
+                executions[summary["id"]] = summary
+            inputs = self._call("get_events_by_execution_ids", producers) or []
+            frontier = []
+            for event in inputs:
+                edges.append((event.artifact_id, event.execution_id, codec.event_type_name(event)))
+                if event.type in _INPUTS and event.artifact_id not in seen_artifacts:
+                    seen_artifacts.add(event.artifact_id)
+                    frontier.append(event.artifact_id)
+        for record in self.artifacts(sorted(seen_artifacts)):
+            artifacts[record.id] = record
+        return {"artifacts": artifacts, "executions": executions, "edges": edges}
+
+
+_OUTPUTS = (pb.Event.OUTPUT, pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT)
+_INPUTS = (pb.Event.INPUT, pb.Event.DECLARED_INPUT, pb.Event.INTERNAL_INPUT)
+
 
 def _event_dict(event: pb.Event) -> Dict[str, Any]:
     return {

@@ -1,0 +1,129 @@
+"""Helpers for your own tests: a temporary store and lineage assertions.
+
+::
+
+    from lineage.testing import recording, assert_lineage
+
+    def test_train_records_lineage():
+        with recording() as store:
+            model = train(DataSet(uri="file:///data.csv", name="data"))
+        assert_lineage(model, upstream=[DataSet(uri="file:///data.csv", name="data")], store=store)
+
+With pytest, the ``lineage_store`` fixture (registered by this package's
+pytest plugin) does the ``recording()`` part for you.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import Any, Iterator, Optional, Sequence
+
+import attrs
+
+from lineage import _config
+from lineage.errors import InvalidTypeError, describe
+from lineage.records import Artifact
+
+__all__ = ["assert_lineage", "lineage_store", "recording"]
+
+
+@contextlib.contextmanager
+def recording(store: Optional[str] = None, workspace: str = "test", run: str = "test run") -> Iterator[Any]:
+    """Record into a temporary store for the duration of the block.
+
+    Tracked calls inside the block write synchronously (no start delay) and
+    lineage's own failures raise (strict), so a broken setup fails the test.
+    Settings from before the block are restored after it.
+
+    Args:
+        store: Store URL (default: a SQLite file in a temporary folder).
+        workspace: Workspace name for tracked calls.
+        run: Run name for tracked calls.
+
+    Yields:
+        The :class:`lineage.Store` being recorded into.
+    """
+    from lineage.workspace import Store
+
+    saved = attrs.evolve(_config.settings())
+    with contextlib.ExitStack() as stack:
+        if store is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="lineage-test-"))
+            store = f"sqlite:///{os.path.join(folder, 'lineage.db')}"
+        _config.init(store=store, workspace=workspace, run=run, strict=True, start_delay=0)
+        try:
+            yield _config.cached_store(store) if store else Store()
+        finally:
+            current = _config.settings()
+            for field in attrs.fields(type(saved)):
+                setattr(current, field.name, getattr(saved, field.name))
+
+
+def _matches(record: Artifact, wanted: Artifact) -> bool:
+    if wanted.id is not None:
+        return record.id == wanted.id
+    return (
+        type(record).ARTIFACT_TYPE_NAME == type(wanted).ARTIFACT_TYPE_NAME
+        and record.uri == wanted.uri
+        and record.name == wanted.name
+        and (getattr(wanted, "version", None) is None or getattr(record, "version", None) == wanted.version)
+    )
+
+
+def assert_lineage(
+    artifact: Artifact,
+    upstream: Sequence[Artifact] = (),
+    *,
+    produced_by: Optional[str] = None,
+    store: Any = None,
+) -> None:
+    """Assert that *artifact* was recorded with the given upstream artifacts.
+
+    Args:
+        artifact: A logged record (its ``id`` set by lineage).
+        upstream: Records that must appear upstream of *artifact*, directly
+            or through intermediate executions. Matched by id when set, else
+            by type, uri, name (and version when given).
+        produced_by: Name of an execution that must have produced it.
+        store: The :class:`lineage.Store` (default: the one tracked calls use).
+
+    Raises:
+        AssertionError: with what was found instead.
+    """
+    if not isinstance(artifact, Artifact):
+        raise InvalidTypeError(f"assert_lineage(artifact) must be a lineage record, got {describe(artifact)}")
+    if artifact.id is None:
+        raise AssertionError(f"{artifact!r} was never logged: its id is None")
+    if store is None:
+        store = _config.cached_store(_config.store_url())
+    graph = store._connection.reader.upstream(artifact.id)
+    found = [a for aid, a in graph["artifacts"].items() if aid != artifact.id]
+    missing = [w for w in upstream if not any(_matches(r, w) for r in found)]
+    if missing:
+        shown = "\n  ".join(repr(r) for r in found) or "(nothing)"
+        raise AssertionError(
+            f"{artifact!r} lacks upstream {missing!r}.\nRecorded upstream:\n  {shown}"
+        )
+    if produced_by is not None:
+        producers = {
+            e["id"]: e for e in graph["executions"].values()
+        }
+        direct = {ex for (aid, ex, kind) in graph["edges"] if aid == artifact.id and kind.endswith("OUTPUT")}
+        names = sorted({producers[e].get("name") for e in direct if e in producers})
+        if produced_by not in names:
+            raise AssertionError(f"{artifact!r} was produced by {names or 'no execution'}, not {produced_by!r}")
+
+
+try:  # the pytest fixture, when pytest is there
+    import pytest
+
+    @pytest.fixture
+    def lineage_store(tmp_path: Any) -> Iterator[Any]:
+        """A temporary SQLite store that tracked calls record into."""
+        with recording(store=f"sqlite:///{tmp_path / 'lineage.db'}") as store:
+            yield store
+
+except ImportError:  # pragma: no cover
+    pass
