@@ -561,7 +561,9 @@ def schema_of(cls: type) -> RecordSchema:
     if not (isinstance(cls, type) and issubclass(cls, Artifact)):
         raise InvalidTypeError(f"expected a lineage.Artifact subclass, got {describe(cls)}")
     builtin = _builtin_ancestor(cls)
-    if cls is not builtin and not attrs.has(cls):
+    # attrs.has() is true for any subclass of an attrs class; a plain subclass
+    # would silently turn its annotated fields into class attributes.
+    if cls is not builtin and "__attrs_attrs__" not in cls.__dict__:
         raise InvalidTypeError(
             f"{cls.__qualname__} must be an attrs class: decorate it with @attrs.define"
         )

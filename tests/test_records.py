@@ -1,0 +1,411 @@
+"""Tests for lineage.records: the artifact records and their validation."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Optional
+
+import attrs
+import pytest
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+import lineage
+from lineage import DataSet, Metrics, Model
+from lineage.errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    LineageError,
+    ReservedPropertyError,
+)
+from lineage.records import Artifact, schema_of
+
+
+@attrs.define
+class Checkpoint(Artifact):
+    """A custom artifact type with one field of every kind."""
+
+    ARTIFACT_TYPE_NAME = "acme.org/test/checkpoint"
+
+    step: int = 0
+    loss: float = 0.0
+    tag: str = "none"
+    best: bool = False
+    config: dict = attrs.Factory(dict)
+    layers: list = attrs.Factory(list)
+    parent: Optional[int] = None
+
+
+def log_output(store: lineage.Store, record: Artifact) -> Artifact:
+    ws = lineage.Workspace(store=store, name="records")
+    return lineage.Execution(name="write", workspace=ws).log_output(record)
+
+
+class TestConstructors:
+    def test_dataset_takes_the_old_sdk_keywords(self):
+        """DataSet accepts every keyword of the Kubeflow SDK's DataSet."""
+        d = DataSet(
+            uri="file://path/to/dataset",
+            name="mytable-dump",
+            workspace="ws1",
+            description="an example data",
+            owner="owner@my-company.org",
+            version="v1.0.0",
+            query="SELECT * FROM mytable",
+            labels={"label1": "val1"},
+        )
+
+        assert (
+            "file://path/to/dataset",
+            "mytable-dump",
+            "ws1",
+            "an example data",
+            "owner@my-company.org",
+            "v1.0.0",
+            "SELECT * FROM mytable",
+            {"label1": "val1"},
+        ) == (d.uri, d.name, d.workspace, d.description, d.owner, d.version, d.query, d.labels)
+
+    def test_model_takes_the_old_sdk_keywords(self):
+        """Model accepts every keyword of the Kubeflow SDK's Model."""
+        m = Model(
+            uri="gcs://my-bucket/mnist",
+            name="MNIST",
+            workspace="ws1",
+            description="model to recognize handwritten digits",
+            owner="someone@kubeflow.org",
+            version="v0.0.1",
+            model_type="neural network",
+            training_framework={"name": "tensorflow", "version": "v1.0"},
+            hyperparameters={"learning_rate": 0.5, "layers": [10, 3, 1], "early_stop": True},
+            labels={"mylabel": "l1"},
+        )
+
+        assert (
+            "v0.0.1",
+            "neural network",
+            {"name": "tensorflow", "version": "v1.0"},
+            {"learning_rate": 0.5, "layers": [10, 3, 1], "early_stop": True},
+            {"mylabel": "l1"},
+        ) == (m.version, m.model_type, m.training_framework, m.hyperparameters, m.labels)
+
+    def test_metrics_takes_the_old_sdk_keywords(self):
+        """Metrics accepts every keyword of the Kubeflow SDK's Metrics."""
+        m = Metrics(
+            uri="gcs://my-bucket/mnist-eval.csv",
+            name="MNIST-evaluation",
+            workspace="ws1",
+            description="validating the MNIST model",
+            owner="someone@kubeflow.org",
+            data_set_id="123",
+            model_id="12345",
+            metrics_type=Metrics.VALIDATION,
+            values={"accuracy": 0.95},
+            labels={"mylabel": "l1"},
+        )
+
+        assert ("123", "12345", "validation", {"accuracy": 0.95}) == (
+            m.data_set_id,
+            m.model_id,
+            m.metrics_type,
+            m.values,
+        )
+
+    def test_positional_arguments_follow_the_old_sdk_order(self):
+        """Positional arguments land where the Kubeflow SDK put them."""
+        d = DataSet("s3://b/d.csv", "d", "ws", "desc", "me", "v2", "SELECT 1")
+
+        assert ("s3://b/d.csv", "d", "ws", "desc", "me", "v2", "SELECT 1") == (
+            d.uri,
+            d.name,
+            d.workspace,
+            d.description,
+            d.owner,
+            d.version,
+            d.query,
+        )
+
+    def test_integer_ids_of_metrics_become_strings(self):
+        """data_set_id and model_id accept artifact ids (ints) as the SDK's strings."""
+        m = Metrics(uri="u", name="n", data_set_id=3, model_id=4)
+
+        assert ("3", "4") == (m.data_set_id, m.model_id)
+
+    @pytest.mark.parametrize("cls", [DataSet, Model, Metrics, Artifact])
+    def test_extra_keyword_arguments_are_kept(self, cls):
+        """Unknown keyword arguments are kept in .extra, not dropped."""
+        record = cls(uri="u", name="n", epochs=3, source={"team": "a"}, tags=["x", "y"])
+
+        assert {"epochs": 3, "source": {"team": "a"}, "tags": ["x", "y"]} == record.extra
+
+    @pytest.mark.parametrize("cls", [DataSet, Model, Metrics])
+    def test_id_is_none_until_logged(self, cls, store):
+        """A new record has no id; logging it sets one."""
+        record = cls(uri="file:///x", name="x")
+        before = record.id
+
+        log_output(store, record)
+
+        assert (None, int) == (before, type(record.id))
+
+    def test_metrics_type_constants(self):
+        """Metrics keeps the SDK's four evaluation type constants."""
+        assert ("training", "validation", "testing", "production") == (
+            Metrics.TRAINING,
+            Metrics.VALIDATION,
+            Metrics.TESTING,
+            Metrics.PRODUCTION,
+        )
+
+    def test_artifact_type_names_are_the_kubeflow_ones(self):
+        """ARTIFACT_TYPE_NAME is the Kubeflow layout's type name on each class."""
+        assert (
+            "kubeflow.org/alpha/data_set",
+            "kubeflow.org/alpha/model",
+            "kubeflow.org/alpha/metrics",
+        ) == (DataSet.ARTIFACT_TYPE_NAME, Model.ARTIFACT_TYPE_NAME, Metrics.ARTIFACT_TYPE_NAME)
+
+    def test_create_time_is_rfc3339_utc(self):
+        """create_time is set at construction, in the SDK's RFC 3339 'Z' format."""
+        d = DataSet(uri="u", name="n")
+
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", d.create_time) is not None
+
+    def test_records_with_the_same_fields_are_equal(self):
+        """Equality ignores id and create_time."""
+        a = DataSet(uri="u", name="n", version="1")
+        b = DataSet(uri="u", name="n", version="1")
+        b.id = 7
+
+        assert a == b
+
+
+class TestRepr:
+    def test_repr_shows_set_fields_only(self):
+        """repr names the class and the fields that are set."""
+        d = DataSet(uri="s3://b/d.csv", name="d", version="1", rows=10)
+
+        assert "DataSet(uri='s3://b/d.csv', name='d', extra={'rows': 10}, version='1')" == repr(d)
+
+    def test_repr_shows_the_id_once_logged(self, store):
+        """After logging, repr includes the id."""
+        m = log_output(store, Model(uri="file:///m", name="m"))
+
+        assert f"Model(uri='file:///m', name='m', id={m.id})" == repr(m)
+
+
+class TestBadInput:
+    @pytest.mark.parametrize("cls", [DataSet, Model, Metrics, Artifact])
+    @pytest.mark.parametrize("missing", ["uri", "name"])
+    def test_uri_and_name_are_required(self, cls, missing):
+        """Leaving out uri or name raises InvalidValueError naming the field."""
+        kwargs = {"uri": "u", "name": "n"}
+        del kwargs[missing]
+
+        with pytest.raises(InvalidValueError) as info:
+            cls(**kwargs)
+
+        assert f"{cls.__name__}.{missing} is required: got None" == str(info.value)
+
+    @pytest.mark.parametrize("field", ["uri", "name"])
+    @pytest.mark.parametrize("value", [3, b"bytes", ["u"], 1.5])
+    def test_uri_and_name_must_be_strings(self, field, value):
+        """A non-string uri or name raises InvalidTypeError naming field and value."""
+        kwargs = {"uri": "u", "name": "n", field: value}
+
+        with pytest.raises(InvalidTypeError) as info:
+            DataSet(**kwargs)
+
+        assert f"DataSet.{field} must be a str, got {value!r} ({type(value).__name__})" == str(info.value)
+
+    @pytest.mark.parametrize("value", ["", "   ", "\t\n"])
+    def test_empty_uri_is_rejected(self, value):
+        """An empty or blank uri raises InvalidValueError showing the value."""
+        with pytest.raises(InvalidValueError) as info:
+            Model(uri=value, name="n")
+
+        assert f"Model.uri must be a non-empty string, got {value!r}" == str(info.value)
+
+    @pytest.mark.parametrize(
+        "field",
+        ["workspace", "description", "owner", "version", "query"],
+    )
+    def test_optional_string_fields_must_be_strings(self, field):
+        """Optional string fields reject other types, naming the field."""
+        with pytest.raises(InvalidTypeError, match=rf"^DataSet\.{field} must be a str, got 42 \(int\)$"):
+            DataSet(uri="u", name="n", **{field: 42})
+
+    def test_errors_are_builtin_errors_too(self):
+        """lineage's errors also subclass TypeError/ValueError and LineageError."""
+        assert (True, True, True, True) == (
+            issubclass(InvalidTypeError, TypeError),
+            issubclass(InvalidValueError, ValueError),
+            issubclass(InvalidTypeError, LineageError),
+            issubclass(InvalidValueError, LineageError),
+        )
+
+    @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+    def test_non_finite_metric_values_are_rejected(self, bad):
+        """NaN and infinities in Metrics.values raise InvalidValueError."""
+        with pytest.raises(InvalidValueError) as info:
+            Metrics(uri="u", name="n", values={"accuracy": bad})
+
+        assert f"Metrics.values['accuracy'] must be a finite number, got {bad!r}" == str(info.value)
+
+    @pytest.mark.parametrize("bad", [math.nan, math.inf])
+    def test_non_finite_hyperparameters_and_extras_are_rejected(self, bad):
+        """NaN and infinities are rejected wherever they are nested."""
+        with pytest.raises(InvalidValueError, match=r"Model\.hyperparameters\['lr'\]\[1\]"):
+            Model(uri="u", name="n", hyperparameters={"lr": [0.1, bad]})
+        with pytest.raises(InvalidValueError, match=r"DataSet\.extra\['score'\]"):
+            DataSet(uri="u", name="n", score=bad)
+
+    @pytest.mark.parametrize("reserved", ["__kf_workspace__", "__kf_run__", "__ALL_META__", "__kf_other"])
+    def test_reserved_extra_names_are_rejected(self, reserved):
+        """Extra properties may not use names lineage writes itself."""
+        with pytest.raises(ReservedPropertyError) as info:
+            DataSet(uri="u", name="n", **{reserved: "x"})
+
+        assert (True, True) == (isinstance(info.value, ValueError), repr(reserved) in str(info.value))
+
+    def test_mapping_fields_must_be_mappings(self):
+        """values/hyperparameters/labels reject non-mappings with InvalidTypeError."""
+        with pytest.raises(InvalidTypeError, match=r"^Metrics\.values must be a mapping, got \[0\.9\] \(list\)$"):
+            Metrics(uri="u", name="n", values=[0.9])
+
+    def test_mapping_keys_must_be_strings(self):
+        """A non-string key in a nested mapping names the key."""
+        with pytest.raises(InvalidTypeError, match=r"keys must be str, got key 1 \(int\)"):
+            Model(uri="u", name="n", hyperparameters={1: 0.5})
+
+    def test_unstorable_values_are_rejected(self):
+        """An object that is not JSON-able data is rejected at construction."""
+        with pytest.raises(InvalidTypeError, match=r"DataSet\.extra\['blob'\] must be JSON-able data"):
+            DataSet(uri="u", name="n", blob=object())
+
+    def test_extra_integers_must_fit_in_64_bits(self):
+        """Top-level extra ints become MLMD INT properties, so must fit int64."""
+        with pytest.raises(InvalidValueError, match="signed 64-bit"):
+            DataSet(uri="u", name="n", count=2**63)
+
+    def test_lone_surrogates_are_rejected(self):
+        """A string MLMD cannot encode as UTF-8 is rejected at construction, not at write."""
+        with pytest.raises(InvalidValueError, match=r"DataSet\.description must be valid Unicode text"):
+            DataSet(uri="u", name="n", description="bad \udc80 name")
+        with pytest.raises(InvalidValueError, match=r"DataSet\.extra\['k'\]\['v'\]"):
+            DataSet(uri="u", name="n", k={"v": "\ud800"})
+
+    def test_huge_nested_integers_are_rejected(self):
+        """Nested ints beyond a double's range are rejected (MLMD structs hold doubles)."""
+        with pytest.raises(InvalidValueError, match=r"too large to store as a number"):
+            DataSet(uri="u", name="n", k={"v": 10**400})
+
+    def test_nesting_deeper_than_a_struct_holds_is_rejected(self):
+        """Values nested deeper than protobuf allows are rejected at construction."""
+        deep: object = "leaf"
+        for _ in range(33):
+            deep = {"k": deep}
+
+        with pytest.raises(InvalidValueError, match="nested more than 32 levels deep"):
+            DataSet(uri="u", name="n", deep=deep)
+
+    def test_assignment_is_validated(self):
+        """Assigning a wrong type to a field after construction raises too."""
+        d = DataSet(uri="u", name="n")
+
+        with pytest.raises(InvalidTypeError, match=r"DataSet\.uri must be a str"):
+            d.uri = 3  # type: ignore[assignment]
+
+
+class TestCustomTypes:
+    def test_fields_are_typed_mlmd_properties(self, store):
+        """str/int/float/bool/dict/list fields become STRING/INT/DOUBLE/BOOLEAN/STRUCT properties."""
+        log_output(store, Checkpoint(uri="file:///ckpt", name="ckpt", step=3))
+
+        stored = store.store.get_artifact_type(Checkpoint.ARTIFACT_TYPE_NAME)
+        props = dict(stored.properties)
+
+        assert {
+            "step": pb.INT,
+            "loss": pb.DOUBLE,
+            "tag": pb.STRING,
+            "best": pb.BOOLEAN,
+            "config": pb.STRUCT,
+            "layers": pb.STRUCT,
+            "parent": pb.INT,
+            "name": pb.STRING,
+            "create_time": pb.STRING,
+            "description": pb.STRING,
+            "owner": pb.STRING,
+            "__ALL_META__": pb.STRING,
+        } == props
+
+    def test_field_values_are_stored_typed(self, store):
+        """Each field's value is stored in its MLMD type, readable without JSON."""
+        c = log_output(
+            store,
+            Checkpoint(uri="file:///ckpt", name="ckpt", step=3, loss=0.25, tag="t", best=True, config={"a": 1}),
+        )
+
+        [stored] = store.store.get_artifacts_by_id([c.id])
+        p = stored.properties
+
+        assert (3, 0.25, "t", True, 1.0) == (
+            p["step"].int_value,
+            p["loss"].double_value,
+            p["tag"].string_value,
+            p["best"].bool_value,
+            p["config"].struct_value["a"],
+        )
+
+    def test_custom_type_reads_back_as_its_class(self, store):
+        """A custom record is read back as an equal instance of its class."""
+        c = log_output(store, Checkpoint(uri="file:///c", name="c", step=2, layers=[1, "a"], parent=1))
+
+        read = store._connection.reader.artifact(c.id)
+
+        assert (Checkpoint, c) == (type(read), read)
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("step", "3", r"Checkpoint\.step must be an int, got '3' \(str\)"),
+            ("step", True, r"Checkpoint\.step must be an int, got True \(bool\)"),
+            ("step", 1.0, r"Checkpoint\.step must be an int, got 1\.0 \(float\)"),
+            ("loss", "x", r"Checkpoint\.loss must be a float, got 'x' \(str\)"),
+            ("loss", math.nan, r"Checkpoint\.loss must be a finite number, got nan"),
+            ("tag", 3, r"Checkpoint\.tag must be a str, got 3 \(int\)"),
+            ("best", 1, r"Checkpoint\.best must be a bool, got 1 \(int\)"),
+            ("config", object(), r"Checkpoint\.config must be JSON-able data"),
+            ("parent", "p", r"Checkpoint\.parent must be an int, got 'p' \(str\)"),
+        ],
+    )
+    def test_wrong_field_types_are_rejected_at_construction(self, field, value, message):
+        """A custom field with a value of the wrong type raises at once, naming it."""
+        with pytest.raises((InvalidTypeError, InvalidValueError), match=message):
+            Checkpoint(uri="u", name="n", **{field: value})
+
+    def test_int_is_accepted_for_a_float_field(self):
+        """An int is a valid value of a float field."""
+        assert 2 == Checkpoint(uri="u", name="n", loss=2).loss
+
+    def test_a_builtin_type_name_cannot_be_reused(self):
+        """A custom type that claims a lineage type name is refused."""
+
+        @attrs.define
+        class Fake(DataSet):
+            ARTIFACT_TYPE_NAME = DataSet.ARTIFACT_TYPE_NAME
+
+        with pytest.raises(InvalidValueError, match="give the custom type its own name"):
+            schema_of(Fake)
+
+    def test_custom_type_must_be_an_attrs_class(self):
+        """A plain subclass without @attrs.define is refused with a hint."""
+
+        class Plain(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/plain"
+
+        with pytest.raises(InvalidTypeError, match="decorate it with @attrs.define"):
+            schema_of(Plain)
+        with pytest.raises(InvalidTypeError, match="decorate it with @attrs.define"):
+            Plain(uri="u", name="n")
