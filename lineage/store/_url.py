@@ -6,6 +6,7 @@ URL                                          backend
 (unset)                                      SQLite file ``$LINEAGE_HOME/lineage.db``
 ``sqlite:///relative.db``                    SQLite file, relative to the cwd
 ``sqlite:////abs/path.db``                   SQLite file, absolute path
+``file:///abs/path.db``                      SQLite file, absolute path (RFC 8089)
 ``memory://``                                in-memory SQLite (one per store object)
 ``postgresql://user:pass@host:port/db``      PostgreSQL through MLMD
 ``mysql://user:pass@host:port/db``           MySQL / MariaDB through MLMD
@@ -17,6 +18,7 @@ URL                                          backend
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import urllib.parse
@@ -30,7 +32,7 @@ from lineage.errors import InvalidStoreURLError, InvalidTypeError, describe
 __all__ = ["StoreURL", "default_home", "parse_store_url"]
 
 SCHEMES = ("sqlite", "memory", "postgresql", "mysql", "grpc", "grpcs")
-_ALIASES = {"postgres": "postgresql", "mariadb": "mysql", "file": "sqlite"}
+_ALIASES = {"postgres": "postgresql", "mariadb": "mysql"}
 _TLS_OPTIONS = ("root_certificates", "private_key", "certificate_chain")
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "grpc": 8080, "grpcs": 8080}
 
@@ -80,8 +82,9 @@ class StoreURL:
         auth = ""
         if self.user:
             auth = urllib.parse.quote(self.user, safe="") + (":***" if self.password else "") + "@"
-        db = f"/{self.database}" if self.database else ""
-        return f"{self.scheme}://{auth}{self.host}:{self.port}{db}"
+        db = f"/{urllib.parse.quote(self.database, safe='')}" if self.database else ""
+        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+        return f"{self.scheme}://{auth}{host}:{self.port}{db}"
 
     def connection_config(self) -> "pb.ConnectionConfig | pb.MetadataStoreClientConfig":
         """Build the MLMD config for this URL (creating a SQLite file in WAL mode)."""
@@ -151,7 +154,7 @@ def _bad(url: str, why: str) -> InvalidStoreURLError:
     return InvalidStoreURLError(
         f"invalid store URL {url!r}: {why}. Supported: sqlite:///path.db, memory://, "
         "postgresql://user:pass@host:port/db, mysql://user:pass@host:port/db, "
-        "grpc://host:port, grpcs://host:port?root_certificates=FILE"
+        "grpc://host:port, grpcs://host:port?root_certificates=FILE, file:///abs/path.db"
     )
 
 
@@ -169,6 +172,13 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
     if "://" not in url:
         raise _bad(url, "missing '<scheme>://'")
     scheme_text, rest = url.split("://", 1)
+    if scheme_text.lower() == "file":
+        # RFC 8089: file:///abs/path (an empty or "localhost" authority) is an
+        # absolute path; there is no relative form.
+        authority, _, path = rest.partition("/")
+        if authority not in ("", "localhost") or not path or path.endswith("/"):
+            raise _bad(url, "expected file:///absolute/path.db")
+        return StoreURL(scheme="sqlite", path=urllib.parse.unquote("/" + path))
     scheme = _ALIASES.get(scheme_text.lower(), scheme_text.lower())
     if scheme not in SCHEMES:
         raise _bad(url, f"unknown scheme {scheme_text!r}")
@@ -189,7 +199,11 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
     try:
         port = parts.port
     except ValueError:
-        raise _bad(url, "the port must be a number from 1 to 65535") from None
+        port = 0
+    if port == 0:
+        # urllib accepts port 0, which no server listens on (and which the
+        # defaults below would silently replace).
+        raise _bad(url, "the port must be a number from 1 to 65535")
     host = parts.hostname
     if not host:
         raise _bad(url, "missing the host")
@@ -203,6 +217,8 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
             raise _bad(url, "missing the port (grpc://host:port)")
         if database:
             raise _bad(url, "a grpc URL takes no path")
+        if parts.username is not None or parts.password is not None:
+            raise _bad(url, "a grpc URL takes no user or password (use grpcs:// with certificates)")
         tls: Dict[str, bytes] = {}
         for option in _TLS_OPTIONS:
             if option in query:
@@ -215,9 +231,11 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
             raise _bad(url, f"unknown option(s) {unknown}; known: {list(_TLS_OPTIONS) + ['timeout']}")
         if "timeout" in query:
             try:
-                float(query["timeout"])
+                timeout = float(query["timeout"])
             except ValueError:
-                raise _bad(url, f"timeout must be a number of seconds, got {query['timeout']!r}") from None
+                timeout = math.nan
+            if not 0 < timeout < math.inf:
+                raise _bad(url, f"timeout must be a positive number of seconds, got {query['timeout']!r}")
         if scheme == "grpcs" and not tls:
             raise _bad(url, "grpcs:// needs at least root_certificates=FILE")
         return StoreURL(scheme=scheme, host=host, port=port, tls=tls, options=query)

@@ -1,0 +1,352 @@
+"""Tests for lineage.store._url: store URLs, MLMD connection configs, the default store."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+import lineage
+from lineage.errors import InvalidStoreURLError, InvalidTypeError
+from lineage.store import StoreURL, default_home, parse_store_url
+
+SCHEMES = ("sqlite://", "memory://", "postgresql://", "mysql://", "grpc://", "grpcs://")
+
+
+@pytest.fixture
+def pem_files(tmp_path):
+    """Three PEM files as the Kubeflow SDK's TLS options would name them."""
+    files = {}
+    for name in ("root_certificates", "private_key", "certificate_chain"):
+        path = tmp_path / f"{name}.pem"
+        path.write_bytes(f"-----BEGIN {name}-----\nAAAA\n-----END {name}-----\n".encode("ascii"))
+        files[name] = path
+    return files
+
+
+def journal_mode(path: str) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def write_something(store: lineage.Store) -> None:
+    ws = lineage.Workspace(store=store, name="ws")
+    lineage.Execution(name="e", workspace=ws).log_input(lineage.DataSet(uri="u", name="n"))
+
+
+class TestParse:
+    def test_unset_is_the_embedded_sqlite_file_under_lineage_home(self, tmp_path):
+        """None and "" name $LINEAGE_HOME/lineage.db."""
+        expected = StoreURL(scheme="sqlite", path=str(tmp_path / "home" / "lineage.db"))
+
+        assert (expected, expected) == (parse_store_url(None), parse_store_url(""))
+
+    def test_sqlite_relative_path(self):
+        """sqlite:///rel.db is a path relative to the working directory."""
+        assert StoreURL(scheme="sqlite", path="data/lineage.db") == parse_store_url("sqlite:///data/lineage.db")
+
+    def test_sqlite_absolute_path(self):
+        """sqlite:////abs.db is an absolute path."""
+        assert StoreURL(scheme="sqlite", path="/var/lib/lineage.db") == parse_store_url("sqlite:////var/lib/lineage.db")
+
+    def test_sqlite_path_is_percent_decoded(self):
+        """Percent escapes in a sqlite path are decoded."""
+        assert "/tmp/my store.db" == parse_store_url("sqlite:////tmp/my%20store.db").path
+
+    @pytest.mark.parametrize("url", ["file:///tmp/x.db", "file://localhost/tmp/x.db", "FILE:///tmp/x.db"])
+    def test_file_urls_are_absolute_sqlite_paths(self, url):
+        """file:///abs/path.db is an absolute SQLite path, as RFC 8089 reads it."""
+        assert StoreURL(scheme="sqlite", path="/tmp/x.db") == parse_store_url(url)
+
+    @pytest.mark.parametrize("url", ["memory://", "memory:///", "MEMORY://"])
+    def test_memory(self, url):
+        """memory:// is the in-memory store, whatever the case of the scheme."""
+        assert StoreURL(scheme="memory") == parse_store_url(url)
+
+    def test_postgresql(self):
+        """postgresql://user:pass@host:port/db gives every part, percent-decoded."""
+        url = parse_store_url("postgresql://ml%40team:p%40ss%3Aword@db.example.org:6543/meta%2Ddata")
+
+        assert ("postgresql", "db.example.org", 6543, "ml@team", "p@ss:word", "meta-data") == (
+            url.scheme,
+            url.host,
+            url.port,
+            url.user,
+            url.password,
+            url.database,
+        )
+
+    @pytest.mark.parametrize(("url", "scheme", "port"), [
+        ("postgresql://h/db", "postgresql", 5432),
+        ("postgres://h/db", "postgresql", 5432),
+        ("mysql://h/db", "mysql", 3306),
+        ("mariadb://h/db", "mysql", 3306),
+    ])
+    def test_aliases_and_default_ports(self, url, scheme, port):
+        """postgres:// and mariadb:// are aliases; a missing port is the server's default."""
+        parsed = parse_store_url(url)
+
+        assert (scheme, port, "h", "db") == (parsed.scheme, parsed.port, parsed.host, parsed.database)
+
+    def test_mysql_socket_option(self):
+        """mysql:// takes a socket option."""
+        parsed = parse_store_url("mysql://root@localhost:3306/mlmd?socket=/run/mysqld.sock")
+
+        assert ("root", "mlmd", {"socket": "/run/mysqld.sock"}) == (parsed.user, parsed.database, parsed.options)
+
+    def test_ipv6_host(self):
+        """A bracketed IPv6 host is read without brackets."""
+        assert "::1" == parse_store_url("postgresql://[::1]:5432/db").host
+
+    def test_grpc(self):
+        """grpc://host:port names an MLMD gRPC service without TLS."""
+        assert StoreURL(scheme="grpc", host="metadata-grpc-service.kubeflow", port=8080) == parse_store_url(
+            "grpc://metadata-grpc-service.kubeflow:8080"
+        )
+
+    def test_grpc_timeout(self):
+        """grpc:// takes a timeout in seconds."""
+        assert {"timeout": "2.5"} == parse_store_url("grpc://h:1?timeout=2.5").options
+
+    def test_grpcs_reads_the_three_certificate_files(self, pem_files):
+        """grpcs:// reads root_certificates, private_key and certificate_chain files."""
+        query = "&".join(f"{name}={path}" for name, path in pem_files.items())
+
+        parsed = parse_store_url(f"grpcs://h:443?{query}")
+
+        assert {name: path.read_bytes() for name, path in pem_files.items()} == parsed.tls
+
+    def test_grpcs_accepts_inline_pem(self):
+        """A certificate option may carry the PEM text itself."""
+        parsed = parse_store_url("grpcs://h:443?root_certificates=-----BEGIN CERT-----")
+
+        assert {"root_certificates": b"-----BEGIN CERT-----"} == parsed.tls
+
+    def test_redacted_hides_the_password(self):
+        """redacted() keeps everything but the password."""
+        assert "postgresql://u:***@h:5432/db" == parse_store_url("postgresql://u:secret@h:5432/db").redacted()
+
+
+class TestConnectionConfig:
+    def test_sqlite(self, tmp_path):
+        """A sqlite URL opens (and creates) its file read-write."""
+        path = str(tmp_path / "sub" / "x.db")
+        config = parse_store_url(f"sqlite:///{path}").connection_config()
+
+        assert (path, pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE, True) == (
+            config.sqlite.filename_uri,
+            config.sqlite.connection_mode,
+            os.path.exists(path),
+        )
+
+    def test_memory(self):
+        """memory:// uses MLMD's fake (in-memory) database."""
+        assert "fake_database" == parse_store_url("memory://").connection_config().WhichOneof("config")
+
+    def test_postgresql(self):
+        """A postgresql URL fills MLMD's PostgreSQL config."""
+        config = parse_store_url("postgresql://u:pw@db.host:6543/meta").connection_config()
+        pg = config.postgresql
+
+        assert ("db.host", "6543", "u", "pw", "meta") == (pg.host, pg.port, pg.user, pg.password, pg.dbname)
+
+    def test_mysql(self):
+        """A mysql URL fills MLMD's MySQL config."""
+        config = parse_store_url("mysql://u:pw@db.host:3307/meta?socket=/s").connection_config()
+        my = config.mysql
+
+        assert ("db.host", 3307, "u", "pw", "meta", "/s") == (
+            my.host, my.port, my.user, my.password, my.database, my.socket
+        )
+
+    def test_mlmd_retries_are_left_to_lineage(self):
+        """MLMD's own retry of aborted transactions is set to one attempt."""
+        config = parse_store_url("postgresql://h/db").connection_config()
+
+        assert 1 == config.retry_options.max_num_retries
+
+    def test_grpc(self):
+        """A grpc URL gives an MLMD client config with host, port and timeout."""
+        config = parse_store_url("grpc://svc:9090?timeout=3").connection_config()
+
+        assert ("svc", 9090, 3.0, False) == (
+            config.host, config.port, config.client_timeout_sec, config.HasField("ssl_config")
+        )
+
+    def test_grpcs_maps_certificates_like_the_kubeflow_sdk(self, pem_files):
+        """root_certificates -> custom_ca, private_key -> client_key, certificate_chain -> server_cert."""
+        query = "&".join(f"{name}={path}" for name, path in pem_files.items())
+
+        ssl = parse_store_url(f"grpcs://svc:443?{query}").connection_config().ssl_config
+
+        assert (
+            pem_files["root_certificates"].read_text(),
+            pem_files["private_key"].read_text(),
+            pem_files["certificate_chain"].read_text(),
+        ) == (ssl.custom_ca, ssl.client_key, ssl.server_cert)
+
+
+class TestBadURLs:
+    @pytest.mark.parametrize(
+        ("url", "why"),
+        [
+            ("oracle://h/db", "unknown scheme 'oracle'"),
+            ("lineage.db", "missing '<scheme>://'"),
+            ("sqlite://relative.db", "expected sqlite:///relative.db"),
+            ("sqlite:///", "missing the database file path"),
+            ("sqlite:////tmp/", "missing the database file path"),
+            ("file://relative.db", "expected file:///absolute/path.db"),
+            ("memory://somewhere", "memory:// takes no path"),
+            ("postgresql://:5432/db", "missing the host"),
+            ("postgresql://h:5432", "missing the database name"),
+            ("mysql://h:3306/", "missing the database name"),
+            ("postgresql://h:port/db", "the port must be a number from 1 to 65535"),
+            ("postgresql://h:70000/db", "the port must be a number from 1 to 65535"),
+            ("postgresql://h:0/db", "the port must be a number from 1 to 65535"),
+            ("grpc://h:0", "the port must be a number from 1 to 65535"),
+            ("grpc://h", "missing the port"),
+            ("grpc://h:8080/db", "a grpc URL takes no path"),
+            ("grpc://user:pw@h:8080", "takes no user or password"),
+            ("grpc://h:8080?root_certificates=/ca.pem", "root_certificates needs the grpcs:// scheme"),
+            ("grpc://h:8080?private_key=/k.pem", "private_key needs the grpcs:// scheme"),
+            ("grpc://h:8080?verify=no", "unknown option(s) ['verify']"),
+            ("grpc://h:8080?timeout=soon", "timeout must be a positive number of seconds"),
+            ("grpc://h:8080?timeout=0", "timeout must be a positive number of seconds"),
+            ("grpcs://h:8080", "grpcs:// needs at least root_certificates=FILE"),
+            ("postgresql://h:5432/db?sslmode=require", "unknown option(s) ['sslmode']"),
+        ],
+    )
+    def test_bad_urls_say_why_and_list_the_schemes(self, url, why):
+        """A bad URL raises InvalidStoreURLError with the URL, the reason and every scheme."""
+        with pytest.raises(InvalidStoreURLError) as info:
+            parse_store_url(url)
+        message = str(info.value)
+
+        assert (True, True, []) == (
+            repr(url) in message,
+            why in message,
+            [scheme for scheme in SCHEMES if scheme not in message],
+        )
+
+    def test_unreadable_certificate_file(self, tmp_path):
+        """A certificate file that cannot be read is named in the error."""
+        missing = tmp_path / "nope.pem"
+
+        with pytest.raises(InvalidStoreURLError, match=rf"cannot read root_certificates file '{missing}'"):
+            parse_store_url(f"grpcs://h:443?root_certificates={missing}")
+
+    def test_bad_url_is_a_value_error(self):
+        """InvalidStoreURLError is a ValueError."""
+        with pytest.raises(ValueError):
+            parse_store_url("nope://")
+
+    @pytest.mark.parametrize("url", [3, b"sqlite:///x.db", ["memory://"]])
+    def test_non_string_url(self, url):
+        """A URL that is not a str raises InvalidTypeError."""
+        with pytest.raises(InvalidTypeError, match="store URL must be a str"):
+            parse_store_url(url)
+
+    def test_store_rejects_a_bad_url(self):
+        """lineage.Store(url=...) raises the same error."""
+        with pytest.raises(InvalidStoreURLError, match="unknown scheme"):
+            lineage.Store(url="nope://x")
+
+
+class TestDefaults:
+    def test_lineage_store_sets_the_default(self, tmp_path, monkeypatch):
+        """Store() with no argument uses LINEAGE_STORE."""
+        path = str(tmp_path / "from-env.db")
+        monkeypatch.setenv("LINEAGE_STORE", f"sqlite:///{path}")
+
+        store = lineage.Store()
+        write_something(store)
+
+        assert (StoreURL(scheme="sqlite", path=path), True) == (store.url, os.path.exists(path))
+
+    def test_init_wins_over_lineage_store(self, tmp_path, monkeypatch):
+        """lineage.init(store=...) wins over LINEAGE_STORE."""
+        monkeypatch.setenv("LINEAGE_STORE", f"sqlite:///{tmp_path / 'env.db'}")
+        lineage.init(store="memory://")
+
+        assert "memory" == lineage.Store().url.scheme
+
+    def test_explicit_url_wins(self, tmp_path, monkeypatch):
+        """An explicit url wins over init and LINEAGE_STORE."""
+        monkeypatch.setenv("LINEAGE_STORE", "memory://")
+        lineage.init(store="memory://")
+        path = str(tmp_path / "explicit.db")
+
+        assert path == lineage.Store(url=f"sqlite:///{path}").url.path
+
+    def test_bad_lineage_store_is_reported(self, monkeypatch):
+        """An invalid LINEAGE_STORE raises InvalidStoreURLError from Store()."""
+        monkeypatch.setenv("LINEAGE_STORE", "nope://x")
+
+        with pytest.raises(InvalidStoreURLError, match="nope://x"):
+            lineage.Store()
+
+    def test_default_store_lands_under_lineage_home(self, tmp_path):
+        """With nothing set, Store() writes $LINEAGE_HOME/lineage.db, creating the folder."""
+        store = lineage.Store()
+        write_something(store)
+
+        assert ["lineage.db"] == sorted(n for n in os.listdir(tmp_path / "home") if n.endswith(".db"))
+
+    def test_lineage_home_defaults_to_dot_lineage(self, tmp_path, monkeypatch):
+        """Without LINEAGE_HOME the home is ~/.lineage."""
+        monkeypatch.delenv("LINEAGE_HOME")
+        monkeypatch.setenv("HOME", str(tmp_path))
+
+        assert str(tmp_path / ".lineage") == default_home()
+
+    def test_grpc_arguments_of_the_kubeflow_store(self):
+        """Store(grpc_host, grpc_port, certificates) gives a grpcs URL with those certificates."""
+        store = lineage.Store(grpc_host="metadata", grpc_port=8443, root_certificates=b"CA", private_key=b"KEY")
+
+        assert (StoreURL(scheme="grpcs", host="metadata", port=8443), {"root_certificates": b"CA", "private_key": b"KEY"}) == (
+            StoreURL(scheme=store.url.scheme, host=store.url.host, port=store.url.port),
+            store.url.tls,
+        )
+
+    def test_grpc_host_may_be_a_url(self):
+        """Store("sqlite:///...") takes a URL in the grpc_host position."""
+        assert "memory" == lineage.Store("memory://").url.scheme
+
+
+class TestSQLiteFiles:
+    def test_new_sqlite_files_are_in_wal_mode(self, tmp_path):
+        """A SQLite file lineage creates is switched to WAL journal mode."""
+        path = str(tmp_path / "new.db")
+        write_something(lineage.Store(url=f"sqlite:///{path}"))
+
+        assert "wal" == journal_mode(path)
+
+    def test_default_store_is_in_wal_mode(self, tmp_path):
+        """The embedded default store is in WAL mode too."""
+        write_something(lineage.Store())
+
+        assert "wal" == journal_mode(str(tmp_path / "home" / "lineage.db"))
+
+    def test_existing_sqlite_files_are_left_alone(self, tmp_path):
+        """An existing SQLite file keeps its journal mode."""
+        path = str(tmp_path / "old.db")
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+        conn.close()
+
+        write_something(lineage.Store(url=f"sqlite:///{path}"))
+
+        assert "delete" == journal_mode(path)
+
+    def test_relative_paths_are_relative_to_the_working_directory(self, tmp_path, monkeypatch):
+        """sqlite:///rel.db creates rel.db in the current directory."""
+        monkeypatch.chdir(tmp_path)
+        write_something(lineage.Store(url="sqlite:///rel/dir/x.db"))
+
+        assert True is os.path.exists(tmp_path / "rel" / "dir" / "x.db")
