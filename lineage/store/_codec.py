@@ -108,6 +108,18 @@ def _decode_json_strings(value: Any) -> Any:
 # --------------------------------------------------------------------------- values
 
 
+# MLMD's PostgreSQL and MySQL schemas keep int_value in a 32-bit INT column:
+# a larger int fails the whole write ("integer out of range"). The same
+# record must store alike on every backend, so larger ints are typed as
+# doubles everywhere; the exact value stays in ``__ALL_META__``.
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def fits_int_value(value: int) -> bool:
+    """Whether every backend can store *value* as an MLMD int_value."""
+    return INT_MIN <= value <= INT_MAX
+
+
 def to_value(value: Any, mangle: bool) -> Optional[pb.Value]:
     """A typed MLMD value for a Python value; None for None."""
     if value is None:
@@ -115,16 +127,30 @@ def to_value(value: Any, mangle: bool) -> Optional[pb.Value]:
     if isinstance(value, bool):
         return pb.Value(bool_value=value)
     if isinstance(value, int):
+        if not fits_int_value(value):
+            return pb.Value(double_value=float(value))
         return pb.Value(int_value=value)
     if isinstance(value, float):
         return pb.Value(double_value=value)
     if isinstance(value, str):
         return pb.Value(string_value=encode(value, mangle))
+    return to_struct_value(value, mangle)
+
+
+def to_struct_value(value: Any, mangle: bool) -> pb.Value:
+    """An MLMD struct value for any JSON-able value (for STRUCT properties).
+
+    A mapping is the struct itself; MLMD has no list value, so a list is
+    wrapped as ``{"items": [...]}``, and a scalar (a field typed ``Any`` or
+    ``Union[int, str]``) as ``{"value": ...}``.
+    """
     struct = struct_pb2.Struct()
     if isinstance(value, Mapping):
         struct.update(_encode_json_strings(value, mangle))
-    else:  # list/tuple: MLMD has no list value; wrap it
+    elif isinstance(value, (list, tuple)):
         struct.update({"items": _encode_json_strings(list(value), mangle)})
+    else:
+        struct.update({"value": _encode_json_strings(value, mangle)})
     return pb.Value(struct_value=struct)
 
 
@@ -234,14 +260,17 @@ def artifact_to_proto(
             continue
         if spec.kind == FLOAT and isinstance(value, int):
             value = float(value)
-        proto.properties[spec.name].CopyFrom(to_value(value, mangle))
+        if spec.kind == INT and not fits_int_value(value):
+            continue  # an INT property cannot hold it on every backend; kept in __ALL_META__
+        typed = to_struct_value(value, mangle) if spec.kind == JSON else to_value(value, mangle)
+        proto.properties[spec.name].CopyFrom(typed)
     meta = json.dumps(_meta(record), ensure_ascii=False, separators=(", ", ": "))
     proto.properties[ALL_META].string_value = encode(meta, mangle)
     custom = proto.custom_properties
     for key, value in _numbers("values", getattr(record, "values", None)):
-        custom[key].CopyFrom(to_value(value, mangle))
+        custom[encode(key, mangle)].CopyFrom(to_value(value, mangle))
     for key, value in _numbers("hyperparameters", getattr(record, "hyperparameters", None)):
-        custom[key].CopyFrom(to_value(value, mangle))
+        custom[encode(key, mangle)].CopyFrom(to_value(value, mangle))
     for key, value in record.extra.items():
         records.check_property_name(f"{type(record).__name__}.extra", key)
         typed = to_value(value, mangle)
