@@ -282,6 +282,41 @@ def _bounded_repr(value: Any) -> str:
 _SELF_NAMES = ("self", "cls")
 
 
+def _type_hints(func: Callable[..., Any]) -> Dict[str, Any]:
+    """Resolved annotations; string annotations that name local imports are
+    evaluated one by one against the function's globals, its closure, and
+    the usual typing and pathlib names."""
+    try:
+        return typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        pass
+    import pathlib
+
+    from lineage import records
+
+    namespace: Dict[str, Any] = {name: getattr(typing, name) for name in typing.__all__ if hasattr(typing, name)}
+    namespace.update(Path=pathlib.Path, PurePath=pathlib.PurePath, PathLike=os.PathLike, os=os, pathlib=pathlib)
+    namespace.update({cls.__name__: cls for cls in (records.Artifact, records.DataSet, records.Model, records.Metrics)})
+    namespace.update(getattr(func, "__globals__", {}))
+    code = getattr(func, "__code__", None)
+    closure = getattr(func, "__closure__", None) or ()
+    if code is not None:
+        for name, cell in zip(code.co_freevars, closure):
+            try:
+                namespace[name] = cell.cell_contents
+            except ValueError:
+                pass
+    hints: Dict[str, Any] = {}
+    for name, annotation in getattr(func, "__annotations__", {}).items():
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, namespace)  # noqa: S307 - the function's own annotation
+            except Exception:
+                continue
+        hints[name] = annotation
+    return hints
+
+
 class Binder:
     """Maps one call's arguments to parameter names, fast.
 
@@ -291,10 +326,7 @@ class Binder:
 
     def __init__(self, func: Callable[..., Any]) -> None:
         self.signature = inspect.signature(func)
-        try:
-            hints = typing.get_type_hints(func, include_extras=True)
-        except Exception:
-            hints = {}
+        hints = _type_hints(func)
         params = list(self.signature.parameters.values())
         self.params = params
         self.annotations = {p.name: hints.get(p.name, p.annotation) for p in params}

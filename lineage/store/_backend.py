@@ -88,10 +88,16 @@ class Backend:
                 config = self.url.connection_config()
                 try:
                     store = metadata_store.MetadataStore(config)
-                except mlmd_errors.StatusError as exc:
-                    if _connect_error(exc):
-                        raise mlmd_errors.UnavailableError(str(exc)) from exc
-                    raise
+                except (mlmd_errors.StatusError, RuntimeError) as exc:
+                    # MLMD raises a bare RuntimeError when it cannot open the
+                    # database. A server that does not answer may come back:
+                    # retry. A SQLite file that cannot be opened will not,
+                    # unless it is only locked.
+                    if isinstance(exc, RETRIABLE):
+                        raise
+                    if self.url.scheme in ("postgresql", "mysql") or _connect_error(exc) or "locked" in str(exc):
+                        raise mlmd_errors.UnavailableError(f"cannot connect: {exc}") from exc
+                    raise StoreError(f"cannot open store {self.url.redacted()}: {exc}", cause=exc) from exc
                 if self.url.is_remote:
                     # The gRPC client retries AbortedError itself with
                     # multi-second sleeps; lineage's own retry is faster.

@@ -1,0 +1,800 @@
+"""@track and with execution(): what a tracked call records, read back from MLMD."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import os
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import pytest
+
+import lineage
+from lineage import DataSet, Metrics, Model, current_execution, execution, track
+from lineage.store import _backend
+from tests import backends
+from tests import mlmd_reads as mr
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracked(request, tmp_path) -> lineage.Store:
+    """lineage.init() on a fresh store (SQLite file, then PostgreSQL); writes are synchronous."""
+    url = backends.make_url(request.param, tmp_path)
+    lineage.init(store=url, workspace="ws", run="r1", strict=True, start_delay=0)
+    return lineage.Store(url=url)
+
+
+@pytest.fixture
+def tracked_sqlite(tmp_path) -> lineage.Store:
+    url = backends.make_url("sqlite", tmp_path)
+    lineage.init(store=url, workspace="ws", run="r1", strict=True, start_delay=0)
+    return lineage.Store(url=url)
+
+
+def data(name="mnist", uri=None) -> DataSet:
+    return DataSet(uri=uri or f"s3://bucket/{name}.csv", name=name)
+
+
+class TestWhatACallRecords:
+    def test_one_execution_per_call_named_after_the_function(self, tracked):
+        """Each call is one execution named after the function, COMPLETE, in the workspace and run."""
+
+        @track
+        def train(d: DataSet, epochs: int = 3) -> Model:
+            return Model(uri="file:///m.pt", name="m", version="1")
+
+        train(data())
+        train(data())
+        found = mr.executions(tracked, "train")
+        assert [mr.state(e) for e in found] == ["COMPLETE", "COMPLETE"]
+        ctx = mr.contexts(tracked, found[0].id)
+        assert ctx["kubeflow.org/alpha/workspace"] == "ws"
+        assert ctx["lineage/run"] == "ws/r1"
+        props = mr.custom(found[0])
+        assert props["__kf_workspace__"] == "ws" and props["__kf_run__"] == "r1"
+        assert props["lineage.start_time"] <= props["lineage.end_time"]
+
+    def test_name_option(self, tracked):
+        """track(name=...) names the execution."""
+
+        @track(name="fit-model")
+        def train():
+            return None
+
+        train()
+        assert len(mr.executions(tracked, "fit-model")) == 1
+        assert mr.executions(tracked, "train") == []
+
+    def test_running_while_the_call_runs(self, tracked):
+        """With no start delay the execution is RUNNING in the store while the body runs."""
+        seen = {}
+
+        @track
+        def train(d: DataSet):
+            [e] = mr.executions(tracked, "train")
+            seen["state"] = mr.state(e)
+            seen["inputs"] = mr.paths(tracked, e.id)
+
+        train(data())
+        assert seen["state"] == "RUNNING"
+        assert seen["inputs"] == [("INPUT", ("d",), "s3://bucket/mnist.csv")]
+        assert mr.state(mr.one_execution(tracked, "train")) == "COMPLETE"
+
+    def test_failure_marks_failed_and_reraises_unchanged(self, tracked):
+        """The user's exception propagates unchanged (same object, same traceback); the execution is FAILED."""
+        original = ValueError("bad data")
+
+        @track
+        def train(d: DataSet):
+            raise original
+
+        with pytest.raises(ValueError) as info:
+            train(data())
+        assert info.value is original
+        assert info.traceback[-1].name == "train"
+        e = mr.one_execution(tracked, "train")
+        assert mr.state(e) == "FAILED"
+        props = mr.custom(e)
+        assert props["lineage.error_type"] == "ValueError"
+        assert props["lineage.error_message"] == "bad data"
+        assert mr.paths(tracked, e.id) == [("INPUT", ("d",), "s3://bucket/mnist.csv")]
+
+    def test_keyboard_interrupt_marks_canceled(self, tracked):
+        """KeyboardInterrupt marks the execution CANCELED and propagates."""
+
+        @track
+        def train():
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            train()
+        assert mr.state(mr.one_execution(tracked, "train")) == "CANCELED"
+
+
+class TestInputs:
+    def test_artifact_arguments_and_containers(self, tracked):
+        """Artifacts, lists/tuples/dicts of artifacts become inputs with the parameter name plus index or key."""
+
+        @track
+        def combine(a: DataSet, many, mapping, *rest, **named):
+            return None
+
+        combine(
+            data("a"),
+            [data("l0"), data("l1")],
+            {"x": data("dx")},
+            data("r0"),
+            extra=data("kw"),
+        )
+        e = mr.one_execution(tracked, "combine")
+        assert mr.paths(tracked, e.id) == [
+            ("INPUT", ("a",), "s3://bucket/a.csv"),
+            ("INPUT", ("extra",), "s3://bucket/kw.csv"),
+            ("INPUT", ("many", 0), "s3://bucket/l0.csv"),
+            ("INPUT", ("many", 1), "s3://bucket/l1.csv"),
+            ("INPUT", ("mapping", "x"), "s3://bucket/dx.csv"),
+            ("INPUT", ("rest", 0), "s3://bucket/r0.csv"),
+        ]
+
+    def test_self_and_cls_are_never_inputs_or_params(self, tracked):
+        """Methods, classmethods and staticmethods record their arguments but never self/cls."""
+
+        class Trainer:
+            @track
+            def fit(self, d: DataSet, lr: float = 0.1):
+                return self
+
+            @track
+            @classmethod
+            def build(cls, d: DataSet):
+                return cls
+
+            @track
+            @staticmethod
+            def check(d: DataSet):
+                return True
+
+        t = Trainer()
+        assert t.fit(data("f")) is t
+        assert Trainer.build(data("b")) is Trainer
+        assert Trainer.check(data("s")) is True
+        for name, uri in (("fit", "f"), ("build", "b"), ("check", "s")):
+            e = mr.one_execution(tracked, name)
+            assert mr.paths(tracked, e.id) == [("INPUT", ("d",), f"s3://bucket/{uri}.csv")]
+            props = mr.custom(e)
+            assert "self" not in props and "cls" not in props
+        assert mr.custom(mr.one_execution(tracked, "fit"))["lr"] == 0.1
+
+    def test_path_annotated_as_artifact_becomes_that_artifact(self, tracked, tmp_path):
+        """A str/PathLike argument annotated DataSet becomes a DataSet with an absolute file:// uri."""
+        from pathlib import Path
+
+        @track
+        def prepare(raw: DataSet, other: Model, url: DataSet):
+            return None
+
+        target = tmp_path / "raw.csv"
+        prepare(str(target), Path(tmp_path / "m.pt"), "s3://bucket/x.parquet")
+        e = mr.one_execution(tracked, "prepare")
+        found = mr.events(tracked, e.id)
+        by_path = {path: artifact for _, path, artifact in found}
+        assert by_path[("raw",)].uri == f"file://{target}"
+        assert by_path[("raw",)].properties["name"].string_value == "raw.csv"
+        assert by_path[("other",)].uri == f"file://{tmp_path / 'm.pt'}"
+        assert by_path[("url",)].uri == "s3://bucket/x.parquet"
+        types = {a.type for _, _, a in found}
+        assert types == {"kubeflow.org/alpha/data_set", "kubeflow.org/alpha/model"}
+
+    def test_converter_registry(self, tracked):
+        """register_converter maps other objects to artifacts without lineage importing their library."""
+
+        class Frame:
+            def __init__(self, source):
+                self.source = source
+
+        lineage.register_converter(Frame, lambda f: DataSet(uri=f.source, name="frame"))
+        try:
+
+            @track
+            def fit(frame):
+                return None
+
+            fit(Frame("s3://bucket/frame.parquet"))
+        finally:
+            lineage.unregister_converter(Frame)
+        e = mr.one_execution(tracked, "fit")
+        assert mr.paths(tracked, e.id) == [("INPUT", ("frame",), "s3://bucket/frame.parquet")]
+
+    def test_explicit_inputs_and_outputs(self, tracked):
+        """track(inputs=..., outputs=...) declares the mapping; other arguments are parameters."""
+
+        @track(inputs={"src": DataSet}, outputs=Model)
+        def build(src: str, also: DataSet, n: int):
+            return "s3://bucket/model.bin"
+
+        build("s3://bucket/src.csv", data("ignored"), 2)
+        e = mr.one_execution(tracked, "build")
+        assert mr.paths(tracked, e.id) == [
+            ("INPUT", ("src",), "s3://bucket/src.csv"),
+            ("OUTPUT", ("return",), "s3://bucket/model.bin"),
+        ]
+        assert mr.custom(e)["n"] == 2
+        assert "also" in mr.custom(e)  # not an input: recorded as a parameter
+
+
+class TestOutputs:
+    def test_return_shapes(self, tracked_sqlite):
+        """Artifacts in tuples, dicts, NamedTuples, attrs and dataclasses are outputs with their paths."""
+        import dataclasses
+
+        import attrs
+
+        class Pair(NamedTuple):
+            model: Model
+            metrics: Metrics
+
+        @attrs.define
+        class AttrsResult:
+            model: Model
+
+        @dataclasses.dataclass
+        class DataResult:
+            metrics: Metrics
+
+        m = lambda n: Model(uri=f"file:///{n}", name=n)  # noqa: E731
+        x = lambda n: Metrics(uri=f"file:///{n}", name=n)  # noqa: E731
+
+        @track
+        def as_tuple():
+            return m("t0"), x("t1")
+
+        @track
+        def as_dict():
+            return {"best": m("d0")}
+
+        @track
+        def as_named():
+            return Pair(m("n0"), x("n1"))
+
+        @track
+        def as_attrs():
+            return AttrsResult(m("a0"))
+
+        @track
+        def as_dataclass():
+            return DataResult(x("c0"))
+
+        for fn in (as_tuple, as_dict, as_named, as_attrs, as_dataclass):
+            fn()
+        s = tracked_sqlite
+        assert mr.paths(s, mr.one_execution(s, "as_tuple").id) == [
+            ("OUTPUT", ("return", 0), "file:///t0"),
+            ("OUTPUT", ("return", 1), "file:///t1"),
+        ]
+        assert mr.paths(s, mr.one_execution(s, "as_dict").id) == [("OUTPUT", ("return", "best"), "file:///d0")]
+        assert mr.paths(s, mr.one_execution(s, "as_named").id) == [
+            ("OUTPUT", ("return", "metrics"), "file:///n1"),
+            ("OUTPUT", ("return", "model"), "file:///n0"),
+        ]
+        assert mr.paths(s, mr.one_execution(s, "as_attrs").id) == [("OUTPUT", ("return", "model"), "file:///a0")]
+        assert mr.paths(s, mr.one_execution(s, "as_dataclass").id) == [("OUTPUT", ("return", "metrics"), "file:///c0")]
+
+    def test_annotated_path_return(self, tracked_sqlite, tmp_path):
+        """-> Annotated[Path, Model] turns a returned path into a Model output."""
+        from pathlib import Path
+        from typing import Annotated, Tuple
+
+        @track
+        def save() -> Annotated[Path, Model]:
+            return tmp_path / "model.pt"
+
+        @track
+        def save_two() -> Tuple[Model, Metrics]:
+            return str(tmp_path / "a.pt"), str(tmp_path / "b.json")
+
+        save()
+        save_two()
+        s = tracked_sqlite
+        assert mr.paths(s, mr.one_execution(s, "save").id) == [("OUTPUT", ("return",), f"file://{tmp_path}/model.pt")]
+        found = mr.events(s, mr.one_execution(s, "save_two").id)
+        assert [(p, a.uri, a.type) for _, p, a in found] == [
+            (("return", 0), f"file://{tmp_path}/a.pt", "kubeflow.org/alpha/model"),
+            (("return", 1), f"file://{tmp_path}/b.json", "kubeflow.org/alpha/metrics"),
+        ]
+
+    def test_log_output_inside_the_body_counts(self, tracked_sqlite):
+        """Artifacts logged with current_execution().log_output() are outputs of the call."""
+
+        @track
+        def train():
+            current_execution().log_output(Metrics(uri="file:///loss.json", name="loss"), path="loss")
+            return Model(uri="file:///m", name="m")
+
+        train()
+        s = tracked_sqlite
+        assert mr.paths(s, mr.one_execution(s, "train").id) == [
+            ("OUTPUT", ("loss",), "file:///loss.json"),
+            ("OUTPUT", ("return",), "file:///m"),
+        ]
+
+
+class TestParams:
+    def test_typed_params_and_exact_copy(self, tracked):
+        """Non-artifact arguments are typed properties; lineage.params keeps exact values."""
+        import json
+
+        class Opaque:
+            def __repr__(self):
+                return "Opaque(" + "x" * 1000 + ")"
+
+        @track
+        def train(epochs: int, lr: float, opt: str, shuffle: bool, layers, cfg, thing, nothing=None):
+            return None
+
+        train(3, 0.000123456789, "adam", True, [64, 32], {"a": {"b": 1}}, Opaque())
+        props = mr.custom(mr.one_execution(tracked, "train"))
+        assert props["epochs"] == 3 and props["opt"] == "adam" and props["shuffle"] is True
+        assert props["lr"] == pytest.approx(0.000123, abs=1e-6)  # MLMD keeps 6 decimals
+        assert props["layers"] == {"items": [64, 32]}
+        assert props["cfg"] == {"a": {"b": 1}}
+        assert props["thing"].startswith("Opaque(xxx") and len(props["thing"]) <= 256
+        exact = json.loads(props["lineage.params"])
+        assert exact["lr"] == 0.000123456789
+        assert exact["nothing"] is None
+
+    def test_secrets_are_redacted_and_exclude_drops(self, tracked_sqlite):
+        """Arguments named like secrets are ***; exclude= drops arguments."""
+
+        @track(exclude=["debug_blob"])
+        def connect(host, password, api_key, auth_token, db_credentials, debug_blob):
+            return None
+
+        connect("h", "hunter2", "k-123", "t-456", {"u": "p"}, b"...")
+        props = mr.custom(mr.one_execution(tracked_sqlite, "connect"))
+        assert props["host"] == "h"
+        for name in ("password", "api_key", "auth_token", "db_credentials"):
+            assert props[name] == "***"
+        assert "debug_blob" not in props
+        assert "hunter2" not in props["lineage.params"]
+
+    def test_provenance(self, tracked_sqlite):
+        """Module, qualified name, source hash, git commit, host, user, Python and lineage versions are recorded."""
+        import platform
+        import socket
+
+        @track
+        def train():
+            return None
+
+        train()
+        props = mr.custom(mr.one_execution(tracked_sqlite, "train"))
+        assert props["lineage.module"] == __name__
+        assert props["lineage.function"].endswith("test_provenance.<locals>.train")
+        assert len(props["lineage.source_sha256"]) == 64
+        assert props["lineage.host"] == socket.gethostname()
+        assert props["lineage.python"] == platform.python_version()
+        assert props["lineage.lineage_version"] == lineage.__version__
+        assert "pytest" in props["lineage.command"] or props["lineage.command"]
+        import subprocess
+
+        done = subprocess.run(["git", "-C", os.path.dirname(__file__), "rev-parse", "HEAD"], capture_output=True, text=True)
+        repo_head = done.stdout.strip() if done.returncode == 0 else ""
+        if repo_head:
+            assert props["lineage.git_commit"] == repo_head
+            assert isinstance(props["lineage.git_dirty"], bool)
+
+
+class TestFunctionKinds:
+    def test_decorator_forms_and_metadata(self, tracked_sqlite):
+        """@track, @track() and @track(...) keep __name__, __doc__, __wrapped__ and the signature."""
+
+        def f(a: int, b: str = "x") -> int:
+            """Doc."""
+            return a
+
+        for decorated in (track(f), track()(f), track(name="g", exclude=["b"])(f)):
+            assert decorated.__name__ == "f"
+            assert decorated.__doc__ == "Doc."
+            assert decorated.__wrapped__ is f
+            assert inspect.signature(decorated) == inspect.signature(f)
+            assert decorated(5) == 5
+        assert len(mr.executions(tracked_sqlite, "f")) == 2
+        assert len(mr.executions(tracked_sqlite, "g")) == 1
+
+    def test_async_function_ends_after_the_await(self, tracked_sqlite):
+        """An async function's execution ends after its await, not when the coroutine is created."""
+
+        @track
+        async def train(d: DataSet) -> Model:
+            await asyncio.sleep(0.2)
+            return Model(uri="file:///async", name="m")
+
+        assert inspect.iscoroutinefunction(train)
+        asyncio.run(train(data()))
+        e = mr.one_execution(tracked_sqlite, "train")
+        assert mr.state(e) == "COMPLETE"
+        assert mr.custom(e)["lineage.duration_s"] >= 0.2
+        assert mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", ("return",), "file:///async")
+
+    def test_generator_ends_when_exhausted_and_yields_are_outputs(self, tracked_sqlite):
+        """A generator's execution stays RUNNING while it yields and ends when exhausted."""
+        states = []
+
+        @track
+        def checkpoints(n: int):
+            for i in range(n):
+                yield Model(uri=f"file:///ckpt{i}", name=f"ckpt{i}")
+
+        for _ in checkpoints(2):
+            states.append(mr.state(mr.one_execution(tracked_sqlite, "checkpoints")))
+        e = mr.one_execution(tracked_sqlite, "checkpoints")
+        assert states == ["RUNNING", "RUNNING"]
+        assert mr.state(e) == "COMPLETE"
+        assert mr.paths(tracked_sqlite, e.id) == [
+            ("OUTPUT", ("yield", 0), "file:///ckpt0"),
+            ("OUTPUT", ("yield", 1), "file:///ckpt1"),
+        ]
+
+    def test_generator_closed_early_and_failing(self, tracked_sqlite):
+        """Closing a generator early completes it; an error inside marks it FAILED."""
+
+        @track
+        def stream():
+            yield 1
+            yield 2
+
+        @track
+        def broken():
+            yield 1
+            raise RuntimeError("mid-stream")
+
+        gen = stream()
+        next(gen)
+        gen.close()
+        with pytest.raises(RuntimeError):
+            list(broken())
+        assert mr.state(mr.one_execution(tracked_sqlite, "stream")) == "COMPLETE"
+        assert mr.state(mr.one_execution(tracked_sqlite, "broken")) == "FAILED"
+
+    def test_async_generator(self, tracked_sqlite):
+        """An async generator's yields are outputs and it ends when exhausted."""
+
+        @track
+        async def produce():
+            for i in range(2):
+                await asyncio.sleep(0)
+                yield Metrics(uri=f"file:///a{i}", name=f"a{i}")
+
+        async def consume():
+            return [m async for m in produce()]
+
+        assert len(asyncio.run(consume())) == 2
+        e = mr.one_execution(tracked_sqlite, "produce")
+        assert mr.state(e) == "COMPLETE"
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, e.id)] == [("yield", 0), ("yield", 1)]
+
+
+class TestExecutionBlock:
+    def test_with_block_records_logged_artifacts_and_params(self, tracked):
+        """with execution(...) records inputs, outputs and params logged in the block."""
+        model = Model(uri="file:///m.pt", name="m", version="1")
+        with execution("evaluate") as ex:
+            ex.log_input(model)
+            ex.log_param("threshold", 0.5)
+            ex.log_output(Metrics(uri="file:///eval.json", name="eval", values={"acc": 0.9}))
+        e = mr.one_execution(tracked, "evaluate")
+        assert ex.id == e.id
+        assert mr.state(e) == "COMPLETE"
+        assert mr.custom(e)["threshold"] == 0.5
+        assert mr.paths(tracked, e.id) == [("INPUT", (), "file:///m.pt"), ("OUTPUT", (), "file:///eval.json")]
+
+    def test_async_with_block(self, tracked_sqlite):
+        """async with execution(...) works the same."""
+
+        async def main():
+            async with execution("score") as ex:
+                ex.log_output(Metrics(uri="file:///s", name="s"))
+                await asyncio.sleep(0)
+
+        asyncio.run(main())
+        assert mr.state(mr.one_execution(tracked_sqlite, "score")) == "COMPLETE"
+
+    def test_execution_as_decorator(self, tracked_sqlite):
+        """execution("name") also decorates a function."""
+
+        @execution("scored")
+        def score(d: DataSet):
+            return 1
+
+        score(data())
+        score(data())
+        assert len(mr.executions(tracked_sqlite, "scored")) == 2
+
+    def test_bad_arguments_raise_at_the_call(self, tracked_sqlite):
+        """Misuse is the caller's bug: it raises at once, naming the argument and value."""
+        with pytest.raises(lineage.InvalidTypeError, match=r"execution\(name\).*42"):
+            execution(42)
+        with pytest.raises(lineage.InvalidStoreURLError, match="nope"):
+            execution("x", store="nope://x")
+        with pytest.raises(lineage.InvalidTypeError, match="unexpected option"):
+            track(names="x")
+        with pytest.raises(lineage.InvalidValueError, match="'missing'"):
+
+            @track(exclude=["missing"])
+            def f(a):
+                return a
+
+        with execution("x") as ex:
+            with pytest.raises(lineage.InvalidTypeError, match=r"log_input\(artifact\).*'a string'"):
+                ex.log_input("a string")
+            with pytest.raises(lineage.ReservedPropertyError):
+                ex.log_param("__kf_run__", 1)
+
+
+class TestNesting:
+    def test_nested_calls_record_their_parent(self, tracked):
+        """A tracked call inside another records the outer execution as its parent."""
+
+        @track
+        def inner():
+            return current_execution()
+
+        @track
+        def outer():
+            return inner()
+
+        outer()
+        o, i = mr.one_execution(tracked, "outer"), mr.one_execution(tracked, "inner")
+        props = mr.custom(i)
+        assert props["lineage.parent_external_id"] == o.external_id
+        assert props["lineage.parent_execution_id"] == o.id
+        assert "lineage.parent_external_id" not in mr.custom(o)
+
+    def test_asyncio_tasks_inherit_the_current_execution(self, tracked_sqlite):
+        """Tasks created inside a tracked coroutine see it as their parent."""
+
+        @track
+        async def child(i: int):
+            await asyncio.sleep(0.01)
+            return i
+
+        @track
+        async def parent():
+            return await asyncio.gather(*(asyncio.create_task(child(i)) for i in range(5)))
+
+        assert asyncio.run(parent()) == [0, 1, 2, 3, 4]
+        p = mr.one_execution(tracked_sqlite, "parent")
+        children = mr.executions(tracked_sqlite, "child")
+        assert len(children) == 5
+        assert {mr.custom(c)["lineage.parent_external_id"] for c in children} == {p.external_id}
+
+    def test_current_execution_outside_is_none(self):
+        """current_execution() is None outside any execution."""
+        assert current_execution() is None
+        with execution("x", enabled=False) as ex:
+            assert current_execution() is ex
+        assert current_execution() is None
+
+
+class TestConcurrency:
+    def test_threads_never_share_a_call(self, tracked_sqlite):
+        """Concurrent calls of one decorated function in threads keep their own inputs, outputs and params."""
+
+        @track
+        def work(d: DataSet, i: int) -> Model:
+            time.sleep(0.001)
+            return Model(uri=f"file:///out/{i}", name=f"m{i}")
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda i: work(data(f"in{i}"), i), range(40)))
+        found = mr.executions(tracked_sqlite, "work")
+        assert len(found) == 40
+        for e in found:
+            i = mr.custom(e)["i"]
+            assert mr.paths(tracked_sqlite, e.id) == [
+                ("INPUT", ("d",), f"s3://bucket/in{i}.csv"),
+                ("OUTPUT", ("return",), f"file:///out/{i}"),
+            ]
+
+    def test_asyncio_tasks_never_share_a_call(self, tracked_sqlite):
+        """Concurrent asyncio tasks of one decorated coroutine keep their own events."""
+
+        @track
+        async def work(d: DataSet, i: int) -> Model:
+            await asyncio.sleep(0.001 * (i % 3))
+            return Model(uri=f"file:///a/{i}", name=f"m{i}")
+
+        async def main():
+            await asyncio.gather(*(work(data(f"t{i}"), i) for i in range(20)))
+
+        asyncio.run(main())
+        for e in mr.executions(tracked_sqlite, "work"):
+            i = mr.custom(e)["i"]
+            assert [u for _, _, u in mr.paths(tracked_sqlite, e.id)] == [f"s3://bucket/t{i}.csv", f"file:///a/{i}"]
+
+
+class TestWrites:
+    def test_at_most_two_writes_whatever_the_number_of_artifacts(self, tracked_sqlite, monkeypatch):
+        """A tracked call with many artifacts costs two put_execution calls (one when it is short)."""
+        calls = []
+        real = _backend.Backend.call
+
+        def counting(self, method, *args, **kwargs):
+            calls.append(method)
+            return real(self, method, *args, **kwargs)
+
+        @track
+        def big(inputs):
+            return [Model(uri=f"file:///o{i}", name=f"o{i}") for i in range(20)]
+
+        big([data(f"i{i}") for i in range(2)])  # warm: types and contexts registered
+        monkeypatch.setattr(_backend.Backend, "call", counting)
+        calls.clear()
+        big([data(f"x{i}") for i in range(20)])
+        assert calls.count("put_execution") == 2
+        e = mr.executions(tracked_sqlite, "big")[-1]
+        assert len(mr.events(tracked_sqlite, e.id)) == 40
+
+        lineage.init(start_delay=5)
+        calls.clear()
+        big([data(f"y{i}") for i in range(20)])
+        assert calls.count("put_execution") == 1
+
+    def test_long_call_shows_running_within_the_start_delay(self, tracked_sqlite):
+        """With a start delay, a call still running after it is RUNNING in the store soon after the delay."""
+        lineage.init(start_delay=0.2)
+        seen = []
+
+        @track
+        def slow(d: DataSet):
+            seen.append(mr.executions(tracked_sqlite, "slow"))
+            time.sleep(1.0)
+            seen.append([mr.state(e) for e in mr.executions(tracked_sqlite, "slow")])
+
+        slow(data())
+        assert seen[0] == []  # not written before the delay
+        assert seen[1] == ["RUNNING"]
+        e = mr.one_execution(tracked_sqlite, "slow")
+        assert mr.state(e) == "COMPLETE"
+        assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("d",), "s3://bucket/mnist.csv")]
+
+    def test_same_artifact_twice_is_one_event(self, tracked_sqlite):
+        """An artifact passed twice (or logged again) gives one event per direction."""
+        d = data()
+
+        @track
+        def twice(a: DataSet, b: DataSet):
+            current_execution().log_input(a)
+            return a
+
+        twice(d, d)
+        e = mr.one_execution(tracked_sqlite, "twice")
+        kinds = [k for k, _, _ in mr.events(tracked_sqlite, e.id)]
+        assert kinds == ["INPUT", "OUTPUT"]
+
+
+class TestFailOpen:
+    def test_unreachable_store_never_breaks_the_function(self, monkeypatch, caplog):
+        """With the store down the function returns its result, one warning is shown and the problem is logged."""
+        monkeypatch.setenv("LINEAGE_RETRY_SECONDS", "0.2")
+        lineage.init(store="postgresql://postgres@127.0.0.1:1/nothing", start_delay=0)
+
+        @track
+        def train(d: DataSet) -> Model:
+            return Model(uri="file:///m", name="m")
+
+        with caplog.at_level(logging.WARNING, logger="lineage"):
+            with pytest.warns(lineage.LineageWarning, match="could not start the execution"):
+                first = train(data())
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # a second warning of the same cause would fail
+                second = train(data())
+        assert first.uri == second.uri == "file:///m"
+        assert first.id is None
+        assert sum("could not start the execution" in r.getMessage() for r in caplog.records) == 2
+
+    def test_strict_raises_lineage_failures(self, monkeypatch):
+        """lineage.init(strict=True) makes lineage's own failures raise."""
+        monkeypatch.setenv("LINEAGE_RETRY_SECONDS", "0.2")
+        lineage.init(store="postgresql://postgres@127.0.0.1:1/nothing", strict=True, start_delay=0)
+
+        @track
+        def train():
+            return 1
+
+        with pytest.raises(lineage.StoreUnavailableError):
+            train()
+
+    def test_unmappable_value_never_breaks_the_function(self, tracked_sqlite):
+        """A converter that fails is reported, and the call still runs and is recorded."""
+        lineage.init(strict=False)
+
+        class Weird:
+            pass
+
+        def boom(value):
+            raise RuntimeError("converter bug")
+
+        lineage.register_converter(Weird, boom)
+        try:
+
+            @track
+            def fit(w):
+                return "ok"
+
+            with pytest.warns(lineage.LineageWarning, match="converter bug"):
+                assert fit(Weird()) == "ok"
+        finally:
+            lineage.unregister_converter(Weird)
+        assert mr.state(mr.one_execution(tracked_sqlite, "fit")) == "COMPLETE"
+
+    def test_disabled(self, tracked_sqlite):
+        """enabled=False (option or init) records nothing."""
+
+        @track(enabled=False)
+        def a():
+            return 1
+
+        @track
+        def b():
+            return 2
+
+        a()
+        lineage.init(enabled=False)
+        b()
+        assert mr.executions(tracked_sqlite) == []
+
+
+class TestDefaults:
+    def test_resolution_order(self, tmp_path, monkeypatch):
+        """explicit > enclosing execution > init() > LINEAGE_* env > defaults."""
+        env_url = backends.make_url("sqlite", tmp_path)
+        init_url = backends.make_url("sqlite", tmp_path)
+        explicit_url = backends.make_url("sqlite", tmp_path)
+        monkeypatch.setenv("LINEAGE_STORE", env_url)
+        monkeypatch.setenv("LINEAGE_WORKSPACE", "env-ws")
+        lineage.init(strict=True, start_delay=0)
+
+        @track
+        def f():
+            return None
+
+        @track(store=explicit_url, workspace="explicit-ws")
+        def g():
+            return f()  # inherits store and workspace from the enclosing execution
+
+        f()
+        env_store = lineage.Store(url=env_url)
+        assert mr.contexts(env_store, mr.one_execution(env_store, "f").id)["kubeflow.org/alpha/workspace"] == "env-ws"
+
+        lineage.init(store=init_url, workspace="init-ws")
+        f()
+        init_store = lineage.Store(url=init_url)
+        assert mr.contexts(init_store, mr.one_execution(init_store, "f").id)["kubeflow.org/alpha/workspace"] == "init-ws"
+
+        g()
+        explicit = lineage.Store(url=explicit_url)
+        for name in ("f", "g"):
+            assert mr.contexts(explicit, mr.one_execution(explicit, name).id)["kubeflow.org/alpha/workspace"] == "explicit-ws"
+
+    def test_embedded_default(self, tmp_path):
+        """With nothing set, calls go to $LINEAGE_HOME/lineage.db, workspace 'default', one run per process."""
+        lineage.init(start_delay=0, strict=True)
+
+        @track
+        def f():
+            return None
+
+        f()
+        f()
+        home_store = lineage.Store(url=f"sqlite:///{tmp_path / 'home' / 'lineage.db'}")
+        found = mr.executions(home_store, "f")
+        assert len(found) == 2
+        runs = {mr.contexts(home_store, e.id)["lineage/run"] for e in found}
+        assert len(runs) == 1 and next(iter(runs)).startswith("default/")
