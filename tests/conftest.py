@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 import lineage
-from lineage import _config, store
+from lineage import _config
+from lineage.store import reset_connections
 from tests import backends
 
 
@@ -16,7 +17,8 @@ def _isolated(tmp_path, monkeypatch):
     _config.reset_defaults()
     yield
     _config.reset_defaults()
-    store.reset_connections()
+    reset_connections()
+    backends.stop_test_servers()
 
 
 def pytest_sessionfinish(session, exitstatus):

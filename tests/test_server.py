@@ -1,0 +1,536 @@
+"""``lineage serve``: real server processes, MLMD's stock client, lineage's client."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import pytest
+from ml_metadata import errors as mlmd_errors
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_store as mlmd_extension
+from ml_metadata.proto import metadata_store_pb2 as pb
+from ml_metadata.proto import metadata_store_service_pb2 as svc
+
+import lineage
+from lineage.store import parse_store_url
+from tests import backends
+from tests.backends import ServerProcess
+
+KUBEFLOW_ARTIFACT_TYPES = {
+    "kubeflow.org/alpha/data_set": pb.ArtifactType.DATASET,
+    "kubeflow.org/alpha/model": pb.ArtifactType.MODEL,
+    "kubeflow.org/alpha/metrics": pb.ArtifactType.METRICS,
+}
+MLMD_SERVICE = "ml_metadata.MetadataStoreService"
+
+
+def mlmd_client(port: int, **ssl: bytes) -> metadata_store.MetadataStore:
+    """MLMD's stock gRPC client, as its documentation builds it."""
+    config = pb.MetadataStoreClientConfig(host="127.0.0.1", port=port)
+    if ssl:
+        config.ssl_config.custom_ca = ssl["root_certificates"].decode()
+        if "private_key" in ssl:
+            config.ssl_config.client_key = ssl["private_key"].decode()
+            config.ssl_config.server_cert = ssl["certificate_chain"].decode()
+    config.client_timeout_sec = 30
+    return metadata_store.MetadataStore(config)
+
+
+def embedded(url: str) -> metadata_store.MetadataStore:
+    """The same store opened directly, to check what the server wrote."""
+    return metadata_store.MetadataStore(parse_store_url(url).connection_config())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def raw_call(port: int, method: str, request: bytes = b"") -> bytes:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        return channel.unary_unary(method)(request, timeout=30)
+
+
+def log_one_of_each(store: lineage.Store, workspace: str = "ws") -> tuple:
+    ws = lineage.Workspace(store=store, name=workspace, description="shared", labels={"team": "a"})
+    run = lineage.Run(workspace=ws, name="first run")
+    ex = lineage.Execution(name="train", workspace=ws, run=run)
+    data = ex.log_input(lineage.DataSet(uri="s3://bucket/data.csv", name="data", version="1"))
+    model = ex.log_output(lineage.Model(uri="s3://bucket/model", name="mnist", version="3"))
+    metrics = ex.log_output(lineage.Metrics(uri="file:///eval.json", name="eval", values={"accuracy": 0.97}))
+    return ws, ex, data, model, metrics
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def served(request, tmp_path):
+    """A store URL on each database backend and a ``lineage serve`` in front of it."""
+    url = backends.make_url(request.param, tmp_path)
+    server = ServerProcess(url)
+    yield url, server
+    server.stop()
+
+
+@pytest.fixture
+def sqlite_server(sqlite_url):
+    server = ServerProcess(sqlite_url)
+    yield sqlite_url, server
+    server.stop()
+
+
+class TestStockClient:
+    """MLMD's own Python client talks to lineage serve as to metadata-grpc-service."""
+
+    def test_registers_the_kubeflow_types_at_start(self, served):
+        """The Kubeflow alpha types exist before any client wrote anything."""
+        _, server = served
+        client = mlmd_client(server.port)
+        types = {t.name: t for t in client.get_artifact_types()}
+        for name, base_type in KUBEFLOW_ARTIFACT_TYPES.items():
+            assert types[name].base_type == base_type
+            assert "__ALL_META__" in types[name].properties
+        assert set(client.get_execution_type("kubeflow.org/alpha/execution").properties) >= {"name", "create_time"}
+        assert set(client.get_context_type("kubeflow.org/alpha/workspace").properties) == {"description", "labels"}
+
+    def test_round_trip_of_types_nodes_events_contexts(self, served):
+        """What the stock client writes through the server is in the store and reads back."""
+        url, server = served
+        client = mlmd_client(server.port)
+        a_type = client.put_artifact_type(pb.ArtifactType(name="acme/blob", properties={"size": pb.INT}))
+        e_type = client.put_execution_type(pb.ExecutionType(name="acme/step"))
+        c_type = client.put_context_type(pb.ContextType(name="acme/project"))
+        artifact = pb.Artifact(type_id=a_type, uri="s3://b/1", name="one")
+        artifact.properties["size"].int_value = 7
+        execution = pb.Execution(type_id=e_type, last_known_state=pb.Execution.COMPLETE)
+        context = pb.Context(type_id=c_type, name="p1")
+        event = pb.Event(type=pb.Event.OUTPUT)
+        event.path.steps.add(key="return")
+        execution_id, [artifact_id], [context_id] = client.put_execution(execution, [(artifact, event)], [context])
+
+        [stored] = client.get_artifacts_by_id([artifact_id])
+        assert (stored.uri, stored.name, stored.properties["size"].int_value) == ("s3://b/1", "one", 7)
+        [stored_event] = client.get_events_by_execution_ids([execution_id])
+        assert (stored_event.artifact_id, stored_event.type) == (artifact_id, pb.Event.OUTPUT)
+        assert [e.id for e in client.get_executions_by_context(context_id)] == [execution_id]
+        assert [c.name for c in client.get_contexts_by_artifact(artifact_id)] == ["p1"]
+
+        direct = embedded(url)
+        assert [a.uri for a in direct.get_artifacts_by_id([artifact_id])] == ["s3://b/1"]
+
+    def test_errors_keep_their_status(self, served):
+        """AlreadyExists, NotFound and InvalidArgument reach the client as such."""
+        _, server = served
+        client = mlmd_client(server.port)
+        a_type = client.put_artifact_type(pb.ArtifactType(name="acme/unique"))
+        client.put_artifacts([pb.Artifact(type_id=a_type, uri="u", name="same")])
+        with pytest.raises(mlmd_errors.AlreadyExistsError):
+            client.put_artifacts([pb.Artifact(type_id=a_type, uri="u", name="same")])
+        with pytest.raises(mlmd_errors.NotFoundError):
+            client.get_artifact_type("acme/no-such-type")
+        with pytest.raises(mlmd_errors.InvalidArgumentError):
+            client.put_artifacts([pb.Artifact(uri="no type id")])
+
+    def test_status_codes_on_the_wire(self, sqlite_server):
+        """The gRPC status itself is MLMD's code, with MLMD's message."""
+        _, server = sqlite_server
+        request = svc.GetArtifactTypeRequest(type_name="acme/none").SerializeToString()
+        with pytest.raises(grpc.RpcError) as caught:
+            raw_call(server.port, f"/{MLMD_SERVICE}/GetArtifactType", request)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        assert "acme/none" in caught.value.details()
+
+    def test_response_bytes_equal_the_embedded_store(self, sqlite_server):
+        """The server adds nothing: its response is the embedded store's, to the byte count.
+
+        (Map fields may serialize in another order, so the messages are compared.)
+        """
+        url, server = sqlite_server
+        request = svc.GetArtifactTypesRequest().SerializeToString()
+        via_server = raw_call(server.port, f"/{MLMD_SERVICE}/GetArtifactTypes", request)
+        response, _, code = mlmd_extension.GetArtifactTypes(embedded(url)._metadata_store, request)
+        assert code == 0
+        assert len(via_server) == len(response)
+        parsed = svc.GetArtifactTypesResponse.FromString(via_server)
+        assert parsed == svc.GetArtifactTypesResponse.FromString(response)
+        assert len(parsed.artifact_types) >= 3
+
+    @pytest.mark.parametrize(
+        "method",
+        [
+            f"/{MLMD_SERVICE}/NoSuchMethod",
+            "/acme.Unknown/Method",
+            # In the service descriptor but not exported by the ml-metadata wheel.
+            f"/{MLMD_SERVICE}/GetLineageGraph",
+        ],
+    )
+    def test_unknown_methods_are_unimplemented(self, sqlite_server, method):
+        """A method the embedded store cannot answer is UNIMPLEMENTED."""
+        _, server = sqlite_server
+        with pytest.raises(grpc.RpcError) as caught:
+            raw_call(server.port, method, b"")
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+class TestHealth:
+    """The standard grpc.health.v1 check."""
+
+    CHECK = "/grpc.health.v1.Health/Check"
+    SERVING = b"\x08\x01"  # HealthCheckResponse{status: SERVING}
+
+    @staticmethod
+    def request(service: str) -> bytes:
+        data = service.encode()
+        return (b"\x0a" + bytes([len(data)]) + data) if data else b""
+
+    def test_serving_for_the_server_and_the_mlmd_service(self, sqlite_server):
+        """Check("") and Check("ml_metadata.MetadataStoreService") answer SERVING."""
+        _, server = sqlite_server
+        assert raw_call(server.port, self.CHECK, self.request("")) == self.SERVING
+        assert raw_call(server.port, self.CHECK, self.request(MLMD_SERVICE)) == self.SERVING
+
+    def test_unknown_service_is_not_found(self, sqlite_server):
+        """Check of a service the server does not run is NOT_FOUND, per the protocol."""
+        _, server = sqlite_server
+        with pytest.raises(grpc.RpcError) as caught:
+            raw_call(server.port, self.CHECK, self.request("acme.Other"))
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+    def test_watch_streams_serving(self, sqlite_server):
+        """Watch sends the current status first."""
+        _, server = sqlite_server
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            stream = channel.unary_stream("/grpc.health.v1.Health/Watch")(b"", timeout=30)
+            assert next(stream) == self.SERVING
+            stream.cancel()
+
+
+class TestLineageClient:
+    """lineage's own grpc:// client against lineage serve."""
+
+    def test_imperative_api_through_the_server(self, served):
+        """Workspace/Run/Execution/log_* via grpc:// land in the served store."""
+        url, server = served
+        remote = lineage.Store(url=server.url)
+        ws, ex, data, model, metrics = log_one_of_each(remote)
+
+        local = lineage.Store(url=url)
+        local_ws = lineage.Workspace(store=local, name="ws")
+        assert local_ws.context_id == ws.context_id
+        assert [row["id"] for row in local_ws.list(lineage.Model.ARTIFACT_TYPE_NAME)] == [model.id]
+        events = local.store.get_events_by_execution_ids([ex._handle.id])
+        assert sorted((e.artifact_id, e.type) for e in events) == sorted(
+            [(data.id, pb.Event.INPUT), (model.id, pb.Event.OUTPUT), (metrics.id, pb.Event.OUTPUT)]
+        )
+
+    def test_deduplicates_through_the_server(self, sqlite_server):
+        """The same DataSet logged by two executions is one artifact."""
+        _, server = sqlite_server
+        remote = lineage.Store(url=server.url)
+        ws = lineage.Workspace(store=remote, name="ws")
+        first = lineage.Execution(name="a", workspace=ws).log_input(lineage.DataSet(uri="s3://d", name="d"))
+        second = lineage.Execution(name="b", workspace=ws).log_input(lineage.DataSet(uri="s3://d", name="d"))
+        assert first.id == second.id
+        assert len(ws.list(lineage.DataSet.ARTIFACT_TYPE_NAME)) == 1
+
+    def test_restart_on_the_same_store_registers_no_second_type(self, sqlite_server):
+        """Starting twice over one store keeps one type of each name."""
+        url, server = sqlite_server
+        server.stop()
+        again = ServerProcess(url)
+        try:
+            names = [t.name for t in mlmd_client(again.port).get_artifact_types()]
+        finally:
+            again.stop()
+        assert sorted(set(names)) == sorted(names)
+        assert set(KUBEFLOW_ARTIFACT_TYPES) <= set(names)
+
+
+class TestReconnect:
+    """grpc:// clients in lineage survive a server restart."""
+
+    def test_writes_after_the_server_restarts(self, sqlite_url):
+        """The same Store object writes again once a new server is up on the port."""
+        port = free_port()
+        server = ServerProcess(sqlite_url, port=port)
+        remote = lineage.Store(url=server.url)
+        ws = lineage.Workspace(store=remote, name="ws")
+        lineage.Execution(name="before", workspace=ws).log_input(lineage.DataSet(uri="s3://a", name="a"))
+        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+
+        again = ServerProcess(sqlite_url, port=port)
+        try:
+            ex = lineage.Execution(name="after", workspace=ws)
+            model = ex.log_output(lineage.Model(uri="s3://m", name="m"))
+        finally:
+            again.stop()
+        direct = embedded(sqlite_url)
+        assert [a.uri for a in direct.get_artifacts_by_id([model.id])] == ["s3://m"]
+        names = sorted(e.properties["name"].string_value for e in direct.get_executions())
+        assert names == ["after", "before"]
+
+    def test_a_write_while_the_server_is_down_waits_for_it(self, sqlite_url):
+        """A write sent while no server answers succeeds when one comes back in the retry budget."""
+        port = free_port()
+        server = ServerProcess(sqlite_url, port=port)
+        remote = lineage.Store(url=server.url)
+        ws = lineage.Workspace(store=remote, name="ws")
+        server.stop()
+        restarted = []
+        timer = threading.Timer(1.5, lambda: restarted.append(ServerProcess(sqlite_url, port=port)))
+        timer.start()
+        try:
+            ex = lineage.Execution(name="during", workspace=ws)
+            data = ex.log_input(lineage.DataSet(uri="s3://during", name="during"))
+        finally:
+            timer.join()
+            for process in restarted:
+                process.stop()
+        assert data.id is not None
+        assert [a.uri for a in embedded(sqlite_url).get_artifacts_by_id([data.id])] == ["s3://during"]
+
+    def test_unreachable_server_is_a_store_unavailable_error(self):
+        """With nothing listening, lineage gives up with StoreUnavailableError, not a gRPC error."""
+        url = f"grpc://127.0.0.1:{free_port()}"
+        from lineage.store import RetryPolicy, connect
+
+        connection = connect(url, retry=RetryPolicy(max_delay=1.0))
+        with pytest.raises(lineage.StoreUnavailableError, match="did not answer"):
+            connection.mlmd.get_artifact_types()
+
+
+class TestProcess:
+    """Start, log line, signals, bad arguments."""
+
+    def test_logs_one_start_line_with_the_redacted_store(self, tmp_path):
+        """The start line names address and store, never the password."""
+        backends.require_server("PostgreSQL", backends.PG["host"], backends.PG["port"])
+        database = backends.new_database_name()
+        backends._created.append(("postgresql", database))
+        # trust authentication: any password is accepted, and must not be logged
+        url = f"postgresql://postgres:s3cret-pw@{backends.PG['host']}:{backends.PG['port']}/{database}"
+        server = ServerProcess(url)
+        assert server.stop() == 0
+        start_lines = [line for line in server.lines if "listening on" in line]
+        assert start_lines == [
+            f"lineage serve: listening on 127.0.0.1:{server.port} (plaintext), "
+            f"store postgresql://postgres:***@127.0.0.1:5432/{database}"
+        ]
+        assert "s3cret-pw" not in server.output
+
+    @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+    def test_signal_stops_cleanly(self, sqlite_server, sig):
+        """SIGTERM and SIGINT end the process with status 0 and a last log line."""
+        _, server = sqlite_server
+        mlmd_client(server.port).get_artifact_types()
+        assert server.stop(sig) == 0
+        assert server.lines[-1] == "lineage serve: stopped"
+        assert "Traceback" not in server.output
+
+    def test_in_flight_call_finishes_on_sigterm(self, sqlite_server):
+        """A call running at SIGTERM completes and is stored; then the process exits 0.
+
+        (The embedded store holds the GIL during a call, so the signal is
+        handled when the call returns; stop() then lets queued calls finish.)
+        """
+        url, server = sqlite_server
+        client = mlmd_client(server.port)
+        type_id = client.put_artifact_type(pb.ArtifactType(name="acme/many"))
+        many = [pb.Artifact(type_id=type_id, uri=f"s3://b/{i}") for i in range(60000)]
+        result: dict = {}
+
+        def put() -> None:
+            try:
+                result["ids"] = client.put_artifacts(many)
+            except Exception as exc:  # reported by the assertion below
+                result["error"] = exc
+
+        writer = threading.Thread(target=put)
+        writer.start()
+        time.sleep(0.7)  # the request is on the server, which needs seconds for it
+        assert writer.is_alive(), "the call finished before SIGTERM: make it bigger"
+        server.process.send_signal(signal.SIGTERM)
+        writer.join(60)
+        assert server.stop() == 0
+        assert "error" not in result, result.get("error")
+        assert len(result["ids"]) == len(many)
+        assert len(embedded(url).get_artifacts_by_type("acme/many")) == len(many)
+        late = mlmd_client(server.port)
+        with pytest.raises(mlmd_errors.UnavailableError):
+            late.get_artifact_types()
+
+    def test_second_server_on_a_used_port_fails(self, sqlite_server, tmp_path):
+        """A port in use is an error, not two servers sharing it."""
+        _, server = sqlite_server
+        other = ServerProcess(backends.make_url("sqlite", tmp_path), port=server.port, wait=False)
+        code = other.process.wait(60)
+        other.stop()
+        assert code == 2
+        assert f"cannot listen on 127.0.0.1:{server.port}" in other.output
+
+    def test_refuses_to_serve_a_grpc_store(self):
+        """A grpc:// store cannot be served (no proxying)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "lineage.cli", "serve", "--store", "grpc://127.0.0.1:1", "--port", "0"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 2
+        assert "needs a database store" in done.stderr
+
+    @pytest.mark.parametrize(
+        "args, message",
+        [
+            (["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
+            (["--tls-client-ca", "ca.pem"], "--tls-client-ca needs --tls-cert"),
+            (["--port", "70000"], "--port must be from 0 to 65535"),
+        ],
+    )
+    def test_bad_arguments(self, args, message):
+        """Incomplete TLS options and bad ports are usage errors."""
+        done = subprocess.run(
+            [sys.executable, "-m", "lineage.cli", "serve", "--store", "memory://", *args],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 2
+        assert message in done.stderr
+
+    def test_missing_certificate_file(self, tmp_path):
+        """An unreadable certificate file is reported by name."""
+        done = subprocess.run(
+            [sys.executable, "-m", "lineage.cli", "serve", "--store", "memory://", "--port", "0",
+             "--tls-cert", str(tmp_path / "none.pem"), "--tls-key", str(tmp_path / "none.key")],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 2
+        assert "none.key" in done.stderr
+
+    def test_store_from_the_environment(self, tmp_path):
+        """Without --store, LINEAGE_STORE names the store."""
+        url = backends.make_url("sqlite", tmp_path)
+        server = ServerProcess(url, env={**os.environ, "LINEAGE_STORE": url})
+        assert server.stop() == 0
+        assert server.store_url in server.lines[0]
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+def openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory):
+    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made here."""
+    folder = tmp_path_factory.mktemp("tls")
+    path = {name: str(folder / name) for name in (
+        "ca.pem", "ca.key", "server.pem", "server.key", "client.pem", "client.key", "ext.cnf", "other-ca.pem",
+        "other-ca.key", "rogue.pem", "rogue.key",
+    )}
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", path["ca.key"], "-out", path["ca.pem"], "-days", "2",
+            "-subj", "/CN=lineage test CA")
+    openssl("req", "-x509", *key, "-keyout", path["other-ca.key"], "-out", path["other-ca.pem"], "-days", "2",
+            "-subj", "/CN=another CA")
+    with open(path["ext.cnf"], "w") as handle:
+        handle.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name, ca, cn in (("server", "ca", "localhost"), ("client", "ca", "lineage client"),
+                         ("rogue", "other-ca", "rogue client")):
+        csr = str(folder / f"{name}.csr")
+        openssl("req", "-new", *key, "-keyout", path[f"{name}.key"], "-out", csr, "-subj", f"/CN={cn}")
+        openssl("x509", "-req", "-in", csr, "-CA", path[f"{ca}.pem"], "-CAkey", path[f"{ca}.key"],
+                "-CAcreateserial", "-out", path[f"{name}.pem"], "-days", "2", "-extfile", path["ext.cnf"])
+    return path
+
+
+def read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+@pytest.fixture
+def mutual_tls_server(certificates, tmp_path):
+    server = ServerProcess(
+        backends.make_url("sqlite", tmp_path),
+        ["--tls-cert", certificates["server.pem"], "--tls-key", certificates["server.key"],
+         "--tls-client-ca", certificates["ca.pem"]],
+    )
+    yield server
+    server.stop()
+
+
+class TestTLS:
+    """--tls-cert/--tls-key[/--tls-client-ca] with certificates made by the test."""
+
+    def test_kubeflow_sdk_client_with_the_three_options(self, mutual_tls_server, certificates):
+        """The old SDK's Store(root_certificates, private_key, certificate_chain) connects."""
+        from kubeflow.metadata import metadata
+
+        store = metadata.Store(
+            grpc_host="127.0.0.1", grpc_port=mutual_tls_server.port,
+            root_certificates=read(certificates["ca.pem"]),
+            private_key=read(certificates["client.key"]),
+            certificate_chain=read(certificates["client.pem"]),
+        )
+        ws = metadata.Workspace(store=store, name="tls workspace")
+        ex = metadata.Execution(name="over tls", workspace=ws)
+        data = ex.log_input(metadata.DataSet(uri="s3://tls", name="tls data"))
+        assert data.id is not None
+        assert "(TLS, client certificates required)" in mutual_tls_server.lines[0]
+
+    def test_lineage_client_with_the_three_options(self, mutual_tls_server, certificates):
+        """lineage's Store with the SDK's arguments, and a grpcs:// URL, connect."""
+        store = lineage.Store(
+            grpc_host="127.0.0.1", grpc_port=mutual_tls_server.port,
+            root_certificates=read(certificates["ca.pem"]),
+            private_key=read(certificates["client.key"]),
+            certificate_chain=read(certificates["client.pem"]),
+        )
+        _, _, data, _, _ = log_one_of_each(store)
+        url = (f"grpcs://127.0.0.1:{mutual_tls_server.port}?root_certificates={certificates['ca.pem']}"
+               f"&private_key={certificates['client.key']}&certificate_chain={certificates['client.pem']}")
+        by_url = lineage.Store(url=url)
+        assert [a.uri for a in by_url.store.get_artifacts_by_id([data.id])] == ["s3://bucket/data.csv"]
+
+    @pytest.mark.parametrize(
+        "options",
+        [
+            pytest.param({}, id="plaintext"),
+            pytest.param({"root_certificates": "ca.pem"}, id="no-client-certificate"),
+            pytest.param({"root_certificates": "ca.pem", "private_key": "rogue.key",
+                          "certificate_chain": "rogue.pem"}, id="certificate-of-another-ca"),
+        ],
+    )
+    def test_clients_without_a_valid_certificate_are_refused(self, mutual_tls_server, certificates, options):
+        """No TLS, no client certificate, or one the server's CA did not sign: refused."""
+        client = mlmd_client(mutual_tls_server.port, **{k: read(certificates[v]) for k, v in options.items()})
+        client._grpc_timeout_sec = 10
+        with pytest.raises(mlmd_errors.UnavailableError):
+            client.get_artifact_types()
+
+    def test_server_certificate_only(self, certificates, tmp_path):
+        """Without --tls-client-ca, a client with the CA alone connects; plaintext is refused."""
+        server = ServerProcess(
+            backends.make_url("sqlite", tmp_path),
+            ["--tls-cert", certificates["server.pem"], "--tls-key", certificates["server.key"]],
+        )
+        try:
+            client = mlmd_client(server.port, root_certificates=read(certificates["ca.pem"]))
+            assert set(KUBEFLOW_ARTIFACT_TYPES) <= {t.name for t in client.get_artifact_types()}
+            plain = mlmd_client(server.port)
+            plain._grpc_timeout_sec = 10
+            with pytest.raises(mlmd_errors.UnavailableError):
+                plain.get_artifact_types()
+            untrusted = mlmd_client(server.port, root_certificates=read(certificates["other-ca.pem"]))
+            untrusted._grpc_timeout_sec = 10
+            with pytest.raises(mlmd_errors.UnavailableError):
+                untrusted.get_artifact_types()
+        finally:
+            server.stop()
+        assert "(TLS)" in server.lines[0]
