@@ -17,7 +17,7 @@ one atomic write instead of three or four.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 
 from lineage import _config
 from lineage.errors import InvalidTypeError, describe
@@ -34,6 +34,9 @@ from lineage.store import (
     tls_url,
 )
 from lineage.store import _codec as codec
+
+if TYPE_CHECKING:
+    from lineage.graph import LineageGraph
 
 __all__ = ["Execution", "Run", "Store", "Workspace"]
 
@@ -101,6 +104,32 @@ class Store:
         self._connection: Connection = connect(parsed)
         self.url = parsed
         self.store = self._connection.mlmd
+
+    def get_artifact(self, artifact_id: int) -> Optional[Artifact]:
+        """The record stored under an artifact id, or None."""
+        if isinstance(artifact_id, bool) or not isinstance(artifact_id, int):
+            raise InvalidTypeError(f"get_artifact(artifact_id) must be an int, got {describe(artifact_id)}")
+        return self._connection.reader.artifact(artifact_id)
+
+    def lineage(self, artifact: Any) -> "LineageGraph":
+        """Everything upstream of an artifact (a logged record or an id).
+
+        Raises:
+            InvalidValueError: the artifact was never logged.
+        """
+        from lineage.errors import InvalidValueError
+        from lineage.graph import _artifact_id, build
+
+        artifact_id = _artifact_id(artifact)
+        if artifact_id is None:
+            if isinstance(artifact, Artifact):
+                raise InvalidValueError(f"lineage(artifact): {artifact!r} was never logged (its id is None)")
+            raise InvalidTypeError(f"lineage(artifact) must be a logged record or an artifact id, got {describe(artifact)}")
+        return build(artifact_id, self._connection.reader.upstream(artifact_id))
+
+    def describe_lineage(self, artifact: Any) -> str:
+        """The lineage of an artifact as an indented text tree."""
+        return self.lineage(artifact).to_text()
 
     def __repr__(self) -> str:
         return f"Store({self.url.redacted()!r})"

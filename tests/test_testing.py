@@ -1,0 +1,65 @@
+"""lineage.testing: a temporary store and lineage assertions for users' own tests."""
+
+from __future__ import annotations
+
+import pytest
+
+import lineage
+from lineage import DataSet, Metrics, Model, track
+from lineage.testing import assert_lineage, lineage_store, recording  # noqa: F401
+
+# How a user gets the fixture: import it (or list "lineage.testing" in pytest_plugins of a root conftest).
+
+
+@track
+def prepare(raw: DataSet) -> DataSet:
+    return DataSet(uri=raw.uri + ".clean", name="clean")
+
+
+@track
+def train(data: DataSet) -> Model:
+    return Model(uri="file:///m.pt", name="m")
+
+
+class TestRecording:
+    def test_records_into_a_temporary_store_and_restores_settings(self):
+        """recording() points tracked calls at a fresh store, strict and synchronous, then restores settings."""
+        lineage.init(workspace="before", strict=False)
+        with recording() as store:
+            model = train(prepare(DataSet(uri="s3://raw", name="raw")))
+            assert model.id is not None
+            assert lineage._config.settings().strict is True
+            executions = store.store.get_executions()
+            assert sorted(e.properties["name"].string_value for e in executions) == ["prepare", "train"]
+        assert lineage._config.settings().workspace == "before"
+        assert lineage._config.settings().strict is False
+
+    def test_fixture(self, lineage_store):
+        """The lineage_store fixture records tracked calls into a temporary store."""
+        model = train(DataSet(uri="s3://d", name="d"))
+        assert lineage_store.get_artifact(model.id) == model
+
+
+class TestAssertLineage:
+    def test_direct_and_transitive_upstream(self):
+        """assert_lineage passes for direct and transitive upstream artifacts and the producing execution."""
+        raw = DataSet(uri="s3://raw", name="raw")
+        with recording() as store:
+            model = train(prepare(raw))
+            assert_lineage(model, upstream=[DataSet(uri="s3://raw.clean", name="clean")], produced_by="train", store=store)
+            assert_lineage(model, upstream=[raw], store=store)  # two steps up, matched by id
+
+    def test_missing_upstream_fails_with_what_was_found(self):
+        """A missing upstream artifact fails with the recorded upstream listed."""
+        with recording() as store:
+            model = train(DataSet(uri="s3://a", name="a"))
+            with pytest.raises(AssertionError, match=r"lacks upstream.*s3://other(.|\n)*s3://a"):
+                assert_lineage(model, upstream=[DataSet(uri="s3://other", name="a")], store=store)
+            with pytest.raises(AssertionError, match="produced by \\['train'\\], not 'prepare'"):
+                assert_lineage(model, produced_by="prepare", store=store)
+
+    def test_unlogged_artifact_fails(self):
+        """An artifact that was never logged fails the assertion."""
+        with recording() as store:
+            with pytest.raises(AssertionError, match="never logged"):
+                assert_lineage(Metrics(uri="file:///x", name="x"), store=store)
