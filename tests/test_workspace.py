@@ -671,3 +671,21 @@ class TestCaseAndPadding:
         stored = {c.id: c.name for c in store.store.get_contexts_by_id([first.context_id, second_id or first.context_id])}
 
         assert (names[0], names[1]) == (stored[first.context_id], names[1] if second_id is None else stored[second_id])
+
+
+class TestReader:
+    def test_artifacts_by_uri_are_exact_matches(self, any_store):
+        """The reader finds artifacts by exact uri, even where SQL compares case-insensitively."""
+        e = Execution(name="e", workspace=Workspace(store=any_store, name="ws"))
+        lower = e.log_input(DataSet(uri="s3://b/data", name="a"))
+        e.log_input(DataSet(uri="s3://b/DATA", name="b"))
+        e.log_input(DataSet(uri="s3://b/data  ", name="c"))
+
+        assert [lower.id] == [r.id for r in any_store._connection.reader.artifacts_by_uri("s3://b/data")]
+
+    def test_workspace_lookup_is_exact(self, any_store):
+        """The reader's workspace lookup does not answer for a name differing in case."""
+        Workspace(store=any_store, name="Exp", description="d")
+        reader = any_store._connection.reader
+
+        assert ("Exp", "d", None) == (reader.workspace("Exp")["name"], reader.workspace("Exp")["description"], reader.workspace("exp"))

@@ -55,7 +55,10 @@ class Reader:
 
     def artifacts_by_uri(self, uri: str) -> List[Artifact]:
         stored = codec.encode(uri, self.backend.url.mangles_backslashes)
-        return self.records(self._call("get_artifacts_by_uri", stored) or [])
+        # MySQL compares strings case-insensitively and ignores trailing
+        # spaces: keep exact matches only.
+        found = self._call("get_artifacts_by_uri", stored) or []
+        return self.records([p for p in found if p.uri == stored])
 
     def list_workspace(self, workspace_id: int, type_name: str) -> List[Dict[str, Any]]:
         """Flat dicts of the artifacts of one type attributed to a workspace."""
@@ -86,7 +89,9 @@ class Reader:
     def workspace(self, name: str) -> Optional[Dict[str, Any]]:
         stored = codec.encode(name, self.backend.url.mangles_backslashes)
         ctx = self._call("get_context_by_type_and_name", codec.WORKSPACE_TYPE_NAME, stored)
-        return codec.context_summary(ctx) if ctx is not None else None
+        if ctx is None or ctx.name != stored:  # MySQL: "Exp" is found for "exp"
+            return None
+        return codec.context_summary(ctx)
 
     def workspaces(self) -> List[Dict[str, Any]]:
         return [codec.context_summary(c) for c in self._call("get_contexts_by_type", codec.WORKSPACE_TYPE_NAME) or []]
