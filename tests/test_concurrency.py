@@ -1,0 +1,249 @@
+"""Many writers at once: real processes (spawned), threads, every backend.
+
+Each writer process tracks calls into one shared store; afterwards the store
+must hold exactly what was tracked: every execution COMPLETE with its input
+and output events, one deduplicated DataSet, no duplicate types, one
+workspace, one run per process. Workers run with ``strict=True``, so any
+failure of lineage would surface as an error in the worker.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import threading
+import traceback
+from typing import Any, Callable, Dict, List, Sequence
+
+import pytest
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+import lineage
+from lineage.store import parse_store_url
+from tests import backends
+
+BACKENDS = ["sqlite", "postgresql", "mysql", "grpc"]
+WORKSPACE = "shared"
+SHARED_DATA = {"uri": "s3://bucket/shared.csv", "name": "shared", "version": "1"}
+
+
+@lineage.track
+def step(data: lineage.DataSet, worker: int, i: int) -> lineage.Model:
+    """One tracked call: a shared input, a unique output."""
+    return lineage.Model(uri=f"s3://models/{worker}/{i}", name=f"model-{worker}-{i}", version="1")
+
+
+# --------------------------------------------------------------------------- process helpers
+
+
+def _run_in_child(target: Callable[..., Any], args: Sequence[Any], results: Any) -> None:
+    try:
+        results.put(("ok", os.getpid(), target(*args)))
+    except BaseException:
+        results.put(("error", os.getpid(), traceback.format_exc()))
+
+
+def run_processes(target: Callable[..., Any], args_list: List[Sequence[Any]], timeout: float = 600) -> List[Any]:
+    """Run ``target(*args)`` in one spawned process per args; return their results.
+
+    Raises:
+        AssertionError: a process failed (its traceback is in the message) or hung.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    processes = [ctx.Process(target=_run_in_child, args=(target, args, results)) for args in args_list]
+    for process in processes:
+        process.start()
+    outcomes = []
+    try:
+        for _ in processes:
+            outcomes.append(results.get(timeout=timeout))
+    finally:
+        for process in processes:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        results.close()
+        results.join_thread()
+    errors = [text for status, _, text in outcomes if status == "error"]
+    assert not errors, "a writer process failed:\n" + "\n".join(errors)
+    assert [p.exitcode for p in processes] == [0] * len(processes)
+    return [value for _, _, value in outcomes]
+
+
+def track_worker(url: str, worker: int, calls: int, barrier: Any) -> int:
+    """A writer process: *calls* tracked calls, all started together."""
+    lineage.init(store=url, workspace=WORKSPACE, strict=True)
+    data = lineage.DataSet(**SHARED_DATA)
+    barrier.wait()
+    for i in range(calls):
+        model = step(data, worker, i)
+        assert model.id is not None
+    return calls
+
+
+def create_same_worker(url: str, barrier: Any) -> Dict[str, int]:
+    """Create the same workspace, run and types as every other process, at once."""
+    store = lineage.Store(url=url)
+    barrier.wait()
+    ws = lineage.Workspace(store=store, name="same workspace")
+    run = lineage.Run(workspace=ws, name="same run")
+    ex = lineage.Execution(name="same", workspace=ws, run=run)
+    data = ex.log_input(lineage.DataSet(**SHARED_DATA))
+    return {"workspace": ws.context_id, "run": run.context_id, "data": data.id}
+
+
+# --------------------------------------------------------------------------- store checks
+
+
+def open_store(url: str) -> metadata_store.MetadataStore:
+    """MLMD's own client for the URL (stock gRPC client for grpc://)."""
+    return metadata_store.MetadataStore(parse_store_url(url).connection_config())
+
+
+def assert_no_duplicate_types(mlmd: metadata_store.MetadataStore) -> None:
+    for kind in ("artifact", "execution", "context"):
+        names = [t.name for t in getattr(mlmd, f"get_{kind}_types")()]
+        duplicates = [name for name, count in collections.Counter(names).items() if count > 1]
+        assert duplicates == [], f"duplicate {kind} types"
+
+
+def assert_tracked(url: str, processes: int, calls: int) -> None:
+    """The store holds exactly processes x calls complete executions of ``step``."""
+    mlmd = open_store(url)
+    total = processes * calls
+    executions = [
+        e for e in mlmd.get_executions_by_type("kubeflow.org/alpha/execution")
+        if e.properties["name"].string_value == "step"
+    ]
+    assert len(executions) == total
+    assert collections.Counter(pb.Execution.State.Name(e.last_known_state) for e in executions) == {"COMPLETE": total}
+    assert len({e.external_id for e in executions}) == total
+
+    events = mlmd.get_events_by_execution_ids([e.id for e in executions])
+    per_execution = collections.Counter((e.execution_id, pb.Event.Type.Name(e.type)) for e in events)
+    assert len(events) == 2 * total
+    assert set(per_execution.values()) == {1}
+    assert {kind for _, kind in per_execution} == {"INPUT", "OUTPUT"}
+
+    datasets = mlmd.get_artifacts_by_type("kubeflow.org/alpha/data_set")
+    assert [a.uri for a in datasets] == [SHARED_DATA["uri"]]
+    inputs = {e.artifact_id for e in events if e.type == pb.Event.INPUT}
+    assert inputs == {datasets[0].id}
+    models = mlmd.get_artifacts_by_type("kubeflow.org/alpha/model")
+    assert len(models) == total
+    assert len({a.uri for a in models}) == total
+    assert {e.artifact_id for e in events if e.type == pb.Event.OUTPUT} == {a.id for a in models}
+
+    workspaces = mlmd.get_contexts_by_type("kubeflow.org/alpha/workspace")
+    assert [c.name for c in workspaces] == [WORKSPACE]
+    assert len(mlmd.get_contexts_by_type("lineage/run")) == processes
+    assert_no_duplicate_types(mlmd)
+
+
+def tracked_in_processes(url: str, processes: int, calls: int) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(processes)
+    done = run_processes(track_worker, [(url, worker, calls, barrier) for worker in range(processes)])
+    assert done == [calls] * processes
+    assert_tracked(url, processes, calls)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("backend", BACKENDS)
+class TestManyWriterProcesses:
+    """N processes tracking into one store lose nothing and duplicate nothing."""
+
+    def test_four_processes_track_25_calls_each(self, backend, tmp_path):
+        """4 x 25 tracked calls: 100 complete executions, 200 events, one DataSet."""
+        tracked_in_processes(backends.make_url(backend, tmp_path), processes=4, calls=25)
+
+    @pytest.mark.slow
+    def test_eight_processes_track_250_calls_each(self, backend, tmp_path):
+        """Issue 4's figure: 8 x 250 tracked calls, 2,000 complete executions."""
+        tracked_in_processes(backends.make_url(backend, tmp_path), processes=8, calls=250)
+
+    def test_same_workspace_run_and_types_at_the_same_moment(self, backend, tmp_path):
+        """Processes creating one workspace, run and types at once end with one of each."""
+        url = backends.make_url(backend, tmp_path)
+        ctx = multiprocessing.get_context("spawn")
+        processes = 4
+        barrier = ctx.Barrier(processes)
+        seen = run_processes(create_same_worker, [(url, barrier)] * processes)
+        assert len({ids["workspace"] for ids in seen}) == 1
+        assert len({ids["run"] for ids in seen}) == 1
+        assert len({ids["data"] for ids in seen}) == 1
+
+        mlmd = open_store(url)
+        assert [c.name for c in mlmd.get_contexts_by_type("kubeflow.org/alpha/workspace")] == ["same workspace"]
+        assert len(mlmd.get_contexts_by_type("lineage/run")) == 1
+        assert len(mlmd.get_artifacts_by_type("kubeflow.org/alpha/data_set")) == 1
+        assert len(mlmd.get_executions()) == processes
+        assert_no_duplicate_types(mlmd)
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("backend", BACKENDS)
+class TestThreadsShareOneStore:
+    """Threads of one process sharing a Store are safe."""
+
+    def test_threads_track_into_one_store(self, backend, tmp_path):
+        """8 threads x 20 tracked calls through one Store: all recorded once."""
+        url = backends.make_url(backend, tmp_path)
+        lineage.init(store=url, workspace=WORKSPACE, strict=True)
+        data = lineage.DataSet(**SHARED_DATA)
+        errors: List[BaseException] = []
+        start = threading.Barrier(8)
+
+        def worker(n: int) -> None:
+            try:
+                start.wait()
+                for i in range(20):
+                    step(data, n, i)
+            except BaseException as exc:  # re-raised by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        assert errors == []
+        # One process: one run context, like one writer process.
+        assert_tracked(url, processes=1, calls=160)
+
+    def test_threads_share_imperative_objects(self, backend, tmp_path):
+        """Threads logging through one Workspace and Run with the Kubeflow-style API."""
+        store = lineage.Store(url=backends.make_url(backend, tmp_path))
+        ws = lineage.Workspace(store=store, name=WORKSPACE)
+        run = lineage.Run(workspace=ws, name="threads")
+        errors: List[BaseException] = []
+        ids: Dict[int, List[int]] = collections.defaultdict(list)
+
+        def worker(n: int) -> None:
+            try:
+                for i in range(10):
+                    ex = lineage.Execution(name="imperative", workspace=ws, run=run)
+                    ex.log_input(lineage.DataSet(**SHARED_DATA))
+                    model = ex.log_output(lineage.Model(uri=f"s3://m/{n}/{i}", name="m", version=str(i)))
+                    ids[n].append(model.id)
+            except BaseException as exc:  # re-raised by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(300)
+        assert errors == []
+        mlmd = store.store
+        assert len(mlmd.get_executions()) == 60
+        assert len(mlmd.get_artifacts_by_type("kubeflow.org/alpha/data_set")) == 1
+        assert len({i for values in ids.values() for i in values}) == 60
+        assert len(mlmd.get_events_by_execution_ids([e.id for e in mlmd.get_executions()])) == 120
