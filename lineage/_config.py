@@ -194,8 +194,8 @@ def contexts_for(store: Any, workspace: str, run: str) -> Any:
     ws_key = (store, workspace, os.getpid())
     ws = _contexts.get(ws_key)
     if ws is None:
-        ws = Workspace(store=store, name=workspace)
-    run_obj = Run(workspace=ws, name=run)
+        ws = Workspace._lazy(store, workspace)
+    run_obj = Run._lazy(ws, run)
     with _lock:
         _contexts.setdefault(ws_key, ws)
         _contexts.setdefault(key, (ws, run_obj))

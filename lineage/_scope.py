@@ -291,7 +291,7 @@ class ExecutionScope:
             if not self._start_written:
                 self._write_start()
             elif self._inputs:
-                self._guarded("record inputs", lambda: self._exe._write(inputs=self._take_inputs()))
+                self._guarded("record inputs", lambda: self._exe._write(inputs=self._take_inputs(), spool=not _config.strict()))
 
     def __repr__(self) -> str:
         state = "done" if self._done else "running" if self._entered else "new"
@@ -425,7 +425,7 @@ class ExecutionScope:
             inputs = list(self._inputs)
 
             def write() -> None:
-                self._exe._write(inputs=inputs, properties=props, state="RUNNING")
+                self._exe._write(inputs=inputs, properties=props, state="RUNNING", spool=not _config.strict())
                 self._start_written = True
                 del self._inputs[: len(inputs)]
 
@@ -449,7 +449,7 @@ class ExecutionScope:
             inputs, outputs = self._take_inputs(), list(self._outputs)
             self._guarded(
                 "write the execution's end",
-                lambda: self._exe._write(inputs=inputs, outputs=outputs, state=state, properties=props),
+                lambda: self._exe._write(inputs=inputs, outputs=outputs, state=state, properties=props, spool=not _config.strict()),
             )
 
     def _bind_call(self, binder: _mapping.Binder, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:

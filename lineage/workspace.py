@@ -27,6 +27,7 @@ from lineage.store import (
     OUTPUT,
     Connection,
     ContextRef,
+    ContextSpec,
     ExecutionHandle,
     StoreURL,
     connect,
@@ -187,10 +188,34 @@ class Workspace:
         self.name = name
         self.description = description
         self.labels = labels
-        self._ref: ContextRef = store._connection.writer.workspace(
+        self._spec = ContextSpec("workspace", name, description=description, labels=dict(labels) if labels else None)
+        self._ref: Optional[ContextRef] = store._connection.writer.workspace(
             name, description, labels, reuse=bool(reuse_workspace_if_exists)
         )
-        self.context_id = self._ref.id
+
+    @classmethod
+    def _lazy(cls, store: Store, name: str) -> "Workspace":
+        """A workspace found or made at its first write (no store access now).
+
+        The declarative layer uses it so that a store that is down when a
+        tracked call starts costs nothing but a spooled write.
+        """
+        self = cls.__new__(cls)
+        self._lineage_store = store
+        self.store = store.store
+        self.name = name
+        self.description = None
+        self.labels = None
+        self._spec = ContextSpec("workspace", name)
+        self._ref = None
+        return self
+
+    @property
+    def context_id(self) -> int:
+        """Id of the workspace's MLMD context."""
+        if self._ref is None:
+            self._ref = self._lineage_store._connection.writer.resolve(self._spec)
+        return self._ref.id
 
     def list(self, artifact_type_name: Optional[str] = None) -> List[Dict[str, Any]]:
         """List the artifacts of one type in this workspace, as flat dicts.
@@ -243,8 +268,26 @@ class Run:
         self.workspace = workspace
         self.name = name
         self.description = description
-        self._ref: ContextRef = workspace._lineage_store._connection.writer.run(workspace._ref, name, description)
-        self.context_id = self._ref.id
+        self._spec = ContextSpec("run", name, workspace=workspace.name, description=description)
+        self._ref: Optional[ContextRef] = workspace._lineage_store._connection.writer.run(workspace._spec, name, description)
+
+    @classmethod
+    def _lazy(cls, workspace: Workspace, name: str) -> "Run":
+        """A run found or made at its first write (no store access now)."""
+        self = cls.__new__(cls)
+        self.workspace = workspace
+        self.name = name
+        self.description = None
+        self._spec = ContextSpec("run", name, workspace=workspace.name)
+        self._ref = None
+        return self
+
+    @property
+    def context_id(self) -> int:
+        """Id of the run's MLMD context (child of the workspace's)."""
+        if self._ref is None:
+            self._ref = self.workspace._lineage_store._connection.writer.resolve(self._spec)
+        return self._ref.id
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, workspace={self.workspace.name!r}, context_id={self.context_id})"
@@ -297,17 +340,18 @@ class Execution:
         self._writer = workspace._lineage_store._connection.writer
         self._handle: ExecutionHandle = self._writer.new_execution(
             name,
-            workspace=workspace._ref,
-            run=run._ref if run is not None else None,
+            workspace=workspace._spec,
+            run=run._spec if run is not None else None,
             description=description,
             create_time=self.create_time,
         )
         if not _defer:
             self._write()
 
-    def _write(self, inputs: Any = (), outputs: Any = (), **kwargs: Any) -> None:
-        self._writer.write(self._handle, inputs, outputs, **kwargs)
+    def _write(self, inputs: Any = (), outputs: Any = (), **kwargs: Any) -> bool:
+        landed = self._writer.write(self._handle, inputs, outputs, **kwargs)
         self.id = self._handle.id
+        return landed
 
     def log_input(self, artifact: Artifact) -> Artifact:
         """Log an artifact as an input of this execution.

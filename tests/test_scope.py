@@ -680,9 +680,11 @@ class TestWrites:
 
 
 class TestFailOpen:
-    def test_unreachable_store_never_breaks_the_function(self, monkeypatch, caplog):
-        """With the store down the function returns its result, one warning is shown and the problem is logged."""
-        monkeypatch.setenv("LINEAGE_RETRY_SECONDS", "0.2")
+    def test_unreachable_store_never_breaks_the_function(self, monkeypatch, caplog, tmp_path):
+        """With the store down the function returns its result, one warning names the spool, writes are journaled."""
+        from lineage.store import _spool
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
         lineage.init(store="postgresql://postgres@127.0.0.1:1/nothing", start_delay=0)
 
         @track
@@ -690,14 +692,18 @@ class TestFailOpen:
             return Model(uri="file:///m", name="m")
 
         with caplog.at_level(logging.WARNING, logger="lineage"):
-            with pytest.warns(lineage.LineageWarning, match="could not start the execution"):
+            with pytest.warns(lineage.LineageWarning, match="unreachable.*spool"):
                 first = train(data())
             with warnings.catch_warnings():
-                warnings.simplefilter("error")  # a second warning of the same cause would fail
+                warnings.simplefilter("error")  # a second warning would fail here
                 second = train(data())
         assert first.uri == second.uri == "file:///m"
-        assert first.id is None
-        assert sum("could not start the execution" in r.getMessage() for r in caplog.records) == 2
+        assert first.id is None  # not stored yet
+        assert sum("unreachable" in r.getMessage() for r in caplog.records) == 1
+        [path] = _spool.spool_files(str(tmp_path / "home"))
+        journal = _spool.read_journal(path)
+        assert len(journal.todo) == 4  # start and end of two calls, in order
+        assert [e["seq"] for e in journal.todo] == [1, 2, 3, 4]
 
     def test_strict_raises_lineage_failures(self, monkeypatch):
         """lineage.init(strict=True) makes lineage's own failures raise."""

@@ -275,8 +275,9 @@ class TestReconnect:
         names = sorted(e.properties["name"].string_value for e in direct.get_executions())
         assert names == ["after", "before"]
 
-    def test_a_write_while_the_server_is_down_waits_for_it(self, sqlite_url):
+    def test_a_write_while_the_server_is_down_waits_for_it(self, sqlite_url, monkeypatch):
         """A write sent while no server answers succeeds when one comes back in the retry budget."""
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "10")  # default 2 s, then the write is spooled
         port = free_port()
         server = ServerProcess(sqlite_url, port=port)
         remote = lineage.Store(url=server.url)

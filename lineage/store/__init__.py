@@ -21,7 +21,7 @@ import attrs
 from lineage.store._backend import Backend, RetryPolicy
 from lineage.store._reader import Reader
 from lineage.store._url import StoreURL, default_home, parse_store_url, tls_url
-from lineage.store._writer import INPUT, OUTPUT, ContextRef, ExecutionHandle, Writer
+from lineage.store._writer import INPUT, OUTPUT, ContextRef, ContextSpec, ExecutionHandle, PendingWrite, Writer
 
 __all__ = [
     "INPUT",
@@ -29,8 +29,10 @@ __all__ = [
     "Backend",
     "Connection",
     "ContextRef",
+    "ContextSpec",
     "ExecutionHandle",
     "MLMDClient",
+    "PendingWrite",
     "Reader",
     "RetryPolicy",
     "StoreURL",
@@ -107,6 +109,9 @@ def connect(url: "StoreURL | str | None", retry: Optional[RetryPolicy] = None) -
 
 
 def reset_connections() -> None:
-    """Forget shared connections (tests)."""
+    """Forget shared connections and stop background replays (tests)."""
+    from lineage.store import _spool
+
+    _spool.abandon_all()
     with _connections_lock:
         _connections.clear()

@@ -33,27 +33,48 @@ RETRIABLE = (mlmd_errors.AbortedError, mlmd_errors.UnavailableError, mlmd_errors
 class RetryPolicy:
     """Short jittered exponential backoff, bounded in time and attempts.
 
-    The time budget defaults to ``LINEAGE_RETRY_SECONDS`` (10 s if unset).
+    A locked or conflicting transaction (``AbortedError``) is retried for up
+    to ``LINEAGE_RETRY_SECONDS`` (10 s); a store that does not answer
+    (``UnavailableError``) for up to ``LINEAGE_RETRY_UNAVAILABLE_SECONDS``
+    (2 s), after which the write goes to the spool and is retried in the
+    background instead of holding up the caller.
     """
 
-    def __init__(self, max_delay: Optional[float] = None, max_attempts: int = 200, first_wait: float = 0.002, max_wait: float = 0.25):
-        if max_delay is None:
-            try:
-                max_delay = float(os.environ.get("LINEAGE_RETRY_SECONDS", "") or 10.0)
-            except ValueError:
-                max_delay = 10.0
-        self.max_delay = max_delay
+    def __init__(
+        self,
+        max_delay: Optional[float] = None,
+        unavailable_delay: Optional[float] = None,
+        max_attempts: int = 200,
+        first_wait: float = 0.002,
+        max_wait: float = 0.25,
+    ):
+        self.max_delay = _env_seconds("LINEAGE_RETRY_SECONDS", 10.0) if max_delay is None else max_delay
+        if unavailable_delay is None:
+            unavailable_delay = min(self.max_delay, _env_seconds("LINEAGE_RETRY_UNAVAILABLE_SECONDS", 2.0))
+        self.unavailable_delay = unavailable_delay
         self.max_attempts = max_attempts
         self.first_wait = first_wait
         self.max_wait = max_wait
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        budget = self.max_delay if isinstance(exc, mlmd_errors.AbortedError) else self.unavailable_delay
+        return (state.seconds_since_start or 0.0) >= budget or state.attempt_number >= self.max_attempts
 
     def retrying(self) -> tenacity.Retrying:
         return tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(RETRIABLE),
             wait=tenacity.wait_random_exponential(multiplier=self.first_wait, max=self.max_wait),
-            stop=tenacity.stop_after_delay(self.max_delay) | tenacity.stop_after_attempt(self.max_attempts),
+            stop=self._stop,
             reraise=True,
         )
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
 
 
 def _connect_error(exc: BaseException) -> bool:
@@ -63,7 +84,9 @@ def _connect_error(exc: BaseException) -> bool:
     return any(
         marker in text
         for marker in ("could not connect", "connection refused", "can't connect", "failed to connect",
-                       "connection to server", "lost connection", "server has gone away", "no such host")
+                       "connection to server", "lost connection", "server has gone away", "no such host",
+                       "server closed the connection", "terminating connection", "connection pointer is null",
+                       "no connection to the server", "broken pipe", "connection reset", "the database system is")
     )
 
 
@@ -95,6 +118,11 @@ class Backend:
                     # unless it is only locked.
                     if isinstance(exc, RETRIABLE):
                         raise
+                    if "concurrent writes aborted" in str(exc).lower():
+                        # Opening runs MLMD's schema check in a transaction;
+                        # with max_num_retries=1, another writer holding the
+                        # SQLite lock fails it: a conflict, retried like one.
+                        raise mlmd_errors.AbortedError(f"cannot open store: {exc}") from exc
                     if self.url.scheme in ("postgresql", "mysql") or _connect_error(exc) or "locked" in str(exc):
                         raise mlmd_errors.UnavailableError(f"cannot connect: {exc}") from exc
                     raise StoreError(f"cannot open store {self.url.redacted()}: {exc}", cause=exc) from exc
@@ -129,16 +157,23 @@ class Backend:
     def run(self, fn: Callable[[metadata_store.MetadataStore], T], what: str = "call") -> T:
         """Run ``fn(mlmd_store)`` under the lock with retries."""
         try:
+            with self._lock:
+                return fn(self.mlmd)
+        except RETRIABLE as exc:
+            self._on_retriable(exc)
+        except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
+            if not _connect_error(exc):
+                raise
+            self.close()
+        # Slow path: only calls that failed transiently build the retry machinery.
+        try:
             for attempt in self.retry.retrying():
                 with attempt:
                     try:
                         with self._lock:
                             return fn(self.mlmd)
                     except RETRIABLE as exc:
-                        if isinstance(exc, mlmd_errors.UnavailableError) and self.url.is_remote:
-                            # A fresh channel reconnects at once instead of
-                            # waiting out gRPC's reconnect backoff.
-                            self.close()
+                        self._on_retriable(exc)
                         log.debug("retrying %s after %s", what, type(exc).__name__)
                         raise
                     except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
@@ -152,6 +187,16 @@ class Backend:
                 cause=exc,
             ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _on_retriable(self, exc: BaseException) -> None:
+        if isinstance(exc, (mlmd_errors.UnavailableError, mlmd_errors.DeadlineExceededError)) and self.url.is_remote:
+            # A fresh channel reconnects at once instead of waiting out
+            # gRPC's reconnect backoff.
+            self.close()
+
+    def cached_type_id(self, kind: str, name: str) -> Optional[int]:
+        """The type id if this process registered the type already."""
+        return self._type_ids.get((kind, name))
 
     # ------------------------------------------------------------------ types
 

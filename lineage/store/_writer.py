@@ -1,14 +1,22 @@
-"""Writes: one atomic ``put_execution`` each, idempotent, retried.
+"""Writes: one atomic ``put_execution`` each, idempotent, retried, spooled.
 
-A write carries an execution (new or by id), the artifacts logged with it as
-input or output events, and the execution's contexts (workspace, run). It is
-one MLMD transaction whatever the number of artifacts.
+A write carries an execution (new, or known by id or external id), the
+artifacts logged with it as input or output events, and the execution's
+contexts (workspace, run). It is one MLMD transaction whatever the number of
+artifacts.
+
+Every write is first made into a :class:`PendingWrite` that needs nothing
+from the store: types travel as type protos, contexts as names, new
+artifacts as full protos with their external ids. The same object is
+submitted to the store, or — when the store cannot be reached — appended to
+the spool and submitted later, by a background thread or ``lineage sync``.
 
 Idempotence and deduplication rest on ``external_id``s:
 
 * deduplicated artifacts (DataSet, Model) get a key derived from their type,
-  uri, name, version and workspace, so "the same" artifact is found by an
-  indexed lookup and two processes logging it at once end with one row;
+  uri, name, version, workspace and content digest, so "the same" artifact
+  is found by an indexed lookup and two processes logging it at once end
+  with one row;
 * every other node gets a client-made random external id, so a write that is
   sent twice (a lost response, a replayed spool) is recognized.
 
@@ -18,8 +26,10 @@ Nothing here lists a whole type or table, and no user string ever reaches a
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
+import weakref
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import attrs
@@ -29,21 +39,22 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 from lineage.errors import (
     InvalidTypeError,
     StoreError,
+    StoreUnavailableError,
     UnknownArtifactError,
     WorkspaceExistsError,
     describe,
 )
 from lineage.records import Artifact, schema_of
 from lineage.store import _codec as codec
+from lineage.store import _digest
 from lineage.store._backend import Backend, _first_line
 
-__all__ = ["ContextRef", "ExecutionHandle", "Writer", "INPUT", "OUTPUT"]
+__all__ = ["ContextRef", "ContextSpec", "ExecutionHandle", "PendingWrite", "Writer", "INPUT", "OUTPUT"]
 
 log = logging.getLogger("lineage.store")
 
 INPUT = pb.Event.INPUT
 OUTPUT = pb.Event.OUTPUT
-_DECLARED = {INPUT: pb.Event.DECLARED_INPUT, OUTPUT: pb.Event.DECLARED_OUTPUT}
 
 _STATES = {
     "RUNNING": pb.Execution.RUNNING,
@@ -57,6 +68,26 @@ _STATES = {
 PathStep = Union[str, int]
 #: (record, event type INPUT/OUTPUT, event path steps)
 Logged = Tuple[Artifact, int, Sequence[PathStep]]
+#: (record, event type, dedup key or None): where to put an id once known
+Binding = Tuple[Artifact, int, Optional[str]]
+
+
+# --------------------------------------------------------------------------- data
+
+
+@attrs.define(eq=False)
+class ContextSpec:
+    """A workspace or run context by name: what is needed to find or make it."""
+
+    kind: str  # "workspace" | "run"
+    name: str
+    workspace: Optional[str] = None  # a run's workspace
+    description: Optional[str] = None
+    labels: Optional[Dict[str, Any]] = None
+
+    @property
+    def key(self) -> Tuple[str, Optional[str], str]:
+        return (self.kind, self.workspace, self.name)
 
 
 @attrs.define(eq=False)
@@ -73,11 +104,12 @@ class ExecutionHandle:
     """The client-side state of one execution between writes."""
 
     proto: pb.Execution = attrs.field(repr=False)
-    contexts: List[pb.Context] = attrs.field(repr=False)
+    execution_type: pb.ExecutionType = attrs.field(repr=False)
+    contexts: List[ContextSpec] = attrs.field(repr=False)
     workspace: Optional[str]
     run: Optional[str]
     logged: Set[Tuple[int, int]] = attrs.field(factory=set)
-    lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False)
+    lock: threading.RLock = attrs.field(factory=threading.RLock, repr=False)
 
     @property
     def id(self) -> Optional[int]:
@@ -92,6 +124,80 @@ class ExecutionHandle:
         return pb.Execution.State.Name(self.proto.last_known_state)
 
 
+@attrs.define(eq=False)
+class Pair:
+    """One event of a write, with the artifact when it is not known by id."""
+
+    event: pb.Event
+    artifact: Optional[pb.Artifact] = None
+    artifact_type: Optional[pb.ArtifactType] = None
+    deduplicate: bool = False
+    binding: Optional[Binding] = None  # in-process only: the record to update
+
+
+@attrs.define(eq=False)
+class PendingWrite:
+    """A write that needs nothing from the store to be described.
+
+    ``to_json``/``from_json`` give the spool's on-disk form (protos as
+    base64 of their wire encoding); ``handle`` and pair bindings are
+    in-process only, so ids can be set once the write lands.
+    """
+
+    execution: pb.Execution
+    execution_type: pb.ExecutionType
+    contexts: List[ContextSpec]
+    pairs: List[Pair]
+    handle: Optional[ExecutionHandle] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "execution": _b64(self.execution),
+            "execution_type": _b64(self.execution_type),
+            "contexts": [attrs.asdict(c) for c in self.contexts],
+            "pairs": [
+                {
+                    "event": _b64(p.event),
+                    "artifact": _b64(p.artifact) if p.artifact is not None else None,
+                    "artifact_type": _b64(p.artifact_type) if p.artifact_type is not None else None,
+                    "deduplicate": p.deduplicate,
+                }
+                for p in self.pairs
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "PendingWrite":
+        return cls(
+            execution=_unb64(pb.Execution, data["execution"]),
+            execution_type=_unb64(pb.ExecutionType, data["execution_type"]),
+            contexts=[ContextSpec(**c) for c in data["contexts"]],
+            pairs=[
+                Pair(
+                    event=_unb64(pb.Event, p["event"]),
+                    artifact=_unb64(pb.Artifact, p["artifact"]) if p.get("artifact") else None,
+                    artifact_type=_unb64(pb.ArtifactType, p["artifact_type"]) if p.get("artifact_type") else None,
+                    deduplicate=bool(p.get("deduplicate")),
+                )
+                for p in data["pairs"]
+            ],
+        )
+
+    @property
+    def external_id(self) -> str:
+        return self.execution.external_id
+
+
+def _b64(message: Any) -> str:
+    return base64.b64encode(message.SerializeToString(deterministic=True)).decode("ascii")
+
+
+def _unb64(cls: Any, text: str) -> Any:
+    message = cls()
+    message.ParseFromString(base64.b64decode(text))
+    return message
+
+
 def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int] = None) -> pb.Event:
     event = pb.Event(type=event_type)
     if artifact_id is not None:
@@ -104,17 +210,42 @@ def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int]
     return event
 
 
+# --------------------------------------------------------------------------- writer
+
+
 class Writer:
     """Turns records into ``put_execution`` calls on one backend."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.mangle = backend.url.mangles_backslashes
+        self._lock = threading.Lock()
         # external_id -> artifact id, for artifacts this process has written
         # or seen, so a re-logged artifact costs no lookup.
         self._ids_by_key: Dict[str, int] = {}
         self._known_ids: Set[int] = set()
-        self._lock = threading.Lock()
+        self._contexts: Dict[Tuple[str, Optional[str], str], ContextRef] = {}
+        # id(record) -> (weakref, external id): a record whose write went to
+        # the spool keeps its external id if it is logged again.
+        self._record_keys: Dict[int, Tuple[Any, str]] = {}
+        self._spool: Any = None
+
+    # ------------------------------------------------------------------ spool
+
+    @property
+    def spool(self) -> Any:
+        """This process's spool for this store (made on first use)."""
+        with self._lock:
+            if self._spool is None:
+                from lineage.store._spool import Spool
+
+                self._spool = Spool(self.backend.url, self)
+            return self._spool
+
+    def spooling(self) -> bool:
+        """True while writes wait in the spool (new writes queue behind them)."""
+        spool = self._spool
+        return spool is not None and spool.pending()
 
     # ------------------------------------------------------------------ contexts
 
@@ -133,20 +264,26 @@ class Writer:
         type_id = self.backend.type_id("context", codec.workspace_type())
         stored_name = codec.encode(name, self.mangle)
         existing = self._context_by_name(codec.WORKSPACE_TYPE_NAME, stored_name)
+        created = False
         if existing is None:
             proto = codec.workspace_context(type_id, name, description, labels, self.mangle)
             existing, created = self._create_context(proto, codec.WORKSPACE_TYPE_NAME)
-            if created:
-                return ContextRef(id=existing.id, name=name, proto=existing)
-        if not reuse:
+        if not created and not reuse:
             raise WorkspaceExistsError(
                 f"Workspace name {name} already exists with id {existing.id}. You can initialize "
                 "workspace with reuse_workspace_if_exists=True if want to reuse it"
             )
-        return ContextRef(id=existing.id, name=name, proto=existing)
+        ref = ContextRef(id=existing.id, name=name, proto=existing)
+        with self._lock:
+            self._contexts[("workspace", None, name)] = ref
+        return ref
 
-    def run(self, workspace: ContextRef, name: str, description: Optional[str] = None) -> ContextRef:
+    def run(self, workspace: Union[ContextRef, ContextSpec, str], name: str, description: Optional[str] = None) -> ContextRef:
         """Get or create a run context, a child of its workspace context."""
+        if isinstance(workspace, str):
+            workspace = self.resolve(ContextSpec("workspace", workspace))
+        elif isinstance(workspace, ContextSpec):
+            workspace = self.resolve(workspace)
         type_id = self.backend.type_id("context", codec.run_type())
         proto = codec.run_context(type_id, workspace.name, name, description, self.mangle)
         existing = self._context_by_name(codec.RUN_TYPE_NAME, proto.name)
@@ -160,7 +297,19 @@ class Writer:
                     pass
                 except mlmd_errors.StatusError as exc:
                     raise StoreError(f"cannot link run {name!r} to its workspace: {_first_line(exc)}", cause=exc) from exc
-        return ContextRef(id=existing.id, name=name, proto=existing)
+        ref = ContextRef(id=existing.id, name=name, proto=existing)
+        with self._lock:
+            self._contexts[("run", workspace.name, name)] = ref
+        return ref
+
+    def resolve(self, spec: ContextSpec) -> ContextRef:
+        """The stored context for a spec, made if missing (cached)."""
+        ref = self._contexts.get(spec.key)
+        if ref is not None:
+            return ref
+        if spec.kind == "workspace":
+            return self.workspace(spec.name, spec.description, spec.labels, reuse=True)
+        return self.run(ContextSpec("workspace", spec.workspace or "default"), spec.name, spec.description)
 
     def _context_by_name(self, type_name: str, stored_name: str) -> Optional[pb.Context]:
         try:
@@ -192,17 +341,17 @@ class Writer:
         self,
         name: str,
         *,
-        workspace: Optional[ContextRef],
-        run: Optional[ContextRef] = None,
+        workspace: Optional[ContextSpec],
+        run: Optional[ContextSpec] = None,
         description: Optional[str] = None,
         create_time: str,
         type_name: str = codec.EXECUTION_TYPE_NAME,
         external_id: Optional[str] = None,
     ) -> ExecutionHandle:
-        """Prepare an execution (RUNNING); nothing is written until :meth:`write`."""
-        type_id = self.backend.type_id("execution", codec.execution_type(type_name))
+        """Prepare an execution (RUNNING). Nothing is read or written."""
+        execution_type = codec.execution_type(type_name)
         proto = codec.execution_to_proto(
-            type_id,
+            self.backend.cached_type_id("execution", type_name) or 0,
             name=name,
             description=description,
             create_time=create_time,
@@ -211,10 +360,10 @@ class Writer:
             external_id=external_id or codec.new_external_id("execution"),
             mangle=self.mangle,
         )
-        contexts = [ref.proto for ref in (workspace, run) if ref is not None]
         return ExecutionHandle(
             proto=proto,
-            contexts=contexts,
+            execution_type=execution_type,
+            contexts=[spec for spec in (workspace, run) if spec is not None],
             workspace=workspace.name if workspace else None,
             run=run.name if run else None,
         )
@@ -222,26 +371,32 @@ class Writer:
     def write(
         self,
         handle: ExecutionHandle,
-        inputs: Iterable[Logged] = (),
-        outputs: Iterable[Logged] = (),
+        inputs: Iterable[Any] = (),
+        outputs: Iterable[Any] = (),
         *,
         state: Optional[str] = None,
         properties: Optional[Mapping[str, Any]] = None,
-    ) -> None:
+        spool: bool = True,
+    ) -> bool:
         """Write the execution with new events in one transaction.
 
         Sets ``id`` on every logged record. Logging an artifact a second time
         with the same event type is a no-op (MLMD rejects duplicate events).
+        When the store cannot be reached the write goes to the spool (and
+        ids stay None until it lands).
+
+        Args:
+            spool: False to raise StoreUnavailableError instead of spooling.
+
+        Returns:
+            True if the write reached the store, False if it was spooled.
 
         Raises:
             InvalidTypeError: something logged is not a lineage record.
             UnknownArtifactError: a record carries an id the store lacks.
-            StoreUnavailableError: the store could not be reached.
             StoreError: the store refused the write.
         """
-        items = [(r, INPUT, p) for r, _, p in _typed(inputs, INPUT)] + [
-            (r, OUTPUT, p) for r, _, p in _typed(outputs, OUTPUT)
-        ]
+        items = _typed(inputs, INPUT) + _typed(outputs, OUTPUT)
         with handle.lock:
             execution = pb.Execution()
             execution.CopyFrom(handle.proto)
@@ -249,45 +404,59 @@ class Writer:
                 execution.last_known_state = _STATES[state]
             if properties:
                 codec.set_custom(execution, properties, self.mangle)
-            pairs, bindings = self._prepare(handle, items)
-            result = self._put(handle, execution, pairs, bindings)
-            execution_id, artifact_ids = result
-            execution.id = execution_id
+            pending = PendingWrite(
+                execution=execution,
+                execution_type=handle.execution_type,
+                contexts=list(handle.contexts),
+                pairs=self._prepare(handle, items),
+                handle=handle,
+            )
+            # Keep the execution's latest full state: the next write sends it
+            # whole (an update with a field missing would delete that field).
             handle.proto = execution
-            for (record, event_type, key), artifact_id in zip(bindings, artifact_ids):
-                record.id = artifact_id
-                handle.logged.add((artifact_id, event_type))
-                with self._lock:
-                    self._known_ids.add(artifact_id)
-                    if key is not None:
-                        self._ids_by_key[key] = artifact_id
+            if self.spooling():
+                if not spool:
+                    raise StoreUnavailableError(f"store {self.backend.url.redacted()} is unreachable: earlier writes wait in the spool")
+                self.spool.append(pending)
+                return False
+            try:
+                self.submit(pending)
+            except StoreUnavailableError as exc:
+                if not spool:
+                    raise
+                self.spool.append(pending, cause=exc)
+                return False
+            return True
 
-    # ------------------------------------------------------------------ internals
+    def _record_key(self, record: Artifact, schema: Any, workspace: Optional[str], digest: Optional[str]) -> str:
+        if schema.deduplicate:
+            return codec.dedup_key(schema, record, workspace, digest)
+        remembered = self._record_keys.get(id(record))
+        if remembered is not None and remembered[0]() is record:
+            return remembered[1]
+        key = codec.new_external_id("artifact")
+        try:
+            ref = weakref.ref(record, lambda _, rid=id(record): self._record_keys.pop(rid, None))
+        except TypeError:  # a record class without weakref support
+            return key
+        with self._lock:
+            self._record_keys[id(record)] = (ref, key)
+        return key
 
-    def _prepare(
-        self, handle: ExecutionHandle, items: List[Tuple[Artifact, int, Sequence[PathStep]]]
-    ) -> Tuple[List[Tuple[Optional[pb.Artifact], pb.Event]], List[Tuple[Artifact, int, Optional[str]]]]:
-        pairs: List[Tuple[Optional[pb.Artifact], pb.Event]] = []
-        bindings: List[Tuple[Artifact, int, Optional[str]]] = []
+    def _prepare(self, handle: ExecutionHandle, items: List[Logged]) -> List[Pair]:
+        """Records -> pairs, without touching the store."""
+        pairs: List[Pair] = []
         seen: Set[Tuple[Any, int]] = set()
-        lookups: Dict[str, List[int]] = {}
-        unverified: List[int] = []
         for record, event_type, path in items:
-            schema = schema_of(type(record))
             if record.id is not None:
                 if (record.id, event_type) in handle.logged or (record.id, event_type) in seen:
                     continue
                 seen.add((record.id, event_type))
-                if record.id not in self._known_ids:
-                    unverified.append(record.id)
-                pairs.append((None, _event(event_type, path, record.id)))
-                bindings.append((record, event_type, None))
+                pairs.append(Pair(event=_event(event_type, path, record.id), binding=(record, event_type, None)))
                 continue
-            type_id = self.backend.type_id("artifact", codec.artifact_type(schema))
-            if schema.deduplicate:
-                key = codec.dedup_key(schema, record, handle.workspace)
-            else:
-                key = codec.new_external_id("artifact")
+            schema = schema_of(type(record))
+            digest = _digest.of_record(record)
+            key = self._record_key(record, schema, handle.workspace, digest.digest)
             if (key, event_type) in seen:
                 continue
             seen.add((key, event_type))
@@ -296,37 +465,125 @@ class Writer:
                 if (known, event_type) in handle.logged:
                     record.id = known
                     continue
-                pairs.append((None, _event(event_type, path, known)))
-                bindings.append((record, event_type, key))
+                pairs.append(Pair(event=_event(event_type, path, known), binding=(record, event_type, key)))
                 continue
+            artifact_type = codec.artifact_type(schema)
             proto = codec.artifact_to_proto(
-                record, type_id, workspace=handle.workspace, run=handle.run, external_id=key, mangle=self.mangle
+                record,
+                self.backend.cached_type_id("artifact", schema.type_name) or 0,
+                workspace=handle.workspace,
+                run=handle.run,
+                external_id=key,
+                mangle=self.mangle,
             )
-            if schema.deduplicate:
-                lookups.setdefault(key, []).append(len(pairs))
-            pairs.append((proto, _event(event_type, path)))
-            bindings.append((record, event_type, key))
+            codec.set_custom(proto, digest.properties(), self.mangle)
+            pairs.append(
+                Pair(
+                    event=_event(event_type, path),
+                    artifact=proto,
+                    artifact_type=artifact_type,
+                    deduplicate=schema.deduplicate,
+                    binding=(record, event_type, key),
+                )
+            )
+        return pairs
+
+    # ------------------------------------------------------------------ submitting
+
+    def submit(self, pending: PendingWrite, *, replay: bool = False) -> str:
+        """Send a pending write to the store; set ids on its records.
+
+        Args:
+            pending: The write.
+            replay: It may have landed before (spool replay): look the
+                execution up by its external id first.
+
+        Returns:
+            "written", or "present" when a replayed write was already there.
+
+        Raises:
+            StoreUnavailableError: the store could not be reached.
+            UnknownArtifactError: an artifact id the store does not hold.
+            StoreError: the store refused the write.
+        """
+        execution = pending.execution
+        if not execution.type_id:
+            execution.type_id = self.backend.type_id("execution", pending.execution_type)
+        contexts = [self.resolve(spec).proto for spec in pending.contexts]
+        pairs = list(pending.pairs)
+        for pair in pairs:
+            if pair.artifact is not None and not pair.artifact.type_id:
+                pair.artifact.type_id = self.backend.type_id("artifact", pair.artifact_type)
+        unverified = [p.event.artifact_id for p in pairs if p.artifact is None and p.event.artifact_id not in self._known_ids]
         if unverified:
             self._verify_ids(unverified)
-        if lookups:
-            # One indexed read for every deduplicated artifact not seen yet;
-            # the stored artifact is referenced, never overwritten.
-            found = self._call_store("get_artifacts_by_external_ids", list(lookups))
-            drop: Set[int] = set()
-            for artifact in found:
-                for index in lookups.get(artifact.external_id, ()):
-                    record, event_type, key = bindings[index]
-                    if (artifact.id, event_type) in handle.logged:
-                        record.id = artifact.id
-                        drop.add(index)
-                        continue
-                    event = pairs[index][1]
-                    event.artifact_id = artifact.id
-                    pairs[index] = (None, event)
-            if drop:
-                pairs = [p for i, p in enumerate(pairs) if i not in drop]
-                bindings = [b for i, b in enumerate(bindings) if i not in drop]
-        return pairs, bindings
+        pairs = self._reference_existing(pairs, pending.handle)
+        if replay:
+            pairs, present = self._reconcile(execution, pairs)
+            if present:
+                self._landed(pending, execution.id, pairs, [])
+                return "present"
+        execution_id, artifact_ids = self._put(execution, pairs, contexts)
+        execution.id = execution_id
+        self._landed(pending, execution_id, pairs, artifact_ids)
+        return "written"
+
+    def _landed(self, pending: PendingWrite, execution_id: int, pairs: List[Pair], artifact_ids: List[int]) -> None:
+        handle = pending.handle
+        if handle is not None:
+            with handle.lock:
+                if not handle.proto.HasField("id"):
+                    handle.proto.id = execution_id
+        for pair, artifact_id in zip(pairs, artifact_ids):
+            self._bind(pair, artifact_id, handle)
+        for pair in pending.pairs:  # pairs dropped as already present
+            if pair.binding is not None and pair.binding[0].id is None and pair.event.artifact_id:
+                self._bind(pair, pair.event.artifact_id, handle)
+
+    def _bind(self, pair: Pair, artifact_id: int, handle: Optional[ExecutionHandle]) -> None:
+        if handle is not None:
+            handle.logged.add((artifact_id, pair.event.type))
+        with self._lock:
+            self._known_ids.add(artifact_id)
+            if pair.artifact is not None and pair.artifact.external_id:
+                self._ids_by_key[pair.artifact.external_id] = artifact_id
+        if pair.binding is not None:
+            record, _, key = pair.binding
+            record.id = artifact_id
+            if key is not None:
+                with self._lock:
+                    self._ids_by_key[key] = artifact_id
+
+    def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
+        """Point deduplicated artifacts that already exist at their id.
+
+        One indexed read for all of them; the stored artifact is referenced,
+        never overwritten.
+        """
+        lookups: Dict[str, List[int]] = {}
+        for index, pair in enumerate(pairs):
+            if pair.artifact is None or not pair.deduplicate:
+                continue
+            known = self._ids_by_key.get(pair.artifact.external_id)
+            if known is not None:
+                pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, known))
+            else:
+                lookups.setdefault(pair.artifact.external_id, []).append(index)
+        if not lookups:
+            return pairs
+        drop: Set[int] = set()
+        for artifact in self._call_store("get_artifacts_by_external_ids", list(lookups)):
+            for index in lookups.get(artifact.external_id, ()):
+                pair = pairs[index]
+                if handle is not None and (artifact.id, pair.event.type) in handle.logged:
+                    if pair.binding is not None:
+                        pair.binding[0].id = artifact.id
+                    drop.add(index)
+                    continue
+                pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, artifact.id))
+                with self._lock:
+                    self._ids_by_key[artifact.external_id] = artifact.id
+        return [p for i, p in enumerate(pairs) if i not in drop]
 
     def _verify_ids(self, ids: List[int]) -> None:
         found = {a.id for a in self._call_store("get_artifacts_by_id", ids)}
@@ -345,20 +602,14 @@ class Writer:
         except mlmd_errors.StatusError as exc:
             raise StoreError(f"{method} failed: {_first_line(exc)}", cause=exc) from exc
 
-    def _put(
-        self,
-        handle: ExecutionHandle,
-        execution: pb.Execution,
-        pairs: List[Tuple[Optional[pb.Artifact], pb.Event]],
-        bindings: List[Tuple[Artifact, int, Optional[str]]],
-    ) -> Tuple[int, List[int]]:
+    def _put(self, execution: pb.Execution, pairs: List[Pair], contexts: List[pb.Context]) -> Tuple[int, List[int]]:
         for attempt in range(3):
             try:
                 execution_id, artifact_ids, _ = self.backend.call(
                     "put_execution",
                     execution,
-                    pairs,
-                    handle.contexts,
+                    [(p.artifact, p.event) for p in pairs],
+                    contexts,
                     reuse_context_if_already_exist=True,
                     reuse_artifact_if_already_exist_by_external_id=True,
                 )
@@ -368,39 +619,52 @@ class Writer:
                 # concurrent writer got there first: reconcile and resend.
                 if attempt == 2:
                     raise StoreError(f"put_execution failed: {_first_line(exc)}", cause=exc) from exc
-                pairs, bindings[:] = self._reconcile(execution, pairs, bindings)
+                pairs[:], _ = self._reconcile(execution, pairs)
             except mlmd_errors.StatusError as exc:
                 raise StoreError(f"put_execution failed: {_first_line(exc)}", cause=exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _reconcile(
-        self,
-        execution: pb.Execution,
-        pairs: List[Tuple[Optional[pb.Artifact], pb.Event]],
-        bindings: List[Tuple[Artifact, int, Optional[str]]],
-    ) -> Tuple[List[Tuple[Optional[pb.Artifact], pb.Event]], List[Tuple[Artifact, int, Optional[str]]]]:
+    def _reconcile(self, execution: pb.Execution, pairs: List[Pair]) -> Tuple[List[Pair], bool]:
+        """Drop what an earlier attempt of this write already stored.
+
+        Returns:
+            The pairs still to send, and whether the whole write was
+            already there (execution in the same state, every event stored).
+        """
+        stored_execution = None
         if not execution.HasField("id"):
-            stored = self._call_store("get_executions_by_external_ids", [execution.external_id])
-            if not stored:
-                return pairs, bindings
-            execution.id = stored[0].id
-        keys = [artifact.external_id for artifact, _ in pairs if artifact is not None]
+            found = self._call_store("get_executions_by_external_ids", [execution.external_id])
+            if not found:
+                return pairs, False
+            stored_execution = found[0]
+            execution.id = stored_execution.id
+        keys = [p.artifact.external_id for p in pairs if p.artifact is not None]
         by_key = {a.external_id: a.id for a in self._call_store("get_artifacts_by_external_ids", keys)} if keys else {}
-        existing = {
-            (e.artifact_id, e.type) for e in self._call_store("get_events_by_execution_ids", [execution.id])
-        }
-        kept_pairs, kept_bindings = [], []
-        for (artifact, event), binding in zip(pairs, bindings):
-            artifact_id = event.artifact_id if artifact is None else by_key.get(artifact.external_id)
-            if artifact_id is not None and (artifact_id, event.type) in existing:
-                binding[0].id = artifact_id
+        existing = {(e.artifact_id, e.type) for e in self._call_store("get_events_by_execution_ids", [execution.id])}
+        kept: List[Pair] = []
+        for pair in pairs:
+            artifact_id = pair.event.artifact_id if pair.artifact is None else by_key.get(pair.artifact.external_id)
+            if artifact_id is not None and (artifact_id, pair.event.type) in existing:
+                pair.event.artifact_id = artifact_id
                 continue
-            if artifact is not None and artifact_id is not None:
-                event.artifact_id = artifact_id
-                artifact = None
-            kept_pairs.append((artifact, event))
-            kept_bindings.append(binding)
-        return kept_pairs, kept_bindings
+            if pair.artifact is not None and artifact_id is not None:
+                pair = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, artifact_id))
+            kept.append(pair)
+        if stored_execution is None:
+            [stored_execution] = self._call_store("get_executions_by_id", [execution.id]) or [None]
+        present = (
+            not kept
+            and stored_execution is not None
+            and stored_execution.last_known_state == execution.last_known_state
+        )
+        return kept, present
+
+
+def _with_artifact(event: pb.Event, artifact_id: int) -> pb.Event:
+    copy = pb.Event()
+    copy.CopyFrom(event)
+    copy.artifact_id = artifact_id
+    return copy
 
 
 def _typed(items: Iterable[Any], event_type: int) -> List[Logged]:

@@ -1,0 +1,132 @@
+"""Content digests of local artifacts: SHA-256 of a file's bytes, or of a
+directory's files in a stable order.
+
+A digest makes a file whose bytes changed under the same uri, name and
+version a new artifact (it is part of the deduplication key), so a model
+trained on new bytes is never linked to the old ones. A cache keyed by
+(path, size, mtime) avoids rehashing unchanged large files. The scope is
+recorded honestly: ``full``, or ``skipped`` (hashing off, file missing,
+unreadable) with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+import urllib.parse
+from typing import Any, Dict, Optional, Tuple
+
+import attrs
+
+__all__ = ["Digest", "local_path", "of_path", "of_record", "set_enabled"]
+
+_CHUNK = 1 << 20
+_enabled = os.environ.get("LINEAGE_HASH", "1").lower() not in ("0", "false", "no", "off")
+_cache: Dict[Tuple[str, int, int], str] = {}
+_cache_lock = threading.Lock()
+_CACHE_LIMIT = 100_000
+
+
+def set_enabled(enabled: bool) -> None:
+    """Turn content hashing on or off for this process."""
+    global _enabled
+    _enabled = enabled
+
+
+def enabled() -> bool:
+    return _enabled
+
+
+@attrs.frozen
+class Digest:
+    """The digest of an artifact's content, when it is a local file or folder."""
+
+    digest: Optional[str] = None  # "sha256:<hex>"
+    size: Optional[int] = None
+    scope: Optional[str] = None  # "full" | "skipped"; None: not a local artifact
+    reason: Optional[str] = None
+
+    def properties(self) -> Dict[str, Any]:
+        """Custom properties to store on the artifact."""
+        out: Dict[str, Any] = {}
+        if self.scope is None:
+            return out
+        out["lineage.digest_scope"] = self.scope
+        if self.digest is not None:
+            out["lineage.digest"] = self.digest
+        if self.size is not None:
+            out["lineage.size"] = self.size
+        if self.reason is not None:
+            out["lineage.digest_reason"] = self.reason
+        return out
+
+
+NONE = Digest()
+
+
+def local_path(uri: str) -> Optional[str]:
+    """The local file path a uri names, or None for remote URIs."""
+    if uri.startswith("file:"):
+        parsed = urllib.parse.urlsplit(uri)
+        if parsed.netloc not in ("", "localhost"):
+            return None
+        return urllib.parse.unquote(parsed.path) or None
+    if uri.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", uri):
+        return os.path.abspath(os.path.expanduser(uri))
+    return None  # s3://, gs://, http://, a table name, ...
+
+
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    key = (path, size, mtime_ns)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    hexdigest = digest.hexdigest()
+    with _cache_lock:
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[key] = hexdigest
+    return hexdigest
+
+
+def of_path(path: str) -> Digest:
+    """Digest a local file or directory."""
+    if not _enabled:
+        return Digest(scope="skipped", reason="hashing turned off")
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return Digest(scope="skipped", reason="missing")
+    except OSError as exc:
+        return Digest(scope="skipped", reason=f"unreadable: {exc.strerror}")
+    try:
+        if os.path.isdir(path):
+            total = 0
+            combined = hashlib.sha256()
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    st = os.stat(full)
+                    rel = os.path.relpath(full, path).replace(os.sep, "/")
+                    combined.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+                    combined.update(_file_sha256(full, st.st_size, st.st_mtime_ns).encode("ascii") + b"\n")
+                    total += st.st_size
+            return Digest(digest="sha256:" + combined.hexdigest(), size=total, scope="full")
+        return Digest(digest="sha256:" + _file_sha256(path, stat.st_size, stat.st_mtime_ns), size=stat.st_size, scope="full")
+    except OSError as exc:
+        return Digest(scope="skipped", reason=f"unreadable: {exc.strerror}")
+
+
+def of_record(record: Any) -> Digest:
+    """Digest of a record's content when its uri is a local path."""
+    path = local_path(record.uri)
+    if path is None:
+        return NONE
+    return of_path(path)
