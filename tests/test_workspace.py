@@ -508,6 +508,35 @@ class TestContexts:
 
         assert True is (r1.context_id != r2.context_id)
 
+    def test_long_run_names(self, any_store):
+        """Runs with names past MLMD's 255-character context names work, stay distinct, are found again."""
+        ws = Workspace(store=any_store, name="w" * 200)
+        long_name = "r" * 150 + "é" * 150
+        first = Run(workspace=ws, name=long_name + "1")
+        second = Run(workspace=ws, name=long_name + "2")
+        again = Run(workspace=ws, name=long_name + "1")
+        [ctx] = any_store.store.get_contexts_by_id([first.context_id])
+
+        assert (True, first.context_id, long_name + "1", [ws.context_id]) == (
+            first.context_id != second.context_id,
+            again.context_id,
+            ctx.properties["name"].string_value,
+            [p.id for p in any_store.store.get_parent_contexts_by_context(first.context_id)],
+        )
+
+    @pytest.mark.parametrize("name", ["w" * 256, "é" * 128], ids=["ascii", "two-byte"])
+    def test_workspace_names_past_255_bytes_are_refused(self, any_store, name):
+        """A workspace name longer than MLMD's limit raises InvalidValueError on every backend."""
+        with pytest.raises(InvalidValueError, match="at most 255 bytes of UTF-8"):
+            Workspace(store=any_store, name=name)
+
+    def test_workspace_names_up_to_255_bytes_work(self, any_store):
+        """A 255-byte workspace name (two-byte characters included) is accepted everywhere."""
+        name = "é" * 127 + "w"
+        ws = Workspace(store=any_store, name=name)
+
+        assert (name, ws.context_id) == (ws._get_existing_context().name, Workspace(store=any_store, name=name).context_id)
+
     def test_executions_are_associated_with_workspace_and_run(self, any_store):
         """An execution is associated with its workspace and run contexts."""
         ws = Workspace(store=any_store, name="ws")

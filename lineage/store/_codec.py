@@ -34,6 +34,7 @@ from google.protobuf import struct_pb2
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lineage import records
+from lineage.errors import InvalidValueError, describe
 from lineage.records import BOOL, FLOAT, INT, JSON, STR, Artifact, RecordSchema, schema_of
 
 __all__ = [
@@ -402,8 +403,30 @@ def set_custom(proto: Any, values: Mapping[str, Any], mangle: bool) -> None:
             proto.custom_properties[name].CopyFrom(typed)
 
 
+#: MLMD keeps context names in VARCHAR(255) on PostgreSQL and MySQL; its
+#: MySQL client sends UTF-8 bytes as latin1 characters, so there the limit
+#: is 255 bytes of UTF-8.
+MAX_CONTEXT_NAME = 255
+
+
+def _size(stored: str) -> int:
+    return len(stored.encode("utf-8"))
+
+
 def workspace_context(type_id: int, name: str, description: Optional[str], labels: Optional[Mapping[str, Any]], mangle: bool) -> pb.Context:
-    proto = pb.Context(type_id=type_id, name=encode(name, mangle))
+    """A new workspace context, named like the Kubeflow SDK named it.
+
+    Raises:
+        InvalidValueError: the name is too long for MLMD on PostgreSQL and
+            MySQL (refused on every backend, so that a store can move).
+    """
+    stored = encode(name, mangle)
+    if _size(stored) > MAX_CONTEXT_NAME:
+        raise InvalidValueError(
+            f"Workspace 'name' must be at most {MAX_CONTEXT_NAME} bytes of UTF-8 (MLMD's limit), "
+            f"got {_size(stored)}: {describe(name)}"
+        )
+    proto = pb.Context(type_id=type_id, name=stored)
     if description is not None:
         proto.properties["description"].string_value = encode(description, mangle)
     if labels is not None:
@@ -420,8 +443,22 @@ def run_context_name(workspace: str, run: str) -> str:
     return workspace.replace("%", "%25").replace("/", "%2F") + "/" + run
 
 
+def _stored_run_name(workspace: str, run: str, mangle: bool) -> str:
+    # A name longer than MLMD's VARCHAR(255) keeps a readable prefix and ends
+    # with a digest of the whole; the run's own name is in its properties.
+    full = run_context_name(workspace, run)
+    stored = encode(full, mangle)
+    if _size(stored) <= MAX_CONTEXT_NAME:
+        return stored
+    digest = "...#" + hashlib.sha256(full.encode("utf-8")).hexdigest()[:40]
+    keep = full[: MAX_CONTEXT_NAME - len(digest)]
+    while _size(encode(keep, mangle)) > MAX_CONTEXT_NAME - len(digest):
+        keep = keep[:-1]
+    return encode(keep, mangle) + digest
+
+
 def run_context(type_id: int, workspace: str, name: str, description: Optional[str], mangle: bool) -> pb.Context:
-    proto = pb.Context(type_id=type_id, name=encode(run_context_name(workspace, name), mangle))
+    proto = pb.Context(type_id=type_id, name=_stored_run_name(workspace, name, mangle))
     proto.properties["name"].string_value = encode(name, mangle)
     proto.properties["workspace"].string_value = encode(workspace, mangle)
     if description is not None:

@@ -1,0 +1,136 @@
+"""Property tests: record -> MLMD -> record round trips, on every backend.
+
+Records are rebuilt from ``__ALL_META__`` JSON, so every value comes back
+exactly (MLMD keeps only ~15 significant digits of a typed double); strings
+with a backslash, NUL or the codec's escape marker U+E000 come back too,
+although MLMD's PostgreSQL driver cannot store a backslash and every backend
+stops a string at NUL.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lineage
+from lineage import Execution, Run, Workspace
+from lineage.store import _codec as codec
+from tests import strategies
+
+pytestmark = pytest.mark.backend
+
+# One store per backend per test function; every example gets its own
+# workspace so deduplication never joins two examples.
+roundtrip_settings = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def fresh_workspace(store: lineage.Store) -> Workspace:
+    return Workspace(store=store, name="roundtrip-" + uuid.uuid4().hex)
+
+
+class TestCodec:
+    @given(text=strategies.texts, mangle=st.booleans())
+    def test_decode_undoes_encode(self, text, mangle):
+        """decode(encode(s)) == s for every string, with or without backslash escaping."""
+        assert text == codec.decode(codec.encode(text, mangle))
+
+    @given(text=strategies.texts)
+    def test_encoded_strings_hold_no_nul(self, text):
+        """Encoded strings hold no NUL, and no backslash when the backend mangles them."""
+        encoded = codec.encode(text, True)
+
+        assert (False, False) == ("\x00" in encoded, "\\" in encoded)
+
+    @given(text=strategies.texts.filter(lambda s: "\ue000" not in s and "\x00" not in s))
+    def test_plain_strings_are_stored_unchanged(self, text):
+        """Strings without NUL or U+E000 are stored as they are where backslashes are safe."""
+        assert text == codec.encode(text, False)
+
+
+class TestRecordRoundTrip:
+    @roundtrip_settings
+    @given(record=strategies.records)
+    def test_record_to_mlmd_to_record(self, any_store, record):
+        """A logged record is read back equal, of its class, with its create_time and id."""
+        e = Execution(name="write", workspace=fresh_workspace(any_store))
+        e.log_output(record)
+
+        read = any_store._connection.reader.artifact(record.id)
+
+        assert (type(record), record, record.create_time, record.id) == (
+            type(read),
+            read,
+            read.create_time,
+            read.id,
+        )
+
+    @roundtrip_settings
+    @given(record=st.one_of(strategies.data_sets, strategies.models, strategies.metrics))
+    def test_workspace_list_gives_every_field(self, any_store, record):
+        """Workspace.list() gives back uri, name and every set field exactly."""
+        ws = fresh_workspace(any_store)
+        Execution(name="write", workspace=ws).log_output(record)
+
+        [flat] = ws.list(record.ARTIFACT_TYPE_NAME)
+
+        expected = {"id": record.id, "workspace": ws.name, "uri": record.uri, "name": record.name, "kwargs": record.extra}
+        for field in ("description", "owner", "labels", "version", "query", "model_type", "training_framework",
+                      "hyperparameters", "data_set_id", "model_id", "metrics_type", "values"):
+            if getattr(record, field, None) is not None:
+                expected[field] = getattr(record, field)
+        assert expected == {key: flat.get(key) for key in expected}
+
+    @roundtrip_settings
+    @given(record=strategies.records)
+    def test_lookup_by_uri(self, any_store, record):
+        """The reader finds an artifact by its exact uri, whatever characters it holds."""
+        Execution(name="write", workspace=fresh_workspace(any_store)).log_output(record)
+
+        found = any_store._connection.reader.artifacts_by_uri(record.uri)
+
+        assert record.id in [r.id for r in found]
+
+
+class TestNamesRoundTrip:
+    @roundtrip_settings
+    @given(
+        workspace=strategies.names,
+        run=strategies.names,
+        execution=strategies.names,
+        description=strategies.optional_texts,
+    )
+    def test_workspace_run_and_execution_names(self, any_store, workspace, run, execution, description):
+        """Workspace, run and execution names and descriptions come back exactly."""
+        ws = Workspace(store=any_store, name=uuid.uuid4().hex[:8] + workspace, description=description)
+        r = Run(workspace=ws, name=run, description=description)
+        e = Execution(name=execution, workspace=ws, run=r, description=description)
+        reader = any_store._connection.reader
+
+        stored_ws = reader.workspace(ws.name)
+        [summary] = reader.executions([e.id])
+        parents = reader.parent_contexts(r.context_id)
+
+        assert (ws.name, description, execution, description, ws.name, run, [ws.name]) == (
+            stored_ws["name"],
+            stored_ws.get("description"),
+            summary["name"],
+            summary.get("description"),
+            summary["workspace"],
+            summary["run"],
+            [p["name"] for p in parents],
+        )
+
+    @roundtrip_settings
+    @given(workspace=strategies.names)
+    def test_a_workspace_is_found_again(self, any_store, workspace):
+        """Opening a workspace of the same name twice gives the same context."""
+        name = uuid.uuid4().hex[:8] + workspace
+
+        assert Workspace(store=any_store, name=name).context_id == Workspace(store=any_store, name=name).context_id
