@@ -25,8 +25,17 @@ demo: $(VENV)/.core
 test: $(VENV)/.test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.test
-	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+# The benchmark runs in a venv of its own: MLflow (the `bench` extra) brings
+# many dependencies that must not reach the venv `make test` uses.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.bench: setup.cfg setup.py
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q -e '.[test,bench]'
+	$(BENCH_VENV)/bin/pip install -q --no-deps kubeflow-metadata==0.3.1
+	touch $@
+
+bench: $(BENCH_VENV)/.bench
+	$(BENCH_VENV)/bin/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info

@@ -1,0 +1,126 @@
+"""The stores the benchmark runs on: SQLite files, PostgreSQL, ``lineage serve``."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from typing import List, Optional
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+import lineage
+
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+
+
+def mlmd_for(store: "lineage.Store") -> metadata_store.MetadataStore:
+    """A raw MLMD client on the same store (same kind of connection)."""
+    return metadata_store.MetadataStore(store.url.connection_config())
+
+
+def sqlite_url(folder: str, name: str) -> str:
+    return f"sqlite:///{os.path.join(folder, name)}"
+
+
+def count_artifacts(store: "lineage.Store") -> Optional[int]:
+    if store.url.scheme != "sqlite":
+        return None
+    with sqlite3.connect(store.url.path) as conn:
+        return conn.execute("SELECT COUNT(*) FROM Artifact").fetchone()[0]
+
+
+def fill(mlmd: metadata_store.MetadataStore, type_id: int, count: int, batch: int = 2000) -> None:
+    """Add *count* artifacts shaped like lineage's DataSets, in batches."""
+    token = uuid.uuid4().hex[:8]
+    meta = '{"uri": "s3://fill/x.csv", "name": "fill", "workspace": null, "description": null}'
+    done = 0
+    while done < count:
+        n = min(batch, count - done)
+        protos = []
+        for i in range(done, done + n):
+            a = pb.Artifact(type_id=type_id, uri=f"s3://fill/{token}/{i}.csv", external_id=f"fill:{token}:{i}")
+            a.properties["name"].string_value = f"fill-{i}"
+            a.properties["create_time"].string_value = "2024-01-01T00:00:00Z"
+            a.properties["__ALL_META__"].string_value = meta
+            a.custom_properties["__kf_workspace__"].string_value = "bench"
+            protos.append(a)
+        mlmd.put_artifacts(protos)
+        done += n
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def postgres_answers() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def new_postgres_url() -> str:
+    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/lineage_bench_{uuid.uuid4().hex[:10]}"
+
+
+def drop_postgres(url: str) -> None:
+    database = url.rsplit("/", 1)[1]
+    subprocess.run(
+        ["psql", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-qc",
+         f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'],
+        capture_output=True, check=False,
+    )
+
+
+# --------------------------------------------------------------------------- lineage serve
+
+
+class Server:
+    """``lineage serve`` over a store, in a subprocess; port from its start line."""
+
+    START = re.compile(r"listening on (?P<host>\S+):(?P<port>\d+) ")
+
+    def __init__(self, store_url: str, env: Optional[dict] = None, timeout: float = 60.0) -> None:
+        self.command = [sys.executable, "-m", "lineage.cli", "serve", "--store", store_url, "--port", "0"]
+        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, text=True, env=env)
+        self.lines: List[str] = []
+        self.port: Optional[int] = None
+        self._started = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._started.wait(timeout) or self.port is None:
+            self.stop()
+            raise RuntimeError("lineage serve did not start:\n" + "\n".join(self.lines))
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip("\n"))
+            match = self.START.search(line)
+            if match and self.port is None:
+                self.port = int(match.group("port"))
+                self._started.set()
+        self._started.set()
+
+    @property
+    def url(self) -> str:
+        return f"grpc://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

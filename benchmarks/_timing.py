@@ -1,0 +1,54 @@
+"""Paired, interleaved timing on a noisy machine.
+
+Every round times each variant once, in an order rotated from round to
+round, so that a burst of noise (another process, a disk flush) hits all of
+them alike. Figures are medians; a ratio is the median of the per-round
+ratios (paired), not the ratio of two medians.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable, Dict, List, Mapping, Sequence
+
+Timings = Dict[str, List[float]]
+
+
+def interleaved(variants: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 5) -> Timings:
+    """Time every variant *rounds* times, interleaved; seconds per call."""
+    names = list(variants)
+    for _ in range(warmup):
+        for name in names:
+            variants[name]()
+    out: Timings = {name: [] for name in names}
+    clock = time.perf_counter
+    for index in range(rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            fn = variants[name]
+            start = clock()
+            fn()
+            out[name].append(clock() - start)
+    return out
+
+
+def median_ms(samples: Sequence[float]) -> float:
+    return statistics.median(samples) * 1e3
+
+
+def quartiles_ms(samples: Sequence[float]) -> List[float]:
+    q = statistics.quantiles(samples, n=4)
+    return [q[0] * 1e3, q[2] * 1e3]
+
+
+def paired_ratio(timings: Timings, a: str, b: str) -> float:
+    """Median over rounds of time(a) / time(b)."""
+    return statistics.median(x / y for x, y in zip(timings[a], timings[b]))
+
+
+def summary(timings: Timings) -> Dict[str, Dict[str, float]]:
+    return {
+        name: {"median_ms": median_ms(s), "p25_ms": quartiles_ms(s)[0], "p75_ms": quartiles_ms(s)[1], "n": len(s)}
+        for name, s in timings.items()
+    }

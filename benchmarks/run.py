@@ -1,0 +1,430 @@
+"""lineage benchmarks: the cost of recording one call, side by side.
+
+    make bench                      # everything, ~5-10 minutes
+    make bench BENCH_ARGS=--quick   # fewer rounds and sizes, ~2 minutes
+    .venv/bin/python benchmarks/run.py --only sqlite,wide
+
+Everything is measured in one run, on the same store configuration, with
+the variants interleaved round by round (see ``_timing.py``); figures are
+medians and ratios are medians of per-round ratios. Prints a table, writes
+``benchmarks/results/latest.json`` and (full runs) ``benchmarks/RESULTS.md``.
+
+Sections:
+  sqlite   one tracked call (2 inputs, 1 output, 2 params) on an embedded
+           SQLite file: lineage (short call: 1 write; long call: 2 writes)
+           vs raw MLMD put_execution of the same protos vs the old Kubeflow
+           SDK vs MLflow (if installed)
+  sizes    the same with 1,000 / 10,000 / 100,000 artifacts in the store
+  postgres the same on PostgreSQL (127.0.0.1:5432, a fresh database)
+  serve    the same through `lineage serve` (gRPC) over a SQLite file
+  wide     a tracked call with 20 inputs and 20 outputs
+  memory   heap and RSS of a process making 10,000 tracked calls
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+# Benchmark the lineage of this checkout, whatever is installed.
+sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+os.environ.setdefault("GLOG_minloglevel", "3")
+
+import lineage  # noqa: E402
+
+import _stores  # noqa: E402
+import _subjects as subjects  # noqa: E402
+from _timing import interleaved, paired_ratio, summary  # noqa: E402
+
+SECTIONS = ("sqlite", "sizes", "postgres", "serve", "wide", "memory")
+
+LABELS = {
+    "lineage_1w": "lineage @track, short call (1 write)",
+    "raw_1w": "raw MLMD, 1 put_execution",
+    "lineage_2w": "lineage @track, start written (2 writes)",
+    "raw_2w": "raw MLMD, 2 put_execution",
+    "kubeflow": "Kubeflow SDK 0.3.1 (18 calls)",
+    "mlflow": "MLflow run (SQLite)",
+}
+
+TARGETS = [
+    # (section, name, numerator, denominator, op, bound)
+    ("sqlite", "short call <= 1.3x one raw put_execution", "lineage_1w", "raw_1w", "<=", 1.3),
+    ("sqlite", "two-write call <= 1.2x two raw put_execution", "lineage_2w", "raw_2w", "<=", 1.2),
+    ("sqlite", "short call >= 3x faster than the Kubeflow SDK", "kubeflow", "lineage_1w", ">=", 3.0),
+    ("sqlite", "short call >= 10x faster than MLflow", "mlflow", "lineage_1w", ">=", 10.0),
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure(variants: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, Any]:
+    timings = interleaved(variants, rounds, warmup=max(3, rounds // 20))
+    result: Dict[str, Any] = {"rows": summary(timings), "ratios": {}}
+    names = set(variants)
+    for a, b in (("lineage_1w", "raw_1w"), ("lineage_2w", "raw_2w"), ("kubeflow", "lineage_1w"),
+                 ("mlflow", "lineage_1w"), ("lineage_2w", "lineage_1w")):
+        if a in names and b in names:
+            result["ratios"][f"{a}/{b}"] = paired_ratio(timings, a, b)
+    return result
+
+
+def lineage_setup(store: "lineage.Store", n_in: int = 2, n_out: int = 1, grpc: Optional[tuple] = None,
+                  kubeflow: bool = True) -> Dict[str, Callable[[], Any]]:
+    """The variants on one store; lineage logs once first (types, template)."""
+    short = subjects.Tracked(store, n_in, n_out)
+    two = subjects.Tracked(store, n_in, n_out, start_delay=0)
+    produced = short()
+    two()
+    first = produced[0] if isinstance(produced, list) else produced
+    mlmd = _stores.mlmd_for(store)
+    raw = subjects.RawMLMD(mlmd, subjects.last_execution_of(mlmd, first.id))
+    variants: Dict[str, Callable[[], Any]] = {
+        "lineage_1w": short, "raw_1w": raw.one_write, "lineage_2w": two, "raw_2w": raw.two_writes,
+    }
+    if kubeflow:
+        why = subjects.kubeflow_available()
+        if why is None:
+            variants["kubeflow"] = subjects.KubeflowSDK(mlmd=None if grpc else mlmd, grpc=grpc, n_in=n_in, n_out=n_out)
+        else:
+            log(f"  Kubeflow SDK not measured: {why}")
+    return variants
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def section_sqlite(tmp: str, rounds: int) -> Dict[str, Any]:
+    store = lineage.Store(url=_stores.sqlite_url(tmp, "main.db"))
+    variants = lineage_setup(store)
+    notes = []
+    why = subjects.mlflow_available()
+    if why is None:
+        mlflow_run = subjects.MLflowRun(tmp)
+        variants["mlflow"] = mlflow_run
+        notes.append(f"MLflow {mlflow_run.version}")
+    else:
+        notes.append(f"MLflow not installed ({why}); `make bench` installs it")
+    result = measure(variants, rounds)
+    result["notes"] = notes
+    return result
+
+
+def section_sizes(tmp: str, rounds: int, sizes: List[int]) -> Dict[str, Any]:
+    store = lineage.Store(url=_stores.sqlite_url(tmp, "sizes.db"))
+    variants = lineage_setup(store)
+    mlmd = _stores.mlmd_for(store)
+    type_id = mlmd.get_artifact_type("kubeflow.org/alpha/data_set").id
+    out: Dict[str, Any] = {"by_size": {}}
+    for size in sizes:
+        have = _stores.count_artifacts(store) or 0
+        if have < size:
+            started = time.monotonic()
+            _stores.fill(mlmd, type_id, size - have)
+            log(f"  filled to {size:,} artifacts in {time.monotonic() - started:.0f} s")
+        result = measure(variants, rounds)
+        result["artifacts_before"] = max(have, size)
+        result["artifacts_after"] = _stores.count_artifacts(store)
+        out["by_size"][str(size)] = result
+    first, last = out["by_size"][str(sizes[0])], out["by_size"][str(sizes[-1])]
+    out["growth"] = {
+        name: last["rows"][name]["median_ms"] / first["rows"][name]["median_ms"] for name in first["rows"]
+    }
+    return out
+
+
+def section_postgres(tmp: str, rounds: int) -> Dict[str, Any]:
+    if not _stores.postgres_answers():
+        return {"skipped": f"PostgreSQL does not answer on {_stores.PG_HOST}:{_stores.PG_PORT}"}
+    url = _stores.new_postgres_url()
+    try:
+        store = lineage.Store(url=url)
+        result = measure(lineage_setup(store), rounds)
+        result["notes"] = [f"PostgreSQL {_postgres_version()}, fresh database"]
+        return result
+    finally:
+        from lineage.store import reset_connections
+
+        reset_connections()
+        _stores.drop_postgres(url)
+
+
+def section_serve(tmp: str, rounds: int) -> Dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    server = _stores.Server(_stores.sqlite_url(tmp, "served.db"), env=env)
+    try:
+        store = lineage.Store(url=server.url)
+        result = measure(lineage_setup(store, grpc=("127.0.0.1", server.port)), rounds)
+        result["notes"] = ["`lineage serve` over a SQLite file; every client over gRPC on 127.0.0.1"]
+        return result
+    finally:
+        server.stop()
+
+
+def section_wide(tmp: str, rounds: int) -> Dict[str, Any]:
+    store = lineage.Store(url=_stores.sqlite_url(tmp, "wide.db"))
+    result = measure(lineage_setup(store, n_in=20, n_out=20, kubeflow=False), rounds)
+    result["notes"] = ["20 input DataSets in a list argument, 20 output Models in the returned list"]
+    return result
+
+
+def section_memory(tmp: str, calls: int) -> Dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, os.path.join(HERE, "memory_probe.py"), _stores.sqlite_url(tmp, "memory.db"), str(calls), "10"],
+        capture_output=True, text=True, env=env, check=False,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr[-2000:]}
+    samples = json.loads(done.stdout)["samples"]
+    first, last = samples[0], samples[-1]
+    return {
+        "calls": calls,
+        "samples": samples,
+        "heap_growth_kib": last["heap_kib"] - first["heap_kib"],
+        "heap_growth_bytes_per_call": (last["heap_kib"] - first["heap_kib"]) * 1024 / (last["calls"] - first["calls"]),
+        "rss_growth_kib": last["rss_kib"] - first["rss_kib"],
+        "peak_rss_kib": max(s["maxrss_kib"] for s in samples),
+    }
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def _version(dist: str) -> Optional[str]:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _postgres_version() -> str:
+    done = subprocess.run(["psql", "-h", _stores.PG_HOST, "-U", _stores.PG_USER, "-tAc", "SHOW server_version"],
+                          capture_output=True, text=True, check=False)
+    return done.stdout.strip().split()[0] if done.returncode == 0 and done.stdout.strip() else "?"
+
+
+def machine() -> Dict[str, Any]:
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "ml-metadata": _version("ml-metadata"),
+        "lineage": lineage.__version__ if hasattr(lineage, "__version__") else _version("mlmd-lineage"),
+        "kubeflow-metadata": _version("kubeflow-metadata"),
+        "mlflow": _version("mlflow"),
+        "os": platform.platform(),
+        "git_commit": commit or None,
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def check_targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    out = []
+    for section, name, a, b, op, bound in TARGETS:
+        ratio = results.get(section, {}).get("ratios", {}).get(f"{a}/{b}")
+        met = None if ratio is None else (ratio <= bound if op == "<=" else ratio >= bound)
+        out.append({"target": name, "ratio": ratio, "bound": f"{op} {bound}", "met": met})
+    sizes = results.get("sizes", {}).get("growth")
+    if sizes:
+        for name in ("lineage_1w", "lineage_2w"):
+            g = sizes.get(name)
+            if g is not None:
+                out.append({"target": f"{LABELS[name]}: flat from smallest to largest store (+-20%)",
+                            "ratio": g, "bound": "0.8..1.2", "met": 0.8 <= g <= 1.2})
+    return out
+
+
+def table(result: Dict[str, Any], reference: str = "raw_1w") -> List[str]:
+    rows = result["rows"]
+    ref = rows.get(reference, {}).get("median_ms")
+    lines = [f"| {'variant':<42} | {'median ms':>9} | {'p25-p75 ms':>13} | {'vs raw 1 put':>12} |",
+             f"|{'-' * 44}|{'-' * 11}:|{'-' * 14}:|{'-' * 13}:|"]
+    for name, row in rows.items():
+        rel = f"{row['median_ms'] / ref:.2f}x" if ref else ""
+        spread = f"{row['p25_ms']:.2f}-{row['p75_ms']:.2f}"
+        lines.append(f"| {LABELS.get(name, name):<42} | {row['median_ms']:>9.2f} | {spread:>13} | {rel:>12} |")
+    return lines
+
+
+def ratio_lines(result: Dict[str, Any]) -> List[str]:
+    names = {
+        "lineage_1w/raw_1w": "lineage short call / raw 1 put_execution",
+        "lineage_2w/raw_2w": "lineage 2-write call / raw 2 put_execution",
+        "kubeflow/lineage_1w": "Kubeflow SDK / lineage short call",
+        "mlflow/lineage_1w": "MLflow / lineage short call",
+        "lineage_2w/lineage_1w": "lineage 2-write call / short call",
+    }
+    return [f"- {names.get(k, k)}: **{v:.2f}x** (median of paired rounds)" for k, v in result.get("ratios", {}).items()]
+
+
+def render(results: Dict[str, Any]) -> str:
+    out: List[str] = []
+    titles = {
+        "sqlite": "One tracked call (2 inputs, 1 output, 2 params), SQLite file (WAL)",
+        "postgres": "The same on PostgreSQL",
+        "serve": "The same through `lineage serve` (gRPC, SQLite file behind it)",
+        "wide": "A tracked call with 20 inputs and 20 outputs, SQLite file",
+    }
+    for section in ("sqlite", "postgres", "serve", "wide"):
+        result = results.get(section)
+        if result is None:
+            continue
+        out.append(f"### {titles[section]}\n")
+        if "skipped" in result:
+            out.append(f"Skipped: {result['skipped']}\n")
+            continue
+        out.extend(table(result))
+        out.append("")
+        out.extend(ratio_lines(result))
+        for note in result.get("notes", []):
+            out.append(f"- {note}")
+        out.append("")
+    sizes = results.get("sizes")
+    if sizes:
+        out.append("### Cost per call against store size (SQLite file)\n")
+        names = list(next(iter(sizes["by_size"].values()))["rows"])
+        header = "| artifacts in store | " + " | ".join(LABELS.get(n, n) for n in names) + " | lineage 1w / raw 1w |"
+        out.append(header)
+        out.append("|---:|" + "---:|" * (len(names) + 1))
+        for size, result in sizes["by_size"].items():
+            cells = " | ".join(f"{result['rows'][n]['median_ms']:.2f} ms" for n in names)
+            out.append(f"| {int(size):,} | {cells} | {result['ratios'].get('lineage_1w/raw_1w', float('nan')):.2f}x |")
+        growth = ", ".join(f"{LABELS.get(k, k)} {v:.2f}x" for k, v in sizes["growth"].items())
+        out.append(f"\nLargest / smallest store, median per call: {growth}\n")
+    memory = results.get("memory")
+    if memory:
+        out.append("### Memory of a process making many tracked calls (SQLite file)\n")
+        if "error" in memory:
+            out.append(f"Failed: {memory['error']}\n")
+        else:
+            out.append("| calls | Python heap (tracemalloc) KiB | heap peak KiB | RSS KiB |")
+            out.append("|---:|---:|---:|---:|")
+            for s in memory["samples"]:
+                out.append(f"| {s['calls']:,} | {s['heap_kib']:,} | {s['heap_peak_kib']:,} | {s['rss_kib']:,} |")
+            out.append(
+                f"\nFrom the first to the last sample: heap {memory['heap_growth_kib']:+,} KiB "
+                f"({memory['heap_growth_bytes_per_call']:.0f} bytes per call), RSS {memory['rss_growth_kib']:+,} KiB; "
+                f"peak RSS {memory['peak_rss_kib']:,} KiB.\n"
+            )
+    targets = results.get("targets")
+    if targets:
+        out.append("### Targets\n")
+        out.append("| target | measured | bound | met |")
+        out.append("|---|---:|---:|:---:|")
+        for t in targets:
+            measured = "n/a" if t["ratio"] is None else f"{t['ratio']:.2f}x"
+            met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+            out.append(f"| {t['target']} | {measured} | {t['bound']} | {met} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_results_md(results: Dict[str, Any], body: str) -> None:
+    m = results["machine"]
+    head = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`benchmarks/run.py`); the JSON of the last run is in",
+        "`benchmarks/results/latest.json` (not committed). Medians; ratios are medians",
+        "of per-round ratios, every variant timed once per round, interleaved.",
+        "",
+        f"- Run: {results['started']} ({results['duration_s']:.0f} s), command `{results['command']}`",
+        f"- Machine: {m['nproc']} cores ({m['cpu']}), {m['os']}",
+        f"- Python {m['python']}, ml-metadata {m['ml-metadata']}, kubeflow-metadata {m['kubeflow-metadata']}, "
+        f"MLflow {m['mlflow']}, lineage at {m['git_commit']}",
+        "",
+    ]
+    with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
+        f.write("\n".join(head) + body + "\n")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, stores up to 10,000 artifacts, 2,000 calls for memory")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections ({', '.join(SECTIONS)})")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per measurement (default 300, --quick 60)")
+    parser.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"), help="where to write the JSON")
+    parser.add_argument("--no-results-md", action="store_true", help="do not rewrite benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {sorted(unknown)}")
+    rounds = args.rounds or (60 if args.quick else 300)
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    memory_calls = 2_000 if args.quick else 10_000
+
+    started = time.monotonic()
+    results: Dict[str, Any] = {
+        "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else "") if argv is None and not args.rounds and set(only) == set(SECTIONS)
+        else "benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "quick": args.quick,
+        "machine": machine(),
+    }
+    with tempfile.TemporaryDirectory(prefix="lineage-bench-") as tmp:
+        os.environ["LINEAGE_HOME"] = os.path.join(tmp, "home")
+        lineage.init(strict=True)  # a failing write must not look fast
+        plan = {
+            "sqlite": lambda: section_sqlite(tmp, rounds),
+            "sizes": lambda: section_sizes(tmp, max(30, rounds // 2), sizes),
+            "postgres": lambda: section_postgres(tmp, max(30, rounds // 2)),
+            "serve": lambda: section_serve(tmp, max(30, rounds // 2)),
+            "wide": lambda: section_wide(tmp, max(20, rounds // 3)),
+            "memory": lambda: section_memory(tmp, memory_calls),
+        }
+        for section in SECTIONS:
+            if section in only:
+                t0 = time.monotonic()
+                log(f"[{section}] ...")
+                results[section] = plan[section]()
+                log(f"[{section}] done in {time.monotonic() - t0:.0f} s")
+    results["targets"] = check_targets(results)
+    results["duration_s"] = time.monotonic() - started
+    body = render(results)
+    print(body)
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"\nJSON: {args.json}  ({results['duration_s']:.0f} s)")
+    if not args.quick and set(only) == set(SECTIONS) and not args.no_results_md:
+        write_results_md(results, body)
+        print(f"Summary: {os.path.join(HERE, 'RESULTS.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
