@@ -604,8 +604,27 @@ def schema_of(cls: type) -> RecordSchema:
 
 
 def record_class_for(type_name: str) -> Optional[type]:
-    """Return the record class registered for an MLMD type name, if any."""
-    return _CLASSES_BY_TYPE_NAME.get(type_name)
+    """Return the record class of an MLMD type name, if one is defined.
+
+    A custom type is registered when its schema is first needed; a class
+    that is defined (imported) but not used yet in this process is found
+    among the subclasses of :class:`Artifact`.
+    """
+    cls = _CLASSES_BY_TYPE_NAME.get(type_name)
+    if cls is not None:
+        return cls
+    pending = list(Artifact.__subclasses__())
+    while pending:
+        candidate = pending.pop()
+        pending.extend(candidate.__subclasses__())
+        own = candidate.__dict__.get("ARTIFACT_TYPE_NAME", candidate.__qualname__)
+        if own == type_name and candidate not in _BUILTIN_RECORDS and "__attrs_attrs__" in candidate.__dict__:
+            try:
+                schema_of(candidate)
+            except (InvalidTypeError, InvalidValueError):
+                continue
+            return candidate
+    return None
 
 
 def _validate_declared_fields(record: Artifact) -> None:

@@ -292,7 +292,8 @@ def _set(record: Artifact, name: str, value: Any) -> None:
 
 def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
     """Rebuild a record from a stored artifact (Kubeflow layout or plain MLMD)."""
-    cls = records.record_class_for(type_name) or Artifact
+    known = records.record_class_for(type_name)
+    cls = known or Artifact
     record = cls.__new__(cls)
     fields = attrs.fields(cls)
     for field in fields:
@@ -331,6 +332,12 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
             for key, value in props.items():
                 if key not in names:
                     extra[key] = value
+    if known is None:
+        # A type no class of this process describes: keep its own fields
+        # (exact, from __ALL_META__) rather than drop them.
+        for key, value in meta.items():
+            if key not in names and key != "kwargs":
+                extra.setdefault(key, value)
     _set(record, "extra", extra)
     _set(record, "uri", decode(proto.uri))
     if not getattr(record, "name", None):
@@ -357,7 +364,10 @@ def flat(proto: pb.Artifact) -> Dict[str, Any]:
             meta = {}
         if isinstance(meta, dict):
             for key, value in meta.items():
-                if key not in result:
+                # __ALL_META__ is exact where a typed property is not (a struct
+                # turns ints into floats and wraps lists); for the Kubeflow
+                # types' STRING properties both agree.
+                if key not in result or key not in ("id", "workspace", "run"):
                     result[key] = value
     if "uri" not in result:
         result["uri"] = decode(proto.uri)
