@@ -23,6 +23,21 @@ __all__ = ["Backend", "RetryPolicy"]
 
 log = logging.getLogger("lineage.store")
 
+
+class _QuietMLMDRetries(logging.Filter):
+    """Drop MLMD's "<method> failed after retrying 1 times." ERROR lines.
+
+    MLMD's Python client logs one (through absl) for every AbortedError once
+    its own retries, set to 1 here, are spent; lineage retries those itself,
+    so under contention they were a stream of false alarms on stderr.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "failed after retrying" not in str(record.msg)
+
+
+logging.getLogger("absl").addFilter(_QuietMLMDRetries())
+
 T = TypeVar("T")
 
 #: Errors that mean "try again": a lock or serialization conflict, or a
