@@ -246,9 +246,22 @@ def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List
 # --------------------------------------------------------------------------- parameters
 
 
+_secret_names: Dict[str, bool] = {}
+
+
+def _is_secret(name: str) -> bool:
+    secret = _secret_names.get(name)
+    if secret is None:
+        secret = _SECRET.search(name) is not None
+        if len(_secret_names) >= 4096:
+            _secret_names.clear()
+        _secret_names[name] = secret
+    return secret
+
+
 def param_value(name: str, value: Any) -> Any:
     """How a parameter is recorded: typed scalar, JSON-able container, or repr."""
-    if _SECRET.search(name):
+    if _is_secret(name):
         return REDACTED
     if value is None or isinstance(value, (bool, str)):
         return value if not isinstance(value, str) or len(value) <= 4096 else value[:4096] + "..."

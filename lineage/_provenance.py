@@ -16,11 +16,11 @@ import platform
 import socket
 import subprocess
 import sys
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from lineage._version import __version__
 
-__all__ = ["function_provenance", "process_provenance"]
+__all__ = ["block_provenance", "call_provenance", "function_provenance", "process_provenance"]
 
 _PREFIX = "lineage."
 
@@ -43,9 +43,22 @@ def _process() -> Dict[str, Any]:
 
 def process_provenance() -> Dict[str, Any]:
     """Host, user, Python and lineage versions, command line (this process)."""
-    info = dict(_process())
-    info["pid"] = os.getpid()
-    return {_PREFIX + k: v for k, v in info.items()}
+    return dict(_process_prefixed())
+
+
+# (pid, prefixed provenance): rebuilt after a fork, since the pid changed.
+_process_cache: Tuple[int, Dict[str, Any]] = (0, {})
+
+
+def _process_prefixed() -> Dict[str, Any]:
+    global _process_cache
+    pid, cached = _process_cache
+    if pid != os.getpid():
+        info = dict(_process())
+        info["pid"] = os.getpid()
+        cached = {_PREFIX + k: v for k, v in info.items()}
+        _process_cache = (os.getpid(), cached)
+    return cached
 
 
 @functools.lru_cache(maxsize=256)
@@ -98,4 +111,32 @@ def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
 
 def block_provenance() -> Dict[str, Any]:
     """Provenance of a ``with execution()`` block: the caller's git state."""
-    return {_PREFIX + k: v for k, v in git_state(os.getcwd()).items()}
+    return dict(_block_prefixed(os.getcwd()))
+
+
+@functools.lru_cache(maxsize=256)
+def _block_prefixed(folder: str) -> Dict[str, Any]:
+    return {_PREFIX + k: v for k, v in git_state(folder).items()}
+
+
+# (pid, function key or cwd) -> process and function/block provenance merged.
+_merged: Dict[Any, Dict[str, Any]] = {}
+
+
+def call_provenance(func: Optional[Callable[..., Any]] = None) -> Dict[str, Any]:
+    """A fresh dict: :func:`process_provenance` updated with
+    :func:`function_provenance` of *func*, or :func:`block_provenance`
+    when *func* is None. Merged once per process and function (or folder).
+    """
+    if func is not None:
+        key: Any = (os.getpid(), getattr(func, "__code__", None) or func)
+    else:
+        key = (os.getpid(), os.getcwd())
+    merged = _merged.get(key)
+    if merged is None:
+        merged = dict(_process_prefixed())
+        merged.update(function_provenance(func) if func is not None else _block_prefixed(key[1]))
+        if len(_merged) >= 4096:  # functions made on the fly (closures): stay bounded
+            _merged.clear()
+        _merged[key] = merged
+    return dict(merged)

@@ -53,6 +53,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_START_DELAY = 1.0
 _ERROR_LIMIT = 4096
 
+# json.dumps(params, ensure_ascii=False, default=repr), without building an
+# encoder per call.
+_PARAMS_JSON = json.JSONEncoder(ensure_ascii=False, default=repr)
+# Parameter names already found valid (the check is a pure function of the name).
+_good_param_names: set = set()
+
 _current: contextvars.ContextVar[Optional["ExecutionScope"]] = contextvars.ContextVar(
     "lineage_current_execution", default=None
 )
@@ -377,11 +383,7 @@ class ExecutionScope:
         workspace, run = _config.contexts_for(store, workspace_name, run_name)
         name = self._options.name or "execution"
         self._exe = Execution(name=name, workspace=workspace, run=run, description=self._options.description, _defer=True)
-        props = dict(_provenance.process_provenance())
-        if self._function is not None:
-            props.update(_provenance.function_provenance(self._function))
-        else:
-            props.update(_provenance.block_provenance())
+        props = _provenance.call_provenance(self._function)
         props["lineage.start_time"] = _now()
         if parent is not None:
             props["lineage.parent_external_id"] = parent.external_id
@@ -402,13 +404,17 @@ class ExecutionScope:
     def _param_props(self) -> Dict[str, Any]:
         props: Dict[str, Any] = {}
         for name, value in self._params.items():
-            try:
-                check_property_name("parameter", name)
-            except LineageError:
-                continue
+            if name not in _good_param_names:
+                try:
+                    check_property_name("parameter", name)
+                except LineageError:
+                    continue
+                if len(_good_param_names) >= 4096:
+                    _good_param_names.clear()
+                _good_param_names.add(name)
             props[name] = value
         if self._params:
-            props["lineage.params"] = json.dumps(self._params, ensure_ascii=False, default=repr)
+            props["lineage.params"] = _PARAMS_JSON.encode(self._params)
         return props
 
     def _take_inputs(self) -> List[Tuple[Artifact, Tuple[Any, ...]]]:

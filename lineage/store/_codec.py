@@ -23,10 +23,12 @@ with a private-use marker, reversibly; :func:`decode` undoes it on every read.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
+import os
 import re
-import uuid
+import threading
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import attrs
@@ -138,6 +140,29 @@ def to_value(value: Any, mangle: bool) -> Optional[pb.Value]:
     return to_struct_value(value, mangle)
 
 
+def _put_value(values: Any, key: str, value: Any, mangle: bool) -> None:
+    """``values[key].CopyFrom(to_value(value, mangle))`` without the copy.
+
+    *value* is not None. Every field of ``pb.Value`` is in one oneof, so
+    setting one field in place leaves the same message as a copy would.
+    """
+    cls = type(value)
+    if cls is str:
+        values[key].string_value = encode(value, mangle)
+    elif cls is float:
+        values[key].double_value = value
+    elif cls is bool:
+        values[key].bool_value = value
+    elif cls is int:
+        if INT_MIN <= value <= INT_MAX:
+            values[key].int_value = value
+        else:
+            values[key].double_value = float(value)
+    else:
+        typed = to_value(value, mangle)
+        values[key].CopyFrom(typed)
+
+
 def to_struct_value(value: Any, mangle: bool) -> pb.Value:
     """An MLMD struct value for any JSON-able value (for STRUCT properties).
 
@@ -188,41 +213,85 @@ def _numbers(prefix: str, mapping: Optional[Mapping[str, Any]]) -> Iterable[Tupl
 # --------------------------------------------------------------------------- types
 
 
+# Type protos are built once: the writer asks for one per logged artifact
+# and per execution. They are shared, so callers must not modify them.
+_artifact_types: Dict[int, Tuple[RecordSchema, pb.ArtifactType]] = {}
+_execution_types: Dict[str, pb.ExecutionType] = {}
+_context_types: Dict[str, pb.ContextType] = {}
+
+
 def artifact_type(schema: RecordSchema) -> pb.ArtifactType:
-    """The MLMD artifact type of a record schema."""
+    """The MLMD artifact type of a record schema (shared: do not modify)."""
+    cached = _artifact_types.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
     props = {spec.name: _KIND_TO_MLMD[spec.kind] for spec in schema.properties}
     props[ALL_META] = pb.STRING
     proto = pb.ArtifactType(name=schema.type_name, external_id=schema.type_name, properties=props)
     if schema.base_type:
         proto.base_type = getattr(pb.ArtifactType.SystemDefinedBaseType, schema.base_type)
+    _artifact_types[id(schema)] = (schema, proto)  # holds the schema: its id stays unique
     return proto
 
 
 def execution_type(name: str = EXECUTION_TYPE_NAME) -> pb.ExecutionType:
-    return pb.ExecutionType(name=name, external_id=name, properties=EXECUTION_PROPERTIES)
+    """The MLMD execution type (shared: do not modify)."""
+    proto = _execution_types.get(name)
+    if proto is None:
+        proto = _execution_types[name] = pb.ExecutionType(name=name, external_id=name, properties=EXECUTION_PROPERTIES)
+    return proto
 
 
 def workspace_type() -> pb.ContextType:
-    return pb.ContextType(name=WORKSPACE_TYPE_NAME, external_id=WORKSPACE_TYPE_NAME, properties=WORKSPACE_PROPERTIES)
+    """The workspace context type (shared: do not modify)."""
+    proto = _context_types.get(WORKSPACE_TYPE_NAME)
+    if proto is None:
+        proto = _context_types[WORKSPACE_TYPE_NAME] = pb.ContextType(
+            name=WORKSPACE_TYPE_NAME, external_id=WORKSPACE_TYPE_NAME, properties=WORKSPACE_PROPERTIES
+        )
+    return proto
 
 
 def run_type() -> pb.ContextType:
-    return pb.ContextType(name=RUN_TYPE_NAME, external_id=RUN_TYPE_NAME, properties=RUN_PROPERTIES)
+    """The run context type (shared: do not modify)."""
+    proto = _context_types.get(RUN_TYPE_NAME)
+    if proto is None:
+        proto = _context_types[RUN_TYPE_NAME] = pb.ContextType(
+            name=RUN_TYPE_NAME, external_id=RUN_TYPE_NAME, properties=RUN_PROPERTIES
+        )
+    return proto
 
 
 # --------------------------------------------------------------------------- artifacts
 
 
+_field_names: Dict[type, Tuple[str, ...]] = {}
+
+
+def _names_of(cls: type) -> Tuple[str, ...]:
+    names = _field_names.get(cls)
+    if names is None:
+        names = _field_names[cls] = tuple(field.name for field in attrs.fields(cls))
+    return names
+
+
 def _meta(record: Artifact) -> Dict[str, Any]:
     """The ``__ALL_META__`` dict: every field, like the Kubeflow SDK's __dict__."""
     meta: Dict[str, Any] = {}
-    for field in attrs.fields(type(record)):
-        value = getattr(record, field.name)
-        if field.name == "extra":
+    for name in _names_of(type(record)):
+        value = getattr(record, name)
+        if name == "extra":
             meta["kwargs"] = dict(value)
         else:
-            meta[field.name] = value
+            meta[name] = value
     return meta
+
+
+# Made once: json.dumps() builds an encoder per call when given options.
+# Same options, so the same text, as json.dumps(..., ensure_ascii=False,
+# separators=...) (", " and ": " are the defaults without indent).
+_META_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], digest: Optional[str] = None) -> str:
@@ -234,13 +303,30 @@ def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], 
     identity = [schema.type_name, record.uri, record.name, getattr(record, "version", None), workspace]
     if digest:
         identity.append(digest)
-    blob = json.dumps(identity, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    blob = _KEY_JSON.encode(identity).encode("utf-8")
     return "lineage:artifact:" + hashlib.sha256(blob).hexdigest()
 
 
+# (pid, 64 random bits as hex, counter): a fresh random prefix per process
+# (and after a fork) and a counter make ids unique without a system call
+# for randomness per id.
+_id_source: Tuple[int, str, Any] = (0, "", None)
+_id_lock = threading.Lock()
+
+
 def new_external_id(kind: str) -> str:
-    """A client-made external id for a node that never deduplicates."""
-    return f"lineage:{kind}:{uuid.uuid4().hex}"
+    """A client-made external id for a node that never deduplicates.
+
+    32 hex digits: 16 random per process, then a 16-digit counter.
+    """
+    global _id_source
+    pid, prefix, counter = _id_source
+    if pid != os.getpid():
+        with _id_lock:
+            if _id_source[0] != os.getpid():
+                _id_source = (os.getpid(), os.urandom(8).hex(), itertools.count())
+            pid, prefix, counter = _id_source
+    return f"lineage:{kind}:{prefix}{next(counter):016x}"
 
 
 def artifact_to_proto(
@@ -255,28 +341,33 @@ def artifact_to_proto(
     """Serialize a record in the Kubeflow layout."""
     schema = schema_of(type(record))
     proto = pb.Artifact(type_id=type_id, uri=encode(record.uri, mangle), external_id=external_id)
+    properties = proto.properties
     for spec in schema.properties:
         value = getattr(record, spec.name)
         if value is None:
             continue
-        if spec.kind == FLOAT and isinstance(value, int):
+        kind = spec.kind
+        if kind == FLOAT and isinstance(value, int):
             value = float(value)
-        if spec.kind == INT and not fits_int_value(value):
+        if kind == INT and not fits_int_value(value):
             continue  # an INT property cannot hold it on every backend; kept in __ALL_META__
-        typed = to_struct_value(value, mangle) if spec.kind == JSON else to_value(value, mangle)
-        proto.properties[spec.name].CopyFrom(typed)
-    meta = json.dumps(_meta(record), ensure_ascii=False, separators=(", ", ": "))
-    proto.properties[ALL_META].string_value = encode(meta, mangle)
+        if kind == JSON:
+            properties[spec.name].CopyFrom(to_struct_value(value, mangle))
+        else:
+            _put_value(properties, spec.name, value, mangle)
+    properties[ALL_META].string_value = encode(_META_JSON.encode(_meta(record)), mangle)
     custom = proto.custom_properties
     for key, value in _numbers("values", getattr(record, "values", None)):
-        custom[encode(key, mangle)].CopyFrom(to_value(value, mangle))
+        _put_value(custom, encode(key, mangle), value, mangle)
     for key, value in _numbers("hyperparameters", getattr(record, "hyperparameters", None)):
-        custom[encode(key, mangle)].CopyFrom(to_value(value, mangle))
-    for key, value in record.extra.items():
-        records.check_property_name(f"{type(record).__name__}.extra", key)
-        typed = to_value(value, mangle)
-        if typed is not None:
-            custom[encode(key, mangle)].CopyFrom(typed)
+        _put_value(custom, encode(key, mangle), value, mangle)
+    extra = record.extra
+    if extra:
+        where = f"{type(record).__name__}.extra"
+        for key, value in extra.items():
+            records.check_property_name(where, key)
+            if value is not None:
+                _put_value(custom, encode(key, mangle), value, mangle)
     if workspace is not None:
         custom[WORKSPACE_PROPERTY].string_value = encode(workspace, mangle)
     if run is not None:
@@ -403,14 +494,14 @@ def execution_to_proto(
 
 def set_custom(proto: Any, values: Mapping[str, Any], mangle: bool) -> None:
     """Set typed custom properties on a node (None removes one)."""
+    custom = proto.custom_properties
     for key, value in values.items():
-        typed = to_value(value, mangle)
         name = encode(key, mangle)
-        if typed is None:
-            if name in proto.custom_properties:
-                del proto.custom_properties[name]
+        if value is None:
+            if name in custom:
+                del custom[name]
         else:
-            proto.custom_properties[name].CopyFrom(typed)
+            _put_value(custom, name, value, mangle)
 
 
 #: MLMD keeps context names in VARCHAR(255) on PostgreSQL and MySQL; its
