@@ -118,6 +118,75 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
     return run
 
 
+@command("sync")
+def _sync(parser: argparse.ArgumentParser) -> Runner:
+    """replay writes left in spool files (idempotent: safe to run twice)"""
+    _store_argument(parser)
+    parser.add_argument("--home", default=None, help="LINEAGE_HOME to read spools from (default: $LINEAGE_HOME or ~/.lineage)")
+    parser.set_defaults(store=None)
+
+    def run(args: argparse.Namespace) -> int:
+        from lineage.store import _spool
+
+        interactive = sys.stderr.isatty()
+
+        def progress(done: int, total: int) -> None:
+            if interactive:
+                print(f"\rreplaying {done}/{total}", end="", file=sys.stderr, flush=True)
+            elif done % 500 == 0 or done == total:
+                print(f"replayed {done}/{total}", file=sys.stderr, flush=True)
+
+        report = _spool.sync(store=args.store, home=args.home, progress=progress)
+        if interactive and (report.written or report.present):
+            print(file=sys.stderr)
+        print(f"written: {report.written}  already present (skipped): {report.present}  failed: {len(report.failed)}")
+        for path, seq, reason in report.failed:
+            print(f"  not replayed: {path} entry {seq}: {reason} (left in the spool)")
+        for path, store in report.unreachable:
+            print(f"  store {store} does not answer; {path} is left for a later sync")
+        for path in report.busy:
+            print(f"  in use by a running process (it replays it itself): {path}")
+        if report.partial_lines:
+            print(f"  {report.partial_lines} incomplete line(s) ignored (a write cut short by a crash)")
+        return 0 if report.ok else 1
+
+    return run
+
+
+@command("status")
+def _status(parser: argparse.ArgumentParser) -> Runner:
+    """show spooled writes and whether the store answers"""
+    _store_argument(parser)
+    parser.add_argument("--home", default=None, help="LINEAGE_HOME (default: $LINEAGE_HOME or ~/.lineage)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+    def run(args: argparse.Namespace) -> int:
+        from lineage import _config
+        from lineage.store import RetryPolicy, connect, parse_store_url
+        from lineage.store import _spool
+
+        url = parse_store_url(_config.store_url(args.store))
+        answers = True
+        reason = ""
+        try:
+            connect(url, retry=RetryPolicy(max_delay=2.0, unavailable_delay=2.0)).mlmd.get_context_types()
+        except Exception as exc:  # any failure means "does not answer"; say why
+            answers, reason = False, f"{type(exc).__name__}: {exc}"
+        spools = list(_spool.status(args.home))
+        if args.json:
+            print(json.dumps({"store": url.redacted(), "answers": answers, "reason": reason or None, "spools": spools}, indent=2))
+            return 0 if answers else 1
+        print(f"store: {url.redacted()}  {'answers' if answers else 'does NOT answer: ' + reason}")
+        total = sum(s["entries"] for s in spools)
+        print(f"spooled writes: {total} in {len(spools)} file(s)")
+        for info in spools:
+            busy = "  (process running)" if info["busy"] else ""
+            print(f"  {info['path']}: {info['entries']} write(s), oldest {info['oldest']}, {info['size']} bytes{busy}")
+        return 0 if answers else 1
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lineage",

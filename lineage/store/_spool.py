@@ -92,10 +92,13 @@ class Spool:
         _live.add(self)
 
     def abandon(self) -> None:
-        """Stop replaying (the journal stays on disk for `lineage sync`)."""
+        """Stop replaying and release the journal (it stays on disk for `lineage sync`)."""
         with self._lock:
             self._abandoned = True
             self._queue.clear()
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def _check_fork(self) -> None:
         if self._pid != os.getpid():  # a forked child starts with an empty spool

@@ -65,6 +65,8 @@ _STATES = {
     "NEW": pb.Execution.NEW,
 }
 
+_TERMINAL = (pb.Execution.COMPLETE, pb.Execution.FAILED, pb.Execution.CANCELED, pb.Execution.CACHED)
+
 PathStep = Union[str, int]
 #: (record, event type INPUT/OUTPUT, event path steps)
 Logged = Tuple[Artifact, int, Sequence[PathStep]]
@@ -652,6 +654,14 @@ class Writer:
             kept.append(pair)
         if stored_execution is None:
             [stored_execution] = self._call_store("get_executions_by_id", [execution.id]) or [None]
+        if (
+            stored_execution is not None
+            and stored_execution.last_known_state in _TERMINAL
+            and execution.last_known_state not in _TERMINAL
+        ):
+            # A replayed start must not turn a finished execution back to
+            # RUNNING: keep what is stored, add only missing events.
+            execution.CopyFrom(stored_execution)
         present = (
             not kept
             and stored_execution is not None
