@@ -49,7 +49,7 @@ __all__ = [
 
 #: Custom property names lineage writes itself; user properties may not use them.
 RESERVED_PROPERTY_NAMES = frozenset({"__kf_workspace__", "__kf_run__", "__ALL_META__"})
-_RESERVED_PREFIXES = ("__kf_", "__lineage")
+_RESERVED_PREFIXES = ("__kf_", "__lineage", "lineage.")
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # Nested values are also stored as MLMD struct properties, and protobuf
@@ -146,6 +146,29 @@ def check_json(where: str, value: Any, _depth: int = 0) -> None:
         f"{where} must be JSON-able data (None, bool, int, float, str, list, dict), "
         f"got {describe(value)}"
     )
+
+
+def plain_json(value: Any, _depth: int = 0) -> Any:
+    """A copy of *value* with every mapping a dict and every tuple a list.
+
+    Records hold what JSON gives back, so a record read from the store equals
+    the one that was logged, and ``json`` can write any mapping (it refuses
+    a ``MappingProxyType`` or a custom ``Mapping``). Anything else is left for
+    the validators to judge.
+    """
+    if _depth > _MAX_JSON_DEPTH:
+        return value  # the validator reports the depth
+    if isinstance(value, collections.abc.Mapping):
+        return {key: plain_json(item, _depth + 1) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_json(item, _depth + 1) for item in value]
+    return value
+
+
+def _plain_extra(value: Any) -> Any:
+    if not isinstance(value, collections.abc.Mapping):
+        return value  # the validator reports it
+    return {key: plain_json(item) for key, item in value.items()}
 
 
 def _optional_mapping(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
@@ -245,9 +268,9 @@ class Artifact:
     description: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     owner: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     labels: Optional[Mapping[str, Any]] = attrs.field(
-        default=None, kw_only=True, validator=_optional_mapping
+        default=None, kw_only=True, converter=plain_json, validator=_optional_mapping
     )
-    extra: Dict[str, Any] = attrs.field(factory=dict, kw_only=True, validator=_extra)
+    extra: Dict[str, Any] = attrs.field(factory=dict, kw_only=True, converter=_plain_extra, validator=_extra)
     id: Optional[int] = attrs.field(default=None, init=False, eq=False, validator=_optional_id)
     create_time: str = attrs.field(factory=_now, init=False, eq=False, validator=_required_str)
 
@@ -358,9 +381,11 @@ class Model(Artifact):
 
     version: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     model_type: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
-    training_framework: Any = attrs.field(default=None, kw_only=True, validator=_optional_json)
+    training_framework: Any = attrs.field(
+        default=None, kw_only=True, converter=plain_json, validator=_optional_json
+    )
     hyperparameters: Optional[Mapping[str, Any]] = attrs.field(
-        default=None, kw_only=True, validator=_optional_mapping
+        default=None, kw_only=True, converter=plain_json, validator=_optional_mapping
     )
 
     def __init__(
@@ -432,7 +457,7 @@ class Metrics(Artifact):
     )
     metrics_type: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     values: Optional[Mapping[str, Any]] = attrs.field(
-        default=None, kw_only=True, validator=_optional_mapping
+        default=None, kw_only=True, converter=plain_json, validator=_optional_mapping
     )
 
     def __init__(
@@ -648,4 +673,7 @@ def _validate_declared_fields(record: Artifact) -> None:
         if spec.kind == FLOAT:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise InvalidTypeError(f"{where} must be a float, got {describe(value)}")
+        if spec.kind == JSON:
+            value = plain_json(value)
+            object.__setattr__(record, spec.name, value)  # as JSON will give it back
         check_json(where, value)

@@ -50,10 +50,12 @@ _numbers = st.one_of(
 )
 _leaves = st.one_of(st.none(), st.booleans(), _numbers, texts)
 
-#: JSON-able data as records accept it (lists, not tuples: JSON gives lists back).
+#: JSON-able data as records accept it (tuples become lists at construction).
 json_values = st.recursive(
     _leaves,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(texts, children, max_size=3),
+    lambda children: st.lists(children, max_size=3)
+    | st.lists(children, max_size=3).map(tuple)
+    | st.dictionaries(texts, children, max_size=3),
     max_leaves=8,
 )
 json_objects = st.dictionaries(texts, json_values, max_size=4)

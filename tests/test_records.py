@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import types
 from typing import Optional
 
 import attrs
@@ -178,6 +179,53 @@ class TestConstructors:
         b.id = 7
 
         assert a == b
+
+
+class TestNormalization:
+    def test_mappings_and_tuples_become_what_json_gives_back(self):
+        """Nested mappings become dicts and tuples lists, so a read-back record is equal."""
+        m = Model(
+            uri="u",
+            name="n",
+            labels=types.MappingProxyType({"k": ("a", "b")}),
+            hyperparameters={"layers": (10, 3)},
+            training_framework=("torch", {"v": (2, 3)}),
+            extra_field=types.MappingProxyType({"x": (1,)}),
+        )
+
+        assert ({"k": ["a", "b"]}, {"layers": [10, 3]}, ["torch", {"v": [2, 3]}], {"extra_field": {"x": [1]}}) == (
+            m.labels,
+            m.hyperparameters,
+            m.training_framework,
+            m.extra,
+        )
+
+    def test_the_record_holds_a_copy(self):
+        """Changing the dict passed in does not change the record."""
+        values = {"accuracy": 0.9}
+        m = Metrics(uri="u", name="n", values=values)
+        values["accuracy"] = float("nan")
+
+        assert {"accuracy": 0.9} == m.values
+
+    def test_custom_json_fields_are_normalized(self):
+        """A custom type's dict/list fields are normalized the same way."""
+        c = Checkpoint(uri="u", name="n", config=types.MappingProxyType({"a": (1, 2)}), layers=(1, 2))
+
+        assert ({"a": [1, 2]}, [1, 2]) == (c.config, c.layers)
+
+    def test_assignment_is_normalized(self):
+        """Assigning a mapping field later converts it too."""
+        d = DataSet(uri="u", name="n")
+        d.labels = types.MappingProxyType({"k": (1,)})
+
+        assert {"k": [1]} == d.labels
+
+    def test_any_mapping_is_logged(self, store):
+        """A record built from non-dict mappings is written and read back equal."""
+        d = log_output(store, DataSet(uri="u", name="n", labels=types.MappingProxyType({"k": "v"}), x=(1, 2)))
+
+        assert d == store._connection.reader.artifact(d.id)
 
 
 class TestRepr:
