@@ -67,6 +67,7 @@ def init(
     strict: Optional[bool] = None,
     start_delay: Optional[float] = None,
     enabled: Optional[bool] = None,
+    hash_files: Optional[bool] = None,
 ) -> Settings:
     """Set process-wide defaults for tracked calls.
 
@@ -78,6 +79,8 @@ def init(
         start_delay: Seconds a tracked call may run before its RUNNING state
             is written; shorter calls cost one write.
         enabled: Turn tracking off (``False``) or on.
+        hash_files: Compute SHA-256 digests of local artifacts (default on;
+            ``LINEAGE_HASH=0`` turns it off).
 
     Returns:
         The settings now in force.
@@ -92,6 +95,8 @@ def init(
         raise InvalidTypeError(f"init(strict) must be a bool, got {describe(strict)}")
     if enabled is not None and not isinstance(enabled, bool):
         raise InvalidTypeError(f"init(enabled) must be a bool, got {describe(enabled)}")
+    if hash_files is not None and not isinstance(hash_files, bool):
+        raise InvalidTypeError(f"init(hash_files) must be a bool, got {describe(hash_files)}")
     if start_delay is not None:
         if isinstance(start_delay, bool) or not isinstance(start_delay, (int, float)):
             raise InvalidTypeError(f"init(start_delay) must be a number of seconds, got {describe(start_delay)}")
@@ -110,6 +115,10 @@ def init(
             _settings.start_delay = float(start_delay)
         if enabled is not None:
             _settings.enabled = enabled
+    if hash_files is not None:
+        from lineage.store import _digest
+
+        _digest.set_enabled(hash_files)
     return _settings
 
 
@@ -122,6 +131,9 @@ def reset_defaults() -> None:
         _process_run.clear()
         _contexts.clear()
         _warned.clear()
+    from lineage.store import _digest
+
+    _digest.set_enabled(_digest.env_default())
 
 
 def store_url(explicit: Optional[str] = None) -> Optional[str]:

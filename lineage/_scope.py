@@ -127,11 +127,13 @@ class _Options:
             from lineage.store import parse_store_url
 
             parse_store_url(store)
-        exclude = kwargs.get("exclude") or ()
+        exclude = kwargs.get("exclude")
+        if exclude is None:
+            exclude = ()
         if isinstance(exclude, str):
             exclude = (exclude,)
-        if not all(isinstance(e, str) for e in exclude):
-            raise InvalidTypeError(f"{where}(exclude) must be parameter names, got {describe(exclude)}")
+        if not isinstance(exclude, (list, tuple, set, frozenset)) or not all(isinstance(e, str) for e in exclude):
+            raise InvalidTypeError(f"{where}(exclude) must be a list of parameter names, got {describe(exclude)}")
         kwargs["exclude"] = tuple(exclude)
         inputs = kwargs.get("inputs")
         if inputs is not None:

@@ -52,6 +52,12 @@ RESERVED_PROPERTY_NAMES = frozenset({"__kf_workspace__", "__kf_run__", "__ALL_ME
 _RESERVED_PREFIXES = ("__kf_", "__lineage", "lineage.")
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# MLMD's tightest column sizes across its backends (MySQL): uri is TEXT,
+# string properties MEDIUMTEXT, property names VARCHAR(255). One limit for
+# every backend, so a store can move between them.
+MAX_URI_BYTES = 65535
+MAX_TEXT_BYTES = 16 * 1024 * 1024 - 1
+MAX_NAME_CHARS = 255
 # Nested values are also stored as MLMD struct properties, and protobuf
 # refuses messages nested more than 100 deep: a dict level costs 3 (Struct,
 # map entry, Value), so 33 levels is the most a struct can hold.
@@ -85,22 +91,29 @@ def _check_str(where: str, value: Any, *, required: bool) -> None:
     check_text(where, value)
 
 
-def check_text(where: str, value: str) -> None:
+def check_text(where: str, value: str, max_bytes: int = MAX_TEXT_BYTES) -> None:
     """Raise unless *value* can be stored: MLMD sends strings as UTF-8.
 
     A lone surrogate (``"\\ud800"``, e.g. from ``os.fsdecode`` of a bad file
-    name) would otherwise only fail later, inside the write.
+    name) would otherwise only fail later, inside the write; so would a
+    string longer than the backend's column (*max_bytes*).
     """
     try:
-        value.encode("utf-8")
+        size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidValueError(
             f"{where} must be valid Unicode text (no lone surrogates), got {describe(value)}"
         ) from None
+    if size > max_bytes:
+        raise InvalidValueError(
+            f"{where} is {size} bytes of UTF-8; MLMD stores at most {max_bytes} here, got {describe(value)}"
+        )
 
 
 def _required_str(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
     _check_str(_where(instance, attribute), value, required=True)
+    if attribute.name == "uri":
+        check_text(_where(instance, attribute), value, MAX_URI_BYTES)
 
 
 def _optional_str(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
@@ -191,6 +204,10 @@ def check_property_name(where: str, key: Any) -> None:
     if not key:
         raise InvalidValueError(f"{where} names must be non-empty, got {key!r}")
     check_text(f"{where} name", key)
+    if len(key) > MAX_NAME_CHARS:
+        raise InvalidValueError(
+            f"{where} names are at most {MAX_NAME_CHARS} characters (MLMD's property name column), got {describe(key)}"
+        )
     if key in RESERVED_PROPERTY_NAMES or key.startswith(_RESERVED_PREFIXES):
         raise ReservedPropertyError(
             f"{where} uses the reserved property name {key!r}: names "

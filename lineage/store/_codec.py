@@ -340,7 +340,13 @@ def artifact_to_proto(
 ) -> pb.Artifact:
     """Serialize a record in the Kubeflow layout."""
     schema = schema_of(type(record))
-    proto = pb.Artifact(type_id=type_id, uri=encode(record.uri, mangle), external_id=external_id)
+    uri = encode(record.uri, mangle)
+    if len(uri.encode("utf-8")) > records.MAX_URI_BYTES:
+        raise InvalidValueError(
+            f"{type(record).__name__}.uri takes more than {records.MAX_URI_BYTES} bytes once escaped for this store "
+            f"(NUL and backslashes take 4 bytes each), got {describe(record.uri)}"
+        )
+    proto = pb.Artifact(type_id=type_id, uri=uri, external_id=external_id)
     properties = proto.properties
     for spec in schema.properties:
         value = getattr(record, spec.name)

@@ -23,7 +23,12 @@ import attrs
 __all__ = ["Digest", "local_path", "of_path", "of_record", "set_enabled"]
 
 _CHUNK = 1 << 20
-_enabled = os.environ.get("LINEAGE_HASH", "1").lower() not in ("0", "false", "no", "off")
+def env_default() -> bool:
+    """Hashing is on unless ``LINEAGE_HASH`` says 0/false/no/off."""
+    return os.environ.get("LINEAGE_HASH", "1").lower() not in ("0", "false", "no", "off")
+
+
+_enabled = env_default()
 _cache: Dict[Tuple[str, int, int], str] = {}
 _cache_lock = threading.Lock()
 _CACHE_LIMIT = 100_000

@@ -1,0 +1,268 @@
+"""Bad input: every public call either works and reads back exactly, or raises a
+lineage error naming the argument — never a crash, never an MLMD internal
+error, never a changed row elsewhere. Hypothesis drives it on SQLite and
+PostgreSQL; injection strings find nothing extra.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+import uuid
+from typing import Any, Dict, List
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lineage
+from lineage import DataSet, Execution, Metrics, Model, Run, Store, Workspace
+from lineage.errors import LineageError
+from tests import backends
+from tests.strategies import NASTY, json_values, texts
+
+LONG = "x" * 70_000  # past MySQL's TEXT and the uri limit
+
+#: Anything a caller might pass by mistake.
+anything = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(),  # NaN and infinities included
+        texts,
+        st.sampled_from(NASTY + ("", "   ", LONG, "\ud800")),
+        st.binary(max_size=6),
+        st.builds(object),
+        st.sets(st.integers(), max_size=2),
+    ),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.one_of(texts, st.integers(), st.sampled_from(["__kf_run__", "__kf_workspace__", "lineage.x"])), children, max_size=3),
+    max_leaves=6,
+)
+
+#: Mostly-valid strings with the odd wrong value.
+maybe_text = st.one_of(texts.filter(lambda s: bool(s.strip())), anything)
+
+_stores: Dict[str, Store] = {}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_store(request, tmp_path_factory) -> Store:
+    """One store per backend for the whole module (Hypothesis runs many examples)."""
+    if request.param not in _stores:
+        url = backends.make_url(request.param, tmp_path_factory.mktemp(request.param))
+        _stores[request.param] = Store(url=url)
+    return _stores[request.param]
+
+
+def snapshot(store: Store) -> List[bytes]:
+    """Every row MLMD holds, serialized: to prove a rejected call changed nothing."""
+    mlmd = store.store
+    rows: List[bytes] = []
+    for getter in ("get_artifacts", "get_executions", "get_contexts"):
+        rows.extend(sorted(x.SerializeToString(deterministic=True) for x in getattr(mlmd, getter)()))
+    executions = [e.id for e in mlmd.get_executions()]
+    if executions:
+        rows.extend(sorted(e.SerializeToString(deterministic=True) for e in mlmd.get_events_by_execution_ids(executions)))
+    for getter in ("get_artifact_types", "get_execution_types", "get_context_types"):
+        rows.extend(sorted(x.SerializeToString(deterministic=True) for x in getattr(mlmd, getter)()))
+    return rows
+
+
+def attempt(fn, *args, **kwargs) -> Any:
+    """Run a public call: it works, or raises a lineage error with a message."""
+    try:
+        return fn(*args, **kwargs)
+    except LineageError as exc:
+        assert str(exc), "a lineage error must say what was wrong"
+        return exc
+
+
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+
+
+class TestRecordsOnTheStore:
+    @SETTINGS
+    @given(
+        uri=maybe_text,
+        name=maybe_text,
+        version=st.one_of(st.none(), maybe_text),
+        description=st.one_of(st.none(), maybe_text),
+        labels=st.one_of(st.none(), anything),
+        extra=st.dictionaries(st.one_of(texts, st.sampled_from(["__kf_run__", "lineage.digest", "k" * 300])), anything, max_size=2),
+        cls=st.sampled_from([DataSet, Model]),
+    )
+    def test_record_then_log(self, backend_store, uri, name, version, description, labels, extra, cls):
+        """Constructing and logging any record either round-trips exactly or raises a lineage error, changing nothing."""
+        record = attempt(cls, uri=uri, name=name, version=version, description=description, labels=labels, **extra)
+        if isinstance(record, LineageError):
+            return
+        # A workspace per example: DataSet/Model deduplicate within a workspace
+        # (first logged wins), which is not what this test is about.
+        ws = Workspace(store=backend_store, name=f"bad-input-{uuid.uuid4().hex}")
+        before = snapshot(backend_store)
+        execution = Execution(name="log", workspace=ws)
+        after_execution = snapshot(backend_store)
+        outcome = attempt(execution.log_input, record)
+        if isinstance(outcome, LineageError):
+            assert snapshot(backend_store) == after_execution
+            return
+        assert before != after_execution
+        assert backend_store.get_artifact(record.id) == record
+
+    @SETTINGS
+    @given(values=anything, metrics_type=anything, data_set_id=anything)
+    def test_metrics_fields(self, backend_store, values, metrics_type, data_set_id):
+        """Metrics with any values/metrics_type/data_set_id round-trips or is refused up front."""
+        record = attempt(Metrics, uri="file:///m", name="m", values=values, metrics_type=metrics_type, data_set_id=data_set_id)
+        if isinstance(record, LineageError):
+            return
+        ws = Workspace(store=backend_store, name="bad-input")
+        Execution(name="log", workspace=ws).log_output(record)
+        assert backend_store.get_artifact(record.id) == record
+
+
+class TestImperativeApi:
+    @SETTINGS
+    @given(name=maybe_text, description=st.one_of(st.none(), anything), labels=st.one_of(st.none(), anything))
+    def test_workspace(self, backend_store, name, description, labels):
+        """Workspace(...) with any arguments works and reads back, or raises a lineage error and writes nothing."""
+        before = snapshot(backend_store)
+        ws = attempt(Workspace, store=backend_store, name=name, description=description, labels=labels)
+        if isinstance(ws, LineageError):
+            assert snapshot(backend_store) == before
+            return
+        stored = backend_store._connection.reader.workspace(name)
+        assert stored is not None and stored["id"] == ws.context_id
+
+    @SETTINGS
+    @given(run_name=maybe_text, execution_name=maybe_text, description=st.one_of(st.none(), anything))
+    def test_run_and_execution(self, backend_store, run_name, execution_name, description):
+        """Run(...) and Execution(...) with any names work or raise a lineage error, touching nothing else."""
+        ws = Workspace(store=backend_store, name="bad-input-runs")
+        before = snapshot(backend_store)
+        run = attempt(Run, workspace=ws, name=run_name, description=description)
+        if isinstance(run, LineageError):
+            assert snapshot(backend_store) == before
+            return
+        before = snapshot(backend_store)
+        execution = attempt(Execution, name=execution_name, workspace=ws, run=run, description=description)
+        if isinstance(execution, LineageError):
+            assert snapshot(backend_store) == before
+            return
+        [summary] = backend_store._connection.reader.executions([execution.id])
+        assert summary["name"] == execution_name and summary["run"] == run_name
+
+    @SETTINGS
+    @given(value=anything)
+    def test_log_anything(self, backend_store, value):
+        """log_input/log_output of a non-record raises a lineage TypeError and writes nothing."""
+        ws = Workspace(store=backend_store, name="bad-input")
+        execution = Execution(name="log", workspace=ws)
+        before = snapshot(backend_store)
+        for log in (execution.log_input, execution.log_output):
+            with pytest.raises((lineage.InvalidTypeError, lineage.InvalidValueError)):
+                log(value)
+        assert snapshot(backend_store) == before
+
+
+class TestDeclarativeApi:
+    @SETTINGS
+    @given(
+        name=st.one_of(st.none(), maybe_text),
+        workspace=st.one_of(st.none(), maybe_text),
+        exclude=st.one_of(st.just(()), anything),
+        start_delay=st.one_of(st.none(), anything),
+    )
+    def test_track_options(self, name, workspace, exclude, start_delay):
+        """track(...) with any options decorates or raises a lineage error at decoration time."""
+        decorator = attempt(lineage.track, name=name, workspace=workspace, exclude=exclude, start_delay=start_delay)
+        if isinstance(decorator, LineageError):
+            return
+
+        def f(a=None):
+            return a
+
+        attempt(decorator, f)
+
+    @SETTINGS
+    @given(args=st.lists(anything, max_size=3), kwargs=st.dictionaries(st.sampled_from(["a", "password", "b"]), anything, max_size=2))
+    def test_tracked_call_with_anything_returns_the_result(self, backend_store, args, kwargs):
+        """A tracked function called with any values returns its result; lineage never raises into it."""
+        lineage.init(store=None, strict=False, start_delay=0)
+        marker = object()
+
+        @lineage.track(store=backend_store, workspace="bad-input-calls")
+        def f(*a, **k):
+            return marker
+
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lineage.LineageWarning)
+            assert f(*args, **kwargs) is marker
+
+    @SETTINGS
+    @given(store=anything, workspace=anything, strict=anything, start_delay=anything, enabled=anything)
+    def test_init(self, store, workspace, strict, start_delay, enabled):
+        """init(...) with any values sets them or raises a lineage error naming the argument."""
+        outcome = attempt(lineage.init, store=store, workspace=workspace, strict=strict, start_delay=start_delay, enabled=enabled)
+        if isinstance(outcome, LineageError):
+            assert "init(" in str(outcome) or "store URL" in str(outcome)
+
+    @SETTINGS
+    @given(url=st.one_of(anything, st.sampled_from([
+        "sqlite://", "sqlite:///", "postgresql://host/", "postgresql://:5432/db", "mysql://h:99999/db",
+        "grpc://host", "grpcs://h:1", "grpc://h:1?root_certificates=/nope", "s3://bucket", "memory://x", "://",
+    ])))
+    def test_store_urls(self, url):
+        """Store(url=...) with a bad URL raises InvalidStoreURLError (or TypeError) naming the URL."""
+        outcome = attempt(Store, url=url)
+        if isinstance(outcome, LineageError) and isinstance(url, str) and url:
+            assert repr(url)[:20] in str(outcome) or "URL" in str(outcome)
+
+
+INJECTIONS = [
+    "x' OR uri != 'z",
+    "\") OR (\"1\"=\"1",
+    "a' OR 1=1 --",
+    "`uri` = 'victim' OR `name` != '",
+    "victim%",
+    "vict_m",
+    "\\' OR 1=1 --",
+    "name) OR (1=1",
+]
+
+
+class TestInjection:
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+    def test_strings_built_to_inject_change_nothing_and_find_nothing_extra(self, backend, tmp_path):
+        """Lookups by uri, by workspace and by name with injection strings find exactly what was stored under them."""
+        store = Store(url=backends.make_url(backend, tmp_path))
+        victim_ws = Workspace(store=store, name="victim")
+        Execution(name="victim", workspace=victim_ws).log_output(DataSet(uri="victim", name="victim"))
+        before = snapshot(store)
+        for text in INJECTIONS:
+            assert store._connection.reader.artifacts_by_uri(text) == []
+            assert store._connection.reader.workspace(text) is None
+        assert snapshot(store) == before  # reads changed nothing
+        for text in INJECTIONS:
+            ws = Workspace(store=store, name=text)
+            data = Execution(name=text, workspace=ws).log_input(DataSet(uri=text, name=text, version=text))
+            assert [a.id for a in store._connection.reader.artifacts_by_uri(text)] == [data.id]
+            assert [row["id"] for row in ws.list(DataSet.ARTIFACT_TYPE_NAME)] == [data.id]
+            assert store.get_artifact(data.id) == DataSet(uri=text, name=text, version=text)
+        assert [row["uri"] for row in victim_ws.list(DataSet.ARTIFACT_TYPE_NAME)] == ["victim"]
+        assert [a.uri for a in store._connection.reader.artifacts_by_uri("victim")] == ["victim"]
+
+    def test_no_filter_query_is_ever_built(self):
+        """No module of lineage passes a filter_query to MLMD."""
+        package = pathlib.Path(lineage.__file__).parent
+        offenders = [
+            str(p) for p in package.rglob("*.py")
+            if any(needle in p.read_text() for needle in ("filter_query=", "ListOptions(", "list_options="))
+        ]
+        assert offenders == []
