@@ -263,6 +263,6 @@ class TestInjection:
         package = pathlib.Path(lineage.__file__).parent
         offenders = [
             str(p) for p in package.rglob("*.py")
-            if any(needle in p.read_text() for needle in ("filter_query=", "ListOptions(", "list_options="))
+            if any(needle in p.read_text() for needle in ("filter_query=", "filter_query =", ".filter_query"))
         ]
         assert offenders == []

@@ -160,11 +160,6 @@ class TestOldSDKWritesLineageReads:
             for ev in lineage_store.store.get_events_by_execution_ids([e.id])
         ]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="lineage deduplicates by external_id only; artifacts the old SDK wrote have none "
-        "(lineage/store/_writer.py, see report)",
-    )
     def test_lineage_deduplicates_against_old_artifacts(self, lineage_store, written):
         """A Model equal (type, uri, name, version, workspace) to one the old SDK wrote is that artifact."""
         ws = Workspace(store=lineage_store, name="old-ws")

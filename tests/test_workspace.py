@@ -683,14 +683,6 @@ class TestCaseAndPadding:
     )
     def test_workspace_names_that_differ_are_different_workspaces(self, any_url, request, names, merged_by_mysql):
         """Workspaces whose names differ in case, accents or trailing spaces are never merged."""
-        if merged_by_mysql and any_url.startswith("mysql://"):
-            request.applymarker(
-                pytest.mark.xfail(
-                    strict=True,
-                    reason="MLMD's MySQL tables use the database's default utf8mb4_general_ci collation, so "
-                    "get_context_by_type_and_name('exp') finds 'Exp' (lineage/store/_writer.py, see report)",
-                )
-            )
         store = lineage.Store(url=any_url)
         first = Workspace(store=store, name=names[0])
         try:

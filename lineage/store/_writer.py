@@ -38,6 +38,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lineage.errors import (
     InvalidTypeError,
+    InvalidValueError,
     StoreError,
     StoreUnavailableError,
     UnknownArtifactError,
@@ -200,7 +201,7 @@ def _unb64(cls: Any, text: str) -> Any:
     return message
 
 
-def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int] = None) -> pb.Event:
+def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int] = None, mangle: bool = False) -> pb.Event:
     event = pb.Event(type=event_type)
     if artifact_id is not None:
         event.artifact_id = artifact_id
@@ -208,7 +209,7 @@ def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int]
         if isinstance(step, int) and not isinstance(step, bool):
             event.path.steps.add(index=step)
         else:
-            event.path.steps.add(key=str(step))
+            event.path.steps.add(key=codec.encode(str(step), mangle))
     return event
 
 
@@ -230,6 +231,7 @@ class Writer:
         # id(record) -> (weakref, external id): a record whose write went to
         # the spool keeps its external id if it is logged again.
         self._record_keys: Dict[int, Tuple[Any, str]] = {}
+        self._legacy_types: Dict[int, bool] = {}
         self._spool: Any = None
 
     # ------------------------------------------------------------------ spool
@@ -315,11 +317,21 @@ class Writer:
 
     def _context_by_name(self, type_name: str, stored_name: str) -> Optional[pb.Context]:
         try:
-            return self.backend.call("get_context_by_type_and_name", type_name, stored_name)
+            found = self.backend.call("get_context_by_type_and_name", type_name, stored_name)
         except mlmd_errors.NotFoundError:
             return None
         except mlmd_errors.StatusError as exc:
             raise StoreError(f"cannot read context {stored_name!r}: {_first_line(exc)}", cause=exc) from exc
+        if found is not None and found.name != stored_name:
+            # MySQL compares names case-insensitively and ignores trailing
+            # spaces, so "Exp" answers for "exp"; MLMD's unique index would
+            # refuse to create the second. Refuse it here, by name.
+            raise InvalidValueError(
+                f"{type_name.rsplit('/', 1)[-1]} name {codec.decode(stored_name)!r} collides with the existing "
+                f"{codec.decode(found.name)!r} in this store (its collation ignores case and trailing spaces); "
+                "choose a name that differs otherwise"
+            )
+        return found
 
     def _create_context(self, proto: pb.Context, type_name: str) -> Tuple[pb.Context, bool]:
         try:
@@ -454,7 +466,7 @@ class Writer:
                 if (record.id, event_type) in handle.logged or (record.id, event_type) in seen:
                     continue
                 seen.add((record.id, event_type))
-                pairs.append(Pair(event=_event(event_type, path, record.id), binding=(record, event_type, None)))
+                pairs.append(Pair(event=_event(event_type, path, record.id, self.mangle), binding=(record, event_type, None)))
                 continue
             schema = schema_of(type(record))
             digest = _digest.of_record(record)
@@ -467,7 +479,7 @@ class Writer:
                 if (known, event_type) in handle.logged:
                     record.id = known
                     continue
-                pairs.append(Pair(event=_event(event_type, path, known), binding=(record, event_type, key)))
+                pairs.append(Pair(event=_event(event_type, path, known, self.mangle), binding=(record, event_type, key)))
                 continue
             artifact_type = codec.artifact_type(schema)
             proto = codec.artifact_to_proto(
@@ -481,7 +493,7 @@ class Writer:
             codec.set_custom(proto, digest.properties(), self.mangle)
             pairs.append(
                 Pair(
-                    event=_event(event_type, path),
+                    event=_event(event_type, path, mangle=self.mangle),
                     artifact=proto,
                     artifact_type=artifact_type,
                     deduplicate=schema.deduplicate,
@@ -574,7 +586,14 @@ class Writer:
         if not lookups:
             return pairs
         drop: Set[int] = set()
-        for artifact in self._call_store("get_artifacts_by_external_ids", list(lookups)):
+        found = list(self._call_store("get_artifacts_by_external_ids", list(lookups)))
+        missing = set(lookups) - {a.external_id for a in found}
+        for key in missing:
+            pair = pairs[lookups[key][0]]
+            legacy = self._legacy_match(pair)
+            if legacy is not None:
+                found.append(legacy)
+        for artifact in found:
             for index in lookups.get(artifact.external_id, ()):
                 pair = pairs[index]
                 if handle is not None and (artifact.id, pair.event.type) in handle.logged:
@@ -586,6 +605,43 @@ class Writer:
                 with self._lock:
                     self._ids_by_key[artifact.external_id] = artifact.id
         return [p for i, p in enumerate(pairs) if i not in drop]
+
+    def _is_legacy_type(self, type_id: int) -> bool:
+        """Whether the store holds artifacts of this type that the Kubeflow SDK
+        wrote (no external id): then dedup also follows its uri rule.
+
+        Decided once per process and type from the type's first artifact, so
+        a store lineage created never pays for the extra lookup.
+        """
+        legacy = self._legacy_types.get(type_id)
+        if legacy is None:
+            from ml_metadata.metadata_store import metadata_store
+
+            options = metadata_store.ListOptions(limit=1, order_by=metadata_store.OrderByField.ID, is_asc=True)
+            [artifact_type] = self._call_store("get_artifact_types_by_id", [type_id]) or [None]
+            first = self._call_store("get_artifacts_by_type", artifact_type.name, None, options) if artifact_type else []
+            legacy = bool(first) and not first[0].external_id
+            self._legacy_types[type_id] = legacy
+        return legacy
+
+    def _legacy_match(self, pair: Pair) -> Optional[pb.Artifact]:
+        """A Kubeflow-SDK-written artifact equal to *pair*'s by the old rule
+        (type, uri, name, version, workspace), found by its uri (indexed)."""
+        artifact = pair.artifact
+        if artifact is None or not self._is_legacy_type(artifact.type_id):
+            return None
+        key = ("name", "version")
+        for stored in self._call_store("get_artifacts_by_uri", artifact.uri):
+            if stored.external_id or stored.type_id != artifact.type_id or stored.uri != artifact.uri:
+                continue
+            if all(stored.properties.get(k) == artifact.properties.get(k) for k in key) and stored.custom_properties.get(
+                codec.WORKSPACE_PROPERTY
+            ) == artifact.custom_properties.get(codec.WORKSPACE_PROPERTY):
+                legacy = pb.Artifact()
+                legacy.CopyFrom(stored)
+                legacy.external_id = artifact.external_id  # matched under this write's key
+                return legacy
+        return None
 
     def _verify_ids(self, ids: List[int]) -> None:
         found = {a.id for a in self._call_store("get_artifacts_by_id", ids)}
