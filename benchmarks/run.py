@@ -128,25 +128,35 @@ def section_sqlite(tmp: str, rounds: int) -> Dict[str, Any]:
 
 
 def section_sizes(tmp: str, rounds: int, sizes: List[int]) -> Dict[str, Any]:
-    store = lineage.Store(url=_stores.sqlite_url(tmp, "sizes.db"))
-    variants = lineage_setup(store)
-    mlmd = _stores.mlmd_for(store)
-    type_id = mlmd.get_artifact_type("kubeflow.org/alpha/data_set").id
-    out: Dict[str, Any] = {"by_size": {}}
+    """One store file per size, filled first; then every variant on every
+    store, interleaved in the same rounds, so that the ratios between sizes
+    are paired like the others."""
+    variants: Dict[str, Callable[[], Any]] = {}
+    stores = {}
     for size in sizes:
-        have = _stores.count_artifacts(store) or 0
-        if have < size:
-            started = time.monotonic()
-            _stores.fill(mlmd, type_id, size - have)
-            log(f"  filled to {size:,} artifacts in {time.monotonic() - started:.0f} s")
-        result = measure(variants, rounds)
-        result["artifacts_before"] = max(have, size)
-        result["artifacts_after"] = _stores.count_artifacts(store)
-        out["by_size"][str(size)] = result
-    first, last = out["by_size"][str(sizes[0])], out["by_size"][str(sizes[-1])]
-    out["growth"] = {
-        name: last["rows"][name]["median_ms"] / first["rows"][name]["median_ms"] for name in first["rows"]
-    }
+        store = lineage.Store(url=_stores.sqlite_url(tmp, f"size-{size}.db"))
+        per_store = lineage_setup(store)
+        mlmd = _stores.mlmd_for(store)
+        type_id = mlmd.get_artifact_type("kubeflow.org/alpha/data_set").id
+        started = time.monotonic()
+        _stores.fill(mlmd, type_id, size - (_stores.count_artifacts(store) or 0))
+        log(f"  filled a store to {size:,} artifacts in {time.monotonic() - started:.0f} s")
+        stores[size] = store
+        for name, fn in per_store.items():
+            variants[f"{name}@{size}"] = fn
+    timings = interleaved(variants, rounds, warmup=max(3, rounds // 20))
+    rows = summary(timings)
+    out: Dict[str, Any] = {"by_size": {}, "growth": {}}
+    names = [n.split("@")[0] for n in variants if n.endswith(f"@{sizes[0]}")]
+    for size in sizes:
+        by = {name: rows[f"{name}@{size}"] for name in names}
+        ratios = {}
+        if "lineage_1w" in names:
+            ratios["lineage_1w/raw_1w"] = paired_ratio(timings, f"lineage_1w@{size}", f"raw_1w@{size}")
+            ratios["lineage_2w/raw_2w"] = paired_ratio(timings, f"lineage_2w@{size}", f"raw_2w@{size}")
+        out["by_size"][str(size)] = {"rows": by, "ratios": ratios, "artifacts_after": _stores.count_artifacts(stores[size])}
+    for name in names:
+        out["growth"][name] = paired_ratio(timings, f"{name}@{sizes[-1]}", f"{name}@{sizes[0]}")
     return out
 
 
@@ -320,7 +330,7 @@ def render(results: Dict[str, Any]) -> str:
             cells = " | ".join(f"{result['rows'][n]['median_ms']:.2f} ms" for n in names)
             out.append(f"| {int(size):,} | {cells} | {result['ratios'].get('lineage_1w/raw_1w', float('nan')):.2f}x |")
         growth = ", ".join(f"{LABELS.get(k, k)} {v:.2f}x" for k, v in sizes["growth"].items())
-        out.append(f"\nLargest / smallest store, median per call: {growth}\n")
+        out.append(f"\nLargest / smallest store (median of paired rounds): {growth}\n")
     memory = results.get("memory")
     if memory:
         out.append("### Memory of a process making many tracked calls (SQLite file)\n")
@@ -400,7 +410,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         lineage.init(strict=True)  # a failing write must not look fast
         plan = {
             "sqlite": lambda: section_sqlite(tmp, rounds),
-            "sizes": lambda: section_sizes(tmp, max(30, rounds // 2), sizes),
+            "sizes": lambda: section_sizes(tmp, max(30, rounds // 3), sizes),
             "postgres": lambda: section_postgres(tmp, max(30, rounds // 2)),
             "serve": lambda: section_serve(tmp, max(30, rounds // 2)),
             "wide": lambda: section_wide(tmp, max(20, rounds // 3)),
