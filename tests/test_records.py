@@ -9,6 +9,8 @@ from typing import Optional
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 import lineage
@@ -457,3 +459,40 @@ class TestCustomTypes:
             schema_of(Plain)
         with pytest.raises(InvalidTypeError, match="decorate it with @attrs.define"):
             Plain(uri="u", name="n")
+
+
+_anything = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary(), st.complex_numbers(),
+        st.builds(object), st.sets(st.integers(), max_size=2), st.just(math.nan),
+    ),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.one_of(st.text(), st.integers(), st.none()), children, max_size=3),
+    max_leaves=10,
+)
+
+
+class TestBadInputProperties:
+    @given(value=st.one_of(st.integers(), st.floats(), st.binary(), st.lists(st.text()), st.booleans()))
+    def test_a_non_string_uri_is_a_type_error_naming_it(self, value):
+        """Any non-string uri raises InvalidTypeError naming DataSet.uri, the value and its type."""
+        with pytest.raises(InvalidTypeError) as info:
+            DataSet(uri=value, name="n")
+        message = str(info.value)
+
+        assert ("DataSet.uri must be a str, got ", f"({type(value).__name__})") == (
+            message[: len("DataSet.uri must be a str, got ")],
+            message[message.rindex("(") :],
+        )
+
+    @given(labels=_anything, values=_anything, extra=_anything)
+    def test_any_input_is_accepted_or_refused_as_the_callers_mistake(self, labels, values, extra):
+        """Whatever is passed, construction succeeds or raises InvalidTypeError/InvalidValueError."""
+        try:
+            m = Metrics(uri="u", name="n", labels=labels, values=values, extra_value=extra)
+        except LineageError as exc:
+            outcome = (isinstance(exc, (InvalidTypeError, InvalidValueError)), None)
+        else:
+            outcome = (True, (type(m.labels), type(m.values)))
+
+        assert (True, True) == (outcome[0], outcome[1] is None or set(outcome[1]) <= {dict, type(None)})
