@@ -28,9 +28,36 @@ __all__ = [
 
 #: Pieces that have broken, or could break, a store or the codec.
 NASTY = (
-    "\\", "\\\\", "\\0", "\\'", "\x00", "'", '"', "''", "\n", "\r\n", "\t", "%", "_", "$1", "?",
-    "\ue000", "\ue000m", "\ue000b", "\ue0000", "\ue000\ue000", "\ue001",
-    "é", "ß", "😀", "\U0010fffd", "\u200b", "\ufeff", "\x7f", "\x01", " ",
+    "\\",
+    "\\\\",
+    "\\0",
+    "\\'",
+    "\x00",
+    "'",
+    '"',
+    "''",
+    "\n",
+    "\r\n",
+    "\t",
+    "%",
+    "_",
+    "$1",
+    "?",
+    "\ue000",
+    "\ue000m",
+    "\ue000b",
+    "\ue0000",
+    "\ue000\ue000",
+    "\ue001",
+    "é",
+    "ß",
+    "😀",
+    "\U0010fffd",
+    "\u200b",
+    "\ufeff",
+    "\x7f",
+    "\x01",
+    " ",
 )
 
 #: Any text MLMD can carry as UTF-8 (no lone surrogates).
@@ -53,9 +80,11 @@ _leaves = st.one_of(st.none(), st.booleans(), _numbers, texts)
 #: JSON-able data as records accept it (tuples become lists at construction).
 json_values = st.recursive(
     _leaves,
-    lambda children: st.lists(children, max_size=3)
-    | st.lists(children, max_size=3).map(tuple)
-    | st.dictionaries(texts, children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(texts, children, max_size=3)
+    ),
     max_leaves=8,
 )
 json_objects = st.dictionaries(texts, json_values, max_size=4)
@@ -63,8 +92,15 @@ json_objects = st.dictionaries(texts, json_values, max_size=4)
 #: Names a user may give an extra property.
 property_names = names.filter(lambda s: s != "__ALL_META__" and not s.startswith(("__kf_", "__lineage")))
 #: Top-level extra values: ints become MLMD INT properties, so int64 at most.
-_extra_values = st.one_of(st.none(), st.booleans(), _INT64, st.floats(allow_nan=False, allow_infinity=False), texts,
-                          st.lists(json_values, max_size=3), json_objects)
+_extra_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    _INT64,
+    st.floats(allow_nan=False, allow_infinity=False),
+    texts,
+    st.lists(json_values, max_size=3),
+    json_objects,
+)
 extras = st.dictionaries(property_names, _extra_values, max_size=4)
 
 
@@ -77,10 +113,30 @@ def _build(cls: type, required: Dict[str, Any], optional: Dict[str, Any], extra:
 
 _ARGUMENTS = {
     DataSet: {"uri", "name", "workspace", "description", "owner", "version", "query", "labels"},
-    Model: {"uri", "name", "workspace", "description", "owner", "version", "model_type", "training_framework",
-            "hyperparameters", "labels"},
-    Metrics: {"uri", "name", "workspace", "description", "owner", "data_set_id", "model_id", "metrics_type", "values",
-              "labels"},
+    Model: {
+        "uri",
+        "name",
+        "workspace",
+        "description",
+        "owner",
+        "version",
+        "model_type",
+        "training_framework",
+        "hyperparameters",
+        "labels",
+    },
+    Metrics: {
+        "uri",
+        "name",
+        "workspace",
+        "description",
+        "owner",
+        "data_set_id",
+        "model_id",
+        "metrics_type",
+        "values",
+        "labels",
+    },
 }
 
 _common = {

@@ -156,8 +156,7 @@ class TestOldSDKWritesLineageReads:
         e.log_input(model)
 
         assert [(written["model"].id, e.id)] == [
-            (ev.artifact_id, ev.execution_id)
-            for ev in lineage_store.store.get_events_by_execution_ids([e.id])
+            (ev.artifact_id, ev.execution_id) for ev in lineage_store.store.get_events_by_execution_ids([e.id])
         ]
 
     def test_lineage_deduplicates_against_old_artifacts(self, lineage_store, written):

@@ -463,11 +463,21 @@ class TestCustomTypes:
 
 _anything = st.recursive(
     st.one_of(
-        st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.binary(), st.complex_numbers(),
-        st.builds(object), st.sets(st.integers(), max_size=2), st.just(math.nan),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(),
+        st.binary(),
+        st.complex_numbers(),
+        st.builds(object),
+        st.sets(st.integers(), max_size=2),
+        st.just(math.nan),
     ),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.one_of(st.text(), st.integers(), st.none()), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.one_of(st.text(), st.integers(), st.none()), children, max_size=3)
+    ),
     max_leaves=10,
 )
 

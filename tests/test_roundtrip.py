@@ -80,9 +80,27 @@ class TestRecordRoundTrip:
 
         [flat] = ws.list(record.ARTIFACT_TYPE_NAME)
 
-        expected = {"id": record.id, "workspace": ws.name, "uri": record.uri, "name": record.name, "kwargs": record.extra}
-        for field in ("description", "owner", "labels", "version", "query", "model_type", "training_framework",
-                      "hyperparameters", "data_set_id", "model_id", "metrics_type", "values"):
+        expected = {
+            "id": record.id,
+            "workspace": ws.name,
+            "uri": record.uri,
+            "name": record.name,
+            "kwargs": record.extra,
+        }
+        for field in (
+            "description",
+            "owner",
+            "labels",
+            "version",
+            "query",
+            "model_type",
+            "training_framework",
+            "hyperparameters",
+            "data_set_id",
+            "model_id",
+            "metrics_type",
+            "values",
+        ):
             if getattr(record, field, None) is not None:
                 expected[field] = getattr(record, field)
         assert expected == {key: flat.get(key) for key in expected}

@@ -81,12 +81,15 @@ class TestParse:
             url.database,
         )
 
-    @pytest.mark.parametrize(("url", "scheme", "port"), [
-        ("postgresql://h/db", "postgresql", 5432),
-        ("postgres://h/db", "postgresql", 5432),
-        ("mysql://h/db", "mysql", 3306),
-        ("mariadb://h/db", "mysql", 3306),
-    ])
+    @pytest.mark.parametrize(
+        ("url", "scheme", "port"),
+        [
+            ("postgresql://h/db", "postgresql", 5432),
+            ("postgres://h/db", "postgresql", 5432),
+            ("mysql://h/db", "mysql", 3306),
+            ("mariadb://h/db", "mysql", 3306),
+        ],
+    )
     def test_aliases_and_default_ports(self, url, scheme, port):
         """postgres:// and mariadb:// are aliases; a missing port is the server's default."""
         parsed = parse_store_url(url)
@@ -161,7 +164,12 @@ class TestConnectionConfig:
         my = config.mysql
 
         assert ("db.host", 3307, "u", "pw", "meta", "/s") == (
-            my.host, my.port, my.user, my.password, my.database, my.socket
+            my.host,
+            my.port,
+            my.user,
+            my.password,
+            my.database,
+            my.socket,
         )
 
     def test_mlmd_retries_are_left_to_lineage(self):
@@ -175,7 +183,10 @@ class TestConnectionConfig:
         config = parse_store_url("grpc://svc:9090?timeout=3").connection_config()
 
         assert ("svc", 9090, 3.0, False) == (
-            config.host, config.port, config.client_timeout_sec, config.HasField("ssl_config")
+            config.host,
+            config.port,
+            config.client_timeout_sec,
+            config.HasField("ssl_config"),
         )
 
     def test_grpcs_maps_certificates_like_the_kubeflow_sdk(self, pem_files):
@@ -308,7 +319,10 @@ class TestDefaults:
         """Store(grpc_host, grpc_port, certificates) gives a grpcs URL with those certificates."""
         store = lineage.Store(grpc_host="metadata", grpc_port=8443, root_certificates=b"CA", private_key=b"KEY")
 
-        assert (StoreURL(scheme="grpcs", host="metadata", port=8443), {"root_certificates": b"CA", "private_key": b"KEY"}) == (
+        assert (
+            StoreURL(scheme="grpcs", host="metadata", port=8443),
+            {"root_certificates": b"CA", "private_key": b"KEY"},
+        ) == (
             StoreURL(scheme=store.url.scheme, host=store.url.host, port=store.url.port),
             store.url.tls,
         )

@@ -139,7 +139,12 @@ class TestLogMetadata:
         model_id = model.id
         e.log_output(model)
 
-        assert (data_set_id, metrics_id, model_id, 3) == (data_set.id, metrics.id, model.id, len(set((data_set_id, metrics_id, model_id))))
+        assert (data_set_id, metrics_id, model_id, 3) == (
+            data_set.id,
+            metrics.id,
+            model.id,
+            len(set((data_set_id, metrics_id, model_id))),
+        )
 
     def test_log_returns_the_same_object(self, any_store):
         """log_input and log_output return the artifact they were given."""
@@ -354,10 +359,22 @@ class TestWorkspace:
             "hyperparameters": {"lr": 0.5, "layers": [1, 2]},
             "labels": {"k": "v"},
             "kwargs": {"extra_field": "x"},
-        } == {key: flat[key] for key in (
-            "id", "workspace", "run", "uri", "name", "version", "model_type",
-            "training_framework", "hyperparameters", "labels", "kwargs",
-        )}
+        } == {
+            key: flat[key]
+            for key in (
+                "id",
+                "workspace",
+                "run",
+                "uri",
+                "name",
+                "version",
+                "model_type",
+                "training_framework",
+                "hyperparameters",
+                "labels",
+                "kwargs",
+            )
+        }
 
     def test_list_of_an_unknown_type_is_empty(self, any_store):
         """list() of a type nobody registered is an empty list."""
@@ -535,7 +552,10 @@ class TestContexts:
         name = "é" * 127 + "w"
         ws = Workspace(store=any_store, name=name)
 
-        assert (name, ws.context_id) == (ws._get_existing_context().name, Workspace(store=any_store, name=name).context_id)
+        assert (name, ws.context_id) == (
+            ws._get_existing_context().name,
+            Workspace(store=any_store, name=name).context_id,
+        )
 
     def test_executions_are_associated_with_workspace_and_run(self, any_store):
         """An execution is associated with its workspace and run contexts."""
@@ -689,7 +709,9 @@ class TestCaseAndPadding:
             second_id = Workspace(store=store, name=names[1]).context_id
         except InvalidValueError:
             second_id = None  # refusing the colliding name outright is acceptable too
-        stored = {c.id: c.name for c in store.store.get_contexts_by_id([first.context_id, second_id or first.context_id])}
+        stored = {
+            c.id: c.name for c in store.store.get_contexts_by_id([first.context_id, second_id or first.context_id])
+        }
 
         assert (names[0], names[1]) == (stored[first.context_id], names[1] if second_id is None else stored[second_id])
 
@@ -709,25 +731,43 @@ class TestReader:
         Workspace(store=any_store, name="Exp", description="d")
         reader = any_store._connection.reader
 
-        assert ("Exp", "d", None) == (reader.workspace("Exp")["name"], reader.workspace("Exp")["description"], reader.workspace("exp"))
+        assert ("Exp", "d", None) == (
+            reader.workspace("Exp")["name"],
+            reader.workspace("Exp")["description"],
+            reader.workspace("exp"),
+        )
 
     def test_an_unknown_custom_type_keeps_its_fields(self, any_store):
         """An artifact of a type no class describes is read as an Artifact whose extra holds its fields."""
         store = any_store.store
         type_id = store.put_artifact_type(
-            pb.ArtifactType(name="acme.org/test/elsewhere", properties={"name": pb.STRING, "step": pb.INT, "__ALL_META__": pb.STRING})
+            pb.ArtifactType(
+                name="acme.org/test/elsewhere",
+                properties={"name": pb.STRING, "step": pb.INT, "__ALL_META__": pb.STRING},
+            )
         )
         meta = '{"uri": "u", "name": "n", "step": 3, "config": {"a": 1}, "kwargs": {"k": "v"}}'
-        [artifact_id] = store.put_artifacts([pb.Artifact(
-            type_id=type_id,
-            uri="u",
-            properties={"name": pb.Value(string_value="n"), "step": pb.Value(int_value=3), "__ALL_META__": pb.Value(string_value=meta)},
-        )])
+        [artifact_id] = store.put_artifacts(
+            [
+                pb.Artifact(
+                    type_id=type_id,
+                    uri="u",
+                    properties={
+                        "name": pb.Value(string_value="n"),
+                        "step": pb.Value(int_value=3),
+                        "__ALL_META__": pb.Value(string_value=meta),
+                    },
+                )
+            ]
+        )
 
         read = any_store._connection.reader.artifact(artifact_id)
 
         assert (lineage.Artifact, "u", "n", {"k": "v", "step": 3, "config": {"a": 1}}) == (
-            type(read), read.uri, read.name, read.extra
+            type(read),
+            read.uri,
+            read.name,
+            read.extra,
         )
 
     def test_a_custom_class_defined_but_unused_is_found(self, any_store):
@@ -740,7 +780,9 @@ class TestReader:
             step: int = 0
 
         store = any_store.store
-        type_id = store.put_artifact_type(pb.ArtifactType(name=NotUsedYet.ARTIFACT_TYPE_NAME, properties={"__ALL_META__": pb.STRING}))
+        type_id = store.put_artifact_type(
+            pb.ArtifactType(name=NotUsedYet.ARTIFACT_TYPE_NAME, properties={"__ALL_META__": pb.STRING})
+        )
         meta = '{"uri": "u", "name": "n", "step": 7, "kwargs": {}}'
         [artifact_id] = store.put_artifacts(
             [pb.Artifact(type_id=type_id, uri="u", properties={"__ALL_META__": pb.Value(string_value=meta)})]
