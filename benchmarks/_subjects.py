@@ -89,6 +89,34 @@ class Tracked:
         return self.fn([DataSet(uri=f"{base}/part-{i}.csv", name=f"part-{i}") for i in range(self.n_in)], epochs=3, lr=0.1)
 
 
+def capture_contexts(call: Any) -> Tuple[Any, Optional[List[pb.Context]]]:
+    """Run *call* once and return its result and the contexts lineage's
+    ``put_execution`` sent (None if they could not be seen)."""
+    from lineage.store import _backend
+
+    seen: List[Any] = []
+    real = _backend.Backend.call
+
+    def spy(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "put_execution" and len(args) >= 3:
+            seen.append(args[2])
+        return real(self, method, *args, **kwargs)
+
+    _backend.Backend.call = spy  # type: ignore[method-assign]
+    try:
+        result = call()
+    finally:
+        _backend.Backend.call = real  # type: ignore[method-assign]
+    if not seen:
+        return result, None
+    contexts = []
+    for context in seen[-1]:
+        copy = pb.Context()
+        copy.CopyFrom(context)
+        contexts.append(copy)
+    return result, contexts
+
+
 def last_execution_of(mlmd: metadata_store.MetadataStore, artifact_id: int) -> int:
     events = mlmd.get_events_by_artifact_ids([artifact_id])
     return max(e.execution_id for e in events if e.type == pb.Event.OUTPUT)
@@ -106,11 +134,13 @@ class RawMLMD:
     client would do it.
     """
 
-    def __init__(self, mlmd: metadata_store.MetadataStore, template_execution_id: int) -> None:
+    def __init__(self, mlmd: metadata_store.MetadataStore, template_execution_id: int,
+                 contexts: Optional[Sequence[pb.Context]] = None) -> None:
         self.mlmd = mlmd
         [execution] = mlmd.get_executions_by_id([template_execution_id])
         self.execution = self._clean_execution(execution)
-        self.contexts = list(mlmd.get_contexts_by_execution(template_execution_id))
+        # The contexts as lineage sends them (see capture_contexts), else as stored.
+        self.contexts = list(contexts) if contexts else list(mlmd.get_contexts_by_execution(template_execution_id))
         events = sorted(mlmd.get_events_by_execution_ids([template_execution_id]), key=lambda e: (e.type, e.artifact_id))
         artifacts = {a.id: a for a in mlmd.get_artifacts_by_id([e.artifact_id for e in events])}
         self.inputs: List[Tuple[pb.Artifact, pb.Event]] = []

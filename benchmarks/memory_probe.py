@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import resource
 import sys
 import tracemalloc
 
@@ -22,9 +21,14 @@ import lineage  # noqa: E402
 from _subjects import Tracked  # noqa: E402
 
 
-def rss_kib() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+def status_kib(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of this process, in KiB. (ru_maxrss is
+    no use here: after exec it still counts the parent's pages.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
 
 
 def main() -> None:
@@ -42,7 +46,7 @@ def main() -> None:
         if index % every == 0:
             current, peak = tracemalloc.get_traced_memory()
             out.append({"calls": index, "heap_kib": current // 1024, "heap_peak_kib": peak // 1024,
-                        "rss_kib": rss_kib(), "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+                        "rss_kib": status_kib("VmRSS"), "peak_rss_kib": status_kib("VmHWM")})
     json.dump({"samples": out}, sys.stdout)
 
 

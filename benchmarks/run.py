@@ -91,11 +91,11 @@ def lineage_setup(store: "lineage.Store", n_in: int = 2, n_out: int = 1, grpc: O
     """The variants on one store; lineage logs once first (types, template)."""
     short = subjects.Tracked(store, n_in, n_out)
     two = subjects.Tracked(store, n_in, n_out, start_delay=0)
-    produced = short()
+    produced, contexts = subjects.capture_contexts(short)
     two()
     first = produced[0] if isinstance(produced, list) else produced
     mlmd = _stores.mlmd_for(store)
-    raw = subjects.RawMLMD(mlmd, subjects.last_execution_of(mlmd, first.id))
+    raw = subjects.RawMLMD(mlmd, subjects.last_execution_of(mlmd, first.id), contexts)
     variants: Dict[str, Callable[[], Any]] = {
         "lineage_1w": short, "raw_1w": raw.one_write, "lineage_2w": two, "raw_2w": raw.two_writes,
     }
@@ -211,7 +211,7 @@ def section_memory(tmp: str, calls: int) -> Dict[str, Any]:
         "heap_growth_kib": last["heap_kib"] - first["heap_kib"],
         "heap_growth_bytes_per_call": (last["heap_kib"] - first["heap_kib"]) * 1024 / (last["calls"] - first["calls"]),
         "rss_growth_kib": last["rss_kib"] - first["rss_kib"],
-        "peak_rss_kib": max(s["maxrss_kib"] for s in samples),
+        "peak_rss_kib": max(s["peak_rss_kib"] for s in samples),
     }
 
 
