@@ -92,6 +92,17 @@ def _env_seconds(name: str, default: float) -> float:
         return default
 
 
+_UNIQUE_MARKERS = ("duplicate key", "unique constraint", "duplicate entry", "already exists")
+
+
+def _unique_violation(exc: BaseException) -> bool:
+    # Two writers creating the same type, context or external id at once:
+    # MLMD reports the database's unique-index error as INTERNAL on
+    # PostgreSQL and MySQL. It means "already exists": re-read and go on.
+    text = str(exc).lower()
+    return any(marker in text for marker in _UNIQUE_MARKERS)
+
+
 def _connect_error(exc: BaseException) -> bool:
     # MLMD reports a database it cannot open as Internal/Unknown with a
     # driver message; treat those as "unavailable" so they are retried.
@@ -177,6 +188,8 @@ class Backend:
         except RETRIABLE as exc:
             self._on_retriable(exc)
         except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
+            if _unique_violation(exc):
+                raise mlmd_errors.AlreadyExistsError(str(exc)) from exc
             if not _connect_error(exc):
                 raise
             self.close()
@@ -192,6 +205,8 @@ class Backend:
                         log.debug("retrying %s after %s", what, type(exc).__name__)
                         raise
                     except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
+                        if _unique_violation(exc):
+                            raise mlmd_errors.AlreadyExistsError(str(exc)) from exc
                         if _connect_error(exc):
                             self.close()
                             raise mlmd_errors.UnavailableError(str(exc)) from exc
