@@ -242,6 +242,9 @@ def machine() -> Dict[str, Any]:
     except OSError:
         pass
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "lineage"], capture_output=True, text=True).stdout.strip()
+    if commit and dirty:
+        commit += " (lineage/ modified)"
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
