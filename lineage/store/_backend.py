@@ -25,15 +25,23 @@ log = logging.getLogger("lineage.store")
 
 
 class _QuietMLMDRetries(logging.Filter):
-    """Drop MLMD's "<method> failed after retrying 1 times." ERROR lines.
+    """Drop MLMD's log lines about errors that lineage handles itself.
 
-    MLMD's Python client logs one (through absl) for every AbortedError once
-    its own retries, set to 1 here, are spent; lineage retries those itself,
-    so under contention they were a stream of false alarms on stderr.
+    MLMD's Python client logs (through absl) "<method> failed after retrying
+    1 times." for every AbortedError once its own retries, set to 1 here, are
+    spent, and "mlmd client InternalError: ... duplicate key ..." for every
+    unique-index race on PostgreSQL/MySQL. lineage retries the first and
+    re-reads after the second, so under contention they were a stream of
+    false alarms on the user's stderr. Other INTERNAL errors still show.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "failed after retrying" not in str(record.msg)
+        message = str(record.msg)
+        if "failed after retrying" in message:
+            return False
+        if message.startswith("mlmd client") and any(_unique_violation(Exception(arg)) for arg in record.args or ()):
+            return False
+        return True
 
 
 logging.getLogger("absl").addFilter(_QuietMLMDRetries())
