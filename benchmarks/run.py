@@ -381,6 +381,33 @@ def write_results_md(results: Dict[str, Any], body: str) -> None:
         f.write("\n".join(head) + body + "\n")
 
 
+def readme_snippet(results: Dict[str, Any]) -> str:
+    """The README's Performance table, from a results JSON."""
+
+    def cell(section: str, key: str, fmt: str = "{:.2f}") -> str:
+        r = results.get(section) or {}
+        if key in r.get("ratios", {}):
+            return (fmt + "x").format(r["ratios"][key])
+        if key in r.get("rows", {}):
+            return (fmt + " ms").format(r["rows"][key]["median_ms"])
+        return "-"
+
+    rows = [
+        ("lineage `@track`, short call (1 write)", "lineage_1w"),
+        ("raw MLMD: 1 `put_execution`, same protos", "raw_1w"),
+        ("lineage / raw, short call", "lineage_1w/raw_1w"),
+        ("lineage / raw, RUNNING written first (2 writes each)", "lineage_2w/raw_2w"),
+        ("Kubeflow SDK 0.3.1 / lineage short call", "kubeflow/lineage_1w"),
+        ("MLflow run / lineage short call", "mlflow/lineage_1w"),
+    ]
+    out = ["| one call: 2 inputs, 1 output, 2 params | SQLite file | PostgreSQL | `lineage serve` |",
+           "|---|---:|---:|---:|"]
+    for label, key in rows:
+        fmt = "{:.1f}" if "/" not in key else "{:.2f}"
+        out.append(f"| {label} | " + " | ".join(cell(s, key, fmt) for s in ("sqlite", "postgres", "serve")) + " |")
+    return "\n".join(out)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -391,7 +418,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds per measurement (default 300, --quick 60)")
     parser.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"), help="where to write the JSON")
     parser.add_argument("--no-results-md", action="store_true", help="do not rewrite benchmarks/RESULTS.md")
+    parser.add_argument("--readme", metavar="JSON", help="print the README's table from a results JSON and exit")
     args = parser.parse_args(argv)
+    if args.readme:
+        with open(args.readme) as f:
+            print(readme_snippet(json.load(f)))
+        return 0
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(only) - set(SECTIONS)
     if unknown:
