@@ -29,7 +29,7 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 
 SERVER_BACKENDS = ("postgresql", "mysql")
-ALL_BACKENDS = ("sqlite",) + SERVER_BACKENDS
+ALL_BACKENDS = ("sqlite",) + SERVER_BACKENDS + ("grpc",)
 
 _created: List[tuple] = []
 _servers: List["ServerProcess"] = []  # every live server, killed at session end
