@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 os.environ.setdefault("GLOG_minloglevel", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -89,9 +89,11 @@ class Stores:
                 process.stderr.close()
         for kind, name in self.databases:
             if kind == "postgresql":
-                command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)']
+                sql = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql]
             else:
-                command = ["mariadb", "--protocol=tcp", "-h", "127.0.0.1", "-u", "root", "-e", f"DROP DATABASE IF EXISTS `{name}`"]
+                sql = f"DROP DATABASE IF EXISTS `{name}`"
+                command = ["mariadb", "--protocol=tcp", "-h", "127.0.0.1", "-u", "root", "-e", sql]
             subprocess.run(command, capture_output=True, check=False)
 
 

@@ -12,6 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 #
+# ruff: noqa  (copied verbatim from the Kubeflow SDK; kept as written)
+#
 # The integration tests of the Kubeflow Metadata SDK 0.3.1 (tests/test_metadata.py
 # of its sdist on PyPI), run unchanged against `lineage serve` instead of
 # Kubeflow's metadata-grpc-service. Changes, all outside the test bodies:

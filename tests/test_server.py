@@ -202,13 +202,14 @@ class TestHealth:
             raw_call(server.port, self.CHECK, self.request("acme.Other"))
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
-    def test_watch_streams_serving(self, sqlite_server):
-        """Watch sends the current status first."""
+    def test_watch_is_unimplemented(self, sqlite_server):
+        """Watch, which would hold a worker thread per stream, is UNIMPLEMENTED (allowed by the protocol)."""
         _, server = sqlite_server
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             stream = channel.unary_stream("/grpc.health.v1.Health/Watch")(b"", timeout=30)
-            assert next(stream) == self.SERVING
-            stream.cancel()
+            with pytest.raises(grpc.RpcError) as caught:
+                next(stream)
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 class TestLineageClient:

@@ -16,7 +16,7 @@ re-implemented here, so MLMD's stock client, the Kubeflow SDK and lineage's
   without adding throughput, and a single handle is what ``memory://`` needs.
 - ``AbortedError`` (SQLite "database is locked", a serialization conflict)
   is retried briefly here; lost database connections are re-opened.
-- ``grpc.health.v1.Health`` answers SERVING (NOT_SERVING while stopping).
+- ``grpc.health.v1.Health/Check`` answers SERVING (NOT_SERVING while stopping).
 - At start the Kubeflow alpha types are registered, as Kubeflow's metadata
   server did, so the old Kubeflow SDK, which only *reads* its execution and
   artifact types, works against a fresh store.
@@ -174,7 +174,9 @@ def _health_messages() -> Tuple[type, type]:
     grpcio-health-checking is not a dependency for two tiny messages; a
     private descriptor pool keeps them from clashing with it if installed.
     """
-    proto = descriptor_pb2.FileDescriptorProto(name="lineage_grpc_health_v1.proto", package="grpc.health.v1", syntax="proto3")
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="lineage_grpc_health_v1.proto", package="grpc.health.v1", syntax="proto3"
+    )
     request = proto.message_type.add(name="HealthCheckRequest")
     request.field.add(name="service", number=1, type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
                       label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
@@ -199,50 +201,31 @@ NOT_SERVING = 2
 
 
 class _HealthHandler(grpc.GenericRpcHandler):
-    """``grpc.health.v1.Health``: Check and Watch for "" and the MLMD service."""
+    """``grpc.health.v1.Health/Check`` for "" and the MLMD service.
+
+    ``Watch`` is left out (UNIMPLEMENTED, which the health protocol allows):
+    each open stream would hold one of the server's worker threads.
+    """
 
     def __init__(self, stopping: threading.Event) -> None:
         self._stopping = stopping
-        self._handlers = {
-            f"/{HEALTH_SERVICE_NAME}/Check": grpc.unary_unary_rpc_method_handler(
-                self._check,
-                request_deserializer=HealthCheckRequest.FromString,
-                response_serializer=HealthCheckResponse.SerializeToString,
-            ),
-            f"/{HEALTH_SERVICE_NAME}/Watch": grpc.unary_stream_rpc_method_handler(
-                self._watch,
-                request_deserializer=HealthCheckRequest.FromString,
-                response_serializer=HealthCheckResponse.SerializeToString,
-            ),
-        }
+        self._check_handler = grpc.unary_unary_rpc_method_handler(
+            self._check,
+            request_deserializer=HealthCheckRequest.FromString,
+            response_serializer=HealthCheckResponse.SerializeToString,
+        )
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> Optional[grpc.RpcMethodHandler]:
-        return self._handlers.get(handler_call_details.method)
-
-    def _status(self) -> int:
-        return NOT_SERVING if self._stopping.is_set() else SERVING
-
-    def _known(self, request: Any, context: grpc.ServicerContext) -> bool:
-        if request.service in ("", SERVICE_NAME):
-            return True
-        context.set_code(grpc.StatusCode.NOT_FOUND)
-        context.set_details(f"unknown service {request.service!r}")
-        return False
+        if handler_call_details.method == f"/{HEALTH_SERVICE_NAME}/Check":
+            return self._check_handler
+        return None
 
     def _check(self, request: Any, context: grpc.ServicerContext) -> Any:
-        if not self._known(request, context):
-            return HealthCheckResponse()
-        return HealthCheckResponse(status=self._status())
-
-    def _watch(self, request: Any, context: grpc.ServicerContext) -> Any:
         if request.service not in ("", SERVICE_NAME):
-            yield HealthCheckResponse(status=3)  # SERVICE_UNKNOWN, as the spec asks for Watch
-            return
-        yield HealthCheckResponse(status=self._status())
-        while context.is_active() and not self._stopping.wait(0.5):
-            pass
-        if context.is_active():
-            yield HealthCheckResponse(status=NOT_SERVING)
+            context.set_code(grpc.StatusCode.NOT_FOUND)
+            context.set_details(f"unknown service {request.service!r}")
+            return HealthCheckResponse()
+        return HealthCheckResponse(status=NOT_SERVING if self._stopping.is_set() else SERVING)
 
 
 # --------------------------------------------------------------------------- server
