@@ -52,10 +52,13 @@ RESERVED_PROPERTY_NAMES = frozenset({"__kf_workspace__", "__kf_run__", "__ALL_ME
 _RESERVED_PREFIXES = ("__kf_", "__lineage", "lineage.")
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-# MLMD's tightest column sizes across its backends (MySQL): uri is TEXT,
-# string properties MEDIUMTEXT, property names VARCHAR(255). One limit for
-# every backend, so a store can move between them.
-MAX_URI_BYTES = 65535
+# MLMD's tightest column sizes across its backends: string properties are
+# MEDIUMTEXT and property names VARCHAR(255) on MySQL; PostgreSQL indexes the
+# uri and string property values in btrees whose rows hold at most 2704
+# bytes (the store keeps longer property values out of those indexes, but a
+# uri cannot move). One limit for every backend, so a store can move.
+MAX_INDEXED_BYTES = 2000
+MAX_URI_BYTES = MAX_INDEXED_BYTES
 MAX_TEXT_BYTES = 16 * 1024 * 1024 - 1
 MAX_NAME_CHARS = 255
 # Nested values are also stored as MLMD struct properties, and protobuf

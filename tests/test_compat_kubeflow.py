@@ -256,3 +256,19 @@ class TestLineageWritesOldSDKReads:
             [e.id for e in old_store.store.get_executions_by_context(ctx.id)],
             sorted(a.id for a in old_store.store.get_artifacts_by_context(ctx.id)),
         )
+
+
+class TestLongRecords:
+    def test_old_sdk_lists_a_record_too_long_for_all_meta(self, lineage_store, old_store):
+        """A record whose JSON is too long to index is listed by the old SDK from its typed properties."""
+        long = "ab" * 1500 + "".join(f"{i:04x}" for i in range(1000))
+        ws = Workspace(store=lineage_store, name="ws")
+        m = Execution(name="e", workspace=ws).log_output(
+            Model(uri="s3://m", name="m", version="1", hyperparameters={"notes": long})
+        )
+
+        [flat] = metadata.Workspace(store=old_store, name="ws").list()
+
+        assert {"id": m.id, "workspace": "ws", "name": "m", "version": "1"} == subset(
+            flat, ("id", "workspace", "name", "version")
+        )

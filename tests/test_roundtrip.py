@@ -9,6 +9,7 @@ stops a string at NUL.
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -168,3 +169,89 @@ class TestEventPaths:
         [event] = store._connection.reader.events_of_artifacts([record.id])
 
         assert f"{key}.3" == event["path"]
+
+
+def _long_text(size: int = 6000) -> str:
+    """Incompressible text: PostgreSQL cannot squeeze it under its index row limit."""
+    return os.urandom(size // 2).hex()
+
+
+class TestLongValues:
+    def test_long_strings_in_every_field(self, any_store):
+        """Fields, nested values and extras far past PostgreSQL's index row limit round-trip."""
+        long = _long_text()
+        record = lineage.Model(
+            uri="s3://b/m",
+            name="m",
+            description=long,
+            version=long,
+            labels={"files": {f"part-{i}": _long_text(64) for i in range(100)}},
+            hyperparameters={"notes": long},
+            blob=long,
+            nested={"text": long},
+        )
+        ws = fresh_workspace(any_store)
+        Execution(name="e", workspace=ws).log_output(record)
+
+        read = any_store._connection.reader.artifact(record.id)
+        [flat] = ws.list()
+
+        assert (record, long, {"blob": long, "nested": {"text": long}}) == (read, flat["description"], flat["kwargs"])
+
+    @pytest.mark.parametrize("cls", [lineage.DataSet, strategies.CustomRecord])
+    def test_long_declared_properties(self, any_store, cls):
+        """A long value of a declared (typed) property is read back from the record's JSON."""
+        long = _long_text()
+        kwargs = {"query": long} if cls is lineage.DataSet else {"tag": long, "config": {"k": long}}
+        record = cls(uri="u", name="n", **kwargs)
+        Execution(name="e", workspace=fresh_workspace(any_store)).log_output(record)
+
+        assert record == any_store._connection.reader.artifact(record.id)
+
+    def test_long_descriptions_of_workspace_run_and_execution(self, any_store):
+        """Long descriptions and labels of contexts and executions come back from the reader."""
+        long = _long_text()
+        ws = Workspace(store=any_store, name="ws", description=long, labels={"k": long})
+        run = Run(workspace=ws, name="r", description=long)
+        e = Execution(name="e", workspace=ws, run=run, description=long)
+        reader = any_store._connection.reader
+
+        [summary] = reader.executions([e.id])
+        [run_ctx] = [c for c in reader.contexts_of_execution(e.id) if c["id"] == run.context_id]
+
+        assert (long, {"k": long}, long, long, {}) == (
+            reader.workspace("ws")["description"],
+            reader.workspace("ws")["labels"],
+            run_ctx["description"],
+            summary["description"],
+            summary["properties"],
+        )
+
+    def test_long_execution_properties(self, any_store):
+        """Long execution properties (a tracked call's parameters) are stored and read back."""
+        long = _long_text()
+        e = Execution(name="e", workspace=fresh_workspace(any_store))
+        any_store._connection.writer.write(e._handle, properties={"prompt": long, "config": {"k": long}})
+
+        [summary] = any_store._connection.reader.executions([e.id])
+
+        assert {"prompt": long, "config": {"k": long}} == summary["properties"]
+
+    def test_a_uri_past_the_index_limit_is_refused(self):
+        """A uri longer than PostgreSQL can index is refused at construction, on every backend."""
+        with pytest.raises(lineage.InvalidValueError, match="uri is 2001 bytes"):
+            lineage.DataSet(uri="u" * 2001, name="n")
+
+    @roundtrip_settings
+    @given(
+        record=strategies.records,
+        long=st.binary(min_size=1500, max_size=3000).map(bytes.hex),
+    )
+    def test_records_with_long_values(self, any_store, record, long):
+        """Any record with long values added to its description and extras round-trips."""
+        record.description = long + (record.description or "")
+        record.extra["long"] = long
+        record.extra["long_nested"] = [long, {"x": long}]
+        Execution(name="e", workspace=fresh_workspace(any_store)).log_output(record)
+
+        assert record == any_store._connection.reader.artifact(record.id)

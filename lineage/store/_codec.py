@@ -32,7 +32,7 @@ import threading
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import attrs
-from google.protobuf import struct_pb2
+from google.protobuf import any_pb2, struct_pb2, wrappers_pb2
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lineage import records
@@ -163,6 +163,63 @@ def _put_value(values: Any, key: str, value: Any, mangle: bool) -> None:
         values[key].CopyFrom(typed)
 
 
+#: PostgreSQL indexes the uri and every string (and struct) property value in
+#: btrees whose rows hold at most 2704 bytes: a longer value fails the whole
+#: write, unless PostgreSQL happens to compress it enough. A value past this
+#: size is stored as a ``proto_value`` (bytes, not indexed) instead, or, for
+#: a property declared on an artifact type, left to ``__ALL_META__``.
+MAX_INDEXED_BYTES = records.MAX_INDEXED_BYTES
+#: Where ``__ALL_META__`` goes when it is too long to be a STRING property.
+LONG_META = "__lineage_meta__"
+#: Prefix of the custom property holding a declared string property that is
+#: too long (an execution's or a context's description, a workspace's labels).
+_LONG = "__lineage_long__."
+
+
+def _indexed_size(value: pb.Value) -> int:
+    """Bytes MLMD puts in an indexed column for *value* (0: not indexed)."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        text = value.string_value
+        return len(text) if len(text) * 4 <= MAX_INDEXED_BYTES else len(text.encode("utf-8"))
+    if which == "struct_value":
+        # stored as "mlmd-struct::" + base64 of the serialized struct
+        return 13 + 4 * ((value.struct_value.ByteSize() + 2) // 3)
+    return 0
+
+
+def _spilled(value: pb.Value) -> pb.Value:
+    """*value* (string or struct) as an unindexed ``proto_value``."""
+    packed = any_pb2.Any()
+    if value.WhichOneof("value") == "string_value":
+        # raw text: bytes need no escaping
+        packed.Pack(wrappers_pb2.StringValue(value=decode(value.string_value)))
+    else:
+        packed.Pack(value.struct_value)
+    return pb.Value(proto_value=packed)
+
+
+def _put_custom(custom: Any, key: str, value: Any, mangle: bool) -> None:
+    """Set a custom property; one too long to index is spilled."""
+    _put_value(custom, key, value, mangle)
+    if _indexed_size(custom[key]) > MAX_INDEXED_BYTES:
+        custom[key].CopyFrom(_spilled(custom[key]))
+
+
+def _put_declared_string(proto: Any, key: str, text: str, mangle: bool) -> None:
+    """Set a declared STRING property of an execution or context, or its long form."""
+    stored = pb.Value(string_value=encode(text, mangle))
+    if _indexed_size(stored) > MAX_INDEXED_BYTES:
+        proto.custom_properties[_LONG + key].CopyFrom(_spilled(stored))
+    else:
+        proto.properties[key].CopyFrom(stored)
+
+
+def _long_declared(custom: Mapping[str, Any]) -> Dict[str, Any]:
+    """Declared string properties that were stored in their long form, by name."""
+    return {key[len(_LONG) :]: value for key, value in custom.items() if key.startswith(_LONG)}
+
+
 def to_struct_value(value: Any, mangle: bool) -> pb.Value:
     """An MLMD struct value for any JSON-able value (for STRUCT properties).
 
@@ -196,7 +253,18 @@ def from_value(value: pb.Value) -> Any:
 
         return _decode_json_strings(json_format.MessageToDict(value.struct_value))
     if which == "proto_value":
-        return value.proto_value.SerializeToString()
+        packed = value.proto_value
+        if packed.Is(wrappers_pb2.StringValue.DESCRIPTOR):
+            text = wrappers_pb2.StringValue()
+            packed.Unpack(text)
+            return text.value  # stored raw, see _spilled()
+        if packed.Is(struct_pb2.Struct.DESCRIPTOR):
+            from google.protobuf import json_format
+
+            struct = struct_pb2.Struct()
+            packed.Unpack(struct)
+            return _decode_json_strings(json_format.MessageToDict(struct))
+        return packed.SerializeToString()
     return None
 
 
@@ -361,8 +429,15 @@ def artifact_to_proto(
             properties[spec.name].CopyFrom(to_struct_value(value, mangle))
         else:
             _put_value(properties, spec.name, value, mangle)
-    properties[ALL_META].string_value = encode(_META_JSON.encode(_meta(record)), mangle)
+        if _indexed_size(properties[spec.name]) > MAX_INDEXED_BYTES:
+            del properties[spec.name]  # too long to index; kept in __ALL_META__
     custom = proto.custom_properties
+    meta_text = _META_JSON.encode(_meta(record))
+    properties[ALL_META].string_value = encode(meta_text, mangle)
+    if _indexed_size(properties[ALL_META]) > MAX_INDEXED_BYTES:
+        # The Kubeflow SDK then sees the typed properties only.
+        del properties[ALL_META]
+        custom[LONG_META].proto_value.Pack(wrappers_pb2.StringValue(value=meta_text))
     for key, value in _numbers("values", getattr(record, "values", None)):
         _put_value(custom, encode(key, mangle), value, mangle)
     for key, value in _numbers("hyperparameters", getattr(record, "hyperparameters", None)):
@@ -373,7 +448,7 @@ def artifact_to_proto(
         for key, value in extra.items():
             records.check_property_name(where, key)
             if value is not None:
-                _put_value(custom, encode(key, mangle), value, mangle)
+                _put_custom(custom, encode(key, mangle), value, mangle)
     if workspace is not None:
         custom[WORKSPACE_PROPERTY].string_value = encode(workspace, mangle)
     if run is not None:
@@ -403,6 +478,8 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
     props = {key: from_value(value) for key, value in proto.properties.items()}
     meta: Dict[str, Any] = {}
     raw_meta = props.pop(ALL_META, None)
+    if raw_meta is None and LONG_META in proto.custom_properties:
+        raw_meta = from_value(proto.custom_properties[LONG_META])
     if isinstance(raw_meta, str):
         try:
             parsed = json.loads(raw_meta)
@@ -454,9 +531,14 @@ def flat(proto: pb.Artifact) -> Dict[str, Any]:
     for key, value in proto.properties.items():
         if key != ALL_META:
             result[key] = from_value(value)
+    raw_meta: Any = None
     if ALL_META in proto.properties:
+        raw_meta = decode(proto.properties[ALL_META].string_value)
+    elif LONG_META in custom:
+        raw_meta = from_value(custom[LONG_META])
+    if isinstance(raw_meta, str):
         try:
-            meta = json.loads(decode(proto.properties[ALL_META].string_value))
+            meta = json.loads(raw_meta)
         except ValueError:
             meta = {}
         if isinstance(meta, dict):
@@ -490,7 +572,7 @@ def execution_to_proto(
     proto.properties["name"].string_value = encode(name, mangle)
     proto.properties["create_time"].string_value = create_time
     if description is not None:
-        proto.properties["description"].string_value = encode(description, mangle)
+        _put_declared_string(proto, "description", description, mangle)
     if workspace is not None:
         proto.custom_properties[WORKSPACE_PROPERTY].string_value = encode(workspace, mangle)
     if run is not None:
@@ -507,7 +589,7 @@ def set_custom(proto: Any, values: Mapping[str, Any], mangle: bool) -> None:
             if name in custom:
                 del custom[name]
         else:
-            _put_value(custom, name, value, mangle)
+            _put_custom(custom, name, value, mangle)
 
 
 #: MLMD keeps context names in VARCHAR(255) on PostgreSQL and MySQL; its
@@ -535,9 +617,9 @@ def workspace_context(type_id: int, name: str, description: Optional[str], label
         )
     proto = pb.Context(type_id=type_id, name=stored)
     if description is not None:
-        proto.properties["description"].string_value = encode(description, mangle)
+        _put_declared_string(proto, "description", description, mangle)
     if labels is not None:
-        proto.properties["labels"].string_value = encode(json.dumps(labels, ensure_ascii=False), mangle)
+        _put_declared_string(proto, "labels", json.dumps(labels, ensure_ascii=False), mangle)
     return proto
 
 
@@ -569,7 +651,7 @@ def run_context(type_id: int, workspace: str, name: str, description: Optional[s
     proto.properties["name"].string_value = encode(name, mangle)
     proto.properties["workspace"].string_value = encode(workspace, mangle)
     if description is not None:
-        proto.properties["description"].string_value = encode(description, mangle)
+        _put_declared_string(proto, "description", description, mangle)
     return proto
 
 
@@ -577,6 +659,8 @@ def context_summary(proto: pb.Context) -> Dict[str, Any]:
     out: Dict[str, Any] = {"id": proto.id, "name": decode(proto.name)}
     for key, value in proto.properties.items():
         out[key] = from_value(value)
+    for key, value in _long_declared(proto.custom_properties).items():
+        out.setdefault(key, from_value(value))
     if isinstance(out.get("labels"), str):
         try:
             out["labels"] = json.loads(out["labels"])
@@ -594,7 +678,9 @@ def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
     for key, value in proto.properties.items():
         if key != ALL_META:
             out[key] = from_value(value)
-    custom = {decode(k): from_value(v) for k, v in proto.custom_properties.items()}
+    for key, value in _long_declared(proto.custom_properties).items():
+        out.setdefault(key, from_value(value))
+    custom = {decode(k): from_value(v) for k, v in proto.custom_properties.items() if not k.startswith(_LONG)}
     out["workspace"] = custom.pop(WORKSPACE_PROPERTY, None)
     out["run"] = custom.pop(RUN_PROPERTY, None)
     out["properties"] = custom
