@@ -199,9 +199,24 @@ def _spilled(value: pb.Value) -> pb.Value:
     return pb.Value(proto_value=packed)
 
 
+#: A str at most this long is under the index limit once encoded (encode()
+#: at most doubles the characters; UTF-8 takes at most 4 bytes each), so
+#: the common short values skip the size check.
+_SHORT_TEXT = MAX_INDEXED_BYTES // 8
+_NEVER_INDEXED = (int, float, bool)
+
+
+def _fits_index(value: Any) -> bool:
+    """True when *value* certainly stays under the index limit, as stored."""
+    cls = type(value)
+    return cls in _NEVER_INDEXED or (cls is str and len(value) <= _SHORT_TEXT)
+
+
 def _put_custom(custom: Any, key: str, value: Any, mangle: bool) -> None:
     """Set a custom property; one too long to index is spilled."""
     _put_value(custom, key, value, mangle)
+    if _fits_index(value):
+        return
     if _indexed_size(custom[key]) > MAX_INDEXED_BYTES:
         custom[key].CopyFrom(_spilled(custom[key]))
 
@@ -429,7 +444,7 @@ def artifact_to_proto(
             properties[spec.name].CopyFrom(to_struct_value(value, mangle))
         else:
             _put_value(properties, spec.name, value, mangle)
-        if _indexed_size(properties[spec.name]) > MAX_INDEXED_BYTES:
+        if (kind == JSON or not _fits_index(value)) and _indexed_size(properties[spec.name]) > MAX_INDEXED_BYTES:
             del properties[spec.name]  # too long to index; kept in __ALL_META__
     custom = proto.custom_properties
     meta_text = _META_JSON.encode(_meta(record))
