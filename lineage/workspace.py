@@ -241,6 +241,27 @@ class Workspace:
         return f"Workspace(name={self.name!r}, context_id={self.context_id})"
 
 
+def _check_member_args(what: str, workspace: Any, name: Any, description: Any) -> None:
+    """The Kubeflow SDK's checks for Run/Execution arguments (same errors),
+    plus what MLMD cannot store."""
+    from lineage.errors import InvalidValueError
+    from lineage.records import check_text
+
+    if workspace is None:
+        raise InvalidValueError("'workspace' must be set.")
+    if not isinstance(workspace, Workspace):
+        raise InvalidTypeError(f"'workspace' must be a Workspace, got {describe(workspace)}")
+    if name is None or not isinstance(name, str):
+        raise InvalidValueError(f"'name' must be set and in string type, got {describe(name)}")
+    if not name.strip():
+        raise InvalidValueError(f"{what} 'name' must be a non-empty string, got {name!r}")
+    check_text(f"{what} 'name'", name)
+    if description is not None:
+        if not isinstance(description, str):
+            raise InvalidTypeError(f"{what} 'description' must be a str, got {describe(description)}")
+        check_text(f"{what} 'description'", description)
+
+
 class Run:
     """A run of a pipeline or notebook in a workspace; groups executions.
 
@@ -253,18 +274,7 @@ class Run:
     """
 
     def __init__(self, workspace: Optional[Workspace] = None, name: Optional[str] = None, description: Optional[str] = None) -> None:
-        from lineage.errors import InvalidValueError
-
-        if workspace is None:
-            raise InvalidValueError("'workspace' must be set.")
-        if not isinstance(workspace, Workspace):
-            raise InvalidTypeError(f"'workspace' must be a Workspace, got {describe(workspace)}")
-        if name is None or not isinstance(name, str):
-            raise InvalidValueError(f"'name' must be set and in string type, got {describe(name)}")
-        if not name.strip():
-            raise InvalidValueError(f"Run 'name' must be a non-empty string, got {name!r}")
-        if description is not None and not isinstance(description, str):
-            raise InvalidTypeError(f"Run 'description' must be a str, got {describe(description)}")
+        _check_member_args("Run", workspace, name, description)
         self.workspace = workspace
         self.name = name
         self.description = description
@@ -317,20 +327,9 @@ class Execution:
         *,
         _defer: bool = False,
     ) -> None:
-        from lineage.errors import InvalidValueError
-
-        if workspace is None:
-            raise InvalidValueError("'workspace' must be set.")
-        if not isinstance(workspace, Workspace):
-            raise InvalidTypeError(f"'workspace' must be a Workspace, got {describe(workspace)}")
-        if name is None or not isinstance(name, str):
-            raise InvalidValueError(f"'name' must be set and in string type, got {describe(name)}")
-        if not name.strip():
-            raise InvalidValueError(f"Execution 'name' must be a non-empty string, got {name!r}")
+        _check_member_args("Execution", workspace, name, description)
         if run is not None and not isinstance(run, Run):
             raise InvalidTypeError(f"'run' must be a Run, got {describe(run)}")
-        if description is not None and not isinstance(description, str):
-            raise InvalidTypeError(f"Execution 'description' must be a str, got {describe(description)}")
         self.id: Optional[int] = None
         self.name = name
         self.workspace = workspace
