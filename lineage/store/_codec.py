@@ -214,6 +214,17 @@ def _fits_index(value: Any) -> bool:
 
 def _put_custom(custom: Any, key: str, value: Any, mangle: bool) -> None:
     """Set a custom property; one too long to index is spilled."""
+    cls = type(value)
+    if cls is str:
+        if len(value) <= _SHORT_TEXT:  # the common case, set in place at once
+            custom[key].string_value = encode(value, mangle)
+            return
+    elif cls is float:
+        custom[key].double_value = value
+        return
+    elif cls is bool:
+        custom[key].bool_value = value
+        return
     _put_value(custom, key, value, mangle)
     if _fits_index(value):
         return
