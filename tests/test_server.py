@@ -359,7 +359,7 @@ class TestProcess:
         assert writer.is_alive(), "the call finished before SIGTERM: make it bigger"
         server.process.send_signal(signal.SIGTERM)
         writer.join(60)
-        assert server.stop() == 0
+        assert server.process.wait(60) == 0
         assert "error" not in result, result.get("error")
         assert len(result["ids"]) == len(many)
         assert len(embedded(url).get_artifacts_by_type("acme/many")) == len(many)

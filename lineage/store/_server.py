@@ -328,6 +328,9 @@ def serve(url: StoreURL, host: str = "127.0.0.1", port: int = 8080, tls: Optiona
           grace: float = 10.0) -> int:
     """Run the server until SIGTERM or SIGINT, then stop it gracefully.
 
+    The signal handlers stay installed until the process exits, so that a
+    second signal during the graceful stop does not kill it half-way.
+
     Returns:
         The process exit code (0).
     """
@@ -337,13 +340,12 @@ def serve(url: StoreURL, host: str = "127.0.0.1", port: int = 8080, tls: Optiona
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
     try:
         server.start()
         while not stop.wait(1.0):
             pass
     finally:
         server.stop(grace)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return 0
