@@ -282,8 +282,10 @@ class Artifact:
     #: Fields stored as STRING type properties in the Kubeflow layout.
     KUBEFLOW_PROPERTIES: ClassVar[Tuple[str, ...]] = ("name", "create_time", "description", "owner")
 
-    uri: str = attrs.field(kw_only=True, validator=_required_str)
-    name: str = attrs.field(kw_only=True, validator=_required_str)
+    # Defaults of None so that a custom attrs subclass missing them raises
+    # lineage's error naming the field, not attrs' plain TypeError.
+    uri: str = attrs.field(default=None, kw_only=True, validator=_required_str)
+    name: str = attrs.field(default=None, kw_only=True, validator=_required_str)
     workspace: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     description: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     owner: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)

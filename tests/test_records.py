@@ -506,3 +506,21 @@ class TestBadInputProperties:
             outcome = (True, (type(m.labels), type(m.values)))
 
         assert (True, True) == (outcome[0], outcome[1] is None or set(outcome[1]) <= {dict, type(None)})
+
+
+class TestCustomTypeRequiredFields:
+    def test_missing_uri_on_a_custom_type_is_a_lineage_error(self):
+        """A custom attrs subclass built without uri/name raises lineage's ValueError naming the field."""
+        import attrs as _attrs
+
+        import lineage as _lineage
+
+        @_attrs.define
+        class Checkpoint(_lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "acme.test/checkpoint-required"
+            step: int = 0
+
+        with pytest.raises(_lineage.InvalidValueError, match=r"Checkpoint\.uri is required"):
+            Checkpoint(name="c")
+        with pytest.raises(_lineage.InvalidValueError, match=r"Checkpoint\.name is required"):
+            Checkpoint(uri="file:///c")
