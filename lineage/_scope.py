@@ -31,7 +31,6 @@ import itertools
 import json
 import logging
 import os
-import sys
 import threading
 import time
 import warnings
@@ -59,12 +58,12 @@ _PARAMS_JSON = json.JSONEncoder(ensure_ascii=False, default=repr)
 # Parameter names already found valid (the check is a pure function of the name).
 _good_param_names: set = set()
 
-_current: contextvars.ContextVar[Optional["ExecutionScope"]] = contextvars.ContextVar(
+_current: contextvars.ContextVar[Optional[ExecutionScope]] = contextvars.ContextVar(
     "lineage_current_execution", default=None
 )
 
 
-def current_execution() -> Optional["ExecutionScope"]:
+def current_execution() -> Optional[ExecutionScope]:
     """The execution the calling code runs in (``None`` outside any)."""
     return _current.get()
 
@@ -113,7 +112,7 @@ class _Options:
     start_delay: Optional[float] = None
 
     @classmethod
-    def checked(cls, where: str, **kwargs: Any) -> "_Options":
+    def checked(cls, where: str, **kwargs: Any) -> _Options:
         from lineage.workspace import Store
 
         _check_name(f"{where}(name)", kwargs.get("name"))
@@ -170,12 +169,12 @@ class _StartScheduler:
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._heap: List[Tuple[float, int, "ExecutionScope"]] = []
+        self._heap: List[Tuple[float, int, ExecutionScope]] = []
         self._counter = itertools.count()
         self._thread: Optional[threading.Thread] = None
         self._pid = os.getpid()
 
-    def add(self, deadline: float, scope: "ExecutionScope") -> None:
+    def add(self, deadline: float, scope: ExecutionScope) -> None:
         with self._cond:
             if self._pid != os.getpid():  # forked: the thread did not come along
                 self._heap, self._thread, self._pid = [], None, os.getpid()
@@ -252,7 +251,7 @@ class ExecutionScope:
         return self._exe._handle.external_id if self._exe is not None else None
 
     @property
-    def parent(self) -> Optional["ExecutionScope"]:
+    def parent(self) -> Optional[ExecutionScope]:
         """The enclosing execution, if any."""
         return self._parent
 
@@ -307,7 +306,7 @@ class ExecutionScope:
 
     # ------------------------------------------------------------------ context manager
 
-    def __enter__(self) -> "ExecutionScope":
+    def __enter__(self) -> ExecutionScope:
         if self._entered:
             raise LineageError("an execution scope can be entered once; call execution(...) again for a new one")
         self._entered = True
@@ -327,7 +326,7 @@ class ExecutionScope:
         self._finish(exc)
         return False
 
-    async def __aenter__(self) -> "ExecutionScope":
+    async def __aenter__(self) -> ExecutionScope:
         return self.__enter__()
 
     async def __aexit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
@@ -534,7 +533,7 @@ class _Tracked:
             except TypeError:
                 pass  # the call itself is wrong: the function will say so
             except Exception as exc:
-                scope._guarded("map the call's arguments", lambda: (_ for _ in ()).throw(exc))
+                _fail_open("map the call's arguments", exc)
         return scope
 
     def outputs(self, scope: ExecutionScope, value: Any, root: Tuple[Any, ...] = ("return",)) -> None:

@@ -162,8 +162,7 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         from lineage import _config
-        from lineage.store import RetryPolicy, connect, parse_store_url
-        from lineage.store import _spool
+        from lineage.store import RetryPolicy, _spool, connect, parse_store_url
 
         url = parse_store_url(_config.store_url(args.store))
         answers = True

@@ -78,7 +78,7 @@ def _now() -> str:
 # --------------------------------------------------------------------------- validation
 
 
-def _where(instance: Any, attribute: "attrs.Attribute[Any]") -> str:
+def _where(instance: Any, attribute: attrs.Attribute[Any]) -> str:
     return f"{type(instance).__name__}.{attribute.name}"
 
 
@@ -113,13 +113,13 @@ def check_text(where: str, value: str, max_bytes: int = MAX_TEXT_BYTES) -> None:
         )
 
 
-def _required_str(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+def _required_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     _check_str(_where(instance, attribute), value, required=True)
     if attribute.name == "uri":
         check_text(_where(instance, attribute), value, MAX_URI_BYTES)
 
 
-def _optional_str(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     _check_str(_where(instance, attribute), value, required=False)
 
 
@@ -187,7 +187,7 @@ def _plain_extra(value: Any) -> Any:
     return {key: plain_json(item) for key, item in value.items()}
 
 
-def _optional_mapping(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+def _optional_mapping(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     where = _where(instance, attribute)
@@ -196,7 +196,7 @@ def _optional_mapping(instance: Any, attribute: "attrs.Attribute[Any]", value: A
     check_json(where, value)
 
 
-def _optional_json(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+def _optional_json(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     check_json(_where(instance, attribute), value)
 
 
@@ -219,7 +219,7 @@ def check_property_name(where: str, key: Any) -> None:
         )
 
 
-def _extra(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+def _extra(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     where = _where(instance, attribute)
     if not isinstance(value, collections.abc.Mapping):
         raise InvalidTypeError(f"{where} must be a mapping, got {describe(value)}")
@@ -230,12 +230,11 @@ def _extra(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None
 
 
 def check_int64(where: str, value: Any) -> None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not _INT64_MIN <= value <= _INT64_MAX:
-            raise InvalidValueError(f"{where} must fit in a signed 64-bit integer, got {value!r}")
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _INT64_MAX:
+        raise InvalidValueError(f"{where} must fit in a signed 64-bit integer, got {value!r}")
 
 
-def _optional_id(instance: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+def _optional_id(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if not isinstance(value, int) or isinstance(value, bool):
@@ -692,9 +691,8 @@ def _validate_declared_fields(record: Artifact) -> None:
             if not isinstance(value, int) or isinstance(value, bool):
                 raise InvalidTypeError(f"{where} must be an int, got {describe(value)}")
             check_int64(where, value)
-        if spec.kind == FLOAT:
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise InvalidTypeError(f"{where} must be a float, got {describe(value)}")
+        if spec.kind == FLOAT and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            raise InvalidTypeError(f"{where} must be a float, got {describe(value)}")
         if spec.kind == JSON:
             value = plain_json(value)
             object.__setattr__(record, spec.name, value)  # as JSON will give it back

@@ -112,7 +112,7 @@ class Store:
             raise InvalidTypeError(f"get_artifact(artifact_id) must be an int, got {describe(artifact_id)}")
         return self._connection.reader.artifact(artifact_id)
 
-    def lineage(self, artifact: Any) -> "LineageGraph":
+    def lineage(self, artifact: Any) -> LineageGraph:
         """Everything upstream of an artifact (a logged record or an id).
 
         Raises:
@@ -194,7 +194,7 @@ class Workspace:
         )
 
     @classmethod
-    def _lazy(cls, store: Store, name: str) -> "Workspace":
+    def _lazy(cls, store: Store, name: str) -> Workspace:
         """A workspace found or made at its first write (no store access now).
 
         The declarative layer uses it so that a store that is down when a
@@ -282,7 +282,7 @@ class Run:
         self._ref: Optional[ContextRef] = workspace._lineage_store._connection.writer.run(workspace._spec, name, description)
 
     @classmethod
-    def _lazy(cls, workspace: Workspace, name: str) -> "Run":
+    def _lazy(cls, workspace: Workspace, name: str) -> Run:
         """A run found or made at its first write (no store access now)."""
         self = cls.__new__(cls)
         self.workspace = workspace

@@ -90,7 +90,7 @@ _connections: Dict[Any, Connection] = {}
 _connections_lock = threading.Lock()
 
 
-def connect(url: "StoreURL | str | None", retry: Optional[RetryPolicy] = None) -> Connection:
+def connect(url: StoreURL | str | None, retry: Optional[RetryPolicy] = None) -> Connection:
     """The shared connection for *url* (``memory://`` is never shared)."""
     parsed = url if isinstance(url, StoreURL) else parse_store_url(url)
     if parsed.scheme == "memory" or retry is not None:

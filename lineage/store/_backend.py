@@ -39,9 +39,7 @@ class _QuietMLMDRetries(logging.Filter):
         message = str(record.msg)
         if "failed after retrying" in message:
             return False
-        if message.startswith("mlmd client") and any(_unique_violation(Exception(arg)) for arg in record.args or ()):
-            return False
-        return True
+        return not (message.startswith("mlmd client") and any(_unique_violation(Exception(arg)) for arg in record.args or ()))
 
 
 logging.getLogger("absl").addFilter(_QuietMLMDRetries())

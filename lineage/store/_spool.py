@@ -70,7 +70,7 @@ def _now() -> str:
 
 # --------------------------------------------------------------------------- the live spool
 
-_live: "weakref.WeakSet[Spool]" = weakref.WeakSet()
+_live: weakref.WeakSet[Spool] = weakref.WeakSet()
 
 
 class Spool:

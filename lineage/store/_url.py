@@ -86,7 +86,7 @@ class StoreURL:
         host = f"[{self.host}]" if self.host and ":" in self.host else self.host
         return f"{self.scheme}://{auth}{host}:{self.port}{db}"
 
-    def connection_config(self) -> "pb.ConnectionConfig | pb.MetadataStoreClientConfig":
+    def connection_config(self) -> pb.ConnectionConfig | pb.MetadataStoreClientConfig:
         """Build the MLMD config for this URL (creating a SQLite file in WAL mode)."""
         if self.is_remote:
             client = pb.MetadataStoreClientConfig(host=self.host, port=self.port)

@@ -170,7 +170,7 @@ class PendingWrite:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "PendingWrite":
+    def from_json(cls, data: Mapping[str, Any]) -> PendingWrite:
         return cls(
             execution=_unb64(pb.Execution, data["execution"]),
             execution_type=_unb64(pb.ExecutionType, data["execution_type"]),
