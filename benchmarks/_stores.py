@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from typing import List, Optional
 
@@ -21,7 +20,7 @@ import lineage
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 
 
-def mlmd_for(store: "lineage.Store") -> metadata_store.MetadataStore:
+def mlmd_for(store: lineage.Store) -> metadata_store.MetadataStore:
     """A raw MLMD client on the same store (same kind of connection)."""
     return metadata_store.MetadataStore(store.url.connection_config())
 
@@ -30,7 +29,7 @@ def sqlite_url(folder: str, name: str) -> str:
     return f"sqlite:///{os.path.join(folder, name)}"
 
 
-def count_artifacts(store: "lineage.Store") -> Optional[int]:
+def count_artifacts(store: lineage.Store) -> Optional[int]:
     if store.url.scheme != "sqlite":
         return None
     with sqlite3.connect(store.url.path) as conn:
@@ -76,9 +75,9 @@ def new_postgres_url() -> str:
 def drop_postgres(url: str) -> None:
     database = url.rsplit("/", 1)[1]
     subprocess.run(
-        ["psql", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-qc",
-         f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'],
-        capture_output=True, check=False,
+        ["psql", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER, "-qc", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'],
+        capture_output=True,
+        check=False,
     )
 
 
@@ -92,8 +91,9 @@ class Server:
 
     def __init__(self, store_url: str, env: Optional[dict] = None, timeout: float = 60.0) -> None:
         self.command = [sys.executable, "-m", "lineage.cli", "serve", "--store", store_url, "--port", "0"]
-        self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True, env=env)
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
         self.lines: List[str] = []
         self.port: Optional[int] = None
         self._started = threading.Event()

@@ -22,11 +22,11 @@ import os
 import uuid
 from typing import Any, List, Optional, Sequence, Tuple
 
-import lineage
-from lineage import DataSet, Model, track
-
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
+
+import lineage
+from lineage import DataSet, Model, track
 
 WORKSPACE = "bench"
 RUN = "bench-run"
@@ -58,7 +58,7 @@ class Tracked:
     writes.
     """
 
-    def __init__(self, store: "lineage.Store", n_in: int = 2, n_out: int = 1, start_delay: Optional[float] = None) -> None:
+    def __init__(self, store: lineage.Store, n_in: int = 2, n_out: int = 1, start_delay: Optional[float] = None) -> None:
         self.n_in, self.n_out = n_in, n_out
         self.uris = _URIs("s3://bench/lineage")
         options: dict = {"store": store, "workspace": WORKSPACE, "run": RUN, "name": "train"}
@@ -83,8 +83,9 @@ class Tracked:
     def __call__(self) -> Any:
         if self.n_in == 2 and self.n_out == 1:
             base = self.uris.next()
-            return self.fn(DataSet(uri=base + "/train.csv", name="train"), DataSet(uri=base + "/test.csv", name="test"),
-                           epochs=3, lr=0.1)
+            return self.fn(
+                DataSet(uri=base + "/train.csv", name="train"), DataSet(uri=base + "/test.csv", name="test"), epochs=3, lr=0.1
+            )
         base = self.uris.next()
         return self.fn([DataSet(uri=f"{base}/part-{i}.csv", name=f"part-{i}") for i in range(self.n_in)], epochs=3, lr=0.1)
 
@@ -134,8 +135,9 @@ class RawMLMD:
     client would do it.
     """
 
-    def __init__(self, mlmd: metadata_store.MetadataStore, template_execution_id: int,
-                 contexts: Optional[Sequence[pb.Context]] = None) -> None:
+    def __init__(
+        self, mlmd: metadata_store.MetadataStore, template_execution_id: int, contexts: Optional[Sequence[pb.Context]] = None
+    ) -> None:
         self.mlmd = mlmd
         [execution] = mlmd.get_executions_by_id([template_execution_id])
         self.execution = self._clean_execution(execution)
@@ -202,8 +204,11 @@ class RawMLMD:
 
     def _put(self, execution: pb.Execution, pairs: list) -> Tuple[int, List[int]]:
         execution_id, artifact_ids, _ = self.mlmd.put_execution(
-            execution, pairs, self.contexts,
-            reuse_context_if_already_exist=True, reuse_artifact_if_already_exist_by_external_id=True,
+            execution,
+            pairs,
+            self.contexts,
+            reuse_context_if_already_exist=True,
+            reuse_artifact_if_already_exist_by_external_id=True,
         )
         return execution_id, artifact_ids
 
@@ -211,19 +216,19 @@ class RawMLMD:
         """The whole call in one ``put_execution`` (final state, all artifacts)."""
         n, now = next(self.ids), _now()
         execution = self._execution(self.execution, n, now)
-        self._put(execution, self._pairs(self.inputs, n, now, 'in') + self._pairs(self.outputs, n, now, 'out'))
+        self._put(execution, self._pairs(self.inputs, n, now, "in") + self._pairs(self.outputs, n, now, "out"))
 
     def two_writes(self) -> None:
         """RUNNING with the inputs, then COMPLETE with the outputs."""
         n, now = next(self.ids), _now()
         execution = self._execution(self.start_execution, n, now)
-        execution.id, _ = self._put(execution, self._pairs(self.inputs, n, now, 'in'))
+        execution.id, _ = self._put(execution, self._pairs(self.inputs, n, now, "in"))
         final = pb.Execution()
         final.CopyFrom(self.execution)
         final.id = execution.id
         final.external_id = execution.external_id
         final.properties["create_time"].string_value = now
-        self._put(final, self._pairs(self.outputs, n, now, 'out'))
+        self._put(final, self._pairs(self.outputs, n, now, "out"))
 
 
 # --------------------------------------------------------------------------- Kubeflow SDK
@@ -238,8 +243,13 @@ class KubeflowSDK:
     here lineage has, by logging once).
     """
 
-    def __init__(self, mlmd: Optional[metadata_store.MetadataStore] = None, grpc: Optional[Tuple[str, int]] = None,
-                 n_in: int = 2, n_out: int = 1) -> None:
+    def __init__(
+        self,
+        mlmd: Optional[metadata_store.MetadataStore] = None,
+        grpc: Optional[Tuple[str, int]] = None,
+        n_in: int = 2,
+        n_out: int = 1,
+    ) -> None:
         from kubeflow.metadata import metadata
 
         self.metadata = metadata
@@ -294,8 +304,10 @@ class MLflowRun:
         logging.getLogger("alembic").setLevel(logging.ERROR)
         self.mlflow = mlflow
         self.MetaDataset, self.Source = MetaDataset, HTTPDatasetSource
-        self.client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{os.path.join(folder, 'mlflow.db')}",
-                                          registry_uri=f"sqlite:///{os.path.join(folder, 'mlflow.db')}")
+        self.client = mlflow.MlflowClient(
+            tracking_uri=f"sqlite:///{os.path.join(folder, 'mlflow.db')}",
+            registry_uri=f"sqlite:///{os.path.join(folder, 'mlflow.db')}",
+        )
         self.experiment_id = self.client.create_experiment(
             "bench", artifact_location="file://" + os.path.join(folder, "mlflow-artifacts")
         )
@@ -319,8 +331,9 @@ class MLflowRun:
         if self.has_logged_models:
             from mlflow.entities import LoggedModelOutput
 
-            model = client.create_logged_model(self.experiment_id, name="mnist", source_run_id=run_id,
-                                               tags={"uri": f"{base}/model.pt"})
+            model = client.create_logged_model(
+                self.experiment_id, name="mnist", source_run_id=run_id, tags={"uri": f"{base}/model.pt"}
+            )
             client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
         else:
             client.set_tag(run_id, "output.model_uri", f"{base}/model.pt")

@@ -17,8 +17,9 @@ import tracemalloc
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import lineage  # noqa: E402
 from _subjects import Tracked  # noqa: E402
+
+import lineage  # noqa: E402
 
 
 def status_kib(field: str) -> int:
@@ -45,8 +46,15 @@ def main() -> None:
         call()
         if index % every == 0:
             current, peak = tracemalloc.get_traced_memory()
-            out.append({"calls": index, "heap_kib": current // 1024, "heap_peak_kib": peak // 1024,
-                        "rss_kib": status_kib("VmRSS"), "peak_rss_kib": status_kib("VmHWM")})
+            out.append(
+                {
+                    "calls": index,
+                    "heap_kib": current // 1024,
+                    "heap_peak_kib": peak // 1024,
+                    "rss_kib": status_kib("VmRSS"),
+                    "peak_rss_kib": status_kib("VmHWM"),
+                }
+            )
     json.dump({"samples": out}, sys.stdout)
 
 

@@ -23,9 +23,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 os.environ.setdefault("GLOG_minloglevel", "3")
 
-import lineage  # noqa: E402
-
 import _subjects  # noqa: E402
+
+import lineage  # noqa: E402
 
 
 def stub_mlmd() -> None:

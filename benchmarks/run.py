@@ -42,11 +42,11 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 os.environ.setdefault("GLOG_minloglevel", "3")
 
-import lineage  # noqa: E402
-
 import _stores  # noqa: E402
 import _subjects as subjects  # noqa: E402
 from _timing import interleaved, paired_ratio, summary  # noqa: E402
+
+import lineage  # noqa: E402
 
 SECTIONS = ("sqlite", "sizes", "postgres", "serve", "wide", "memory")
 
@@ -79,15 +79,23 @@ def measure(variants: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, An
     timings = interleaved(variants, rounds, warmup=max(3, rounds // 20))
     result: Dict[str, Any] = {"rows": summary(timings), "ratios": {}}
     names = set(variants)
-    for a, b in (("lineage_1w", "raw_1w"), ("lineage_2w", "raw_2w"), ("kubeflow", "lineage_1w"),
-                 ("mlflow", "lineage_1w"), ("lineage_2w", "lineage_1w"), ("kubeflow", "raw_1w"), ("mlflow", "raw_1w")):
+    for a, b in (
+        ("lineage_1w", "raw_1w"),
+        ("lineage_2w", "raw_2w"),
+        ("kubeflow", "lineage_1w"),
+        ("mlflow", "lineage_1w"),
+        ("lineage_2w", "lineage_1w"),
+        ("kubeflow", "raw_1w"),
+        ("mlflow", "raw_1w"),
+    ):
         if a in names and b in names:
             result["ratios"][f"{a}/{b}"] = paired_ratio(timings, a, b)
     return result
 
 
-def lineage_setup(store: "lineage.Store", n_in: int = 2, n_out: int = 1, grpc: Optional[tuple] = None,
-                  kubeflow: bool = True) -> Dict[str, Callable[[], Any]]:
+def lineage_setup(
+    store: lineage.Store, n_in: int = 2, n_out: int = 1, grpc: Optional[tuple] = None, kubeflow: bool = True
+) -> Dict[str, Callable[[], Any]]:
     """The variants on one store; lineage logs once first (types, template)."""
     short = subjects.Tracked(store, n_in, n_out)
     two = subjects.Tracked(store, n_in, n_out, start_delay=0)
@@ -97,7 +105,10 @@ def lineage_setup(store: "lineage.Store", n_in: int = 2, n_out: int = 1, grpc: O
     mlmd = _stores.mlmd_for(store)
     raw = subjects.RawMLMD(mlmd, subjects.last_execution_of(mlmd, first.id), contexts)
     variants: Dict[str, Callable[[], Any]] = {
-        "lineage_1w": short, "raw_1w": raw.one_write, "lineage_2w": two, "raw_2w": raw.two_writes,
+        "lineage_1w": short,
+        "raw_1w": raw.one_write,
+        "lineage_2w": two,
+        "raw_2w": raw.two_writes,
     }
     if kubeflow:
         why = subjects.kubeflow_available()
@@ -199,7 +210,10 @@ def section_memory(tmp: str, calls: int) -> Dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     done = subprocess.run(
         [sys.executable, os.path.join(HERE, "memory_probe.py"), _stores.sqlite_url(tmp, "memory.db"), str(calls), "10"],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if done.returncode != 0:
         return {"error": done.stderr[-2000:]}
@@ -226,8 +240,12 @@ def _version(dist: str) -> Optional[str]:
 
 
 def _postgres_version() -> str:
-    done = subprocess.run(["psql", "-h", _stores.PG_HOST, "-U", _stores.PG_USER, "-tAc", "SHOW server_version"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["psql", "-h", _stores.PG_HOST, "-U", _stores.PG_USER, "-tAc", "SHOW server_version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return done.stdout.strip().split()[0] if done.returncode == 0 and done.stdout.strip() else "?"
 
 
@@ -242,7 +260,9 @@ def machine() -> Dict[str, Any]:
     except OSError:
         pass
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "lineage"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", ROOT, "status", "--porcelain", "--", "lineage"], capture_output=True, text=True
+    ).stdout.strip()
     if commit and dirty:
         commit += " (lineage/ modified)"
     return {
@@ -272,16 +292,24 @@ def check_targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
         for name in ("lineage_1w", "lineage_2w"):
             g = sizes.get(name)
             if g is not None:
-                out.append({"target": f"{LABELS[name]}: flat from smallest to largest store (+-20%)",
-                            "ratio": g, "bound": "0.8..1.2", "met": 0.8 <= g <= 1.2})
+                out.append(
+                    {
+                        "target": f"{LABELS[name]}: flat from smallest to largest store (+-20%)",
+                        "ratio": g,
+                        "bound": "0.8..1.2",
+                        "met": 0.8 <= g <= 1.2,
+                    }
+                )
     return out
 
 
 def table(result: Dict[str, Any], reference: str = "raw_1w") -> List[str]:
     rows = result["rows"]
     ref = rows.get(reference, {}).get("median_ms")
-    lines = [f"| {'variant':<42} | {'median ms':>9} | {'p25-p75 ms':>13} | {'vs raw 1 put':>12} |",
-             f"|{'-' * 44}|{'-' * 11}:|{'-' * 14}:|{'-' * 13}:|"]
+    lines = [
+        f"| {'variant':<42} | {'median ms':>9} | {'p25-p75 ms':>13} | {'vs raw 1 put':>12} |",
+        f"|{'-' * 44}|{'-' * 11}:|{'-' * 14}:|{'-' * 13}:|",
+    ]
     for name, row in rows.items():
         rel = f"{row['median_ms'] / ref:.2f}x" if ref else ""
         spread = f"{row['p25_ms']:.2f}-{row['p75_ms']:.2f}"
@@ -403,8 +431,7 @@ def readme_snippet(results: Dict[str, Any]) -> str:
         ("Kubeflow SDK 0.3.1 / lineage short call", "kubeflow/lineage_1w"),
         ("MLflow run / lineage short call", "mlflow/lineage_1w"),
     ]
-    out = ["| one call: 2 inputs, 1 output, 2 params | SQLite file | PostgreSQL | `lineage serve` |",
-           "|---|---:|---:|---:|"]
+    out = ["| one call: 2 inputs, 1 output, 2 params | SQLite file | PostgreSQL | `lineage serve` |", "|---|---:|---:|---:|"]
     for label, key in rows:
         fmt = "{:.1f}" if "/" not in key else "{:.2f}"
         out.append(f"| {label} | " + " | ".join(cell(s, key, fmt) for s in ("sqlite", "postgres", "serve")) + " |")
@@ -416,7 +443,9 @@ def readme_snippet(results: Dict[str, Any]) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds, stores up to 10,000 artifacts, 2,000 calls for memory")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer rounds, stores up to 10,000 artifacts, 2,000 calls for memory"
+    )
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections ({', '.join(SECTIONS)})")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per measurement (default 300, --quick 60)")
     parser.add_argument("--json", default=os.path.join(HERE, "results", "latest.json"), help="where to write the JSON")
@@ -444,7 +473,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     started = time.monotonic()
     results: Dict[str, Any] = {
         "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else "") if argv is None and not args.rounds and set(only) == set(SECTIONS)
+        "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else "")
+        if argv is None and not args.rounds and set(only) == set(SECTIONS)
         else "benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "quick": args.quick,
         "machine": machine(),
