@@ -27,6 +27,7 @@ Nothing here lists a whole type or table, and no user string ever reaches a
 from __future__ import annotations
 
 import base64
+import itertools
 import logging
 import threading
 import weakref
@@ -66,6 +67,7 @@ _STATES = {
     "NEW": pb.Execution.NEW,
 }
 
+_INPUTS = (pb.Event.INPUT, pb.Event.DECLARED_INPUT, pb.Event.INTERNAL_INPUT)
 _TERMINAL = (pb.Execution.COMPLETE, pb.Execution.FAILED, pb.Execution.CANCELED, pb.Execution.CACHED)
 
 PathStep = Union[str, int]
@@ -215,6 +217,32 @@ def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int]
 
 # --------------------------------------------------------------------------- writer
 
+#: Entries kept in each of the writer's id caches. They only save reads: a
+#: forgotten entry costs one indexed lookup later, never a wrong answer.
+CACHE_LIMIT = 10_000
+
+
+class _Bounded(dict):  # type: ignore[type-arg]
+    """A dict that forgets its oldest tenth when it reaches *limit* entries."""
+
+    def __init__(self, limit: int = CACHE_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if len(self) >= self.limit and key not in self:
+            for old in list(itertools.islice(iter(self), max(1, self.limit // 10))):
+                del self[old]
+        super().__setitem__(key, value)
+
+
+def _by_name(context: pb.Context) -> pb.Context:
+    """A context as put_execution's reuse_context_if_already_exist finds it:
+    by type and name. Sent with its id, MLMD would update the stored context
+    (read and rewrite its properties) in every write."""
+    return pb.Context(type_id=context.type_id, name=context.name)
+
+
 
 class Writer:
     """Turns records into ``put_execution`` calls on one backend."""
@@ -225,8 +253,9 @@ class Writer:
         self._lock = threading.Lock()
         # external_id -> artifact id, for artifacts this process has written
         # or seen, so a re-logged artifact costs no lookup.
-        self._ids_by_key: Dict[str, int] = {}
-        self._known_ids: Set[int] = set()
+        # Bounded, so that a long-lived process logging new artifacts does not grow.
+        self._ids_by_key: Dict[str, int] = _Bounded()
+        self._known_ids: Dict[int, bool] = _Bounded()  # artifact ids known to exist
         self._contexts: Dict[Tuple[str, Optional[str], str], ContextRef] = {}
         # id(record) -> (weakref, external id): a record whose write went to
         # the spool keeps its external id if it is logged again.
@@ -523,7 +552,7 @@ class Writer:
         execution = pending.execution
         if not execution.type_id:
             execution.type_id = self.backend.type_id("execution", pending.execution_type)
-        contexts = [self.resolve(spec).proto for spec in pending.contexts]
+        contexts = [_by_name(self.resolve(spec).proto) for spec in pending.contexts]
         pairs = list(pending.pairs)
         for pair in pairs:
             if pair.artifact is not None and not pair.artifact.type_id:
@@ -558,7 +587,7 @@ class Writer:
         if handle is not None:
             handle.logged.add((artifact_id, pair.event.type))
         with self._lock:
-            self._known_ids.add(artifact_id)
+            self._known_ids[artifact_id] = True
             if pair.artifact is not None and pair.artifact.external_id:
                 self._ids_by_key[pair.artifact.external_id] = artifact_id
         if pair.binding is not None:
@@ -571,18 +600,26 @@ class Writer:
     def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
         """Point deduplicated artifacts that already exist at their id.
 
-        One indexed read for all of them; the stored artifact is referenced,
-        never overwritten.
+        The stored artifact is referenced, never overwritten. Inputs not seen
+        yet are looked up (one indexed read for all of them): an input
+        usually exists. Outputs usually do not, so they are sent as new; if
+        one does exist the store refuses its external id and the write is
+        reconciled and resent (see :meth:`_put`).
         """
         lookups: Dict[str, List[int]] = {}
+        counts: Dict[str, int] = {}
+        for pair in pairs:
+            if pair.artifact is not None:
+                counts[pair.artifact.external_id] = counts.get(pair.artifact.external_id, 0) + 1
         for index, pair in enumerate(pairs):
             if pair.artifact is None or not pair.deduplicate:
                 continue
-            known = self._ids_by_key.get(pair.artifact.external_id)
+            key = pair.artifact.external_id
+            known = self._ids_by_key.get(key)
             if known is not None:
                 pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, known))
-            else:
-                lookups.setdefault(pair.artifact.external_id, []).append(index)
+            elif pair.event.type in _INPUTS or counts[key] > 1 or self._is_legacy_type(pair.artifact.type_id):
+                lookups.setdefault(key, []).append(index)
         if not lookups:
             return pairs
         drop: Set[int] = set()
@@ -649,7 +686,8 @@ class Writer:
         if missing:
             raise UnknownArtifactError(f"invalid artifact id {missing[0]}: the store holds no artifact with this id")
         with self._lock:
-            self._known_ids.update(found)
+            for artifact_id in found:
+                self._known_ids[artifact_id] = True
 
     def _call_store(self, method: str, *args: Any) -> Any:
         try:
@@ -661,7 +699,8 @@ class Writer:
             raise StoreError(f"{method} failed: {_first_line(exc)}", cause=exc) from exc
 
     def _put(self, execution: pb.Execution, pairs: List[Pair], contexts: List[pb.Context]) -> Tuple[int, List[int]]:
-        for attempt in range(3):
+        for attempt in range(4):
+            keys = [p.artifact.external_id for p in pairs if p.artifact is not None]
             try:
                 execution_id, artifact_ids, _ = self.backend.call(
                     "put_execution",
@@ -669,13 +708,18 @@ class Writer:
                     [(p.artifact, p.event) for p in pairs],
                     contexts,
                     reuse_context_if_already_exist=True,
-                    reuse_artifact_if_already_exist_by_external_id=True,
+                    # Only for one new artifact sent twice in this write (an
+                    # input that is also an output): MLMD inserts it once.
+                    # Otherwise an existing external id must fail, not
+                    # overwrite the stored artifact.
+                    reuse_artifact_if_already_exist_by_external_id=len(keys) != len(set(keys)),
                 )
                 return execution_id, list(artifact_ids)
             except mlmd_errors.AlreadyExistsError as exc:
-                # An earlier attempt committed but its answer was lost, or a
-                # concurrent writer got there first: reconcile and resend.
-                if attempt == 2:
+                # An artifact or the execution is already stored (an output
+                # logged before, a concurrent writer, an earlier attempt whose
+                # answer was lost): reference what is there and resend.
+                if attempt == 3:
                     raise StoreError(f"put_execution failed: {_first_line(exc)}", cause=exc) from exc
                 pairs[:], _ = self._reconcile(execution, pairs)
             except mlmd_errors.StatusError as exc:
@@ -683,7 +727,7 @@ class Writer:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _reconcile(self, execution: pb.Execution, pairs: List[Pair]) -> Tuple[List[Pair], bool]:
-        """Drop what an earlier attempt of this write already stored.
+        """Drop or reference what the store already holds of this write.
 
         Returns:
             The pairs still to send, and whether the whole write was
@@ -692,13 +736,16 @@ class Writer:
         stored_execution = None
         if not execution.HasField("id"):
             found = self._call_store("get_executions_by_external_ids", [execution.external_id])
-            if not found:
-                return pairs, False
-            stored_execution = found[0]
-            execution.id = stored_execution.id
+            if found:
+                stored_execution = found[0]
+                execution.id = stored_execution.id
         keys = [p.artifact.external_id for p in pairs if p.artifact is not None]
         by_key = {a.external_id: a.id for a in self._call_store("get_artifacts_by_external_ids", keys)} if keys else {}
-        existing = {(e.artifact_id, e.type) for e in self._call_store("get_events_by_execution_ids", [execution.id])}
+        existing = (
+            {(e.artifact_id, e.type) for e in self._call_store("get_events_by_execution_ids", [execution.id])}
+            if execution.HasField("id")
+            else set()
+        )
         kept: List[Pair] = []
         for pair in pairs:
             artifact_id = pair.event.artifact_id if pair.artifact is None else by_key.get(pair.artifact.external_id)
@@ -706,9 +753,11 @@ class Writer:
                 pair.event.artifact_id = artifact_id
                 continue
             if pair.artifact is not None and artifact_id is not None:
+                with self._lock:
+                    self._ids_by_key[pair.artifact.external_id] = artifact_id
                 pair = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, artifact_id))
             kept.append(pair)
-        if stored_execution is None:
+        if stored_execution is None and execution.HasField("id"):
             [stored_execution] = self._call_store("get_executions_by_id", [execution.id]) or [None]
         if (
             stored_execution is not None
