@@ -153,7 +153,7 @@ class RawMLMD:
         self.start_execution = pb.Execution()
         self.start_execution.CopyFrom(self.execution)
         self.start_execution.last_known_state = pb.Execution.RUNNING
-        for key in ("lineage.end_time", "lineage.duration_s"):
+        for key in ("lineage.end_time",):
             if key in self.start_execution.custom_properties:
                 del self.start_execution.custom_properties[key]
         self.ids = itertools.count()

@@ -11,6 +11,7 @@ import functools
 import getpass
 import hashlib
 import inspect
+import json
 import os
 import platform
 import socket
@@ -119,14 +120,33 @@ def _block_prefixed(folder: str) -> Dict[str, Any]:
     return {_PREFIX + k: v for k, v in git_state(folder).items()}
 
 
-# (pid, function key or cwd) -> process and function/block provenance merged.
+# (pid, function key or cwd) -> the compact provenance properties.
 _merged: Dict[Any, Dict[str, Any]] = {}
 
 
+def _compact(process: Dict[str, Any], code: Dict[str, Any]) -> Dict[str, Any]:
+    """Provenance as three execution properties instead of a dozen.
+
+    Every property is a row MLMD inserts on each write; the git commit stays
+    a property of its own (the one people filter on), the rest is JSON.
+    """
+    out: Dict[str, Any] = {}
+    code = {k[len(_PREFIX):] if k.startswith(_PREFIX) else k: v for k, v in code.items()}
+    process = {k[len(_PREFIX):] if k.startswith(_PREFIX) else k: v for k, v in process.items()}
+    if "git_commit" in code:
+        out[_PREFIX + "git_commit"] = code.pop("git_commit")
+    out[_PREFIX + "code"] = json.dumps(code, sort_keys=True, ensure_ascii=False)
+    out[_PREFIX + "process"] = json.dumps(process, sort_keys=True, ensure_ascii=False)
+    return out
+
+
 def call_provenance(func: Optional[Callable[..., Any]] = None) -> Dict[str, Any]:
-    """A fresh dict: :func:`process_provenance` updated with
-    :func:`function_provenance` of *func*, or :func:`block_provenance`
-    when *func* is None. Merged once per process and function (or folder).
+    """A fresh dict of provenance properties for one execution.
+
+    ``lineage.git_commit``; ``lineage.code``: JSON of module, function,
+    source_sha256, git_dirty (for a ``with`` block: the working folder's git
+    state); ``lineage.process``: JSON of host, user, python,
+    lineage_version, command, pid. Built once per process and function.
     """
     if func is not None:
         key: Any = (os.getpid(), getattr(func, "__code__", None) or func)
@@ -134,8 +154,8 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Dict[str, Any]
         key = (os.getpid(), os.getcwd())
     merged = _merged.get(key)
     if merged is None:
-        merged = dict(_process_prefixed())
-        merged.update(function_provenance(func) if func is not None else _block_prefixed(key[1]))
+        code = function_provenance(func) if func is not None else _block_prefixed(key[1])
+        merged = _compact(_process_prefixed(), code)
         if len(_merged) >= 4096:  # functions made on the fly (closures): stay bounded
             _merged.clear()
         _merged[key] = merged

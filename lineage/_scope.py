@@ -448,7 +448,6 @@ class ExecutionScope:
                 return
             state, props = _final_state(exc)
             props["lineage.end_time"] = _now()
-            props["lineage.duration_s"] = round(time.monotonic() - self._started_at, 6)
             if not self._start_written:
                 props = {**self._start_props, **self._param_props(), **props}
             elif self._params:

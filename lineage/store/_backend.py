@@ -150,10 +150,14 @@ class Backend:
                     # unless it is only locked.
                     if isinstance(exc, RETRIABLE):
                         raise
-                    if "concurrent writes aborted" in str(exc).lower():
+                    text = str(exc).lower()
+                    if "concurrent writes aborted" in text or "retry the connection" in text:
                         # Opening runs MLMD's schema check in a transaction;
                         # with max_num_retries=1, another writer holding the
-                        # SQLite lock fails it: a conflict, retried like one.
+                        # SQLite lock fails it, and processes opening a fresh
+                        # file at once see it half made ("There are a subset
+                        # of tables ... Please retry the connection"): a
+                        # conflict, retried like one.
                         raise mlmd_errors.AbortedError(f"cannot open store: {exc}") from exc
                     if self.url.scheme in ("postgresql", "mysql") or _connect_error(exc) or "locked" in str(exc):
                         raise mlmd_errors.UnavailableError(f"cannot connect: {exc}") from exc
