@@ -67,7 +67,6 @@ _STATES = {
     "NEW": pb.Execution.NEW,
 }
 
-_INPUTS = (pb.Event.INPUT, pb.Event.DECLARED_INPUT, pb.Event.INTERNAL_INPUT)
 _TERMINAL = (pb.Execution.COMPLETE, pb.Execution.FAILED, pb.Execution.CANCELED, pb.Execution.CACHED)
 
 PathStep = Union[str, int]
@@ -600,11 +599,13 @@ class Writer:
     def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
         """Point deduplicated artifacts that already exist at their id.
 
-        The stored artifact is referenced, never overwritten. Inputs not seen
-        yet are looked up (one indexed read for all of them): an input
-        usually exists. Outputs usually do not, so they are sent as new; if
-        one does exist the store refuses its external id and the write is
-        reconciled and resent (see :meth:`_put`).
+        The stored artifact is referenced, never overwritten. Artifacts this
+        process has seen are referenced by id from its cache; the others are
+        sent as new, and if one does exist the store refuses its external id
+        and the write is reconciled and resent (see :meth:`_put`): the common
+        case costs no read. Looked up first (one indexed read for all): an
+        artifact sent twice in the write, and any artifact of a type the
+        Kubeflow SDK wrote into this store (it has no external ids).
         """
         lookups: Dict[str, List[int]] = {}
         counts: Dict[str, int] = {}
@@ -618,7 +619,7 @@ class Writer:
             known = self._ids_by_key.get(key)
             if known is not None:
                 pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, known))
-            elif pair.event.type in _INPUTS or counts[key] > 1 or self._is_legacy_type(pair.artifact.type_id):
+            elif counts[key] > 1 or self._is_legacy_type(pair.artifact.type_id):
                 lookups.setdefault(key, []).append(index)
         if not lookups:
             return pairs
