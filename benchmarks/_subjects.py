@@ -208,7 +208,9 @@ class RawMLMD:
             pairs,
             self.contexts,
             reuse_context_if_already_exist=True,
-            reuse_artifact_if_already_exist_by_external_id=True,
+            # The artifacts are new: the floor skips MLMD's per-artifact
+            # lookup, as lineage's writer does for artifacts it expects new.
+            reuse_artifact_if_already_exist_by_external_id=False,
         )
         return execution_id, artifact_ids
 
