@@ -113,13 +113,24 @@ def check_text(where: str, value: str, max_bytes: int = MAX_TEXT_BYTES) -> None:
         )
 
 
+def _fast_ok(value: Any, max_bytes: int) -> bool:
+    # The common case, checked without building an error location: a short
+    # ASCII string (no surrogates, one byte per character) that is not blank.
+    return type(value) is str and value.isascii() and 0 < len(value) <= max_bytes and not value.isspace()
+
+
 def _required_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    limit = MAX_URI_BYTES if attribute.name == "uri" else MAX_TEXT_BYTES
+    if _fast_ok(value, limit):
+        return
     _check_str(_where(instance, attribute), value, required=True)
     if attribute.name == "uri":
         check_text(_where(instance, attribute), value, MAX_URI_BYTES)
 
 
 def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is None or _fast_ok(value, MAX_TEXT_BYTES):
+        return
     _check_str(_where(instance, attribute), value, required=False)
 
 
