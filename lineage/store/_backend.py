@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
 import tenacity
@@ -132,6 +133,10 @@ class Backend:
         self._mlmd: Optional[metadata_store.MetadataStore] = None
         self._pid: Optional[int] = None
         self._type_ids: Dict[Tuple[str, str], int] = {}
+        # Whether strings with a backslash must be escaped (PostgreSQL
+        # behind). Known from the URL, or probed once for a gRPC service.
+        self._mangles: Optional[bool] = None if url.is_remote else url.mangles_backslashes
+        self._probe_after = 0.0
 
     # ------------------------------------------------------------------ connection
 
@@ -233,6 +238,39 @@ class Backend:
             # A fresh channel reconnects at once instead of waiting out
             # gRPC's reconnect backoff.
             self.close()
+
+    def mangles_backslashes(self) -> bool:
+        """Whether the database behind this store breaks on a backslash.
+
+        MLMD's PostgreSQL driver builds invalid SQL for a string with a
+        backslash; MySQL and SQLite store it as is. Behind a gRPC service the
+        database is unknown, so it is probed once, with a read that carries a
+        backslash (PostgreSQL answers it with a syntax error). Until the
+        service answers, lineage plays safe and escapes.
+        """
+        known = self._mangles
+        if known is not None:
+            return known
+        if time.monotonic() < self._probe_after:
+            return True
+        from lineage.store import _codec
+
+        try:
+            self.type_id("context", _codec.workspace_type())
+            with self._lock:
+                self.mlmd.get_context_by_type_and_name(_codec.WORKSPACE_TYPE_NAME, "lineage-probe\\backslash")
+            self._mangles = False
+        except mlmd_errors.NotFoundError:
+            self._mangles = False
+        except (mlmd_errors.InternalError, mlmd_errors.InvalidArgumentError, mlmd_errors.UnknownError) as exc:
+            if _connect_error(exc):
+                self._probe_after = time.monotonic() + 10.0
+                return True
+            self._mangles = True
+        except Exception:  # unreachable now: escape, and ask again later
+            self._probe_after = time.monotonic() + 10.0
+            return True
+        return self._mangles
 
     def cached_type_id(self, kind: str, name: str) -> Optional[int]:
         """The type id if this process registered the type already."""

@@ -54,7 +54,7 @@ class Reader:
         return found[0] if found else None
 
     def artifacts_by_uri(self, uri: str) -> List[Artifact]:
-        stored = codec.encode(uri, self.backend.url.mangles_backslashes)
+        stored = codec.encode(uri, self.backend.mangles_backslashes())
         # MySQL compares strings case-insensitively and ignores trailing
         # spaces: keep exact matches only.
         found = self._call("get_artifacts_by_uri", stored) or []
@@ -87,7 +87,7 @@ class Reader:
         return self.records(self._call("get_artifacts_by_context", context_id) or [])
 
     def workspace(self, name: str) -> Optional[Dict[str, Any]]:
-        stored = codec.encode(name, self.backend.url.mangles_backslashes)
+        stored = codec.encode(name, self.backend.mangles_backslashes())
         ctx = self._call("get_context_by_type_and_name", codec.WORKSPACE_TYPE_NAME, stored)
         if ctx is None or ctx.name != stored:  # MySQL: "Exp" is found for "exp"
             return None

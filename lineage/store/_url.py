@@ -68,8 +68,9 @@ class StoreURL:
     def mangles_backslashes(self) -> bool:
         """True when the backend may fail on strings with a backslash.
 
-        MLMD's PostgreSQL driver builds invalid SQL for them; through gRPC the
-        backend is unknown, so lineage plays safe.
+        MLMD's PostgreSQL driver builds invalid SQL for them. Through gRPC
+        the database is unknown from the URL: ``Backend.mangles_backslashes``
+        probes the service once and this answer is only the safe default.
         """
         return self.scheme in ("postgresql", "grpc", "grpcs")
 

@@ -248,7 +248,6 @@ class Writer:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.mangle = backend.url.mangles_backslashes
         self._lock = threading.Lock()
         # external_id -> artifact id, for artifacts this process has written
         # or seen, so a re-logged artifact costs no lookup.
@@ -261,6 +260,11 @@ class Writer:
         self._record_keys: Dict[int, Tuple[Any, str]] = {}
         self._legacy_types: Dict[int, bool] = {}
         self._spool: Any = None
+
+    @property
+    def mangle(self) -> bool:
+        """Whether backslashes are escaped for this store (see Backend)."""
+        return self.backend.mangles_backslashes()
 
     # ------------------------------------------------------------------ spool
 
