@@ -2,8 +2,8 @@
 
 Each server-backed store gets a fresh database named ``lineage_test_<hex>``
 (MLMD creates it on first connection); :func:`drop_created` drops them.
-When a server does not answer the test is skipped, unless
-``LINEAGE_REQUIRE_BACKENDS=1`` (set by ``.ci/run``): then it fails.
+When a server does not answer the test is skipped, unless in CI (``CI``
+set, or ``LINEAGE_REQUIRE_BACKENDS=1`` from ``.ci/run``): then it fails.
 
 The ``grpc`` backend is a ``lineage serve`` process of its own over a fresh
 SQLite file (it starts in a fraction of a second); :func:`stop_servers`
@@ -47,9 +47,20 @@ def _answers(host: str, port: int) -> bool:
 def require_server(name: str, host: str, port: int) -> None:
     if _answers(host, port):
         return
-    message = f"{name} does not answer on {host}:{port}"
-    if os.environ.get("LINEAGE_REQUIRE_BACKENDS") == "1":
-        pytest.fail(message + " (LINEAGE_REQUIRE_BACKENDS=1)")
+    unavailable(f"{name} does not answer on {host}:{port}")
+
+
+def backends_required() -> bool:
+    """In CI (``CI`` set, or ``LINEAGE_REQUIRE_BACKENDS=1`` from ``.ci/run``)
+    a missing server is a failure, never a skip."""
+    ci = os.environ.get("CI", "").strip().lower()
+    return os.environ.get("LINEAGE_REQUIRE_BACKENDS") == "1" or ci not in ("", "0", "false", "no")
+
+
+def unavailable(message: str) -> None:
+    """Fail (in CI) or skip (elsewhere) a test whose backend is missing."""
+    if backends_required():
+        pytest.fail(message + " (CI: backends are required)")
     pytest.skip(message)
 
 

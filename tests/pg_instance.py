@@ -8,16 +8,15 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from typing import List
 
-import pytest
+from tests import backends
 
 
 def _bin(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:
-        pytest.fail(f"PostgreSQL's {name} is not installed") if os.environ.get("LINEAGE_REQUIRE_BACKENDS") == "1" else pytest.skip(f"no {name}")
+        backends.unavailable(f"PostgreSQL's {name} is not installed")
     return found[-1]
 
 
