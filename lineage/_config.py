@@ -50,7 +50,18 @@ def settings() -> Settings:
     return _settings
 
 
-def _check_optional_str(where: str, value: Any) -> None:
+def check_start_delay(where: str, value: Any) -> None:
+    """None, or a finite number of seconds >= 0."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidTypeError(f"{where} must be a number of seconds, got {describe(value)}")
+    if not 0 <= value < float("inf"):
+        raise InvalidValueError(f"{where} must be a finite number >= 0, got {value!r}")
+
+
+def check_optional_name(where: str, value: Any) -> None:
+    """None, or a non-blank string (a name given to init/track/execution)."""
     if value is None:
         return
     if not isinstance(value, str):
@@ -89,19 +100,15 @@ def init(
 
     if store is not None:
         parse_store_url(store)  # raise now, at the call that made the mistake
-    _check_optional_str("init(workspace)", workspace)
-    _check_optional_str("init(run)", run)
+    check_optional_name("init(workspace)", workspace)
+    check_optional_name("init(run)", run)
     if strict is not None and not isinstance(strict, bool):
         raise InvalidTypeError(f"init(strict) must be a bool, got {describe(strict)}")
     if enabled is not None and not isinstance(enabled, bool):
         raise InvalidTypeError(f"init(enabled) must be a bool, got {describe(enabled)}")
     if hash_files is not None and not isinstance(hash_files, bool):
         raise InvalidTypeError(f"init(hash_files) must be a bool, got {describe(hash_files)}")
-    if start_delay is not None:
-        if isinstance(start_delay, bool) or not isinstance(start_delay, (int, float)):
-            raise InvalidTypeError(f"init(start_delay) must be a number of seconds, got {describe(start_delay)}")
-        if not start_delay >= 0 or start_delay == float("inf"):
-            raise InvalidValueError(f"init(start_delay) must be a finite number >= 0, got {start_delay!r}")
+    check_start_delay("init(start_delay)", start_delay)
     with _lock:
         if store is not None:
             _settings.store = store

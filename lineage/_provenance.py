@@ -17,17 +17,19 @@ import platform
 import socket
 import subprocess
 import sys
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
 from lineage._version import __version__
 
-__all__ = ["block_provenance", "call_provenance", "function_provenance", "process_provenance"]
+__all__ = ["call_provenance", "function_provenance", "git_state"]
 
 _PREFIX = "lineage."
 
 
 @functools.lru_cache(maxsize=1)
 def _process() -> Dict[str, Any]:
+    """Host, user, Python and lineage versions, command line (not the pid:
+    a forked child shares the rest)."""
     try:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
@@ -38,28 +40,7 @@ def _process() -> Dict[str, Any]:
         "python": platform.python_version(),
         "lineage_version": __version__,
         "command": " ".join(sys.argv)[:2048] if sys.argv else "",
-        "pid": os.getpid(),
     }
-
-
-def process_provenance() -> Dict[str, Any]:
-    """Host, user, Python and lineage versions, command line (this process)."""
-    return dict(_process_prefixed())
-
-
-# (pid, prefixed provenance): rebuilt after a fork, since the pid changed.
-_process_cache: Tuple[int, Dict[str, Any]] = (0, {})
-
-
-def _process_prefixed() -> Dict[str, Any]:
-    global _process_cache
-    pid, cached = _process_cache
-    if pid != os.getpid():
-        info = dict(_process())
-        info["pid"] = os.getpid()
-        cached = {_PREFIX + k: v for k, v in info.items()}
-        _process_cache = (os.getpid(), cached)
-    return cached
 
 
 @functools.lru_cache(maxsize=256)
@@ -81,15 +62,8 @@ def git_state(folder: str) -> Dict[str, Any]:
     return {"git_commit": commit, "git_dirty": bool(status)}
 
 
-_functions: Dict[Any, Dict[str, Any]] = {}
-
-
 def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
     """Module, qualified name, source hash and git state of a function."""
-    key = getattr(func, "__code__", None) or func
-    cached = _functions.get(key)
-    if cached is not None:
-        return cached
     info: Dict[str, Any] = {
         "module": getattr(func, "__module__", None) or "",
         "function": getattr(func, "__qualname__", None) or getattr(func, "__name__", "") or "",
@@ -105,36 +79,24 @@ def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
         filename = ""
     folder = os.path.dirname(os.path.abspath(filename)) if filename and os.path.exists(filename) else os.getcwd()
     info.update(git_state(folder))
-    result = {_PREFIX + k: v for k, v in info.items()}
-    _functions[key] = result
-    return result
-
-
-def block_provenance() -> Dict[str, Any]:
-    """Provenance of a ``with execution()`` block: the caller's git state."""
-    return dict(_block_prefixed(os.getcwd()))
-
-
-@functools.lru_cache(maxsize=256)
-def _block_prefixed(folder: str) -> Dict[str, Any]:
-    return {_PREFIX + k: v for k, v in git_state(folder).items()}
+    return info
 
 
 # (pid, function key or cwd) -> the compact provenance properties.
 _merged: Dict[Any, Dict[str, Any]] = {}
 
 
-def _compact(process: Dict[str, Any], code: Dict[str, Any]) -> Dict[str, Any]:
+def _compact(code: Dict[str, Any]) -> Dict[str, Any]:
     """Provenance as three execution properties instead of a dozen.
 
     Every property is a row MLMD inserts on each write; the git commit stays
     a property of its own (the one people filter on), the rest is JSON.
     """
     out: Dict[str, Any] = {}
-    code = {k[len(_PREFIX):] if k.startswith(_PREFIX) else k: v for k, v in code.items()}
-    process = {k[len(_PREFIX):] if k.startswith(_PREFIX) else k: v for k, v in process.items()}
+    code = dict(code)
     if "git_commit" in code:
         out[_PREFIX + "git_commit"] = code.pop("git_commit")
+    process = {**_process(), "pid": os.getpid()}
     out[_PREFIX + "code"] = json.dumps(code, sort_keys=True, ensure_ascii=False)
     out[_PREFIX + "process"] = json.dumps(process, sort_keys=True, ensure_ascii=False)
     return out
@@ -154,8 +116,7 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Dict[str, Any]
         key = (os.getpid(), os.getcwd())
     merged = _merged.get(key)
     if merged is None:
-        code = function_provenance(func) if func is not None else _block_prefixed(key[1])
-        merged = _compact(_process_prefixed(), code)
+        merged = _compact(function_provenance(func) if func is not None else git_state(key[1]))
         if len(_merged) >= 4096:  # functions made on the fly (closures): stay bounded
             _merged.clear()
         _merged[key] = merged

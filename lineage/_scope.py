@@ -40,7 +40,7 @@ import attrs
 import wrapt
 
 from lineage import _config, _mapping, _provenance
-from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, LineageWarning, describe
+from lineage.errors import InvalidTypeError, LineageError, LineageWarning, describe
 from lineage.records import Artifact, check_property_name
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
@@ -89,15 +89,6 @@ def _fail_open(what: str, exc: BaseException) -> None:
 # --------------------------------------------------------------------------- options
 
 
-def _check_name(where: str, value: Any, *, optional: bool = True) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str):
-        raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
-    if not value.strip():
-        raise InvalidValueError(f"{where} must be a non-empty string, got {value!r}")
-
-
 @attrs.frozen
 class _Options:
     name: Optional[str] = None
@@ -115,10 +106,10 @@ class _Options:
     def checked(cls, where: str, **kwargs: Any) -> _Options:
         from lineage.workspace import Store
 
-        _check_name(f"{where}(name)", kwargs.get("name"))
-        _check_name(f"{where}(workspace)", kwargs.get("workspace"))
-        _check_name(f"{where}(run)", kwargs.get("run"))
-        _check_name(f"{where}(description)", kwargs.get("description"))
+        _config.check_optional_name(f"{where}(name)", kwargs.get("name"))
+        _config.check_optional_name(f"{where}(workspace)", kwargs.get("workspace"))
+        _config.check_optional_name(f"{where}(run)", kwargs.get("run"))
+        _config.check_optional_name(f"{where}(description)", kwargs.get("description"))
         store = kwargs.get("store")
         if store is not None and not isinstance(store, Store):
             if not isinstance(store, str):
@@ -151,12 +142,7 @@ class _Options:
         enabled = kwargs.get("enabled")
         if enabled is not None and not isinstance(enabled, bool):
             raise InvalidTypeError(f"{where}(enabled) must be a bool, got {describe(enabled)}")
-        delay = kwargs.get("start_delay")
-        if delay is not None:
-            if isinstance(delay, bool) or not isinstance(delay, (int, float)):
-                raise InvalidTypeError(f"{where}(start_delay) must be a number of seconds, got {describe(delay)}")
-            if not 0 <= delay < float("inf"):
-                raise InvalidValueError(f"{where}(start_delay) must be a finite number >= 0, got {delay!r}")
+        _config.check_start_delay(f"{where}(start_delay)", kwargs.get("start_delay"))
         return cls(**kwargs)
 
 
@@ -196,7 +182,7 @@ class _StartScheduler:
                     self._cond.wait(delay)
                     continue
                 heapq.heappop(self._heap)
-            scope._write_start(background=True)
+            scope._write_start()
 
 
 _scheduler = _StartScheduler()
@@ -225,9 +211,6 @@ class ExecutionScope:
         self._params: Dict[str, Any] = {}
         self._start_props: Dict[str, Any] = {}
         self._start_written = False
-        self._broken = False  # lineage failed to set this scope up: record nothing
-        self._started_at = 0.0
-        self._yield_index = 0
 
     # ------------------------------------------------------------------ public
 
@@ -261,10 +244,7 @@ class ExecutionScope:
         Returns:
             The same artifact.
         """
-        self._check_artifact("log_input", artifact)
-        with self._lock:
-            self._inputs.append((artifact, _path(path)))
-        return artifact
+        return self._log("log_input", "_inputs", artifact, path)
 
     def log_output(self, artifact: Artifact, path: Optional[Union[str, int, Tuple[Any, ...]]] = None) -> Artifact:
         """Record *artifact* as an output (written when the execution ends).
@@ -272,10 +252,7 @@ class ExecutionScope:
         Returns:
             The same artifact.
         """
-        self._check_artifact("log_output", artifact)
-        with self._lock:
-            self._outputs.append((artifact, _path(path)))
-        return artifact
+        return self._log("log_output", "_outputs", artifact, path)
 
     def log_param(self, name: str, value: Any) -> None:
         """Record a parameter of the execution (typed; secrets redacted)."""
@@ -345,11 +322,15 @@ class ExecutionScope:
             return self._options.enabled
         return _config.settings().enabled
 
-    def _check_artifact(self, where: str, artifact: Any) -> None:
+    def _log(self, where: str, pending: str, artifact: Any, path: Any) -> Artifact:
         if not isinstance(artifact, Artifact):
             raise InvalidTypeError(
                 f"{where}(artifact) must be a lineage record (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
             )
+        entry = (artifact, _path(path))
+        with self._lock:  # the list is swapped out under this lock when written
+            getattr(self, pending).append(entry)
+        return artifact
 
     def _guarded(self, what: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -391,7 +372,6 @@ class ExecutionScope:
             if parent._exe.id is not None:
                 props["lineage.parent_execution_id"] = parent._exe.id
         self._start_props = props
-        self._started_at = time.monotonic()
         delay = self._options.start_delay
         if delay is None:
             delay = _config.settings().start_delay
@@ -422,10 +402,10 @@ class ExecutionScope:
         inputs, self._inputs = self._inputs, []
         return inputs
 
-    def _write_start(self, background: bool = False) -> None:
+    def _write_start(self) -> None:
         """Write 1: the execution RUNNING, its inputs, params and contexts."""
         with self._lock:
-            if self._start_written or self._done or self._exe is None or self._broken:
+            if self._start_written or self._done or self._exe is None:
                 return
             props = dict(self._start_props)
             props.update(self._param_props())
@@ -444,7 +424,7 @@ class ExecutionScope:
             if self._done:
                 return
             self._done = True
-            if self._exe is None or self._broken:
+            if self._exe is None:
                 return
             state, props = _final_state(exc)
             props["lineage.end_time"] = _now()

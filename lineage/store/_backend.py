@@ -15,7 +15,6 @@ from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 import tenacity
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
-from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lineage.errors import StoreError, StoreUnavailableError
 from lineage.store._url import StoreURL
@@ -318,11 +317,3 @@ class Backend:
 def _first_line(exc: Optional[BaseException]) -> str:
     return str(exc).strip().splitlines()[0] if exc is not None and str(exc).strip() else type(exc).__name__
 
-
-def type_proto(kind: str, name: str, properties: Dict[str, int], base_type: Optional[str] = None) -> Any:
-    """Build an MLMD type proto."""
-    cls = {"artifact": pb.ArtifactType, "execution": pb.ExecutionType, "context": pb.ContextType}[kind]
-    proto = cls(name=name, external_id=name, properties=properties)
-    if base_type:
-        proto.base_type = getattr(cls.SystemDefinedBaseType, base_type)
-    return proto

@@ -77,14 +77,8 @@ class Reader:
     def executions(self, ids: Sequence[int]) -> List[Dict[str, Any]]:
         return [codec.execution_summary(e) for e in self._call("get_executions_by_id", list(ids)) or []]
 
-    def executions_by_external_ids(self, external_ids: Sequence[str]) -> List[Dict[str, Any]]:
-        return [codec.execution_summary(e) for e in self._call("get_executions_by_external_ids", list(external_ids)) or []]
-
     def executions_of_context(self, context_id: int) -> List[Dict[str, Any]]:
         return [codec.execution_summary(e) for e in self._call("get_executions_by_context", context_id) or []]
-
-    def artifacts_of_context(self, context_id: int) -> List[Artifact]:
-        return self.records(self._call("get_artifacts_by_context", context_id) or [])
 
     def workspace(self, name: str) -> Optional[Dict[str, Any]]:
         stored = codec.encode(name, self.backend.mangles_backslashes())

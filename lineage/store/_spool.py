@@ -328,6 +328,7 @@ def sync(
         progress: Called as ``progress(done, total)`` after each entry.
     """
     from lineage.store import connect, parse_store_url
+    from lineage.store._writer import PendingWrite
 
     report = SyncReport()
     override = parse_store_url(store) if store is not None else None
@@ -346,8 +347,6 @@ def sync(
         try:
             stuck = False
             for entry in journal.todo:
-                from lineage.store._writer import PendingWrite
-
                 url = override or url_from_json(entry["store"])
                 writer = connect(url).writer
                 try:

@@ -314,11 +314,9 @@ class Writer:
             self._contexts[("workspace", None, name)] = ref
         return ref
 
-    def run(self, workspace: Union[ContextRef, ContextSpec, str], name: str, description: Optional[str] = None) -> ContextRef:
+    def run(self, workspace: Union[ContextRef, ContextSpec], name: str, description: Optional[str] = None) -> ContextRef:
         """Get or create a run context, a child of its workspace context."""
-        if isinstance(workspace, str):
-            workspace = self.resolve(ContextSpec("workspace", workspace))
-        elif isinstance(workspace, ContextSpec):
+        if isinstance(workspace, ContextSpec):
             workspace = self.resolve(workspace)
         type_id = self.backend.type_id("context", codec.run_type())
         proto = codec.run_context(type_id, workspace.name, name, description, self.mangle)
