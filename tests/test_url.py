@@ -358,6 +358,23 @@ class TestSQLiteFiles:
 
         assert "delete" == journal_mode(path)
 
+    def test_a_new_file_locked_by_another_process_is_used_without_wal(self, tmp_path, monkeypatch):
+        """Another process creating the same new file holds its lock: lineage
+        neither fails nor waits long, and the file works once released."""
+        from lineage.store import _url
+
+        monkeypatch.setattr(_url, "_WAL_WAIT_SECONDS", 0.05)
+        path = str(tmp_path / "racing.db")
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+
+        config = parse_store_url(f"sqlite:///{path}").connection_config()
+        holder.execute("ROLLBACK")
+        holder.close()
+
+        assert (path, "delete") == (config.sqlite.filename_uri, journal_mode(path))
+        write_something(lineage.Store(url=f"sqlite:///{path}"))
+
     def test_relative_paths_are_relative_to_the_working_directory(self, tmp_path, monkeypatch):
         """sqlite:///rel.db creates rel.db in the current directory."""
         monkeypatch.chdir(tmp_path)

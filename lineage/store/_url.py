@@ -39,6 +39,8 @@ _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "grpc": 8080, "grpcs": 8080
 #: MLMD's own retry of aborted transactions sleeps for seconds; lineage
 #: retries with short jittered backoff instead (see _backend.py).
 _MLMD_RETRIES = 1
+# How long preparing a new SQLite file waits for another process holding it.
+_WAL_WAIT_SECONDS = 5.0
 
 
 def default_home() -> str:
@@ -144,11 +146,17 @@ def _prepare_sqlite_file(path: str) -> None:
     os.makedirs(folder, exist_ok=True)
     if os.path.exists(path) and os.path.getsize(path) > 0:
         return
-    conn = sqlite3.connect(path)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-    finally:
-        conn.close()
+        # Processes opening a fresh file at once race here; the busy timeout
+        # waits for the one switching it. WAL only speeds writes up, so a
+        # file still locked after that is used as it is.
+        conn = sqlite3.connect(path, timeout=_WAL_WAIT_SECONDS)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        finally:
+            conn.close()
+    except sqlite3.OperationalError:
+        pass
 
 
 def _bad(url: str, why: str) -> InvalidStoreURLError:
