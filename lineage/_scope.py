@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import datetime
 import heapq
 import inspect
 import itertools
@@ -41,7 +40,8 @@ import wrapt
 
 from lineage import _config, _mapping, _provenance
 from lineage.errors import InvalidTypeError, LineageError, LineageWarning, describe
-from lineage.records import Artifact, check_property_name
+from lineage.records import Artifact, _now, check_property_name
+from lineage.store._codec import exact_as_property
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
 
@@ -58,6 +58,7 @@ _PARAMS_JSON = json.JSONEncoder(ensure_ascii=False, default=repr)
 # Parameter names already found valid (the check is a pure function of the name).
 _good_param_names: set = set()
 
+
 _current: contextvars.ContextVar[Optional[ExecutionScope]] = contextvars.ContextVar(
     "lineage_current_execution", default=None
 )
@@ -66,10 +67,6 @@ _current: contextvars.ContextVar[Optional[ExecutionScope]] = contextvars.Context
 def current_execution() -> Optional[ExecutionScope]:
     """The execution the calling code runs in (``None`` outside any)."""
     return _current.get()
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _fail_open(what: str, exc: BaseException) -> None:
@@ -174,8 +171,15 @@ class _StartScheduler:
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._heap:
+                # Calls that ended before their delay need nothing: drop
+                # them now rather than waking at each of their deadlines
+                # (a thread waking hundreds of times a second takes the GIL
+                # from the calls being tracked).
+                while self._heap and self._heap[0][2]._done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
                     self._cond.wait()
+                    continue
                 deadline, _, scope = self._heap[0]
                 delay = deadline - time.monotonic()
                 if delay > 0:
@@ -365,8 +369,8 @@ class ExecutionScope:
         workspace, run = _config.contexts_for(store, workspace_name, run_name)
         name = self._options.name or "execution"
         self._exe = Execution(name=name, workspace=workspace, run=run, description=self._options.description, _defer=True)
+        # The start time is the execution's create_time (the Kubeflow layout).
         props = _provenance.call_provenance(self._function)
-        props["lineage.start_time"] = _now()
         if parent is not None:
             props["lineage.parent_external_id"] = parent.external_id
             if parent._exe.id is not None:
@@ -383,18 +387,24 @@ class ExecutionScope:
             _scheduler.add(time.monotonic() + delay, self)
 
     def _param_props(self) -> Dict[str, Any]:
+        """The parameters as typed properties, and ``lineage.params`` (all of
+        them as JSON) when a property cannot give one back exactly."""
         props: Dict[str, Any] = {}
+        exact = True
         for name, value in self._params.items():
             if name not in _good_param_names:
                 try:
                     check_property_name("parameter", name)
                 except LineageError:
+                    exact = False
                     continue
                 if len(_good_param_names) >= 4096:
                     _good_param_names.clear()
                 _good_param_names.add(name)
             props[name] = value
-        if self._params:
+            if exact and not exact_as_property(value):
+                exact = False
+        if not exact:
             props["lineage.params"] = _PARAMS_JSON.encode(self._params)
         return props
 

@@ -58,7 +58,8 @@ class TestWhatACallRecords:
         assert ctx["lineage/run"] == "ws/r1"
         props = mr.custom(found[0])
         assert props["__kf_workspace__"] == "ws" and props["__kf_run__"] == "r1"
-        assert props["lineage.start_time"] <= props["lineage.end_time"]
+        assert found[0].properties["create_time"].string_value <= props["lineage.end_time"]
+        assert "lineage.start_time" not in props  # the start time is create_time
 
     def test_name_option(self, tracked):
         """track(name=...) names the execution."""
@@ -348,6 +349,51 @@ class TestParams:
         assert exact["lr"] == 0.000123456789
         assert exact["nothing"] is None
 
+    @pytest.mark.parametrize(
+        "value, exact",
+        [
+            (3, True),
+            (0.1, True),
+            (1e20, True),
+            ("adam", True),
+            (False, True),
+            (1e-7, False),  # MLMD writes doubles with 6 decimals: stored as 0.0
+            (0.000123456789, False),
+            (2**31, False),  # a 32-bit column on PostgreSQL and MySQL
+            (None, False),  # no property at all
+            ([64, 32], False),  # a struct: its numbers come back as floats
+        ],
+    )
+    def test_lineage_params_only_when_a_property_is_not_exact(self, tracked_sqlite, value, exact):
+        """lineage.params is written only when a typed property cannot give a value back as it was."""
+        import json
+
+        @track
+        def train(epochs: int, x):
+            return None
+
+        train(5, value)
+        props = mr.custom(mr.one_execution(tracked_sqlite, "train"))
+        assert props["epochs"] == 5
+        if exact:
+            assert "lineage.params" not in props
+            assert props["x"] == value and type(props["x"]) is type(value)
+        else:
+            assert json.loads(props["lineage.params"]) == {"epochs": 5, "x": value}
+
+    def test_lineage_params_keeps_arguments_whose_names_cannot_be_properties(self, tracked_sqlite):
+        """A parameter whose name MLMD cannot take is skipped as a property and kept in lineage.params."""
+        import json
+
+        @track
+        def train(**kwargs):
+            return None
+
+        train(**{"__kf_x": 1, "ok": 2})
+        props = mr.custom(mr.one_execution(tracked_sqlite, "train"))
+        assert (props["ok"], "__kf_x" in props) == (2, False)
+        assert json.loads(props["lineage.params"]) == {"__kf_x": 1, "ok": 2}
+
     def test_secrets_are_redacted_and_exclude_drops(self, tracked_sqlite):
         """Arguments named like secrets are ***; exclude= drops arguments."""
 
@@ -361,7 +407,7 @@ class TestParams:
         for name in ("password", "api_key", "auth_token", "db_credentials"):
             assert props[name] == "***"
         assert "debug_blob" not in props
-        assert "hunter2" not in props["lineage.params"]
+        assert "hunter2" not in str(props)
 
     def test_provenance(self, tracked_sqlite):
         """Module, qualified name, source hash, git commit, host, user, Python and lineage versions are recorded."""
@@ -429,8 +475,10 @@ class TestFunctionKinds:
         assert mr.state(e) == "COMPLETE"
         import datetime
 
-        props = mr.custom(e)
-        start, end = (datetime.datetime.fromisoformat(props[k].replace("Z", "+00:00")) for k in ("lineage.start_time", "lineage.end_time"))
+        start, end = (
+            datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            for text in (e.properties["create_time"].string_value, mr.custom(e)["lineage.end_time"])
+        )
         assert (end - start).total_seconds() >= 0.2
         assert mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", ("return",), "file:///async")
 

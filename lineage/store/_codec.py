@@ -123,6 +123,23 @@ def fits_int_value(value: int) -> bool:
     return INT_MIN <= value <= INT_MAX
 
 
+def exact_as_property(value: Any) -> bool:
+    """Whether a typed custom property gives *value* back as it is.
+
+    MLMD writes doubles with 6 decimals (1e-7 comes back 0.0) and keeps ints
+    in 32 bits on PostgreSQL and MySQL; None is no property at all; lists and
+    dicts come back as structs, whose numbers are all floats.
+    """
+    cls = type(value)
+    if cls is str or cls is bool:
+        return True
+    if cls is int:
+        return INT_MIN <= value <= INT_MAX
+    if cls is float:
+        return float("%.6f" % value) == value
+    return False
+
+
 def to_value(value: Any, mangle: bool) -> Optional[pb.Value]:
     """A typed MLMD value for a Python value; None for None."""
     if value is None:
