@@ -87,28 +87,27 @@ _merged: Dict[Any, Dict[str, Any]] = {}
 
 
 def _compact(code: Dict[str, Any]) -> Dict[str, Any]:
-    """Provenance as three execution properties instead of a dozen.
+    """Provenance as two execution properties instead of a dozen.
 
     Every property is a row MLMD inserts on each write; the git commit stays
-    a property of its own (the one people filter on), the rest is JSON.
+    a property of its own (the one people filter on), the rest is one JSON.
     """
     out: Dict[str, Any] = {}
     code = dict(code)
     if "git_commit" in code:
         out[_PREFIX + "git_commit"] = code.pop("git_commit")
     process = {**_process(), "pid": os.getpid()}
-    out[_PREFIX + "code"] = json.dumps(code, sort_keys=True, ensure_ascii=False)
-    out[_PREFIX + "process"] = json.dumps(process, sort_keys=True, ensure_ascii=False)
+    out[_PREFIX + "provenance"] = json.dumps({"code": code, "process": process}, sort_keys=True, ensure_ascii=False)
     return out
 
 
 def call_provenance(func: Optional[Callable[..., Any]] = None) -> Dict[str, Any]:
     """A fresh dict of provenance properties for one execution.
 
-    ``lineage.git_commit``; ``lineage.code``: JSON of module, function,
-    source_sha256, git_dirty (for a ``with`` block: the working folder's git
-    state); ``lineage.process``: JSON of host, user, python,
-    lineage_version, command, pid. Built once per process and function.
+    ``lineage.git_commit``, and ``lineage.provenance``: JSON of ``code``
+    (module, function, source_sha256, git_dirty; for a ``with`` block the
+    working folder's git state) and ``process`` (host, user, python,
+    lineage_version, command, pid). Built once per process and function.
     """
     if func is not None:
         key: Any = (os.getpid(), getattr(func, "__code__", None) or func)

@@ -422,7 +422,8 @@ class TestParams:
         props = mr.custom(mr.one_execution(tracked_sqlite, "train"))
         import json
 
-        code, process = json.loads(props["lineage.code"]), json.loads(props["lineage.process"])
+        provenance = json.loads(props["lineage.provenance"])
+        code, process = provenance["code"], provenance["process"]
         assert code["module"] == __name__
         assert code["function"].endswith("test_provenance.<locals>.train")
         assert len(code["source_sha256"]) == 64
