@@ -1,14 +1,17 @@
 """Paired, interleaved timing on a noisy machine.
 
-Every round times each variant once, in an order rotated from round to
+Every round times each variant once, in an order shuffled from round to
 round, so that a burst of noise (another process, a disk flush) hits all of
-them alike. Figures are medians; a ratio is the median of the per-round
+them alike, and no variant always runs after the same one (a rotated order
+keeps neighbours: the variant after a heavy one would always start with
+cold caches). Figures are medians; a ratio is the median of the per-round
 ratios (paired), not the ratio of two medians.
 """
 
 from __future__ import annotations
 
 import gc
+import random
 import statistics
 import time
 from typing import Callable, Dict, List, Mapping, Sequence
@@ -16,7 +19,7 @@ from typing import Callable, Dict, List, Mapping, Sequence
 Timings = Dict[str, List[float]]
 
 
-def interleaved(variants: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 5) -> Timings:
+def interleaved(variants: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 5, seed: int = 0) -> Timings:
     """Time every variant *rounds* times, interleaved; seconds per call."""
     names = list(variants)
     for _ in range(warmup):
@@ -29,9 +32,10 @@ def interleaved(variants: Mapping[str, Callable[[], object]], rounds: int, warmu
     gc.freeze()
     out: Timings = {name: [] for name in names}
     clock = time.perf_counter
-    for index in range(rounds):
-        shift = index % len(names)
-        for name in names[shift:] + names[:shift]:
+    order = random.Random(seed)
+    for _ in range(rounds):
+        order.shuffle(names)
+        for name in names:
             fn = variants[name]
             start = clock()
             fn()

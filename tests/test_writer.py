@@ -54,3 +54,26 @@ class TestDeduplication:
         monkeypatch.setattr(_backend.Backend, "call", counting)
         ex.log_output(Model(uri="s3://new", name="new"))
         assert [c for c in calls if not c.startswith("put_") or c == "put_execution"] == ["put_execution"]
+
+
+class TestDeduplicationKeys:
+    def test_keys_stay_those_earlier_versions_wrote(self, sqlite_url):
+        """A deduplicated artifact's external id is the SHA-256 of the compact JSON of
+        [type, uri, name, version, workspace(, digest)]: stores written by earlier
+        versions keep deduplicating with this one."""
+        import hashlib
+        import json
+
+        store = lineage.Store(url=sqlite_url)
+        ws = Workspace(store=store, name='ws "é" \\ 😀')
+        ex = Execution(name="e", workspace=ws)
+        data = ex.log_input(DataSet(uri='s3://b/"q"\\é\n\t😀', name="d\u2028", version=None))
+        model = ex.log_output(Model(uri="s3://m", name="m", version="v\x01"))
+        for record, identity in (
+            (data, ["kubeflow.org/alpha/data_set", data.uri, data.name, None, ws.name]),
+            (model, ["kubeflow.org/alpha/model", model.uri, model.name, model.version, ws.name]),
+        ):
+            text = json.dumps(identity, ensure_ascii=False, separators=(",", ":"))
+            expected = "lineage:artifact:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+            [stored] = store.store.get_artifacts_by_id([record.id])
+            assert stored.external_id == expected

@@ -403,6 +403,8 @@ def _meta(record: Artifact) -> Dict[str, Any]:
 # separators=...) (", " and ": " are the defaults without indent).
 _META_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 _KEY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# The JSON text of one str, as json.dumps(..., ensure_ascii=False) writes it.
+_json_string = json.encoder.encode_basestring
 
 
 def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], digest: Optional[str] = None) -> str:
@@ -414,8 +416,12 @@ def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], 
     identity = [schema.type_name, record.uri, record.name, getattr(record, "version", None), workspace]
     if digest:
         identity.append(digest)
-    blob = _KEY_JSON.encode(identity).encode("utf-8")
-    return "lineage:artifact:" + hashlib.sha256(blob).hexdigest()
+    if all(type(part) is str or part is None for part in identity):
+        # The compact JSON of a list of strings and nulls, built directly.
+        blob = "[" + ",".join("null" if part is None else _json_string(part) for part in identity) + "]"
+    else:  # a custom type's own ``version`` field
+        blob = _KEY_JSON.encode(identity)
+    return "lineage:artifact:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 # (pid, 64 random bits as hex, counter): a fresh random prefix per process

@@ -71,6 +71,9 @@ class Digest:
 NONE = Digest()
 
 
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
 def local_path(uri: str) -> Optional[str]:
     """The local file path a uri names, or None for remote URIs."""
     if uri.startswith("file:"):
@@ -78,7 +81,7 @@ def local_path(uri: str) -> Optional[str]:
         if parsed.netloc not in ("", "localhost"):
             return None
         return urllib.parse.unquote(parsed.path) or None
-    if uri.startswith(("/", "./", "../", "~")) or re.match(r"^[A-Za-z]:[\\/]", uri):
+    if uri.startswith(("/", "./", "../", "~")) or (uri[1:2] == ":" and _WINDOWS_DRIVE.match(uri)):
         return os.path.abspath(os.path.expanduser(uri))
     return None  # s3://, gs://, http://, a table name, ...
 

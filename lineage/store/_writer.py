@@ -593,7 +593,8 @@ class Writer:
                 self._ids_by_key[pair.artifact.external_id] = artifact_id
         if pair.binding is not None:
             record, _, key = pair.binding
-            record.id = artifact_id
+            # An id the store gave: no need for the field's validator.
+            object.__setattr__(record, "id", artifact_id)
             if key is not None:
                 with self._lock:
                     self._ids_by_key[key] = artifact_id
