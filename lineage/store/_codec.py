@@ -387,15 +387,26 @@ def _names_of(cls: type) -> Tuple[str, ...]:
 
 
 def _meta(record: Artifact) -> Dict[str, Any]:
-    """The ``__ALL_META__`` dict: every field, like the Kubeflow SDK's __dict__."""
-    meta: Dict[str, Any] = {}
-    for name in _names_of(type(record)):
-        value = getattr(record, name)
-        if name == "extra":
-            meta["kwargs"] = dict(value)
-        else:
-            meta[name] = value
+    """The ``__ALL_META__`` dict: every field, like the Kubeflow SDK's __dict__
+    (whose name for the extra properties is ``kwargs``)."""
+    meta = {("kwargs" if name == "extra" else name): getattr(record, name) for name in _names_of(type(record))}
+    if "kwargs" in meta:
+        meta["kwargs"] = dict(meta["kwargs"])
     return meta
+
+
+#: The record fields whose numbers are also custom properties
+#: (``values.<key>`` of Metrics, ``hyperparameters.<key>`` of Model).
+_NUMBER_FIELDS = ("values", "hyperparameters")
+_numbers_of: Dict[int, Tuple[RecordSchema, Tuple[str, ...]]] = {}
+
+
+def schema_numbers(schema: RecordSchema) -> Tuple[str, ...]:
+    cached = _numbers_of.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        names = set(_names_of(schema.cls))
+        cached = _numbers_of[id(schema)] = (schema, tuple(n for n in _NUMBER_FIELDS if n in names))
+    return cached[1]
 
 
 # Made once: json.dumps() builds an encoder per call when given options.
@@ -416,11 +427,17 @@ def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], 
     identity = [schema.type_name, record.uri, record.name, getattr(record, "version", None), workspace]
     if digest:
         identity.append(digest)
-    if all(type(part) is str or part is None for part in identity):
-        # The compact JSON of a list of strings and nulls, built directly.
-        blob = "[" + ",".join("null" if part is None else _json_string(part) for part in identity) + "]"
-    else:  # a custom type's own ``version`` field
-        blob = _KEY_JSON.encode(identity)
+    # The compact JSON of a list of strings and nulls, built directly.
+    texts = []
+    for part in identity:
+        if part is None:
+            texts.append("null")
+        elif type(part) is str:
+            texts.append(_json_string(part))
+        else:  # a custom type's own ``version`` field
+            texts = [_KEY_JSON.encode(identity)[1:-1]]
+            break
+    blob = "[" + ",".join(texts) + "]"
     return "lineage:artifact:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -458,7 +475,7 @@ def artifact_to_proto(
     """Serialize a record in the Kubeflow layout."""
     schema = schema_of(type(record))
     uri = encode(record.uri, mangle)
-    if len(uri.encode("utf-8")) > records.MAX_URI_BYTES:
+    if len(uri) * 4 > records.MAX_URI_BYTES and len(uri.encode("utf-8")) > records.MAX_URI_BYTES:
         raise InvalidValueError(
             f"{type(record).__name__}.uri takes more than {records.MAX_URI_BYTES} bytes once escaped for this store "
             f"(NUL and backslashes take 4 bytes each), got {describe(record.uri)}"
@@ -470,6 +487,9 @@ def artifact_to_proto(
         if value is None:
             continue
         kind = spec.kind
+        if kind == STR and type(value) is str and len(value) <= _SHORT_TEXT:
+            properties[spec.name].string_value = encode(value, mangle)  # the common case
+            continue
         if kind == FLOAT and isinstance(value, int):
             value = float(value)
         if kind == INT and not fits_int_value(value):
@@ -487,10 +507,9 @@ def artifact_to_proto(
         # The Kubeflow SDK then sees the typed properties only.
         del properties[ALL_META]
         custom[LONG_META].proto_value.Pack(wrappers_pb2.StringValue(value=meta_text))
-    for key, value in _numbers("values", getattr(record, "values", None)):
-        _put_value(custom, encode(key, mangle), value, mangle)
-    for key, value in _numbers("hyperparameters", getattr(record, "hyperparameters", None)):
-        _put_value(custom, encode(key, mangle), value, mangle)
+    for prefix in schema_numbers(schema):
+        for key, value in _numbers(prefix, getattr(record, prefix)):
+            _put_value(custom, encode(key, mangle), value, mangle)
     extra = record.extra
     if extra:
         where = f"{type(record).__name__}.extra"

@@ -441,18 +441,19 @@ class Writer:
             StoreError: the store refused the write.
         """
         items = _typed(inputs, INPUT) + _typed(outputs, OUTPUT)
+        mangle = self.mangle
         with handle.lock:
             execution = pb.Execution()
             execution.CopyFrom(handle.proto)
             if state is not None:
                 execution.last_known_state = _STATES[state]
             if properties:
-                codec.set_custom(execution, properties, self.mangle)
+                codec.set_custom(execution, properties, mangle)
             pending = PendingWrite(
                 execution=execution,
                 execution_type=handle.execution_type,
                 contexts=list(handle.contexts),
-                pairs=self._prepare(handle, items),
+                pairs=self._prepare(handle, items, mangle),
                 handle=handle,
             )
             # Keep the execution's latest full state: the next write sends it
@@ -487,7 +488,7 @@ class Writer:
             self._record_keys[id(record)] = (ref, key)
         return key
 
-    def _prepare(self, handle: ExecutionHandle, items: List[Logged]) -> List[Pair]:
+    def _prepare(self, handle: ExecutionHandle, items: List[Logged], mangle: bool) -> List[Pair]:
         """Records -> pairs, without touching the store."""
         pairs: List[Pair] = []
         seen: Set[Tuple[Any, int]] = set()
@@ -496,7 +497,7 @@ class Writer:
                 if (record.id, event_type) in handle.logged or (record.id, event_type) in seen:
                     continue
                 seen.add((record.id, event_type))
-                pairs.append(Pair(event=_event(event_type, path, record.id, self.mangle), binding=(record, event_type, None)))
+                pairs.append(Pair(event=_event(event_type, path, record.id, mangle), binding=(record, event_type, None)))
                 continue
             schema = schema_of(type(record))
             digest = _digest.of_record(record)
@@ -509,7 +510,7 @@ class Writer:
                 if (known, event_type) in handle.logged:
                     record.id = known
                     continue
-                pairs.append(Pair(event=_event(event_type, path, known, self.mangle), binding=(record, event_type, key)))
+                pairs.append(Pair(event=_event(event_type, path, known, mangle), binding=(record, event_type, key)))
                 continue
             artifact_type = codec.artifact_type(schema)
             proto = codec.artifact_to_proto(
@@ -518,12 +519,13 @@ class Writer:
                 workspace=handle.workspace,
                 run=handle.run,
                 external_id=key,
-                mangle=self.mangle,
+                mangle=mangle,
             )
-            codec.set_custom(proto, digest.properties(), self.mangle)
+            if digest is not _digest.NONE:
+                codec.set_custom(proto, digest.properties(), mangle)
             pairs.append(
                 Pair(
-                    event=_event(event_type, path, mangle=self.mangle),
+                    event=_event(event_type, path, mangle=mangle),
                     artifact=proto,
                     artifact_type=artifact_type,
                     deduplicate=schema.deduplicate,
