@@ -3,8 +3,6 @@ database behind it is PostgreSQL, so direct and served access agree."""
 
 from __future__ import annotations
 
-import pytest
-from ml_metadata.proto import metadata_store_pb2 as pb
 
 import lineage
 from lineage import DataSet, Execution, Workspace

@@ -6,7 +6,6 @@ PostgreSQL; injection strings find nothing extra.
 
 from __future__ import annotations
 
-import math
 import pathlib
 import uuid
 from typing import Any, Dict, List
@@ -19,7 +18,7 @@ import lineage
 from lineage import DataSet, Execution, Metrics, Model, Run, Store, Workspace
 from lineage.errors import LineageError
 from tests import backends
-from tests.strategies import NASTY, json_values, texts
+from tests.strategies import NASTY, texts
 
 LONG = "x" * 70_000  # past MySQL's TEXT and the uri limit
 

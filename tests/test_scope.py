@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import logging
 import os
-import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor

@@ -22,7 +22,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 import lineage
-from lineage import DataSet, Metrics, track
+from lineage import Metrics, track
 from lineage.store import _spool
 from lineage.store._writer import PendingWrite
 from tests import backends

@@ -136,7 +136,7 @@ def exact_as_property(value: Any) -> bool:
     if cls is int:
         return INT_MIN <= value <= INT_MAX
     if cls is float:
-        return float("%.6f" % value) == value
+        return float(f"{value:.6f}") == value
     return False
 
 
