@@ -202,6 +202,26 @@ def find_artifacts(value: Any, path: Tuple[PathStep, ...], cls: Optional[type] =
     return found or None
 
 
+_plans: Dict[Any, Tuple[Optional[type], Optional[List[Optional[type]]]]] = {}
+
+
+def _annotation_plan(annotation: Any) -> Tuple[Optional[type], Optional[List[Optional[type]]]]:
+    """(record class, element classes) of a return annotation, worked out once."""
+    if annotation is inspect.Signature.empty:
+        return None, None
+    try:
+        return _plans[annotation]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable annotation (Annotated with a dict, ...)
+        return record_class_of(annotation), element_classes(annotation)
+    plan = (record_class_of(annotation), element_classes(annotation))
+    if len(_plans) >= 4096:
+        _plans.clear()
+    _plans[annotation] = plan
+    return plan
+
+
 def outputs_of(
     value: Any, annotation: Any = inspect.Signature.empty, explicit: Any = None, root: Tuple[PathStep, ...] = ("return",)
 ) -> List[Found]:
@@ -209,8 +229,7 @@ def outputs_of(
     path: Tuple[PathStep, ...] = tuple(root)
     if explicit is not None:
         return _explicit_outputs(value, explicit, path)
-    cls = record_class_of(annotation) if annotation is not inspect.Signature.empty else None
-    elements = element_classes(annotation) if annotation is not inspect.Signature.empty else None
+    cls, elements = _annotation_plan(annotation)
     if elements is not None and isinstance(value, (list, tuple)) and len(elements) == len(value):
         found: List[Found] = []
         for index, (item, item_cls) in enumerate(zip(value, elements)):

@@ -194,6 +194,8 @@ def plain_json(value: Any, _depth: int = 0) -> Any:
     a ``MappingProxyType`` or a custom ``Mapping``). Anything else is left for
     the validators to judge.
     """
+    if value is None:
+        return None
     if _depth > _MAX_JSON_DEPTH:
         return value  # the validator reports the depth
     if isinstance(value, collections.abc.Mapping):
@@ -204,6 +206,8 @@ def plain_json(value: Any, _depth: int = 0) -> Any:
 
 
 def _plain_extra(value: Any) -> Any:
+    if type(value) is dict and not value:
+        return {}
     if not isinstance(value, collections.abc.Mapping):
         return value  # the validator reports it
     return {key: plain_json(item) for key, item in value.items()}
@@ -242,6 +246,8 @@ def check_property_name(where: str, key: Any) -> None:
 
 
 def _extra(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if type(value) is dict and not value:
+        return
     where = _where(instance, attribute)
     if not isinstance(value, collections.abc.Mapping):
         raise InvalidTypeError(f"{where} must be a mapping, got {describe(value)}")
