@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
-import signal
 import sqlite3
 import subprocess
-import sys
-import threading
 import uuid
-from typing import List, Optional
+from typing import Optional
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -79,48 +75,3 @@ def drop_postgres(url: str) -> None:
         capture_output=True,
         check=False,
     )
-
-
-# --------------------------------------------------------------------------- lineage serve
-
-
-class Server:
-    """``lineage serve`` over a store, in a subprocess; port from its start line."""
-
-    START = re.compile(r"listening on (?P<host>\S+):(?P<port>\d+) ")
-
-    def __init__(self, store_url: str, env: Optional[dict] = None, timeout: float = 60.0) -> None:
-        self.command = [sys.executable, "-m", "lineage.cli", "serve", "--store", store_url, "--port", "0"]
-        self.process = subprocess.Popen(
-            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
-        )
-        self.lines: List[str] = []
-        self.port: Optional[int] = None
-        self._started = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._started.wait(timeout) or self.port is None:
-            self.stop()
-            raise RuntimeError("lineage serve did not start:\n" + "\n".join(self.lines))
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-            match = self.START.search(line)
-            if match and self.port is None:
-                self.port = int(match.group("port"))
-                self._started.set()
-        self._started.set()
-
-    @property
-    def url(self) -> str:
-        return f"grpc://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()

@@ -49,10 +49,11 @@ os.environ.setdefault("GLOG_minloglevel", "3")
 import _stores  # noqa: E402
 import _subjects as subjects  # noqa: E402
 from _timing import interleaved, paired_ratio, summary  # noqa: E402
-
-import lineage  # noqa: E402
 from ml_metadata.metadata_store import metadata_store  # noqa: E402
 from ml_metadata.proto import metadata_store_pb2 as pb  # noqa: E402
+
+import lineage  # noqa: E402
+from lineage.testing import ServeProcess  # noqa: E402
 
 SECTIONS = ("sqlite", "kubeflow_file", "sizes", "postgres", "serve", "wide", "memory")
 
@@ -215,7 +216,7 @@ def section_postgres(tmp: str, rounds: int) -> Dict[str, Any]:
 
 def section_serve(tmp: str, rounds: int) -> Dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    server = _stores.Server(_stores.sqlite_url(tmp, "served.db"), env=env)
+    server = ServeProcess(_stores.sqlite_url(tmp, "served.db"), env=env)
     try:
         store = lineage.Store(url=server.url)
         result = measure(lineage_setup(store, grpc=("127.0.0.1", server.port)), rounds)

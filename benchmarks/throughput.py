@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -52,7 +51,7 @@ class Stores:
     def __init__(self) -> None:
         self.folder = tempfile.mkdtemp(prefix="lineage-bench-")
         self.databases: List[Tuple[str, str]] = []
-        self.servers: List[subprocess.Popen] = []
+        self.servers: List[Any] = []  # lineage.testing.ServeProcess
 
     def make(self, backend: str) -> str:
         name = "lineage_bench_" + uuid.uuid4().hex[:10]
@@ -69,24 +68,15 @@ class Stores:
         raise ValueError(f"unknown backend {backend!r}")
 
     def serve(self, store_url: str) -> str:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "lineage.cli", "serve", "--store", store_url, "--port", "0"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
-        self.servers.append(process)
-        assert process.stderr is not None
-        line = process.stderr.readline()
-        match = re.search(r"listening on \S+:(\d+) ", line)
-        if not match:
-            raise RuntimeError(f"lineage serve did not start: {line}{process.stderr.read()}")
-        return f"grpc://127.0.0.1:{match.group(1)}"
+        from lineage.testing import ServeProcess
+
+        server = ServeProcess(store_url)
+        self.servers.append(server)
+        return server.url
 
     def close(self) -> None:
-        for process in self.servers:
-            process.terminate()
-            process.wait(30)
-            if process.stderr:
-                process.stderr.close()
+        for server in self.servers:
+            server.stop()
         for kind, name in self.databases:
             if kind == "postgresql":
                 sql = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'

@@ -10,15 +10,21 @@
         assert_lineage(model, upstream=[DataSet(uri="file:///data.csv", name="data")], store=store)
 
 With pytest, the ``lineage_store`` fixture (registered by this package's
-pytest plugin) does the ``recording()`` part for you.
+pytest plugin) does the ``recording()`` part for you. :class:`ServeProcess`
+runs ``lineage serve`` in a subprocess, to test code against a shared store.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import signal
+import subprocess
+import sys
 import tempfile
-from typing import Any, Iterator, Optional, Sequence
+import threading
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import attrs
 
@@ -26,7 +32,7 @@ from lineage import _config
 from lineage.errors import InvalidTypeError, describe
 from lineage.records import Artifact
 
-__all__ = ["assert_lineage", "lineage_store", "recording"]
+__all__ = ["ServeProcess", "assert_lineage", "lineage_store", "recording"]
 
 
 @contextlib.contextmanager
@@ -127,3 +133,90 @@ try:  # the pytest fixture, when pytest is there
 
 except ImportError:  # pragma: no cover
     pass
+
+
+class ServeProcess:
+    """``lineage serve`` over a store, in a subprocess of the current Python.
+
+    ::
+
+        server = ServeProcess("sqlite:////tmp/shared.db")
+        try:
+            lineage.init(store=server.url)  # grpc://127.0.0.1:<port>
+            ...
+        finally:
+            server.stop()
+
+    Args:
+        store_url: The store it serves.
+        args: More command-line arguments (``--tls-cert``, ...).
+        port: The port; 0 lets the server pick a free one (read from its
+            start line).
+        wait: Wait until it listens (raise RuntimeError if it exits first).
+        timeout: How long to wait, in seconds.
+        env: The environment of the process (default: this one's).
+    """
+
+    START = re.compile(r"listening on (?P<host>\S+):(?P<port>\d+) ")
+
+    def __init__(
+        self,
+        store_url: str,
+        args: Sequence[str] = (),
+        port: int = 0,
+        wait: bool = True,
+        timeout: float = 60.0,
+        env: Optional[Dict[str, str]] = None,
+    ) -> None:
+        self.store_url = store_url
+        self.command = [sys.executable, "-m", "lineage.cli", "serve", "--store", store_url, "--port", str(port), *args]
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+        )
+        self.lines: List[str] = []
+        self.port: Optional[int] = None
+        self._started = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if wait:
+            self.wait_started(timeout)
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip("\n"))
+            match = self.START.search(line)
+            if match and self.port is None:
+                self.port = int(match.group("port"))
+                self._started.set()
+        self._started.set()
+
+    def wait_started(self, timeout: float = 60.0) -> None:
+        """Wait until the server listens; RuntimeError (with its output) if it exits first."""
+        if not self._started.wait(timeout) or self.port is None:
+            self.stop(signal.SIGKILL)
+            raise RuntimeError(f"lineage serve did not start: {self.command}\n" + "\n".join(self.lines))
+
+    @property
+    def url(self) -> str:
+        """The store URL of the server, ``grpc://127.0.0.1:<port>``."""
+        return f"grpc://127.0.0.1:{self.port}"
+
+    @property
+    def output(self) -> str:
+        """What the server wrote to stderr so far."""
+        return "\n".join(self.lines)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
+        """Send *sig* (a graceful SIGTERM by default) and return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._reader.join(timeout)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        return code

@@ -14,16 +14,15 @@ stops the ones a test started.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import uuid
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List
 
 import pytest
+
+from lineage.testing import ServeProcess
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root"}
@@ -97,71 +96,20 @@ def make_url(backend: str, tmp_path) -> str:
     raise ValueError(backend)
 
 
-class ServerProcess:
-    """A ``lineage serve`` subprocess; its port is read from its start line.
+class ServerProcess(ServeProcess):
+    """:class:`lineage.testing.ServeProcess`, registered so that the servers
+    a test leaves running are stopped (see :func:`stop_servers`)."""
 
-    Args:
-        store_url: The store it serves.
-        args: More command-line arguments (``--tls-cert``, ...).
-        port: The port; 0 lets the server pick a free one.
-        wait: Wait for the start line (raise if the process exits first).
-    """
-
-    START = re.compile(r"listening on (?P<host>\S+):(?P<port>\d+) ")
-
-    def __init__(self, store_url: str, args: Sequence[str] = (), port: int = 0, wait: bool = True,
-                 timeout: float = 60.0, env: Optional[Dict[str, str]] = None) -> None:
-        self.store_url = store_url
-        self.command = [sys.executable, "-m", "lineage.cli", "serve", "--store", store_url, "--port", str(port), *args]
-        self.process = subprocess.Popen(
-            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, env=env,
-        )
-        self.lines: List[str] = []
-        self.port: Optional[int] = None
-        self._started = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        wait = kwargs.pop("wait", True)
+        timeout = kwargs.get("timeout", 60.0)
+        super().__init__(*args, wait=False, **kwargs)
         _servers.append(self)
         if wait:
             self.wait_started(timeout)
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-            match = self.START.search(line)
-            if match and self.port is None:
-                self.port = int(match.group("port"))
-                self._started.set()
-        self._started.set()
-
-    def wait_started(self, timeout: float = 60.0) -> None:
-        if not self._started.wait(timeout) or self.port is None:
-            self.stop(signal.SIGKILL)
-            raise RuntimeError(f"lineage serve did not start: {self.command}\n" + "\n".join(self.lines))
-
-    @property
-    def url(self) -> str:
-        return f"grpc://127.0.0.1:{self.port}"
-
-    @property
-    def output(self) -> str:
-        """What the server wrote to stderr so far."""
-        return "\n".join(self.lines)
-
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
-        """Send *sig* and wait for the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self._reader.join(timeout)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        code = super().stop(sig, timeout)
         for registry in (_servers, _per_test):
             if self in registry:
                 registry.remove(self)

@@ -63,3 +63,19 @@ class TestAssertLineage:
         with recording() as store:
             with pytest.raises(AssertionError, match="never logged"):
                 assert_lineage(Metrics(uri="file:///x", name="x"), store=store)
+
+
+def test_serve_process_serves_a_store_and_stops_gracefully(tmp_path):
+    """lineage.testing.ServeProcess: what a tracked call sends to its url lands in the file behind it."""
+    from lineage.testing import ServeProcess
+
+    path = tmp_path / "shared.db"
+    server = ServeProcess(f"sqlite:///{path}")
+    try:
+        assert server.url == f"grpc://127.0.0.1:{server.port}"
+        with lineage.execution("served", store=lineage.Store(url=server.url), workspace="w", start_delay=0) as ex:
+            ex.log_output(lineage.Model(uri="s3://served/m", name="m"))
+    finally:
+        code = server.stop()
+    direct = lineage.Store(url=f"sqlite:///{path}")
+    assert (code, [a.uri for a in direct.store.get_artifacts()]) == (0, ["s3://served/m"])
