@@ -213,6 +213,7 @@ class ExecutionScope:
         self._inputs: List[Tuple[Artifact, Tuple[Any, ...]]] = []
         self._outputs: List[Tuple[Artifact, Tuple[Any, ...]]] = []
         self._params: Dict[str, Any] = {}
+        self._params_sent: Optional[Dict[str, Any]] = None  # as the start write stored them
         self._start_props: Dict[str, Any] = {}
         self._start_written = False
 
@@ -272,14 +273,24 @@ class ExecutionScope:
             self.log_param(name, value)
 
     def flush(self) -> None:
-        """Write what is pending now (the start, and inputs logged since)."""
+        """Write what is pending now (the start, and inputs and params logged since)."""
         with self._lock:
             if self._exe is None or self._done:
                 return
             if not self._start_written:
                 self._write_start()
-            elif self._inputs:
-                self._guarded("record inputs", lambda: self._exe._write(inputs=self._take_inputs(), spool=not _config.strict()))
+                return
+            params = self._params != self._params_sent
+            if not (self._inputs or params):
+                return
+
+            def write() -> None:
+                props = self._param_props() if params else None
+                self._exe._write(inputs=self._take_inputs(), properties=props, spool=not _config.strict())
+                if params:
+                    self._params_sent = dict(self._params)
+
+            self._guarded("record inputs and params", write)
 
     def __repr__(self) -> str:
         state = "done" if self._done else "running" if self._entered else "new"
@@ -424,6 +435,7 @@ class ExecutionScope:
             def write() -> None:
                 self._exe._write(inputs=inputs, properties=props, state="RUNNING", spool=not _config.strict())
                 self._start_written = True
+                self._params_sent = dict(self._params)
                 del self._inputs[: len(inputs)]
 
             self._guarded("write the execution's start", write)
@@ -440,7 +452,7 @@ class ExecutionScope:
             props["lineage.end_time"] = _now()
             if not self._start_written:
                 props = {**self._start_props, **self._param_props(), **props}
-            elif self._params:
+            elif self._params != self._params_sent:  # log_param() since the start write
                 props.update(self._param_props())
             inputs, outputs = self._take_inputs(), list(self._outputs)
             self._guarded(

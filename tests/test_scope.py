@@ -553,6 +553,17 @@ class TestExecutionBlock:
         assert mr.custom(e)["threshold"] == 0.5
         assert mr.paths(tracked, e.id) == [("INPUT", (), "file:///m.pt"), ("OUTPUT", (), "file:///eval.json")]
 
+    def test_params_logged_after_the_start_write_land_with_the_end(self, tracked_sqlite):
+        """A param logged once the RUNNING state is stored is in the final record, beside the earlier ones."""
+        with execution("tune", start_delay=0) as ex:
+            ex.log_param("lr", 0.1)
+            ex.flush()
+            assert mr.custom(mr.one_execution(tracked_sqlite, "tune"))["lr"] == 0.1
+            ex.log_param("best_epoch", 7)
+            ex.log_param("lr", 0.25)
+        props = mr.custom(mr.one_execution(tracked_sqlite, "tune"))
+        assert (props["lr"], props["best_epoch"]) == (0.25, 7)
+
     def test_async_with_block(self, tracked_sqlite):
         """async with execution(...) works the same."""
 
