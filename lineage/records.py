@@ -115,13 +115,9 @@ def check_text(where: str, value: str, max_bytes: int = MAX_TEXT_BYTES) -> None:
     try:
         size = len(value.encode("utf-8"))
     except UnicodeEncodeError:
-        raise InvalidValueError(
-            f"{where} must be valid Unicode text (no lone surrogates), got {describe(value)}"
-        ) from None
+        raise InvalidValueError(f"{where} must be valid Unicode text (no lone surrogates), got {describe(value)}") from None
     if size > max_bytes:
-        raise InvalidValueError(
-            f"{where} is {size} bytes of UTF-8; MLMD stores at most {max_bytes} here, got {describe(value)}"
-        )
+        raise InvalidValueError(f"{where} is {size} bytes of UTF-8; MLMD stores at most {max_bytes} here, got {describe(value)}")
 
 
 def _fast_ok(value: Any, max_bytes: int) -> bool:
@@ -143,6 +139,43 @@ def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
     if value is None or _fast_ok(value, MAX_TEXT_BYTES):
         return
     _check_str(_where(instance, attribute), value, required=False)
+
+
+def _plain_strings(uri: Any, name: Any, optional: Tuple[Any, ...]) -> bool:
+    """Whether the validators would accept these at once: uri and name short
+    ASCII strings, every optional string None or one too."""
+    if not (_fast_ok(uri, MAX_URI_BYTES) and _fast_ok(name, MAX_TEXT_BYTES)):
+        return False
+    for value in optional:
+        if value is not None and not _fast_ok(value, MAX_TEXT_BYTES):
+            return False
+    return True
+
+
+def _init_plain(record: Any, values: Dict[str, Any]) -> None:
+    """Set every field of a built-in record from *values* and the defaults
+    (None; ``extra`` {}; ``create_time`` now), skipping the validators: for
+    values :func:`_plain_strings` has checked, the common case."""
+    setter = object.__setattr__
+    for name in _field_names_of(type(record)):
+        if name in values:
+            setter(record, name, values[name])
+        elif name == "extra":
+            setter(record, name, {})
+        elif name == "create_time":
+            setter(record, name, _now())
+        else:
+            setter(record, name, None)
+
+
+_fields_by_class: Dict[type, Tuple[str, ...]] = {}
+
+
+def _field_names_of(cls: type) -> Tuple[str, ...]:
+    names = _fields_by_class.get(cls)
+    if names is None:
+        names = _fields_by_class[cls] = tuple(field.name for field in attrs.fields(cls))
+    return names
 
 
 def check_json(where: str, value: Any, _depth: int = 0) -> None:
@@ -180,10 +213,7 @@ def check_json(where: str, value: Any, _depth: int = 0) -> None:
             check_text(f"{where} key", key)
             check_json(f"{where}[{key!r}]", item, _depth + 1)
         return
-    raise InvalidTypeError(
-        f"{where} must be JSON-able data (None, bool, int, float, str, list, dict), "
-        f"got {describe(value)}"
-    )
+    raise InvalidTypeError(f"{where} must be JSON-able data (None, bool, int, float, str, list, dict), got {describe(value)}")
 
 
 def plain_json(value: Any, _depth: int = 0) -> Any:
@@ -392,6 +422,25 @@ class DataSet(Artifact):
         labels: Optional[Mapping[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
+        if (
+            type(self) is DataSet
+            and not kwargs
+            and labels is None
+            and _plain_strings(uri, name, (workspace, description, owner, version, query))
+        ):
+            _init_plain(
+                self,
+                {
+                    "uri": uri,
+                    "name": name,
+                    "workspace": workspace,
+                    "description": description,
+                    "owner": owner,
+                    "version": version,
+                    "query": query,
+                },
+            )
+            return
         self.__attrs_init__(  # type: ignore[attr-defined]
             uri=uri,
             name=name,
@@ -430,9 +479,7 @@ class Model(Artifact):
 
     version: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     model_type: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
-    training_framework: Any = attrs.field(
-        default=None, kw_only=True, converter=plain_json, validator=_optional_json
-    )
+    training_framework: Any = attrs.field(default=None, kw_only=True, converter=plain_json, validator=_optional_json)
     hyperparameters: Optional[Mapping[str, Any]] = attrs.field(
         default=None, kw_only=True, converter=plain_json, validator=_optional_mapping
     )
@@ -451,6 +498,27 @@ class Model(Artifact):
         labels: Optional[Mapping[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
+        if (
+            type(self) is Model
+            and not kwargs
+            and labels is None
+            and training_framework is None
+            and hyperparameters is None
+            and _plain_strings(uri, name, (workspace, description, owner, version, model_type))
+        ):
+            _init_plain(
+                self,
+                {
+                    "uri": uri,
+                    "name": name,
+                    "workspace": workspace,
+                    "description": description,
+                    "owner": owner,
+                    "version": version,
+                    "model_type": model_type,
+                },
+            )
+            return
         self.__attrs_init__(  # type: ignore[attr-defined]
             uri=uri,
             name=name,
@@ -498,12 +566,8 @@ class Metrics(Artifact):
     TESTING: ClassVar[str] = "testing"
     PRODUCTION: ClassVar[str] = "production"
 
-    data_set_id: Optional[str] = attrs.field(
-        default=None, kw_only=True, converter=_id_to_str, validator=_optional_str
-    )
-    model_id: Optional[str] = attrs.field(
-        default=None, kw_only=True, converter=_id_to_str, validator=_optional_str
-    )
+    data_set_id: Optional[str] = attrs.field(default=None, kw_only=True, converter=_id_to_str, validator=_optional_str)
+    model_id: Optional[str] = attrs.field(default=None, kw_only=True, converter=_id_to_str, validator=_optional_str)
     metrics_type: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     values: Optional[Mapping[str, Any]] = attrs.field(
         default=None, kw_only=True, converter=plain_json, validator=_optional_mapping
@@ -638,16 +702,12 @@ def schema_of(cls: type) -> RecordSchema:
     # attrs.has() is true for any subclass of an attrs class; a plain subclass
     # would silently turn its annotated fields into class attributes.
     if cls is not builtin and "__attrs_attrs__" not in cls.__dict__:
-        raise InvalidTypeError(
-            f"{cls.__qualname__} must be an attrs class: decorate it with @attrs.define"
-        )
+        raise InvalidTypeError(f"{cls.__qualname__} must be an attrs class: decorate it with @attrs.define")
     type_name = cls.__dict__.get("ARTIFACT_TYPE_NAME") if cls is not builtin else cls.ARTIFACT_TYPE_NAME
     if type_name is None:
         type_name = cls.__qualname__
     if not isinstance(type_name, str) or not type_name.strip():
-        raise InvalidValueError(
-            f"{cls.__qualname__}.ARTIFACT_TYPE_NAME must be a non-empty string, got {type_name!r}"
-        )
+        raise InvalidValueError(f"{cls.__qualname__}.ARTIFACT_TYPE_NAME must be a non-empty string, got {type_name!r}")
     props = [FieldSpec(name, STR) for name in builtin.KUBEFLOW_PROPERTIES]  # type: ignore[attr-defined]
     if cls is not builtin:
         builtin_fields = {f.name for f in attrs.fields(builtin)}

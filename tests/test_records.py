@@ -524,3 +524,36 @@ class TestCustomTypeRequiredFields:
             Checkpoint(name="c")
         with pytest.raises(_lineage.InvalidValueError, match=r"Checkpoint\.name is required"):
             Checkpoint(uri="file:///c")
+
+
+class TestConstructionShortcut:
+    """DataSet and Model set plain string fields without running each validator;
+    the result must be what the validated construction gives, field for field."""
+
+    texts = st.one_of(st.none(), st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=12), st.text(max_size=3))
+
+    @staticmethod
+    def validated(cls, **fields):
+        record = cls.__new__(cls)
+        record.__attrs_init__(extra={}, **fields)
+        return record
+
+    @staticmethod
+    def state(record):
+        return {f.name: getattr(record, f.name) for f in attrs.fields(type(record)) if f.name != "create_time"}
+
+    @given(uri=texts, name=texts, workspace=texts, description=texts, owner=texts, version=texts, other=texts)
+    def test_same_record_or_same_error(self, uri, name, workspace, description, owner, version, other):
+        for cls, field in ((DataSet, "query"), (Model, "model_type")):
+            fields = dict(uri=uri, name=name, workspace=workspace, description=description, owner=owner, version=version)
+            fields[field] = other
+            try:
+                expected = self.state(self.validated(cls, **fields))
+            except LineageError as exc:
+                with pytest.raises(type(exc), match=re.escape(str(exc))):
+                    cls(**fields)
+                continue
+            made = cls(**fields)
+            assert self.state(made) == expected
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", made.create_time)
+            assert made.extra is not cls(**fields).extra  # a fresh dict each time
