@@ -1,11 +1,13 @@
 """Paired, interleaved timing on a noisy machine.
 
-Every round times each variant once, in an order shuffled from round to
-round, so that a burst of noise (another process, a disk flush) hits all of
-them alike, and no variant always runs after the same one (a rotated order
-keeps neighbours: the variant after a heavy one would always start with
-cold caches). Figures are medians; a ratio is the median of the per-round
-ratios (paired), not the ratio of two medians.
+Every round times each variant once. The variants of a compared pair (a
+lineage call and the raw MLMD writes it is measured against) run back to
+back, in a random order, so that a burst of noise (another process, a disk
+flush) hits both alike and neither always runs with the caches the other
+left; the pairs and the other variants run in an order shuffled from round
+to round, so that no variant always follows the same one (a heavy MLflow
+run leaves every cache cold). Figures are medians; a ratio is the median of
+the per-round ratios (paired), not the ratio of two medians.
 """
 
 from __future__ import annotations
@@ -14,14 +16,27 @@ import gc
 import random
 import statistics
 import time
-from typing import Callable, Dict, List, Mapping, Sequence
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 Timings = Dict[str, List[float]]
 
 
-def interleaved(variants: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 5, seed: int = 0) -> Timings:
-    """Time every variant *rounds* times, interleaved; seconds per call."""
+def interleaved(
+    variants: Mapping[str, Callable[[], object]],
+    rounds: int,
+    warmup: int = 5,
+    seed: int = 0,
+    pairs: Sequence[Tuple[str, str]] = (),
+) -> Timings:
+    """Time every variant *rounds* times, interleaved; seconds per call.
+
+    Args:
+        pairs: Variants to run back to back (in a random order) each round.
+    """
     names = list(variants)
+    paired = {name for pair in pairs for name in pair}
+    blocks: List[List[str]] = [list(pair) for pair in pairs if all(n in variants for n in pair)]
+    blocks += [[name] for name in names if name not in paired]
     for _ in range(warmup):
         for name in names:
             variants[name]()
@@ -34,8 +49,10 @@ def interleaved(variants: Mapping[str, Callable[[], object]], rounds: int, warmu
     clock = time.perf_counter
     order = random.Random(seed)
     for _ in range(rounds):
-        order.shuffle(names)
-        for name in names:
+        order.shuffle(blocks)
+        for block in blocks:
+            order.shuffle(block)
+        for name in (name for block in blocks for name in block):
             fn = variants[name]
             start = clock()
             fn()

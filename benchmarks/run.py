@@ -85,8 +85,13 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+# Each lineage variant runs back to back with the raw MLMD writes it is
+# compared with (see _timing.interleaved).
+PAIRS = (("lineage_1w", "raw_1w"), ("lineage_2w", "raw_2w"))
+
+
 def measure(variants: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, Any]:
-    timings = interleaved(variants, rounds, warmup=max(3, rounds // 20))
+    timings = interleaved(variants, rounds, warmup=max(3, rounds // 20), pairs=PAIRS)
     result: Dict[str, Any] = {"rows": summary(timings), "ratios": {}}
     names = set(variants)
     for a, b in (
@@ -182,7 +187,8 @@ def section_sizes(tmp: str, rounds: int, sizes: List[int]) -> Dict[str, Any]:
         stores[size] = store
         for name, fn in per_store.items():
             variants[f"{name}@{size}"] = fn
-    timings = interleaved(variants, rounds, warmup=max(3, rounds // 20))
+    pairs = [(f"{a}@{size}", f"{b}@{size}") for size in sizes for a, b in PAIRS]
+    timings = interleaved(variants, rounds, warmup=max(3, rounds // 20), pairs=pairs)
     rows = summary(timings)
     out: Dict[str, Any] = {"by_size": {}, "growth": {}}
     names = [n.split("@")[0] for n in variants if n.endswith(f"@{sizes[0]}")]
