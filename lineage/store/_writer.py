@@ -589,17 +589,17 @@ class Writer:
     def _bind(self, pair: Pair, artifact_id: int, handle: Optional[ExecutionHandle]) -> None:
         if handle is not None:
             handle.logged.add((artifact_id, pair.event.type))
+        external = pair.artifact.external_id if pair.artifact is not None else None
+        key = pair.binding[2] if pair.binding is not None else None
         with self._lock:
             self._known_ids[artifact_id] = True
-            if pair.artifact is not None and pair.artifact.external_id:
-                self._ids_by_key[pair.artifact.external_id] = artifact_id
+            if external:
+                self._ids_by_key[external] = artifact_id
+            if key is not None and key != external:
+                self._ids_by_key[key] = artifact_id
         if pair.binding is not None:
-            record, _, key = pair.binding
             # An id the store gave: no need for the field's validator.
-            object.__setattr__(record, "id", artifact_id)
-            if key is not None:
-                with self._lock:
-                    self._ids_by_key[key] = artifact_id
+            object.__setattr__(pair.binding[0], "id", artifact_id)
 
     def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
         """Point deduplicated artifacts that already exist at their id.
