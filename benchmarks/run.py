@@ -6,7 +6,10 @@
 
 Everything is measured in one run, on the same store configuration, with
 the variants interleaved round by round (see ``_timing.py``); figures are
-medians and ratios are medians of per-round ratios. Prints a table, writes
+medians and ratios are medians of per-round ratios. lineage and raw MLMD
+are timed as a group of their own, then again beside the Kubeflow SDK and
+MLflow (a second group: the other tools' ratios, and lineage/raw with
+caches left cold by them). Prints a table, writes
 ``benchmarks/results/latest.json`` and (full runs) ``benchmarks/RESULTS.md``.
 
 Sections:
@@ -453,7 +456,10 @@ def write_results_md(results: Dict[str, Any], body: str) -> None:
         "",
         "Written by `make bench` (`benchmarks/run.py`); the JSON of the last run is in",
         "`benchmarks/results/latest.json` (not committed). Medians; ratios are medians",
-        "of per-round ratios, every variant timed once per round, interleaved.",
+        "of per-round ratios, every variant timed once per round, interleaved; each",
+        "lineage variant back to back with the raw MLMD writes it is compared with.",
+        'Rows marked "beside the other tools" and the Kubeflow SDK and MLflow rows',
+        "come from a second interleaved group of the same run (see benchmarks/run.py).",
         "",
         f"- Run: {results['started']} ({results['duration_s']:.0f} s), command `{results['command']}`",
         f"- Machine: {m['nproc']} cores ({m['cpu']}), {m['os']}",
