@@ -488,6 +488,7 @@ def readme_snippet(results: Dict[str, Any]) -> str:
         ("raw MLMD: 1 `put_execution`, same protos", "raw_1w"),
         ("lineage / raw, short call", "lineage_1w/raw_1w"),
         ("lineage / raw, RUNNING written first (2 writes each)", "lineage_2w/raw_2w"),
+        ("lineage / raw, short call, beside MLflow and the SDK (caches cold)", "lineage_1w+/raw_1w+"),
         ("Kubeflow SDK 0.3.1 / lineage short call", "kubeflow/lineage_1w"),
         ("MLflow run / lineage short call", "mlflow/lineage_1w"),
     ]
