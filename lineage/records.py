@@ -43,6 +43,7 @@ __all__ = [
     "Model",
     "RecordSchema",
     "RESERVED_PROPERTY_NAMES",
+    "field_names",
     "record_class_for",
     "schema_of",
 ]
@@ -141,37 +142,34 @@ def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
     _check_str(_where(instance, attribute), value, required=False)
 
 
-def _plain_strings(uri: Any, name: Any, optional: Tuple[Any, ...]) -> bool:
-    """Whether the validators would accept these at once: uri and name short
-    ASCII strings, every optional string None or one too."""
-    if not (_fast_ok(uri, MAX_URI_BYTES) and _fast_ok(name, MAX_TEXT_BYTES)):
+def _init_plain(record: Any, strings: Dict[str, Any]) -> bool:
+    """Build a built-in record whose fields other than *strings* are at their
+    defaults, without running each validator: when ``uri`` and ``name`` are
+    short ASCII strings and every other string is None or one too (what the
+    validators accept at once). Returns False, setting nothing, otherwise."""
+    if not (_fast_ok(strings["uri"], MAX_URI_BYTES) and _fast_ok(strings["name"], MAX_TEXT_BYTES)):
         return False
-    for value in optional:
+    for value in strings.values():
         if value is not None and not _fast_ok(value, MAX_TEXT_BYTES):
             return False
-    return True
-
-
-def _init_plain(record: Any, values: Dict[str, Any]) -> None:
-    """Set every field of a built-in record from *values* and the defaults
-    (None; ``extra`` {}; ``create_time`` now), skipping the validators: for
-    values :func:`_plain_strings` has checked, the common case."""
     setter = object.__setattr__
-    for name in _field_names_of(type(record)):
-        if name in values:
-            setter(record, name, values[name])
+    for name in field_names(type(record)):
+        if name in strings:
+            setter(record, name, strings[name])
         elif name == "extra":
             setter(record, name, {})
         elif name == "create_time":
             setter(record, name, _now())
         else:
             setter(record, name, None)
+    return True
 
 
 _fields_by_class: Dict[type, Tuple[str, ...]] = {}
 
 
-def _field_names_of(cls: type) -> Tuple[str, ...]:
+def field_names(cls: type) -> Tuple[str, ...]:
+    """The attrs field names of a record class (cached)."""
     names = _fields_by_class.get(cls)
     if names is None:
         names = _fields_by_class[cls] = tuple(field.name for field in attrs.fields(cls))
@@ -422,36 +420,10 @@ class DataSet(Artifact):
         labels: Optional[Mapping[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
-        if (
-            type(self) is DataSet
-            and not kwargs
-            and labels is None
-            and _plain_strings(uri, name, (workspace, description, owner, version, query))
-        ):
-            _init_plain(
-                self,
-                {
-                    "uri": uri,
-                    "name": name,
-                    "workspace": workspace,
-                    "description": description,
-                    "owner": owner,
-                    "version": version,
-                    "query": query,
-                },
-            )
+        strings = dict(uri=uri, name=name, workspace=workspace, description=description, owner=owner, version=version, query=query)
+        if type(self) is DataSet and not kwargs and labels is None and _init_plain(self, strings):
             return
-        self.__attrs_init__(  # type: ignore[attr-defined]
-            uri=uri,
-            name=name,
-            workspace=workspace,
-            description=description,
-            owner=owner,
-            version=version,
-            query=query,
-            labels=labels,
-            extra=kwargs,
-        )
+        self.__attrs_init__(labels=labels, extra=kwargs, **strings)  # type: ignore[attr-defined]
 
 
 @attrs.define(init=False, repr=False)
@@ -498,39 +470,14 @@ class Model(Artifact):
         labels: Optional[Mapping[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
-        if (
-            type(self) is Model
-            and not kwargs
-            and labels is None
-            and training_framework is None
-            and hyperparameters is None
-            and _plain_strings(uri, name, (workspace, description, owner, version, model_type))
-        ):
-            _init_plain(
-                self,
-                {
-                    "uri": uri,
-                    "name": name,
-                    "workspace": workspace,
-                    "description": description,
-                    "owner": owner,
-                    "version": version,
-                    "model_type": model_type,
-                },
-            )
+        strings = dict(
+            uri=uri, name=name, workspace=workspace, description=description, owner=owner, version=version, model_type=model_type
+        )
+        plain = training_framework is None and hyperparameters is None and labels is None and not kwargs
+        if type(self) is Model and plain and _init_plain(self, strings):
             return
         self.__attrs_init__(  # type: ignore[attr-defined]
-            uri=uri,
-            name=name,
-            workspace=workspace,
-            description=description,
-            owner=owner,
-            version=version,
-            model_type=model_type,
-            training_framework=training_framework,
-            hyperparameters=hyperparameters,
-            labels=labels,
-            extra=kwargs,
+            training_framework=training_framework, hyperparameters=hyperparameters, labels=labels, extra=kwargs, **strings
         )
 
 

@@ -376,20 +376,10 @@ def run_type() -> pb.ContextType:
 # --------------------------------------------------------------------------- artifacts
 
 
-_field_names: Dict[type, Tuple[str, ...]] = {}
-
-
-def _names_of(cls: type) -> Tuple[str, ...]:
-    names = _field_names.get(cls)
-    if names is None:
-        names = _field_names[cls] = tuple(field.name for field in attrs.fields(cls))
-    return names
-
-
 def _meta(record: Artifact) -> Dict[str, Any]:
     """The ``__ALL_META__`` dict: every field, like the Kubeflow SDK's __dict__
     (whose name for the extra properties is ``kwargs``)."""
-    meta = {("kwargs" if name == "extra" else name): getattr(record, name) for name in _names_of(type(record))}
+    meta = {("kwargs" if name == "extra" else name): getattr(record, name) for name in records.field_names(type(record))}
     if "kwargs" in meta:
         meta["kwargs"] = dict(meta["kwargs"])
     return meta
@@ -404,7 +394,7 @@ _numbers_of: Dict[int, Tuple[RecordSchema, Tuple[str, ...]]] = {}
 def schema_numbers(schema: RecordSchema) -> Tuple[str, ...]:
     cached = _numbers_of.get(id(schema))
     if cached is None or cached[0] is not schema:
-        names = set(_names_of(schema.cls))
+        names = set(records.field_names(schema.cls))
         cached = _numbers_of[id(schema)] = (schema, tuple(n for n in _NUMBER_FIELDS if n in names))
     return cached[1]
 
