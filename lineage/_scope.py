@@ -58,7 +58,6 @@ _PARAMS_JSON = json.JSONEncoder(ensure_ascii=False, default=repr)
 # Parameter names already found valid (the check is a pure function of the name).
 _good_param_names: set = set()
 
-
 _current: contextvars.ContextVar[Optional[ExecutionScope]] = contextvars.ContextVar(
     "lineage_current_execution", default=None
 )
@@ -415,8 +414,8 @@ class ExecutionScope:
             props[name] = value
             if exact and not exact_as_property(value):
                 exact = False
-        if not exact:
-            props["lineage.params"] = _PARAMS_JSON.encode(self._params)
+        # None removes one an earlier write stored, now that all are exact.
+        props["lineage.params"] = None if exact else _PARAMS_JSON.encode(self._params)
         return props
 
     def _take_inputs(self) -> List[Tuple[Artifact, Tuple[Any, ...]]]:

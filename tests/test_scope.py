@@ -564,6 +564,18 @@ class TestExecutionBlock:
         props = mr.custom(mr.one_execution(tracked_sqlite, "tune"))
         assert (props["lr"], props["best_epoch"]) == (0.25, 7)
 
+    def test_lineage_params_follows_params_changed_after_the_start_write(self, tracked_sqlite):
+        """lineage.params written for a value a property cannot hold goes away once every param is exact again."""
+        import json
+
+        with execution("tune", start_delay=0) as ex:
+            ex.log_param("x", None)
+            ex.flush()
+            assert json.loads(mr.custom(mr.one_execution(tracked_sqlite, "tune"))["lineage.params"]) == {"x": None}
+            ex.log_param("x", 5)
+        props = mr.custom(mr.one_execution(tracked_sqlite, "tune"))
+        assert (props["x"], "lineage.params" in props) == (5, False)
+
     def test_async_with_block(self, tracked_sqlite):
         """async with execution(...) works the same."""
 
