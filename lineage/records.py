@@ -420,7 +420,9 @@ class DataSet(Artifact):
         labels: Optional[Mapping[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
-        strings = dict(uri=uri, name=name, workspace=workspace, description=description, owner=owner, version=version, query=query)
+        strings = dict(
+            uri=uri, name=name, workspace=workspace, description=description, owner=owner, version=version, query=query
+        )
         if type(self) is DataSet and not kwargs and labels is None and _init_plain(self, strings):
             return
         self.__attrs_init__(labels=labels, extra=kwargs, **strings)  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@ database behind it is PostgreSQL, so direct and served access agree."""
 
 from __future__ import annotations
 
-
 import lineage
 from lineage import DataSet, Execution, Workspace
 from tests import backends
