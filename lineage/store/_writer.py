@@ -101,6 +101,10 @@ class ContextRef:
     id: int
     name: str
     proto: pb.Context = attrs.field(repr=False)
+    #: The context as put_execution finds it (shared: not to be modified).
+    by_name: pb.Context = attrs.field(
+        init=False, repr=False, default=attrs.Factory(lambda self: _by_name(self.proto), takes_self=True)
+    )
 
 
 @attrs.define(eq=False)
@@ -242,7 +246,6 @@ def _by_name(context: pb.Context) -> pb.Context:
     return pb.Context(type_id=context.type_id, name=context.name)
 
 
-
 class Writer:
     """Turns records into ``put_execution`` calls on one backend."""
 
@@ -255,7 +258,6 @@ class Writer:
         self._ids_by_key: Dict[str, int] = _Bounded()
         self._known_ids: Dict[int, bool] = _Bounded()  # artifact ids known to exist
         self._contexts: Dict[Tuple[str, Optional[str], str], ContextRef] = {}
-        self._named: Dict[Tuple[str, Optional[str], str], Tuple[ContextRef, pb.Context]] = {}
         # id(record) -> (weakref, external id): a record whose write went to
         # the spool keeps its external id if it is logged again.
         self._record_keys: Dict[int, Tuple[Any, str]] = {}
@@ -336,14 +338,6 @@ class Writer:
         with self._lock:
             self._contexts[("run", workspace.name, name)] = ref
         return ref
-
-    def _by_name(self, spec: ContextSpec) -> pb.Context:
-        """The context of *spec* as put_execution finds it (shared: not to be modified)."""
-        ref = self.resolve(spec)
-        cached = self._named.get(spec.key)
-        if cached is None or cached[0] is not ref:
-            cached = self._named[spec.key] = (ref, _by_name(ref.proto))
-        return cached[1]
 
     def resolve(self, spec: ContextSpec) -> ContextRef:
         """The stored context for a spec, made if missing (cached)."""
@@ -564,7 +558,7 @@ class Writer:
         execution = pending.execution
         if not execution.type_id:
             execution.type_id = self.backend.type_id("execution", pending.execution_type)
-        contexts = [self._by_name(spec) for spec in pending.contexts]
+        contexts = [self.resolve(spec).by_name for spec in pending.contexts]
         pairs = list(pending.pairs)
         for pair in pairs:
             if pair.artifact is not None and not pair.artifact.type_id:
