@@ -134,7 +134,7 @@ def exact_as_property(value: Any) -> bool:
     if cls is str or cls is bool:
         return True
     if cls is int:
-        return INT_MIN <= value <= INT_MAX
+        return fits_int_value(value)
     if cls is float:
         return float(f"{value:.6f}") == value
     return False
@@ -388,15 +388,6 @@ def _meta(record: Artifact) -> Dict[str, Any]:
 #: The record fields whose numbers are also custom properties
 #: (``values.<key>`` of Metrics, ``hyperparameters.<key>`` of Model).
 _NUMBER_FIELDS = ("values", "hyperparameters")
-_numbers_of: Dict[int, Tuple[RecordSchema, Tuple[str, ...]]] = {}
-
-
-def schema_numbers(schema: RecordSchema) -> Tuple[str, ...]:
-    cached = _numbers_of.get(id(schema))
-    if cached is None or cached[0] is not schema:
-        names = set(records.field_names(schema.cls))
-        cached = _numbers_of[id(schema)] = (schema, tuple(n for n in _NUMBER_FIELDS if n in names))
-    return cached[1]
 
 
 # Made once: json.dumps() builds an encoder per call when given options.
@@ -417,7 +408,6 @@ def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], 
     identity = [schema.type_name, record.uri, record.name, getattr(record, "version", None), workspace]
     if digest:
         identity.append(digest)
-    # The compact JSON of a list of strings and nulls, built directly.
     texts = []
     for part in identity:
         if part is None:
@@ -425,9 +415,10 @@ def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], 
         elif type(part) is str:
             texts.append(_json_string(part))
         else:  # a custom type's own ``version`` field
-            texts = [_KEY_JSON.encode(identity)[1:-1]]
+            blob = _KEY_JSON.encode(identity)
             break
-    blob = "[" + ",".join(texts) + "]"
+    else:  # strings and nulls: their compact JSON, built directly
+        blob = "[" + ",".join(texts) + "]"
     return "lineage:artifact:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -497,9 +488,11 @@ def artifact_to_proto(
         # The Kubeflow SDK then sees the typed properties only.
         del properties[ALL_META]
         custom[LONG_META].proto_value.Pack(wrappers_pb2.StringValue(value=meta_text))
-    for prefix in schema_numbers(schema):
-        for key, value in _numbers(prefix, getattr(record, prefix)):
-            _put_value(custom, encode(key, mangle), value, mangle)
+    fields = records.field_names(type(record))
+    for prefix in _NUMBER_FIELDS:
+        if prefix in fields:
+            for key, value in _numbers(prefix, getattr(record, prefix)):
+                _put_value(custom, encode(key, mangle), value, mangle)
     extra = record.extra
     if extra:
         where = f"{type(record).__name__}.extra"
