@@ -308,12 +308,7 @@ class ExecutionScope:
         return self
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
-        if self._token is not None:
-            try:
-                _current.reset(self._token)
-            except ValueError:  # exited in another context (generator, task)
-                pass
-            self._token = None
+        self._detach()
         self._finish(exc)
         return False
 
@@ -466,8 +461,12 @@ class ExecutionScope:
         self._params.update(mapped.params)
 
     def _detach(self) -> None:
+        """No longer the current execution of this context."""
         if self._token is not None:
-            _current.reset(self._token)
+            try:
+                _current.reset(self._token)
+            except ValueError:  # exited in another context (generator, task)
+                pass
             self._token = None
 
     def _outputs_from(self, value: Any, annotation: Any, root: Tuple[Any, ...] = ("return",)) -> None:
