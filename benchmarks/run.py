@@ -65,6 +65,7 @@ LABELS = {
     "raw_1w": "raw MLMD, 1 put_execution",
     "lineage_2w": "lineage @track, start written (2 writes)",
     "raw_2w": "raw MLMD, 2 put_execution",
+    "raw_1w_seq": "raw MLMD 1 put, sequential external ids",
     "kubeflow": "Kubeflow SDK 0.3.1 (18 calls)",
     "lineage_1w+": "lineage short call, beside the other tools",
     "raw_1w+": "raw MLMD 1 put, beside the other tools",
@@ -107,7 +108,7 @@ def measure(variants: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, An
     core = {name: fn for name, fn in variants.items() if name not in OTHERS}
     timings = interleaved(core, rounds, warmup=warmup, pairs=PAIRS)
     result: Dict[str, Any] = {"rows": summary(timings), "ratios": {}}
-    for a, b in (("lineage_1w", "raw_1w"), ("lineage_2w", "raw_2w"), ("lineage_2w", "lineage_1w")):
+    for a, b in (("lineage_1w", "raw_1w"), ("lineage_2w", "raw_2w"), ("lineage_2w", "lineage_1w"), ("lineage_1w", "raw_1w_seq")):
         if a in core and b in core:
             result["ratios"][f"{a}/{b}"] = paired_ratio(timings, a, b)
     others = {name: fn for name, fn in variants.items() if name in OTHERS}
@@ -128,9 +129,19 @@ def measure(variants: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, An
 
 
 def lineage_setup(
-    store: lineage.Store, n_in: int = 2, n_out: int = 1, grpc: Optional[tuple] = None, kubeflow: bool = True
+    store: lineage.Store,
+    n_in: int = 2,
+    n_out: int = 1,
+    grpc: Optional[tuple] = None,
+    kubeflow: bool = True,
+    sequential_floor: bool = False,
 ) -> Dict[str, Callable[[], Any]]:
-    """The variants on one store; lineage logs once first (types, template)."""
+    """The variants on one store; lineage logs once first (types, template).
+
+    Args:
+        sequential_floor: Also time raw MLMD with artifact external ids that
+            grow in order (cheaper to index than any deduplication key).
+    """
     short = subjects.Tracked(store, n_in, n_out)
     two = subjects.Tracked(store, n_in, n_out, start_delay=0)
     produced, contexts = subjects.capture_contexts(short)
@@ -144,6 +155,10 @@ def lineage_setup(
         "lineage_2w": two,
         "raw_2w": raw.two_writes,
     }
+    if sequential_floor:
+        variants["raw_1w_seq"] = subjects.RawMLMD(
+            mlmd, subjects.last_execution_of(mlmd, first.id), contexts, sequential_ids=True
+        ).one_write
     if kubeflow:
         why = subjects.kubeflow_available()
         if why is None:
@@ -158,7 +173,7 @@ def lineage_setup(
 
 def section_sqlite(tmp: str, rounds: int) -> Dict[str, Any]:
     store = lineage.Store(url=_stores.sqlite_url(tmp, "main.db"))
-    variants = lineage_setup(store)
+    variants = lineage_setup(store, sequential_floor=True)
     notes = []
     why = subjects.mlflow_available()
     if why is None:
@@ -379,6 +394,7 @@ def ratio_lines(result: Dict[str, Any]) -> List[str]:
         "kubeflow/lineage_1w": "Kubeflow SDK / lineage short call",
         "mlflow/lineage_1w": "MLflow / lineage short call",
         "lineage_2w/lineage_1w": "lineage 2-write call / short call",
+        "lineage_1w/raw_1w_seq": "lineage short call / raw 1 put_execution with sequential external ids (no dedup keys)",
         "lineage_1w+/raw_1w+": "lineage short call / raw 1 put_execution, interleaved with the other tools (caches cold)",
         "kubeflow/raw_1w": "Kubeflow SDK / raw 1 put_execution (the most any client writing lineage's record could reach)",
         "mlflow/raw_1w": "MLflow / raw 1 put_execution (the same bound for the MLflow target)",

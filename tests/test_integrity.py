@@ -125,3 +125,16 @@ class TestDigests:
         data = DataSet(uri="s3://bucket/key.csv", name="remote")
         use(data)
         assert not any(k.startswith("lineage.digest") for k in mr.custom(stored_artifact(tracked, data.id)))
+
+    @pytest.mark.parametrize("uri", ["~\x00", "~user\x00/x.csv", "/tmp/a\x00b.csv", "file:///tmp/a%00b.csv"])
+    def test_a_path_with_nul_is_logged_without_digest(self, tracked, uri):
+        """A path no file can have (NUL; '~\\x00' made expanduser raise) is
+        logged as a name, without a digest, instead of failing the write."""
+        ex = lineage.Execution(name="write", workspace=lineage.Workspace(store=tracked, name="nul"))
+        data = ex.log_output(DataSet(uri=uri, name="nul"))
+
+        stored = stored_artifact(tracked, data.id)
+        assert (uri, False) == (
+            tracked._connection.reader.artifact(data.id).uri,
+            any(k.startswith("lineage.digest") for k in mr.custom(stored)),
+        )

@@ -9,8 +9,11 @@ stops a string at NUL.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+
+import attrs
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -53,6 +56,16 @@ class TestCodec:
     def test_plain_strings_are_stored_unchanged(self, text):
         """Strings without NUL or U+E000 are stored as they are where backslashes are safe."""
         assert text == codec.encode(text, False)
+
+    @given(record=strategies.records)
+    def test_all_meta_is_the_kubeflow_sdks_json_of_every_field(self, record):
+        """__ALL_META__ is json.dumps of every field (extra named kwargs), as the
+        Kubeflow SDK writes its __dict__: the text built field by field is the same."""
+        fields = attrs.fields(type(record))
+        meta = {("kwargs" if f.name == "extra" else f.name): getattr(record, f.name) for f in fields}
+        meta["kwargs"] = dict(meta["kwargs"])
+
+        assert json.dumps(meta, ensure_ascii=False) == codec._meta_text(record)
 
 
 class TestRecordRoundTrip:

@@ -376,13 +376,44 @@ def run_type() -> pb.ContextType:
 # --------------------------------------------------------------------------- artifacts
 
 
-def _meta(record: Artifact) -> Dict[str, Any]:
-    """The ``__ALL_META__`` dict: every field, like the Kubeflow SDK's __dict__
-    (whose name for the extra properties is ``kwargs``)."""
-    meta = {("kwargs" if name == "extra" else name): getattr(record, name) for name in records.field_names(type(record))}
-    if "kwargs" in meta:
-        meta["kwargs"] = dict(meta["kwargs"])
-    return meta
+#: Per record class: (JSON text before each field's value, field name).
+_meta_layouts: Dict[type, Tuple[Tuple[str, str], ...]] = {}
+
+
+def _meta_text(record: Artifact) -> str:
+    """The ``__ALL_META__`` text: every field as JSON, like the Kubeflow SDK's
+    ``json.dumps(self.__dict__)`` (whose name for the extra properties is
+    ``kwargs``).
+
+    Built field by field: a JSON object's text is its keys' and values'
+    texts joined, and strings and nulls (most fields) need no encoder.
+    """
+    cls = type(record)
+    layout = _meta_layouts.get(cls)
+    if layout is None:
+        names = records.field_names(cls)
+        layout = _meta_layouts[cls] = tuple(
+            (("{" if index == 0 else ", ") + _json_string("kwargs" if name == "extra" else name) + ": ", name)
+            for index, name in enumerate(names)
+        )
+    if not layout:
+        return "{}"
+    return (
+        "".join(
+            [
+                head + ("null" if value is None else _json_string(value) if type(value) is str else _meta_value(name, value))
+                for head, name in layout
+                for value in (getattr(record, name),)
+            ]
+        )
+        + "}"
+    )
+
+
+def _meta_value(name: str, value: Any) -> str:
+    if name == "extra":
+        return _META_JSON.encode(dict(value)) if value else "{}"
+    return _META_JSON.encode(value)
 
 
 #: The record fields whose numbers are also custom properties
@@ -482,7 +513,7 @@ def artifact_to_proto(
         if (kind == JSON or not _fits_index(value)) and _indexed_size(properties[spec.name]) > MAX_INDEXED_BYTES:
             del properties[spec.name]  # too long to index; kept in __ALL_META__
     custom = proto.custom_properties
-    meta_text = _META_JSON.encode(_meta(record))
+    meta_text = _meta_text(record)
     properties[ALL_META].string_value = encode(meta_text, mangle)
     if _indexed_size(properties[ALL_META]) > MAX_INDEXED_BYTES:
         # The Kubeflow SDK then sees the typed properties only.

@@ -75,13 +75,17 @@ _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 def local_path(uri: str) -> Optional[str]:
-    """The local file path a uri names, or None for remote URIs."""
+    """The local file path a uri names, or None for remote URIs (and for
+    names no file can have: with a NUL, which the OS calls refuse)."""
     if uri.startswith("file:"):
         parsed = urllib.parse.urlsplit(uri)
         if parsed.netloc not in ("", "localhost"):
             return None
-        return urllib.parse.unquote(parsed.path) or None
+        path = urllib.parse.unquote(parsed.path)
+        return path if path and "\x00" not in path else None
     if uri.startswith(("/", "./", "../", "~")) or (uri[1:2] == ":" and _WINDOWS_DRIVE.match(uri)):
+        if "\x00" in uri:
+            return None
         return os.path.abspath(os.path.expanduser(uri))
     return None  # s3://, gs://, http://, a table name, ...
 
