@@ -14,7 +14,6 @@ import os
 import uuid
 
 import attrs
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
