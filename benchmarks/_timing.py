@@ -27,11 +27,13 @@ def interleaved(
     warmup: int = 5,
     seed: int = 0,
     pairs: Sequence[Tuple[str, str]] = (),
+    settle: float = 0.0,
 ) -> Timings:
     """Time every variant *rounds* times, interleaved; seconds per call.
 
     Args:
         pairs: Variants to run back to back (in a random order) each round.
+        settle: Seconds to wait (untimed) before each timed call.
     """
     names = list(variants)
     paired = {name for pair in pairs for name in pair}
@@ -54,6 +56,8 @@ def interleaved(
             order.shuffle(block)
         for name in (name for block in blocks for name in block):
             fn = variants[name]
+            if settle:
+                time.sleep(settle)
             start = clock()
             fn()
             out[name].append(clock() - start)
