@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import heapq
 import inspect
-import itertools
 import json
 import logging
 import os
@@ -147,45 +145,52 @@ class _Options:
 
 class _StartScheduler:
     """One daemon thread that writes the RUNNING state of calls still running
-    after their start delay."""
+    after their start delay.
+
+    It holds only the calls still running: a call removes itself when it
+    ends (most end before their delay), so nothing a finished call made
+    stays alive for the garbage collector to walk, and the thread looks at
+    the few calls in flight to find the next deadline.
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._heap: List[Tuple[float, int, ExecutionScope]] = []
-        self._counter = itertools.count()
+        # id(scope) -> (deadline, scope), for the calls still running
+        self._running: Dict[int, Tuple[float, ExecutionScope]] = {}
+        self._wake_at = float("inf")  # when the thread wakes next (under _cond)
         self._thread: Optional[threading.Thread] = None
         self._pid = os.getpid()
 
     def add(self, deadline: float, scope: ExecutionScope) -> None:
         with self._cond:
             if self._pid != os.getpid():  # forked: the thread did not come along
-                self._heap, self._thread, self._pid = [], None, os.getpid()
-            heapq.heappush(self._heap, (deadline, next(self._counter), scope))
+                self._running, self._thread, self._pid = {}, None, os.getpid()
+                self._wake_at = float("inf")
+            self._running[id(scope)] = (deadline, scope)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="lineage-start-writer", daemon=True)
                 self._thread.start()
-            elif self._heap[0][2] is scope:
+            elif deadline < self._wake_at:
                 self._cond.notify()
+
+    def remove(self, scope: ExecutionScope) -> None:
+        """The call ended: no start write is due (dict.pop is atomic)."""
+        self._running.pop(id(scope), None)
 
     def _loop(self) -> None:
         while True:
             with self._cond:
-                # Calls that ended before their delay need nothing: drop
-                # them now rather than waking at each of their deadlines
-                # (a thread waking hundreds of times a second takes the GIL
-                # from the calls being tracked).
-                while self._heap and self._heap[0][2]._done:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._cond.wait()
+                now = time.monotonic()
+                due = [scope for deadline, scope in list(self._running.values()) if deadline <= now]
+                for scope in due:
+                    self._running.pop(id(scope), None)
+                if not due:
+                    self._wake_at = min((deadline for deadline, _ in list(self._running.values())), default=float("inf"))
+                    self._cond.wait(None if self._wake_at == float("inf") else self._wake_at - now)
+                    self._wake_at = 0.0  # awake: every add may notify until the next wait
                     continue
-                deadline, _, scope = self._heap[0]
-                delay = deadline - time.monotonic()
-                if delay > 0:
-                    self._cond.wait(delay)
-                    continue
-                heapq.heappop(self._heap)
-            scope._write_start()
+            for scope in due:
+                scope._write_start()
 
 
 _scheduler = _StartScheduler()
@@ -440,6 +445,7 @@ class ExecutionScope:
             if self._done:
                 return
             self._done = True
+            _scheduler.remove(self)
             if self._exe is None:
                 return
             state, props = _final_state(exc)

@@ -746,6 +746,33 @@ class TestWrites:
         assert mr.state(e) == "COMPLETE"
         assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("d",), "s3://bucket/mnist.csv")]
 
+    def test_a_shorter_delay_is_honoured_while_a_longer_one_waits(self, tracked_sqlite):
+        """A call with a short start delay, begun while another call waits out
+        a long one, is RUNNING in the store after its own delay."""
+        seen = []
+
+        @track(start_delay=0.2)
+        def inner():
+            time.sleep(1.0)
+            seen.append([mr.state(e) for e in mr.executions(tracked_sqlite, "inner")])
+
+        with execution("outer", start_delay=60):
+            inner()
+        assert seen == [["RUNNING"]]
+        assert [mr.state(e) for e in mr.executions(tracked_sqlite, "outer")] == ["COMPLETE"]
+
+    def test_a_finished_call_is_not_kept_alive(self, tracked_sqlite):
+        """A call that ended before its start delay leaves nothing behind: its
+        scope (and the records it holds) is freed when the call returns."""
+        import weakref
+
+        with execution("short", start_delay=60) as ex:
+            ex.log_output(Model(uri="s3://bucket/m.pt", name="m"))
+        ref = weakref.ref(ex)
+        del ex
+
+        assert (ref(), [mr.state(e) for e in mr.executions(tracked_sqlite, "short")]) == (None, ["COMPLETE"])
+
     def test_same_artifact_twice_is_one_event(self, tracked_sqlite):
         """An artifact passed twice (or logged again) gives one event per direction."""
         d = data()
