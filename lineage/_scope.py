@@ -38,7 +38,7 @@ import wrapt
 
 from lineage import _config, _mapping, _provenance
 from lineage.errors import InvalidTypeError, LineageError, LineageWarning, describe
-from lineage.records import Artifact, _now, check_property_name
+from lineage.records import Artifact, _now, check_property_name, check_text
 from lineage.store._codec import exact_as_property
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
@@ -104,6 +104,10 @@ class _Options:
         _config.check_optional_name(f"{where}(workspace)", kwargs.get("workspace"))
         _config.check_optional_name(f"{where}(run)", kwargs.get("run"))
         _config.check_optional_name(f"{where}(description)", kwargs.get("description"))
+        # What MLMD cannot store is refused here, once, not at every call.
+        for field in ("name", "description"):
+            if kwargs.get(field) is not None:
+                check_text(f"{where}({field})", kwargs[field])
         store = kwargs.get("store")
         if store is not None and not isinstance(store, Store):
             if not isinstance(store, str):
@@ -523,6 +527,11 @@ class _Tracked:
         if description is None:
             doc = inspect.getdoc(inner)
             description = doc.strip().splitlines()[0][:1024] if doc else None
+            if description is not None:
+                try:
+                    check_text("docstring", description)
+                except LineageError:  # a lone surrogate: the docstring is not lineage's input
+                    description = None
         self.options = attrs.evolve(options, name=name, description=description)
         self.binder = _mapping.Binder(inner)
         self.is_generator = inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)

@@ -327,9 +327,12 @@ class Execution:
         *,
         _defer: bool = False,
     ) -> None:
-        _check_member_args("Execution", workspace, name, description)
-        if run is not None and not isinstance(run, Run):
-            raise InvalidTypeError(f"'run' must be a Run, got {describe(run)}")
+        # _defer: made by an execution scope, which checked its arguments
+        # when it was declared; written at its first write.
+        if not _defer:
+            _check_member_args("Execution", workspace, name, description)
+            if run is not None and not isinstance(run, Run):
+                raise InvalidTypeError(f"'run' must be a Run, got {describe(run)}")
         self.id: Optional[int] = None
         self.name = name
         self.workspace = workspace

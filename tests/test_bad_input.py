@@ -187,6 +187,15 @@ class TestDeclarativeApi:
 
         attempt(decorator, f)
 
+    @pytest.mark.parametrize("field", ["name", "description"])
+    @pytest.mark.parametrize("value", ["bad \ud800 name", "\udfff"])
+    def test_a_name_mlmd_cannot_store_is_refused_when_declared(self, field, value):
+        """track(...) and execution(...) refuse a name or description MLMD cannot
+        store (a lone surrogate: not UTF-8) at once, naming it, not at each call."""
+        for declare in (lineage.track, lineage.execution):
+            with pytest.raises(lineage.InvalidValueError, match=rf"{declare.__name__}\({field}\)"):
+                declare(**{field: value})
+
     @SETTINGS
     @given(args=st.lists(anything, max_size=3), kwargs=st.dictionaries(st.sampled_from(["a", "password", "b"]), anything, max_size=2))
     def test_tracked_call_with_anything_returns_the_result(self, backend_store, args, kwargs):
