@@ -475,6 +475,43 @@ def new_external_id(kind: str) -> str:
     return f"lineage:{kind}:{prefix}{next(counter):016x}"
 
 
+#: Per record class: its schema, its string properties, its other
+#: properties and the number fields it has (worked out once).
+_artifact_plans: Dict[type, Tuple[RecordSchema, Tuple[str, ...], Tuple[Any, ...], Tuple[str, ...]]] = {}
+#: (type id, workspace, run, mangle) -> an artifact with those set, copied
+#: for each artifact a write sends (shared: not to be modified).
+_artifact_templates: Dict[Tuple[int, Optional[str], Optional[str], bool], pb.Artifact] = {}
+
+
+def _artifact_plan(cls: type) -> Tuple[RecordSchema, Tuple[str, ...], Tuple[Any, ...], Tuple[str, ...]]:
+    plan = _artifact_plans.get(cls)
+    if plan is None:
+        schema = schema_of(cls)
+        fields = records.field_names(cls)
+        plan = _artifact_plans[cls] = (
+            schema,
+            tuple(spec.name for spec in schema.properties if spec.kind == STR),
+            tuple(spec for spec in schema.properties if spec.kind != STR),
+            tuple(prefix for prefix in _NUMBER_FIELDS if prefix in fields),
+        )
+    return plan
+
+
+def _artifact_template(type_id: int, workspace: Optional[str], run: Optional[str], mangle: bool) -> pb.Artifact:
+    key = (type_id, workspace, run, mangle)
+    template = _artifact_templates.get(key)
+    if template is None:
+        template = pb.Artifact(type_id=type_id)
+        if workspace is not None:
+            template.custom_properties[WORKSPACE_PROPERTY].string_value = encode(workspace, mangle)
+        if run is not None:
+            template.custom_properties[RUN_PROPERTY].string_value = encode(run, mangle)
+        if len(_artifact_templates) >= 1024:  # workspaces and runs made on the fly: stay bounded
+            _artifact_templates.clear()
+        _artifact_templates[key] = template
+    return template
+
+
 def artifact_to_proto(
     record: Artifact,
     type_id: int,
@@ -485,57 +522,64 @@ def artifact_to_proto(
     mangle: bool,
 ) -> pb.Artifact:
     """Serialize a record in the Kubeflow layout."""
-    schema = schema_of(type(record))
+    _, string_names, other_specs, number_fields = _artifact_plan(type(record))
     uri = encode(record.uri, mangle)
     if len(uri) * 4 > records.MAX_URI_BYTES and len(uri.encode("utf-8")) > records.MAX_URI_BYTES:
         raise InvalidValueError(
             f"{type(record).__name__}.uri takes more than {records.MAX_URI_BYTES} bytes once escaped for this store "
             f"(NUL and backslashes take 4 bytes each), got {describe(record.uri)}"
         )
-    proto = pb.Artifact(type_id=type_id, uri=uri, external_id=external_id)
+    proto = pb.Artifact()
+    proto.CopyFrom(_artifact_template(type_id, workspace, run, mangle))
+    proto.uri = uri
+    proto.external_id = external_id
     properties = proto.properties
-    for spec in schema.properties:
-        value = getattr(record, spec.name)
+    for name in string_names:
+        value = getattr(record, name)
         if value is None:
             continue
-        kind = spec.kind
-        if kind == STR and type(value) is str and len(value) <= _SHORT_TEXT:
-            properties[spec.name].string_value = encode(value, mangle)  # the common case
-            continue
-        if kind == FLOAT and isinstance(value, int):
-            value = float(value)
-        if kind == INT and not fits_int_value(value):
-            continue  # an INT property cannot hold it on every backend; kept in __ALL_META__
-        if kind == JSON:
-            properties[spec.name].CopyFrom(to_struct_value(value, mangle))
+        if type(value) is str and len(value) <= _SHORT_TEXT:
+            properties[name].string_value = encode(value, mangle)  # the common case
         else:
-            _put_value(properties, spec.name, value, mangle)
-        if (kind == JSON or not _fits_index(value)) and _indexed_size(properties[spec.name]) > MAX_INDEXED_BYTES:
-            del properties[spec.name]  # too long to index; kept in __ALL_META__
-    custom = proto.custom_properties
+            _put_property(properties, name, STR, value, mangle)
+    for spec in other_specs:
+        value = getattr(record, spec.name)
+        if value is not None:
+            _put_property(properties, spec.name, spec.kind, value, mangle)
     meta_text = _meta_text(record)
-    properties[ALL_META].string_value = encode(meta_text, mangle)
-    if _indexed_size(properties[ALL_META]) > MAX_INDEXED_BYTES:
-        # The Kubeflow SDK then sees the typed properties only.
-        del properties[ALL_META]
-        custom[LONG_META].proto_value.Pack(wrappers_pb2.StringValue(value=meta_text))
-    fields = records.field_names(type(record))
-    for prefix in _NUMBER_FIELDS:
-        if prefix in fields:
-            for key, value in _numbers(prefix, getattr(record, prefix)):
-                _put_value(custom, encode(key, mangle), value, mangle)
+    stored_meta = encode(meta_text, mangle)
+    if len(stored_meta) * 4 > MAX_INDEXED_BYTES and len(stored_meta.encode("utf-8")) > MAX_INDEXED_BYTES:
+        # Too long to index: the Kubeflow SDK then sees the typed properties only.
+        proto.custom_properties[LONG_META].proto_value.Pack(wrappers_pb2.StringValue(value=meta_text))
+    else:
+        properties[ALL_META].string_value = stored_meta
+    for prefix in number_fields:
+        for key, value in _numbers(prefix, getattr(record, prefix)):
+            _put_value(proto.custom_properties, encode(key, mangle), value, mangle)
     extra = record.extra
     if extra:
+        custom = proto.custom_properties
         where = f"{type(record).__name__}.extra"
         for key, value in extra.items():
-            records.check_property_name(where, key)
+            records.check_property_name(where, key)  # reserved names (workspace, run) refused
             if value is not None:
                 _put_custom(custom, encode(key, mangle), value, mangle)
-    if workspace is not None:
-        custom[WORKSPACE_PROPERTY].string_value = encode(workspace, mangle)
-    if run is not None:
-        custom[RUN_PROPERTY].string_value = encode(run, mangle)
     return proto
+
+
+def _put_property(properties: Any, name: str, kind: str, value: Any, mangle: bool) -> None:
+    """Set a declared property of an artifact; one that cannot be stored
+    typed and indexed on every backend is left to ``__ALL_META__``."""
+    if kind == FLOAT and isinstance(value, int):
+        value = float(value)
+    if kind == INT and not fits_int_value(value):
+        return  # an INT property cannot hold it on every backend; kept in __ALL_META__
+    if kind == JSON:
+        properties[name].CopyFrom(to_struct_value(value, mangle))
+    else:
+        _put_value(properties, name, value, mangle)
+    if (kind == JSON or not _fits_index(value)) and _indexed_size(properties[name]) > MAX_INDEXED_BYTES:
+        del properties[name]  # too long to index; kept in __ALL_META__
 
 
 def _set(record: Artifact, name: str, value: Any) -> None:

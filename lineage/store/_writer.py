@@ -583,26 +583,29 @@ class Writer:
             with handle.lock:
                 if not handle.proto.HasField("id"):
                     handle.proto.id = execution_id
-        for pair, artifact_id in zip(pairs, artifact_ids):
-            self._bind(pair, artifact_id, handle)
-        for pair in pending.pairs:  # pairs dropped as already present
-            if pair.binding is not None and pair.binding[0].id is None and pair.event.artifact_id:
-                self._bind(pair, pair.event.artifact_id, handle)
+        dropped = (  # pairs dropped as already present; looked at after the others are bound
+            (pair, pair.event.artifact_id)
+            for pair in pending.pairs
+            if pair.binding is not None and pair.binding[0].id is None and pair.event.artifact_id
+        )
+        self._bind(itertools.chain(zip(pairs, artifact_ids), dropped), handle)
 
-    def _bind(self, pair: Pair, artifact_id: int, handle: Optional[ExecutionHandle]) -> None:
-        if handle is not None:
-            handle.logged.add((artifact_id, pair.event.type))
-        external = pair.artifact.external_id if pair.artifact is not None else None
-        key = pair.binding[2] if pair.binding is not None else None
+    def _bind(self, bound: Iterable[Tuple[Pair, int]], handle: Optional[ExecutionHandle]) -> None:
+        """Remember the ids the store gave and set them on the records."""
         with self._lock:
-            self._known_ids[artifact_id] = True
-            if external:
-                self._ids_by_key[external] = artifact_id
-            if key is not None and key != external:
-                self._ids_by_key[key] = artifact_id
-        if pair.binding is not None:
-            # An id the store gave: no need for the field's validator.
-            object.__setattr__(pair.binding[0], "id", artifact_id)
+            for pair, artifact_id in bound:
+                if handle is not None:
+                    handle.logged.add((artifact_id, pair.event.type))
+                self._known_ids[artifact_id] = True
+                external = pair.artifact.external_id if pair.artifact is not None else None
+                if external:
+                    self._ids_by_key[external] = artifact_id
+                binding = pair.binding
+                if binding is not None:
+                    if binding[2] is not None and binding[2] != external:
+                        self._ids_by_key[binding[2]] = artifact_id
+                    # An id the store gave: no need for the field's validator.
+                    object.__setattr__(binding[0], "id", artifact_id)
 
     def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
         """Point deduplicated artifacts that already exist at their id.
