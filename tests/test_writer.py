@@ -77,3 +77,24 @@ class TestDeduplicationKeys:
             expected = "lineage:artifact:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
             [stored] = store.store.get_artifacts_by_id([record.id])
             assert stored.external_id == expected
+
+
+class TestEventPaths:
+    def test_equal_but_different_steps_keep_their_own_paths(self, sqlite_url):
+        """Paths 1, True and "1" compare or hash alike in Python; each event keeps its own steps."""
+        store = lineage.Store(url=sqlite_url)
+        with lineage.execution("paths", store=store, workspace="w", start_delay=0) as ex:
+            for index, path in enumerate([(1,), (True,), ("1",), (1, "a"), (True, "a")]):
+                ex.log_input(DataSet(uri=f"s3://paths/{index}", name=f"p{index}"), path=path)
+        by_uri = {a.id: a.uri for a in store.store.get_artifacts()}
+        steps = {
+            by_uri[e.artifact_id]: [s.key if s.HasField("key") else s.index for s in e.path.steps]
+            for e in store.store.get_events_by_execution_ids([ex.id])
+        }
+        assert steps == {
+            "s3://paths/0": [1],
+            "s3://paths/1": ["True"],
+            "s3://paths/2": ["1"],
+            "s3://paths/3": [1, "a"],
+            "s3://paths/4": ["True", "a"],
+        }

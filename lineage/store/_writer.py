@@ -206,15 +206,30 @@ def _unb64(cls: Any, text: str) -> Any:
     return message
 
 
+#: (event type, path, mangle) -> the event without its artifact, copied for
+#: each event a write sends (paths repeat: one per parameter or return slot).
+_event_templates: Dict[Tuple[int, Tuple[PathStep, ...], bool], pb.Event] = {}
+
+
 def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int] = None, mangle: bool = False) -> pb.Event:
-    event = pb.Event(type=event_type)
+    # Only plain str and int steps are cached: 1, 1.0 and True are equal keys.
+    key = (event_type, tuple(path), mangle) if all(type(step) is str or type(step) is int for step in path) else None
+    template = _event_templates.get(key) if key is not None else None
+    if template is None:
+        template = pb.Event(type=event_type)
+        for step in path:
+            if isinstance(step, int) and not isinstance(step, bool):
+                template.path.steps.add(index=step)
+            else:
+                template.path.steps.add(key=codec.encode(str(step), mangle))
+        if key is not None:
+            if len(_event_templates) >= 4096:  # paths made on the fly (dict keys): stay bounded
+                _event_templates.clear()
+            _event_templates[key] = template
+    event = pb.Event()
+    event.CopyFrom(template)
     if artifact_id is not None:
         event.artifact_id = artifact_id
-    for step in path:
-        if isinstance(step, int) and not isinstance(step, bool):
-            event.path.steps.add(index=step)
-        else:
-            event.path.steps.add(key=codec.encode(str(step), mangle))
     return event
 
 
