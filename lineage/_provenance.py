@@ -17,7 +17,7 @@ import platform
 import socket
 import subprocess
 import sys
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from lineage._version import __version__
 
@@ -83,7 +83,7 @@ def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
 
 
 # (pid, function key or cwd) -> the compact provenance properties.
-_merged: Dict[Any, Dict[str, Any]] = {}
+_merged: Dict[Any, Tuple[Tuple[str, Any], ...]] = {}
 
 
 def _compact(code: Dict[str, Any]) -> Dict[str, Any]:
@@ -101,8 +101,9 @@ def _compact(code: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def call_provenance(func: Optional[Callable[..., Any]] = None) -> Dict[str, Any]:
-    """A fresh dict of provenance properties for one execution.
+def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[str, Any], ...]:
+    """The provenance properties of an execution, as (name, value) pairs
+    (shared, so also a cache key for what is built from them).
 
     ``lineage.git_commit``, and ``lineage.provenance``: JSON of ``code``
     (module, function, source_sha256, git_dirty; for a ``with`` block the
@@ -115,8 +116,8 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Dict[str, Any]
         key = (os.getpid(), os.getcwd())
     merged = _merged.get(key)
     if merged is None:
-        merged = _compact(function_provenance(func) if func is not None else git_state(key[1]))
+        merged = tuple(_compact(function_provenance(func) if func is not None else git_state(key[1])).items())
         if len(_merged) >= 4096:  # functions made on the fly (closures): stay bounded
             _merged.clear()
         _merged[key] = merged
-    return dict(merged)
+    return merged

@@ -382,9 +382,17 @@ class ExecutionScope:
             run_name = _config.run_name(self._options.run)
         workspace, run = _config.contexts_for(store, workspace_name, run_name)
         name = self._options.name or "execution"
-        self._exe = Execution(name=name, workspace=workspace, run=run, description=self._options.description, _defer=True)
-        # The start time is the execution's create_time (the Kubeflow layout).
-        props = _provenance.call_provenance(self._function)
+        # The start time is the execution's create_time (the Kubeflow layout);
+        # provenance is fixed when the execution is made.
+        self._exe = Execution(
+            name=name,
+            workspace=workspace,
+            run=run,
+            description=self._options.description,
+            _defer=True,
+            _fixed=_provenance.call_provenance(self._function),
+        )
+        props: Dict[str, Any] = {}
         if parent is not None:
             props["lineage.parent_external_id"] = parent.external_id
             if parent._exe.id is not None:

@@ -17,7 +17,7 @@ one atomic write instead of three or four.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
 from lineage.errors import InvalidTypeError, describe
@@ -326,9 +326,11 @@ class Execution:
         description: Optional[str] = None,
         *,
         _defer: bool = False,
+        _fixed: Tuple[Tuple[str, Any], ...] = (),
     ) -> None:
         # _defer: made by an execution scope, which checked its arguments
-        # when it was declared; written at its first write.
+        # when it was declared; written at its first write. _fixed: custom
+        # properties it has from the start (its provenance).
         if not _defer:
             _check_member_args("Execution", workspace, name, description)
             if run is not None and not isinstance(run, Run):
@@ -346,6 +348,7 @@ class Execution:
             run=run._spec if run is not None else None,
             description=description,
             create_time=self.create_time,
+            fixed=_fixed,
         )
         if not _defer:
             self._write()

@@ -271,6 +271,8 @@ class Writer:
         # or seen, so a re-logged artifact costs no lookup.
         # Bounded, so that a long-lived process logging new artifacts does not grow.
         self._ids_by_key: Dict[str, int] = _Bounded()
+        # new_execution's protos, without their id, external id and time
+        self._execution_templates: Dict[Tuple[Any, ...], pb.Execution] = {}
         self._known_ids: Dict[int, bool] = _Bounded()  # artifact ids known to exist
         self._contexts: Dict[Tuple[str, Optional[str], str], ContextRef] = {}
         # id(record) -> (weakref, external id): a record whose write went to
@@ -409,25 +411,44 @@ class Writer:
         create_time: str,
         type_name: str = codec.EXECUTION_TYPE_NAME,
         external_id: Optional[str] = None,
+        fixed: Tuple[Tuple[str, Any], ...] = (),
     ) -> ExecutionHandle:
-        """Prepare an execution (RUNNING). Nothing is read or written."""
-        execution_type = codec.execution_type(type_name)
-        proto = codec.execution_to_proto(
-            self.backend.cached_type_id("execution", type_name) or 0,
-            name=name,
-            description=description,
-            create_time=create_time,
-            workspace=workspace.name if workspace else None,
-            run=run.name if run else None,
-            external_id=external_id or codec.new_external_id("execution"),
-            mangle=self.mangle,
-        )
+        """Prepare an execution (RUNNING). Nothing is read or written.
+
+        Args:
+            fixed: Custom properties it has from the start, as (name, value)
+                pairs (hashable: what is built from them is reused).
+        """
+        workspace_name = workspace.name if workspace else None
+        run_name = run.name if run else None
+        key = (type_name, name, description, workspace_name, run_name, self.mangle, fixed)
+        template = self._execution_templates.get(key)
+        if template is None:
+            template = codec.execution_to_proto(
+                0,
+                name=name,
+                description=description,
+                create_time="",
+                workspace=workspace_name,
+                run=run_name,
+                external_id="",
+                mangle=self.mangle,
+            )
+            codec.set_custom(template, dict(fixed), self.mangle)
+            if len(self._execution_templates) >= 1024:  # names made on the fly: stay bounded
+                self._execution_templates.clear()
+            self._execution_templates[key] = template
+        proto = pb.Execution()
+        proto.CopyFrom(template)
+        proto.type_id = self.backend.cached_type_id("execution", type_name) or 0
+        proto.external_id = external_id or codec.new_external_id("execution")
+        proto.properties["create_time"].string_value = create_time
         return ExecutionHandle(
             proto=proto,
-            execution_type=execution_type,
+            execution_type=codec.execution_type(type_name),
             contexts=[spec for spec in (workspace, run) if spec is not None],
-            workspace=workspace.name if workspace else None,
-            run=run.name if run else None,
+            workspace=workspace_name,
+            run=run_name,
         )
 
     def write(
