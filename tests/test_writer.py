@@ -98,3 +98,23 @@ class TestEventPaths:
             "s3://paths/3": [1, "a"],
             "s3://paths/4": ["True", "a"],
         }
+
+
+class TestBoundedCaches:
+    def test_id_caches_stay_bounded_and_keep_the_newest(self, sqlite_url):
+        """The writer's id caches forget their oldest entries past their limit;
+        a forgotten artifact is still referenced, not duplicated (one read)."""
+        store = lineage.Store(url=sqlite_url)
+        writer = store._connection.writer
+        writer._known_ids.limit = writer._ids_by_key.limit = 5
+        ws = Workspace(store=store, name="w")
+        first = Execution(name="e", workspace=ws).log_output(DataSet(uri="s3://bounded/0", name="b0"))
+        for batch in range(4):
+            ex = Execution(name="e", workspace=ws, _defer=True)
+            ex._write(outputs=[DataSet(uri=f"s3://bounded/{batch}-{i}", name="b") for i in range(3)])
+        newest = ex._handle.logged
+
+        assert (len(writer._known_ids) <= 5, len(writer._ids_by_key) <= 5) == (True, True)
+        assert {artifact_id for artifact_id, _ in newest} <= set(writer._known_ids)
+        again = Execution(name="e", workspace=ws).log_input(DataSet(uri="s3://bounded/0", name="b0"))
+        assert again.id == first.id

@@ -523,7 +523,12 @@ def artifact_to_proto(
 ) -> pb.Artifact:
     """Serialize a record in the Kubeflow layout."""
     _, string_names, other_specs, number_fields = _artifact_plan(type(record))
-    uri = encode(record.uri, mangle)
+    meta_text = _meta_text(record)
+    # __ALL_META__ holds every field: without U+E000 or a backslash in its
+    # JSON (which writes NUL and control characters as \u escapes), no
+    # string of the record needs escaping for any backend.
+    plain = _MARK not in meta_text and "\\" not in meta_text
+    uri = record.uri if plain else encode(record.uri, mangle)
     if len(uri) * 4 > records.MAX_URI_BYTES and len(uri.encode("utf-8")) > records.MAX_URI_BYTES:
         raise InvalidValueError(
             f"{type(record).__name__}.uri takes more than {records.MAX_URI_BYTES} bytes once escaped for this store "
@@ -539,15 +544,14 @@ def artifact_to_proto(
         if value is None:
             continue
         if type(value) is str and len(value) <= _SHORT_TEXT:
-            properties[name].string_value = encode(value, mangle)  # the common case
+            properties[name].string_value = value if plain else encode(value, mangle)  # the common case
         else:
             _put_property(properties, name, STR, value, mangle)
     for spec in other_specs:
         value = getattr(record, spec.name)
         if value is not None:
             _put_property(properties, spec.name, spec.kind, value, mangle)
-    meta_text = _meta_text(record)
-    stored_meta = encode(meta_text, mangle)
+    stored_meta = meta_text if plain else encode(meta_text, mangle)
     if len(stored_meta) * 4 > MAX_INDEXED_BYTES and len(stored_meta.encode("utf-8")) > MAX_INDEXED_BYTES:
         # Too long to index: the Kubeflow SDK then sees the typed properties only.
         proto.custom_properties[LONG_META].proto_value.Pack(wrappers_pb2.StringValue(value=meta_text))

@@ -213,7 +213,10 @@ _event_templates: Dict[Tuple[int, Tuple[PathStep, ...], bool], pb.Event] = {}
 
 def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int] = None, mangle: bool = False) -> pb.Event:
     # Only plain str and int steps are cached: 1, 1.0 and True are equal keys.
-    key = (event_type, tuple(path), mangle) if all(type(step) is str or type(step) is int for step in path) else None
+    if len(path) == 1 and type(path[0]) is str:  # the common case: a parameter's name, "return"
+        key: Optional[Tuple[int, Tuple[PathStep, ...], bool]] = (event_type, tuple(path), mangle)
+    else:
+        key = (event_type, tuple(path), mangle) if all(type(step) is str or type(step) is int for step in path) else None
     template = _event_templates.get(key) if key is not None else None
     if template is None:
         template = pb.Event(type=event_type)
@@ -249,9 +252,18 @@ class _Bounded(dict):  # type: ignore[type-arg]
 
     def __setitem__(self, key: Any, value: Any) -> None:
         if len(self) >= self.limit and key not in self:
-            for old in list(itertools.islice(iter(self), max(1, self.limit // 10))):
-                del self[old]
+            self._forget(max(1, self.limit // 10))
         super().__setitem__(key, value)
+
+    def prune(self) -> None:
+        """After entries were set with ``dict.__setitem__`` (a batch): forget
+        the oldest tenth if the limit was reached."""
+        if len(self) >= self.limit:
+            self._forget(len(self) - self.limit + max(1, self.limit // 10))
+
+    def _forget(self, count: int) -> None:
+        for old in list(itertools.islice(iter(self), count)):
+            del self[old]
 
 
 def _by_name(context: pb.Context) -> pb.Context:
@@ -270,10 +282,10 @@ class Writer:
         # external_id -> artifact id, for artifacts this process has written
         # or seen, so a re-logged artifact costs no lookup.
         # Bounded, so that a long-lived process logging new artifacts does not grow.
-        self._ids_by_key: Dict[str, int] = _Bounded()
+        self._ids_by_key: _Bounded = _Bounded()
         # new_execution's protos, without their id, external id and time
         self._execution_templates: Dict[Tuple[Any, ...], pb.Execution] = {}
-        self._known_ids: Dict[int, bool] = _Bounded()  # artifact ids known to exist
+        self._known_ids: _Bounded = _Bounded()  # artifact ids known to exist
         self._contexts: Dict[Tuple[str, Optional[str], str], ContextRef] = {}
         # id(record) -> (weakref, external id): a record whose write went to
         # the spool keeps its external id if it is logged again.
@@ -628,20 +640,23 @@ class Writer:
 
     def _bind(self, bound: Iterable[Tuple[Pair, int]], handle: Optional[ExecutionHandle]) -> None:
         """Remember the ids the store gave and set them on the records."""
+        known, by_key, put = self._known_ids, self._ids_by_key, dict.__setitem__
         with self._lock:
             for pair, artifact_id in bound:
                 if handle is not None:
                     handle.logged.add((artifact_id, pair.event.type))
-                self._known_ids[artifact_id] = True
+                put(known, artifact_id, True)
                 external = pair.artifact.external_id if pair.artifact is not None else None
                 if external:
-                    self._ids_by_key[external] = artifact_id
+                    put(by_key, external, artifact_id)
                 binding = pair.binding
                 if binding is not None:
                     if binding[2] is not None and binding[2] != external:
-                        self._ids_by_key[binding[2]] = artifact_id
+                        put(by_key, binding[2], artifact_id)
                     # An id the store gave: no need for the field's validator.
                     object.__setattr__(binding[0], "id", artifact_id)
+            known.prune()
+            by_key.prune()
 
     def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
         """Point deduplicated artifacts that already exist at their id.
