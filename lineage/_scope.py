@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import heapq
 import inspect
+import itertools
 import json
 import logging
 import os
@@ -151,50 +153,64 @@ class _StartScheduler:
     """One daemon thread that writes the RUNNING state of calls still running
     after their start delay.
 
-    It holds only the calls still running: a call removes itself when it
-    ends (most end before their delay), so nothing a finished call made
-    stays alive for the garbage collector to walk, and the thread looks at
-    the few calls in flight to find the next deadline.
+    A call is a (deadline, number) entry in a heap, and its scope is kept by
+    number only while it runs: a call removes its scope when it ends (most
+    end before their delay), so nothing a finished call made stays alive
+    for the garbage collector to walk. The thread sleeps until the earliest
+    deadline (woken only when a call's deadline comes before it), then drops
+    the entries of calls that ended.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        # id(scope) -> (deadline, scope), for the calls still running
-        self._running: Dict[int, Tuple[float, ExecutionScope]] = {}
-        self._wake_at = float("inf")  # when the thread wakes next (under _cond)
+        self._heap: List[Tuple[float, int]] = []
+        self._running: Dict[int, ExecutionScope] = {}  # number -> scope, while it runs
+        self._counter = itertools.count()
         self._thread: Optional[threading.Thread] = None
         self._pid = os.getpid()
 
-    def add(self, deadline: float, scope: ExecutionScope) -> None:
+    def add(self, deadline: float, scope: ExecutionScope) -> int:
+        """Schedule the start write of *scope*; returns its number for remove()."""
+        number = next(self._counter)
         with self._cond:
             if self._pid != os.getpid():  # forked: the thread did not come along
-                self._running, self._thread, self._pid = {}, None, os.getpid()
-                self._wake_at = float("inf")
-            self._running[id(scope)] = (deadline, scope)
-            if self._thread is None or not self._thread.is_alive():
+                self._heap, self._running, self._thread, self._pid = [], {}, None, os.getpid()
+            self._running[number] = scope
+            heapq.heappush(self._heap, (deadline, number))
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="lineage-start-writer", daemon=True)
                 self._thread.start()
-            elif deadline < self._wake_at:
+            elif self._heap[0][1] == number:  # earlier than what the thread waits for
                 self._cond.notify()
+        return number
 
-    def remove(self, scope: ExecutionScope) -> None:
+    def remove(self, number: int) -> None:
         """The call ended: no start write is due (dict.pop is atomic)."""
-        self._running.pop(id(scope), None)
+        self._running.pop(number, None)
 
     def _loop(self) -> None:
         while True:
             with self._cond:
-                now = time.monotonic()
-                due = [scope for deadline, scope in list(self._running.values()) if deadline <= now]
-                for scope in due:
-                    self._running.pop(id(scope), None)
-                if not due:
-                    self._wake_at = min((deadline for deadline, _ in list(self._running.values())), default=float("inf"))
-                    self._cond.wait(None if self._wake_at == float("inf") else self._wake_at - now)
-                    self._wake_at = 0.0  # awake: every add may notify until the next wait
+                heap, running = self._heap, self._running
+                # Calls that ended before their delay need nothing: drop
+                # their entries now rather than waking at each deadline.
+                while heap and heap[0][1] not in running:
+                    heapq.heappop(heap)
+                if not heap:
+                    self._cond.wait()
                     continue
-            for scope in due:
-                scope._write_start()
+                deadline, number = heap[0]
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(heap)
+                scope = running.pop(number, None)
+            if scope is not None:
+                try:
+                    scope._write_start()  # guarded: fails open with a warning
+                except Exception:  # pragma: no cover - the thread must outlive any one call
+                    log.exception("lineage: writing an execution's start failed")
 
 
 _scheduler = _StartScheduler()
@@ -224,6 +240,7 @@ class ExecutionScope:
         self._params_sent: Optional[Dict[str, Any]] = None  # as the start write stored them
         self._start_props: Dict[str, Any] = {}
         self._start_written = False
+        self._scheduled: Optional[int] = None  # its number in the start scheduler
 
     # ------------------------------------------------------------------ public
 
@@ -406,7 +423,7 @@ class ExecutionScope:
         if delay <= 0:
             self._write_start()
         else:
-            _scheduler.add(time.monotonic() + delay, self)
+            self._scheduled = _scheduler.add(time.monotonic() + delay, self)
 
     def _param_props(self) -> Dict[str, Any]:
         """The parameters as typed properties, and ``lineage.params`` (all of
@@ -457,7 +474,8 @@ class ExecutionScope:
             if self._done:
                 return
             self._done = True
-            _scheduler.remove(self)
+            if self._scheduled is not None:
+                _scheduler.remove(self._scheduled)
             if self._exe is None:
                 return
             state, props = _final_state(exc)
