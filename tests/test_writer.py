@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, example, given, settings
+
 import lineage
 from lineage import DataSet, Execution, Model, Workspace
-from lineage.store import _backend, reset_connections
+from lineage.records import record_class_for, schema_of
+from lineage.store import _backend, _codec, reset_connections
+from tests import strategies
 
 
 def fresh_process_store(url: str) -> lineage.Store:
@@ -118,3 +122,68 @@ class TestBoundedCaches:
         assert {artifact_id for artifact_id, _ in newest} <= set(writer._known_ids)
         again = Execution(name="e", workspace=ws).log_input(DataSet(uri="s3://bounded/0", name="b0"))
         assert again.id == first.id
+
+
+class TestDirectWrite:
+    """The writer's direct path (the common write without the general path's
+    bookkeeping) must store exactly what the general path stores."""
+
+    @staticmethod
+    def _stored(store: lineage.Store, execution_id: int) -> list:
+        mlmd = store.store
+        out = []
+        for event in sorted(mlmd.get_events_by_execution_ids([execution_id]), key=lambda e: e.type):
+            [artifact] = mlmd.get_artifacts_by_id([event.artifact_id])
+            out.append(
+                (
+                    event.type,
+                    [str(step) for step in event.path.steps],
+                    artifact.type,
+                    artifact.uri,
+                    # types that never deduplicate get a fresh random id each
+                    artifact.external_id if schema_of(record_class_for(artifact.type)).deduplicate else "fresh",
+                    dict(artifact.properties),
+                    dict(artifact.custom_properties),
+                )
+            )
+        [execution] = mlmd.get_executions_by_id([execution_id])
+        return [out, execution.last_known_state, dict(execution.custom_properties)]
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(record=strategies.records, data=strategies.data_sets)
+    @example(record=DataSet(uri="0", name="0"), data=DataSet(uri="0", name="0"))  # input and output at once
+    def test_the_direct_path_stores_what_the_general_path_stores(self, tmp_path_factory, record, data):
+        import copy
+
+        stored = []
+        for direct in (True, False):
+            folder = tmp_path_factory.mktemp("direct" if direct else "general")
+            store = lineage.Store(url=f"sqlite:///{folder}/s.db")
+            writer = store._connection.writer
+            taken = []
+            real = writer._direct
+
+            def spy(*args, real=real, direct=direct, taken=taken):
+                taken.append(real(*args) if direct else False)
+                return taken[-1]
+
+            writer._direct = spy
+            # A first write of each class registers types and contexts (general path).
+            warm = Execution(name="warm", workspace=Workspace(store=store, name="w"), _defer=True)
+            warm_record, warm_data = copy.copy(record), copy.copy(data)
+            for warm_copy, uri in ((warm_record, "s3://warm/r"), (warm_data, "s3://warm/d")):
+                object.__setattr__(warm_copy, "uri", uri)
+                object.__setattr__(warm_copy, "id", None)
+            warm._write(inputs=[warm_data], outputs=[warm_record])
+            ex = Execution(name="e", workspace=Workspace(store=store, name="w"), _defer=True)
+            ex._write(
+                inputs=[(copy.copy(data), "data")], outputs=[(copy.copy(record), "return")], state="COMPLETE", properties={"p": 1}
+            )
+            # One new artifact as both input and output is the general path's case.
+            same = schema_of(type(record)).deduplicate and _codec.dedup_key(
+                schema_of(type(record)), record, "w"
+            ) == _codec.dedup_key(schema_of(DataSet), data, "w")
+            assert taken[-1] is (direct and not same)
+            stored.append(self._stored(store, ex.id))
+            reset_connections()
+        assert stored[0] == stored[1]

@@ -500,6 +500,13 @@ class Writer:
                 execution.last_known_state = _STATES[state]
             if properties:
                 codec.set_custom(execution, properties, mangle)
+            unreachable: Optional[StoreUnavailableError] = None
+            if not self.spooling():
+                try:
+                    if self._direct(handle, execution, items, mangle):
+                        return True
+                except StoreUnavailableError as exc:
+                    unreachable = exc
             pending = PendingWrite(
                 execution=execution,
                 execution_type=handle.execution_type,
@@ -510,12 +517,14 @@ class Writer:
             # Keep the execution's latest full state: the next write sends it
             # whole (an update with a field missing would delete that field).
             handle.proto = execution
-            if self.spooling():
+            if unreachable is None and self.spooling():
                 if not spool:
                     raise StoreUnavailableError(f"store {self.backend.url.redacted()} is unreachable: earlier writes wait in the spool")
                 self.spool.append(pending)
                 return False
             try:
+                if unreachable is not None:
+                    raise unreachable
                 self.submit(pending)
             except StoreUnavailableError as exc:
                 if not spool:
@@ -523,6 +532,78 @@ class Writer:
                 self.spool.append(pending, cause=exc)
                 return False
             return True
+
+    def _direct(self, handle: ExecutionHandle, execution: pb.Execution, items: List[Logged], mangle: bool) -> bool:
+        """The common write, sent without the general path's bookkeeping.
+
+        Taken when nothing in it needs a decision: every record is new to
+        this process (no id, a key not seen), of a type registered here and
+        known not to hold Kubeflow SDK artifacts, and the contexts and the
+        execution type are resolved. It sends what :meth:`_prepare` and
+        :meth:`submit` would send (tests/test_writer.py compares them).
+
+        Returns:
+            True if written; False if not taken (or the store already holds
+            part of it): then the general path runs.
+
+        Raises:
+            StoreUnavailableError: the store did not answer (nothing written).
+            StoreError: the store refused the write.
+        """
+        if not execution.type_id:
+            return False
+        contexts = []
+        for spec in handle.contexts:
+            ref = self._contexts.get(spec.key)
+            if ref is None:
+                return False
+            contexts.append(ref.by_name)
+        pairs: List[Tuple[pb.Artifact, pb.Event]] = []
+        bindings: List[Tuple[Artifact, int, str]] = []
+        ids_by_key, legacy_types, type_ids = self._ids_by_key, self._legacy_types, self.backend.cached_type_id
+        workspace, run = handle.workspace, handle.run
+        for record, event_type, path in items:
+            if record.id is not None:
+                return False
+            schema = schema_of(type(record))
+            type_id = type_ids("artifact", schema.type_name)
+            if not type_id or (schema.deduplicate and legacy_types.get(type_id) is not False):
+                return False
+            digest = _digest.of_record(record)
+            key = self._record_key(record, schema, workspace, digest.digest)
+            if key in ids_by_key or any(key == bound[2] for bound in bindings):
+                return False
+            proto = codec.artifact_to_proto(record, type_id, workspace=workspace, run=run, external_id=key, mangle=mangle)
+            if digest is not _digest.NONE:
+                codec.set_custom(proto, digest.properties(), mangle)
+            pairs.append((proto, _event(event_type, path, mangle=mangle)))
+            bindings.append((record, event_type, key))
+        # As on the general path: the next write sends this state whole.
+        handle.proto = execution
+        try:
+            execution_id, artifact_ids, _ = self.backend.call(
+                "put_execution",
+                execution,
+                pairs,
+                contexts,
+                reuse_context_if_already_exist=True,
+                reuse_artifact_if_already_exist_by_external_id=False,
+            )
+        except mlmd_errors.AlreadyExistsError:
+            return False  # the general path references what is stored
+        except mlmd_errors.StatusError as exc:
+            raise StoreError(f"put_execution failed: {_first_line(exc)}", cause=exc) from exc
+        execution.id = execution_id
+        logged, known, put = handle.logged, self._known_ids, dict.__setitem__
+        with self._lock:
+            for (record, event_type, key), artifact_id in zip(bindings, artifact_ids):
+                logged.add((artifact_id, event_type))
+                put(known, artifact_id, True)
+                put(ids_by_key, key, artifact_id)
+                object.__setattr__(record, "id", artifact_id)  # an id the store gave
+            known.prune()
+            ids_by_key.prune()
+        return True
 
     def _record_key(self, record: Artifact, schema: Any, workspace: Optional[str], digest: Optional[str]) -> str:
         if schema.deduplicate:
