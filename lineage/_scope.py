@@ -162,7 +162,10 @@ class _StartScheduler:
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        # Calls take the plain lock (its context manager is C code); the
+        # thread waits on a condition over the same lock.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._heap: List[Tuple[float, int]] = []
         self._running: Dict[int, ExecutionScope] = {}  # number -> scope, while it runs
         self._counter = itertools.count()
@@ -172,7 +175,7 @@ class _StartScheduler:
     def add(self, deadline: float, scope: ExecutionScope) -> int:
         """Schedule the start write of *scope*; returns its number for remove()."""
         number = next(self._counter)
-        with self._cond:
+        with self._lock:
             if self._pid != os.getpid():  # forked: the thread did not come along
                 self._heap, self._running, self._thread, self._pid = [], {}, None, os.getpid()
             self._running[number] = scope
