@@ -147,10 +147,11 @@ def _init_plain(record: Any, strings: Dict[str, Any]) -> bool:
     defaults, without running each validator: when ``uri`` and ``name`` are
     short ASCII strings and every other string is None or one too (what the
     validators accept at once). Returns False, setting nothing, otherwise."""
-    if not (_fast_ok(strings["uri"], MAX_URI_BYTES) and _fast_ok(strings["name"], MAX_TEXT_BYTES)):
-        return False
-    for value in strings.values():
-        if value is not None and not _fast_ok(value, MAX_TEXT_BYTES):
+    for key, value in strings.items():
+        if value is None:
+            if key == "uri" or key == "name":
+                return False
+        elif not _fast_ok(value, MAX_URI_BYTES if key == "uri" else MAX_TEXT_BYTES):
             return False
     setter = object.__setattr__
     for name in field_names(type(record)):

@@ -195,7 +195,7 @@ class ServeProcess:
         """Wait until the server listens; RuntimeError (with its output) if it exits first."""
         if not self._started.wait(timeout) or self.port is None:
             self.stop(signal.SIGKILL)
-            raise RuntimeError(f"lineage serve did not start: {self.command}\n" + "\n".join(self.lines))
+            raise RuntimeError(f"lineage serve did not start: {self.command}\n{self.output}")
 
     @property
     def url(self) -> str:

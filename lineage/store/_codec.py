@@ -605,18 +605,8 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
         elif default is attrs.NOTHING:
             default = None
         _set(record, field.name, default)
-    props = {key: from_value(value) for key, value in proto.properties.items()}
-    meta: Dict[str, Any] = {}
-    raw_meta = props.pop(ALL_META, None)
-    if raw_meta is None and LONG_META in proto.custom_properties:
-        raw_meta = from_value(proto.custom_properties[LONG_META])
-    if isinstance(raw_meta, str):
-        try:
-            parsed = json.loads(raw_meta)
-            if isinstance(parsed, dict):
-                meta = parsed
-        except ValueError:
-            meta = {}
+    props = {key: from_value(value) for key, value in proto.properties.items() if key != ALL_META}
+    meta = _stored_meta(proto)
     names = {field.name for field in fields}
     for key, value in props.items():
         if key in names and key not in ("id", "extra"):
@@ -650,6 +640,24 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
     return record
 
 
+def _stored_meta(proto: pb.Artifact) -> Dict[str, Any]:
+    """The fields an artifact stored as JSON: ``__ALL_META__``, or its long
+    form (see artifact_to_proto); empty when neither holds a JSON object."""
+    if ALL_META in proto.properties:
+        raw = from_value(proto.properties[ALL_META])
+    elif LONG_META in proto.custom_properties:
+        raw = from_value(proto.custom_properties[LONG_META])
+    else:
+        return {}
+    if not isinstance(raw, str):
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def flat(proto: pb.Artifact) -> Dict[str, Any]:
     """The Kubeflow SDK's flat dict of an artifact (``Workspace.list``)."""
     result: Dict[str, Any] = {"id": proto.id}
@@ -661,23 +669,12 @@ def flat(proto: pb.Artifact) -> Dict[str, Any]:
     for key, value in proto.properties.items():
         if key != ALL_META:
             result[key] = from_value(value)
-    raw_meta: Any = None
-    if ALL_META in proto.properties:
-        raw_meta = decode(proto.properties[ALL_META].string_value)
-    elif LONG_META in custom:
-        raw_meta = from_value(custom[LONG_META])
-    if isinstance(raw_meta, str):
-        try:
-            meta = json.loads(raw_meta)
-        except ValueError:
-            meta = {}
-        if isinstance(meta, dict):
-            for key, value in meta.items():
-                # __ALL_META__ is exact where a typed property is not (a struct
-                # turns ints into floats and wraps lists); for the Kubeflow
-                # types' STRING properties both agree.
-                if key not in result or key not in ("id", "workspace", "run"):
-                    result[key] = value
+    for key, value in _stored_meta(proto).items():
+        # __ALL_META__ is exact where a typed property is not (a struct
+        # turns ints into floats and wraps lists); for the Kubeflow types'
+        # STRING properties both agree.
+        if key not in result or key not in ("id", "workspace", "run"):
+            result[key] = value
     if "uri" not in result:
         result["uri"] = decode(proto.uri)
     return result

@@ -213,10 +213,9 @@ _event_templates: Dict[Tuple[int, Tuple[PathStep, ...], bool], pb.Event] = {}
 
 def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int] = None, mangle: bool = False) -> pb.Event:
     # Only plain str and int steps are cached: 1, 1.0 and True are equal keys.
-    if len(path) == 1 and type(path[0]) is str:  # the common case: a parameter's name, "return"
-        key: Optional[Tuple[int, Tuple[PathStep, ...], bool]] = (event_type, tuple(path), mangle)
-    else:
-        key = (event_type, tuple(path), mangle) if all(type(step) is str or type(step) is int for step in path) else None
+    # The common path, one name (a parameter's, "return"), is told at once.
+    plain = (len(path) == 1 and type(path[0]) is str) or all(type(step) is str or type(step) is int for step in path)
+    key = (event_type, tuple(path), mangle) if plain else None
     template = _event_templates.get(key) if key is not None else None
     if template is None:
         template = pb.Event(type=event_type)
@@ -264,6 +263,15 @@ class _Bounded(dict):  # type: ignore[type-arg]
     def _forget(self, count: int) -> None:
         for old in list(itertools.islice(iter(self), count)):
             del self[old]
+
+
+def _pair_keys(pair: Pair) -> Tuple[str, ...]:
+    """The keys an artifact of a write is known by: the external id it was
+    sent with, and the record's own key when that differs."""
+    external = pair.artifact.external_id if pair.artifact is not None else None
+    key = pair.binding[2] if pair.binding is not None else None
+    keys = (external,) if external else ()
+    return keys + (key,) if key is not None and key != external else keys
 
 
 def _by_name(context: pb.Context) -> pb.Context:
@@ -594,15 +602,10 @@ class Writer:
         except mlmd_errors.StatusError as exc:
             raise StoreError(f"put_execution failed: {_first_line(exc)}", cause=exc) from exc
         execution.id = execution_id
-        logged, known, put = handle.logged, self._known_ids, dict.__setitem__
-        with self._lock:
-            for (record, event_type, key), artifact_id in zip(bindings, artifact_ids):
-                logged.add((artifact_id, event_type))
-                put(known, artifact_id, True)
-                put(ids_by_key, key, artifact_id)
-                object.__setattr__(record, "id", artifact_id)  # an id the store gave
-            known.prune()
-            ids_by_key.prune()
+        self._remember(
+            ((event_type, artifact_id, (key,), record) for (record, event_type, key), artifact_id in zip(bindings, artifact_ids)),
+            handle,
+        )
         return True
 
     def _record_key(self, record: Artifact, schema: Any, workspace: Optional[str], digest: Optional[str]) -> str:
@@ -717,25 +720,31 @@ class Writer:
             for pair in pending.pairs
             if pair.binding is not None and pair.binding[0].id is None and pair.event.artifact_id
         )
-        self._bind(itertools.chain(zip(pairs, artifact_ids), dropped), handle)
+        self._remember(
+            (
+                (pair.event.type, artifact_id, _pair_keys(pair), pair.binding[0] if pair.binding is not None else None)
+                for pair, artifact_id in itertools.chain(zip(pairs, artifact_ids), dropped)
+            ),
+            handle,
+        )
 
-    def _bind(self, bound: Iterable[Tuple[Pair, int]], handle: Optional[ExecutionHandle]) -> None:
-        """Remember the ids the store gave and set them on the records."""
+    def _remember(
+        self, landed: Iterable[Tuple[int, int, Tuple[str, ...], Optional[Artifact]]], handle: Optional[ExecutionHandle]
+    ) -> None:
+        """Remember what a write that landed stored, from (event type, artifact
+        id, keys, record): the execution's events, the artifact ids known to
+        exist and their keys; and set each record's id."""
         known, by_key, put = self._known_ids, self._ids_by_key, dict.__setitem__
         with self._lock:
-            for pair, artifact_id in bound:
+            for event_type, artifact_id, keys, record in landed:
                 if handle is not None:
-                    handle.logged.add((artifact_id, pair.event.type))
+                    handle.logged.add((artifact_id, event_type))
                 put(known, artifact_id, True)
-                external = pair.artifact.external_id if pair.artifact is not None else None
-                if external:
-                    put(by_key, external, artifact_id)
-                binding = pair.binding
-                if binding is not None:
-                    if binding[2] is not None and binding[2] != external:
-                        put(by_key, binding[2], artifact_id)
+                for key in keys:
+                    put(by_key, key, artifact_id)
+                if record is not None:
                     # An id the store gave: no need for the field's validator.
-                    object.__setattr__(binding[0], "id", artifact_id)
+                    object.__setattr__(record, "id", artifact_id)
             known.prune()
             by_key.prune()
 
