@@ -36,8 +36,8 @@ def interleaved(
         settle: Seconds to wait (untimed) before each timed call.
     """
     names = list(variants)
-    paired = {name for pair in pairs for name in pair}
     blocks: List[List[str]] = [list(pair) for pair in pairs if all(n in variants for n in pair)]
+    paired = {name for block in blocks for name in block}
     blocks += [[name] for name in names if name not in paired]
     for _ in range(warmup):
         for name in names:

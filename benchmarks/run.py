@@ -151,7 +151,8 @@ def lineage_setup(
     two()
     first = produced[0] if isinstance(produced, list) else produced
     mlmd = _stores.mlmd_for(store)
-    raw = subjects.RawMLMD(mlmd, subjects.last_execution_of(mlmd, first.id), contexts)
+    template = subjects.last_execution_of(mlmd, first.id)
+    raw = subjects.RawMLMD(mlmd, template, contexts)
     variants: Dict[str, Callable[[], Any]] = {
         "lineage_1w": short,
         "raw_1w": raw.one_write,
@@ -159,9 +160,7 @@ def lineage_setup(
         "raw_2w": raw.two_writes,
     }
     if sequential_floor:
-        variants["raw_1w_seq"] = subjects.RawMLMD(
-            mlmd, subjects.last_execution_of(mlmd, first.id), contexts, sequential_ids=True
-        ).one_write
+        variants["raw_1w_seq"] = subjects.RawMLMD(mlmd, template, contexts, sequential_ids=True).one_write
     if kubeflow:
         why = subjects.kubeflow_available()
         if why is None:
