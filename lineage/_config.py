@@ -60,14 +60,30 @@ def check_start_delay(where: str, value: Any) -> None:
         raise InvalidValueError(f"{where} must be a finite number >= 0, got {value!r}")
 
 
-def check_optional_name(where: str, value: Any) -> None:
-    """None, or a non-blank string (a name given to init/track/execution)."""
+def check_optional_name(where: str, value: Any, max_bytes: Optional[int] = None) -> None:
+    """None, or a non-blank string MLMD can store (a name given to
+    init/track/execution): refused here, not at every call that uses it.
+
+    Args:
+        max_bytes: The most UTF-8 bytes MLMD keeps for it (default: a
+            string property's limit).
+    """
     if value is None:
         return
     if not isinstance(value, str):
         raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
     if not value.strip():
         raise InvalidValueError(f"{where} must be a non-empty string, got {value!r}")
+    from lineage.records import MAX_TEXT_BYTES, check_text
+
+    check_text(where, value, MAX_TEXT_BYTES if max_bytes is None else max_bytes)
+
+
+def check_workspace_name(where: str, value: Any) -> None:
+    """A workspace name: its MLMD context name is at most 255 bytes."""
+    from lineage.records import MAX_CONTEXT_NAME_BYTES
+
+    check_optional_name(where, value, MAX_CONTEXT_NAME_BYTES)
 
 
 def init(
@@ -100,7 +116,7 @@ def init(
 
     if store is not None:
         parse_store_url(store)  # raise now, at the call that made the mistake
-    check_optional_name("init(workspace)", workspace)
+    check_workspace_name("init(workspace)", workspace)
     check_optional_name("init(run)", run)
     if strict is not None and not isinstance(strict, bool):
         raise InvalidTypeError(f"init(strict) must be a bool, got {describe(strict)}")

@@ -102,14 +102,11 @@ class _Options:
     def checked(cls, where: str, **kwargs: Any) -> _Options:
         from lineage.workspace import Store
 
+        # What MLMD cannot store is refused here, once, not at every call.
         _config.check_optional_name(f"{where}(name)", kwargs.get("name"))
-        _config.check_optional_name(f"{where}(workspace)", kwargs.get("workspace"))
+        _config.check_workspace_name(f"{where}(workspace)", kwargs.get("workspace"))
         _config.check_optional_name(f"{where}(run)", kwargs.get("run"))
         _config.check_optional_name(f"{where}(description)", kwargs.get("description"))
-        # What MLMD cannot store is refused here, once, not at every call.
-        for field in ("name", "description"):
-            if kwargs.get(field) is not None:
-                check_text(f"{where}({field})", kwargs[field])
         store = kwargs.get("store")
         if store is not None and not isinstance(store, Store):
             if not isinstance(store, str):

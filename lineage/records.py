@@ -62,6 +62,9 @@ MAX_INDEXED_BYTES = 2000
 MAX_URI_BYTES = MAX_INDEXED_BYTES
 MAX_TEXT_BYTES = 16 * 1024 * 1024 - 1
 MAX_NAME_CHARS = 255
+# Context names are VARCHAR(255) on PostgreSQL and MySQL (MLMD's MySQL client
+# sends UTF-8 bytes as latin1 characters: 255 bytes of UTF-8 there).
+MAX_CONTEXT_NAME_BYTES = 255
 # Nested values are also stored as MLMD struct properties, and protobuf
 # refuses messages nested more than 100 deep: a dict level costs 3 (Struct,
 # map entry, Value), so 33 levels is the most a struct can hold.

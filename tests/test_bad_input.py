@@ -196,6 +196,39 @@ class TestDeclarativeApi:
             with pytest.raises(lineage.InvalidValueError, match=rf"{declare.__name__}\({field}\)"):
                 declare(**{field: value})
 
+    @pytest.mark.parametrize(
+        "field, value, says",
+        [
+            ("workspace", "ws \ud800", "no lone surrogates"),
+            ("run", "\udfff", "no lone surrogates"),
+            # a workspace is an MLMD context whose name is VARCHAR(255)
+            ("workspace", "w" * 256, "256 bytes of UTF-8; MLMD stores at most 255"),
+            ("workspace", "é" * 128, "256 bytes of UTF-8; MLMD stores at most 255"),
+        ],
+    )
+    def test_a_workspace_or_run_mlmd_cannot_store_is_refused_when_declared(self, tmp_path, field, value, says):
+        """track(...), execution(...) and init(...) refuse a workspace or run
+        name MLMD cannot store, naming it; before, it was accepted and every
+        call then failed to record (a warning, lineage lost)."""
+        store = f"sqlite:///{tmp_path / 'names.db'}"
+        for declare in (lineage.track, lineage.execution, lineage.init):
+            with pytest.raises(lineage.InvalidValueError, match=rf"{declare.__name__}\({field}\).*{says}"):
+                declare(**{"store": store, field: value})
+        # The longest workspace name that fits is taken, and recorded.
+        lineage.init(store=None, strict=True, start_delay=0)
+        fits = "é" * 127 + "w"
+
+        @lineage.track(store=store, workspace=fits, run="r" * 300)
+        def f(data: lineage.DataSet) -> int:
+            return 1
+
+        data = lineage.DataSet(uri="s3://b/names", name="d")
+        assert f(data) == 1
+        reader = lineage.Store(url=store)._connection.reader
+        [execution] = [e["id"] for e in reader.executions_of_context(reader.workspace(fits)["id"])]
+        names = {c["name"] for c in reader.contexts_of_execution(execution)}
+        assert names == {fits, "r" * 300}
+
     @SETTINGS
     @given(args=st.lists(anything, max_size=3), kwargs=st.dictionaries(st.sampled_from(["a", "password", "b"]), anything, max_size=2))
     def test_tracked_call_with_anything_returns_the_result(self, backend_store, args, kwargs):

@@ -37,7 +37,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lineage import records
 from lineage.errors import InvalidValueError, describe
-from lineage.records import BOOL, FLOAT, INT, JSON, STR, Artifact, RecordSchema, schema_of
+from lineage.records import BOOL, FLOAT, INT, JSON, MAX_CONTEXT_NAME_BYTES, STR, Artifact, RecordSchema, schema_of
 
 __all__ = [
     "ALL_META",
@@ -719,10 +719,8 @@ def set_custom(proto: Any, values: Mapping[str, Any], mangle: bool) -> None:
             _put_custom(custom, name, value, mangle)
 
 
-#: MLMD keeps context names in VARCHAR(255) on PostgreSQL and MySQL; its
-#: MySQL client sends UTF-8 bytes as latin1 characters, so there the limit
-#: is 255 bytes of UTF-8.
-MAX_CONTEXT_NAME = 255
+#: MLMD's limit on context names (see records.MAX_CONTEXT_NAME_BYTES).
+MAX_CONTEXT_NAME = MAX_CONTEXT_NAME_BYTES
 
 
 def _size(stored: str) -> int:
