@@ -311,7 +311,7 @@ class ExecutionScope:
 
             def write() -> None:
                 props = self._param_props() if params else None
-                self._exe._write(inputs=self._take_inputs(), properties=props, spool=not _config.strict())
+                self._send(inputs=self._take_inputs(), properties=props)
                 if params:
                     self._params_sent = dict(self._params)
 
@@ -447,6 +447,12 @@ class ExecutionScope:
         props["lineage.params"] = None if exact else _PARAMS_JSON.encode(self._params)
         return props
 
+    def _send(self, **write: Any) -> None:
+        """One write of this execution; in strict mode an unreachable store
+        raises instead of spooling."""
+        assert self._exe is not None
+        self._exe._write(spool=not _config.strict(), **write)
+
     def _take_inputs(self) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
         inputs, self._inputs = self._inputs, []
         return inputs
@@ -461,7 +467,7 @@ class ExecutionScope:
             inputs = list(self._inputs)
 
             def write() -> None:
-                self._exe._write(inputs=inputs, properties=props, state="RUNNING", spool=not _config.strict())
+                self._send(inputs=inputs, properties=props, state="RUNNING")
                 self._start_written = True
                 self._params_sent = dict(self._params)
                 del self._inputs[: len(inputs)]
@@ -487,7 +493,7 @@ class ExecutionScope:
             inputs, outputs = self._take_inputs(), list(self._outputs)
             self._guarded(
                 "write the execution's end",
-                lambda: self._exe._write(inputs=inputs, outputs=outputs, state=state, properties=props, spool=not _config.strict()),
+                lambda: self._send(inputs=inputs, outputs=outputs, state=state, properties=props),
             )
 
     def _bind_call(self, binder: _mapping.Binder, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
