@@ -33,14 +33,14 @@ import os
 import threading
 import time
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union, overload
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
 
 import attrs
 import wrapt
 
 from lineage import _config, _mapping, _provenance
-from lineage.errors import InvalidTypeError, LineageError, LineageWarning, describe
-from lineage.records import Artifact, _now, check_property_name, check_text
+from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, LineageWarning, describe
+from lineage.records import Artifact, _now, check_property_name, check_text, property_name_key
 from lineage.store._codec import exact_as_property
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
@@ -288,6 +288,7 @@ class ExecutionScope:
         """Record a parameter of the execution (typed; secrets redacted)."""
         check_property_name("log_param(name)", name)
         with self._lock:
+            self._check_open("log_param")
             self._params[name] = _mapping.param_value(name, value)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -364,8 +365,16 @@ class ExecutionScope:
             )
         entry = (artifact, _path(path))
         with self._lock:  # the list is swapped out under this lock when written
+            self._check_open(where)
             getattr(self, pending).append(entry)
         return artifact
+
+    def _check_open(self, where: str) -> None:
+        """Refuse what comes after the end: it would never be written."""
+        if self._done:
+            raise LineageError(
+                f"{where}: execution {self.name!r} has ended; log inside the with block (or the tracked call)"
+            )
 
     def _guarded(self, what: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -430,6 +439,7 @@ class ExecutionScope:
         them as JSON) when a property cannot give one back exactly."""
         props: Dict[str, Any] = {}
         exact = True
+        folded: Optional[Set[str]] = None
         for name, value in self._params.items():
             if name not in _good_param_names:
                 try:
@@ -440,6 +450,16 @@ class ExecutionScope:
                 if len(_good_param_names) >= 4096:
                     _good_param_names.clear()
                 _good_param_names.add(name)
+            if folded is not None or not (name.islower() and name[-1] != " "):
+                # "lr" and "LR" (or "b" and "b "): one property on MySQL, so
+                # the later one is kept in lineage.params only.
+                if folded is None:
+                    folded = {property_name_key(n) for n in props}
+                key = property_name_key(name)
+                if key in folded:
+                    exact = False
+                    continue
+                folded.add(key)
             props[name] = value
             if exact and not exact_as_property(value):
                 exact = False
@@ -521,10 +541,23 @@ def _path(path: Any) -> Tuple[Any, ...]:
     if path is None:
         return ()
     if isinstance(path, (str, int)) and not isinstance(path, bool):
-        return (path,)
-    if isinstance(path, tuple) and all(isinstance(p, (str, int)) for p in path):
-        return path
-    raise InvalidTypeError(f"path must be a str, an int or a tuple of them, got {describe(path)}")
+        steps: Tuple[Any, ...] = (path,)
+    elif isinstance(path, tuple) and all(isinstance(p, (str, int)) for p in path):
+        steps = path
+    else:
+        raise InvalidTypeError(f"path must be a str, an int or a tuple of them, got {describe(path)}")
+    for step in steps:
+        if type(step) is int and not -(2**63) <= step < 2**63:
+            raise InvalidValueError(f"path index must fit in 64 bits (MLMD's event path), got {step!r}")
+    return steps
+
+
+def _error_message(exc: BaseException) -> str:
+    """``str(exc)``; a broken ``__str__`` must not replace the user's exception."""
+    try:
+        return str(exc)[:_ERROR_LIMIT]
+    except Exception:
+        return f"<{type(exc).__name__}: str() failed>"
 
 
 def _final_state(exc: Optional[BaseException]) -> Tuple[str, Dict[str, Any]]:
@@ -534,7 +567,7 @@ def _final_state(exc: Optional[BaseException]) -> Tuple[str, Dict[str, Any]]:
         return "COMPLETE", {}
     props = {
         "lineage.error_type": f"{type(exc).__module__}.{type(exc).__qualname__}".replace("builtins.", ""),
-        "lineage.error_message": str(exc)[:_ERROR_LIMIT],
+        "lineage.error_message": _error_message(exc),
     }
     if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
         return "CANCELED", props
@@ -684,11 +717,16 @@ def _track_async_generator(tracked: _Tracked, wrapped: Any, instance: Any, args:
         scope._detach()
         index = 0
         to_send: Any = None
+        throw: Optional[BaseException] = None
         try:
             while True:
                 token = _current.set(scope)
                 try:
-                    item = await gen.asend(to_send)
+                    if throw is not None:
+                        exc, throw = throw, None
+                        item = await gen.athrow(exc)
+                    else:
+                        item = await gen.asend(to_send)
                 except StopAsyncIteration:
                     break
                 finally:
@@ -700,6 +738,8 @@ def _track_async_generator(tracked: _Tracked, wrapped: Any, instance: Any, args:
                 except GeneratorExit:
                     await gen.aclose()
                     raise
+                except BaseException as exc:  # thrown in by the consumer (athrow)
+                    throw = exc
         except BaseException as exc:
             scope._finish(exc)
             raise

@@ -51,6 +51,8 @@ __all__ = [
 #: Custom property names lineage writes itself; user properties may not use them.
 RESERVED_PROPERTY_NAMES = frozenset({"__kf_workspace__", "__kf_run__", "__ALL_META__"})
 _RESERVED_PREFIXES = ("__kf_", "__lineage", "lineage.")
+# As MySQL compares them (see property_name_key): "LINEAGE.END_TIME" too.
+_RESERVED_KEYS = frozenset(name.lower() for name in RESERVED_PROPERTY_NAMES)
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # MLMD's tightest column sizes across its backends: string properties are
@@ -61,7 +63,8 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 MAX_INDEXED_BYTES = 2000
 MAX_URI_BYTES = MAX_INDEXED_BYTES
 MAX_TEXT_BYTES = 16 * 1024 * 1024 - 1
-MAX_NAME_CHARS = 255
+# Property names are VARCHAR(255) on PostgreSQL and MySQL (bytes of UTF-8 there).
+MAX_NAME_BYTES = 255
 # Context names are VARCHAR(255) on PostgreSQL and MySQL (MLMD's MySQL client
 # sends UTF-8 bytes as latin1 characters: 255 bytes of UTF-8 there).
 MAX_CONTEXT_NAME_BYTES = 255
@@ -258,6 +261,18 @@ def _optional_json(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
     check_json(_where(instance, attribute), value)
 
 
+def property_name_key(name: str) -> str:
+    """What MySQL compares of a property name: it ignores case and trailing
+    spaces, so two names with the same key cannot both be stored on one node."""
+    return name.rstrip(" ").lower()
+
+
+def stored_name_bytes(name: str) -> int:
+    """UTF-8 bytes of a name as the store keeps it, at most: NUL and
+    backslash are escaped there as 4 bytes, U+E000 as 4."""
+    return len(name.encode("utf-8")) + 3 * (name.count("\\") + name.count("\x00")) + name.count("\ue000")
+
+
 def check_property_name(where: str, key: Any) -> None:
     """Raise unless *key* may name a user's extra property."""
     if not isinstance(key, str):
@@ -265,11 +280,13 @@ def check_property_name(where: str, key: Any) -> None:
     if not key:
         raise InvalidValueError(f"{where} names must be non-empty, got {key!r}")
     check_text(f"{where} name", key)
-    if len(key) > MAX_NAME_CHARS:
+    if (len(key) > MAX_NAME_BYTES // 4 or not key.isascii()) and stored_name_bytes(key) > MAX_NAME_BYTES:
         raise InvalidValueError(
-            f"{where} names are at most {MAX_NAME_CHARS} characters (MLMD's property name column), got {describe(key)}"
+            f"{where} names are at most {MAX_NAME_BYTES} bytes of UTF-8 (MLMD's property name column), "
+            f"got {stored_name_bytes(key)}: {describe(key)}"
         )
-    if key in RESERVED_PROPERTY_NAMES or key.startswith(_RESERVED_PREFIXES):
+    folded = property_name_key(key)
+    if folded in _RESERVED_KEYS or folded.startswith(_RESERVED_PREFIXES):
         raise ReservedPropertyError(
             f"{where} uses the reserved property name {key!r}: names "
             f"{sorted(RESERVED_PROPERTY_NAMES)} and those starting with "
@@ -283,10 +300,17 @@ def _extra(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     where = _where(instance, attribute)
     if not isinstance(value, collections.abc.Mapping):
         raise InvalidTypeError(f"{where} must be a mapping, got {describe(value)}")
+    seen: Dict[str, str] = {}
     for key, item in value.items():
         check_property_name(where, key)
         check_int64(f"{where}[{key!r}]", item)
         check_json(f"{where}[{key!r}]", item)
+        other = seen.setdefault(property_name_key(key), key)
+        if other != key:
+            raise InvalidValueError(
+                f"{where} names {other!r} and {key!r} differ only in case or trailing spaces: "
+                "MLMD on MySQL cannot keep both (refused on every backend, so that a store can move)"
+            )
 
 
 def check_int64(where: str, value: Any) -> None:

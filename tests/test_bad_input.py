@@ -6,6 +6,8 @@ PostgreSQL; injection strings find nothing extra.
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import uuid
 from typing import Any, Dict, List
@@ -307,3 +309,95 @@ class TestInjection:
             if any(needle in p.read_text() for needle in ("filter_query=", "filter_query =", ".filter_query"))
         ]
         assert offenders == []
+
+
+class TestCapturedTextMLMDCannotCarry:
+    """What lineage captures (not what a caller declares) is recorded even when
+    it holds a lone surrogate, which is not UTF-8: a file name from
+    ``os.fsdecode`` of bad bytes, an error message, an event path. Before,
+    the whole write failed: the execution was lost, or left RUNNING."""
+
+    def test_arguments_params_paths_and_errors_round_trip(self, any_url):
+        lineage.init(store=any_url, strict=True, start_delay=0)
+        bad_name = os.fsdecode(b"data-\xff.csv")  # '\udcff' in it
+        assert "\udcff" in bad_name
+        reader = lineage.Store(url=any_url)._connection.reader
+
+        @lineage.track
+        def prepare(path: str, tag: str = "a\ud800b\\c\x00d") -> int:
+            prepare.id = lineage.current_execution().id
+            return 1
+
+        assert prepare(bad_name) == 1
+        [stored] = reader.executions([prepare.id])
+        assert stored["state"] == "COMPLETE"
+        assert stored["properties"]["path"] == bad_name
+        assert stored["properties"]["tag"] == "a\ud800b\\c\x00d"
+
+        with lineage.execution("explicit") as ex:
+            ex.log_param("note", "\udfff")
+            ex.log_output(lineage.DataSet(uri="s3://b/surrogate", name="d"), path=("out\udc80", 1))
+        [stored] = reader.executions([ex.id])
+        assert stored["state"] == "COMPLETE" and stored["properties"]["note"] == "\udfff"
+        [event] = reader.events_of_executions([ex.id])
+        assert event["type"] == "OUTPUT" and event["path"] == "out\udc80.1"
+
+        @lineage.track
+        def fails() -> None:
+            fails.id = lineage.current_execution().id
+            raise ValueError("bad \ud800 value")
+
+        with pytest.raises(ValueError, match="bad \ud800 value"):
+            fails()
+        [stored] = reader.executions([fails.id])
+        assert stored["state"] == "FAILED"
+        assert "bad \ud800 value" in json.dumps(stored["properties"], ensure_ascii=False)
+
+
+class TestPropertyNamesEveryBackendTakes:
+    """Property names are VARCHAR(255) on PostgreSQL and MySQL, and MySQL
+    compares them ignoring case and trailing spaces: names past the limit or
+    equal under that rule broke the whole write there (execution lost or
+    left RUNNING)."""
+
+    def test_too_long_or_reserved_in_any_case_is_refused_at_the_call(self, sqlite_url):
+        lineage.init(store=sqlite_url, strict=True, start_delay=0)
+        with lineage.execution("names") as ex:
+            too_long = r"log_param\(name\) names are at most 255 bytes of UTF-8.*got 256"
+            with pytest.raises(lineage.InvalidValueError, match=too_long):
+                ex.log_param("é" * 128, 1)  # 128 characters, 256 bytes
+            with pytest.raises(lineage.ReservedPropertyError, match="LINEAGE.END_TIME"):
+                ex.log_param("LINEAGE.END_TIME", 1)
+            with pytest.raises(lineage.ReservedPropertyError):
+                ex.log_param("__KF_WORKSPACE__ ", 1)
+        with pytest.raises(lineage.InvalidValueError, match=r"names are at most 255 bytes"):
+            DataSet(uri="s3://b/n", name="n", **{"a\\" * 64: 1})  # a backslash is stored as 4 bytes
+        with pytest.raises(lineage.InvalidValueError, match=r"'a' and 'A' differ only in case or trailing spaces"):
+            DataSet(uri="s3://b/n", name="n", a=1, A=2)
+        with pytest.raises(lineage.InvalidValueError, match=r"'b' and 'b ' differ only in case or trailing spaces"):
+            DataSet(uri="s3://b/n", name="n", **{"b": 1, "b ": 2})
+
+    def test_names_mysql_takes_as_one_are_recorded(self, any_url):
+        lineage.init(store=any_url, strict=True, start_delay=0)
+        longest = "é" * 127 + "x"  # 255 bytes
+        metrics = Metrics(uri="s3://b/metrics", name="m", values={"acc": 0.5, "ACC": 0.25, "k" * 250: 1.0, "ok": 2.0})
+
+        @lineage.track
+        def fit(lr: float, LR: float, **more) -> Metrics:  # noqa: N803
+            fit.id = lineage.current_execution().id
+            return metrics
+
+        fit(0.5, 0.25, **{"b": 1, "b ": 2, longest: 3})
+        store = lineage.Store(url=any_url)
+        reader = store._connection.reader
+        [stored] = reader.executions([fit.id])
+        assert stored["state"] == "COMPLETE"
+        props = stored["properties"]
+        assert (props["lr"], props["b"], props[longest]) == (0.5, 1, 3)
+        assert "LR" not in props and "b " not in props  # kept in lineage.params only
+        assert json.loads(props["lineage.params"]) == {"lr": 0.5, "LR": 0.25, "b": 1, "b ": 2, longest: 3}
+        assert metrics.id is not None
+        assert store.get_artifact(metrics.id).values == metrics.values
+        custom = store.store.get_artifacts_by_id([metrics.id])[0].custom_properties
+        assert custom["values.acc"].double_value == 0.5 and custom["values.ok"].double_value == 2.0
+        assert "values.ACC" not in custom and not any(k.startswith("values.kkk") for k in custom)

@@ -360,6 +360,11 @@ class TestParams:
             (2**31, False),  # a 32-bit column on PostgreSQL and MySQL
             (None, False),  # no property at all
             ([64, 32], False),  # a struct: its numbers come back as floats
+            (1712345678.123456, False),  # SQLite keeps 15 significant digits
+            (2.0**60, False),
+            (1e300, False),  # MySQL caps doubles at 1e65
+            (-0.0, False),  # no backend keeps the sign
+            (123456.5, True),
         ],
     )
     def test_lineage_params_only_when_a_property_is_not_exact(self, tracked_sqlite, value, exact):
@@ -378,6 +383,31 @@ class TestParams:
             assert props["x"] == value and type(props["x"]) is type(value)
         else:
             assert json.loads(props["lineage.params"]) == {"epochs": 5, "x": value}
+
+    @pytest.mark.parametrize("backend", backends.ALL_BACKENDS)
+    def test_floats_taken_as_exact_come_back_exactly_on_every_backend(self, backend, tmp_path):
+        """What exact_as_property accepts (no lineage.params copy) is given back
+        as it was by every backend; what it refuses has the exact JSON copy."""
+        import json
+
+        from lineage.store._codec import exact_as_property
+
+        url = backends.make_url(backend, tmp_path)
+        lineage.init(store=url, strict=True, start_delay=0)
+        values = [0.1, 123456.5, 1e20, 1e64, -2.5e-3, 0.0, 1712345678.123456, 2.0**60, 1e300, -1e66, -0.0, 1.7976931348623157e308]
+
+        @track
+        def fit(**params):
+            return None
+
+        fit(**{f"v{i}": v for i, v in enumerate(values)})
+        props = mr.custom(mr.one_execution(lineage.Store(url=url), "fit"))
+        exact = json.loads(props["lineage.params"])
+        for i, v in enumerate(values):
+            assert exact[f"v{i}"] == v
+            if exact_as_property(v):
+                assert props[f"v{i}"] == v, (backend, v, props[f"v{i}"])
+        assert [exact_as_property(v) for v in values] == [True] * 6 + [False] * 6
 
     def test_lineage_params_keeps_arguments_whose_names_cannot_be_properties(self, tracked_sqlite):
         """A parameter whose name MLMD cannot take is skipped as a property and kept in lineage.params."""
@@ -538,8 +568,87 @@ class TestFunctionKinds:
         assert mr.state(e) == "COMPLETE"
         assert [p for _, p, _ in mr.paths(tracked_sqlite, e.id)] == [("yield", 0), ("yield", 1)]
 
+    def test_async_generator_passes_athrow_on(self, tracked_sqlite):
+        """athrow() reaches the tracked async generator, as it reaches the plain
+        one: it may recover and yield again (before, the wrapper raised)."""
+
+        async def plain():
+            try:
+                yield 1
+            except ValueError:
+                yield "recovered"
+
+        async def drive(gen):
+            first = await gen.__anext__()
+            second = await gen.athrow(ValueError("stop"))
+            return first, second
+
+        assert asyncio.run(drive(plain())) == (1, "recovered")
+        assert asyncio.run(drive(track(plain)())) == (1, "recovered")
+        # asyncio.run closes the unfinished generator at the end: COMPLETE
+        assert mr.state(mr.one_execution(tracked_sqlite, "plain")) == "COMPLETE"
+
+    def test_exception_whose_str_fails_propagates_unchanged(self, tracked_sqlite):
+        """The user's exception reaches the caller even when its __str__ raises
+        (before, lineage's RuntimeError from str() replaced it)."""
+
+        class Weird(Exception):
+            def __str__(self):
+                raise RuntimeError("no str for you")
+
+        @track
+        def f():
+            raise Weird()
+
+        with pytest.raises(Weird):
+            f()
+        e = mr.one_execution(tracked_sqlite, "f")
+        assert mr.state(e) == "FAILED"
+        assert mr.custom(e)["lineage.error_message"] == "<Weird: str() failed>"
+        assert mr.custom(e)["lineage.error_type"].endswith("Weird")
+
 
 class TestExecutionBlock:
+    def test_logging_after_the_end_is_refused(self, tracked_sqlite):
+        """log_input/log_output/log_param after the block ended raise (it would
+        never be written; before, it was dropped without a word), and what was
+        stored is unchanged."""
+        with execution("train") as ex:
+            ex.log_param("lr", 0.1)
+        for call in (
+            lambda: ex.log_output(data("late")),
+            lambda: ex.log_input(data("late")),
+            lambda: ex.log_param("epochs", 3),
+        ):
+            with pytest.raises(lineage.LineageError, match=r"execution 'train' has ended"):
+                call()
+        ex.flush()
+        e = mr.one_execution(tracked_sqlite, "train")
+        assert mr.state(e) == "COMPLETE" and mr.events(tracked_sqlite, e.id) == []
+        assert mr.custom(e)["lr"] == 0.1 and "epochs" not in mr.custom(e)
+
+    def test_explicit_path_index_must_fit_64_bits(self, tracked_sqlite):
+        """An event path index MLMD cannot hold is refused at log time, naming it."""
+        with execution("paths") as ex:
+            with pytest.raises(lineage.InvalidValueError, match=r"path index must fit in 64 bits.*\b2361183241434822606848\b"):
+                ex.log_output(data("a"), path=2**71)
+            ex.log_output(data("b"), path=("k", 2**63 - 1))
+        e = mr.one_execution(tracked_sqlite, "paths")
+        assert mr.state(e) == "COMPLETE"
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, e.id)] == [("k", 2**63 - 1)]
+
+    def test_a_dict_key_past_64_bits_is_a_path_key(self, tracked_sqlite):
+        """A captured dict key too large for an index is kept as a key: the call is recorded."""
+
+        @track
+        def f(parts: dict):
+            return None
+
+        f({2**70: data("big")})
+        e = mr.one_execution(tracked_sqlite, "f")
+        assert mr.state(e) == "COMPLETE"
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, e.id)] == [("parts", str(2**70))]
+
     def test_with_block_records_logged_artifacts_and_params(self, tracked):
         """with execution(...) records inputs, outputs and params logged in the block."""
         model = Model(uri="file:///m.pt", name="m", version="1")

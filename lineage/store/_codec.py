@@ -29,7 +29,7 @@ import math
 import os
 import re
 import threading
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 from google.protobuf import any_pb2, struct_pb2, wrappers_pb2
@@ -68,16 +68,34 @@ _KIND_TO_MLMD = {STR: pb.STRING, INT: pb.INT, FLOAT: pb.DOUBLE, BOOL: pb.BOOLEAN
 
 _MARK = "\ue000"
 _ESCAPES = {"m": _MARK, "0": "\x00", "b": "\\"}
-_ESCAPED = re.compile(_MARK + "([m0b])")
+_ESCAPED = re.compile(_MARK + "(?:([m0b])|u([0-9a-f]{4}))")
+# A lone surrogate is not UTF-8: MLMD cannot carry it. Records refuse one when
+# made; a value lineage captures (an argument, a path, an error message, e.g.
+# from os.fsdecode of a bad file name) is stored escaped instead, and read
+# back as it was.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unescape(match: Any) -> str:
+    simple = match.group(1)
+    return _ESCAPES[simple] if simple else chr(int(match.group(2), 16))
 
 
 def encode(text: str, mangles_backslashes: bool) -> str:
-    """Escape what the backend cannot store (NUL; backslash on PostgreSQL)."""
-    if _MARK not in text and "\x00" not in text and not (mangles_backslashes and "\\" in text):
+    """Escape what the backend cannot store (NUL, lone surrogates; backslash
+    on PostgreSQL)."""
+    if (
+        _MARK not in text
+        and "\x00" not in text
+        and not (mangles_backslashes and "\\" in text)
+        and (text.isascii() or _SURROGATE.search(text) is None)
+    ):
         return text
     text = text.replace(_MARK, _MARK + "m").replace("\x00", _MARK + "0")
     if mangles_backslashes:
         text = text.replace("\\", _MARK + "b")
+    if not text.isascii():
+        text = _SURROGATE.sub(lambda m: f"{_MARK}u{ord(m.group()):04x}", text)
     return text
 
 
@@ -85,7 +103,7 @@ def decode(text: str) -> str:
     """Undo :func:`encode`; the identity on strings that were not escaped."""
     if _MARK not in text:
         return text
-    return _ESCAPED.sub(lambda m: _ESCAPES[m.group(1)], text)
+    return _ESCAPED.sub(_unescape, text)
 
 
 def _encode_json_strings(value: Any, mangle: bool) -> Any:
@@ -126,9 +144,11 @@ def fits_int_value(value: int) -> bool:
 def exact_as_property(value: Any) -> bool:
     """Whether a typed custom property gives *value* back as it is.
 
-    MLMD writes doubles with 6 decimals (1e-7 comes back 0.0) and keeps ints
-    in 32 bits on PostgreSQL and MySQL; None is no property at all; lists and
-    dicts come back as structs, whose numbers are all floats.
+    MLMD writes doubles with 6 decimals (1e-7 comes back 0.0), SQLite keeps
+    15 significant digits, MySQL caps them at 1e65 and no backend keeps the
+    sign of -0.0; ints are 32 bits on PostgreSQL and MySQL; None is no
+    property at all; lists and dicts come back as structs, whose numbers are
+    all floats.
     """
     cls = type(value)
     if cls is str or cls is bool:
@@ -136,8 +156,14 @@ def exact_as_property(value: Any) -> bool:
     if cls is int:
         return fits_int_value(value)
     if cls is float:
-        return float(f"{value:.6f}") == value
+        if value == 0.0:
+            return math.copysign(1.0, value) > 0
+        return -_DOUBLE_LIMIT < value < _DOUBLE_LIMIT and float(f"{value:.6f}") == value and float(f"{value:.15g}") == value
     return False
+
+
+#: The largest double MLMD's MySQL schema keeps (larger ones come back as it).
+_DOUBLE_LIMIT = 1e65
 
 
 def to_value(value: Any, mangle: bool) -> Optional[pb.Value]:
@@ -311,14 +337,27 @@ def from_value(value: pb.Value) -> Any:
     return None
 
 
-def _numbers(prefix: str, mapping: Optional[Mapping[str, Any]]) -> Iterable[Tuple[str, Any]]:
+def _numbers(prefix: str, mapping: Optional[Mapping[str, Any]]) -> List[Tuple[str, Any]]:
+    """The top-level numbers of a record's mapping (Metrics.values, ...) as
+    custom properties ``prefix.key``, to query by. ``__ALL_META__`` keeps
+    the mapping whole; a key that cannot name a property on every backend
+    (too long, or equal to an earlier one as MySQL compares names) gets no
+    such copy."""
     if not mapping:
-        return ()
-    return (
-        (f"{prefix}.{key}", value)
-        for key, value in mapping.items()
-        if isinstance(value, (int, float, bool)) and not (isinstance(value, float) and not math.isfinite(value))
-    )
+        return []
+    out = []
+    folded = set()
+    for key, value in mapping.items():
+        if isinstance(value, (int, float, bool)) and not (isinstance(value, float) and not math.isfinite(value)):
+            name = f"{prefix}.{key}"
+            if records.stored_name_bytes(name) > records.MAX_NAME_BYTES:
+                continue
+            fold = records.property_name_key(name)
+            if fold in folded:
+                continue
+            folded.add(fold)
+            out.append((name, value))
+    return out
 
 
 # --------------------------------------------------------------------------- types

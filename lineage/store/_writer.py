@@ -211,6 +211,10 @@ def _unb64(cls: Any, text: str) -> Any:
 _event_templates: Dict[Tuple[int, Tuple[PathStep, ...], bool], pb.Event] = {}
 
 
+# An event path index is an int64; a larger int (a dict key) is kept as a key.
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int] = None, mangle: bool = False) -> pb.Event:
     # Only plain str and int steps are cached: 1, 1.0 and True are equal keys.
     # The common path, one name (a parameter's, "return"), is told at once.
@@ -220,7 +224,7 @@ def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int]
     if template is None:
         template = pb.Event(type=event_type)
         for step in path:
-            if isinstance(step, int) and not isinstance(step, bool):
+            if isinstance(step, int) and not isinstance(step, bool) and _INT64_MIN <= step <= _INT64_MAX:
                 template.path.steps.add(index=step)
             else:
                 template.path.steps.add(key=codec.encode(str(step), mangle))
