@@ -42,7 +42,36 @@ PathStep = Union[str, int]
 Found = Tuple[Artifact, Tuple[PathStep, ...]]
 
 REDACTED = "***"
-_SECRET = re.compile(r"pass(word|wd|phrase)?|secret|token|api_?key|apikey|credential|private_?key|auth|cookie|session_?key", re.I)
+# Secret names are judged word by word (snake_case, kebab-case, camelCase,
+# digits), so ``max_tokens``, ``tokenizer``, ``num_passes`` or ``author`` are
+# not secrets but ``db_password``, ``githubToken`` and ``apiKey`` are.
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_SECRET_WORDS = frozenset(
+    {
+        *("password", "passwd", "passphrase", "pass", "pwd", "secret", "secrets", "token"),
+        *("credential", "credentials", "auth", "authorization", "cookie", "cookies", "bearer", "apikey"),
+    }
+)
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("session", "key"), ("access", "key")})
+_SECRET_SUFFIXES = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "apikey",
+    "credential",
+    "credentials",
+    "secretkey",
+    "privatekey",
+    "sessionkey",
+    "accesstoken",
+    "authtoken",
+    "apitoken",
+)
+# ``pad_token="[PAD]"``, ``eos_token``, ``max_token``: NLP vocabulary, not secrets.
+_NOT_SECRET_BEFORE_TOKEN = frozenset(
+    {"pad", "eos", "bos", "unk", "sep", "cls", "mask", "special", "start", "end", "stop", "max", "min", "num", "n"}
+)
 _REPR_LIMIT = 256
 _MAX_DEPTH = 3
 
@@ -160,8 +189,7 @@ def _convert(value: Any) -> Optional[Artifact]:
     record = converter(value)
     if record is not None and not isinstance(record, Artifact):
         raise InvalidTypeError(
-            f"the converter registered for {type(value).__qualname__} returned {describe(record)}, "
-            "not a lineage record"
+            f"the converter registered for {type(value).__qualname__} returned {describe(record)}, not a lineage record"
         )
     return record
 
@@ -268,10 +296,24 @@ def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List
 _secret_names: Dict[str, bool] = {}
 
 
+def _names_a_secret(name: str) -> bool:
+    words = [word.lower() for word in _WORD.findall(name)]
+    previous = ""
+    for word in words:
+        if word in _SECRET_WORDS:
+            if not (word == "token" and previous in _NOT_SECRET_BEFORE_TOKEN):
+                return True
+        elif (previous, word) in _SECRET_PAIRS or word.endswith(_SECRET_SUFFIXES):
+            return True
+        previous = word
+    return False
+
+
 def _is_secret(name: str) -> bool:
+    """Whether a parameter named *name* is recorded as ``***``."""
     secret = _secret_names.get(name)
     if secret is None:
-        secret = _SECRET.search(name) is not None
+        secret = _names_a_secret(name)
         if len(_secret_names) >= 4096:
             _secret_names.clear()
         _secret_names[name] = secret
@@ -366,6 +408,8 @@ class Binder:
         self.positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         self.var_positional = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), None)
         self.var_keyword = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
+        # Names a keyword argument cannot bind to: it goes to **kwargs (or is an error).
+        self.not_by_keyword = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL, p.VAR_KEYWORD))
         self.defaults = {p.name: p.default for p in params if p.default is not p.empty and p.kind is not p.VAR_KEYWORD}
         self.input_classes = {name: record_class_of(a) for name, a in self.annotations.items()}
 
@@ -374,10 +418,16 @@ class Binder:
 
         *bound_method*: the call came through an instance or class (wrapt's
         ``instance`` is set), so the first parameter is not in *args*.
+
+        Keyword arguments that land in ``**kwargs`` keep their own names,
+        except one named like a parameter that already has a value (a
+        positional-only parameter or ``*args``: ``f(1, a=6)`` for
+        ``def f(a, /, **kw)``), which is ``"kw.a"`` so that neither value
+        hides the other.
         """
         positional = self.positional[1:] if bound_method and self.positional else self.positional
         values: Dict[str, Any] = {}
-        extra_args = args[len(positional):]
+        extra_args = args[len(positional) :]
         for name, value in zip(positional, args):
             values[name] = value
         if extra_args:
@@ -386,9 +436,13 @@ class Binder:
             values[self.var_positional] = tuple(extra_args)
         extra_kwargs = {}
         for key, value in kwargs.items():
-            if key in values:
+            if key in self.not_by_keyword:  # Python's rule: such a key goes to **kwargs
+                if self.var_keyword is None:
+                    raise TypeError(f"{key!r} cannot be passed as a keyword argument")
+                extra_kwargs[key] = value
+            elif key in values:
                 raise TypeError(f"multiple values for argument {key!r}")
-            if key in self.annotations and key != self.var_keyword and key != self.var_positional:
+            elif key in self.annotations:
                 values[key] = value
             elif self.var_keyword is not None:
                 extra_kwargs[key] = value
@@ -398,7 +452,15 @@ class Binder:
             if name not in values:
                 values[name] = default
         if extra_kwargs:
-            values.update(extra_kwargs)
+            taken = set(values)
+            if bound_method and self.positional:
+                taken.add(self.positional[0])  # bound to the instance, not in *args
+            for key, value in extra_kwargs.items():
+                name = key
+                while name in taken or (name != key and name in extra_kwargs):
+                    name = f"{self.var_keyword}.{name}"
+                taken.add(name)
+                values[name] = value
         if bound_method and self.positional:
             values.pop(self.positional[0], None)
         for name in _SELF_NAMES:

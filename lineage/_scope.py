@@ -631,7 +631,8 @@ def _decorate(func: F, options: _Options) -> F:
 
         @wrapt.decorator
         def async_gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            return _track_async_generator(tracked, wrapped, instance, args, kwargs)
+            # Made now: wrong arguments raise at the call, as without @track.
+            return _track_async_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
 
         return async_gen_wrapper(func)  # type: ignore[no-any-return]
 
@@ -651,7 +652,8 @@ def _decorate(func: F, options: _Options) -> F:
 
         @wrapt.decorator
         def gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            return _track_generator(tracked, wrapped, instance, args, kwargs)
+            # Made now: wrong arguments raise at the call, as without @track.
+            return _track_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
 
         return gen_wrapper(func)  # type: ignore[no-any-return]
 
@@ -666,12 +668,11 @@ def _decorate(func: F, options: _Options) -> F:
     return wrapper(func)  # type: ignore[no-any-return]
 
 
-def _track_generator(tracked: _Tracked, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _track_generator(tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     # A generator function: the execution starts at the first next() and
     # ends when the generator is exhausted, closed or fails. The current
     # execution is set only while the generator's own code runs.
     scope = tracked.scope(instance, args, kwargs)
-    gen = wrapped(*args, **kwargs)
     scope.__enter__()
     scope._detach()
     index = 0
@@ -709,10 +710,9 @@ def _track_generator(tracked: _Tracked, wrapped: Any, instance: Any, args: Any, 
     return result
 
 
-def _track_async_generator(tracked: _Tracked, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _track_async_generator(tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     async def agen() -> Any:
         scope = tracked.scope(instance, args, kwargs)
-        gen = wrapped(*args, **kwargs)
         scope.__enter__()
         scope._detach()
         index = 0

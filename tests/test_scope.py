@@ -568,6 +568,25 @@ class TestFunctionKinds:
         assert mr.state(e) == "COMPLETE"
         assert [p for _, p, _ in mr.paths(tracked_sqlite, e.id)] == [("yield", 0), ("yield", 1)]
 
+    def test_generator_called_with_wrong_arguments_raises_at_the_call(self, tracked_sqlite):
+        """As without @track: a generator function's TypeError comes from the
+        call, not from the first next() (nothing is recorded)."""
+
+        def gen(a):
+            yield a
+
+        async def agen(a):
+            yield a
+
+        for fn in (gen, agen):
+            with pytest.raises(TypeError) as plain:
+                fn(1, 2)
+            with pytest.raises(TypeError) as tracked:
+                track(fn)(1, 2)
+            assert str(tracked.value) == str(plain.value)
+        assert mr.executions(tracked_sqlite) == []
+        assert list(track(gen)(5)) == [5]
+
     def test_async_generator_passes_athrow_on(self, tracked_sqlite):
         """athrow() reaches the tracked async generator, as it reaches the plain
         one: it may recover and yield again (before, the wrapper raised)."""

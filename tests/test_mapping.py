@@ -1,0 +1,306 @@
+"""lineage._mapping: which names are secrets, and how a call's arguments bind."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import lineage
+from lineage import DataSet, track
+from lineage._mapping import REDACTED, Binder, _is_secret, _secret_names
+from tests import backends
+from tests import mlmd_reads as mr
+
+
+@pytest.fixture
+def tracked_sqlite(tmp_path) -> lineage.Store:
+    """lineage.init() on a fresh SQLite file; writes are synchronous."""
+    url = backends.make_url("sqlite", tmp_path)
+    lineage.init(store=url, workspace="ws", run="r1", strict=True, start_delay=0)
+    return lineage.Store(url=url)
+
+
+def params_of(props):
+    """The call's parameters among an execution's custom properties."""
+    return {k: v for k, v in props.items() if not k.startswith(("lineage.", "__"))}
+
+
+# --------------------------------------------------------------------------- secrets
+
+SECRET_NAMES = [
+    "password",
+    "secretkey",
+    "authtoken",
+    "githubaccesstoken",
+    "db_password",
+    "dbPassword",
+    "DB_PASSWORD",
+    "dbpassword",
+    "passwd",
+    "db_pass",
+    "hf_token",
+    "auth_token",
+    "access_token",
+    "githubToken",
+    "HFToken",
+    "api_key",
+    "api-key",
+    "apiKey",
+    "APIKey",
+    "openai_api_key",
+    "apikey",
+    "private_key",
+    "secret",
+    "client_secret",
+    "aws_secret_access_key",
+    "credentials",
+    "db_credentials",
+    "auth",
+    "basic_auth",
+    "authorization",
+    "cookie",
+    "session_key",
+    "bearer",
+    "token2",
+]
+
+NOT_SECRET_NAMES = [
+    "max_tokens",
+    "tokenizer",
+    "num_passes",
+    "author",
+    "passage_len",
+    "pad_token",
+    "eos_token",
+    "padToken",
+    "max_token",
+    "lr",
+    "epochs",
+    "batch_size",
+    "keyboard",
+    "passes",
+    "compass",
+    "tokens",
+    "authority",
+    "host",
+    "kw.a",
+]
+
+
+class TestIsSecret:
+    @pytest.mark.parametrize("name", SECRET_NAMES)
+    def test_secret_names_are_redacted(self, name):
+        assert _is_secret(name) is True
+
+    @pytest.mark.parametrize("name", NOT_SECRET_NAMES)
+    def test_ordinary_names_are_not_redacted(self, name):
+        assert _is_secret(name) is False
+
+    def test_the_answer_is_cached(self):
+        """The per-name answer is kept in the small cache, and the cache gives the same answer."""
+        _secret_names.clear()
+        assert _is_secret("my_api_key") is True and _is_secret("max_tokens") is False
+        assert _secret_names == {"my_api_key": True, "max_tokens": False}
+        assert _is_secret("my_api_key") is True and _is_secret("max_tokens") is False
+
+    def test_hyperparameters_are_kept_and_secrets_redacted(self, tracked_sqlite):
+        """max_tokens and tokenizer are stored as given; api_key is ***, read back from MLMD."""
+
+        @track
+        def generate(prompt, max_tokens, tokenizer, api_key, pad_token="[PAD]"):
+            return None
+
+        generate("hi", max_tokens=512, tokenizer="bert", api_key="sk-123")
+        props = mr.custom(mr.one_execution(tracked_sqlite, "generate"))
+        assert params_of(props) == {
+            "prompt": "hi",
+            "max_tokens": 512,
+            "tokenizer": "bert",
+            "api_key": REDACTED,
+            "pad_token": "[PAD]",
+        }
+        assert "sk-123" not in json.dumps(props)
+
+
+# --------------------------------------------------------------------------- binding
+
+
+# Each returns its arguments as Python bound them: the truth Binder must match.
+
+
+def pos_only_and_kwargs(a, /, data: DataSet, **kw):
+    return locals()
+
+
+def everything(a, b=2, /, c=3, *rest, d, e=5, **kw):
+    return locals()
+
+
+def keyword_only(a, *, b, c=1):
+    return locals()
+
+
+def only_varargs(*args, **kwargs):
+    return locals()
+
+
+def pos_only_defaults(a, b=1, /):
+    return locals()
+
+
+def varargs_no_kwargs(x, y=2, *rest):
+    return locals()
+
+
+SIGNATURES = [pos_only_and_kwargs, everything, keyword_only, only_varargs, pos_only_defaults, varargs_no_kwargs]
+KEYS = ["a", "b", "c", "d", "e", "x", "y", "z", "data", "rest", "kw", "args", "kwargs", "kw.a"]
+
+
+def check_binding(func, args, kwargs):
+    """Binder.bind agrees with the call itself and with inspect.signature(func).bind.
+
+    CPython 3.11's Signature.bind wrongly rejects a keyword named like a
+    positional-only parameter that has a default (``everything(1, b=6, d=4)``,
+    CPython gh-87106), so the call itself decides what is valid.
+    """
+    sig = inspect.signature(func)
+    binder = Binder(func)
+    try:
+        bound = func(*args, **kwargs)
+    except TypeError as exc:
+        with pytest.raises(TypeError):
+            sig.bind(*args, **kwargs)
+        if "missing" not in str(exc):  # a missing argument is left to the function to report
+            with pytest.raises(TypeError):
+                binder.bind(args, kwargs, bound_method=False)
+        return
+    try:
+        by_inspect = sig.bind(*args, **kwargs)
+    except TypeError:
+        assert sys.version_info < (3, 12)
+    else:
+        by_inspect.apply_defaults()
+        assert dict(by_inspect.arguments) == bound
+    got = binder.bind(args, dict(kwargs), bound_method=False)
+    named, extra = {}, {}
+    for name, value in bound.items():
+        kind = sig.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            extra = value
+        elif kind is not inspect.Parameter.VAR_POSITIONAL or value:  # an empty *args is left out
+            named[name] = value
+    # Every named parameter has its own value, under its own name.
+    for name, value in named.items():
+        assert got[name] == value, (name, got)
+    # Every **kwargs item is there too: under its own name, or "kw.<name>"
+    # when a parameter already holds that name.
+    rest = {k: v for k, v in got.items() if k not in named}
+    assert len(rest) == len(extra), (got, bound)
+    for key, value in extra.items():
+        if key in named:  # e.g. "kw.a" ("kw.kw.a" if the call also passed "kw.a")
+            renamed = [k for k in rest if k.startswith(binder.var_keyword + ".") and k.endswith("." + key) and k not in extra]
+            assert value in [rest[k] for k in renamed], (key, got)
+        else:
+            assert rest[key] == value, (key, got)
+
+
+class TestBinder:
+    def test_positional_only_name_in_kwargs(self):
+        binder = Binder(pos_only_and_kwargs)
+        d = DataSet(uri="s3://10/d", name="d")
+        assert binder.bind((1, d), {"a": 6}, bound_method=False) == {"a": 1, "data": d, "kw.a": 6}
+        # no collision: the flat name, as for any other **kwargs item
+        assert binder.bind((1, d), {"b": 6}, bound_method=False) == {"a": 1, "data": d, "b": 6}
+
+    def test_positional_only_default_and_varargs_names_in_kwargs(self):
+        got = Binder(everything).bind((1, 9, 8, 7), {"b": 6, "rest": 7, "d": 4}, bound_method=False)
+        assert got == {"a": 1, "b": 9, "c": 8, "rest": (7,), "d": 4, "e": 5, "kw.b": 6, "kw.rest": 7}
+        # *rest got nothing: a "rest" keyword hides no value and keeps its name
+        got = Binder(everything).bind((1,), {"rest": 7, "d": 4}, bound_method=False)
+        assert got == {"a": 1, "d": 4, "b": 2, "c": 3, "e": 5, "rest": 7}
+        got = Binder(everything).bind((1,), {"a": 6, "d": 4}, bound_method=False)
+        assert got == {"a": 1, "d": 4, "b": 2, "c": 3, "e": 5, "kw.a": 6}
+
+    def test_method_call_keeps_a_kwarg_named_like_self(self):
+        """Through an instance the first parameter is bound already: a "self" keyword goes to **kwargs."""
+
+        def fit(self, a, /, **kw):
+            return None
+
+        got = Binder(fit).bind((1,), {"a": 2, "self": 3, "b": 4}, bound_method=True)
+        assert got == {"a": 1, "kw.a": 2, "kw.self": 3, "b": 4}
+
+    def test_positional_only_as_keyword_without_kwargs_is_a_type_error(self):
+        with pytest.raises(TypeError):
+            Binder(pos_only_defaults).bind((1,), {"b": 2}, bound_method=False)
+        with pytest.raises(TypeError):
+            Binder(pos_only_defaults).bind((), {"a": 2}, bound_method=False)
+        with pytest.raises(TypeError):
+            Binder(varargs_no_kwargs).bind((1, 2, 3), {"rest": 2}, bound_method=False)
+
+    @pytest.mark.parametrize(
+        "func, args, kwargs",
+        [
+            (pos_only_and_kwargs, (1, "d"), {"a": 6}),
+            (pos_only_and_kwargs, (1,), {"data": "d", "a": 6, "kw": 7}),
+            (pos_only_and_kwargs, (1, "d", 3), {}),
+            (everything, (1, 2, 3, 4, 5), {"d": 6, "a": 7, "b": 8, "rest": 9}),
+            (everything, (1,), {"c": 6, "d": 7}),
+            (everything, (0,), {"a": 0, "b": 0, "c": 0, "d": 0}),  # inspect.bind on 3.11 rejects it; Python does not
+            (everything, (1,), {"c": 6}),
+            (everything, (1, 2, 3), {"c": 6, "d": 7}),
+            (keyword_only, (1,), {"b": 2}),
+            (keyword_only, (1, 2), {"b": 2}),
+            (keyword_only, (), {"a": 1, "b": 2, "c": 3}),
+            (keyword_only, (1,), {"b": 2, "z": 3}),
+            (only_varargs, (1, 2), {"args": 3, "kwargs": 4}),
+            (only_varargs, (), {}),
+            (pos_only_defaults, (1,), {}),
+            (pos_only_defaults, (1, 2), {}),
+            (pos_only_defaults, (1, 2, 3), {}),
+            (varargs_no_kwargs, (1, 2, 3), {}),
+            (varargs_no_kwargs, (1,), {"y": 3}),
+            (varargs_no_kwargs, (1,), {"x": 3}),
+        ],
+    )
+    def test_agrees_with_python_and_inspect(self, func, args, kwargs):
+        check_binding(func, args, kwargs)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        func=st.sampled_from(SIGNATURES),
+        args=st.lists(st.integers(), max_size=6),
+        kwargs=st.dictionaries(st.sampled_from(KEYS), st.integers(), max_size=5),
+    )
+    def test_agrees_with_python_and_inspect_on_any_call(self, func, args, kwargs):
+        check_binding(func, tuple(args), kwargs)
+
+    def test_tracked_call_with_positional_only_name_in_kwargs(self, tracked_sqlite):
+        """f(1, data, a=6) for def f(a, /, data, **kw) records a=1, kw.a=6 and data as an input."""
+
+        @track
+        def f(a, /, data: DataSet, **kw):
+            return kw
+
+        assert f(1, DataSet(uri="s3://10/d", name="d"), a=6) == {"a": 6}
+        e = mr.one_execution(tracked_sqlite, "f")
+        assert mr.state(e) == "COMPLETE"
+        assert params_of(mr.custom(e)) == {"a": 1, "kw.a": 6}
+        assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("data",), "s3://10/d")]
+
+    def test_record_in_a_colliding_kwarg_is_an_input(self, tracked_sqlite):
+        """A record passed in **kwargs under a positional-only parameter's name is still an input."""
+
+        @track
+        def f(a: str, /, **kw):
+            return None
+
+        f("plain", a=DataSet(uri="s3://10/k", name="k"), b=2)
+        e = mr.one_execution(tracked_sqlite, "f")
+        assert params_of(mr.custom(e)) == {"a": "plain", "b": 2}
+        assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("kw.a",), "s3://10/k")]
