@@ -492,16 +492,24 @@ def map_arguments(
             explicit = dict(inputs)
         else:
             explicit = {name: None for name in inputs}
+    declared, var_keyword, classes = binder.annotations, binder.var_keyword, binder.input_classes
     for name, value in values.items():
-        if name in excluded:
+        # An item of **kwargs answers to its own name and to the **kwargs
+        # parameter's (exclude=["kw"], inputs=["kw"], **kw: DataSet).
+        owner = name if var_keyword is None or name in declared else var_keyword
+        if name in excluded or owner in excluded:
             continue
+        cls = classes.get(name) or classes.get(owner)
         if explicit is not None:
-            if name in explicit:
-                cls = explicit[name] or binder.input_classes.get(name)
-                mapped.inputs.extend(find_artifacts(value, (name,), cls) or ())
-                continue
+            if name in explicit or owner in explicit:
+                cls = explicit.get(name) or explicit.get(owner) or cls
+                found = find_artifacts(value, (name,), cls)
+                if found or owner == name:
+                    mapped.inputs.extend(found or ())
+                    continue
+                # an item of **kw that holds no record stays a parameter
         else:
-            found = find_artifacts(value, (name,), binder.input_classes.get(name))
+            found = find_artifacts(value, (name,), cls)
             if found:
                 mapped.inputs.extend(found)
                 continue

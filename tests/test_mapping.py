@@ -304,3 +304,33 @@ class TestBinder:
         e = mr.one_execution(tracked_sqlite, "f")
         assert params_of(mr.custom(e)) == {"a": "plain", "b": 2}
         assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("kw.a",), "s3://10/k")]
+
+    def test_exclude_inputs_and_annotation_of_kwargs_cover_its_items(self, tracked_sqlite, tmp_path):
+        """exclude=["kw"], inputs=["kw"] and ``**kw: DataSet`` apply to every item
+        of **kw (before, they named nothing and were silently ignored)."""
+        path = tmp_path / "train.csv"
+        path.write_text("x\n")
+
+        @track(exclude=["kw"])
+        def dropped(lr, **kw):
+            return None
+
+        @track(inputs=["kw"])
+        def only_kw(d: DataSet, **kw):
+            return None
+
+        @track
+        def annotated(**files: DataSet):
+            return None
+
+        dropped(0.1, secret_path="x", n=3)
+        only_kw(DataSet(uri="s3://k/d", name="d"), extra=DataSet(uri="s3://k/e", name="e"), n=3)
+        annotated(train=str(path))
+        e = mr.one_execution(tracked_sqlite, "dropped")
+        assert params_of(mr.custom(e)) == {"lr": 0.1}
+        e = mr.one_execution(tracked_sqlite, "only_kw")
+        assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("extra",), "s3://k/e")]
+        assert "n" in params_of(mr.custom(e)) and "d" in params_of(mr.custom(e))
+        e = mr.one_execution(tracked_sqlite, "annotated")
+        [(kind, step, uri)] = mr.paths(tracked_sqlite, e.id)
+        assert (kind, step) == ("INPUT", ("train",)) and uri.endswith("train.csv")
