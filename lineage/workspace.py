@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
 from lineage.errors import InvalidTypeError, describe
-from lineage.records import Artifact, Model, _now, check_json
+from lineage.records import Artifact, Model, _now, check_json, check_text
 from lineage.store import (
     INPUT,
     OUTPUT,
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from lineage.graph import LineageGraph
 
 __all__ = ["Execution", "Run", "Store", "Workspace"]
+
+_INT64_MAX = 2**63 - 1
 
 
 class Store:
@@ -107,33 +109,53 @@ class Store:
         self.store = self._connection.mlmd
 
     def get_artifact(self, artifact_id: int) -> Optional[Artifact]:
-        """The record stored under an artifact id, or None."""
+        """The record stored under an artifact id, or None.
+
+        Raises:
+            InvalidTypeError: *artifact_id* is not an int.
+            InvalidValueError: it is not an MLMD id (1 to 2**63 - 1).
+        """
         if isinstance(artifact_id, bool) or not isinstance(artifact_id, int):
             raise InvalidTypeError(f"get_artifact(artifact_id) must be an int, got {describe(artifact_id)}")
+        _check_artifact_id("get_artifact(artifact_id)", artifact_id)
         return self._connection.reader.artifact(artifact_id)
 
     def lineage(self, artifact: Any) -> LineageGraph:
         """Everything upstream of an artifact (a logged record or an id).
 
         Raises:
-            InvalidValueError: the artifact was never logged.
+            InvalidValueError: the artifact was never logged, or its id is
+                not an MLMD id (1 to 2**63 - 1).
         """
+        return self._lineage("lineage", artifact)
+
+    def describe_lineage(self, artifact: Any) -> str:
+        """The lineage of an artifact as an indented text tree."""
+        return self._lineage("describe_lineage", artifact).to_text()
+
+    def _lineage(self, method: str, artifact: Any) -> LineageGraph:
         from lineage.errors import InvalidValueError
         from lineage.graph import _artifact_id, build
 
         artifact_id = _artifact_id(artifact)
         if artifact_id is None:
             if isinstance(artifact, Artifact):
-                raise InvalidValueError(f"lineage(artifact): {artifact!r} was never logged (its id is None)")
-            raise InvalidTypeError(f"lineage(artifact) must be a logged record or an artifact id, got {describe(artifact)}")
+                raise InvalidValueError(f"{method}(artifact): {artifact!r} was never logged (its id is None)")
+            raise InvalidTypeError(f"{method}(artifact) must be a logged record or an artifact id, got {describe(artifact)}")
+        _check_artifact_id(f"{method}(artifact): artifact_id", artifact_id)
         return build(artifact_id, self._connection.reader.upstream(artifact_id))
-
-    def describe_lineage(self, artifact: Any) -> str:
-        """The lineage of an artifact as an indented text tree."""
-        return self.lineage(artifact).to_text()
 
     def __repr__(self) -> str:
         return f"Store({self.url.redacted()!r})"
+
+
+def _check_artifact_id(where: str, artifact_id: int) -> None:
+    """Raise unless *artifact_id* can be an MLMD id: MLMD sends ids as int64
+    and numbers them from 1."""
+    from lineage.errors import InvalidValueError
+
+    if not 0 < artifact_id <= _INT64_MAX:
+        raise InvalidValueError(f"{where} must be an MLMD id from 1 to {_INT64_MAX}, got {describe(artifact_id)}")
 
 
 class Workspace:
@@ -168,17 +190,19 @@ class Workspace:
 
         if backend_url_prefix:
             raise InvalidValueError(
-                "'backend_url_prefix' is deprecated. Please set Metadata.Store "
-                "parameter to connect to the metadata gRPC service."
+                "'backend_url_prefix' is deprecated. Please set Metadata.Store parameter to connect to the metadata gRPC service."
             )
         if name is None or not isinstance(name, str):
             raise InvalidValueError(f"'name' must be set and in string type, got {describe(name)}")
         if not name.strip():
             raise InvalidValueError(f"Workspace 'name' must be a non-empty string, got {name!r}")
+        check_text("Workspace 'name'", name)
         if not store or not isinstance(store, Store):
             raise InvalidValueError(f"'store' must be set as metadata.Store, got {describe(store)}")
         if description is not None and not isinstance(description, str):
             raise InvalidTypeError(f"Workspace 'description' must be a str, got {describe(description)}")
+        if description is not None:
+            check_text("Workspace 'description'", description)
         if labels is not None:
             if not isinstance(labels, Mapping):
                 raise InvalidTypeError(f"Workspace 'labels' must be a mapping, got {describe(labels)}")
@@ -245,7 +269,6 @@ def _check_member_args(what: str, workspace: Any, name: Any, description: Any) -
     """The Kubeflow SDK's checks for Run/Execution arguments (same errors),
     plus what MLMD cannot store."""
     from lineage.errors import InvalidValueError
-    from lineage.records import check_text
 
     if workspace is None:
         raise InvalidValueError("'workspace' must be set.")
@@ -273,7 +296,9 @@ class Run:
         description: Optional description.
     """
 
-    def __init__(self, workspace: Optional[Workspace] = None, name: Optional[str] = None, description: Optional[str] = None) -> None:
+    def __init__(
+        self, workspace: Optional[Workspace] = None, name: Optional[str] = None, description: Optional[str] = None
+    ) -> None:
         _check_member_args("Run", workspace, name, description)
         self.workspace = workspace
         self.name = name

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sqlite3
 import urllib.parse
 from typing import Dict, Optional
@@ -167,6 +168,37 @@ def _bad(url: str, why: str) -> InvalidStoreURLError:
     )
 
 
+# The password of a URL's authority (scheme://user:PASSWORD@host).
+_PASSWORD = re.compile(r"^([^:/?#]*://[^/?#@:]*:)[^/?#]*(@)")
+
+
+def _redact(url: str) -> str:
+    """*url* with its password, if any, replaced by ``***`` (as ``StoreURL.redacted``)."""
+    return _PASSWORD.sub(r"\1***\2", url, count=1)
+
+
+def _check_chars(url: str, text: str, what: str) -> None:
+    """Refuse a NUL or a lone surrogate in *text* (the URL or a decoded part
+    of it): no file name, database or server can hold one, and they would
+    only fail at the first use of the store."""
+    problem = _bad_char(text)
+    if problem:
+        shown = _redact(url)
+        if text == url and not _bad_char(shown):
+            what = "the password (hidden here)"
+        raise _bad(shown, f"{what} contains {problem}")
+
+
+def _bad_char(text: str) -> Optional[str]:
+    if "\x00" in text:
+        return "a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a lone surrogate (not valid Unicode text)"
+    return None
+
+
 def parse_store_url(url: Optional[str]) -> StoreURL:
     """Parse a store URL; ``None`` or ``""`` means the embedded default store.
 
@@ -178,6 +210,7 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         return StoreURL(scheme="sqlite", path=os.path.join(default_home(), "lineage.db"))
     if not isinstance(url, str):
         raise InvalidTypeError(f"store URL must be a str, got {describe(url)}")
+    _check_chars(url, url, "the URL")
     if "://" not in url:
         raise _bad(url, "missing '<scheme>://'")
     scheme_text, rest = url.split("://", 1)
@@ -187,7 +220,7 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         authority, _, path = rest.partition("/")
         if authority not in ("", "localhost") or not path or path.endswith("/"):
             raise _bad(url, "expected file:///absolute/path.db")
-        return StoreURL(scheme="sqlite", path=urllib.parse.unquote("/" + path))
+        return StoreURL(scheme="sqlite", path=_sqlite_path(url, "/" + path))
     scheme = _ALIASES.get(scheme_text.lower(), scheme_text.lower())
     if scheme not in SCHEMES:
         raise _bad(url, f"unknown scheme {scheme_text!r}")
@@ -199,7 +232,7 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         # sqlite:///rel.db -> "rel.db"; sqlite:////abs.db -> "/abs.db"
         if not rest.startswith("/"):
             raise _bad(url, "expected sqlite:///relative.db or sqlite:////absolute/path.db")
-        path = urllib.parse.unquote(rest[1:])
+        path = _sqlite_path(url, rest[1:])
         if not path or path.endswith("/"):
             raise _bad(url, "missing the database file path")
         return StoreURL(scheme="sqlite", path=os.path.expanduser(path))
@@ -220,6 +253,12 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
     user = urllib.parse.unquote(parts.username) if parts.username else None
     password = urllib.parse.unquote(parts.password) if parts.password else None
     database = urllib.parse.unquote(parts.path.lstrip("/")) or None
+    # Percent escapes can decode to a NUL (%00).
+    for what, text in [("the user", user), ("the password", password), ("the database name", database)]:
+        if text is not None:
+            _check_chars(url, text, what)
+    for key, value in query.items():
+        _check_chars(url, key + "=" + value, f"the option {key!r}")
 
     if scheme in ("grpc", "grpcs"):
         if port is None:
@@ -263,6 +302,25 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         database=database,
         options=query,
     )
+
+
+def _sqlite_path(url: str, text: str) -> str:
+    """The percent-decoded file path of a sqlite:// or file:// URL.
+
+    MLMD opens the path as a plain file name, so a query string or fragment
+    (``?mode=ro``) would only become part of the file's name: no option is
+    supported there, and a literal ``?`` or ``#`` is written ``%3F`` / ``%23``.
+    """
+    for mark, what in (("?", "query string"), ("#", "fragment")):
+        if mark in text:
+            raise _bad(
+                _redact(url),
+                f"a sqlite URL takes no {what} ({mark!r}...): no option is supported; "
+                f"write a {mark!r} in the file name as {urllib.parse.quote(mark)}",
+            )
+    path = urllib.parse.unquote(text)
+    _check_chars(url, path, "the file path")
+    return path
 
 
 def _read_pem(url: str, option: str, value: str) -> bytes:
