@@ -218,6 +218,7 @@ class TestBadURLs:
             ("mysql://h:3306/", "missing the database name"),
             ("postgresql://h:port/db", "the port must be a number from 1 to 65535"),
             ("postgresql://h:70000/db", "the port must be a number from 1 to 65535"),
+            ("postgresql://user:pw@h:70000/db", "the port must be a number from 1 to 65535"),
             ("postgresql://h:0/db", "the port must be a number from 1 to 65535"),
             ("grpc://h:0", "the port must be a number from 1 to 65535"),
             ("grpc://h", "missing the port"),
@@ -233,13 +234,16 @@ class TestBadURLs:
         ],
     )
     def test_bad_urls_say_why_and_list_the_schemes(self, url, why):
-        """A bad URL raises InvalidStoreURLError with the URL, the reason and every scheme."""
+        """A bad URL raises InvalidStoreURLError with the URL (its password
+        hidden: the message ends up in logs), the reason and every scheme."""
         with pytest.raises(InvalidStoreURLError) as info:
             parse_store_url(url)
         message = str(info.value)
+        shown = url.replace("user:pw@", "user:***@")
 
+        assert "pw" not in message.replace("password", "")
         assert (True, True, []) == (
-            repr(url) in message,
+            repr(shown) in message,
             why in message,
             [scheme for scheme in SCHEMES if scheme not in message],
         )

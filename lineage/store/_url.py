@@ -161,6 +161,7 @@ def _prepare_sqlite_file(path: str) -> None:
 
 
 def _bad(url: str, why: str) -> InvalidStoreURLError:
+    url = _redact(url)  # an error message ends up in logs: never the password
     return InvalidStoreURLError(
         f"invalid store URL {url!r}: {why}. Supported: sqlite:///path.db, memory://, "
         "postgresql://user:pass@host:port/db, mysql://user:pass@host:port/db, "
