@@ -139,9 +139,14 @@ def _sync(parser: argparse.ArgumentParser) -> Runner:
         report = _spool.sync(store=args.store, home=args.home, progress=progress)
         if interactive and (report.written or report.present):
             print(file=sys.stderr)
-        print(f"written: {report.written}  already present (skipped): {report.present}  failed: {len(report.failed)}")
+        print(
+            f"written: {report.written}  already present (skipped): {report.present}  failed: {len(report.failed)}"
+            f"  unreadable: {len(report.unreadable)}"
+        )
         for path, seq, reason in report.failed:
             print(f"  not replayed: {path} entry {seq}: {reason} (left in the spool)")
+        for path, place, reason in report.unreadable:
+            print(f"  {place + ' of ' if place else ''}{path} unreadable: {reason}; left in the spool")
         for path, store in report.unreachable:
             print(f"  store {store} does not answer; {path} is left for a later sync")
         for path in report.busy:
@@ -178,9 +183,15 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
         print(f"store: {url.redacted()}  {'answers' if answers else 'does NOT answer: ' + reason}")
         total = sum(s["entries"] for s in spools)
         print(f"spooled writes: {total} in {len(spools)} file(s)")
+        unreadable = sum(len(s["unreadable"]) for s in spools)
+        if unreadable:
+            print(f"unreadable: {unreadable} line(s), left in the spool (`lineage sync` replays the rest)")
         for info in spools:
             busy = "  (process running)" if info["busy"] else ""
             print(f"  {info['path']}: {info['entries']} write(s), oldest {info['oldest']}, {info['size']} bytes{busy}")
+            for bad in info["unreadable"]:
+                place = _spool.where(bad["line"], bad["seq"]) + " " if bad["line"] is not None else ""
+                print(f"    {place}unreadable: {bad['reason']}")
         return 0 if answers else 1
 
     return run

@@ -7,6 +7,7 @@ PostgreSQL instance the test makes for itself.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -162,7 +163,8 @@ class TestSpool:
         bad.pairs[0].artifact = None
         bad.pairs[0].event.artifact_id = 987654  # no such artifact
         with open(path, "a") as handle:
-            handle.write(json.dumps({"seq": 99, "time": "t", "store": journal.entries[0]["store"], "write": bad.to_json()}) + "\n")
+            entry = {"seq": 99, "time": "t", "store": journal.entries[0]["store"], "write": bad.to_json()}
+            handle.write(json.dumps(entry) + "\n")
         done = run_cli(home, "sync", "--store", sqlite_url)
         assert done.returncode == 1
         assert "written: 4" in done.stdout and "failed: 1" in done.stdout
@@ -275,3 +277,173 @@ class TestFaults:
         }
         states = {e.external_id: e.last_known_state for e in store.get_executions()}
         assert all(states[x] == pb.Execution.COMPLETE for x in ended)
+
+
+# --------------------------------------------------------------------------- damaged journals
+
+
+@pytest.fixture(scope="module")
+def good_spools(tmp_path_factory) -> dict:
+    """The lines of two intact 10-entry spools (5 calls each, prefixes a and b) made against a dead store."""
+    base = tmp_path_factory.mktemp("good_spools")
+    dead = f"grpc://127.0.0.1:{free_port()}"
+    workers = {p: start_worker(worker_env(base / p, dead, LINEAGE_EXIT_DRAIN_SECONDS="0"), n=5, prefix=p) for p in "ab"}
+    spools = {}
+    for prefix, worker in workers.items():
+        assert finish(worker) == 0
+        [path] = _spool.spool_files(str(base / prefix))
+        data = Path(path).read_bytes()
+        assert data.endswith(b"\n")
+        spools[prefix] = (Path(path).name, data.split(b"\n")[:-1])
+        assert len(spools[prefix][1]) == 10
+    return spools
+
+
+def write_spool(home: Path, name: str, lines: list, newline: bool = True) -> Path:
+    folder = home / "spool"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"\n".join(lines) + (b"\n" if newline else b""))
+    return path
+
+
+def external_ids(lines: list) -> set:
+    return {PendingWrite.from_json(json.loads(line)["write"]).external_id for line in lines}
+
+
+def stored_step_ids(sqlite_url: str) -> list:
+    """External ids of the stored step executions, each of which must be there once."""
+    ids = [e.external_id for e in embedded(sqlite_url).get_executions() if e.properties["name"].string_value == "step"]
+    assert len(ids) == len(set(ids))
+    return sorted(ids)
+
+
+def summary(result: subprocess.CompletedProcess) -> str:
+    return result.stdout.splitlines()[0]
+
+
+class TestDamagedSpool:
+    def test_undecodable_write_is_kept_and_everything_else_replayed(self, tmp_path, sqlite_url, good_spools):
+        """An entry whose protobuf does not decode is reported and kept; the rest and the other file are replayed."""
+        home = tmp_path / "home"
+        (name_a, lines_a), (name_b, lines_b) = good_spools["a"], good_spools["b"]
+        entry = json.loads(lines_a[4])
+        assert entry["seq"] == 5
+        entry["write"]["execution"] = base64.b64encode(b"\xff\xff\xff\xff").decode()
+        bad_line = json.dumps(entry).encode()
+        damaged = write_spool(home, name_a, lines_a[:4] + [bad_line] + lines_a[5:])
+        intact = write_spool(home, name_b, lines_b)
+        assert sorted(_spool.spool_files(str(home))) == sorted([str(damaged), str(intact)])
+
+        status = run_cli(home, "status", "--store", sqlite_url)
+        assert status.returncode == 0, status.stderr
+        assert "Traceback" not in status.stderr
+        assert "spooled writes: 19 in 2 file(s)" in status.stdout
+        assert "entry 5 (line 5) unreadable: the write does not decode (DecodeError" in status.stdout
+
+        done = run_cli(home, "sync", "--store", sqlite_url)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode == 1
+        assert summary(done) == "written: 19  already present (skipped): 0  failed: 0  unreadable: 1"
+        assert f"entry 5 (line 5) of {damaged} unreadable: the write does not decode (DecodeError" in done.stdout
+        assert "left in the spool" in done.stdout
+        assert _spool.spool_files(str(home)) == [str(damaged)]  # the intact file is done, the damaged one kept
+        assert bad_line in damaged.read_bytes().split(b"\n")  # the unreadable entry is kept as it was
+        journal = _spool.read_journal(str(damaged))
+        assert journal.todo == [] and [(line, seq) for line, seq, _ in journal.unreadable] == [(5, 5)]
+        assert stored_step_ids(sqlite_url) == sorted(external_ids(lines_a) | external_ids(lines_b))
+
+        again = run_cli(home, "sync", "--store", sqlite_url)  # replayed entries were acknowledged
+        assert again.returncode == 1
+        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
+        assert len(stored_step_ids(sqlite_url)) == 10
+
+    def test_entry_with_a_non_numeric_seq_is_kept_and_the_rest_replayed(self, tmp_path, sqlite_url, good_spools):
+        """seq "x" makes its line unreadable, not the whole sync."""
+        home = tmp_path / "home"
+        name, lines = good_spools["a"]
+        entry = json.loads(lines[4])
+        entry["seq"] = "x"
+        path = write_spool(home, name, lines[:4] + [json.dumps(entry).encode()] + lines[5:])
+        status = run_cli(home, "status", "--store", sqlite_url)
+        assert status.returncode == 0 and "line 5 unreadable: seq is not a sequence number: 'x'" in status.stdout
+        done = run_cli(home, "sync", "--store", sqlite_url)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode == 1
+        assert summary(done) == "written: 9  already present (skipped): 0  failed: 0  unreadable: 1"
+        assert f"line 5 of {path} unreadable: seq is not a sequence number: 'x'; left in the spool" in done.stdout
+        assert _spool.spool_files(str(home)) == [str(path)]
+        # entry 5 starts call 2, entry 6 (replayed) ends it: every call is stored, once
+        assert stored_step_ids(sqlite_url) == sorted(external_ids(lines))
+        again = run_cli(home, "sync", "--store", sqlite_url)
+        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
+
+    def test_unreadable_ack_is_reported_and_every_entry_replayed(self, tmp_path, sqlite_url, good_spools):
+        """{"ack": "abc"} is an unreadable line: the 10 entries are replayed, the file is kept."""
+        home = tmp_path / "home"
+        name, lines = good_spools["a"]
+        path = write_spool(home, name, lines + [b'{"ack": "abc"}'])
+        status = run_cli(home, "status", "--store", sqlite_url)
+        assert status.returncode == 0 and "line 11 unreadable: ack is not a sequence number: 'abc'" in status.stdout
+        done = run_cli(home, "sync", "--store", sqlite_url)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode == 1
+        assert summary(done) == "written: 10  already present (skipped): 0  failed: 0  unreadable: 1"
+        assert f"line 11 of {path} unreadable: ack is not a sequence number: 'abc'; left in the spool" in done.stdout
+        assert _spool.spool_files(str(home)) == [str(path)]
+        assert b'{"ack": "abc"}' in path.read_bytes().split(b"\n")
+        assert stored_step_ids(sqlite_url) == sorted(external_ids(lines))
+        again = run_cli(home, "sync", "--store", sqlite_url)
+        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
+
+    def test_truncated_last_line_one_sync_replays_all_and_removes_the_file(self, tmp_path, sqlite_url, good_spools):
+        """A write cut short by a crash (no final newline) is ignored; the acks are not glued to it."""
+        home = tmp_path / "home"
+        name, lines = good_spools["a"]
+        path = write_spool(home, name, lines[:-1] + [lines[-1][:1000]], newline=False)
+        done = run_cli(home, "sync", "--store", sqlite_url)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert summary(done) == "written: 9  already present (skipped): 0  failed: 0  unreadable: 0"
+        assert "1 incomplete line(s) ignored (a write cut short by a crash)" in done.stdout
+        assert not path.exists() and _spool.spool_files(str(home)) == []
+        assert stored_step_ids(sqlite_url) == sorted(external_ids(lines[:-1]))
+        again = run_cli(home, "sync", "--store", sqlite_url)
+        assert again.returncode == 0
+        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 0"
+        assert len(stored_step_ids(sqlite_url)) == 5
+
+    def test_cut_last_line_of_a_kept_file_is_ended_before_the_acks(self, tmp_path, sqlite_url, good_spools):
+        """When the file stays (here for a garbage line), its cut line is ended and marked: acks stay readable."""
+        home = tmp_path / "home"
+        name, lines = good_spools["a"]
+        path = write_spool(home, name, lines[:3] + [b"garbage{{{"] + lines[3:-1] + [lines[-1][:1000]], newline=False)
+        first = run_cli(home, "sync", "--store", sqlite_url)
+        assert first.returncode == 1
+        assert summary(first) == "written: 9  already present (skipped): 0  failed: 0  unreadable: 1"
+        assert path.read_bytes().split(b"\n")[10] == lines[-1][:1000]  # the cut line itself is kept, now ended
+        journal = _spool.read_journal(str(path))
+        assert not journal.partial and journal.cut == 1 and journal.todo == []
+        assert [line for line, _, _ in journal.unreadable] == [4]  # the garbage line, not the cut one
+        again = run_cli(home, "sync", "--store", sqlite_url)  # every ack was read back: nothing replayed twice
+        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
+        assert "1 incomplete line(s) ignored" in again.stdout
+        assert stored_step_ids(sqlite_url) == sorted(external_ids(lines[:-1]))
+
+    def test_garbage_line_in_the_middle_is_unreadable_not_a_cut_write(self, tmp_path, sqlite_url, good_spools):
+        """A bad line that is not the last is reported as unreadable and the file kept with it."""
+        home = tmp_path / "home"
+        name, lines = good_spools["a"]
+        garbage = b"\x00\x01garbage{{{"
+        path = write_spool(home, name, lines[:3] + [garbage] + lines[3:])
+        done = run_cli(home, "sync", "--store", sqlite_url)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode == 1
+        assert summary(done) == "written: 10  already present (skipped): 0  failed: 0  unreadable: 1"
+        assert f"line 4 of {path} unreadable: not a JSON line" in done.stdout and "left in the spool" in done.stdout
+        assert "incomplete line" not in done.stdout and "cut short" not in done.stdout
+        assert _spool.spool_files(str(home)) == [str(path)]
+        assert path.read_bytes().split(b"\n")[3] == garbage
+        assert stored_step_ids(sqlite_url) == sorted(external_ids(lines))
+        again = run_cli(home, "sync", "--store", sqlite_url)
+        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
+        assert len(stored_step_ids(sqlite_url)) == 5

@@ -14,6 +14,13 @@ a fully acknowledged file is deleted. Replay is idempotent (client-made
 external ids), so replaying twice, or after a replay that was killed, never
 duplicates anything.
 
+Only an unterminated last line can be a write cut short by a crash. Before
+``lineage sync`` appends to such a file it ends that line and marks it with
+``{"cut": line}``, so acks are never glued to it and later reads know it was
+cut. Any other line that cannot be read (not JSON, not a record, a write that
+does not decode) is reported as unreadable and kept: a file holding one is
+never deleted, so it can be repaired by hand.
+
 Each file is held with an exclusive ``flock`` by the process that writes it
 (or by ``lineage sync`` while it replays it), so two replays never race.
 """
@@ -38,7 +45,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tu
 
 import attrs
 
-from lineage.errors import LineageError, LineageWarning, StoreUnavailableError
+from lineage.errors import LineageWarning, StoreUnavailableError
 from lineage.store._url import StoreURL, default_home
 
 __all__ = ["Spool", "SyncReport", "spool_dir", "spool_files", "read_journal", "status", "sync"]
@@ -138,10 +145,8 @@ class Spool:
             if self._file is None:
                 self._open()
             self._seq += 1
-            self._append_line(
-                {"seq": self._seq, "time": _now(), "pid": os.getpid(), "store": url_to_json(self.url), "write": pending.to_json()},
-                sync=True,
-            )
+            record = {"seq": self._seq, "time": _now(), "pid": os.getpid(), "store": url_to_json(self.url)}
+            self._append_line({**record, "write": pending.to_json()}, sync=True)
             self._queue.append((self._seq, pending))
             first, self._warned = not self._warned, True
             if self._drainer is None or not self._drainer.is_alive():
@@ -216,6 +221,16 @@ def _interval() -> float:
         return 0.5
 
 
+def _after_fork_in_child() -> None:
+    # Locks held by a parent's thread at the fork stay held in the child
+    # (see _backend); the child's spool starts empty (Spool._check_fork).
+    for spool in list(_live):
+        spool._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def abandon_all() -> None:
     """Stop every live spool's replay in this process (tests)."""
     for spool in list(_live):
@@ -255,37 +270,96 @@ class Journal:
     path: str
     entries: List[Dict[str, Any]]
     acked: Set[int]
-    partial: bool
-    corrupt: int
+    partial: bool  # the last line is unterminated (a write cut short, or being written)
+    unreadable: List[Tuple[int, Optional[int], str]]  # (line, seq if known, reason)
+    cut: int = 0  # lines marked as cut short by an earlier sync
+    lines: int = 0  # number of the last line (the unterminated one when partial)
 
     @property
     def todo(self) -> List[Dict[str, Any]]:
         return [e for e in self.entries if e["seq"] not in self.acked]
 
 
+def where(line: int, seq: Optional[int]) -> str:
+    """How a message names a journal line: ``entry 5 (line 5)`` or ``line 11``."""
+    return f"entry {seq} (line {line})" if seq is not None else f"line {line}"
+
+
+def _reason(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "Error":  # binascii.Error and the like: say whose
+        name = f"{type(exc).__module__}.{name}"
+    return f"{name}: {exc}" if str(exc) else name
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def read_journal(path: str) -> Journal:
-    """Read complete lines only: a line being written (or cut by a crash) is left out."""
+    """Read complete lines only: a line being written (or cut by a crash) is left out.
+
+    Complete lines that cannot be read are listed in ``unreadable`` (never
+    dropped silently); entries are kept only when their write decodes.
+    """
+    from lineage.store._writer import PendingWrite
+
     with open(path, "rb") as handle:
         data = handle.read()
     lines = data.split(b"\n")
-    partial = bool(lines and lines[-1])
+    partial = bool(lines[-1])
     entries: List[Dict[str, Any]] = []
     acked: Set[int] = set()
-    corrupt = 0
-    for raw in lines[:-1]:
+    cuts: Set[int] = set()
+    bad: List[Tuple[int, Optional[int], str]] = []
+    for number, raw in enumerate(lines[:-1], 1):
         if not raw.strip():
             continue
         try:
             record = json.loads(raw.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            corrupt += 1
+        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError alike
+            bad.append((number, None, f"not a JSON line ({exc})"))
             continue
-        if "ack" in record:
-            acked.add(int(record["ack"]))
-        elif "seq" in record and "write" in record:
-            entries.append(record)
+        if not isinstance(record, dict):
+            bad.append((number, None, f"not a spool record: {_show(record)}"))
+        elif "ack" in record:
+            if _is_int(record["ack"]):
+                acked.add(record["ack"])
+            else:
+                bad.append((number, None, f"ack is not a sequence number: {_show(record['ack'])}"))
+        elif "cut" in record:
+            if _is_int(record["cut"]):
+                cuts.add(record["cut"])
+            else:
+                bad.append((number, None, f"cut is not a line number: {_show(record['cut'])}"))
+        elif "seq" in record:
+            seq = record["seq"]
+            if not _is_int(seq):
+                bad.append((number, None, f"seq is not a sequence number: {_show(seq)}"))
+            elif not isinstance(record.get("write"), dict):
+                bad.append((number, seq, "no write in the entry"))
+            else:
+                try:
+                    PendingWrite.from_json(record["write"])
+                except Exception as exc:  # any way a write fails to decode makes it unreadable
+                    bad.append((number, seq, f"the write does not decode ({_reason(exc)})"))
+                else:
+                    entries.append(record)
+        else:
+            bad.append((number, None, f"not a spool record (no seq or ack): {_show(record)}"))
+    cut = sum(1 for number, _, _ in bad if number in cuts)
+    # A line marked cut was a crash's unterminated last line; an unreadable
+    # entry whose seq was acknowledged has been replayed: neither is left.
+    unreadable = [b for b in bad if b[0] not in cuts and b[1] not in acked]
     entries.sort(key=lambda e: e["seq"])
-    return Journal(path=path, entries=entries, acked=acked, partial=partial, corrupt=corrupt)
+    return Journal(
+        path=path, entries=entries, acked=acked, partial=partial, unreadable=unreadable, cut=cut, lines=len(lines),
+    )
 
 
 def _try_lock(path: str) -> Optional[int]:
@@ -296,6 +370,21 @@ def _try_lock(path: str) -> Optional[int]:
         os.close(fd)
         return None
     return fd
+
+
+def _append(fd: int, journal: Journal, record: Dict[str, Any]) -> None:
+    """Append one line to a journal this process holds locked.
+
+    An unterminated last line is a write cut short by a crash (its writer is
+    gone: we hold the lock). It is ended first and marked cut, in the same
+    write, so the record is never glued to it.
+    """
+    data = (json.dumps(record) + "\n").encode("utf-8")
+    if journal.partial:
+        data = b"\n" + (json.dumps({"cut": journal.lines}) + "\n").encode("utf-8") + data
+        journal.partial = False
+        journal.cut += 1
+    os.write(fd, data)
 
 
 @attrs.define
@@ -309,10 +398,11 @@ class SyncReport:
     unreachable: List[Tuple[str, str]] = attrs.Factory(list)  # (file, store)
     files_done: int = 0
     partial_lines: int = 0
+    unreadable: List[Tuple[str, str, str]] = attrs.Factory(list)  # (file, "entry 5 (line 5)" or "line 11" or "", reason)
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.unreachable
+        return not self.failed and not self.unreachable and not self.unreadable
 
 
 def sync(
@@ -321,6 +411,9 @@ def sync(
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> SyncReport:
     """Replay every spool file under *home*, in order, idempotently.
+
+    Unreadable lines and entries are reported and left in their file (which is
+    then kept); every other entry, of that file and of the others, is replayed.
 
     Args:
         store: Replay into this store URL instead of the one each entry names.
@@ -334,12 +427,27 @@ def sync(
     override = parse_store_url(store) if store is not None else None
     journals: List[Tuple[Journal, int]] = []
     for path in spool_files(home):
-        fd = _try_lock(path)
+        try:
+            fd = _try_lock(path)
+        except FileNotFoundError:  # replayed and removed by another sync meanwhile
+            continue
+        except OSError as exc:
+            report.unreadable.append((path, "", f"cannot be opened for replay ({_reason(exc)})"))
+            continue
         if fd is None:
             report.busy.append(path)
             continue
-        journal = read_journal(path)
-        report.partial_lines += int(journal.partial) + journal.corrupt
+        try:
+            if os.fstat(fd).st_nlink == 0:  # removed by another sync before we took the lock
+                os.close(fd)
+                continue
+            journal = read_journal(path)
+        except OSError as exc:
+            os.close(fd)
+            report.unreadable.append((path, "", _reason(exc)))
+            continue
+        report.partial_lines += int(journal.partial) + journal.cut
+        report.unreadable.extend((path, where(line, seq), reason) for line, seq, reason in journal.unreadable)
         journals.append((journal, fd))
     total = sum(len(j.todo) for j, _ in journals)
     done = 0
@@ -347,27 +455,32 @@ def sync(
         try:
             stuck = False
             for entry in journal.todo:
-                url = override or url_from_json(entry["store"])
-                writer = connect(url).writer
+                seq = entry["seq"]
                 try:
-                    outcome = writer.submit(PendingWrite.from_json(entry["write"]), replay=True)
+                    url = override or url_from_json(entry["store"])
+                    pending = PendingWrite.from_json(entry["write"])
+                except Exception as exc:  # checked by read_journal, but the store is read only here
+                    report.unreadable.append((journal.path, f"entry {seq}", _reason(exc)))
+                    continue
+                try:
+                    outcome = connect(url).writer.submit(pending, replay=True)
                 except StoreUnavailableError:
                     report.unreachable.append((journal.path, url.redacted()))
                     stuck = True
                     break
-                except (LineageError, KeyError, ValueError) as exc:
-                    report.failed.append((journal.path, entry["seq"], f"{type(exc).__name__}: {exc}"))
+                except Exception as exc:  # the store refuses it: keep it, report why, go on
+                    report.failed.append((journal.path, seq, _reason(exc)))
                     continue
                 if outcome == "present":
                     report.present += 1
                 else:
                     report.written += 1
-                os.write(fd, (json.dumps({"ack": entry["seq"]}) + "\n").encode("utf-8"))
-                journal.acked.add(entry["seq"])
+                _append(fd, journal, {"ack": seq})
+                journal.acked.add(seq)
                 done += 1
                 if progress is not None:
                     progress(done, total)
-            if not stuck and not journal.todo and not journal.partial:
+            if not stuck and not journal.todo and not journal.unreadable:
                 os.unlink(journal.path)
                 report.files_done += 1
         finally:
@@ -375,20 +488,44 @@ def sync(
     return report
 
 
+def _stores(entries: List[Dict[str, Any]]) -> List[str]:
+    names = set()
+    for entry in entries:
+        try:
+            names.add(url_from_json(entry["store"]).redacted())
+        except Exception as exc:  # reported, not raised: status never fails on a spool
+            names.add(f"<unreadable store: {_reason(exc)}>")
+    return sorted(names)
+
+
 def status(home: Optional[str] = None) -> Iterator[Dict[str, Any]]:
-    """One dict per spool file: entries left, oldest, size, store, busy."""
+    """One dict per spool file: entries left, oldest, size, store, busy, unreadable lines."""
     for path in spool_files(home):
-        journal = read_journal(path)
+        try:
+            journal = read_journal(path)
+            size = os.path.getsize(path)
+        except FileNotFoundError:  # replayed and removed meanwhile
+            continue
+        except OSError as exc:
+            yield {
+                "path": path, "entries": 0, "oldest": None, "size": None, "stores": [], "busy": False,
+                "partial": False, "unreadable": [{"line": None, "seq": None, "reason": _reason(exc)}],
+            }
+            continue
         todo = journal.todo
-        fd = _try_lock(path)
-        if fd is not None:
+        try:
+            fd = _try_lock(path)
+        except OSError:
+            fd = -1  # cannot be opened for writing: not held by a process we know of
+        if fd is not None and fd >= 0:
             os.close(fd)
         yield {
             "path": path,
             "entries": len(todo),
-            "oldest": todo[0]["time"] if todo else None,
-            "size": os.path.getsize(path),
-            "stores": sorted({url_from_json(e["store"]).redacted() for e in todo}),
+            "oldest": todo[0].get("time") if todo else None,
+            "size": size,
+            "stores": _stores(todo),
             "busy": fd is None,
             "partial": journal.partial,
+            "unreadable": [{"line": line, "seq": seq, "reason": reason} for line, seq, reason in journal.unreadable],
         }
