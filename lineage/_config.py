@@ -37,6 +37,14 @@ class Settings:
 
 _settings = Settings()
 _lock = threading.Lock()
+
+
+def _fresh_lock_after_fork() -> None:
+    global _lock  # held by a parent's thread at the fork, it would stay held (see _backend)
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_after_fork)
 _process_run: Dict[int, str] = {}
 # Store objects made from settings, by URL; reused by every tracked call.
 _stores: Dict[Any, Any] = {}

@@ -82,6 +82,14 @@ _converter_cache: Dict[type, Optional[Callable[[Any], Any]]] = {}
 _converters_lock = threading.Lock()
 
 
+def _fresh_converters_lock_after_fork() -> None:
+    global _converters_lock  # held by a parent's thread at the fork, it would stay held (see _backend)
+    _converters_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_converters_lock_after_fork)
+
+
 def register_converter(cls: type, converter: Callable[[Any], Optional[Artifact]]) -> None:
     """Map objects of *cls* (and its subclasses) to artifacts.
 

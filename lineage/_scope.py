@@ -168,6 +168,20 @@ class _StartScheduler:
         self._counter = itertools.count()
         self._thread: Optional[threading.Thread] = None
         self._pid = os.getpid()
+        self._writing: Optional[ExecutionScope] = None  # the scope the thread writes now
+
+    def after_fork_in_child(self) -> None:
+        """The thread did not come along, and a lock it held stays held:
+        start afresh (calls of the child schedule their own start writes)."""
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._heap, self._running, self._thread, self._pid = [], {}, None, os.getpid()
+        scope, self._writing = self._writing, None
+        if scope is not None:  # caught in the middle of its start write
+            scope._lock = threading.RLock()
+            handle = getattr(scope._exe, "_handle", None)
+            if handle is not None:
+                handle.lock = threading.RLock()
 
     def add(self, deadline: float, scope: ExecutionScope) -> int:
         """Schedule the start write of *scope*; returns its number for remove()."""
@@ -207,13 +221,17 @@ class _StartScheduler:
                 heapq.heappop(heap)
                 scope = running.pop(number, None)
             if scope is not None:
+                self._writing = scope
                 try:
                     scope._write_start()  # guarded: fails open with a warning
                 except Exception:  # pragma: no cover - the thread must outlive any one call
                     log.exception("lineage: writing an execution's start failed")
+                finally:
+                    self._writing = None
 
 
 _scheduler = _StartScheduler()
+os.register_at_fork(after_in_child=lambda: _scheduler.after_fork_in_child())
 
 # --------------------------------------------------------------------------- scope
 

@@ -247,3 +247,75 @@ class TestThreadsShareOneStore:
         assert len(mlmd.get_artifacts_by_type("kubeflow.org/alpha/data_set")) == 1
         assert len({i for values in ids.values() for i in values}) == 60
         assert len(mlmd.get_events_by_execution_ids([e.id for e in mlmd.get_executions()])) == 120
+
+
+# --------------------------------------------------------------------------- fork
+
+
+def _held(lock_of: Callable[[], Any]):
+    """A thread that holds a lock until told to stop, as lineage's start writer
+    or spool drainer holds one in the middle of a write."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock_of():
+            taken.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(5)
+    return thread, release
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
+@pytest.mark.parametrize("holder", ["backend", "writer", "spool", "scheduler", "ids", "connections", "settings"])
+def test_forked_child_does_not_wait_on_a_lock_a_parent_thread_held(tmp_path, holder):
+    """A lock one of the parent's threads held at fork() stays held forever in
+    the child, where that thread does not exist: the child's first tracked
+    call hung on it (seen with the start writer mid-write). Now every lock
+    is fresh in the child, and its calls are recorded."""
+    import signal
+
+    from lineage import _config, _scope
+    from lineage.store import _codec, connect
+
+    url = backends.make_url("sqlite", tmp_path)
+    lineage.init(store=url, workspace="fork", strict=True, start_delay=0)
+    step(lineage.DataSet(uri="s3://bucket/before-fork", name="d"), 0, 0)  # connected, types known
+    conn = connect(url)
+    lock_of = {
+        "backend": lambda: conn.backend._lock,
+        "writer": lambda: conn.writer._lock,
+        "spool": lambda: conn.writer.spool._lock,
+        "scheduler": lambda: _scope._scheduler._lock,
+        "ids": lambda: _codec._id_lock,
+        "connections": lambda: __import__("lineage.store", fromlist=["_connections_lock"])._connections_lock,
+        "settings": lambda: _config._lock,
+    }[holder]
+    thread, release = _held(lock_of)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: a hang is killed by the alarm
+            signal.alarm(20)
+            code = 1
+            try:
+                with lineage.execution("in-child", start_delay=0.01) as ex:
+                    ex.log_input(lineage.DataSet(uri=f"s3://bucket/child-{holder}", name="c"))
+                    import time
+
+                    time.sleep(0.05)  # the child's own start writer runs
+                code = 0 if ex.id is not None else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        release.set()
+        thread.join(5)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status} (killed: it hung)"
+    store = lineage.Store(url=url)
+    [child] = [e for e in store.store.get_executions() if e.properties["name"].string_value == "in-child"]
+    assert child.last_known_state == pb.Execution.COMPLETE
+    # The parent goes on writing with the same (inherited) connection.
+    step(lineage.DataSet(uri="s3://bucket/after-fork", name="d"), 0, 1)
+    assert len(store.store.get_executions()) == 3

@@ -90,6 +90,14 @@ _connections: Dict[Any, Connection] = {}
 _connections_lock = threading.Lock()
 
 
+def _fresh_connections_lock_after_fork() -> None:
+    global _connections_lock  # held by a parent's thread at the fork, it would stay held (see _backend)
+    _connections_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_connections_lock_after_fork)
+
+
 def connect(url: StoreURL | str | None, retry: Optional[RetryPolicy] = None) -> Connection:
     """The shared connection for *url* (``memory://`` is never shared)."""
     parsed = url if isinstance(url, StoreURL) else parse_store_url(url)

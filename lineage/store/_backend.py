@@ -10,7 +10,8 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 import tenacity
 from ml_metadata import errors as mlmd_errors
@@ -129,6 +130,7 @@ class Backend:
         self.url = url
         self.retry = retry or RetryPolicy()
         self._lock = threading.RLock()
+        _live.add(self)
         self._mlmd: Optional[metadata_store.MetadataStore] = None
         self._pid: Optional[int] = None
         self._type_ids: Dict[Tuple[str, str], int] = {}
@@ -312,6 +314,31 @@ class Backend:
             self._type_ids[key] = type_id
             return type_id
         raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(last)}", cause=last)
+
+
+#: Every Backend of this process, for the fork hook below.
+_live: weakref.WeakSet[Backend] = weakref.WeakSet()
+#: Connections a forked child inherited: kept referenced, never closed there
+#: (closing a PostgreSQL or MySQL connection in the child would end the
+#: parent's session on the same socket).
+_inherited: List[Any] = []
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts with fresh locks and connects anew.
+
+    A lock that one of lineage's threads (the start writer, the spool
+    drainer) held at the fork stays held forever in the child, where that
+    thread does not exist: the child's first call would wait on it.
+    """
+    for backend in list(_live):
+        backend._lock = threading.RLock()
+        if backend._mlmd is not None and backend.url.scheme != "memory":
+            _inherited.append(backend._mlmd)
+            backend._mlmd = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _first_line(exc: Optional[BaseException]) -> str:

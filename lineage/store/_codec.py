@@ -499,6 +499,14 @@ _id_source: Tuple[int, str, Any] = (0, "", None)
 _id_lock = threading.Lock()
 
 
+def _fresh_id_lock_after_fork() -> None:
+    global _id_lock  # held by a parent's thread at the fork, it would stay held (see _backend)
+    _id_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_id_lock_after_fork)
+
+
 def new_external_id(kind: str) -> str:
     """A client-made external id for a node that never deduplicates.
 

@@ -31,6 +31,14 @@ def env_default() -> bool:
 _enabled = env_default()
 _cache: Dict[Tuple[str, int, int], str] = {}
 _cache_lock = threading.Lock()
+
+
+def _fresh_cache_lock_after_fork() -> None:
+    global _cache_lock  # held by a parent's thread at the fork, it would stay held (see _backend)
+    _cache_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_cache_lock_after_fork)
 _CACHE_LIMIT = 100_000
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import os
 import threading
 import weakref
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
@@ -285,12 +286,25 @@ def _by_name(context: pb.Context) -> pb.Context:
     return pb.Context(type_id=context.type_id, name=context.name)
 
 
+#: Every Writer of this process, for the fork hook (see _backend).
+_live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_live_writers):
+        writer._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Writer:
     """Turns records into ``put_execution`` calls on one backend."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._lock = threading.Lock()
+        _live_writers.add(self)
         # external_id -> artifact id, for artifacts this process has written
         # or seen, so a re-logged artifact costs no lookup.
         # Bounded, so that a long-lived process logging new artifacts does not grow.
