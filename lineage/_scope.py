@@ -72,8 +72,12 @@ def _fail_open(what: str, exc: BaseException) -> None:
     """Report a failure of lineage itself without raising (unless strict)."""
     if _config.strict():
         raise exc
-    log.warning("lineage could not %s: %s: %s", what, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-    if _config.first_warning((what, type(exc).__name__)):
+    first = _config.first_warning((what, type(exc).__name__))
+    # Without logging set up, a log record is printed to stderr as well as
+    # the warning: the first failure of a kind is told once.
+    if not first or log.hasHandlers():
+        log.warning("lineage could not %s: %s: %s", what, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+    if first:
         warnings.warn(
             f"lineage could not {what} ({type(exc).__name__}: {exc}); your code goes on. "
             "Further failures of this kind are only logged (logger 'lineage').",

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,6 +82,33 @@ def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 60) -> 
         if line.strip() == text:
             return
     raise AssertionError(f"worker never printed {text!r}")
+
+
+class BlackHole:
+    """A TCP server that accepts connections and never answers: a frozen
+    database, or a firewall or proxy that swallows traffic."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held: list = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
 
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -211,6 +239,63 @@ class TestSpool:
 
 
 class TestFaults:
+    @pytest.mark.parametrize("scheme", ["postgresql", "mysql", "grpc"])
+    def test_a_server_that_never_answers_does_not_hold_the_job(self, tmp_path, scheme):
+        """A server that takes the connection and never answers held the
+        first tracked call forever (MLMD's clients have no timeout and keep
+        the GIL while they wait). Now the connection gets a deadline, the
+        writes go to the spool, and the job runs to its end."""
+        hole = BlackHole()
+        try:
+            url = {
+                "postgresql": f"postgresql://postgres@127.0.0.1:{hole.port}/db",
+                "mysql": f"mysql://root@127.0.0.1:{hole.port}/db",
+                "grpc": f"grpc://127.0.0.1:{hole.port}?timeout=1",  # the default deadline is 10 s
+            }[scheme]
+            env = worker_env(tmp_path / "home", url, LINEAGE_CONNECT_TIMEOUT_SECONDS="1", LINEAGE_EXIT_DRAIN_SECONDS="0")
+            worker = start_worker(env, 4)
+            out, err = worker.communicate(timeout=120)  # hung for good before
+        finally:
+            hole.close()
+        assert worker.returncode == 0, err
+        assert out.split() == [w for i in range(4) for w in ("done", str(i))]
+        assert "unreachable" in err and "did not answer" in err
+        [journal] = _spool.spool_files(str(tmp_path / "home"))
+        entries = [json.loads(line) for line in Path(journal).read_text().splitlines()]
+        assert len([e for e in entries if "seq" in e]) == 8  # each call: RUNNING, then COMPLETE
+
+    def test_unwritable_home_keeps_writes_in_memory_until_the_store_answers(self, tmp_path, sqlite_url, monkeypatch):
+        """With the store down and no spool file possible (a read-only
+        LINEAGE_HOME), writes were dropped and every call waited out the retry
+        budget again. Now they wait in memory, later calls queue behind them
+        at once, and they land when the store answers."""
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("")
+        monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "0.1")
+        port = free_port()
+        lineage.init(store=f"grpc://127.0.0.1:{port}", workspace="memory", start_delay=0)
+
+        @track
+        def produce(i: int) -> Metrics:
+            return Metrics(uri=f"file:///memory/{i}", name=f"m{i}")
+
+        with pytest.warns(lineage.LineageWarning, match="spool cannot be written.*kept in memory"):
+            produced = [produce(i) for i in range(5)]
+        assert all(m.id is None for m in produced)
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:
+            deadline = time.monotonic() + 30
+            while any(m.id is None for m in produced) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            server.stop()
+        assert all(m.id is not None for m in produced)
+        store = embedded(sqlite_url)
+        assert sorted(e.properties["name"].string_value for e in store.get_executions()) == ["produce"] * 5
+        assert {pb.Execution.State.Name(e.last_known_state) for e in store.get_executions()} == {"COMPLETE"}
+
     def test_kill_lineage_serve_mid_run(self, tmp_path, sqlite_url):
         """Kill the server during 200 tracked calls, restart it, sync: 200 executions exactly once with all events."""
         home = tmp_path / "home"

@@ -188,6 +188,9 @@ class TestConnectionConfig:
             config.client_timeout_sec,
             config.HasField("ssl_config"),
         )
+        # Without ?timeout= every call still has a deadline: a service that
+        # takes the connection and never answers must not hold the caller.
+        assert parse_store_url("grpc://svc:9090").connection_config().client_timeout_sec == 10.0
 
     def test_grpcs_maps_certificates_like_the_kubeflow_sdk(self, pem_files):
         """root_certificates -> custom_ca, private_key -> client_key, certificate_chain -> server_cert."""

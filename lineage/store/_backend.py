@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import struct
 import threading
 import time
 import weakref
@@ -138,6 +140,7 @@ class Backend:
         # behind). Known from the URL, or probed once for a gRPC service.
         self._mangles: Optional[bool] = None if url.is_remote else url.mangles_backslashes
         self._probe_after = 0.0
+        self._unreachable: Optional[StoreUnavailableError] = None  # what the last probe met
 
     # ------------------------------------------------------------------ connection
 
@@ -147,6 +150,8 @@ class Backend:
         with self._lock:
             if self._mlmd is None or self._pid != os.getpid():
                 config = self.url.connection_config()
+                if self.url.scheme in ("postgresql", "mysql"):
+                    _server_answers(self.url)
                 try:
                     store = metadata_store.MetadataStore(config)
                 except (mlmd_errors.StatusError, RuntimeError) as exc:
@@ -198,11 +203,16 @@ class Backend:
 
     def run(self, fn: Callable[[metadata_store.MetadataStore], T], what: str = "call") -> T:
         """Run ``fn(mlmd_store)`` under the lock with retries."""
+        started = time.monotonic()
         try:
             with self._lock:
                 return fn(self.mlmd)
         except RETRIABLE as exc:
             self._on_retriable(exc)
+            if not isinstance(exc, mlmd_errors.AbortedError) and time.monotonic() - started >= self.retry.unavailable_delay:
+                # A call that waited out its deadline (a server that takes the
+                # connection and never answers) has spent the budget already.
+                raise self._unavailable(what, exc) from exc
         except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
             if _unique_violation(exc):
                 raise mlmd_errors.AlreadyExistsError(str(exc)) from exc
@@ -228,11 +238,14 @@ class Backend:
                             raise mlmd_errors.UnavailableError(str(exc)) from exc
                         raise
         except RETRIABLE as exc:
-            raise StoreUnavailableError(
-                f"store {self.url.redacted()} did not answer {what}: {type(exc).__name__}: {_first_line(exc)}",
-                cause=exc,
-            ) from exc
+            raise self._unavailable(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unavailable(self, what: str, exc: BaseException) -> StoreUnavailableError:
+        return StoreUnavailableError(
+            f"store {self.url.redacted()} did not answer {what}: {type(exc).__name__}: {_first_line(exc)}",
+            cause=exc,
+        )
 
     def _on_retriable(self, exc: BaseException) -> None:
         if isinstance(exc, (mlmd_errors.UnavailableError, mlmd_errors.DeadlineExceededError)) and self.url.is_remote:
@@ -249,17 +262,41 @@ class Backend:
         backslash (PostgreSQL answers it with a syntax error). Until the
         service answers, lineage plays safe and escapes.
         """
+        try:
+            return self.check_mangling()
+        except StoreUnavailableError:
+            return True
+
+    def check_mangling(self, probe: bool = True) -> bool:
+        """:meth:`mangles_backslashes`, telling when the probe found the
+        store unreachable (a write then goes to the spool at once, rather
+        than waiting out the retry budget a second time).
+
+        Args:
+            probe: False to answer without asking the service (True,
+                escape, while unknown): writes are going to the spool.
+
+        Raises:
+            StoreUnavailableError: the service did not answer the probe.
+        """
         known = self._mangles
         if known is not None:
             return known
-        if time.monotonic() < self._probe_after:
+        if not probe:
             return True
+        if time.monotonic() < self._probe_after:
+            if self._unreachable is not None:  # the last probe found no one: no need to wait again
+                raise self._unreachable
+            return True
+        self._unreachable = None
         from lineage.store import _codec
 
         try:
             self.type_id("context", _codec.workspace_type())
-            with self._lock:
-                self.mlmd.get_context_by_type_and_name(_codec.WORKSPACE_TYPE_NAME, "lineage-probe\\backslash")
+            self.run(
+                lambda s: s.get_context_by_type_and_name(_codec.WORKSPACE_TYPE_NAME, "lineage-probe\\backslash"),
+                what="get_context_by_type_and_name",
+            )
             self._mangles = False
         except mlmd_errors.NotFoundError:
             self._mangles = False
@@ -268,7 +305,11 @@ class Backend:
                 self._probe_after = time.monotonic() + 10.0
                 return True
             self._mangles = True
-        except Exception:  # unreachable now: escape, and ask again later
+        except StoreUnavailableError as exc:  # ask again later; escape meanwhile
+            self._probe_after = time.monotonic() + 10.0
+            self._unreachable = exc
+            raise
+        except Exception:  # escape, and ask again later
             self._probe_after = time.monotonic() + 10.0
             return True
         return self._mangles
@@ -314,6 +355,41 @@ class Backend:
             self._type_ids[key] = type_id
             return type_id
         raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(last)}", cause=last)
+
+
+#: Seconds a database server has to answer before lineage connects to it.
+CONNECT_TIMEOUT = 5.0
+# PostgreSQL's SSLRequest: the server answers it with one byte, at once.
+_PG_SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+
+
+def _server_answers(url: StoreURL) -> None:
+    """Check that a PostgreSQL or MySQL server answers, within CONNECT_TIMEOUT.
+
+    MLMD's clients wait without a timeout, and hold the GIL while they
+    wait: a server that accepts the connection but never answers (frozen,
+    or a firewall or proxy in between) would stop the whole process. A
+    PostgreSQL server answers an SSLRequest with one byte; a MySQL server
+    speaks first (its greeting). Both close the probe without logging it.
+
+    Raises:
+        ml_metadata.errors.UnavailableError: no answer in time.
+    """
+    if url.options.get("socket"):
+        return  # a local socket file: no network in between
+    host, port = url.host or "127.0.0.1", int(url.port or 0)
+    timeout = _env_seconds("LINEAGE_CONNECT_TIMEOUT_SECONDS", CONNECT_TIMEOUT)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as probe:
+            if url.scheme == "postgresql":
+                probe.sendall(_PG_SSL_REQUEST)
+            if not probe.recv(1):
+                raise OSError("the server closed the connection")
+    except OSError as exc:
+        reason = "did not answer" if isinstance(exc, socket.timeout) else str(exc) or type(exc).__name__
+        raise mlmd_errors.UnavailableError(
+            f"cannot connect: {url.redacted()}: {reason} (within {timeout:g} s)"
+        ) from exc
 
 
 #: Every Backend of this process, for the fork hook below.

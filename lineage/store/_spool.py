@@ -53,6 +53,8 @@ __all__ = ["Spool", "SyncReport", "spool_dir", "spool_files", "read_journal", "s
 log = logging.getLogger("lineage.spool")
 
 _SUFFIX = ".spool"
+#: Writes kept in memory when the spool file cannot be written.
+MEMORY_LIMIT = 10_000
 
 
 def spool_dir(home: Optional[str] = None) -> str:
@@ -96,6 +98,7 @@ class Spool:
         self._drainer: Optional[threading.Thread] = None
         self._warned = False
         self._abandoned = False
+        self._memory_only: Optional[OSError] = None  # why the journal cannot be written
         _live.add(self)
 
     def abandon(self) -> None:
@@ -111,6 +114,7 @@ class Spool:
         if self._pid != os.getpid():  # a forked child starts with an empty spool
             self._queue, self._failed, self._file, self.path = deque(), set(), None, None
             self._seq, self._drainer, self._warned, self._pid = 0, None, False, os.getpid()
+            self._memory_only = None
 
     def pending(self) -> bool:
         """True while writes wait to be replayed."""
@@ -140,25 +144,47 @@ class Spool:
 
     def append(self, pending: Any, cause: Optional[BaseException] = None) -> None:
         """Journal a write durably and queue it for replay."""
+        unjournaled: Optional[OSError] = None
         with self._lock:
             self._check_fork()
-            if self._file is None:
-                self._open()
             self._seq += 1
-            record = {"seq": self._seq, "time": _now(), "pid": os.getpid(), "store": url_to_json(self.url)}
-            self._append_line({**record, "write": pending.to_json()}, sync=True)
+            try:
+                if self._file is None:
+                    self._open()
+                record = {"seq": self._seq, "time": _now(), "pid": os.getpid(), "store": url_to_json(self.url)}
+                self._append_line({**record, "write": pending.to_json()}, sync=True)
+            except OSError as exc:
+                # No journal (a read-only or full LINEAGE_HOME): the write is
+                # still queued and replayed from memory, and the next calls
+                # queue behind it at once instead of each waiting out the
+                # retry budget. Only a process ending first loses it.
+                unjournaled = exc
+                if self._memory_only is None:
+                    self._memory_only = exc
+                    self._warned = False  # the warning says where writes are, now memory
             self._queue.append((self._seq, pending))
+            if len(self._queue) > MEMORY_LIMIT and self._memory_only is not None:
+                dropped = self._queue.popleft()[0]
+                log.error("lineage dropped spooled write %d: more than %d wait in memory (the spool file cannot be written)", dropped, MEMORY_LIMIT)
             first, self._warned = not self._warned, True
             if self._drainer is None or not self._drainer.is_alive():
                 self._drainer = threading.Thread(target=self._drain_loop, name="lineage-spool-drainer", daemon=True)
                 self._drainer.start()
         if first:
             reason = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
-            message = (
-                f"lineage store {self.url.redacted()} is unreachable{reason}; writes are kept in the spool "
-                f"{self.path} and retried in the background (`lineage sync` replays what is left)"
-            )
-            log.warning(message)
+            if unjournaled is not None:
+                message = (
+                    f"lineage store {self.url.redacted()} is unreachable{reason}, and the spool cannot be written "
+                    f"({type(unjournaled).__name__}: {unjournaled}); writes are kept in memory and retried in the "
+                    "background, and are lost if this process ends before the store answers"
+                )
+            else:
+                message = (
+                    f"lineage store {self.url.redacted()} is unreachable{reason}; writes are kept in the spool "
+                    f"{self.path} and retried in the background (`lineage sync` replays what is left)"
+                )
+            if log.hasHandlers():  # else it would be printed twice: the warning says it
+                log.warning(message)
             warnings.warn(message, LineageWarning, stacklevel=4)
 
     def _drain_loop(self) -> None:
@@ -247,10 +273,16 @@ def _at_exit() -> None:
         if spool._pid != os.getpid() or not spool.pending():
             continue
         if not spool.drain(budget):
-            log.warning(
-                "%d lineage write(s) are left in the spool %s; run `lineage sync` when the store %s answers",
-                len(spool), spool.path, spool.url.redacted(),
-            )
+            if spool._memory_only is not None:
+                log.error(
+                    "%d lineage write(s) are lost: the store %s did not answer and the spool could not be written (%s)",
+                    len(spool), spool.url.redacted(), spool._memory_only,
+                )
+            else:
+                log.warning(
+                    "%d lineage write(s) are left in the spool %s; run `lineage sync` when the store %s answers",
+                    len(spool), spool.path, spool.url.redacted(),
+                )
 
 
 # --------------------------------------------------------------------------- journals on disk

@@ -42,6 +42,8 @@ _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "grpc": 8080, "grpcs": 8080
 _MLMD_RETRIES = 1
 # How long preparing a new SQLite file waits for another process holding it.
 _WAL_WAIT_SECONDS = 5.0
+#: Deadline of each call to a gRPC store, unless the URL says ?timeout=.
+GRPC_TIMEOUT_SECONDS = 10.0
 
 
 def default_home() -> str:
@@ -103,8 +105,9 @@ class StoreURL:
                     ssl.custom_ca = self.tls["root_certificates"].decode("ascii")
                 if "certificate_chain" in self.tls:
                     ssl.server_cert = self.tls["certificate_chain"].decode("ascii")
-            if "timeout" in self.options:
-                client.client_timeout_sec = float(self.options["timeout"])
+            # A deadline on every call: a service that takes the connection but
+            # never answers would otherwise hold the caller forever.
+            client.client_timeout_sec = float(self.options.get("timeout", GRPC_TIMEOUT_SECONDS))
             return client
         config = pb.ConnectionConfig()
         config.retry_options.max_num_retries = _MLMD_RETRIES

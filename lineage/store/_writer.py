@@ -518,7 +518,14 @@ class Writer:
             StoreError: the store refused the write.
         """
         items = _typed(inputs, INPUT) + _typed(outputs, OUTPUT)
-        mangle = self.mangle
+        unreachable: Optional[StoreUnavailableError] = None
+        mangle = self.backend._mangles
+        if mangle is None:  # a gRPC service not asked yet
+            try:
+                # While writes wait in the spool, the service is not asked.
+                mangle = self.backend.check_mangling(probe=not self.spooling())
+            except StoreUnavailableError as exc:
+                mangle, unreachable = True, exc
         with handle.lock:
             execution = pb.Execution()
             execution.CopyFrom(handle.proto)
@@ -526,8 +533,7 @@ class Writer:
                 execution.last_known_state = _STATES[state]
             if properties:
                 codec.set_custom(execution, properties, mangle)
-            unreachable: Optional[StoreUnavailableError] = None
-            if not self.spooling():
+            if unreachable is None and not self.spooling():
                 try:
                     if self._direct(handle, execution, items, mangle):
                         return True
