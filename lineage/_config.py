@@ -217,6 +217,16 @@ def cached_store(url: Optional[str]) -> Any:
         return store
 
 
+def forget_store(url: Optional[str]) -> None:
+    """Drop the shared Store for *url*: the next tracked call makes a new
+    one (for ``memory://``, a new empty database)."""
+    with _lock:
+        store = _stores.pop((url, os.getpid()), None)
+        if store is not None:
+            for key in [k for k in _contexts if k[0] is store]:
+                del _contexts[key]
+
+
 def first_warning(cause: Any) -> bool:
     """True the first time *cause* is seen in this process."""
     with _lock:

@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
+import attrs
+
 from lineage._version import __version__
 
 Runner = Callable[[argparse.Namespace], int]
@@ -41,25 +43,37 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--workspace", "-w", default=None, help="workspace (default: $LINEAGE_WORKSPACE or 'default')")
     parser.add_argument(
         "--type", "-t", dest="type_name", default=None,
-        help="artifact type name (default: DataSet, Model and Metrics)",
+        help="artifact type: a record class name (DataSet, Model, Metrics, or a custom one's) or an MLMD type name "
+        "(default: DataSet, Model and Metrics)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
     def run(args: argparse.Namespace) -> int:
         from lineage import _config
-        from lineage.records import DataSet, Metrics, Model
-        from lineage.workspace import Store
+        from lineage.records import DataSet, Metrics, Model, record_classes
+        from lineage.store import connect, parse_store_url
 
-        store = Store(url=_config.store_url(args.store)) if (args.store or _config.store_url()) else Store()
+        # Only read: a mistyped path or database name must not make a store.
+        conn = connect(attrs.evolve(parse_store_url(_config.store_url(args.store)), create=False))
+        reader = conn.reader
         name = _config.workspace_name(args.workspace)
-        info = store._connection.reader.workspace(name)
+        info = reader.workspace(name)
         if info is None:
-            print(f"no workspace {name!r} in {store.url.redacted()}", file=sys.stderr)
+            print(f"no workspace {name!r} in {conn.url.redacted()}", file=sys.stderr)
             return 1
-        types = [args.type_name] if args.type_name else [c.ARTIFACT_TYPE_NAME for c in (DataSet, Model, Metrics)]
+        if args.type_name:
+            by_class = {cls.__name__.lower(): cls.ARTIFACT_TYPE_NAME for cls in record_classes()}
+            type_name = by_class.get(args.type_name.lower(), args.type_name)
+            if reader._call("get_artifact_type", type_name) is None:
+                known = sorted(cls.__name__ for cls in record_classes())
+                print(f"no artifact type {args.type_name!r} in {conn.url.redacted()} (record classes: {', '.join(known)})", file=sys.stderr)
+                return 1
+            types = [type_name]
+        else:
+            types = [c.ARTIFACT_TYPE_NAME for c in (DataSet, Model, Metrics)]
         rows: List[Dict[str, Any]] = []
         for type_name in types:
-            for row in store._connection.reader.list_workspace(info["id"], type_name):
+            for row in reader.list_workspace(info["id"], type_name):
                 row["type"] = type_name
                 rows.append(row)
         if args.json:
@@ -173,7 +187,9 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
         answers = True
         reason = ""
         try:
-            connect(url, retry=RetryPolicy(max_delay=2.0, unavailable_delay=2.0)).mlmd.get_context_types()
+            # Only read: a mistyped path or database name must not make a store.
+            checked = attrs.evolve(url, create=False)
+            connect(checked, retry=RetryPolicy(max_delay=2.0, unavailable_delay=2.0)).mlmd.get_context_types()
         except Exception as exc:  # any failure means "does not answer"; say why
             answers, reason = False, f"{type(exc).__name__}: {exc}"
         spools = list(_spool.status(args.home))

@@ -714,6 +714,19 @@ def schema_of(cls: type) -> RecordSchema:
     return schema
 
 
+def record_classes() -> list:
+    """The record classes of this process: built-in, registered and defined
+    (subclasses of :class:`Artifact` with attrs fields)."""
+    found = list(dict.fromkeys([*_BUILTIN_RECORDS, *_CLASSES_BY_TYPE_NAME.values()]))
+    pending = list(Artifact.__subclasses__())
+    while pending:
+        candidate = pending.pop()
+        pending.extend(candidate.__subclasses__())
+        if candidate not in found and "__attrs_attrs__" in candidate.__dict__:
+            found.append(candidate)
+    return found
+
+
 def record_class_for(type_name: str) -> Optional[type]:
     """Return the record class of an MLMD type name, if one is defined.
 

@@ -9,8 +9,11 @@
             model = train(DataSet(uri="file:///data.csv", name="data"))
         assert_lineage(model, upstream=[DataSet(uri="file:///data.csv", name="data")], store=store)
 
-With pytest, the ``lineage_store`` fixture (registered by this package's
-pytest plugin) does the ``recording()`` part for you. :class:`ServeProcess`
+With pytest, the ``lineage_store`` fixture does the ``recording()`` part
+for you: import it into your test module or conftest.py
+(``from lineage.testing import lineage_store``), or list
+``"lineage.testing"`` in ``pytest_plugins`` of your root conftest.py.
+:class:`ServeProcess`
 runs ``lineage serve`` in a subprocess, to test code against a shared store.
 """
 
@@ -58,10 +61,17 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
         if store is None:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="lineage-test-"))
             store = f"sqlite:///{os.path.join(folder, 'lineage.db')}"
+        from lineage.store import parse_store_url
+
+        fresh = parse_store_url(store).scheme == "memory"  # else every block would share one database
+        if fresh:
+            _config.forget_store(store)
         _config.init(store=store, workspace=workspace, run=run, strict=True, start_delay=0)
         try:
             yield _config.cached_store(store) if store else Store()
         finally:
+            if fresh:
+                _config.forget_store(store)
             current = _config.settings()
             for field in attrs.fields(type(saved)):
                 setattr(current, field.name, getattr(saved, field.name))

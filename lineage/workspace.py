@@ -103,8 +103,16 @@ class Store:
                 {k: (v.encode("ascii") if isinstance(v, str) else v) for k, v in certs.items()},
             )
         else:
-            parsed = parse_store_url(_config.store_url())
-        self._connection: Connection = connect(parsed)
+            resolved = _config.store_url()
+            parsed = parse_store_url(resolved)
+            if parsed.scheme == "memory":
+                # Each memory:// connection is a database of its own: Store()
+                # means the one tracked calls write to.
+                self._connection: Connection = _config.cached_store(resolved)._connection
+                self.url = parsed
+                self.store = self._connection.mlmd
+                return
+        self._connection = connect(parsed)
         self.url = parsed
         self.store = self._connection.mlmd
 
@@ -120,20 +128,26 @@ class Store:
         _check_artifact_id("get_artifact(artifact_id)", artifact_id)
         return self._connection.reader.artifact(artifact_id)
 
-    def lineage(self, artifact: Any) -> LineageGraph:
+    def lineage(self, artifact: Any, max_depth: Optional[int] = None) -> LineageGraph:
         """Everything upstream of an artifact (a logged record or an id).
+
+        Args:
+            max_depth: Levels of executions to follow (default: all); the
+                graph says ``truncated`` if more was left.
 
         Raises:
             InvalidValueError: the artifact was never logged, or its id is
                 not an MLMD id (1 to 2**63 - 1).
+            UnknownArtifactError: this store holds no artifact with that id
+                (a record logged to another store).
         """
-        return self._lineage("lineage", artifact)
+        return self._lineage("lineage", artifact, max_depth)
 
-    def describe_lineage(self, artifact: Any) -> str:
+    def describe_lineage(self, artifact: Any, max_depth: Optional[int] = None) -> str:
         """The lineage of an artifact as an indented text tree."""
-        return self._lineage("describe_lineage", artifact).to_text()
+        return self._lineage("describe_lineage", artifact, max_depth).to_text()
 
-    def _lineage(self, method: str, artifact: Any) -> LineageGraph:
+    def _lineage(self, method: str, artifact: Any, max_depth: Optional[int]) -> LineageGraph:
         from lineage.errors import InvalidValueError
         from lineage.graph import _artifact_id, build
 
@@ -143,7 +157,17 @@ class Store:
                 raise InvalidValueError(f"{method}(artifact): {artifact!r} was never logged (its id is None)")
             raise InvalidTypeError(f"{method}(artifact) must be a logged record or an artifact id, got {describe(artifact)}")
         _check_artifact_id(f"{method}(artifact): artifact_id", artifact_id)
-        return build(artifact_id, self._connection.reader.upstream(artifact_id))
+        if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0):
+            raise InvalidValueError(f"{method}(max_depth) must be None or an int >= 0, got {describe(max_depth)}")
+        upstream = self._connection.reader.upstream(artifact_id, max_depth=max_depth)
+        if artifact_id not in upstream["artifacts"]:
+            from lineage.errors import UnknownArtifactError
+
+            raise UnknownArtifactError(
+                f"{method}(artifact): store {self.url.redacted()} holds no artifact with id {artifact_id}"
+                + (f" ({artifact!r} was logged to another store?)" if isinstance(artifact, Artifact) else "")
+            )
+        return build(artifact_id, upstream)
 
     def __repr__(self) -> str:
         return f"Store({self.url.redacted()!r})"

@@ -46,6 +46,43 @@ class TestCommand:
         assert [line.split()[1:3] for line in out] == [["data_set", "d"], ["model", "m"]]
         assert main(["ls", "--store", sqlite_url, "-w", "nope"]) == 1
 
+    def test_ls_takes_record_class_names_and_refuses_unknown_types(self, sqlite_url, capsys):
+        """-t Model (or model) lists Models; an unknown type says so and exits 1
+        (it printed nothing and exited 0)."""
+        store = lineage.Store(url=sqlite_url)
+        ex = Execution(name="t", workspace=Workspace(store=store, name="w"))
+        ex.log_input(DataSet(uri="s3://d", name="d"))
+        ex.log_output(Model(uri="file:///m", name="m"))
+        for given in ("Model", "model", Model.ARTIFACT_TYPE_NAME):
+            assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", given]) == 0
+            assert [line.split()[1:3] for line in capsys.readouterr().out.splitlines()] == [["model", "m"]]
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Modle"]) == 1
+        err = capsys.readouterr().err
+        assert "no artifact type 'Modle'" in err and "DataSet, Metrics, Model" in err
+
+    def test_reading_commands_never_make_a_store(self, tmp_path, capsys):
+        """ls and status on a mistyped path or database name say there is no
+        store and make none (they made a SQLite file, or a whole database)."""
+        import uuid
+
+        from tests import backends
+
+        missing = tmp_path / "typo" / "lineage.db"
+        assert main(["ls", "--store", f"sqlite:///{missing}"]) == 2
+        assert "the file does not exist" in capsys.readouterr().err
+        assert main(["status", "--store", f"sqlite:///{missing}"]) == 1
+        assert "does NOT answer" in capsys.readouterr().out
+        assert not missing.parent.exists()
+        name = f"lineage_typo_{uuid.uuid4().hex[:8]}"
+        url = f"postgresql://postgres@{backends.PG['host']}:{backends.PG['port']}/{name}"
+        assert main(["ls", "--store", url]) == 2
+        done = subprocess.run(
+            ["psql", "-h", backends.PG["host"], "-p", str(backends.PG["port"]), "-U", "postgres", "-tAc",
+             f"SELECT count(*) FROM pg_database WHERE datname = '{name}'"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.stdout.strip() == "0"
+
     def test_bad_store_url_is_a_clear_error(self, capsys):
         """A bad --store URL exits 2 with the reason."""
         assert main(["ls", "--store", "nope://x"]) == 2
@@ -53,6 +90,7 @@ class TestCommand:
 
     def test_status_with_an_empty_spool(self, sqlite_url, capsys):
         """lineage status says the store answers and the spool is empty."""
+        lineage.Store(url=sqlite_url).store.get_context_types()  # the store exists
         assert main(["status", "--store", sqlite_url]) == 0
         out = capsys.readouterr().out
         assert "answers" in out and "spooled writes: 0" in out

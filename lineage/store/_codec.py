@@ -855,7 +855,22 @@ def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
     custom = {decode(k): from_value(v) for k, v in proto.custom_properties.items() if not k.startswith(_LONG)}
     out["workspace"] = custom.pop(WORKSPACE_PROPERTY, None)
     out["run"] = custom.pop(RUN_PROPERTY, None)
+    exact = custom.get("lineage.params")
+    if isinstance(exact, str):
+        # The typed copies of params are what MLMD could keep (6 decimals,
+        # 32-bit ints, structs of floats); lineage.params has them as given.
+        try:
+            params = json.loads(exact)
+        except ValueError:
+            params = None
+        if isinstance(params, dict):
+            custom.update(params)
     out["properties"] = custom
+    # Executions that other tools wrote: MLMD's own name and type.
+    if out.get("name") is None and proto.name:
+        out["name"] = decode(proto.name)
+    if proto.type:
+        out["type"] = proto.type
     return out
 
 

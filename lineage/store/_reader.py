@@ -96,23 +96,33 @@ class Reader:
     def parent_contexts(self, context_id: int) -> List[Dict[str, Any]]:
         return [codec.context_summary(c) for c in self._call("get_parent_contexts_by_context", context_id) or []]
 
-    def upstream(self, artifact_id: int, max_depth: int = 50) -> Dict[str, Any]:
+    def upstream(self, artifact_id: int, max_depth: Optional[int] = None) -> Dict[str, Any]:
         """Everything upstream of an artifact: the executions that produced it,
         their inputs, the executions that produced those, and so on.
 
+        Args:
+            max_depth: Levels of executions to follow (None: all of them;
+                every execution is read once, so cycles end).
+
         Returns:
-            ``{"artifacts": {id: record}, "executions": {id: summary},
-            "edges": [(artifact_id, execution_id, type)]}``; one batched read
-            per level, never a scan.
+            ``{"artifacts": {id: record}, "artifact_types": {id: stored
+            type name}, "executions": {id: summary}, "edges":
+            [(artifact_id, execution_id, type)], "truncated": bool}`` (the
+            artifacts of every edge, other outputs of those executions
+            too); one batched read per level, never a scan.
         """
         artifacts: Dict[int, Any] = {}
         executions: Dict[int, Dict[str, Any]] = {}
         edges: List[Any] = []
         frontier = [artifact_id]
         seen_artifacts = {artifact_id}
-        for _ in range(max_depth):
-            if not frontier:
+        truncated = False
+        depth = 0
+        while frontier:
+            if max_depth is not None and depth >= max_depth:
+                truncated = True
                 break
+            depth += 1
             events = self._call("get_events_by_artifact_ids", frontier) or []
             producers = sorted({e.execution_id for e in events if e.type in _OUTPUTS} - set(executions))
             if not producers:
@@ -126,9 +136,12 @@ class Reader:
                 if event.type in _INPUTS and event.artifact_id not in seen_artifacts:
                     seen_artifacts.add(event.artifact_id)
                     frontier.append(event.artifact_id)
-        for record in self.artifacts(sorted(seen_artifacts)):
-            artifacts[record.id] = record
-        return {"artifacts": artifacts, "executions": executions, "edges": edges}
+        types: Dict[int, str] = {}
+        for proto in self._call("get_artifacts_by_id", sorted(seen_artifacts | {a for a, _, _ in edges})) or []:
+            type_name = proto.type or self.artifact_type_name(proto.type_id)
+            artifacts[proto.id] = codec.artifact_from_proto(proto, type_name)
+            types[proto.id] = type_name
+        return {"artifacts": artifacts, "artifact_types": types, "executions": executions, "edges": edges, "truncated": truncated}
 
 
 _OUTPUTS = (pb.Event.OUTPUT, pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT)

@@ -28,7 +28,7 @@ from typing import Dict, Optional
 import attrs
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from lineage.errors import InvalidStoreURLError, InvalidTypeError, describe
+from lineage.errors import InvalidStoreURLError, InvalidTypeError, StoreError, describe
 
 __all__ = ["StoreURL", "default_home", "parse_store_url"]
 
@@ -64,6 +64,9 @@ class StoreURL:
     database: Optional[str] = None
     tls: Dict[str, bytes] = attrs.field(factory=dict, repr=False)
     options: Dict[str, str] = attrs.field(factory=dict)
+    #: False to open only a store that exists (no SQLite file, no database
+    #: made): for commands that only read, where a typo must not make one.
+    create: bool = attrs.field(default=True, eq=False)
 
     @property
     def is_remote(self) -> bool:
@@ -115,9 +118,14 @@ class StoreURL:
             config.fake_database.SetInParent()
         elif self.scheme == "sqlite":
             assert self.path is not None
-            _prepare_sqlite_file(self.path)
+            if self.create:
+                _prepare_sqlite_file(self.path)
+            elif not os.path.isfile(self.path):
+                raise StoreError(f"no store at {self.redacted()}: the file does not exist")
             config.sqlite.filename_uri = self.path
-            config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+            config.sqlite.connection_mode = (
+                pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE if self.create else pb.SqliteMetadataSourceConfig.READWRITE
+            )
         elif self.scheme == "postgresql":
             pg = config.postgresql
             pg.host = self.host or "127.0.0.1"
@@ -127,6 +135,7 @@ class StoreURL:
             if self.password:
                 pg.password = self.password
             pg.dbname = self.database or "mlmd"
+            pg.skip_db_creation = not self.create
         elif self.scheme == "mysql":
             my = config.mysql
             my.host = self.host or "127.0.0.1"
@@ -135,6 +144,7 @@ class StoreURL:
             if self.password:
                 my.password = self.password
             my.database = self.database or "mlmd"
+            my.skip_db_creation = not self.create
             if "socket" in self.options:
                 my.socket = self.options["socket"]
         return config

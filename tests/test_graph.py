@@ -1,0 +1,160 @@
+"""Store.lineage / describe_lineage: the graph upstream of an artifact, read back from MLMD."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from ml_metadata.proto import metadata_store_pb2 as pb
+
+import lineage
+from lineage import DataSet, Model, track
+from lineage.testing import recording
+
+
+@pytest.fixture
+def store(sqlite_url) -> lineage.Store:
+    lineage.init(store=sqlite_url, workspace="graph", strict=True, start_delay=0)
+    return lineage.Store(url=sqlite_url)
+
+
+@track
+def step(x: DataSet, i: int) -> DataSet:
+    return DataSet(uri=f"s3://chain/{i}", name=f"c{i}")
+
+
+class TestWalk:
+    def test_a_long_chain_is_walked_to_its_source(self, store):
+        """Every step upstream is in the graph and the tree, past the old
+        50-level cut (which showed step 10 as a source) and past Python's
+        recursion limit; max_depth cuts it on purpose, and says so."""
+        steps = sys.getrecursionlimit() // 2 + 200
+        x = DataSet(uri="s3://chain/0", name="c0")
+        for i in range(1, steps + 1):
+            x = step(x, i)
+        graph = store.lineage(x)
+        assert (len(graph.executions), len(graph.artifacts), graph.truncated) == (steps, steps + 1, False)
+        lines = graph.to_text().splitlines()
+        assert len(lines) == 2 * steps + 1
+        assert lines[-1].strip().startswith("└─ DataSet 'c0'")
+        cut = store.lineage(x, max_depth=10)
+        assert (len(cut.executions), cut.truncated) == (10, True)
+        assert "more upstream" in cut.to_text().splitlines()[-1]
+        with pytest.raises(lineage.InvalidValueError, match=r"max_depth"):
+            store.lineage(x, max_depth=-1)
+
+    def test_params_are_shown_as_they_were_given(self, store):
+        """The tree and the summaries show params from lineage.params (exact),
+        not MLMD's typed copies (6 decimals, doubles, structs of floats)."""
+
+        @track
+        def train(d: DataSet, lr=0.1234567, steps=2**40, layers=(64, 32), opt=None) -> Model:
+            return Model(uri="s3://m/exact", name="m", version="1")
+
+        model = train(DataSet(uri="s3://d/exact", name="d"), layers=[64, 32])
+        graph = store.lineage(model)
+        [summary] = graph.executions.values()
+        props = summary["properties"]
+        assert (props["lr"], props["steps"], props["layers"], props["opt"]) == (0.1234567, 2**40, [64, 32], None)
+        assert "lr=0.1234567 opt=None steps=1099511627776" in graph.to_text()
+        assert "layers=[64, 32]" in graph.to_text()
+
+    def test_sibling_outputs_are_in_the_graph_with_their_edges(self, store):
+        """Every edge's artifact is in the graph (edges to a producer's other
+        outputs pointed at artifacts the graph did not hold)."""
+
+        @track
+        def split(d: DataSet):
+            return DataSet(uri="s3://split/a", name="a"), DataSet(uri="s3://split/b", name="b")
+
+        a, b = split(DataSet(uri="s3://split/raw", name="raw"))
+        data = store.lineage(a).to_dict()
+        ids = {artifact["id"] for artifact in data["artifacts"]}
+        assert {edge["artifact"] for edge in data["edges"]} <= ids
+        assert b.id in ids
+        json.loads(store.lineage(a).to_json())  # valid JSON
+
+    def test_unknown_artifact_is_an_error(self, store, tmp_path):
+        """An id this store does not hold raises, naming the store (an empty
+        graph hid a record logged to another store)."""
+        model = step(DataSet(uri="s3://here/0", name="d"), 0)
+        with pytest.raises(lineage.UnknownArtifactError, match=r"holds no artifact with id 424242"):
+            store.lineage(424242)
+        other = lineage.Store(url=f"sqlite:///{tmp_path / 'other.db'}")
+        with pytest.raises(lineage.UnknownArtifactError, match=r"logged to another store"):
+            other.describe_lineage(model)
+
+
+class TestWhatIsShown:
+    def test_types_and_names_other_tools_wrote(self, store):
+        """Artifacts of a type with no record class here keep their MLMD type
+        name, and executions written by plain MLMD their own name and type."""
+        mlmd = store.store
+        examples = mlmd.put_artifact_type(pb.ArtifactType(name="Examples"))
+        model_type = mlmd.put_artifact_type(pb.ArtifactType(name="acme.Model"))
+        trainer = mlmd.put_execution_type(pb.ExecutionType(name="Trainer"))
+        [source, output] = mlmd.put_artifacts(
+            [pb.Artifact(type_id=examples, uri="gs://ex"), pb.Artifact(type_id=model_type, uri="gs://model")]
+        )
+        mlmd.put_execution(
+            pb.Execution(type_id=trainer, name="trainer-run-1", last_known_state=pb.Execution.COMPLETE),
+            [
+                (pb.Artifact(id=source, type_id=examples, uri="gs://ex"), pb.Event(type=pb.Event.INPUT)),
+                (pb.Artifact(id=output, type_id=model_type, uri="gs://model"), pb.Event(type=pb.Event.OUTPUT)),
+            ],
+            [],
+        )
+        graph = store.lineage(output)
+        assert {a["type"] for a in graph.to_dict()["artifacts"]} == {"Examples", "acme.Model"}
+        text = graph.to_text()
+        assert text.splitlines()[1].startswith("└─ trainer-run-1 #")
+        assert "Examples" in text.splitlines()[2]
+        [summary] = graph.to_dict()["executions"]
+        assert (summary["name"], summary["type"]) == ("trainer-run-1", "Trainer")
+
+    def test_control_characters_do_not_break_the_tree(self, store):
+        """A newline in a name, a uri or a param value stays on its line."""
+
+        @track(name="two\nlines")
+        def odd(d: DataSet, note: str = "a\nb") -> Model:
+            return Model(uri="s3://odd/\nmodel", name="m\n", version="v\n1")
+
+        model = odd(DataSet(uri="s3://odd/in\n", name="d\r"))
+        lines = lineage.Store(url=store.url.redacted()).describe_lineage(model).splitlines()
+        assert len(lines) == 3
+        assert "two\\nlines" in lines[1] and "note=a\\nb" in lines[1]
+
+    def test_failed_executions_carry_their_error_in_the_json(self, store):
+        """to_dict keeps each execution's properties (the error of a FAILED
+        one, its params): they were left out."""
+        partial = Model(uri="s3://f/partial", name="partial")
+        with pytest.raises(RuntimeError):
+            with lineage.execution("flaky") as ex:
+                ex.log_param("epochs", 3)
+                ex.log_output(partial)
+                raise RuntimeError("disk full")
+        [summary] = json.loads(store.lineage(partial).to_json())["executions"]
+        assert summary["state"] == "FAILED" and summary["name"] == "flaky"
+        assert summary["properties"]["lineage.error_message"] == "disk full"
+        assert summary["properties"]["epochs"] == 3
+
+
+class TestInMemory:
+    def test_store_means_the_memory_store_tracked_calls_write_to(self):
+        """After init(store="memory://"), Store() reads what tracked calls wrote
+        (each memory:// connection used to be a database of its own)."""
+        lineage.init(store="memory://", strict=True, start_delay=0)
+        model = step(DataSet(uri="s3://mem/0", name="d"), 1)
+        assert "step #" in lineage.Store().describe_lineage(model)
+
+    def test_each_recording_block_on_memory_is_a_fresh_store(self):
+        """recording("memory://") gives an empty store every time (blocks
+        shared one database, so a test could pass on another's records)."""
+        with recording("memory://") as first:
+            step(DataSet(uri="s3://mem/a", name="d"), 1)
+            assert len(first.store.get_executions()) == 1
+        with recording("memory://") as second:
+            assert (second.store.get_artifacts(), second.store.get_executions()) == ([], [])
+            step(DataSet(uri="s3://mem/b", name="d"), 2)
+            assert len(second.store.get_executions()) == 1
