@@ -279,7 +279,9 @@ class Workspace:
             artifact_type_name = Model.ARTIFACT_TYPE_NAME
         if not isinstance(artifact_type_name, str):
             raise InvalidTypeError(f"list(artifact_type_name) must be a str, got {describe(artifact_type_name)}")
-        return self._lineage_store._connection.reader.list_workspace(self.context_id, artifact_type_name)
+        # As the Kubeflow SDK: the artifacts whose workspace this is, not
+        # the inputs other workspaces' artifacts were used as here.
+        return self._lineage_store._connection.reader.list_workspace(self.context_id, artifact_type_name, home=self.name)
 
     def _get_existing_context(self) -> Any:
         """The stored workspace context (Kubeflow SDK helper)."""

@@ -223,6 +223,19 @@ class TestLineageWritesOldSDKReads:
 
         assert [old_ws.list(t) for t in types] == [written["ws"].list(t) for t in types]
 
+    def test_an_input_from_another_workspace_is_listed_where_it_was_made(self, lineage_store, old_store, written):
+        """Used as an input in a second workspace, an artifact is listed by
+        both SDKs in its own workspace only (lineage listed it in both)."""
+        other = Workspace(store=lineage_store, name="second-ws")
+        Execution(name="evaluate", workspace=other).log_input(written["model"])
+        for t in (Model.ARTIFACT_TYPE_NAME, DataSet.ARTIFACT_TYPE_NAME):
+            old = metadata.Workspace(store=old_store, name="second-ws").list(t)
+            assert (old, other.list(t)) == ([], [])
+        assert [row["id"] for row in written["ws"].list(Model.ARTIFACT_TYPE_NAME)] == [written["model"].id]
+        assert metadata.Workspace(store=old_store, name="new-ws").list(Model.ARTIFACT_TYPE_NAME) == written["ws"].list(
+            Model.ARTIFACT_TYPE_NAME
+        )
+
     def test_old_sdk_logs_a_lineage_artifact_by_id(self, old_store, written):
         """The old SDK's Execution logs an artifact lineage wrote, by id."""
         ws = metadata.Workspace(store=old_store, name="new-ws")

@@ -60,13 +60,23 @@ class Reader:
         found = self._call("get_artifacts_by_uri", stored) or []
         return self.records([p for p in found if p.uri == stored])
 
-    def list_workspace(self, workspace_id: int, type_name: str) -> List[Dict[str, Any]]:
-        """Flat dicts of the artifacts of one type attributed to a workspace."""
+    def list_workspace(self, workspace_id: int, type_name: str, home: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Flat dicts of the artifacts of one type attributed to a workspace.
+
+        Args:
+            home: Keep only artifacts whose own workspace (``__kf_workspace__``,
+                where they were first logged) is this one, as the Kubeflow
+                SDK's ``Workspace.list`` does; None keeps the inputs used
+                there too.
+        """
         artifact_type = self._call("get_artifact_type", type_name)
         if artifact_type is None:
             return []
         protos = self._call("get_artifacts_by_context", workspace_id) or []
-        return [codec.flat(p) for p in protos if p.type_id == artifact_type.id]
+        rows = [codec.flat(p) for p in protos if p.type_id == artifact_type.id]
+        if home is not None:
+            rows = [row for row in rows if row.get("workspace") == home]
+        return rows
 
     def events_of_executions(self, execution_ids: Sequence[int]) -> List[Dict[str, Any]]:
         return [_event_dict(e) for e in self._call("get_events_by_execution_ids", list(execution_ids)) or []]
