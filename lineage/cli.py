@@ -202,12 +202,16 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
         unreadable = sum(len(s["unreadable"]) for s in spools)
         if unreadable:
             print(f"unreadable: {unreadable} line(s), left in the spool (`lineage sync` replays the rest)")
+        others = sorted({s for info in spools if info["entries"] for s in info["stores"]} - {url.redacted()})
         for info in spools:
             busy = "  (process running)" if info["busy"] else ""
-            print(f"  {info['path']}: {info['entries']} write(s), oldest {info['oldest']}, {info['size']} bytes{busy}")
+            stores = f" for {', '.join(info['stores'])}" if info["stores"] else ""
+            print(f"  {info['path']}: {info['entries']} write(s){stores}, oldest {info['oldest']}, {info['size']} bytes{busy}")
             for bad in info["unreadable"]:
                 place = _spool.where(bad["line"], bad["seq"]) + " " if bad["line"] is not None else ""
                 print(f"    {place}unreadable: {bad['reason']}")
+        if others:
+            print(f"writes wait for other stores, not checked here: {', '.join(others)} (lineage status --store URL)")
         return 0 if answers else 1
 
     return run

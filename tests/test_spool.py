@@ -155,6 +155,12 @@ class TestSpool:
         assert len(_spool.read_journal(path).todo) == 40  # start + end of 20 calls
         status = run_cli(home, "status", "--store", dead)
         assert status.returncode == 1 and "does NOT answer" in status.stdout and "spooled writes: 40" in status.stdout
+        assert f"40 write(s) for {dead}" in status.stdout
+        embedded(sqlite_url)  # the store exists
+        # Checking another store says which stores the writes wait for
+        # (it said "answers" and exited 0, as if nothing were pending).
+        other = run_cli(home, "status", "--store", sqlite_url)
+        assert other.returncode == 0 and f"writes wait for other stores, not checked here: {dead}" in other.stdout
         first = run_cli(home, "sync", "--store", sqlite_url)
         assert first.returncode == 0, first.stdout + first.stderr
         assert "written: 40" in first.stdout
