@@ -24,6 +24,16 @@ from lineage.errors import (
 from lineage.records import Artifact, DataSet, Metrics, Model
 from lineage.workspace import Execution, Run, Store, Workspace
 
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext lineage`` in IPython or Jupyter: the ``%%track`` cell
+    magic (see :mod:`lineage.notebook`)."""
+    from lineage.notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
 __all__ = [
     "Artifact",
     "DataSet",
@@ -48,6 +58,7 @@ __all__ = [
     "current_execution",
     "execution",
     "init",
+    "load_ipython_extension",
     "register_converter",
     "reset_defaults",
     "track",

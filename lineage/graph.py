@@ -2,12 +2,20 @@
 
 ``store.lineage(model)`` gives a :class:`LineageGraph` of everything
 upstream of *model*: the executions that produced it, their inputs, the
-executions that produced those, and so on.
+executions that produced those, and so on. Print it (an indented tree),
+export it (:meth:`~LineageGraph.to_json`, :meth:`~LineageGraph.to_dot` for
+Graphviz, :meth:`~LineageGraph.to_mermaid`,
+:meth:`~LineageGraph.to_openlineage`), or show it in a notebook (a
+drawing when the optional ``graphviz`` package and its ``dot`` program are
+there, else the tree).
 """
 
 from __future__ import annotations
 
+import html
 import json
+import urllib.parse
+import uuid
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import attrs
@@ -127,6 +135,146 @@ class LineageGraph:
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def __repr__(self) -> str:
+        cut = ", truncated" if self.truncated else ""
+        return f"<LineageGraph of artifact #{self.root}: {len(self.artifacts)} artifacts, {len(self.executions)} executions{cut}>"
+
+    # ------------------------------------------------------------------ exports
+
+    def _node_edges(self) -> List[Tuple[str, str]]:
+        """(from, to) node names, data flowing: artifact -> execution -> artifact."""
+        out = []
+        for artifact_id, execution_id, kind in dict.fromkeys(self.edges):
+            if artifact_id not in self.artifacts or execution_id not in self.executions:
+                continue
+            if kind.endswith("INPUT"):
+                out.append((f"a{artifact_id}", f"e{execution_id}"))
+            elif kind.endswith("OUTPUT"):
+                out.append((f"e{execution_id}", f"a{artifact_id}"))
+        return out
+
+    def _labels(self) -> Tuple[Dict[int, List[str]], Dict[int, List[str]]]:
+        artifacts = {}
+        for artifact_id, artifact in self.artifacts.items():
+            kind = type(artifact).__name__
+            if type(artifact) is Artifact and self.artifact_types.get(artifact_id):
+                kind = self.artifact_types[artifact_id]
+            version = getattr(artifact, "version", None)
+            first = f"{kind} {artifact.name}" + (f" v{version}" if version else "")
+            artifacts[artifact_id] = [first, str(artifact.uri)]
+        executions = {}
+        for execution_id, info in self.executions.items():
+            name = info.get("name") or info.get("type") or "execution"
+            executions[execution_id] = [f"{name} #{execution_id}", str(info.get("state", ""))]
+        return artifacts, executions
+
+    def to_dot(self) -> str:
+        """The graph in Graphviz's DOT language (data flows left to right)."""
+        artifacts, executions = self._labels()
+        lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=11];']
+        for artifact_id, label in artifacts.items():
+            extra = ", penwidth=2" if artifact_id == self.root else ""
+            lines.append(f'  a{artifact_id} [shape=box, style=rounded, label={_dot_label(label)}{extra}];')
+        for execution_id, label in executions.items():
+            color = _STATE_COLORS.get(label[1], "white")
+            lines.append(f'  e{execution_id} [shape=ellipse, style=filled, fillcolor="{color}", label={_dot_label(label)}];')
+        lines.extend(f"  {a} -> {b};" for a, b in self._node_edges())
+        lines.append("}")
+        return "\n".join(lines)
+
+    def to_mermaid(self) -> str:
+        """The graph as a Mermaid flowchart (renders in GitHub and JupyterLab Markdown)."""
+        artifacts, executions = self._labels()
+        lines = ["flowchart LR"]
+        for artifact_id, label in artifacts.items():
+            lines.append(f'  a{artifact_id}["{_mermaid_label(label)}"]')
+        for execution_id, label in executions.items():
+            lines.append(f'  e{execution_id}(["{_mermaid_label(label)}"])')
+        lines.extend(f"  {a} --> {b}" for a, b in self._node_edges())
+        return "\n".join(lines)
+
+    def to_openlineage(self, producer: str = "https://pypi.org/project/mlmd-lineage/") -> List[Dict[str, Any]]:
+        """One OpenLineage run event per execution (spec 2-0-2 ``RunEvent``).
+
+        The job is the execution's name in its workspace's namespace; the
+        run id a UUID made from the execution's external id (the same on
+        every export); datasets are named from their URIs
+        (``s3://bucket/key`` -> namespace ``s3://bucket``, name ``key``).
+        """
+        events = []
+        for execution_id, info in self.executions.items():
+            props = info.get("properties") or {}
+            identity = info.get("external_id") or f"mlmd-execution:{execution_id}"
+            inputs = [a for a in (a for a, e, kind in self.edges if e == execution_id and kind.endswith("INPUT"))]
+            outputs = [a for a in (a for a, e, kind in self.edges if e == execution_id and kind.endswith("OUTPUT"))]
+            events.append(
+                {
+                    "eventType": _OPENLINEAGE_STATES.get(str(info.get("state")), "OTHER"),
+                    "eventTime": props.get("lineage.end_time") or info.get("create_time"),
+                    "producer": producer,
+                    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                    "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_URL, str(identity)))},
+                    "job": {"namespace": info.get("workspace") or "default", "name": str(info.get("name") or info.get("type") or "execution")},
+                    "inputs": [self._dataset(a) for a in dict.fromkeys(inputs) if a in self.artifacts],
+                    "outputs": [self._dataset(a) for a in dict.fromkeys(outputs) if a in self.artifacts],
+                }
+            )
+        return events
+
+    def _dataset(self, artifact_id: int) -> Dict[str, Any]:
+        uri = str(self.artifacts[artifact_id].uri)
+        parts = urllib.parse.urlsplit(uri)
+        if parts.scheme and parts.netloc:
+            namespace, name = f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/") or "/"
+        elif parts.scheme and len(parts.scheme) > 1:  # file:///path
+            namespace, name = parts.scheme, parts.path
+        else:  # a plain path
+            namespace, name = "file", uri
+        return {"namespace": namespace, "name": name}
+
+    # ------------------------------------------------------------------ notebooks
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
+        """What Jupyter and IPython show: a drawing if Graphviz can make one,
+        and the tree."""
+        tree = self.to_text()
+        bundle = {"text/plain": tree}
+        svg = self._svg()
+        shown = f"<pre>{html.escape(tree)}</pre>"
+        if svg is not None:
+            bundle["image/svg+xml"] = svg
+            shown = f"<div>{svg}</div><details><summary>as text</summary>{shown}</details>"
+        bundle["text/html"] = shown
+        return bundle
+
+    def _svg(self) -> Optional[str]:
+        try:
+            import graphviz  # the optional "graph" extra; its dot program too
+
+            return str(graphviz.Source(self.to_dot()).pipe(format="svg", encoding="utf-8"))
+        except Exception:  # not installed, no dot program, or it failed: the tree only
+            return None
+
+
+_STATE_COLORS = {"COMPLETE": "#d9f2d9", "CACHED": "#d9f2d9", "FAILED": "#f8d0d0", "CANCELED": "#eeeeee", "RUNNING": "#fff2cc"}
+_OPENLINEAGE_STATES = {"COMPLETE": "COMPLETE", "CACHED": "COMPLETE", "FAILED": "FAIL", "CANCELED": "ABORT", "RUNNING": "RUNNING", "NEW": "START"}
+
+
+def _dot_label(lines: List[str]) -> str:
+    """A DOT string: quotes and backslashes escaped, one label line per item."""
+    escaped = [line.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "") for line in lines]
+    return '"' + "\\n".join(escaped) + '"'
+
+
+def _mermaid_label(lines: List[str]) -> str:
+    """Text inside a Mermaid ``"..."`` label: entity codes for what Mermaid reads as syntax."""
+    out = []
+    for line in lines:
+        for char, code in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+            line = line.replace(char, code)
+        out.append(line.replace("\r", "").replace("\n", "<br/>"))
+    return "<br/>".join(out)
 
 
 def _line(text: str) -> str:

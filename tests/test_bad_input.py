@@ -392,10 +392,14 @@ class TestPropertyNamesEveryBackendTakes:
         reader = store._connection.reader
         [stored] = reader.executions([fit.id])
         assert stored["state"] == "COMPLETE"
-        props = stored["properties"]
-        assert (props["lr"], props["b"], props[longest]) == (0.5, 1, 3)
-        assert "LR" not in props and "b " not in props  # kept in lineage.params only
-        assert json.loads(props["lineage.params"]) == {"lr": 0.5, "LR": 0.25, "b": 1, "b ": 2, longest: 3}
+        assert {k: stored["properties"][k] for k in ("lr", "LR", "b", "b ", longest)} == {
+            "lr": 0.5, "LR": 0.25, "b": 1, "b ": 2, longest: 3  # read back: lineage.params has them all
+        }
+        [proto] = store.store.get_executions_by_id([fit.id])
+        props = {k: v for k, v in proto.custom_properties.items()}
+        assert (props["lr"].double_value, props["b"].int_value, props[longest].int_value) == (0.5, 1, 3)
+        assert "LR" not in props and "b " not in props  # no typed copy: kept in lineage.params only
+        assert json.loads(props["lineage.params"].string_value) == {"lr": 0.5, "LR": 0.25, "b": 1, "b ": 2, longest: 3}
         assert metrics.id is not None
         assert store.get_artifact(metrics.id).values == metrics.values
         custom = store.store.get_artifacts_by_id([metrics.id])[0].custom_properties

@@ -158,3 +158,84 @@ class TestInMemory:
             assert (second.store.get_artifacts(), second.store.get_executions()) == ([], [])
             step(DataSet(uri="s3://mem/b", name="d"), 2)
             assert len(second.store.get_executions()) == 1
+
+
+def _odd_graph(store: lineage.Store) -> lineage.graph.LineageGraph:
+    """train(d) -> m, with names that are syntax in DOT and Mermaid."""
+
+    @track(name='fit "v2" <#1>')
+    def fit(d: DataSet, lr: float = 0.1) -> Model:
+        return Model(uri="s3://bucket/models/m.pt", name='m"\\', version="1")
+
+    with pytest.raises(ZeroDivisionError):
+        with lineage.execution("broken") as ex:
+            ex.log_output(DataSet(uri="file:///tmp/partial.csv", name="partial"))
+            raise ZeroDivisionError("partial")
+    model = fit(DataSet(uri="s3://bucket/data/train.csv", name="d<a>#1\nx"))
+    return store.lineage(model)
+
+
+class TestExports:
+    def test_dot_is_valid_and_draws_the_flow(self, store):
+        """to_dot is DOT that parses (every label one quoted string, quotes and
+        backslashes escaped) with data flowing input -> execution -> output."""
+        import re
+
+        graph = _odd_graph(store)
+        [data_id] = [a for a in graph.artifacts if a != graph.root]
+        [fit_id] = graph.executions
+        dot = graph.to_dot()
+        body = dot.splitlines()
+        assert body[0] == "digraph lineage {" and body[-1] == "}"
+        nodes = [line for line in body if re.match(r"  [ae]\d+ \[", line)]
+        assert len(nodes) == 3
+        for line in nodes:  # one well-formed quoted label per node line
+            match = re.search(r'label="((?:[^"\\]|\\.)*)"', line)
+            assert match is not None, line
+            assert line.endswith("];")
+        assert r'Model m\"1\\' not in dot and r'Model m\"\\ v1' in dot
+        assert [line.strip() for line in body if "->" in line] == [f"a{data_id} -> e{fit_id};", f"e{fit_id} -> a{graph.root};"]
+
+    def test_mermaid_labels_carry_no_syntax(self, store):
+        """to_mermaid escapes quotes, #, < and > as entity codes; newlines are <br/>."""
+        graph = _odd_graph(store)
+        [data_id] = [a for a in graph.artifacts if a != graph.root]
+        [fit_id] = graph.executions
+        mermaid = graph.to_mermaid()
+        lines = mermaid.splitlines()
+        assert lines[0] == "flowchart LR"
+        for line in lines[1:]:
+            if "[" in line:
+                inner = line.split('"', 1)[1].rsplit('"', 1)[0]
+                assert '"' not in inner and "<a>" not in inner and "#1" not in inner
+        assert "d#lt;a#gt;#35;1<br/>x" in mermaid
+        assert {line.strip() for line in lines if "-->" in line} == {f"a{data_id} --> e{fit_id}", f"e{fit_id} --> a{graph.root}"}
+
+    def test_openlineage_run_events(self, store):
+        """One RunEvent per execution: state, job in the workspace namespace,
+        a stable UUID run id, datasets named from their URIs."""
+        import uuid
+
+        graph = _odd_graph(store)
+        [event] = graph.to_openlineage()
+        assert event["eventType"] == "COMPLETE"
+        assert event["job"] == {"namespace": "graph", "name": 'fit "v2" <#1>'}
+        assert uuid.UUID(event["run"]["runId"]).version == 5
+        assert event["run"] == store.lineage(graph.root).to_openlineage()[0]["run"]  # stable
+        assert event["inputs"] == [{"namespace": "s3://bucket", "name": "data/train.csv"}]
+        assert event["outputs"] == [{"namespace": "s3://bucket", "name": "models/m.pt"}]
+        assert event["schemaURL"].endswith("#/$defs/RunEvent") and event["eventTime"].endswith("Z")
+        json.dumps(event)
+        failed = [e for e in store.store.get_executions() if e.properties["name"].string_value == "broken"]
+        [output] = store.store.get_events_by_execution_ids([failed[0].id])
+        [broken] = store.lineage(output.artifact_id).to_openlineage()
+        assert broken["eventType"] == "FAIL" and broken["outputs"] == [{"namespace": "file", "name": "/tmp/partial.csv"}]
+
+    def test_repr_is_short_and_the_notebook_bundle_holds_the_tree(self, store):
+        """repr() names the graph (it dumped every field); the mime bundle
+        Jupyter shows has the tree as text and as HTML."""
+        graph = _odd_graph(store)
+        assert repr(graph) == f"<LineageGraph of artifact #{graph.root}: 2 artifacts, 1 executions>"
+        bundle = graph._repr_mimebundle_()
+        assert bundle["text/plain"] == graph.to_text()
+        assert bundle["text/html"].startswith("<pre>") and "d&lt;a&gt;#1\\nx" in bundle["text/html"]

@@ -426,6 +426,7 @@ class TestDamagedSpool:
         intact = write_spool(home, name_b, lines_b)
         assert sorted(_spool.spool_files(str(home))) == sorted([str(damaged), str(intact)])
 
+        embedded(sqlite_url)  # the store exists: status reads it, never makes one
         status = run_cli(home, "status", "--store", sqlite_url)
         assert status.returncode == 0, status.stderr
         assert "Traceback" not in status.stderr
@@ -456,6 +457,7 @@ class TestDamagedSpool:
         entry = json.loads(lines[4])
         entry["seq"] = "x"
         path = write_spool(home, name, lines[:4] + [json.dumps(entry).encode()] + lines[5:])
+        embedded(sqlite_url)  # the store exists: status reads it, never makes one
         status = run_cli(home, "status", "--store", sqlite_url)
         assert status.returncode == 0 and "line 5 unreadable: seq is not a sequence number: 'x'" in status.stdout
         done = run_cli(home, "sync", "--store", sqlite_url)
@@ -474,6 +476,7 @@ class TestDamagedSpool:
         home = tmp_path / "home"
         name, lines = good_spools["a"]
         path = write_spool(home, name, lines + [b'{"ack": "abc"}'])
+        embedded(sqlite_url)  # the store exists: status reads it, never makes one
         status = run_cli(home, "status", "--store", sqlite_url)
         assert status.returncode == 0 and "line 11 unreadable: ack is not a sequence number: 'abc'" in status.stdout
         done = run_cli(home, "sync", "--store", sqlite_url)

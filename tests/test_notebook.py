@@ -1,0 +1,132 @@
+"""Notebooks: the %%track cell magic and the graph's display, in a real
+IPython shell and in a real Jupyter kernel (nbclient)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import lineage
+from lineage import DataSet, Model, track
+from tests import mlmd_reads as mr
+
+
+@pytest.fixture
+def shell(sqlite_url):
+    """A real IPython shell with the extension loaded, recording into a fresh store."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    lineage.init(store=sqlite_url, workspace="nb", strict=True, start_delay=0)
+    ipython = InteractiveShell.instance()
+    ipython.run_line_magic("load_ext", "lineage")
+    ipython.user_ns.clear()
+    ipython.user_ns.update({"DataSet": DataSet, "Model": Model, "lineage": lineage})
+    yield ipython
+    InteractiveShell.clear_instance()
+
+
+def run(shell, cell: str):
+    result = shell.run_cell(cell)
+    return result
+
+
+class TestTrackMagic:
+    def test_a_cell_is_an_execution_with_its_inputs_and_outputs(self, shell, sqlite_url):
+        """Records the cell reads are inputs, records it assigns are outputs
+        (path: the variable, and the index in a list); params via current_execution()."""
+        assert run(shell, 'raw = DataSet(uri="s3://nb/raw.csv", name="raw")\nunused = DataSet(uri="s3://nb/u", name="u")').success
+        result = run(
+            shell,
+            "%%track clean --workspace nb\n"
+            "lineage.current_execution().log_param('rows', 100)\n"
+            "cleaned = DataSet(uri=raw.uri.replace('raw', 'clean'), name='clean')\n"
+            "parts = [DataSet(uri=f's3://nb/part-{i}', name=f'p{i}') for i in range(2)]\n"
+            "n = 3\n",
+        )
+        assert result.success, result.error_in_exec
+        store = lineage.Store(url=sqlite_url)
+        e = mr.one_execution(store, "clean")
+        assert mr.state(e) == "COMPLETE" and mr.custom(e)["rows"] == 100
+        assert sorted(mr.paths(store, e.id)) == [
+            ("INPUT", ("raw",), "s3://nb/raw.csv"),
+            ("OUTPUT", ("cleaned",), "s3://nb/clean.csv"),
+            ("OUTPUT", ("parts", 0), "s3://nb/part-0"),
+            ("OUTPUT", ("parts", 1), "s3://nb/part-1"),
+        ]
+        assert shell.user_ns["cleaned"].id is not None and shell.user_ns["n"] == 3
+
+    def test_tracked_calls_in_a_cell_record_it_as_parent_and_errors_fail_it(self, shell, sqlite_url):
+        """A tracked function called in the cell is a child of the cell's
+        execution; an exception in the cell marks it FAILED and is shown."""
+
+        @track
+        def fit(d: DataSet) -> Model:
+            return Model(uri="s3://nb/model", name="m", version="1")
+
+        shell.user_ns.update(fit=fit, data=DataSet(uri="s3://nb/data", name="d"))
+        assert run(shell, "%%track training\nmodel = fit(data)").success
+        store = lineage.Store(url=sqlite_url)
+        cell, child = mr.one_execution(store, "training"), mr.one_execution(store, "fit")
+        assert mr.custom(child)["lineage.parent_external_id"] == cell.external_id
+        failed = run(shell, "%%track broken\nmodel2 = fit(data)\n1 / 0")
+        assert isinstance(failed.error_in_exec, ZeroDivisionError)
+        assert mr.state(mr.one_execution(store, "broken")) == "FAILED"
+
+    def test_bad_magic_line_and_bad_cell_record_nothing(self, shell, sqlite_url):
+        """A line the magic cannot read, or a cell that is not Python, raise and record nothing."""
+        bad_line = run(shell, "%%track a --nope\nx = 1")
+        assert isinstance(bad_line.error_in_exec, lineage.InvalidValueError)
+        assert "unknown argument(s) ['--nope']" in str(bad_line.error_in_exec)
+        bad_cell = run(shell, "%%track b\nx = (")
+        assert bad_cell.error_in_exec is not None
+        assert mr.executions(lineage.Store(url=sqlite_url)) == []
+
+
+class TestDisplay:
+    def test_ipython_shows_the_tree(self, shell, sqlite_url):
+        """IPython's display formatter gets the tree as text and HTML."""
+        run(shell, 'd = DataSet(uri="s3://nb/d", name="d")')
+        run(shell, "%%track make\nm = Model(uri='s3://nb/m', name='m')")
+        graph = lineage.Store(url=sqlite_url).lineage(shell.user_ns["m"])
+        data, _ = shell.display_formatter.format(graph)
+        assert data["text/plain"] == graph.to_text()
+        assert "make #" in data["text/html"] and data["text/html"].startswith("<pre>")
+
+
+def test_import_lineage_never_imports_ipython():
+    """IPython is optional: importing lineage (and using it) does not import it."""
+    code = (
+        "import sys; sys.modules['IPython'] = None\n"  # any import of IPython now fails
+        "import lineage, lineage.graph\n"
+        "lineage.init(store='memory://', strict=True, start_delay=0)\n"
+        "m = lineage.track(lambda d: lineage.Model(uri='s3://m', name='m'))\n"
+        "print('IPython' in sys.modules and sys.modules['IPython'] is not None)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_a_real_kernel_runs_the_magic_and_shows_the_graph(tmp_path):
+    """A notebook run by a real Jupyter kernel: %load_ext, %%track, and the
+    graph displayed as HTML."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    url = f"sqlite:///{tmp_path / 'nb.db'}"
+    cells = [
+        f"import lineage\nfrom lineage import DataSet, Model\nlineage.init(store={url!r}, workspace='kernel', strict=True, start_delay=0)",
+        "%load_ext lineage",
+        "raw = DataSet(uri='s3://k/raw', name='raw')",
+        "%%track train\nmodel = Model(uri='s3://k/model', name='m', version='1')\nsize = len(raw.uri)",
+        "lineage.Store().lineage(model)",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    [shown] = notebook.cells[-1].outputs
+    assert "train #" in shown["data"]["text/html"] and "raw" in shown["data"]["text/plain"]
+    store = lineage.Store(url=url)
+    e = mr.one_execution(store, "train")
+    assert sorted(mr.paths(store, e.id)) == [("INPUT", ("raw",), "s3://k/raw"), ("OUTPUT", ("model",), "s3://k/model")]
