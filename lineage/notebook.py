@@ -98,10 +98,20 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
             if id(record) not in seen:
                 seen.add(id(record))
                 ex.log_input(record, path=path)
-        code = compile(source, f"<cell: %%track {name}>", "exec")
-        exec(code, namespace)  # noqa: S102 - running the user's cell is the point
+        value = _run(source, namespace, f"<cell: %%track {name}>")
         changed = [n for n in assigned if n in namespace and before.get(n) != id(namespace[n])]
         for record, path in _records(namespace, changed):
             ex.log_output(record, path=path)
-    return None
+    return value
+
+
+def _run(source: str, namespace: Dict[str, Any], filename: str) -> Any:
+    """Run the cell; return its last expression's value, which IPython shows
+    (as it does for a cell without the magic)."""
+    tree = ast.parse(source, filename)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, filename, "exec"), namespace)  # noqa: S102 - running the user's cell is the point
+    if last is None:
+        return None
+    return eval(compile(ast.Expression(last.value), filename, "eval"), namespace)  # noqa: S307
 

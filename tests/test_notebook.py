@@ -19,9 +19,9 @@ def shell(sqlite_url):
     from IPython.core.interactiveshell import InteractiveShell
 
     lineage.init(store=sqlite_url, workspace="nb", strict=True, start_delay=0)
-    ipython = InteractiveShell.instance()
+    InteractiveShell.clear_instance()
+    ipython = InteractiveShell.instance()  # a fresh shell: no variables of another test
     ipython.run_line_magic("load_ext", "lineage")
-    ipython.user_ns.clear()
     ipython.user_ns.update({"DataSet": DataSet, "Model": Model, "lineage": lineage})
     yield ipython
     InteractiveShell.clear_instance()
@@ -130,3 +130,10 @@ def test_a_real_kernel_runs_the_magic_and_shows_the_graph(tmp_path):
     store = lineage.Store(url=url)
     e = mr.one_execution(store, "train")
     assert sorted(mr.paths(store, e.id)) == [("INPUT", ("raw",), "s3://k/raw"), ("OUTPUT", ("model",), "s3://k/model")]
+
+
+def test_the_cell_value_is_shown_as_without_the_magic(shell):
+    """The cell's last expression is its value, shown by IPython (the magic swallowed it)."""
+    result = run(shell, "%%track show\nx = DataSet(uri='s3://nb/x', name='x')\nx.uri")
+    assert result.success and result.result == "s3://nb/x"
+    assert run(shell, "%%track quiet\ny = 1").result is None
