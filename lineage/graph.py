@@ -211,7 +211,7 @@ class LineageGraph:
             events.append(
                 {
                     "eventType": _OPENLINEAGE_STATES.get(str(info.get("state")), "OTHER"),
-                    "eventTime": props.get("lineage.end_time") or info.get("create_time"),
+                    "eventTime": props.get("lineage.end_time") or info.get("create_time") or _iso(info.get("last_update_time_ms")),
                     "producer": producer,
                     "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
                     "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_URL, str(identity)))},
@@ -230,7 +230,9 @@ class LineageGraph:
         elif parts.scheme and len(parts.scheme) > 1:  # file:///path
             namespace, name = parts.scheme, parts.path
         else:  # a plain path
-            namespace, name = "file", uri
+            return {"namespace": "file", "name": uri}
+        # s3://b/k?versionId=3 and ?versionId=4 are two datasets
+        name += (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
         return {"namespace": namespace, "name": name}
 
     # ------------------------------------------------------------------ notebooks
@@ -275,6 +277,16 @@ def _mermaid_label(lines: List[str]) -> str:
             line = line.replace(char, code)
         out.append(line.replace("\r", "").replace("\n", "<br/>"))
     return "<br/>".join(out)
+
+
+def _iso(milliseconds: Any) -> Optional[str]:
+    """MLMD's milliseconds since the epoch as RFC 3339 (UTC)."""
+    if not isinstance(milliseconds, int) or milliseconds <= 0:
+        return None
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(milliseconds / 1000, tz=datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _line(text: str) -> str:

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import linecache
+import re
 import shlex
 from typing import Any, Dict, List, Set, Tuple
 
 from lineage import _mapping
 from lineage._scope import execution
 from lineage.errors import InvalidValueError
+from lineage.records import _now
 
 __all__ = ["load_ipython_extension", "track_cell"]
 
@@ -54,64 +57,171 @@ def _arguments(line: str) -> argparse.Namespace:
     return args
 
 
-def _names(source: str) -> Tuple[List[str], List[str]]:
+# IPython's own names: output history, input history, shortcuts.
+_IPYTHON_NAMES = re.compile(r"^(_+|_i+|_i?\d+|_[oid]h|In|Out|exit|quit|get_ipython)$")
+# A container bigger than this is walked only if its first items hold records
+# (a list of five million floats is not searched for records).
+_LARGE = 10_000
+
+
+class _Names(ast.NodeVisitor):
+    """Names a cell reads before it assigns them, and names it assigns or
+    modifies (``x = ...``, ``x += ...``, ``x[k] = ...``, ``x.a = ...``, ``for x in``).
+
+    Only the cell's own scope counts: names inside the functions, lambdas
+    and classes it defines (which may never run) and comprehension
+    variables are not the cell's.
+    """
+
+    def __init__(self) -> None:
+        self.read: Dict[str, None] = {}
+        self.assigned: Dict[str, None] = {}
+        self._local: List[Set[str]] = []
+
+    def visit_Name(self, node: ast.Name) -> None:  # noqa: N802 - ast's naming
+        if any(node.id in scope for scope in self._local):
+            return
+        if isinstance(node.ctx, ast.Load):
+            if node.id not in self.assigned:
+                self.read.setdefault(node.id, None)
+        else:
+            self.assigned.setdefault(node.id, None)
+
+    def _base(self, target: ast.expr) -> None:
+        while isinstance(target, (ast.Subscript, ast.Attribute, ast.Starred)):
+            target = target.value
+        if isinstance(target, ast.Name) and not any(target.id in scope for scope in self._local):
+            if target.id not in self.assigned:
+                self.read.setdefault(target.id, None)  # x[k] = v reads x first
+            self.assigned.setdefault(target.id, None)
+
+    def visit_Assign(self, node: ast.Assign) -> None:  # noqa: N802
+        self.visit(node.value)
+        for target in node.targets:
+            self._target(target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:  # noqa: N802
+        self.visit(node.value)
+        self._base(node.target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:  # noqa: N802
+        if node.value is not None:
+            self.visit(node.value)
+        self._target(node.target)
+
+    def visit_For(self, node: ast.For) -> None:  # noqa: N802
+        self.visit(node.iter)
+        loop = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+        self._local.append(loop)  # the loop variable walks over what exists: not an output
+        for child in node.body + node.orelse:
+            self.visit(child)
+        self._local.pop()
+
+    visit_AsyncFor = visit_For  # noqa: N815
+
+    def _target(self, target: ast.expr) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for item in target.elts:
+                self._target(item)
+        elif isinstance(target, ast.Name):
+            self.visit_Name(target)
+        else:
+            self.visit(target)  # the index or attribute expression reads names
+            self._base(target)
+
+    def _skip_scope(self, node: ast.AST) -> None:
+        name = getattr(node, "name", None)
+        if name:
+            self.assigned.setdefault(name, None)
+        for decorator in getattr(node, "decorator_list", []):
+            self.visit(decorator)
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _skip_scope  # noqa: N815
+    visit_Lambda = _skip_scope  # noqa: N815
+
+    def _comprehension(self, node: Any) -> None:
+        local = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+        for generator in node.generators:
+            self.visit(generator.iter)
+        self._local.append(local)
+        for generator in node.generators:
+            for condition in generator.ifs:
+                self.visit(condition)
+        for part in ("elt", "key", "value"):
+            if getattr(node, part, None) is not None:
+                self.visit(getattr(node, part))
+        self._local.pop()
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension  # noqa: N815
+
+
+def _names(tree: ast.Module) -> Tuple[List[str], List[str]]:
     """Names the cell reads before assigning them, and names it assigns (in order)."""
-    tree = ast.parse(source)
-    read: Dict[str, None] = {}
-    assigned: Dict[str, None] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            if isinstance(node.ctx, ast.Load):
-                read.setdefault(node.id, None)
-            else:
-                assigned.setdefault(node.id, None)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            assigned.setdefault(node.name, None)
-    return list(read), list(assigned)
+    visitor = _Names()
+    visitor.visit(tree)
+    return list(visitor.read), list(visitor.assigned)
+
+
+def _holds_records(value: Any) -> bool:
+    """False for a large container whose first items are no records."""
+    if isinstance(value, (list, tuple, dict)) and len(value) > _LARGE:
+        items = list(value.values())[:3] if isinstance(value, dict) else list(value[:3])
+        return any(_mapping.find_artifacts(item, ()) for item in items)
+    return True
 
 
 def _records(namespace: Dict[str, Any], names: List[str]) -> List[Tuple[Any, Tuple[Any, ...]]]:
     found: List[Tuple[Any, Tuple[Any, ...]]] = []
     for name in names:
-        if name in namespace and not name.startswith("_"):
-            found.extend(_mapping.find_artifacts(namespace[name], (name,)) or ())
+        if name in namespace and not _IPYTHON_NAMES.match(name):
+            value = namespace[name]
+            if _holds_records(value):
+                found.extend(_mapping.find_artifacts(value, (name,)) or ())
     return found
 
 
 def track_cell(ipython: Any, line: str, cell: str) -> Any:
     """Run *cell* in the user's namespace as one tracked execution.
 
+    Inputs: records held by variables the cell reads before assigning them.
+    Outputs: records made while the cell ran (their ``create_time``) held by
+    variables it assigns, modifies or reads (``parts.append(...)``); a
+    record that existed before (picked from a list, a loop variable) is not
+    an output of the cell.
+
     Raises:
         InvalidValueError: the magic's line cannot be read.
-        SyntaxError: the cell is not valid Python (nothing is recorded).
+        SyntaxError: the cell is not valid Python here (top-level ``await``
+            included); nothing is recorded.
     """
     args = _arguments(line)
-    source = ipython.transform_cell(cell)
-    read, assigned = _names(source)  # a SyntaxError here: the cell never ran
-    namespace = ipython.user_ns
-    before: Dict[str, int] = {name: id(namespace[name]) for name in assigned if name in namespace}
-    inputs = _records(namespace, read)
     name = args.name or "notebook cell"
+    source = ipython.transform_cell(cell)
+    filename = f"<cell: %%track {name}>"
+    tree = ast.parse(source, filename)  # a SyntaxError here: nothing ran, nothing recorded
+    read, assigned = _names(tree)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    body = compile(tree, filename, "exec")
+    shown = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
+    # Tracebacks show the cell's lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = ipython.user_ns
+    inputs = _records(namespace, read)
+    started = _now()
     with execution(name, workspace=args.workspace, run=args.run, store=args.store) as ex:
         seen: Set[int] = set()
         for record, path in inputs:
             if id(record) not in seen:
                 seen.add(id(record))
                 ex.log_input(record, path=path)
-        value = _run(source, namespace, f"<cell: %%track {name}>")
-        changed = [n for n in assigned if n in namespace and before.get(n) != id(namespace[n])]
-        for record, path in _records(namespace, changed):
-            ex.log_output(record, path=path)
+        exec(body, namespace)  # noqa: S102 - running the user's cell is the point
+        value = eval(shown, namespace) if shown is not None else None  # noqa: S307
+        # Assigned names, and read ones a method may have changed (parts.append(...)).
+        for record, path in _records(namespace, list(dict.fromkeys(assigned + read))):
+            made = getattr(record, "create_time", None)
+            if id(record) not in seen and (not isinstance(made, str) or made >= started):
+                seen.add(id(record))
+                ex.log_output(record, path=path)
+    if source.rstrip().endswith(";"):
+        return None  # a trailing semicolon hides the value, as without the magic
     return value
-
-
-def _run(source: str, namespace: Dict[str, Any], filename: str) -> Any:
-    """Run the cell; return its last expression's value, which IPython shows
-    (as it does for a cell without the magic)."""
-    tree = ast.parse(source, filename)
-    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    exec(compile(tree, filename, "exec"), namespace)  # noqa: S102 - running the user's cell is the point
-    if last is None:
-        return None
-    return eval(compile(ast.Expression(last.value), filename, "eval"), namespace)  # noqa: S307
-

@@ -112,6 +112,9 @@ class TestWhatIsShown:
         assert "Examples" in text.splitlines()[2]
         [summary] = graph.to_dict()["executions"]
         assert (summary["name"], summary["type"]) == ("trainer-run-1", "Trainer")
+        [event] = graph.to_openlineage()  # no lineage times: MLMD's own, as RFC 3339
+        assert event["eventTime"].endswith("Z") and event["eventTime"][:2] == "20"
+        assert event["inputs"] == [{"namespace": "gs://ex", "name": "/"}]
 
     def test_control_characters_do_not_break_the_tree(self, store):
         """A newline in a name, a uri or a param value stays on its line."""
@@ -223,6 +226,9 @@ class TestExports:
         assert uuid.UUID(event["run"]["runId"]).version == 5
         assert event["run"] == store.lineage(graph.root).to_openlineage()[0]["run"]  # stable
         assert event["inputs"] == [{"namespace": "s3://bucket", "name": "data/train.csv"}]
+        versioned = DataSet(uri="s3://bucket/k?versionId=3#part", name="v")
+        graph.artifacts[versioned_id := 10**6] = versioned
+        assert graph._dataset(versioned_id) == {"namespace": "s3://bucket", "name": "k?versionId=3#part"}
         assert event["outputs"] == [{"namespace": "s3://bucket", "name": "models/m.pt"}]
         assert event["schemaURL"].endswith("#/$defs/RunEvent") and event["eventTime"].endswith("Z")
         json.dumps(event)

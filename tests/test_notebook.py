@@ -137,3 +137,76 @@ def test_the_cell_value_is_shown_as_without_the_magic(shell):
     result = run(shell, "%%track show\nx = DataSet(uri='s3://nb/x', name='x')\nx.uri")
     assert result.success and result.result == "s3://nb/x"
     assert run(shell, "%%track quiet\ny = 1").result is None
+
+
+class TestWhatACellReadsAndMakes:
+    """What is an input and what an output, cell code by cell code."""
+
+    def paths(self, shell, sqlite_url, name):
+        store = lineage.Store(url=sqlite_url)
+        return sorted((kind, path, uri) for kind, path, uri in mr.paths(store, mr.one_execution(store, name).id))
+
+    def test_an_existing_record_picked_or_looped_over_is_no_output(self, shell, sqlite_url):
+        """best = max(models) and a loop variable are not outputs (the cell
+        was recorded as a second producer of an input: a cycle)."""
+        run(shell, "models = [Model(uri=f's3://nb/m{i}', name='m', version=str(i)) for i in range(2)]")
+        assert run(shell, "%%track select\nbest = max(models, key=lambda m: m.version)\nfor x in models:\n    x.uri").success
+        assert self.paths(shell, sqlite_url, "select") == [
+            ("INPUT", ("models", 0), "s3://nb/m0"),
+            ("INPUT", ("models", 1), "s3://nb/m1"),
+        ]
+
+    def test_outputs_made_in_place_or_after_the_old_value_is_freed(self, shell, sqlite_url):
+        """ds += [...], d[k] = ..., parts.append(...), and a name re-bound after
+        its old record was freed (its id reused) all give outputs."""
+        run(shell, "ds = [DataSet(uri='s3://nb/d0', name='d')]\nd = {}\nparts = []\nm = Model(uri='s3://nb/old', name='m')")
+        cell = (
+            "%%track grow\n"
+            "ds += [DataSet(uri='s3://nb/d1', name='d')]\n"
+            "d['k'] = DataSet(uri='s3://nb/dk', name='d')\n"
+            "parts.append(DataSet(uri='s3://nb/p0', name='p'))\n"
+            "m = None\n"
+            "m = Model(uri='s3://nb/new', name='m')\n"
+        )
+        assert run(shell, cell).success
+        assert self.paths(shell, sqlite_url, "grow") == [
+            ("INPUT", ("ds", 0), "s3://nb/d0"),
+            ("OUTPUT", ("d", "k"), "s3://nb/dk"),
+            ("OUTPUT", ("ds", 1), "s3://nb/d1"),
+            ("OUTPUT", ("m",), "s3://nb/new"),
+            ("OUTPUT", ("parts", 0), "s3://nb/p0"),
+        ]
+
+    def test_a_name_assigned_before_it_is_read_is_no_input(self, shell, sqlite_url):
+        """Re-running a cell that makes `out` then reads it: the previous
+        `out` is not an input; nor are comprehension variables or names in
+        a function the cell only defines."""
+        run(shell, "x = DataSet(uri='s3://nb/x', name='x')\nraw = DataSet(uri='s3://nb/raw', name='raw')\nnums = [1, 2]")
+        cell = (
+            "%%track again\n"
+            "out = DataSet(uri=f's3://nb/out{len(nums)}', name='out')\n"
+            "print(out.uri)\n"
+            "ys = [x * 2 for x in nums]\n"
+            "def later():\n"
+            "    return raw.uri\n"
+        )
+        assert run(shell, cell).success
+        run(shell, "nums.append(3)")
+        assert run(shell, cell.replace("again", "again2")).success
+        assert self.paths(shell, sqlite_url, "again2") == [("OUTPUT", ("out",), "s3://nb/out3")]
+
+    def test_top_level_await_and_syntax_errors_record_nothing(self, shell, sqlite_url):
+        """A cell the magic cannot compile (top-level await included) raises
+        SyntaxError before anything is recorded."""
+        result = run(shell, "%%track waits\nimport asyncio\nv = await asyncio.sleep(0)")
+        assert isinstance(result.error_in_exec, SyntaxError)
+        assert mr.executions(lineage.Store(url=sqlite_url)) == []
+
+    def test_semicolon_hides_the_value_and_tracebacks_show_the_line(self, shell):
+        """A trailing ';' hides the value; a traceback quotes the cell's line."""
+        assert run(shell, "%%track semi\nz = DataSet(uri='s3://nb/z', name='z')\nz.uri;").result is None
+        import traceback
+
+        failed = run(shell, "%%track oops\nfirst = 1\nraise KeyError('from the cell')")
+        text = "".join(traceback.format_exception(failed.error_in_exec))
+        assert "raise KeyError('from the cell')" in text
