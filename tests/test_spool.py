@@ -111,6 +111,20 @@ class BlackHole:
             conn.close()
 
 
+def init_on_a_down_grpc_store(monkeypatch: pytest.MonkeyPatch, workspace: str) -> int:
+    """lineage.init on a gRPC port nothing listens on yet (short retries); the port."""
+    monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+    monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "0.1")
+    port = free_port()
+    lineage.init(store=f"grpc://127.0.0.1:{port}", workspace=workspace, start_delay=0)
+    return port
+
+
+@track
+def produce(folder: str, i: int) -> Metrics:
+    return Metrics(uri=f"file:///{folder}/{i}", name=f"m{i}")
+
+
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
     env["LINEAGE_HOME"] = str(home)
@@ -209,21 +223,14 @@ class TestSpool:
 
     def test_spool_drains_by_itself_when_the_store_comes_back(self, tmp_path, sqlite_url, monkeypatch):
         """While the process runs, spooled writes reach the store once it answers again; ids get set."""
-        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
-        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "0.1")
-        port = free_port()
-        lineage.init(store=f"grpc://127.0.0.1:{port}", workspace="drain", start_delay=0)
-
-        @track
-        def produce(i: int) -> Metrics:
-            return Metrics(uri=f"file:///metrics/{i}", name=f"m{i}")
+        port = init_on_a_down_grpc_store(monkeypatch, "drain")
 
         @track
         def consume(m: Metrics) -> None:
             return None
 
         with pytest.warns(lineage.LineageWarning, match="unreachable"):
-            produced = [produce(i) for i in range(3)]
+            produced = [produce("metrics", i) for i in range(3)]
         consume(produced[0])  # depends on a spooled write: queued behind it
         assert all(m.id is None for m in produced)
         assert len(_spool.spool_files(str(tmp_path / "home"))) == 1
@@ -278,17 +285,9 @@ class TestFaults:
         blocker = tmp_path / "not-a-folder"
         blocker.write_text("")
         monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
-        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
-        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "0.1")
-        port = free_port()
-        lineage.init(store=f"grpc://127.0.0.1:{port}", workspace="memory", start_delay=0)
-
-        @track
-        def produce(i: int) -> Metrics:
-            return Metrics(uri=f"file:///memory/{i}", name=f"m{i}")
-
+        port = init_on_a_down_grpc_store(monkeypatch, "memory")
         with pytest.warns(lineage.LineageWarning, match="spool cannot be written.*kept in memory"):
-            produced = [produce(i) for i in range(5)]
+            produced = [produce("memory", i) for i in range(5)]
         assert all(m.id is None for m in produced)
         server = backends.ServerProcess(sqlite_url, port=port)
         try:
@@ -413,6 +412,27 @@ def summary(result: subprocess.CompletedProcess) -> str:
     return result.stdout.splitlines()[0]
 
 
+def resync_writes_nothing(home: Path, sqlite_url: str, unreadable: int) -> None:
+    """A second sync writes nothing (the first acknowledged what it replayed)."""
+    again = run_cli(home, "sync", "--store", sqlite_url)
+    assert again.returncode == (1 if unreadable else 0)
+    assert summary(again) == f"written: 0  already present (skipped): 0  failed: 0  unreadable: {unreadable}"
+
+
+def keeps_one_unreadable(home: Path, sqlite_url: str, path: Path, where: str, reason: str, written: int) -> None:
+    """status and sync report one unreadable line (*where*: "line N") and
+    keep its file; sync writes the *written* others and exits 1."""
+    embedded(sqlite_url)  # the store exists: status reads it, never makes one
+    status = run_cli(home, "status", "--store", sqlite_url)
+    assert status.returncode == 0 and f"{where} unreadable: {reason}" in status.stdout
+    done = run_cli(home, "sync", "--store", sqlite_url)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1
+    assert summary(done) == f"written: {written}  already present (skipped): 0  failed: 0  unreadable: 1"
+    assert f"{where} of {path} unreadable: {reason}; left in the spool" in done.stdout
+    assert _spool.spool_files(str(home)) == [str(path)]
+
+
 class TestDamagedSpool:
     def test_undecodable_write_is_kept_and_everything_else_replayed(self, tmp_path, sqlite_url, good_spools):
         """An entry whose protobuf does not decode is reported and kept; the rest and the other file are replayed."""
@@ -445,9 +465,7 @@ class TestDamagedSpool:
         assert journal.todo == [] and [(line, seq) for line, seq, _ in journal.unreadable] == [(5, 5)]
         assert stored_step_ids(sqlite_url) == sorted(external_ids(lines_a) | external_ids(lines_b))
 
-        again = run_cli(home, "sync", "--store", sqlite_url)  # replayed entries were acknowledged
-        assert again.returncode == 1
-        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
+        resync_writes_nothing(home, sqlite_url, unreadable=1)  # replayed entries were acknowledged
         assert len(stored_step_ids(sqlite_url)) == 10
 
     def test_entry_with_a_non_numeric_seq_is_kept_and_the_rest_replayed(self, tmp_path, sqlite_url, good_spools):
@@ -457,38 +475,20 @@ class TestDamagedSpool:
         entry = json.loads(lines[4])
         entry["seq"] = "x"
         path = write_spool(home, name, lines[:4] + [json.dumps(entry).encode()] + lines[5:])
-        embedded(sqlite_url)  # the store exists: status reads it, never makes one
-        status = run_cli(home, "status", "--store", sqlite_url)
-        assert status.returncode == 0 and "line 5 unreadable: seq is not a sequence number: 'x'" in status.stdout
-        done = run_cli(home, "sync", "--store", sqlite_url)
-        assert "Traceback" not in done.stderr, done.stderr
-        assert done.returncode == 1
-        assert summary(done) == "written: 9  already present (skipped): 0  failed: 0  unreadable: 1"
-        assert f"line 5 of {path} unreadable: seq is not a sequence number: 'x'; left in the spool" in done.stdout
-        assert _spool.spool_files(str(home)) == [str(path)]
+        keeps_one_unreadable(home, sqlite_url, path, "line 5", "seq is not a sequence number: 'x'", written=9)
         # entry 5 starts call 2, entry 6 (replayed) ends it: every call is stored, once
         assert stored_step_ids(sqlite_url) == sorted(external_ids(lines))
-        again = run_cli(home, "sync", "--store", sqlite_url)
-        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
+        resync_writes_nothing(home, sqlite_url, unreadable=1)
 
     def test_unreadable_ack_is_reported_and_every_entry_replayed(self, tmp_path, sqlite_url, good_spools):
         """{"ack": "abc"} is an unreadable line: the 10 entries are replayed, the file is kept."""
         home = tmp_path / "home"
         name, lines = good_spools["a"]
         path = write_spool(home, name, lines + [b'{"ack": "abc"}'])
-        embedded(sqlite_url)  # the store exists: status reads it, never makes one
-        status = run_cli(home, "status", "--store", sqlite_url)
-        assert status.returncode == 0 and "line 11 unreadable: ack is not a sequence number: 'abc'" in status.stdout
-        done = run_cli(home, "sync", "--store", sqlite_url)
-        assert "Traceback" not in done.stderr, done.stderr
-        assert done.returncode == 1
-        assert summary(done) == "written: 10  already present (skipped): 0  failed: 0  unreadable: 1"
-        assert f"line 11 of {path} unreadable: ack is not a sequence number: 'abc'; left in the spool" in done.stdout
-        assert _spool.spool_files(str(home)) == [str(path)]
+        keeps_one_unreadable(home, sqlite_url, path, "line 11", "ack is not a sequence number: 'abc'", written=10)
         assert b'{"ack": "abc"}' in path.read_bytes().split(b"\n")
         assert stored_step_ids(sqlite_url) == sorted(external_ids(lines))
-        again = run_cli(home, "sync", "--store", sqlite_url)
-        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
+        resync_writes_nothing(home, sqlite_url, unreadable=1)
 
     def test_truncated_last_line_one_sync_replays_all_and_removes_the_file(self, tmp_path, sqlite_url, good_spools):
         """A write cut short by a crash (no final newline) is ignored; the acks are not glued to it."""
@@ -501,9 +501,7 @@ class TestDamagedSpool:
         assert "1 incomplete line(s) ignored (a write cut short by a crash)" in done.stdout
         assert not path.exists() and _spool.spool_files(str(home)) == []
         assert stored_step_ids(sqlite_url) == sorted(external_ids(lines[:-1]))
-        again = run_cli(home, "sync", "--store", sqlite_url)
-        assert again.returncode == 0
-        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 0"
+        resync_writes_nothing(home, sqlite_url, unreadable=0)
         assert len(stored_step_ids(sqlite_url)) == 5
 
     def test_cut_last_line_of_a_kept_file_is_ended_before_the_acks(self, tmp_path, sqlite_url, good_spools):
@@ -538,6 +536,5 @@ class TestDamagedSpool:
         assert _spool.spool_files(str(home)) == [str(path)]
         assert path.read_bytes().split(b"\n")[3] == garbage
         assert stored_step_ids(sqlite_url) == sorted(external_ids(lines))
-        again = run_cli(home, "sync", "--store", sqlite_url)
-        assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
+        resync_writes_nothing(home, sqlite_url, unreadable=1)
         assert len(stored_step_ids(sqlite_url)) == 5
