@@ -42,6 +42,7 @@ from lineage import _config, _mapping, _provenance
 from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, LineageWarning, describe
 from lineage.records import Artifact, _now, check_property_name, check_text, property_name_key
 from lineage.store._codec import exact_as_property
+from lineage.store._spool import logging_configured
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
 
@@ -75,7 +76,7 @@ def _fail_open(what: str, exc: BaseException) -> None:
     first = _config.first_warning((what, type(exc).__name__))
     # Without logging set up, a log record is printed to stderr as well as
     # the warning: the first failure of a kind is told once.
-    if not first or log.hasHandlers():
+    if not first or logging_configured(log):
         log.warning("lineage could not %s: %s: %s", what, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
     if first:
         warnings.warn(

@@ -73,6 +73,20 @@ class TestCommand:
         assert main(["status", "--store", f"sqlite:///{missing}"]) == 1
         assert "does NOT answer" in capsys.readouterr().out
         assert not missing.parent.exists()
+        # A file of another application (or an empty one) is not made an MLMD store either.
+        import sqlite3
+
+        other = tmp_path / "app.db"
+        with sqlite3.connect(other) as conn:
+            conn.execute("CREATE TABLE users (id INTEGER)")
+        empty = tmp_path / "empty.db"
+        empty.write_bytes(b"")
+        for path in (other, empty):
+            before = path.read_bytes()
+            assert main(["ls", "--store", f"sqlite:///{path}"]) == 2
+            assert "is not an MLMD store" in capsys.readouterr().err
+            assert main(["status", "--store", f"sqlite:///{path}"]) == 1
+            assert path.read_bytes() == before
         name = f"lineage_typo_{uuid.uuid4().hex[:8]}"
         url = f"postgresql://postgres@{backends.PG['host']}:{backends.PG['port']}/{name}"
         assert main(["ls", "--store", url]) == 2

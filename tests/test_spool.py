@@ -94,6 +94,7 @@ class BlackHole:
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.held: list = []
+        self.closing = False
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
@@ -104,8 +105,15 @@ class BlackHole:
             except OSError:
                 return
             self.held.append(conn)
+            if self.closing:
+                return
 
     def close(self) -> None:
+        # Unblock accept() with a last connection, then close everything it took.
+        self.closing = True
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5):
+            pass
+        self.thread.join(10)
         self.sock.close()
         for conn in self.held:
             conn.close()
@@ -273,9 +281,70 @@ class TestFaults:
         assert worker.returncode == 0, err
         assert out.split() == [w for i in range(4) for w in ("done", str(i))]
         assert "unreachable" in err and "did not answer" in err
+        # Told once: not also as a log record through the handler absl (MLMD's
+        # logging) puts on the root logger.
+        assert err.count("is unreachable") == 1, err
         [journal] = _spool.spool_files(str(tmp_path / "home"))
         entries = [json.loads(line) for line in Path(journal).read_text().splitlines()]
         assert len([e for e in entries if "seq" in e]) == 8  # each call: RUNNING, then COMPLETE
+
+    def test_a_service_that_never_answers_is_not_asked_again_while_writes_wait(self, monkeypatch):
+        """While writes wait in the spool, calls do not ask a gRPC service that
+        never answers anything (whether it escapes backslashes): that probe,
+        on the caller's thread, cost a deadline again every 10 s."""
+        from lineage.store import _backend, connect
+
+        on_caller: list = []
+        real_run = _backend.Backend.run
+
+        def run(self, fn, what="call"):  # the real method, counted on the caller's thread
+            if threading.current_thread() is threading.main_thread():
+                on_caller.append(what)
+            return real_run(self, fn, what)
+
+        monkeypatch.setattr(_backend.Backend, "run", run)
+        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "0.1")
+        hole = BlackHole()
+        try:
+            url = f"grpc://127.0.0.1:{hole.port}?timeout=0.5"
+            lineage.init(store=url, workspace="hole", start_delay=0)
+            with pytest.warns(lineage.LineageWarning, match="unreachable"):
+                produce("hole", 0)
+            assert on_caller  # the first call asked, and waited
+            backend = connect(url).backend
+            for i in range(1, 4):
+                on_caller.clear()
+                backend._probe_after = 0.0  # a probe would be due now
+                produce("hole", i)
+                assert on_caller == []
+            assert len(connect(url).writer.spool) >= 6  # every write waits in the spool
+        finally:
+            lineage.reset_defaults()
+            from lineage.store import reset_connections
+
+            reset_connections()
+            hole.close()
+
+    def test_replay_goes_on_when_acks_cannot_be_written(self, tmp_path, sqlite_url, monkeypatch):
+        """A spool file that can no longer be written (a full disk) does not
+        stop the replay: the replay thread died on its first ack and the
+        writes still waiting were lost though the store was back."""
+        from lineage.store import connect
+
+        port = init_on_a_down_grpc_store(monkeypatch, "acks")
+        with pytest.warns(lineage.LineageWarning, match="unreachable"):
+            produced = [produce("acks", i) for i in range(4)]
+        spool = connect(f"grpc://127.0.0.1:{port}").writer.spool
+        os.close(spool._file.fileno())  # every later write to the journal fails, as on a full disk
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:
+            deadline = time.monotonic() + 30
+            while any(m.id is None for m in produced) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            server.stop()
+        assert all(m.id is not None for m in produced)
+        assert len([e for e in embedded(sqlite_url).get_executions() if e.properties["name"].string_value == "produce"]) == 4
 
     def test_unwritable_home_keeps_writes_in_memory_until_the_store_answers(self, tmp_path, sqlite_url, monkeypatch):
         """With the store down and no spool file possible (a read-only
@@ -538,3 +607,29 @@ class TestDamagedSpool:
         assert stored_step_ids(sqlite_url) == sorted(external_ids(lines))
         resync_writes_nothing(home, sqlite_url, unreadable=1)
         assert len(stored_step_ids(sqlite_url)) == 5
+
+
+def test_lineage_leaves_the_users_logging_alone(tmp_path):
+    """MLMD logs through absl, which calls logging.basicConfig() when the root
+    logger has no handler: after the first store connection the user's own
+    basicConfig(...) did nothing, and lineage's warnings printed twice."""
+    code = (
+        "import logging, lineage\n"
+        f"lineage.init(store='sqlite:///{tmp_path / 'log.db'}', start_delay=0)\n"
+        "lineage.track(lambda: lineage.Model(uri='s3://log/m', name='m'))()\n"
+        "from lineage.store import _backend, parse_store_url\n"
+        "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]; s.close()\n"
+        "try:\n"
+        "    _backend.Backend(parse_store_url(f'grpc://127.0.0.1:{port}?timeout=0.5')).call('get_context_types')\n"
+        "except lineage.StoreUnavailableError:\n"
+        "    pass\n"
+        "print(len(logging.root.handlers))\n"
+        "logging.basicConfig(level=logging.INFO, format='MINE %(message)s')\n"
+        "logging.getLogger('app').info('configured')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    env.update(LINEAGE_HOME=str(tmp_path / "home"), LINEAGE_RETRY_UNAVAILABLE_SECONDS="0.3")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0"
+    assert "MINE configured" in done.stderr

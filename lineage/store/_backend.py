@@ -152,6 +152,7 @@ class Backend:
                 config = self.url.connection_config()
                 if self.url.scheme in ("postgresql", "mysql"):
                     _server_answers(self.url)
+                had_handlers = bool(logging.root.handlers)
                 try:
                     store = metadata_store.MetadataStore(config)
                 except (mlmd_errors.StatusError, RuntimeError) as exc:
@@ -173,6 +174,8 @@ class Backend:
                     if self.url.scheme in ("postgresql", "mysql") or _connect_error(exc) or "locked" in str(exc):
                         raise mlmd_errors.UnavailableError(f"cannot connect: {exc}") from exc
                     raise StoreError(f"cannot open store {self.url.redacted()}: {exc}", cause=exc) from exc
+                finally:
+                    _leave_logging_alone(had_handlers)
                 if self.url.is_remote:
                     # The gRPC client retries AbortedError itself with
                     # multi-second sleeps; lineage's own retry is faster.
@@ -204,10 +207,12 @@ class Backend:
     def run(self, fn: Callable[[metadata_store.MetadataStore], T], what: str = "call") -> T:
         """Run ``fn(mlmd_store)`` under the lock with retries."""
         started = time.monotonic()
+        had_handlers = bool(logging.root.handlers)
         try:
             with self._lock:
                 return fn(self.mlmd)
         except RETRIABLE as exc:
+            _leave_logging_alone(had_handlers)  # MLMD logs a failed call
             self._on_retriable(exc)
             if not isinstance(exc, mlmd_errors.AbortedError) and time.monotonic() - started >= self.retry.unavailable_delay:
                 # A call that waited out its deadline (a server that takes the
@@ -239,6 +244,8 @@ class Backend:
                         raise
         except RETRIABLE as exc:
             raise self._unavailable(what, exc) from exc
+        finally:
+            _leave_logging_alone(had_handlers)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _unavailable(self, what: str, exc: BaseException) -> StoreUnavailableError:
@@ -355,6 +362,22 @@ class Backend:
             self._type_ids[key] = type_id
             return type_id
         raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(last)}", cause=last)
+
+
+def _leave_logging_alone(had_handlers: bool) -> None:
+    """Undo the logging set-up MLMD's client makes as a side effect.
+
+    MLMD logs through absl, whose ``log()`` calls ``logging.basicConfig()``
+    when the root logger has no handler: the user's process would then have
+    root logging configured (their own later ``basicConfig`` a no-op) and
+    see MLMD's and lineage's log records printed. A handler added that way
+    during an MLMD call is removed.
+    """
+    root = logging.root
+    if not had_handlers and root.handlers:
+        for handler in list(root.handlers):
+            if type(handler) is logging.StreamHandler:
+                root.removeHandler(handler)
 
 
 #: Seconds a database server has to answer before lineage connects to it.

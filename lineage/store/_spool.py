@@ -99,6 +99,7 @@ class Spool:
         self._warned = False
         self._abandoned = False
         self._memory_only: Optional[OSError] = None  # why the journal cannot be written
+        self._dropped = 0  # writes dropped from memory past MEMORY_LIMIT
         _live.add(self)
 
     def abandon(self) -> None:
@@ -114,7 +115,7 @@ class Spool:
         if self._pid != os.getpid():  # a forked child starts with an empty spool
             self._queue, self._failed, self._file, self.path = deque(), set(), None, None
             self._seq, self._drainer, self._warned, self._pid = 0, None, False, os.getpid()
-            self._memory_only = None
+            self._memory_only, self._dropped = None, 0
 
     def pending(self) -> bool:
         """True while writes wait to be replayed."""
@@ -164,8 +165,13 @@ class Spool:
                     self._warned = False  # the warning says where writes are, now memory
             self._queue.append((self._seq, pending))
             if len(self._queue) > MEMORY_LIMIT and self._memory_only is not None:
-                dropped = self._queue.popleft()[0]
-                log.error("lineage dropped spooled write %d: more than %d wait in memory (the spool file cannot be written)", dropped, MEMORY_LIMIT)
+                self._queue.popleft()
+                self._dropped += 1
+                if self._dropped == 1:  # once: the count is in the message at exit
+                    log.error(
+                        "lineage drops its oldest waiting writes: more than %d wait in memory (the spool file cannot be written)",
+                        MEMORY_LIMIT,
+                    )
             first, self._warned = not self._warned, True
             if self._drainer is None or not self._drainer.is_alive():
                 self._drainer = threading.Thread(target=self._drain_loop, name="lineage-spool-drainer", daemon=True)
@@ -183,7 +189,7 @@ class Spool:
                     f"lineage store {self.url.redacted()} is unreachable{reason}; writes are kept in the spool "
                     f"{self.path} and retried in the background (`lineage sync` replays what is left)"
                 )
-            if log.hasHandlers():  # else it would be printed twice: the warning says it
+            if logging_configured(log):  # else it would be printed twice: the warning says it
                 log.warning(message)
             warnings.warn(message, LineageWarning, stacklevel=4)
 
@@ -218,7 +224,13 @@ class Spool:
             with self._lock:
                 self._queue.popleft()
                 if self._file is not None:
-                    self._append_line({"ack": seq}, sync=False)
+                    try:
+                        self._append_line({"ack": seq}, sync=False)
+                    except OSError:
+                        # A full disk: the write is in the store; without its ack a
+                        # later `lineage sync` finds it there (idempotent). The
+                        # replay goes on: it must not die with writes in memory.
+                        pass
 
     def _finish_file(self) -> None:
         # Called with the lock held once the queue is empty.
@@ -229,7 +241,10 @@ class Spool:
                 os.unlink(self.path)
             except OSError:
                 pass
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError:  # its last bytes cannot be flushed (a full disk): acks only
+            pass
         self._file, self.path, self._failed = None, None, set()
 
     def drain(self, timeout: float) -> bool:
@@ -238,6 +253,19 @@ class Spool:
         while self.pending() and time.monotonic() < deadline:
             time.sleep(0.05)
         return not self.pending()
+
+
+def logging_configured(logger: logging.Logger) -> bool:
+    """Whether someone set up logging for *logger*: a handler on it or an
+    ancestor, other than the one absl (MLMD's logging) puts on the root."""
+    current: Optional[logging.Logger] = logger
+    while current is not None:
+        if any(type(handler).__name__ != "ABSLHandler" for handler in current.handlers):
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
 
 
 def _interval() -> float:
@@ -275,8 +303,9 @@ def _at_exit() -> None:
         if not spool.drain(budget):
             if spool._memory_only is not None:
                 log.error(
-                    "%d lineage write(s) are lost: the store %s did not answer and the spool could not be written (%s)",
-                    len(spool), spool.url.redacted(), spool._memory_only,
+                    "%d lineage write(s) are lost: the store %s did not take them in time and the spool could not be "
+                    "written (%s)",
+                    len(spool) + spool._dropped, spool.url.redacted(), spool._memory_only,
                 )
             else:
                 log.warning(

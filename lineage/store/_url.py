@@ -18,6 +18,7 @@ URL                                          backend
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -122,6 +123,9 @@ class StoreURL:
                 _prepare_sqlite_file(self.path)
             elif not os.path.isfile(self.path):
                 raise StoreError(f"no store at {self.redacted()}: the file does not exist")
+            elif not _is_mlmd_file(self.path):
+                # MLMD would install its tables in it: a reading command must not.
+                raise StoreError(f"no store at {self.redacted()}: the file is not an MLMD store")
             config.sqlite.filename_uri = self.path
             config.sqlite.connection_mode = (
                 pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE if self.create else pb.SqliteMetadataSourceConfig.READWRITE
@@ -148,6 +152,16 @@ class StoreURL:
             if "socket" in self.options:
                 my.socket = self.options["socket"]
         return config
+
+
+def _is_mlmd_file(path: str) -> bool:
+    """Whether a SQLite file holds MLMD's tables (read-only check)."""
+    try:
+        uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=_WAL_WAIT_SECONDS)) as conn:
+            return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'MLMDEnv'").fetchone() is not None
+    except sqlite3.Error:  # not a database at all
+        return False
 
 
 def _prepare_sqlite_file(path: str) -> None:

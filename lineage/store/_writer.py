@@ -321,8 +321,16 @@ class Writer:
 
     @property
     def mangle(self) -> bool:
-        """Whether backslashes are escaped for this store (see Backend)."""
-        return self.backend.mangles_backslashes()
+        """Whether backslashes are escaped for this store (see Backend). While
+        writes wait in the spool the service is not asked (a probe of a
+        service that never answers held the call for its deadline)."""
+        known = self.backend._mangles
+        if known is not None:
+            return known
+        try:
+            return self.backend.check_mangling(probe=not self.spooling())
+        except StoreUnavailableError:
+            return True
 
     # ------------------------------------------------------------------ spool
 
