@@ -71,9 +71,9 @@ class LineageGraph:
             "root": self.root,
             "truncated": self.truncated,
             "artifacts": [
-                {"id": a.id, "type": self.type_name(a.id), "name": a.name, "uri": a.uri,
+                {"id": artifact_id, "type": self.type_name(artifact_id), "name": a.name, "uri": a.uri,
                  "version": getattr(a, "version", None)}
-                for a in self.artifacts.values()
+                for artifact_id, a in self.artifacts.items()
             ],
             "executions": list(self.executions.values()),
             "edges": [{"artifact": a, "execution": e, "type": t} for a, e, t in self.edges],

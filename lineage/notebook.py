@@ -24,7 +24,7 @@ import ast
 import linecache
 import re
 import shlex
-from typing import Any, Dict, List, Set, Tuple
+from typing import Any, Dict, List, Set, Tuple, Union
 
 from lineage import _mapping
 from lineage._scope import execution
@@ -109,7 +109,7 @@ class _Names(ast.NodeVisitor):
             self.visit(node.value)
         self._target(node.target)
 
-    def visit_For(self, node: ast.For) -> None:  # noqa: N802
+    def visit_For(self, node: Union[ast.For, ast.AsyncFor]) -> None:  # noqa: N802
         self.visit(node.iter)
         loop = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
         self._local.append(loop)  # the loop variable walks over what exists: not an output
