@@ -30,6 +30,7 @@ import itertools
 import json
 import logging
 import os
+import queue
 import threading
 import time
 import warnings
@@ -66,7 +67,16 @@ _current: contextvars.ContextVar[Optional[ExecutionScope]] = contextvars.Context
 
 def current_execution() -> Optional[ExecutionScope]:
     """The execution the calling code runs in (``None`` outside any)."""
-    return _current.get()
+    return _live(_current.get())
+
+
+def _live(scope: Optional[ExecutionScope]) -> Optional[ExecutionScope]:
+    # A scope exited in another context (a with-block in a generator, or
+    # left from another thread) cannot reset this context's variable: it
+    # stays set, but an ended execution is nobody's current one.
+    while scope is not None and scope._done:
+        scope = scope._parent
+    return scope
 
 
 def _fail_open(what: str, exc: BaseException) -> None:
@@ -161,7 +171,13 @@ class _StartScheduler:
     for the garbage collector to walk. The thread sleeps until the earliest
     deadline (woken only when a call's deadline comes before it), then drops
     the entries of calls that ended.
+
+    The writes themselves run on a few daemon worker threads (up to
+    WORKERS), so that one slow write (a large input file to hash, a store
+    that does not answer) does not hold up the RUNNING state of the others.
     """
+
+    WORKERS = 4
 
     def __init__(self) -> None:
         # Calls take the plain lock (its context manager is C code); the
@@ -173,16 +189,20 @@ class _StartScheduler:
         self._counter = itertools.count()
         self._thread: Optional[threading.Thread] = None
         self._pid = os.getpid()
-        self._writing: Optional[ExecutionScope] = None  # the scope the thread writes now
+        self._due: queue.SimpleQueue[ExecutionScope] = queue.SimpleQueue()  # start writes to make
+        self._workers = 0
+        self._idle = 0
+        self._writing: Set[ExecutionScope] = set()  # scopes being written now
 
     def after_fork_in_child(self) -> None:
-        """The thread did not come along, and a lock it held stays held:
+        """The threads did not come along, and a lock they held stays held:
         start afresh (calls of the child schedule their own start writes)."""
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._heap, self._running, self._thread, self._pid = [], {}, None, os.getpid()
-        scope, self._writing = self._writing, None
-        if scope is not None:  # caught in the middle of its start write
+        self._due, self._workers, self._idle = queue.SimpleQueue(), 0, 0
+        writing, self._writing = self._writing, set()
+        for scope in writing:  # caught in the middle of its start write
             scope._lock = threading.RLock()
             handle = getattr(scope._exe, "_handle", None)
             if handle is not None:
@@ -195,6 +215,11 @@ class _StartScheduler:
             if self._pid != os.getpid():  # forked: the thread did not come along
                 self._heap, self._running, self._thread, self._pid = [], {}, None, os.getpid()
             self._running[number] = scope
+            if len(self._heap) > 2 * len(self._running) + 1024:
+                # Entries of calls that ended wait for their deadline to be
+                # dropped; with a long start_delay they would pile up.
+                self._heap = [entry for entry in self._heap if entry[1] in self._running]
+                heapq.heapify(self._heap)
             heapq.heappush(self._heap, (deadline, number))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="lineage-start-writer", daemon=True)
@@ -225,14 +250,28 @@ class _StartScheduler:
                     continue
                 heapq.heappop(heap)
                 scope = running.pop(number, None)
-            if scope is not None:
-                self._writing = scope
-                try:
-                    scope._write_start()  # guarded: fails open with a warning
-                except Exception:  # pragma: no cover - the thread must outlive any one call
-                    log.exception("lineage: writing an execution's start failed")
-                finally:
-                    self._writing = None
+                if scope is not None:
+                    self._due.put(scope)
+                    if self._due.qsize() > self._idle and self._workers < self.WORKERS:
+                        self._workers += 1
+                        threading.Thread(target=self._work, name="lineage-start-writer", daemon=True).start()
+
+    def _work(self) -> None:
+        """A worker: make the start writes that are due, one at a time."""
+        while True:
+            with self._lock:
+                self._idle += 1
+            scope = self._due.get()
+            with self._lock:
+                self._idle -= 1
+                self._writing.add(scope)
+            try:
+                scope._write_start()  # guarded: fails open with a warning
+            except Exception:  # pragma: no cover - the thread must outlive any one call
+                log.exception("lineage: writing an execution's start failed")
+            finally:
+                with self._lock:
+                    self._writing.discard(scope)
 
 
 _scheduler = _StartScheduler()
@@ -351,7 +390,7 @@ class ExecutionScope:
         if self._entered:
             raise LineageError("an execution scope can be entered once; call execution(...) again for a new one")
         self._entered = True
-        self._parent = _current.get()
+        self._parent = _live(_current.get())
         if self._enabled():
             self._guarded("start the execution", self._start)
         self._token = _current.set(self)

@@ -319,3 +319,136 @@ def test_forked_child_does_not_wait_on_a_lock_a_parent_thread_held(tmp_path, hol
     # The parent goes on writing with the same (inherited) connection.
     step(lineage.DataSet(uri="s3://bucket/after-fork", name="d"), 0, 1)
     assert len(store.store.get_executions()) == 3
+
+
+# --------------------------------------------------------------------------- start writes, current execution
+
+
+def test_a_slow_start_write_does_not_hold_up_the_others(tmp_path, monkeypatch):
+    """RUNNING states are written by a few worker threads: a call whose start
+    write hangs (its store takes the connection and never answers) does not
+    keep another call, on another store, from showing RUNNING (all start
+    writes went one after another through one thread)."""
+    import socket
+    import time
+
+    monkeypatch.setenv("LINEAGE_CONNECT_TIMEOUT_SECONDS", "4")
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(8)  # accepts (in the kernel), never answers
+    stuck_url = f"postgresql://postgres@127.0.0.1:{hole.getsockname()[1]}/db"
+    url = backends.make_url("sqlite", tmp_path)
+    lineage.init(workspace="slow-start", strict=False)
+    release = threading.Event()
+
+    @lineage.track(store=stuck_url, start_delay=0.05)
+    def stuck() -> None:
+        release.wait(10)
+
+    @lineage.track(store=url, start_delay=0.2)
+    def quick() -> None:
+        release.wait(10)
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = threading.Thread(target=stuck)
+        first.start()
+        time.sleep(0.15)  # its start write is now waiting on the silent server
+        second = threading.Thread(target=quick)
+        second.start()
+        try:
+            mlmd = metadata_store.MetadataStore(parse_store_url(url).connection_config())
+            seen = False
+            deadline = time.monotonic() + 3.0  # the stuck write holds its worker for 4 s
+            while not seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+                try:
+                    seen = any(e.last_known_state == pb.Execution.RUNNING for e in mlmd.get_executions())
+                except Exception:  # the file is being made
+                    pass
+        finally:
+            release.set()
+            first.join(30)
+            second.join(30)
+            hole.close()
+    assert seen, "quick() never showed RUNNING while stuck()'s start write hung"
+
+
+def test_an_ended_block_is_no_ones_current_execution():
+    """A with-block in a generator ends in another context, which cannot
+    reset the consumer's current execution: it stayed current, and later
+    calls recorded the ended block as their parent."""
+    lineage.init(store="memory://", workspace="ctx", strict=True, start_delay=0)
+
+    def stream():
+        with lineage.execution("stream_block"):
+            yield 1
+            yield 2
+
+    gen = stream()
+    next(gen)  # the block is entered in this context
+    assert lineage.current_execution().name == "stream_block"
+
+    @lineage.track
+    def after() -> Any:
+        return lineage.current_execution().parent
+
+    gen.close()  # the block ends (exiting inside the generator's frame)
+    assert lineage.current_execution() is None
+    assert after() is None
+
+    ex = lineage.execution("left elsewhere")
+    ex.__enter__()
+    worker = threading.Thread(target=ex.__exit__, args=(None, None, None))
+    worker.start()
+    worker.join()
+    assert lineage.current_execution() is None and after() is None
+
+
+def test_one_new_record_written_by_many_threads_is_one_artifact(tmp_path):
+    """A Metrics object (no deduplication key) returned by 16 threads at once
+    is one artifact: its key was looked up and made outside the lock, so two
+    threads could give it two."""
+    import sys
+
+    url = backends.make_url("sqlite", tmp_path)
+    lineage.init(store=url, workspace="race", strict=True)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for trial in range(15):
+            metrics = lineage.Metrics(uri=f"file:///race/{trial}.json", name="eval", values={"acc": 0.9})
+            barrier = threading.Barrier(16)
+
+            @lineage.track
+            def report(i: int) -> lineage.Metrics:
+                barrier.wait()
+                return metrics
+
+            threads = [threading.Thread(target=report, args=(i,)) for i in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            mlmd = metadata_store.MetadataStore(parse_store_url(url).connection_config())
+            assert len(mlmd.get_artifacts_by_uri(metrics.uri)) == 1, trial
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_ended_calls_do_not_pile_up_in_the_start_schedule(tmp_path):
+    """With a long start_delay, the schedule keeps only what is still running
+    (entries of ended calls waited for their deadline: one per call)."""
+    from lineage import _scope
+
+    lineage.init(store="memory://", workspace="heap", strict=True, start_delay=3600)
+
+    @lineage.track
+    def short(i: int) -> None:
+        return None
+
+    for i in range(8000):
+        short(i)
+    assert len(_scope._scheduler._heap) <= 1024 + 1  # it held thousands

@@ -643,15 +643,17 @@ class Writer:
     def _record_key(self, record: Artifact, schema: Any, workspace: Optional[str], digest: Optional[str]) -> str:
         if schema.deduplicate:
             return codec.dedup_key(schema, record, workspace, digest)
-        remembered = self._record_keys.get(id(record))
-        if remembered is not None and remembered[0]() is record:
-            return remembered[1]
-        key = codec.new_external_id("artifact")
-        try:
-            ref = weakref.ref(record, lambda _, rid=id(record): self._record_keys.pop(rid, None))
-        except TypeError:  # a record class without weakref support
-            return key
+        # Looked up and made under one lock: the same new record written by
+        # two threads at once must get one key (else two artifacts).
         with self._lock:
+            remembered = self._record_keys.get(id(record))
+            if remembered is not None and remembered[0]() is record:
+                return remembered[1]
+            key = codec.new_external_id("artifact")
+            try:
+                ref = weakref.ref(record, lambda _, rid=id(record): self._record_keys.pop(rid, None))
+            except TypeError:  # a record class without weakref support
+                return key
             self._record_keys[id(record)] = (ref, key)
         return key
 
