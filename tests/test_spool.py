@@ -128,6 +128,19 @@ def init_on_a_down_grpc_store(monkeypatch: pytest.MonkeyPatch, workspace: str) -
     return port
 
 
+def replay_on_a_served_store(sqlite_url: str, port: int, produced: list) -> None:
+    """Serve *sqlite_url* on *port* until every record in *produced* has its id
+    (the spooled writes were replayed)."""
+    server = backends.ServerProcess(sqlite_url, port=port)
+    try:
+        deadline = time.monotonic() + 30
+        while any(m.id is None for m in produced) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    assert all(m.id is not None for m in produced)
+
+
 @track
 def produce(folder: str, i: int) -> Metrics:
     return Metrics(uri=f"file:///{folder}/{i}", name=f"m{i}")
@@ -336,14 +349,7 @@ class TestFaults:
             produced = [produce("acks", i) for i in range(4)]
         spool = connect(f"grpc://127.0.0.1:{port}").writer.spool
         os.close(spool._file.fileno())  # every later write to the journal fails, as on a full disk
-        server = backends.ServerProcess(sqlite_url, port=port)
-        try:
-            deadline = time.monotonic() + 30
-            while any(m.id is None for m in produced) and time.monotonic() < deadline:
-                time.sleep(0.1)
-        finally:
-            server.stop()
-        assert all(m.id is not None for m in produced)
+        replay_on_a_served_store(sqlite_url, port, produced)
         assert len([e for e in embedded(sqlite_url).get_executions() if e.properties["name"].string_value == "produce"]) == 4
 
     def test_unwritable_home_keeps_writes_in_memory_until_the_store_answers(self, tmp_path, sqlite_url, monkeypatch):
@@ -358,14 +364,7 @@ class TestFaults:
         with pytest.warns(lineage.LineageWarning, match="spool cannot be written.*kept in memory"):
             produced = [produce("memory", i) for i in range(5)]
         assert all(m.id is None for m in produced)
-        server = backends.ServerProcess(sqlite_url, port=port)
-        try:
-            deadline = time.monotonic() + 30
-            while any(m.id is None for m in produced) and time.monotonic() < deadline:
-                time.sleep(0.1)
-        finally:
-            server.stop()
-        assert all(m.id is not None for m in produced)
+        replay_on_a_served_store(sqlite_url, port, produced)
         store = embedded(sqlite_url)
         assert sorted(e.properties["name"].string_value for e in store.get_executions()) == ["produce"] * 5
         assert {pb.Execution.State.Name(e.last_known_state) for e in store.get_executions()} == {"COMPLETE"}
