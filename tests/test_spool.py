@@ -632,3 +632,29 @@ def test_lineage_leaves_the_users_logging_alone(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0"
     assert "MINE configured" in done.stderr
+
+
+def test_a_call_cancelled_by_a_stopping_service_is_retried_then_spooled(sqlite_url, monkeypatch):
+    """A gRPC service that stops cancels the calls it had queued (CANCELLED):
+    such a call is retried like an unreachable store's, and so ends in the
+    spool if the service stays away (it was an error: the write was lost)."""
+    from ml_metadata import errors as mlmd_errors
+
+    from lineage.store import RetryPolicy, _backend, parse_store_url
+
+    backend = _backend.Backend(parse_store_url(sqlite_url), RetryPolicy(unavailable_delay=0.3))
+    attempts = []
+
+    def cancelled_once(store):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise mlmd_errors.CancelledError("Cancelling all calls")
+        return store.get_context_types()
+
+    assert backend.run(cancelled_once, what="get_context_types") == [] and len(attempts) == 2
+
+    def always_cancelled(store):
+        raise mlmd_errors.CancelledError("Cancelling all calls")
+
+    with pytest.raises(lineage.StoreUnavailableError, match="CancelledError"):
+        backend.run(always_cancelled, what="put_execution")

@@ -51,7 +51,14 @@ T = TypeVar("T")
 
 #: Errors that mean "try again": a lock or serialization conflict, or a
 #: server that cannot be reached right now.
-RETRIABLE = (mlmd_errors.AbortedError, mlmd_errors.UnavailableError, mlmd_errors.DeadlineExceededError)
+# CANCELLED: a gRPC service stopping (even gracefully) cancels calls it had
+# queued but not started; they did nothing, and are retried (then spooled).
+RETRIABLE = (
+    mlmd_errors.AbortedError,
+    mlmd_errors.UnavailableError,
+    mlmd_errors.DeadlineExceededError,
+    mlmd_errors.CancelledError,
+)
 
 
 class RetryPolicy:
