@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional
 
 import attrs
 
+from lineage._fork import renew_after_fork
 from lineage.errors import InvalidTypeError, InvalidValueError, describe
 
 __all__ = ["Settings", "init", "reset_defaults", "settings"]
@@ -37,14 +38,8 @@ class Settings:
 
 _settings = Settings()
 _lock = threading.Lock()
+renew_after_fork(globals(), "_lock")
 
-
-def _fresh_lock_after_fork() -> None:
-    global _lock  # held by a parent's thread at the fork, it would stay held (see _backend)
-    _lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_fresh_lock_after_fork)
 _process_run: Dict[int, str] = {}
 # Store objects made from settings, by URL; reused by every tracked call.
 _stores: Dict[Any, Any] = {}

@@ -33,6 +33,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import attrs
 
+from lineage._fork import renew_after_fork
 from lineage.errors import InvalidTypeError, InvalidValueError, describe
 from lineage.records import Artifact
 
@@ -80,14 +81,8 @@ _MAX_DEPTH = 3
 _converters: Dict[type, Callable[[Any], Any]] = {}
 _converter_cache: Dict[type, Optional[Callable[[Any], Any]]] = {}
 _converters_lock = threading.Lock()
+renew_after_fork(globals(), "_converters_lock")
 
-
-def _fresh_converters_lock_after_fork() -> None:
-    global _converters_lock  # held by a parent's thread at the fork, it would stay held (see _backend)
-    _converters_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_fresh_converters_lock_after_fork)
 
 
 def register_converter(cls: type, converter: Callable[[Any], Optional[Artifact]]) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Dict, Optional
 
 import attrs
 
+from lineage._fork import renew_after_fork
 from lineage.store._backend import Backend, RetryPolicy
 from lineage.store._reader import Reader
 from lineage.store._url import StoreURL, default_home, parse_store_url, tls_url
@@ -88,14 +89,8 @@ class Connection:
 
 _connections: Dict[Any, Connection] = {}
 _connections_lock = threading.Lock()
+renew_after_fork(globals(), "_connections_lock")
 
-
-def _fresh_connections_lock_after_fork() -> None:
-    global _connections_lock  # held by a parent's thread at the fork, it would stay held (see _backend)
-    _connections_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_fresh_connections_lock_after_fork)
 
 
 def connect(url: StoreURL | str | None, retry: Optional[RetryPolicy] = None) -> Connection:

@@ -19,6 +19,7 @@ import tenacity
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
 
+from lineage._fork import renew_after_fork
 from lineage.errors import StoreError, StoreUnavailableError
 from lineage.store._url import StoreURL
 
@@ -139,6 +140,7 @@ class Backend:
         self.url = url
         self.retry = retry or RetryPolicy()
         self._lock = threading.RLock()
+        renew_after_fork(self, "_lock", threading.RLock)
         _live.add(self)
         self._mlmd: Optional[metadata_store.MetadataStore] = None
         self._pid: Optional[int] = None
@@ -431,14 +433,8 @@ _inherited: List[Any] = []
 
 
 def _after_fork_in_child() -> None:
-    """A forked child starts with fresh locks and connects anew.
-
-    A lock that one of lineage's threads (the start writer, the spool
-    drainer) held at the fork stays held forever in the child, where that
-    thread does not exist: the child's first call would wait on it.
-    """
+    """A forked child connects anew (its locks are fresh: lineage._fork)."""
     for backend in list(_live):
-        backend._lock = threading.RLock()
         if backend._mlmd is not None and backend.url.scheme != "memory":
             _inherited.append(backend._mlmd)
             backend._mlmd = None

@@ -36,6 +36,7 @@ from google.protobuf import any_pb2, struct_pb2, wrappers_pb2
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lineage import records
+from lineage._fork import renew_after_fork
 from lineage.errors import InvalidValueError, describe
 from lineage.records import BOOL, FLOAT, INT, JSON, MAX_CONTEXT_NAME_BYTES, STR, Artifact, RecordSchema, schema_of
 
@@ -497,14 +498,8 @@ def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], 
 # for randomness per id.
 _id_source: Tuple[int, str, Any] = (0, "", None)
 _id_lock = threading.Lock()
+renew_after_fork(globals(), "_id_lock")
 
-
-def _fresh_id_lock_after_fork() -> None:
-    global _id_lock  # held by a parent's thread at the fork, it would stay held (see _backend)
-    _id_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_fresh_id_lock_after_fork)
 
 
 def new_external_id(kind: str) -> str:

@@ -20,6 +20,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import attrs
 
+from lineage._fork import renew_after_fork
+
 __all__ = ["Digest", "local_path", "of_path", "of_record", "set_enabled"]
 
 _CHUNK = 1 << 20
@@ -31,14 +33,8 @@ def env_default() -> bool:
 _enabled = env_default()
 _cache: Dict[Tuple[str, int, int], str] = {}
 _cache_lock = threading.Lock()
+renew_after_fork(globals(), "_cache_lock")
 
-
-def _fresh_cache_lock_after_fork() -> None:
-    global _cache_lock  # held by a parent's thread at the fork, it would stay held (see _backend)
-    _cache_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_fresh_cache_lock_after_fork)
 _CACHE_LIMIT = 100_000
 
 

@@ -45,6 +45,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tu
 
 import attrs
 
+from lineage._fork import renew_after_fork
 from lineage.errors import LineageWarning, StoreUnavailableError
 from lineage.store._url import StoreURL, default_home
 
@@ -90,6 +91,7 @@ class Spool:
         self.writer = writer
         self.path: Optional[str] = None
         self._lock = threading.Lock()
+        renew_after_fork(self, "_lock")  # the child's spool starts empty: _check_fork
         self._queue: Deque[Tuple[int, Any]] = deque()
         self._failed: Set[int] = set()
         self._file: Any = None
@@ -273,16 +275,6 @@ def _interval() -> float:
         return float(os.environ.get("LINEAGE_SPOOL_RETRY_SECONDS", "") or 0.5)
     except ValueError:
         return 0.5
-
-
-def _after_fork_in_child() -> None:
-    # Locks held by a parent's thread at the fork stay held in the child
-    # (see _backend); the child's spool starts empty (Spool._check_fork).
-    for spool in list(_live):
-        spool._lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def abandon_all() -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
-import os
 import threading
 import weakref
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
@@ -38,6 +37,7 @@ import attrs
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.proto import metadata_store_pb2 as pb
 
+from lineage._fork import renew_after_fork
 from lineage.errors import (
     InvalidTypeError,
     InvalidValueError,
@@ -286,17 +286,6 @@ def _by_name(context: pb.Context) -> pb.Context:
     return pb.Context(type_id=context.type_id, name=context.name)
 
 
-#: Every Writer of this process, for the fork hook (see _backend).
-_live_writers: weakref.WeakSet[Writer] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for writer in list(_live_writers):
-        writer._lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
 
 class Writer:
     """Turns records into ``put_execution`` calls on one backend."""
@@ -304,7 +293,7 @@ class Writer:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._lock = threading.Lock()
-        _live_writers.add(self)
+        renew_after_fork(self, "_lock")
         # external_id -> artifact id, for artifacts this process has written
         # or seen, so a re-logged artifact costs no lookup.
         # Bounded, so that a long-lived process logging new artifacts does not grow.
