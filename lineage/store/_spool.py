@@ -358,7 +358,8 @@ def read_journal(path: str) -> Journal:
     """Read complete lines only: a line being written (or cut by a crash) is left out.
 
     Complete lines that cannot be read are listed in ``unreadable`` (never
-    dropped silently); entries are kept only when their write decodes.
+    dropped silently); entries are kept only when their write decodes (the
+    decoded write is their ``"pending"``).
     """
     from lineage.store._writer import PendingWrite
 
@@ -398,7 +399,7 @@ def read_journal(path: str) -> Journal:
                 bad.append((number, seq, "no write in the entry"))
             else:
                 try:
-                    PendingWrite.from_json(record["write"])
+                    record["pending"] = PendingWrite.from_json(record["write"])  # decoded once, replayed as is
                 except Exception as exc:  # any way a write fails to decode makes it unreadable
                     bad.append((number, seq, f"the write does not decode ({_reason(exc)})"))
                 else:
@@ -474,7 +475,6 @@ def sync(
         progress: Called as ``progress(done, total)`` after each entry.
     """
     from lineage.store import connect, parse_store_url
-    from lineage.store._writer import PendingWrite
 
     report = SyncReport()
     override = parse_store_url(store) if store is not None else None
@@ -509,10 +509,10 @@ def sync(
             stuck = False
             for entry in journal.todo:
                 seq = entry["seq"]
+                pending = entry["pending"]
                 try:
                     url = override or url_from_json(entry["store"])
-                    pending = PendingWrite.from_json(entry["write"])
-                except Exception as exc:  # checked by read_journal, but the store is read only here
+                except Exception as exc:  # read_journal decoded the write; the store is read only here
                     report.unreadable.append((journal.path, f"entry {seq}", _reason(exc)))
                     continue
                 try:

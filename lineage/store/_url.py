@@ -214,7 +214,7 @@ def _check_chars(url: str, text: str, what: str) -> None:
         shown = _redact(url)
         if text == url and not _bad_char(shown):
             what = "the password (hidden here)"
-        raise _bad(shown, f"{what} contains {problem}")
+        raise _bad(url, f"{what} contains {problem}")
 
 
 def _bad_char(text: str) -> Optional[str]:
@@ -342,7 +342,7 @@ def _sqlite_path(url: str, text: str) -> str:
     for mark, what in (("?", "query string"), ("#", "fragment")):
         if mark in text:
             raise _bad(
-                _redact(url),
+                url,
                 f"a sqlite URL takes no {what} ({mark!r}...): no option is supported; "
                 f"write a {mark!r} in the file name as {urllib.parse.quote(mark)}",
             )

@@ -313,13 +313,19 @@ class Writer:
         """Whether backslashes are escaped for this store (see Backend). While
         writes wait in the spool the service is not asked (a probe of a
         service that never answers held the call for its deadline)."""
+        return self._mangling()[0]
+
+    def _mangling(self) -> Tuple[bool, Optional[StoreUnavailableError]]:
+        """:attr:`mangle`, and what a probe that found the service
+        unreachable met (a write then goes to the spool at once)."""
         known = self.backend._mangles
         if known is not None:
-            return known
+            return known, None
         try:
-            return self.backend.check_mangling(probe=not self.spooling())
-        except StoreUnavailableError:
-            return True
+            # While writes wait in the spool, the service is not asked.
+            return self.backend.check_mangling(probe=not self.spooling()), None
+        except StoreUnavailableError as exc:
+            return True, exc
 
     # ------------------------------------------------------------------ spool
 
@@ -515,14 +521,7 @@ class Writer:
             StoreError: the store refused the write.
         """
         items = _typed(inputs, INPUT) + _typed(outputs, OUTPUT)
-        unreachable: Optional[StoreUnavailableError] = None
-        mangle = self.backend._mangles
-        if mangle is None:  # a gRPC service not asked yet
-            try:
-                # While writes wait in the spool, the service is not asked.
-                mangle = self.backend.check_mangling(probe=not self.spooling())
-            except StoreUnavailableError as exc:
-                mangle, unreachable = True, exc
+        mangle, unreachable = self._mangling()
         with handle.lock:
             execution = pb.Execution()
             execution.CopyFrom(handle.proto)
