@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -108,3 +109,62 @@ class TestCommand:
         assert main(["status", "--store", sqlite_url]) == 0
         out = capsys.readouterr().out
         assert "answers" in out and "spooled writes: 0" in out
+
+
+class TestRefusedConnection:
+    """A database server that answers but refuses MLMD's login: MLMD says
+    only "connection pointer is NULL" or "errno: , error:"; lineage says why,
+    or what to check."""
+
+    def status(self, url: str, **env: str) -> subprocess.CompletedProcess:
+        import os
+
+        return subprocess.run(
+            [sys.executable, "-m", "lineage.cli", "status", "--store", url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **env},
+        )
+
+    def test_postgresql_without_a_user_logs_in_as_the_login_name(self):
+        """No user in the URL: the login name, as psql would (MLMD aborted the process on an empty user)."""
+        from tests import backends
+
+        backends.require_server("PostgreSQL", backends.PG["host"], backends.PG["port"])
+        url = f"postgresql://{backends.PG['host']}:{backends.PG['port']}/{backends.new_database_name()}"
+        done = self.status(url, LOGNAME="lineage_no_such_role", USER="lineage_no_such_role")
+
+        assert 'the server at 127.0.0.1:5432 refused it: role "lineage_no_such_role" does not exist' in done.stdout
+        assert done.returncode == 1  # not SIGABRT
+
+    def test_postgresql_database_that_does_not_exist(self):
+        """status never creates a database: the server's own reason is shown."""
+        from tests import backends
+
+        backends.require_server("PostgreSQL", backends.PG["host"], backends.PG["port"])
+        name = backends.new_database_name()
+        done = self.status(backends.postgresql_url(name))
+
+        assert f'refused it: database "{name}" does not exist' in done.stdout
+        assert done.returncode == 1
+
+    def test_mysql_wrong_password_names_what_to_check(self):
+        """MySQL gives its reason only after a login: lineage names what to check."""
+        from tests import backends
+
+        backends.require_server("MariaDB", backends.MYSQL["host"], backends.MYSQL["port"])
+        url = f"mysql://root:wrong@{backends.MYSQL['host']}:{backends.MYSQL['port']}/{backends.new_database_name()}"
+        done = self.status(url)
+
+        assert "the server at 127.0.0.1:3306 answers: check the user, password and database in the URL" in done.stdout
+        assert "wrong" not in done.stdout  # the password stays redacted
+
+    def test_a_server_that_is_down_gets_no_login_hint(self):
+        """Nothing listening: the connection error alone, no advice about passwords."""
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+        done = self.status(f"postgresql://postgres@127.0.0.1:{port}/x")
+
+        assert "Connection refused" in done.stdout and "check the user" not in done.stdout and "refused it" not in done.stdout

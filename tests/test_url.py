@@ -158,6 +158,12 @@ class TestConnectionConfig:
 
         assert ("db.host", "6543", "u", "pw", "meta") == (pg.host, pg.port, pg.user, pg.password, pg.dbname)
 
+    def test_postgresql_without_a_user_logs_in_as_the_login_name(self, monkeypatch):
+        """As libpq and psql do; an empty user made MLMD abort the process."""
+        monkeypatch.setenv("LOGNAME", "someone")
+
+        assert "someone" == parse_store_url("postgresql://db.host/meta").connection_config().postgresql.user
+
     def test_mysql(self):
         """A mysql URL fills MLMD's MySQL config."""
         config = parse_store_url("mysql://u:pw@db.host:3307/meta?socket=/s").connection_config()

@@ -258,9 +258,15 @@ class Backend:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _unavailable(self, what: str, exc: BaseException) -> StoreUnavailableError:
+        detail = _first_line(exc)
+        if self.url.scheme in ("postgresql", "mysql") and _login_failed(detail):
+            # MLMD says only "connection pointer is NULL" or "errno: , error:"
+            # when it could not log in or open the database.
+            reason = _refusal(self.url)
+            if reason:
+                detail += f"; {reason}"
         return StoreUnavailableError(
-            f"store {self.url.redacted()} did not answer {what}: {type(exc).__name__}: {_first_line(exc)}",
-            cause=exc,
+            f"store {self.url.redacted()} did not answer {what}: {type(exc).__name__}: {detail}", cause=exc
         )
 
     def _on_retriable(self, exc: BaseException) -> None:
@@ -422,6 +428,67 @@ def _server_answers(url: StoreURL) -> None:
         raise mlmd_errors.UnavailableError(
             f"cannot connect: {url.redacted()}: {reason} (within {timeout:g} s)"
         ) from exc
+
+
+def _login_failed(detail: str) -> bool:
+    """Whether MLMD's error is its no-reason report of a failed login or a
+    database it could not open."""
+    return (
+        "connection pointer is NULL" in detail
+        or "mysql_real_connect failed: errno: ," in detail
+        or detail.endswith("PostgreSQL metadata source error:")
+    )
+
+
+def _refusal(url: StoreURL) -> Optional[str]:
+    """Why a server refused MLMD's connection, as far as known; None when
+    it does not answer at all.
+
+    PostgreSQL tells an unknown role, a missing database or a pg_hba.conf
+    rule in reply to a startup message, before any password: asked on this
+    failure path only, and the exchange is closed at once. For MySQL (and
+    PostgreSQL asking for a password) the reason needs a login, so the
+    message names what to check.
+    """
+    where = f"{url.host or '127.0.0.1'}:{url.port}"
+    hint = f"the server at {where} answers: check the user, password and database in the URL"
+    timeout = _env_seconds("LINEAGE_CONNECT_TIMEOUT_SECONDS", CONNECT_TIMEOUT)
+    if url.scheme != "postgresql" or url.options.get("socket"):
+        try:
+            _server_answers(url)
+        except mlmd_errors.UnavailableError:
+            return None
+        return hint
+    config = url.connection_config().postgresql
+    params = b"".join(f"{k}\0{v}\0".encode() for k, v in (("user", config.user), ("database", config.dbname)))
+    startup = struct.pack("!ii", 8 + len(params) + 1, 196608) + params + b"\0"
+    try:
+        with socket.create_connection((config.host, int(config.port)), timeout=timeout) as conn:
+            conn.sendall(startup)
+            for _ in range(100):  # authentication, then parameters, until ready or refused
+                kind, length = struct.unpack("!ci", _read_exactly(conn, 5))
+                body = _read_exactly(conn, min(length - 4, 65536))
+                if kind == b"E" or (kind == b"R" and body[:4] != b"\0\0\0\0"):
+                    break  # refused, or a password is asked for
+                if kind == b"Z":  # logged in: say goodbye
+                    conn.sendall(b"X\0\0\0\x04")
+                    break
+    except (OSError, struct.error, ValueError):
+        return None
+    if kind != b"E":
+        return hint
+    fields = dict((f[:1], f[1:].decode("utf-8", "replace")) for f in body.split(b"\0") if f)
+    return f"the server at {where} refused it: {fields.get(b'M', 'no reason given')}"
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise OSError("the server closed the connection")
+        data += chunk
+    return data
 
 
 #: Every Backend of this process, for the fork hook below.

@@ -19,6 +19,7 @@ URL                                          backend
 from __future__ import annotations
 
 import contextlib
+import getpass
 import math
 import os
 import re
@@ -134,8 +135,9 @@ class StoreURL:
             pg = config.postgresql
             pg.host = self.host or "127.0.0.1"
             pg.port = str(self.port)
-            if self.user:
-                pg.user = self.user
+            # MLMD aborts the process on an empty user; libpq's default is
+            # the login name, as psql's is.
+            pg.user = self.user or _login_name()
             if self.password:
                 pg.password = self.password
             pg.dbname = self.database or "mlmd"
@@ -152,6 +154,13 @@ class StoreURL:
             if "socket" in self.options:
                 my.socket = self.options["socket"]
         return config
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name in the environment or the password database
+        return "postgres"
 
 
 def _is_mlmd_file(path: str) -> bool:
