@@ -199,13 +199,16 @@ class LineageGraph:
 
         The job is the execution's name in its workspace's namespace; the
         run id a UUID made from the execution's external id (the same on
-        every export); datasets are named from their URIs
+        every export; for an execution another tool wrote without one, from
+        its id and creation time); datasets are named from their URIs
         (``s3://bucket/key`` -> namespace ``s3://bucket``, name ``key``).
         """
         events = []
         for execution_id, info in self.executions.items():
             props = info.get("properties") or {}
-            identity = info.get("external_id") or f"mlmd-execution:{execution_id}"
+            # Without an external id (written by another tool): its id and
+            # MLMD's creation time, so two stores' execution 5 differ.
+            identity = info.get("external_id") or f"mlmd-execution:{execution_id}:{info.get('create_time_ms')}"
             inputs = [a for a in (a for a, e, kind in self.edges if e == execution_id and kind.endswith("INPUT"))]
             outputs = [a for a in (a for a, e, kind in self.edges if e == execution_id and kind.endswith("OUTPUT"))]
             events.append(

@@ -116,6 +116,28 @@ class TestWhatIsShown:
         assert event["eventTime"].endswith("Z") and event["eventTime"][:2] == "20"
         assert event["inputs"] == [{"namespace": "gs://ex", "name": "/"}]
 
+    def test_openlineage_run_ids_of_executions_without_external_id_differ_across_stores(self, tmp_path):
+        """Two stores' plain-MLMD execution 1 are two runs (their id alone made one run id);
+        each keeps its run id from export to export."""
+        import time
+
+        run_ids = []
+        for name in ("a", "b"):
+            store = lineage.Store(url=f"sqlite:///{tmp_path / name}.db")
+            mlmd = store.store
+            kind = mlmd.put_artifact_type(pb.ArtifactType(name="Examples"))
+            trainer = mlmd.put_execution_type(pb.ExecutionType(name="Trainer"))
+            execution_id, [output], _ = mlmd.put_execution(
+                pb.Execution(type_id=trainer, last_known_state=pb.Execution.COMPLETE),
+                [(pb.Artifact(type_id=kind, uri="gs://ex"), pb.Event(type=pb.Event.OUTPUT))],
+                [],
+            )
+            [event] = store.lineage(output).to_openlineage()
+            assert (execution_id, event["run"]) == (1, store.lineage(output).to_openlineage()[0]["run"])
+            run_ids.append(event["run"]["runId"])
+            time.sleep(0.005)  # MLMD's creation times are in milliseconds
+        assert run_ids[0] != run_ids[1]
+
     def test_control_characters_do_not_break_the_tree(self, store):
         """A newline in a name, a uri or a param value stays on its line."""
 

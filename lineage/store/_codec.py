@@ -866,6 +866,8 @@ def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
         out["name"] = decode(proto.name)
     if proto.type:
         out["type"] = proto.type
+    if proto.create_time_since_epoch:
+        out["create_time_ms"] = proto.create_time_since_epoch
     if proto.last_update_time_since_epoch:
         out["last_update_time_ms"] = proto.last_update_time_since_epoch
     return out
