@@ -9,7 +9,7 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 import lineage
-from lineage.errors import InvalidStoreURLError, InvalidTypeError
+from lineage.errors import InvalidStoreURLError, InvalidTypeError, InvalidValueError
 from lineage.store import StoreURL, default_home, parse_store_url
 
 SCHEMES = ("sqlite://", "memory://", "postgresql://", "mysql://", "grpc://", "grpcs://")
@@ -339,6 +339,18 @@ class TestDefaults:
             StoreURL(scheme=store.url.scheme, host=store.url.host, port=store.url.port),
             store.url.tls,
         )
+
+    @pytest.mark.parametrize("host", ["", "a b", "meta\x00data", "host:8080", "a/b", "[::1]", "host\n"])
+    def test_grpc_host_that_is_no_host_is_refused_at_the_call(self, host):
+        """A space, a NUL, a port or a path in grpc_host: refused by Store(), naming the argument and the value."""
+        with pytest.raises(InvalidValueError) as caught:
+            lineage.Store(grpc_host=host, grpc_port=8080)
+
+        assert str(caught.value) == f"Store(grpc_host) must be a host name or an IP address, got {host!r}"
+
+    @pytest.mark.parametrize("host", ["localhost", "metadata-grpc-service.kubeflow", "10.0.0.7", "::1", "my_host"])
+    def test_grpc_host_names_and_addresses(self, host):
+        assert (host, 8080) == (lineage.Store(grpc_host=host, grpc_port=8080).url.host, 8080)
 
     def test_grpc_host_may_be_a_url(self):
         """Store("sqlite:///...") takes a URL in the grpc_host position."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import ipaddress
 import math
 import os
 import re
@@ -30,7 +31,7 @@ from typing import Dict, Optional
 import attrs
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from lineage.errors import InvalidStoreURLError, InvalidTypeError, StoreError, describe
+from lineage.errors import InvalidStoreURLError, InvalidTypeError, InvalidValueError, StoreError, describe
 
 __all__ = ["StoreURL", "default_home", "parse_store_url"]
 
@@ -371,6 +372,21 @@ def _read_pem(url: str, option: str, value: str) -> bytes:
 
 
 def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
-    """A StoreURL for the Kubeflow SDK's Store(grpc_host, grpc_port, certs...) form."""
+    """A StoreURL for the Kubeflow SDK's Store(grpc_host, grpc_port, certs...) form.
+
+    Raises:
+        InvalidValueError: *host* is not a host name or an IP address.
+    """
+    if not _is_host(host):
+        raise InvalidValueError(f"Store(grpc_host) must be a host name or an IP address, got {host!r}")
     given = {k: v for k, v in tls.items() if v}
     return StoreURL(scheme="grpcs" if given else "grpc", host=host, port=int(port), tls=given)
+
+
+def _is_host(text: str) -> bool:
+    """A DNS name (letters, digits, '-', '_', '.') or an IP address."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return bool(re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})", text))
