@@ -170,6 +170,39 @@ class TestOldSDKWritesLineageReads:
         assert written["model"].id == model.id
 
 
+class TestBothWriteOneStore:
+    """A team moving over: the old SDK and lineage writing the same store."""
+
+    def test_lineage_deduplicates_against_what_the_old_sdk_wrote_after_it(self, lineage_store, old_store, monkeypatch):
+        """lineage wrote first (the store then held no old-SDK artifact); the old SDK
+        logs a DataSet; lineage logging the same one later finds it. It decided
+        once per process from the type's first artifact, and made a second."""
+        from lineage.store import _writer
+
+        ws = Workspace(store=lineage_store, name="mixed")
+        Execution(name="new", workspace=ws).log_input(DataSet(uri="s3://b/raw.csv", name="raw"))
+        old_ws = metadata.Workspace(store=old_store, name="mixed")
+        old = metadata.Execution(name="old", workspace=old_ws).log_output(metadata.DataSet(uri="s3://b/clean.csv", name="clean"))
+        monkeypatch.setattr(_writer, "LEGACY_RECHECK_SECONDS", 0.0)  # the re-check is due
+
+        again = Execution(name="new", workspace=ws).log_input(DataSet(uri="s3://b/clean.csv", name="clean"))
+
+        assert (again.id, 1) == (old.id, len(lineage_store.store.get_artifacts_by_uri("s3://b/clean.csv")))
+
+    def test_an_empty_version_is_no_version_as_the_old_sdk_stores_it(self, lineage_store, old_store):
+        """The old SDK drops version="" (and 0, 0.0): lineage's version="" matches it."""
+        register_kubeflow_types(lineage_store)
+        old_ws = metadata.Workspace(store=old_store, name="mixed")
+        old = metadata.Execution(name="old", workspace=old_ws).log_output(
+            metadata.Model(uri="s3://m/model.pt", name="m", version="", model_type="", training_framework={})
+        )
+        ws = Workspace(store=lineage_store, name="mixed")
+
+        again = Execution(name="new", workspace=ws).log_input(Model(uri="s3://m/model.pt", name="m", version=""))
+
+        assert (again.id, 1) == (old.id, len(lineage_store.store.get_artifacts_by_uri("s3://m/model.pt")))
+
+
 class TestLineageWritesOldSDKReads:
     @pytest.fixture
     def written(self, lineage_store):

@@ -30,6 +30,7 @@ import base64
 import itertools
 import logging
 import threading
+import time
 import weakref
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
@@ -69,6 +70,8 @@ _STATES = {
 }
 
 _TERMINAL = (pb.Execution.COMPLETE, pb.Execution.FAILED, pb.Execution.CANCELED, pb.Execution.CACHED)
+#: How long "this store holds no Kubeflow SDK artifacts" is believed.
+LEGACY_RECHECK_SECONDS = 30.0
 
 PathStep = Union[str, int]
 #: (record, event type INPUT/OUTPUT, event path steps)
@@ -305,7 +308,10 @@ class Writer:
         # id(record) -> (weakref, external id): a record whose write went to
         # the spool keeps its external id if it is logged again.
         self._record_keys: Dict[int, Tuple[Any, str]] = {}
-        self._legacy_types: Dict[int, bool] = {}
+        # Whether the store holds artifacts without an external id (the
+        # Kubeflow SDK's), and when that was last asked (see _legacy_store).
+        self._legacy: Optional[bool] = None
+        self._legacy_asked = 0.0
         self._spool: Any = None
 
     @property
@@ -588,14 +594,15 @@ class Writer:
             contexts.append(ref.by_name)
         pairs: List[Tuple[pb.Artifact, pb.Event]] = []
         bindings: List[Tuple[Artifact, int, str]] = []
-        ids_by_key, legacy_types, type_ids = self._ids_by_key, self._legacy_types, self.backend.cached_type_id
+        ids_by_key, type_ids = self._ids_by_key, self.backend.cached_type_id
+        legacy = self._legacy is not False or time.monotonic() > self._legacy_asked + LEGACY_RECHECK_SECONDS
         workspace, run = handle.workspace, handle.run
         for record, event_type, path in items:
             if record.id is not None:
                 return False
             schema = schema_of(type(record))
             type_id = type_ids("artifact", schema.type_name)
-            if not type_id or (schema.deduplicate and legacy_types.get(type_id) is not False):
+            if not type_id or (schema.deduplicate and legacy):
                 return False
             digest = _digest.of_record(record)
             key = self._record_key(record, schema, workspace, digest.digest)
@@ -793,7 +800,7 @@ class Writer:
             known = self._ids_by_key.get(key)
             if known is not None:
                 pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, known))
-            elif counts[key] > 1 or self._is_legacy_type(pair.artifact.type_id):
+            elif counts[key] > 1 or self._legacy_store():
                 lookups.setdefault(key, []).append(index)
         if not lookups:
             return pairs
@@ -818,37 +825,39 @@ class Writer:
                     self._ids_by_key[artifact.external_id] = artifact.id
         return [p for i, p in enumerate(pairs) if i not in drop]
 
-    def _is_legacy_type(self, type_id: int) -> bool:
-        """Whether the store holds artifacts of this type that the Kubeflow SDK
-        wrote (no external id): then dedup also follows its uri rule.
+    def _legacy_store(self) -> bool:
+        """Whether the store holds artifacts the Kubeflow SDK wrote (no
+        external id): then dedup also follows its uri rule.
 
-        Decided once per process and type from the type's first artifact, so
-        a store lineage created never pays for the extra lookup.
+        One indexed read (``external_id IS NULL``, a constant filter), asked
+        once per process and again every LEGACY_RECHECK_SECONDS while the
+        answer is no: the old SDK may start writing into a store lineage
+        made. A store lineage alone writes never pays for the uri lookups.
         """
-        legacy = self._legacy_types.get(type_id)
-        if legacy is None:
+        if self._legacy is True:
+            return True
+        now = time.monotonic()
+        if self._legacy is None or now > self._legacy_asked + LEGACY_RECHECK_SECONDS:
             from ml_metadata.metadata_store import metadata_store
 
-            options = metadata_store.ListOptions(limit=1, order_by=metadata_store.OrderByField.ID, is_asc=True)
-            [artifact_type] = self._call_store("get_artifact_types_by_id", [type_id]) or [None]
-            first = self._call_store("get_artifacts_by_type", artifact_type.name, None, options) if artifact_type else []
-            legacy = bool(first) and not first[0].external_id
-            self._legacy_types[type_id] = legacy
-        return legacy
+            options = metadata_store.ListOptions(limit=1, filter_query="external_id IS NULL")
+            self._legacy = bool(self._call_store("get_artifacts", options))
+            self._legacy_asked = now
+        return bool(self._legacy)
 
     def _legacy_match(self, pair: Pair) -> Optional[pb.Artifact]:
         """A Kubeflow-SDK-written artifact equal to *pair*'s by the old rule
         (type, uri, name, version, workspace), found by its uri (indexed)."""
         artifact = pair.artifact
-        if artifact is None or not self._is_legacy_type(artifact.type_id):
+        if artifact is None or not self._legacy_store():
             return None
         key = ("name", "version")
         for stored in self._call_store("get_artifacts_by_uri", artifact.uri):
             if stored.external_id or stored.type_id != artifact.type_id or stored.uri != artifact.uri:
                 continue
-            if all(stored.properties.get(k) == artifact.properties.get(k) for k in key) and stored.custom_properties.get(
-                codec.WORKSPACE_PROPERTY
-            ) == artifact.custom_properties.get(codec.WORKSPACE_PROPERTY):
+            same = all(_as_old_sdk_keeps(stored.properties.get(k)) == _as_old_sdk_keeps(artifact.properties.get(k)) for k in key)
+            workspace = codec.WORKSPACE_PROPERTY
+            if same and stored.custom_properties.get(workspace) == artifact.custom_properties.get(workspace):
                 legacy = pb.Artifact()
                 legacy.CopyFrom(stored)
                 legacy.external_id = artifact.external_id  # matched under this write's key
@@ -948,6 +957,12 @@ class Writer:
             and stored_execution.last_known_state == execution.last_known_state
         )
         return kept, present
+
+
+def _as_old_sdk_keeps(value: Optional[pb.Value]) -> Optional[pb.Value]:
+    """A property as the Kubeflow SDK stores it: it drops "", 0 and 0.0
+    (``version=""`` is no version), so those compare equal to absent."""
+    return value if value is not None and (value.string_value or value.int_value or value.double_value) else None
 
 
 def _with_artifact(event: pb.Event, artifact_id: int) -> pb.Event:
