@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 
 import lineage
@@ -42,6 +43,36 @@ class TestDeduplication:
         assert sorted(e.type for e in events) == [events[0].INPUT, events[0].OUTPUT]
         assert {e.artifact_id for e in events} == {data.id}
         assert len([a for a in store.store.get_artifacts() if a.uri == "s3://io"]) == 1
+
+    @pytest.mark.parametrize("cached", [True, False], ids=["ids-cached", "new-process"])
+    @pytest.mark.parametrize("order", ["logged-first", "new-first"])
+    def test_a_logged_record_and_an_equal_new_one_in_one_call(self, sqlite_url, cached, order):
+        """fit(train, DataSet(same uri and name)): one input event, and the call
+        is recorded (MLMD refused the repeated event and the whole write was lost)."""
+        lineage.init(store=sqlite_url, workspace="w", strict=True, start_delay=0)
+
+        @lineage.track
+        def fit(a: DataSet, b: DataSet) -> Model:
+            return Model(uri="s3://fit/model", name="model")
+
+        store = lineage.Store(url=sqlite_url)
+        train = Execution(name="load", workspace=Workspace(store=store, name="w")).log_output(
+            DataSet(uri="s3://fit/train", name="train")
+        )
+        if not cached:
+            train = fresh_process_store(sqlite_url).get_artifact(train.id)
+        fresh = DataSet(uri="s3://fit/train", name="train")
+        args = (train, fresh) if order == "logged-first" else (fresh, train)
+
+        model = fit(*args)
+
+        [execution] = [e for e in store.store.get_executions() if e.properties["name"].string_value == "fit"]
+        events = sorted((e.artifact_id, e.type) for e in store.store.get_events_by_execution_ids([execution.id]))
+        assert (execution.last_known_state, events, fresh.id) == (
+            execution.COMPLETE,
+            [(train.id, 3), (model.id, 4)],  # INPUT, OUTPUT
+            train.id,
+        )
 
     def test_new_outputs_cost_no_read(self, sqlite_url, monkeypatch):
         """A write with new outputs is one put_execution and no lookup (after a process's first write of the type)."""

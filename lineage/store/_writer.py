@@ -671,9 +671,12 @@ class Writer:
             seen.add((key, event_type))
             known = self._ids_by_key.get(key)
             if known is not None:
-                if (known, event_type) in handle.logged:
+                if (known, event_type) in handle.logged or (known, event_type) in seen:
+                    # Logged already, or also in this write as a record with
+                    # its id: MLMD keeps one event per artifact and type.
                     record.id = known
                     continue
+                seen.add((known, event_type))
                 pairs.append(Pair(event=_event(event_type, path, known, mangle), binding=(record, event_type, key)))
                 continue
             artifact_type = codec.artifact_type(schema)
@@ -823,7 +826,7 @@ class Writer:
                 pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, artifact.id))
                 with self._lock:
                     self._ids_by_key[artifact.external_id] = artifact.id
-        return [p for i, p in enumerate(pairs) if i not in drop]
+        return _one_event_each([p for i, p in enumerate(pairs) if i not in drop])
 
     def _legacy_store(self) -> bool:
         """Whether the store holds artifacts the Kubeflow SDK wrote (no
@@ -941,6 +944,7 @@ class Writer:
                     self._ids_by_key[pair.artifact.external_id] = artifact_id
                 pair = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, artifact_id))
             kept.append(pair)
+        kept = _one_event_each(kept)
         if stored_execution is None and execution.HasField("id"):
             [stored_execution] = self._call_store("get_executions_by_id", [execution.id]) or [None]
         if (
@@ -957,6 +961,24 @@ class Writer:
             and stored_execution.last_known_state == execution.last_known_state
         )
         return kept, present
+
+
+def _one_event_each(pairs: List[Pair]) -> List[Pair]:
+    """Drop a second reference to an artifact with the same event type: a
+    record logged with its id and an equal new record that turned out to be
+    it (MLMD refuses the whole write over a repeated event)."""
+    seen: Set[Tuple[int, int]] = set()
+    kept: List[Pair] = []
+    for pair in pairs:
+        if pair.artifact is None:
+            event = (pair.event.artifact_id, pair.event.type)
+            if event in seen:
+                if pair.binding is not None and pair.binding[0].id is None:
+                    pair.binding[0].id = pair.event.artifact_id
+                continue
+            seen.add(event)
+        kept.append(pair)
+    return kept
 
 
 def _as_old_sdk_keeps(value: Optional[pb.Value]) -> Optional[pb.Value]:
