@@ -686,21 +686,23 @@ class _Tracked:
 def _decorate(func: F, options: _Options) -> F:
     if not callable(func) and not isinstance(func, (staticmethod, classmethod)):
         raise InvalidTypeError(f"track() decorates functions, got {describe(func)}")
+    if inspect.isclass(func):
+        raise InvalidTypeError(
+            f"track() decorates functions and methods, not classes: got class {func.__name__!r}; decorate its methods"
+        )
     tracked = _Tracked(func, options)
     inner = tracked.func
 
     if inspect.isasyncgenfunction(inner):
 
-        @wrapt.decorator
         def async_gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
             return _track_async_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
 
-        return async_gen_wrapper(func)  # type: ignore[no-any-return]
+        return _TrackedFunction(func, async_gen_wrapper)  # type: ignore[return-value]
 
     if inspect.iscoroutinefunction(inner):
 
-        @wrapt.decorator
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             scope = tracked.scope(instance, args, kwargs)
             async with scope:
@@ -708,18 +710,16 @@ def _decorate(func: F, options: _Options) -> F:
                 tracked.outputs(scope, result)
             return result
 
-        return async_wrapper(func)  # type: ignore[no-any-return]
+        return _TrackedFunction(func, async_wrapper)  # type: ignore[return-value]
 
     if inspect.isgeneratorfunction(inner):
 
-        @wrapt.decorator
         def gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
             return _track_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
 
-        return gen_wrapper(func)  # type: ignore[no-any-return]
+        return _TrackedFunction(func, gen_wrapper)  # type: ignore[return-value]
 
-    @wrapt.decorator
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         scope = tracked.scope(instance, args, kwargs)
         with scope:
@@ -727,7 +727,33 @@ def _decorate(func: F, options: _Options) -> F:
             tracked.outputs(scope, result)
         return result
 
-    return wrapper(func)  # type: ignore[no-any-return]
+    return _TrackedFunction(func, wrapper)  # type: ignore[return-value]
+
+
+class _BoundTrackedFunction(wrapt.BoundFunctionWrapper):  # type: ignore[misc]
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # As a bound method pickles: getattr(instance or class, name).
+        owner = self._self_instance
+        if owner is None:
+            owner = getattr(self, "_self_owner", None)  # wrapt >= 2 keeps the class
+        return (getattr, (owner, self.__name__)) if owner is not None else self.__qualname__
+
+
+class _TrackedFunction(wrapt.FunctionWrapper):  # type: ignore[misc]
+    """A tracked function. Pickled by reference, as the function it wraps is
+    (multiprocessing and concurrent.futures pickle the functions they send
+    to workers; wrapt's proxies refuse to be pickled)."""
+
+    __bound_function_wrapper__ = _BoundTrackedFunction
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return self.__qualname__
+
+    def __copy__(self) -> _TrackedFunction:
+        return self  # as copy.copy(function) is the function
+
+    def __deepcopy__(self, memo: Any) -> _TrackedFunction:
+        return self
 
 
 def _track_generator(tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any) -> Any:

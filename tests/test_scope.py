@@ -490,6 +490,51 @@ class TestFunctionKinds:
         assert len(mr.executions(tracked_sqlite, "f")) == 2
         assert len(mr.executions(tracked_sqlite, "g")) == 1
 
+    def test_a_class_is_refused_at_the_decorator(self):
+        """@track on a class recorded only its constructor: refused, naming the class."""
+        with pytest.raises(TypeError) as caught:
+
+            @track
+            class Trainer:
+                def fit(self) -> None: ...
+
+        assert "track() decorates functions and methods, not classes: got class 'Trainer'" in str(caught.value)
+
+    def test_tracked_functions_and_methods_pickle_like_the_functions_they_wrap(self, tracked_sqlite):
+        """By reference: a function is itself after a round trip, a bound method
+        is bound to the unpickled instance; copies are the function itself
+        (wrapt's proxies refused to be pickled, which broke multiprocessing)."""
+        import copy
+        import pickle
+
+        from tests import workers
+
+        bound = pickle.loads(pickle.dumps(workers.Trainer(7).fit))
+        model = bound(data())
+
+        assert pickle.loads(pickle.dumps(workers.step)) is workers.step
+        assert (copy.copy(workers.step), copy.deepcopy(workers.step)) == (workers.step, workers.step)
+        assert (bound.__self__.k, model.uri) == (7, "s3://bucket/mnist.csv/model-7")
+        assert pickle.loads(pickle.dumps(workers.Trainer.make))(3).k == 3
+        assert pickle.loads(pickle.dumps(workers.Trainer.helper))(1) == 2
+        assert len(mr.executions(tracked_sqlite, "fit")) == 1
+
+    @pytest.mark.parametrize("method", ["fork", "spawn"])
+    def test_a_process_pool_runs_tracked_functions(self, tracked_sqlite, monkeypatch, method):
+        """ProcessPoolExecutor.map(tracked, ...) works with both start methods, and each call is recorded."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from tests import workers
+
+        monkeypatch.setenv("LINEAGE_STORE", f"sqlite:///{tracked_sqlite.url.path}")
+        items = [data(f"p{i}") for i in range(3)]
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(method)) as pool:
+            models = list(pool.map(workers.step, items, range(3)))
+
+        assert [m.name for m in models] == ["model-0", "model-1", "model-2"]
+        assert len(mr.executions(tracked_sqlite, "step")) == 3
+
     def test_async_function_ends_after_the_await(self, tracked_sqlite):
         """An async function's execution ends after its await, not when the coroutine is created."""
 

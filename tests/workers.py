@@ -22,6 +22,27 @@ def step(data: DataSet, i: int) -> Model:
     return Model(uri=data.uri.replace("s3://in/", "file:///out/"), name=f"model-{i}", version="1")
 
 
+class Trainer:
+    """Tracked methods of every kind, for the pickling tests."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    @track
+    def fit(self, data: DataSet) -> Model:
+        return Model(uri=f"{data.uri}/model-{self.k}", name="model")
+
+    @track
+    @classmethod
+    def make(cls, k: int) -> "Trainer":
+        return cls(k)
+
+    @track
+    @staticmethod
+    def helper(x: int) -> int:
+        return x + 1
+
+
 def track_main(args: argparse.Namespace) -> int:
     lineage.init(workspace=args.workspace, start_delay=args.start_delay)
     for i in range(args.n):
