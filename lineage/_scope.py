@@ -578,8 +578,7 @@ class ExecutionScope:
                 lambda: self._send(inputs=inputs, outputs=outputs, state=state, properties=props),
             )
 
-    def _bind_call(self, binder: _mapping.Binder, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
-        values = binder.bind(args, kwargs, bound_method=instance is not None)
+    def _map_arguments(self, binder: _mapping.Binder, values: Dict[str, Any]) -> None:
         mapped = _mapping.map_arguments(binder, values, inputs=self._options.inputs, exclude=self._options.exclude)
         self._inputs.extend(mapped.inputs)
         self._params.update(mapped.params)
@@ -670,10 +669,15 @@ class _Tracked:
         scope = ExecutionScope(self.options, function=self.func)
         if scope._enabled():
             try:
-                scope._bind_call(self.binder, instance, args, kwargs)
+                values = self.binder.bind(args, kwargs, bound_method=instance is not None)
             except TypeError:
-                pass  # the call itself is wrong: the function will say so
+                return scope  # the call itself is wrong: the function will say so
             except Exception as exc:
+                _fail_open("map the call's arguments", exc)
+                return scope
+            try:
+                scope._map_arguments(self.binder, values)
+            except Exception as exc:  # a converter that failed or returned no record, ...: said, not swallowed
                 _fail_open("map the call's arguments", exc)
         return scope
 

@@ -210,6 +210,30 @@ class TestInputs:
         e = mr.one_execution(tracked, "fit")
         assert mr.paths(tracked, e.id) == [("INPUT", ("frame",), "s3://bucket/frame.parquet")]
 
+    def test_a_converter_returning_no_record_is_reported_not_swallowed(self, tracked_sqlite):
+        """Its InvalidTypeError was taken for a wrong call (a TypeError) and dropped
+        in silence: now a LineageWarning says what failed, and the call still runs and is recorded."""
+
+        class Frame:
+            pass
+
+        lineage.init(strict=False)
+        lineage.register_converter(Frame, lambda f: "s3://bucket/frame.csv")  # a str, not a record
+        try:
+
+            @track
+            def fit(frame: Frame, lr: float = 0.1) -> int:
+                return 7
+
+            with pytest.warns(lineage.LineageWarning) as caught:
+                assert fit(Frame()) == 7
+        finally:
+            lineage.unregister_converter(Frame)
+        [warning] = [w for w in caught if issubclass(w.category, lineage.LineageWarning)]
+        assert "could not map the call's arguments (InvalidTypeError: the converter registered for" in str(warning.message)
+        assert "returned 's3://bucket/frame.csv' (str), not a lineage record" in str(warning.message)
+        assert mr.one_execution(tracked_sqlite, "fit").last_known_state == 3  # COMPLETE
+
     def test_explicit_inputs_and_outputs(self, tracked):
         """track(inputs=..., outputs=...) declares the mapping; other arguments are parameters."""
 
