@@ -42,6 +42,7 @@ import wrapt
 from lineage import _config, _mapping, _provenance
 from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, LineageWarning, describe
 from lineage.records import Artifact, _now, check_property_name, check_text, property_name_key
+from lineage.store import _digest
 from lineage.store._codec import exact_as_property
 from lineage.store._spool import logging_configured
 
@@ -296,7 +297,8 @@ class ExecutionScope:
         self._token: Optional[contextvars.Token[Optional[ExecutionScope]]] = None
         self._exe: Any = None  # lineage.workspace.Execution
         self._parent: Optional[ExecutionScope] = None
-        self._inputs: List[Tuple[Artifact, Tuple[Any, ...]]] = []
+        # (record, event path, content digest taken when it was logged)
+        self._inputs: List[Tuple[Artifact, Tuple[Any, ...], Any]] = []
         self._outputs: List[Tuple[Artifact, Tuple[Any, ...]]] = []
         self._params: Dict[str, Any] = {}
         self._params_sent: Optional[Dict[str, Any]] = None  # as the start write stored them
@@ -425,7 +427,11 @@ class ExecutionScope:
             raise InvalidTypeError(
                 f"{where}(artifact) must be a lineage record (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
             )
-        entry = (artifact, _path(path))
+        entry: Tuple[Any, ...] = (artifact, _path(path))
+        if pending == "_inputs":
+            # An input's bytes as the code read them: the call may change
+            # the file before the execution is written.
+            entry += (_digest.of_record(artifact),)
         with self._lock:  # the list is swapped out under this lock when written
             self._check_open(where)
             getattr(self, pending).append(entry)
@@ -535,7 +541,7 @@ class ExecutionScope:
         assert self._exe is not None
         self._exe._write(spool=not _config.strict(), **write)
 
-    def _take_inputs(self) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
+    def _take_inputs(self) -> List[Tuple[Artifact, Tuple[Any, ...], Any]]:
         inputs, self._inputs = self._inputs, []
         return inputs
 
@@ -580,7 +586,8 @@ class ExecutionScope:
 
     def _map_arguments(self, binder: _mapping.Binder, values: Dict[str, Any]) -> None:
         mapped = _mapping.map_arguments(binder, values, inputs=self._options.inputs, exclude=self._options.exclude)
-        self._inputs.extend(mapped.inputs)
+        # Digests now, before the function runs: it may rewrite its inputs.
+        self._inputs.extend((record, path, _digest.of_record(record)) for record, path in mapped.inputs)
         self._params.update(mapped.params)
 
     def _detach(self) -> None:

@@ -234,6 +234,34 @@ class TestInputs:
         assert "returned 's3://bucket/frame.csv' (str), not a lineage record" in str(warning.message)
         assert mr.one_execution(tracked_sqlite, "fit").last_known_state == 3  # COMPLETE
 
+    def test_an_input_file_is_digested_as_the_call_found_it(self, tracked_sqlite, tmp_path):
+        """A short call writes once, at its end: an input the call rewrote was
+        recorded with its new bytes. The digest is taken when the input is
+        logged (the call's start, or ex.log_input)."""
+        import hashlib
+
+        lineage.init(start_delay=1.0)  # one write, at the end
+        path = tmp_path / "data.csv"
+
+        @track
+        def clean_in_place(data: DataSet) -> None:
+            path.write_text("cleaned\n")
+
+        digests = []
+        for how in ("track", "execution"):
+            path.write_text(f"raw for {how}\n")
+            before = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+            raw = DataSet(uri=str(path), name="raw")
+            if how == "track":
+                clean_in_place(raw)
+            else:
+                with execution("clean") as ex:
+                    ex.log_input(raw)
+                    path.write_text("cleaned\n")
+            [stored] = tracked_sqlite.store.get_artifacts_by_id([raw.id])
+            digests.append((stored.custom_properties["lineage.digest"].string_value, before))
+        assert digests[0][0] == digests[0][1] and digests[1][0] == digests[1][1]
+
     def test_explicit_inputs_and_outputs(self, tracked):
         """track(inputs=..., outputs=...) declares the mapping; other arguments are parameters."""
 

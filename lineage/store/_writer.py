@@ -75,7 +75,8 @@ LEGACY_RECHECK_SECONDS = 30.0
 
 PathStep = Union[str, int]
 #: (record, event type INPUT/OUTPUT, event path steps)
-Logged = Tuple[Artifact, int, Sequence[PathStep]]
+#: (record, event type, event path, content digest taken when it was logged or None)
+Logged = Tuple[Artifact, int, Sequence[PathStep], Optional[_digest.Digest]]
 #: (record, event type, dedup key or None): where to put an id once known
 Binding = Tuple[Artifact, int, Optional[str]]
 
@@ -597,14 +598,14 @@ class Writer:
         ids_by_key, type_ids = self._ids_by_key, self.backend.cached_type_id
         legacy = self._legacy is not False or time.monotonic() > self._legacy_asked + LEGACY_RECHECK_SECONDS
         workspace, run = handle.workspace, handle.run
-        for record, event_type, path in items:
+        for record, event_type, path, taken in items:
             if record.id is not None:
                 return False
             schema = schema_of(type(record))
             type_id = type_ids("artifact", schema.type_name)
             if not type_id or (schema.deduplicate and legacy):
                 return False
-            digest = _digest.of_record(record)
+            digest = taken if taken is not None else _digest.of_record(record)
             key = self._record_key(record, schema, workspace, digest.digest)
             if key in ids_by_key or any(key == bound[2] for bound in bindings):
                 return False
@@ -656,7 +657,7 @@ class Writer:
         """Records -> pairs, without touching the store."""
         pairs: List[Pair] = []
         seen: Set[Tuple[Any, int]] = set()
-        for record, event_type, path in items:
+        for record, event_type, path, taken in items:
             if record.id is not None:
                 if (record.id, event_type) in handle.logged or (record.id, event_type) in seen:
                     continue
@@ -664,7 +665,7 @@ class Writer:
                 pairs.append(Pair(event=_event(event_type, path, record.id, mangle), binding=(record, event_type, None)))
                 continue
             schema = schema_of(type(record))
-            digest = _digest.of_record(record)
+            digest = taken if taken is not None else _digest.of_record(record)
             key = self._record_key(record, schema, handle.workspace, digest.digest)
             if (key, event_type) in seen:
                 continue
@@ -997,8 +998,11 @@ def _with_artifact(event: pb.Event, artifact_id: int) -> pb.Event:
 def _typed(items: Iterable[Any], event_type: int) -> List[Logged]:
     out: List[Logged] = []
     for item in items:
+        taken = None
         if isinstance(item, tuple):
             record, path = item[0], (item[1] if len(item) > 1 else ())
+            if len(item) > 2 and isinstance(item[2], _digest.Digest):
+                taken = item[2]
         else:
             record, path = item, ()
         if not isinstance(record, Artifact):
@@ -1007,5 +1011,5 @@ def _typed(items: Iterable[Any], event_type: int) -> List[Logged]:
             )
         if isinstance(path, (str, int)):
             path = (path,)
-        out.append((record, event_type, tuple(path or ())))
+        out.append((record, event_type, tuple(path or ()), taken))
     return out
