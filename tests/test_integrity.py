@@ -115,6 +115,63 @@ class TestDigests:
         props = mr.custom(stored_artifact(tracked, off.id))
         assert (props["lineage.digest_scope"], props["lineage.digest_reason"]) == ("skipped", "hashing turned off")
 
+    def test_a_relative_path_without_dot_slash_is_hashed(self, tracked, tmp_path, monkeypatch):
+        """data/train.csv names a file like ./data/train.csv does: new bytes are
+        a new artifact (it was taken for a name, and the change merged)."""
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "train.csv").write_text("v1")
+
+        @track
+        def use(d: DataSet):
+            return None
+
+        ids = []
+        for content in ("v1", "v2"):
+            (tmp_path / "data" / "train.csv").write_text(content)
+            data = DataSet(uri="data/train.csv", name="train")
+            use(data)
+            ids.append(data.id)
+        props = mr.custom(stored_artifact(tracked, ids[1]))
+        assert (ids[0] != ids[1], props["lineage.digest_scope"]) == (True, "full")
+        assert _digest.local_path("warehouse.table") is None  # no such file: a name
+
+    def test_content_over_the_limit_gets_a_quick_digest(self, tmp_path, monkeypatch):
+        """Past LINEAGE_HASH_MAX_BYTES a file or folder is not read: scope 'stat',
+        from names, sizes and modification times, which a rewrite changes."""
+        monkeypatch.setenv("LINEAGE_HASH_MAX_BYTES", "10")
+        big = tmp_path / "big.bin"
+        big.write_bytes(b"x" * 11)
+        first = _digest.of_path(str(big))
+        os.utime(big, ns=(1, 1))
+        folder = tmp_path / "folder"
+        folder.mkdir()
+        (folder / "a").write_bytes(b"y" * 20)
+
+        assert (first.scope, first.size, first.reason) == (
+            "stat",
+            11,
+            "over 10 bytes (LINEAGE_HASH_MAX_BYTES): names, sizes and modification times",
+        )
+        assert _digest.of_path(str(big)).digest != first.digest
+        assert _digest.of_path(str(folder)).scope == "stat"
+        monkeypatch.delenv("LINEAGE_HASH_MAX_BYTES")
+        assert _digest.of_path(str(big)).scope == "full"
+
+    def test_a_folder_of_too_many_files_is_skipped_and_a_dangling_link_is_no_failure(self, tmp_path, monkeypatch):
+        """Walking a huge folder on every call is not done; a broken symbolic link
+        inside a folder made the whole digest 'unreadable'."""
+        folder = tmp_path / "folder"
+        folder.mkdir()
+        (folder / "a").write_text("a")
+        os.symlink(str(tmp_path / "gone"), str(folder / "link"))
+        with_link = _digest.of_path(str(folder))
+        (folder / "b").write_text("b")
+        monkeypatch.setattr(_digest, "MAX_FILES", 2)
+
+        assert with_link.scope == "full"
+        assert (_digest.of_path(str(folder)).scope, _digest.of_path(str(folder)).reason) == ("skipped", "more than 2 files")
+
     def test_remote_uris_are_not_hashed(self, tracked):
         """s3://, gs:// and plain names carry no digest properties."""
 

@@ -5,8 +5,9 @@ A digest makes a file whose bytes changed under the same uri, name and
 version a new artifact (it is part of the deduplication key), so a model
 trained on new bytes is never linked to the old ones. A cache keyed by
 (path, size, mtime) avoids rehashing unchanged large files. The scope is
-recorded honestly: ``full``, or ``skipped`` (hashing off, file missing,
-unreadable) with the reason.
+recorded honestly: ``full``; ``stat`` (over LINEAGE_HASH_MAX_BYTES, 1 GiB:
+names, sizes and modification times); or ``skipped`` (hashing off, file
+missing, unreadable, a folder of over 10,000 files) with the reason.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import re
 import threading
 import urllib.parse
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import attrs
 
@@ -54,7 +55,7 @@ class Digest:
 
     digest: Optional[str] = None  # "sha256:<hex>"
     size: Optional[int] = None
-    scope: Optional[str] = None  # "full" | "skipped"; None: not a local artifact
+    scope: Optional[str] = None  # "full" | "stat" | "skipped"; None: not a local artifact
     reason: Optional[str] = None
 
     def properties(self) -> Dict[str, Any]:
@@ -78,9 +79,29 @@ NONE = Digest()
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+#: Past this many bytes a file or folder gets a quick digest (see of_path).
+MAX_BYTES = 1 << 30
+#: Past this many files a folder is not digested at all.
+MAX_FILES = 10_000
+
+
+def _max_bytes() -> int:
+    try:
+        return int(os.environ.get("LINEAGE_HASH_MAX_BYTES", "") or MAX_BYTES)
+    except ValueError:
+        return MAX_BYTES
+
+
 def local_path(uri: str) -> Optional[str]:
     """The local file path a uri names, or None for remote URIs (and for
-    names no file can have: with a NUL, which the OS calls refuse)."""
+    names no file can have: with a NUL, which the OS calls refuse).
+
+    A relative path without ``./`` (``data/train.csv``) is local when it
+    names something on disk; otherwise it is taken for a name (a table, a
+    key) and carries no digest.
+    """
     if uri.startswith("file:"):
         parsed = urllib.parse.urlsplit(uri)
         if parsed.netloc not in ("", "localhost"):
@@ -91,6 +112,8 @@ def local_path(uri: str) -> Optional[str]:
         if "\x00" in uri:
             return None
         return os.path.abspath(os.path.expanduser(uri))
+    if uri and "\x00" not in uri and not _SCHEME.match(uri) and os.path.exists(uri):
+        return os.path.abspath(uri)
     return None  # s3://, gs://, http://, a table name, ...
 
 
@@ -121,23 +144,55 @@ def of_path(path: str) -> Digest:
         return Digest(scope="skipped", reason="missing")
     except OSError as exc:
         return Digest(scope="skipped", reason=f"unreadable: {exc.strerror}")
+    limit = _max_bytes()
     try:
-        if os.path.isdir(path):
-            total = 0
-            combined = hashlib.sha256()
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in sorted(files):
-                    full = os.path.join(root, name)
+        if not os.path.isdir(path):
+            if stat.st_size > limit:
+                return _quick([("", stat)], stat.st_size, limit)
+            return Digest(digest="sha256:" + _file_sha256(path, stat.st_size, stat.st_mtime_ns), size=stat.st_size, scope="full")
+        entries: List[Tuple[str, os.stat_result]] = []
+        total = 0
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                full = os.path.join(root, name)
+                try:
                     st = os.stat(full)
-                    rel = os.path.relpath(full, path).replace(os.sep, "/")
-                    combined.update(rel.encode("utf-8", "surrogateescape") + b"\0")
-                    combined.update(_file_sha256(full, st.st_size, st.st_mtime_ns).encode("ascii") + b"\n")
-                    total += st.st_size
-            return Digest(digest="sha256:" + combined.hexdigest(), size=total, scope="full")
-        return Digest(digest="sha256:" + _file_sha256(path, stat.st_size, stat.st_mtime_ns), size=stat.st_size, scope="full")
+                except FileNotFoundError:  # a dangling symbolic link: the link itself
+                    st = os.lstat(full)
+                entries.append((os.path.relpath(full, path).replace(os.sep, "/"), st))
+                total += st.st_size
+                if len(entries) > MAX_FILES:
+                    return Digest(scope="skipped", reason=f"more than {MAX_FILES:,} files")
+        if total > limit:
+            return _quick(entries, total, limit)
+        combined = hashlib.sha256()
+        for rel, st in entries:
+            combined.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+            full = os.path.join(path, rel)
+            if os.path.islink(full) and not os.path.exists(full):
+                content = hashlib.sha256(os.readlink(full).encode("utf-8", "surrogateescape")).hexdigest()
+            else:
+                content = _file_sha256(full, st.st_size, st.st_mtime_ns)
+            combined.update(content.encode("ascii") + b"\n")
+        return Digest(digest="sha256:" + combined.hexdigest(), size=total, scope="full")
     except OSError as exc:
         return Digest(scope="skipped", reason=f"unreadable: {exc.strerror}")
+
+
+def _quick(entries: List[Tuple[str, os.stat_result]], total: int, limit: int) -> Digest:
+    """Scope ``stat``: SHA-256 of each file's name, size and modification
+    time, for content too large to read on every call (a rewrite changes
+    the modification time, so it is still a new artifact)."""
+    combined = hashlib.sha256()
+    for rel, st in entries:
+        combined.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return Digest(
+        digest="sha256:" + combined.hexdigest(),
+        size=total,
+        scope="stat",
+        reason=f"over {limit:,} bytes (LINEAGE_HASH_MAX_BYTES): names, sizes and modification times",
+    )
 
 
 def of_record(record: Any) -> Digest:
