@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
@@ -65,9 +66,19 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
             by_class = {cls.__name__.lower(): cls.ARTIFACT_TYPE_NAME for cls in record_classes()}
             type_name = by_class.get(args.type_name.lower(), args.type_name)
             if reader._call("get_artifact_type", type_name) is None:
-                known = sorted(cls.__name__ for cls in record_classes())
-                print(f"no artifact type {args.type_name!r} in {conn.url.redacted()} (record classes: {', '.join(known)})", file=sys.stderr)
-                return 1
+                # A custom class's name for its type (Checkpoint for acme.org/checkpoint):
+                # this command cannot import the class, so match the type name's last part.
+                stored = sorted(t.name for t in reader._call("get_artifact_types") or ())
+                matches = [t for t in stored if _last_part(t) == _last_part(args.type_name)]
+                if len(matches) != 1:
+                    known = sorted(cls.__name__ for cls in record_classes())
+                    print(
+                        f"no artifact type {args.type_name!r} in {conn.url.redacted()} "
+                        f"(record classes: {', '.join(known)}; its artifact types: {', '.join(stored)})",
+                        file=sys.stderr,
+                    )
+                    return 1
+                type_name = matches[0]
             types = [type_name]
         else:
             types = [c.ARTIFACT_TYPE_NAME for c in (DataSet, Model, Metrics)]
@@ -77,7 +88,7 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                 row["type"] = type_name
                 rows.append(row)
         if args.json:
-            print(json.dumps(rows, indent=2, default=str))
+            print(json.dumps(_json_safe(rows), indent=2, default=str, allow_nan=False))
         else:
             for row in sorted(rows, key=lambda r: r["id"]):
                 version = f" v{row['version']}" if row.get("version") else ""
@@ -247,3 +258,21 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _last_part(type_name: str) -> str:
+    """"kubeflow.org/alpha/data_set", "DataSet" -> "dataset"."""
+    last = type_name.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+    return "".join(c for c in last.lower() if c.isalnum())
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (a metric of a run that diverged) as the strings
+    "NaN", "Infinity", "-Infinity": JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value

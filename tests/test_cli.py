@@ -6,8 +6,10 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 import lineage
-from lineage import DataSet, Execution, Model, Workspace
+from lineage import DataSet, Execution, Metrics, Model, Workspace
 from lineage.cli import main
 
 
@@ -60,6 +62,42 @@ class TestCommand:
         assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Modle"]) == 1
         err = capsys.readouterr().err
         assert "no artifact type 'Modle'" in err and "DataSet, Metrics, Model" in err
+
+    def test_ls_takes_a_custom_class_name_for_its_type(self, sqlite_url, capsys):
+        """-t Checkpoint finds acme.org/checkpoint: ls cannot import the user's class,
+        so the type name's last part is matched; an unknown one lists the store's types."""
+        import attrs
+
+        @attrs.define
+        class Checkpoint(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/checkpoint"
+            step: int = 0
+
+        store = lineage.Store(url=sqlite_url)
+        Execution(name="t", workspace=Workspace(store=store, name="w")).log_output(Checkpoint(uri="s3://c", name="c", step=3))
+
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Checkpoint"]) == 0
+        assert [line.split()[1:3] for line in capsys.readouterr().out.splitlines()] == [["checkpoint", "c"]]
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Chekpoint"]) == 1
+        assert "its artifact types: acme.org/checkpoint" in capsys.readouterr().err
+
+    def test_ls_json_is_json_when_a_metric_is_nan(self, sqlite_url, capsys):
+        """A NaN metric (another tool wrote it: the Kubeflow SDK took NaN) was printed
+        as a bare NaN, which JSON parsers refuse; it is the string "NaN"."""
+        import json
+
+        store = lineage.Store(url=sqlite_url)
+        metrics = Execution(name="t", workspace=Workspace(store=store, name="w")).log_output(
+            Metrics(uri="s3://m", name="m", values={"loss": 1.0})
+        )
+        [stored] = store.store.get_artifacts_by_id([metrics.id])
+        meta = stored.properties["__ALL_META__"].string_value
+        stored.properties["__ALL_META__"].string_value = meta.replace('"loss": 1.0', '"loss": NaN')
+        store.store.put_artifacts([stored])
+
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Metrics", "--json"]) == 0
+        [row] = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON"))
+        assert row["values"]["loss"] == "NaN"
 
     def test_reading_commands_never_make_a_store(self, tmp_path, capsys):
         """ls and status on a mistyped path or database name say there is no
