@@ -402,6 +402,11 @@ class Artifact:
     def __attrs_post_init__(self) -> None:
         _validate_declared_fields(self)
 
+    @property
+    def kwargs(self) -> Dict[str, Any]:
+        """The extra keyword arguments, under the Kubeflow SDK's name for them."""
+        return self.extra
+
     def __repr__(self) -> str:
         shown = []
         for field in attrs.fields(type(self)):

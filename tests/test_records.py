@@ -140,6 +140,7 @@ class TestConstructors:
         record = cls(uri="u", name="n", epochs=3, source={"team": "a"}, tags=["x", "y"])
 
         assert {"epochs": 3, "source": {"team": "a"}, "tags": ["x", "y"]} == record.extra
+        assert record.kwargs is record.extra  # the Kubeflow SDK's name for them
 
     @pytest.mark.parametrize("cls", [DataSet, Model, Metrics])
     def test_id_is_none_until_logged(self, cls, store):
