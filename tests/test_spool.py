@@ -658,3 +658,30 @@ def test_a_call_cancelled_by_a_stopping_service_is_retried_then_spooled(sqlite_u
 
     with pytest.raises(lineage.StoreUnavailableError, match="CancelledError"):
         backend.run(always_cancelled, what="put_execution")
+
+
+def test_the_backslash_probe_of_a_postgresql_backed_service_is_silent(tmp_path):
+    """Through lineage serve with PostgreSQL behind it the probe fails by design:
+    MLMD printed that failure ("mlmd client InternalError ... syntax error") in
+    every process, and absl's basicConfig stayed installed, so the user's own
+    logging.basicConfig(...) did nothing."""
+    backends.require_server("PostgreSQL", backends.PG["host"], backends.PG["port"])
+    database = backends.new_database_name()
+    backends._created.append(("postgresql", database))
+    server = backends.ServerProcess(backends.postgresql_url(database))
+    code = (
+        "import logging, lineage\n"
+        f"lineage.init(store='{server.url}', start_delay=0, strict=True)\n"
+        "lineage.track(lambda d: lineage.Model(uri='s3://probe/m', name='m'))(lineage.DataSet(uri='s3://probe\\\\d', name='d'))\n"
+        "print(len(logging.root.handlers))\n"
+        "logging.basicConfig(level=logging.INFO, format='MINE %(message)s')\n"
+        "logging.getLogger('app').info('configured')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    env.update(LINEAGE_HOME=str(tmp_path / "home"))
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout.strip(), "mlmd client" in done.stderr, "MINE configured" in done.stderr) == ("0", False, True)

@@ -806,3 +806,36 @@ class TestReader:
         [flat] = ws.list(Listed.ARTIFACT_TYPE_NAME)
 
         assert ({"a": 1}, [1, 2]) == (flat["config"], flat["layers"])
+
+
+class TestPaging:
+    def test_listing_a_workspace_misses_nothing_when_ids_and_times_disagree(self, tmp_path):
+        """Concurrent writers on MySQL leave ids and creation times in different
+        orders; MLMD's default paging (by creation time) then skipped rows at
+        page boundaries: 281 of 450. Listings page by id."""
+        import random
+        import subprocess
+
+        from tests import backends
+
+        url = backends.make_url("mysql", tmp_path)
+        store = lineage.Store(url=url)
+        ws = Workspace(store=store, name="paged")
+        ex = Execution(name="e", workspace=ws, _defer=True)
+        ex._write(outputs=[DataSet(uri=f"s3://p/{i}", name=f"d{i}") for i in range(450)])
+        executions = [Execution(name=f"x{i}", workspace=ws) for i in range(249)]
+        rng = random.Random(1)
+        shuffled = ";".join(
+            f"UPDATE {table} SET create_time_since_epoch = {1000 + rng.randint(0, 5)} WHERE id = {row}"
+            for table, ids in (("Artifact", range(1, 451)), ("Execution", [ex.id] + [e.id for e in executions]))
+            for row in ids
+        )
+        database = url.rsplit("/", 1)[1]
+        mysql = ["mysql", "-u", backends.MYSQL["user"], "-h", backends.MYSQL["host"], "-P", str(backends.MYSQL["port"]), database]
+        subprocess.run([*mysql, "-e", shuffled], check=True, timeout=60)
+
+        listed = ws.list(DataSet.ARTIFACT_TYPE_NAME)
+        summaries = store._connection.reader.executions_of_context(ws.context_id)
+
+        assert (len(listed), len({row["id"] for row in listed})) == (450, 450)
+        assert len({s["id"] for s in summaries}) == 250
