@@ -33,14 +33,13 @@ import os
 import queue
 import threading
 import time
-import warnings
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
 
 import attrs
 import wrapt
 
 from lineage import _config, _mapping, _provenance
-from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, LineageWarning, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn
 from lineage.records import Artifact, _now, check_property_name, check_text, property_name_key
 from lineage.store import _digest
 from lineage.store._codec import exact_as_property
@@ -90,11 +89,9 @@ def _fail_open(what: str, exc: BaseException) -> None:
     if not first or logging_configured(log):
         log.warning("lineage could not %s: %s: %s", what, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
     if first:
-        warnings.warn(
+        warn(
             f"lineage could not {what} ({type(exc).__name__}: {exc}); your code goes on. "
-            "Further failures of this kind are only logged (logger 'lineage').",
-            LineageWarning,
-            stacklevel=3,
+            "Further failures of this kind are only logged (logger 'lineage')."
         )
 
 

@@ -23,6 +23,9 @@ layer never lets it reach the user's function.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from typing import Any, Optional
 
 __all__ = [
@@ -89,3 +92,20 @@ def describe(value: Any, limit: int = 80) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{text} ({type(value).__name__})"
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str) -> None:
+    """Issue a LineageWarning at the user's line: the first caller outside
+    lineage and wrapt (a fixed stacklevel pointed into lineage's own code,
+    which differs from path to path)."""
+    frame = sys._getframe(1)
+    level = 2
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(_PACKAGE) or f"{os.sep}wrapt{os.sep}" in frame.f_code.co_filename
+    ):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, LineageWarning, stacklevel=level)

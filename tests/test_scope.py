@@ -230,6 +230,7 @@ class TestInputs:
         finally:
             lineage.unregister_converter(Frame)
         [warning] = [w for w in caught if issubclass(w.category, lineage.LineageWarning)]
+        assert warning.filename == __file__  # the user's call, not lineage's code
         assert "could not map the call's arguments (InvalidTypeError: the converter registered for" in str(warning.message)
         assert "returned 's3://bucket/frame.csv' (str), not a lineage record" in str(warning.message)
         assert mr.one_execution(tracked_sqlite, "fit").last_known_state == 3  # COMPLETE
@@ -1026,8 +1027,10 @@ class TestFailOpen:
             return Model(uri="file:///m", name="m")
 
         with caplog.at_level(logging.WARNING, logger="lineage"):
-            with pytest.warns(lineage.LineageWarning, match="unreachable.*spool"):
+            with pytest.warns(lineage.LineageWarning, match="unreachable.*spool") as caught:
                 first = train(data())
+            # at the user's line, not in lineage's code
+            assert [w.filename for w in caught if issubclass(w.category, lineage.LineageWarning)] == [__file__]
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # a second warning would fail here
                 second = train(data())

@@ -38,7 +38,6 @@ import socket
 import threading
 import time
 import uuid
-import warnings
 import weakref
 from collections import deque
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
@@ -46,7 +45,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tu
 import attrs
 
 from lineage._fork import renew_after_fork
-from lineage.errors import LineageWarning, StoreUnavailableError
+from lineage.errors import StoreUnavailableError, warn
 from lineage.store._url import StoreURL, default_home
 
 __all__ = ["Spool", "SyncReport", "spool_dir", "spool_files", "read_journal", "status", "sync"]
@@ -193,7 +192,7 @@ class Spool:
                 )
             if logging_configured(log):  # else it would be printed twice: the warning says it
                 log.warning(message)
-            warnings.warn(message, LineageWarning, stacklevel=4)
+            warn(message)
 
     def _drain_loop(self) -> None:
         delay = _interval()
