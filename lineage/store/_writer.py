@@ -72,6 +72,8 @@ _STATES = {
 _TERMINAL = (pb.Execution.COMPLETE, pb.Execution.FAILED, pb.Execution.CANCELED, pb.Execution.CACHED)
 #: How long "this store holds no Kubeflow SDK artifacts" is believed.
 LEGACY_RECHECK_SECONDS = 30.0
+#: The one filter_query lineage sends: a constant, no user text in it.
+NO_EXTERNAL_ID = "external_id IS NULL"
 
 PathStep = Union[str, int]
 #: (record, event type INPUT/OUTPUT, event path steps)
@@ -844,7 +846,7 @@ class Writer:
         if self._legacy is None or now > self._legacy_asked + LEGACY_RECHECK_SECONDS:
             from ml_metadata.metadata_store import metadata_store
 
-            options = metadata_store.ListOptions(limit=1, filter_query="external_id IS NULL")
+            options = metadata_store.ListOptions(limit=1, filter_query=NO_EXTERNAL_ID)
             self._legacy = bool(self._call_store("get_artifacts", options))
             self._legacy_asked = now
         return bool(self._legacy)
