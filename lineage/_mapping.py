@@ -14,7 +14,13 @@ The rules, in order, for one bound argument (or one part of a return value):
    the registered function (so lineage never imports pandas or sklearn);
 5. anything else is a parameter: typed when it is a bool, int, float or str,
    a struct when it is JSON-able, else a bounded ``repr``. Names that look
-   like secrets are recorded as ``***``.
+   like secrets are recorded as ``***``, unless the value is a number, a
+   bool or None (``token_limit=4096`` is no credential).
+
+With ``@track(inputs=[...])`` a named argument is an input when rules 1-4
+find records in it, else, if it is a non-empty ``str`` or ``os.PathLike``
+(and no record class is given for it), a ``DataSet`` as in rule 3; anything
+else it holds is recorded as a parameter, as if it were not named.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ from __future__ import annotations
 import collections.abc
 import dataclasses
 import inspect
+import itertools
 import json
 import math
+import numbers
 import os
 import re
 import sys
@@ -35,7 +43,7 @@ import attrs
 
 from lineage._fork import renew_after_fork
 from lineage.errors import InvalidTypeError, InvalidValueError, describe
-from lineage.records import Artifact
+from lineage.records import Artifact, DataSet
 
 __all__ = ["Binder", "Mapped", "register_converter", "unregister_converter"]
 
@@ -75,6 +83,16 @@ _NOT_SECRET_BEFORE_TOKEN = frozenset(
 )
 _REPR_LIMIT = 256
 _MAX_DEPTH = 3
+# find_artifacts looks at no more than this many items (elements, values,
+# fields; over all levels) of one value, so that a large list argument (5M
+# floats) costs no more than a small one. Records past them are not found.
+_MAX_ITEMS = 10_000
+_PLAIN_TYPES = frozenset({str, bytes, bytearray, int, float, bool, type(None)})
+_SCALAR_TYPES = frozenset({int, float, bool, type(None)})
+_STR_TYPES = frozenset({str})
+# A string parameter, and the JSON of a list or dict parameter, longer than
+# this is bounded (cut, or the value's repr cut to _REPR_LIMIT characters).
+_TEXT_LIMIT = 4096
 
 # --------------------------------------------------------------------------- converters
 
@@ -197,8 +215,18 @@ def _convert(value: Any) -> Optional[Artifact]:
     return record
 
 
-def find_artifacts(value: Any, path: Tuple[PathStep, ...], cls: Optional[type] = None, depth: int = 0) -> Optional[List[Found]]:
-    """The artifacts in *value*, with their event paths; None if it holds none."""
+def find_artifacts(
+    value: Any, path: Tuple[PathStep, ...], cls: Optional[type] = None, depth: int = 0, budget: Optional[List[int]] = None
+) -> Optional[List[Found]]:
+    """The artifacts in *value*, with their event paths; None if it holds none.
+
+    Containers are looked into at most ``_MAX_ITEMS`` (10,000) items in all,
+    counted in order over every level (*budget* is what is left of it, shared
+    by the nested calls), so that the cost is bounded whatever the size of
+    *value*. A record past the first 10,000 items of a larger list, tuple or
+    dict (or nested in one past them) is therefore not found: the argument
+    is then recorded as a parameter (a bounded repr), not as an input.
+    """
     if isinstance(value, Artifact):
         return [(value, path)]
     if cls is not None:
@@ -211,23 +239,48 @@ def find_artifacts(value: Any, path: Tuple[PathStep, ...], cls: Optional[type] =
             return [(record, path)]
     if depth >= _MAX_DEPTH or isinstance(value, (str, bytes, bytearray, int, float, bool)) or value is None:
         return None
+    if budget is None:
+        budget = [_MAX_ITEMS]
     found: List[Found] = []
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple
         for field, item in zip(value._fields, value):
-            found.extend(find_artifacts(item, path + (field,), None, depth + 1) or ())
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
+            found.extend(find_artifacts(item, path + (field,), None, depth + 1, budget) or ())
     elif isinstance(value, (list, tuple)):
+        plain = _PLAIN_TYPES if not _converters else ()  # a converter may take any type
+        if plain and len(value) > 32 and plain.issuperset(map(type, itertools.islice(value, budget[0]))):
+            # a long list of numbers or strings, checked at C speed: no records
+            budget[0] -= min(len(value), budget[0])
+            return None
         for index, item in enumerate(value):
-            found.extend(find_artifacts(item, path + (index,), None, depth + 1) or ())
+            if budget[0] <= 0:  # stop looking: see the docstring
+                break
+            budget[0] -= 1
+            if isinstance(item, Artifact):  # as find_artifacts(item) would, without the call
+                found.append((item, path + (index,)))
+            elif type(item) not in plain:  # a str or number holds no record: spare the call
+                found.extend(find_artifacts(item, path + (index,), None, depth + 1, budget) or ())
     elif isinstance(value, collections.abc.Mapping):
         for key, item in value.items():
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
             if isinstance(key, (str, int)) and not isinstance(key, bool):
-                found.extend(find_artifacts(item, path + (key,), None, depth + 1) or ())
+                found.extend(find_artifacts(item, path + (key,), None, depth + 1, budget) or ())
     elif attrs.has(type(value)):
         for field in attrs.fields(type(value)):
-            found.extend(find_artifacts(getattr(value, field.name), path + (field.name,), None, depth + 1) or ())
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
+            found.extend(find_artifacts(getattr(value, field.name), path + (field.name,), None, depth + 1, budget) or ())
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for field in dataclasses.fields(value):
-            found.extend(find_artifacts(getattr(value, field.name), path + (field.name,), None, depth + 1) or ())
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
+            found.extend(find_artifacts(getattr(value, field.name), path + (field.name,), None, depth + 1, budget) or ())
     else:
         return None
     return found or None
@@ -323,31 +376,125 @@ def _is_secret(name: str) -> bool:
     return secret
 
 
+def _never_secret(value: Any) -> bool:
+    """Numbers, bools and None are no credentials, whatever their name."""
+    if value is None or isinstance(value, (int, float)):
+        return True
+    return not isinstance(value, (str, bytes)) and isinstance(value, numbers.Number)  # numpy scalars, Decimal
+
+
 def param_value(name: str, value: Any) -> Any:
-    """How a parameter is recorded: typed scalar, JSON-able container, or repr."""
-    if _is_secret(name):
+    """How a parameter is recorded: typed scalar, JSON-able container, or repr.
+
+    The cost is bounded whatever the size of *value*: a list, tuple or dict
+    whose JSON is surely over 4,096 characters goes to its bounded repr
+    without being serialised first.
+    """
+    if _is_secret(name) and (isinstance(value, str) or not _never_secret(value)):
         return REDACTED
     if value is None or isinstance(value, (bool, str)):
-        return value if not isinstance(value, str) or len(value) <= 4096 else value[:4096] + "..."
+        return value if not isinstance(value, str) or len(value) <= _TEXT_LIMIT else value[:_TEXT_LIMIT] + "..."
     if isinstance(value, int):
         return value if -(2**63) <= value < 2**63 else repr(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, (list, tuple, dict)):
+        if _json_surely_longer(value, _TEXT_LIMIT):
+            return _bounded_repr(value, large=True)
         try:
             text = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError):
             return _bounded_repr(value)
-        if len(text) <= 4096:
+        if len(text) <= _TEXT_LIMIT:
             return json.loads(text)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return _bounded_repr(value)
 
 
-def _bounded_repr(value: Any) -> str:
+def _json_surely_longer(value: Any, limit: int) -> bool:
+    """Whether the JSON of *value* (were it JSON-able) is surely over *limit*
+    characters, judged from no more than about *limit* of its items.
+
+    Every element, key and value counts one character and a string its
+    length besides: a lower bound of the JSON's length (each has at least one
+    character of its own there, a string its quotes and characters, a
+    container its brackets). A cycle counts until the limit is passed.
+    """
+    left = limit - 1  # the value itself
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            left -= len(item)  # its one character was counted by its container
+        elif isinstance(item, (list, tuple)):
+            left -= len(item)
+            if left < 0:
+                return True
+            if not _SCALAR_TYPES.issuperset(map(type, item)):  # all numbers: nothing more to count
+                stack.extend(item)
+        elif isinstance(item, dict):
+            left -= 2 * len(item)
+            if left < 0:
+                return True
+            keys = dict.keys(item)
+            if _STR_TYPES.issuperset(map(type, keys)):
+                left -= sum(map(len, keys))
+            else:
+                stack.extend(keys)
+            values = dict.values(item)
+            if not _SCALAR_TYPES.issuperset(map(type, values)):
+                stack.extend(values)
+        if left < 0:
+            return True
+    return False
+
+
+class _Again:
+    """Stands for a container inside itself: written as ``repr`` writes it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
+    """*value* with its lists, tuples and dicts (not subclasses: their repr
+    may be their own) cut to their first items, *budget* in all, taken in
+    the order ``repr`` writes them: its repr begins as ``repr(value)`` does,
+    for long enough to be cut to ``_REPR_LIMIT``."""
+    kind = type(value)
+    if kind not in (dict, list, tuple):
+        return value
+    if id(value) in inside:
+        return _Again("{...}" if kind is dict else "[...]" if kind is list else "(...)")
+    inside += (id(value),)
+    if kind is dict:
+        items: Dict[Any, Any] = {}
+        for key, item in value.items():
+            if budget[0] <= 0:
+                break
+            budget[0] -= 1
+            items[key] = _head(item, budget, inside)
+        return items
+    head = []
+    for item in value:
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
+        head.append(_head(item, budget, inside))
+    return kind(head)
+
+
+def _bounded_repr(value: Any, large: bool = False) -> str:
+    """``repr(value)`` cut to ``_REPR_LIMIT`` characters; *large*: a list,
+    tuple or dict too large to repr whole, of which only the head is made."""
     try:
-        text = repr(value)
+        # Each item writes at least one character and a separator: twice the
+        # limit in items is enough for the cut.
+        text = repr(_head(value, [2 * _REPR_LIMIT])) if large else repr(value)
     except Exception:  # a broken __repr__ must not break the call
         text = f"<{type(value).__qualname__} object>"
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
@@ -486,7 +633,14 @@ def map_arguments(
     inputs: Optional[Any] = None,
     exclude: Iterable[str] = (),
 ) -> Mapped:
-    """Split bound arguments into input artifacts and parameters."""
+    """Split bound arguments into input artifacts and parameters.
+
+    An argument named in *inputs* (or an item of a ``**kwargs`` named there)
+    is an input when it holds records, or is a path or URI (``str`` or
+    ``os.PathLike``): then a record of the class *inputs* gives for it, else
+    of its annotation, else a ``DataSet``. Anything else it holds is a
+    parameter, as if it were not named.
+    """
     mapped = Mapped()
     excluded = set(exclude)
     explicit: Optional[Dict[str, Optional[type]]] = None
@@ -507,10 +661,16 @@ def map_arguments(
             if name in explicit or owner in explicit:
                 cls = explicit.get(name) or explicit.get(owner) or cls
                 found = find_artifacts(value, (name,), cls)
-                if found or owner == name:
-                    mapped.inputs.extend(found or ())
+                if not found and cls is None:
+                    # named, with no record class anywhere: a path or URI is a DataSet
+                    record = path_to_record(value, DataSet)
+                    if record is not None:
+                        found = [(record, (name,))]
+                if found:
+                    mapped.inputs.extend(found)
                     continue
-                # an item of **kw that holds no record stays a parameter
+                # named, but it holds no record (an int, a list of numbers...):
+                # a parameter, rather than dropped
         else:
             found = find_artifacts(value, (name,), cls)
             if found:

@@ -334,3 +334,234 @@ class TestBinder:
         e = mr.one_execution(tracked_sqlite, "annotated")
         [(kind, step, uri)] = mr.paths(tracked_sqlite, e.id)
         assert (kind, step) == ("INPUT", ("train",)) and uri.endswith("train.csv")
+
+
+# --------------------------------------------------------------------------- numbers named like secrets
+
+
+class TestNumbersAreNeverSecrets:
+    """A number, a bool or None is no credential: ``token_limit=4096`` is kept
+    (before, every value of a secret-looking name was ``***``)."""
+
+    @pytest.mark.parametrize(
+        "name, value",
+        [
+            ("token_limit", 4096),
+            ("token_dropout", 0.1),
+            ("pass_at_k", 10),
+            ("second_pass", True),
+            ("password_min_len", 8),
+            ("auth_retries", None),
+            ("secret_seed", 2**70),  # kept as its repr, like any int past 64 bits
+        ],
+    )
+    def test_numbers_are_kept(self, name, value):
+        import lineage._mapping as _m
+
+        assert _is_secret(name)
+        assert _m.param_value(name, value) == (repr(value) if value == 2**70 else value)
+
+    @pytest.mark.parametrize("value", ["4096", b"sk-123", ["sk-1"], (1, 2), {"k": "v"}, object()])
+    def test_other_values_of_secret_names_are_redacted(self, value):
+        import lineage._mapping as _m
+
+        assert _m.param_value("token_limit", value) == REDACTED
+        assert _m.param_value("api_key", value) == REDACTED
+
+    def test_tracked_call_keeps_numeric_hyperparameters(self, tracked_sqlite):
+        """The repro of the bug, read back from MLMD, lineage.params included."""
+
+        @track
+        def finetune(token_limit=4096, token_dropout=0.1, pass_at_k=10, second_pass=True, password_min_len=8, api_key="sk-123"):
+            return None
+
+        finetune()
+        props = mr.custom(mr.one_execution(tracked_sqlite, "finetune"))
+        params = params_of(props)
+        assert params["token_limit"] == 4096 and params["pass_at_k"] == 10 and params["password_min_len"] == 8
+        assert params["token_dropout"] == pytest.approx(0.1)
+        assert params["second_pass"] in (True, 1, "true", "True")
+        assert params["api_key"] == REDACTED
+        assert "sk-123" not in json.dumps(props)
+        if "lineage.params" in props:
+            recorded = json.loads(props["lineage.params"])
+            assert recorded["token_limit"] == 4096 and recorded["api_key"] == REDACTED
+
+
+# --------------------------------------------------------------------------- inputs= naming an un-annotated argument
+
+
+class TestInputsNamingAPlainArgument:
+    """``@track(inputs=["src"])`` on a parameter without a record annotation
+    (before, a path or URI there was recorded neither as input nor parameter)."""
+
+    def test_uri_string_becomes_a_dataset_input(self, tracked_sqlite):
+        @track(inputs=["src"])
+        def train(src, lr=0.1):
+            return None
+
+        train("s3://bucket/train.csv", lr=0.5)
+        e = mr.one_execution(tracked_sqlite, "train")
+        [(kind, step, artifact)] = mr.events(tracked_sqlite, e.id)
+        assert (kind, step, artifact.uri) == ("INPUT", ("src",), "s3://bucket/train.csv")
+        [artifact_type] = tracked_sqlite.store.get_artifact_types_by_id([artifact.type_id])
+        assert artifact_type.name == DataSet.ARTIFACT_TYPE_NAME
+        assert mr.value(artifact.properties["name"]) == "train.csv"
+        assert params_of(mr.custom(e)) == {"lr": 0.5}
+
+    def test_path_becomes_a_file_dataset_input(self, tracked_sqlite, tmp_path):
+        path = tmp_path / "data.csv"
+        path.write_text("x\n")
+
+        @track(inputs=["src"])
+        def load(src):
+            return None
+
+        load(path)
+        e = mr.one_execution(tracked_sqlite, "load")
+        assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("src",), "file://" + str(path))]
+        assert params_of(mr.custom(e)) == {}
+
+    def test_a_value_that_is_no_record_is_a_parameter(self, tracked_sqlite):
+        """Named in inputs= but holding a number, an empty string or a list of
+        numbers: recorded as a parameter rather than dropped."""
+
+        @track(inputs=["a", "b", "c", "d"])
+        def f(a, b, c, d: DataSet):
+            return None
+
+        f(3, "", [1, 2], 7)
+        e = mr.one_execution(tracked_sqlite, "f")
+        assert mr.paths(tracked_sqlite, e.id) == []
+        params = params_of(mr.custom(e))
+        assert params["a"] == 3 and params["b"] == "" and params["d"] == 7
+        assert "c" in params or json.loads(mr.custom(e)["lineage.params"])["c"] == [1, 2]
+
+    def test_map_arguments_directly(self):
+        import lineage._mapping as _m
+
+        def g(src, n, recs, *, model_path):
+            return None
+
+        binder = Binder(g)
+        d = DataSet(uri="s3://b/d", name="d")
+        values = binder.bind(("gs://b/dir/", 5, [d]), {"model_path": "s3://m/x.pt"}, bound_method=False)
+        mapped = _m.map_arguments(binder, values, inputs={"src": None, "n": None, "recs": None, "model_path": lineage.Model})
+        found = {path: (type(record).__name__, record.uri, record.name) for record, path in mapped.inputs}
+        assert found == {
+            ("src",): ("DataSet", "gs://b/dir/", "dir"),
+            ("recs", 0): ("DataSet", "s3://b/d", "d"),
+            ("model_path",): ("Model", "s3://m/x.pt", "x.pt"),
+        }
+        assert mapped.params == {"n": 5}
+
+
+# --------------------------------------------------------------------------- large arguments cost a bounded time
+
+
+class _CountingList(list):
+    """A list that counts the elements taken through __iter__ / __getitem__."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.taken = 0
+
+    def __iter__(self):
+        for item in super().__iter__():
+            self.taken += 1
+            yield item
+
+    def __getitem__(self, index):
+        self.taken += 1
+        return super().__getitem__(index)
+
+
+class _CountingDict(dict):
+    """A dict that counts how often its items() is asked for: json.dumps asks
+    once per such dict it serialises."""
+
+    asked = 0
+
+    def items(self):
+        type(self).asked += 1
+        return super().items()
+
+
+class TestLargeArgumentsAreBounded:
+    """A 5M-element list argument used to add seconds to every call:
+    find_artifacts walked all of it and param_value serialised (and repr-ed)
+    all of it before cutting the result to 256 characters."""
+
+    SIZE = 5_000_000
+    MAX_ITEMS = 10_000  # lineage._mapping._MAX_ITEMS
+
+    def test_param_value_never_serialises_the_whole_list(self):
+        import lineage._mapping as _m
+
+        _CountingDict.asked = 0
+        value = _CountingList([_CountingDict(a=1)] * self.SIZE)
+        got = _m.param_value("rows", value)
+        assert isinstance(got, str) and len(got) <= 256
+        # its repr cut to 256 characters, as for any list whose JSON is too long
+        assert got == repr([{"a": 1}] * 100)[:253] + "..."
+        assert _CountingDict.asked <= 100, "json.dumps (or a repr) went through the elements"
+        assert value.taken <= 100
+
+    def test_param_value_of_a_nested_large_list_is_bounded(self):
+        import lineage._mapping as _m
+
+        _CountingDict.asked = 0
+        inner = _CountingList([_CountingDict(a=1)] * self.SIZE)
+        got = _m.param_value("batches", {"train": inner, "n": 3})
+        assert got == repr({"train": [{"a": 1}] * 100})[:253] + "..."
+        assert _CountingDict.asked <= 100 and inner.taken <= 100
+
+    def test_small_values_are_unchanged(self):
+        import lineage._mapping as _m
+
+        assert _m.param_value("layers", (64, 32)) == [64, 32]
+        assert _m.param_value("cfg", {"a": [1, {"b": None}], "c": "x"}) == {"a": [1, {"b": None}], "c": "x"}
+        assert _m.param_value("xs", list(range(500))) == list(range(500))  # JSON under 4,096 characters
+        long = list(range(2000))  # JSON over 4,096 characters: the repr, cut
+        assert _m.param_value("xs", long) == repr(long)[:253] + "..."
+        assert _m.param_value("xs", [object()] * 3).startswith("[<object object at ")
+        loop = [1]
+        loop.append(loop)
+        assert _m.param_value("loop", loop) == "[1, [...]]"
+
+    def test_find_artifacts_looks_at_a_bounded_number_of_items(self):
+        import lineage._mapping as _m
+
+        value = _CountingList([0.5] * self.SIZE)
+        assert _m.find_artifacts(value, ("X",)) is None
+        assert value.taken <= self.MAX_ITEMS + 1
+        mixed = _CountingList([0.5, "a", None] * (self.SIZE // 3))
+        mixed[7] = DataSet(uri="s3://b/early", name="early")  # within the first 10,000 items: found
+        mixed[2 * self.MAX_ITEMS] = DataSet(uri="s3://b/late", name="late")  # past them: not looked for
+        mixed.taken = 0
+        found = _m.find_artifacts(mixed, ("X",))
+        assert [(record.uri, path) for record, path in found] == [("s3://b/early", ("X", 7))]
+        # a quick check of the first items for anything but numbers and
+        # strings, then the walk itself: each looks at no more than 10,000
+        assert mixed.taken <= 2 * self.MAX_ITEMS + 1
+
+    def test_find_artifacts_budget_covers_nested_items(self):
+        """10,000 items in all, not per container: 200 lists of 200 lists of
+        floats (40,200 items) are not all walked."""
+        import lineage._mapping as _m
+
+        rows = [_CountingList([0.5] * 200) for _ in range(200)]
+        table = [_CountingList([rows[i]] + [0.5] * 3) for i in range(200)]
+        assert _m.find_artifacts(table, ("t",)) is None
+        assert sum(r.taken for r in rows) + sum(t.taken for t in table) <= self.MAX_ITEMS + 200
+
+    def test_tracked_call_with_a_large_list(self, tracked_sqlite):
+        @track
+        def fit(X, data: DataSet):
+            return len(X)
+
+        X = [float(i) for i in range(200_000)]
+        assert fit(X, DataSet(uri="s3://b/d", name="d")) == 200_000
+        e = mr.one_execution(tracked_sqlite, "fit")
+        assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("data",), "s3://b/d")]
+        assert params_of(mr.custom(e))["X"] == repr(X[:100])[:253] + "..."
