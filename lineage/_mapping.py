@@ -491,10 +491,16 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
 def _bounded_repr(value: Any, large: bool = False) -> str:
     """``repr(value)`` cut to ``_REPR_LIMIT`` characters; *large*: a list,
     tuple or dict too large to repr whole, of which only the head is made."""
+    enough = 2 * _REPR_LIMIT  # items (or bytes) whose repr is surely longer than the cut
     try:
-        # Each item writes at least one character and a separator: twice the
-        # limit in items is enough for the cut.
-        text = repr(_head(value, [2 * _REPR_LIMIT])) if large else repr(value)
+        if large:
+            text = repr(_head(value, [enough]))
+        elif type(value) in (bytes, bytearray) and len(value) > enough:
+            text = repr(value[:enough])  # an image's bytes: not a 400 MB repr
+        elif type(value) in (set, frozenset) and len(value) > enough:
+            text = repr(type(value)(itertools.islice(value, enough)))
+        else:
+            text = repr(value)
     except Exception:  # a broken __repr__ must not break the call
         text = f"<{type(value).__qualname__} object>"
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."

@@ -516,6 +516,21 @@ class TestLargeArgumentsAreBounded:
         assert got == repr({"train": [{"a": 1}] * 100})[:253] + "..."
         assert _CountingDict.asked <= 100 and inner.taken <= 100
 
+    def test_large_bytes_and_sets_are_cut_before_their_repr(self):
+        """A 100 MB bytes argument (an image) was repr-ed whole: 400 MB of text for 256 characters."""
+        import lineage._mapping as _m
+
+        class Blob(bytes):
+            pass
+
+        blob = b"\x00\xff" * 50_000_000
+        assert _m.param_value("image", blob) == repr(blob[:600])[:253] + "..."
+        big_set = set(range(100_000))
+        got = _m.param_value("ids", big_set)
+        assert len(got) == 256 and got.startswith("{") and got.endswith("...")
+        assert _m.param_value("small", {1, 2}) == "{1, 2}"
+        assert _m.param_value("sub", Blob(b"ab")) == "b'ab'"  # a subclass keeps its own repr
+
     def test_small_values_are_unchanged(self):
         import lineage._mapping as _m
 
