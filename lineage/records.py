@@ -257,6 +257,14 @@ def _optional_mapping(instance: Any, attribute: attrs.Attribute[Any], value: Any
     check_json(where, value)
 
 
+def _metric_values(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """As _optional_mapping, but a metric may be NaN or infinite (a run that
+    diverged): kept in the record's JSON, without the typed number copy."""
+    if isinstance(value, collections.abc.Mapping):
+        value = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in value.items()}
+    _optional_mapping(instance, attribute, value)
+
+
 def _optional_json(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     check_json(_where(instance, attribute), value)
 
@@ -552,7 +560,7 @@ class Metrics(Artifact):
     model_id: Optional[str] = attrs.field(default=None, kw_only=True, converter=_id_to_str, validator=_optional_str)
     metrics_type: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     values: Optional[Mapping[str, Any]] = attrs.field(
-        default=None, kw_only=True, converter=plain_json, validator=_optional_mapping
+        default=None, kw_only=True, converter=plain_json, validator=_metric_values
     )
 
     def __init__(

@@ -295,13 +295,17 @@ class TestBadInput:
             issubclass(InvalidValueError, LineageError),
         )
 
-    @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-    def test_non_finite_metric_values_are_rejected(self, bad):
-        """NaN and infinities in Metrics.values raise InvalidValueError."""
-        with pytest.raises(InvalidValueError) as info:
-            Metrics(uri="u", name="n", values={"accuracy": bad})
+    @pytest.mark.parametrize("odd", [math.nan, math.inf, -math.inf])
+    def test_a_metric_may_be_nan_or_infinite(self, odd):
+        """A run that diverged has loss NaN: Metrics takes it (it raised in the
+        user's job; MLflow and the Kubeflow SDK take it). Nested deeper, or in
+        other fields, NaN is still refused."""
+        metrics = Metrics(uri="u", name="n", values={"loss": odd, "accuracy": 0.5})
 
-        assert f"Metrics.values['accuracy'] must be a finite number, got {bad!r}" == str(info.value)
+        assert repr(metrics.values["loss"]) == repr(odd) and metrics.values["accuracy"] == 0.5
+        with pytest.raises(InvalidValueError) as info:
+            Metrics(uri="u", name="n", values={"loss": {"x": odd}})
+        assert f"Metrics.values['loss']['x'] must be a finite number, got {odd!r}" == str(info.value)
 
     @pytest.mark.parametrize("bad", [math.nan, math.inf])
     def test_non_finite_hyperparameters_and_extras_are_rejected(self, bad):

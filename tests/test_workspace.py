@@ -808,6 +808,22 @@ class TestReader:
         assert ({"a": 1}, [1, 2]) == (flat["config"], flat["layers"])
 
 
+class TestNonFiniteMetrics:
+    def test_nan_and_infinite_metrics_come_back(self, any_store):
+        """NaN, inf and -inf metrics are stored and read back on every backend
+        (in the record's JSON; the typed values.<name> copy only for finite ones)."""
+        import math
+
+        metrics = Execution(name="eval", workspace=Workspace(store=any_store, name="odd")).log_output(
+            Metrics(uri="s3://m/diverged", name="m", values={"loss": math.nan, "up": math.inf, "down": -math.inf, "acc": 0.5})
+        )
+
+        back = any_store._connection.reader.artifact(metrics.id)
+        [stored] = any_store.store.get_artifacts_by_id([metrics.id])
+        assert [repr(back.values[k]) for k in ("loss", "up", "down", "acc")] == ["nan", "inf", "-inf", "0.5"]
+        assert sorted(k for k in stored.custom_properties if k.startswith("values.")) == ["values.acc"]
+
+
 class TestPaging:
     def test_listing_a_workspace_misses_nothing_when_ids_and_times_disagree(self, tmp_path):
         """Concurrent writers on MySQL leave ids and creation times in different
