@@ -357,8 +357,10 @@ class Run:
 class Execution:
     """An execution in a workspace (and run); logs artifacts as its inputs and outputs.
 
-    Creating it writes it (state RUNNING). Each ``log_input``/``log_output``
-    is one atomic write.
+    Creating it writes it. Each ``log_input``/``log_output`` is one atomic
+    write. Its state is left unset (UNKNOWN), as the Kubeflow SDK left it:
+    it has no end, and RUNNING would show for ever. ``with execution(...)``
+    and ``@track`` record RUNNING, then how it ended.
 
     Args:
         name: Required name (not unique: many executions share one).
@@ -402,7 +404,7 @@ class Execution:
             fixed=_fixed,
         )
         if not _defer:
-            self._write()
+            self._write(state="UNKNOWN")
 
     def _write(self, inputs: Any = (), outputs: Any = (), **kwargs: Any) -> bool:
         landed = self._writer.write(self._handle, inputs, outputs, **kwargs)

@@ -203,6 +203,19 @@ class TestBothWriteOneStore:
         assert (again.id, 1) == (old.id, len(lineage_store.store.get_artifacts_by_uri("s3://m/model.pt")))
 
 
+class TestExecutionState:
+    def test_the_state_is_left_unset_as_the_old_sdk_left_it(self, lineage_store, old_store):
+        """The old SDK's executions have no state and no end; lineage's showed
+        RUNNING for ever. Both are UNKNOWN, also after logging."""
+        register_kubeflow_types(lineage_store)
+        old = metadata.Execution(name="old", workspace=metadata.Workspace(store=old_store, name="st"))
+        new = Execution(name="new", workspace=Workspace(store=lineage_store, name="st"))
+        new.log_input(DataSet(uri="s3://st/d", name="d"))
+
+        states = {e.id: e.last_known_state for e in lineage_store.store.get_executions_by_id([old.id, new.id])}
+        assert states == {old.id: 0, new.id: 0}  # UNKNOWN
+
+
 class TestLineageWritesOldSDKReads:
     @pytest.fixture
     def written(self, lineage_store):

@@ -67,6 +67,7 @@ _STATES = {
     "CANCELED": pb.Execution.CANCELED,
     "CACHED": pb.Execution.CACHED,
     "NEW": pb.Execution.NEW,
+    "UNKNOWN": pb.Execution.UNKNOWN,
 }
 
 _TERMINAL = (pb.Execution.COMPLETE, pb.Execution.FAILED, pb.Execution.CANCELED, pb.Execution.CACHED)
