@@ -175,7 +175,7 @@ def _sync(parser: argparse.ArgumentParser) -> Runner:
         for path, store in report.unreachable:
             print(f"  store {store} does not answer; {path} is left for a later sync")
         for path in report.busy:
-            print(f"  in use by a running process (it replays it itself): {path}")
+            print(f"  in use by another process (the one that wrote it, or another sync, replays it): {path}")
         if report.partial_lines:
             print(f"  {report.partial_lines} incomplete line(s) ignored (a write cut short by a crash)")
         return 0 if report.ok else 1
