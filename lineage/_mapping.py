@@ -681,9 +681,20 @@ def map_arguments(
             found = find_artifacts(value, (name,), cls)
             if found:
                 mapped.inputs.extend(found)
+                rest = _without_records(value, found)
+                if rest:  # cfg={"data": DataSet(...), "lr": 0.1}: lr is a parameter too
+                    mapped.params[name] = param_value(name, rest)
                 continue
         mapped.params[name] = param_value(name, value)
     return mapped
+
+
+def _without_records(value: Any, found: List[Found]) -> Optional[Dict[str, Any]]:
+    """The items of a dict argument that hold no record, if it has any."""
+    if type(value) is not dict or len(found) >= len(value):
+        return None
+    holders = {path[1] for _, path in found if len(path) > 1}
+    return {key: item for key, item in value.items() if key not in holders} or None
 
 
 def check_names(where: str, names: Any, binder: Binder) -> None:

@@ -580,3 +580,21 @@ class TestLargeArgumentsAreBounded:
         e = mr.one_execution(tracked_sqlite, "fit")
         assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("data",), "s3://b/d")]
         assert params_of(mr.custom(e))["X"] == repr(X[:100])[:253] + "..."
+
+
+class TestMixedDictArguments:
+    def test_the_values_of_a_dict_argument_beside_its_records_are_a_parameter(self, tracked_sqlite):
+        """cfg={"data": DataSet(...), "lr": 0.1}: the record is an input and lr was
+        recorded nowhere; the rest of the dict is the parameter cfg."""
+        from tests import mlmd_reads as mr
+
+        @lineage.track
+        def train(cfg: dict, parts: list) -> None:
+            return None
+
+        data = lineage.DataSet(uri="s3://mixed/d", name="d")
+        train({"data": data, "lr": 0.1, "layers": [64, 32]}, [lineage.DataSet(uri="s3://mixed/p", name="p")])
+
+        execution = mr.one_execution(tracked_sqlite, "train")
+        assert params_of(mr.custom(execution)) == {"cfg": {"lr": 0.1, "layers": [64, 32]}}
+        assert sorted(p for _, p, _ in mr.paths(tracked_sqlite, execution.id)) == [("cfg", "data"), ("parts", 0)]
