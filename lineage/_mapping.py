@@ -14,8 +14,9 @@ The rules, in order, for one bound argument (or one part of a return value):
    the registered function (so lineage never imports pandas or sklearn);
 5. anything else is a parameter: typed when it is a bool, int, float or str,
    a struct when it is JSON-able, else a bounded ``repr``. Names that look
-   like secrets are recorded as ``***``, unless the value is a number, a
-   bool or None (``token_limit=4096`` is no credential).
+   like secrets are recorded as ``***``, except a bool or None, and a number
+   unless the name ends with the secret (``token_limit=4096`` is kept,
+   ``password=123456`` is not).
 
 With ``@track(inputs=[...])`` a named argument is an input when rules 1-4
 find records in it, else, if it is a non-empty ``str`` or ``os.PathLike``
@@ -225,7 +226,9 @@ def find_artifacts(
     by the nested calls), so that the cost is bounded whatever the size of
     *value*. A record past the first 10,000 items of a larger list, tuple or
     dict (or nested in one past them) is therefore not found: the argument
-    is then recorded as a parameter (a bounded repr), not as an input.
+    is then recorded as a parameter (a bounded repr), not as an input. A
+    list of plain numbers and strings is checked in one pass (its first
+    10,000 items) and counts one item per hundred.
     """
     if isinstance(value, Artifact):
         return [(value, path)]
@@ -251,8 +254,10 @@ def find_artifacts(
     elif isinstance(value, (list, tuple)):
         plain = _PLAIN_TYPES if not _converters else ()  # a converter may take any type
         if plain and len(value) > 32 and plain.issuperset(map(type, itertools.islice(value, budget[0]))):
-            # a long list of numbers or strings, checked at C speed: no records
-            budget[0] -= min(len(value), budget[0])
+            # a long list of numbers or strings, checked at C speed: no records.
+            # It counts one item per hundred, so that a record beside it
+            # ({"features": [0.5] * 10_000, "train": DataSet(...)}) is found.
+            budget[0] -= 1 + min(len(value), budget[0]) // 100
             return None
         for index, item in enumerate(value):
             if budget[0] <= 0:  # stop looking: see the docstring
@@ -376,11 +381,26 @@ def _is_secret(name: str) -> bool:
     return secret
 
 
-def _never_secret(value: Any) -> bool:
-    """Numbers, bools and None are no credentials, whatever their name."""
-    if value is None or isinstance(value, (int, float)):
+def _ends_in_secret(name: str) -> bool:
+    """Whether the name ends with the secret (``password``, ``db_password``,
+    ``api_key``, ``githubToken``), rather than naming something about it
+    (``token_limit``, ``pass_at_k``, ``password_min_len``)."""
+    words = [word.lower() for word in _WORD.findall(name)]
+    if not words:
+        return False
+    last, previous = words[-1], (words[-2] if len(words) > 1 else "")
+    if last in _SECRET_WORDS:
+        return not (last == "token" and previous in _NOT_SECRET_BEFORE_TOKEN)
+    return (previous, last) in _SECRET_PAIRS or last.endswith(_SECRET_SUFFIXES)
+
+
+def _shown_though_secret(name: str, value: Any) -> bool:
+    """A bool or None is no credential; a number is one (a PIN, a numeric
+    password) only when the name ends with the secret."""
+    if value is None or isinstance(value, bool):
         return True
-    return not isinstance(value, (str, bytes)) and isinstance(value, numbers.Number)  # numpy scalars, Decimal
+    number = isinstance(value, (int, float)) or (not isinstance(value, (str, bytes)) and isinstance(value, numbers.Number))
+    return number and not _ends_in_secret(name)
 
 
 def param_value(name: str, value: Any) -> Any:
@@ -390,7 +410,7 @@ def param_value(name: str, value: Any) -> Any:
     whose JSON is surely over 4,096 characters goes to its bounded repr
     without being serialised first.
     """
-    if _is_secret(name) and (isinstance(value, str) or not _never_secret(value)):
+    if _is_secret(name) and not _shown_though_secret(name, value):
         return REDACTED
     if value is None or isinstance(value, (bool, str)):
         return value if not isinstance(value, str) or len(value) <= _TEXT_LIMIT else value[:_TEXT_LIMIT] + "..."
@@ -461,12 +481,18 @@ class _Again:
 
 
 def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
-    """*value* with its lists, tuples and dicts (not subclasses: their repr
-    may be their own) cut to their first items, *budget* in all, taken in
-    the order ``repr`` writes them: its repr begins as ``repr(value)`` does,
-    for long enough to be cut to ``_REPR_LIMIT``."""
-    kind = type(value)
-    if kind not in (dict, list, tuple):
+    """*value* with its lists, tuples and dicts cut to their first items,
+    *budget* in all, taken in the order ``repr`` writes them: its repr begins
+    as ``repr(value)`` does, for long enough to be cut to ``_REPR_LIMIT``.
+    A dict or list subclass (OrderedDict, defaultdict, Counter) is cut as a
+    plain dict or list: bounded, without its class's own repr."""
+    if isinstance(value, dict):
+        kind: type = dict
+    elif isinstance(value, list):
+        kind = list
+    elif type(value) is tuple:
+        kind = tuple
+    else:
         return value
     if id(value) in inside:
         return _Again("{...}" if kind is dict else "[...]" if kind is list else "(...)")

@@ -340,8 +340,17 @@ class TestBinder:
 
 
 class TestNumbersAreNeverSecrets:
-    """A number, a bool or None is no credential: ``token_limit=4096`` is kept
-    (before, every value of a secret-looking name was ``***``)."""
+    """A bool or None is no credential, nor is a number whose name only
+    mentions a secret: ``token_limit=4096`` is kept (before, every value of a
+    secret-looking name was ``***``); ``password=123456`` is not."""
+
+    @pytest.mark.parametrize(
+        "name, value", [("password", 123456), ("db_password", 31415), ("api_key", 1234), ("githubToken", 98), ("secret", 3.14)]
+    )
+    def test_a_number_named_as_the_secret_is_redacted(self, name, value):
+        import lineage._mapping as _m
+
+        assert _m.param_value(name, value) == REDACTED
 
     @pytest.mark.parametrize(
         "name, value",
@@ -504,8 +513,8 @@ class TestLargeArgumentsAreBounded:
         assert isinstance(got, str) and len(got) <= 256
         # its repr cut to 256 characters, as for any list whose JSON is too long
         assert got == repr([{"a": 1}] * 100)[:253] + "..."
-        assert _CountingDict.asked <= 100, "json.dumps (or a repr) went through the elements"
-        assert value.taken <= 100
+        assert _CountingDict.asked <= 512, "json.dumps (or a repr) went through the elements"
+        assert value.taken <= 512  # the repr is made from at most 2 x 256 items
 
     def test_param_value_of_a_nested_large_list_is_bounded(self):
         import lineage._mapping as _m
@@ -514,7 +523,29 @@ class TestLargeArgumentsAreBounded:
         inner = _CountingList([_CountingDict(a=1)] * self.SIZE)
         got = _m.param_value("batches", {"train": inner, "n": 3})
         assert got == repr({"train": [{"a": 1}] * 100})[:253] + "..."
-        assert _CountingDict.asked <= 100 and inner.taken <= 100
+        assert _CountingDict.asked <= 512 and inner.taken <= 512
+
+    def test_a_large_dict_or_list_subclass_is_bounded_too(self):
+        """OrderedDict, defaultdict, list subclasses: their own repr was made in full
+        (a second for a million items); they are cut as a plain dict or list."""
+        import collections
+
+        import lineage._mapping as _m
+
+        class Counting(collections.OrderedDict):
+            taken = 0
+
+            def items(self):
+                for item in super().items():
+                    type(self).taken += 1
+                    yield item
+
+        big = Counting((i, i) for i in range(200_000))
+        got = _m.param_value("table", big)
+        assert got == repr({i: i for i in range(200)})[:253] + "..."
+        assert Counting.taken <= 513  # 2 x 256 items, and the one that ends the walk
+        listed = _m.param_value("xs", collections.UserList(range(10)))  # not a list: its repr
+        assert listed == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]"
 
     def test_large_bytes_and_sets_are_cut_before_their_repr(self):
         """A 100 MB bytes argument (an image) was repr-ed whole: 400 MB of text for 256 characters."""
@@ -561,14 +592,15 @@ class TestLargeArgumentsAreBounded:
         assert mixed.taken <= 2 * self.MAX_ITEMS + 1
 
     def test_find_artifacts_budget_covers_nested_items(self):
-        """10,000 items in all, not per container: 200 lists of 200 lists of
-        floats (40,200 items) are not all walked."""
+        """10,000 items in all, not per container (a list of plain numbers counts
+        one item per hundred): of 2,000 lists of 2,000 floats (4M items) at most
+        about a million are looked at, at C speed."""
         import lineage._mapping as _m
 
-        rows = [_CountingList([0.5] * 200) for _ in range(200)]
-        table = [_CountingList([rows[i]] + [0.5] * 3) for i in range(200)]
+        rows = [_CountingList([0.5] * 2000) for _ in range(2000)]
+        table = [_CountingList([rows[i]] + [0.5] * 3) for i in range(2000)]
         assert _m.find_artifacts(table, ("t",)) is None
-        assert sum(r.taken for r in rows) + sum(t.taken for t in table) <= self.MAX_ITEMS + 200
+        assert sum(r.taken for r in rows) + sum(t.taken for t in table) <= 100 * self.MAX_ITEMS + 2000
 
     def test_tracked_call_with_a_large_list(self, tracked_sqlite):
         @track
@@ -580,6 +612,18 @@ class TestLargeArgumentsAreBounded:
         e = mr.one_execution(tracked_sqlite, "fit")
         assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("data",), "s3://b/d")]
         assert params_of(mr.custom(e))["X"] == repr(X[:100])[:253] + "..."
+
+
+class TestRecordsBesideLongLists:
+    def test_a_record_beside_a_long_list_of_numbers_is_found(self):
+        """{"features": [0.5] * 10_000, "train": DataSet(...)}: the list of numbers
+        used the whole item budget and the record was taken for a parameter."""
+        import lineage._mapping as _m
+
+        train = DataSet(uri="s3://batch/train", name="train")
+        found = _m.find_artifacts({"features": [0.5] * 10_000, "more": list(range(50_000)), "train": train}, ("batch",))
+
+        assert found == [(train, ("batch", "train"))]
 
 
 class TestMixedDictArguments:
