@@ -256,10 +256,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 def _last_part(type_name: str) -> str:
     """"kubeflow.org/alpha/data_set", "DataSet" -> "dataset"."""
     last = type_name.rsplit("/", 1)[-1].rsplit(".", 1)[-1]
@@ -276,3 +272,7 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     return value
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -80,6 +80,9 @@ class TestCommand:
         assert [line.split()[1:3] for line in capsys.readouterr().out.splitlines()] == [["checkpoint", "c"]]
         assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Chekpoint"]) == 1
         assert "its artifact types: acme.org/checkpoint" in capsys.readouterr().err
+        # the same through python -m lineage.cli (its helpers were defined after the __main__ block)
+        done = cli("ls", "--store", sqlite_url, "-w", "w", "-t", "Chekpoint")
+        assert (done.returncode, "its artifact types: acme.org/checkpoint" in done.stderr) == (1, True), done.stderr
 
     def test_ls_json_is_json_when_a_metric_is_nan(self, sqlite_url, capsys):
         """A NaN metric (another tool wrote it: the Kubeflow SDK took NaN) was printed
