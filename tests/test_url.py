@@ -340,7 +340,7 @@ class TestDefaults:
             store.url.tls,
         )
 
-    @pytest.mark.parametrize("host", ["", "a b", "meta\x00data", "host:8080", "a/b", "[::1]", "host\n"])
+    @pytest.mark.parametrize("host", ["", "a b", "meta\x00data", "host:8080", "a/b", "[host]", "[::1", "host\n"])
     def test_grpc_host_that_is_no_host_is_refused_at_the_call(self, host):
         """A space, a NUL, a port or a path in grpc_host: refused by Store(), naming the argument and the value."""
         with pytest.raises(InvalidValueError) as caught:
@@ -348,9 +348,26 @@ class TestDefaults:
 
         assert str(caught.value) == f"Store(grpc_host) must be a host name or an IP address, got {host!r}"
 
-    @pytest.mark.parametrize("host", ["localhost", "metadata-grpc-service.kubeflow", "10.0.0.7", "::1", "my_host"])
+    @pytest.mark.parametrize("host", ["localhost", "metadata-grpc-service.kubeflow", "10.0.0.7", "::1", "[::1]", "my_host"])
     def test_grpc_host_names_and_addresses(self, host):
-        assert (host, 8080) == (lineage.Store(grpc_host=host, grpc_port=8080).url.host, 8080)
+        """An IPv6 address with or without brackets; MLMD's client gets it in brackets."""
+        store = lineage.Store(grpc_host=host, grpc_port=8080)
+        bare = host.strip("[]")
+        expected = f"[{bare}]" if ":" in bare else bare
+        assert (store.url.host, store.url.connection_config().host) == (bare, expected)
+
+    def test_a_service_on_an_ipv6_address_answers(self, tmp_path):
+        """grpc://[::1]:PORT and Store(grpc_host="::1") reach lineage serve on ::1
+        (MLMD's client was given ::1:PORT, which it cannot resolve)."""
+        from tests import backends
+
+        server = backends.ServerProcess(f"sqlite:///{tmp_path / 'v6.db'}", args=["--host", "::1"])
+        try:
+            for store in (lineage.Store(url=f"grpc://[::1]:{server.port}"), lineage.Store(grpc_host="::1", grpc_port=server.port)):
+                lineage.Workspace(store=store, name="v6")
+                assert [c.name for c in store.store.get_contexts_by_type("kubeflow.org/alpha/workspace")] == ["v6"]
+        finally:
+            server.stop()
 
     def test_grpc_host_may_be_a_url(self):
         """Store("sqlite:///...") takes a URL in the grpc_host position."""

@@ -101,7 +101,9 @@ class StoreURL:
     def connection_config(self) -> pb.ConnectionConfig | pb.MetadataStoreClientConfig:
         """Build the MLMD config for this URL (creating a SQLite file in WAL mode)."""
         if self.is_remote:
-            client = pb.MetadataStoreClientConfig(host=self.host, port=self.port)
+            # MLMD joins host and port with ":": an IPv6 address needs its brackets.
+            host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+            client = pb.MetadataStoreClientConfig(host=host, port=self.port)
             if self.tls:
                 ssl = client.ssl_config
                 # Same mapping as the Kubeflow SDK's Store.
@@ -377,8 +379,10 @@ def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
     Raises:
         InvalidValueError: *host* is not a host name or an IP address.
     """
-    if not _is_host(host):
+    if not _is_host(host[1:-1] if host.startswith("[") and host.endswith("]") and ":" in host else host):
         raise InvalidValueError(f"Store(grpc_host) must be a host name or an IP address, got {host!r}")
+    if host.startswith("["):
+        host = host[1:-1]  # kept bare, as a URL's [::1] is
     given = {k: v for k, v in tls.items() if v}
     return StoreURL(scheme="grpcs" if given else "grpc", host=host, port=int(port), tls=given)
 
