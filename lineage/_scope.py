@@ -425,7 +425,8 @@ class ExecutionScope:
                 f"{where}(artifact) must be a lineage record (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
             )
         entry: Tuple[Any, ...] = (artifact, _path(path))
-        if pending == "_inputs":
+        self._check_open(where)
+        if pending == "_inputs" and self._enabled():
             # An input's bytes as the code read them: the call may change
             # the file before the execution is written.
             entry += (_digest.of_record(artifact),)

@@ -1093,6 +1093,29 @@ class TestFailOpen:
         b()
         assert mr.executions(tracked_sqlite) == []
 
+    def test_disabled_or_ended_logging_reads_no_file(self, tracked_sqlite, tmp_path, monkeypatch):
+        """A disabled execution's log_input does not digest its file (it read up
+        to 1 GiB for nothing), nor does a log_input after the end, which raises."""
+        from lineage.store import _digest
+
+        digested = []
+        real = _digest.of_record
+        monkeypatch.setattr(_digest, "of_record", lambda record: digested.append(record.uri) or real(record))
+        paths = {}
+        for name in ("off", "late", "on"):
+            paths[name] = tmp_path / f"{name}.csv"
+            paths[name].write_text("1,2\n")
+
+        with execution("off", enabled=False) as ex:
+            ex.log_input(DataSet(uri=str(paths["off"]), name="off"))
+        with pytest.raises(lineage.LineageError, match="has ended"):
+            ex.log_input(DataSet(uri=str(paths["late"]), name="late"))
+        with execution("on") as ex:
+            ex.log_input(DataSet(uri=str(paths["on"]), name="on"))
+
+        assert digested == [str(paths["on"])]
+        assert mr.executions(tracked_sqlite, "off") == [] and len(mr.executions(tracked_sqlite, "on")) == 1
+
 
 class TestDefaults:
     def test_resolution_order(self, tmp_path, monkeypatch):
