@@ -158,13 +158,14 @@ class TestDigests:
         monkeypatch.delenv("LINEAGE_HASH_MAX_BYTES")
         assert _digest.of_path(str(big)).scope == "full"
 
-    def test_a_folder_of_too_many_files_is_skipped_and_a_dangling_link_is_no_failure(self, tmp_path, monkeypatch):
+    def test_a_folder_of_too_many_files_is_skipped_and_a_dangling_or_looping_link_is_no_failure(self, tmp_path, monkeypatch):
         """Walking a huge folder on every call is not done; a broken symbolic link
         inside a folder made the whole digest 'unreadable'."""
         folder = tmp_path / "folder"
         folder.mkdir()
         (folder / "a").write_text("a")
         os.symlink(str(tmp_path / "gone"), str(folder / "link"))
+        os.symlink(str(folder / "loop"), str(folder / "loop"))  # ELOOP, not ENOENT
         with_link = _digest.of_path(str(folder))
         (folder / "b").write_text("b")
         monkeypatch.setattr(_digest, "MAX_FILES", 2)

@@ -158,7 +158,7 @@ def of_path(path: str) -> Digest:
                 full = os.path.join(root, name)
                 try:
                     st = os.stat(full)
-                except FileNotFoundError:  # a dangling symbolic link: the link itself
+                except OSError:  # a dangling or looping symbolic link: the link itself
                     st = os.lstat(full)
                 entries.append((os.path.relpath(full, path).replace(os.sep, "/"), st))
                 total += st.st_size
@@ -170,7 +170,7 @@ def of_path(path: str) -> Digest:
         for rel, st in entries:
             combined.update(rel.encode("utf-8", "surrogateescape") + b"\0")
             full = os.path.join(path, rel)
-            if os.path.islink(full) and not os.path.exists(full):
+            if os.path.islink(full) and not os.path.exists(full):  # dangling or looping
                 content = hashlib.sha256(os.readlink(full).encode("utf-8", "surrogateescape")).hexdigest()
             else:
                 content = _file_sha256(full, st.st_size, st.st_mtime_ns)
