@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -685,3 +686,37 @@ def test_the_backslash_probe_of_a_postgresql_backed_service_is_silent(tmp_path):
         server.stop()
     assert done.returncode == 0, done.stderr
     assert (done.stdout.strip(), "mlmd client" in done.stderr, "MINE configured" in done.stderr) == ("0", False, True)
+
+
+def test_a_mysql_schema_another_process_is_still_making_is_waited_for(tmp_path, monkeypatch):
+    """MariaDB answers "MLMDEnv table exists but no schema_version ... Please retry
+    connection" while another process makes MLMD's schema. That is a conflict,
+    retried within LINEAGE_RETRY_SECONDS; it was taken for an unreachable store
+    (2 s budget): a warning, and the writes went to the spool."""
+    backends.require_server("MariaDB", backends.MYSQL["host"], backends.MYSQL["port"])
+    database = backends.new_database_name()
+    backends._created.append(("mysql", database))
+    mysql = ["mysql", "-u", backends.MYSQL["user"], "-h", backends.MYSQL["host"], "-P", str(backends.MYSQL["port"])]
+    subprocess.run(
+        [*mysql, "-e", f"CREATE DATABASE {database}; CREATE TABLE {database}.MLMDEnv (schema_version INTEGER PRIMARY KEY);"],
+        check=True,
+        timeout=60,
+    )
+    # The other process finishes after 3 s (it leaves MLMD to make the schema).
+    finisher = threading.Timer(3.0, lambda: subprocess.run([*mysql, "-e", f"DROP TABLE {database}.MLMDEnv"], timeout=60))
+    monkeypatch.setenv("LINEAGE_HOME", str(tmp_path / "home"))
+    lineage.init(store=backends.mysql_url(database), workspace="race", start_delay=0)
+
+    @lineage.track
+    def step(d: lineage.DataSet) -> lineage.Model:
+        return lineage.Model(uri="s3://race/m", name="m")
+
+    finisher.start()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = step(lineage.DataSet(uri="s3://race/d", name="d"))
+    finally:
+        finisher.join()
+    assert [str(w.message) for w in caught if issubclass(w.category, lineage.LineageWarning)] == []
+    assert model.id is not None and _spool.spool_files(str(tmp_path / "home")) == []
