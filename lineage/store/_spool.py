@@ -91,7 +91,9 @@ class Spool:
         self.path: Optional[str] = None
         self._lock = threading.Lock()
         renew_after_fork(self, "_lock")  # the child's spool starts empty: _check_fork
-        self._queue: Deque[Tuple[int, Any]] = deque()
+        # (seq, write, whether it may have reached the store: only such a
+        # write needs replay's lookups; one queued behind others never left)
+        self._queue: Deque[Tuple[int, Any, bool]] = deque()
         self._failed: Set[int] = set()
         self._file: Any = None
         self._seq = 0
@@ -164,7 +166,7 @@ class Spool:
                 if self._memory_only is None:
                     self._memory_only = exc
                     self._warned = False  # the warning says where writes are, now memory
-            self._queue.append((self._seq, pending))
+            self._queue.append((self._seq, pending, cause is not None))
             if len(self._queue) > MEMORY_LIMIT and self._memory_only is not None:
                 self._queue.popleft()
                 self._dropped += 1
@@ -208,10 +210,13 @@ class Spool:
                     self._drainer = None
                     self._finish_file()
                     return
-                seq, pending = self._queue[0]
+                seq, pending, attempted = self._queue[0]
             try:
-                self.writer.submit(pending, replay=True)
+                self.writer.submit(pending, replay=attempted)
             except StoreUnavailableError:
+                with self._lock:  # it may have landed (a deadline): look first next time
+                    if self._queue and self._queue[0][0] == seq:
+                        self._queue[0] = (seq, pending, True)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
