@@ -244,50 +244,37 @@ def find_artifacts(
         return None
     if budget is None:
         budget = [_MAX_ITEMS]
-    found: List[Found] = []
+    plain = _PLAIN_TYPES if not _converters else ()  # a converter may take any type
+    children: Iterable[Tuple[Any, Any]]
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple
-        for field, item in zip(value._fields, value):
-            if budget[0] <= 0:
-                break
-            budget[0] -= 1
-            found.extend(find_artifacts(item, path + (field,), None, depth + 1, budget) or ())
+        children = zip(value._fields, value)
     elif isinstance(value, (list, tuple)):
-        plain = _PLAIN_TYPES if not _converters else ()  # a converter may take any type
         if plain and len(value) > 32 and plain.issuperset(map(type, itertools.islice(value, budget[0]))):
             # a long list of numbers or strings, checked at C speed: no records.
             # It counts one item per hundred, so that a record beside it
             # ({"features": [0.5] * 10_000, "train": DataSet(...)}) is found.
             budget[0] -= 1 + min(len(value), budget[0]) // 100
             return None
-        for index, item in enumerate(value):
-            if budget[0] <= 0:  # stop looking: see the docstring
-                break
-            budget[0] -= 1
-            if isinstance(item, Artifact):  # as find_artifacts(item) would, without the call
-                found.append((item, path + (index,)))
-            elif type(item) not in plain:  # a str or number holds no record: spare the call
-                found.extend(find_artifacts(item, path + (index,), None, depth + 1, budget) or ())
+        children = enumerate(value)
     elif isinstance(value, collections.abc.Mapping):
-        for key, item in value.items():
-            if budget[0] <= 0:
-                break
-            budget[0] -= 1
-            if isinstance(key, (str, int)) and not isinstance(key, bool):
-                found.extend(find_artifacts(item, path + (key,), None, depth + 1, budget) or ())
+        children = value.items()
     elif attrs.has(type(value)):
-        for field in attrs.fields(type(value)):
-            if budget[0] <= 0:
-                break
-            budget[0] -= 1
-            found.extend(find_artifacts(getattr(value, field.name), path + (field.name,), None, depth + 1, budget) or ())
+        children = ((field.name, getattr(value, field.name)) for field in attrs.fields(type(value)))
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for field in dataclasses.fields(value):
-            if budget[0] <= 0:
-                break
-            budget[0] -= 1
-            found.extend(find_artifacts(getattr(value, field.name), path + (field.name,), None, depth + 1, budget) or ())
+        children = ((field.name, getattr(value, field.name)) for field in dataclasses.fields(value))
     else:
         return None
+    found: List[Found] = []
+    for step, item in children:
+        if budget[0] <= 0:  # stop looking: see the docstring
+            break
+        budget[0] -= 1
+        if not isinstance(step, (str, int)) or isinstance(step, bool):
+            continue  # a dict key no event path can hold
+        if isinstance(item, Artifact):  # as find_artifacts(item) would, without the call
+            found.append((item, path + (step,)))
+        elif type(item) not in plain:  # a str or number holds no record: spare the call
+            found.extend(find_artifacts(item, path + (step,), None, depth + 1, budget) or ())
     return found or None
 
 
