@@ -148,29 +148,29 @@ def of_path(path: str) -> Digest:
     try:
         if not os.path.isdir(path):
             if stat.st_size > limit:
-                return _quick([("", stat)], stat.st_size, limit)
+                return _quick([("", stat, False)], stat.st_size, limit)
             return Digest(digest="sha256:" + _file_sha256(path, stat.st_size, stat.st_mtime_ns), size=stat.st_size, scope="full")
-        entries: List[Tuple[str, os.stat_result]] = []
+        entries: List[Tuple[str, os.stat_result, bool]] = []  # (relative path, stat, a broken link)
         total = 0
         for root, dirs, files in os.walk(path):
             dirs.sort()
             for name in sorted(files):
                 full = os.path.join(root, name)
                 try:
-                    st = os.stat(full)
+                    st, broken = os.stat(full), False
                 except OSError:  # a dangling or looping symbolic link: the link itself
-                    st = os.lstat(full)
-                entries.append((os.path.relpath(full, path).replace(os.sep, "/"), st))
+                    st, broken = os.lstat(full), True
+                entries.append((os.path.relpath(full, path).replace(os.sep, "/"), st, broken))
                 total += st.st_size
                 if len(entries) > MAX_FILES:
                     return Digest(scope="skipped", reason=f"more than {MAX_FILES:,} files")
         if total > limit:
             return _quick(entries, total, limit)
         combined = hashlib.sha256()
-        for rel, st in entries:
+        for rel, st, broken in entries:
             combined.update(rel.encode("utf-8", "surrogateescape") + b"\0")
             full = os.path.join(path, rel)
-            if os.path.islink(full) and not os.path.exists(full):  # dangling or looping
+            if broken:  # the link's target, as text
                 content = hashlib.sha256(os.readlink(full).encode("utf-8", "surrogateescape")).hexdigest()
             else:
                 content = _file_sha256(full, st.st_size, st.st_mtime_ns)
@@ -180,12 +180,12 @@ def of_path(path: str) -> Digest:
         return Digest(scope="skipped", reason=f"unreadable: {exc.strerror}")
 
 
-def _quick(entries: List[Tuple[str, os.stat_result]], total: int, limit: int) -> Digest:
+def _quick(entries: List[Tuple[str, os.stat_result, bool]], total: int, limit: int) -> Digest:
     """Scope ``stat``: SHA-256 of each file's name, size and modification
     time, for content too large to read on every call (a rewrite changes
     the modification time, so it is still a new artifact)."""
     combined = hashlib.sha256()
-    for rel, st in entries:
+    for rel, st, _ in entries:
         combined.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return Digest(
         digest="sha256:" + combined.hexdigest(),
