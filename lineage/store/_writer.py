@@ -599,7 +599,7 @@ class Writer:
         pairs: List[Tuple[pb.Artifact, pb.Event]] = []
         bindings: List[Tuple[Artifact, int, str]] = []
         ids_by_key, type_ids = self._ids_by_key, self.backend.cached_type_id
-        legacy = self._legacy is not False or time.monotonic() > self._legacy_asked + LEGACY_RECHECK_SECONDS
+        legacy = not self._no_legacy_known()
         workspace, run = handle.workspace, handle.run
         for record, event_type, path, taken in items:
             if record.id is not None:
@@ -843,14 +843,20 @@ class Writer:
         """
         if self._legacy is True:
             return True
-        now = time.monotonic()
-        if self._legacy is None or now > self._legacy_asked + LEGACY_RECHECK_SECONDS:
-            from ml_metadata.metadata_store import metadata_store
+        if self._no_legacy_known():
+            return False
+        from ml_metadata.metadata_store import metadata_store
 
-            options = metadata_store.ListOptions(limit=1, filter_query=NO_EXTERNAL_ID)
-            self._legacy = bool(self._call_store("get_artifacts", options))
-            self._legacy_asked = now
-        return bool(self._legacy)
+        asked = time.monotonic()
+        options = metadata_store.ListOptions(limit=1, filter_query=NO_EXTERNAL_ID)
+        self._legacy = bool(self._call_store("get_artifacts", options))
+        self._legacy_asked = asked
+        return self._legacy
+
+    def _no_legacy_known(self) -> bool:
+        """Whether the store was found to hold no Kubeflow SDK artifacts, less
+        than LEGACY_RECHECK_SECONDS ago."""
+        return self._legacy is False and time.monotonic() <= self._legacy_asked + LEGACY_RECHECK_SECONDS
 
     def _legacy_match(self, pair: Pair) -> Optional[pb.Artifact]:
         """A Kubeflow-SDK-written artifact equal to *pair*'s by the old rule
