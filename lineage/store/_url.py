@@ -95,15 +95,17 @@ class StoreURL:
         if self.user:
             auth = urllib.parse.quote(self.user, safe="") + (":***" if self.password else "") + "@"
         db = f"/{urllib.parse.quote(self.database, safe='')}" if self.database else ""
-        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
-        return f"{self.scheme}://{auth}{host}:{self.port}{db}"
+        return f"{self.scheme}://{auth}{self._url_host()}:{self.port}{db}"
+
+    def _url_host(self) -> Optional[str]:
+        """The host as a URL writes it: an IPv6 address in brackets (``[::1]``)."""
+        return f"[{self.host}]" if self.host and ":" in self.host else self.host
 
     def connection_config(self) -> pb.ConnectionConfig | pb.MetadataStoreClientConfig:
         """Build the MLMD config for this URL (creating a SQLite file in WAL mode)."""
         if self.is_remote:
             # MLMD joins host and port with ":": an IPv6 address needs its brackets.
-            host = f"[{self.host}]" if self.host and ":" in self.host else self.host
-            client = pb.MetadataStoreClientConfig(host=host, port=self.port)
+            client = pb.MetadataStoreClientConfig(host=self._url_host(), port=self.port)
             if self.tls:
                 ssl = client.ssl_config
                 # Same mapping as the Kubeflow SDK's Store.
@@ -379,12 +381,11 @@ def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
     Raises:
         InvalidValueError: *host* is not a host name or an IP address.
     """
-    if not _is_host(host[1:-1] if host.startswith("[") and host.endswith("]") and ":" in host else host):
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") and ":" in host else host  # kept bare, as a URL's [::1] is
+    if not _is_host(bare):
         raise InvalidValueError(f"Store(grpc_host) must be a host name or an IP address, got {host!r}")
-    if host.startswith("["):
-        host = host[1:-1]  # kept bare, as a URL's [::1] is
     given = {k: v for k, v in tls.items() if v}
-    return StoreURL(scheme="grpcs" if given else "grpc", host=host, port=int(port), tls=given)
+    return StoreURL(scheme="grpcs" if given else "grpc", host=bare, port=int(port), tls=given)
 
 
 def _is_host(text: str) -> bool:
