@@ -467,6 +467,52 @@ def mutual_tls_server(certificates, tmp_path):
     server.stop()
 
 
+class TestTLSFileErrors:
+    """A certificate, key or CA file that TLS cannot use is named, with what is
+    wrong, before anything listens (gRPC only logs it, then fails to bind)."""
+
+    def serve(self, cert: str, key: str, *ca: str):
+        args = ["--tls-cert", cert, "--tls-key", key] + (["--tls-client-ca", ca[0]] if ca else [])
+        return subprocess.run(
+            [sys.executable, "-m", "lineage.cli", "serve", "--store", "memory://", "--port", "0", *args],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )
+
+    @pytest.mark.parametrize(
+        "cert, key, ca, message",
+        [
+            ("garbage", "server.key", None, "--tls-cert: '{garbage}' holds no PEM certificate"),
+            ("server.key", "server.key", None, "--tls-cert: '{server.key}' holds no PEM certificate"),
+            ("server.pem", "garbage", None, "--tls-key: '{garbage}' holds no PEM private key"),
+            ("server.pem", "server.pem", None, "--tls-key: '{server.pem}' holds no PEM private key"),
+            ("server.pem", "rogue.key", None,
+             "--tls-key: '{rogue.key}' is not the private key of the certificate in '{server.pem}'"),
+            ("server.pem", "encrypted.key", None, "--tls-key: '{encrypted.key}' is encrypted"),
+            ("server.pem", "server.key", "garbage", "--tls-client-ca: '{garbage}' holds no PEM certificate"),
+        ],
+    )
+    def test_unusable_file_is_named(self, certificates, tmp_path, cert, key, ca, message):
+        files = dict(certificates)
+        files["garbage"] = str(tmp_path / "garbage.pem")
+        with open(files["garbage"], "w") as handle:
+            handle.write("not a PEM file\n")
+        files["encrypted.key"] = str(tmp_path / "encrypted.key")
+        openssl("pkey", "-in", certificates["server.key"], "-aes256", "-passout", "pass:secret",
+                "-out", files["encrypted.key"])
+        done = self.serve(files[cert], files[key], *([files[ca]] if ca else []))
+        assert done.returncode == 2
+        for name, path in files.items():
+            message = message.replace("{" + name + "}", path)
+        assert message in done.stderr
+        assert "cannot listen" not in done.stderr and "listening" not in done.stderr
+
+    def test_the_files_that_work_still_serve(self, certificates):
+        """The check passes the test's real certificates (TestTLS uses them)."""
+        from lineage.store._server import TLSFiles
+
+        TLSFiles(certificates["server.pem"], certificates["server.key"], certificates["ca.pem"]).check()
+
+
 class TestTLS:
     """--tls-cert/--tls-key[/--tls-client-ca] with certificates made by the test."""
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import signal
+import ssl
 import threading
 import time
 from concurrent import futures
@@ -243,9 +244,45 @@ class TLSFiles:
         """Server credentials; a client CA means client certificates are required."""
         key, cert = _read(self.key, "--tls-key"), _read(self.cert, "--tls-cert")
         client_ca = _read(self.client_ca, "--tls-client-ca") if self.client_ca else None
+        self.check()
         return grpc.ssl_server_credentials(
             [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
         )
+
+    def check(self) -> None:
+        """Parse the files as TLS will, and name the one that is wrong.
+
+        gRPC itself only logs why a certificate is refused, and then
+        reports that the port cannot be bound.
+        """
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        for option, path in (("--tls-cert", self.cert), ("--tls-client-ca", self.client_ca)):
+            if path is None:
+                continue
+            try:
+                context.load_verify_locations(cafile=path)
+            except (ssl.SSLError, ValueError) as exc:
+                raise InvalidValueError(f"{option}: {path!r} holds no PEM certificate ({_ssl_reason(exc)})") from None
+        try:
+            # An encrypted key would make OpenSSL ask for its passphrase on
+            # the terminal; a wrong (empty) one makes it fail instead.
+            context.load_cert_chain(self.cert, self.key, password=b"")
+        except (ssl.SSLError, ValueError) as exc:
+            if "KEY_VALUES_MISMATCH" in str(exc) or getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH":
+                raise InvalidValueError(
+                    f"--tls-key: {self.key!r} is not the private key of the certificate in {self.cert!r}"
+                ) from None
+            if b"ENCRYPTED" in _read(self.key, "--tls-key"):
+                raise InvalidValueError(
+                    f"--tls-key: {self.key!r} is encrypted; gRPC needs the key unencrypted "
+                    "(openssl pkey -in KEY -out PLAIN writes one)"
+                ) from None
+            raise InvalidValueError(f"--tls-key: {self.key!r} holds no PEM private key") from None
+
+
+def _ssl_reason(exc: Exception) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason).lower().replace("_", " ") if reason else str(exc)
 
 
 def _read(path: str, option: str) -> bytes:
