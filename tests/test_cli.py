@@ -188,6 +188,7 @@ class TestRefusedConnection:
         done = self.status(backends.postgresql_url(name))
 
         assert f'refused it: database "{name}" does not exist' in done.stdout
+        assert "did not answer" not in done.stdout  # it answered: with a refusal
         assert done.returncode == 1
 
     def test_mysql_wrong_password_names_what_to_check(self):

@@ -412,6 +412,18 @@ class TestProcess:
         assert done.returncode == 2
         assert "none.key" in done.stderr
 
+    def test_database_that_refuses_the_login(self):
+        """A PostgreSQL store whose role does not exist: the server's reason, not "unreachable"."""
+        backends.require_server("PostgreSQL", backends.PG["host"], backends.PG["port"])
+        url = f"postgresql://lineage_no_such_role@{backends.PG['host']}:{backends.PG['port']}/test"
+        done = subprocess.run(
+            [sys.executable, "-m", "lineage.cli", "serve", "--store", url, "--port", "0"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 2
+        assert 'refused it: role "lineage_no_such_role" does not exist' in done.stderr
+        assert "did not answer" not in done.stderr and "listening" not in done.stderr
+
     def test_store_from_the_environment(self, tmp_path):
         """Without --store, LINEAGE_STORE names the store."""
         url = backends.make_url("sqlite", tmp_path)

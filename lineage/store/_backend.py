@@ -270,8 +270,12 @@ class Backend:
             # MLMD says only "connection pointer is NULL" or "errno: , error:"
             # when it could not log in or open the database.
             reason = _refusal(self.url)
-            if reason:
-                detail += f"; {reason}"
+            if reason:  # what the server said first: MLMD's own words say nothing
+                return StoreUnavailableError(
+                    f"store {self.url.redacted()} cannot be used ({what}): {reason} "
+                    f"(MLMD: {type(exc).__name__}: {detail})",
+                    cause=exc,
+                )
         return StoreUnavailableError(
             f"store {self.url.redacted()} did not answer {what}: {type(exc).__name__}: {detail}", cause=exc
         )
