@@ -26,6 +26,9 @@ from lineage.store._url import StoreURL
 __all__ = ["Backend", "RetryPolicy"]
 
 log = logging.getLogger("lineage.store")
+#: The context name looked up to learn whether the database breaks on a
+#: backslash (PostgreSQL answers INTERNAL: see mangles_backslashes).
+BACKSLASH_PROBE = "lineage-probe\\backslash"
 
 
 class _QuietMLMDRetries(logging.Filter):
@@ -327,7 +330,7 @@ class Backend:
         try:
             self.type_id("context", _codec.workspace_type())
             self.run(
-                lambda s: s.get_context_by_type_and_name(_codec.WORKSPACE_TYPE_NAME, "lineage-probe\\backslash"),
+                lambda s: s.get_context_by_type_and_name(_codec.WORKSPACE_TYPE_NAME, BACKSLASH_PROBE),
                 what="get_context_by_type_and_name",
             )
             self._mangles = False

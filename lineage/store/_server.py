@@ -41,7 +41,7 @@ from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_
 from ml_metadata.proto import metadata_store_service_pb2
 
 from lineage.errors import InvalidValueError, StoreError
-from lineage.store._backend import Backend, RetryPolicy, _connect_error
+from lineage.store._backend import BACKSLASH_PROBE, Backend, RetryPolicy, _connect_error
 from lineage.store._url import StoreURL
 
 __all__ = ["SERVICE_NAME", "MetadataServer", "TLSFiles", "serve"]
@@ -54,6 +54,18 @@ HEALTH_SERVICE_NAME = "grpc.health.v1.Health"
 _OK = 0
 _ABORTED = grpc.StatusCode.ABORTED.value[0]
 _STATUS_BY_CODE: Dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
+_PROBE = BACKSLASH_PROBE.encode()
+#: Failures of the server or its database, logged as warnings. The others
+#: (NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT, ...) answer a client's
+#: request, often as MLMD clients expect (a type looked up before it is
+#: made): logged at DEBUG only.
+_SERVER_FAILURES = frozenset(
+    code.value[0]
+    for code in (
+        grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED, grpc.StatusCode.RESOURCE_EXHAUSTED,
+    )
+)
 
 #: Server-side retry of aborted transactions: short, jittered, bounded; the
 #: client retries too once this budget is spent.
@@ -117,7 +129,7 @@ class EmbeddedStore:
             with self._lock:
                 response, message, code = method(self._store._metadata_store, request)
                 text = message.decode("utf-8", errors="replace") if code != _OK else ""
-                if code != _OK and not reconnected and _connect_error(Exception(text)) and self._reopen():
+                if code != _OK and not reconnected and _connect_error(Exception(text)) and self._reopen(text):
                     # The database dropped the connection (restart,
                     # idle timeout): one more try on a fresh one.
                     reconnected = True
@@ -127,15 +139,19 @@ class EmbeddedStore:
             time.sleep(random.uniform(0, wait))
             wait = min(wait * 2, _ABORT_MAX_WAIT)
 
-    def _reopen(self) -> bool:
+    def _reopen(self, error: str) -> bool:
         if self.url.scheme == "memory":
             return False
         try:
             self._backend.close()
             self._store = self._backend.mlmd
         except Exception as exc:  # the database is still down: report the call's own error
-            log.warning("cannot reconnect to %s: %s", self.url.redacted(), exc)
+            log.warning(
+                "lineage serve: lost its connection to the database (%s) and cannot reconnect to %s: %s",
+                _first_line(error), self.url.redacted(), _first_line(str(exc)),
+            )
             return False
+        log.warning("lineage serve: lost its connection to the database (%s); reconnected", _first_line(error))
         return True
 
 
@@ -158,11 +174,19 @@ class _MetadataHandler(grpc.GenericRpcHandler):
         return self._handlers.get(handler_call_details.method)
 
     def _forward(self, method: Callable[[Any, bytes], Any]) -> Callable[[bytes, grpc.ServicerContext], bytes]:
+        name = getattr(method, "__name__", "call")
+
         def forward(request: bytes, context: grpc.ServicerContext) -> bytes:
             response, message, code = self._store.call(method, request)
             if code == _OK:
                 return response
-            context.set_code(_STATUS_BY_CODE.get(code, grpc.StatusCode.UNKNOWN))
+            status = _STATUS_BY_CODE.get(code, grpc.StatusCode.UNKNOWN)
+            failure = code in _SERVER_FAILURES and _PROBE not in request  # a PostgreSQL store fails lineage's probe
+            log.log(
+                logging.WARNING if failure else logging.DEBUG,
+                "lineage serve: %s from %s failed: %s: %s", name, context.peer(), status.name, _first_line(message),
+            )
+            context.set_code(status)
             context.set_details(message)
             return b""
 
@@ -278,6 +302,10 @@ class TLSFiles:
                     "(openssl pkey -in KEY -out PLAIN writes one)"
                 ) from None
             raise InvalidValueError(f"--tls-key: {self.key!r} holds no PEM private key") from None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0][:300]
 
 
 def _ssl_reason(exc: Exception) -> str:
