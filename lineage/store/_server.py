@@ -148,10 +148,10 @@ class EmbeddedStore:
         except Exception as exc:  # the database is still down: report the call's own error
             log.warning(
                 "lineage serve: lost its connection to the database (%s) and cannot reconnect to %s: %s",
-                _first_line(error), self.url.redacted(), _first_line(str(exc)),
+                _headline(error), self.url.redacted(), _headline(str(exc)),
             )
             return False
-        log.warning("lineage serve: lost its connection to the database (%s); reconnected", _first_line(error))
+        log.warning("lineage serve: lost its connection to the database (%s); reconnected", _headline(error))
         return True
 
 
@@ -184,7 +184,7 @@ class _MetadataHandler(grpc.GenericRpcHandler):
             failure = code in _SERVER_FAILURES and _PROBE not in request  # a PostgreSQL store fails lineage's probe
             log.log(
                 logging.WARNING if failure else logging.DEBUG,
-                "lineage serve: %s from %s failed: %s: %s", name, context.peer(), status.name, _first_line(message),
+                "lineage serve: %s from %s failed: %s: %s", name, context.peer(), status.name, _headline(message),
             )
             context.set_code(status)
             context.set_details(message)
@@ -304,7 +304,8 @@ class TLSFiles:
             raise InvalidValueError(f"--tls-key: {self.key!r} holds no PEM private key") from None
 
 
-def _first_line(text: str) -> str:
+def _headline(text: str) -> str:
+    """The first line of an MLMD error message, cut to 300 characters (a log line)."""
     return text.strip().split("\n", 1)[0][:300]
 
 
