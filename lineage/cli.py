@@ -146,9 +146,20 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
 @command("sync")
 def _sync(parser: argparse.ArgumentParser) -> Runner:
     """replay writes left in spool files (idempotent: safe to run twice)"""
-    _store_argument(parser)
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        default=None,
+        help="replay only the writes spooled for this store (default: every write, each into the store it was spooled for)",
+    )
+    parser.add_argument(
+        "--into",
+        metavar="URL",
+        default=None,
+        help="replay them into this store instead (a store that moved); with writes waiting for several stores, "
+        "choose one with --store",
+    )
     parser.add_argument("--home", default=None, help="LINEAGE_HOME to read spools from (default: $LINEAGE_HOME or ~/.lineage)")
-    parser.set_defaults(store=None)
 
     def run(args: argparse.Namespace) -> int:
         from lineage.store import _spool
@@ -161,7 +172,7 @@ def _sync(parser: argparse.ArgumentParser) -> Runner:
             elif done % 500 == 0 or done == total:
                 print(f"replayed {done}/{total}", file=sys.stderr, flush=True)
 
-        report = _spool.sync(store=args.store, home=args.home, progress=progress)
+        report = _spool.sync(store=args.store, home=args.home, progress=progress, into=args.into)
         if interactive and (report.written or report.present):
             print(file=sys.stderr)
         print(
@@ -178,6 +189,8 @@ def _sync(parser: argparse.ArgumentParser) -> Runner:
             print(f"  in use by another process (the one that wrote it, or another sync, replays it): {path}")
         if report.partial_lines:
             print(f"  {report.partial_lines} incomplete line(s) ignored (a write cut short by a crash)")
+        if report.other_stores:
+            print(f"  {report.other_stores} write(s) for other stores left in the spool (lineage status lists them)")
         return 0 if report.ok else 1
 
     return run
@@ -203,7 +216,7 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
             connect(checked, retry=RetryPolicy(max_delay=2.0, unavailable_delay=2.0)).mlmd.get_context_types()
         except Exception as exc:  # any failure means "does not answer"; say why
             answers, reason = False, f"{type(exc).__name__}: {exc}"
-        spools = list(_spool.status(args.home))
+        spools = list(_spool.status(args.home, store=url))
         if args.json:
             print(json.dumps({"store": url.redacted(), "answers": answers, "reason": reason or None, "spools": spools}, indent=2))
             return 0 if answers else 1
@@ -213,7 +226,7 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
         unreadable = sum(len(s["unreadable"]) for s in spools)
         if unreadable:
             print(f"unreadable: {unreadable} line(s), left in the spool (`lineage sync` replays the rest)")
-        others = sorted({s for info in spools if info["entries"] for s in info["stores"]} - {url.redacted()})
+        others = sorted({s for info in spools if info["entries"] for s in info["other_stores"]})
         for info in spools:
             busy = "  (process running)" if info["busy"] else ""
             stores = f" for {', '.join(info['stores'])}" if info["stores"] else ""
@@ -222,7 +235,8 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
                 place = _spool.where(bad["line"], bad["seq"]) + " " if bad["line"] is not None else ""
                 print(f"    {place}unreadable: {bad['reason']}")
         if others:
-            print(f"writes wait for other stores, not checked here: {', '.join(others)} (lineage status --store URL)")
+            print(f"writes wait for other stores, not checked here: {', '.join(others)} (lineage status --store URL; "
+                  "lineage sync --store URL --into NEW replays one store's writes into another)")
         return 0 if answers else 1
 
     return run

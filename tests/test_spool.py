@@ -26,7 +26,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 
 import lineage
 from lineage import Metrics, track
-from lineage.store import _backend, _spool
+from lineage.store import _backend, _spool, parse_store_url
 from lineage.store._writer import PendingWrite
 from tests import backends
 from tests.pg_instance import TempPostgres
@@ -197,12 +197,12 @@ class TestSpool:
         # (it said "answers" and exited 0, as if nothing were pending).
         other = run_cli(home, "status", "--store", sqlite_url)
         assert other.returncode == 0 and f"writes wait for other stores, not checked here: {dead}" in other.stdout
-        first = run_cli(home, "sync", "--store", sqlite_url)
+        first = run_cli(home, "sync", "--into", sqlite_url)
         assert first.returncode == 0, first.stdout + first.stderr
         assert "written: 40" in first.stdout
         check_complete_runs(embedded(sqlite_url), 20)
         assert _spool.spool_files(str(home)) == []  # fully replayed files are removed
-        second = run_cli(home, "sync", "--store", sqlite_url)
+        second = run_cli(home, "sync", "--into", sqlite_url)
         assert "written: 0" in second.stdout
         check_complete_runs(embedded(sqlite_url), 20)
 
@@ -214,10 +214,10 @@ class TestSpool:
         [path] = _spool.spool_files(str(home))
         copy = tmp_path / "copy.spool"
         shutil.copy(path, copy)
-        report = _spool.sync(store=sqlite_url, home=str(home))
+        report = _spool.sync(into=sqlite_url, home=str(home))
         assert (report.written, report.present, report.failed) == (20, 0, [])
         shutil.copy(copy, path)  # as if the first sync died before writing its acks
-        report = _spool.sync(store=sqlite_url, home=str(home))
+        report = _spool.sync(into=sqlite_url, home=str(home))
         assert (report.written, report.present) == (0, 20)
         check_complete_runs(embedded(sqlite_url), 10)
 
@@ -235,13 +235,64 @@ class TestSpool:
         with open(path, "a") as handle:
             entry = {"seq": 99, "time": "t", "store": journal.entries[0]["store"], "write": bad.to_json()}
             handle.write(json.dumps(entry) + "\n")
-        done = run_cli(home, "sync", "--store", sqlite_url)
+        done = run_cli(home, "sync", "--into", sqlite_url)
         assert done.returncode == 1
         assert "written: 4" in done.stdout and "failed: 1" in done.stdout
         assert "entry 99" in done.stdout and "invalid artifact id 987654" in done.stdout
         [left] = _spool.spool_files(str(home))
         assert [e["seq"] for e in _spool.read_journal(left).todo] == [99]
         check_complete_runs(embedded(sqlite_url), 2)
+
+    def test_sync_never_merges_two_stores_writes_into_one(self, tmp_path, sqlite_url):
+        """Writes spooled for two stores: --into alone is refused (nothing written);
+        --store A --into X moves A's writes only; B's stay in the spool."""
+        home = tmp_path / "home"
+        dead_a, dead_b = f"grpc://127.0.0.1:{free_port()}", f"grpc://127.0.0.1:{free_port()}"
+        for dead, prefix, n in ((dead_a, "a", 2), (dead_b, "b", 3)):
+            worker = start_worker(worker_env(home, dead, LINEAGE_EXIT_DRAIN_SECONDS="0"), n=n, prefix=prefix)
+            assert finish(worker) == 0
+        assert sum(len(_spool.read_journal(p).todo) for p in _spool.spool_files(str(home))) == 10
+
+        refused = run_cli(home, "sync", "--into", sqlite_url)
+        assert refused.returncode == 2
+        assert "writes wait for 2 stores" in refused.stderr and dead_a in refused.stderr and dead_b in refused.stderr
+        assert sum(len(_spool.read_journal(p).todo) for p in _spool.spool_files(str(home))) == 10
+
+        moved = run_cli(home, "sync", "--store", dead_a, "--into", sqlite_url)
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+        assert "written: 4" in moved.stdout and "6 write(s) for other stores left in the spool" in moved.stdout
+        check_complete_runs(embedded(sqlite_url), 2, prefix="a")
+        [left] = [p for p in _spool.spool_files(str(home)) if _spool.read_journal(p).todo]
+        assert len(_spool.read_journal(left).todo) == 6
+        status = run_cli(home, "status", "--store", dead_a)
+        assert f"writes wait for other stores, not checked here: {dead_b}" in status.stdout
+
+    def test_sync_store_matches_the_store_however_spelled(self, tmp_path, sqlite_url):
+        """A write spooled for a SQLite file is selected by a relative URL of that file."""
+        home = tmp_path / "home"
+        worker = start_worker(worker_env(home, f"grpc://127.0.0.1:{free_port()}", LINEAGE_EXIT_DRAIN_SECONDS="0"), n=2)
+        assert finish(worker) == 0
+        [path] = _spool.spool_files(str(home))
+        embedded(sqlite_url)  # the store exists
+        absolute = parse_store_url(sqlite_url)
+        with open(path) as handle:  # as if spooled for the SQLite store (it is never unreachable)
+            lines = [json.loads(line) for line in handle]
+        with open(path, "w") as handle:
+            for line in lines:
+                if "store" in line:
+                    line["store"] = _spool.url_to_json(absolute)
+                handle.write(json.dumps(line) + "\n")
+        relative = "sqlite:///" + os.path.relpath(absolute.path, ROOT)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+        env.update(LINEAGE_HOME=str(home))
+        status = subprocess.run([sys.executable, "-m", "lineage.cli", "status", "--store", relative],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert "answers" in status.stdout and "other stores" not in status.stdout
+        done = subprocess.run([sys.executable, "-m", "lineage.cli", "sync", "--store", relative],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert "written: 4" in done.stdout, done.stdout + done.stderr
+        check_complete_runs(embedded(sqlite_url), 2)
+        assert _spool.spool_files(str(home)) == []
 
     def test_spool_drains_by_itself_when_the_store_comes_back(self, tmp_path, sqlite_url, monkeypatch):
         """While the process runs, spooled writes reach the store once it answers again; ids get set."""
@@ -450,7 +501,7 @@ class TestFaults:
         journal = _spool.read_journal(path)
         assert len(journal.entries) >= 100
         expected = {PendingWrite.from_json(e["write"]).external_id for e in journal.entries}
-        report = _spool.sync(store=sqlite_url, home=str(home))
+        report = _spool.sync(into=sqlite_url, home=str(home))
         assert report.failed == [] and report.written == len(journal.entries)
         store = embedded(sqlite_url)
         stored = {e.external_id for e in store.get_executions()}
@@ -509,7 +560,7 @@ def summary(result: subprocess.CompletedProcess) -> str:
 
 def resync_writes_nothing(home: Path, sqlite_url: str, unreadable: int) -> None:
     """A second sync writes nothing (the first acknowledged what it replayed)."""
-    again = run_cli(home, "sync", "--store", sqlite_url)
+    again = run_cli(home, "sync", "--into", sqlite_url)
     assert again.returncode == (1 if unreadable else 0)
     assert summary(again) == f"written: 0  already present (skipped): 0  failed: 0  unreadable: {unreadable}"
 
@@ -520,7 +571,7 @@ def keeps_one_unreadable(home: Path, sqlite_url: str, path: Path, where: str, re
     embedded(sqlite_url)  # the store exists: status reads it, never makes one
     status = run_cli(home, "status", "--store", sqlite_url)
     assert status.returncode == 0 and f"{where} unreadable: {reason}" in status.stdout
-    done = run_cli(home, "sync", "--store", sqlite_url)
+    done = run_cli(home, "sync", "--into", sqlite_url)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 1
     assert summary(done) == f"written: {written}  already present (skipped): 0  failed: 0  unreadable: 1"
@@ -548,7 +599,7 @@ class TestDamagedSpool:
         assert "spooled writes: 19 in 2 file(s)" in status.stdout
         assert "entry 5 (line 5) unreadable: the write does not decode (DecodeError" in status.stdout
 
-        done = run_cli(home, "sync", "--store", sqlite_url)
+        done = run_cli(home, "sync", "--into", sqlite_url)
         assert "Traceback" not in done.stderr, done.stderr
         assert done.returncode == 1
         assert summary(done) == "written: 19  already present (skipped): 0  failed: 0  unreadable: 1"
@@ -590,7 +641,7 @@ class TestDamagedSpool:
         home = tmp_path / "home"
         name, lines = good_spools["a"]
         path = write_spool(home, name, lines[:-1] + [lines[-1][:1000]], newline=False)
-        done = run_cli(home, "sync", "--store", sqlite_url)
+        done = run_cli(home, "sync", "--into", sqlite_url)
         assert done.returncode == 0, done.stdout + done.stderr
         assert summary(done) == "written: 9  already present (skipped): 0  failed: 0  unreadable: 0"
         assert "1 incomplete line(s) ignored (a write cut short by a crash)" in done.stdout
@@ -604,14 +655,14 @@ class TestDamagedSpool:
         home = tmp_path / "home"
         name, lines = good_spools["a"]
         path = write_spool(home, name, lines[:3] + [b"garbage{{{"] + lines[3:-1] + [lines[-1][:1000]], newline=False)
-        first = run_cli(home, "sync", "--store", sqlite_url)
+        first = run_cli(home, "sync", "--into", sqlite_url)
         assert first.returncode == 1
         assert summary(first) == "written: 9  already present (skipped): 0  failed: 0  unreadable: 1"
         assert path.read_bytes().split(b"\n")[10] == lines[-1][:1000]  # the cut line itself is kept, now ended
         journal = _spool.read_journal(str(path))
         assert not journal.partial and journal.cut == 1 and journal.todo == []
         assert [line for line, _, _ in journal.unreadable] == [4]  # the garbage line, not the cut one
-        again = run_cli(home, "sync", "--store", sqlite_url)  # every ack was read back: nothing replayed twice
+        again = run_cli(home, "sync", "--into", sqlite_url)  # every ack was read back: nothing replayed twice
         assert summary(again) == "written: 0  already present (skipped): 0  failed: 0  unreadable: 1"
         assert "1 incomplete line(s) ignored" in again.stdout
         assert stored_step_ids(sqlite_url) == sorted(external_ids(lines[:-1]))
@@ -622,7 +673,7 @@ class TestDamagedSpool:
         name, lines = good_spools["a"]
         garbage = b"\x00\x01garbage{{{"
         path = write_spool(home, name, lines[:3] + [garbage] + lines[3:])
-        done = run_cli(home, "sync", "--store", sqlite_url)
+        done = run_cli(home, "sync", "--into", sqlite_url)
         assert "Traceback" not in done.stderr, done.stderr
         assert done.returncode == 1
         assert summary(done) == "written: 10  already present (skipped): 0  failed: 0  unreadable: 1"

@@ -45,7 +45,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tu
 import attrs
 
 from lineage._fork import renew_after_fork
-from lineage.errors import StoreUnavailableError, warn
+from lineage.errors import InvalidValueError, StoreUnavailableError, warn
 from lineage.store._url import StoreURL, default_home
 
 __all__ = ["Spool", "SyncReport", "spool_dir", "spool_files", "read_journal", "status", "sync"]
@@ -456,6 +456,7 @@ class SyncReport:
     unreachable: List[Tuple[str, str]] = attrs.Factory(list)  # (file, store)
     files_done: int = 0
     partial_lines: int = 0
+    other_stores: int = 0  # writes left for other stores than the one asked for
     unreadable: List[Tuple[str, str, str]] = attrs.Factory(list)  # (file, "entry 5 (line 5)" or "line 11" or "", reason)
 
     @property
@@ -467,21 +468,32 @@ def sync(
     store: Optional[str] = None,
     home: Optional[str] = None,
     progress: Optional[Callable[[int, int], None]] = None,
+    into: Optional[str] = None,
 ) -> SyncReport:
-    """Replay every spool file under *home*, in order, idempotently.
+    """Replay the spool files under *home*, in order, idempotently.
 
     Unreadable lines and entries are reported and left in their file (which is
     then kept); every other entry, of that file and of the others, is replayed.
 
     Args:
-        store: Replay into this store URL instead of the one each entry names.
+        store: Replay only the writes spooled for this store URL (however
+            spelled); the others stay in the spool. Default: all of them,
+            each into the store it was spooled for.
         home: ``LINEAGE_HOME`` to read spools from.
         progress: Called as ``progress(done, total)`` after each entry.
+        into: Replay the writes into this store URL instead of the one
+            they were spooled for (a store that moved). Writes for several
+            stores are never merged into one: choose one with *store*.
+
+    Raises:
+        InvalidValueError: *into* without *store* while writes wait for
+            more than one store (nothing is replayed).
     """
     from lineage.store import connect, parse_store_url
 
     report = SyncReport()
-    override = parse_store_url(store) if store is not None else None
+    only = parse_store_url(store) if store is not None else None
+    override = parse_store_url(into) if into is not None else None
     journals: List[Tuple[Journal, int]] = []
     for path in spool_files(home):
         try:
@@ -506,6 +518,15 @@ def sync(
         report.partial_lines += int(journal.partial) + journal.cut
         report.unreadable.extend((path, where(line, seq), reason) for line, seq, reason in journal.unreadable)
         journals.append((journal, fd))
+    if override is not None and only is None:
+        waiting = _stores([entry for journal, _ in journals for entry in journal.todo])
+        if len(waiting) > 1:
+            for _, fd in journals:
+                os.close(fd)
+            raise InvalidValueError(
+                f"into={override.redacted()!r}: writes wait for {len(waiting)} stores ({', '.join(waiting)}); "
+                "replay one store's writes at a time (lineage sync --store URL --into URL)"
+            )
     total = sum(len(j.todo) for j, _ in journals)
     done = 0
     for journal, fd in journals:
@@ -515,10 +536,14 @@ def sync(
                 seq = entry["seq"]
                 pending = entry["pending"]
                 try:
-                    url = override or url_from_json(entry["store"])
+                    url = url_from_json(entry["store"])
                 except Exception as exc:  # read_journal decoded the write; the store is read only here
                     report.unreadable.append((journal.path, f"entry {seq}", _reason(exc)))
                     continue
+                if only is not None and not url.same_store(only):
+                    report.other_stores += 1  # left in the spool, for a sync of its own store
+                    continue
+                url = override or url
                 try:
                     outcome = connect(url).writer.submit(pending, replay=True)
                 except StoreUnavailableError:
@@ -545,18 +570,26 @@ def sync(
     return report
 
 
-def _stores(entries: List[Dict[str, Any]]) -> List[str]:
-    names = set()
+def _stores(entries: List[Dict[str, Any]], besides: Optional[StoreURL] = None) -> List[str]:
+    """The stores *entries* wait for (one name per store, however spelled),
+    leaving out *besides*."""
+    names: Dict[Any, str] = {}
     for entry in entries:
         try:
-            names.add(url_from_json(entry["store"]).redacted())
+            url = url_from_json(entry["store"])
         except Exception as exc:  # reported, not raised: status never fails on a spool
-            names.add(f"<unreadable store: {_reason(exc)}>")
-    return sorted(names)
+            reason = f"<unreadable store: {_reason(exc)}>"
+            names[reason] = reason
+            continue
+        if besides is None or not url.same_store(besides):
+            names.setdefault(url._identity(), url.redacted())
+    return sorted(set(names.values()))
 
 
-def status(home: Optional[str] = None) -> Iterator[Dict[str, Any]]:
-    """One dict per spool file: entries left, oldest, size, store, busy, unreadable lines."""
+def status(home: Optional[str] = None, store: Optional[StoreURL] = None) -> Iterator[Dict[str, Any]]:
+    """One dict per spool file: entries left, oldest, size, stores, busy,
+    unreadable lines; ``other_stores``: the stores other than *store* its
+    entries wait for."""
     for path in spool_files(home):
         try:
             journal = read_journal(path)
@@ -565,7 +598,7 @@ def status(home: Optional[str] = None) -> Iterator[Dict[str, Any]]:
             continue
         except OSError as exc:
             yield {
-                "path": path, "entries": 0, "oldest": None, "size": None, "stores": [], "busy": False,
+                "path": path, "entries": 0, "oldest": None, "size": None, "stores": [], "other_stores": [], "busy": False,
                 "partial": False, "unreadable": [{"line": None, "seq": None, "reason": _reason(exc)}],
             }
             continue
@@ -582,6 +615,7 @@ def status(home: Optional[str] = None) -> Iterator[Dict[str, Any]]:
             "oldest": todo[0].get("time") if todo else None,
             "size": size,
             "stores": _stores(todo),
+            "other_stores": _stores(todo, besides=store) if store is not None else _stores(todo),
             "busy": fd is None,
             "partial": journal.partial,
             "unreadable": [{"line": line, "seq": seq, "reason": reason} for line, seq, reason in journal.unreadable],

@@ -26,7 +26,7 @@ import os
 import re
 import sqlite3
 import urllib.parse
-from typing import Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import attrs
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -96,6 +96,19 @@ class StoreURL:
             auth = urllib.parse.quote(self.user, safe="") + (":***" if self.password else "") + "@"
         db = f"/{urllib.parse.quote(self.database, safe='')}" if self.database else ""
         return f"{self.scheme}://{auth}{self._url_host()}:{self.port}{db}"
+
+    def same_store(self, other: StoreURL) -> bool:
+        """Whether two URLs name one store, however spelled: a relative or
+        absolute SQLite path to one file, a host in another case; the
+        password, TLS files and options do not change the store."""
+        return self._identity() == other._identity()
+
+    def _identity(self) -> Tuple[Any, ...]:
+        if self.scheme == "sqlite":
+            return ("sqlite", os.path.realpath(self.path or ""))
+        if self.scheme == "memory":
+            return ("memory",)
+        return (self.scheme, (self.host or "").lower(), self.port, self.user or "", self.database or "")
 
     def _url_host(self) -> Optional[str]:
         """The host as a URL writes it: an IPv6 address in brackets (``[::1]``)."""
