@@ -19,6 +19,7 @@ import tenacity
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
 
+from lineage import _env
 from lineage._fork import renew_after_fork
 from lineage.errors import StoreError, StoreUnavailableError
 from lineage.store._url import StoreURL
@@ -110,11 +111,8 @@ class RetryPolicy:
         )
 
 
-def _env_seconds(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
+def _env_seconds(name: str, default: float, above: bool = False) -> float:
+    return _env.number(name, default, above=above)
 
 
 _UNIQUE_MARKERS = ("duplicate key", "unique constraint", "duplicate entry", "already exists")
@@ -430,7 +428,7 @@ def _server_answers(url: StoreURL) -> None:
     if url.options.get("socket"):
         return  # a local socket file: no network in between
     host, port = url.host or "127.0.0.1", int(url.port or 0)
-    timeout = _env_seconds("LINEAGE_CONNECT_TIMEOUT_SECONDS", CONNECT_TIMEOUT)
+    timeout = _env_seconds("LINEAGE_CONNECT_TIMEOUT_SECONDS", CONNECT_TIMEOUT, above=True)
     try:
         with socket.create_connection((host, port), timeout=timeout) as probe:
             if url.scheme == "postgresql":
@@ -466,7 +464,7 @@ def _refusal(url: StoreURL) -> Optional[str]:
     """
     where = f"{url.host or '127.0.0.1'}:{url.port}"
     hint = f"the server at {where} answers: check the user, password and database in the URL"
-    timeout = _env_seconds("LINEAGE_CONNECT_TIMEOUT_SECONDS", CONNECT_TIMEOUT)
+    timeout = _env_seconds("LINEAGE_CONNECT_TIMEOUT_SECONDS", CONNECT_TIMEOUT, above=True)
     if url.scheme != "postgresql" or url.options.get("socket"):
         try:
             _server_answers(url)

@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import attrs
 
+from lineage import _env
 from lineage._fork import renew_after_fork
 
 __all__ = ["Digest", "local_path", "of_path", "of_record", "set_enabled"]
@@ -88,10 +89,7 @@ MAX_FILES = 10_000
 
 
 def _max_bytes() -> int:
-    try:
-        return int(os.environ.get("LINEAGE_HASH_MAX_BYTES", "") or MAX_BYTES)
-    except ValueError:
-        return MAX_BYTES
+    return int(_env.number("LINEAGE_HASH_MAX_BYTES", MAX_BYTES, integer=True))
 
 
 def local_path(uri: str) -> Optional[str]:

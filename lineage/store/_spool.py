@@ -44,6 +44,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tu
 
 import attrs
 
+from lineage import _env
 from lineage._fork import renew_after_fork
 from lineage.errors import InvalidValueError, StoreUnavailableError, warn
 from lineage.store._url import StoreURL, default_home
@@ -275,10 +276,7 @@ def logging_configured(logger: logging.Logger) -> bool:
 
 
 def _interval() -> float:
-    try:
-        return float(os.environ.get("LINEAGE_SPOOL_RETRY_SECONDS", "") or 0.5)
-    except ValueError:
-        return 0.5
+    return _env.number("LINEAGE_SPOOL_RETRY_SECONDS", 0.5, above=True)
 
 
 def abandon_all() -> None:
@@ -289,10 +287,7 @@ def abandon_all() -> None:
 
 @atexit.register
 def _at_exit() -> None:
-    try:
-        budget = float(os.environ.get("LINEAGE_EXIT_DRAIN_SECONDS", "") or 3.0)
-    except ValueError:
-        budget = 3.0
+    budget = _env.number("LINEAGE_EXIT_DRAIN_SECONDS", 3.0)
     for spool in list(_live):
         if spool._pid != os.getpid() or not spool.pending():
             continue

@@ -1,0 +1,37 @@
+"""Numbers read from environment variables, checked once per value."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Set, Tuple
+
+from lineage.errors import warn
+
+_warned: Set[Tuple[str, str]] = set()
+
+
+def number(name: str, default: float, *, minimum: float = 0.0, above: bool = False, integer: bool = False) -> float:
+    """The number in the environment variable *name*; *default* when unset or empty.
+
+    A value that is not a finite number (an integer with *integer*), or is
+    below *minimum* (at or below it with *above*), would make lineage fail
+    later, far from its cause (a negative timeout) or do something else than
+    meant (``1GB``): it is reported with a LineageWarning naming the
+    variable and the value, once per value, and *default* is used.
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value: float = int(text) if integer else float(text)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value) and (value > minimum if above else value >= minimum):
+        return value
+    if (name, text) not in _warned:
+        _warned.add((name, text))
+        kind = "an integer" if integer else "a number"
+        bound = f"> {minimum:g}" if above else f">= {minimum:g}"
+        warn(f"{name}={text!r} is not {kind} {bound}; lineage uses {default:g} instead")
+    return default

@@ -1,0 +1,75 @@
+"""Numbers in environment variables: a bad value is named, and lineage goes on
+with the default (a negative timeout had lost the record it was writing)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from ml_metadata.metadata_store import metadata_store
+
+import lineage
+from lineage import _env
+from lineage.store import _digest, parse_store_url
+from tests import backends
+
+
+@pytest.mark.parametrize(
+    "name, text, kwargs",
+    [
+        ("LINEAGE_CONNECT_TIMEOUT_SECONDS", "-5", {"above": True}),
+        ("LINEAGE_CONNECT_TIMEOUT_SECONDS", "0", {"above": True}),
+        ("LINEAGE_RETRY_SECONDS", "abc", {}),
+        ("LINEAGE_RETRY_SECONDS", "nan", {}),
+        ("LINEAGE_HASH_MAX_BYTES", "1GB", {"integer": True}),
+        ("LINEAGE_HASH_MAX_BYTES", "-1", {"integer": True}),
+        ("LINEAGE_EXIT_DRAIN_SECONDS", "inf", {}),
+    ],
+)
+def test_a_bad_value_is_named_once_and_the_default_used(monkeypatch, name, text, kwargs):
+    monkeypatch.setenv(name, text)
+    monkeypatch.setattr(_env, "_warned", set())
+    with pytest.warns(lineage.LineageWarning) as caught:
+        assert _env.number(name, 7.0, **kwargs) == 7.0
+    [warning] = caught
+    assert f"{name}={text!r}" in str(warning.message) and "uses 7 instead" in str(warning.message)
+    assert warning.filename == __file__  # at the caller's line, not inside lineage
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _env.number(name, 7.0, **kwargs) == 7.0  # the same value: said once
+
+
+@pytest.mark.parametrize("text, kwargs, value", [("", {}, 7.0), ("0", {}, 0.0), ("2.5", {}, 2.5), ("10", {"integer": True}, 10)])
+def test_good_values_are_taken_in_silence(monkeypatch, text, kwargs, value):
+    monkeypatch.setenv("LINEAGE_TEST_NUMBER", text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _env.number("LINEAGE_TEST_NUMBER", 7.0, **kwargs) == value
+
+
+def test_a_negative_connect_timeout_loses_no_record(monkeypatch, tmp_path):
+    """It made the socket raise ValueError: the call was neither written nor spooled."""
+    url = backends.make_url("postgresql", tmp_path)
+    monkeypatch.setenv("LINEAGE_CONNECT_TIMEOUT_SECONDS", "-5")
+    monkeypatch.setenv("LINEAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(_env, "_warned", set())
+
+    @lineage.track(store=lineage.Store(url=url), workspace="env")
+    def step(data: lineage.DataSet) -> lineage.Model:
+        return lineage.Model(uri="s3://m/1", name="m")
+
+    with pytest.warns(lineage.LineageWarning, match="LINEAGE_CONNECT_TIMEOUT_SECONDS='-5'"):
+        model = step(lineage.DataSet(uri="s3://d/1", name="d"))
+    assert model.id is not None
+    stored = metadata_store.MetadataStore(parse_store_url(url).connection_config())
+    assert [a.uri for a in stored.get_artifacts()] == ["s3://d/1", "s3://m/1"]
+
+
+def test_a_negative_hash_limit_does_not_turn_every_digest_into_a_quick_one(monkeypatch, tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n1,2\n")
+    monkeypatch.setenv("LINEAGE_HASH_MAX_BYTES", "-1")
+    monkeypatch.setattr(_env, "_warned", set())
+    with pytest.warns(lineage.LineageWarning, match="LINEAGE_HASH_MAX_BYTES='-1'"):
+        digest = _digest.of_path(str(path))
+    assert digest.scope == "full" and digest.size == 8
