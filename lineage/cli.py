@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
@@ -164,6 +165,7 @@ def _sync(parser: argparse.ArgumentParser) -> Runner:
     def run(args: argparse.Namespace) -> int:
         from lineage.store import _spool
 
+        _check_home(parser, args.home)
         interactive = sys.stderr.isatty()
 
         def progress(done: int, total: int) -> None:
@@ -207,6 +209,7 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
         from lineage import _config
         from lineage.store import RetryPolicy, _spool, connect, parse_store_url
 
+        _check_home(parser, args.home)
         url = parse_store_url(_config.store_url(args.store))
         answers = True
         reason = ""
@@ -240,6 +243,12 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
         return 0 if answers else 1
 
     return run
+
+
+def _check_home(parser: argparse.ArgumentParser, home: Optional[str]) -> None:
+    """A --home that is not a folder is a typo: not "nothing spooled"."""
+    if home is not None and not os.path.isdir(home):
+        parser.error(f"--home {home!r}: no such folder")
 
 
 def build_parser() -> argparse.ArgumentParser:

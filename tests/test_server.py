@@ -454,7 +454,7 @@ class TestProcess:
             capture_output=True, text=True, timeout=60,
         )
         assert done.returncode == 2
-        assert "needs a database store" in done.stderr
+        assert "lineage serve: only a database store can be served" in done.stderr
 
     @pytest.mark.parametrize(
         "args, message",
@@ -494,6 +494,18 @@ class TestProcess:
         assert done.returncode == 2
         assert 'refused it: role "lineage_no_such_role" does not exist' in done.stderr
         assert "did not answer" not in done.stderr and "listening" not in done.stderr
+
+    @pytest.mark.parametrize("command", ["sync", "status"])
+    def test_a_home_that_does_not_exist_is_named(self, tmp_path, command):
+        """A mistyped --home said "written: 0" / "spooled writes: 0", as if nothing waited."""
+        missing = str(tmp_path / "no-such-home")
+        done = subprocess.run(
+            [sys.executable, "-m", "lineage.cli", command, "--home", missing, "--store", "memory://"],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 2
+        assert f"--home {missing!r}: no such folder" in done.stderr
+        assert not os.path.exists(missing)
 
     def test_store_from_the_environment(self, tmp_path):
         """Without --store, LINEAGE_STORE names the store."""

@@ -362,6 +362,8 @@ class TestDefaults:
         from tests import backends
 
         server = backends.ServerProcess(f"sqlite:///{tmp_path / 'v6.db'}", args=["--host", "::1"])
+        # the address it logs is one a grpc:// URL takes (it logged ::1:PORT)
+        assert f"listening on [::1]:{server.port} " in server.output
         try:
             for store in (lineage.Store(url=f"grpc://[::1]:{server.port}"), lineage.Store(grpc_host="::1", grpc_port=server.port)):
                 lineage.Workspace(store=store, name="v6")

@@ -92,7 +92,7 @@ class EmbeddedStore:
     def __init__(self, url: StoreURL) -> None:
         if url.is_remote:
             raise InvalidValueError(
-                f"lineage serve needs a database store (sqlite, memory, postgresql, mysql), got {url.redacted()}"
+                f"only a database store can be served (sqlite, memory, postgresql, mysql), got {url.redacted()}"
             )
         self.url = url
         self._lock = threading.Lock()
@@ -371,7 +371,8 @@ class MetadataServer:
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        """host:port as a grpc:// URL takes it (an IPv6 host in brackets)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def start(self) -> None:
         self._server.start()
