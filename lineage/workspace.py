@@ -17,10 +17,11 @@ one atomic write instead of three or four.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
-from lineage.errors import InvalidTypeError, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, describe
 from lineage.records import Artifact, Model, _now, check_json, check_text
 from lineage.store import (
     INPUT,
@@ -87,6 +88,14 @@ class Store:
                 raise InvalidTypeError("Store() takes either a url or grpc_host/grpc_port, not both")
             parsed = parse_store_url(url)
         elif grpc_host is not None:
+            if grpc_host == "memory" or grpc_host.lower().endswith((".db", ".sqlite", ".sqlite3")) or os.path.isfile(grpc_host):
+                # The Kubeflow SDK's first argument is the gRPC host: a file
+                # name there would become grpc://lineage.db:8080.
+                store = "memory://" if grpc_host == "memory" else f"sqlite:///{grpc_host}"
+                raise InvalidValueError(
+                    f"Store(grpc_host) is the host of an MLMD gRPC service, got {grpc_host!r}; "
+                    f"for a store URL write Store({store!r}) or Store(url={store!r})"
+                )
             if isinstance(grpc_port, bool) or not isinstance(grpc_port, int) or not 0 < grpc_port < 65536:
                 raise InvalidTypeError(f"Store(grpc_port) must be an int from 1 to 65535, got {describe(grpc_port)}")
             certs = {
@@ -148,7 +157,6 @@ class Store:
         return self._lineage("describe_lineage", artifact, max_depth).to_text()
 
     def _lineage(self, method: str, artifact: Any, max_depth: Optional[int]) -> LineageGraph:
-        from lineage.errors import InvalidValueError
         from lineage.graph import _artifact_id, build
 
         artifact_id = _artifact_id(artifact)
@@ -210,7 +218,6 @@ class Workspace:
         reuse_workspace_if_exists: Optional[bool] = True,
         backend_url_prefix: Optional[str] = None,
     ) -> None:
-        from lineage.errors import InvalidValueError
 
         if backend_url_prefix:
             raise InvalidValueError(
@@ -434,7 +441,6 @@ class Execution:
         return self._log(artifact, OUTPUT)
 
     def _log(self, artifact: Artifact, event_type: int) -> Artifact:
-        from lineage.errors import InvalidValueError
 
         if artifact is None:
             raise InvalidValueError("'artifact' must be set.")

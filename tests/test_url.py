@@ -348,6 +348,22 @@ class TestDefaults:
 
         assert str(caught.value) == f"Store(grpc_host) must be a host name or an IP address, got {host!r}"
 
+    @pytest.mark.parametrize("host", ["lineage.db", "runs/lineage.sqlite", "/abs/path/x.db", "memory", "EXISTING"])
+    def test_a_store_file_where_the_grpc_host_goes_gets_the_url_to_write(self, host, tmp_path, monkeypatch):
+        """Store("lineage.db") had become grpc://lineage.db:8080 and failed seconds later, on a DNS lookup."""
+        monkeypatch.chdir(tmp_path)
+        if host == "EXISTING":  # any existing file, whatever its name
+            host = "store.bin"
+            (tmp_path / host).write_bytes(b"")
+        with pytest.raises(InvalidValueError) as caught:
+            lineage.Store(host)
+        url = "memory://" if host == "memory" else f"sqlite:///{host}"
+        assert str(caught.value) == (
+            f"Store(grpc_host) is the host of an MLMD gRPC service, got {host!r}; "
+            f"for a store URL write Store({url!r}) or Store(url={url!r})"
+        )
+        assert not (tmp_path / "lineage.db").exists()
+
     @pytest.mark.parametrize("host", ["localhost", "metadata-grpc-service.kubeflow", "10.0.0.7", "::1", "[::1]", "my_host"])
     def test_grpc_host_names_and_addresses(self, host):
         """An IPv6 address with or without brackets; MLMD's client gets it in brackets."""
