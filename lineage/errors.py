@@ -99,12 +99,13 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 def warn(message: str) -> None:
     """Issue a LineageWarning at the user's line: the first caller outside
-    lineage and wrapt (a fixed stacklevel pointed into lineage's own code,
+    lineage, wrapt and attrs (a fixed stacklevel pointed into lineage's own code,
     which differs from path to path)."""
     frame = sys._getframe(1)
     level = 2
     while frame.f_back is not None and (
-        frame.f_code.co_filename.startswith(_PACKAGE) or f"{os.sep}wrapt{os.sep}" in frame.f_code.co_filename
+        frame.f_code.co_filename.startswith((_PACKAGE, "<attrs generated"))
+        or f"{os.sep}wrapt{os.sep}" in frame.f_code.co_filename
     ):
         frame = frame.f_back
         level += 1

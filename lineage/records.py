@@ -25,6 +25,7 @@ protos and back using :func:`schema_of`.
 from __future__ import annotations
 
 import collections.abc
+import difflib
 import math
 import sys
 import time
@@ -33,7 +34,7 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 import attrs
 
-from lineage.errors import InvalidTypeError, InvalidValueError, ReservedPropertyError, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, ReservedPropertyError, describe, warn
 
 __all__ = [
     "Artifact",
@@ -137,6 +138,14 @@ def _required_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
     limit = MAX_URI_BYTES if attribute.name == "uri" else MAX_TEXT_BYTES
     if _fast_ok(value, limit):
         return
+    if value is None:
+        # Validators run once every field is set: a misspelt keyword is in extra.
+        close = _close_keys(attribute.name, getattr(instance, "extra", None))
+        if close:
+            raise InvalidValueError(
+                f"{_where(instance, attribute)} is required: got None "
+                f"(and an extra property {close[0]!r}: a misspelling of {attribute.name!r}?)"
+            )
     _check_str(_where(instance, attribute), value, required=True)
     if attribute.name == "uri":
         check_text(_where(instance, attribute), value, MAX_URI_BYTES)
@@ -146,6 +155,10 @@ def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
     if value is None or _fast_ok(value, MAX_TEXT_BYTES):
         return
     _check_str(_where(instance, attribute), value, required=False)
+
+
+#: Fields no keyword sets (an extra key near them is no misspelling of one).
+_NOT_KEYWORDS = frozenset({"extra", "id", "create_time"})
 
 
 def _init_plain(record: Any, strings: Dict[str, Any]) -> bool:
@@ -302,12 +315,29 @@ def check_property_name(where: str, key: Any) -> None:
         )
 
 
+def _close_keys(name: str, keys: Any) -> list:
+    """The keys of *keys* that look like a misspelling of the field *name*."""
+    if not isinstance(keys, collections.abc.Mapping) or not keys:
+        return []
+    return difflib.get_close_matches(name, [k for k in keys if isinstance(k, str) and k != name], n=1, cutoff=0.75)
+
+
 def _extra(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if type(value) is dict and not value:
         return
     where = _where(instance, attribute)
     if not isinstance(value, collections.abc.Mapping):
         raise InvalidTypeError(f"{where} must be a mapping, got {describe(value)}")
+    for field in field_names(type(instance)):
+        if field in _NOT_KEYWORDS or getattr(instance, field, None) is not None:
+            continue
+        close = _close_keys(field, value)
+        if close:
+            # Kept, as the Kubeflow SDK kept any keyword; said, since the field stays unset.
+            warn(
+                f"{type(instance).__name__}({close[0]}=...) is kept as an extra property, "
+                f"and {type(instance).__name__}.{field} is unset: a misspelling of {field!r}?"
+            )
     seen: Dict[str, str] = {}
     for key, item in value.items():
         check_property_name(where, key)

@@ -8,12 +8,14 @@ followed by the letters of its escapes), and characters outside the BMP.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Dict, Optional
 
 import attrs
 from hypothesis import strategies as st
 
 from lineage import Artifact, DataSet, Metrics, Model
+from lineage.records import field_names
 
 __all__ = [
     "CustomRecord",
@@ -106,8 +108,13 @@ extras = st.dictionaries(property_names, _extra_values, max_size=4)
 
 def _build(cls: type, required: Dict[str, Any], optional: Dict[str, Any], extra: Dict[str, Any]) -> Artifact:
     kwargs = {**{k: v for k, v in optional.items() if v is not None}, **required}
-    # extras with the name of a real argument would set that argument instead
-    extra = {k: v for k, v in extra.items() if k not in kwargs and k not in _ARGUMENTS[cls]}
+    # extras with the name of a real argument would set that argument instead;
+    # one close to a field's name is warned about as a misspelling
+    fields = list(field_names(cls))
+    extra = {
+        k: v for k, v in extra.items()
+        if k not in kwargs and k not in _ARGUMENTS[cls] and not difflib.get_close_matches(k, fields, n=1, cutoff=0.75)
+    }
     return cls(**kwargs, **extra)
 
 

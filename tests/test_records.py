@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import types
+import warnings
 from typing import Optional
 
 import attrs
@@ -19,6 +20,7 @@ from lineage.errors import (
     InvalidTypeError,
     InvalidValueError,
     LineageError,
+    LineageWarning,
     ReservedPropertyError,
 )
 from lineage.records import Artifact, schema_of
@@ -511,6 +513,39 @@ class TestBadInputProperties:
             outcome = (True, (type(m.labels), type(m.values)))
 
         assert (True, True) == (outcome[0], outcome[1] is None or set(outcome[1]) <= {dict, type(None)})
+
+
+class TestMisspeltKeywords:
+    """Records keep any extra keyword, as the Kubeflow SDK did; one that looks
+    like a misspelt field is said, at the user's line."""
+
+    @pytest.mark.parametrize(
+        "make, key, field",
+        [
+            (lambda: Model(uri="s3://m", name="m", verison="3"), "verison", "Model.version"),
+            (lambda: Model(uri="s3://m", name="m", hyperparams={"lr": 0.1}), "hyperparams", "Model.hyperparameters"),
+            (lambda: Metrics(uri="s3://x", name="x", value={"a": 1.0}), "value", "Metrics.values"),
+            (lambda: DataSet(uri="s3://d", name="d", ownr="me"), "ownr", "DataSet.owner"),
+        ],
+    )
+    def test_near_miss_is_kept_and_warned(self, make, key, field):
+        with pytest.warns(LineageWarning) as caught:
+            record = make()
+        [warning] = caught
+        assert f"({key}=...) is kept as an extra property, and {field} is unset: a misspelling of" in str(warning.message)
+        assert warning.filename == __file__
+        assert key in record.extra and getattr(record, field.split(".")[1]) is None
+
+    def test_other_extras_are_taken_in_silence(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model = Model(uri="s3://m", name="m", version="3", framework="torch", accuracy=0.9, names=["a"])
+        assert model.extra == {"framework": "torch", "accuracy": 0.9, "names": ["a"]}
+
+    def test_a_missing_required_field_names_the_misspelt_keyword(self):
+        with pytest.raises(InvalidValueError) as caught:
+            DataSet(uri="s3://d", nmae="a")
+        assert str(caught.value) == "DataSet.name is required: got None (and an extra property 'nmae': a misspelling of 'name'?)"
 
 
 class TestCustomTypeRequiredFields:
