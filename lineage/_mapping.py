@@ -9,7 +9,9 @@ The rules, in order, for one bound argument (or one part of a return value):
 3. a ``str`` or ``os.PathLike`` whose annotation names a record class
    (``path: DataSet``, ``-> Annotated[Path, Model]``) becomes that record,
    ``uri`` an absolute ``file://`` URI (or the string itself if it already is
-   a URI) and ``name`` the file name;
+   a URI) and ``name`` the file name; so do the items of a collection
+   annotated with one (``List[DataSet]``, ``Dict[str, DataSet]``,
+   ``*paths: DataSet``, ``-> list[Model]``);
 4. an object of a type given to :func:`register_converter` is converted by
    the registered function (so lineage never imports pandas or sklearn);
 5. anything else is a parameter: typed when it is a bool, int, float or str,
@@ -175,6 +177,37 @@ def _is_union_type(origin: Any) -> bool:
     return origin is types.UnionType
 
 
+_SEQUENCES = frozenset(
+    {
+        list, tuple, collections.abc.Sequence, collections.abc.MutableSequence,
+        collections.abc.Iterable, collections.abc.Collection,
+    }
+)
+_MAPPINGS = frozenset({dict, collections.abc.Mapping, collections.abc.MutableMapping})
+
+
+def item_class_of(annotation: Any) -> Optional[type]:
+    """For a collection of one record class (``List[DataSet]``,
+    ``Sequence[DataSet]``, ``Tuple[DataSet, ...]``, ``Dict[str, DataSet]``,
+    also in ``Optional`` or ``Annotated``): that class, or None."""
+    origin = typing.get_origin(annotation)
+    if origin is None:
+        return None
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return item_class_of(args[0])
+    if origin is Union or (sys.version_info >= (3, 10) and _is_union_type(origin)):
+        classes = {item_class_of(a) for a in args if a is not type(None)} - {None}
+        return classes.pop() if len(classes) == 1 else None
+    if origin is tuple:
+        return record_class_of(args[0]) if len(args) == 2 and args[1] is Ellipsis else None
+    if origin in _SEQUENCES:
+        return record_class_of(args[0]) if len(args) == 1 else None
+    if origin in _MAPPINGS:
+        return record_class_of(args[1]) if len(args) == 2 else None
+    return None
+
+
 def element_classes(annotation: Any) -> Optional[List[Optional[type]]]:
     """For ``Tuple[Model, Metrics]``: the record class of each element."""
     origin = typing.get_origin(annotation)
@@ -217,9 +250,18 @@ def _convert(value: Any) -> Optional[Artifact]:
 
 
 def find_artifacts(
-    value: Any, path: Tuple[PathStep, ...], cls: Optional[type] = None, depth: int = 0, budget: Optional[List[int]] = None
+    value: Any,
+    path: Tuple[PathStep, ...],
+    cls: Optional[type] = None,
+    depth: int = 0,
+    budget: Optional[List[int]] = None,
+    items: Optional[type] = None,
 ) -> Optional[List[Found]]:
     """The artifacts in *value*, with their event paths; None if it holds none.
+
+    *cls*: the record class a path or URI *value* becomes; *items*: the one
+    its items (a list's, a tuple's, a dict's values) become
+    (``List[DataSet]``).
 
     Containers are looked into at most ``_MAX_ITEMS`` (10,000) items in all,
     counted in order over every level (*budget* is what is left of it, shared
@@ -244,7 +286,8 @@ def find_artifacts(
         return None
     if budget is None:
         budget = [_MAX_ITEMS]
-    plain = _PLAIN_TYPES if not _converters else ()  # a converter may take any type
+    # a converter may take any type; an item class makes records of strings
+    plain = _PLAIN_TYPES if not _converters and items is None else ()
     children: Iterable[Tuple[Any, Any]]
     if isinstance(value, tuple) and hasattr(value, "_fields"):  # NamedTuple
         children = zip(value._fields, value)
@@ -274,24 +317,25 @@ def find_artifacts(
         if isinstance(item, Artifact):  # as find_artifacts(item) would, without the call
             found.append((item, path + (step,)))
         elif type(item) not in plain:  # a str or number holds no record: spare the call
-            found.extend(find_artifacts(item, path + (step,), None, depth + 1, budget) or ())
+            found.extend(find_artifacts(item, path + (step,), items, depth + 1, budget) or ())
     return found or None
 
 
-_plans: Dict[Any, Tuple[Optional[type], Optional[List[Optional[type]]]]] = {}
+_Plan = Tuple[Optional[type], Optional[List[Optional[type]]], Optional[type]]
+_plans: Dict[Any, _Plan] = {}
 
 
-def _annotation_plan(annotation: Any) -> Tuple[Optional[type], Optional[List[Optional[type]]]]:
-    """(record class, element classes) of a return annotation, worked out once."""
+def _annotation_plan(annotation: Any) -> _Plan:
+    """(record class, element classes, item class) of a return annotation, worked out once."""
     if annotation is inspect.Signature.empty:
-        return None, None
+        return None, None, None
     try:
         return _plans[annotation]
     except KeyError:
         pass
     except TypeError:  # an unhashable annotation (Annotated with a dict, ...)
-        return record_class_of(annotation), element_classes(annotation)
-    plan = (record_class_of(annotation), element_classes(annotation))
+        return record_class_of(annotation), element_classes(annotation), item_class_of(annotation)
+    plan = (record_class_of(annotation), element_classes(annotation), item_class_of(annotation))
     if len(_plans) >= 4096:
         _plans.clear()
     _plans[annotation] = plan
@@ -305,13 +349,13 @@ def outputs_of(
     path: Tuple[PathStep, ...] = tuple(root)
     if explicit is not None:
         return _explicit_outputs(value, explicit, path)
-    cls, elements = _annotation_plan(annotation)
+    cls, elements, items = _annotation_plan(annotation)
     if elements is not None and isinstance(value, (list, tuple)) and len(elements) == len(value):
         found: List[Found] = []
         for index, (item, item_cls) in enumerate(zip(value, elements)):
             found.extend(find_artifacts(item, path + (index,), item_cls, 1) or ())
         return found
-    return find_artifacts(value, path, cls) or []
+    return find_artifacts(value, path, cls, items=items) or []
 
 
 def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List[Found]:
@@ -581,6 +625,10 @@ class Binder:
         self.not_by_keyword = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL, p.VAR_KEYWORD))
         self.defaults = {p.name: p.default for p in params if p.default is not p.empty and p.kind is not p.VAR_KEYWORD}
         self.input_classes = {name: record_class_of(a) for name, a in self.annotations.items()}
+        self.input_items = {name: item_class_of(a) for name, a in self.annotations.items()}
+        for p in params:
+            if p.kind is p.VAR_POSITIONAL:  # *paths: DataSet annotates each item
+                self.input_items[p.name] = self.input_classes.pop(p.name, None) or self.input_items.get(p.name)
 
     def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any], bound_method: bool) -> Dict[str, Any]:
         """Argument values by parameter name, defaults applied.
@@ -668,7 +716,8 @@ def map_arguments(
             explicit = dict(inputs)
         else:
             explicit = {name: None for name in inputs}
-    declared, var_keyword, classes = binder.annotations, binder.var_keyword, binder.input_classes
+    declared, var_keyword = binder.annotations, binder.var_keyword
+    classes, item_classes = binder.input_classes, binder.input_items
     for name, value in values.items():
         # An item of **kwargs answers to its own name and to the **kwargs
         # parameter's (exclude=["kw"], inputs=["kw"], **kw: DataSet).
@@ -676,10 +725,11 @@ def map_arguments(
         if name in excluded or owner in excluded:
             continue
         cls = classes.get(name) or classes.get(owner)
+        items = item_classes.get(name) if name in declared else item_classes.get(owner)
         if explicit is not None:
             if name in explicit or owner in explicit:
                 cls = explicit.get(name) or explicit.get(owner) or cls
-                found = find_artifacts(value, (name,), cls)
+                found = find_artifacts(value, (name,), cls, items=items)
                 if not found and cls is None:
                     # named, with no record class anywhere: a path or URI is a DataSet
                     record = path_to_record(value, DataSet)
@@ -691,7 +741,7 @@ def map_arguments(
                 # named, but it holds no record (an int, a list of numbers...):
                 # a parameter, rather than dropped
         else:
-            found = find_artifacts(value, (name,), cls)
+            found = find_artifacts(value, (name,), cls, items=items)
             if found:
                 mapped.inputs.extend(found)
                 rest = _without_records(value, found)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import inspect
 import json
 import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lineage
-from lineage import DataSet, track
+from lineage import DataSet, Model, track
 from lineage._mapping import REDACTED, Binder, _is_secret, _secret_names
 from tests import backends
 from tests import mlmd_reads as mr
@@ -334,6 +336,93 @@ class TestBinder:
         e = mr.one_execution(tracked_sqlite, "annotated")
         [(kind, step, uri)] = mr.paths(tracked_sqlite, e.id)
         assert (kind, step) == ("INPUT", ("train",)) and uri.endswith("train.csv")
+
+
+# --------------------------------------------------------------------------- collections of a record class
+
+
+class TestCollectionAnnotations:
+    """Paths in a collection annotated with a record class become records,
+    as a single ``path: DataSet`` does (they were stored as a parameter)."""
+
+    def test_arguments(self, tracked_sqlite, tmp_path):
+        files = []
+        for name in ("a.csv", "b.csv"):
+            (tmp_path / name).write_text(name)
+            files.append(str(tmp_path / name))
+        a, b = files
+
+        @track
+        def lst(ps: List[DataSet]):
+            return None
+
+        @track
+        def seq(ps: Optional[Sequence[DataSet]], n: int = 1):
+            return None
+
+        @track
+        def tup(ps: Tuple[DataSet, ...]):
+            return None
+
+        @track
+        def dct(ps: Dict[str, DataSet]):
+            return None
+
+        @track
+        def star(*ps: DataSet):
+            return None
+
+        @track
+        def builtin(ps: list[DataSet]):
+            return None
+
+        lst([a, b])
+        seq([a, Path(b)])
+        tup((a,))
+        dct({"train": a, "test": b})
+        star(a, b)
+        builtin([a])
+        expected = {
+            "lst": [("INPUT", ("ps", 0), "file://" + a), ("INPUT", ("ps", 1), "file://" + b)],
+            "seq": [("INPUT", ("ps", 0), "file://" + a), ("INPUT", ("ps", 1), "file://" + b)],
+            "tup": [("INPUT", ("ps", 0), "file://" + a)],
+            "dct": [("INPUT", ("ps", "test"), "file://" + b), ("INPUT", ("ps", "train"), "file://" + a)],
+            "star": [("INPUT", ("ps", 0), "file://" + a), ("INPUT", ("ps", 1), "file://" + b)],
+            "builtin": [("INPUT", ("ps", 0), "file://" + a)],
+        }
+        for name, events in expected.items():
+            e = mr.one_execution(tracked_sqlite, name)
+            assert sorted(mr.paths(tracked_sqlite, e.id)) == events, name
+            assert "ps" not in params_of(mr.custom(e)), name
+
+    def test_return_value(self, tracked_sqlite, tmp_path):
+        @track
+        def produce() -> list[Model]:
+            return [str(tmp_path / "m1.pt"), "s3://bucket/m2.pt"]
+
+        @track
+        def by_name() -> Dict[str, Model]:
+            return {"best": "s3://bucket/best.pt"}
+
+        produce()
+        by_name()
+        e = mr.one_execution(tracked_sqlite, "produce")
+        assert mr.paths(tracked_sqlite, e.id) == [
+            ("OUTPUT", ("return", 0), "file://" + str(tmp_path / "m1.pt")),
+            ("OUTPUT", ("return", 1), "s3://bucket/m2.pt"),
+        ]
+        e = mr.one_execution(tracked_sqlite, "by_name")
+        assert mr.paths(tracked_sqlite, e.id) == [("OUTPUT", ("return", "best"), "s3://bucket/best.pt")]
+
+    def test_other_collections_of_strings_stay_parameters(self, tracked_sqlite):
+        @track
+        def f(names: List[str]):
+            return None
+
+        f(["a.csv"])
+        e = mr.one_execution(tracked_sqlite, "f")
+        assert params_of(mr.custom(e))["names"] == {"items": ["a.csv"]}  # a list is kept as its JSON
+        assert mr.paths(tracked_sqlite, e.id) == []
 
 
 # --------------------------------------------------------------------------- numbers named like secrets
