@@ -62,6 +62,21 @@ def git_state(folder: str) -> Dict[str, Any]:
     return {"git_commit": commit, "git_dirty": bool(status)}
 
 
+@functools.lru_cache(maxsize=1024)
+def _untracked(filename: str) -> bool:
+    """Whether git does not track *filename* (a script never committed: the
+    commit does not hold the code that ran, and ``git status`` without
+    untracked files calls the tree clean)."""
+    try:
+        done = subprocess.run(
+            ("git", "ls-files", "--error-unmatch", "--", os.path.basename(filename)),
+            cwd=os.path.dirname(filename), capture_output=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode != 0
+
+
 def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
     """Module, qualified name, source hash and git state of a function."""
     info: Dict[str, Any] = {
@@ -77,8 +92,12 @@ def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
         filename = inspect.getsourcefile(func) or ""
     except TypeError:
         filename = ""
-    folder = os.path.dirname(os.path.abspath(filename)) if filename and os.path.exists(filename) else os.getcwd()
+    exists = bool(filename) and os.path.isfile(filename)
+    folder = os.path.dirname(os.path.abspath(filename)) if exists else os.getcwd()
     info.update(git_state(folder))
+    if exists and "git_commit" in info and _untracked(os.path.abspath(filename)):
+        info["git_dirty"] = True
+        info["source_untracked"] = True
     return info
 
 
@@ -106,7 +125,8 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[st
     (shared, so also a cache key for what is built from them).
 
     ``lineage.git_commit``, and ``lineage.provenance``: JSON of ``code``
-    (module, function, source_sha256, git_dirty; for a ``with`` block the
+    (module, function, source_sha256, git_dirty, and source_untracked when
+    the function's file is not in git (then git_dirty too); for a ``with`` block the
     working folder's git state) and ``process`` (host, user, python,
     lineage_version, command, pid). Built once per process and function.
     """

@@ -526,6 +526,38 @@ class TestParams:
             assert isinstance(code["git_dirty"], bool)
 
 
+def test_a_script_git_does_not_track_is_dirty(tmp_path):
+    """An untracked script in a git work tree: the commit does not hold the
+    code that ran. git status without untracked files had called it clean."""
+    import json
+    import subprocess
+    import sys
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    script = "import lineage\nlineage.init(store='sqlite:///{db}')\n@lineage.track\ndef {name}(): pass\n{name}()\n"
+    git("init", "-q")
+    (tmp_path / "committed.py").write_text(script.format(db="c.db", name="committed"))
+    git("add", "committed.py")
+    git("commit", "-q", "-m", "init")
+    (tmp_path / "untracked.py").write_text(script.format(db="u.db", name="untracked"))
+    (tmp_path / ".gitignore").write_text("*.db*\nhome/\n.gitignore\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    env["LINEAGE_HOME"] = str(tmp_path / "home")
+    for name in ("committed", "untracked"):
+        subprocess.run([sys.executable, f"{name}.py"], cwd=tmp_path, env=env, check=True, timeout=120)
+    codes = {}
+    for name, db in (("committed", "c.db"), ("untracked", "u.db")):
+        store = lineage.Store(url=f"sqlite:///{tmp_path / db}")
+        props = mr.custom(mr.one_execution(store, name))
+        codes[name] = json.loads(props["lineage.provenance"])["code"]
+        assert len(props["lineage.git_commit"]) == 40
+    assert codes["committed"]["git_dirty"] is False and "source_untracked" not in codes["committed"]
+    assert codes["untracked"]["git_dirty"] is True and codes["untracked"]["source_untracked"] is True
+
+
 class TestFunctionKinds:
     def test_decorator_forms_and_metadata(self, tracked_sqlite):
         """@track, @track() and @track(...) keep __name__, __doc__, __wrapped__ and the signature."""
