@@ -794,6 +794,44 @@ def record_class_for(type_name: str) -> Optional[type]:
     return None
 
 
+def class_for_type(type_name: str, fields: Mapping[str, Any], class_name: str) -> type:
+    """The record class of an artifact type known only by its name and its
+    properties' Python types (an artifact in the Kubeflow SDK's own style:
+    ``ARTIFACT_TYPE_NAME`` and ``serialization()``, no attrs fields).
+
+    The class defined for the type, if any; else one made here (an attrs
+    subclass of :class:`Artifact` with an optional field per property,
+    registered like a defined one, so that reads give it back).
+    """
+    known = record_class_for(type_name)
+    if known is not None:
+        return known
+    base = set(field_names(Artifact))
+    made = attrs.make_class(
+        class_name,
+        {
+            name: attrs.field(
+                default=None,
+                kw_only=True,
+                type=Optional[tp] if tp in (str, int, float, bool) else Any,  # type: ignore[arg-type]
+            )
+            for name, tp in fields.items()
+            if name not in base
+        },
+        bases=(Artifact,),
+        class_body={"ARTIFACT_TYPE_NAME": type_name, "__module__": __name__},
+        repr=False,
+    )
+    schema_of(made)  # checks the field names; registers the type name
+    return made
+
+
+def is_builtin(cls: type) -> bool:
+    """Whether *cls* is one of lineage's own record classes (keyword
+    arguments beyond its fields are its extra properties)."""
+    return cls in _BUILTIN_RECORDS
+
+
 def _validate_declared_fields(record: Artifact) -> None:
     cls = type(record)
     if cls in _BUILTIN_RECORDS:

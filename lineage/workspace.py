@@ -444,6 +444,13 @@ class Execution:
 
         if artifact is None:
             raise InvalidValueError("'artifact' must be set.")
+        if codec.is_kubeflow_style(artifact):
+            # An artifact class written for the Kubeflow SDK: logged from its
+            # serialization(), and given its id, as the SDK did.
+            record = codec.record_from_kubeflow_style(artifact)
+            self._log(record, event_type)
+            artifact.id = record.id
+            return artifact
         if not isinstance(artifact, Artifact):
             raise InvalidTypeError(
                 f"'artifact' must be a lineage.Artifact (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"

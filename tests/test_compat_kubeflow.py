@@ -8,9 +8,12 @@ did), so lineage registers them first, as it does on any store.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kubeflow.metadata import metadata
 from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as mlpb
 
 import lineage
 from lineage import DataSet, Execution, Metrics, Model, Run, Workspace
@@ -331,3 +334,102 @@ class TestLongRecords:
         assert {"id": m.id, "workspace": "ws", "name": "m", "version": "1"} == subset(
             flat, ("id", "workspace", "name", "version")
         )
+
+
+# --------------------------------------------------------------------------- custom artifact classes of the old SDK
+
+
+class OldStyleCheckpoint(metadata.Artifact):
+    """A custom artifact written for the Kubeflow SDK: its ABC, not attrs."""
+
+    ARTIFACT_TYPE_NAME = "acme.org/test/old_style_checkpoint"
+
+    def __init__(self, uri, name, step, loss=None):
+        self.uri, self.name, self.step, self.loss, self.id = uri, name, step, loss, None
+
+    def serialization(self):
+        properties = {
+            "name": mlpb.Value(string_value=self.name),
+            "step": mlpb.Value(int_value=self.step),
+            "__ALL_META__": mlpb.Value(string_value=json.dumps({"name": self.name, "step": self.step})),
+        }
+        if self.loss is not None:
+            properties["loss"] = mlpb.Value(double_value=self.loss)
+        return mlpb.Artifact(
+            uri=self.uri, properties=properties, custom_properties={"framework": mlpb.Value(string_value="torch")}
+        )
+
+
+class PlainCheckpoint:
+    """The same, derived from nothing."""
+
+    ARTIFACT_TYPE_NAME = "acme.org/test/plain_checkpoint"
+
+    def __init__(self, uri):
+        self.uri, self.id = uri, None
+
+    def serialization(self):
+        return mlpb.Artifact(uri=self.uri, properties={"epoch": mlpb.Value(int_value=3)})
+
+
+class TestOldStyleCustomArtifacts:
+    """A custom artifact class of the old SDK (ARTIFACT_TYPE_NAME and
+    serialization()) is logged from what it serializes (it was refused)."""
+
+    def test_logged_read_back_and_read_by_the_old_sdk(self, lineage_store, old_store):
+        # As old SDK users did: the type registered by hand before logging.
+        old_store.store.put_artifact_type(
+            mlpb.ArtifactType(
+                name=OldStyleCheckpoint.ARTIFACT_TYPE_NAME,
+                properties={"name": mlpb.STRING, "step": mlpb.INT, "loss": mlpb.DOUBLE, "__ALL_META__": mlpb.STRING},
+            )
+        )
+        ws = Workspace(store=lineage_store, name="old-style")
+        exe = Execution(name="train", workspace=ws)
+        checkpoint = OldStyleCheckpoint("s3://ckpt/1", "ckpt", step=5, loss=0.25)
+
+        assert exe.log_output(checkpoint) is checkpoint  # the SDK's contract: the same object, id set
+        [stored] = lineage_store.store.get_artifacts_by_id([checkpoint.id])
+        assert stored.type == OldStyleCheckpoint.ARTIFACT_TYPE_NAME and stored.uri == "s3://ckpt/1"
+        assert (stored.properties["step"].int_value, stored.properties["loss"].double_value) == (5, 0.25)
+        assert stored.custom_properties["framework"].string_value == "torch"
+        assert stored.custom_properties["__kf_workspace__"].string_value == "old-style"
+        [event] = lineage_store.store.get_events_by_artifact_ids([checkpoint.id])
+        assert (event.execution_id, event.type) == (exe.id, mlpb.Event.OUTPUT)
+
+        record = lineage_store.get_artifact(checkpoint.id)
+        assert (record.name, record.step, record.loss, record.extra) == ("ckpt", 5, 0.25, {"framework": "torch"})
+
+        # The old SDK logs its class into the type lineage added to, and lists
+        # what lineage wrote as what it wrote itself (its reader takes every
+        # typed property's string_value: '' for step and loss, either way).
+        old_ws = metadata.Workspace(store=old_store, name="old-style")
+        again = metadata.Execution(name="old", workspace=old_ws).log_output(OldStyleCheckpoint("s3://ckpt/2", "ckpt", 5, 0.25))
+        assert lineage_store.get_artifact(again.id).step == 5
+        by_lineage, by_sdk = sorted(old_ws.list(OldStyleCheckpoint.ARTIFACT_TYPE_NAME), key=lambda flat: flat["id"])
+        keys = ["name", "step", "loss", "workspace"]
+        assert subset(by_lineage, keys) == subset(by_sdk, keys)
+        assert (by_lineage["id"], by_sdk["id"]) == (checkpoint.id, again.id)
+        assert by_lineage["uri"] == "s3://ckpt/1"  # lineage's __ALL_META__ holds every field
+
+    def test_a_class_derived_from_nothing(self, lineage_store):
+        exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="plain"))
+        checkpoint = exe.log_input(PlainCheckpoint("s3://plain/1"))
+
+        record = lineage_store.get_artifact(checkpoint.id)
+        assert (type(record).ARTIFACT_TYPE_NAME, record.uri, record.name, record.epoch) == (
+            PlainCheckpoint.ARTIFACT_TYPE_NAME, "s3://plain/1", "1", 3,
+        )
+
+    def test_serialization_must_give_an_artifact(self, lineage_store):
+        class Broken(PlainCheckpoint):
+            def serialization(self):
+                return {"uri": self.uri}
+
+        exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="broken"))
+        with pytest.raises(lineage.InvalidTypeError) as caught:
+            exe.log_output(Broken("s3://b/1"))
+        assert str(caught.value) == (
+            "Broken.serialization() must return an MLMD Artifact (metadata_store_pb2.Artifact), got {'uri': 's3://b/1'} (dict)"
+        )
+        assert lineage_store.store.get_artifacts() == []  # nothing written

@@ -37,7 +37,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lineage import records
 from lineage._fork import renew_after_fork
-from lineage.errors import InvalidValueError, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, describe
 from lineage.records import BOOL, FLOAT, INT, JSON, MAX_CONTEXT_NAME_BYTES, STR, Artifact, RecordSchema, schema_of
 
 __all__ = [
@@ -680,6 +680,68 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
         _set(record, "name", decode(proto.name) if proto.name else "")
     _set(record, "id", proto.id)
     return record
+
+
+def is_kubeflow_style(obj: Any) -> bool:
+    """Whether *obj* is an artifact in the Kubeflow SDK's own style: a class
+    with ``ARTIFACT_TYPE_NAME`` and ``serialization()`` (returning an MLMD
+    Artifact), not a lineage record with attrs fields."""
+    cls = type(obj)
+    return (
+        callable(getattr(obj, "serialization", None))
+        and isinstance(getattr(cls, "ARTIFACT_TYPE_NAME", None), str)
+        and "__attrs_attrs__" not in cls.__dict__
+    )
+
+
+def record_from_kubeflow_style(obj: Any) -> Artifact:
+    """The record of a Kubeflow SDK-style artifact, from its ``serialization()``.
+
+    Its properties become fields of the record class of its type (one is
+    made for a type no class describes: :func:`records.class_for_type`), its
+    custom properties extra properties; lineage sets the workspace, run,
+    ``create_time`` and ``__ALL_META__`` itself, as for any record.
+
+    Raises:
+        InvalidTypeError: ``serialization()`` did not return an MLMD Artifact.
+        InvalidValueError: a value the record refuses (named, as for any record).
+    """
+    cls_name = type(obj).__name__
+    proto = obj.serialization()
+    if not isinstance(proto, pb.Artifact):
+        try:  # the message class of another copy of MLMD's protos
+            proto = pb.Artifact.FromString(proto.SerializeToString())
+        except Exception:
+            raise InvalidTypeError(
+                f"{cls_name}.serialization() must return an MLMD Artifact (metadata_store_pb2.Artifact), got {describe(proto)}"
+            ) from None
+    skip = {ALL_META, "create_time", WORKSPACE_PROPERTY, RUN_PROPERTY}
+    values = {k: _raw_value(v) for k, v in proto.properties.items() if k not in skip}
+    values = {k: v for k, v in values.items() if v is not None}
+    extra = {k: _raw_value(v) for k, v in proto.custom_properties.items() if k not in skip}
+    extra = {k: v for k, v in extra.items() if v is not None}
+    uri = proto.uri or getattr(obj, "uri", None)
+    if not values.get("name"):
+        values["name"] = getattr(obj, "name", None) or (uri.rstrip("/").rsplit("/", 1)[-1] if isinstance(uri, str) else None)
+    cls = records.class_for_type(type(obj).ARTIFACT_TYPE_NAME, {k: type(v) for k, v in values.items()}, cls_name)
+    fields = set(records.field_names(cls)) - {"extra", "id", "create_time"}
+    kwargs = {k: v for k, v in values.items() if k in fields}
+    extra.update((k, v) for k, v in values.items() if k not in fields)
+    if records.is_builtin(cls):
+        return cls(uri=uri, **kwargs, **extra)  # type: ignore[no-any-return]
+    return cls(uri=uri, **kwargs, extra=extra)  # type: ignore[no-any-return]
+
+
+def _raw_value(value: pb.Value) -> Any:
+    """A value as the Kubeflow SDK-style class set it (no lineage escaping to undo)."""
+    which = value.WhichOneof("value")
+    if which in ("string_value", "int_value", "double_value", "bool_value"):
+        return getattr(value, which)
+    if which == "struct_value":
+        from google.protobuf import json_format
+
+        return json_format.MessageToDict(value.struct_value)
+    return None
 
 
 def _stored_meta(proto: pb.Artifact) -> Dict[str, Any]:
