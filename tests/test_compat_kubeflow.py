@@ -17,6 +17,7 @@ from ml_metadata.proto import metadata_store_pb2 as mlpb
 
 import lineage
 from lineage import DataSet, Execution, Metrics, Model, Run, Workspace
+from lineage import records
 from lineage.records import schema_of
 from lineage.store import _codec as codec
 
@@ -411,6 +412,26 @@ class TestOldStyleCustomArtifacts:
         assert subset(by_lineage, keys) == subset(by_sdk, keys)
         assert (by_lineage["id"], by_sdk["id"]) == (checkpoint.id, again.id)
         assert by_lineage["uri"] == "s3://ckpt/1"  # lineage's __ALL_META__ holds every field
+
+    @pytest.mark.parametrize(
+        ("old_cls", "new_cls", "fields", "extra"),
+        [
+            (metadata.Model, Model, MODEL_FIELDS, EXTRA),
+            (metadata.DataSet, DataSet, DATA_SET_FIELDS, EXTRA),
+            (metadata.Metrics, Metrics, METRICS_FIELDS, {}),
+        ],
+    )
+    def test_the_old_sdks_own_records_keep_every_field(self, lineage_store, old_cls, new_cls, fields, extra):
+        """An old SDK DataSet/Model/Metrics object given to lineage's Execution:
+        nested fields and keyword arguments, kept only in its __ALL_META__, too."""
+        exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="objects"))
+        old_record = exe.log_output(old_cls(**fields, **extra))
+
+        read = lineage_store.get_artifact(old_record.id)
+        expected = new_cls(**fields, **extra)
+        assert type(read) is new_cls
+        compared = [name for name in records.field_names(new_cls) if name not in ("id", "create_time")]
+        assert {name: getattr(read, name) for name in compared} == {name: getattr(expected, name) for name in compared}
 
     def test_a_class_derived_from_nothing(self, lineage_store):
         exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="plain"))

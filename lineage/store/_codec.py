@@ -724,12 +724,28 @@ def record_from_kubeflow_style(obj: Any) -> Artifact:
     if not values.get("name"):
         values["name"] = getattr(obj, "name", None) or (uri.rstrip("/").rsplit("/", 1)[-1] if isinstance(uri, str) else None)
     cls = records.class_for_type(type(obj).ARTIFACT_TYPE_NAME, {k: type(v) for k, v in values.items()}, cls_name)
-    fields = set(records.field_names(cls)) - {"extra", "id", "create_time"}
+    fields = set(records.field_names(cls)) - {"extra", "id", "create_time", "uri", "workspace"}
     kwargs = {k: v for k, v in values.items() if k in fields}
     extra.update((k, v) for k, v in values.items() if k not in fields)
+    # The SDK's own classes keep nested fields (hyperparameters, labels,
+    # values) and their keyword arguments only in __ALL_META__.
+    meta = _json_object(proto.properties[ALL_META].string_value) if ALL_META in proto.properties else {}
+    for key, value in meta.items():
+        if key in fields and key not in kwargs and value is not None:
+            kwargs[key] = value
+    if isinstance(meta.get("kwargs"), dict):
+        extra = {**meta["kwargs"], **extra}
     if records.is_builtin(cls):
         return cls(uri=uri, **kwargs, **extra)  # type: ignore[no-any-return]
     return cls(uri=uri, **kwargs, extra=extra)  # type: ignore[no-any-return]
+
+
+def _json_object(text: str) -> Dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _raw_value(value: pb.Value) -> Any:
