@@ -442,6 +442,18 @@ class TestOldStyleCustomArtifacts:
             PlainCheckpoint.ARTIFACT_TYPE_NAME, "s3://plain/1", "1", 3,
         )
 
+    def test_a_custom_property_named_like_a_field_sets_it(self, lineage_store):
+        class Versioned(PlainCheckpoint):
+            ARTIFACT_TYPE_NAME = DataSet.ARTIFACT_TYPE_NAME
+
+            def serialization(self):
+                custom = {"version": mlpb.Value(string_value="9"), "uri": mlpb.Value(string_value="s3://other")}
+                return mlpb.Artifact(uri=self.uri, properties={"name": mlpb.Value(string_value="v")}, custom_properties=custom)
+
+        exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="versioned"))
+        read = lineage_store.get_artifact(exe.log_input(Versioned("s3://v/1")).id)
+        assert (type(read), read.uri, read.name, read.version, read.extra) == (DataSet, "s3://v/1", "v", "9", {})
+
     def test_serialization_must_give_an_artifact(self, lineage_store):
         class Broken(PlainCheckpoint):
             def serialization(self):

@@ -735,6 +735,11 @@ def record_from_kubeflow_style(obj: Any) -> Artifact:
             kwargs[key] = value
     if isinstance(meta.get("kwargs"), dict):
         extra = {**meta["kwargs"], **extra}
+    # A custom property named like a field of the record (a "version" custom
+    # property) sets it, unless a property did; it cannot be an extra one.
+    for key in fields.intersection(extra):
+        kwargs.setdefault(key, extra[key])
+    extra = {k: v for k, v in extra.items() if k not in fields and k not in ("uri", "workspace", "id", "create_time", "extra")}
     if records.is_builtin(cls):
         return cls(uri=uri, **kwargs, **extra)  # type: ignore[no-any-return]
     return cls(uri=uri, **kwargs, extra=extra)  # type: ignore[no-any-return]
