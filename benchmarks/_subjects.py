@@ -232,6 +232,20 @@ class RawMLMD:
         )
         return execution_id, artifact_ids
 
+    def as_kubeflow_record(self) -> RawMLMD:
+        """The Kubeflow SDK's own record of the same graph instead of
+        lineage's: the workspace context only (no run context), no event
+        paths, and on the execution only the SDK's properties (no
+        parameters, provenance or end time). Returns self."""
+        self.contexts = self.contexts[:1]
+        for proto in (self.execution, self.start_execution):
+            for key in list(proto.custom_properties):
+                if not key.startswith("__kf_"):
+                    del proto.custom_properties[key]
+        for _, event in self.inputs + self.outputs:
+            event.ClearField("path")
+        return self
+
     def one_write(self) -> None:
         """The whole call in one ``put_execution`` (final state, all artifacts)."""
         n, now = next(self.ids), _now()
