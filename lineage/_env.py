@@ -27,7 +27,8 @@ def number(name: str, default: float, *, minimum: float = 0.0, above: bool = Fal
         value: float = int(text) if integer else float(text)
     except ValueError:
         value = math.nan
-    if math.isfinite(value) and (value > minimum if above else value >= minimum):
+    # an int of any size is finite (math.isfinite would overflow past 1e308)
+    if (isinstance(value, int) or math.isfinite(value)) and (value > minimum if above else value >= minimum):
         return value
     if (name, text) not in _warned:
         _warned.add((name, text))

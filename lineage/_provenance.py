@@ -69,7 +69,8 @@ def _untracked(filename: str) -> bool:
     untracked files calls the tree clean)."""
     try:
         done = subprocess.run(
-            ("git", "ls-files", "--error-unmatch", "--", os.path.basename(filename)),
+            # a file name, not a pattern: "step[A].py" must not match stepA.py
+            ("git", "--literal-pathspecs", "ls-files", "--error-unmatch", "--", os.path.basename(filename)),
             cwd=os.path.dirname(filename), capture_output=True, timeout=5, check=False,
         )
     except (OSError, subprocess.SubprocessError):

@@ -39,7 +39,11 @@ def test_a_bad_value_is_named_once_and_the_default_used(monkeypatch, name, text,
         assert _env.number(name, 7.0, **kwargs) == 7.0  # the same value: said once
 
 
-@pytest.mark.parametrize("text, kwargs, value", [("", {}, 7.0), ("0", {}, 0.0), ("2.5", {}, 2.5), ("10", {"integer": True}, 10)])
+@pytest.mark.parametrize(
+    "text, kwargs, value",
+    [("", {}, 7.0), ("0", {}, 0.0), ("2.5", {}, 2.5), (" 1e3 ", {}, 1000.0), ("10", {"integer": True}, 10),
+     ("9" * 400, {"integer": True}, int("9" * 400))],  # past 1e308: no OverflowError
+)
 def test_good_values_are_taken_in_silence(monkeypatch, text, kwargs, value):
     monkeypatch.setenv("LINEAGE_TEST_NUMBER", text)
     with warnings.catch_warnings():

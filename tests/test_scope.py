@@ -540,14 +540,16 @@ def test_a_script_git_does_not_track_is_dirty(tmp_path):
     script = "import lineage\nlineage.init(store='sqlite:///{db}')\n@lineage.track\ndef {name}(): pass\n{name}()\n"
     git("init", "-q")
     (tmp_path / "committed.py").write_text(script.format(db="c.db", name="committed"))
-    git("add", "committed.py")
+    (tmp_path / "stepA.py").write_text("")
+    git("add", "committed.py", "stepA.py")
     git("commit", "-q", "-m", "init")
-    (tmp_path / "untracked.py").write_text(script.format(db="u.db", name="untracked"))
+    # a name git would take as a pattern matching the committed stepA.py
+    (tmp_path / "step[A].py").write_text(script.format(db="u.db", name="untracked"))
     (tmp_path / ".gitignore").write_text("*.db*\nhome/\n.gitignore\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
     env["LINEAGE_HOME"] = str(tmp_path / "home")
-    for name in ("committed", "untracked"):
-        subprocess.run([sys.executable, f"{name}.py"], cwd=tmp_path, env=env, check=True, timeout=120)
+    for name in ("committed.py", "step[A].py"):
+        subprocess.run([sys.executable, name], cwd=tmp_path, env=env, check=True, timeout=120)
     codes = {}
     for name, db in (("committed", "c.db"), ("untracked", "u.db")):
         store = lineage.Store(url=f"sqlite:///{tmp_path / db}")
