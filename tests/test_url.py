@@ -441,3 +441,32 @@ class TestSQLiteFiles:
         write_something(lineage.Store(url="sqlite:///rel/dir/x.db"))
 
         assert True is os.path.exists(tmp_path / "rel" / "dir" / "x.db")
+
+
+class TestSameStore:
+    """Two spellings of one store are one store (lineage sync --store, status)."""
+
+    def test_sqlite_relative_absolute_and_symlinked(self, tmp_path, monkeypatch):
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "real.db").write_bytes(b"")
+        (tmp_path / "link.db").symlink_to(tmp_path / "real.db")
+        absolute = parse_store_url(f"sqlite:///{tmp_path / 'real.db'}")
+        for other in ("sqlite:///real.db", "sqlite:///link.db", f"file://{tmp_path / 'real.db'}"):
+            assert absolute.same_store(parse_store_url(other)), other
+        assert not absolute.same_store(parse_store_url("sqlite:///other.db"))
+
+    def test_servers(self, monkeypatch):
+        monkeypatch.setenv("LOGNAME", "alice")
+        monkeypatch.setenv("USER", "alice")
+        pairs = [
+            ("postgresql://127.0.0.1:5432/db", "postgresql://alice:secret@127.0.0.1:5432/db", True),
+            ("postgresql://127.0.0.1:5432/db", "postgresql://bob@127.0.0.1:5432/db", False),
+            ("mysql://127.0.0.1:3306/db", "mysql://root@127.0.0.1:3306/db", True),
+            ("mysql://root@DB.example:3306/db", "mysql://root@db.example:3306/db", True),
+            ("mysql://root@db.example:3306/db", "mysql://root@db.example:3306/other", False),
+            ("grpc://meta:8080", "grpc://meta:8080?timeout=3", True),
+            ("grpc://meta:8080", "grpc://meta:9090", False),
+            ("memory://", "memory://", True),
+        ]
+        for one, two, same in pairs:
+            assert parse_store_url(one).same_store(parse_store_url(two)) is same, (one, two)

@@ -108,7 +108,9 @@ class StoreURL:
             return ("sqlite", os.path.realpath(self.path or ""))
         if self.scheme == "memory":
             return ("memory",)
-        return (self.scheme, (self.host or "").lower(), self.port, self.user or "", self.database or "")
+        # No user is who the connection logs in as (see connection_config).
+        user = self.user or (_login_name() if self.scheme == "postgresql" else "root" if self.scheme == "mysql" else "")
+        return (self.scheme, (self.host or "").lower(), self.port, user, self.database or "")
 
     def _url_host(self) -> Optional[str]:
         """The host as a URL writes it: an IPv6 address in brackets (``[::1]``)."""
