@@ -267,6 +267,28 @@ class TestSpool:
         status = run_cli(home, "status", "--store", dead_a)
         assert f"writes wait for other stores, not checked here: {dead_b}" in status.stdout
 
+    def test_writes_for_a_store_that_cannot_be_read_back_are_rescued_with_into(self, tmp_path, sqlite_url):
+        """A spooled store this version cannot parse (a field it does not know):
+        reported as unreadable, and replayed where --into says."""
+        home = tmp_path / "home"
+        worker = start_worker(worker_env(home, f"grpc://127.0.0.1:{free_port()}", LINEAGE_EXIT_DRAIN_SECONDS="0"), n=2)
+        assert finish(worker) == 0
+        [path] = _spool.spool_files(str(home))
+        with open(path) as handle:
+            lines = [json.loads(line) for line in handle]
+        with open(path, "w") as handle:
+            for line in lines:
+                if "store" in line:
+                    line["store"]["ssl_mode"] = "require"
+                handle.write(json.dumps(line) + "\n")
+        plain = run_cli(home, "sync")
+        assert plain.returncode == 1 and "unreadable: 4" in plain.stdout and "ssl_mode" in plain.stdout
+        rescued = run_cli(home, "sync", "--into", sqlite_url)
+        assert rescued.returncode == 0, rescued.stdout + rescued.stderr
+        assert "written: 4" in rescued.stdout
+        check_complete_runs(embedded(sqlite_url), 2)
+        assert _spool.spool_files(str(home)) == []
+
     def test_sync_store_matches_the_store_however_spelled(self, tmp_path, sqlite_url):
         """A write spooled for a SQLite file is selected by a relative URL of that file."""
         home = tmp_path / "home"

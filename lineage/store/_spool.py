@@ -514,7 +514,9 @@ def sync(
         report.unreadable.extend((path, where(line, seq), reason) for line, seq, reason in journal.unreadable)
         journals.append((journal, fd))
     if override is not None and only is None:
-        waiting = _stores([entry for journal, _ in journals for entry in journal.todo])
+        # (a store that cannot be read back is no other store: --into says where)
+        entries = [entry for journal, _ in journals for entry in journal.todo]
+        waiting = [name for name in _stores(entries) if not name.startswith("<")]
         if len(waiting) > 1:
             for _, fd in journals:
                 os.close(fd)
@@ -522,7 +524,7 @@ def sync(
                 f"into={override.redacted()!r}: writes wait for {len(waiting)} stores ({', '.join(waiting)}); "
                 "replay one store's writes at a time (lineage sync --store URL --into URL)"
             )
-    total = sum(len(j.todo) for j, _ in journals)
+    total = sum(1 for journal, _ in journals for entry in journal.todo if only is None or _for_store(entry, only))
     done = 0
     for journal, fd in journals:
         try:
@@ -533,8 +535,10 @@ def sync(
                 try:
                     url = url_from_json(entry["store"])
                 except Exception as exc:  # read_journal decoded the write; the store is read only here
-                    report.unreadable.append((journal.path, f"entry {seq}", _reason(exc)))
-                    continue
+                    if override is None or only is not None:
+                        report.unreadable.append((journal.path, f"entry {seq}", _reason(exc)))
+                        continue
+                    url = override  # spooled for a store that cannot be read back: --into says where
                 if only is not None and not url.same_store(only):
                     report.other_stores += 1  # left in the spool, for a sync of its own store
                     continue
@@ -563,6 +567,13 @@ def sync(
         finally:
             os.close(fd)
     return report
+
+
+def _for_store(entry: Dict[str, Any], store: StoreURL) -> bool:
+    try:
+        return url_from_json(entry["store"]).same_store(store)
+    except Exception:  # unreadable: reported when replayed
+        return False
 
 
 def _stores(entries: List[Dict[str, Any]], besides: Optional[StoreURL] = None) -> List[str]:
