@@ -607,6 +607,20 @@ class TestTLSFileErrors:
 
         TLSFiles(certificates["server.pem"], certificates["server.key"], certificates["ca.pem"]).check()
 
+    def test_a_key_gRPC_takes_is_not_refused_by_the_systems_policy(self, tmp_path):
+        """A 1024-bit RSA key: OpenSSL's default security level here refuses
+        it (EE_KEY_TOO_SMALL), gRPC serves with it; the check must not stop it."""
+        cert, key = str(tmp_path / "c1024.pem"), str(tmp_path / "k1024.key")
+        openssl("req", "-x509", "-newkey", "rsa:1024", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1")
+        server = ServerProcess(backends.make_url("sqlite", tmp_path), ["--tls-cert", cert, "--tls-key", key])
+        try:
+            store = lineage.Store(grpc_host="127.0.0.1", grpc_port=server.port, root_certificates=read(cert))
+            lineage.Workspace(store=store, name="tls1024")
+            assert [c.name for c in store.store.get_contexts()] == ["tls1024"]
+        finally:
+            server.stop()
+
 
 class TestTLS:
     """--tls-cert/--tls-key[/--tls-client-ca] with certificates made by the test."""

@@ -280,6 +280,9 @@ class TLSFiles:
         reports that the port cannot be bound.
         """
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # The files, not this system's policy: gRPC (BoringSSL) takes keys
+        # OpenSSL's default security level refuses (a 1024-bit RSA key).
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
         for option, path in (("--tls-cert", self.cert), ("--tls-client-ca", self.client_ca)):
             if path is None:
                 continue
@@ -287,6 +290,14 @@ class TLSFiles:
                 context.load_verify_locations(cafile=path)
             except (ssl.SSLError, ValueError) as exc:
                 raise InvalidValueError(f"{option}: {path!r} holds no PEM certificate ({_ssl_reason(exc)})") from None
+        key = _read(self.key, "--tls-key")
+        if b"PRIVATE KEY-----" not in key:
+            raise InvalidValueError(f"--tls-key: {self.key!r} holds no PEM private key")
+        if b"ENCRYPTED" in key:
+            raise InvalidValueError(
+                f"--tls-key: {self.key!r} is encrypted; gRPC needs the key unencrypted "
+                "(openssl pkey -in KEY -out PLAIN writes one)"
+            )
         try:
             # An encrypted key would make OpenSSL ask for its passphrase on
             # the terminal; a wrong (empty) one makes it fail instead.
@@ -296,12 +307,7 @@ class TLSFiles:
                 raise InvalidValueError(
                     f"--tls-key: {self.key!r} is not the private key of the certificate in {self.cert!r}"
                 ) from None
-            if b"ENCRYPTED" in _read(self.key, "--tls-key"):
-                raise InvalidValueError(
-                    f"--tls-key: {self.key!r} is encrypted; gRPC needs the key unencrypted "
-                    "(openssl pkey -in KEY -out PLAIN writes one)"
-                ) from None
-            raise InvalidValueError(f"--tls-key: {self.key!r} holds no PEM private key") from None
+            raise InvalidValueError(f"--tls-key: {self.key!r} cannot be used ({_ssl_reason(exc)})") from None
 
 
 def _headline(text: str) -> str:
