@@ -25,7 +25,6 @@ protos and back using :func:`schema_of`.
 from __future__ import annotations
 
 import collections.abc
-import difflib
 import math
 import sys
 import time
@@ -157,8 +156,10 @@ def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
     _check_str(_where(instance, attribute), value, required=False)
 
 
-#: Fields no keyword sets (an extra key near them is no misspelling of one).
-_NOT_KEYWORDS = frozenset({"extra", "id", "create_time"})
+#: Fields an extra key is not taken for a misspelling of: no keyword sets
+#: them, or (workspace) they are usually left unset, and names like
+#: ``workspace_id`` are common.
+_NOT_KEYWORDS = frozenset({"extra", "id", "create_time", "workspace"})
 
 
 def _init_plain(record: Any, strings: Dict[str, Any]) -> bool:
@@ -315,11 +316,37 @@ def check_property_name(where: str, key: Any) -> None:
         )
 
 
+def looks_misspelt(key: str, field: str) -> bool:
+    """Whether *key* is *field* with one slip (two for names of 8 or more
+    characters): a letter left out, added, changed, or two swapped
+    (``verison``, ``ownr``, ``value`` for ``values``). A name built on the
+    field (``version_id``, ``model`` beside ``model_id``) is not."""
+    if key == field or abs(len(key) - len(field)) > 2:
+        return False
+    return _slips(key, field) <= (1 if len(field) < 8 else 2)
+
+
+def _slips(a: str, b: str) -> int:
+    """Edits from *a* to *b*: insertions, deletions, substitutions and swaps
+    of neighbours (the optimal string alignment distance)."""
+    before: list = []
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+        before, row = row, current
+    return row[len(b)]
+
+
 def _close_keys(name: str, keys: Any) -> list:
     """The keys of *keys* that look like a misspelling of the field *name*."""
     if not isinstance(keys, collections.abc.Mapping) or not keys:
         return []
-    return difflib.get_close_matches(name, [k for k in keys if isinstance(k, str) and k != name], n=1, cutoff=0.75)
+    return [k for k in keys if isinstance(k, str) and looks_misspelt(k, name)][:1]
 
 
 def _extra(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

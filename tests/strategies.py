@@ -8,14 +8,13 @@ followed by the letters of its escapes), and characters outside the BMP.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Dict, Optional
 
 import attrs
 from hypothesis import strategies as st
 
 from lineage import Artifact, DataSet, Metrics, Model
-from lineage.records import field_names
+from lineage.records import field_names, looks_misspelt
 
 __all__ = [
     "CustomRecord",
@@ -113,7 +112,7 @@ def _build(cls: type, required: Dict[str, Any], optional: Dict[str, Any], extra:
     fields = list(field_names(cls))
     extra = {
         k: v for k, v in extra.items()
-        if k not in kwargs and k not in _ARGUMENTS[cls] and not difflib.get_close_matches(k, fields, n=1, cutoff=0.75)
+        if k not in kwargs and k not in _ARGUMENTS[cls] and not any(looks_misspelt(k, f) for f in fields)
     }
     return cls(**kwargs, **extra)
 

@@ -523,7 +523,7 @@ class TestMisspeltKeywords:
         "make, key, field",
         [
             (lambda: Model(uri="s3://m", name="m", verison="3"), "verison", "Model.version"),
-            (lambda: Model(uri="s3://m", name="m", hyperparams={"lr": 0.1}), "hyperparams", "Model.hyperparameters"),
+            (lambda: DataSet(uri="s3://d", name="d", descripton="x"), "descripton", "DataSet.description"),
             (lambda: Metrics(uri="s3://x", name="x", value={"a": 1.0}), "value", "Metrics.values"),
             (lambda: DataSet(uri="s3://d", name="d", ownr="me"), "ownr", "DataSet.owner"),
         ],
@@ -540,7 +540,12 @@ class TestMisspeltKeywords:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             model = Model(uri="s3://m", name="m", version="3", framework="torch", accuracy=0.9, names=["a"])
+            # names built on a field's are names of their own, not slips
+            data = DataSet(uri="s3://d", name="d", version_id="v7", owner_id=3, query_id="q", workspace_id=1)
+            metrics = Metrics(uri="s3://x", name="x", model="m", data_set="d")
         assert model.extra == {"framework": "torch", "accuracy": 0.9, "names": ["a"]}
+        assert set(data.extra) == {"version_id", "owner_id", "query_id", "workspace_id"}
+        assert set(metrics.extra) == {"model", "data_set"}
 
     def test_a_missing_required_field_names_the_misspelt_keyword(self):
         with pytest.raises(InvalidValueError) as caught:
