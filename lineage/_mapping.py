@@ -729,7 +729,8 @@ def map_arguments(
         if explicit is not None:
             if name in explicit or owner in explicit:
                 cls = explicit.get(name) or explicit.get(owner) or cls
-                found = find_artifacts(value, (name,), cls, items=items)
+                budget = [_MAX_ITEMS]
+                found = find_artifacts(value, (name,), cls, budget=budget, items=items)
                 if not found and cls is None:
                     # named, with no record class anywhere: a path or URI is a DataSet
                     record = path_to_record(value, DataSet)
@@ -737,16 +738,21 @@ def map_arguments(
                         found = [(record, (name,))]
                 if found:
                     mapped.inputs.extend(found)
+                    if budget[0] <= 0:  # not every item was looked into: keep them too
+                        mapped.params[name] = param_value(name, value)
                     continue
                 # named, but it holds no record (an int, a list of numbers...):
                 # a parameter, rather than dropped
         else:
-            found = find_artifacts(value, (name,), cls, items=items)
+            budget = [_MAX_ITEMS]
+            found = find_artifacts(value, (name,), cls, budget=budget, items=items)
             if found:
                 mapped.inputs.extend(found)
                 rest = _without_records(value, found)
                 if rest:  # cfg={"data": DataSet(...), "lr": 0.1}: lr is a parameter too
                     mapped.params[name] = param_value(name, rest)
+                elif budget[0] <= 0:  # not every item was looked into: keep them too (a bounded repr)
+                    mapped.params[name] = param_value(name, value)
                 continue
         mapped.params[name] = param_value(name, value)
     return mapped

@@ -651,6 +651,30 @@ class TestLargeArgumentsAreBounded:
         assert _m.param_value("small", {1, 2}) == "{1, 2}"
         assert _m.param_value("sub", Blob(b"ab")) == "b'ab'"  # a subclass keeps its own repr
 
+    def test_items_past_the_first_10000_are_kept_as_the_parameter(self, tracked_sqlite):
+        """A list of 10,050 shard paths (annotated) or records: the first 10,000
+        are inputs, and the argument is also kept as a parameter (the rest
+        were recorded nowhere)."""
+
+        @track
+        def shards(ps: List[DataSet]):
+            return None
+
+        @track
+        def records(ds):
+            return None
+
+        shards([f"s3://shards/{i}" for i in range(self.MAX_ITEMS + 50)])
+        records([DataSet(uri=f"s3://recs/{i}", name="r") for i in range(self.MAX_ITEMS + 50)])
+        for name in ("shards", "records"):
+            e = mr.one_execution(tracked_sqlite, name)
+            assert len(mr.paths(tracked_sqlite, e.id)) == self.MAX_ITEMS, name
+            kept = params_of(mr.custom(e))["ps" if name == "shards" else "ds"]
+            assert isinstance(kept, str) and kept.startswith("[") and kept.endswith("..."), name
+        shards([f"s3://few/{i}" for i in range(3)])  # all looked into: no parameter
+        e = [e for e in tracked_sqlite.store.get_executions() if e.properties["name"].string_value == "shards"][-1]
+        assert "ps" not in params_of(mr.custom(e))
+
     def test_small_values_are_unchanged(self):
         import lineage._mapping as _m
 
