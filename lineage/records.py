@@ -25,7 +25,9 @@ protos and back using :func:`schema_of`.
 from __future__ import annotations
 
 import collections.abc
+import keyword
 import math
+import re
 import sys
 import time
 import typing
@@ -821,36 +823,88 @@ def record_class_for(type_name: str) -> Optional[type]:
     return None
 
 
-def class_for_type(type_name: str, fields: Mapping[str, Any], class_name: str) -> type:
+#: The kinds a made class's field may have, by name (picklable).
+_MADE_KINDS: Dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "json": Any}
+
+
+def class_for_type(type_name: str, fields: Mapping[str, str], class_name: str) -> type:
     """The record class of an artifact type known only by its name and its
-    properties' Python types (an artifact in the Kubeflow SDK's own style:
+    properties' kinds (an artifact in the Kubeflow SDK's own style:
     ``ARTIFACT_TYPE_NAME`` and ``serialization()``, no attrs fields).
+
+    Args:
+        fields: Property name -> "str", "int", "float", "bool" or "json".
+            Only names that can be Python attributes become fields; the
+            caller keeps the others as extra properties.
 
     The class defined for the type, if any; else one made here (an attrs
     subclass of :class:`Artifact` with an optional field per property,
-    registered like a defined one, so that reads give it back).
+    registered like a defined one, so that reads in this process give it
+    back; its records pickle and copy like any). A made class lacking some
+    of *fields* is made again with them added (an optional property the
+    first object logged did not set).
     """
+    base = set(field_names(Artifact))
+    spec = tuple(
+        (name, kind)
+        for name, kind in fields.items()
+        if name not in base
+        and kind in _MADE_KINDS
+        and name.isidentifier()
+        and not keyword.iskeyword(name)
+        and name not in RESERVED_PROPERTY_NAMES
+        and not name.startswith(_RESERVED_PREFIXES)
+    )
     known = record_class_for(type_name)
     if known is not None:
-        return known
-    base = set(field_names(Artifact))
+        made_as = known.__dict__.get("_MADE_AS")
+        if made_as is None:
+            return known
+        had = dict(made_as[1])
+        if all(name in had for name, _ in spec):
+            return known
+        spec = tuple(had.items()) + tuple((name, kind) for name, kind in spec if name not in had)
+    safe = re.sub(r"\W", "_", class_name) or "Artifact"
+    if not safe.isidentifier() or keyword.iskeyword(safe):
+        safe = "_" + safe
     made = attrs.make_class(
-        class_name,
+        safe,
         {
             name: attrs.field(
                 default=None,
                 kw_only=True,
-                type=Optional[tp] if tp in (str, int, float, bool) else Any,  # type: ignore[arg-type]
+                type=Optional[_MADE_KINDS[kind]] if kind != "json" else Any,  # type: ignore[arg-type]
             )
-            for name, tp in fields.items()
-            if name not in base
+            for name, kind in spec
         },
         bases=(Artifact,),
-        class_body={"ARTIFACT_TYPE_NAME": type_name, "__module__": __name__},
+        class_body={
+            "ARTIFACT_TYPE_NAME": type_name,
+            "__module__": __name__,
+            "_MADE_AS": (type_name, spec, class_name),
+            "__reduce__": _reduce_made,
+        },
         repr=False,
+        slots=True,
     )
     schema_of(made)  # checks the field names; registers the type name
     return made
+
+
+def _reduce_made(record: Any) -> Tuple[Any, ...]:
+    # A made class cannot be found by name in another process: it is made
+    # again there from the same description.
+    state = {name: getattr(record, name) for name in field_names(type(record))}
+    return (_remade, (type(record)._MADE_AS, state))
+
+
+def _remade(made_as: Tuple[str, Tuple[Tuple[str, str], ...], str], state: Dict[str, Any]) -> Any:
+    type_name, spec, class_name = made_as
+    cls = class_for_type(type_name, dict(spec), class_name)
+    record = cls.__new__(cls)
+    for name in field_names(cls):
+        object.__setattr__(record, name, state.get(name))
+    return record
 
 
 def is_builtin(cls: type) -> bool:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
 from lineage.errors import InvalidTypeError, InvalidValueError, describe
-from lineage.records import Artifact, Model, _now, check_json, check_text
+from lineage.records import Artifact, Model, _now, check_json, check_text, record_class_for
 from lineage.store import (
     INPUT,
     OUTPUT,
@@ -447,7 +447,11 @@ class Execution:
         if codec.is_kubeflow_style(artifact):
             # An artifact class written for the Kubeflow SDK: logged from its
             # serialization(), and given its id, as the SDK did.
-            record = codec.record_from_kubeflow_style(artifact)
+            # Its fields as the store's type declares them (the SDK made users
+            # register it), not as the first object happens to set them.
+            type_name = type(artifact).ARTIFACT_TYPE_NAME
+            declared = None if record_class_for(type_name) else self._writer.declared_kinds(type_name)
+            record = codec.record_from_kubeflow_style(artifact, declared)
             self._log(record, event_type)
             artifact.id = record.id
             return artifact

@@ -454,6 +454,54 @@ class TestOldStyleCustomArtifacts:
         read = lineage_store.get_artifact(exe.log_input(Versioned("s3://v/1")).id)
         assert (type(read), read.uri, read.name, read.version, read.extra) == (DataSet, "s3://v/1", "v", "9", {})
 
+    def test_the_made_class_takes_what_python_names_cannot_and_grows(self, lineage_store):
+        """Property names that are no Python names (train-loss, class) are extra
+        properties; a class name that is none is made one; a property the first
+        object did not set is added to the type when a later one does."""
+
+        def checkpoint_class(class_name):
+            def serialization(self):
+                properties = {"step": mlpb.Value(int_value=1), "train-loss": mlpb.Value(double_value=0.5),
+                              "class": mlpb.Value(string_value="a")}
+                if self.loss is not None:
+                    properties["loss"] = mlpb.Value(double_value=self.loss)
+                return mlpb.Artifact(uri=self.uri, properties=properties)
+
+            def init(self, uri, loss=None):
+                self.uri, self.loss, self.id = uri, loss, None
+
+            return type(class_name, (), {"ARTIFACT_TYPE_NAME": "acme.org/test/grows", "__init__": init,
+                                         "serialization": serialization})
+
+        exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="grows"))
+        first = exe.log_output(checkpoint_class("my-ckpt v2")("s3://g/1"))
+        later = exe.log_output(checkpoint_class("my-ckpt v2")("s3://g/2", loss=0.25))
+
+        read = lineage_store.get_artifact(later.id)
+        assert type(read).__name__ == "my_ckpt_v2"
+        assert (read.step, read.loss, read.extra) == (1, 0.25, {"train-loss": 0.5, "class": "a"})
+        assert lineage_store.get_artifact(first.id).loss is None
+        [stored] = lineage_store.store.get_artifacts_by_id([later.id])
+        assert stored.properties["loss"].double_value == 0.25  # a property of the type, as step
+        assert stored.custom_properties["train-loss"].double_value == 0.5
+
+    def test_records_of_a_made_class_copy_and_pickle_to_another_process(self, lineage_store, tmp_path):
+        import copy
+        import pickle
+        import subprocess
+        import sys
+
+        exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="pickled"))
+        record = lineage_store.get_artifact(exe.log_output(PlainCheckpoint("s3://plain/7")).id)
+        assert copy.deepcopy(record) == record and copy.copy(record).epoch == 3
+        (tmp_path / "record.pickle").write_bytes(pickle.dumps(record))
+        done = subprocess.run(
+            [sys.executable, "-c", "import pickle, sys; r = pickle.load(open(sys.argv[1], 'rb')); "
+             "print(type(r).__name__, type(r).ARTIFACT_TYPE_NAME, r.uri, r.epoch, r.id)", str(tmp_path / "record.pickle")],
+            capture_output=True, text=True, timeout=120, check=True,
+        )
+        assert done.stdout.split() == ["PlainCheckpoint", PlainCheckpoint.ARTIFACT_TYPE_NAME, "s3://plain/7", "3", str(record.id)]
+
     def test_serialization_must_give_an_artifact(self, lineage_store):
         class Broken(PlainCheckpoint):
             def serialization(self):

@@ -375,6 +375,36 @@ class TestBadInput:
 
 
 class TestCustomTypes:
+    def test_a_class_defined_again_with_a_new_field_is_logged(self, any_store):
+        """A notebook cell defining a record class, run again with a field more:
+        the type was registered once per process, and MLMD refused the new
+        property (the write was lost)."""
+        ws = lineage.Workspace(store=any_store, name="redefined")
+
+        @attrs.define
+        class Run1(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/redefined"
+            step: int = 0
+
+        lineage.Execution(name="first", workspace=ws).log_output(Run1(uri="s3://r/1", name="r", step=1))
+
+        @attrs.define
+        class Run2(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/redefined"
+            step: int = 0
+            loss: float = 0.0
+
+        logged = lineage.Execution(name="second", workspace=ws).log_output(Run2(uri="s3://r/2", name="r", step=2, loss=0.5))
+        [stored] = any_store.store.get_artifacts_by_id([logged.id])
+        assert stored.properties["loss"].double_value == 0.5
+        assert any_store.store.get_artifact_type("acme.org/test/redefined").properties["loss"] == pb.DOUBLE
+
+        @lineage.track(store=any_store, workspace="redefined")
+        def train() -> Run2:
+            return Run2(uri="s3://r/3", name="r", step=3, loss=0.25)
+
+        assert train().id is not None  # the short-call path too
+
     def test_fields_are_typed_mlmd_properties(self, store):
         """str/int/float/bool/dict/list fields become STRING/INT/DOUBLE/BOOLEAN/STRUCT properties."""
         log_output(store, Checkpoint(uri="file:///ckpt", name="ckpt", step=3))

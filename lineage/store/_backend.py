@@ -13,7 +13,7 @@ import struct
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple, TypeVar
 
 import tenacity
 from ml_metadata import errors as mlmd_errors
@@ -151,6 +151,9 @@ class Backend:
         self._mlmd: Optional[metadata_store.MetadataStore] = None
         self._pid: Optional[int] = None
         self._type_ids: Dict[Tuple[str, str], int] = {}
+        # The properties registered for each: a class redefined with a new
+        # field (a notebook cell run again) registers its type again.
+        self._type_props: Dict[Tuple[str, str], FrozenSet[str]] = {}
         # Whether strings with a backslash must be escaped (PostgreSQL
         # behind). Known from the URL, or probed once for a gRPC service.
         self._mangles: Optional[bool] = None if url.is_remote else url.mangles_backslashes
@@ -348,9 +351,17 @@ class Backend:
             return True
         return self._mangles
 
-    def cached_type_id(self, kind: str, name: str) -> Optional[int]:
-        """The type id if this process registered the type already."""
-        return self._type_ids.get((kind, name))
+    def cached_type_id(self, kind: str, name: str, proto: Any = None) -> Optional[int]:
+        """The type id if this process registered the type already (with
+        every property of *proto*, when given)."""
+        type_id = self._type_ids.get((kind, name))
+        if type_id is not None and proto is not None and not self._covers((kind, name), proto):
+            return None
+        return type_id
+
+    def _covers(self, key: Tuple[str, str], proto: Any) -> bool:
+        registered = self._type_props.get(key, frozenset())
+        return all(name in registered for name in proto.properties)
 
     # ------------------------------------------------------------------ types
 
@@ -363,7 +374,7 @@ class Backend:
         """
         key = (kind, proto.name)
         cached = self._type_ids.get(key)
-        if cached is not None:
+        if cached is not None and self._covers(key, proto):
             return cached
         if not proto.external_id:
             proto.external_id = proto.name
@@ -387,6 +398,7 @@ class Backend:
             except mlmd_errors.StatusError as exc:
                 raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(exc)}", cause=exc) from exc
             self._type_ids[key] = type_id
+            self._type_props[key] = self._type_props.get(key, frozenset()) | frozenset(proto.properties)
             return type_id
         raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(last)}", cause=last)
 

@@ -694,12 +694,36 @@ def is_kubeflow_style(obj: Any) -> bool:
     )
 
 
-def record_from_kubeflow_style(obj: Any) -> Artifact:
+#: MLMD property types as the kinds of records.class_for_type.
+_KIND_OF_PROPERTY_TYPE = {pb.STRING: "str", pb.INT: "int", pb.DOUBLE: "float", pb.BOOLEAN: "bool", pb.STRUCT: "json"}
+
+
+def declared_kinds(artifact_type: pb.ArtifactType) -> Dict[str, str]:
+    """The kinds of the properties a stored artifact type declares."""
+    return {
+        name: _KIND_OF_PROPERTY_TYPE[kind]
+        for name, kind in artifact_type.properties.items()
+        if kind in _KIND_OF_PROPERTY_TYPE
+    }
+
+
+def _kind_of_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "str" if isinstance(value, str) else "json"
+
+
+def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] = None) -> Artifact:
     """The record of a Kubeflow SDK-style artifact, from its ``serialization()``.
 
     Its properties become fields of the record class of its type (one is
-    made for a type no class describes: :func:`records.class_for_type`), its
-    custom properties extra properties; lineage sets the workspace, run,
+    made for a type no class describes: :func:`records.class_for_type`, with
+    the properties the store's type *declared*, else those of this object),
+    its custom properties extra properties; lineage sets the workspace, run,
     ``create_time`` and ``__ALL_META__`` itself, as for any record.
 
     Raises:
@@ -723,7 +747,8 @@ def record_from_kubeflow_style(obj: Any) -> Artifact:
     uri = proto.uri or getattr(obj, "uri", None)
     if not values.get("name"):
         values["name"] = getattr(obj, "name", None) or (uri.rstrip("/").rsplit("/", 1)[-1] if isinstance(uri, str) else None)
-    cls = records.class_for_type(type(obj).ARTIFACT_TYPE_NAME, {k: type(v) for k, v in values.items()}, cls_name)
+    kinds = dict(declared) if declared else {k: _kind_of_value(v) for k, v in values.items()}
+    cls = records.class_for_type(type(obj).ARTIFACT_TYPE_NAME, kinds, cls_name)
     fields = set(records.field_names(cls)) - {"extra", "id", "create_time", "uri", "workspace"}
     kwargs = {k: v for k, v in values.items() if k in fields}
     extra.update((k, v) for k, v in values.items() if k not in fields)

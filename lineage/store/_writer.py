@@ -349,6 +349,18 @@ class Writer:
                 self._spool = Spool(self.backend.url, self)
             return self._spool
 
+    def declared_kinds(self, type_name: str) -> Optional[Dict[str, str]]:
+        """The property kinds the store's artifact type *type_name* declares
+        (see codec.declared_kinds); None when it has no such type, or cannot
+        be asked now (the write will find out)."""
+        if self.spooling():
+            return None
+        try:
+            stored = self.backend.run(lambda s: s.get_artifact_type(type_name), what="get_artifact_type")
+        except (mlmd_errors.NotFoundError, StoreUnavailableError):
+            return None
+        return codec.declared_kinds(stored)
+
     def spooling(self) -> bool:
         """True while writes wait in the spool (new writes queue behind them)."""
         spool = self._spool
@@ -605,7 +617,7 @@ class Writer:
             if record.id is not None:
                 return False
             schema = schema_of(type(record))
-            type_id = type_ids("artifact", schema.type_name)
+            type_id = type_ids("artifact", schema.type_name, codec.artifact_type(schema))
             if not type_id or (schema.deduplicate and legacy):
                 return False
             digest = taken if taken is not None else _digest.of_record(record)
@@ -686,7 +698,7 @@ class Writer:
             artifact_type = codec.artifact_type(schema)
             proto = codec.artifact_to_proto(
                 record,
-                self.backend.cached_type_id("artifact", schema.type_name) or 0,
+                self.backend.cached_type_id("artifact", schema.type_name, artifact_type) or 0,
                 workspace=handle.workspace,
                 run=handle.run,
                 external_id=key,
