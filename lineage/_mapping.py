@@ -625,10 +625,12 @@ class Binder:
         self.not_by_keyword = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL, p.VAR_KEYWORD))
         self.defaults = {p.name: p.default for p in params if p.default is not p.empty and p.kind is not p.VAR_KEYWORD}
         self.input_classes = {name: record_class_of(a) for name, a in self.annotations.items()}
-        self.input_items = {name: item_class_of(a) for name, a in self.annotations.items()}
+        items = {name: item_class_of(a) for name, a in self.annotations.items()}
         for p in params:
             if p.kind is p.VAR_POSITIONAL:  # *paths: DataSet annotates each item
-                self.input_items[p.name] = self.input_classes.pop(p.name, None) or self.input_items.get(p.name)
+                items[p.name] = self.input_classes.pop(p.name, None) or items.get(p.name)
+        #: Only the parameters with an item class (usually none: nothing to look up per call).
+        self.input_items = {name: cls for name, cls in items.items() if cls is not None}
 
     def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any], bound_method: bool) -> Dict[str, Any]:
         """Argument values by parameter name, defaults applied.
@@ -725,7 +727,7 @@ def map_arguments(
         if name in excluded or owner in excluded:
             continue
         cls = classes.get(name) or classes.get(owner)
-        items = item_classes.get(name) if name in declared else item_classes.get(owner)
+        items = (item_classes.get(name) if name in declared else item_classes.get(owner)) if item_classes else None
         if explicit is not None:
             if name in explicit or owner in explicit:
                 cls = explicit.get(name) or explicit.get(owner) or cls

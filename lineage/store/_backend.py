@@ -154,6 +154,9 @@ class Backend:
         # The properties registered for each: a class redefined with a new
         # field (a notebook cell run again) registers its type again.
         self._type_props: Dict[Tuple[str, str], FrozenSet[str]] = {}
+        # Type protos found covered (the shared ones of codec, by identity):
+        # the check costs one dict lookup per artifact on the write path.
+        self._covered: Dict[int, Tuple[Any, int]] = {}
         # Whether strings with a backslash must be escaped (PostgreSQL
         # behind). Known from the URL, or probed once for a gRPC service.
         self._mangles: Optional[bool] = None if url.is_remote else url.mangles_backslashes
@@ -354,9 +357,15 @@ class Backend:
     def cached_type_id(self, kind: str, name: str, proto: Any = None) -> Optional[int]:
         """The type id if this process registered the type already (with
         every property of *proto*, when given)."""
+        if proto is not None:
+            hit = self._covered.get(id(proto))
+            if hit is not None and hit[0] is proto:
+                return hit[1]  # registered properties only grow: covered stays covered
         type_id = self._type_ids.get((kind, name))
-        if type_id is not None and proto is not None and not self._covers((kind, name), proto):
-            return None
+        if type_id is not None and proto is not None:
+            if not self._covers((kind, name), proto):
+                return None
+            self._covered[id(proto)] = (proto, type_id)
         return type_id
 
     def _covers(self, key: Tuple[str, str], proto: Any) -> bool:
