@@ -89,9 +89,9 @@ class RetryPolicy:
         first_wait: float = 0.002,
         max_wait: float = 0.25,
     ):
-        self.max_delay = _env_seconds("LINEAGE_RETRY_SECONDS", 10.0) if max_delay is None else max_delay
+        self.max_delay = _env.number("LINEAGE_RETRY_SECONDS", 10.0) if max_delay is None else max_delay
         if unavailable_delay is None:
-            unavailable_delay = min(self.max_delay, _env_seconds("LINEAGE_RETRY_UNAVAILABLE_SECONDS", 2.0))
+            unavailable_delay = min(self.max_delay, _env.number("LINEAGE_RETRY_UNAVAILABLE_SECONDS", 2.0))
         self.unavailable_delay = unavailable_delay
         self.max_attempts = max_attempts
         self.first_wait = first_wait
@@ -111,8 +111,9 @@ class RetryPolicy:
         )
 
 
-def _env_seconds(name: str, default: float, above: bool = False) -> float:
-    return _env.number(name, default, above=above)
+def _connect_timeout() -> float:
+    """Seconds a database server has to answer (LINEAGE_CONNECT_TIMEOUT_SECONDS)."""
+    return _env.number("LINEAGE_CONNECT_TIMEOUT_SECONDS", CONNECT_TIMEOUT, above=True)
 
 
 _UNIQUE_MARKERS = ("duplicate key", "unique constraint", "duplicate entry", "already exists")
@@ -449,7 +450,7 @@ def _server_answers(url: StoreURL) -> None:
     if url.options.get("socket"):
         return  # a local socket file: no network in between
     host, port = url.host or "127.0.0.1", int(url.port or 0)
-    timeout = _env_seconds("LINEAGE_CONNECT_TIMEOUT_SECONDS", CONNECT_TIMEOUT, above=True)
+    timeout = _connect_timeout()
     try:
         with socket.create_connection((host, port), timeout=timeout) as probe:
             if url.scheme == "postgresql":
@@ -485,7 +486,7 @@ def _refusal(url: StoreURL) -> Optional[str]:
     """
     where = f"{url.host or '127.0.0.1'}:{url.port}"
     hint = f"the server at {where} answers: check the user, password and database in the URL"
-    timeout = _env_seconds("LINEAGE_CONNECT_TIMEOUT_SECONDS", CONNECT_TIMEOUT, above=True)
+    timeout = _connect_timeout()
     if url.scheme != "postgresql" or url.options.get("socket"):
         try:
             _server_answers(url)
