@@ -108,9 +108,15 @@ class StoreURL:
             return ("sqlite", os.path.realpath(self.path or ""))
         if self.scheme == "memory":
             return ("memory",)
-        # No user is who the connection logs in as (see connection_config).
-        user = self.user or (_login_name() if self.scheme == "postgresql" else "root" if self.scheme == "mysql" else "")
-        return (self.scheme, (self.host or "").lower(), self.port, user, self.database or "")
+        return (self.scheme, (self.host or "").lower(), self.port, self._login_user() or "", self.database or "")
+
+    def _login_user(self) -> Optional[str]:
+        """The user the connection logs in as: the URL's, else PostgreSQL's
+        default (the login name; MLMD aborts the process on an empty user)
+        and MySQL's (root)."""
+        if self.user:
+            return self.user
+        return _login_name() if self.scheme == "postgresql" else "root" if self.scheme == "mysql" else None
 
     def _url_host(self) -> Optional[str]:
         """The host as a URL writes it: an IPv6 address in brackets (``[::1]``)."""
@@ -155,9 +161,7 @@ class StoreURL:
             pg = config.postgresql
             pg.host = self.host or "127.0.0.1"
             pg.port = str(self.port)
-            # MLMD aborts the process on an empty user; libpq's default is
-            # the login name, as psql's is.
-            pg.user = self.user or _login_name()
+            pg.user = self._login_user()
             if self.password:
                 pg.password = self.password
             pg.dbname = self.database or "mlmd"
@@ -166,7 +170,7 @@ class StoreURL:
             my = config.mysql
             my.host = self.host or "127.0.0.1"
             my.port = int(self.port or 3306)
-            my.user = self.user or "root"
+            my.user = self._login_user()
             if self.password:
                 my.password = self.password
             my.database = self.database or "mlmd"
