@@ -771,6 +771,7 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
 
 
 def _json_object(text: str) -> Dict[str, Any]:
+    """The JSON object *text* holds; empty when it holds none."""
     try:
         value = json.loads(text)
     except ValueError:
@@ -799,13 +800,7 @@ def _stored_meta(proto: pb.Artifact) -> Dict[str, Any]:
         raw = from_value(proto.custom_properties[LONG_META])
     else:
         return {}
-    if not isinstance(raw, str):
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
+    return _json_object(raw) if isinstance(raw, str) else {}
 
 
 def flat(proto: pb.Artifact) -> Dict[str, Any]:
