@@ -621,7 +621,7 @@ def status(home: Optional[str] = None, store: Optional[StoreURL] = None) -> Iter
             "oldest": todo[0].get("time") if todo else None,
             "size": size,
             "stores": _stores(todo),
-            "other_stores": _stores(todo, besides=store) if store is not None else _stores(todo),
+            "other_stores": _stores(todo, besides=store),
             "busy": fd is None,
             "partial": journal.partial,
             "unreadable": [{"line": line, "seq": seq, "reason": reason} for line, seq, reason in journal.unreadable],
