@@ -728,34 +728,27 @@ def map_arguments(
             continue
         cls = classes.get(name) or classes.get(owner)
         items = (item_classes.get(name) if name in declared else item_classes.get(owner)) if item_classes else None
-        if explicit is not None:
-            if name in explicit or owner in explicit:
+        # With inputs=[...], only the named arguments are looked into.
+        named = explicit is not None and (name in explicit or owner in explicit)
+        if explicit is None or named:
+            if named and explicit is not None:
                 cls = explicit.get(name) or explicit.get(owner) or cls
-                budget = [_MAX_ITEMS]
-                found = find_artifacts(value, (name,), cls, budget=budget, items=items)
-                if not found and cls is None:
-                    # named, with no record class anywhere: a path or URI is a DataSet
-                    record = path_to_record(value, DataSet)
-                    if record is not None:
-                        found = [(record, (name,))]
-                if found:
-                    mapped.inputs.extend(found)
-                    if budget[0] <= 0:  # not every item was looked into: keep them too
-                        mapped.params[name] = param_value(name, value)
-                    continue
-                # named, but it holds no record (an int, a list of numbers...):
-                # a parameter, rather than dropped
-        else:
             budget = [_MAX_ITEMS]
             found = find_artifacts(value, (name,), cls, budget=budget, items=items)
+            if not found and named and cls is None:
+                # named, with no record class anywhere: a path or URI is a DataSet
+                record = path_to_record(value, DataSet)
+                if record is not None:
+                    found = [(record, (name,))]
             if found:
                 mapped.inputs.extend(found)
-                rest = _without_records(value, found)
+                rest = None if named else _without_records(value, found)
                 if rest:  # cfg={"data": DataSet(...), "lr": 0.1}: lr is a parameter too
                     mapped.params[name] = param_value(name, rest)
                 elif budget[0] <= 0:  # not every item was looked into: keep them too (a bounded repr)
                     mapped.params[name] = param_value(name, value)
                 continue
+            # it holds no record (an int, a list of numbers...): a parameter
         mapped.params[name] = param_value(name, value)
     return mapped
 
