@@ -218,7 +218,6 @@ class Workspace:
         reuse_workspace_if_exists: Optional[bool] = True,
         backend_url_prefix: Optional[str] = None,
     ) -> None:
-
         if backend_url_prefix:
             raise InvalidValueError(
                 "'backend_url_prefix' is deprecated. Please set Metadata.Store parameter to connect to the metadata gRPC service."
@@ -441,7 +440,6 @@ class Execution:
         return self._log(artifact, OUTPUT)
 
     def _log(self, artifact: Artifact, event_type: int) -> Artifact:
-
         if artifact is None:
             raise InvalidValueError("'artifact' must be set.")
         if codec.is_kubeflow_style(artifact):
