@@ -7,7 +7,8 @@ every call, so nothing deduplicates), in a workspace (and a run).
 * :class:`Tracked` - a ``@track``-decorated function (lineage).
 * :class:`RawMLMD` - MLMD's own client writing the same protos (same
   properties, same sizes, taken from what lineage stored) with
-  ``put_execution``: the floor for the backend.
+  ``put_execution``, and with ``put_lineage_subgraph`` (the call lineage
+  makes): the floor for the backend.
 * :class:`KubeflowSDK` - the old Kubeflow Metadata SDK (0.3.1) logging the
   same graph its way: one call per node, edge and attribution.
 * :class:`MLflowRun` - an MLflow run with two logged input datasets, two
@@ -93,14 +94,14 @@ class Tracked:
 
 def capture_contexts(call: Any) -> Tuple[Any, Optional[List[pb.Context]]]:
     """Run *call* once and return its result and the contexts lineage's
-    ``put_execution`` sent (None if they could not be seen)."""
+    write sent (None if they could not be seen)."""
     from lineage.store import _backend
 
     seen: List[Any] = []
     real = _backend.Backend.call
 
     def spy(self: Any, method: str, *args: Any, **kwargs: Any) -> Any:
-        if method == "put_execution" and len(args) >= 3:
+        if method in ("put_lineage_subgraph", "put_execution") and len(args) >= 3:  # contexts third in both
             seen.append(args[2])
         return real(self, method, *args, **kwargs)
 
@@ -232,6 +233,19 @@ class RawMLMD:
         )
         return execution_id, artifact_ids
 
+    def _put_subgraph(self, execution: pb.Execution, pairs: list) -> Tuple[int, List[int]]:
+        """The same write as :meth:`_put`, as one ``put_lineage_subgraph``
+        (MLMD checks all artifacts' types at once)."""
+        [execution_id], artifact_ids, _ = self.mlmd.put_lineage_subgraph(
+            [execution],
+            [artifact for artifact, _ in pairs],
+            self.contexts,
+            [(0, index, event) for index, (_, event) in enumerate(pairs)],
+            reuse_context_if_already_exist=True,
+            reuse_artifact_if_already_exist_by_external_id=False,
+        )
+        return execution_id, artifact_ids
+
     def as_kubeflow_record(self) -> RawMLMD:
         """The Kubeflow SDK's own record of the same graph instead of
         lineage's: the workspace context only (no run context), no event
@@ -246,23 +260,32 @@ class RawMLMD:
             event.ClearField("path")
         return self
 
-    def one_write(self) -> None:
+    def one_write(self, put: Optional[Any] = None) -> None:
         """The whole call in one ``put_execution`` (final state, all artifacts)."""
         n, now = next(self.ids), _now()
         execution = self._execution(self.execution, n, now)
-        self._put(execution, self._pairs(self.inputs, n, now, "in") + self._pairs(self.outputs, n, now, "out"))
+        (put or self._put)(execution, self._pairs(self.inputs, n, now, "in") + self._pairs(self.outputs, n, now, "out"))
 
-    def two_writes(self) -> None:
+    def two_writes(self, put: Optional[Any] = None) -> None:
         """RUNNING with the inputs, then COMPLETE with the outputs."""
+        put = put or self._put
         n, now = next(self.ids), _now()
         execution = self._execution(self.start_execution, n, now)
-        execution.id, _ = self._put(execution, self._pairs(self.inputs, n, now, "in"))
+        execution.id, _ = put(execution, self._pairs(self.inputs, n, now, "in"))
         final = pb.Execution()
         final.CopyFrom(self.execution)
         final.id = execution.id
         final.external_id = execution.external_id
         final.properties["create_time"].string_value = now
-        self._put(final, self._pairs(self.outputs, n, now, "out"))
+        put(final, self._pairs(self.outputs, n, now, "out"))
+
+    def one_subgraph(self) -> None:
+        """:meth:`one_write` as one ``put_lineage_subgraph`` (lineage's write)."""
+        self.one_write(self._put_subgraph)
+
+    def two_subgraphs(self) -> None:
+        """:meth:`two_writes` as two ``put_lineage_subgraph``."""
+        self.two_writes(self._put_subgraph)
 
 
 # --------------------------------------------------------------------------- Kubeflow SDK

@@ -15,7 +15,8 @@ caches left cold by them). Prints a table, writes
 Sections:
   sqlite   one tracked call (2 inputs, 1 output, 2 params) on an embedded
            SQLite file: lineage (short call: 1 write; long call: 2 writes)
-           vs raw MLMD put_execution of the same protos vs the old Kubeflow
+           vs raw MLMD put_execution and put_lineage_subgraph (the call
+           lineage makes) of the same protos vs the old Kubeflow
            SDK vs MLflow (if installed)
   kubeflow_file
            the same on a store file MLMD created (rollback journal, as the
@@ -65,12 +66,16 @@ LABELS = {
     "raw_1w": "raw MLMD, 1 put_execution",
     "lineage_2w": "lineage @track, start written (2 writes)",
     "raw_2w": "raw MLMD, 2 put_execution",
+    "raw_1w_sg": "raw MLMD, 1 put_lineage_subgraph",
+    "raw_2w_sg": "raw MLMD, 2 put_lineage_subgraph",
     "raw_1w_seq": "raw MLMD 1 put, sequential external ids",
     "kubeflow": "Kubeflow SDK 0.3.1 (18 calls)",
     "lineage_1w+kubeflow": "lineage short call, beside the Kubeflow SDK",
     "raw_1w+kubeflow": "raw MLMD 1 put, beside the Kubeflow SDK",
     "lineage_1w+mlflow": "lineage short call, beside MLflow",
     "raw_1w+mlflow": "raw MLMD 1 put, beside MLflow",
+    "raw_1w_sg+kubeflow": "raw MLMD 1 subgraph, beside the Kubeflow SDK",
+    "raw_1w_sg+mlflow": "raw MLMD 1 subgraph, beside MLflow",
     "raw_1w_kf": "raw MLMD 1 put of the SDK's own record",
     "mlflow": "MLflow run (SQLite)",
 }
@@ -79,6 +84,8 @@ TARGETS = [
     # (section, name, numerator, denominator, op, bound)
     ("sqlite", "short call <= 1.3x one raw put_execution", "lineage_1w", "raw_1w", "<=", 1.3),
     ("sqlite", "two-write call <= 1.2x two raw put_execution", "lineage_2w", "raw_2w", "<=", 1.2),
+    ("sqlite", "short call <= 1.3x one raw put_lineage_subgraph (the call lineage makes)", "lineage_1w", "raw_1w_sg", "<=", 1.3),
+    ("sqlite", "two-write call <= 1.2x two raw put_lineage_subgraph", "lineage_2w", "raw_2w_sg", "<=", 1.2),
     ("sqlite", "short call >= 3x faster than the Kubeflow SDK", "kubeflow", "lineage_1w", ">=", 3.0),
     ("sqlite", "short call >= 10x faster than MLflow", "mlflow", "lineage_1w", ">=", 10.0),
     ("kubeflow_file", "Kubeflow-era file: short call <= 1.3x one raw put_execution", "lineage_1w", "raw_1w", "<=", 1.3),
@@ -96,7 +103,7 @@ def log(message: str) -> None:
 
 # Each lineage variant runs back to back with the raw MLMD writes it is
 # compared with (see _timing.interleaved).
-PAIRS = (("lineage_1w", "raw_1w"), ("lineage_2w", "raw_2w"))
+PAIRS = (("lineage_1w", "raw_1w", "raw_1w_sg"), ("lineage_2w", "raw_2w", "raw_2w_sg"))
 #: The other tools. Each is measured in a group of its own, beside lineage's
 #: short call and raw MLMD (marked "+tool"): an MLflow run is 25 ms of Python
 #: and SQLAlchemy that leaves every cache cold, which would otherwise land on
@@ -119,25 +126,36 @@ def measure(variants: Dict[str, Callable[[], Any]], rounds: int, settle: float =
     core = {name: fn for name, fn in variants.items() if name not in OTHERS and name not in BESIDE}
     timings = interleaved(core, rounds, warmup=warmup, pairs=PAIRS, settle=settle)
     result: Dict[str, Any] = {"rows": summary(timings), "ratios": {}}
-    for a, b in (("lineage_1w", "raw_1w"), ("lineage_2w", "raw_2w"), ("lineage_2w", "lineage_1w"), ("lineage_1w", "raw_1w_seq")):
+    compared = (
+        ("lineage_1w", "raw_1w"),
+        ("lineage_2w", "raw_2w"),
+        ("lineage_1w", "raw_1w_sg"),
+        ("lineage_2w", "raw_2w_sg"),
+        ("raw_1w", "raw_1w_sg"),
+        ("raw_2w", "raw_2w_sg"),
+        ("lineage_2w", "lineage_1w"),
+        ("lineage_1w", "raw_1w_seq"),
+    )
+    for a, b in compared:
         if a in core and b in core:
             result["ratios"][f"{a}/{b}"] = paired_ratio(timings, a, b)
     for tool, fn in variants.items():
         if tool not in OTHERS:
             continue
-        lin, raw = f"lineage_1w+{tool}", f"raw_1w+{tool}"
+        lin, raw, raw_sg = f"lineage_1w+{tool}", f"raw_1w+{tool}", f"raw_1w_sg+{tool}"
         beside = {name: variants[name] for name in BESIDE.get(tool, ()) if name in variants}
         group = interleaved(
-            {lin: core["lineage_1w"], raw: core["raw_1w"], tool: fn, **beside},
+            {lin: core["lineage_1w"], raw: core["raw_1w"], raw_sg: core["raw_1w_sg"], tool: fn, **beside},
             rounds,
             warmup=warmup,
-            pairs=[(lin, raw)],
+            pairs=[(lin, raw, raw_sg)],
             settle=settle,
         )
         result["rows"].update(summary(group))
         result["ratios"][f"{lin}/{raw}"] = paired_ratio(group, lin, raw)
         result["ratios"][f"{tool}/lineage_1w"] = paired_ratio(group, tool, lin)
         result["ratios"][f"{tool}/raw_1w"] = paired_ratio(group, tool, raw)
+        result["ratios"][f"{tool}/raw_1w_sg"] = paired_ratio(group, tool, raw_sg)
         for name in beside:
             result["ratios"][f"{tool}/{name}"] = paired_ratio(group, tool, name)
     return result
@@ -170,6 +188,8 @@ def lineage_setup(
         "raw_1w": raw.one_write,
         "lineage_2w": two,
         "raw_2w": raw.two_writes,
+        "raw_1w_sg": raw.one_subgraph,
+        "raw_2w_sg": raw.two_subgraphs,
     }
     if sequential_floor:
         variants["raw_1w_seq"] = subjects.RawMLMD(mlmd, template, contexts, sequential_ids=True).one_write
@@ -236,7 +256,7 @@ def section_sizes(tmp: str, rounds: int, sizes: List[int]) -> Dict[str, Any]:
         stores[size] = store
         for name, fn in per_store.items():
             variants[f"{name}@{size}"] = fn
-    pairs = [(f"{a}@{size}", f"{b}@{size}") for size in sizes for a, b in PAIRS]
+    pairs = [tuple(f"{name}@{size}" for name in block) for size in sizes for block in PAIRS]
     timings = interleaved(variants, rounds, warmup=max(3, rounds // 20), pairs=pairs)
     rows = summary(timings)
     out: Dict[str, Any] = {"by_size": {}, "growth": {}}
@@ -420,13 +440,21 @@ def ratio_lines(result: Dict[str, Any]) -> List[str]:
     names = {
         "lineage_1w/raw_1w": "lineage short call / raw 1 put_execution",
         "lineage_2w/raw_2w": "lineage 2-write call / raw 2 put_execution",
+        "lineage_1w/raw_1w_sg": "lineage short call / raw 1 put_lineage_subgraph (the call lineage makes)",
+        "lineage_2w/raw_2w_sg": "lineage 2-write call / raw 2 put_lineage_subgraph",
+        "raw_1w/raw_1w_sg": "raw 1 put_execution / raw 1 put_lineage_subgraph (same record)",
+        "raw_2w/raw_2w_sg": "raw 2 put_execution / raw 2 put_lineage_subgraph",
         "kubeflow/lineage_1w": "Kubeflow SDK / lineage short call",
         "mlflow/lineage_1w": "MLflow / lineage short call",
         "lineage_2w/lineage_1w": "lineage 2-write call / short call",
         "lineage_1w/raw_1w_seq": "lineage short call / raw 1 put_execution with sequential external ids (no dedup keys)",
         "lineage_1w+kubeflow/raw_1w+kubeflow": "lineage short call / raw 1 put_execution, interleaved with the Kubeflow SDK",
         "lineage_1w+mlflow/raw_1w+mlflow": "lineage short call / raw 1 put_execution, interleaved with MLflow (caches cold)",
-        "kubeflow/raw_1w": "Kubeflow SDK / raw 1 put_execution (the most any client writing lineage's record could reach)",
+        "kubeflow/raw_1w": "Kubeflow SDK / raw 1 put_execution",
+        "kubeflow/raw_1w_sg": (
+            "Kubeflow SDK / raw 1 put_lineage_subgraph (the most any client writing lineage's record could reach)"
+        ),
+        "mlflow/raw_1w_sg": "MLflow / raw 1 put_lineage_subgraph",
         "kubeflow/raw_1w_kf": "Kubeflow SDK / raw 1 put_execution of the SDK's own record (the most for its smaller layout)",
         "mlflow/raw_1w": "MLflow / raw 1 put_execution (the same bound for the MLflow target)",
     }
@@ -535,6 +563,9 @@ def readme_snippet(results: Dict[str, Any]) -> str:
         ("raw MLMD: 1 `put_execution`, same protos", "raw_1w"),
         ("lineage / raw, short call", "lineage_1w/raw_1w"),
         ("lineage / raw, RUNNING written first (2 writes each)", "lineage_2w/raw_2w"),
+        ("raw MLMD: 1 `put_lineage_subgraph` (the call lineage makes)", "raw_1w_sg"),
+        ("lineage / raw subgraph, short call", "lineage_1w/raw_1w_sg"),
+        ("lineage / raw subgraph, 2 writes each", "lineage_2w/raw_2w_sg"),
         ("lineage / raw, short call, beside MLflow (caches cold)", "lineage_1w+mlflow/raw_1w+mlflow"),
         ("Kubeflow SDK 0.3.1 / lineage short call", "kubeflow/lineage_1w"),
         ("MLflow run / lineage short call", "mlflow/lineage_1w"),

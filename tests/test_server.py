@@ -307,6 +307,50 @@ class TestReconnect:
             connection.mlmd.get_artifact_types()
 
 
+class TestOlderService:
+    """A metadata-grpc-service from before MLMD had PutLineageSubgraph."""
+
+    def test_writes_fall_back_to_put_execution_once(self, sqlite_url, monkeypatch, caplog):
+        """Its UNIMPLEMENTED answer is met once; that write and the next go through put_execution, whole."""
+        from lineage.store import _backend
+        from lineage.store._server import SERVICE_NAME, MetadataServer
+
+        server = MetadataServer(parse_store_url(sqlite_url), port=0)
+        # Served as an older MLMD build serves it: the method is not there.
+        del server.handler._handlers[f"/{SERVICE_NAME}/PutLineageSubgraph"]
+        server.start()
+        calls = []
+        real = _backend.Backend.call
+
+        def counting(self, method, *args, **kwargs):
+            calls.append(method)
+            return real(self, method, *args, **kwargs)
+
+        monkeypatch.setattr(_backend.Backend, "call", counting)
+        try:
+            remote = lineage.Store(url=f"grpc://127.0.0.1:{server.port}")
+
+            @lineage.track(store=remote, workspace="ws")
+            def train(data: lineage.DataSet, epochs: int = 1) -> lineage.Model:
+                return lineage.Model(uri=f"s3://m/{epochs}", name="m")
+
+            with caplog.at_level("INFO", logger="lineage.store"):
+                first = train(lineage.DataSet(uri="s3://d/1", name="d"), epochs=1)
+                second = train(lineage.DataSet(uri="s3://d/2", name="d"), epochs=2)
+        finally:
+            server.stop(0)
+        writes = [c for c in calls if c in ("put_lineage_subgraph", "put_execution")]
+        assert writes == ["put_lineage_subgraph", "put_execution", "put_execution"]
+        assert sum("has no put_lineage_subgraph" in r.getMessage() for r in caplog.records) == 1
+        direct = embedded(sqlite_url)
+        for model, data_uri in ((first, "s3://d/1"), (second, "s3://d/2")):
+            [out] = [e for e in direct.get_events_by_artifact_ids([model.id]) if e.type == pb.Event.OUTPUT]
+            events = direct.get_events_by_execution_ids([out.execution_id])
+            inputs = [e.artifact_id for e in events if e.type == pb.Event.INPUT]
+            assert [a.uri for a in direct.get_artifacts_by_id(inputs)] == [data_uri]
+            assert len(direct.get_contexts_by_execution(out.execution_id)) == 2  # workspace and run
+
+
 def drop_connections(url: str) -> int:
     """Make the database end every connection to *url*'s database, as a
     restart or an idle timeout would; return how many it ended."""

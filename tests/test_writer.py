@@ -1,4 +1,4 @@
-"""The writer: one put_execution per write, first-logged wins, nothing overwritten."""
+"""The writer: one MLMD write per write, first-logged wins, nothing overwritten."""
 
 from __future__ import annotations
 
@@ -34,15 +34,18 @@ class TestDeduplication:
         assert len([a for a in store.store.get_artifacts() if a.uri == "s3://m"]) == 1
 
     def test_new_artifact_as_input_and_output_of_one_write(self, any_url):
-        """A new artifact both read and written by one execution is stored once with two events."""
+        """A new artifact both read and written by one execution is stored once with two events,
+        as it was first logged (the second, equal by key, overwrites nothing)."""
         store = lineage.Store(url=any_url)
         ex = Execution(name="e", workspace=Workspace(store=store, name="w"), _defer=True)
-        data = DataSet(uri="s3://io", name="io")
-        ex._write(inputs=[data], outputs=[DataSet(uri="s3://io", name="io")])
+        data = DataSet(uri="s3://io", name="io", description="read")
+        written = DataSet(uri="s3://io", name="io", description="written")
+        ex._write(inputs=[data], outputs=[written])
         events = store.store.get_events_by_execution_ids([ex.id])
         assert sorted(e.type for e in events) == [events[0].INPUT, events[0].OUTPUT]
-        assert {e.artifact_id for e in events} == {data.id}
+        assert {e.artifact_id for e in events} == {data.id} == {written.id}
         assert len([a for a in store.store.get_artifacts() if a.uri == "s3://io"]) == 1
+        assert store.get_artifact(data.id).description == "read"
 
     @pytest.mark.parametrize("cached", [True, False], ids=["ids-cached", "new-process"])
     @pytest.mark.parametrize("order", ["logged-first", "new-first"])
@@ -75,7 +78,7 @@ class TestDeduplication:
         )
 
     def test_new_outputs_cost_no_read(self, sqlite_url, monkeypatch):
-        """A write with new outputs is one put_execution and no lookup (after a process's first write of the type)."""
+        """A write with new outputs is one put_lineage_subgraph and no lookup (after a process's first write of the type)."""
         store = lineage.Store(url=sqlite_url)
         ex = Execution(name="e", workspace=Workspace(store=store, name="w"))
         ex.log_output(Model(uri="s3://warm", name="warm"))  # once per process: type registered, legacy check
@@ -88,7 +91,7 @@ class TestDeduplication:
 
         monkeypatch.setattr(_backend.Backend, "call", counting)
         ex.log_output(Model(uri="s3://new", name="new"))
-        assert [c for c in calls if not c.startswith("put_") or c == "put_execution"] == ["put_execution"]
+        assert calls == ["put_lineage_subgraph"]
 
 
 class TestDeduplicationKeys:

@@ -163,6 +163,9 @@ class Backend:
         self._mangles: Optional[bool] = None if url.is_remote else url.mangles_backslashes
         self._probe_after = 0.0
         self._unreachable: Optional[StoreUnavailableError] = None  # what the last probe met
+        #: Whether the store takes put_lineage_subgraph (an MLMD service
+        #: older than the method answers UNIMPLEMENTED: see Writer._send).
+        self.has_subgraph = True
 
     # ------------------------------------------------------------------ connection
 

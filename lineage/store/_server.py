@@ -348,9 +348,10 @@ class MetadataServer:
         credentials = tls.credentials() if tls else None
         self.store = EmbeddedStore(url)
         self.type_ids = self.store.register_kubeflow_types()
+        self.handler = _MetadataHandler(self.store)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lineage-serve"),
-            handlers=[_MetadataHandler(self.store), _HealthHandler(self._stopping)],
+            handlers=[self.handler, _HealthHandler(self._stopping)],
             options=[
                 # Without this a second server on the same port starts
                 # fine and the kernel splits clients between the two.

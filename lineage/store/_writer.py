@@ -1,9 +1,10 @@
-"""Writes: one atomic ``put_execution`` each, idempotent, retried, spooled.
+"""Writes: one atomic MLMD write each, idempotent, retried, spooled.
 
 A write carries an execution (new, or known by id or external id), the
 artifacts logged with it as input or output events, and the execution's
 contexts (workspace, run). It is one MLMD transaction whatever the number of
-artifacts.
+artifacts: one ``put_lineage_subgraph`` (``put_execution`` on an MLMD
+service too old for it).
 
 Every write is first made into a :class:`PendingWrite` that needs nothing
 from the store: types travel as type protos, contexts as names, new
@@ -109,7 +110,7 @@ class ContextRef:
     id: int
     name: str
     proto: pb.Context = attrs.field(repr=False)
-    #: The context as put_execution finds it (shared: not to be modified).
+    #: The context as the write finds it (shared: not to be modified).
     by_name: pb.Context = attrs.field(
         init=False, repr=False, default=attrs.Factory(lambda self: _by_name(self.proto), takes_self=True)
     )
@@ -287,7 +288,7 @@ def _pair_keys(pair: Pair) -> Tuple[str, ...]:
 
 
 def _by_name(context: pb.Context) -> pb.Context:
-    """A context as put_execution's reuse_context_if_already_exist finds it:
+    """A context as the write's reuse_context_if_already_exist finds it:
     by type and name. Sent with its id, MLMD would update the stored context
     (read and rewrite its properties) in every write."""
     return pb.Context(type_id=context.type_id, name=context.name)
@@ -295,7 +296,7 @@ def _by_name(context: pb.Context) -> pb.Context:
 
 
 class Writer:
-    """Turns records into ``put_execution`` calls on one backend."""
+    """Turns records into one MLMD write each on one backend."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -632,18 +633,11 @@ class Writer:
         # As on the general path: the next write sends this state whole.
         handle.proto = execution
         try:
-            execution_id, artifact_ids, _ = self.backend.call(
-                "put_execution",
-                execution,
-                pairs,
-                contexts,
-                reuse_context_if_already_exist=True,
-                reuse_artifact_if_already_exist_by_external_id=False,
-            )
+            execution_id, artifact_ids = self._send(execution, pairs, contexts)
         except mlmd_errors.AlreadyExistsError:
             return False  # the general path references what is stored
         except mlmd_errors.StatusError as exc:
-            raise StoreError(f"put_execution failed: {_first_line(exc)}", cause=exc) from exc
+            raise StoreError(f"{self._method()} failed: {_first_line(exc)}", cause=exc) from exc
         execution.id = execution_id
         self._remember(
             ((event_type, artifact_id, (key,), record) for (record, event_type, key), artifact_id in zip(bindings, artifact_ids)),
@@ -909,31 +903,92 @@ class Writer:
 
     def _put(self, execution: pb.Execution, pairs: List[Pair], contexts: List[pb.Context]) -> Tuple[int, List[int]]:
         for attempt in range(4):
-            keys = [p.artifact.external_id for p in pairs if p.artifact is not None]
             try:
-                execution_id, artifact_ids, _ = self.backend.call(
-                    "put_execution",
-                    execution,
-                    [(p.artifact, p.event) for p in pairs],
-                    contexts,
-                    reuse_context_if_already_exist=True,
-                    # Only for one new artifact sent twice in this write (an
-                    # input that is also an output): MLMD inserts it once.
-                    # Otherwise an existing external id must fail, not
-                    # overwrite the stored artifact.
-                    reuse_artifact_if_already_exist_by_external_id=len(keys) != len(set(keys)),
-                )
-                return execution_id, list(artifact_ids)
+                return self._send(execution, [(p.artifact, p.event) for p in pairs], contexts)
             except mlmd_errors.AlreadyExistsError as exc:
                 # An artifact or the execution is already stored (an output
                 # logged before, a concurrent writer, an earlier attempt whose
                 # answer was lost): reference what is there and resend.
                 if attempt == 3:
-                    raise StoreError(f"put_execution failed: {_first_line(exc)}", cause=exc) from exc
+                    raise StoreError(f"{self._method()} failed: {_first_line(exc)}", cause=exc) from exc
                 pairs[:], _ = self._reconcile(execution, pairs)
             except mlmd_errors.StatusError as exc:
-                raise StoreError(f"put_execution failed: {_first_line(exc)}", cause=exc) from exc
+                raise StoreError(f"{self._method()} failed: {_first_line(exc)}", cause=exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _method(self) -> str:
+        return "put_lineage_subgraph" if self.backend.has_subgraph else "put_execution"
+
+    def _send(
+        self, execution: pb.Execution, pairs: Sequence[Tuple[Optional[pb.Artifact], pb.Event]], contexts: List[pb.Context]
+    ) -> Tuple[int, List[int]]:
+        """One write, one transaction: MLMD's ``put_lineage_subgraph``.
+
+        It checks the types of all the artifacts at once, where
+        ``put_execution`` reads an artifact's type for each artifact (about
+        5% of a short call's write on SQLite, 15-20% of one with 40
+        artifacts). An MLMD service that predates it answers UNIMPLEMENTED:
+        then this backend sends ``put_execution`` from there on.
+
+        A new artifact in two pairs (an input that is also an output) is
+        sent once, with an event for each.
+
+        Returns:
+            The execution's id and, for each pair, its artifact's id.
+
+        Raises:
+            ml_metadata.errors.StatusError: as the store answered
+                (AlreadyExistsError: an external id is already stored).
+        """
+        if self.backend.has_subgraph:
+            artifacts: List[pb.Artifact] = []
+            at: Dict[str, int] = {}
+            edges: List[Tuple[int, Optional[int], pb.Event]] = []
+            for artifact, event in pairs:
+                index = None
+                if artifact is not None:
+                    index = at.get(artifact.external_id)
+                    if index is None:
+                        index = len(artifacts)
+                        artifacts.append(artifact)
+                        if artifact.external_id:
+                            at[artifact.external_id] = index
+                edges.append((0, index, event))
+            try:
+                [execution_id], artifact_ids, _ = self.backend.call(
+                    "put_lineage_subgraph",
+                    [execution],
+                    artifacts,
+                    contexts,
+                    edges,
+                    reuse_context_if_already_exist=True,
+                    # An existing external id must fail, not overwrite the
+                    # stored artifact (see _put).
+                    reuse_artifact_if_already_exist_by_external_id=False,
+                )
+            except mlmd_errors.UnimplementedError:
+                log.info(
+                    "store %s has no put_lineage_subgraph (an MLMD service before 1.13?): writing with put_execution",
+                    self.backend.url.redacted(),
+                )
+                self.backend.has_subgraph = False
+            else:
+                return execution_id, [
+                    event.artifact_id if index is None else artifact_ids[index] for _, index, event in edges
+                ]
+        keys = [artifact.external_id for artifact, _ in pairs if artifact is not None]
+        execution_id, artifact_ids, _ = self.backend.call(
+            "put_execution",
+            execution,
+            pairs,
+            contexts,
+            reuse_context_if_already_exist=True,
+            # Only for one new artifact sent twice in this write (an input
+            # that is also an output): MLMD inserts it once. Otherwise an
+            # existing external id must fail, not overwrite the stored artifact.
+            reuse_artifact_if_already_exist_by_external_id=len(keys) != len(set(keys)),
+        )
+        return execution_id, list(artifact_ids)
 
     def _reconcile(self, execution: pb.Execution, pairs: List[Pair]) -> Tuple[List[Pair], bool]:
         """Drop or reference what the store already holds of this write.
