@@ -8,7 +8,7 @@ every call, so nothing deduplicates), in a workspace (and a run).
 * :class:`RawMLMD` - MLMD's own client writing the same protos (same
   properties, same sizes, taken from what lineage stored) with
   ``put_execution``, and with ``put_lineage_subgraph`` (the call lineage
-  makes): the floor for the backend.
+  makes for a write of 3 artifacts or more): the floor for the backend.
 * :class:`KubeflowSDK` - the old Kubeflow Metadata SDK (0.3.1) logging the
   same graph its way: one call per node, edge and attribution.
 * :class:`MLflowRun` - an MLflow run with two logged input datasets, two
@@ -280,7 +280,7 @@ class RawMLMD:
         put(final, self._pairs(self.outputs, n, now, "out"))
 
     def one_subgraph(self) -> None:
-        """:meth:`one_write` as one ``put_lineage_subgraph`` (lineage's write)."""
+        """:meth:`one_write` as one ``put_lineage_subgraph`` (lineage's write of 3 artifacts or more)."""
         self.one_write(self._put_subgraph)
 
     def two_subgraphs(self) -> None:

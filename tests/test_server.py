@@ -330,24 +330,25 @@ class TestOlderService:
         try:
             remote = lineage.Store(url=f"grpc://127.0.0.1:{server.port}")
 
+            # Three artifacts: a write lineage sends as put_lineage_subgraph.
             @lineage.track(store=remote, workspace="ws")
-            def train(data: lineage.DataSet, epochs: int = 1) -> lineage.Model:
+            def train(data: lineage.DataSet, test: lineage.DataSet, epochs: int = 1) -> lineage.Model:
                 return lineage.Model(uri=f"s3://m/{epochs}", name="m")
 
             with caplog.at_level("INFO", logger="lineage.store"):
-                first = train(lineage.DataSet(uri="s3://d/1", name="d"), epochs=1)
-                second = train(lineage.DataSet(uri="s3://d/2", name="d"), epochs=2)
+                first = train(lineage.DataSet(uri="s3://d/1", name="d"), lineage.DataSet(uri="s3://t/1", name="t"), epochs=1)
+                second = train(lineage.DataSet(uri="s3://d/2", name="d"), lineage.DataSet(uri="s3://t/2", name="t"), epochs=2)
         finally:
             server.stop(0)
         writes = [c for c in calls if c in ("put_lineage_subgraph", "put_execution")]
         assert writes == ["put_lineage_subgraph", "put_execution", "put_execution"]
         assert sum("has no put_lineage_subgraph" in r.getMessage() for r in caplog.records) == 1
         direct = embedded(sqlite_url)
-        for model, data_uri in ((first, "s3://d/1"), (second, "s3://d/2")):
+        for model, n in ((first, 1), (second, 2)):
             [out] = [e for e in direct.get_events_by_artifact_ids([model.id]) if e.type == pb.Event.OUTPUT]
             events = direct.get_events_by_execution_ids([out.execution_id])
             inputs = [e.artifact_id for e in events if e.type == pb.Event.INPUT]
-            assert [a.uri for a in direct.get_artifacts_by_id(inputs)] == [data_uri]
+            assert sorted(a.uri for a in direct.get_artifacts_by_id(inputs)) == [f"s3://d/{n}", f"s3://t/{n}"]
             assert len(direct.get_contexts_by_execution(out.execution_id)) == 2  # workspace and run
 
 

@@ -33,15 +33,17 @@ class TestDeduplication:
         assert store.get_artifact(first.id).description == "first"
         assert len([a for a in store.store.get_artifacts() if a.uri == "s3://m"]) == 1
 
-    def test_new_artifact_as_input_and_output_of_one_write(self, any_url):
+    @pytest.mark.parametrize("others", [0, 2], ids=["put_execution", "put_lineage_subgraph"])
+    def test_new_artifact_as_input_and_output_of_one_write(self, any_url, others):
         """A new artifact both read and written by one execution is stored once with two events,
         as it was first logged (the second, equal by key, overwrites nothing)."""
         store = lineage.Store(url=any_url)
         ex = Execution(name="e", workspace=Workspace(store=store, name="w"), _defer=True)
         data = DataSet(uri="s3://io", name="io", description="read")
         written = DataSet(uri="s3://io", name="io", description="written")
-        ex._write(inputs=[data], outputs=[written])
-        events = store.store.get_events_by_execution_ids([ex.id])
+        more = [DataSet(uri=f"s3://other/{i}", name="other") for i in range(others)]
+        ex._write(inputs=[data, *more], outputs=[written])
+        events = [e for e in store.store.get_events_by_execution_ids([ex.id]) if e.artifact_id not in {m.id for m in more}]
         assert sorted(e.type for e in events) == [events[0].INPUT, events[0].OUTPUT]
         assert {e.artifact_id for e in events} == {data.id} == {written.id}
         assert len([a for a in store.store.get_artifacts() if a.uri == "s3://io"]) == 1
@@ -78,7 +80,8 @@ class TestDeduplication:
         )
 
     def test_new_outputs_cost_no_read(self, sqlite_url, monkeypatch):
-        """A write with new outputs is one put_lineage_subgraph and no lookup (after a process's first write of the type)."""
+        """A write with a new output is one put_execution and no lookup (after a process's first write of the type);
+        with three new artifacts or more, one put_lineage_subgraph."""
         store = lineage.Store(url=sqlite_url)
         ex = Execution(name="e", workspace=Workspace(store=store, name="w"))
         ex.log_output(Model(uri="s3://warm", name="warm"))  # once per process: type registered, legacy check
@@ -91,6 +94,9 @@ class TestDeduplication:
 
         monkeypatch.setattr(_backend.Backend, "call", counting)
         ex.log_output(Model(uri="s3://new", name="new"))
+        assert calls == ["put_execution"]
+        calls.clear()
+        ex._write(outputs=[Model(uri=f"s3://new/{i}", name=f"new{i}") for i in range(3)])
         assert calls == ["put_lineage_subgraph"]
 
 
