@@ -17,8 +17,18 @@ PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 
 
 def mlmd_for(store: lineage.Store) -> metadata_store.MetadataStore:
-    """A raw MLMD client on the same store (same kind of connection)."""
-    return metadata_store.MetadataStore(store.url.connection_config())
+    """The MLMD client lineage itself writes through on *store*: raw MLMD
+    and the Kubeflow SDK write through it too.
+
+    One connection for every subject, as each would have in a process of
+    its own where it is the only writer. On SQLite a write that follows
+    another connection's write finds its page cache stale and costs about
+    0.4 ms more (measured: 2.85 vs 2.47 ms for the same put_execution):
+    with a connection per subject, interleaving charged that to whichever
+    subject's connection had not written last - lineage's nearly always,
+    as the raw variants and the SDK shared one.
+    """
+    return store._connection.backend.mlmd
 
 
 def sqlite_url(folder: str, name: str) -> str:

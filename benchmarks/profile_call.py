@@ -6,7 +6,7 @@
 With pyinstrument installed it prints its call tree; otherwise cProfile's
 top functions by own time. ``--no-mlmd`` replaces MLMD's calls by stubs to
 show lineage's own Python cost alone. ``--phases`` profiles nothing: it
-times, call by call, the Python before and after ``put_execution`` and the
+times, call by call, the Python before and after the write and the
 write itself, for lineage and for raw MLMD writing the same record,
 alternating (the figures ``make bench`` compares, taken apart).
 """
@@ -43,6 +43,8 @@ def stub_mlmd() -> None:
     def call(self, method, *args, **kwargs):  # type: ignore[no-untyped-def]
         if method == "put_execution":
             return next(ids), [next(ids) for _ in args[1]], [1, 2]
+        if method == "put_lineage_subgraph":
+            return [next(ids)], [next(ids) for _ in args[1]], [1, 2]
         if method == "get_artifacts_by_external_ids":
             return []
         return real(self, method, *args, **kwargs)
@@ -51,28 +53,33 @@ def stub_mlmd() -> None:
 
 
 def phases(store: lineage.Store, call: _subjects.Tracked, calls: int, two_writes: bool) -> None:
-    """Median microseconds of Python before the first put_execution, inside
-    the writes (MLMD's Python client included), and after them (with any
-    Python between two writes), per call."""
+    """Median microseconds of Python before the first write, inside the
+    writes (MLMD's Python client included), and after them (with any Python
+    between two writes), per call. Raw MLMD writes as lineage does: one
+    put_lineage_subgraph for the short call's 3 artifacts, put_execution for
+    the two writes of 2 and 1."""
     import _stores
     from ml_metadata.metadata_store import metadata_store
 
     _, contexts = _subjects.capture_contexts(call)
     mlmd = _stores.mlmd_for(store)
     raw = _subjects.RawMLMD(mlmd, mlmd.get_executions()[-1].id, contexts)
-    raw_call = raw.two_writes if two_writes else raw.one_write
+    raw_call = raw.two_writes if two_writes else raw.one_subgraph
     marks: list = []
     clock = time.perf_counter
-    real = metadata_store.MetadataStore.put_execution
 
-    def timed(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        marks.append(clock())
-        try:
-            return real(self, *args, **kwargs)
-        finally:
+    def timing(real):  # type: ignore[no-untyped-def]
+        def timed(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             marks.append(clock())
+            try:
+                return real(self, *args, **kwargs)
+            finally:
+                marks.append(clock())
 
-    metadata_store.MetadataStore.put_execution = timed  # type: ignore[method-assign]
+        return timed
+
+    for method in ("put_execution", "put_lineage_subgraph"):
+        setattr(metadata_store.MetadataStore, method, timing(getattr(metadata_store.MetadataStore, method)))
     rows: dict = {"lineage": ([], [], []), "raw MLMD": ([], [], [])}
     for _ in range(calls):
         for name, fn in (("lineage", call), ("raw MLMD", raw_call)):
@@ -84,7 +91,7 @@ def phases(store: lineage.Store, call: _subjects.Tracked, calls: int, two_writes
             before.append(marks[0] - start)
             inside.append(sum(marks[i + 1] - marks[i] for i in range(0, len(marks), 2)))
             after.append(end - marks[-1] + sum(marks[i + 1] - marks[i] for i in range(1, len(marks) - 1, 2)))
-    print(f"{'':10} {'Python before':>14} {'put_execution':>14} {'Python after':>13}   (median us per call)")
+    print(f"{'':10} {'Python before':>14} {'the write(s)':>14} {'Python after':>13}   (median us per call)")
     for name, (before, inside, after) in rows.items():
         med = [statistics.median(x) * 1e6 for x in (before, inside, after)]
         print(f"{name:10} {med[0]:14.1f} {med[1]:14.1f} {med[2]:13.1f}")
@@ -96,7 +103,7 @@ def main() -> None:
     parser.add_argument("--two-writes", action="store_true", help="start_delay=0: the RUNNING state is written first")
     parser.add_argument("--store", default=None, help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--no-mlmd", action="store_true", help="stub MLMD out: lineage's own cost only")
-    parser.add_argument("--phases", action="store_true", help="time the Python around put_execution, lineage vs raw")
+    parser.add_argument("--phases", action="store_true", help="time the Python around the writes, lineage vs raw")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="lineage-profile-")
     os.environ["LINEAGE_HOME"] = folder

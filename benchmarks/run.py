@@ -283,12 +283,11 @@ def section_postgres(tmp: str, rounds: int) -> Dict[str, Any]:
     url = _stores.new_postgres_url()
     try:
         store = lineage.Store(url=url)
-        # Each client has its own connection, so its own PostgreSQL backend
-        # process. Back to back, a call competed with the other client's
-        # backend still busy after its commit (2 CPUs for both backends and
-        # this process): whichever client ran right after the other came out
-        # up to 2x slower, by the order of the calls, not by what it wrote.
-        # A pause between calls, as real work would leave, removes that.
+        # A pause between calls, as real work would leave. Back to back, a
+        # call competed with the PostgreSQL backend still busy after the
+        # previous commit (2 CPUs for it and this process); when each client
+        # had a connection (a backend process) of its own, whichever client
+        # ran right after the other came out up to 2x slower.
         result = measure(lineage_setup(store), rounds, settle=PG_SETTLE)
         result["notes"] = [
             f"PostgreSQL {_postgres_version()}, fresh database",
