@@ -535,6 +535,8 @@ def write_results_md(results: Dict[str, Any], body: str) -> None:
         "lineage variant back to back with the raw MLMD writes it is compared with.",
         'The Kubeflow SDK and MLflow are each timed in a group of their own, beside',
         'lineage and raw MLMD (the rows marked "beside ..."), in the same run.',
+        "lineage, raw MLMD and the Kubeflow SDK write through one MLMD connection",
+        "(lineage's), as each would alone in its own process (see `_stores.mlmd_for`).",
         "",
         f"- Run: {results['started']} ({results['duration_s']:.0f} s), command `{results['command']}`",
         f"- Machine: {m['nproc']} cores ({m['cpu']}), {m['os']}",
