@@ -31,8 +31,14 @@ SHARED_DATA = {"uri": "s3://bucket/shared.csv", "name": "shared", "version": "1"
 
 @lineage.track
 def step(data: lineage.DataSet, worker: int, i: int) -> lineage.Model:
-    """One tracked call: a shared input, a unique output."""
+    """One tracked call: a shared input, a unique output (one put_execution)."""
     return lineage.Model(uri=f"s3://models/{worker}/{i}", name=f"model-{worker}-{i}", version="1")
+
+
+@lineage.track(name="step")
+def wide_step(data: lineage.DataSet, worker: int, i: int) -> List[lineage.Model]:
+    """A shared input and two unique outputs: three artifacts, one put_lineage_subgraph."""
+    return [lineage.Model(uri=f"s3://models/{worker}/{i}/{n}", name=f"model-{worker}-{i}", version="1") for n in range(2)]
 
 
 # --------------------------------------------------------------------------- process helpers
@@ -74,14 +80,14 @@ def run_processes(target: Callable[..., Any], args_list: List[Sequence[Any]], ti
     return [value for _, _, value in outcomes]
 
 
-def track_worker(url: str, worker: int, calls: int, barrier: Any) -> int:
+def track_worker(url: str, worker: int, calls: int, barrier: Any, outputs: int = 1) -> int:
     """A writer process: *calls* tracked calls, all started together."""
     lineage.init(store=url, workspace=WORKSPACE, strict=True)
     data = lineage.DataSet(**SHARED_DATA)
     barrier.wait()
     for i in range(calls):
-        model = step(data, worker, i)
-        assert model.id is not None
+        models = [step(data, worker, i)] if outputs == 1 else wide_step(data, worker, i)
+        assert len(models) == outputs and all(model.id is not None for model in models)
     return calls
 
 
@@ -111,7 +117,7 @@ def assert_no_duplicate_types(mlmd: metadata_store.MetadataStore) -> None:
         assert duplicates == [], f"duplicate {kind} types"
 
 
-def assert_tracked(url: str, processes: int, calls: int) -> None:
+def assert_tracked(url: str, processes: int, calls: int, outputs: int = 1) -> None:
     """The store holds exactly processes x calls complete executions of ``step``."""
     mlmd = open_store(url)
     total = processes * calls
@@ -125,8 +131,8 @@ def assert_tracked(url: str, processes: int, calls: int) -> None:
 
     events = mlmd.get_events_by_execution_ids([e.id for e in executions])
     per_execution = collections.Counter((e.execution_id, pb.Event.Type.Name(e.type)) for e in events)
-    assert len(events) == 2 * total
-    assert set(per_execution.values()) == {1}
+    assert len(events) == (1 + outputs) * total
+    assert collections.Counter(per_execution.values()) == ({1: total, outputs: total} if outputs > 1 else {1: 2 * total})
     assert {kind for _, kind in per_execution} == {"INPUT", "OUTPUT"}
 
     datasets = mlmd.get_artifacts_by_type("kubeflow.org/alpha/data_set")
@@ -134,8 +140,8 @@ def assert_tracked(url: str, processes: int, calls: int) -> None:
     inputs = {e.artifact_id for e in events if e.type == pb.Event.INPUT}
     assert inputs == {datasets[0].id}
     models = mlmd.get_artifacts_by_type("kubeflow.org/alpha/model")
-    assert len(models) == total
-    assert len({a.uri for a in models}) == total
+    assert len(models) == outputs * total
+    assert len({a.uri for a in models}) == outputs * total
     assert {e.artifact_id for e in events if e.type == pb.Event.OUTPUT} == {a.id for a in models}
 
     workspaces = mlmd.get_contexts_by_type("kubeflow.org/alpha/workspace")
@@ -144,12 +150,12 @@ def assert_tracked(url: str, processes: int, calls: int) -> None:
     assert_no_duplicate_types(mlmd)
 
 
-def tracked_in_processes(url: str, processes: int, calls: int) -> None:
+def tracked_in_processes(url: str, processes: int, calls: int, outputs: int = 1) -> None:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(processes)
-    done = run_processes(track_worker, [(url, worker, calls, barrier) for worker in range(processes)])
+    done = run_processes(track_worker, [(url, worker, calls, barrier, outputs) for worker in range(processes)])
     assert done == [calls] * processes
-    assert_tracked(url, processes, calls)
+    assert_tracked(url, processes, calls, outputs)
 
 
 # --------------------------------------------------------------------------- tests
@@ -163,6 +169,11 @@ class TestManyWriterProcesses:
     def test_four_processes_track_25_calls_each(self, backend, tmp_path):
         """4 x 25 tracked calls: 100 complete executions, 200 events, one DataSet."""
         tracked_in_processes(backends.make_url(backend, tmp_path), processes=4, calls=25)
+
+    def test_four_processes_track_25_calls_of_three_artifacts_each(self, backend, tmp_path):
+        """The same with two outputs per call: writes of three artifacts (put_lineage_subgraph),
+        all racing to store the shared input first."""
+        tracked_in_processes(backends.make_url(backend, tmp_path), processes=4, calls=25, outputs=2)
 
     @pytest.mark.slow
     def test_eight_processes_track_250_calls_each(self, backend, tmp_path):
