@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 
 import lineage
-from lineage import DataSet, Execution, Model, Workspace
+from lineage import DataSet, Execution, Model, Run, Workspace
 from lineage.records import record_class_for, schema_of
 from lineage.store import _backend, _codec, reset_connections
 from tests import strategies
@@ -98,6 +98,40 @@ class TestDeduplication:
         calls.clear()
         ex._write(outputs=[Model(uri=f"s3://new/{i}", name=f"new{i}") for i in range(3)])
         assert calls == ["put_lineage_subgraph"]
+
+
+class TestAttribution:
+    """Every artifact of a write is attributed to its workspace and run, also one
+    referenced by id (MLMD's put_lineage_subgraph attributes only the artifacts it is sent)."""
+
+    @pytest.mark.parametrize("outputs", [1, 3], ids=["put_execution", "three-artifact-write"])
+    def test_an_input_logged_before_is_attributed_to_this_writes_contexts(self, any_url, outputs):
+        store = lineage.Store(url=any_url)
+        data = Execution(name="load", workspace=Workspace(store=store, name="w1")).log_output(DataSet(uri="s3://d", name="d"))
+        w2 = Workspace(store=store, name="w2")
+        run = Run(workspace=w2, name="r")
+        ex = Execution(name="train", workspace=w2, run=run, _defer=True)
+        models = [Model(uri=f"s3://m/{i}", name=f"m{i}") for i in range(outputs)]
+        ex._write(inputs=[data], outputs=models)
+        mlmd = store.store
+        assert {e.artifact_id for e in mlmd.get_events_by_execution_ids([ex.id])} == {data.id, *(m.id for m in models)}
+        for context in (w2.context_id, run.context_id):
+            assert {a.id for a in mlmd.get_artifacts_by_context(context)} == {data.id, *(m.id for m in models)}
+
+    def test_an_output_found_stored_is_attributed_to_this_run(self, any_url):
+        """A deduplicated Model another process stored first (AlreadyExists, then referenced
+        by id and resent) belongs to this run too."""
+        store = lineage.Store(url=any_url)
+        w = Workspace(store=store, name="w")
+        first = Execution(name="train", workspace=w, run=Run(workspace=w, name="r1")).log_output(Model(uri="s3://m", name="m"))
+        store = fresh_process_store(any_url)
+        w = Workspace(store=store, name="w")
+        r2 = Run(workspace=w, name="r2")
+        ex = Execution(name="train", workspace=w, run=r2, _defer=True)
+        again = Model(uri="s3://m", name="m")
+        ex._write(outputs=[again] + [Model(uri=f"s3://n/{i}", name=f"n{i}") for i in range(3)])
+        assert again.id == first.id
+        assert first.id in {a.id for a in store.store.get_artifacts_by_context(r2.context_id)}
 
 
 class TestDeduplicationKeys:

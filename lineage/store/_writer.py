@@ -928,7 +928,8 @@ class Writer:
         self, execution: pb.Execution, pairs: Sequence[Tuple[Optional[pb.Artifact], pb.Event]], contexts: List[pb.Context]
     ) -> Tuple[int, List[int]]:
         """One write, one transaction: ``put_lineage_subgraph`` for a write
-        of SUBGRAPH_FROM new artifacts or more, else ``put_execution``.
+        of SUBGRAPH_FROM new artifacts or more and none referenced by id,
+        else ``put_execution``.
 
         ``put_lineage_subgraph`` checks the types of all nodes in three
         reads (artifacts, executions, contexts); ``put_execution`` reads an
@@ -959,7 +960,11 @@ class Writer:
                     if artifact.external_id:
                         at[artifact.external_id] = index
             edges.append((0, index, event))
-        if len(artifacts) >= SUBGRAPH_FROM and self.backend.has_subgraph:
+        # put_lineage_subgraph attributes to the contexts only the artifacts
+        # it is sent; one referenced by id (an input logged earlier, one
+        # found stored) would be left out of the workspace and run.
+        referenced = any(index is None for _, index, _ in edges)
+        if len(artifacts) >= SUBGRAPH_FROM and not referenced and self.backend.has_subgraph:
             try:
                 [execution_id], artifact_ids, _ = self.backend.call(
                     "put_lineage_subgraph",
