@@ -33,7 +33,7 @@ class TestDeduplication:
         assert store.get_artifact(first.id).description == "first"
         assert len([a for a in store.store.get_artifacts() if a.uri == "s3://m"]) == 1
 
-    @pytest.mark.parametrize("others", [0, 2], ids=["put_execution", "put_lineage_subgraph"])
+    @pytest.mark.parametrize("others", [0, 2], ids=["alone", "with-two-more"])
     def test_new_artifact_as_input_and_output_of_one_write(self, any_url, others):
         """A new artifact both read and written by one execution is stored once with two events,
         as it was first logged (the second, equal by key, overwrites nothing)."""
@@ -48,6 +48,29 @@ class TestDeduplication:
         assert {e.artifact_id for e in events} == {data.id} == {written.id}
         assert len([a for a in store.store.get_artifacts() if a.uri == "s3://io"]) == 1
         assert store.get_artifact(data.id).description == "read"
+
+    def test_an_artifact_read_and_written_beside_one_stored_by_another_process(self, any_url):
+        """A write with a new artifact in two events, an input referenced by id and a Model
+        another process stored first: that Model is referenced, not overwritten."""
+        store = lineage.Store(url=any_url)
+        first = Execution(name="train", workspace=Workspace(store=store, name="w")).log_output(
+            Model(uri="s3://m", name="m", description="first")
+        )
+        store = fresh_process_store(any_url)
+        w = Workspace(store=store, name="w")
+        loaded = Execution(name="load", workspace=w).log_output(DataSet(uri="s3://loaded", name="loaded"))
+        ex = Execution(name="e", workspace=w, _defer=True)
+        again = Model(uri="s3://m", name="m", description="second")
+        ex._write(
+            inputs=[loaded, DataSet(uri="s3://io", name="io")],
+            outputs=[DataSet(uri="s3://io", name="io"), again],
+        )
+        assert again.id == first.id
+        assert store.get_artifact(first.id).description == "first"
+        events = store.store.get_events_by_execution_ids([ex.id])
+        assert sorted((e.artifact_id, e.type) for e in events if e.artifact_id in (loaded.id, first.id)) == sorted(
+            [(loaded.id, events[0].INPUT), (first.id, events[0].OUTPUT)]
+        )
 
     @pytest.mark.parametrize("cached", [True, False], ids=["ids-cached", "new-process"])
     @pytest.mark.parametrize("order", ["logged-first", "new-first"])

@@ -805,15 +805,19 @@ class Writer:
         process has seen are referenced by id from its cache; the others are
         sent as new, and if one does exist the store refuses its external id
         and the write is reconciled and resent (see :meth:`_put`): the common
-        case costs no read. Looked up first (one indexed read for all): an
-        artifact sent twice in the write, and any artifact of a type the
-        Kubeflow SDK wrote into this store (it has no external ids).
+        case costs no read. Looked up first (one indexed read for all): every
+        artifact of a write that sends one twice, and any artifact of a type
+        the Kubeflow SDK wrote into this store (it has no external ids).
         """
         lookups: Dict[str, List[int]] = {}
         counts: Dict[str, int] = {}
         for pair in pairs:
             if pair.artifact is not None:
                 counts[pair.artifact.external_id] = counts.get(pair.artifact.external_id, 0) + 1
+        # A new artifact sent twice makes put_execution reuse stored external
+        # ids, which would overwrite any artifact of the write found stored:
+        # then every one is looked up (in the same read).
+        sent_twice = any(count > 1 for count in counts.values())
         for index, pair in enumerate(pairs):
             if pair.artifact is None or not pair.deduplicate:
                 continue
@@ -821,7 +825,7 @@ class Writer:
             known = self._ids_by_key.get(key)
             if known is not None:
                 pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, known))
-            elif counts[key] > 1 or self._legacy_store():
+            elif sent_twice or self._legacy_store():
                 lookups.setdefault(key, []).append(index)
         if not lookups:
             return pairs
@@ -928,8 +932,8 @@ class Writer:
         self, execution: pb.Execution, pairs: Sequence[Tuple[Optional[pb.Artifact], pb.Event]], contexts: List[pb.Context]
     ) -> Tuple[int, List[int]]:
         """One write, one transaction: ``put_lineage_subgraph`` for a write
-        of SUBGRAPH_FROM new artifacts or more and none referenced by id,
-        else ``put_execution``.
+        of SUBGRAPH_FROM new artifacts or more (or one sent twice) and none
+        referenced by id, else ``put_execution``.
 
         ``put_lineage_subgraph`` checks the types of all nodes in three
         reads (artifacts, executions, contexts); ``put_execution`` reads an
@@ -964,7 +968,11 @@ class Writer:
         # it is sent; one referenced by id (an input logged earlier, one
         # found stored) would be left out of the workspace and run.
         referenced = any(index is None for _, index, _ in edges)
-        if len(artifacts) >= SUBGRAPH_FROM and not referenced and self.backend.has_subgraph:
+        # A new artifact in two pairs needs put_execution's reuse option,
+        # which would also overwrite any other artifact of the write found
+        # stored: the subgraph sends it once instead.
+        twice = len(artifacts) < sum(index is not None for _, index, _ in edges)
+        if (len(artifacts) >= SUBGRAPH_FROM or twice) and not referenced and self.backend.has_subgraph:
             try:
                 [execution_id], artifact_ids, _ = self.backend.call(
                     "put_lineage_subgraph",
@@ -995,7 +1003,7 @@ class Writer:
             # Only for such an artifact: MLMD inserts it once (and writes the
             # same again). Otherwise an existing external id must fail, not
             # overwrite the stored artifact.
-            reuse_artifact_if_already_exist_by_external_id=len(artifacts) < sum(index is not None for _, index, _ in edges),
+            reuse_artifact_if_already_exist_by_external_id=twice,
         )
         return execution_id, list(artifact_ids)
 
