@@ -44,3 +44,23 @@ def store(sqlite_url) -> lineage.Store:
 @pytest.fixture
 def any_store(any_url) -> lineage.Store:
     return lineage.Store(url=any_url)
+
+
+@pytest.fixture
+def record_store_calls(monkeypatch):
+    """``record_store_calls()`` starts recording the MLMD methods lineage
+    calls on its stores and returns the list they are appended to."""
+    from lineage.store import _backend
+
+    def start() -> list:
+        calls: list = []
+        real = _backend.Backend.call
+
+        def recording(self, method, *args, **kwargs):
+            calls.append(method)
+            return real(self, method, *args, **kwargs)
+
+        monkeypatch.setattr(_backend.Backend, "call", recording)
+        return calls
+
+    return start

@@ -310,23 +310,15 @@ class TestReconnect:
 class TestOlderService:
     """A metadata-grpc-service from before MLMD had PutLineageSubgraph."""
 
-    def test_writes_fall_back_to_put_execution_once(self, sqlite_url, monkeypatch, caplog):
+    def test_writes_fall_back_to_put_execution_once(self, sqlite_url, record_store_calls, caplog):
         """Its UNIMPLEMENTED answer is met once; that write and the next go through put_execution, whole."""
-        from lineage.store import _backend
         from lineage.store._server import SERVICE_NAME, MetadataServer
 
         server = MetadataServer(parse_store_url(sqlite_url), port=0)
         # Served as an older MLMD build serves it: the method is not there.
         del server.handler._handlers[f"/{SERVICE_NAME}/PutLineageSubgraph"]
         server.start()
-        calls = []
-        real = _backend.Backend.call
-
-        def counting(self, method, *args, **kwargs):
-            calls.append(method)
-            return real(self, method, *args, **kwargs)
-
-        monkeypatch.setattr(_backend.Backend, "call", counting)
+        calls = record_store_calls()
         try:
             remote = lineage.Store(url=f"grpc://127.0.0.1:{server.port}")
 

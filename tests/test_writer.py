@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 import lineage
 from lineage import DataSet, Execution, Model, Run, Workspace
 from lineage.records import record_class_for, schema_of
-from lineage.store import _backend, _codec, reset_connections
+from lineage.store import _codec, reset_connections
 from tests import strategies
 
 
@@ -102,20 +102,13 @@ class TestDeduplication:
             train.id,
         )
 
-    def test_new_outputs_cost_no_read(self, sqlite_url, monkeypatch):
+    def test_new_outputs_cost_no_read(self, sqlite_url, record_store_calls):
         """A write with a new output is one put_execution and no lookup (after a process's first write of the type);
         with three new artifacts or more, one put_lineage_subgraph."""
         store = lineage.Store(url=sqlite_url)
         ex = Execution(name="e", workspace=Workspace(store=store, name="w"))
         ex.log_output(Model(uri="s3://warm", name="warm"))  # once per process: type registered, legacy check
-        calls = []
-        real = _backend.Backend.call
-
-        def counting(self, method, *args, **kwargs):
-            calls.append(method)
-            return real(self, method, *args, **kwargs)
-
-        monkeypatch.setattr(_backend.Backend, "call", counting)
+        calls = record_store_calls()
         ex.log_output(Model(uri="s3://new", name="new"))
         assert calls == ["put_execution"]
         calls.clear()
