@@ -91,6 +91,20 @@ def track_worker(url: str, worker: int, calls: int, barrier: Any, outputs: int =
     return calls
 
 
+def opposite_order_worker(url: str, reverse: bool, calls: int, barrier: Any) -> int:
+    """*calls* writes of the same three new DataSets as the other worker, in
+    the opposite order: each takes its row locks the other way round."""
+    store = lineage.Store(url=url)
+    ws = lineage.Workspace(store=store, name=WORKSPACE)
+    barrier.wait()
+    for i in range(calls):
+        shared = [lineage.DataSet(uri=f"s3://shared/{i}/{k}", name="shared") for k in range(3)]
+        ex = lineage.Execution(name="read", workspace=ws, _defer=True)
+        ex._write(inputs=shared[::-1] if reverse else shared, spool=False)
+        assert all(data.id is not None for data in shared)
+    return calls
+
+
 def create_same_worker(url: str, barrier: Any) -> Dict[str, int]:
     """Create the same workspace, run and types as every other process, at once."""
     store = lineage.Store(url=url)
@@ -159,6 +173,27 @@ def tracked_in_processes(url: str, processes: int, calls: int, outputs: int = 1)
 
 
 # --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+def test_same_new_artifacts_in_opposite_orders(backend, tmp_path):
+    """Two processes store the same new DataSets in opposite orders. The database
+    aborts one of two writes that wait on each other (a deadlock); it is retried,
+    not refused: every write lands, each DataSet is stored once."""
+    url = backends.make_url(backend, tmp_path)
+    lineage.Workspace(store=lineage.Store(url=url), name=WORKSPACE)  # schema and types made once
+    calls = 60
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    assert run_processes(opposite_order_worker, [(url, reverse, calls, barrier) for reverse in (False, True)]) == [calls] * 2
+    mlmd = open_store(url)
+    datasets = mlmd.get_artifacts_by_type("kubeflow.org/alpha/data_set")
+    assert len(datasets) == len({a.uri for a in datasets}) == 3 * calls
+    executions = mlmd.get_executions_by_type("kubeflow.org/alpha/execution")
+    assert len(executions) == 2 * calls
+    events = mlmd.get_events_by_execution_ids([e.id for e in executions])
+    assert collections.Counter(e.execution_id for e in events) == {e.id: 3 for e in executions}
 
 
 @pytest.mark.backend

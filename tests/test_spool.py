@@ -373,6 +373,51 @@ class TestSpool:
 
 
 class TestFaults:
+    @staticmethod
+    def lose_the_first_answer(monkeypatch) -> list:
+        """The first write lands, then its answer is lost (the connection
+        drops): it is spooled and replayed."""
+        real = _backend.Backend.call
+        lost: list = []
+
+        def call(self, method, *args, **kwargs):
+            result = real(self, method, *args, **kwargs)
+            if method in ("put_execution", "put_lineage_subgraph") and not lost:
+                lost.append(method)
+                raise lineage.StoreUnavailableError("the answer was lost")
+            return result
+
+        monkeypatch.setattr(_backend.Backend, "call", call)
+        return lost
+
+    @pytest.mark.parametrize("referenced", [False, True], ids=["nothing-referenced", "an-input-referenced-by-id"])
+    def test_a_replayed_write_found_stored_gives_every_record_its_id(self, sqlite_url, monkeypatch, referenced):
+        """A write whose answer was lost is found in the store on replay: every
+        record it logged gets its id, also one read and written by it and one
+        beside it (they were left without ids)."""
+        from lineage import DataSet, Execution, Model, Workspace
+
+        store = lineage.Store(url=sqlite_url)
+        ex = Execution(name="e", workspace=Workspace(store=store, name="w"), _defer=True)
+        loaded = DataSet(uri="s3://loaded", name="loaded")
+        ex._write(outputs=[loaded])
+        model = Model(uri="s3://m", name="m")
+        read, written = DataSet(uri="s3://io", name="io"), DataSet(uri="s3://io", name="io")
+        lost = self.lose_the_first_answer(monkeypatch)
+        with pytest.warns(lineage.LineageWarning, match="the answer was lost"):
+            landed = ex._write(inputs=[read, model], outputs=[written] + ([loaded] if referenced else []))
+        assert lost and landed is False
+        assert store._connection.writer.spool.drain(30)
+        stored = {a.uri: a.id for a in store.store.get_artifacts()}
+        assert (model.id, read.id, written.id) == (stored["s3://m"], stored["s3://io"], stored["s3://io"])
+        events = {(e.artifact_id, e.type) for e in store.store.get_events_by_execution_ids([ex.id])}
+        assert events == {
+            (loaded.id, pb.Event.OUTPUT),  # the first write's (logged again: one event)
+            (read.id, pb.Event.INPUT),
+            (model.id, pb.Event.INPUT),
+            (read.id, pb.Event.OUTPUT),
+        }
+
     @pytest.mark.parametrize("scheme", ["postgresql", "mysql", "grpc"])
     def test_a_server_that_never_answers_does_not_hold_the_job(self, tmp_path, scheme):
         """A server that takes the connection and never answers held the

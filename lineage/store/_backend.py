@@ -38,7 +38,8 @@ class _QuietMLMDRetries(logging.Filter):
     MLMD's Python client logs (through absl) "<method> failed after retrying
     1 times." for every AbortedError once its own retries, set to 1 here, are
     spent, and "mlmd client InternalError: ... duplicate key ..." for every
-    unique-index race on PostgreSQL/MySQL. lineage retries the first and
+    unique-index race on PostgreSQL/MySQL (and "... deadlock ..." for every
+    lock-order conflict). lineage retries the first and the last and
     re-reads after the second, so under contention they were a stream of
     false alarms on the user's stderr. Other INTERNAL errors still show.
     """
@@ -52,7 +53,10 @@ class _QuietMLMDRetries(logging.Filter):
         # The backslash probe (check_mangling) fails by design on a service
         # with PostgreSQL behind it: that is its answer, not an error
         # (PostgreSQL quotes it cut: "... 'E'lineage-pr...").
-        return not any(_unique_violation(Exception(arg)) or "lineage-pr" in str(arg) for arg in record.args or ())
+        return not any(
+            _unique_violation(Exception(arg)) or _conflict(Exception(arg)) or "lineage-pr" in str(arg)
+            for arg in record.args or ()
+        )
 
 
 logging.getLogger("absl").addFilter(_QuietMLMDRetries())
@@ -125,6 +129,14 @@ def _unique_violation(exc: BaseException) -> bool:
     # PostgreSQL and MySQL. It means "already exists": re-read and go on.
     text = str(exc).lower()
     return any(marker in text for marker in _UNIQUE_MARKERS)
+
+
+def _conflict(exc: BaseException) -> bool:
+    # Two writers that took locks in opposite orders (the same new artifacts
+    # in another order), or a serialization failure: the database aborts
+    # one transaction and says to run it again. MLMD reports it as INTERNAL.
+    text = str(exc).lower()
+    return "deadlock" in text or "could not serialize access" in text
 
 
 def _connect_error(exc: BaseException) -> bool:
@@ -248,9 +260,12 @@ class Backend:
             _leave_logging_alone(had_handlers)  # MLMD logs a failed call
             if _unique_violation(exc):
                 raise mlmd_errors.AlreadyExistsError(str(exc)) from exc
-            if not _connect_error(exc):
+            if _conflict(exc):
+                pass  # retried below, as the AbortedError it is
+            elif not _connect_error(exc):
                 raise
-            self.close()
+            else:
+                self.close()
         # Slow path: only calls that failed transiently build the retry machinery.
         try:
             for attempt in self.retry.retrying():
@@ -265,6 +280,8 @@ class Backend:
                     except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
                         if _unique_violation(exc):
                             raise mlmd_errors.AlreadyExistsError(str(exc)) from exc
+                        if _conflict(exc):
+                            raise mlmd_errors.AbortedError(str(exc)) from exc
                         if _connect_error(exc):
                             self.close()
                             raise mlmd_errors.UnavailableError(str(exc)) from exc

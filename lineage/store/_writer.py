@@ -749,27 +749,32 @@ class Writer:
         if unverified:
             self._verify_ids(unverified)
         pairs = self._reference_existing(pairs, pending.handle)
+        dropped: List[Tuple[Pair, int]] = []  # found stored by _reconcile, not sent
         if replay:
-            pairs, present = self._reconcile(execution, pairs)
+            pairs, present = self._reconcile(execution, pairs, dropped)
             if present:
-                self._landed(pending, execution.id, pairs, [])
+                self._landed(pending, execution.id, pairs, [], dropped)
                 return "present"
-        execution_id, artifact_ids = self._put(execution, pairs, contexts)
+        execution_id, artifact_ids = self._put(execution, pairs, contexts, dropped)
         execution.id = execution_id
-        self._landed(pending, execution_id, pairs, artifact_ids)
+        self._landed(pending, execution_id, pairs, artifact_ids, dropped)
         return "written"
 
-    def _landed(self, pending: PendingWrite, execution_id: int, pairs: List[Pair], artifact_ids: List[int]) -> None:
+    def _landed(
+        self,
+        pending: PendingWrite,
+        execution_id: int,
+        pairs: List[Pair],
+        artifact_ids: List[int],
+        dropped: List[Tuple[Pair, int]],
+    ) -> None:
+        """Remember what a write stored: the pairs sent, with the ids the store
+        gave, and the pairs *dropped* as already stored (see _reconcile)."""
         handle = pending.handle
         if handle is not None:
             with handle.lock:
                 if not handle.proto.HasField("id"):
                     handle.proto.id = execution_id
-        dropped = (  # pairs dropped as already present; looked at after the others are bound
-            (pair, pair.event.artifact_id)
-            for pair in pending.pairs
-            if pair.binding is not None and pair.binding[0].id is None and pair.event.artifact_id
-        )
         self._remember(
             (
                 (pair.event.type, artifact_id, _pair_keys(pair), pair.binding[0] if pair.binding is not None else None)
@@ -913,7 +918,9 @@ class Writer:
         except mlmd_errors.StatusError as exc:
             raise StoreError(f"{method} failed: {_first_line(exc)}", cause=exc) from exc
 
-    def _put(self, execution: pb.Execution, pairs: List[Pair], contexts: List[pb.Context]) -> Tuple[int, List[int]]:
+    def _put(
+        self, execution: pb.Execution, pairs: List[Pair], contexts: List[pb.Context], dropped: List[Tuple[Pair, int]]
+    ) -> Tuple[int, List[int]]:
         for attempt in range(4):
             try:
                 return self._send(execution, [(p.artifact, p.event) for p in pairs], contexts)
@@ -923,7 +930,7 @@ class Writer:
                 # answer was lost): reference what is there and resend.
                 if attempt == 3:
                     raise StoreError(f"the store refused the write: {_first_line(exc)}", cause=exc) from exc
-                pairs[:], _ = self._reconcile(execution, pairs)
+                pairs[:], _ = self._reconcile(execution, pairs, dropped)
             except mlmd_errors.StatusError as exc:
                 raise StoreError(f"the store refused the write: {_first_line(exc)}", cause=exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -1007,7 +1014,9 @@ class Writer:
         )
         return execution_id, list(artifact_ids)
 
-    def _reconcile(self, execution: pb.Execution, pairs: List[Pair]) -> Tuple[List[Pair], bool]:
+    def _reconcile(
+        self, execution: pb.Execution, pairs: List[Pair], dropped: List[Tuple[Pair, int]]
+    ) -> Tuple[List[Pair], bool]:
         """Drop or reference what the store already holds of this write.
 
         Returns:
@@ -1031,7 +1040,7 @@ class Writer:
         for pair in pairs:
             artifact_id = pair.event.artifact_id if pair.artifact is None else by_key.get(pair.artifact.external_id)
             if artifact_id is not None and (artifact_id, pair.event.type) in existing:
-                pair.event.artifact_id = artifact_id
+                dropped.append((pair, artifact_id))
                 continue
             if pair.artifact is not None and artifact_id is not None:
                 with self._lock:
