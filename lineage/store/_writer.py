@@ -994,7 +994,7 @@ class Writer:
                 )
             except mlmd_errors.UnimplementedError:
                 log.info(
-                    "store %s has no put_lineage_subgraph (an MLMD service before 1.13?): writing with put_execution",
+                    "store %s has no put_lineage_subgraph (an MLMD service that predates it): writing with put_execution",
                     self.backend.url.redacted(),
                 )
                 self.backend.has_subgraph = False
