@@ -297,6 +297,30 @@ class TestReconnect:
         assert data.id is not None
         assert [a.uri for a in embedded(sqlite_url).get_artifacts_by_id([data.id])] == ["s3://during"]
 
+    def test_a_server_back_on_the_port_is_reached_beside_a_client_in_backoff(self, sqlite_url, tmp_path, monkeypatch):
+        """Another client of the process (MLMD's own) kept a channel to the port while
+        no server answered: gRPC's reconnect backoff. A lineage store opened when a new
+        server listens there reaches it at once; its channels shared that client's
+        connection and were refused until the backoff ran out."""
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "1")
+        port = free_port()
+        first = ServerProcess(sqlite_url, port=port)
+        other = mlmd_client(port)
+        other.get_artifact_types()
+        first.stop()
+        for _ in range(5):  # refused each time: its backoff grows (1 s, 1.6 s, 2.6 s, ...)
+            with pytest.raises(mlmd_errors.UnavailableError):
+                other.get_artifact_types()
+            time.sleep(0.5)
+        again = ServerProcess(backends.make_url("sqlite", tmp_path), port=port)
+        try:
+            lineage.init(strict=True)
+            ws = lineage.Workspace(store=lineage.Store(url=f"grpc://127.0.0.1:{port}"), name="ws")
+            data = lineage.Execution(name="after", workspace=ws).log_input(lineage.DataSet(uri="s3://a", name="a"))
+        finally:
+            again.stop()
+        assert data.id is not None
+
     def test_unreachable_server_is_a_store_unavailable_error(self):
         """With nothing listening, lineage gives up with StoreUnavailableError, not a gRPC error."""
         url = f"grpc://127.0.0.1:{free_port()}"

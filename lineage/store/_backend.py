@@ -75,6 +75,41 @@ RETRIABLE = (
 )
 
 
+class _GrpcClient(metadata_store.MetadataStore):
+    """MLMD's gRPC client, its channel with a subchannel pool of its own.
+
+    gRPC shares connections (subchannels) between the channels of a process
+    that have the same target and arguments. A channel left in reconnect
+    backoff (a server that went away, then came back on the same port) made
+    every fresh channel to that address fail at once, "connection refused",
+    until its backoff ran out, up to minutes later. Reconnecting with a fresh
+    channel is how lineage recovers from a lost server (see _on_retriable).
+    """
+
+    def _get_channel(self, config: Any) -> Any:
+        # MLMD's own _get_channel (ml-metadata 1.17), with the pool option added.
+        import grpc
+
+        if config.HasField("client_timeout_sec"):
+            self._grpc_timeout_sec = config.client_timeout_sec
+        options: List[Tuple[str, Any]] = [("grpc.use_local_subchannel_pool", 1)]
+        arguments = config.channel_arguments
+        if arguments.HasField("max_receive_message_length"):
+            options.append(("grpc.max_receive_message_length", arguments.max_receive_message_length))
+        if arguments.HasField("http2_max_ping_strikes"):
+            options.append(("grpc.http2.max_ping_strikes", arguments.http2_max_ping_strikes))
+        target = f"{config.host}:{config.port}"
+        if not config.HasField("ssl_config"):
+            return grpc.insecure_channel(target, options=options)
+        ssl = config.ssl_config
+        credentials = grpc.ssl_channel_credentials(
+            ssl.custom_ca.encode("ascii") if ssl.HasField("custom_ca") else None,
+            ssl.client_key.encode("ascii") if ssl.HasField("client_key") else None,
+            ssl.server_cert.encode("ascii") if ssl.HasField("server_cert") else None,
+        )
+        return grpc.secure_channel(target, credentials, options=options)
+
+
 class RetryPolicy:
     """Short jittered exponential backoff, bounded in time and attempts.
 
@@ -191,7 +226,7 @@ class Backend:
                     _server_answers(self.url)
                 had_handlers = bool(logging.root.handlers)
                 try:
-                    store = metadata_store.MetadataStore(config)
+                    store = (_GrpcClient if self.url.is_remote else metadata_store.MetadataStore)(config)
                 except (mlmd_errors.StatusError, RuntimeError) as exc:
                     # MLMD raises a bare RuntimeError when it cannot open the
                     # database. A server that does not answer may come back:
