@@ -171,7 +171,10 @@ def _conflict(exc: BaseException) -> bool:
     # in another order), or a serialization failure: the database aborts
     # one transaction and says to run it again. MLMD reports it as INTERNAL.
     text = str(exc).lower()
-    return "deadlock" in text or "could not serialize access" in text
+    return any(
+        marker in text
+        for marker in ("deadlock detected", "deadlock found when trying to get lock", "could not serialize access")
+    )
 
 
 def _connect_error(exc: BaseException) -> bool:
