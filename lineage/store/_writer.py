@@ -3,8 +3,8 @@
 A write carries an execution (new, or known by id or external id), the
 artifacts logged with it as input or output events, and the execution's
 contexts (workspace, run). It is one MLMD transaction whatever the number of
-artifacts: one ``put_lineage_subgraph`` (``put_execution`` on an MLMD
-service too old for it).
+artifacts: one ``put_execution``, or one ``put_lineage_subgraph`` where that
+is cheaper and stores the same (see :meth:`Writer._send`).
 
 Every write is first made into a :class:`PendingWrite` that needs nothing
 from the store: types travel as type protos, contexts as names, new
@@ -1018,6 +1018,10 @@ class Writer:
         self, execution: pb.Execution, pairs: List[Pair], dropped: List[Tuple[Pair, int]]
     ) -> Tuple[List[Pair], bool]:
         """Drop or reference what the store already holds of this write.
+
+        Args:
+            dropped: Gets (pair, artifact id) for each pair dropped because
+                its event is stored already (its record is bound by _landed).
 
         Returns:
             The pairs still to send, and whether the whole write was
