@@ -717,6 +717,10 @@ def _kind_of_value(value: Any) -> str:
     return "str" if isinstance(value, str) else "json"
 
 
+#: Fields of a record that a Kubeflow SDK-style object's properties do not set.
+_SET_BY_LINEAGE = frozenset({"uri", "workspace", "id", "create_time", "extra"})
+
+
 def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] = None) -> Artifact:
     """The record of a Kubeflow SDK-style artifact, from its ``serialization()``.
 
@@ -749,7 +753,7 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
         values["name"] = getattr(obj, "name", None) or (uri.rstrip("/").rsplit("/", 1)[-1] if isinstance(uri, str) else None)
     kinds = dict(declared) if declared else {k: _kind_of_value(v) for k, v in values.items()}
     cls = records.class_for_type(type(obj).ARTIFACT_TYPE_NAME, kinds, cls_name)
-    fields = set(records.field_names(cls)) - {"extra", "id", "create_time", "uri", "workspace"}
+    fields = set(records.field_names(cls)) - _SET_BY_LINEAGE
     kwargs = {k: v for k, v in values.items() if k in fields}
     extra.update((k, v) for k, v in values.items() if k not in fields)
     # The SDK's own classes keep nested fields (hyperparameters, labels,
@@ -764,7 +768,7 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
     # property) sets it, unless a property did; it cannot be an extra one.
     for key in fields.intersection(extra):
         kwargs.setdefault(key, extra[key])
-    extra = {k: v for k, v in extra.items() if k not in fields and k not in ("uri", "workspace", "id", "create_time", "extra")}
+    extra = {k: v for k, v in extra.items() if k not in fields and k not in _SET_BY_LINEAGE}
     if records.is_builtin(cls):
         return cls(uri=uri, **kwargs, **extra)  # type: ignore[no-any-return]
     return cls(uri=uri, **kwargs, extra=extra)  # type: ignore[no-any-return]
