@@ -514,6 +514,74 @@ class TestFaults:
         assert sorted(e.properties["name"].string_value for e in store.get_executions()) == ["produce"] * 5
         assert {pb.Execution.State.Name(e.last_known_state) for e in store.get_executions()} == {"COMPLETE"}
 
+    @staticmethod
+    def during_the_first_replayed_write(monkeypatch, action) -> list:
+        """Run *action* in the replay thread once its first write has landed,
+        before the replay takes that write off its queue; returns a list that
+        gets True when it ran."""
+        real = _backend.Backend.call
+        ran: list = []
+
+        def call(self, method, *args, **kwargs):
+            result = real(self, method, *args, **kwargs)
+            replaying = threading.current_thread().name == "lineage-spool-drainer"
+            if method in ("put_execution", "put_lineage_subgraph") and replaying and not ran:
+                ran.append(True)
+                action()
+            return result
+
+        monkeypatch.setattr(_backend.Backend, "call", call)
+        return ran
+
+    def test_a_write_dropped_from_memory_while_replayed_does_not_take_the_next_with_it(self, tmp_path, sqlite_url, monkeypatch):
+        """With no spool file, writes past MEMORY_LIMIT drop the oldest from
+        the queue. When that oldest was the one being replayed, the replay
+        then took the next write off the queue as done: a write never sent,
+        lost without a word."""
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("")
+        monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
+        monkeypatch.setattr(_spool, "MEMORY_LIMIT", 2)
+        port = init_on_a_down_grpc_store(monkeypatch, "dropped")
+        lineage.init(store=f"grpc://127.0.0.1:{port}", workspace="dropped", start_delay=1.0)  # one write per call
+        with pytest.warns(lineage.LineageWarning, match="kept in memory"):
+            produced = [produce("dropped", i) for i in range(2)]
+        late: list = []
+        ran = self.during_the_first_replayed_write(monkeypatch, lambda: late.append(produce("dropped", 2)))
+        replay_on_a_served_store(sqlite_url, port, produced[1:])
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:  # the late write lands too
+            deadline = time.monotonic() + 30
+            while not (late and late[0].id) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            server.stop()
+        assert ran and late[0].id is not None
+        uris = sorted(a.uri for a in embedded(sqlite_url).get_artifacts())
+        assert uris == ["file:///dropped/0", "file:///dropped/1", "file:///dropped/2"]
+
+    def test_abandoning_a_spool_mid_replay_ends_the_replay_quietly(self, tmp_path, sqlite_url, monkeypatch):
+        """abandon() empties the queue while a write is being replayed: the
+        replay thread died with IndexError (pop from an empty deque)."""
+        from lineage.store import connect
+
+        port = init_on_a_down_grpc_store(monkeypatch, "abandoned")
+        with pytest.warns(lineage.LineageWarning, match="unreachable"):
+            produce("abandoned", 0)
+        spool = connect(f"grpc://127.0.0.1:{port}").writer.spool
+        errors: list = []
+        monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+        ran = self.during_the_first_replayed_write(monkeypatch, spool.abandon)
+        drainer = spool._drainer
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:
+            drainer.join(30)
+        finally:
+            server.stop()
+        assert ran and not drainer.is_alive()
+        assert errors == []
+        assert len(spool) == 0 and spool._file is None
+
     def test_kill_lineage_serve_mid_run(self, tmp_path, sqlite_url):
         """Kill the server during 200 tracked calls, restart it, sync: 200 executions exactly once with all events."""
         home = tmp_path / "home"

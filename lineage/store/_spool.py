@@ -224,12 +224,13 @@ class Spool:
             except Exception as exc:  # the store refuses it: keep it for `lineage sync` to report
                 log.error("a spooled write cannot be replayed (%s: %s); it stays in %s", type(exc).__name__, exc, self.path)
                 with self._lock:
-                    self._failed.add(seq)
-                    self._queue.popleft()
+                    if self._pop(seq):
+                        self._failed.add(seq)
                 continue
             delay = _interval()
             with self._lock:
-                self._queue.popleft()
+                if not self._pop(seq):
+                    continue  # abandoned, or dropped past MEMORY_LIMIT while it was sent
                 if self._file is not None:
                     try:
                         self._append_line({"ack": seq}, sync=False)
@@ -238,6 +239,16 @@ class Spool:
                         # later `lineage sync` finds it there (idempotent). The
                         # replay goes on: it must not die with writes in memory.
                         pass
+
+    def _pop(self, seq: int) -> bool:
+        """Take the write just replayed off the queue, if it is still first
+        (called with the lock held). While it was being sent, abandon() may
+        have emptied the queue, or a write past MEMORY_LIMIT dropped it: the
+        first entry is then another write, not yet sent."""
+        if self._queue and self._queue[0][0] == seq:
+            self._queue.popleft()
+            return True
+        return False
 
     def _finish_file(self) -> None:
         # Called with the lock held once the queue is empty.
