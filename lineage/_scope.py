@@ -183,6 +183,7 @@ class _StartScheduler:
 
     WORKERS = 4
     IDLE_WAIT = 0.05  # seconds: the shortest sleep with nothing to wait for
+    MAX_WAIT = 3600.0  # the longest (Condition.wait overflows past threading.TIMEOUT_MAX)
 
     def __init__(self) -> None:
         # Calls take the plain lock (its context manager is C code); the
@@ -199,7 +200,7 @@ class _StartScheduler:
         self._idle = 0
         self._writing: Set[ExecutionScope] = set()  # scopes being written now
         self._wake_at = math.inf  # when the thread wakes by itself (monotonic)
-        self._shortest = math.inf  # the shortest start delay seen
+        self._shortest = math.inf  # the shortest start delay of the calls since the thread last slept idle
         self._added = False  # a call was added since the thread last looked
 
     def after_fork_in_child(self) -> None:
@@ -220,11 +221,13 @@ class _StartScheduler:
     def add(self, deadline: float, scope: ExecutionScope, delay: float) -> int:
         """Schedule the start write of *scope* at *deadline* (*delay* seconds
         from now); returns its number for remove()."""
+        if self._pid != os.getpid():
+            # Forked without Python's at-fork hooks (a C extension calling
+            # fork()): the lock, the condition (its waiter list names the
+            # parent's thread) and the workers' count are the parent's.
+            self.after_fork_in_child()
         number = next(self._counter)
         with self._lock:
-            if self._pid != os.getpid():  # forked: the thread did not come along
-                self._heap, self._running, self._thread, self._pid = [], {}, None, os.getpid()
-                self._wake_at, self._shortest, self._added = math.inf, math.inf, False
             if delay < self._shortest:
                 self._shortest = delay
             self._added = True
@@ -259,7 +262,8 @@ class _StartScheduler:
                     if self._added:  # calls came since the last look: more may come
                         self._added = False
                         # Not below IDLE_WAIT: calls with shorter delays wake it.
-                        wait = max(self._shortest, self.IDLE_WAIT)
+                        wait = min(max(self._shortest, self.IDLE_WAIT), self.MAX_WAIT)
+                        self._shortest = math.inf  # one call with a short delay must not set it for good
                         self._wake_at = time.monotonic() + wait
                         self._cond.wait(wait)
                     else:  # none came: sleep until one does
@@ -269,8 +273,9 @@ class _StartScheduler:
                 deadline, number = heap[0]
                 now = time.monotonic()
                 if deadline > now:
-                    self._wake_at = deadline
-                    self._cond.wait(deadline - now)
+                    wait = min(deadline - now, self.MAX_WAIT)  # a "never" delay (1e10 s) overflowed
+                    self._wake_at = now + wait
+                    self._cond.wait(wait)
                     continue
                 heapq.heappop(heap)
                 scope = running.pop(number, None)

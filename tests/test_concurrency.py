@@ -367,6 +367,47 @@ def test_forked_child_does_not_wait_on_a_lock_a_parent_thread_held(tmp_path, hol
     assert len(store.store.get_executions()) == 3
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
+def test_a_child_forked_without_pythons_hooks_still_writes_running_states(tmp_path):
+    """A C extension calling fork() skips Python's at-fork hooks: only the
+    start scheduler's own pid check sees the new process. It kept the
+    parent's condition (whose waiter list names the parent's thread) and
+    the parent's count of worker threads, so the child's long calls were
+    never RUNNING."""
+    import ctypes
+    import signal
+    import time
+
+    from ml_metadata import errors as mlmd_errors
+
+    url = backends.make_url("sqlite", tmp_path)
+    lineage.init(store=url, workspace="rawfork", strict=True, start_delay=0.05)
+
+    @lineage.track
+    def slow(d: lineage.DataSet, seconds: float) -> Any:
+        time.sleep(seconds)
+        external_id = lineage.current_execution().external_id
+        try:
+            [stored] = lineage.Store(url=url).store.get_executions_by_external_ids([external_id])
+        except mlmd_errors.NotFoundError:
+            return None
+        return stored.last_known_state
+
+    assert slow(lineage.DataSet(uri="s3://bucket/parent", name="d"), 0.3) == pb.Execution.RUNNING  # a worker wrote it
+    time.sleep(0.3)  # the scheduler thread sleeps, waiting on its condition
+    pid = ctypes.CDLL(None).fork()
+    if pid == 0:  # the child: a hang is killed by the alarm
+        signal.alarm(20)
+        code = 1
+        try:
+            state = slow(lineage.DataSet(uri="s3://bucket/child", name="d"), 0.8)
+            code = 0 if state == pb.Execution.RUNNING else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status} (3: not RUNNING)"
+
+
 # --------------------------------------------------------------------------- start writes, current execution
 
 

@@ -1040,6 +1040,9 @@ class TestWrites:
             return None
 
         short(data())  # the thread runs
+        # One call with a short delay must not make the thread wake at that
+        # pace from then on (it kept the shortest delay ever seen).
+        track(start_delay=0.01)(lambda d: None)(data("once"))
         scheduler = _scope._scheduler
         waits: list = []
         real_wait = scheduler._cond.wait
@@ -1050,11 +1053,33 @@ class TestWrites:
 
         monkeypatch.setattr(scheduler._cond, "wait", wait)
         began = time.monotonic()
-        for i in range(300):
+        for i in range(600):
             short(data(f"short{i}"))
         elapsed = time.monotonic() - began
-        assert len(waits) <= 2 + 2 * elapsed, (len(waits), elapsed)
-        assert [mr.state(e) for e in mr.executions(tracked_sqlite, "short")] == ["COMPLETE"] * 301
+        assert len(waits) <= 4 + 2 * elapsed, (len(waits), elapsed)
+        assert [mr.state(e) for e in mr.executions(tracked_sqlite, "short")] == ["COMPLETE"] * 601
+
+    def test_a_never_start_delay_does_not_stop_later_start_writes(self, tracked_sqlite):
+        """A start delay meant as "never" (1e10 s) overflowed the start
+        writer thread's wait: it died, and no later call in the process
+        was ever RUNNING."""
+        lineage.init(start_delay=1e10)
+
+        @track
+        def never(d: DataSet) -> None:
+            time.sleep(0.2)
+
+        never(data())
+        lineage.init(start_delay=0.2)
+        seen = []
+
+        @track
+        def slow(d: DataSet) -> None:
+            time.sleep(1.0)
+            seen.append([mr.state(e) for e in mr.executions(tracked_sqlite, "slow")])
+
+        slow(data())
+        assert seen == [["RUNNING"]]
 
     def test_same_artifact_twice_is_one_event(self, tracked_sqlite):
         """An artifact passed twice (or logged again) gives one event per direction."""

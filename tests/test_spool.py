@@ -560,6 +560,34 @@ class TestFaults:
         uris = sorted(a.uri for a in embedded(sqlite_url).get_artifacts())
         assert uris == ["file:///dropped/0", "file:///dropped/1", "file:///dropped/2"]
 
+    def test_journaled_writes_dropped_from_memory_stay_in_the_spool_file(self, tmp_path, sqlite_url, monkeypatch):
+        """Writes journaled before the journal failed (a full disk), then
+        dropped from memory past MEMORY_LIMIT, were deleted with the spool
+        file once the writes still in memory were replayed: lost, though
+        `lineage sync` could have replayed them from it."""
+        from lineage.store import connect
+
+        monkeypatch.setattr(_spool, "MEMORY_LIMIT", 2)
+        port = init_on_a_down_grpc_store(monkeypatch, "kept")
+        lineage.init(start_delay=1.0)  # one write per call
+        with pytest.warns(lineage.LineageWarning, match="unreachable"):
+            journaled = [produce("kept", i) for i in range(2)]
+        spool = connect(f"grpc://127.0.0.1:{port}").writer.spool
+        path = spool.path
+        os.close(spool._file.fileno())  # every later write to the journal fails, as on a full disk
+        with pytest.warns(lineage.LineageWarning, match="kept in memory"):
+            in_memory = [produce("kept", i) for i in range(2, 5)]  # the oldest three are dropped
+        replay_on_a_served_store(sqlite_url, port, in_memory[1:])
+        assert os.path.exists(path)
+        report = _spool.sync(into=sqlite_url, home=str(tmp_path / "home"))
+        # kept/0 may have landed from memory: the replay was sending it
+        # (the store down) when it was dropped, and its send went on.
+        assert report.failed == [] and report.written + report.present == 2 and report.written >= 1
+        uris = sorted(a.uri for a in embedded(sqlite_url).get_artifacts())
+        # kept/2 was neither journaled nor kept in memory: the one write lost (and said so at exit)
+        assert uris == ["file:///kept/0", "file:///kept/1", "file:///kept/3", "file:///kept/4"]
+        assert journaled[1].id is None  # dropped before it was sent: sync wrote it
+
     def test_abandoning_a_spool_mid_replay_ends_the_replay_quietly(self, tmp_path, sqlite_url, monkeypatch):
         """abandon() empties the queue while a write is being replayed: the
         replay thread died with IndexError (pop from an empty deque)."""

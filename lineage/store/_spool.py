@@ -104,6 +104,7 @@ class Spool:
         self._abandoned = False
         self._memory_only: Optional[OSError] = None  # why the journal cannot be written
         self._dropped = 0  # writes dropped from memory past MEMORY_LIMIT
+        self._drop_said = False
         _live.add(self)
 
     def abandon(self) -> None:
@@ -119,7 +120,7 @@ class Spool:
         if self._pid != os.getpid():  # a forked child starts with an empty spool
             self._queue, self._failed, self._file, self.path = deque(), set(), None, None
             self._seq, self._drainer, self._warned, self._pid = 0, None, False, os.getpid()
-            self._memory_only, self._dropped = None, 0
+            self._memory_only, self._dropped, self._drop_said = None, 0, False
 
     def pending(self) -> bool:
         """True while writes wait to be replayed."""
@@ -171,7 +172,8 @@ class Spool:
             if len(self._queue) > MEMORY_LIMIT and self._memory_only is not None:
                 self._queue.popleft()
                 self._dropped += 1
-                if self._dropped == 1:  # once: the count is in the message at exit
+                if not self._drop_said:  # once: the count is in the message at exit
+                    self._drop_said = True
                     log.error(
                         "lineage drops its oldest waiting writes: more than %d wait in memory (the spool file cannot be written)",
                         MEMORY_LIMIT,
@@ -230,7 +232,9 @@ class Spool:
             delay = _interval()
             with self._lock:
                 if not self._pop(seq):
-                    continue  # abandoned, or dropped past MEMORY_LIMIT while it was sent
+                    if not self._abandoned and self._dropped:
+                        self._dropped -= 1  # dropped past MEMORY_LIMIT while it was sent: it landed all the same
+                    continue
                 if self._file is not None:
                     try:
                         self._append_line({"ack": seq}, sync=False)
@@ -254,7 +258,9 @@ class Spool:
         # Called with the lock held once the queue is empty.
         if self._file is None:
             return
-        if not self._failed and self.path:
+        # Kept while it holds writes not replayed: refused ones, and ones
+        # journaled before the journal failed and then dropped from memory.
+        if not self._failed and not self._dropped and self.path:
             try:
                 os.unlink(self.path)
             except OSError:
