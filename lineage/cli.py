@@ -63,10 +63,12 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
         if info is None:
             print(f"no workspace {name!r} in {conn.url.redacted()}", file=sys.stderr)
             return 1
-        if args.type_name:
+        if args.type_name is not None:
             by_class = {cls.__name__.lower(): cls.ARTIFACT_TYPE_NAME for cls in record_classes()}
             type_name = by_class.get(args.type_name.lower(), args.type_name)
-            if reader._call("get_artifact_type", type_name) is None:
+            if args.type_name.lower() in by_class:
+                pass  # a record class's type: none of its artifacts yet lists nothing
+            elif reader._call("get_artifact_type", type_name) is None:
                 # A custom class's name for its type (Checkpoint for acme.org/checkpoint):
                 # this command cannot import the class, so match the type name's last part.
                 stored = sorted(t.name for t in reader._call("get_artifact_types") or ())
@@ -91,9 +93,13 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
         if args.json:
             print(json.dumps(_json_safe(rows), indent=2, default=str, allow_nan=False))
         else:
+            from lineage.graph import _line, _version_suffix
+
             for row in sorted(rows, key=lambda r: r["id"]):
-                version = f" v{row['version']}" if row.get("version") else ""
-                print(f"{row['id']:>6}  {row['type'].rsplit('/', 1)[-1]:<10} {row.get('name')}{version}  {row.get('uri')}")
+                # One artifact per line: a newline in a name is shown escaped.
+                name = _line(str(row.get("name")))
+                version = _line(_version_suffix(row.get("version")))
+                print(f"{row['id']:>6}  {row['type'].rsplit('/', 1)[-1]:<10} {name}{version}  {_line(str(row.get('uri')))}")
         return 0
 
     return run
@@ -277,6 +283,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     except LineageError as exc:
         print(f"lineage {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `lineage ls | head`: the reader has gone, as for any Unix tool.
+        # Python would fail again flushing stdout at exit: point it nowhere.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1  # as Python's own documentation does for EPIPE
 
 
 def _last_part(type_name: str) -> str:

@@ -100,6 +100,21 @@ class LineageGraph:
         name = info.get("name") or info.get("type") or "execution"
         return f"{_line(str(name))} #{execution_id} {info.get('state', '')}" + (f"  {shown}" if shown else "")
 
+    def _by_node(self) -> Tuple[Dict[int, List[int]], Dict[int, List[int]], Dict[int, List[int]]]:
+        """Each artifact's producers, each execution's inputs and outputs
+        (sorted, once: looking them up per node scanned every edge, and a
+        graph of 8,000 executions took seconds to print)."""
+        producers: Dict[int, Set[int]] = {}
+        inputs: Dict[int, Set[int]] = {}
+        outputs: Dict[int, Set[int]] = {}
+        for artifact_id, execution_id, kind in self.edges:
+            if kind.endswith("OUTPUT"):
+                producers.setdefault(artifact_id, set()).add(execution_id)
+                outputs.setdefault(execution_id, set()).add(artifact_id)
+            elif kind.endswith("INPUT"):
+                inputs.setdefault(execution_id, set()).add(artifact_id)
+        return tuple({k: sorted(v) for k, v in d.items()} for d in (producers, inputs, outputs))  # type: ignore[return-value]
+
     def to_text(self) -> str:
         """An indented tree, newest artifact first, walking upstream."""
         lines: List[str] = [self._artifact_line(self.root)]
@@ -107,9 +122,10 @@ class LineageGraph:
         # (artifact?, id, prefix, last): a stack, not recursion, so that a
         # chain of thousands of steps prints like a short one.
         stack: List[Tuple[bool, int, str, bool]] = []
+        producers_of, inputs_of, _ = self._by_node()
 
         def push_producers(artifact_id: int, prefix: str) -> None:
-            producers = self.producers(artifact_id)
+            producers = producers_of.get(artifact_id, [])
             for i, execution_id in reversed(list(enumerate(producers))):
                 stack.append((False, execution_id, prefix, i == len(producers) - 1))
 
@@ -126,7 +142,7 @@ class LineageGraph:
             if again:
                 continue
             seen.add(node)
-            inputs = self.inputs(node)
+            inputs = inputs_of.get(node, [])
             for i, artifact_id in reversed(list(enumerate(inputs))):
                 stack.append((True, artifact_id, child, i == len(inputs) - 1))
         if self.truncated:
@@ -160,8 +176,8 @@ class LineageGraph:
             kind = type(artifact).__name__
             if type(artifact) is Artifact and self.artifact_types.get(artifact_id):
                 kind = self.artifact_types[artifact_id]
-            version = getattr(artifact, "version", None)
-            first = f"{kind} {artifact.name}" + (f" v{version}" if version else "")
+            named = f"{kind} {artifact.name}" if artifact.name is not None else kind
+            first = named + _version_suffix(getattr(artifact, "version", None))
             artifacts[artifact_id] = [first, str(artifact.uri)]
         executions = {}
         for execution_id, info in self.executions.items():
@@ -204,13 +220,12 @@ class LineageGraph:
         (``s3://bucket/key`` -> namespace ``s3://bucket``, name ``key``).
         """
         events = []
+        _, inputs_of, outputs_of = self._by_node()
         for execution_id, info in self.executions.items():
             props = info.get("properties") or {}
             # Without an external id (written by another tool): its id and
             # MLMD's creation time, so two stores' execution 5 differ.
             identity = info.get("external_id") or f"mlmd-execution:{execution_id}:{info.get('create_time_ms')}"
-            inputs = [a for a in (a for a, e, kind in self.edges if e == execution_id and kind.endswith("INPUT"))]
-            outputs = [a for a in (a for a, e, kind in self.edges if e == execution_id and kind.endswith("OUTPUT"))]
             events.append(
                 {
                     "eventType": _OPENLINEAGE_STATES.get(str(info.get("state")), "OTHER"),
@@ -219,8 +234,8 @@ class LineageGraph:
                     "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
                     "run": {"runId": str(uuid.uuid5(uuid.NAMESPACE_URL, str(identity)))},
                     "job": {"namespace": info.get("workspace") or "default", "name": str(info.get("name") or info.get("type") or "execution")},
-                    "inputs": [self._dataset(a) for a in dict.fromkeys(inputs) if a in self.artifacts],
-                    "outputs": [self._dataset(a) for a in dict.fromkeys(outputs) if a in self.artifacts],
+                    "inputs": [self._dataset(a) for a in inputs_of.get(execution_id, []) if a in self.artifacts],
+                    "outputs": [self._dataset(a) for a in outputs_of.get(execution_id, []) if a in self.artifacts],
                 }
             )
         return events
@@ -229,7 +244,10 @@ class LineageGraph:
         uri = str(self.artifacts[artifact_id].uri)
         parts = urllib.parse.urlsplit(uri)
         if parts.scheme and parts.netloc:
-            namespace, name = f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/") or "/"
+            # Without the user and password of https://user:pw@host/x: events
+            # go to other systems, and one dataset is one dataset whoever read it.
+            host = parts.netloc.rpartition("@")[2]
+            namespace, name = f"{parts.scheme}://{host}", parts.path.lstrip("/") or "/"
         elif parts.scheme and len(parts.scheme) > 1:  # file:///path
             namespace, name = parts.scheme, parts.path
         else:  # a plain path
@@ -276,7 +294,8 @@ def _mermaid_label(lines: List[str]) -> str:
     """Text inside a Mermaid ``"..."`` label: entity codes for what Mermaid reads as syntax."""
     out = []
     for line in lines:
-        for char, code in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;")):
+        # A backquote after the opening quote starts a Markdown string.
+        for char, code in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
             line = line.replace(char, code)
         out.append(line.replace("\r", "").replace("\n", "<br/>"))
     return "<br/>".join(out)
@@ -295,6 +314,14 @@ def _iso(milliseconds: Any) -> Optional[str]:
 def _line(text: str) -> str:
     """*text* on one line: control characters (a newline in a name) escaped."""
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def _version_suffix(version: Any) -> str:
+    """" v3" for version "3", " v1.2" for "v1.2" (not "vv1.2"); "" for none."""
+    if version is None or version == "":
+        return ""
+    text = str(version)
+    return f" {text}" if text[:1] in ("v", "V") else f" v{text}"
 
 
 def _shown(value: Any) -> str:

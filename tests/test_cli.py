@@ -63,6 +63,48 @@ class TestCommand:
         err = capsys.readouterr().err
         assert "no artifact type 'Modle'" in err and "DataSet, Metrics, Model" in err
 
+    def test_ls_of_a_record_class_with_no_artifacts_yet_lists_nothing(self, sqlite_url, capsys):
+        """-t Metrics on a store that holds no Metrics yet lists nothing, as
+        plain ls does: it said "no artifact type 'Metrics'" and exited 1
+        while naming Metrics among the classes it takes. An empty -t is
+        refused (it listed everything)."""
+        store = lineage.Store(url=sqlite_url)
+        Execution(name="t", workspace=Workspace(store=store, name="w")).log_input(DataSet(uri="s3://d", name="d"))
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Metrics"]) == 0
+        assert capsys.readouterr().out == ""
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", ""]) == 1
+        assert "no artifact type ''" in capsys.readouterr().err
+
+    def test_ls_shows_one_artifact_per_line(self, sqlite_url, capsys):
+        """A newline in a name, version or uri is shown escaped: it split an
+        artifact over two lines, and the second could pass for another row.
+        A version given as v1.2 is not shown as vv1.2."""
+        store = lineage.Store(url=sqlite_url)
+        ex = Execution(name="t", workspace=Workspace(store=store, name="w"))
+        ex.log_input(DataSet(uri="s3://d/a\nb", name="two\n   7  model  fake", version="v1.2"))
+        ex.log_output(Model(uri="file:///m", name="m", version="3"))
+        assert main(["ls", "--store", sqlite_url, "-w", "w"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert len(out) == 2
+        assert "two\\n   7  model  fake v1.2  s3://d/a\\nb" in out[0] and "vv1.2" not in out[0]
+        assert out[1].split()[2:4] == ["m", "v3"]
+
+    def test_ls_into_a_pipe_closed_early_ends_quietly(self, sqlite_url):
+        """`lineage ls | head -1` printed a BrokenPipeError traceback."""
+        store = lineage.Store(url=sqlite_url)
+        ex = Execution(name="t", workspace=Workspace(store=store, name="w"))
+        for i in range(3000):  # more than a pipe holds
+            ex.log_input(DataSet(uri=f"s3://bucket/a-rather-long-key-to-fill-the-pipe/{i}", name=f"d{i}"))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lineage.cli", "ls", "--store", sqlite_url, "-w", "w"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert process.stdout is not None and process.stdout.readline().split()[2] == "d0"
+        process.stdout.close()  # the reader goes, as head does
+        _, err = process.communicate(timeout=120)
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
+        assert process.returncode == 1
+
     def test_ls_takes_a_custom_class_name_for_its_type(self, sqlite_url, capsys):
         """-t Checkpoint finds acme.org/checkpoint: ls cannot import the user's class,
         so the type name's last part is matched; an unknown one lists the store's types."""

@@ -44,6 +44,40 @@ class TestWalk:
         with pytest.raises(lineage.InvalidValueError, match=r"max_depth"):
             store.lineage(x, max_depth=-1)
 
+    def test_truncated_only_when_something_is_left_upstream(self, store):
+        """A walk whose max_depth is the length of the chain, or that starts
+        at a source, is whole: it said "truncated" (and "more upstream")
+        whenever it reached max_depth."""
+        raw = DataSet(uri="s3://cut/raw", name="raw")
+        x = step(step(raw, 1), 2)
+        assert [store.lineage(x, max_depth=d).truncated for d in (0, 1, 2, 3)] == [True, True, False, False]
+        assert store.lineage(raw, max_depth=0).truncated is False
+        assert "more upstream" not in store.lineage(x, max_depth=2).to_text()
+
+    def test_exports_are_the_same_from_one_process_to_the_next(self, store, sqlite_url):
+        """The JSON of a graph and of `lineage ls --json` are byte for byte the
+        same in every process: the properties came out in the order of
+        protobuf's maps, which changes between processes."""
+        import subprocess
+
+        @track
+        def train(d: DataSet, lr=0.1, epochs=3, batch=32, seed=7, opt="sgd") -> Model:
+            return Model(uri="s3://same/m", name="m", version="1", description="x", owner="o")
+
+        model = train(DataSet(uri="s3://same/d", name="d", version="2", query="q", owner="o"))
+        script = (
+            "import sys, lineage; from lineage.cli import main; "
+            f"print(lineage.Store(url={sqlite_url!r}).lineage({model.id}).to_json()); "
+            f"main(['ls', '--store', {sqlite_url!r}, '-w', 'graph', '--json'])"
+        )
+        outputs = {
+            subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True).stdout
+            for _ in range(6)
+        }
+        assert len(outputs) == 1
+        [summary] = store.lineage(model).to_dict()["executions"]
+        assert list(summary["properties"]) == sorted(summary["properties"])
+
     def test_params_are_shown_as_they_were_given(self, store):
         """The tree and the summaries show params from lineage.params (exact),
         not MLMD's typed copies (6 decimals, doubles, structs of floats)."""
@@ -267,3 +301,29 @@ class TestExports:
         bundle = graph._repr_mimebundle_()
         assert bundle["text/plain"] == graph.to_text()
         assert bundle["text/html"].startswith("<pre>") and "d&lt;a&gt;#1\\nx" in bundle["text/html"]
+
+
+class TestExportDetails:
+    """Labels and names the exports make, on a graph built by hand."""
+
+    @staticmethod
+    def graph(**artifact: object) -> "lineage.graph.LineageGraph":
+        from lineage.graph import LineageGraph
+
+        record = DataSet(**{"uri": "s3://b/k", "name": "d", **artifact})  # type: ignore[arg-type]
+        execution = {"id": 2, "name": "step", "state": "COMPLETE", "external_id": "x", "properties": {}, "workspace": "w"}
+        return LineageGraph(root=1, artifacts={1: record}, executions={2: execution}, edges=[(1, 2, "INPUT")])
+
+    def test_openlineage_namespaces_carry_no_credentials(self):
+        """https://user:pw@host/x gave the namespace "https://user:pw@host":
+        a password in events sent to other systems."""
+        [event] = self.graph(uri="https://user:pw@data.example.com:8443/x?y=1").to_openlineage()
+        assert event["inputs"] == [{"namespace": "https://data.example.com:8443", "name": "x?y=1"}]
+
+    def test_versions_are_not_doubled_and_a_backquote_stays_text_in_mermaid(self):
+        """version "v1" was labelled "vv1"; a name starting with a backquote
+        opened a Markdown string in Mermaid."""
+        assert "d v1" in self.graph(version="v1").to_dot() and "vv1" not in self.graph(version="v1").to_dot()
+        assert "d v3" in self.graph(version="3").to_mermaid()
+        mermaid = self.graph(name="`code`").to_mermaid()
+        assert "`" not in mermaid and "#96;code#96;" in mermaid

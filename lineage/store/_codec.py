@@ -815,7 +815,9 @@ def flat(proto: pb.Artifact) -> Dict[str, Any]:
         result["workspace"] = decode(custom[WORKSPACE_PROPERTY].string_value)
     if RUN_PROPERTY in custom:
         result["run"] = decode(custom[RUN_PROPERTY].string_value)
-    for key, value in proto.properties.items():
+    # Sorted: protobuf maps have no stable order (two runs of `lineage ls
+    # --json` printed the same artifact's keys in two orders).
+    for key, value in sorted(proto.properties.items()):
         if key != ALL_META:
             result[key] = from_value(value)
     for key, value in _stored_meta(proto).items():
@@ -949,12 +951,14 @@ def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
         "state": pb.Execution.State.Name(proto.last_known_state),
         "external_id": proto.external_id or None,
     }
-    for key, value in proto.properties.items():
+    # Sorted: protobuf maps have no stable order (exports of one graph
+    # differed from one process to the next).
+    for key, value in sorted(proto.properties.items()):
         if key != ALL_META:
             out[key] = from_value(value)
     for key, value in _long_declared(proto.custom_properties).items():
         out.setdefault(key, from_value(value))
-    custom = {decode(k): from_value(v) for k, v in proto.custom_properties.items() if not k.startswith(_LONG)}
+    custom = {decode(k): from_value(v) for k, v in sorted(proto.custom_properties.items()) if not k.startswith(_LONG)}
     out["workspace"] = custom.pop(WORKSPACE_PROPERTY, None)
     out["run"] = custom.pop(RUN_PROPERTY, None)
     exact = custom.get("lineage.params")

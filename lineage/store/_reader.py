@@ -130,14 +130,14 @@ class Reader:
         truncated = False
         depth = 0
         while frontier:
-            if max_depth is not None and depth >= max_depth:
-                truncated = True
-                break
-            depth += 1
             events = self._call("get_events_by_artifact_ids", frontier) or []
             producers = sorted({e.execution_id for e in events if e.type in _OUTPUTS} - set(executions))
             if not producers:
                 break
+            if max_depth is not None and depth >= max_depth:
+                truncated = True  # there is more upstream, not followed
+                break
+            depth += 1
             for summary in self.executions(producers):
                 executions[summary["id"]] = summary
             inputs = self._call("get_events_by_execution_ids", producers) or []
