@@ -28,6 +28,7 @@ else it holds is recorded as a parameter, as if it were not named.
 
 from __future__ import annotations
 
+import array
 import collections.abc
 import dataclasses
 import inspect
@@ -45,7 +46,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import attrs
 
 from lineage._fork import renew_after_fork
-from lineage.errors import InvalidTypeError, InvalidValueError, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, describe, warn
 from lineage.records import Artifact, DataSet
 
 __all__ = ["Binder", "Mapped", "register_converter", "unregister_converter"]
@@ -312,8 +313,8 @@ def find_artifacts(
         if budget[0] <= 0:  # stop looking: see the docstring
             break
         budget[0] -= 1
-        if not isinstance(step, (str, int)) or isinstance(step, bool):
-            continue  # a dict key no event path can hold
+        if type(step) is not str and type(step) is not int:
+            step = _step(step)  # a dict key an event path cannot hold as it is (a Path, None, a tuple)
         if isinstance(item, Artifact):  # as find_artifacts(item) would, without the call
             found.append((item, path + (step,)))
         elif type(item) not in plain:  # a str or number holds no record: spare the call
@@ -355,7 +356,16 @@ def outputs_of(
         for index, (item, item_cls) in enumerate(zip(value, elements)):
             found.extend(find_artifacts(item, path + (index,), item_cls, 1) or ())
         return found
-    return find_artifacts(value, path, cls, items=items) or []
+    budget = [_MAX_ITEMS]
+    found = find_artifacts(value, path, cls, budget=budget, items=items) or []
+    if found and budget[0] <= 0:
+        # An argument keeps what was not looked into as a parameter; a
+        # return value has nowhere to keep it: say so (it was silent).
+        warn(
+            f"lineage looked for records in the first {_MAX_ITEMS:,} items of the value returned ({'/'.join(map(str, path))}) "
+            f"and found {len(found):,}; records past them are not recorded as outputs (log them with log_output)"
+        )
+    return found
 
 
 def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List[Found]:
@@ -545,6 +555,13 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
     return kind(head)
 
 
+#: Sized containers whose whole repr is made item by item (lists, tuples,
+#: dicts, sets and bytes are handled apart).
+_LONG_REPRS = frozenset(
+    {collections.deque, array.array, type({}.keys()), type({}.values()), type({}.items())}
+)
+
+
 def _bounded_repr(value: Any, large: bool = False) -> str:
     """``repr(value)`` cut to ``_REPR_LIMIT`` characters; *large*: a list,
     tuple or dict too large to repr whole, of which only the head is made."""
@@ -556,6 +573,10 @@ def _bounded_repr(value: Any, large: bool = False) -> str:
             text = repr(value[:enough])  # an image's bytes: not a 400 MB repr
         elif type(value) in (set, frozenset) and len(value) > enough:
             text = repr(type(value)(itertools.islice(value, enough)))
+        elif type(value) in _LONG_REPRS and len(value) > enough:
+            # a deque, an array, a dict view of millions of items: the head's
+            # repr, not a repr of all of it cut afterwards (a second per call)
+            text = f"{type(value).__name__}({list(itertools.islice(value, enough))!r}, ...)"
         else:
             text = repr(value)
     except Exception:  # a broken __repr__ must not break the call
@@ -680,19 +701,22 @@ class Binder:
                     name = f"{self.var_keyword}.{name}"
                 taken.add(name)
                 values[name] = value
-        if bound_method and self.positional:
+        if self.positional and (bound_method or self.positional[0] in _SELF_NAMES):
+            # The instance (or class) is not an argument; a parameter that
+            # merely has the name (def select(data, cls=3)), or a **kwargs
+            # item, is one (they were dropped).
             values.pop(self.positional[0], None)
-        for name in _SELF_NAMES:
-            values.pop(name, None)
         return values
 
 
 @attrs.define
 class Mapped:
-    """What one call's arguments map to."""
+    """What one call's arguments map to; *failed*: the arguments that could
+    not be mapped (each kept as a parameter, its bounded repr), with why."""
 
     inputs: List[Found] = attrs.Factory(list)
     params: Dict[str, Any] = attrs.Factory(dict)
+    failed: List[Tuple[str, Exception]] = attrs.Factory(list)
 
 
 def map_arguments(
@@ -726,39 +750,66 @@ def map_arguments(
         owner = name if var_keyword is None or name in declared else var_keyword
         if name in excluded or owner in excluded:
             continue
-        cls = classes.get(name) or classes.get(owner)
-        items = (item_classes.get(name) if name in declared else item_classes.get(owner)) if item_classes else None
-        # With inputs=[...], only the named arguments are looked into.
-        named = explicit is not None and (name in explicit or owner in explicit)
-        if explicit is None or named:
-            if named and explicit is not None:
-                cls = explicit.get(name) or explicit.get(owner) or cls
-            budget = [_MAX_ITEMS]
-            found = find_artifacts(value, (name,), cls, budget=budget, items=items)
-            if not found and named and cls is None:
-                # named, with no record class anywhere: a path or URI is a DataSet
-                record = path_to_record(value, DataSet)
-                if record is not None:
-                    found = [(record, (name,))]
-            if found:
-                mapped.inputs.extend(found)
-                rest = None if named else _without_records(value, found)
-                if rest:  # cfg={"data": DataSet(...), "lr": 0.1}: lr is a parameter too
-                    mapped.params[name] = param_value(name, rest)
-                elif budget[0] <= 0:  # not every item was looked into: keep them too (a bounded repr)
-                    mapped.params[name] = param_value(name, value)
-                continue
-            # it holds no record (an int, a list of numbers...): a parameter
-        mapped.params[name] = param_value(name, value)
+        try:
+            cls = classes.get(name) or classes.get(owner)
+            items = (item_classes.get(name) if name in declared else item_classes.get(owner)) if item_classes else None
+            # With inputs=[...], only the named arguments are looked into.
+            named = explicit is not None and (name in explicit or owner in explicit)
+            if explicit is None or named:
+                if named and explicit is not None:
+                    cls = explicit.get(name) or explicit.get(owner) or cls
+                budget = [_MAX_ITEMS]
+                found = find_artifacts(value, (name,), cls, budget=budget, items=items)
+                if not found and named and cls is None:
+                    # named, with no record class anywhere: a path or URI is a DataSet
+                    record = path_to_record(value, DataSet)
+                    if record is not None:
+                        found = [(record, (name,))]
+                if found:
+                    rest = None if named else _without_records(value, found)
+                    param = None
+                    if rest:  # cfg={"data": DataSet(...), "lr": 0.1}: lr is a parameter too
+                        param = param_value(name, rest)
+                    elif budget[0] <= 0:  # not every item was looked into: keep them too (a bounded repr)
+                        param = param_value(name, value)
+                    mapped.inputs.extend(found)
+                    if param is not None:
+                        mapped.params[name] = param
+                    continue
+                # it holds no record (an int, a list of numbers...): a parameter
+            mapped.params[name] = param_value(name, value)
+        except Exception as exc:  # this argument only: the others are still mapped (all were lost)
+            mapped.failed.append((name, exc))
+            mapped.params[name] = _bounded_repr(value)
     return mapped
 
 
+def _step(key: Any) -> PathStep:
+    """The event path step of a dict key: a str or an int as it is, any
+    other key (a Path, None, a float, a tuple, a bool) as its text."""
+    if (type(key) is str or type(key) is int) or (isinstance(key, (str, int)) and not isinstance(key, bool)):
+        return key
+    try:
+        return str(key)
+    except Exception:  # a broken __str__
+        return f"<{type(key).__qualname__}>"
+
+
 def _without_records(value: Any, found: List[Found]) -> Optional[Dict[str, Any]]:
-    """The items of a dict argument that hold no record, if it has any."""
-    if type(value) is not dict or len(found) >= len(value):
+    """The items of a dict argument, or the fields of an attrs or dataclass
+    config, that hold no record, if it has any (they are a parameter)."""
+    if type(value) is dict:
+        items: Iterable[Tuple[Any, Any]] = value.items()
+    elif isinstance(value, (Artifact, str, os.PathLike)):  # a record, or a path made one
+        return None
+    elif attrs.has(type(value)):
+        items = ((field.name, getattr(value, field.name)) for field in attrs.fields(type(value)))
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = ((field.name, getattr(value, field.name)) for field in dataclasses.fields(value))
+    else:
         return None
     holders = {path[1] for _, path in found if len(path) > 1}
-    return {key: item for key, item in value.items() if key not in holders} or None
+    return {key: item for key, item in items if _step(key) not in holders} or None
 
 
 def check_names(where: str, names: Any, binder: Binder) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import heapq
 import inspect
 import itertools
@@ -281,6 +282,10 @@ class _StartScheduler:
                 scope = running.pop(number, None)
                 if scope is not None:
                     self._due.put(scope)
+                    # Not held while this thread sleeps: a scope keeps its
+                    # function, so its module's globals; at exit they were
+                    # then never freed (an unclosed file lost its data).
+                    del scope
                     if self._due.qsize() > self._idle and self._workers < self.WORKERS:
                         self._workers += 1
                         threading.Thread(target=self._work, name="lineage-start-writer", daemon=True).start()
@@ -301,6 +306,7 @@ class _StartScheduler:
             finally:
                 with self._lock:
                     self._writing.discard(scope)
+                del scope  # not held while waiting for the next (see _loop)
 
 
 _scheduler = _StartScheduler()
@@ -515,6 +521,10 @@ class ExecutionScope:
             _defer=True,
             _fixed=_provenance.call_provenance(self._function),
         )
+        # Not kept: a scope waiting in the start scheduler kept its function,
+        # so its module's globals, alive at exit (never freed: an unclosed
+        # file lost its data, a generator was never closed).
+        self._function = None
         props: Dict[str, Any] = {}
         if parent is not None:
             props["lineage.parent_external_id"] = parent.external_id
@@ -618,6 +628,8 @@ class ExecutionScope:
         # Digests now, before the function runs: it may rewrite its inputs.
         self._inputs.extend((record, path, _digest.of_record(record)) for record, path in mapped.inputs)
         self._params.update(mapped.params)
+        for name, exc in mapped.failed:  # kept as a parameter (a repr); the other arguments are mapped
+            _fail_open(f"map the argument {name!r}", exc)
 
     def _detach(self) -> None:
         """No longer the current execution of this context."""
@@ -660,8 +672,10 @@ def _error_message(exc: BaseException) -> str:
 def _final_state(exc: Optional[BaseException]) -> Tuple[str, Dict[str, Any]]:
     if exc is None or isinstance(exc, GeneratorExit):
         return "COMPLETE", {}
-    if isinstance(exc, SystemExit) and exc.code in (None, 0):
-        return "COMPLETE", {}
+    if isinstance(exc, SystemExit):
+        code = exc.code  # sys.exit(0), sys.exit(False), sys.exit(): a success
+        if code is None or (type(code) in (int, bool) and code == 0):
+            return "COMPLETE", {}
     props = {
         "lineage.error_type": f"{type(exc).__module__}.{type(exc).__qualname__}".replace("builtins.", ""),
         "lineage.error_message": _error_message(exc),
@@ -684,10 +698,17 @@ class _Tracked:
     def __init__(self, func: Callable[..., Any], options: _Options) -> None:
         inner = _unwrap(func)
         self.func = inner
-        name = options.name or getattr(inner, "__name__", None) or "execution"
+        # The function a functools.partial applies: its name, docstring and
+        # source (the partial's were "execution", partial's own docstring
+        # and module functools).
+        source = inner
+        while isinstance(source, functools.partial):
+            source = source.func
+        self.source = source
+        name = options.name or getattr(source, "__name__", None) or "execution"
         description = options.description
         if description is None:
-            doc = inspect.getdoc(inner)
+            doc = inspect.getdoc(source)
             description = doc.strip().splitlines()[0][:1024] if doc else None
             if description is not None:
                 try:
@@ -695,14 +716,24 @@ class _Tracked:
                 except LineageError:  # a lone surrogate: the docstring is not lineage's input
                     description = None
         self.options = attrs.evolve(options, name=name, description=description)
-        self.binder = _mapping.Binder(inner)
+        try:
+            self.binder = _mapping.Binder(inner)
+        except ValueError as exc:  # track(min): a builtin without a signature
+            raise InvalidTypeError(
+                f"track() needs a function whose parameters Python can read; {describe(inner)} has none ({exc})"
+            ) from None
         self.is_generator = inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
         _mapping.check_names("track(exclude)", self.options.exclude, self.binder)
         if self.options.inputs is not None:
-            _mapping.check_names("track(inputs)", list(self.options.inputs), self.binder)
+            inputs = self.options.inputs
+            if isinstance(inputs, (str, bytes)) or not isinstance(inputs, (Mapping, Iterable)):
+                raise InvalidTypeError(
+                    f"track(inputs) must be a list of parameter names or a dict of them, got {describe(inputs)}"
+                )
+            _mapping.check_names("track(inputs)", list(inputs), self.binder)
 
     def scope(self, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> ExecutionScope:
-        scope = ExecutionScope(self.options, function=self.func)
+        scope = ExecutionScope(self.options, function=self.source)
         if scope._enabled():
             try:
                 values = self.binder.bind(args, kwargs, bound_method=instance is not None)
@@ -743,12 +774,24 @@ def _decorate(func: F, options: _Options) -> F:
 
     if inspect.iscoroutinefunction(inner):
 
-        async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            scope = tracked.scope(instance, args, kwargs)
-            async with scope:
-                result = await wrapped(*args, **kwargs)
-                tracked.outputs(scope, result)
-            return result
+        def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            # Made now: wrong arguments raise at the call, as without @track
+            # (they raised at the await).
+            coroutine = wrapped(*args, **kwargs)
+
+            async def tracked_call() -> Any:
+                scope = tracked.scope(instance, args, kwargs)
+                async with scope:
+                    result = await coroutine
+                    tracked.outputs(scope, result)
+                return result
+
+            awaitable: Any = tracked_call()
+            try:  # named as the function's own coroutine is (in warnings, asyncio's task names)
+                awaitable.__name__, awaitable.__qualname__ = coroutine.__name__, coroutine.__qualname__
+            except (AttributeError, TypeError):  # not a plain coroutine (a wrapped awaitable)
+                pass
+            return awaitable
 
         return _TrackedFunction(func, async_wrapper)  # type: ignore[return-value]
 

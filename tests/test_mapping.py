@@ -755,3 +755,147 @@ class TestMixedDictArguments:
         execution = mr.one_execution(tracked_sqlite, "train")
         assert params_of(mr.custom(execution)) == {"cfg": {"lr": 0.1, "layers": [64, 32]}}
         assert sorted(p for _, p, _ in mr.paths(tracked_sqlite, execution.id)) == [("cfg", "data"), ("parts", 0)]
+
+
+class TestNothingBesideRecordsIsLost:
+    """Values a call passed that were recorded nowhere (found in a review)."""
+
+    def test_a_dict_of_record_lists_keeps_its_other_values(self, tracked_sqlite):
+        """{"data": [a, b], "lr": 0.1}: two records in one key made the
+        count of records equal the count of keys, and lr was dropped."""
+        from tests import mlmd_reads as mr
+
+        @lineage.track
+        def train(cfg: dict) -> None:
+            return None
+
+        train({"data": [lineage.DataSet(uri="s3://m/a", name="a"), lineage.DataSet(uri="s3://m/b", name="b")], "lr": 0.1})
+        execution = mr.one_execution(tracked_sqlite, "train")
+        assert params_of(mr.custom(execution)) == {"cfg": {"lr": 0.1}}
+        assert sorted(p for _, p, _ in mr.paths(tracked_sqlite, execution.id)) == [("cfg", "data", 0), ("cfg", "data", 1)]
+
+    def test_a_dataclass_config_keeps_its_other_fields(self, tracked_sqlite):
+        """A dataclass holding a record kept only the record; its other
+        fields are the parameter."""
+        import dataclasses
+
+        from tests import mlmd_reads as mr
+
+        @dataclasses.dataclass
+        class Config:
+            data: lineage.DataSet
+            lr: float = 0.3
+            epochs: int = 5
+
+        @lineage.track
+        def train(config: Config) -> None:
+            return None
+
+        train(Config(data=lineage.DataSet(uri="s3://m/c", name="c")))
+        execution = mr.one_execution(tracked_sqlite, "train")
+        assert params_of(mr.custom(execution)) == {"config": {"lr": 0.3, "epochs": 5}}
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, execution.id)] == [("config", "data")]
+
+    def test_parameters_named_self_or_cls_are_kept(self, tracked_sqlite):
+        """Only a method's first parameter is left out: `cls` of a plain
+        function, and a **kwargs item named self, were dropped."""
+        from tests import mlmd_reads as mr
+
+        @lineage.track
+        def select(data: lineage.DataSet, cls: int = 3) -> None:
+            return None
+
+        @lineage.track
+        def join(x: int, **kw: lineage.DataSet) -> None:
+            return None
+
+        class Trainer:
+            @lineage.track
+            def fit(self, d: lineage.DataSet) -> None:
+                return None
+
+        select(lineage.DataSet(uri="s3://m/s", name="s"), cls=7)
+        join(1, self=lineage.DataSet(uri="s3://m/j", name="j"))
+        Trainer().fit(lineage.DataSet(uri="s3://m/f", name="f"))
+        assert params_of(mr.custom(mr.one_execution(tracked_sqlite, "select")))["cls"] == 7
+        joined = mr.one_execution(tracked_sqlite, "join")
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, joined.id)] == [("self",)]
+        fitted = mr.one_execution(tracked_sqlite, "fit")
+        assert "self" not in params_of(mr.custom(fitted))
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, fitted.id)] == [("d",)]
+
+    def test_records_under_any_dict_key_are_inputs_and_outputs(self, tracked_sqlite):
+        """A record under a Path (or None, or a tuple) key was neither an
+        input nor an output: its key is its path step, as text."""
+        import pathlib
+
+        from tests import mlmd_reads as mr
+
+        @lineage.track
+        def g(files: dict) -> dict:
+            return {pathlib.Path("out.csv"): lineage.DataSet(uri="s3://m/out", name="out")}
+
+        g({pathlib.Path("a.csv"): lineage.DataSet(uri="s3://m/a.csv", name="a"), None: lineage.Model(uri="s3://m/n", name="n")})
+        execution = mr.one_execution(tracked_sqlite, "g")
+        assert sorted(mr.paths(tracked_sqlite, execution.id)) == [
+            ("INPUT", ("files", "None"), "s3://m/n"),
+            ("INPUT", ("files", "a.csv"), "s3://m/a.csv"),
+            ("OUTPUT", ("return", "out.csv"), "s3://m/out"),
+        ]
+
+    def test_one_argument_that_cannot_be_mapped_leaves_the_others_recorded(self, tracked_sqlite):
+        """A path too long for a uri made the whole call's inputs and
+        parameters be dropped; now only that argument is kept as its repr
+        (and said in a warning)."""
+        from tests import mlmd_reads as mr
+
+        lineage.init(strict=False)
+
+        @lineage.track
+        def train(data: lineage.DataSet, other: lineage.DataSet, lr: float = 0.1) -> None:
+            return None
+
+        too_long = "s3://b/" + "k" * 9000
+        with pytest.warns(lineage.LineageWarning, match="map the argument 'other'"):
+            train("s3://b/ok.csv", too_long, lr=0.5)
+        execution = mr.one_execution(tracked_sqlite, "train")
+        params = params_of(mr.custom(execution))
+        assert params["lr"] == 0.5 and params["other"].startswith("'s3://b/kkk")
+        assert [(p, u) for _, p, u in mr.paths(tracked_sqlite, execution.id)] == [(("data",), "s3://b/ok.csv")]
+
+    def test_records_past_the_first_ten_thousand_of_a_return_value_are_said(self, tracked_sqlite):
+        """An argument keeps what was not looked into as a parameter; a
+        returned list of 10,050 records silently gave 10,000 outputs."""
+
+        @lineage.track(start_delay=60)
+        def many() -> list:
+            return [lineage.DataSet(uri=f"s3://many/{i}", name="p") for i in range(10_050)]
+
+        with pytest.warns(lineage.LineageWarning, match=r"first 10,000 items .* found 10,000"):
+            assert len(many()) == 10_050
+
+    def test_a_huge_deque_argument_costs_its_head_only(self, tracked_sqlite):
+        """The parameter of a deque, an array or a dict view is the repr of
+        its head: the whole repr was made and then cut (a second a call
+        for a few million items)."""
+        import array
+        import collections
+        import tracemalloc
+
+        from tests import mlmd_reads as mr
+
+        @lineage.track
+        def f(window, weights) -> None:
+            return None
+
+        window, weights = collections.deque(range(2_000_000)), array.array("d", range(2_000_000))
+        tracemalloc.start()
+        try:
+            f(window, weights)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 4_000_000  # the whole reprs take over 30 MB
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "f")))
+        assert params["window"].startswith("deque([0, 1, 2,") and len(params["window"]) <= 4096
+        assert params["weights"].startswith("array([0.0, 1.0,")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import os
 import time
@@ -230,9 +231,11 @@ class TestInputs:
             lineage.unregister_converter(Frame)
         [warning] = [w for w in caught if issubclass(w.category, lineage.LineageWarning)]
         assert warning.filename == __file__  # the user's call, not lineage's code
-        assert "could not map the call's arguments (InvalidTypeError: the converter registered for" in str(warning.message)
+        assert "could not map the argument 'frame' (InvalidTypeError: the converter registered for" in str(warning.message)
         assert "returned 's3://bucket/frame.csv' (str), not a lineage record" in str(warning.message)
-        assert mr.one_execution(tracked_sqlite, "fit").last_known_state == 3  # COMPLETE
+        fitted = mr.one_execution(tracked_sqlite, "fit")
+        assert fitted.last_known_state == 3  # COMPLETE
+        assert mr.custom(fitted)["lr"] == 0.1  # the other arguments are still recorded
 
     def test_an_input_file_is_digested_as_the_call_found_it(self, tracked_sqlite, tmp_path):
         """A short call writes once, at its end: an input the call rewrote was
@@ -758,6 +761,66 @@ class TestFunctionKinds:
         assert mr.custom(e)["lineage.error_type"].endswith("Weird")
 
 
+class TestFunctionKindsFromReview:
+    def test_an_async_function_called_wrongly_raises_at_the_call(self, tracked_sqlite):
+        """As without @track: a tracked coroutine function's TypeError for
+        wrong arguments came only when the coroutine was awaited. Its
+        coroutine is named after the function."""
+
+        @track
+        async def plain(a, d: DataSet):
+            return a
+
+        with pytest.raises(TypeError, match="positional argument"):
+            plain(1, data(), 3)
+        coroutine = plain(1, data())
+        assert coroutine.__qualname__.endswith("plain")
+        assert asyncio.run(coroutine) == 1
+        assert [mr.state(e) for e in mr.executions(tracked_sqlite, "plain")] == ["COMPLETE"]
+
+    def test_a_partial_is_named_and_described_after_its_function(self, tracked_sqlite):
+        """track(functools.partial(train, lr=0.5)) was called "execution",
+        described by partial's own docstring, from module functools."""
+        import functools
+
+        def train(d: DataSet, lr: float = 0.1):
+            """Train the model."""
+            return None
+
+        track(functools.partial(train, lr=0.5))(data())
+        [e] = mr.executions(tracked_sqlite, "train")
+        provenance = json.loads(mr.custom(e)["lineage.provenance"])
+        assert e.properties["description"].string_value == "Train the model."
+        assert provenance["code"]["function"].endswith(".train") and provenance["code"]["module"] == __name__
+        assert mr.custom(e)["lr"] == 0.5
+
+    def test_what_track_cannot_read_is_named(self):
+        """track(min) raised ValueError('no signature found'); track(inputs=3)
+        a bare "'int' object is not iterable"."""
+        with pytest.raises(lineage.InvalidTypeError, match=r"track\(\) needs a function .*built-in function min"):
+            track(min)
+        with pytest.raises(lineage.InvalidTypeError, match=r"track\(inputs\) must be .*got 3 \(int\)"):
+            track(inputs=3)(lambda a: a)
+
+    def test_a_system_exit_whose_code_cannot_be_compared_is_the_users(self, tracked_sqlite):
+        """SystemExit(code) with a code whose == raises: lineage's ValueError
+        replaced the user's SystemExit, and nothing was recorded."""
+
+        class Code:
+            def __eq__(self, other):
+                raise ValueError("ambiguous")
+
+            __hash__ = None
+
+        @track
+        def leave(d: DataSet):
+            raise SystemExit(Code())
+
+        with pytest.raises(SystemExit):
+            leave(data())
+        assert [mr.state(e) for e in mr.executions(tracked_sqlite, "leave")] == ["FAILED"]
+
+
 class TestExecutionBlock:
     def test_logging_after_the_end_is_refused(self, tracked_sqlite):
         """log_input/log_output/log_param after the block ended raise (it would
@@ -1094,6 +1157,51 @@ class TestWrites:
         e = mr.one_execution(tracked_sqlite, "twice")
         kinds = [k for k, _, _ in mr.events(tracked_sqlite, e.id)]
         assert kinds == ["INPUT", "OUTPUT"]
+
+
+class TestProcessExit:
+    SCRIPT = """
+import sys, time, lineage
+from lineage import track
+lineage.init(store=sys.argv[1], workspace="w", start_delay=float(sys.argv[2]))
+
+@track
+def train():
+    time.sleep(0.3)
+    return 0.97
+
+@track
+def batches():
+    yield 1
+    yield 2
+
+out = open(sys.argv[3], "w")
+out.write(f"accuracy,{train()}\\n")  # never closed: Python flushes it at exit
+it = batches()
+next(it)  # never finished: Python closes it at exit
+"""
+
+    @pytest.mark.parametrize("delay", [0.05, 5.0], ids=["start-written", "short"])
+    def test_a_script_ends_as_it_would_without_lineage(self, tmp_path, delay):
+        """A call that ran past its start delay kept the script's globals
+        alive at exit (through the start writer): an unclosed file lost
+        what was written to it, and a generator left open was never closed
+        (nor its execution written)."""
+        import subprocess
+        import sys
+
+        url = backends.make_url("sqlite", tmp_path)
+        script, results = tmp_path / "job.py", tmp_path / "results.csv"
+        script.write_text(self.SCRIPT)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        done = subprocess.run(
+            [sys.executable, str(script), url, str(delay), str(results)],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": root},
+        )
+        assert done.returncode == 0, done.stderr
+        assert results.read_text() == "accuracy,0.97\n"
+        store = lineage.Store(url=url)
+        assert [mr.state(e) for e in mr.executions(store, "batches")] == ["COMPLETE"]
 
 
 class TestFailOpen:
