@@ -116,6 +116,24 @@ class TestDeduplication:
         assert calls == ["put_lineage_subgraph"]
 
 
+    @pytest.mark.parametrize("start_delay", [0, None], ids=["two-writes", "short-call"])
+    def test_equal_records_in_one_call_all_get_the_id(self, sqlite_url, start_delay):
+        """Two equal records (not the same object) in one call are one
+        artifact, sent once: the second was left with id None."""
+        from lineage import track
+
+        lineage.init(store=sqlite_url, workspace="w", strict=True, **({} if start_delay is None else {"start_delay": start_delay}))
+
+        @track
+        def f(a: DataSet, b: DataSet) -> dict:
+            return {"x": Model(uri="s3://eq/m", name="m"), "y": Model(uri="s3://eq/m", name="m")}
+
+        first, second = DataSet(uri="s3://eq/d", name="d"), DataSet(uri="s3://eq/d", name="d")
+        out = f(first, second)
+        assert first.id is not None and second.id == first.id
+        assert out["x"].id is not None and out["y"].id == out["x"].id
+
+
 class TestAttribution:
     """Every artifact of a write is attributed to its workspace and run, also one
     referenced by id (MLMD's put_lineage_subgraph attributes only the artifacts it is sent)."""

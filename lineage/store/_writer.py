@@ -150,6 +150,9 @@ class Pair:
     artifact_type: Optional[pb.ArtifactType] = None
     deduplicate: bool = False
     binding: Optional[Binding] = None  # in-process only: the record to update
+    # In-process only: other records of the write that are the same artifact
+    # (equal, not the same object), sent once; they get its id too.
+    aliases: List[Artifact] = attrs.Factory(list)
 
 
 @attrs.define(eq=False)
@@ -674,6 +677,7 @@ class Writer:
         """Records -> pairs, without touching the store."""
         pairs: List[Pair] = []
         seen: Set[Tuple[Any, int]] = set()
+        by_key: Dict[Tuple[str, int], Pair] = {}  # the pair of each new artifact, by (key, event type)
         for record, event_type, path, taken in items:
             if record.id is not None:
                 if (record.id, event_type) in handle.logged or (record.id, event_type) in seen:
@@ -685,6 +689,9 @@ class Writer:
             digest = taken if taken is not None else _digest.of_record(record)
             key = self._record_key(record, schema, handle.workspace, digest.digest)
             if (key, event_type) in seen:
+                first = by_key.get((key, event_type))
+                if first is not None and first.binding is not None and first.binding[0] is not record:
+                    first.aliases.append(record)  # an equal record: it was left without an id
                 continue
             seen.add((key, event_type))
             known = self._ids_by_key.get(key)
@@ -696,6 +703,7 @@ class Writer:
                     continue
                 seen.add((known, event_type))
                 pairs.append(Pair(event=_event(event_type, path, known, mangle), binding=(record, event_type, key)))
+                by_key[(key, event_type)] = pairs[-1]
                 continue
             artifact_type = codec.artifact_type(schema)
             proto = codec.artifact_to_proto(
@@ -717,6 +725,7 @@ class Writer:
                     binding=(record, event_type, key),
                 )
             )
+            by_key[(key, event_type)] = pairs[-1]
         return pairs
 
     # ------------------------------------------------------------------ submitting
@@ -775,13 +784,17 @@ class Writer:
             with handle.lock:
                 if not handle.proto.HasField("id"):
                     handle.proto.id = execution_id
+        landed = list(itertools.chain(zip(pairs, artifact_ids), dropped))
         self._remember(
             (
                 (pair.event.type, artifact_id, _pair_keys(pair), pair.binding[0] if pair.binding is not None else None)
-                for pair, artifact_id in itertools.chain(zip(pairs, artifact_ids), dropped)
+                for pair, artifact_id in landed
             ),
             handle,
         )
+        for pair, artifact_id in landed:
+            for alias in pair.aliases:
+                object.__setattr__(alias, "id", artifact_id)  # an id the store gave
 
     def _remember(
         self, landed: Iterable[Tuple[int, int, Tuple[str, ...], Optional[Artifact]]], handle: Optional[ExecutionHandle]
