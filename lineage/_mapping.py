@@ -311,6 +311,7 @@ def find_artifacts(
     found: List[Found] = []
     for step, item in children:
         if budget[0] <= 0:  # stop looking: see the docstring
+            budget[0] = -1  # items were left unseen (0 alone: the last one was seen)
             break
         budget[0] -= 1
         if type(step) is not str and type(step) is not int:
@@ -358,7 +359,7 @@ def outputs_of(
         return found
     budget = [_MAX_ITEMS]
     found = find_artifacts(value, path, cls, budget=budget, items=items) or []
-    if found and budget[0] <= 0:
+    if found and budget[0] < 0:
         # An argument keeps what was not looked into as a parameter; a
         # return value has nowhere to keep it: say so (it was silent).
         warn(
@@ -770,7 +771,7 @@ def map_arguments(
                     param = None
                     if rest:  # cfg={"data": DataSet(...), "lr": 0.1}: lr is a parameter too
                         param = param_value(name, rest)
-                    elif budget[0] <= 0:  # not every item was looked into: keep them too (a bounded repr)
+                    elif budget[0] < 0:  # not every item was looked into: keep them too (a bounded repr)
                         param = param_value(name, value)
                     mapped.inputs.extend(found)
                     if param is not None:
@@ -780,7 +781,7 @@ def map_arguments(
             mapped.params[name] = param_value(name, value)
         except Exception as exc:  # this argument only: the others are still mapped (all were lost)
             mapped.failed.append((name, exc))
-            mapped.params[name] = _bounded_repr(value)
+            mapped.params[name] = REDACTED if _is_secret(name) else _bounded_repr(value)
     return mapped
 
 
@@ -798,6 +799,8 @@ def _step(key: Any) -> PathStep:
 def _without_records(value: Any, found: List[Found]) -> Optional[Dict[str, Any]]:
     """The items of a dict argument, or the fields of an attrs or dataclass
     config, that hold no record, if it has any (they are a parameter)."""
+    if any(len(path) == 1 for _, path in found):  # the value itself became a record (a converter's)
+        return None
     if type(value) is dict:
         items: Iterable[Tuple[Any, Any]] = value.items()
     elif isinstance(value, (Artifact, str, os.PathLike)):  # a record, or a path made one
@@ -809,7 +812,19 @@ def _without_records(value: Any, found: List[Found]) -> Optional[Dict[str, Any]]
     else:
         return None
     holders = {path[1] for _, path in found if len(path) > 1}
-    return {key: item for key, item in items if _step(key) not in holders} or None
+    pairs = list(items)
+    steps = [_step(key) for key, _ in pairs]
+    shared = {step for step, n in collections.Counter(steps).items() if n > 1} if len(set(steps)) < len(steps) else set()
+    rest = {}
+    for (key, item), step in zip(pairs, steps):
+        # Two keys with one path step ({Path("a"): record, "a": 0.5}): the
+        # one whose value holds the records is left out, not both.
+        if step in holders and (step not in shared or find_artifacts(item, (), budget=[_MAX_ITEMS])):
+            continue
+        # Secrets among a config's values, as among the arguments.
+        secret = isinstance(key, str) and _is_secret(key) and not _shown_though_secret(key, item)
+        rest[key] = REDACTED if secret else item
+    return rest or None
 
 
 def check_names(where: str, names: Any, binder: Binder) -> None:

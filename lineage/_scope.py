@@ -35,6 +35,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
 
 import attrs
@@ -673,8 +674,8 @@ def _final_state(exc: Optional[BaseException]) -> Tuple[str, Dict[str, Any]]:
     if exc is None or isinstance(exc, GeneratorExit):
         return "COMPLETE", {}
     if isinstance(exc, SystemExit):
-        code = exc.code  # sys.exit(0), sys.exit(False), sys.exit(): a success
-        if code is None or (type(code) in (int, bool) and code == 0):
+        code = exc.code  # sys.exit(0), sys.exit(False), sys.exit(ExitCode.OK), sys.exit(): a success
+        if code is None or (isinstance(code, int) and int.__index__(code) == 0):  # no user __eq__ called
             return "COMPLETE", {}
     props = {
         "lineage.error_type": f"{type(exc).__module__}.{type(exc).__qualname__}".replace("builtins.", ""),
@@ -791,6 +792,12 @@ def _decorate(func: F, options: _Options) -> F:
                 awaitable.__name__, awaitable.__qualname__ = coroutine.__name__, coroutine.__qualname__
             except (AttributeError, TypeError):  # not a plain coroutine (a wrapped awaitable)
                 pass
+            close = getattr(coroutine, "close", None)
+            if close is not None:
+                # Never started (a task cancelled before it ran, a coroutine
+                # never awaited): closed with this one, so that Python warns
+                # once, of this one, as without @track (not also of the inner).
+                weakref.finalize(awaitable, close)
             return awaitable
 
         return _TrackedFunction(func, async_wrapper)  # type: ignore[return-value]

@@ -899,3 +899,98 @@ class TestNothingBesideRecordsIsLost:
         params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "f")))
         assert params["window"].startswith("deque([0, 1, 2,") and len(params["window"]) <= 4096
         assert params["weights"].startswith("array([0.0, 1.0,")
+
+
+class TestSecondReviewOfTheMapping:
+    """What a review of the changes above found."""
+
+    def test_secrets_stay_redacted_in_an_unmapped_argument_and_in_a_config(self, tracked_sqlite):
+        """An argument kept as its repr because it could not be mapped, and a
+        config's other fields, are redacted by name like any parameter."""
+        import dataclasses
+
+        from tests import mlmd_reads as mr
+
+        class Vault:
+            def __repr__(self):
+                return "Vault(pw='hunter2')"
+
+        def refuse(vault):
+            raise RuntimeError("locked")
+
+        @dataclasses.dataclass
+        class Cfg:
+            data: lineage.DataSet
+            api_key: str = "sk-SECRET"
+            lr: float = 0.1
+
+        @lineage.track
+        def load(data: lineage.DataSet, db_password, cfg) -> None:
+            return None
+
+        lineage.init(strict=False)
+        lineage.register_converter(Vault, refuse)
+        try:
+            with pytest.warns(lineage.LineageWarning, match="map the argument 'db_password'"):
+                load(lineage.DataSet(uri="s3://v/d", name="d"), Vault(), Cfg(data=lineage.DataSet(uri="s3://v/c", name="c")))
+        finally:
+            lineage.unregister_converter(Vault)
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "load")))
+        assert params["db_password"] == "***"
+        assert params["cfg"] == {"api_key": "***", "lr": 0.1}
+        assert "hunter2" not in str(params) and "sk-SECRET" not in str(params)
+
+    def test_a_converted_object_is_not_also_a_parameter(self, tracked_sqlite):
+        """An attrs object a converter turns into a record was also stored as
+        a parameter of all its fields."""
+        import attrs
+
+        from tests import mlmd_reads as mr
+
+        @attrs.define
+        class Frame:
+            source: str
+            rows: int
+
+        @lineage.track
+        def fit(frame) -> None:
+            return None
+
+        lineage.register_converter(Frame, lambda f: lineage.DataSet(uri=f.source, name="frame"))
+        try:
+            fit(Frame(source="s3://v/frame.csv", rows=3))
+        finally:
+            lineage.unregister_converter(Frame)
+        execution = mr.one_execution(tracked_sqlite, "fit")
+        assert "frame" not in params_of(mr.custom(execution))
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, execution.id)] == [("frame",)]
+
+    def test_exactly_ten_thousand_returned_records_are_all_recorded_without_a_warning(self, tracked_sqlite):
+        """The warning about records past the first 10,000 came also when
+        there were exactly 10,000 (all of them recorded)."""
+        import warnings
+
+        @lineage.track(start_delay=60)
+        def many() -> list:
+            return [lineage.DataSet(uri=f"s3://exact/{i}", name="p") for i in range(10_000)]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", lineage.LineageWarning)
+            out = many()
+        assert all(record.id is not None for record in out)
+
+    def test_a_value_beside_a_path_key_of_the_same_text_is_kept(self, tracked_sqlite):
+        """{Path("a"): record, "a": 0.5}: both keys are the path step "a";
+        the 0.5 was taken for the record's holder and dropped."""
+        import pathlib
+
+        from tests import mlmd_reads as mr
+
+        @lineage.track
+        def g(files: dict) -> None:
+            return None
+
+        g({pathlib.Path("a"): lineage.DataSet(uri="s3://v/a", name="a"), "a": 0.5})
+        execution = mr.one_execution(tracked_sqlite, "g")
+        assert params_of(mr.custom(execution)) == {"files": {"a": 0.5}}
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, execution.id)] == [("files", "a")]

@@ -794,6 +794,51 @@ class TestFunctionKindsFromReview:
         assert provenance["code"]["function"].endswith(".train") and provenance["code"]["module"] == __name__
         assert mr.custom(e)["lr"] == 0.5
 
+    def test_an_int_enum_exit_code_of_zero_is_a_success(self, tracked_sqlite):
+        """sys.exit(ExitCode.OK) (sys.exit(pytest.main()), say) exits with 0:
+        COMPLETE, as sys.exit(0) is."""
+        import enum
+        import sys
+
+        class ExitCode(enum.IntEnum):
+            OK = 0
+
+        @track
+        def main(d: DataSet):
+            sys.exit(ExitCode.OK)
+
+        with pytest.raises(SystemExit):
+            main(data())
+        assert [mr.state(e) for e in mr.executions(tracked_sqlite, "main")] == ["COMPLETE"]
+
+    def test_a_tracked_coroutine_cancelled_before_it_ran_warns_of_nothing(self, tracked_sqlite):
+        """The coroutine made at the call to check the arguments was never
+        awaited when its task was cancelled before it started: Python warned
+        of it, where an untracked coroutine gives no warning."""
+        import gc
+        import warnings
+
+        @track
+        async def f(x):
+            await asyncio.sleep(0)
+            return x
+
+        async def boom():
+            raise ValueError("boom")
+
+        async def run():
+            with pytest.raises(ValueError):
+                await asyncio.gather(boom(), f(5))
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(f(6), timeout=0)
+            return await f(7)
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert asyncio.run(run()) == 7
+            gc.collect()
+        assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+
     def test_what_track_cannot_read_is_named(self):
         """track(min) raised ValueError('no signature found'); track(inputs=3)
         a bare "'int' object is not iterable"."""

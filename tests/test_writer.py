@@ -134,6 +134,32 @@ class TestDeduplication:
         assert out["x"].id is not None and out["y"].id == out["x"].id
 
 
+    def test_equal_records_get_the_id_of_one_logged_before(self, sqlite_url):
+        """An artifact logged and written, then two equal records of it: the
+        second was left without an id."""
+        store = lineage.Store(url=sqlite_url)
+        ex = Execution(name="e", workspace=Workspace(store=store, name="w"), _defer=True)
+        first = DataSet(uri="s3://eq/o", name="o")
+        ex._write(inputs=[first])
+        again, third = DataSet(uri="s3://eq/o", name="o"), DataSet(uri="s3://eq/o", name="o")
+        ex._write(inputs=[again, third])
+        assert (again.id, third.id) == (first.id, first.id)
+
+    def test_equal_records_beside_a_record_with_its_id_all_get_it(self, sqlite_url):
+        """In a new process, a record with the stored id and two equal new
+        ones: the write that found the artifact stored dropped the pair that
+        held the third, which kept id None."""
+        store = lineage.Store(url=sqlite_url)
+        stored = Execution(name="e", workspace=Workspace(store=store, name="w")).log_input(DataSet(uri="s3://eq/s", name="s"))
+        store = fresh_process_store(sqlite_url)
+        ex = Execution(name="e2", workspace=Workspace(store=store, name="w"), _defer=True)
+        with_id = DataSet(uri="s3://eq/s", name="s")
+        with_id.id = stored.id
+        second, third = DataSet(uri="s3://eq/s", name="s"), DataSet(uri="s3://eq/s", name="s")
+        ex._write(inputs=[with_id, second, third])
+        assert (second.id, third.id) == (stored.id, stored.id)
+
+
 class TestAttribution:
     """Every artifact of a write is attributed to its workspace and run, also one
     referenced by id (MLMD's put_lineage_subgraph attributes only the artifacts it is sent)."""

@@ -690,8 +690,11 @@ class Writer:
             key = self._record_key(record, schema, handle.workspace, digest.digest)
             if (key, event_type) in seen:
                 first = by_key.get((key, event_type))
-                if first is not None and first.binding is not None and first.binding[0] is not record:
-                    first.aliases.append(record)  # an equal record: it was left without an id
+                if first is not None:
+                    if first.binding is None or first.binding[0] is not record:
+                        first.aliases.append(record)  # an equal record: it was left without an id
+                elif self._ids_by_key.get(key) is not None:  # logged already: no pair for it
+                    record.id = self._ids_by_key[key]
                 continue
             seen.add((key, event_type))
             known = self._ids_by_key.get(key)
@@ -1095,6 +1098,8 @@ def _one_event_each(pairs: List[Pair]) -> List[Pair]:
             if event in seen:
                 if pair.binding is not None and pair.binding[0].id is None:
                     pair.binding[0].id = pair.event.artifact_id
+                for alias in pair.aliases:
+                    object.__setattr__(alias, "id", pair.event.artifact_id)  # an id the store gave
                 continue
             seen.add(event)
         kept.append(pair)
