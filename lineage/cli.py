@@ -66,14 +66,15 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
         if args.type_name is not None:
             by_class = {cls.__name__.lower(): cls.ARTIFACT_TYPE_NAME for cls in record_classes()}
             type_name = by_class.get(args.type_name.lower(), args.type_name)
-            if args.type_name.lower() in by_class:
-                pass  # a record class's type: none of its artifacts yet lists nothing
-            elif reader._call("get_artifact_type", type_name) is None:
+            types = [type_name]
+            if reader._call("get_artifact_type", type_name) is None:
                 # A custom class's name for its type (Checkpoint for acme.org/checkpoint):
                 # this command cannot import the class, so match the type name's last part.
                 stored = sorted(t.name for t in reader._call("get_artifact_types") or ())
                 matches = [t for t in stored if _last_part(t) == _last_part(args.type_name)]
-                if len(matches) != 1:
+                if not matches and args.type_name.lower() in by_class:
+                    types = []  # a record class none of whose artifacts is stored yet: nothing to list
+                elif len(matches) != 1:
                     known = sorted(cls.__name__ for cls in record_classes())
                     print(
                         f"no artifact type {args.type_name!r} in {conn.url.redacted()} "
@@ -81,8 +82,8 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                         file=sys.stderr,
                     )
                     return 1
-                type_name = matches[0]
-            types = [type_name]
+                else:
+                    types = [matches[0]]
         else:
             types = [c.ARTIFACT_TYPE_NAME for c in (DataSet, Model, Metrics)]
         rows: List[Dict[str, Any]] = []
