@@ -274,11 +274,23 @@ def _optional_mapping(instance: Any, attribute: attrs.Attribute[Any], value: Any
 
 
 def _metric_values(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """As _optional_mapping, but a metric may be NaN or infinite (a run that
-    diverged): kept in the record's JSON, without the typed number copy."""
+    """As _optional_mapping, but a metric (or a hyperparameter) may be NaN or
+    infinite, at any depth (a loss curve of a run that diverged), as the
+    Kubeflow SDK took it: kept in the record's JSON, without a typed copy."""
+    _optional_mapping(instance, attribute, _finite_or_none(value))
+
+
+def _finite_or_none(value: Any, _depth: int = 0) -> Any:
+    """*value* with NaN and infinities as None, for check_json."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if _depth > _MAX_JSON_DEPTH:  # check_json says so
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(item, _depth + 1) for item in value]
     if isinstance(value, collections.abc.Mapping):
-        value = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in value.items()}
-    _optional_mapping(instance, attribute, value)
+        return {key: _finite_or_none(item, _depth + 1) for key, item in value.items()}
+    return value
 
 
 def _optional_json(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -555,7 +567,7 @@ class Model(Artifact):
     model_type: Optional[str] = attrs.field(default=None, kw_only=True, validator=_optional_str)
     training_framework: Any = attrs.field(default=None, kw_only=True, converter=plain_json, validator=_optional_json)
     hyperparameters: Optional[Mapping[str, Any]] = attrs.field(
-        default=None, kw_only=True, converter=plain_json, validator=_optional_mapping
+        default=None, kw_only=True, converter=plain_json, validator=_metric_values
     )
 
     def __init__(

@@ -86,6 +86,14 @@ class Store:
         if url is not None:
             if grpc_host is not None:
                 raise InvalidTypeError("Store() takes either a url or grpc_host/grpc_port, not both")
+            given = {"grpc_port": grpc_port != 8080, "root_certificates": root_certificates is not None,
+                     "private_key": private_key is not None, "certificate_chain": certificate_chain is not None}
+            ignored = [key for key, set_ in given.items() if set_]
+            if ignored:  # they were dropped in silence
+                raise InvalidTypeError(
+                    f"Store({ignored[0]}) is for a gRPC host given as grpc_host; with the store URL {url!r} "
+                    "put the port (and TLS options) in the URL"
+                )
             parsed = parse_store_url(url)
         elif grpc_host is not None:
             if grpc_host == "memory" or grpc_host.lower().endswith((".db", ".sqlite", ".sqlite3")) or os.path.isfile(grpc_host):
@@ -160,6 +168,11 @@ class Store:
         from lineage.graph import _artifact_id, build
 
         artifact_id = _artifact_id(artifact)
+        if artifact_id is None and codec.is_kubeflow_style(artifact):
+            # An artifact class written for the Kubeflow SDK, logged here: its id.
+            artifact_id = getattr(artifact, "id", None)
+            if artifact_id is None:
+                raise InvalidValueError(f"{method}(artifact): {describe(artifact)} was never logged (its id is None)")
         if artifact_id is None:
             if isinstance(artifact, Artifact):
                 raise InvalidValueError(f"{method}(artifact): {artifact!r} was never logged (its id is None)")
@@ -394,6 +407,16 @@ class Execution:
             _check_member_args("Execution", workspace, name, description)
             if run is not None and not isinstance(run, Run):
                 raise InvalidTypeError(f"'run' must be a Run, got {describe(run)}")
+            assert workspace is not None and (run is None or run.workspace is not None)  # checked above
+            if run is not None and (
+                run.workspace.name != workspace.name or run.workspace._lineage_store is not workspace._lineage_store
+            ):
+                # Its events would go to the run's workspace's context, its
+                # properties name this one: two workspaces' views disagreed.
+                raise InvalidValueError(
+                    f"Execution(run): run {run.name!r} is in workspace {run.workspace.name!r}, "
+                    f"not in the execution's workspace {workspace.name!r}"
+                )
         self.id: Optional[int] = None
         self.name = name
         self.workspace = workspace
@@ -450,6 +473,11 @@ class Execution:
             type_name = type(artifact).ARTIFACT_TYPE_NAME
             declared = None if record_class_for(type_name) else self._writer.declared_kinds(type_name)
             record = codec.record_from_kubeflow_style(artifact, declared)
+            existing = getattr(artifact, "id", None)
+            if isinstance(existing, int) and not isinstance(existing, bool):
+                # Logged before (it got its id then): the same artifact, as
+                # the SDK referenced it, not a new one (the lineage broke).
+                record.id = existing
             self._log(record, event_type)
             artifact.id = record.id
             return artifact

@@ -514,3 +514,68 @@ class TestOldStyleCustomArtifacts:
             "Broken.serialization() must return an MLMD Artifact (metadata_store_pb2.Artifact), got {'uri': 's3://b/1'} (dict)"
         )
         assert lineage_store.store.get_artifacts() == []  # nothing written
+
+
+class TestFromAReviewAgainstTheOldSDK:
+    """Differences from the old SDK that a review found (each ran on the old SDK first)."""
+
+    def test_a_custom_artifact_logged_again_is_the_same_artifact(self, lineage_store):
+        """A custom (Kubeflow-style) artifact object that got its id when one
+        execution logged it was written as a new artifact when another
+        logged it: the evaluation's input was not the training's output.
+        The old SDK references it by its id. Store.lineage takes it too."""
+        ws = Workspace(store=lineage_store, name="ws")
+        checkpoint = Execution(name="train", workspace=ws).log_output(PlainCheckpoint("s3://again/1"))
+        evaluate = Execution(name="evaluate", workspace=ws)
+        evaluate.log_input(checkpoint)
+        assert len([a for a in lineage_store.store.get_artifacts() if a.uri == "s3://again/1"]) == 1
+        [event] = lineage_store.store.get_events_by_execution_ids([evaluate.id])
+        assert event.artifact_id == checkpoint.id
+        assert lineage_store.lineage(checkpoint).root == checkpoint.id
+
+    def test_the_serving_step_finds_the_model_when_its_file_is_not_here(self, lineage_store, any_url, tmp_path):
+        """The SDK demo's serving step logs Model(uri, name, version) again,
+        where the model file is not (another host) or not hashed: it got a new
+        artifact, since the trained one's key holds the file's digest. It is
+        now found by its uri, name, version and workspace, as the SDK did."""
+        from lineage.store import reset_connections
+
+        model_file = tmp_path / "m.pt"
+        model_file.write_text("weights")
+        uri = model_file.as_uri()
+        ws = Workspace(store=lineage_store, name="ws")
+        trained = Execution(name="train", workspace=ws).log_output(Model(uri=uri, name="MNIST", version="v1"))
+        model_file.unlink()
+        reset_connections()  # another process: nothing cached
+        store = lineage.Store(url=any_url)
+        served = Execution(name="serve", workspace=Workspace(store=store, name="ws")).log_input(
+            Model(uri=uri, name="MNIST", version="v1")
+        )
+        assert served.id == trained.id
+        other = Execution(name="serve", workspace=Workspace(store=store, name="ws")).log_input(
+            Model(uri=uri, name="MNIST", version="v2")  # another version: another artifact
+        )
+        assert other.id != trained.id
+
+    def test_metrics_and_hyperparameters_may_be_nan_at_any_depth(self, lineage_store):
+        """The old SDK stored a loss curve ending in NaN, an infinite
+        per-class value and a NaN hyperparameter; only a top-level metric
+        could be."""
+        ex = Execution(name="e", workspace=Workspace(store=lineage_store, name="ws"))
+        values = {"loss_curve": [0.9, 0.5, float("nan")], "per_class": {"cat": float("inf")}, "ok": 0.5}
+        metrics = ex.log_output(Metrics(uri="s3://nan/m", name="m", values=values))
+        model = ex.log_output(Model(uri="s3://nan/model", name="mo", hyperparameters={"dropout": float("nan"), "lr": 0.1}))
+        back = lineage_store.get_artifact(metrics.id).values
+        assert back["loss_curve"][:2] == [0.9, 0.5] and back["loss_curve"][2] != back["loss_curve"][2]  # NaN
+        assert back["per_class"] == {"cat": float("inf")} and back["ok"] == 0.5
+        hyper = lineage_store.get_artifact(model.id).hyperparameters
+        assert hyper["lr"] == 0.1 and hyper["dropout"] != hyper["dropout"]
+        with pytest.raises(lineage.InvalidValueError, match="finite"):
+            DataSet(uri="s3://nan/d", name="d", labels={"x": float("nan")})  # elsewhere still refused
+
+    def test_a_run_of_another_workspace_is_refused(self, lineage_store):
+        """Execution(workspace=b, run=a run of workspace a) was attributed to
+        a's run while its properties named b."""
+        a, b = Workspace(store=lineage_store, name="a"), Workspace(store=lineage_store, name="b")
+        with pytest.raises(lineage.InvalidValueError, match="run 'r1' is in workspace 'a', not in the execution's workspace 'b'"):
+            Execution(name="e", workspace=b, run=Run(workspace=a, name="r1"))

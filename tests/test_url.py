@@ -470,3 +470,13 @@ class TestSameStore:
         ]
         for one, two, same in pairs:
             assert parse_store_url(one).same_store(parse_store_url(two)) is same, (one, two)
+
+
+def test_a_grpc_port_or_tls_option_beside_a_store_url_is_refused(tmp_path):
+    """Store("sqlite:///x.db", 1234) dropped the port in silence."""
+    url = f"sqlite:///{tmp_path}/x.db"
+    with pytest.raises(lineage.InvalidTypeError, match=r"Store\(grpc_port\) is for a gRPC host"):
+        lineage.Store(url, 1234)
+    with pytest.raises(lineage.InvalidTypeError, match=r"Store\(root_certificates\)"):
+        lineage.Store(url=url, root_certificates=b"pem")
+    assert lineage.Store(url, 8080).url.scheme == "sqlite"  # the default port is no option given

@@ -150,6 +150,10 @@ class Pair:
     artifact_type: Optional[pb.ArtifactType] = None
     deduplicate: bool = False
     binding: Optional[Binding] = None  # in-process only: the record to update
+    # A local file whose content could not be digested here (missing on this
+    # host, hashing off): its key lacks the digest the stored one may have,
+    # so it is also looked for by uri (type, name, version, workspace).
+    by_uri: bool = False
     # In-process only: other records of the write that are the same artifact
     # (equal, not the same object), sent once; they get its id too.
     aliases: List[Artifact] = attrs.Factory(list)
@@ -181,6 +185,7 @@ class PendingWrite:
                     "artifact": _b64(p.artifact) if p.artifact is not None else None,
                     "artifact_type": _b64(p.artifact_type) if p.artifact_type is not None else None,
                     "deduplicate": p.deduplicate,
+                    **({"by_uri": True} if p.by_uri else {}),
                 }
                 for p in self.pairs
             ],
@@ -198,6 +203,7 @@ class PendingWrite:
                     artifact=_unb64(pb.Artifact, p["artifact"]) if p.get("artifact") else None,
                     artifact_type=_unb64(pb.ArtifactType, p["artifact_type"]) if p.get("artifact_type") else None,
                     deduplicate=bool(p.get("deduplicate")),
+                    by_uri=bool(p.get("by_uri")),
                 )
                 for p in data["pairs"]
             ],
@@ -633,6 +639,8 @@ class Writer:
             if not type_id or (schema.deduplicate and legacy):
                 return False
             digest = taken if taken is not None else _digest.of_record(record)
+            if digest.scope == "skipped" and schema.deduplicate:
+                return False  # looked for by uri first (see Pair.by_uri)
             key = self._record_key(record, schema, workspace, digest.digest)
             if key in ids_by_key or any(key == bound[2] for bound in bindings):
                 return False
@@ -726,6 +734,7 @@ class Writer:
                     artifact_type=artifact_type,
                     deduplicate=schema.deduplicate,
                     binding=(record, event_type, key),
+                    by_uri=schema.deduplicate and digest.scope == "skipped",
                 )
             )
             by_key[(key, event_type)] = pairs[-1]
@@ -846,7 +855,7 @@ class Writer:
             known = self._ids_by_key.get(key)
             if known is not None:
                 pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, known))
-            elif sent_twice or self._legacy_store():
+            elif sent_twice or pair.by_uri or self._legacy_store():
                 lookups.setdefault(key, []).append(index)
         if not lookups:
             return pairs
@@ -856,6 +865,8 @@ class Writer:
         for key in missing:
             pair = pairs[lookups[key][0]]
             legacy = self._legacy_match(pair)
+            if legacy is None and pair.by_uri:
+                legacy = self._uri_match(pair)
             if legacy is not None:
                 found.append(legacy)
         for artifact in found:
@@ -900,21 +911,36 @@ class Writer:
     def _legacy_match(self, pair: Pair) -> Optional[pb.Artifact]:
         """A Kubeflow-SDK-written artifact equal to *pair*'s by the old rule
         (type, uri, name, version, workspace), found by its uri (indexed)."""
-        artifact = pair.artifact
-        if artifact is None or not self._legacy_store():
+        if pair.artifact is None or not self._legacy_store():
             return None
+        return self._match_by_uri(pair.artifact, sdk_only=True)
+
+    def _uri_match(self, pair: Pair) -> Optional[pb.Artifact]:
+        """The newest stored artifact equal to *pair*'s by the seed rule, any
+        content digest: the same file logged where it could be digested
+        (Pair.by_uri). A missing file on another host was a new artifact,
+        cut off from the lineage that made it."""
+        return self._match_by_uri(pair.artifact, sdk_only=False) if pair.artifact is not None else None
+
+    def _match_by_uri(self, artifact: pb.Artifact, *, sdk_only: bool) -> Optional[pb.Artifact]:
         key = ("name", "version")
+        workspace = codec.WORKSPACE_PROPERTY
+        best: Optional[pb.Artifact] = None
         for stored in self._call_store("get_artifacts_by_uri", artifact.uri):
-            if stored.external_id or stored.type_id != artifact.type_id or stored.uri != artifact.uri:
+            if (sdk_only and stored.external_id) or stored.type_id != artifact.type_id or stored.uri != artifact.uri:
                 continue
             same = all(_as_old_sdk_keeps(stored.properties.get(k)) == _as_old_sdk_keeps(artifact.properties.get(k)) for k in key)
-            workspace = codec.WORKSPACE_PROPERTY
             if same and stored.custom_properties.get(workspace) == artifact.custom_properties.get(workspace):
-                legacy = pb.Artifact()
-                legacy.CopyFrom(stored)
-                legacy.external_id = artifact.external_id  # matched under this write's key
-                return legacy
-        return None
+                if best is None or stored.id > best.id:
+                    best = stored
+                if sdk_only:
+                    break
+        if best is None:
+            return None
+        match = pb.Artifact()
+        match.CopyFrom(best)
+        match.external_id = artifact.external_id  # matched under this write's key
+        return match
 
     def _verify_ids(self, ids: List[int]) -> None:
         found = {a.id for a in self._call_store("get_artifacts_by_id", ids)}
