@@ -556,6 +556,11 @@ class TestFromAReviewAgainstTheOldSDK:
             Model(uri=uri, name="MNIST", version="v2")  # another version: another artifact
         )
         assert other.id != trained.id
+        # An output a call says it made, not there: no earlier artifact.
+        claimed = Execution(name="retrain", workspace=Workspace(store=store, name="ws")).log_output(
+            Model(uri=uri, name="MNIST", version="v1")
+        )
+        assert claimed.id != trained.id
 
     def test_metrics_and_hyperparameters_may_be_nan_at_any_depth(self, lineage_store):
         """The old SDK stored a loss curve ending in NaN, an infinite

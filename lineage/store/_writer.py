@@ -150,9 +150,11 @@ class Pair:
     artifact_type: Optional[pb.ArtifactType] = None
     deduplicate: bool = False
     binding: Optional[Binding] = None  # in-process only: the record to update
-    # A local file whose content could not be digested here (missing on this
-    # host, hashing off): its key lacks the digest the stored one may have,
-    # so it is also looked for by uri (type, name, version, workspace).
+    # An input, a local file whose content could not be digested here
+    # (missing on this host, hashing off): its key lacks the digest the
+    # stored one may have, so it is also looked for by uri (type, name,
+    # version, workspace). Not an output: a file a call says it made but
+    # that is not there is no earlier artifact.
     by_uri: bool = False
     # In-process only: other records of the write that are the same artifact
     # (equal, not the same object), sent once; they get its id too.
@@ -639,7 +641,7 @@ class Writer:
             if not type_id or (schema.deduplicate and legacy):
                 return False
             digest = taken if taken is not None else _digest.of_record(record)
-            if digest.scope == "skipped" and schema.deduplicate:
+            if digest.scope == "skipped" and schema.deduplicate and event_type == INPUT:
                 return False  # looked for by uri first (see Pair.by_uri)
             key = self._record_key(record, schema, workspace, digest.digest)
             if key in ids_by_key or any(key == bound[2] for bound in bindings):
@@ -734,7 +736,7 @@ class Writer:
                     artifact_type=artifact_type,
                     deduplicate=schema.deduplicate,
                     binding=(record, event_type, key),
-                    by_uri=schema.deduplicate and digest.scope == "skipped",
+                    by_uri=schema.deduplicate and digest.scope == "skipped" and event_type == INPUT,
                 )
             )
             by_key[(key, event_type)] = pairs[-1]
