@@ -556,9 +556,21 @@ class TestFromAReviewAgainstTheOldSDK:
             Model(uri=uri, name="MNIST", version="v2")  # another version: another artifact
         )
         assert other.id != trained.id
-        # An output a call says it made, not there: no earlier artifact.
+
+    def test_an_output_whose_file_is_not_here_is_not_an_earlier_artifact(self, lineage_store, any_url, tmp_path):
+        """Only an input is looked for by uri: a file a call says it made,
+        and that is not there, is not the artifact an earlier call made."""
+        from lineage.store import reset_connections
+
+        model_file = tmp_path / "m.pt"
+        model_file.write_text("weights")
+        ws = Workspace(store=lineage_store, name="ws")
+        trained = Execution(name="train", workspace=ws).log_output(Model(uri=model_file.as_uri(), name="M", version="v1"))
+        model_file.unlink()
+        reset_connections()
+        store = lineage.Store(url=any_url)
         claimed = Execution(name="retrain", workspace=Workspace(store=store, name="ws")).log_output(
-            Model(uri=uri, name="MNIST", version="v1")
+            Model(uri=model_file.as_uri(), name="M", version="v1")
         )
         assert claimed.id != trained.id
 
