@@ -173,6 +173,8 @@ class Store:
             artifact_id = getattr(artifact, "id", None)
             if artifact_id is None:
                 raise InvalidValueError(f"{method}(artifact): {describe(artifact)} was never logged (its id is None)")
+            if isinstance(artifact_id, bool) or not isinstance(artifact_id, int):
+                raise InvalidTypeError(f"{method}(artifact): its id must be an int, got {describe(artifact_id)}")
         if artifact_id is None:
             if isinstance(artifact, Artifact):
                 raise InvalidValueError(f"{method}(artifact): {artifact!r} was never logged (its id is None)")
@@ -408,15 +410,17 @@ class Execution:
             if run is not None and not isinstance(run, Run):
                 raise InvalidTypeError(f"'run' must be a Run, got {describe(run)}")
             assert workspace is not None and (run is None or run.workspace is not None)  # checked above
-            if run is not None and (
-                run.workspace.name != workspace.name or run.workspace._lineage_store is not workspace._lineage_store
-            ):
-                # Its events would go to the run's workspace's context, its
-                # properties name this one: two workspaces' views disagreed.
-                raise InvalidValueError(
-                    f"Execution(run): run {run.name!r} is in workspace {run.workspace.name!r}, "
-                    f"not in the execution's workspace {workspace.name!r}"
-                )
+            if run is not None:
+                theirs, ours = run.workspace._lineage_store.url, workspace._lineage_store.url
+                if run.workspace.name != workspace.name or not theirs.same_store(ours):
+                    # Its events would go to the run's workspace's context, its
+                    # properties name this one: two workspaces' views disagreed.
+                    where = "" if theirs.same_store(ours) else f" of store {theirs.redacted()}"
+                    here = "" if theirs.same_store(ours) else f" of store {ours.redacted()}"
+                    raise InvalidValueError(
+                        f"Execution(run): run {run.name!r} is in workspace {run.workspace.name!r}{where}, "
+                        f"not in the execution's workspace {workspace.name!r}{here}"
+                    )
         self.id: Optional[int] = None
         self.name = name
         self.workspace = workspace
@@ -474,9 +478,12 @@ class Execution:
             declared = None if record_class_for(type_name) else self._writer.declared_kinds(type_name)
             record = codec.record_from_kubeflow_style(artifact, declared)
             existing = getattr(artifact, "id", None)
-            if isinstance(existing, int) and not isinstance(existing, bool):
+            if existing is not None:
                 # Logged before (it got its id then): the same artifact, as
                 # the SDK referenced it, not a new one (the lineage broke).
+                if isinstance(existing, bool) or not isinstance(existing, int):
+                    raise InvalidTypeError(f"{type(artifact).__name__}.id must be an int or None, got {describe(existing)}")
+                _check_artifact_id(f"{type(artifact).__name__}.id", existing)
                 record.id = existing
             self._log(record, event_type)
             artifact.id = record.id

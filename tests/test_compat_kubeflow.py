@@ -596,3 +596,37 @@ class TestFromAReviewAgainstTheOldSDK:
         a, b = Workspace(store=lineage_store, name="a"), Workspace(store=lineage_store, name="b")
         with pytest.raises(lineage.InvalidValueError, match="run 'r1' is in workspace 'a', not in the execution's workspace 'b'"):
             Execution(name="e", workspace=b, run=Run(workspace=a, name="r1"))
+
+    def test_an_input_not_here_is_the_newest_artifact_of_its_identity(self, lineage_store, any_url, tmp_path):
+        """Looked for by uri, an input whose file is not here is the newest
+        stored artifact of its type, uri, name, version and workspace: an
+        undigested one stored earlier under its own key won for good, and in
+        one process the first match was cached."""
+        from lineage.store import reset_connections
+
+        model_file = tmp_path / "m.pt"
+        uri = model_file.as_uri()
+
+        def log(kind: str) -> int:
+            ex = Execution(name=kind, workspace=Workspace(store=lineage.Store(url=any_url), name="ws"))
+            record = Model(uri=uri, name="M", version="v1")
+            (ex.log_input if kind == "serve" else ex.log_output)(record)
+            return record.id
+
+        placeholder = log("announce")  # the file is not there yet: undigested
+        model_file.write_text("X")
+        first = log("train")
+        model_file.unlink()
+        reset_connections()
+        assert log("serve") == first != placeholder  # across processes
+        model_file.write_text("Y")
+        second = log("train")
+        model_file.unlink()
+        assert log("serve") == second != first  # in one process
+
+    def test_a_run_and_an_execution_of_two_store_objects_on_one_store_are_taken(self, any_url):
+        """Two Store objects for one URL are one store (a Store per workspace,
+        as Kubeflow code often made): their workspaces of one name are one."""
+        w1 = Workspace(store=lineage.Store(url=any_url), name="ws")
+        w2 = Workspace(store=lineage.Store(url=any_url), name="ws")
+        assert Execution(name="e", workspace=w2, run=Run(workspace=w1, name="r")).id is not None

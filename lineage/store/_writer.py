@@ -707,7 +707,10 @@ class Writer:
                     record.id = self._ids_by_key[key]
                 continue
             seen.add((key, event_type))
-            known = self._ids_by_key.get(key)
+            by_uri = schema.deduplicate and digest.scope == "skipped" and event_type == INPUT
+            # Not from the cache when looked for by uri: the newest stored
+            # artifact may have changed since (see _reference_existing).
+            known = None if by_uri else self._ids_by_key.get(key)
             if known is not None:
                 if (known, event_type) in handle.logged or (known, event_type) in seen:
                     # Logged already, or also in this write as a record with
@@ -736,7 +739,7 @@ class Writer:
                     artifact_type=artifact_type,
                     deduplicate=schema.deduplicate,
                     binding=(record, event_type, key),
-                    by_uri=schema.deduplicate and digest.scope == "skipped" and event_type == INPUT,
+                    by_uri=by_uri,
                 )
             )
             by_key[(key, event_type)] = pairs[-1]
@@ -854,7 +857,7 @@ class Writer:
             if pair.artifact is None or not pair.deduplicate:
                 continue
             key = pair.artifact.external_id
-            known = self._ids_by_key.get(key)
+            known = None if pair.by_uri else self._ids_by_key.get(key)
             if known is not None:
                 pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, known))
             elif sent_twice or pair.by_uri or self._legacy_store():
@@ -867,10 +870,18 @@ class Writer:
         for key in missing:
             pair = pairs[lookups[key][0]]
             legacy = self._legacy_match(pair)
-            if legacy is None and pair.by_uri:
-                legacy = self._uri_match(pair)
             if legacy is not None:
                 found.append(legacy)
+        # An input looked for by uri is the newest artifact of its identity,
+        # whether stored under its own key (undigested) or with a digest.
+        by_uri = {key: pairs[indexes[0]] for key, indexes in lookups.items() if pairs[indexes[0]].by_uri}
+        if by_uri:
+            newest = {artifact.external_id: artifact for artifact in found}
+            for key, pair in by_uri.items():
+                match = self._uri_match(pair)
+                if match is not None and (key not in newest or match.id > newest[key].id):
+                    newest[key] = match
+            found = list(newest.values())
         for artifact in found:
             for index in lookups.get(artifact.external_id, ()):
                 pair = pairs[index]
@@ -880,8 +891,9 @@ class Writer:
                     drop.add(index)
                     continue
                 pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, artifact.id))
-                with self._lock:
-                    self._ids_by_key[artifact.external_id] = artifact.id
+                if not pair.by_uri:
+                    with self._lock:
+                        self._ids_by_key[artifact.external_id] = artifact.id
         return _one_event_each([p for i, p in enumerate(pairs) if i not in drop])
 
     def _legacy_store(self) -> bool:
