@@ -411,6 +411,93 @@ class TestDatabaseConnectionLost:
         assert "reconnected" in server.output
 
 
+class DatabaseProxy:
+    """A TCP proxy in front of a database, to take it away from the server
+    behind it (``down``: refused, connections cut) and bring it back (``up``)."""
+
+    def __init__(self, port: int) -> None:
+        self.target = ("127.0.0.1", port)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.connections: list = []
+        self.listener: socket.socket = None  # type: ignore[assignment]
+        self.up()
+
+    def up(self) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(16)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                return
+            self.connections += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for end in (a, b):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def down(self) -> None:
+        for sock in [self.listener, *self.connections]:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self.connections = []
+
+
+class TestDatabaseDown:
+    @pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+    def test_a_database_down_for_a_while_is_unavailable_then_served_again(self, backend, tmp_path):
+        """The database gone for a few calls: the server answers UNAVAILABLE
+        (clients retry, then spool), and serves again once it is back. It
+        answered INTERNAL for good (a lineage client refused the write: lost),
+        and on MySQL crashed on the dead handle when the database came back."""
+        url = backends.make_url(backend, tmp_path)
+        port = 5432 if backend == "postgresql" else 3306
+        proxy = DatabaseProxy(port)
+        server = ServerProcess(url.replace(f":{port}/", f":{proxy.port}/"))
+        try:
+            client = mlmd_client(server.port)
+            before = [t.name for t in client.get_artifact_types()]
+            proxy.down()
+            for _ in range(3):
+                with pytest.raises(mlmd_errors.UnavailableError):
+                    client.get_artifact_types()
+            proxy.up()
+            assert [t.name for t in client.get_artifact_types()] == before
+            type_id = client.get_artifact_types()[0].id
+            [artifact_id] = client.put_artifacts([pb.Artifact(type_id=type_id, uri="s3://after/outage")])
+            assert embedded(url).get_artifacts_by_id([artifact_id])[0].uri == "s3://after/outage"
+            assert server.process.poll() is None  # still running
+        finally:
+            server.stop()
+            proxy.down()
+        assert server.output.count("cannot reconnect") == 1  # said once, not at every call
+
+
 class TestServerLog:
     """What the operator sees: failures of the server or its database, with
     the method and the client; not the errors MLMD clients expect."""

@@ -181,6 +181,10 @@ def _connect_error(exc: BaseException) -> bool:
     # MLMD reports a database it cannot open as Internal/Unknown with a
     # driver message; treat those as "unavailable" so they are retried.
     text = str(exc).lower()
+    # A driver error with no text (libpq on a dead connection; MySQL's
+    # reconnect with an empty errno) is a connection gone too.
+    if text.rstrip().endswith("metadata source error:") or "mysql_real_connect failed" in text:
+        return True
     return any(
         marker in text
         for marker in ("could not connect", "connection refused", "can't connect", "failed to connect",

@@ -53,6 +53,7 @@ HEALTH_SERVICE_NAME = "grpc.health.v1.Health"
 
 _OK = 0
 _ABORTED = grpc.StatusCode.ABORTED.value[0]
+_UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
 _STATUS_BY_CODE: Dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
 _PROBE = BACKSLASH_PROBE.encode()
 #: Failures of the server or its database, logged as warnings. The others
@@ -101,7 +102,10 @@ class EmbeddedStore:
         # and registers the types with lineage's own code.
         self._backend = Backend(url, RetryPolicy(max_delay=15.0))
         # Through run(): a database that is still starting is waited for.
-        self._store: metadata_store.MetadataStore = self._backend.run(lambda store: store, what="connect")
+        # None while the database does not answer (a reconnect failed):
+        # every call tries again first.
+        self._store: Optional[metadata_store.MetadataStore] = self._backend.run(lambda store: store, what="connect")
+        self._down = False  # a reconnect failed and was said
 
     def register_kubeflow_types(self) -> Dict[str, int]:
         """Register the Kubeflow alpha types; return their ids by name.
@@ -127,13 +131,20 @@ class EmbeddedStore:
         reconnected = False
         while True:
             with self._lock:
+                if self._store is None and not self._reopen("it did not answer at the last call"):
+                    return b"", f"lineage serve: the database {self.url.redacted()} does not answer", _UNAVAILABLE
+                assert self._store is not None
                 response, message, code = method(self._store._metadata_store, request)
                 text = message.decode("utf-8", errors="replace") if code != _OK else ""
-                if code != _OK and not reconnected and _connect_error(Exception(text)) and self._reopen(text):
-                    # The database dropped the connection (restart,
-                    # idle timeout): one more try on a fresh one.
-                    reconnected = True
-                    continue
+                if code != _OK and not reconnected and _connect_error(Exception(text)):
+                    if self._reopen(text):
+                        # The database dropped the connection (restart,
+                        # idle timeout): one more try on a fresh one.
+                        reconnected = True
+                        continue
+                    # Unavailable, as it is: clients retry, then spool. As
+                    # INTERNAL their writes were refused, and lost.
+                    return response, text, _UNAVAILABLE
             if code != _ABORTED or time.monotonic() + wait > deadline:
                 return response, text, code
             time.sleep(random.uniform(0, wait))
@@ -144,14 +155,18 @@ class EmbeddedStore:
             return False
         try:
             self._backend.close()
+            self._store = None  # not the dead handle: reused, MLMD crashed on MySQL
             self._store = self._backend.mlmd
         except Exception as exc:  # the database is still down: report the call's own error
-            log.warning(
+            log.log(
+                logging.DEBUG if self._down else logging.WARNING,  # said once, not at every call while down
                 "lineage serve: lost its connection to the database (%s) and cannot reconnect to %s: %s",
                 _headline(error), self.url.redacted(), _headline(str(exc)),
             )
+            self._down = True
             return False
         log.warning("lineage serve: lost its connection to the database (%s); reconnected", _headline(error))
+        self._down = False
         return True
 
 
