@@ -105,6 +105,21 @@ class TestCommand:
         assert "Traceback" not in err and "BrokenPipeError" not in err, err
         assert process.returncode == 1
 
+    def test_a_lineage_home_that_is_a_file_is_named(self, tmp_path):
+        """LINEAGE_HOME naming a file made status and sync end in a traceback."""
+        import os
+
+        afile = tmp_path / "afile"
+        afile.write_text("")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+        env["LINEAGE_HOME"] = str(afile)
+        for command in ("status", "sync"):
+            done = subprocess.run(
+                [sys.executable, "-m", "lineage.cli", command], capture_output=True, text=True, timeout=120, env=env
+            )
+            assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+            assert f"LINEAGE_HOME={str(afile)!r} is not a folder" in done.stderr
+
     def test_ls_takes_a_custom_class_name_for_its_type(self, sqlite_url, capsys):
         """-t Checkpoint finds acme.org/checkpoint: ls cannot import the user's class,
         so the type name's last part is matched; an unknown one lists the store's types."""

@@ -289,6 +289,26 @@ class TestSpool:
         check_complete_runs(embedded(sqlite_url), 2)
         assert _spool.spool_files(str(home)) == []
 
+    def test_sync_never_makes_anew_a_store_that_is_gone(self, tmp_path, sqlite_url, good_spools):
+        """Writes spooled for a SQLite file since moved away: sync made a new,
+        empty file there, wrote them into it and deleted the spool. They
+        are kept and reported, with how to send them elsewhere (--into)."""
+        home = tmp_path / "home"
+        gone = tmp_path / "gone" / "store.db"
+        from lineage.store._spool import url_to_json
+
+        entries = [json.loads(line) for line in good_spools["a"][1]]
+        for entry in entries:
+            if "store" in entry:
+                entry["store"] = url_to_json(parse_store_url(f"sqlite:///{gone}"))
+        path = write_spool(home, "gone.spool", [json.dumps(entry).encode() for entry in entries])
+        done = run_cli(home, "sync")
+        assert done.returncode == 1 and "written: 0" in done.stdout
+        assert "the file does not exist" in done.stdout and "--into" in done.stdout
+        assert not gone.exists() and path.exists()
+        moved = run_cli(home, "sync", "--store", f"sqlite:///{gone}", "--into", sqlite_url)
+        assert moved.returncode == 0 and "written: 10" in moved.stdout, moved.stdout + moved.stderr
+
     def test_sync_store_matches_the_store_however_spelled(self, tmp_path, sqlite_url):
         """A write spooled for a SQLite file is selected by a relative URL of that file."""
         home = tmp_path / "home"

@@ -165,18 +165,12 @@ class TestConnectionConfig:
         assert "someone" == parse_store_url("postgresql://db.host/meta").connection_config().postgresql.user
 
     def test_mysql(self):
-        """A mysql URL fills MLMD's MySQL config."""
-        config = parse_store_url("mysql://u:pw@db.host:3307/meta?socket=/s").connection_config()
-        my = config.mysql
-
-        assert ("db.host", 3307, "u", "pw", "meta", "/s") == (
-            my.host,
-            my.port,
-            my.user,
-            my.password,
-            my.database,
-            my.socket,
-        )
+        """A mysql URL fills MLMD's MySQL config: a host and port, or a
+        socket (never both: MLMD aborts the process on that config)."""
+        my = parse_store_url("mysql://u:pw@db.host:3307/meta").connection_config().mysql
+        assert ("db.host", 3307, "u", "pw", "meta", "") == (my.host, my.port, my.user, my.password, my.database, my.socket)
+        my = parse_store_url("mysql://u:pw@db.host:3307/meta?socket=/s").connection_config().mysql
+        assert ("", "u", "pw", "meta", "/s") == (my.host, my.user, my.password, my.database, my.socket)
 
     def test_mlmd_retries_are_left_to_lineage(self):
         """MLMD's own retry of aborted transactions is set to one attempt."""
@@ -480,3 +474,46 @@ def test_a_grpc_port_or_tls_option_beside_a_store_url_is_refused(tmp_path):
     with pytest.raises(lineage.InvalidTypeError, match=r"Store\(root_certificates\)"):
         lineage.Store(url=url, root_certificates=b"pem")
     assert lineage.Store(url, 8080).url.scheme == "sqlite"  # the default port is no option given
+
+
+class TestFromAReviewOfTheURLs:
+    def test_a_mysql_socket_url_connects_instead_of_aborting_the_process(self, tmp_path):
+        """mysql://user@/db?socket=PATH: MLMD got the socket and a host, and
+        aborted the whole process (SIGABRT); a host was also required."""
+        import subprocess
+        import sys
+
+        from tests import backends
+
+        url = backends.make_url("mysql", tmp_path)
+        socket_path = subprocess.run(
+            ["mysql", "-uroot", "-h127.0.0.1", "-N", "-e", "select @@socket"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        database = url.rsplit("/", 1)[1]
+        socket_url = f"mysql://root@/{database}?socket={socket_path}"
+        script = (
+            "import lineage; from lineage import track, DataSet; "
+            f"lineage.init(store={socket_url!r}, workspace='w', strict=True); "
+            "d = DataSet(uri='s3://socket', name='d'); track(lambda d: None)(d); print(d.id)"
+        )
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr
+        parsed = parse_store_url(socket_url)
+        assert parsed.redacted() == f"mysql://root@/{database}?socket={socket_path}"
+        assert parsed.same_store(parse_store_url(socket_url)) and not parsed.same_store(parse_store_url(url))
+
+    @pytest.mark.parametrize(
+        "url, why",
+        [
+            ("postgresql://u:s3cr/et@127.0.0.1/db", r"the port must be a number from 1 to 65535 \(in a password"),
+            ("postgresql://u:p[ss@h/db", "unbalanced '\\[' or '\\]'"),
+            ("grpc://[::1", "unbalanced"),
+            ("postgresql://h:99999/db", "from 1 to 65535, got 99999"),
+        ],
+    )
+    def test_bad_urls_are_named_without_their_password(self, url, why):
+        """A '[' gave a bare ValueError (a traceback in `lineage status`); a
+        password with an unencoded '/' was printed whole in the error."""
+        with pytest.raises(InvalidStoreURLError, match=why) as info:
+            parse_store_url(url)
+        assert "s3cr" not in str(info.value) and "p[ss" not in str(info.value)

@@ -548,6 +548,13 @@ def _refusal(url: StoreURL) -> Optional[str]:
     """
     where = f"{url.host or '127.0.0.1'}:{url.port}"
     hint = f"the server at {where} answers: check the user, password and database in the URL"
+    if url.scheme == "mysql" and not url.options.get("socket") and (url.host or "").lower() == "localhost":
+        # MySQL's client library takes "localhost" for its Unix socket (at
+        # its compiled-in path), not TCP to the server that answers here.
+        hint += (
+            "; MySQL's client takes host 'localhost' for its Unix socket, not TCP: "
+            "write 127.0.0.1 for TCP, or mysql://user@/db?socket=PATH"
+        )
     timeout = _connect_timeout()
     if url.scheme != "postgresql" or url.options.get("socket"):
         try:

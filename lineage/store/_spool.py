@@ -559,7 +559,10 @@ def sync(
                 if only is not None and not url.same_store(only):
                     report.other_stores += 1  # left in the spool, for a sync of its own store
                     continue
-                url = override or url
+                # The store it was spooled for must still be there: one gone
+                # (a moved file, a dropped database) was made anew, empty,
+                # and the spool deleted. --into makes what it names.
+                url = override or attrs.evolve(url, create=False)
                 try:
                     outcome = connect(url).writer.submit(pending, replay=True)
                 except StoreUnavailableError:
@@ -567,7 +570,10 @@ def sync(
                     stuck = True
                     break
                 except Exception as exc:  # the store refuses it: keep it, report why, go on
-                    report.failed.append((journal.path, seq, _reason(exc)))
+                    reason = _reason(exc)
+                    if override is None and str(exc).startswith("no store at"):
+                        reason += f"; to write them to another store: lineage sync --store {url.redacted()} --into URL"
+                    report.failed.append((journal.path, seq, reason))
                     continue
                 if outcome == "present":
                     report.present += 1

@@ -95,6 +95,8 @@ class StoreURL:
         if self.user:
             auth = urllib.parse.quote(self.user, safe="") + (":***" if self.password else "") + "@"
         db = f"/{urllib.parse.quote(self.database, safe='')}" if self.database else ""
+        if self.options.get("socket"):
+            return f"{self.scheme}://{auth}{db}?socket={urllib.parse.quote(self.options['socket'])}"
         return f"{self.scheme}://{auth}{self._url_host()}:{self.port}{db}"
 
     def same_store(self, other: StoreURL) -> bool:
@@ -108,7 +110,8 @@ class StoreURL:
             return ("sqlite", os.path.realpath(self.path or ""))
         if self.scheme == "memory":
             return ("memory",)
-        return (self.scheme, (self.host or "").lower(), self.port, self._login_user() or "", self.database or "")
+        where = self.options.get("socket") or (self.host or "").lower()
+        return (self.scheme, where, self.port, self._login_user() or "", self.database or "")
 
     def _login_user(self) -> Optional[str]:
         """The user the connection logs in as: the URL's, else PostgreSQL's
@@ -168,15 +171,18 @@ class StoreURL:
             pg.skip_db_creation = not self.create
         elif self.scheme == "mysql":
             my = config.mysql
-            my.host = self.host or "127.0.0.1"
-            my.port = int(self.port or 3306)
+            if "socket" in self.options:
+                # Exactly one of host and socket: with both, MLMD aborts the
+                # whole process (a failed CHECK, SIGABRT).
+                my.socket = self.options["socket"]
+            else:
+                my.host = self.host or "127.0.0.1"
+                my.port = int(self.port or 3306)
             my.user = self._login_user()
             if self.password:
                 my.password = self.password
             my.database = self.database or "mlmd"
             my.skip_db_creation = not self.create
-            if "socket" in self.options:
-                my.socket = self.options["socket"]
         return config
 
 
@@ -230,7 +236,9 @@ def _bad(url: str, why: str) -> InvalidStoreURLError:
 
 
 # The password of a URL's authority (scheme://user:PASSWORD@host).
-_PASSWORD = re.compile(r"^([^:/?#]*://[^/?#@:]*:)[^/?#]*(@)")
+# Up to the last "@": a password with a "/", "?" or "#" not percent-encoded
+# (an invalid URL, whose error message quotes it) stays hidden too.
+_PASSWORD = re.compile(r"^([^:/?#]*://[^/?#@:]*:).*(@)")
 
 
 def _redact(url: str) -> str:
@@ -298,7 +306,12 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
             raise _bad(url, "missing the database file path")
         return StoreURL(scheme="sqlite", path=os.path.expanduser(path))
 
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL": a "[" or "]" out of place
+        raise _bad(
+            url, "an unbalanced '[' or ']' (an IPv6 host goes in brackets; in a password, write %5B and %5D)"
+        ) from None
     try:
         port = parts.port
     except ValueError:
@@ -306,11 +319,19 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
     if port == 0:
         # urllib accepts port 0, which no server listens on (and which the
         # defaults below would silently replace).
-        raise _bad(url, "the port must be a number from 1 to 65535")
+        # Named only when it is a number: otherwise it may be a piece of a
+        # password holding a "/" (postgresql://u:pa/ss@host/db).
+        given = parts.netloc.rpartition("@")[2].rpartition(":")[2]
+        shown = f", got {given}" if given.isdigit() else ""
+        raise _bad(
+            url, f"the port must be a number from 1 to 65535{shown} (in a password, write '/' as %2F, '?' as %3F, '#' as %23)"
+        )
     host = parts.hostname
-    if not host:
-        raise _bad(url, "missing the host")
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    # A MySQL socket needs no host (mysql://user@/db?socket=PATH); with one,
+    # the socket is used, as MySQL's own clients do for localhost.
+    if not host and not (scheme == "mysql" and query.get("socket")):
+        raise _bad(url, "missing the host")
     user = urllib.parse.unquote(parts.username) if parts.username else None
     password = urllib.parse.unquote(parts.password) if parts.password else None
     database = urllib.parse.unquote(parts.path.lstrip("/")) or None
