@@ -282,6 +282,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     from lineage.errors import LineageError
 
+    env = os.environ.get("LINEAGE_HOME")
+    if env and os.path.exists(env) and not os.path.isdir(env):  # every command: serve's default store is there too
+        parser.error(f"LINEAGE_HOME={env!r} is not a folder")
     try:
         return int(args._run(args) or 0)
     except LineageError as exc:

@@ -113,7 +113,7 @@ class TestCommand:
         afile.write_text("")
         env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
         env["LINEAGE_HOME"] = str(afile)
-        for command in ("status", "sync"):
+        for command in ("status", "sync", "serve", "ls"):
             done = subprocess.run(
                 [sys.executable, "-m", "lineage.cli", command], capture_output=True, text=True, timeout=120, env=env
             )

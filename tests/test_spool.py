@@ -309,6 +309,29 @@ class TestSpool:
         moved = run_cli(home, "sync", "--store", f"sqlite:///{gone}", "--into", sqlite_url)
         assert moved.returncode == 0 and "written: 10" in moved.stdout, moved.stdout + moved.stderr
 
+    @pytest.mark.parametrize("kind", ["sqlite-file-not-yet-a-store", "postgresql-database-not-yet-made"])
+    def test_sync_makes_the_store_a_spooled_write_was_the_first_of(self, tmp_path, good_spools, kind):
+        """A store the spooled writes were the first for (a SQLite file made
+        but locked then, a database not made yet) is made by sync, as the
+        writes would have made it (refused for a while: 'no store')."""
+        from lineage.store._spool import url_to_json
+        from tests import backends
+
+        home = tmp_path / "home"
+        if kind.startswith("sqlite"):
+            target = tmp_path / "first.db"
+            target.write_bytes(b"")  # made by the first attempt, which found it locked
+            url = f"sqlite:///{target}"
+        else:
+            url = backends.make_url("postgresql", tmp_path)
+        entries = [json.loads(line) for line in good_spools["a"][1]]
+        for entry in entries:
+            if "store" in entry:
+                entry["store"] = url_to_json(parse_store_url(url))
+        write_spool(home, "first.spool", [json.dumps(entry).encode() for entry in entries])
+        done = run_cli(home, "sync")
+        assert done.returncode == 0 and "written: 10" in done.stdout, done.stdout + done.stderr
+
     def test_sync_store_matches_the_store_however_spelled(self, tmp_path, sqlite_url):
         """A write spooled for a SQLite file is selected by a relative URL of that file."""
         home = tmp_path / "home"

@@ -509,6 +509,8 @@ class TestFromAReviewOfTheURLs:
             ("postgresql://u:p[ss@h/db", "unbalanced '\\[' or '\\]'"),
             ("grpc://[::1", "unbalanced"),
             ("postgresql://h:99999/db", "from 1 to 65535, got 99999"),
+            ("postgresql://u:12345/abc@db.example.com/lineage", "an '@' after the host"),
+            ("mysql://root@127.0.0.1:3306/db?socket=", "socket= needs the path"),
         ],
     )
     def test_bad_urls_are_named_without_their_password(self, url, why):
@@ -516,4 +518,4 @@ class TestFromAReviewOfTheURLs:
         password with an unencoded '/' was printed whole in the error."""
         with pytest.raises(InvalidStoreURLError, match=why) as info:
             parse_store_url(url)
-        assert "s3cr" not in str(info.value) and "p[ss" not in str(info.value)
+        assert "s3cr" not in str(info.value) and "p[ss" not in str(info.value) and "12345/abc" not in str(info.value)

@@ -556,7 +556,12 @@ def _refusal(url: StoreURL) -> Optional[str]:
             "write 127.0.0.1 for TCP, or mysql://user@/db?socket=PATH"
         )
     timeout = _connect_timeout()
-    if url.scheme != "postgresql" or url.options.get("socket"):
+    if url.options.get("socket"):
+        path = url.options["socket"]
+        if not os.path.exists(path):
+            return f"no socket file at {path}: check ?socket= (the server's socket is its @@socket)"
+        return f"the socket {path} is there: check the user, password and database in the URL"
+    if url.scheme != "postgresql":
         try:
             _server_answers(url)
         except mlmd_errors.UnavailableError:

@@ -559,10 +559,13 @@ def sync(
                 if only is not None and not url.same_store(only):
                     report.other_stores += 1  # left in the spool, for a sync of its own store
                     continue
-                # The store it was spooled for must still be there: one gone
-                # (a moved file, a dropped database) was made anew, empty,
-                # and the spool deleted. --into makes what it names.
-                url = override or attrs.evolve(url, create=False)
+                # A SQLite store whose file is gone (moved away) is not made
+                # anew, empty, to take the writes (and the spool deleted):
+                # --into says where they go. A file that is there, and a
+                # database server's store, are opened as the write would have.
+                if override is None and url.scheme == "sqlite" and not os.path.exists(url.path or ""):
+                    url = attrs.evolve(url, create=False)
+                url = override or url
                 try:
                     outcome = connect(url).writer.submit(pending, replay=True)
                 except StoreUnavailableError:

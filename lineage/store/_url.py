@@ -330,6 +330,8 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     # A MySQL socket needs no host (mysql://user@/db?socket=PATH); with one,
     # the socket is used, as MySQL's own clients do for localhost.
+    if "socket" in query and not query["socket"]:
+        raise _bad(url, "socket= needs the path of the server's socket file")  # MLMD aborted the process
     if not host and not (scheme == "mysql" and query.get("socket")):
         raise _bad(url, "missing the host")
     user = urllib.parse.unquote(parts.username) if parts.username else None
@@ -372,6 +374,8 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
 
     if database is None:
         raise _bad(url, "missing the database name (…/dbname)")
+    if "@" in database:  # postgresql://u:12345/abc@host/db: a password with a '/' read as a port and path
+        raise _bad(url, "an '@' after the host (in a password, write '/' as %2F and '@' as %40)")
     unknown = sorted(set(query) - ({"socket"} if scheme == "mysql" else set()))
     if unknown:
         raise _bad(url, f"unknown option(s) {unknown}")
