@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import linecache
 import re
 import shlex
 from typing import Any, Dict, List, Set, Tuple, Union
 
 from lineage import _mapping
-from lineage._scope import execution
+from lineage._scope import _fail_open, execution
 from lineage.errors import InvalidValueError
 from lineage.records import _now
 
@@ -175,9 +176,16 @@ def _records(namespace: Dict[str, Any], names: List[str]) -> List[Tuple[Any, Tup
     for name in names:
         if name in namespace and not _IPYTHON_NAMES.match(name):
             value = namespace[name]
-            if _holds_records(value):
-                found.extend(_mapping.find_artifacts(value, (name,)) or ())
+            try:
+                if _holds_records(value):
+                    found.extend(_mapping.find_artifacts(value, (name,)) or ())
+            except Exception as exc:  # a converter that fails, an object whose fields cannot be read
+                # Said, not raised: the cell runs, as a tracked call does (it was not run at all).
+                _fail_open(f"look for records in the variable {name!r}", exc)
     return found
+
+
+_cells = itertools.count(1)
 
 
 def track_cell(ipython: Any, line: str, cell: str) -> Any:
@@ -197,16 +205,23 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
     args = _arguments(line)
     name = args.name or "notebook cell"
     source = ipython.transform_cell(cell)
-    filename = f"<cell: %%track {name}>"
+    # One name per run: two runs of one name shared it, and the source (and
+    # source_sha256, tracebacks) of an earlier cell's function was the later one's.
+    filename = f"<cell {next(_cells)}: %%track {name}>"
     tree = ast.parse(source, filename)  # a SyntaxError here: nothing ran, nothing recorded
     read, assigned = _names(tree)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    body = compile(tree, filename, "exec")
-    shown = compile(ast.Expression(last.value), filename, "eval") if last is not None else None
+    # dont_inherit: not this module's `from __future__ import annotations`
+    # (the cell's annotations became strings: `path: DataSet` no input).
+    body = compile(tree, filename, "exec", dont_inherit=True)
+    shown = compile(ast.Expression(last.value), filename, "eval", dont_inherit=True) if last is not None else None
     # Tracebacks show the cell's lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = ipython.user_ns
     inputs = _records(namespace, read)
+    # Objects the cell read that a converter made records of: the same object
+    # after the cell is still its input, not also an output (a self-loop).
+    converted = {path[0]: id(namespace.get(path[0])) for record, path in inputs if len(path) == 1 and record is not namespace.get(path[0])}
     started = _now()
     with execution(name, workspace=args.workspace, run=args.run, store=args.store) as ex:
         seen: Set[int] = set()
@@ -219,6 +234,8 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
         # Assigned names, and read ones a method may have changed (parts.append(...)).
         for record, path in _records(namespace, list(dict.fromkeys(assigned + read))):
             made = getattr(record, "create_time", None)
+            if len(path) == 1 and converted.get(path[0]) == id(namespace.get(path[0])):
+                continue  # converted again from the object it read
             if id(record) not in seen and (not isinstance(made, str) or made >= started):
                 seen.add(id(record))
                 ex.log_output(record, path=path)

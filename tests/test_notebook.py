@@ -210,3 +210,55 @@ class TestWhatACellReadsAndMakes:
         failed = run(shell, "%%track oops\nfirst = 1\nraise KeyError('from the cell')")
         text = "".join(traceback.format_exception(failed.error_in_exec))
         assert "raise KeyError('from the cell')" in text
+
+
+class TestFromAReviewOfTheMagic:
+    def test_a_cell_runs_when_a_variable_it_reads_cannot_be_looked_into(self, shell, sqlite_url):
+        """A dataclass whose field is unset (reading it raises): the cell was
+        not run at all, and nothing recorded; now it runs, with a warning."""
+        lineage.init(strict=False)
+        assert run(shell, "import dataclasses\n@dataclasses.dataclass\nclass Cfg:\n    x: int\n    y: int = dataclasses.field(init=False)\nc = Cfg(1)").success
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = run(shell, "%%track a\nran = c.x\n")
+        assert result.success, result.error_in_exec
+        assert shell.user_ns["ran"] == 1
+        assert any("look for records in the variable 'c'" in str(w.message) for w in caught)
+        assert mr.state(mr.one_execution(lineage.Store(url=sqlite_url), "a")) == "COMPLETE"
+
+    def test_annotations_in_a_cell_are_not_strings(self, shell, sqlite_url):
+        """The cell was compiled with the magic's own `from __future__ import
+        annotations`: a function defined in it had string annotations, and
+        `path: DataSet` inside a nested scope was a parameter, not an input."""
+        result = run(shell, "%%track defs\ndef f(x: int) -> None:\n    pass\nhints = f.__annotations__\n")
+        assert result.success, result.error_in_exec
+        assert shell.user_ns["hints"] == {"x": int, "return": None}
+
+    def test_two_runs_of_a_name_keep_each_cells_source(self, shell):
+        """Every run of `%%track prep` had one file name: the source of a
+        function from an earlier prep cell was the later cell's."""
+        import inspect
+
+        assert run(shell, "%%track prep\ndef g():\n    return 1\n").success
+        assert run(shell, "%%track prep\ny = 2\n").success
+        assert "return 1" in inspect.getsource(shell.user_ns["g"])
+
+    def test_an_object_a_converter_made_an_input_is_not_also_an_output(self, shell, sqlite_url):
+        """An object the cell only reads, that a converter turns into a record,
+        was recorded as the cell's input and output (a new record each time)."""
+
+        class Frame:
+            def __init__(self, path):
+                self.path = path
+
+        lineage.register_converter(Frame, lambda f: DataSet(uri=f.path, name="frame"))
+        try:
+            shell.user_ns["df"] = Frame("s3://nb/frame.csv")
+            assert run(shell, "%%track count\nn = len(df.path)\n").success
+        finally:
+            lineage.unregister_converter(Frame)
+        store = lineage.Store(url=sqlite_url)
+        e = mr.one_execution(store, "count")
+        assert mr.paths(store, e.id) == [("INPUT", ("df",), "s3://nb/frame.csv")]
