@@ -132,7 +132,12 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[st
     lineage_version, command, pid). Built once per process and function.
     """
     if func is not None:
-        key: Any = (os.getpid(), getattr(func, "__code__", None) or func)
+        # Closures made anew share their code object, so their entry. Equal
+        # code objects of two modules (or two notebook cells) are equal
+        # whatever their file: the file and module are in the key too.
+        code = getattr(func, "__code__", None)
+        where = (getattr(code, "co_filename", None), getattr(func, "__module__", None))
+        key: Any = (os.getpid(), code or func, where)
     else:
         key = (os.getpid(), os.getcwd())
     merged = _merged.get(key)

@@ -221,7 +221,9 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
     inputs = _records(namespace, read)
     # Objects the cell read that a converter made records of: the same object
     # after the cell is still its input, not also an output (a self-loop).
-    converted = {path[0]: id(namespace.get(path[0])) for record, path in inputs if len(path) == 1 and record is not namespace.get(path[0])}
+    converted = {
+        path[0]: id(namespace.get(path[0])) for record, path in inputs if len(path) == 1 and record is not namespace.get(path[0])
+    }
     started = _now()
     with execution(name, workspace=args.workspace, run=args.run, store=args.store) as ex:
         seen: Set[int] = set()

@@ -188,6 +188,19 @@ def _init_plain(record: Any, strings: Dict[str, Any]) -> bool:
     return True
 
 
+def _extra_of(kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """The extra properties of a built-in record's keyword arguments. An
+    ``extra=`` mapping among them is merged in, not kept as one property
+    named "extra": ``attrs.evolve`` passes the record's ``extra`` so, and it
+    came back nested one level deeper each time."""
+    nested = kwargs.get("extra")
+    if not isinstance(nested, Mapping):
+        return kwargs
+    merged = dict(nested)
+    merged.update((key, value) for key, value in kwargs.items() if key != "extra")
+    return merged
+
+
 _fields_by_class: Dict[type, Tuple[str, ...]] = {}
 
 
@@ -475,7 +488,7 @@ class Artifact:
             description=description,
             owner=owner,
             labels=labels,
-            extra=kwargs,
+            extra=_extra_of(kwargs),
         )
 
     def __attrs_post_init__(self) -> None:
@@ -537,7 +550,7 @@ class DataSet(Artifact):
         )
         if type(self) is DataSet and not kwargs and labels is None and _init_plain(self, strings):
             return
-        self.__attrs_init__(labels=labels, extra=kwargs, **strings)  # type: ignore[attr-defined]
+        self.__attrs_init__(labels=labels, extra=_extra_of(kwargs), **strings)  # type: ignore[attr-defined]
 
 
 @attrs.define(init=False, repr=False)
@@ -591,7 +604,11 @@ class Model(Artifact):
         if type(self) is Model and plain and _init_plain(self, strings):
             return
         self.__attrs_init__(  # type: ignore[attr-defined]
-            training_framework=training_framework, hyperparameters=hyperparameters, labels=labels, extra=kwargs, **strings
+            training_framework=training_framework,
+            hyperparameters=hyperparameters,
+            labels=labels,
+            extra=_extra_of(kwargs),
+            **strings,
         )
 
 
@@ -659,7 +676,7 @@ class Metrics(Artifact):
             metrics_type=metrics_type,
             values=values,
             labels=labels,
-            extra=kwargs,
+            extra=_extra_of(kwargs),
         )
 
 

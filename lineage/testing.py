@@ -58,10 +58,11 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
 
     saved = attrs.evolve(_config.settings())
     with contextlib.ExitStack() as stack:
+        temporary = store is None
         if store is None:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="lineage-test-"))
             store = f"sqlite:///{os.path.join(folder, 'lineage.db')}"
-        from lineage.store import parse_store_url
+        from lineage.store import forget_connection, parse_store_url
 
         fresh = parse_store_url(store).scheme == "memory"  # else every block would share one database
         if fresh:
@@ -70,8 +71,13 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
         try:
             yield _config.cached_store(store) if store else Store()
         finally:
-            if fresh:
+            if fresh or temporary:
+                # A temporary store is gone with its folder: its Store and
+                # connection too (each block kept about 3 open files: a test
+                # suite of a few hundred blocks ran out of them).
                 _config.forget_store(store)
+            if temporary:
+                forget_connection(store)
             current = _config.settings()
             for field in attrs.fields(type(saved)):
                 setattr(current, field.name, getattr(saved, field.name))
@@ -115,7 +121,11 @@ def assert_lineage(
     if store is None:
         store = _config.cached_store(_config.store_url())
     graph = store._connection.reader.upstream(artifact.id)
-    found = [a for aid, a in graph["artifacts"].items() if aid != artifact.id]
+    # Upstream: what an execution on the way took as input. The graph also
+    # holds those executions' other outputs (a Metrics beside the Model),
+    # which are not upstream of the artifact.
+    inputs = {aid for (aid, _, kind) in graph["edges"] if kind.endswith("INPUT")}
+    found = [a for aid, a in graph["artifacts"].items() if aid != artifact.id and aid in inputs]
     missing = [w for w in upstream if not any(_matches(r, w) for r in found)]
     if missing:
         shown = "\n  ".join(repr(r) for r in found) or "(nothing)"

@@ -217,7 +217,8 @@ class TestFromAReviewOfTheMagic:
         """A dataclass whose field is unset (reading it raises): the cell was
         not run at all, and nothing recorded; now it runs, with a warning."""
         lineage.init(strict=False)
-        assert run(shell, "import dataclasses\n@dataclasses.dataclass\nclass Cfg:\n    x: int\n    y: int = dataclasses.field(init=False)\nc = Cfg(1)").success
+        cell = "import dataclasses\n@dataclasses.dataclass\nclass Cfg:\n    x: int\n    y: int = dataclasses.field(init=False)\n"
+        assert run(shell, cell + "c = Cfg(1)").success
         import warnings
 
         with warnings.catch_warnings(record=True) as caught:

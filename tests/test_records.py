@@ -632,3 +632,18 @@ class TestConstructionShortcut:
             assert self.state(made) == expected
             assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", made.create_time)
             assert made.extra is not cls(**fields).extra  # a fresh dict each time
+
+
+def test_attrs_evolve_keeps_the_extra_properties_as_they_were():
+    """attrs.evolve passes a record's extra as extra=: the built-in records
+    took it for one more extra property, nesting it one level deeper."""
+    import attrs
+
+    for record in (
+        DataSet(uri="s3://e/d", name="d", team="vision"),
+        Model(uri="s3://e/m", name="m", team="vision"),
+        Metrics(uri="s3://e/x", name="x", team="vision"),
+        lineage.Artifact(uri="s3://e/a", name="a", team="vision"),
+    ):
+        evolved = attrs.evolve(attrs.evolve(record, name="renamed"), description="twice")
+        assert (evolved.extra, evolved.name, evolved.description) == ({"team": "vision"}, "renamed", "twice")

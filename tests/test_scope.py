@@ -839,6 +839,19 @@ class TestFunctionKindsFromReview:
             gc.collect()
         assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
 
+    def test_two_modules_with_the_same_function_each_have_their_provenance(self, tracked_sqlite, tmp_path, monkeypatch):
+        """Provenance was cached by code object, and equal code objects of two
+        modules are equal: both were recorded as the first module's."""
+        import importlib
+
+        for module in ("prov_moda", "prov_modb"):
+            (tmp_path / f"{module}.py").write_text("def f(d):\n    return None\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        for module in ("prov_moda", "prov_modb"):
+            track(importlib.import_module(module).f)(data(module))
+        modules = [json.loads(mr.custom(e)["lineage.provenance"])["code"]["module"] for e in mr.executions(tracked_sqlite, "f")]
+        assert sorted(modules) == ["prov_moda", "prov_modb"]
+
     def test_what_track_cannot_read_is_named(self):
         """track(min) raised ValueError('no signature found'); track(inputs=3)
         a bare "'int' object is not iterable"."""

@@ -58,6 +58,20 @@ class TestAssertLineage:
             with pytest.raises(AssertionError, match="produced by \\['train'\\], not 'prepare'"):
                 assert_lineage(model, produced_by="prepare", store=store)
 
+    def test_a_sibling_output_is_not_upstream(self):
+        """train returning (model, metrics): metrics passed for upstream of
+        model (the graph holds the producing step's other outputs)."""
+
+        @lineage.track
+        def fit(d: DataSet):
+            return Model(uri="s3://fit/m", name="m"), Metrics(uri="s3://fit/metrics", name="metrics")
+
+        with recording() as store:
+            model, metrics = fit(DataSet(uri="s3://fit/d", name="d"))
+            assert_lineage(model, upstream=[DataSet(uri="s3://fit/d", name="d")], store=store)
+            with pytest.raises(AssertionError, match="lacks upstream"):
+                assert_lineage(model, upstream=[metrics], store=store)
+
     def test_unlogged_artifact_fails(self):
         """An artifact that was never logged fails the assertion."""
         with recording() as store:
@@ -79,3 +93,21 @@ def test_serve_process_serves_a_store_and_stops_gracefully(tmp_path):
         code = server.stop()
     direct = lineage.Store(url=f"sqlite:///{path}")
     assert (code, [a.uri for a in direct.store.get_artifacts()]) == (0, ["s3://served/m"])
+
+
+def test_recording_blocks_do_not_keep_files_open():
+    """Every recording() block kept its temporary store's Store and
+    connection (about 3 open files): a few hundred blocks in a test suite
+    ran out of file descriptors."""
+    import os
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    with recording():
+        track(lambda d: None)(DataSet(uri="s3://fd/warm", name="d"))
+    before = open_files()
+    for i in range(20):
+        with recording():
+            track(lambda d: None)(DataSet(uri=f"s3://fd/{i}", name="d"))
+    assert open_files() - before < 5

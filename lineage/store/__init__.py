@@ -111,6 +111,25 @@ def connect(url: StoreURL | str | None, retry: Optional[RetryPolicy] = None) -> 
         return conn
 
 
+def forget_connection(url: StoreURL | str) -> None:
+    """Drop the shared connection for *url*, closing its database handle
+    (a temporary store's, at the end of a test), unless writes for it wait
+    in its spool."""
+    parsed = url if isinstance(url, StoreURL) else parse_store_url(url)
+    if parsed.scheme == "sqlite":
+        parsed = attrs.evolve(parsed, path=os.path.abspath(parsed.path or ""))
+    key = (
+        parsed.scheme, parsed.path, parsed.host, parsed.port, parsed.user, parsed.password,
+        parsed.database, tuple(sorted(parsed.tls.items())), tuple(sorted(parsed.options.items())),
+    )
+    with _connections_lock:
+        conn = _connections.get(key)
+        if conn is None or conn.writer.spool.pending():
+            return
+        del _connections[key]
+    conn.backend.close()
+
+
 def reset_connections() -> None:
     """Forget shared connections and stop background replays (tests)."""
     from lineage.store import _spool
