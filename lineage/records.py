@@ -290,7 +290,8 @@ def _metric_values(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
     """As _optional_mapping, but a metric (or a hyperparameter) may be NaN or
     infinite, at any depth (a loss curve of a run that diverged), as the
     Kubeflow SDK took it: kept in the record's JSON, without a typed copy."""
-    _optional_mapping(instance, attribute, _finite_or_none(value))
+    # Only inside the mapping: values=nan is no mapping, and said so.
+    _optional_mapping(instance, attribute, _finite_or_none(value) if isinstance(value, collections.abc.Mapping) else value)
 
 
 def _finite_or_none(value: Any, _depth: int = 0) -> Any:
