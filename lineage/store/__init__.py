@@ -14,7 +14,7 @@ import os
 # lineage reports what matters itself. Must be set before ml_metadata loads.
 os.environ.setdefault("GLOG_minloglevel", "3")
 import threading
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import attrs
 
@@ -93,17 +93,23 @@ renew_after_fork(globals(), "_connections_lock")
 
 
 
-def connect(url: StoreURL | str | None, retry: Optional[RetryPolicy] = None) -> Connection:
-    """The shared connection for *url* (``memory://`` is never shared)."""
-    parsed = url if isinstance(url, StoreURL) else parse_store_url(url)
-    if parsed.scheme == "memory" or retry is not None:
-        return Connection(Backend(parsed, retry))
+def _shared_key(parsed: StoreURL) -> Tuple[StoreURL, Tuple[Any, ...]]:
+    """*parsed* (a SQLite path made absolute) and the key its shared connection has."""
     if parsed.scheme == "sqlite":
         parsed = attrs.evolve(parsed, path=os.path.abspath(parsed.path or ""))
     key = (
         parsed.scheme, parsed.path, parsed.host, parsed.port, parsed.user, parsed.password,
         parsed.database, tuple(sorted(parsed.tls.items())), tuple(sorted(parsed.options.items())),
     )
+    return parsed, key
+
+
+def connect(url: StoreURL | str | None, retry: Optional[RetryPolicy] = None) -> Connection:
+    """The shared connection for *url* (``memory://`` is never shared)."""
+    parsed = url if isinstance(url, StoreURL) else parse_store_url(url)
+    if parsed.scheme == "memory" or retry is not None:
+        return Connection(Backend(parsed, retry))
+    parsed, key = _shared_key(parsed)
     with _connections_lock:
         conn = _connections.get(key)
         if conn is None:
@@ -115,13 +121,7 @@ def forget_connection(url: StoreURL | str) -> None:
     """Drop the shared connection for *url*, closing its database handle
     (a temporary store's, at the end of a test), unless writes for it wait
     in its spool."""
-    parsed = url if isinstance(url, StoreURL) else parse_store_url(url)
-    if parsed.scheme == "sqlite":
-        parsed = attrs.evolve(parsed, path=os.path.abspath(parsed.path or ""))
-    key = (
-        parsed.scheme, parsed.path, parsed.host, parsed.port, parsed.user, parsed.password,
-        parsed.database, tuple(sorted(parsed.tls.items())), tuple(sorted(parsed.options.items())),
-    )
+    _, key = _shared_key(url if isinstance(url, StoreURL) else parse_store_url(url))
     with _connections_lock:
         conn = _connections.get(key)
         if conn is None or conn.writer.spool.pending():
