@@ -56,7 +56,10 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
     """
     from lineage.workspace import Store
 
+    from lineage.store import _digest
+
     saved = attrs.evolve(_config.settings())
+    saved_hashing = _digest._enabled
     with contextlib.ExitStack() as stack:
         temporary = store is None
         if store is None:
@@ -67,7 +70,8 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
         fresh = parse_store_url(store).scheme == "memory"  # else every block would share one database
         if fresh:
             _config.forget_store(store)
-        _config.init(store=store, workspace=workspace, run=run, strict=True, start_delay=0)
+        # On: a test's recording must record, whatever init(enabled=False) said before.
+        _config.init(store=store, workspace=workspace, run=run, strict=True, start_delay=0, enabled=True)
         try:
             yield _config.cached_store(store) if store else Store()
         finally:
@@ -81,6 +85,7 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
             current = _config.settings()
             for field in attrs.fields(type(saved)):
                 setattr(current, field.name, getattr(saved, field.name))
+            _digest.set_enabled(saved_hashing)  # init(hash_files=...) inside the block
 
 
 def _matches(record: Artifact, wanted: Artifact) -> bool:

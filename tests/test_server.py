@@ -496,6 +496,7 @@ class TestDatabaseDown:
             server.stop()
             proxy.down()
         assert server.output.count("cannot reconnect") == 1  # said once, not at every call
+        assert "failed: UNAVAILABLE" not in server.output  # nor each call while it is down
 
 
 class TestServerLog:

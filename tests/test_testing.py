@@ -111,3 +111,20 @@ def test_recording_blocks_do_not_keep_files_open():
         with recording():
             track(lambda d: None)(DataSet(uri=f"s3://fd/{i}", name="d"))
     assert open_files() - before < 5
+
+
+def test_recording_records_when_tracking_was_off_and_restores_hashing():
+    """recording() after init(enabled=False) recorded nothing (assert_lineage
+    then said "never logged"); init(hash_files=False) inside a block stayed."""
+    from lineage.store import _digest
+
+    hashing = _digest._enabled
+    lineage.init(enabled=False)
+    try:
+        with recording() as store:
+            lineage.init(hash_files=not hashing)
+            out = track(lambda d: DataSet(uri="s3://rec/out", name="out"))(DataSet(uri="s3://rec/in", name="in"))
+            assert_lineage(out, upstream=[DataSet(uri="s3://rec/in", name="in")], store=store)
+        assert _digest._enabled is hashing and lineage._config.settings().enabled is False
+    finally:
+        lineage.init(enabled=True)

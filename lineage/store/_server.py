@@ -197,6 +197,8 @@ class _MetadataHandler(grpc.GenericRpcHandler):
                 return response
             status = _STATUS_BY_CODE.get(code, grpc.StatusCode.UNKNOWN)
             failure = code in _SERVER_FAILURES and _PROBE not in request  # a PostgreSQL store fails lineage's probe
+            if code == _UNAVAILABLE and self._store._down:
+                failure = False  # the database is down: said once ("cannot reconnect"), not at every call
             log.log(
                 logging.WARNING if failure else logging.DEBUG,
                 "lineage serve: %s from %s failed: %s: %s", name, context.peer(), status.name, _headline(message),
