@@ -54,9 +54,8 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
     Yields:
         The :class:`lineage.Store` being recorded into.
     """
-    from lineage.workspace import Store
-
     from lineage.store import _digest
+    from lineage.workspace import Store
 
     saved = attrs.evolve(_config.settings())
     saved_hashing = _digest._enabled
