@@ -135,8 +135,19 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[st
         # Closures made anew share their code object, so their entry. Equal
         # code objects of two modules (or two notebook cells) are equal
         # whatever their file: the file and module are in the key too.
+        # A decorator's wrapper (functools.wraps) is one code object for
+        # every function it wraps: the function it wraps is in the key.
+        try:
+            inner = inspect.unwrap(func)
+        except ValueError:  # a __wrapped__ cycle
+            inner = func
         code = getattr(func, "__code__", None)
-        where = (getattr(code, "co_filename", None), getattr(func, "__module__", None))
+        where = (
+            getattr(code, "co_filename", None),
+            getattr(func, "__module__", None),
+            getattr(inner, "__code__", None) or inner,
+            getattr(func, "__qualname__", None),
+        )
         key: Any = (os.getpid(), code or func, where)
     else:
         key = (os.getpid(), os.getcwd())

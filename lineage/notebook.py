@@ -171,21 +171,28 @@ def _holds_records(value: Any) -> bool:
     return True
 
 
-def _records(namespace: Dict[str, Any], names: List[str]) -> List[Tuple[Any, Tuple[Any, ...]]]:
+def _records(namespace: Dict[str, Any], names: List[str], failed: Set[str]) -> List[Tuple[Any, Tuple[Any, ...]]]:
+    """The records the variables *names* hold; a variable that cannot be
+    looked into is said once and added to *failed* (skipped after that)."""
     found: List[Tuple[Any, Tuple[Any, ...]]] = []
     for name in names:
-        if name in namespace and not _IPYTHON_NAMES.match(name):
+        if name in namespace and name not in failed and not _IPYTHON_NAMES.match(name):
             value = namespace[name]
             try:
                 if _holds_records(value):
                     found.extend(_mapping.find_artifacts(value, (name,)) or ())
             except Exception as exc:  # a converter that fails, an object whose fields cannot be read
                 # Said, not raised: the cell runs, as a tracked call does (it was not run at all).
+                failed.add(name)
                 _fail_open(f"look for records in the variable {name!r}", exc)
     return found
 
 
 _cells = itertools.count(1)
+
+
+def _identity(record: Any) -> Tuple[Any, ...]:
+    return (type(record).ARTIFACT_TYPE_NAME, record.uri, record.name, getattr(record, "version", None))
 
 
 def track_cell(ipython: Any, line: str, cell: str) -> Any:
@@ -213,17 +220,20 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     # dont_inherit: not this module's `from __future__ import annotations`
     # (the cell's annotations became strings: `path: DataSet` no input).
-    body = compile(tree, filename, "exec", dont_inherit=True)
-    shown = compile(ast.Expression(last.value), filename, "eval", dont_inherit=True) if last is not None else None
+    # The notebook's own __future__ imports, as IPython compiles its cells.
+    flags = getattr(getattr(ipython, "compile", None), "flags", 0)
+    body = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
+    shown = compile(ast.Expression(last.value), filename, "eval", flags=flags, dont_inherit=True) if last is not None else None
     # Tracebacks show the cell's lines.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = ipython.user_ns
-    inputs = _records(namespace, read)
-    # Objects the cell read that a converter made records of: the same object
-    # after the cell is still its input, not also an output (a self-loop).
-    converted = {
-        path[0]: id(namespace.get(path[0])) for record, path in inputs if len(path) == 1 and record is not namespace.get(path[0])
-    }
+    failed: Set[str] = set()
+    scanned = _now()
+    inputs = _records(namespace, read, failed)
+    # Records a converter made just now of objects the cell reads: made again
+    # after the cell with the same identity at the same place, they are the
+    # input, not also an output (a self-loop). A changed object is an output.
+    converted = {(path, _identity(record)) for record, path in inputs if getattr(record, "create_time", "") >= scanned}
     started = _now()
     with execution(name, workspace=args.workspace, run=args.run, store=args.store) as ex:
         seen: Set[int] = set()
@@ -234,10 +244,10 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
         exec(body, namespace)  # noqa: S102 - running the user's cell is the point
         value = eval(shown, namespace) if shown is not None else None  # noqa: S307
         # Assigned names, and read ones a method may have changed (parts.append(...)).
-        for record, path in _records(namespace, list(dict.fromkeys(assigned + read))):
+        for record, path in _records(namespace, list(dict.fromkeys(assigned + read)), failed):
             made = getattr(record, "create_time", None)
-            if len(path) == 1 and converted.get(path[0]) == id(namespace.get(path[0])):
-                continue  # converted again from the object it read
+            if (path, _identity(record)) in converted:
+                continue  # converted again from what it read, unchanged
             if id(record) not in seen and (not isinstance(made, str) or made >= started):
                 seen.add(id(record))
                 ex.log_output(record, path=path)

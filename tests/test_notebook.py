@@ -263,3 +263,35 @@ class TestFromAReviewOfTheMagic:
         store = lineage.Store(url=sqlite_url)
         e = mr.one_execution(store, "count")
         assert mr.paths(store, e.id) == [("INPUT", ("df",), "s3://nb/frame.csv")]
+
+
+class TestSecondReviewOfTheMagic:
+    def test_a_converted_object_the_cell_changes_is_an_output(self, shell, sqlite_url):
+        """The fix for converted inputs dropped real outputs: an object whose
+        path the cell changed, a new object in the variable; and a list of
+        converted objects the cell only read was still a self-loop."""
+
+        class Frame:
+            def __init__(self, path):
+                self.path = path
+
+        lineage.register_converter(Frame, lambda f: DataSet(uri=f.path, name="frame"))
+        try:
+            shell.user_ns.update(df=Frame("s3://nb2/a.csv"), frames=[Frame("s3://nb2/l.csv")])
+            assert run(shell, "%%track change\ndf.path = 's3://nb2/b.csv'\n").success
+            assert run(shell, "%%track read-list\nn = len(frames)\n").success
+        finally:
+            lineage.unregister_converter(Frame)
+        store = lineage.Store(url=sqlite_url)
+        changed = mr.one_execution(store, "change")
+        assert sorted(mr.paths(store, changed.id)) == [("INPUT", ("df",), "s3://nb2/a.csv"), ("OUTPUT", ("df",), "s3://nb2/b.csv")]
+        read = mr.one_execution(store, "read-list")
+        assert mr.paths(store, read.id) == [("INPUT", ("frames", 0), "s3://nb2/l.csv")]
+
+    def test_the_notebooks_own_future_imports_apply_in_a_tracked_cell(self, shell):
+        """dont_inherit dropped the notebook's `from __future__ import
+        annotations`: a cell with a not-yet-defined annotation failed."""
+        assert run(shell, "from __future__ import annotations").success
+        result = run(shell, "%%track t\ndef later(x: NotDefinedYet) -> int:\n    return 1\nhints = later.__annotations__\n")
+        assert result.success, result.error_in_exec
+        assert shell.user_ns["hints"]["x"] == "NotDefinedYet"

@@ -852,6 +852,34 @@ class TestFunctionKindsFromReview:
         modules = [json.loads(mr.custom(e)["lineage.provenance"])["code"]["module"] for e in mr.executions(tracked_sqlite, "f")]
         assert sorted(modules) == ["prov_moda", "prov_modb"]
 
+    def test_functions_under_one_decorator_each_have_their_provenance(self, tracked_sqlite):
+        """A functools.wraps decorator's wrapper is one code object for every
+        function it wraps: the second function was recorded as the first."""
+        import functools
+
+        def logged(fn):
+            @functools.wraps(fn)
+            def wrapper(*args, **kwargs):
+                return fn(*args, **kwargs)
+
+            return wrapper
+
+        @track
+        @logged
+        def prepare(d: DataSet):
+            return None
+
+        @track
+        @logged
+        def train(d: DataSet):
+            return "different body"
+
+        prepare(data("p"))
+        train(data("t"))
+        for name in ("prepare", "train"):
+            [e] = mr.executions(tracked_sqlite, name)
+            assert json.loads(mr.custom(e)["lineage.provenance"])["code"]["function"].endswith(name)
+
     def test_what_track_cannot_read_is_named(self):
         """track(min) raised ValueError('no signature found'); track(inputs=3)
         a bare "'int' object is not iterable"."""

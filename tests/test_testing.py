@@ -110,6 +110,9 @@ def test_recording_blocks_do_not_keep_files_open():
     for i in range(20):
         with recording():
             track(lambda d: None)(DataSet(uri=f"s3://fd/{i}", name="d"))
+    import gc
+
+    gc.collect()  # a block's Store, connection and spool hold each other
     assert open_files() - before < 5
 
 
@@ -128,3 +131,12 @@ def test_recording_records_when_tracking_was_off_and_restores_hashing():
         assert _digest._enabled is hashing and lineage._config.settings().enabled is False
     finally:
         lineage.init(enabled=True)
+
+
+def test_the_store_of_a_recording_block_is_read_after_it():
+    """The README's use: assert_lineage(..., store=store) after the block.
+    The block's end dropped the temporary store's connection, and reading
+    it made a new, empty database (upstream: nothing)."""
+    with recording() as store:
+        model = track(lambda d: Model(uri="s3://after/m", name="m"))(DataSet(uri="s3://after/d", name="d"))
+    assert_lineage(model, upstream=[DataSet(uri="s3://after/d", name="d")], store=store)

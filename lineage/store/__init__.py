@@ -118,16 +118,15 @@ def connect(url: StoreURL | str | None, retry: Optional[RetryPolicy] = None) -> 
 
 
 def forget_connection(url: StoreURL | str) -> None:
-    """Drop the shared connection for *url*, closing its database handle
-    (a temporary store's, at the end of a test), unless writes for it wait
-    in its spool."""
+    """Stop sharing the connection for *url* (a temporary store's, at the
+    end of a test), unless writes for it wait in its spool. Objects that
+    hold it keep it, and its database handle closes when the last goes."""
     _, key = _shared_key(url if isinstance(url, StoreURL) else parse_store_url(url))
     with _connections_lock:
         conn = _connections.get(key)
         if conn is None or conn.writer.spool.pending():
             return
         del _connections[key]
-    conn.backend.close()
 
 
 def reset_connections() -> None:
