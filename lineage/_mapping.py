@@ -65,7 +65,7 @@ _SECRET_WORDS = frozenset(
         *("credential", "credentials", "auth", "authorization", "cookie", "cookies", "bearer", "apikey"),
     }
 )
-_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("session", "key"), ("access", "key")})
+_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("session", "key"), ("access", "key"), ("secret", "key")})
 _SECRET_SUFFIXES = (
     "password",
     "passwd",
@@ -359,7 +359,7 @@ def outputs_of(
         return found
     budget = [_MAX_ITEMS]
     found = find_artifacts(value, path, cls, budget=budget, items=items) or []
-    if found and budget[0] < 0:
+    if budget[0] < 0:  # items were left unseen, whether records came before them or not
         # An argument keeps what was not looked into as a parameter; a
         # return value has nowhere to keep it: say so (it was silent).
         warn(
@@ -428,6 +428,8 @@ def _ends_in_secret(name: str) -> bool:
     ``api_key``, ``githubToken``), rather than naming something about it
     (``token_limit``, ``pass_at_k``, ``password_min_len``)."""
     words = [word.lower() for word in _WORD.findall(name)]
+    while words and words[-1].isdigit():  # password2, token_1: numbered secrets
+        words.pop()
     if not words:
         return False
     last, previous = words[-1], (words[-2] if len(words) > 1 else "")

@@ -994,3 +994,24 @@ class TestSecondReviewOfTheMapping:
         execution = mr.one_execution(tracked_sqlite, "g")
         assert params_of(mr.custom(execution)) == {"files": {"a": 0.5}}
         assert [p for _, p, _ in mr.paths(tracked_sqlite, execution.id)] == [("files", "a")]
+
+
+class TestFromTheREADMECheck:
+    def test_records_only_past_the_first_ten_thousand_returned_items_are_said(self, tracked_sqlite):
+        """The warning came only when records were also found among the first
+        10,000 items: [0] * 10_000 + [Model(...)] recorded nothing, silently."""
+
+        @lineage.track(start_delay=60)
+        def late() -> list:
+            return [{"x": 1}] * 10_001 + [lineage.Model(uri="s3://late/m", name="m")]
+
+        with pytest.warns(lineage.LineageWarning, match=r"first 10,000 items .* found 0"):
+            late()
+
+    @pytest.mark.parametrize("name", ["password2", "secret_key", "token_1"])
+    def test_numbered_and_secret_key_names_redact_numbers(self, name):
+        """password=123456 was redacted and password2=123456 kept; secret_key=123 was kept."""
+        from lineage._mapping import param_value
+
+        assert param_value(name, 123456) == "***"
+        assert param_value("token_limit", 4096) == 4096  # names something about a token: kept
