@@ -145,7 +145,7 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[st
         where = (
             getattr(code, "co_filename", None),
             getattr(func, "__module__", None),
-            getattr(inner, "__code__", None) or inner,
+            getattr(inner, "__code__", None) or id(inner),  # a callable object may be unhashable
             getattr(func, "__qualname__", None),
         )
         key: Any = (os.getpid(), code or func, where)

@@ -176,15 +176,16 @@ def _records(namespace: Dict[str, Any], names: List[str], failed: Set[str]) -> L
     looked into is said once and added to *failed* (skipped after that)."""
     found: List[Tuple[Any, Tuple[Any, ...]]] = []
     for name in names:
-        if name in namespace and name not in failed and not _IPYTHON_NAMES.match(name):
+        if name in namespace and not _IPYTHON_NAMES.match(name):
             value = namespace[name]
             try:
                 if _holds_records(value):
                     found.extend(_mapping.find_artifacts(value, (name,)) or ())
             except Exception as exc:  # a converter that fails, an object whose fields cannot be read
                 # Said, not raised: the cell runs, as a tracked call does (it was not run at all).
-                failed.add(name)
-                _fail_open(f"look for records in the variable {name!r}", exc)
+                if name not in failed:  # looked at again after the cell (it may have fixed it): said once
+                    failed.add(name)
+                    _fail_open(f"look for records in the variable {name!r}", exc)
     return found
 
 

@@ -1015,3 +1015,30 @@ class TestFromTheREADMECheck:
 
         assert param_value(name, 123456) == "***"
         assert param_value("token_limit", 4096) == 4096  # names something about a token: kept
+
+
+class TestThirdReviewOfTheMapping:
+    def test_pass_at_k_metrics_are_not_secrets(self):
+        """Stripping the digits of password2 made pass_1 and pass_10 (HumanEval's pass@k) secrets."""
+        from lineage._mapping import param_value
+
+        assert [param_value(name, 0.42) for name in ("pass_1", "pass_10", "pass1")] == [0.42, 0.42, 0.42]
+
+    def test_ordinary_large_returns_give_no_warning(self, tracked_sqlite):
+        """After the previous fix a vocabulary, a Counter or 3,400 rows of
+        text warned at every call that records past 10,000 items were lost."""
+        import collections
+        import warnings
+
+        @lineage.track(start_delay=60)
+        def big(kind: str):
+            if kind == "vocab":
+                return {f"w{i}": i for i in range(20_000)}
+            if kind == "counter":
+                return collections.Counter({i: 1 for i in range(20_000)})
+            return [{"text": "t", "label": i % 2} for i in range(3_400)]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", lineage.LineageWarning)
+            for kind in ("vocab", "counter", "rows"):
+                big(kind)

@@ -295,3 +295,29 @@ class TestSecondReviewOfTheMagic:
         result = run(shell, "%%track t\ndef later(x: NotDefinedYet) -> int:\n    return 1\nhints = later.__annotations__\n")
         assert result.success, result.error_in_exec
         assert shell.user_ns["hints"]["x"] == "NotDefinedYet"
+
+
+    def test_a_variable_the_cell_fixes_is_an_output(self, shell, sqlite_url):
+        """A variable that could not be looked into before the cell was also
+        skipped after it: a record the cell put there was lost."""
+
+        class Broken:
+            path = "s3://nb3/broken"
+
+        def refuse(obj):
+            raise RuntimeError("cannot convert")
+
+        lineage.init(strict=False)
+        lineage.register_converter(Broken, refuse)
+        import warnings
+
+        try:
+            shell.user_ns["bad"] = Broken()
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                result = run(shell, "%%track fix\nbad = DataSet(uri=bad.path, name='fixed')\n")
+        finally:
+            lineage.unregister_converter(Broken)
+        assert result.success, result.error_in_exec
+        store = lineage.Store(url=sqlite_url)
+        assert mr.paths(store, mr.one_execution(store, "fix").id) == [("OUTPUT", ("bad",), "s3://nb3/broken")]

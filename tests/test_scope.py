@@ -880,6 +880,29 @@ class TestFunctionKindsFromReview:
             [e] = mr.executions(tracked_sqlite, name)
             assert json.loads(mr.custom(e)["lineage.provenance"])["code"]["function"].endswith(name)
 
+    def test_a_callable_object_under_a_decorator_is_tracked(self, tracked_sqlite):
+        """functools.wraps over an unhashable callable object (a dataclass
+        with __call__): the provenance key could not be made, and nothing was
+        recorded (strict: TypeError)."""
+        import dataclasses
+        import functools
+
+        @dataclasses.dataclass
+        class Scorer:
+            weight: float = 1.0
+
+            def __call__(self, d: DataSet):
+                return self.weight
+
+        scorer = Scorer()
+
+        @functools.wraps(scorer)
+        def wrapper(d: DataSet):
+            return scorer(d)
+
+        assert track(wrapper)(data()) == 1.0
+        assert len(mr.executions(tracked_sqlite)) == 1
+
     def test_what_track_cannot_read_is_named(self):
         """track(min) raised ValueError('no signature found'); track(inputs=3)
         a bare "'int' object is not iterable"."""

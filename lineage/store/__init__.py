@@ -124,7 +124,10 @@ def forget_connection(url: StoreURL | str) -> None:
     _, key = _shared_key(url if isinstance(url, StoreURL) else parse_store_url(url))
     with _connections_lock:
         conn = _connections.get(key)
-        if conn is None or conn.writer.spool.pending():
+        # Not through writer.spool: it would make a spool, which refers back
+        # to the writer, and the handles would wait for a garbage collection.
+        spool = conn.writer._spool if conn is not None else None
+        if conn is None or (spool is not None and spool.pending()):
             return
         del _connections[key]
 
