@@ -359,7 +359,7 @@ def outputs_of(
         return found
     budget = [_MAX_ITEMS]
     found = find_artifacts(value, path, cls, budget=budget, items=items) or []
-    if budget[0] < 0 and (found or _tail_holds_records(value)):  # items left unseen that may hold records
+    if budget[0] < 0:  # items were left unseen: any records there are not outputs
         # An argument keeps what was not looked into as a parameter; a
         # return value has nowhere to keep it: say so (it was silent).
         warn(
@@ -367,22 +367,6 @@ def outputs_of(
             f"and found {len(found):,}; records past them are not recorded as outputs (log them with log_output)"
         )
     return found
-
-
-def _tail_holds_records(value: Any) -> bool:
-    """Whether the last few items of a container cut at its first 10,000
-    hold records: a vocabulary, rows of text or numbers are no outputs, and
-    a warning for them at every call would be noise."""
-    if isinstance(value, (list, tuple)):
-        tail: List[Any] = list(value[-3:])
-    elif isinstance(value, dict):
-        tail = list(itertools.islice(reversed(value.values()), 3))
-    else:
-        return False
-    try:
-        return any(find_artifacts(item, (), budget=[_MAX_ITEMS]) for item in tail)
-    except Exception:  # a converter that fails: not for a warning to say
-        return False
 
 
 def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List[Found]:
@@ -447,7 +431,7 @@ def _ends_in_secret(name: str) -> bool:
     named = list(words)
     while named and named[-1].isdigit():  # password2, token_1: numbered secrets
         named.pop()
-    if named and named[-1] != "pass":  # pass_1, pass@10: a metric (pass@k), not a password
+    if named and named != ["pass"]:  # pass_1, pass@10: a metric (pass@k); db_pass_2 is a password
         words = named
     if not words:
         return False

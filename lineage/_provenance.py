@@ -121,6 +121,20 @@ def _compact(code: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+#: Unhashable callables keyed by id in _merged, kept alive as long as their
+#: entry (their id cannot then be reused by another object).
+_pinned: Dict[int, Any] = {}
+
+
+def _hashable(obj: Any) -> Any:
+    try:
+        hash(obj)
+        return obj
+    except TypeError:  # a dataclass instance with __call__, say
+        _pinned[id(obj)] = obj
+        return ("unhashable", id(obj))
+
+
 def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[str, Any], ...]:
     """The provenance properties of an execution, as (name, value) pairs
     (shared, so also a cache key for what is built from them).
@@ -145,7 +159,7 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[st
         where = (
             getattr(code, "co_filename", None),
             getattr(func, "__module__", None),
-            getattr(inner, "__code__", None) or id(inner),  # a callable object may be unhashable
+            getattr(inner, "__code__", None) or _hashable(inner),
             getattr(func, "__qualname__", None),
         )
         key: Any = (os.getpid(), code or func, where)
@@ -156,5 +170,6 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[st
         merged = tuple(_compact(function_provenance(func) if func is not None else git_state(key[1])).items())
         if len(_merged) >= 4096:  # functions made on the fly (closures): stay bounded
             _merged.clear()
+            _pinned.clear()
         _merged[key] = merged
     return merged

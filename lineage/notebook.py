@@ -173,7 +173,7 @@ def _holds_records(value: Any) -> bool:
 
 def _records(namespace: Dict[str, Any], names: List[str], failed: Set[str]) -> List[Tuple[Any, Tuple[Any, ...]]]:
     """The records the variables *names* hold; a variable that cannot be
-    looked into is said once and added to *failed* (skipped after that)."""
+    looked into is said once (it is added to *failed*)."""
     found: List[Tuple[Any, Tuple[Any, ...]]] = []
     for name in names:
         if name in namespace and not _IPYTHON_NAMES.match(name):

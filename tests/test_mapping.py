@@ -1024,21 +1024,36 @@ class TestThirdReviewOfTheMapping:
 
         assert [param_value(name, 0.42) for name in ("pass_1", "pass_10", "pass1")] == [0.42, 0.42, 0.42]
 
-    def test_ordinary_large_returns_give_no_warning(self, tracked_sqlite):
-        """After the previous fix a vocabulary, a Counter or 3,400 rows of
-        text warned at every call that records past 10,000 items were lost."""
-        import collections
-        import warnings
+    def test_records_beside_a_long_list_in_a_return_value_are_said(self, tracked_sqlite):
+        """A model beside 20,000 predictions in a dict, tuple or dataclass, or
+        at the end of the long list: the quieter rule of the previous fix
+        dropped them without a word. Any return cut at 10,000 items warns."""
+        import dataclasses
+
+        @dataclasses.dataclass
+        class Out:
+            predictions: list
+            model: object
+
+        preds = [{"p": 0.5}] * 20_000
+        model = lineage.Model(uri="s3://long/m", name="m")
 
         @lineage.track(start_delay=60)
-        def big(kind: str):
-            if kind == "vocab":
-                return {f"w{i}": i for i in range(20_000)}
-            if kind == "counter":
-                return collections.Counter({i: 1 for i in range(20_000)})
-            return [{"text": "t", "label": i % 2} for i in range(3_400)]
+        def evaluate(kind: str):
+            return {
+                "dict": {"predictions": preds, "model": model, "acc": 0.9, "loss": 0.1, "f1": 0.8},
+                "tuple": (preds, model, 0.9, 0.1, 0.8),
+                "dataclass": Out(predictions=preds, model=model),
+                "nested": (preds + [model], {"acc": 0.9}),
+            }[kind]
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", lineage.LineageWarning)
-            for kind in ("vocab", "counter", "rows"):
-                big(kind)
+        for kind in ("dict", "tuple", "dataclass", "nested"):
+            with pytest.warns(lineage.LineageWarning, match="first 10,000 items"):
+                evaluate(kind)
+
+    @pytest.mark.parametrize("name", ["db_pass_2", "smtp_pass1"])
+    def test_numbered_passwords_stay_secret(self, name):
+        """The pass@k exemption of the previous fix showed db_pass_2=1234."""
+        from lineage._mapping import param_value
+
+        assert param_value(name, 1234) == "***"

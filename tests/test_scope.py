@@ -902,6 +902,11 @@ class TestFunctionKindsFromReview:
 
         assert track(wrapper)(data()) == 1.0
         assert len(mr.executions(tracked_sqlite)) == 1
+        # Keyed by its id, it is kept alive with its cache entry: another object
+        # given the same id later (a reloaded module's) would get its provenance.
+        from lineage import _provenance
+
+        assert any(pinned is scorer for pinned in _provenance._pinned.values())
 
     def test_what_track_cannot_read_is_named(self):
         """track(min) raised ValueError('no signature found'); track(inputs=3)
