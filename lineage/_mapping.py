@@ -793,7 +793,7 @@ def map_arguments(
 def _step(key: Any) -> PathStep:
     """The event path step of a dict key: a str or an int as it is, any
     other key (a Path, None, a float, a tuple, a bool) as its text."""
-    if (type(key) is str or type(key) is int) or (isinstance(key, (str, int)) and not isinstance(key, bool)):
+    if isinstance(key, (str, int)) and not isinstance(key, bool):
         return key
     try:
         return str(key)
@@ -819,7 +819,7 @@ def _without_records(value: Any, found: List[Found]) -> Optional[Dict[str, Any]]
     holders = {path[1] for _, path in found if len(path) > 1}
     pairs = list(items)
     steps = [_step(key) for key, _ in pairs]
-    shared = {step for step, n in collections.Counter(steps).items() if n > 1} if len(set(steps)) < len(steps) else set()
+    shared = {step for step, n in collections.Counter(steps).items() if n > 1}
     rest = {}
     for (key, item), step in zip(pairs, steps):
         # Two keys with one path step ({Path("a"): record, "a": 0.5}): the

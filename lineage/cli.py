@@ -256,9 +256,6 @@ def _check_home(parser: argparse.ArgumentParser, home: Optional[str]) -> None:
     """A --home that is not a folder is a typo: not "nothing spooled"."""
     if home is not None and not os.path.isdir(home):
         parser.error(f"--home {home!r}: no such folder")
-    env = os.environ.get("LINEAGE_HOME")
-    if home is None and env and os.path.exists(env) and not os.path.isdir(env):  # it printed a traceback
-        parser.error(f"LINEAGE_HOME={env!r} is not a folder")
 
 
 def build_parser() -> argparse.ArgumentParser:

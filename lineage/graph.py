@@ -59,11 +59,11 @@ class LineageGraph:
 
     def producers(self, artifact_id: int) -> List[int]:
         """Executions that output the artifact."""
-        return sorted({e for a, e, kind in self.edges if a == artifact_id and kind.endswith("OUTPUT")})
+        return self._by_node()[0].get(artifact_id, [])
 
     def inputs(self, execution_id: int) -> List[int]:
         """Artifacts the execution took as input."""
-        return sorted({a for a, e, kind in self.edges if e == execution_id and kind.endswith("INPUT")})
+        return self._by_node()[1].get(execution_id, [])
 
     def to_dict(self) -> Dict[str, Any]:
         """A JSON-able dict of the graph."""

@@ -412,11 +412,12 @@ class Execution:
             assert workspace is not None and (run is None or run.workspace is not None)  # checked above
             if run is not None:
                 theirs, ours = run.workspace._lineage_store.url, workspace._lineage_store.url
-                if run.workspace.name != workspace.name or not theirs.same_store(ours):
+                one_store = theirs.same_store(ours)
+                if run.workspace.name != workspace.name or not one_store:
                     # Its events would go to the run's workspace's context, its
                     # properties name this one: two workspaces' views disagreed.
-                    where = "" if theirs.same_store(ours) else f" of store {theirs.redacted()}"
-                    here = "" if theirs.same_store(ours) else f" of store {ours.redacted()}"
+                    where = "" if one_store else f" of store {theirs.redacted()}"
+                    here = "" if one_store else f" of store {ours.redacted()}"
                     raise InvalidValueError(
                         f"Execution(run): run {run.name!r} is in workspace {run.workspace.name!r}{where}, "
                         f"not in the execution's workspace {workspace.name!r}{here}"

@@ -563,7 +563,8 @@ def sync(
                 # anew, empty, to take the writes (and the spool deleted):
                 # --into says where they go. A file that is there, and a
                 # database server's store, are opened as the write would have.
-                if override is None and url.scheme == "sqlite" and not os.path.exists(url.path or ""):
+                gone = override is None and url.scheme == "sqlite" and not os.path.exists(url.path or "")
+                if gone:
                     url = attrs.evolve(url, create=False)
                 url = override or url
                 try:
@@ -574,7 +575,7 @@ def sync(
                     break
                 except Exception as exc:  # the store refuses it: keep it, report why, go on
                     reason = _reason(exc)
-                    if override is None and str(exc).startswith("no store at"):
+                    if gone:
                         reason += f"; to write them to another store: lineage sync --store {url.redacted()} --into URL"
                     report.failed.append((journal.path, seq, reason))
                     continue

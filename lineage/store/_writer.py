@@ -289,6 +289,12 @@ class _Bounded(dict):  # type: ignore[type-arg]
             del self[old]
 
 
+def _by_uri(schema: Any, digest: Any, event_type: int) -> bool:
+    """Whether a new record is looked for by uri (see Pair.by_uri): a
+    deduplicated input whose local file could not be digested here."""
+    return bool(schema.deduplicate) and digest.scope == "skipped" and event_type == INPUT
+
+
 def _pair_keys(pair: Pair) -> Tuple[str, ...]:
     """The keys an artifact of a write is known by: the external id it was
     sent with, and the record's own key when that differs."""
@@ -641,7 +647,7 @@ class Writer:
             if not type_id or (schema.deduplicate and legacy):
                 return False
             digest = taken if taken is not None else _digest.of_record(record)
-            if digest.scope == "skipped" and schema.deduplicate and event_type == INPUT:
+            if _by_uri(schema, digest, event_type):
                 return False  # looked for by uri first (see Pair.by_uri)
             key = self._record_key(record, schema, workspace, digest.digest)
             if key in ids_by_key or any(key == bound[2] for bound in bindings):
@@ -707,7 +713,7 @@ class Writer:
                     record.id = self._ids_by_key[key]
                 continue
             seen.add((key, event_type))
-            by_uri = schema.deduplicate and digest.scope == "skipped" and event_type == INPUT
+            by_uri = _by_uri(schema, digest, event_type)
             # Not from the cache when looked for by uri: the newest stored
             # artifact may have changed since (see _reference_existing).
             known = None if by_uri else self._ids_by_key.get(key)
@@ -803,15 +809,16 @@ class Writer:
                     handle.proto.id = execution_id
         landed = list(itertools.chain(zip(pairs, artifact_ids), dropped))
         self._remember(
-            (
-                (pair.event.type, artifact_id, _pair_keys(pair), pair.binding[0] if pair.binding is not None else None)
-                for pair, artifact_id in landed
+            itertools.chain(
+                (
+                    (pair.event.type, artifact_id, _pair_keys(pair), pair.binding[0] if pair.binding is not None else None)
+                    for pair, artifact_id in landed
+                ),
+                # equal records sent as the pair's artifact: its id too
+                ((pair.event.type, artifact_id, (), alias) for pair, artifact_id in landed for alias in pair.aliases),
             ),
             handle,
         )
-        for pair, artifact_id in landed:
-            for alias in pair.aliases:
-                object.__setattr__(alias, "id", artifact_id)  # an id the store gave
 
     def _remember(
         self, landed: Iterable[Tuple[int, int, Tuple[str, ...], Optional[Artifact]]], handle: Optional[ExecutionHandle]
