@@ -139,7 +139,7 @@ class _Options:
             raise InvalidTypeError(f"{where}(exclude) must be a list of parameter names, got {describe(exclude)}")
         kwargs["exclude"] = tuple(exclude)
         inputs = kwargs.get("inputs")
-        if inputs is not None:
+        if inputs is not None and _records_given(f"{where}(inputs)", inputs) is None:
             if isinstance(inputs, str):
                 raise InvalidTypeError(f"{where}(inputs) must be a list of parameter names or a dict of them to record classes, got {inputs!r}")
             if isinstance(inputs, Mapping):
@@ -147,7 +147,7 @@ class _Options:
                     if value is not None and not (isinstance(value, type) and issubclass(value, Artifact)):
                         raise InvalidTypeError(f"{where}(inputs)[{key!r}] must be a record class, got {describe(value)}")
         outputs = kwargs.get("outputs")
-        if outputs is not None:
+        if outputs is not None and _records_given(f"{where}(outputs)", outputs) is None:
             specs = outputs.values() if isinstance(outputs, Mapping) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
             for spec in specs:
                 if spec is not None and not (isinstance(spec, type) and issubclass(spec, Artifact)):
@@ -426,11 +426,14 @@ class ExecutionScope:
     def __enter__(self) -> ExecutionScope:
         if self._entered:
             raise LineageError("an execution scope can be entered once; call execution(...) again for a new one")
+        given = self._records_of_block() if self._function is None else ([], [])
         self._entered = True
         self._parent = _live(_current.get())
         if self._enabled():
             self._guarded("start the execution", self._start)
         self._token = _current.set(self)
+        for (record, path), pending in [(entry, "_inputs") for entry in given[0]] + [(entry, "_outputs") for entry in given[1]]:
+            self._log("execution", pending, record, path)
         return self
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
@@ -451,6 +454,31 @@ class ExecutionScope:
         return _decorate(func, self._options)
 
     # ------------------------------------------------------------------ internals
+
+    def _records_of_block(self) -> Tuple[List[Tuple[Artifact, Tuple[Any, ...]]], List[Tuple[Artifact, Tuple[Any, ...]]]]:
+        """The records ``with execution(inputs=..., outputs=...)`` names.
+
+        In a with block there are no parameters: ``inputs``/``outputs`` are
+        records (logged as if by log_input/log_output when the block
+        starts), and the decorator's forms (parameter names, record
+        classes, ``exclude``) are refused rather than ignored.
+        """
+        options, found = self._options, []
+        for field in ("inputs", "outputs"):
+            value = getattr(options, field)
+            records = None if value is None else _records_given(f"execution({field})", value)
+            if value is not None and records is None:
+                raise InvalidTypeError(
+                    f"execution({field}) in a with block takes records (a record, a list of records or a dict of "
+                    f"them by name), got {describe(value)}; parameter names and record classes are for a decorated function"
+                )
+            found.append(records or [])
+        if options.exclude:
+            raise InvalidTypeError(
+                "execution(exclude) names parameters of a decorated function; a with block has none, "
+                f"got {list(options.exclude)!r}"
+            )
+        return found[0], found[1]
 
     def _enabled(self) -> bool:
         if self._options.enabled is not None:
@@ -647,6 +675,35 @@ class ExecutionScope:
             self._outputs.extend(found)
 
 
+def _records_given(where: str, value: Any) -> Optional[List[Tuple[Artifact, Tuple[Any, ...]]]]:
+    """*value* as records with their event paths, or None if it holds none.
+
+    A record, a list or tuple of records, or a dict of them whose keys are
+    the event path steps (``inputs={"train": ds}``). One record among other
+    things is a mistake, said naming where it is.
+    """
+    if isinstance(value, Artifact):
+        return [(value, ())]
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    elif isinstance(value, (list, tuple)):
+        items = list(enumerate(value))
+    else:
+        return None
+    if not any(isinstance(item, Artifact) for _, item in items):
+        return None
+    found = []
+    for key, item in items:
+        if not isinstance(item, Artifact):
+            raise InvalidTypeError(f"{where}[{key!r}] must be a record like the others, got {describe(item)}")
+        if isinstance(value, Mapping):
+            if not isinstance(key, str):
+                raise InvalidTypeError(f"{where} keys name the records' event path step and must be str, got {describe(key)}")
+            check_text(f"{where} key", key)
+        found.append((item, (key,) if isinstance(value, Mapping) else ()))
+    return found
+
+
 def _path(path: Any) -> Tuple[Any, ...]:
     if path is None:
         return ()
@@ -706,7 +763,8 @@ class _Tracked:
         while isinstance(source, functools.partial):
             source = source.func
         self.source = source
-        name = options.name or getattr(source, "__name__", None) or "execution"
+        # A callable instance (a class with __call__) has no __name__: its class's.
+        name = options.name or getattr(source, "__name__", None) or type(source).__name__
         description = options.description
         if description is None:
             doc = inspect.getdoc(source)
@@ -725,6 +783,15 @@ class _Tracked:
             ) from None
         self.is_generator = inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
         _mapping.check_names("track(exclude)", self.options.exclude, self.binder)
+        for field in ("inputs", "outputs"):
+            given = getattr(self.options, field)
+            if given is not None and _records_given(f"track({field})", given) is not None:
+                names = "its parameters" if field == "inputs" else "the record classes it returns"
+                raise InvalidTypeError(
+                    f"track({field}) of a decorated function names {names}, "
+                    f"got records {describe(given)}; log records with lineage.current_execution().log_input/log_output, "
+                    f"or pass them to a with block: with execution({field}=...)"
+                )
         if self.options.inputs is not None:
             inputs = self.options.inputs
             if isinstance(inputs, (str, bytes)) or not isinstance(inputs, (Mapping, Iterable)):
@@ -951,10 +1018,13 @@ def execution(
         run: Run name (default: enclosing execution, init(), one per process).
         store: Store URL or :class:`lineage.Store`.
         description: Description (default: first line of the docstring).
-        inputs: Decorator only: parameter names (or {name: record class}) that
-            are inputs; the others are parameters.
-        outputs: Decorator only: record class (or tuple/dict of them) the
-            return value maps to.
+        inputs: Decorator: parameter names (or {name: record class}) that
+            are inputs; the others are parameters. With block: records (a
+            record, a list of them, or a dict of them by event path step)
+            logged as inputs when the block starts.
+        outputs: Decorator: record class (or tuple/dict of them) the
+            return value maps to. With block: records, as for *inputs*,
+            logged as outputs (written when the block ends).
         exclude: Decorator only: parameters not to record.
         enabled: Turn recording off for this block/function.
         start_delay: Seconds before the RUNNING state is written.

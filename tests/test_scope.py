@@ -1055,6 +1055,64 @@ class TestExecutionBlock:
                 ex.log_param("__kf_run__", 1)
 
 
+    def test_with_block_takes_records_as_inputs_and_outputs(self, tracked):
+        """execution(inputs=..., outputs=...) in a with block logs those records
+        (a dict's keys are their event paths); they were ignored without a word."""
+        raw, model = data("raw"), Model(uri="file:///prep.pt", name="prep", version="1")
+        with execution("prep", inputs={"raw": raw}, outputs=[model]) as ex:
+            ex.log_output(data("clean"), path="clean")
+        e = mr.one_execution(tracked, "prep")
+        assert mr.paths(tracked, e.id) == [
+            ("INPUT", ("raw",), "s3://bucket/raw.csv"),
+            ("OUTPUT", (), "file:///prep.pt"),
+            ("OUTPUT", ("clean",), "s3://bucket/clean.csv"),
+        ]
+        assert raw.id is not None and model.id is not None
+        with execution("one", inputs=model):
+            pass
+        assert mr.paths(tracked, mr.one_execution(tracked, "one").id) == [("INPUT", (), "file:///prep.pt")]
+
+    @pytest.mark.parametrize(
+        "options, message",
+        [
+            ({"inputs": ["d"]}, r"execution\(inputs\) in a with block takes records.*\['d'\]"),
+            ({"outputs": Model}, r"execution\(outputs\) in a with block takes records.*Model"),
+            ({"exclude": ["secret"]}, r"execution\(exclude\) names parameters of a decorated function.*'secret'"),
+        ],
+    )
+    def test_with_block_refuses_the_decorator_forms(self, tracked_sqlite, options, message):
+        """Parameter names, record classes and exclude mean nothing in a with
+        block: refused at the with statement, before anything is written."""
+        with pytest.raises(lineage.InvalidTypeError, match=message), execution("block", **options):
+            pytest.fail("the block ran")
+        assert mr.executions(tracked_sqlite, "block") == []
+
+    def test_records_given_are_checked(self, tracked_sqlite):
+        """A record among other things, or a dict key that is not text, names where it is."""
+        with pytest.raises(lineage.InvalidTypeError, match=r"execution\(inputs\)\[1\] must be a record like the others.*'x'"):
+            execution("b", inputs=[data(), "x"])
+        with pytest.raises(lineage.InvalidTypeError, match=r"execution\(outputs\) keys .* must be str, got 3"):
+            execution("b", outputs={3: data()})
+        with pytest.raises(lineage.InvalidTypeError, match=r"track\(inputs\) of a decorated function names its parameters"):
+
+            @track(inputs=[data()])
+            def f(a):
+                return a
+
+        with pytest.raises(lineage.InvalidTypeError, match=r"track\(outputs\).*the record classes it returns"):
+            execution("g", outputs=data())(lambda: None)
+
+    def test_a_callable_instance_is_named_after_its_class(self, tracked_sqlite):
+        """track(obj) of a callable object records its class name (it was "execution")."""
+
+        class Trainer:
+            def __call__(self, d: DataSet) -> None:
+                return None
+
+        track(Trainer())(data())
+        assert len(mr.executions(tracked_sqlite, "Trainer")) == 1
+
+
 class TestNesting:
     def test_nested_calls_record_their_parent(self, tracked):
         """A tracked call inside another records the outer execution as its parent."""
