@@ -110,7 +110,9 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
 def _serve(parser: argparse.ArgumentParser) -> Runner:
     """serve a store over MLMD's gRPC protocol (MetadataStoreService)"""
     _store_argument(parser)
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on: a name or an IP address, ::1 or [::1] (default: 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default: 8080)")
     parser.add_argument("--tls-cert", metavar="FILE", default=None, help="server certificate (PEM); enables TLS")
     parser.add_argument("--tls-key", metavar="FILE", default=None, help="server private key (PEM)")
@@ -122,13 +124,18 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
         "--grace", type=float, default=10.0, metavar="SECONDS",
         help="on SIGTERM/SIGINT, time given to calls in flight (default: 10)",
     )
+    parser.add_argument(
+        "--idle-timeout", type=float, default=None, metavar="SECONDS",
+        help="close a client's connection after this long without a call; the client reconnects at its next "
+        "call (default: 300; 0: never)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         import logging
 
         from lineage import _config
         from lineage.store import parse_store_url
-        from lineage.store._server import TLSFiles, serve
+        from lineage.store._server import IDLE_TIMEOUT_SECONDS, TLSFiles, serve
 
         if bool(args.tls_cert) != bool(args.tls_key):
             parser.error("--tls-cert and --tls-key go together")
@@ -136,6 +143,8 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
             parser.error("--tls-client-ca needs --tls-cert and --tls-key")
         if not 0 <= args.port <= 65535:
             parser.error(f"--port must be from 0 to 65535, got {args.port}")
+        if args.idle_timeout is not None and not 0 <= args.idle_timeout < math.inf:
+            parser.error(f"--idle-timeout must be a number of seconds, 0 or more, got {args.idle_timeout}")
         tls = TLSFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
         # Only the server's own lines: MLMD's Python layer logs every
         # connection at INFO through absl and the root logger.
@@ -146,7 +155,10 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
         serve_log.setLevel(logging.INFO)
         serve_log.propagate = False
         url = parse_store_url(_config.store_url(args.store))
-        return serve(url, host=args.host, port=args.port, tls=tls, grace=args.grace)
+        idle = IDLE_TIMEOUT_SECONDS if args.idle_timeout is None else args.idle_timeout or None  # 0: never
+        # [::1] as a URL writes it: gRPC wants the address bare (it failed on "[[::1]]:8080").
+        host = args.host[1:-1] if args.host.startswith("[") and args.host.endswith("]") else args.host
+        return serve(url, host=host, port=args.port, tls=tls, grace=args.grace, idle_timeout=idle)
 
     return run
 

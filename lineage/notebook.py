@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import io
 import itertools
 import linecache
 import re
 import shlex
+import tokenize
 from typing import Any, Dict, List, Set, Tuple, Union
 
 from lineage import _mapping
@@ -252,6 +254,21 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
             if id(record) not in seen and (not isinstance(made, str) or made >= started):
                 seen.add(id(record))
                 ex.log_output(record, path=path)
-    if source.rstrip().endswith(";"):
+    if _ends_in_semicolon(source):
         return None  # a trailing semicolon hides the value, as without the magic
     return value
+
+
+def _ends_in_semicolon(source: str) -> bool:
+    """IPython's rule for hiding a cell's value: its last token (comments
+    and line ends aside) is a ``;``. A ``;`` in a comment (``model  # fit;``)
+    or a string does not count; ``model;  # quiet`` does."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):  # the cell parsed: not expected
+        return source.rstrip().endswith(";")
+    skipped = (tokenize.ENDMARKER, tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT)
+    for token in reversed(tokens):
+        if token.type not in skipped:
+            return token.type == tokenize.OP and token.string == ";"
+    return False

@@ -19,7 +19,9 @@ runs ``lineage serve`` in a subprocess, to test code against a shared store.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import io
 import os
 import re
 import signal
@@ -27,12 +29,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+import urllib.parse
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import attrs
 
 from lineage import _config
-from lineage.errors import InvalidTypeError, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, describe
 from lineage.records import Artifact
 
 __all__ = ["ServeProcess", "assert_lineage", "lineage_store", "recording"]
@@ -173,12 +176,24 @@ class ServeProcess:
 
     Args:
         store_url: The store it serves.
-        args: More command-line arguments (``--tls-cert``, ...).
+        args: More command-line arguments (``--host``, ``--tls-cert``, ...).
         port: The port; 0 lets the server pick a free one (read from its
             start line).
         wait: Wait until it listens (raise RuntimeError if it exits first).
         timeout: How long to wait, in seconds.
         env: The environment of the process (default: this one's).
+        root_certificates: For :attr:`url` of a TLS server: the PEM file of
+            the CA that signed its certificate (default: the ``--tls-cert``
+            file, right for a self-signed certificate).
+        private_key: For :attr:`url` of a server with ``--tls-client-ca``:
+            the client's private key (PEM file).
+        certificate_chain: With *private_key*: the client's certificate.
+
+    Raises:
+        InvalidTypeError: a certificate option is not a file path.
+        InvalidValueError: a certificate option without ``--tls-cert`` in
+            *args*, or *private_key* without *certificate_chain* (or the
+            reverse).
     """
 
     START = re.compile(r"listening on (?P<host>\S+):(?P<port>\d+) ")
@@ -191,13 +206,36 @@ class ServeProcess:
         wait: bool = True,
         timeout: float = 60.0,
         env: Optional[Dict[str, str]] = None,
+        *,
+        root_certificates: Optional[Union[str, os.PathLike[str]]] = None,
+        private_key: Optional[Union[str, os.PathLike[str]]] = None,
+        certificate_chain: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None:
         self.store_url = store_url
         self.command = [sys.executable, "-m", "lineage.cli", "serve", "--store", store_url, "--port", str(port), *args]
+        options = _serve_options(self.command[3:])
+        # The paths as the server reads them: relative to this working directory.
+        self._tls: Dict[str, str] = {}
+        for name, path in (("root_certificates", root_certificates), ("private_key", private_key),
+                           ("certificate_chain", certificate_chain)):
+            if path is not None:
+                if not isinstance(path, (str, os.PathLike)):
+                    raise InvalidTypeError(f"ServeProcess({name}) must be a file path, got {describe(path)}")
+                self._tls[name] = os.path.abspath(os.fspath(path))
+        if self._tls and options is not None and not options.tls_cert:
+            raise InvalidValueError(
+                f"ServeProcess({', '.join(self._tls)}) is for a TLS server: args has no --tls-cert and --tls-key"
+            )
+        if ("private_key" in self._tls) != ("certificate_chain" in self._tls):
+            raise InvalidValueError("ServeProcess(private_key) and ServeProcess(certificate_chain) go together")
+        if options is not None and options.tls_cert:
+            self._tls.setdefault("root_certificates", os.path.abspath(options.tls_cert))
+        self._client_ca = bool(options is not None and options.tls_client_ca)
         self.process = subprocess.Popen(
             self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
         )
         self.lines: List[str] = []
+        self.host: Optional[str] = None
         self.port: Optional[int] = None
         self._started = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -211,6 +249,7 @@ class ServeProcess:
             self.lines.append(line.rstrip("\n"))
             match = self.START.search(line)
             if match and self.port is None:
+                self.host = match.group("host")
                 self.port = int(match.group("port"))
                 self._started.set()
         self._started.set()
@@ -223,8 +262,31 @@ class ServeProcess:
 
     @property
     def url(self) -> str:
-        """The store URL of the server, ``grpc://127.0.0.1:<port>``."""
-        return f"grpc://127.0.0.1:{self.port}"
+        """The store URL of the server: ``grpc://127.0.0.1:<port>`` by
+        default; ``grpc://[::1]:<port>`` for ``--host ::1``; for a server
+        on every address (``0.0.0.0``, ``::``) its loopback address; with
+        ``--tls-cert``, ``grpcs://...?root_certificates=FILE`` (and the
+        client's certificate files).
+
+        Raises:
+            InvalidValueError: the server requires client certificates
+                (``--tls-client-ca``) and none were given.
+            RuntimeError: the server has not started.
+        """
+        if self.port is None:
+            raise RuntimeError(f"ServeProcess.url: lineage serve does not listen (yet): {self.command}\n{self.output}")
+        host = (self.host or "127.0.0.1").strip("[]")
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - a name, not a bind
+        address = f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+        if not self._tls:
+            return f"grpc://{address}"
+        if self._client_ca and "private_key" not in self._tls:
+            raise InvalidValueError(
+                "ServeProcess.url: the server requires client certificates (--tls-client-ca): "
+                "give ServeProcess(private_key=FILE, certificate_chain=FILE)"
+            )
+        query = "&".join(f"{name}={urllib.parse.quote(path)}" for name, path in self._tls.items())
+        return f"grpcs://{address}?{query}"
 
     @property
     def output(self) -> str:
@@ -244,3 +306,16 @@ class ServeProcess:
         if self.process.stderr is not None:
             self.process.stderr.close()
         return code
+
+
+def _serve_options(argv: Sequence[str]) -> Optional[argparse.Namespace]:
+    """``lineage serve``'s arguments, read by its own parser (abbreviations,
+    ``--opt=value``, the last of a repeated one); None when it refuses
+    them: the server does too, and :meth:`ServeProcess.wait_started` shows why."""
+    from lineage.cli import build_parser
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            return build_parser().parse_args(list(argv))
+    except SystemExit:
+        return None

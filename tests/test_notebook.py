@@ -321,3 +321,26 @@ class TestSecondReviewOfTheMagic:
         assert result.success, result.error_in_exec
         store = lineage.Store(url=sqlite_url)
         assert mr.paths(store, mr.one_execution(store, "fix").id) == [("OUTPUT", ("bad",), "s3://nb3/broken")]
+
+
+@pytest.mark.parametrize(
+    "last, shown",
+    [
+        ("z.uri  # fit; then save", True),
+        ("z.uri  # fit;", True),
+        ("z.uri + ';'", True),
+        ("(z.uri,\n ';')", True),
+        ("z.uri;  # quiet", False),
+        ("z.uri;\n# the end", False),
+        ("z.uri ;  ", False),
+    ],
+)
+def test_a_semicolon_in_a_comment_or_a_string_does_not_hide_the_value(shell, last, shown):
+    """IPython hides a cell's value when its last token is a ';': the magic
+    looked at the last character, so a comment ending in ';' hid the value
+    and a ';' before a comment did not."""
+    # In the history, as a notebook runs cells: IPython reads a cell's ';' there.
+    result = shell.run_cell(f"%%track semi\nz = DataSet(uri='s3://nb/z', name='z')\n{last}", store_history=True)
+    assert result.success, result.error_in_exec
+    plain = shell.run_cell(f"z = DataSet(uri='s3://nb/z', name='z')\n{last}", store_history=True)
+    assert (result.result is not None, plain.result is not None) == (shown, shown)

@@ -611,10 +611,12 @@ class TestProcess:
             (["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
             (["--tls-client-ca", "ca.pem"], "--tls-client-ca needs --tls-cert"),
             (["--port", "70000"], "--port must be from 0 to 65535"),
+            (["--idle-timeout", "-1"], "--idle-timeout must be a number of seconds, 0 or more, got -1.0"),
+            (["--idle-timeout", "nan"], "--idle-timeout must be a number of seconds, 0 or more, got nan"),
         ],
     )
     def test_bad_arguments(self, args, message):
-        """Incomplete TLS options and bad ports are usage errors."""
+        """Incomplete TLS options, bad ports and idle times are usage errors."""
         done = subprocess.run(
             [sys.executable, "-m", "lineage.cli", "serve", "--store", "memory://", *args],
             capture_output=True, text=True, timeout=60,
@@ -662,6 +664,89 @@ class TestProcess:
         server = ServerProcess(url, env={**os.environ, "LINEAGE_STORE": url})
         assert server.stop() == 0
         assert server.store_url in server.lines[0]
+
+
+# --------------------------------------------------------------------------- idle connections
+
+
+def connections_to(port: int) -> int:
+    """Established TCP connections whose local port is *port*: the server's
+    ends of its clients' connections (read from the kernel, IPv4 and IPv6)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as handle:
+                rows = handle.read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            local, state = row.split()[1], row.split()[3]
+            count += int(local.rpartition(":")[2], 16) == port and state == "01"  # 01: ESTABLISHED
+    return count
+
+
+def wait_for_connections(port: int, wanted: int, timeout: float) -> float:
+    """Seconds until *port* has *wanted* connections (AssertionError after *timeout*)."""
+    start = time.monotonic()
+    while connections_to(port) != wanted:
+        assert time.monotonic() - start < timeout, f"{connections_to(port)} connection(s), not {wanted}, after {timeout} s"
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+class TestIdleConnections:
+    """Idle connections are closed by the server (gRPC kept them forever:
+    a client gone without closing held its socket until the server ended);
+    their clients reconnect at their next call."""
+
+    def test_an_idle_connection_is_closed_and_the_client_reconnects(self, sqlite_url):
+        """--idle-timeout 1: MLMD's stock client (no retry of its own) and
+        lineage's Store each lose their idle connection, and their next
+        call opens a new one and succeeds, with nothing logged."""
+        server = ServerProcess(sqlite_url, ["--idle-timeout", "1"])
+        try:
+            stock = mlmd_client(server.port)
+            assert set(KUBEFLOW_ARTIFACT_TYPES) <= {t.name for t in stock.get_artifact_types()}
+            assert connections_to(server.port) == 1
+            waited = wait_for_connections(server.port, 0, timeout=20)
+            assert waited > 0.5  # closed for being idle, not at once
+            type_id = stock.put_artifact_type(pb.ArtifactType(name="acme/after_idle"))  # no error, no retry
+            assert connections_to(server.port) == 1
+            store = lineage.Store(url=server.url)
+            ws = lineage.Workspace(store=store, name="idle")
+            wait_for_connections(server.port, 0, timeout=20)
+            ex = lineage.Execution(name="after idle", workspace=ws)
+            data = ex.log_input(lineage.DataSet(uri="s3://idle/data", name="data"))
+            assert [a.uri for a in embedded(sqlite_url).get_artifacts_by_id([data.id])] == ["s3://idle/data"]
+            assert embedded(sqlite_url).get_artifact_type("acme/after_idle").id == type_id
+        finally:
+            assert server.stop() == 0
+        assert [line for line in server.lines if "listening" not in line and "stopped" not in line] == []
+
+    def test_a_connection_with_a_call_running_is_not_idle(self, sqlite_url):
+        """A call longer than the idle time finishes on its connection."""
+        server = ServerProcess(sqlite_url, ["--idle-timeout", "0.2"])
+        try:
+            client = mlmd_client(server.port)
+            type_id = client.put_artifact_type(pb.ArtifactType(name="acme/long"))
+            many = [pb.Artifact(type_id=type_id, uri=f"s3://long/{i}") for i in range(30000)]
+            started = time.monotonic()
+            ids = client.put_artifacts(many)
+            assert time.monotonic() - started > 0.5, "the call was shorter than the idle time: make it bigger"
+            assert len(ids) == len(many)
+        finally:
+            server.stop()
+
+    def test_idle_timeout_zero_keeps_connections(self, sqlite_url):
+        """--idle-timeout 0: connections stay open, as gRPC's default does."""
+        server = ServerProcess(sqlite_url, ["--idle-timeout", "0"])
+        try:
+            client = mlmd_client(server.port)
+            client.get_artifact_types()
+            time.sleep(1.5)
+            assert connections_to(server.port) == 1
+        finally:
+            server.stop()
 
 
 # --------------------------------------------------------------------------- TLS

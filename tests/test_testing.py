@@ -137,3 +137,108 @@ def test_the_store_of_a_recording_block_is_read_after_it():
     with recording() as store:
         model = track(lambda d: Model(uri="s3://after/m", name="m"))(DataSet(uri="s3://after/d", name="d"))
     assert_lineage(model, upstream=[DataSet(uri="s3://after/d", name="d")], store=store)
+
+
+def ipv6_loopback() -> bool:
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def self_signed(folder, name: str, *hosts: str) -> tuple:
+    """A self-signed certificate (its own CA) for *hosts*, and its key."""
+    import subprocess
+
+    cert, key = str(folder / f"{name}.pem"), str(folder / f"{name}.key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN={name}",
+         "-addext", "subjectAltName=" + ",".join(hosts or ("DNS:localhost",))],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+def write_through(server, path) -> list:
+    """Log one output through server.url; return the uris in the store file behind it."""
+    with lineage.execution("served", store=lineage.Store(url=server.url), workspace="w", start_delay=0) as ex:
+        ex.log_output(lineage.Model(uri="s3://served/m", name="m"))
+    return [a.uri for a in lineage.Store(url=f"sqlite:///{path}").store.get_artifacts()]
+
+
+class TestServeProcessURL:
+    """ServeProcess.url was grpc://127.0.0.1:<port> whatever the server
+    listened on: wrong for --host ::1 and for a TLS server."""
+
+    @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
+    @pytest.mark.parametrize("host", ["::1", "[::1]"])
+    def test_a_server_on_ipv6_loopback(self, tmp_path, host):
+        """--host ::1 (or [::1], as a URL writes it): the url is grpc://[::1]:<port>, and it is served there."""
+        from lineage.testing import ServeProcess
+
+        path = tmp_path / "shared.db"
+        server = ServeProcess(f"sqlite:///{path}", ["--host", host])
+        try:
+            assert server.url == f"grpc://[::1]:{server.port}"
+            assert write_through(server, path) == ["s3://served/m"]
+        finally:
+            assert server.stop() == 0
+
+    def test_a_tls_server(self, tmp_path):
+        """--tls-cert: a grpcs:// url whose root certificate is the
+        (self-signed) server certificate, its path escaped in the URL."""
+        from lineage.testing import ServeProcess
+
+        folder = tmp_path / "my certs+1"
+        folder.mkdir()
+        cert, key = self_signed(folder, "server", "IP:127.0.0.1")
+        path = tmp_path / "shared.db"
+        server = ServeProcess(f"sqlite:///{path}", ["--tls-cert", cert, "--tls-key", key])
+        try:
+            assert server.url.startswith(f"grpcs://127.0.0.1:{server.port}?root_certificates=")
+            with open(cert, "rb") as handle:
+                assert lineage.store.parse_store_url(server.url).tls == {"root_certificates": handle.read()}
+            assert write_through(server, path) == ["s3://served/m"]
+        finally:
+            assert server.stop() == 0
+
+    def test_a_server_that_requires_client_certificates(self, tmp_path):
+        """--tls-client-ca: the url carries the client's key and
+        certificate given to ServeProcess; without them, url says what to give."""
+        from lineage.testing import ServeProcess
+
+        cert, key = self_signed(tmp_path, "server", "IP:127.0.0.1")
+        client_cert, client_key = self_signed(tmp_path, "client")
+        path = tmp_path / "shared.db"
+        args = ["--tls-cert", cert, "--tls-key", key, "--tls-client-ca", client_cert]
+        server = ServeProcess(f"sqlite:///{path}", args, private_key=client_key, certificate_chain=client_cert)
+        anonymous = ServeProcess(f"sqlite:///{tmp_path / 'other.db'}", args)
+        try:
+            assert write_through(server, path) == ["s3://served/m"]
+            with pytest.raises(lineage.InvalidValueError, match=r"requires client certificates \(--tls-client-ca\)"):
+                anonymous.url  # noqa: B018 - the property raises
+        finally:
+            assert (server.stop(), anonymous.stop()) == (0, 0)
+
+    @pytest.mark.parametrize(
+        "args, options, error, message",
+        [
+            ([], {"root_certificates": "ca.pem"}, "InvalidValueError",
+             r"ServeProcess\(root_certificates\) is for a TLS server: args has no --tls-cert"),
+            (["--tls-cert", "c.pem", "--tls-key", "k.pem"], {"private_key": "k.pem"}, "InvalidValueError",
+             r"ServeProcess\(private_key\) and ServeProcess\(certificate_chain\) go together"),
+            ([], {"root_certificates": b"-----BEGIN"}, "InvalidTypeError",
+             r"ServeProcess\(root_certificates\) must be a file path, got b'-----BEGIN' \(bytes\)"),
+        ],
+    )
+    def test_certificate_options_that_cannot_work_are_refused_at_once(self, args, options, error, message):
+        """Before any process starts, naming the option."""
+        from lineage.testing import ServeProcess
+
+        with pytest.raises(getattr(lineage, error), match=message):
+            ServeProcess("memory://", args, wait=False, **options)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import urllib.parse
 
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -519,3 +520,47 @@ class TestFromAReviewOfTheURLs:
         with pytest.raises(InvalidStoreURLError, match=why) as info:
             parse_store_url(url)
         assert "s3cr" not in str(info.value) and "p[ss" not in str(info.value) and "12345/abc" not in str(info.value)
+
+
+class TestURLPartsThatWereIgnored:
+    @pytest.mark.parametrize(
+        "url, why",
+        [
+            ("postgresql://h/db/extra", "the path '/db/extra' has more than one segment"),
+            ("mysql://u:s3cret@h:3306/db/", "the path '/db/' has more than one segment"),
+            ("postgresql://h//db", "the path '//db' has more than one segment"),
+            ("postgresql://u:s3cret@h/db#main", "takes no fragment ('#...'), got '#main'"),
+            ("grpc://h:8080#x", "takes no fragment ('#...'), got '#x'"),
+            ("grpcs://h:8080?root_certificates=/tmp/ca#1.pem", "takes no fragment ('#...'), got '#1.pem'"),
+            ("postgresql://u:s3#cret@h/db", r"takes no fragment ('#...') (in a password, write '#' as %23)"),
+            ("postgresql://u:s3cret@my%20host/db", "the host 'my%20host' (decoded: 'my host') is not a host name"),
+            ("mysql://u:s3cret@db%2Fhost:3306/db", "the host 'db%2Fhost' (decoded: 'db/host') is not a host name"),
+            ("grpc://my%0Ahost:8080", "the host 'my%0Ahost' (decoded: 'my\\nhost') is not a host name"),
+            ("postgresql://my host/db", "the host 'my host' is not a host name"),
+            ("postgresql://My%20Host:5432/db", "the host 'My%20Host' (decoded: 'My Host') is not"),
+            ("postgresql://h%00x/db", "the host contains a NUL character"),
+        ],
+    )
+    def test_are_refused_with_the_part_and_its_value(self, url, why):
+        """A second path segment (kept as part of the database name), a
+        fragment (dropped by urllib) and a host whose escapes decode to
+        something no host can be (given to the driver as they were) were
+        accepted; the password stays hidden."""
+        with pytest.raises(InvalidStoreURLError) as info:
+            parse_store_url(url)
+        assert why in str(info.value)
+        assert "s3cret" not in str(info.value) and "s3#cret" not in str(info.value) and "cret@" not in str(info.value)
+
+    def test_a_host_escape_that_decodes_to_a_host_is_the_host(self):
+        """%6C is 'l': the host is what the escapes say, as for the user and database."""
+        assert parse_store_url("postgresql://%6Cocalhost/db").host == "localhost"
+        assert parse_store_url("postgresql://h/a%2Fb").database == "a/b"  # a '/' in a name: one segment
+
+    @pytest.mark.parametrize("name", ["a%41.db", "100%.db", "what?.db", "take#2.db", "%2525.db"])
+    def test_a_printed_sqlite_url_names_the_same_file(self, tmp_path, name):
+        """redacted() printed the path as it is: "a%41.db" was read back as
+        "aA.db" (another file), "what?.db" was refused, "take#2.db" too."""
+        url = parse_store_url(f"file://{urllib.parse.quote(str(tmp_path / name))}")
+        assert url.path == str(tmp_path / name)
+        assert parse_store_url(url.redacted()).path == url.path
+        assert parse_store_url(url.redacted()).same_store(url)

@@ -25,6 +25,7 @@ re-implemented here, so MLMD's stock client, the Kubeflow SDK and lineage's
 from __future__ import annotations
 
 import logging
+import math
 import random
 import signal
 import ssl
@@ -76,6 +77,12 @@ _ABORT_MAX_WAIT = 0.1
 
 #: gRPC's default 4 MiB is small for a large put_execution or lineage query.
 _MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+#: A connection with no call for this long is closed (HTTP/2 GOAWAY); its
+#: client reconnects at its next call. gRPC's own default keeps it forever:
+#: clients that went away without closing (a killed notebook kernel, a
+#: pod gone behind a NAT) held a socket and its buffers until the process ended.
+IDLE_TIMEOUT_SECONDS = 300.0
 
 
 def service_methods() -> List[str]:
@@ -354,10 +361,17 @@ class MetadataServer:
         port: Port to listen on; 0 picks a free one (see :attr:`port`).
         tls: Certificate files, or None for plaintext.
         max_workers: Threads answering RPCs (calls to the store are serialized).
+        idle_timeout: Seconds after which a connection with no call is
+            closed (its client reconnects at its next call); None: never.
+
+    Raises:
+        InvalidValueError: *idle_timeout* is not a positive number of seconds.
     """
 
     def __init__(self, url: StoreURL, host: str = "127.0.0.1", port: int = 8080,
-                 tls: Optional[TLSFiles] = None, max_workers: int = 16) -> None:
+                 tls: Optional[TLSFiles] = None, max_workers: int = 16,
+                 idle_timeout: Optional[float] = IDLE_TIMEOUT_SECONDS) -> None:
+        idle_ms = _idle_ms(idle_timeout)
         self.url = url
         self.host = host
         self.tls = tls
@@ -375,6 +389,7 @@ class MetadataServer:
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+                *([("grpc.max_connection_idle_ms", idle_ms)] if idle_ms else []),
             ],
         )
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -415,8 +430,17 @@ class MetadataServer:
         return self._server.wait_for_termination(timeout)
 
 
+def _idle_ms(idle_timeout: Optional[float]) -> Optional[int]:
+    """*idle_timeout* in whole milliseconds (gRPC's unit), at least 1."""
+    if idle_timeout is None:
+        return None
+    if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)) or not 0 < idle_timeout < math.inf:
+        raise InvalidValueError(f"idle_timeout must be a positive number of seconds or None, got {idle_timeout!r}")
+    return max(1, min(round(idle_timeout * 1000), 2**31 - 1))  # a C int
+
+
 def serve(url: StoreURL, host: str = "127.0.0.1", port: int = 8080, tls: Optional[TLSFiles] = None,
-          grace: float = 10.0) -> int:
+          grace: float = 10.0, idle_timeout: Optional[float] = IDLE_TIMEOUT_SECONDS) -> int:
     """Run the server until SIGTERM or SIGINT, then stop it gracefully.
 
     The signal handlers stay installed until the process exits, so that a
@@ -426,7 +450,7 @@ def serve(url: StoreURL, host: str = "127.0.0.1", port: int = 8080, tls: Optiona
         The process exit code (0).
     """
     stop = threading.Event()
-    server = MetadataServer(url, host, port, tls)
+    server = MetadataServer(url, host, port, tls, idle_timeout=idle_timeout)
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()

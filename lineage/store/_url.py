@@ -88,7 +88,10 @@ class StoreURL:
     def redacted(self) -> str:
         """The URL without its password, for logs and messages."""
         if self.scheme == "sqlite":
-            return f"sqlite:///{self.path}"
+            # Printed URLs are pasted back (lineage status, lineage sync
+            # --store): the path as parse_store_url reads it, a '%' escaped
+            # (else "a%41.db" comes back as "aA.db"), and '?' and '#' too.
+            return f"sqlite:///{_quote_path(self.path or '')}"
         if self.scheme == "memory":
             return "memory://"
         auth = ""
@@ -246,6 +249,12 @@ def _redact(url: str) -> str:
     return _PASSWORD.sub(r"\1***\2", url, count=1)
 
 
+def _quote_path(path: str) -> str:
+    """A file path as a sqlite:// URL writes it: only what
+    :func:`_sqlite_path` would read otherwise is escaped."""
+    return path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+
+
 def _check_chars(url: str, text: str, what: str) -> None:
     """Refuse a NUL or a lone surrogate in *text* (the URL or a decoded part
     of it): no file name, database or server can hold one, and they would
@@ -306,6 +315,13 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
             raise _bad(url, "missing the database file path")
         return StoreURL(scheme="sqlite", path=os.path.expanduser(path))
 
+    if "#" in rest:
+        # urllib keeps a fragment aside and the store would be used without
+        # it. Quoted only without an '@' after it: otherwise it is the
+        # end of a password holding a '#' (shown redacted in the URL).
+        fragment = rest.partition("#")[2]
+        shown = f", got {'#' + fragment!r}" if "@" not in fragment else ""
+        raise _bad(url, f"a store URL takes no fragment ('#...'){shown} (in a password, write '#' as %23)")
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:  # "Invalid IPv6 URL": a "[" or "]" out of place
@@ -327,6 +343,24 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
             url, f"the port must be a number from 1 to 65535{shown} (in a password, write '/' as %2F, '?' as %3F, '#' as %23)"
         )
     host = parts.hostname
+    if host is not None:
+        # urllib leaves a host's percent escapes as they are: "my%20host"
+        # reached the database driver, which failed to resolve it at the
+        # first write. Decoded, it must be a host name or an IP address.
+        decoded = urllib.parse.unquote(host)
+        _check_chars(url, decoded, "the host")
+        if not _is_host(decoded):
+            written = parts.netloc.rpartition("@")[2]  # as the URL writes it: urllib lowercases it
+            written = written.rpartition(":")[0] if port is not None else written
+            shown = f" (decoded: {urllib.parse.unquote(written)!r})" if "%" in written else ""
+            hint = ""
+            try:  # an international name: the database drivers take its ASCII form only
+                ascii_form = decoded.encode("idna").decode("ascii")
+                hint = f" (write it as {ascii_form!r})" if _is_host(ascii_form) else ""
+            except UnicodeError:
+                pass
+            raise _bad(url, f"the host {written!r}{shown} is not a host name or an IP address{hint}")
+        host = decoded
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     # A MySQL socket needs no host (mysql://user@/db?socket=PATH); with one,
     # the socket is used, as MySQL's own clients do for localhost.
@@ -336,6 +370,10 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         raise _bad(url, "missing the host")
     user = urllib.parse.unquote(parts.username) if parts.username else None
     password = urllib.parse.unquote(parts.password) if parts.password else None
+    if "/" in parts.path[1:] and "@" not in parts.path:  # with an '@', a password's piece: refused below, unquoted
+        # postgresql://h/db/extra: the database name is one segment (a '/'
+        # in it is written %2F); the rest was kept as part of the name.
+        raise _bad(url, f"the path {parts.path!r} has more than one segment: the database name is one (write a '/' in it as %2F)")
     database = urllib.parse.unquote(parts.path.lstrip("/")) or None
     # Percent escapes can decode to a NUL (%00).
     for what, text in [("the user", user), ("the password", password), ("the database name", database)]:
