@@ -713,9 +713,13 @@ def _path(path: Any) -> Tuple[Any, ...]:
         steps = path
     else:
         raise InvalidTypeError(f"path must be a str, an int or a tuple of them, got {describe(path)}")
+    from lineage.store._writer import PATH_INDEX_MAX, PATH_INDEX_MIN
+
     for step in steps:
-        if type(step) is int and not -(2**63) <= step < 2**63:
-            raise InvalidValueError(f"path index must fit in 64 bits (MLMD's event path), got {step!r}")
+        if type(step) is int and not PATH_INDEX_MIN <= step <= PATH_INDEX_MAX:
+            raise InvalidValueError(
+                f"path index must fit in 32 bits (MLMD's event path on PostgreSQL and MySQL); write a larger one as a str, got {step!r}"
+            )
     return steps
 
 

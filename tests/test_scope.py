@@ -954,27 +954,38 @@ class TestExecutionBlock:
         assert mr.state(e) == "COMPLETE" and mr.events(tracked_sqlite, e.id) == []
         assert mr.custom(e)["lr"] == 0.1 and "epochs" not in mr.custom(e)
 
-    def test_explicit_path_index_must_fit_64_bits(self, tracked_sqlite):
-        """An event path index MLMD cannot hold is refused at log time, naming it."""
-        with execution("paths") as ex:
-            with pytest.raises(lineage.InvalidValueError, match=r"path index must fit in 64 bits.*\b2361183241434822606848\b"):
-                ex.log_output(data("a"), path=2**71)
-            ex.log_output(data("b"), path=("k", 2**63 - 1))
-        e = mr.one_execution(tracked_sqlite, "paths")
+    @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
+    def test_explicit_path_index_must_fit_32_bits(self, tmp_path, kind):
+        """An event path index that PostgreSQL and MySQL cannot hold (a 32-bit
+        column; SQLite took 64 bits) is refused at log time on every backend,
+        naming it, and the block is recorded."""
+        store = lineage.Store(url=backends.make_url(kind, tmp_path))
+        with execution("paths", store=store) as ex:
+            for bad in (2**31, -(2**31) - 1, 2**71):
+                with pytest.raises(lineage.InvalidValueError, match=rf"path index must fit in 32 bits.* {bad}$"):
+                    ex.log_output(data("a"), path=bad)
+            ex.log_output(data("b"), path=("k", 2**31 - 1))
+            ex.log_output(data("c"), path=-(2**31))
+        e = mr.one_execution(store, "paths")
         assert mr.state(e) == "COMPLETE"
-        assert [p for _, p, _ in mr.paths(tracked_sqlite, e.id)] == [("k", 2**63 - 1)]
+        assert sorted(map(str, (p for _, p, _ in mr.paths(store, e.id)))) == sorted(map(str, [(-(2**31),), ("k", 2**31 - 1)]))
 
-    def test_a_dict_key_past_64_bits_is_a_path_key(self, tracked_sqlite):
-        """A captured dict key too large for an index is kept as a key: the call is recorded."""
+    @pytest.mark.parametrize("kind", ["sqlite", "postgresql", "mysql"])
+    def test_a_dict_key_past_32_bits_is_a_path_key(self, tmp_path, kind):
+        """A captured dict key too large for an index (a timestamp in ms) is
+        kept as a key: the call is recorded on every backend."""
+        store = lineage.Store(url=backends.make_url(kind, tmp_path))
 
-        @track
+        @track(store=store)
         def f(parts: dict):
             return None
 
-        f({2**70: data("big")})
-        e = mr.one_execution(tracked_sqlite, "f")
+        f({1_700_000_000_000: data("big"), 2**70: data("huge"), 7: data("small")})
+        e = mr.one_execution(store, "f")
         assert mr.state(e) == "COMPLETE"
-        assert [p for _, p, _ in mr.paths(tracked_sqlite, e.id)] == [("parts", str(2**70))]
+        assert sorted(map(str, (p for _, p, _ in mr.paths(store, e.id)))) == sorted(
+            map(str, [("parts", "1700000000000"), ("parts", str(2**70)), ("parts", 7)])
+        )
 
     def test_with_block_records_logged_artifacts_and_params(self, tracked):
         """with execution(...) records inputs, outputs and params logged in the block."""

@@ -231,8 +231,11 @@ def _unb64(cls: Any, text: str) -> Any:
 _event_templates: Dict[Tuple[int, Tuple[PathStep, ...], bool], pb.Event] = {}
 
 
-# An event path index is an int64; a larger int (a dict key) is kept as a key.
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# An event path index is an int64 in MLMD's proto, but a 32-bit INT column
+# on PostgreSQL and MySQL (they refuse more: "integer out of range"); one
+# limit for every backend, so a store can move. A larger int (a dict key,
+# a timestamp in milliseconds) is kept as a key.
+PATH_INDEX_MIN, PATH_INDEX_MAX = -(2**31), 2**31 - 1
 
 
 def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int] = None, mangle: bool = False) -> pb.Event:
@@ -244,7 +247,7 @@ def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int]
     if template is None:
         template = pb.Event(type=event_type)
         for step in path:
-            if isinstance(step, int) and not isinstance(step, bool) and _INT64_MIN <= step <= _INT64_MAX:
+            if isinstance(step, int) and not isinstance(step, bool) and PATH_INDEX_MIN <= step <= PATH_INDEX_MAX:
                 template.path.steps.add(index=step)
             else:
                 template.path.steps.add(key=codec.encode(str(step), mangle))
