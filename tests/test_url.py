@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import urllib.parse
+import uuid
 
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -564,3 +565,39 @@ class TestURLPartsThatWereIgnored:
         assert url.path == str(tmp_path / name)
         assert parse_store_url(url.redacted()).path == url.path
         assert parse_store_url(url.redacted()).same_store(url)
+
+
+class TestDatabaseNamesMLMDWritesUnquoted:
+    @pytest.mark.parametrize("database", ["my-db", "a.b", "123", "x" * 65, "caf%C3%A9"])
+    def test_a_mysql_name_mlmd_cannot_use_is_refused(self, database):
+        """MLMD creates and selects a MySQL database by its name unquoted: a
+        'my-db' failed at the first write with a SQL syntax error, taken for
+        a server that did not answer (the writes were spooled for ever)."""
+        with pytest.raises(InvalidStoreURLError, match=r"cannot be used by MLMD on MySQL.*letters, digits, '_' and '\$'") as info:
+            parse_store_url(f"mysql://root:s3cret@127.0.0.1:3306/{database}")
+        assert repr(urllib.parse.unquote(database)) in str(info.value) and "s3cret" not in str(info.value)
+
+    @pytest.mark.parametrize("database", ["mlmd", "My_DB$2", "1st", "x" * 64])
+    def test_a_mysql_name_mlmd_can_use_is_taken(self, database):
+        assert parse_store_url(f"mysql://root@127.0.0.1:3306/{database}").database == database
+
+    def test_a_postgresql_name_mlmd_cannot_create_is_said(self, monkeypatch):
+        """A missing PostgreSQL database MLMD cannot create (it writes the name
+        unquoted) was reported as a server that did not answer, with an empty
+        reason for 'MyDb' (after MLMD made a stray 'mydb'): now the reason and
+        what to do. It is still retried: once created, the store opens."""
+        from tests import backends
+
+        backends.require_server("PostgreSQL", backends.PG["host"], backends.PG["port"])
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        suffix = uuid.uuid4().hex[:8]
+        for database, made in ((f"odd.name_{suffix}", None), (f"Odd_{suffix}", f"odd_{suffix}")):
+            url = backends.postgresql_url(database)
+            with pytest.raises(lineage.StoreUnavailableError) as info:
+                lineage.Store(url=url).store.get_artifact_types()
+            message = str(info.value)
+            assert f"if the database {database!r} does not exist, MLMD cannot create it" in message
+            assert f'CREATE DATABASE "{database}"' in message
+            assert (f"MLMD may have made {made!r}" in message) == (made is not None)
+            if made is not None:
+                backends._created.append(("postgresql", made))  # dropped after the session

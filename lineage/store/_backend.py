@@ -22,7 +22,7 @@ from ml_metadata.metadata_store import metadata_store
 from lineage import _env
 from lineage._fork import renew_after_fork
 from lineage.errors import StoreError, StoreUnavailableError
-from lineage.store._url import StoreURL
+from lineage.store._url import POSTGRESQL_PLAIN_DATABASE, StoreURL
 
 __all__ = ["Backend", "RetryPolicy"]
 
@@ -251,6 +251,20 @@ class Backend:
                         # "MLMDEnv table exists but no schema_version ...
                         # Please retry connection"): a conflict, retried like one.
                         raise mlmd_errors.AbortedError(f"cannot open store: {exc}") from exc
+                    if self.url.scheme == "postgresql" and not POSTGRESQL_PLAIN_DATABASE.fullmatch(self.url.database or "mlmd"):
+                        # The server answered (checked above). MLMD creates a
+                        # missing database by its name unquoted: "a.b" is a
+                        # syntax error, "MyDb" made a stray "mydb" and then
+                        # "MyDb" did not exist. Said, and still retried (and
+                        # spooled): once someone creates it, the writes land.
+                        database = self.url.database or ""
+                        made = f" (MLMD may have made {database.lower()!r})" if database.lower() != database else ""
+                        raise mlmd_errors.UnavailableError(
+                            f"cannot connect: {_first_line(exc)}; if the database {database!r} does not exist, MLMD "
+                            f"cannot create it: it writes the name unquoted, which PostgreSQL folds to lowercase{made} "
+                            "and where only letters, digits, '_' and '$' may be; create it yourself "
+                            f"(CREATE DATABASE \"{database}\") or use a lowercase name"
+                        ) from exc
                     if self.url.scheme in ("postgresql", "mysql") or _connect_error(exc) or "locked" in str(exc):
                         raise mlmd_errors.UnavailableError(f"cannot connect: {exc}") from exc
                     raise StoreError(f"cannot open store {self.url.redacted()}: {exc}", cause=exc) from exc

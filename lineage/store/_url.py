@@ -414,6 +414,15 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         raise _bad(url, "missing the database name (…/dbname)")
     if "@" in database:  # postgresql://u:12345/abc@host/db: a password with a '/' read as a port and path
         raise _bad(url, "an '@' after the host (in a password, write '/' as %2F and '@' as %40)")
+    if scheme == "mysql" and not _MYSQL_DATABASE.fullmatch(database):
+        # MLMD creates and selects the database by its name unquoted: any
+        # other failed with a SQL syntax error at the first write, taken for
+        # a server that did not answer (and the writes were spooled).
+        raise _bad(
+            url,
+            f"the database name {database!r} cannot be used by MLMD on MySQL, which writes it unquoted: "
+            "use letters, digits, '_' and '$' (not only digits), at most 64",
+        )
     unknown = sorted(set(query) - ({"socket"} if scheme == "mysql" else set()))
     if unknown:
         raise _bad(url, f"unknown option(s) {unknown}")
@@ -468,6 +477,14 @@ def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
         raise InvalidValueError(f"Store(grpc_host) must be a host name or an IP address, got {host!r}")
     given = {k: v for k, v in tls.items() if v}
     return StoreURL(scheme="grpcs" if given else "grpc", host=bare, port=int(port), tls=given)
+
+
+#: A MySQL database name MLMD can use: an unquoted identifier.
+_MYSQL_DATABASE = re.compile(r"(?![0-9]+$)[A-Za-z0-9_$]{1,64}")
+
+#: A PostgreSQL database name MLMD can create: an unquoted identifier
+#: (PostgreSQL folds one to lowercase). Another works only if it exists.
+POSTGRESQL_PLAIN_DATABASE = re.compile(r"[a-z_][a-z0-9_$]{0,62}")
 
 
 def _is_host(text: str) -> bool:
