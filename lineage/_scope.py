@@ -718,7 +718,8 @@ def _path(path: Any) -> Tuple[Any, ...]:
     for step in steps:
         if type(step) is int and not PATH_INDEX_MIN <= step <= PATH_INDEX_MAX:
             raise InvalidValueError(
-                f"path index must fit in 32 bits (MLMD's event path on PostgreSQL and MySQL); write a larger one as a str, got {step!r}"
+                "path index must fit in 32 bits (MLMD's event path on PostgreSQL and MySQL); "
+                f"write a larger one as a str, got {step!r}"
             )
     return steps
 
