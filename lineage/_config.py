@@ -12,7 +12,7 @@ import datetime
 import os
 import socket
 import threading
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import attrs
 
@@ -175,7 +175,26 @@ def workspace_name(explicit: Optional[str] = None) -> str:
         return explicit
     if _settings.workspace is not None:
         return _settings.workspace
-    return os.environ.get("LINEAGE_WORKSPACE") or DEFAULT_WORKSPACE
+    env = os.environ.get("LINEAGE_WORKSPACE")
+    return _checked_env("LINEAGE_WORKSPACE", env, check_workspace_name) if env else DEFAULT_WORKSPACE
+
+
+# The last value of each name variable found good: checked once, not per call.
+_env_names_checked: Dict[str, str] = {}
+
+
+def _checked_env(variable: str, value: str, check: Callable[[str, Any], None]) -> str:
+    """*value* of the environment *variable*, if a name MLMD can store.
+
+    Raises:
+        InvalidValueError: naming the variable and the value (a tracked
+            call says it in its warning and is not recorded, as for a bad
+            ``workspace=``).
+    """
+    if _env_names_checked.get(variable) != value:
+        check(f"the {variable} environment variable", value)
+        _env_names_checked[variable] = value
+    return value
 
 
 def run_name(explicit: Optional[str] = None) -> str:
@@ -186,7 +205,7 @@ def run_name(explicit: Optional[str] = None) -> str:
         return _settings.run
     env = os.environ.get("LINEAGE_RUN")
     if env:
-        return env
+        return _checked_env("LINEAGE_RUN", env, check_optional_name)
     pid = os.getpid()
     with _lock:
         name = _process_run.get(pid)

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import urllib.parse
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 import attrs
 
@@ -103,7 +103,7 @@ def _matches(record: Artifact, wanted: Artifact) -> bool:
 
 def assert_lineage(
     artifact: Artifact,
-    upstream: Sequence[Artifact] = (),
+    upstream: Union[Artifact, Sequence[Artifact]] = (),
     *,
     produced_by: Optional[str] = None,
     store: Any = None,
@@ -112,21 +112,43 @@ def assert_lineage(
 
     Args:
         artifact: A logged record (its ``id`` set by lineage).
-        upstream: Records that must appear upstream of *artifact*, directly
-            or through intermediate executions. Matched by id when set, else
-            by type, uri, name (and version when given).
+        upstream: A record, or records, that must appear upstream of
+            *artifact*, directly or through intermediate executions. Matched
+            by id when set, else by type, uri, name (and version when given).
         produced_by: Name of an execution that must have produced it.
-        store: The :class:`lineage.Store` (default: the one tracked calls use).
+        store: The :class:`lineage.Store` or its URL (default: the one
+            tracked calls use).
 
     Raises:
         AssertionError: with what was found instead.
+        InvalidTypeError, InvalidValueError: an argument is not what it
+            must be (named, with its value).
     """
+    from lineage.workspace import Store, _check_artifact_id
+
     if not isinstance(artifact, Artifact):
         raise InvalidTypeError(f"assert_lineage(artifact) must be a lineage record, got {describe(artifact)}")
+    if isinstance(upstream, Artifact):
+        upstream = [upstream]
+    elif isinstance(upstream, (str, bytes, Mapping)) or not isinstance(upstream, Iterable):
+        raise InvalidTypeError(f"assert_lineage(upstream) must be a record or a list of records, got {describe(upstream)}")
+    upstream = list(upstream)
+    for index, wanted in enumerate(upstream):
+        if not isinstance(wanted, Artifact):
+            raise InvalidTypeError(f"assert_lineage(upstream)[{index}] must be a lineage record, got {describe(wanted)}")
+    if produced_by is not None and not isinstance(produced_by, str):
+        raise InvalidTypeError(f"assert_lineage(produced_by) must be an execution name (str), got {describe(produced_by)}")
     if artifact.id is None:
         raise AssertionError(f"{artifact!r} was never logged: its id is None")
+    if isinstance(artifact.id, bool) or not isinstance(artifact.id, int):
+        raise InvalidTypeError(f"assert_lineage(artifact).id must be an int, got {describe(artifact.id)}")
+    _check_artifact_id("assert_lineage(artifact).id", artifact.id)
     if store is None:
         store = _config.cached_store(_config.store_url())
+    elif isinstance(store, str):
+        store = _config.cached_store(_config.store_url(store))
+    elif not isinstance(store, Store):
+        raise InvalidTypeError(f"assert_lineage(store) must be a lineage.Store or a store URL, got {describe(store)}")
     graph = store._connection.reader.upstream(artifact.id)
     # Upstream: what an execution on the way took as input. The graph also
     # holds those executions' other outputs (a Metrics beside the Model),

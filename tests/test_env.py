@@ -77,3 +77,32 @@ def test_a_negative_hash_limit_does_not_turn_every_digest_into_a_quick_one(monke
     with pytest.warns(lineage.LineageWarning, match="LINEAGE_HASH_MAX_BYTES='-1'"):
         digest = _digest.of_path(str(path))
     assert digest.scope == "full" and digest.size == 8
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("LINEAGE_WORKSPACE", "w" * 300, "is 300 bytes of UTF-8; MLMD stores at most 255"),
+        ("LINEAGE_WORKSPACE", " ", "must be a non-empty string, got ' '"),
+        ("LINEAGE_WORKSPACE", "bad\udcff", "must be valid Unicode text"),
+        ("LINEAGE_RUN", "  ", "must be a non-empty string, got '  '"),
+    ],
+)
+def test_a_name_mlmd_cannot_store_is_named_with_its_variable(monkeypatch, tmp_path, name, text, message):
+    """A bad LINEAGE_WORKSPACE/LINEAGE_RUN: the tracked call's warning (and
+    `lineage ls`) named a field ("Workspace 'name'") or showed a bare
+    UnicodeEncodeError, never the variable; ' ' was taken as a workspace."""
+    monkeypatch.setenv(name, text)
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    lineage.init(store=url, workspace=None, run=None)
+
+    @lineage.track
+    def f(d: lineage.DataSet) -> int:
+        return 1
+
+    with pytest.warns(lineage.LineageWarning, match=rf"the {name} environment variable {message}"):
+        assert f(lineage.DataSet(uri="s3://a", name="a")) == 1
+    assert lineage.Store(url=url).store.get_executions() == []  # not recorded under another name
+    monkeypatch.setenv(name, "fine")
+    assert f(lineage.DataSet(uri="s3://b", name="b")) == 1
+    assert len(lineage.Store(url=url).store.get_executions()) == 1

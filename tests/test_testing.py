@@ -72,6 +72,42 @@ class TestAssertLineage:
             with pytest.raises(AssertionError, match="lacks upstream"):
                 assert_lineage(model, upstream=[metrics], store=store)
 
+    def test_a_store_url_and_a_single_upstream_record_are_taken(self, tmp_path):
+        """store= a URL (it was an AttributeError) and upstream= one record (a TypeError)."""
+        url = f"sqlite:///{tmp_path / 'x.db'}"
+        with recording(store=url):
+            raw = DataSet(uri="s3://one", name="one")
+            model = train(raw)
+        assert_lineage(model, upstream=raw, store=url)
+        with pytest.raises(AssertionError, match="lacks upstream"):
+            assert_lineage(model, upstream=DataSet(uri="s3://two", name="two"), store=url)
+
+    @pytest.mark.parametrize(
+        "kwargs, error, message",
+        [
+            ({"upstream": None}, lineage.InvalidTypeError, r"\(upstream\) must be a record or a list of records, got None"),
+            ({"upstream": "s3://one"}, lineage.InvalidTypeError, r"assert_lineage\(upstream\) .*'s3://one'"),
+            ({"upstream": [None]}, lineage.InvalidTypeError, r"\(upstream\)\[0\] must be a lineage record, got None"),
+            ({"produced_by": 3}, lineage.InvalidTypeError, r"assert_lineage\(produced_by\) must be an execution name.*3"),
+            ({"store": 3}, lineage.InvalidTypeError, r"assert_lineage\(store\) must be a lineage.Store or a store URL, got 3"),
+            ({"store": "nope://x"}, lineage.InvalidStoreURLError, "nope://x"),
+        ],
+    )
+    def test_bad_arguments_are_named(self, tmp_path, kwargs, error, message):
+        """Bad arguments raise lineage's errors naming them, not AttributeError/TypeError from inside."""
+        with recording(store=f"sqlite:///{tmp_path / 'x.db'}") as store:
+            model = train(DataSet(uri="s3://one", name="one"))
+        kwargs.setdefault("store", store)
+        with pytest.raises(error, match=message):
+            assert_lineage(model, **kwargs)
+
+    def test_an_id_mlmd_cannot_hold_is_named(self, tmp_path):
+        with recording(store=f"sqlite:///{tmp_path / 'x.db'}") as store:
+            model = train(DataSet(uri="s3://one", name="one"))
+        object.__setattr__(model, "id", 2**70)
+        with pytest.raises(lineage.InvalidValueError, match=r"\(artifact\).id must be an MLMD id.*1180591620717411303424"):
+            assert_lineage(model, store=store)
+
     def test_unlogged_artifact_fails(self):
         """An artifact that was never logged fails the assertion."""
         with recording() as store:
