@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Optional
 
 import attrs
 
+from lineage import _env
 from lineage._fork import renew_after_fork
 from lineage.errors import InvalidTypeError, InvalidValueError, describe
 
@@ -216,7 +217,7 @@ def run_name(explicit: Optional[str] = None) -> str:
 
 
 def strict() -> bool:
-    return _settings.strict or os.environ.get("LINEAGE_STRICT", "") in ("1", "true", "yes")
+    return _settings.strict or _env.flag("LINEAGE_STRICT", False)
 
 
 def cached_store(url: Optional[str]) -> Any:

@@ -1,4 +1,4 @@
-"""Numbers read from environment variables, checked once per value."""
+"""Numbers and yes/no flags read from environment variables, checked once per value."""
 
 from __future__ import annotations
 
@@ -35,4 +35,31 @@ def number(name: str, default: float, *, minimum: float = 0.0, above: bool = Fal
         kind = "an integer" if integer else "a number"
         bound = f"> {minimum:g}" if above else f">= {minimum:g}"
         warn(f"{name}={text!r} is not {kind} {bound}; lineage uses {default:g} instead")
+    return default
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def flag(name: str, default: bool) -> bool:
+    """The yes/no in the environment variable *name*; *default* when unset or empty.
+
+    Takes 1/true/yes/on and 0/false/no/off (any case). Another value
+    (``LINEAGE_STRICT=2``, ``LINEAGE_HASH=maybe``) is reported with a
+    LineageWarning naming the variable and the value, once per value, and
+    *default* is used.
+    """
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    if (name, text) not in _warned:
+        _warned.add((name, text))
+        choices = f"{'/'.join(_TRUE)} or {'/'.join(_FALSE)}"
+        warn(f"{name}={text!r} is not one of {choices}; lineage uses {'1' if default else '0'} instead")
     return default

@@ -219,6 +219,15 @@ def element_classes(annotation: Any) -> Optional[List[Optional[type]]]:
     return None
 
 
+def _int_text(value: int) -> str:
+    """An int past 64 bits as text: its repr, cut as a long string is (an
+    int past Python's 4,300 digits for str() is said by its size)."""
+    if value.bit_length() > 14_000:  # about 4,200 digits: str() refuses past 4,300
+        return f"<an int of {value.bit_length()} bits>"
+    text = repr(value)
+    return text if len(text) <= _TEXT_LIMIT else text[:_TEXT_LIMIT] + "..."
+
+
 def path_to_record(value: Any, cls: type) -> Optional[Artifact]:
     """A record of class *cls* for a path or URI string, or None."""
     if isinstance(value, os.PathLike):
@@ -462,7 +471,7 @@ def param_value(name: str, value: Any) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value if not isinstance(value, str) or len(value) <= _TEXT_LIMIT else value[:_TEXT_LIMIT] + "..."
     if isinstance(value, int):
-        return value if -(2**63) <= value < 2**63 else repr(value)
+        return value if -(2**63) <= value < 2**63 else _int_text(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
     if isinstance(value, (list, tuple, dict)):

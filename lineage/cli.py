@@ -143,6 +143,8 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
             parser.error("--tls-client-ca needs --tls-cert and --tls-key")
         if not 0 <= args.port <= 65535:
             parser.error(f"--port must be from 0 to 65535, got {args.port}")
+        if not 0 <= args.grace < math.inf:  # inf overflowed at shutdown; nan and -5 were taken
+            parser.error(f"--grace must be a number of seconds, 0 or more, got {args.grace}")
         if args.idle_timeout is not None and not 0 <= args.idle_timeout < math.inf:
             parser.error(f"--idle-timeout must be a number of seconds, 0 or more, got {args.idle_timeout}")
         tls = TLSFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None

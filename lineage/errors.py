@@ -88,7 +88,13 @@ class LineageWarning(UserWarning):
 
 def describe(value: Any, limit: int = 80) -> str:
     """Return a short ``repr`` of *value* for an error message."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception as exc:  # a broken __repr__; an int past Python's digit limit for str()
+        if isinstance(value, int):
+            text = f"<an int of {value.bit_length()} bits>"
+        else:
+            text = f"<repr() failed: {type(exc).__name__}>"
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{text} ({type(value).__name__})"

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import attrs
 
+from lineage.errors import InvalidTypeError, describe
 from lineage.records import Artifact
 
 __all__ = ["LineageGraph"]
@@ -218,7 +219,14 @@ class LineageGraph:
         every export; for an execution another tool wrote without one, from
         its id and creation time); datasets are named from their URIs
         (``s3://bucket/key`` -> namespace ``s3://bucket``, name ``key``).
+
+        Raises:
+            InvalidTypeError: *producer* is not a str (the URI of the producer).
         """
+        if not isinstance(producer, str) or not producer:
+            raise InvalidTypeError(
+                f"to_openlineage(producer) must be the producer's URI (a non-empty str), got {describe(producer)}"
+            )
         events = []
         _, inputs_of, outputs_of = self._by_node()
         for execution_id, info in self.executions.items():

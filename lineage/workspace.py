@@ -117,7 +117,7 @@ class Store:
             parsed = tls_url(
                 grpc_host,
                 grpc_port,
-                {k: (v.encode("ascii") if isinstance(v, str) else v) for k, v in certs.items()},
+                {k: (_pem_bytes(k, v) if isinstance(v, str) else v) for k, v in certs.items()},
             )
         else:
             resolved = _config.store_url()
@@ -196,6 +196,14 @@ class Store:
         return f"Store({self.url.redacted()!r})"
 
 
+def _pem_bytes(key: str, text: str) -> bytes:
+    """PEM text given as a str (the SDK took bytes): ASCII, or named."""
+    try:
+        return text.encode("ascii")
+    except UnicodeEncodeError:
+        raise InvalidValueError(f"Store({key}) must be PEM (ASCII text or bytes), got {describe(text)}") from None
+
+
 def _check_artifact_id(where: str, artifact_id: int) -> None:
     """Raise unless *artifact_id* can be an MLMD id: MLMD sends ids as int64
     and numbers them from 1."""
@@ -252,6 +260,11 @@ class Workspace:
             if not isinstance(labels, Mapping):
                 raise InvalidTypeError(f"Workspace 'labels' must be a mapping, got {describe(labels)}")
             check_json("Workspace 'labels'", labels)
+        if reuse_workspace_if_exists is not None and not isinstance(reuse_workspace_if_exists, bool):
+            # "no" was taken as True
+            raise InvalidTypeError(
+                f"Workspace 'reuse_workspace_if_exists' must be a bool, got {describe(reuse_workspace_if_exists)}"
+            )
         self._lineage_store = store
         self.store = store.store
         self.name = name

@@ -411,3 +411,85 @@ class TestPropertyNamesEveryBackendTakes:
         custom = store.store.get_artifacts_by_id([metrics.id])[0].custom_properties
         assert custom["values.acc"].double_value == 0.5 and custom["values.ok"].double_value == 2.0
         assert "values.ACC" not in custom and not any(k.startswith("values.kkk") for k in custom)
+
+
+class TestFromAFuzzOfThePublicAPI:
+    """Bad input that reached Python's own errors (or was taken) before."""
+
+    def test_a_value_whose_repr_fails_is_named_not_raised_through(self):
+        class Broken:
+            def __repr__(self):
+                raise RuntimeError("no repr")
+
+        with pytest.raises(lineage.InvalidTypeError, match=r"labels.*<repr\(\) failed: RuntimeError> \(Broken\)"):
+            DataSet(uri="s3://a", name="a", labels={"k": Broken()})
+
+    def test_an_int_past_pythons_digit_limit_is_a_parameter_by_its_size(self, tmp_path):
+        store = lineage.Store(url=f"sqlite:///{tmp_path / 'x.db'}")
+        with lineage.execution("big", store=store) as ex:
+            ex.log_param("p", 10**5000)
+            ex.log_param("q", 2**100)
+        [e] = store.store.get_executions()
+        assert e.custom_properties["p"].string_value == f"<an int of {(10**5000).bit_length()} bits>"
+        assert e.custom_properties["q"].string_value == str(2**100)
+
+    def test_a_pem_option_naming_a_fifo_is_refused_not_waited_on(self, tmp_path):
+        """Reading a FIFO blocked the URL's parse (and lineage serve) for ever."""
+        import threading
+
+        from lineage.store import parse_store_url
+        from lineage.store._server import TLSFiles, _read
+
+        fifo = tmp_path / "ca.pem"
+        os.mkfifo(fifo)
+        outcome = {}
+
+        def parse():
+            try:
+                parse_store_url(f"grpcs://h:1?root_certificates={fifo}")
+            except Exception as exc:
+                outcome["url"] = exc
+            try:
+                _read(str(fifo), "--tls-cert")
+            except Exception as exc:
+                outcome["serve"] = exc
+
+        thread = threading.Thread(target=parse, daemon=True)
+        thread.start()
+        thread.join(20)
+        if thread.is_alive():  # unblock it before failing
+            with open(fifo, "wb"):
+                pass
+            pytest.fail("reading a FIFO blocked")
+        assert isinstance(outcome["url"], lineage.InvalidStoreURLError) and "is not a regular file" in str(outcome["url"])
+        assert isinstance(outcome["serve"], lineage.InvalidValueError) and "is not a regular file" in str(outcome["serve"])
+        assert TLSFiles  # the server reads its files through _read
+
+    def test_kubeflow_style_arguments(self, tmp_path):
+        store = lineage.Store(url=f"sqlite:///{tmp_path / 'x.db'}")
+        with pytest.raises(lineage.InvalidTypeError, match=r"reuse_workspace_if_exists' must be a bool, got 'no'"):
+            lineage.Workspace(store=store, name="w", reuse_workspace_if_exists="no")
+        with pytest.raises(lineage.InvalidValueError, match=r"Store\(root_certificates\) must be PEM.*'\\xe9'|Store\(root_certificates\) must be PEM"):
+            lineage.Store("localhost", 1234, root_certificates="\xe9")
+        assert store.store.get_contexts() == []
+
+    def test_to_openlineage_producer_must_be_a_uri(self, tmp_path):
+        store = lineage.Store(url=f"sqlite:///{tmp_path / 'x.db'}")
+        with lineage.execution("e", store=store) as ex:
+            out = ex.log_output(DataSet(uri="s3://o", name="o"))
+        with pytest.raises(lineage.InvalidTypeError, match=r"to_openlineage\(producer\) must be the producer's URI.*3"):
+            store.lineage(out).to_openlineage(producer=3)
+
+    @pytest.mark.parametrize("name, text, default", [("LINEAGE_STRICT", "2", False), ("LINEAGE_HASH", "maybe", True)])
+    def test_a_flag_that_is_not_yes_or_no_is_named(self, monkeypatch, name, text, default):
+        from lineage import _config, _env
+        from lineage.store import _digest
+
+        monkeypatch.setenv(name, text)
+        monkeypatch.setattr(_env, "_warned", set())
+        read = _config.strict if name == "LINEAGE_STRICT" else _digest.env_default
+        with pytest.warns(lineage.LineageWarning, match=rf"{name}='{text}' is not one of 1/true/yes/on or 0/false/no/off"):
+            assert read() is default
+        for given, value in (("TRUE", True), ("off", False)):
+            monkeypatch.setenv(name, given)
+            assert read() is value

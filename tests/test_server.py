@@ -613,6 +613,9 @@ class TestProcess:
             (["--port", "70000"], "--port must be from 0 to 65535"),
             (["--idle-timeout", "-1"], "--idle-timeout must be a number of seconds, 0 or more, got -1.0"),
             (["--idle-timeout", "nan"], "--idle-timeout must be a number of seconds, 0 or more, got nan"),
+            (["--grace", "inf"], "--grace must be a number of seconds, 0 or more, got inf"),
+            (["--grace", "nan"], "--grace must be a number of seconds, 0 or more, got nan"),
+            (["--grace", "-5"], "--grace must be a number of seconds, 0 or more, got -5.0"),
         ],
     )
     def test_bad_arguments(self, args, message):

@@ -29,7 +29,7 @@ __all__ = ["Digest", "local_path", "of_path", "of_record", "set_enabled"]
 _CHUNK = 1 << 20
 def env_default() -> bool:
     """Hashing is on unless ``LINEAGE_HASH`` says 0/false/no/off."""
-    return os.environ.get("LINEAGE_HASH", "1").lower() not in ("0", "false", "no", "off")
+    return _env.flag("LINEAGE_HASH", True)
 
 
 _enabled = env_default()

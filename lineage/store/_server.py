@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import signal
 import ssl
+import stat
 import threading
 import time
 from concurrent import futures
@@ -346,6 +348,8 @@ def _ssl_reason(exc: Exception) -> str:
 
 def _read(path: str, option: str) -> bytes:
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would block the open for ever
+            raise InvalidValueError(f"{option}: {path!r} is not a regular file")
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as exc:

@@ -25,6 +25,7 @@ import math
 import os
 import re
 import sqlite3
+import stat
 import urllib.parse
 from typing import Any, Dict, Optional, Tuple
 
@@ -459,8 +460,11 @@ def _sqlite_path(url: str, text: str) -> str:
 def _read_pem(url: str, option: str, value: str) -> bytes:
     if value.startswith("-----BEGIN"):
         return value.encode("ascii")
+    path = os.path.expanduser(value)
     try:
-        with open(os.path.expanduser(value), "rb") as handle:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would block the open for ever
+            raise _bad(url, f"{option} file {value!r} is not a regular file")
+        with open(path, "rb") as handle:
             return handle.read()
     except OSError as exc:
         raise _bad(url, f"cannot read {option} file {value!r}: {exc.strerror}") from None
