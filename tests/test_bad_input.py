@@ -469,7 +469,7 @@ class TestFromAFuzzOfThePublicAPI:
         store = lineage.Store(url=f"sqlite:///{tmp_path / 'x.db'}")
         with pytest.raises(lineage.InvalidTypeError, match=r"reuse_workspace_if_exists' must be a bool, got 'no'"):
             lineage.Workspace(store=store, name="w", reuse_workspace_if_exists="no")
-        with pytest.raises(lineage.InvalidValueError, match=r"Store\(root_certificates\) must be PEM.*'\\xe9'|Store\(root_certificates\) must be PEM"):
+        with pytest.raises(lineage.InvalidValueError, match=r"Store\(root_certificates\) must be PEM"):
             lineage.Store("localhost", 1234, root_certificates="\xe9")
         assert store.store.get_contexts() == []
 
@@ -490,6 +490,6 @@ class TestFromAFuzzOfThePublicAPI:
         read = _config.strict if name == "LINEAGE_STRICT" else _digest.env_default
         with pytest.warns(lineage.LineageWarning, match=rf"{name}='{text}' is not one of 1/true/yes/on or 0/false/no/off"):
             assert read() is default
-        for given, value in (("TRUE", True), ("off", False)):
-            monkeypatch.setenv(name, given)
+        for text_given, value in (("TRUE", True), ("off", False)):
+            monkeypatch.setenv(name, text_given)
             assert read() is value
