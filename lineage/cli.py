@@ -75,7 +75,7 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                 if not matches and args.type_name.lower() in by_class:
                     types = []  # a record class none of whose artifacts is stored yet: nothing to list
                 elif len(matches) != 1:
-                    known = sorted(cls.__name__ for cls in record_classes())
+                    known = sorted({cls.__name__ for cls in record_classes()})
                     print(
                         f"no artifact type {args.type_name!r} in {conn.url.redacted()} "
                         f"(record classes: {', '.join(known)}; its artifact types: {', '.join(stored)})",

@@ -16,7 +16,11 @@ fields::
         config: dict = attrs.Factory(dict)
 
 Its fields become typed MLMD properties (str -> STRING, int -> INT,
-float -> DOUBLE, bool -> BOOLEAN, dict/list -> STRUCT).
+float -> DOUBLE, bool -> BOOLEAN, dict/list -> STRUCT), checked when a
+record is made and when a field is set. A type name belongs to one class:
+a second class defined with it is refused, unless it is the same class
+defined again (same module and name: a notebook cell run again). No field
+may be named ``kwargs``, the Kubeflow layout's name for the extra properties.
 
 This module knows nothing of MLMD; ``lineage.store`` turns records into
 protos and back using :func:`schema_of`.
@@ -335,13 +339,19 @@ def check_property_name(where: str, key: Any) -> None:
             f"{where} names are at most {MAX_NAME_BYTES} bytes of UTF-8 (MLMD's property name column), "
             f"got {stored_name_bytes(key)}: {describe(key)}"
         )
-    folded = property_name_key(key)
-    if folded in _RESERVED_KEYS or folded.startswith(_RESERVED_PREFIXES):
+    if is_reserved_property_name(key):
         raise ReservedPropertyError(
             f"{where} uses the reserved property name {key!r}: names "
             f"{sorted(RESERVED_PROPERTY_NAMES)} and those starting with "
             f"{' or '.join(_RESERVED_PREFIXES)} belong to lineage"
         )
+
+
+def is_reserved_property_name(name: str) -> bool:
+    """Whether *name* is a property name lineage keeps for itself (see
+    check_property_name)."""
+    folded = property_name_key(name)
+    return folded in _RESERVED_KEYS or folded.startswith(_RESERVED_PREFIXES)
 
 
 def looks_misspelt(key: str, field: str) -> bool:
@@ -408,7 +418,7 @@ def _extra(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 def check_int64(where: str, value: Any) -> None:
     if isinstance(value, int) and not isinstance(value, bool) and not _INT64_MIN <= value <= _INT64_MAX:
-        raise InvalidValueError(f"{where} must fit in a signed 64-bit integer, got {value!r}")
+        raise InvalidValueError(f"{where} must fit in a signed 64-bit integer, got {describe(value)}")
 
 
 def _optional_id(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -424,8 +434,73 @@ def _id_to_str(value: Any) -> Any:
     # Kubeflow declared data_set_id/model_id as strings but artifact ids are
     # ints; accept both.
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        # An id past 64 bits is no MLMD id: left an int, for the validator to
+        # name the field (str() of one past 4,300 digits raised a bare ValueError).
+        return str(value) if value.bit_length() < 64 else value
     return value
+
+
+# --------------------------------------------------------------------------- definitions
+
+
+#: The custom record class of each type name, claimed when the class is
+#: defined (see Artifact.__init_subclass__): one class per MLMD type.
+_CLAIMED: Dict[str, type] = {}
+
+
+def _own_type_name(cls: type) -> Any:
+    """The type name a class declares itself (a subclass does not inherit
+    its base's), else its qualified name."""
+    type_name = cls.__dict__.get("ARTIFACT_TYPE_NAME")
+    return cls.__qualname__ if type_name is None else type_name
+
+
+def _full_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _claim_type_name(cls: type) -> None:
+    """Refuse a second record class with the type name of another: a stored
+    artifact of it would read back as one of them, without the other's
+    fields. The same class defined again (a notebook cell run again, a
+    module reloaded: same module and name) takes the type name over."""
+    type_name = cls.__dict__.get("ARTIFACT_TYPE_NAME")
+    if cls.__module__ == __name__ or not isinstance(type_name, str) or type_name in _BUILTIN_TYPE_NAMES:
+        # lineage's own classes; schema_of refuses a bad or built-in name. A
+        # class named by its class name (no ARTIFACT_TYPE_NAME: a base class,
+        # a helper of a test module) is checked when first used, in schema_of:
+        # two such classes in two modules are no clash until both are logged.
+        return
+    _check_type_name_free(cls, type_name, _CLAIMED.get(type_name))
+    _CLAIMED[type_name] = cls
+
+
+def _check_type_name_free(cls: type, type_name: str, known: Optional[type]) -> None:
+    if known is not None and _full_name(known) != _full_name(cls):
+        raise InvalidValueError(
+            f"{_full_name(cls)} has the ARTIFACT_TYPE_NAME {type_name!r} of {_full_name(known)}: "
+            "an artifact of that type would be read back as one of the two classes, without the fields "
+            "of the other; give each class its own type name"
+        )
+
+
+def _check_field_names(cls: type) -> None:
+    """Refuse a field the Kubeflow layout cannot store under its name.
+
+    The Kubeflow SDK stored ``json.dumps(self.__dict__)``, whose "kwargs" are
+    the extra properties (``Artifact.kwargs``): a field of that name would
+    be written as a second "kwargs" and read back as the extra properties,
+    by lineage and by the old SDK. Seen in the class body (annotated or set)
+    when the class is defined, and among its attrs fields when it is used.
+    """
+    body = cls.__dict__
+    in_body = "kwargs" in body or "kwargs" in body.get("__annotations__", {})
+    if in_body or ("__attrs_attrs__" in body and "kwargs" in attrs.fields_dict(cls)):  # type: ignore[arg-type]
+        raise ReservedPropertyError(
+            f"{cls.__qualname__}.kwargs: a record field may not be named 'kwargs', the Kubeflow layout's "
+            "name for the extra properties (their key in __ALL_META__, and Artifact.kwargs); "
+            "give the field another name"
+        )
 
 
 # --------------------------------------------------------------------------- records
@@ -494,6 +569,14 @@ class Artifact:
 
     def __attrs_post_init__(self) -> None:
         _validate_declared_fields(self)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Called for the class body, and again for the class attrs.define
+        # makes of it (slotted, its default): both are checked here, at the
+        # class's definition.
+        _check_field_names(cls)
+        _claim_type_name(cls)
 
     @property
     def kwargs(self) -> Dict[str, Any]:
@@ -682,6 +765,7 @@ class Metrics(Artifact):
 
 
 _BUILTIN_RECORDS: Tuple[type, ...] = (Metrics, Model, DataSet, Artifact)
+_BUILTIN_TYPE_NAMES = frozenset(cls.ARTIFACT_TYPE_NAME for cls in (Metrics, Model, DataSet, Artifact))
 
 # --------------------------------------------------------------------------- schemas
 
@@ -782,13 +866,12 @@ def schema_of(cls: type) -> RecordSchema:
     # would silently turn its annotated fields into class attributes.
     if cls is not builtin and "__attrs_attrs__" not in cls.__dict__:
         raise InvalidTypeError(f"{cls.__qualname__} must be an attrs class: decorate it with @attrs.define")
-    type_name = cls.__dict__.get("ARTIFACT_TYPE_NAME") if cls is not builtin else cls.ARTIFACT_TYPE_NAME
-    if type_name is None:
-        type_name = cls.__qualname__
+    type_name = _own_type_name(cls) if cls is not builtin else cls.ARTIFACT_TYPE_NAME
     if not isinstance(type_name, str) or not type_name.strip():
         raise InvalidValueError(f"{cls.__qualname__}.ARTIFACT_TYPE_NAME must be a non-empty string, got {type_name!r}")
     props = [FieldSpec(name, STR) for name in builtin.KUBEFLOW_PROPERTIES]  # type: ignore[attr-defined]
     if cls is not builtin:
+        _check_field_names(cls)
         builtin_fields = {f.name for f in attrs.fields(builtin)}
         types = _field_types(cls)
         for field in attrs.fields(cls):
@@ -811,8 +894,12 @@ def schema_of(cls: type) -> RecordSchema:
             f"{cls.__qualname__}.ARTIFACT_TYPE_NAME {type_name!r} is the type name of "
             f"lineage.{known.__name__}: give the custom type its own name"
         )
+    if known is not None and known is not cls and cls is not builtin and known not in _BUILTIN_RECORDS:
+        _check_type_name_free(cls, type_name, known)
     _CLASSES_BY_TYPE_NAME[type_name] = cls
     _SCHEMAS[cls] = schema
+    if cls is not builtin:
+        _check_assignments(cls, schema.properties[len(builtin.KUBEFLOW_PROPERTIES) :])  # type: ignore[attr-defined]
     return schema
 
 
@@ -834,8 +921,17 @@ def record_class_for(type_name: str) -> Optional[type]:
 
     A custom type is registered when its schema is first needed; a class
     that is defined (imported) but not used yet in this process is found
-    among the subclasses of :class:`Artifact`.
+    too. A class defined again (a notebook cell run again) is found as it
+    was defined last, although the one before it was used.
     """
+    claimed = _CLAIMED.get(type_name)
+    if claimed is not None and "__attrs_attrs__" in claimed.__dict__:
+        try:
+            schema_of(claimed)
+        except (InvalidTypeError, InvalidValueError):
+            pass
+        else:
+            return claimed
     cls = _CLASSES_BY_TYPE_NAME.get(type_name)
     if cls is not None:
         return cls
@@ -884,6 +980,7 @@ def class_for_type(type_name: str, fields: Mapping[str, str], class_name: str) -
         and not keyword.iskeyword(name)
         and name not in RESERVED_PROPERTY_NAMES
         and not name.startswith(_RESERVED_PREFIXES)
+        and name != "kwargs"  # see _check_field_names
     )
     known = record_class_for(type_name)
     if known is not None:
@@ -944,26 +1041,73 @@ def is_builtin(cls: type) -> bool:
 
 
 def _validate_declared_fields(record: Artifact) -> None:
-    cls = type(record)
-    if cls in _BUILTIN_RECORDS:
+    if type(record) in _BUILTIN_RECORDS:
         return
-    schema = schema_of(cls)
-    for spec in schema.properties[len(schema.builtin.KUBEFLOW_PROPERTIES) :]:  # type: ignore[attr-defined]
+    check_declared_fields(record)
+
+
+def check_declared_fields(record: Artifact) -> None:
+    """Raise unless the declared fields of a custom record hold what they
+    declare, and hold nested data as JSON will give it back. Checked when
+    the record is made and when a field is set, and again when it is logged:
+    a value changed in place (``c.layers.append(x)``) is not set."""
+    cls = type(record)
+    for spec in _declared_specs(cls):
         value = getattr(record, spec.name)
-        where = f"{cls.__name__}.{spec.name}"
-        if value is None:
-            continue
-        if spec.kind == STR and not isinstance(value, str):
-            raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
-        if spec.kind == BOOL and not isinstance(value, bool):
-            raise InvalidTypeError(f"{where} must be a bool, got {describe(value)}")
-        if spec.kind == INT:
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise InvalidTypeError(f"{where} must be an int, got {describe(value)}")
-            check_int64(where, value)
-        if spec.kind == FLOAT and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            raise InvalidTypeError(f"{where} must be a float, got {describe(value)}")
-        if spec.kind == JSON:
-            value = plain_json(value)
-            object.__setattr__(record, spec.name, value)  # as JSON will give it back
-        check_json(where, value)
+        checked = _declared_value(cls, spec, value)
+        if checked is not value:
+            object.__setattr__(record, spec.name, checked)
+
+
+def _declared_specs(cls: type) -> Tuple[FieldSpec, ...]:
+    """The properties of a custom record class's own fields."""
+    schema = schema_of(cls)
+    return schema.properties[len(schema.builtin.KUBEFLOW_PROPERTIES) :]  # type: ignore[attr-defined]
+
+
+def _declared_value(cls: type, spec: FieldSpec, value: Any) -> Any:
+    """*value* for the declared field *spec* of *cls*, nested data as JSON
+    gives it back.
+
+    Raises:
+        InvalidTypeError: *value* is not of the field's kind.
+        InvalidValueError: *value* cannot be stored (NaN, too large, ...).
+    """
+    if value is None:
+        return value
+    where = f"{cls.__name__}.{spec.name}"
+    if spec.kind == STR and not isinstance(value, str):
+        raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
+    if spec.kind == BOOL and not isinstance(value, bool):
+        raise InvalidTypeError(f"{where} must be a bool, got {describe(value)}")
+    if spec.kind == INT:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise InvalidTypeError(f"{where} must be an int, got {describe(value)}")
+        check_int64(where, value)
+    if spec.kind == FLOAT and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+        raise InvalidTypeError(f"{where} must be a float, got {describe(value)}")
+    if spec.kind == JSON:
+        value = plain_json(value)
+    check_json(where, value)
+    return value
+
+
+def _check_assignments(cls: type, specs: Tuple[FieldSpec, ...]) -> None:
+    """Check what is assigned to the declared fields of a custom record
+    class, as attrs' on_setattr validators check the built-in fields: a
+    wrong value raises at the assignment, naming the field and the value,
+    not when the record is logged. (The class is the user's, made by attrs
+    before lineage sees it: its own __setattr__ is wrapped. Records are made
+    with object.__setattr__, so making one costs no more.)"""
+    if not specs:
+        return
+    by_name = {spec.name: spec for spec in specs}
+    assign: Any = cls.__setattr__
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        spec = by_name.get(name)
+        if spec is not None:
+            value = _declared_value(type(self), spec, value)
+        assign(self, name, value)
+
+    cls.__setattr__ = __setattr__  # type: ignore[assignment,method-assign]

@@ -14,7 +14,7 @@ import attrs
 from hypothesis import strategies as st
 
 from lineage import Artifact, DataSet, Metrics, Model
-from lineage.records import field_names, looks_misspelt
+from lineage.records import field_names, is_reserved_property_name, looks_misspelt
 
 __all__ = [
     "CustomRecord",
@@ -90,8 +90,9 @@ json_values = st.recursive(
 )
 json_objects = st.dictionaries(texts, json_values, max_size=4)
 
-#: Names a user may give an extra property.
-property_names = names.filter(lambda s: s != "__ALL_META__" and not s.startswith(("__kf_", "__lineage")))
+#: Names a user may give an extra property (not "LINEAGE.x": lineage
+#: compares them as MySQL does, ignoring case).
+property_names = names.filter(lambda s: not is_reserved_property_name(s))
 #: Top-level extra values: ints become MLMD INT properties, so int64 at most.
 _extra_values = st.one_of(
     st.none(),

@@ -424,6 +424,10 @@ class TestFromAFuzzOfThePublicAPI:
         with pytest.raises(lineage.InvalidTypeError, match=r"labels.*<repr\(\) failed: RuntimeError> \(Broken\)"):
             DataSet(uri="s3://a", name="a", labels={"k": Broken()})
 
+    def test_an_id_past_pythons_digit_limit_is_named(self):
+        with pytest.raises(lineage.InvalidTypeError, match=r"Metrics.data_set_id must be a str, got <an int of 16610 bits>"):
+            Metrics(uri="s3://m", name="m", data_set_id=10**5000)
+
     def test_an_int_past_pythons_digit_limit_is_a_parameter_by_its_size(self, tmp_path):
         store = lineage.Store(url=f"sqlite:///{tmp_path / 'x.db'}")
         with lineage.execution("big", store=store) as ex:

@@ -485,6 +485,26 @@ class TestOldStyleCustomArtifacts:
         assert stored.properties["loss"].double_value == 0.25  # a property of the type, as step
         assert stored.custom_properties["train-loss"].double_value == 0.5
 
+    def test_a_property_named_kwargs_is_an_extra_property(self, lineage_store):
+        """A property "kwargs" made a field of that name in the class made for
+        the type, written as a second "kwargs" of __ALL_META__ (the key of the
+        extra properties) and read back as them: the others were lost. It is
+        an extra property, as a name Python cannot take is."""
+
+        class WithKwargs(PlainCheckpoint):
+            ARTIFACT_TYPE_NAME = "acme.org/test/with_kwargs"
+
+            def serialization(self):
+                properties = {"epoch": mlpb.Value(int_value=3), "kwargs": mlpb.Value(string_value="lr=0.1")}
+                return mlpb.Artifact(
+                    uri=self.uri, properties=properties, custom_properties={"framework": mlpb.Value(string_value="torch")}
+                )
+
+        exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="with-kwargs"))
+        read = lineage_store.get_artifact(exe.log_output(WithKwargs("s3://k/1")).id)
+
+        assert (read.epoch, read.extra) == (3, {"kwargs": "lr=0.1", "framework": "torch"})
+
     def test_records_of_a_made_class_copy_and_pickle_to_another_process(self, lineage_store, tmp_path):
         import copy
         import pickle

@@ -41,6 +41,20 @@ class Checkpoint(Artifact):
     parent: Optional[int] = None
 
 
+#: (field of Checkpoint, a value it cannot hold, the error's text).
+WRONG_FIELD_VALUES = [
+    ("step", "3", r"Checkpoint\.step must be an int, got '3' \(str\)"),
+    ("step", True, r"Checkpoint\.step must be an int, got True \(bool\)"),
+    ("step", 1.0, r"Checkpoint\.step must be an int, got 1\.0 \(float\)"),
+    ("loss", "x", r"Checkpoint\.loss must be a float, got 'x' \(str\)"),
+    ("loss", math.nan, r"Checkpoint\.loss must be a finite number, got nan"),
+    ("tag", 3, r"Checkpoint\.tag must be a str, got 3 \(int\)"),
+    ("best", 1, r"Checkpoint\.best must be a bool, got 1 \(int\)"),
+    ("config", object(), r"Checkpoint\.config must be JSON-able data"),
+    ("parent", "p", r"Checkpoint\.parent must be an int, got 'p' \(str\)"),
+]
+
+
 def log_output(store: lineage.Store, record: Artifact) -> Artifact:
     ws = lineage.Workspace(store=store, name="records")
     return lineage.Execution(name="write", workspace=ws).log_output(record)
@@ -60,7 +74,7 @@ class TestConstructors:
             labels={"label1": "val1"},
         )
 
-        assert (
+        assert (d.uri, d.name, d.workspace, d.description, d.owner, d.version, d.query, d.labels) == (
             "file://path/to/dataset",
             "mytable-dump",
             "ws1",
@@ -69,7 +83,7 @@ class TestConstructors:
             "v1.0.0",
             "SELECT * FROM mytable",
             {"label1": "val1"},
-        ) == (d.uri, d.name, d.workspace, d.description, d.owner, d.version, d.query, d.labels)
+        )
 
     def test_model_takes_the_old_sdk_keywords(self):
         """Model accepts every keyword of the Kubeflow SDK's Model."""
@@ -86,13 +100,13 @@ class TestConstructors:
             labels={"mylabel": "l1"},
         )
 
-        assert (
+        assert (m.version, m.model_type, m.training_framework, m.hyperparameters, m.labels) == (
             "v0.0.1",
             "neural network",
             {"name": "tensorflow", "version": "v1.0"},
             {"learning_rate": 0.5, "layers": [10, 3, 1], "early_stop": True},
             {"mylabel": "l1"},
-        ) == (m.version, m.model_type, m.training_framework, m.hyperparameters, m.labels)
+        )
 
     def test_metrics_takes_the_old_sdk_keywords(self):
         """Metrics accepts every keyword of the Kubeflow SDK's Metrics."""
@@ -109,18 +123,18 @@ class TestConstructors:
             labels={"mylabel": "l1"},
         )
 
-        assert ("123", "12345", "validation", {"accuracy": 0.95}) == (
+        assert (
             m.data_set_id,
             m.model_id,
             m.metrics_type,
             m.values,
-        )
+        ) == ("123", "12345", "validation", {"accuracy": 0.95})
 
     def test_positional_arguments_follow_the_old_sdk_order(self):
         """Positional arguments land where the Kubeflow SDK put them."""
         d = DataSet("s3://b/d.csv", "d", "ws", "desc", "me", "v2", "SELECT 1")
 
-        assert ("s3://b/d.csv", "d", "ws", "desc", "me", "v2", "SELECT 1") == (
+        assert (
             d.uri,
             d.name,
             d.workspace,
@@ -128,20 +142,20 @@ class TestConstructors:
             d.owner,
             d.version,
             d.query,
-        )
+        ) == ("s3://b/d.csv", "d", "ws", "desc", "me", "v2", "SELECT 1")
 
     def test_integer_ids_of_metrics_become_strings(self):
         """data_set_id and model_id accept artifact ids (ints) as the SDK's strings."""
         m = Metrics(uri="u", name="n", data_set_id=3, model_id=4)
 
-        assert ("3", "4") == (m.data_set_id, m.model_id)
+        assert (m.data_set_id, m.model_id) == ("3", "4")
 
     @pytest.mark.parametrize("cls", [DataSet, Model, Metrics, Artifact])
     def test_extra_keyword_arguments_are_kept(self, cls):
         """Unknown keyword arguments are kept in .extra, not dropped."""
         record = cls(uri="u", name="n", epochs=3, source={"team": "a"}, tags=["x", "y"])
 
-        assert {"epochs": 3, "source": {"team": "a"}, "tags": ["x", "y"]} == record.extra
+        assert record.extra == {"epochs": 3, "source": {"team": "a"}, "tags": ["x", "y"]}
         assert record.kwargs is record.extra  # the Kubeflow SDK's name for them
 
     @pytest.mark.parametrize("cls", [DataSet, Model, Metrics])
@@ -156,20 +170,20 @@ class TestConstructors:
 
     def test_metrics_type_constants(self):
         """Metrics keeps the SDK's four evaluation type constants."""
-        assert ("training", "validation", "testing", "production") == (
+        assert (
             Metrics.TRAINING,
             Metrics.VALIDATION,
             Metrics.TESTING,
             Metrics.PRODUCTION,
-        )
+        ) == ("training", "validation", "testing", "production")
 
     def test_artifact_type_names_are_the_kubeflow_ones(self):
         """ARTIFACT_TYPE_NAME is the Kubeflow layout's type name on each class."""
-        assert (
+        assert (DataSet.ARTIFACT_TYPE_NAME, Model.ARTIFACT_TYPE_NAME, Metrics.ARTIFACT_TYPE_NAME) == (
             "kubeflow.org/alpha/data_set",
             "kubeflow.org/alpha/model",
             "kubeflow.org/alpha/metrics",
-        ) == (DataSet.ARTIFACT_TYPE_NAME, Model.ARTIFACT_TYPE_NAME, Metrics.ARTIFACT_TYPE_NAME)
+        )
 
     def test_create_time_is_rfc3339_utc(self):
         """create_time is set at construction, in the SDK's RFC 3339 'Z' format."""
@@ -198,12 +212,12 @@ class TestNormalization:
             extra_field=types.MappingProxyType({"x": (1,)}),
         )
 
-        assert ({"k": ["a", "b"]}, {"layers": [10, 3]}, ["torch", {"v": [2, 3]}], {"extra_field": {"x": [1]}}) == (
+        assert (
             m.labels,
             m.hyperparameters,
             m.training_framework,
             m.extra,
-        )
+        ) == ({"k": ["a", "b"]}, {"layers": [10, 3]}, ["torch", {"v": [2, 3]}], {"extra_field": {"x": [1]}})
 
     def test_the_record_holds_a_copy(self):
         """Changing the dict passed in does not change the record."""
@@ -211,20 +225,20 @@ class TestNormalization:
         m = Metrics(uri="u", name="n", values=values)
         values["accuracy"] = float("nan")
 
-        assert {"accuracy": 0.9} == m.values
+        assert m.values == {"accuracy": 0.9}
 
     def test_custom_json_fields_are_normalized(self):
         """A custom type's dict/list fields are normalized the same way."""
         c = Checkpoint(uri="u", name="n", config=types.MappingProxyType({"a": (1, 2)}), layers=(1, 2))
 
-        assert ({"a": [1, 2]}, [1, 2]) == (c.config, c.layers)
+        assert (c.config, c.layers) == ({"a": [1, 2]}, [1, 2])
 
     def test_assignment_is_normalized(self):
         """Assigning a mapping field later converts it too."""
         d = DataSet(uri="u", name="n")
         d.labels = types.MappingProxyType({"k": (1,)})
 
-        assert {"k": [1]} == d.labels
+        assert d.labels == {"k": [1]}
 
     def test_any_mapping_is_logged(self, store):
         """A record built from non-dict mappings is written and read back equal."""
@@ -238,7 +252,7 @@ class TestRepr:
         """repr names the class and the fields that are set."""
         d = DataSet(uri="s3://b/d.csv", name="d", version="1", rows=10)
 
-        assert "DataSet(uri='s3://b/d.csv', name='d', extra={'rows': 10}, version='1')" == repr(d)
+        assert repr(d) == "DataSet(uri='s3://b/d.csv', name='d', extra={'rows': 10}, version='1')"
 
     def test_repr_shows_the_id_once_logged(self, store):
         """After logging, repr includes the id."""
@@ -290,12 +304,12 @@ class TestBadInput:
 
     def test_errors_are_builtin_errors_too(self):
         """lineage's errors also subclass TypeError/ValueError and LineageError."""
-        assert (True, True, True, True) == (
+        assert (
             issubclass(InvalidTypeError, TypeError),
             issubclass(InvalidValueError, ValueError),
             issubclass(InvalidTypeError, LineageError),
             issubclass(InvalidValueError, LineageError),
-        )
+        ) == (True, True, True, True)
 
     @pytest.mark.parametrize("odd", [math.nan, math.inf, -math.inf])
     def test_a_metric_may_be_nan_or_infinite(self, odd):
@@ -323,7 +337,7 @@ class TestBadInput:
         with pytest.raises(ReservedPropertyError) as info:
             DataSet(uri="u", name="n", **{reserved: "x"})
 
-        assert (True, True) == (isinstance(info.value, ValueError), repr(reserved) in str(info.value))
+        assert (isinstance(info.value, ValueError), repr(reserved) in str(info.value)) == (True, True)
 
     def test_mapping_fields_must_be_mappings(self):
         """values/hyperparameters/labels reject non-mappings with InvalidTypeError."""
@@ -387,21 +401,23 @@ class TestCustomTypes:
             step: int = 0
 
         lineage.Execution(name="first", workspace=ws).log_output(Run1(uri="s3://r/1", name="r", step=1))
+        first = Run1
 
         @attrs.define
-        class Run2(Artifact):
+        class Run1(Artifact):  # type: ignore[no-redef]  # the cell run again: the same class name
             ARTIFACT_TYPE_NAME = "acme.org/test/redefined"
             step: int = 0
             loss: float = 0.0
 
-        logged = lineage.Execution(name="second", workspace=ws).log_output(Run2(uri="s3://r/2", name="r", step=2, loss=0.5))
+        assert Run1 is not first
+        logged = lineage.Execution(name="second", workspace=ws).log_output(Run1(uri="s3://r/2", name="r", step=2, loss=0.5))
         [stored] = any_store.store.get_artifacts_by_id([logged.id])
         assert stored.properties["loss"].double_value == 0.5
         assert any_store.store.get_artifact_type("acme.org/test/redefined").properties["loss"] == pb.DOUBLE
 
         @lineage.track(store=any_store, workspace="redefined")
-        def train() -> Run2:
-            return Run2(uri="s3://r/3", name="r", step=3, loss=0.25)
+        def train() -> Run1:
+            return Run1(uri="s3://r/3", name="r", step=3, loss=0.25)
 
         assert train().id is not None  # the short-call path too
 
@@ -412,7 +428,7 @@ class TestCustomTypes:
         stored = store.store.get_artifact_type(Checkpoint.ARTIFACT_TYPE_NAME)
         props = dict(stored.properties)
 
-        assert {
+        assert props == {
             "step": pb.INT,
             "loss": pb.DOUBLE,
             "tag": pb.STRING,
@@ -425,7 +441,7 @@ class TestCustomTypes:
             "description": pb.STRING,
             "owner": pb.STRING,
             "__ALL_META__": pb.STRING,
-        } == props
+        }
 
     def test_field_values_are_stored_typed(self, store):
         """Each field's value is stored in its MLMD type, readable without JSON."""
@@ -437,13 +453,13 @@ class TestCustomTypes:
         [stored] = store.store.get_artifacts_by_id([c.id])
         p = stored.properties
 
-        assert (3, 0.25, "t", True, 1.0) == (
+        assert (
             p["step"].int_value,
             p["loss"].double_value,
             p["tag"].string_value,
             p["best"].bool_value,
             p["config"].struct_value["a"],
-        )
+        ) == (3, 0.25, "t", True, 1.0)
 
     def test_custom_type_reads_back_as_its_class(self, store):
         """A custom record is read back as an equal instance of its class."""
@@ -453,28 +469,123 @@ class TestCustomTypes:
 
         assert (Checkpoint, c) == (type(read), read)
 
-    @pytest.mark.parametrize(
-        ("field", "value", "message"),
-        [
-            ("step", "3", r"Checkpoint\.step must be an int, got '3' \(str\)"),
-            ("step", True, r"Checkpoint\.step must be an int, got True \(bool\)"),
-            ("step", 1.0, r"Checkpoint\.step must be an int, got 1\.0 \(float\)"),
-            ("loss", "x", r"Checkpoint\.loss must be a float, got 'x' \(str\)"),
-            ("loss", math.nan, r"Checkpoint\.loss must be a finite number, got nan"),
-            ("tag", 3, r"Checkpoint\.tag must be a str, got 3 \(int\)"),
-            ("best", 1, r"Checkpoint\.best must be a bool, got 1 \(int\)"),
-            ("config", object(), r"Checkpoint\.config must be JSON-able data"),
-            ("parent", "p", r"Checkpoint\.parent must be an int, got 'p' \(str\)"),
-        ],
-    )
+    @pytest.mark.parametrize(("field", "value", "message"), WRONG_FIELD_VALUES)
     def test_wrong_field_types_are_rejected_at_construction(self, field, value, message):
         """A custom field with a value of the wrong type raises at once, naming it."""
         with pytest.raises((InvalidTypeError, InvalidValueError), match=message):
             Checkpoint(uri="u", name="n", **{field: value})
 
+    @pytest.mark.parametrize(("field", "value", "message"), WRONG_FIELD_VALUES)
+    def test_wrong_field_types_are_rejected_at_assignment(self, field, value, message):
+        """A custom field assigned a value of the wrong type raises there, naming
+        the class, the field and the value (it failed only when logged, with a
+        TypeError naming none of them); the field keeps its value."""
+        c = Checkpoint(uri="u", name="n")
+        before = getattr(c, field)
+
+        with pytest.raises((InvalidTypeError, InvalidValueError), match=message):
+            setattr(c, field, value)
+        assert before == getattr(c, field)
+
+    def test_assignment_to_a_custom_field_is_normalized(self):
+        """A custom dict/list field assigned later holds what JSON gives back, as when made."""
+        c = Checkpoint(uri="u", name="n")
+        c.config = types.MappingProxyType({"a": (1, 2)})  # type: ignore[assignment]
+        c.layers = (1, 2)  # type: ignore[assignment]
+        c.step = 7
+
+        assert (c.config, c.layers, c.step) == ({"a": [1, 2]}, [1, 2], 7)
+
+    def test_assignment_to_a_field_of_a_dict_class_is_validated(self):
+        """A class made with slots=False checks assignments too."""
+
+        @attrs.define(slots=False)
+        class Loose(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/loose"
+            n: int = 0
+
+        b = Loose(uri="u", name="n")
+        with pytest.raises(InvalidTypeError, match=r"Loose\.n must be an int, got 'seven' \(str\)"):
+            b.n = "seven"  # type: ignore[assignment]
+        assert b.n == 0
+
+    def test_a_value_changed_in_place_is_named_when_logged(self, store):
+        """A field changed in place (no assignment to check) is refused when
+        logged, naming the field and the value, not with a bare TypeError."""
+        c = Checkpoint(uri="u", name="n")
+        c.layers.append(object())
+
+        with pytest.raises(InvalidTypeError, match=r"Checkpoint\.layers\[0\] must be JSON-able data .*\(object\)"):
+            log_output(store, c)
+
+    def test_a_field_named_kwargs_is_refused_at_definition(self):
+        """The Kubeflow layout keeps the extra properties under "kwargs" in
+        __ALL_META__: a field of that name was written as a second "kwargs"
+        key and read back as the extra properties (the field's value
+        replaced them; the old SDK read it so too). Refused, naming the class
+        and the field."""
+        with pytest.raises(ReservedPropertyError, match=r"Calls\.kwargs: a record field may not be named 'kwargs'"):
+
+            @attrs.define
+            class Calls(Artifact):
+                ARTIFACT_TYPE_NAME = "acme.org/test/calls"
+                kwargs: dict = attrs.Factory(dict)
+
+    @pytest.mark.parametrize("slots", [True, False])
+    def test_a_field_named_kwargs_without_a_default_is_refused_at_definition(self, slots):
+        """Annotated only, in a class made with or without slots (whose
+        instances could not even be made: Artifact.kwargs has no setter)."""
+        with pytest.raises(ReservedPropertyError, match=r"Loose\.kwargs: a record field may not be named 'kwargs'"):
+
+            @attrs.define(slots=slots)
+            class Loose(Artifact):
+                ARTIFACT_TYPE_NAME = "acme.org/test/loose-calls"
+                kwargs: dict
+
+    def test_a_type_name_taken_by_another_class_is_refused_at_definition(self):
+        """Two classes with one ARTIFACT_TYPE_NAME: artifacts of both were read
+        back as the one used last, without the other's fields. The second is
+        refused where it is defined, naming both classes and the type name."""
+
+        @attrs.define
+        class First(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/taken"
+            step: int = 0
+
+        expected = (
+            r"\.<locals>\.Second has the ARTIFACT_TYPE_NAME 'acme\.org/test/taken' of tests\.test_records\..*\.<locals>\.First: "
+        )
+        with pytest.raises(InvalidValueError, match=expected):
+
+            @attrs.define
+            class Second(Artifact):
+                ARTIFACT_TYPE_NAME = "acme.org/test/taken"
+                loss: float = 0.0
+
+        assert First(uri="u", name="n", step=1).step == 1  # the first class is unharmed
+
+    def test_a_class_defined_again_is_read_back_as_defined_last(self, any_store):
+        """A notebook cell defining a record class, run again (the same module
+        and class name): allowed, and what the reader rebuilds is the class as
+        defined last, even before it is used, also for what the first wrote."""
+        cell = (
+            "@attrs.define\n"
+            "class Sample(lineage.Artifact):\n"
+            "    ARTIFACT_TYPE_NAME = 'acme.org/test/notebook-cell'\n"
+            "    step: int = 0\n"
+        )
+        notebook = {"__name__": "__main__", "attrs": attrs, "lineage": lineage}
+        exec(cell, notebook)
+        first = log_output(any_store, notebook["Sample"](uri="s3://s/1", name="s", step=1))
+
+        exec(cell.replace("step: int = 0", "step: int = 0\n    loss: float = 0.5"), notebook)
+        read = any_store._connection.reader.artifact(first.id)
+
+        assert (notebook["Sample"], 1, 0.5) == (type(read), read.step, getattr(read, "loss", None))
+
     def test_int_is_accepted_for_a_float_field(self):
         """An int is a valid value of a float field."""
-        assert 2 == Checkpoint(uri="u", name="n", loss=2).loss
+        assert Checkpoint(uri="u", name="n", loss=2).loss == 2
 
     def test_a_builtin_type_name_cannot_be_reused(self):
         """A custom type that claims a lineage type name is refused."""
@@ -542,7 +653,7 @@ class TestBadInputProperties:
         else:
             outcome = (True, (type(m.labels), type(m.values)))
 
-        assert (True, True) == (outcome[0], outcome[1] is None or set(outcome[1]) <= {dict, type(None)})
+        assert (outcome[0], outcome[1] is None or set(outcome[1]) <= {dict, type(None)}) == (True, True)
 
 
 class TestMisspeltKeywords:

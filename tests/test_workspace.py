@@ -770,6 +770,59 @@ class TestReader:
             read.extra,
         )
 
+    def test_properties_another_client_stored_are_kept(self, any_store):
+        """A custom property another client set on an artifact, and a property
+        it added to the type, are read back among the extra properties beside
+        the record's own (they were dropped)."""
+        logged = Execution(name="e", workspace=Workspace(store=any_store, name="ws")).log_output(
+            DataSet(uri="s3://d/1", name="d", rows=3)
+        )
+        store = any_store.store
+        [stored] = store.get_artifacts_by_id([logged.id])
+        [stored_type] = store.get_artifact_types_by_id([stored.type_id])
+        stored_type.properties["reviewer"] = pb.STRING
+        store.put_artifact_type(stored_type, can_add_fields=True)
+        stored.properties["reviewer"].string_value = "ann"
+        stored.custom_properties["reviewed"].bool_value = True
+        store.put_artifacts([stored])
+
+        read = any_store._connection.reader.artifact(logged.id)
+
+        assert (DataSet, "d", {"rows": 3, "reviewer": "ann", "reviewed": True}) == (type(read), read.name, read.extra)
+
+    def test_fields_the_class_does_not_declare_are_kept(self, any_store):
+        """An artifact written by another version of its class (fields more) is
+        read back with those fields among the extra properties, exactly (they
+        were dropped); its own extra properties stay as they were."""
+        import attrs
+
+        @attrs.define
+        class Versioned(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/versioned"
+            step: int = 0
+
+        store = any_store.store
+        type_id = store.put_artifact_type(
+            pb.ArtifactType(
+                name=Versioned.ARTIFACT_TYPE_NAME,
+                properties={"name": pb.STRING, "step": pb.INT, "loss": pb.DOUBLE, "__ALL_META__": pb.STRING},
+            )
+        )
+        meta = '{"uri": "u", "name": "n", "step": 7, "loss": 0.1, "layers": [1, 2], "kwargs": {"k": "v"}}'
+        properties = {
+            "name": pb.Value(string_value="n"),
+            "step": pb.Value(int_value=7),
+            "loss": pb.Value(double_value=0.1),
+            "__ALL_META__": pb.Value(string_value=meta),
+        }
+        [artifact_id] = store.put_artifacts(
+            [pb.Artifact(type_id=type_id, uri="u", properties=properties, custom_properties={"k": pb.Value(string_value="v")})]
+        )
+
+        read = any_store._connection.reader.artifact(artifact_id)
+
+        assert (Versioned, 7, {"k": "v", "loss": 0.1, "layers": [1, 2]}) == (type(read), read.step, read.extra)
+
     def test_a_custom_class_defined_but_unused_is_found(self, any_store):
         """A custom class this process defines but has not used yet is what the reader rebuilds."""
         import attrs

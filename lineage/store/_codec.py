@@ -518,14 +518,15 @@ def new_external_id(kind: str) -> str:
 
 
 #: Per record class: its schema, its string properties, its other
-#: properties and the number fields it has (worked out once).
-_artifact_plans: Dict[type, Tuple[RecordSchema, Tuple[str, ...], Tuple[Any, ...], Tuple[str, ...]]] = {}
+#: properties, the number fields it has and the check of its declared
+#: fields (a custom class's; worked out once).
+_artifact_plans: Dict[type, Tuple[RecordSchema, Tuple[str, ...], Tuple[Any, ...], Tuple[str, ...], Any]] = {}
 #: (type id, workspace, run, mangle) -> an artifact with those set, copied
 #: for each artifact a write sends (shared: not to be modified).
 _artifact_templates: Dict[Tuple[int, Optional[str], Optional[str], bool], pb.Artifact] = {}
 
 
-def _artifact_plan(cls: type) -> Tuple[RecordSchema, Tuple[str, ...], Tuple[Any, ...], Tuple[str, ...]]:
+def _artifact_plan(cls: type) -> Tuple[RecordSchema, Tuple[str, ...], Tuple[Any, ...], Tuple[str, ...], Any]:
     plan = _artifact_plans.get(cls)
     if plan is None:
         schema = schema_of(cls)
@@ -535,6 +536,7 @@ def _artifact_plan(cls: type) -> Tuple[RecordSchema, Tuple[str, ...], Tuple[Any,
             tuple(spec.name for spec in schema.properties if spec.kind == STR),
             tuple(spec for spec in schema.properties if spec.kind != STR),
             tuple(prefix for prefix in _NUMBER_FIELDS if prefix in fields),
+            None if schema.cls is schema.builtin else records.check_declared_fields,
         )
     return plan
 
@@ -563,8 +565,16 @@ def artifact_to_proto(
     external_id: str,
     mangle: bool,
 ) -> pb.Artifact:
-    """Serialize a record in the Kubeflow layout."""
-    _, string_names, other_specs, number_fields = _artifact_plan(type(record))
+    """Serialize a record in the Kubeflow layout.
+
+    Raises:
+        InvalidTypeError: a custom record's field holds a value of the
+            wrong type (changed in place since it was set), named.
+        InvalidValueError: one holds a value it cannot store, named.
+    """
+    _, string_names, other_specs, number_fields, check = _artifact_plan(type(record))
+    if check is not None:
+        check(record)  # a field changed in place since it was set
     meta_text = _meta_text(record)
     # __ALL_META__ holds every field: without U+E000 or a backslash in its
     # JSON (which writes NUL and control characters as \u escapes), no
@@ -659,21 +669,22 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
     extra: Dict[str, Any] = {}
     if isinstance(meta.get("kwargs"), dict):
         extra.update(meta["kwargs"])
-    else:
-        for key, value in proto.custom_properties.items():
-            if key.startswith(("__kf_", "__lineage", "values.", "hyperparameters.")):
-                continue
-            extra[decode(key)] = from_value(value)
-        if cls is Artifact:
-            for key, value in props.items():
-                if key not in names:
-                    extra[key] = value
-    if known is None:
-        # A type no class of this process describes: keep its own fields
-        # (exact, from __ALL_META__) rather than drop them.
-        for key, value in meta.items():
-            if key not in names and key != "kwargs":
-                extra.setdefault(key, value)
+    # What the class does not declare is kept as extra properties, so that
+    # nothing stored is lost on read: the fields of a type no class of this
+    # process describes, or of another version of the class (exact, from
+    # __ALL_META__, else typed), and custom properties other clients set.
+    for key, value in meta.items():
+        if key not in names and key != "kwargs":
+            extra.setdefault(key, value)
+    for key, value in props.items():
+        if key not in names or key in ("id", "extra"):
+            extra.setdefault(key, value)
+    # The numbers of values and hyperparameters have typed copies (_numbers).
+    copies = tuple(prefix + "." for prefix in _NUMBER_FIELDS if prefix in names or prefix in meta)
+    for key, value in proto.custom_properties.items():
+        key = decode(key)
+        if key not in extra and not records.is_reserved_property_name(key) and not key.startswith(copies):
+            extra[key] = from_value(value)
     _set(record, "extra", extra)
     _set(record, "uri", decode(proto.uri))
     if not getattr(record, "name", None):
