@@ -36,7 +36,7 @@ import queue
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
 
 import attrs
 import wrapt
@@ -138,6 +138,10 @@ class _Options:
         if not isinstance(exclude, (list, tuple, set, frozenset)) or not all(isinstance(e, str) for e in exclude):
             raise InvalidTypeError(f"{where}(exclude) must be a list of parameter names, got {describe(exclude)}")
         kwargs["exclude"] = tuple(exclude)
+        for field in ("inputs", "outputs"):
+            given = kwargs.get(field)
+            if isinstance(given, Iterator):  # a generator, consumed once: read here
+                kwargs[field] = list(given)
         inputs = kwargs.get("inputs")
         if inputs is not None and _records_given(f"{where}(inputs)", inputs) is None:
             if isinstance(inputs, str):
@@ -427,13 +431,14 @@ class ExecutionScope:
         if self._entered:
             raise LineageError("an execution scope can be entered once; call execution(...) again for a new one")
         given = self._records_of_block() if self._function is None else ([], [])
+        # Logged before the start: the first write carries the inputs.
+        for (record, path), pending in [(entry, "_inputs") for entry in given[0]] + [(entry, "_outputs") for entry in given[1]]:
+            self._log("execution", pending, record, path)
         self._entered = True
         self._parent = _live(_current.get())
         if self._enabled():
             self._guarded("start the execution", self._start)
         self._token = _current.set(self)
-        for (record, path), pending in [(entry, "_inputs") for entry in given[0]] + [(entry, "_outputs") for entry in given[1]]:
-            self._log("execution", pending, record, path)
         return self
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
@@ -467,6 +472,8 @@ class ExecutionScope:
         for field in ("inputs", "outputs"):
             value = getattr(options, field)
             records = None if value is None else _records_given(f"execution({field})", value)
+            if records is None and isinstance(value, (list, tuple, Mapping)) and not value:
+                records = []  # a list of records that came out empty: none
             if value is not None and records is None:
                 raise InvalidTypeError(
                     f"execution({field}) in a with block takes records (a record, a list of records or a dict of "
@@ -697,10 +704,15 @@ def _records_given(where: str, value: Any) -> Optional[List[Tuple[Artifact, Tupl
         if not isinstance(item, Artifact):
             raise InvalidTypeError(f"{where}[{key!r}] must be a record like the others, got {describe(item)}")
         if isinstance(value, Mapping):
-            if not isinstance(key, str):
-                raise InvalidTypeError(f"{where} keys name the records' event path step and must be str, got {describe(key)}")
-            check_text(f"{where} key", key)
-        found.append((item, (key,) if isinstance(value, Mapping) else ()))
+            if isinstance(key, bool) or not isinstance(key, (str, int)):
+                raise InvalidTypeError(
+                    f"{where} keys are the records' event path steps, a str or an int, got {describe(key)}"
+                )
+            if isinstance(key, str):
+                check_text(f"{where} key", key)
+            found.append((item, _path(key)))
+        else:
+            found.append((item, ()))
     return found
 
 
@@ -1026,10 +1038,10 @@ def execution(
         inputs: Decorator: parameter names (or {name: record class}) that
             are inputs; the others are parameters. With block: records (a
             record, a list of them, or a dict of them by event path step)
-            logged as inputs when the block starts.
+            logged as inputs when the block starts (in its first write).
         outputs: Decorator: record class (or tuple/dict of them) the
             return value maps to. With block: records, as for *inputs*,
-            logged as outputs (written when the block ends).
+            logged as outputs (written when the block ends, also if it fails).
         exclude: Decorator only: parameters not to record.
         enabled: Turn recording off for this block/function.
         start_delay: Seconds before the RUNNING state is written.

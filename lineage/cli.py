@@ -125,9 +125,14 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
         help="on SIGTERM/SIGINT, time given to calls in flight (default: 10)",
     )
     parser.add_argument(
-        "--idle-timeout", type=float, default=None, metavar="SECONDS",
-        help="close a client's connection after this long without a call; the client reconnects at its next "
-        "call (default: 300; 0: never)",
+        "--keepalive", type=float, default=None, metavar="SECONDS",
+        help="ping a connection quiet for this long and close it if its client does not answer (a client "
+        "gone without closing) (default: 120; 0: never)",
+    )
+    parser.add_argument(
+        "--idle-timeout", type=float, default=0.0, metavar="SECONDS",
+        help="close a connection without a call for this long, at least 1; its client reconnects at its "
+        "next call (default: 0, never)",
     )
 
     def run(args: argparse.Namespace) -> int:
@@ -135,7 +140,7 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
 
         from lineage import _config
         from lineage.store import parse_store_url
-        from lineage.store._server import IDLE_TIMEOUT_SECONDS, TLSFiles, serve
+        from lineage.store._server import KEEPALIVE_SECONDS, TLSFiles, serve
 
         if bool(args.tls_cert) != bool(args.tls_key):
             parser.error("--tls-cert and --tls-key go together")
@@ -145,8 +150,11 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
             parser.error(f"--port must be from 0 to 65535, got {args.port}")
         if not 0 <= args.grace < math.inf:  # inf overflowed at shutdown; nan and -5 were taken
             parser.error(f"--grace must be a number of seconds, 0 or more, got {args.grace}")
-        if args.idle_timeout is not None and not 0 <= args.idle_timeout < math.inf:
-            parser.error(f"--idle-timeout must be a number of seconds, 0 or more, got {args.idle_timeout}")
+        if args.keepalive is not None and not 0 <= args.keepalive < math.inf:
+            parser.error(f"--keepalive must be a number of seconds, 0 or more, got {args.keepalive}")
+        if not (args.idle_timeout == 0 or 1 <= args.idle_timeout < math.inf):
+            # shorter, a call made as the close came failed on MLMD's stock client
+            parser.error(f"--idle-timeout must be 0 (never) or a number of seconds, 1 or more, got {args.idle_timeout}")
         tls = TLSFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
         # Only the server's own lines: MLMD's Python layer logs every
         # connection at INFO through absl and the root logger.
@@ -157,10 +165,12 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
         serve_log.setLevel(logging.INFO)
         serve_log.propagate = False
         url = parse_store_url(_config.store_url(args.store))
-        idle = IDLE_TIMEOUT_SECONDS if args.idle_timeout is None else args.idle_timeout or None  # 0: never
+        keepalive = KEEPALIVE_SECONDS if args.keepalive is None else args.keepalive or None  # 0: never
         # [::1] as a URL writes it: gRPC wants the address bare (it failed on "[[::1]]:8080").
         host = args.host[1:-1] if args.host.startswith("[") and args.host.endswith("]") else args.host
-        return serve(url, host=host, port=args.port, tls=tls, grace=args.grace, idle_timeout=idle)
+        return serve(
+            url, host=host, port=args.port, tls=tls, grace=args.grace, keepalive=keepalive, idle_timeout=args.idle_timeout or None
+        )
 
     return run
 

@@ -1082,6 +1082,29 @@ class TestExecutionBlock:
         with execution("one", inputs=model):
             pass
         assert mr.paths(tracked, mr.one_execution(tracked, "one").id) == [("INPUT", (), "file:///prep.pt")]
+        with execution("keyed", inputs={0: raw}, outputs=(m for m in [data("made")])):
+            pass
+        assert mr.paths(tracked, mr.one_execution(tracked, "keyed").id) == [
+            ("INPUT", (0,), "s3://bucket/raw.csv"),
+            ("OUTPUT", (), "s3://bucket/made.csv"),
+        ]
+
+    def test_records_given_to_a_block_are_in_its_first_write(self, tracked_sqlite):
+        """The RUNNING state is stored with the given inputs (a process that
+        dies in the block leaves them recorded); the outputs come at the end."""
+        with execution("long", inputs=[data("in")], outputs=[data("out")]) as ex:
+            running = mr.one_execution(tracked_sqlite, "long")
+            assert mr.state(running) == "RUNNING"
+            assert mr.paths(tracked_sqlite, running.id) == [("INPUT", (), "s3://bucket/in.csv")]
+        assert mr.paths(tracked_sqlite, ex.id) == [("INPUT", (), "s3://bucket/in.csv"), ("OUTPUT", (), "s3://bucket/out.csv")]
+
+    @pytest.mark.parametrize("empty", [[], (), {}])
+    def test_an_empty_collection_of_records_is_none(self, tracked_sqlite, empty):
+        """A list of records that came out empty is no records (it was refused as parameter names)."""
+        with execution("nothing", inputs=empty, outputs=empty):
+            pass
+        e = mr.one_execution(tracked_sqlite, "nothing")
+        assert (mr.state(e), mr.events(tracked_sqlite, e.id)) == ("COMPLETE", [])
 
     @pytest.mark.parametrize(
         "options, message",
@@ -1102,8 +1125,11 @@ class TestExecutionBlock:
         """A record among other things, or a dict key that is not text, names where it is."""
         with pytest.raises(lineage.InvalidTypeError, match=r"execution\(inputs\)\[1\] must be a record like the others.*'x'"):
             execution("b", inputs=[data(), "x"])
-        with pytest.raises(lineage.InvalidTypeError, match=r"execution\(outputs\) keys .* must be str, got 3"):
-            execution("b", outputs={3: data()})
+        with pytest.raises(lineage.InvalidTypeError, match=r"execution\(outputs\) keys .* a str or an int, got 3.5"):
+            execution("b", outputs={3.5: data()})
+        too_big = {2**40: data()}
+        with pytest.raises(lineage.InvalidValueError, match=r"path index must fit in 32 bits"), execution("b", inputs=too_big):
+            pytest.fail("the block ran")
         with pytest.raises(lineage.InvalidTypeError, match=r"track\(inputs\) of a decorated function names its parameters"):
 
             @track(inputs=[data()])

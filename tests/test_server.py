@@ -611,8 +611,11 @@ class TestProcess:
             (["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"),
             (["--tls-client-ca", "ca.pem"], "--tls-client-ca needs --tls-cert"),
             (["--port", "70000"], "--port must be from 0 to 65535"),
-            (["--idle-timeout", "-1"], "--idle-timeout must be a number of seconds, 0 or more, got -1.0"),
-            (["--idle-timeout", "nan"], "--idle-timeout must be a number of seconds, 0 or more, got nan"),
+            (["--idle-timeout", "-1"], "--idle-timeout must be 0 (never) or a number of seconds, 1 or more, got -1.0"),
+            (["--idle-timeout", "nan"], "--idle-timeout must be 0 (never) or a number of seconds, 1 or more, got nan"),
+            (["--idle-timeout", "0.01"], "--idle-timeout must be 0 (never) or a number of seconds, 1 or more, got 0.01"),
+            (["--keepalive", "-1"], "--keepalive must be a number of seconds, 0 or more, got -1.0"),
+            (["--keepalive", "inf"], "--keepalive must be a number of seconds, 0 or more, got inf"),
             (["--grace", "inf"], "--grace must be a number of seconds, 0 or more, got inf"),
             (["--grace", "nan"], "--grace must be a number of seconds, 0 or more, got nan"),
             (["--grace", "-5"], "--grace must be a number of seconds, 0 or more, got -5.0"),
@@ -697,9 +700,67 @@ def wait_for_connections(port: int, wanted: int, timeout: float) -> float:
     return time.monotonic() - start
 
 
+class FreezingProxy(DatabaseProxy):
+    """A TCP proxy that can stop passing bytes on, its sockets left open:
+    a client gone without closing (a killed kernel, a host behind a NAT)."""
+
+    def __init__(self, port: int) -> None:
+        self.frozen = threading.Event()
+        super().__init__(port)
+
+    def _pipe(self, a: socket.socket, b: socket.socket) -> None:  # type: ignore[override]
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                if not self.frozen.is_set():
+                    b.sendall(data)
+        except OSError:
+            pass
+
+
+class TestKeepalive:
+    def test_a_client_gone_without_closing_is_closed_and_a_live_idle_one_kept(self, sqlite_url):
+        """--keepalive 1: a connection whose client stops answering is closed
+        (gRPC kept it until the server ended); a live client that makes no
+        call keeps its connection (it answers the pings), and nothing is logged."""
+        server = ServerProcess(sqlite_url, ["--keepalive", "1"])
+        proxy = FreezingProxy(server.port)
+        try:
+            live = mlmd_client(server.port)
+            live.get_artifact_types()
+            gone = mlmd_client(proxy.port)
+            gone.get_artifact_types()
+            assert connections_to(server.port) == 2
+            time.sleep(3.5)  # pinged about three times: both answer
+            assert connections_to(server.port) == 2
+            proxy.frozen.set()
+            waited = wait_for_connections(server.port, 1, timeout=20)
+            assert waited > 0.5  # closed for not answering, not at once
+            time.sleep(2)
+            assert connections_to(server.port) == 1  # the live one stays
+            assert live.put_artifact_type(pb.ArtifactType(name="acme/kept")) > 0
+        finally:
+            proxy.down()
+            assert server.stop() == 0
+        assert [line for line in server.lines if "listening" not in line and "stopped" not in line] == []
+
+    def test_keepalive_zero_pings_no_one(self, sqlite_url):
+        server = ServerProcess(sqlite_url, ["--keepalive", "0"])
+        proxy = FreezingProxy(server.port)
+        try:
+            mlmd_client(proxy.port).get_artifact_types()
+            proxy.frozen.set()
+            time.sleep(3)
+            assert connections_to(server.port) == 1
+        finally:
+            proxy.down()
+            server.stop()
+
+
 class TestIdleConnections:
-    """Idle connections are closed by the server (gRPC kept them forever:
-    a client gone without closing held its socket until the server ended);
+    """--idle-timeout closes connections without a call (off by default);
     their clients reconnect at their next call."""
 
     def test_an_idle_connection_is_closed_and_the_client_reconnects(self, sqlite_url):
@@ -728,21 +789,21 @@ class TestIdleConnections:
 
     def test_a_connection_with_a_call_running_is_not_idle(self, sqlite_url):
         """A call longer than the idle time finishes on its connection."""
-        server = ServerProcess(sqlite_url, ["--idle-timeout", "0.2"])
+        server = ServerProcess(sqlite_url, ["--idle-timeout", "1"])
         try:
             client = mlmd_client(server.port)
             type_id = client.put_artifact_type(pb.ArtifactType(name="acme/long"))
-            many = [pb.Artifact(type_id=type_id, uri=f"s3://long/{i}") for i in range(30000)]
+            many = [pb.Artifact(type_id=type_id, uri=f"s3://long/{i}") for i in range(120000)]
             started = time.monotonic()
             ids = client.put_artifacts(many)
-            assert time.monotonic() - started > 0.5, "the call was shorter than the idle time: make it bigger"
+            assert time.monotonic() - started > 1.5, "the call was shorter than the idle time: make it bigger"
             assert len(ids) == len(many)
         finally:
             server.stop()
 
     def test_idle_timeout_zero_keeps_connections(self, sqlite_url):
-        """--idle-timeout 0: connections stay open, as gRPC's default does."""
-        server = ServerProcess(sqlite_url, ["--idle-timeout", "0"])
+        """--idle-timeout 0 (the default): connections stay open, as gRPC's default does."""
+        server = ServerProcess(sqlite_url, ["--idle-timeout", "0", "--keepalive", "1"])
         try:
             client = mlmd_client(server.port)
             client.get_artifact_types()

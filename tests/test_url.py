@@ -601,3 +601,11 @@ class TestDatabaseNamesMLMDWritesUnquoted:
             assert (f"MLMD may have made {made!r}" in message) == (made is not None)
             if made is not None:
                 backends._created.append(("postgresql", made))  # dropped after the session
+
+
+@pytest.mark.parametrize("url", ["grpc://[fe80::1%2512]:8080", "postgresql://u:s3cret@[fe80::1%25ab]:5432/db"])
+def test_a_printed_url_with_an_ipv6_zone_reads_back(url):
+    """The zone's '%' is printed %25 (RFC 6874): '%12' read back as a control character."""
+    parsed = parse_store_url(url)
+    again = parse_store_url(parsed.redacted())
+    assert (again.host, again.port) == (parsed.host, parsed.port) and "%25" in parsed.redacted()

@@ -80,11 +80,15 @@ _ABORT_MAX_WAIT = 0.1
 #: gRPC's default 4 MiB is small for a large put_execution or lineage query.
 _MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
-#: A connection with no call for this long is closed (HTTP/2 GOAWAY); its
-#: client reconnects at its next call. gRPC's own default keeps it forever:
-#: clients that went away without closing (a killed notebook kernel, a
-#: pod gone behind a NAT) held a socket and its buffers until the process ended.
-IDLE_TIMEOUT_SECONDS = 300.0
+#: A connection quiet for this long is pinged (HTTP/2 PING), and closed if
+#: its client does not answer within KEEPALIVE_TIMEOUT_SECONDS. gRPC's own
+#: default keeps it forever: clients that went away without closing (a
+#: killed notebook kernel, a pod gone behind a NAT) held a socket and its
+#: buffers until the server ended. A live client answers, unawares, and
+#: keeps its connection (closing idle ones instead made MLMD's stock client
+#: fail a call made as the close came, and log the close on every client).
+KEEPALIVE_SECONDS = 120.0
+KEEPALIVE_TIMEOUT_SECONDS = 20.0
 
 
 def service_methods() -> List[str]:
@@ -365,17 +369,34 @@ class MetadataServer:
         port: Port to listen on; 0 picks a free one (see :attr:`port`).
         tls: Certificate files, or None for plaintext.
         max_workers: Threads answering RPCs (calls to the store are serialized).
+        keepalive: Seconds of quiet after which a connection is pinged, and
+            closed if its client does not answer in time (the lesser of
+            this and KEEPALIVE_TIMEOUT_SECONDS); None: never.
         idle_timeout: Seconds after which a connection with no call is
-            closed (its client reconnects at its next call); None: never.
+            closed, at least 1 (its client reconnects at its next call, and
+            gRPC clients log the close at INFO); None: never (the default).
 
     Raises:
-        InvalidValueError: *idle_timeout* is not a positive number of seconds.
+        InvalidValueError: *keepalive* or *idle_timeout* is not a number of
+            seconds it can be.
     """
 
     def __init__(self, url: StoreURL, host: str = "127.0.0.1", port: int = 8080,
                  tls: Optional[TLSFiles] = None, max_workers: int = 16,
-                 idle_timeout: Optional[float] = IDLE_TIMEOUT_SECONDS) -> None:
-        idle_ms = _idle_ms(idle_timeout)
+                 keepalive: Optional[float] = KEEPALIVE_SECONDS, idle_timeout: Optional[float] = None) -> None:
+        keepalive_ms = _milliseconds("keepalive", keepalive, 0.001)
+        idle_ms = _milliseconds("idle_timeout", idle_timeout, 1.0)
+        alive: List[Tuple[str, int]] = []
+        if keepalive_ms:
+            answer_ms = min(keepalive_ms, round(KEEPALIVE_TIMEOUT_SECONDS * 1000))
+            alive = [
+                ("grpc.keepalive_time_ms", keepalive_ms),
+                ("grpc.keepalive_timeout_ms", answer_ms),
+                # gRPC 1.5x+ waits for a ping's answer this long (default 60 s), not keepalive_timeout_ms
+                ("grpc.http2.ping_timeout_ms", answer_ms),
+                ("grpc.keepalive_permit_without_calls", 1),  # an idle connection is the one to check
+                ("grpc.http2.max_pings_without_data", 0),  # as many pings as it stays quiet
+            ]
         self.url = url
         self.host = host
         self.tls = tls
@@ -393,6 +414,7 @@ class MetadataServer:
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+                *alive,
                 *([("grpc.max_connection_idle_ms", idle_ms)] if idle_ms else []),
             ],
         )
@@ -434,17 +456,18 @@ class MetadataServer:
         return self._server.wait_for_termination(timeout)
 
 
-def _idle_ms(idle_timeout: Optional[float]) -> Optional[int]:
-    """*idle_timeout* in whole milliseconds (gRPC's unit), at least 1."""
-    if idle_timeout is None:
+def _milliseconds(what: str, seconds: Optional[float], least: float) -> Optional[int]:
+    """*seconds* in whole milliseconds (gRPC's unit, a C int), None for None."""
+    if seconds is None:
         return None
-    if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)) or not 0 < idle_timeout < math.inf:
-        raise InvalidValueError(f"idle_timeout must be a positive number of seconds or None, got {idle_timeout!r}")
-    return max(1, min(round(idle_timeout * 1000), 2**31 - 1))  # a C int
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not least <= seconds < math.inf:
+        raise InvalidValueError(f"{what} must be a number of seconds, at least {least:g}, or None, got {seconds!r}")
+    return max(1, min(round(seconds * 1000), 2**31 - 1))
 
 
 def serve(url: StoreURL, host: str = "127.0.0.1", port: int = 8080, tls: Optional[TLSFiles] = None,
-          grace: float = 10.0, idle_timeout: Optional[float] = IDLE_TIMEOUT_SECONDS) -> int:
+          grace: float = 10.0, keepalive: Optional[float] = KEEPALIVE_SECONDS,
+          idle_timeout: Optional[float] = None) -> int:
     """Run the server until SIGTERM or SIGINT, then stop it gracefully.
 
     The signal handlers stay installed until the process exits, so that a
@@ -454,7 +477,7 @@ def serve(url: StoreURL, host: str = "127.0.0.1", port: int = 8080, tls: Optiona
         The process exit code (0).
     """
     stop = threading.Event()
-    server = MetadataServer(url, host, port, tls, idle_timeout=idle_timeout)
+    server = MetadataServer(url, host, port, tls, keepalive=keepalive, idle_timeout=idle_timeout)
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()

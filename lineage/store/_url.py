@@ -101,7 +101,8 @@ class StoreURL:
         db = f"/{urllib.parse.quote(self.database, safe='')}" if self.database else ""
         if self.options.get("socket"):
             return f"{self.scheme}://{auth}{db}?socket={urllib.parse.quote(self.options['socket'])}"
-        return f"{self.scheme}://{auth}{self._url_host()}:{self.port}{db}"
+        # An IPv6 zone's '%' is written %25 (RFC 6874), so the URL reads back.
+        return f"{self.scheme}://{auth}{(self._url_host() or '').replace('%', '%25')}:{self.port}{db}"
 
     def same_store(self, other: StoreURL) -> bool:
         """Whether two URLs name one store, however spelled: a relative or
