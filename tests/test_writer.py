@@ -321,3 +321,36 @@ class TestDirectWrite:
             stored.append(self._stored(store, ex.id))
             reset_connections()
         assert stored[0] == stored[1]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_record_changed_after_it_was_logged_is_a_new_artifact(tmp_path, backend):
+    """One record object reused in a loop (its uri set to the next part):
+    every call after the first recorded the first part, by its stale id."""
+    from tests import backends
+
+    store = lineage.Store(url=backends.make_url(backend, tmp_path))
+
+    @lineage.track(store=store, workspace="loop")
+    def process(part: DataSet) -> None:
+        return None
+
+    part = DataSet(uri="s3://parts/0", name="part")
+    ids = []
+    for i in range(3):
+        part.uri = f"s3://parts/{i}"
+        process(part)
+        ids.append(part.id)
+    assert len(set(ids)) == 3
+    stored = {a.id: a.uri for a in store.store.get_artifacts()}
+    assert [stored[i] for i in ids] == ["s3://parts/0", "s3://parts/1", "s3://parts/2"]
+    # Unchanged, or changed in what is not its identity: the same artifact.
+    part.description = "the last part"
+    process(part)
+    metrics = lineage.Metrics(uri="s3://m/0", name="m")  # not deduplicated: a key of its own
+    ws = Workspace(store=store, name="loop")
+    Execution(name="a", workspace=ws).log_output(metrics)
+    first = metrics.id
+    metrics.name = "renamed"
+    Execution(name="b", workspace=ws).log_output(metrics)
+    assert (part.id, len({first, metrics.id})) == (ids[-1], 2)

@@ -292,6 +292,12 @@ class _Bounded(dict):  # type: ignore[type-arg]
             del self[old]
 
 
+def _identity(record: Artifact) -> Tuple[Any, ...]:
+    """What makes *record* the artifact it is (the Kubeflow SDK's rule, less
+    the workspace and content a record does not hold)."""
+    return (type(record), record.uri, record.name, getattr(record, "version", None))
+
+
 def _by_uri(schema: Any, digest: Any, event_type: int) -> bool:
     """Whether a new record is looked for by uri (see Pair.by_uri): a
     deduplicated input whose local file could not be digested here."""
@@ -337,6 +343,11 @@ class Writer:
         # new_execution's protos, without their id, external id and time
         self._execution_templates: Dict[Tuple[Any, ...], pb.Execution] = {}
         self._known_ids: _Bounded = _Bounded()  # artifact ids known to exist
+        # id(record) -> (weakref, the id it was given, what it held then:
+        # see _identity), for the records this process logged: one changed
+        # since (its uri set to the next file's) is a new artifact, not the
+        # one its stale id names. (An id a user sets is taken as it is.)
+        self._stamps: _Bounded = _Bounded()
         self._contexts: Dict[Tuple[str, Optional[str], str], ContextRef] = {}
         # id(record) -> (weakref, external id): a record whose write went to
         # the spool keeps its external id if it is logged again.
@@ -675,6 +686,12 @@ class Writer:
         )
         return True
 
+    def _changed_since_logged(self, record: Artifact) -> bool:
+        """Whether *record* names another artifact than the one its id is:
+        its uri, name or version set anew since this process logged it."""
+        stamp = self._stamps.get(id(record))
+        return stamp is not None and stamp[0]() is record and stamp[1] == record.id and stamp[2] != _identity(record)
+
     def _record_key(self, record: Artifact, schema: Any, workspace: Optional[str], digest: Optional[str]) -> str:
         if schema.deduplicate:
             return codec.dedup_key(schema, record, workspace, digest)
@@ -698,6 +715,10 @@ class Writer:
         seen: Set[Tuple[Any, int]] = set()
         by_key: Dict[Tuple[str, int], Pair] = {}  # the pair of each new artifact, by (key, event type)
         for record, event_type, path, taken in items:
+            if record.id is not None and self._changed_since_logged(record):
+                object.__setattr__(record, "id", None)  # a new artifact: its id is the old one's
+                with self._lock:
+                    self._record_keys.pop(id(record), None)  # and so is its key, for a type not deduplicated
             if record.id is not None:
                 if (record.id, event_type) in handle.logged or (record.id, event_type) in seen:
                     continue
@@ -829,7 +850,7 @@ class Writer:
         """Remember what a write that landed stored, from (event type, artifact
         id, keys, record): the execution's events, the artifact ids known to
         exist and their keys; and set each record's id."""
-        known, by_key, put = self._known_ids, self._ids_by_key, dict.__setitem__
+        known, by_key, stamps, put = self._known_ids, self._ids_by_key, self._stamps, dict.__setitem__
         with self._lock:
             for event_type, artifact_id, keys, record in landed:
                 if handle is not None:
@@ -840,8 +861,13 @@ class Writer:
                 if record is not None:
                     # An id the store gave: no need for the field's validator.
                     object.__setattr__(record, "id", artifact_id)
+                    try:
+                        put(stamps, id(record), (weakref.ref(record), artifact_id, _identity(record)))
+                    except TypeError:  # a record class without weakref support
+                        pass
             known.prune()
             by_key.prune()
+            stamps.prune()
 
     def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
         """Point deduplicated artifacts that already exist at their id.
