@@ -43,7 +43,7 @@ import wrapt
 
 from lineage import _config, _mapping, _provenance
 from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn
-from lineage.records import Artifact, _now, check_property_name, check_text, property_name_key
+from lineage.records import Artifact, _now, check_current, check_property_name, check_text, property_name_key
 from lineage.store import _digest
 from lineage.store._codec import exact_as_property
 from lineage.store._spool import logging_configured
@@ -499,6 +499,7 @@ class ExecutionScope:
             )
         entry: Tuple[Any, ...] = (artifact, _path(path))
         self._check_open(where)
+        check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
         if pending == "_inputs" and self._enabled():
             # An input's bytes as the code read them: the call may change
             # the file before the execution is written.
@@ -662,7 +663,7 @@ class ExecutionScope:
     def _map_arguments(self, binder: _mapping.Binder, values: Dict[str, Any]) -> None:
         mapped = _mapping.map_arguments(binder, values, inputs=self._options.inputs, exclude=self._options.exclude)
         # Digests now, before the function runs: it may rewrite its inputs.
-        self._inputs.extend((record, path, _digest.of_record(record)) for record, path in mapped.inputs)
+        self._inputs.extend((record, path, _digest.of_record(record)) for record, path in _writable(mapped.inputs, "argument"))
         self._params.update(mapped.params)
         for name, exc in mapped.failed:  # kept as a parameter (a repr); the other arguments are mapped
             _fail_open(f"map the argument {name!r}", exc)
@@ -677,9 +678,24 @@ class ExecutionScope:
             self._token = None
 
     def _outputs_from(self, value: Any, annotation: Any, root: Tuple[Any, ...] = ("return",)) -> None:
-        found = _mapping.outputs_of(value, annotation, self._options.outputs, root=root)
+        found = _writable(_mapping.outputs_of(value, annotation, self._options.outputs, root=root), "return value")
         with self._lock:
             self._outputs.extend(found)
+
+
+def _writable(found: List[Tuple[Artifact, Tuple[Any, ...]]], what: str) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
+    """The records of a call that can be written; one that cannot (a dict
+    of it changed in place to hold what no store can) is left out with a
+    warning naming it, and the others are written (the write failed whole)."""
+    kept = []
+    for record, path in found:
+        try:
+            check_current(record)
+        except LineageError as exc:
+            _fail_open(f"log the {what} record at {'.'.join(map(str, path)) or what}", exc)
+            continue
+        kept.append((record, path))
+    return kept
 
 
 def _records_given(where: str, value: Any) -> Optional[List[Tuple[Artifact, Tuple[Any, ...]]]]:

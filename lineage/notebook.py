@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Set, Tuple, Union
 
 from lineage import _mapping
 from lineage._scope import _fail_open, execution
-from lineage.errors import InvalidValueError
+from lineage.errors import InvalidValueError, LineageError
 from lineage.records import _now
 
 __all__ = ["load_ipython_extension", "track_cell"]
@@ -243,7 +243,7 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
         for record, path in inputs:
             if id(record) not in seen:
                 seen.add(id(record))
-                ex.log_input(record, path=path)
+                _log(ex.log_input, record, path)
         exec(body, namespace)  # noqa: S102 - running the user's cell is the point
         value = eval(shown, namespace) if shown is not None else None  # noqa: S307
         # Assigned names, and read ones a method may have changed (parts.append(...)).
@@ -253,10 +253,20 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
                 continue  # converted again from what it read, unchanged
             if id(record) not in seen and (not isinstance(made, str) or made >= started):
                 seen.add(id(record))
-                ex.log_output(record, path=path)
+                _log(ex.log_output, record, path)
     if _ends_in_semicolon(source):
         return None  # a trailing semicolon hides the value, as without the magic
     return value
+
+
+def _log(log: Any, record: Any, path: Tuple[Any, ...]) -> None:
+    """Log a record the cell's variables hold; one that cannot be written
+    (a dict of it changed in place to hold what no store can) is left out
+    with a warning: the cell did nothing wrong in lineage's terms."""
+    try:
+        log(record, path=path)
+    except LineageError as exc:
+        _fail_open(f"log the record of {'.'.join(map(str, path))}", exc)
 
 
 def _ends_in_semicolon(source: str) -> bool:

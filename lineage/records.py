@@ -1111,3 +1111,40 @@ def _check_assignments(cls: type, specs: Tuple[FieldSpec, ...]) -> None:
         assign(self, name, value)
 
     cls.__setattr__ = __setattr__  # type: ignore[assignment,method-assign]
+
+
+#: The built-in fields that hold a dict or list a user may change in place.
+_NESTED_FIELDS = ("labels", "extra", "values", "hyperparameters", "training_framework")
+_nested_of: Dict[type, Tuple[Any, ...]] = {}
+
+
+def check_current(record: Artifact) -> None:
+    """Raise unless *record* still holds what it may.
+
+    A dict or list changed in place since the record was made
+    (``m.hyperparameters["lr"] = Decimal("0.1")``, ``d.extra["x"] = nan``) is
+    seen by no assignment's check: it failed when written, without a name
+    (and for a tracked call, the whole execution was lost). Checked with
+    the field's own converter and validator, when the record is logged; an
+    empty field costs nothing.
+
+    Raises:
+        InvalidTypeError, InvalidValueError: naming the field and the value.
+    """
+    cls = type(record)
+    fields = _nested_of.get(cls)
+    if fields is None:
+        fields = _nested_of[cls] = tuple(
+            f for f in attrs.fields(cls) if f.name in _NESTED_FIELDS and (f.validator is not None or f.converter is not None)
+        )
+    for field in fields:
+        value = getattr(record, field.name)
+        if not value:
+            continue
+        converted = field.converter(value) if field.converter is not None else value  # type: ignore[misc,operator]
+        if field.validator is not None:
+            field.validator(record, field, converted)
+        if converted is not value:
+            object.__setattr__(record, field.name, converted)  # as JSON will give it back, as when made
+    if cls not in _BUILTIN_RECORDS:
+        check_declared_fields(record)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
 from lineage.errors import InvalidTypeError, InvalidValueError, describe
-from lineage.records import Artifact, Model, _now, check_json, check_text, record_class_for
+from lineage.records import Artifact, Model, _now, check_current, check_json, check_text, record_class_for
 from lineage.store import (
     INPUT,
     OUTPUT,
@@ -506,6 +506,7 @@ class Execution:
             raise InvalidTypeError(
                 f"'artifact' must be a lineage.Artifact (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
             )
+        check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
         if event_type == INPUT:
             self._write(inputs=[artifact])
         else:

@@ -497,3 +497,58 @@ class TestFromAFuzzOfThePublicAPI:
         for text_given, value in (("TRUE", True), ("off", False)):
             monkeypatch.setenv(name, text_given)
             assert read() is value
+
+
+class TestChangedInPlace:
+    """A dict of a record changed in place after it was made is seen by no
+    assignment's check: it failed at the write without a name (and a tracked
+    call lost its whole execution), or was stored wrong (an int key)."""
+
+    @pytest.mark.parametrize(
+        "make, change, message",
+        [
+            (lambda: Model(uri="s3://m", name="m", hyperparameters={"lr": 0.1}),
+             lambda r: r.hyperparameters.__setitem__("lr", __import__("decimal").Decimal("0.1")),
+             r"Model.hyperparameters\['lr'\] must be JSON-able data .*Decimal"),
+            (lambda: DataSet(uri="s3://d", name="d"), lambda r: r.extra.__setitem__("x", float("nan")),
+             r"DataSet.extra\['x'\] must be a finite number, got nan"),
+            (lambda: DataSet(uri="s3://d", name="d"), lambda r: r.extra.__setitem__("s", "\ud800"),
+             r"DataSet.extra\['s'\] must be valid Unicode text"),
+            (lambda: Metrics(uri="s3://m", name="m", values={"a": 1}), lambda r: r.values.__setitem__(3, 1),
+             r"Metrics.values keys must be str, got key 3"),
+        ],
+    )
+    def test_is_named_when_logged_and_nothing_is_written(self, tmp_path, make, change, message):
+        store = Store(url=f"sqlite:///{tmp_path / 'x.db'}")
+        record = make()
+        change(record)
+        ex = Execution(name="e", workspace=Workspace(store=store, name="w"))
+        with pytest.raises(LineageError, match=message):
+            ex.log_output(record)
+        with pytest.raises(LineageError, match=message), lineage.execution("block", store=store) as block:
+            block.log_input(record)
+        assert store.store.get_artifacts() == []
+
+    def test_a_tracked_call_keeps_the_rest_of_its_record(self, tmp_path):
+        """The one record is left out with a warning; the execution and its other artifacts are written."""
+        store = Store(url=f"sqlite:///{tmp_path / 'x.db'}")
+
+        @lineage.track(store=store)
+        def train(data: DataSet) -> Model:
+            model = Model(uri="s3://m", name="m", hyperparameters={"lr": 0.1})
+            model.hyperparameters["lr"] = object()
+            return model
+
+        with pytest.warns(lineage.LineageWarning, match=r"could not log the return value record .*hyperparameters\['lr'\]"):
+            train(DataSet(uri="s3://d", name="d"))
+        [e] = store.store.get_executions()
+        [event] = store.store.get_events_by_execution_ids([e.id])
+        assert (e.last_known_state, event.type) == (e.COMPLETE, event.INPUT)
+
+    def test_a_tuple_put_in_place_is_stored_as_json_gives_it_back(self, tmp_path):
+        store = Store(url=f"sqlite:///{tmp_path / 'x.db'}")
+        metrics = Metrics(uri="s3://m", name="m", values={"a": 1})
+        metrics.values["pair"] = (1, 2)
+        Execution(name="e", workspace=Workspace(store=store, name="w")).log_output(metrics)
+        assert metrics.values == {"a": 1, "pair": [1, 2]}
+        assert store.get_artifact(metrics.id).values == {"a": 1, "pair": [1, 2]}
