@@ -466,17 +466,25 @@ def _claim_type_name(cls: type) -> None:
     module reloaded: same module and name) takes the type name over."""
     type_name = cls.__dict__.get("ARTIFACT_TYPE_NAME")
     if cls.__module__ == __name__ or not isinstance(type_name, str) or type_name in _BUILTIN_TYPE_NAMES:
-        # lineage's own classes; schema_of refuses a bad or built-in name. A
-        # class named by its class name (no ARTIFACT_TYPE_NAME: a base class,
-        # a helper of a test module) is checked when first used, in schema_of:
-        # two such classes in two modules are no clash until both are logged.
-        return
-    _check_type_name_free(cls, type_name, _CLAIMED.get(type_name))
-    _CLAIMED[type_name] = cls
+        return  # lineage's own classes; schema_of refuses a bad or built-in name
+    # Only noted here, the latest definition (read back as it): refused at a
+    # definition, a module imported twice (run as __main__ and imported by
+    # name) and attrs.make_class (a class of module "types" first) failed.
+    if "__attrs_attrs__" in cls.__dict__:
+        _CLAIMED[type_name] = cls
 
 
 def _check_type_name_free(cls: type, type_name: str, known: Optional[type]) -> None:
-    if known is not None and _full_name(known) != _full_name(cls):
+    """Refuse, when *cls* is first used, a type name another class in use
+    has with other fields: an artifact would be read back as one of the
+    two. The same class again (a module imported twice, a notebook cell run
+    again: same name and fields) and a class lineage made for a stored type
+    are no clash."""
+    if known is None or known.__dict__.get("_MADE_AS") is not None or known.__qualname__ == cls.__qualname__:
+        return
+    if "__attrs_attrs__" in known.__dict__ and {f.name for f in attrs.fields(known)} == {f.name for f in attrs.fields(cls)}:
+        return
+    if _full_name(known) != _full_name(cls):
         raise InvalidValueError(
             f"{_full_name(cls)} has the ARTIFACT_TYPE_NAME {type_name!r} of {_full_name(known)}: "
             "an artifact of that type would be read back as one of the two classes, without the fields "
@@ -494,7 +502,9 @@ def _check_field_names(cls: type) -> None:
     when the class is defined, and among its attrs fields when it is used.
     """
     body = cls.__dict__
-    in_body = "kwargs" in body or "kwargs" in body.get("__annotations__", {})
+    # A field: annotated, or an attrs field (a property or method overriding
+    # Artifact.kwargs is no field).
+    in_body = "kwargs" in body.get("__annotations__", {})
     if in_body or ("__attrs_attrs__" in body and "kwargs" in attrs.fields_dict(cls)):  # type: ignore[arg-type]
         raise ReservedPropertyError(
             f"{cls.__qualname__}.kwargs: a record field may not be named 'kwargs', the Kubeflow layout's "
@@ -1099,14 +1109,19 @@ def _check_assignments(cls: type, specs: Tuple[FieldSpec, ...]) -> None:
     not when the record is logged. (The class is the user's, made by attrs
     before lineage sees it: its own __setattr__ is wrapped. Records are made
     with object.__setattr__, so making one costs no more.)"""
-    if not specs:
-        return
-    by_name = {spec.name: spec for spec in specs}
     assign: Any = cls.__setattr__
+    if not specs or getattr(assign, "__name__", "") == "_frozen_setattrs":
+        return  # a frozen class refuses every assignment itself (FrozenInstanceError)
+    fields = attrs.fields_dict(cls)  # type: ignore[arg-type]
+    # The field's own converter first, as attrs runs it (n = "8" with converter=int is 8).
+    by_name = {spec.name: (spec, fields[spec.name].converter if spec.name in fields else None) for spec in specs}
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
-        spec = by_name.get(name)
-        if spec is not None:
+        found = by_name.get(name)
+        if found is not None:
+            spec, converter = found
+            if converter is not None:
+                value = converter(value)
             value = _declared_value(type(self), spec, value)
         assign(self, name, value)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import types
 import warnings
@@ -542,26 +543,30 @@ class TestCustomTypes:
                 ARTIFACT_TYPE_NAME = "acme.org/test/loose-calls"
                 kwargs: dict
 
-    def test_a_type_name_taken_by_another_class_is_refused_at_definition(self):
-        """Two classes with one ARTIFACT_TYPE_NAME: artifacts of both were read
-        back as the one used last, without the other's fields. The second is
-        refused where it is defined, naming both classes and the type name."""
+    def test_a_type_name_taken_by_another_class_is_refused_when_used(self):
+        """Two classes with one ARTIFACT_TYPE_NAME and other fields: artifacts
+        of both were read back as the one used last, without the other's
+        fields. The second is refused when it is first used, naming both
+        classes and the type name (not where it is defined: a module
+        imported twice defines its classes twice)."""
 
         @attrs.define
         class First(Artifact):
             ARTIFACT_TYPE_NAME = "acme.org/test/taken"
             step: int = 0
 
+        assert First(uri="u", name="n", step=1).step == 1
+
+        @attrs.define
+        class Second(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/taken"
+            loss: float = 0.0
+
         expected = (
             r"\.<locals>\.Second has the ARTIFACT_TYPE_NAME 'acme\.org/test/taken' of tests\.test_records\..*\.<locals>\.First: "
         )
         with pytest.raises(InvalidValueError, match=expected):
-
-            @attrs.define
-            class Second(Artifact):
-                ARTIFACT_TYPE_NAME = "acme.org/test/taken"
-                loss: float = 0.0
-
+            Second(uri="u", name="n")
         assert First(uri="u", name="n", step=1).step == 1  # the first class is unharmed
 
     def test_a_class_defined_again_is_read_back_as_defined_last(self, any_store):
@@ -758,3 +763,90 @@ def test_attrs_evolve_keeps_the_extra_properties_as_they_were():
     ):
         evolved = attrs.evolve(attrs.evolve(record, name="renamed"), description="twice")
         assert (evolved.extra, evolved.name, evolved.description) == ({"team": "vision"}, "renamed", "twice")
+
+
+class TestFromAReviewOfTheClassChecks:
+    """What checking custom classes at definition and assignment broke (a review), kept working."""
+
+    def test_a_module_imported_twice_defines_its_class_twice(self, tmp_path):
+        """Run as __main__ and imported by name: one class, twice; it failed at the import."""
+        import subprocess
+        import sys
+
+        package = tmp_path / "pkg"
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+        (package / "train.py").write_text(
+            "import attrs, lineage\n"
+            "@attrs.define\n"
+            "class Checkpoint(lineage.Artifact):\n"
+            "    ARTIFACT_TYPE_NAME = 'acme.org/test/imported_twice'\n"
+            "    step: int = 0\n"
+            "if __name__ == '__main__':\n"
+            "    import pkg.train\n"
+            f"    store = lineage.Store(url={('sqlite:///' + str(tmp_path / 'x.db'))!r})\n"
+            "    ws = lineage.Workspace(store=store, name='w')\n"
+            "    a = lineage.Execution(name='a', workspace=ws).log_output(Checkpoint(uri='s3://a', name='a', step=1))\n"
+            "    b = lineage.Execution(name='b', workspace=ws).log_output(pkg.train.Checkpoint(uri='s3://b', name='b', step=2))\n"
+            "    print(store.get_artifact(a.id).step, store.get_artifact(b.id).step)\n"
+        )
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd()])}
+        command = [sys.executable, "-m", "pkg.train"]
+        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout.split()) == (0, ["1", "2"]), done.stderr
+
+    def test_a_make_class_factory_runs_twice(self):
+        def make():
+            return attrs.make_class(
+                "Made", {"n": attrs.field(type=int, default=0)}, bases=(Artifact,),
+                class_body={"ARTIFACT_TYPE_NAME": "acme.org/test/made_twice"},
+            )
+
+        make()
+        assert make()(uri="u", name="n", n=2).n == 2
+
+    def test_an_assignment_goes_through_the_fields_converter(self):
+        @attrs.define
+        class Converted(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/converted"
+            n: int = attrs.field(default=0, converter=int)
+
+        c = Converted(uri="u", name="n")
+        c.n = "8"  # type: ignore[assignment]
+        assert c.n == 8
+        with pytest.raises(ValueError):
+            c.n = "eight"  # type: ignore[assignment]
+
+    def test_a_frozen_class_refuses_assignments_as_attrs_does(self):
+        @attrs.frozen
+        class Frozen(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/frozen"
+            n: int = 0
+
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            Frozen(uri="u", name="n").n = "bad"  # type: ignore[misc]
+
+    def test_a_kwargs_property_is_no_field(self):
+        @attrs.define
+        class OwnKwargs(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/own_kwargs"
+            n: int = 0
+
+            @property
+            def kwargs(self):  # type: ignore[override]
+                return dict(self.extra)
+
+        record = OwnKwargs(uri="u", name="n")
+        record.extra["team"] = "a"
+        assert record.kwargs == {"team": "a"}
+
+    def test_a_property_another_client_set_in_another_case_is_not_kept(self, store):
+        """Team beside team: the record read back could not be made again nor logged."""
+        logged = log_output(store, DataSet(uri="s3://d", name="d", team="v"))
+        [stored] = store.store.get_artifacts_by_id([logged.id])
+        stored.custom_properties["Team"].string_value = "Vision"
+        stored.custom_properties["state"].string_value = "LIVE"
+        store.store.put_artifacts([stored])
+        read = store.get_artifact(logged.id)
+        assert read.extra == {"team": "v", "state": "LIVE"}
+        assert log_output(store, attrs.evolve(read, uri="s3://e")).id not in (None, logged.id)
