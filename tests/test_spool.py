@@ -25,7 +25,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
 import lineage
-from lineage import Metrics, track
+from lineage import DataSet, Metrics, track
 from lineage.store import _backend, _spool, parse_store_url
 from lineage.store._writer import PendingWrite
 from tests import backends
@@ -413,6 +413,46 @@ class TestSpool:
         # produced[0]'s artifact, which the first write stored (the usual
         # conflict path). Before, all four were looked up.
         assert len(looked_up) == 2, looked_up
+
+
+class TestRecordsChangedWhileSpooled:
+    @pytest.mark.parametrize("make", [Metrics, DataSet], ids=["not deduplicated", "deduplicated"])
+    def test_a_record_changed_between_spooled_writes_is_each_artifact_it_was(self, tmp_path, sqlite_url, monkeypatch, make):
+        """One record logged, its uri set anew, logged again, all while the store
+        was down, then changed once more after the replay: each execution has the
+        artifact the record named when it was logged (the second and third had
+        the first's, by its external id kept for the spool or by the id the
+        replay gave)."""
+        init_on_a_down_grpc_store(monkeypatch, "changed")
+        port = int(lineage._config.store_url().rsplit(":", 1)[1])
+        record = make(uri="s3://changed/A", name="r")
+        with pytest.warns(lineage.LineageWarning, match="unreachable"):
+            with lineage.execution("e1") as ex:
+                ex.log_output(record)
+            record.uri = "s3://changed/B"
+            with lineage.execution("e2") as ex:
+                ex.log_input(record)
+        record.uri = "s3://changed/C"
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:
+            deadline = time.monotonic() + 30
+            while _spool.spool_files(str(tmp_path / "home")) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert _spool.spool_files(str(tmp_path / "home")) == []
+            with lineage.execution("e3") as ex:
+                ex.log_input(record)
+            deadline = time.monotonic() + 30
+            while len(embedded(sqlite_url).get_executions()) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)  # a write made while the writer still thought the store down is drained
+        finally:
+            server.stop()
+        store = embedded(sqlite_url)
+        uris = {}
+        for execution in store.get_executions():
+            [event] = store.get_events_by_execution_ids([execution.id])
+            [artifact] = store.get_artifacts_by_id([event.artifact_id])
+            uris[execution.properties["name"].string_value] = artifact.uri
+        assert uris == {"e1": "s3://changed/A", "e2": "s3://changed/B", "e3": "s3://changed/C"}
 
 
 class TestFaults:

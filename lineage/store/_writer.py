@@ -349,9 +349,14 @@ class Writer:
         # one its stale id names. (An id a user sets is taken as it is.)
         self._stamps: _Bounded = _Bounded()
         self._contexts: Dict[Tuple[str, Optional[str], str], ContextRef] = {}
-        # id(record) -> (weakref, external id): a record whose write went to
-        # the spool keeps its external id if it is logged again.
-        self._record_keys: Dict[int, Tuple[Any, str]] = {}
+        # id(record) -> (weakref, external id, what it held: see _identity):
+        # a record whose write went to the spool keeps its external id if it
+        # is logged again unchanged.
+        self._record_keys: Dict[int, Tuple[Any, str, Tuple[Any, ...]]] = {}
+        # (id(record), key) -> what the record held when a write of it was
+        # prepared: the stamp it gets when that write lands (a spooled write
+        # lands after the record may have changed again).
+        self._prepared: _Bounded = _Bounded()
         # Whether the store holds artifacts without an external id (the
         # Kubeflow SDK's), and when that was last asked (see _legacy_store).
         self._legacy: Optional[bool] = None
@@ -697,16 +702,19 @@ class Writer:
             return codec.dedup_key(schema, record, workspace, digest)
         # Looked up and made under one lock: the same new record written by
         # two threads at once must get one key (else two artifacts).
+        # A record changed since it got its key (its uri set anew while its
+        # write waited in the spool) is another artifact: a new key.
+        identity = _identity(record)
         with self._lock:
             remembered = self._record_keys.get(id(record))
-            if remembered is not None and remembered[0]() is record:
+            if remembered is not None and remembered[0]() is record and remembered[2] == identity:
                 return remembered[1]
             key = codec.new_external_id("artifact")
             try:
                 ref = weakref.ref(record, lambda _, rid=id(record): self._record_keys.pop(rid, None))
             except TypeError:  # a record class without weakref support
                 return key
-            self._record_keys[id(record)] = (ref, key)
+            self._record_keys[id(record)] = (ref, key, identity)
         return key
 
     def _prepare(self, handle: ExecutionHandle, items: List[Logged], mangle: bool) -> List[Pair]:
@@ -772,6 +780,7 @@ class Writer:
                     by_uri=by_uri,
                 )
             )
+            self._prepared[(id(record), key)] = _identity(record)
             by_key[(key, event_type)] = pairs[-1]
         return pairs
 
@@ -850,7 +859,7 @@ class Writer:
         """Remember what a write that landed stored, from (event type, artifact
         id, keys, record): the execution's events, the artifact ids known to
         exist and their keys; and set each record's id."""
-        known, by_key, stamps, put = self._known_ids, self._ids_by_key, self._stamps, dict.__setitem__
+        known, by_key, stamps, prepared, put = self._known_ids, self._ids_by_key, self._stamps, self._prepared, dict.__setitem__
         with self._lock:
             for event_type, artifact_id, keys, record in landed:
                 if handle is not None:
@@ -861,8 +870,9 @@ class Writer:
                 if record is not None:
                     # An id the store gave: no need for the field's validator.
                     object.__setattr__(record, "id", artifact_id)
+                    held = prepared.pop((id(record), keys[0]), None) if keys and prepared else None
                     try:
-                        put(stamps, id(record), (weakref.ref(record), artifact_id, _identity(record)))
+                        put(stamps, id(record), (weakref.ref(record), artifact_id, held or _identity(record)))
                     except TypeError:  # a record class without weakref support
                         pass
             known.prune()
