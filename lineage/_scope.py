@@ -499,7 +499,8 @@ class ExecutionScope:
             )
         entry: Tuple[Any, ...] = (artifact, _path(path))
         self._check_open(where)
-        check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
+        if artifact.id is None and self._enabled():
+            check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
         if pending == "_inputs" and self._enabled():
             # An input's bytes as the code read them: the call may change
             # the file before the execution is written.
@@ -690,7 +691,8 @@ def _writable(found: List[Tuple[Artifact, Tuple[Any, ...]]], what: str) -> List[
     kept = []
     for record, path in found:
         try:
-            check_current(record)
+            if record.id is None:  # one with an id is referenced, not written
+                check_current(record)
         except LineageError as exc:
             _fail_open(f"log the {what} record at {'.'.join(map(str, path)) or what}", exc)
             continue

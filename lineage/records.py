@@ -39,7 +39,7 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 import attrs
 
-from lineage.errors import InvalidTypeError, InvalidValueError, ReservedPropertyError, describe, warn
+from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, ReservedPropertyError, describe, warn
 
 __all__ = [
     "Artifact",
@@ -403,6 +403,11 @@ def _extra(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
                 f"{type(instance).__name__}({close[0]}=...) is kept as an extra property, "
                 f"and {type(instance).__name__}.{field} is unset: a misspelling of {field!r}?"
             )
+    check_extra_items(where, value)
+
+
+def check_extra_items(where: str, value: Mapping[str, Any]) -> None:
+    """Raise unless every extra property can be stored (see _extra)."""
     seen: Dict[str, str] = {}
     for key, item in value.items():
         check_property_name(where, key)
@@ -474,16 +479,17 @@ def _claim_type_name(cls: type) -> None:
         _CLAIMED[type_name] = cls
 
 
-def _check_type_name_free(cls: type, type_name: str, known: Optional[type]) -> None:
+def _check_type_name_free(cls: type, type_name: str, known: Optional[type], properties: Tuple[Any, ...]) -> None:
     """Refuse, when *cls* is first used, a type name another class in use
     has with other fields: an artifact would be read back as one of the
     two. The same class again (a module imported twice, a notebook cell run
     again: same name and fields) and a class lineage made for a stored type
     are no clash."""
-    if known is None or known.__dict__.get("_MADE_AS") is not None or known.__qualname__ == cls.__qualname__:
+    if known is None or known.__dict__.get("_MADE_AS") is not None:
         return
-    if "__attrs_attrs__" in known.__dict__ and {f.name for f in attrs.fields(known)} == {f.name for f in attrs.fields(cls)}:
-        return
+    known_schema = _SCHEMAS.get(known)
+    if known_schema is not None and set(known_schema.properties) == set(properties):
+        return  # the same fields of the same kinds: one class defined twice
     if _full_name(known) != _full_name(cls):
         raise InvalidValueError(
             f"{_full_name(cls)} has the ARTIFACT_TYPE_NAME {type_name!r} of {_full_name(known)}: "
@@ -905,7 +911,7 @@ def schema_of(cls: type) -> RecordSchema:
             f"lineage.{known.__name__}: give the custom type its own name"
         )
     if known is not None and known is not cls and cls is not builtin and known not in _BUILTIN_RECORDS:
-        _check_type_name_free(cls, type_name, known)
+        _check_type_name_free(cls, type_name, known, schema.properties)
     _CLASSES_BY_TYPE_NAME[type_name] = cls
     _SCHEMAS[cls] = schema
     if cls is not builtin:
@@ -1112,18 +1118,28 @@ def _check_assignments(cls: type, specs: Tuple[FieldSpec, ...]) -> None:
     assign: Any = cls.__setattr__
     if not specs or getattr(assign, "__name__", "") == "_frozen_setattrs":
         return  # a frozen class refuses every assignment itself (FrozenInstanceError)
-    fields = attrs.fields_dict(cls)  # type: ignore[arg-type]
-    # The field's own converter first, as attrs runs it (n = "8" with converter=int is 8).
-    by_name = {spec.name: (spec, fields[spec.name].converter if spec.name in fields else None) for spec in specs}
+    by_name = {spec.name: spec for spec in specs}
+    missing = object()
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
-        found = by_name.get(name)
-        if found is not None:
-            spec, converter = found
-            if converter is not None:
-                value = converter(value)
-            value = _declared_value(type(self), spec, value)
+        spec = by_name.get(name)
+        if spec is None:
+            assign(self, name, value)
+            return
+        # attrs' own setter first: the field's converter, once (n = "8" with
+        # converter=int is 8), and its own validators; then what it stored is
+        # checked, and the old value put back if it cannot be stored.
+        old = getattr(self, name, missing)
         assign(self, name, value)
+        stored = getattr(self, name)
+        try:
+            checked = _declared_value(type(self), spec, stored)
+        except LineageError:
+            if old is not missing:
+                object.__setattr__(self, name, old)
+            raise
+        if checked is not stored:
+            object.__setattr__(self, name, checked)  # nested data as JSON gives it back, as when made
 
     cls.__setattr__ = __setattr__  # type: ignore[assignment,method-assign]
 
@@ -1140,8 +1156,10 @@ def check_current(record: Artifact) -> None:
     (``m.hyperparameters["lr"] = Decimal("0.1")``, ``d.extra["x"] = nan``) is
     seen by no assignment's check: it failed when written, without a name
     (and for a tracked call, the whole execution was lost). Checked with
-    the field's own converter and validator, when the record is logged; an
-    empty field costs nothing.
+    the field's own converter and validator, when a record without an id
+    is logged (one with an id is referenced, not written); an empty field
+    costs nothing. Nothing is changed: the record keeps the very dicts the
+    user holds.
 
     Raises:
         InvalidTypeError, InvalidValueError: naming the field and the value.
@@ -1156,10 +1174,12 @@ def check_current(record: Artifact) -> None:
         value = getattr(record, field.name)
         if not value:
             continue
+        if field.name == "extra":  # its items, without the misspelling warning given when it was made
+            check_extra_items(_where(record, field), value)
+            continue
         converted = field.converter(value) if field.converter is not None else value  # type: ignore[misc,operator]
         if field.validator is not None:
             field.validator(record, field, converted)
-        if converted is not value:
-            object.__setattr__(record, field.name, converted)  # as JSON will give it back, as when made
     if cls not in _BUILTIN_RECORDS:
-        check_declared_fields(record)
+        for spec in _declared_specs(cls):
+            _declared_value(cls, spec, getattr(record, spec.name))

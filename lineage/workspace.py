@@ -506,7 +506,8 @@ class Execution:
             raise InvalidTypeError(
                 f"'artifact' must be a lineage.Artifact (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
             )
-        check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
+        if artifact.id is None:  # one with an id is referenced, not written
+            check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
         if event_type == INPUT:
             self._write(inputs=[artifact])
         else:

@@ -545,10 +545,26 @@ class TestChangedInPlace:
         [event] = store.store.get_events_by_execution_ids([e.id])
         assert (e.last_known_state, event.type) == (e.COMPLETE, event.INPUT)
 
-    def test_a_tuple_put_in_place_is_stored_as_json_gives_it_back(self, tmp_path):
+    def test_what_is_checked_is_left_as_the_user_holds_it(self, tmp_path):
+        """Checking changes nothing: the record keeps the dict the user holds
+        (a copy put in its place stopped following the user's changes); a
+        tuple put in place is stored as JSON gives it back."""
         store = Store(url=f"sqlite:///{tmp_path / 'x.db'}")
-        metrics = Metrics(uri="s3://m", name="m", values={"a": 1})
-        metrics.values["pair"] = (1, 2)
-        Execution(name="e", workspace=Workspace(store=store, name="w")).log_output(metrics)
-        assert metrics.values == {"a": 1, "pair": [1, 2]}
+        values = {"a": 1}
+        metrics = Metrics(uri="s3://m", name="m", values=values)
+        held = metrics.values
+        held["pair"] = (1, 2)
+        with lineage.execution("e", store=store) as ex:
+            ex.log_output(metrics)
+        assert metrics.values is held and metrics.values == {"a": 1, "pair": (1, 2)}
         assert store.get_artifact(metrics.id).values == {"a": 1, "pair": [1, 2]}
+
+    def test_with_recording_off_nothing_is_checked_nor_changed(self, tmp_path):
+        """lineage.init(enabled=False): log_output records nothing, so it refuses nothing either."""
+        lineage.init(store=f"sqlite:///{tmp_path / 'x.db'}", enabled=False)
+        model = Model(uri="s3://m", name="m", hyperparameters={"lr": 0.1})
+        model.hyperparameters["lr"] = __import__("decimal").Decimal("0.1")
+        held = model.hyperparameters
+        with lineage.execution("off") as ex:
+            ex.log_output(model)
+        assert model.hyperparameters is held

@@ -840,13 +840,53 @@ class TestFromAReviewOfTheClassChecks:
         record.extra["team"] = "a"
         assert record.kwargs == {"team": "a"}
 
-    def test_a_property_another_client_set_in_another_case_is_not_kept(self, store):
-        """Team beside team: the record read back could not be made again nor logged."""
+    def test_a_property_another_client_set_in_another_case_is_kept_and_named_if_logged(self, store):
+        """Team beside team, set by another client: kept on read (nothing stored
+        is lost); logging such a record again names the two keys."""
         logged = log_output(store, DataSet(uri="s3://d", name="d", team="v"))
         [stored] = store.store.get_artifacts_by_id([logged.id])
         stored.custom_properties["Team"].string_value = "Vision"
         stored.custom_properties["state"].string_value = "LIVE"
         store.store.put_artifacts([stored])
         read = store.get_artifact(logged.id)
-        assert read.extra == {"team": "v", "state": "LIVE"}
-        assert log_output(store, attrs.evolve(read, uri="s3://e")).id not in (None, logged.id)
+        assert read.extra == {"team": "v", "Team": "Vision", "state": "LIVE"}
+        with pytest.raises(InvalidValueError, match=r"names 'team' and 'Team' differ only in case"):
+            attrs.evolve(read, uri="s3://e")
+
+    def test_an_assignment_runs_the_converter_once(self):
+        @attrs.define
+        class Prefixed(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/prefixed"
+            path: str = attrs.field(default="", converter=lambda p: "runs/" + p)
+
+        record = Prefixed(uri="u", name="n", path="a")
+        record.path = "b"
+        assert (record.path, Prefixed(uri="u", name="n", path="a").path) == ("runs/b", "runs/a")
+
+    def test_a_value_that_cannot_be_stored_leaves_the_field_as_it_was(self):
+        @attrs.define
+        class Loose(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/loose_assign"
+            loss: float = 0.5
+
+        record = Loose(uri="u", name="n")
+        with pytest.raises(InvalidValueError, match=r"Loose\.loss must be a finite number, got nan"):
+            record.loss = math.nan
+        assert record.loss == 0.5
+
+    def test_a_type_name_of_classes_with_other_fields_is_refused_whatever_their_names(self):
+        """Ckpt(step, loss) and another Ckpt(epoch), or step: int and step: str,
+        under one type name: refused when the second is used (the class name
+        alone let them through, and an artifact read back as the other class)."""
+        made = {}
+        for module, body in (("moda", "step: int = 0\n    loss: float = 0.0"), ("modc", "epoch: int = 0"),
+                             ("modd", "step: str = ''\n    loss: float = 0.0")):
+            namespace = {"attrs": attrs, "Artifact": Artifact, "__name__": module}
+            source = f"@attrs.define\nclass Ckpt(Artifact):\n    ARTIFACT_TYPE_NAME = 'acme.org/test/two_modules'\n    {body}\n"
+            exec(source, namespace)  # noqa: S102 - a class of another module
+            made[module] = namespace["Ckpt"]
+        made["moda"](uri="u", name="n")
+        for module in ("modc", "modd"):
+            expected = rf"{module}\.Ckpt has the ARTIFACT_TYPE_NAME 'acme\.org/test/two_modules' of moda\.Ckpt"
+            with pytest.raises(InvalidValueError, match=expected):
+                made[module](uri="u", name="n")

@@ -536,7 +536,7 @@ def _artifact_plan(cls: type) -> Tuple[RecordSchema, Tuple[str, ...], Tuple[Any,
             tuple(spec.name for spec in schema.properties if spec.kind == STR),
             tuple(spec for spec in schema.properties if spec.kind != STR),
             tuple(prefix for prefix in _NUMBER_FIELDS if prefix in fields),
-            None if schema.cls is schema.builtin else records.check_declared_fields,
+            None if schema.cls is schema.builtin else records.check_current,
         )
     return plan
 
@@ -681,17 +681,9 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
             extra.setdefault(key, value)
     # The numbers of values and hyperparameters have typed copies (_numbers).
     copies = tuple(prefix + "." for prefix in _NUMBER_FIELDS if prefix in names or prefix in meta)
-    # A name that differs from another only in case (Team beside team, set
-    # by another client) is not kept: the record could not be made again or
-    # logged (MySQL takes them for one name).
-    folded = {records.property_name_key(key) for key in [*extra, *names]}
     for key, value in proto.custom_properties.items():
         key = decode(key)
-        if key in extra or records.is_reserved_property_name(key) or key.startswith(copies):
-            continue
-        fold = records.property_name_key(key)
-        if fold not in folded:
-            folded.add(fold)
+        if key not in extra and not records.is_reserved_property_name(key) and not key.startswith(copies):
             extra[key] = from_value(value)
     _set(record, "extra", extra)
     _set(record, "uri", decode(proto.uri))
