@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Set, Tuple
+from typing import Any, Dict, Set, Tuple
 
 from lineage.errors import warn
 
@@ -50,7 +50,21 @@ def flag(name: str, default: bool) -> bool:
     LineageWarning naming the variable and the value, once per value, and
     *default* is used.
     """
-    text = os.environ.get(name, "").strip()
+    raw = os.environ.get(name, "")
+    known = _flags.get((name, raw))  # read per write (LINEAGE_STRICT): once per value
+    if known is not None:
+        return known if known is not _DEFAULT else default
+    value = _flag(name, raw, default)
+    _flags[(name, raw)] = value if value is not default else _DEFAULT
+    return value
+
+
+_flags: Dict[Tuple[str, str], Any] = {}
+_DEFAULT = object()  # a value that was not yes/no: the caller's default
+
+
+def _flag(name: str, raw: str, default: bool) -> bool:
+    text = raw.strip()
     if not text:
         return default
     lowered = text.lower()

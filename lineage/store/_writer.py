@@ -343,8 +343,8 @@ class Writer:
         # new_execution's protos, without their id, external id and time
         self._execution_templates: Dict[Tuple[Any, ...], pb.Execution] = {}
         self._known_ids: _Bounded = _Bounded()  # artifact ids known to exist
-        # id(record) -> (weakref, the id it was given, what it held then:
-        # see _identity), for the records this process logged: one changed
+        # id(record) -> (the id it was given, what it held then: see
+        # _identity), for the records this process logged: one changed
         # since (its uri set to the next file's) is a new artifact, not the
         # one its stale id names. (An id a user sets is taken as it is.)
         self._stamps: _Bounded = _Bounded()
@@ -694,8 +694,11 @@ class Writer:
     def _changed_since_logged(self, record: Artifact) -> bool:
         """Whether *record* names another artifact than the one its id is:
         its uri, name or version set anew since this process logged it."""
+        # Keyed by id(record) without a weak reference: another object at the
+        # same address is taken for it only if it also has that artifact id
+        # (read back from the store: then it holds the same identity).
         stamp = self._stamps.get(id(record))
-        return stamp is not None and stamp[0]() is record and stamp[1] == record.id and stamp[2] != _identity(record)
+        return stamp is not None and stamp[0] == record.id and stamp[1] != _identity(record)
 
     def _record_key(self, record: Artifact, schema: Any, workspace: Optional[str], digest: Optional[str]) -> str:
         if schema.deduplicate:
@@ -871,10 +874,7 @@ class Writer:
                     # An id the store gave: no need for the field's validator.
                     object.__setattr__(record, "id", artifact_id)
                     held = prepared.pop((id(record), keys[0]), None) if keys and prepared else None
-                    try:
-                        put(stamps, id(record), (weakref.ref(record), artifact_id, held or _identity(record)))
-                    except TypeError:  # a record class without weakref support
-                        pass
+                    put(stamps, id(record), (artifact_id, held or _identity(record)))
             known.prune()
             by_key.prune()
             stamps.prune()
