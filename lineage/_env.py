@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Dict, Set, Tuple
+from typing import Dict, Set, Tuple
 
 from lineage.errors import warn
 
@@ -38,6 +38,7 @@ def number(name: str, default: float, *, minimum: float = 0.0, above: bool = Fal
     return default
 
 
+_flags: Dict[str, bool] = {}  # the text of a yes or no -> which
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -51,27 +52,17 @@ def flag(name: str, default: bool) -> bool:
     *default* is used.
     """
     raw = os.environ.get(name, "")
-    known = _flags.get((name, raw))  # read per write (LINEAGE_STRICT): once per value
+    # Read per write (LINEAGE_STRICT): a yes or no is parsed once per text.
+    known = _flags.get(raw)
     if known is not None:
-        return known if known is not _DEFAULT else default
-    value = _flag(name, raw, default)
-    _flags[(name, raw)] = value if value is not default else _DEFAULT
-    return value
-
-
-_flags: Dict[Tuple[str, str], Any] = {}
-_DEFAULT = object()  # a value that was not yes/no: the caller's default
-
-
-def _flag(name: str, raw: str, default: bool) -> bool:
+        return known
     text = raw.strip()
     if not text:
         return default
     lowered = text.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
+    if lowered in _TRUE or lowered in _FALSE:
+        _flags[raw] = lowered in _TRUE
+        return _flags[raw]
     if (name, text) not in _warned:
         _warned.add((name, text))
         choices = f"{'/'.join(_TRUE)} or {'/'.join(_FALSE)}"

@@ -47,6 +47,7 @@ from lineage.records import Artifact, _now, check_current, check_property_name, 
 from lineage.store import _digest
 from lineage.store._codec import exact_as_property
 from lineage.store._spool import logging_configured
+from lineage.store._writer import changed_since_logged
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
 
@@ -499,7 +500,7 @@ class ExecutionScope:
             )
         entry: Tuple[Any, ...] = (artifact, _path(path))
         self._check_open(where)
-        if artifact.id is None and self._enabled():
+        if self._enabled() and _written(artifact):
             check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
         if pending == "_inputs" and self._enabled():
             # An input's bytes as the code read them: the call may change
@@ -684,6 +685,12 @@ class ExecutionScope:
             self._outputs.extend(found)
 
 
+def _written(record: Artifact) -> bool:
+    """Whether logging *record* writes it (else it is referenced by its id):
+    no id, or changed since this process logged it (its uri set anew)."""
+    return record.id is None or changed_since_logged(record)
+
+
 def _writable(found: List[Tuple[Artifact, Tuple[Any, ...]]], what: str) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
     """The records of a call that can be written; one that cannot (a dict
     of it changed in place to hold what no store can) is left out with a
@@ -691,7 +698,7 @@ def _writable(found: List[Tuple[Artifact, Tuple[Any, ...]]], what: str) -> List[
     kept = []
     for record, path in found:
         try:
-            if record.id is None:  # one with an id is referenced, not written
+            if _written(record):  # one with an id is referenced, not written
                 check_current(record)
         except LineageError as exc:
             _fail_open(f"log the {what} record at {'.'.join(map(str, path)) or what}", exc)

@@ -488,8 +488,8 @@ def _check_type_name_free(cls: type, type_name: str, known: Optional[type], prop
     if known is None or known.__dict__.get("_MADE_AS") is not None:
         return
     known_schema = _SCHEMAS.get(known)
-    if known_schema is not None and set(known_schema.properties) == set(properties):
-        return  # the same fields of the same kinds: one class defined twice
+    if known_schema is not None and {(p.name, p.kind) for p in known_schema.properties} == {(p.name, p.kind) for p in properties}:
+        return  # the same fields of the same kinds (stored alike): one class defined twice
     if _full_name(known) != _full_name(cls):
         raise InvalidValueError(
             f"{_full_name(cls)} has the ARTIFACT_TYPE_NAME {type_name!r} of {_full_name(known)}: "
@@ -1120,6 +1120,14 @@ def _check_assignments(cls: type, specs: Tuple[FieldSpec, ...]) -> None:
         return  # a frozen class refuses every assignment itself (FrozenInstanceError)
     by_name = {spec.name: spec for spec in specs}
     missing = object()
+    # A class without an attrs setter (@attr.s, on_setattr=NO_OP) converts
+    # nothing on assignment: lineage runs the field's converter for it.
+    fields = attrs.fields_dict(cls)  # type: ignore[arg-type]
+    converters = (
+        {name: fields[name].converter for name in by_name if name in fields and fields[name].converter is not None}
+        if assign is object.__setattr__
+        else {}
+    )
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
         spec = by_name.get(name)
@@ -1130,7 +1138,8 @@ def _check_assignments(cls: type, specs: Tuple[FieldSpec, ...]) -> None:
         # converter=int is 8), and its own validators; then what it stored is
         # checked, and the old value put back if it cannot be stored.
         old = getattr(self, name, missing)
-        assign(self, name, value)
+        converter = converters.get(name)
+        assign(self, name, converter(value) if converter is not None else value)
         stored = getattr(self, name)
         try:
             checked = _declared_value(type(self), spec, stored)

@@ -568,3 +568,25 @@ class TestChangedInPlace:
         with lineage.execution("off") as ex:
             ex.log_output(model)
         assert model.hyperparameters is held
+
+    def test_a_record_changed_after_it_was_logged_is_checked_as_a_new_one(self, tmp_path):
+        """Its uri set anew (a new artifact) and a dict made bad: left out with a
+        warning naming the field, the rest of the call written (the write had
+        failed whole: no execution, nothing spooled); the Kubeflow API raises."""
+        store = Store(url=f"sqlite:///{tmp_path / 'x.db'}")
+        model = Model(uri="s3://m/1", name="m", hyperparameters={"lr": 0.1})
+        Execution(name="train", workspace=Workspace(store=store, name="w")).log_output(model)
+        model.uri = "s3://m/2"
+        model.hyperparameters["lr"] = __import__("decimal").Decimal("0.2")
+
+        @lineage.track(store=store, workspace="w")
+        def evaluate(model: Model, data: DataSet) -> None:
+            return None
+
+        with pytest.warns(lineage.LineageWarning, match=r"Model.hyperparameters\['lr'\] must be JSON-able"):
+            evaluate(model, DataSet(uri="s3://d", name="d"))
+        [e] = store.store.get_executions_by_type("kubeflow.org/alpha/execution")[1:]
+        [event] = store.store.get_events_by_execution_ids([e.id])
+        assert [a.uri for a in store.store.get_artifacts_by_id([event.artifact_id])] == ["s3://d"]
+        with pytest.raises(lineage.InvalidTypeError, match=r"Model.hyperparameters\['lr'\]"):
+            Execution(name="again", workspace=Workspace(store=store, name="w")).log_input(model)

@@ -106,3 +106,12 @@ def test_a_name_mlmd_cannot_store_is_named_with_its_variable(monkeypatch, tmp_pa
     monkeypatch.setenv(name, "fine")
     assert f(lineage.DataSet(uri="s3://b", name="b")) == 1
     assert len(lineage.Store(url=url).store.get_executions()) == 1
+
+
+def test_a_flag_is_read_alike_whatever_the_callers_default(monkeypatch):
+    from lineage import _env
+
+    monkeypatch.setenv("LINEAGE_TEST_FLAG", "1")
+    assert (_env.flag("LINEAGE_TEST_FLAG", True), _env.flag("LINEAGE_TEST_FLAG", False)) == (True, True)
+    monkeypatch.setenv("LINEAGE_TEST_FLAG", "off")
+    assert (_env.flag("LINEAGE_TEST_FLAG", True), _env.flag("LINEAGE_TEST_FLAG", False)) == (False, False)

@@ -890,3 +890,27 @@ class TestFromAReviewOfTheClassChecks:
             expected = rf"{module}\.Ckpt has the ARTIFACT_TYPE_NAME 'acme\.org/test/two_modules' of moda\.Ckpt"
             with pytest.raises(InvalidValueError, match=expected):
                 made[module](uri="u", name="n")
+
+    def test_an_attr_s_class_converts_on_assignment(self):
+        """@attr.s has no setter of its own: lineage's check ran no converter and refused '8'."""
+        import attr
+
+        @attr.s
+        class OldStyle(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/attr_s"
+            step = attr.ib(default=0, converter=int, type=int)
+
+        record = OldStyle(uri="u", name="n")
+        record.step = "8"
+        assert record.step == 8
+
+    def test_classes_whose_fields_are_stored_alike_are_no_clash(self):
+        """step: int and step: Optional[int] are one MLMD type: no clash."""
+        made = []
+        for module, annotation in (("mode", "int = 0"), ("modf", "Optional[int] = None")):
+            namespace = {"attrs": attrs, "Artifact": Artifact, "Optional": Optional, "__name__": module}
+            type_name = "acme.org/test/stored_alike"
+            source = f"@attrs.define\nclass Ckpt(Artifact):\n    ARTIFACT_TYPE_NAME = {type_name!r}\n    step: {annotation}\n"
+            exec(source, namespace)  # noqa: S102 - a class of another module
+            made.append(namespace["Ckpt"](uri="u", name="n", step=3))
+        assert [m.step for m in made] == [3, 3]

@@ -455,6 +455,38 @@ class TestRecordsChangedWhileSpooled:
         assert uris == {"e1": "s3://changed/A", "e2": "s3://changed/B", "e3": "s3://changed/C"}
 
 
+    def test_a_record_logged_twice_while_spooled_then_changed_is_a_new_artifact(self, tmp_path, sqlite_url, monkeypatch):
+        """Logged twice unchanged while the store was down, then its uri set
+        anew after the replay: the third execution has the new artifact (the
+        second replay stamped the record with what it held by then)."""
+        init_on_a_down_grpc_store(monkeypatch, "twice")
+        port = int(lineage._config.store_url().rsplit(":", 1)[1])
+        record = Metrics(uri="s3://twice/A", name="r")
+        with pytest.warns(lineage.LineageWarning, match="unreachable"):
+            for name in ("e1", "e2"):
+                with lineage.execution(name) as ex:
+                    (ex.log_output if name == "e1" else ex.log_input)(record)
+        record.uri = "s3://twice/B"
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:
+            deadline = time.monotonic() + 30
+            while _spool.spool_files(str(tmp_path / "home")) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            with lineage.execution("e3") as ex:
+                ex.log_input(record)
+            while len(embedded(sqlite_url).get_executions()) < 3 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            server.stop()
+        store = embedded(sqlite_url)
+        uris = {}
+        for execution in store.get_executions():
+            [event] = store.get_events_by_execution_ids([execution.id])
+            [artifact] = store.get_artifacts_by_id([event.artifact_id])
+            uris[execution.properties["name"].string_value] = artifact.uri
+        assert uris == {"e1": "s3://twice/A", "e2": "s3://twice/A", "e3": "s3://twice/B"}
+
+
 class TestFaults:
     @staticmethod
     def lose_the_first_answer(monkeypatch) -> list:

@@ -292,6 +292,35 @@ class _Bounded(dict):  # type: ignore[type-arg]
             del self[old]
 
 
+# id(record) -> (weakref, the id it was given, what it held then: see
+# _identity), for the records this process logged (any store): one changed
+# since (its uri set to the next file's) is a new artifact, not the one its
+# stale id names. An id a user sets on another record is taken as it is.
+_stamps = _Bounded()
+_stamps_lock = threading.Lock()
+renew_after_fork(globals(), "_stamps_lock")
+
+
+def _stamp(stamped: List[Tuple[Artifact, int, Tuple[Any, ...]]]) -> None:
+    put = dict.__setitem__
+    with _stamps_lock:
+        for record, artifact_id, held in stamped:
+            try:
+                put(_stamps, id(record), (weakref.ref(record), artifact_id, held))
+            except TypeError:  # a record class without weakref support
+                pass
+        _stamps.prune()
+
+
+def changed_since_logged(record: Artifact) -> bool:
+    """Whether *record*, which has an id, names another artifact than the
+    one its id is: its uri, name or version set anew since this process
+    logged it. Logging it then writes a new artifact (callers check the
+    record first: see records.check_current)."""
+    stamp = _stamps.get(id(record))
+    return stamp is not None and stamp[0]() is record and stamp[1] == record.id and stamp[2] != _identity(record)
+
+
 def _identity(record: Artifact) -> Tuple[Any, ...]:
     """What makes *record* the artifact it is (the Kubeflow SDK's rule, less
     the workspace and content a record does not hold)."""
@@ -343,19 +372,14 @@ class Writer:
         # new_execution's protos, without their id, external id and time
         self._execution_templates: Dict[Tuple[Any, ...], pb.Execution] = {}
         self._known_ids: _Bounded = _Bounded()  # artifact ids known to exist
-        # id(record) -> (the id it was given, what it held then: see
-        # _identity), for the records this process logged: one changed
-        # since (its uri set to the next file's) is a new artifact, not the
-        # one its stale id names. (An id a user sets is taken as it is.)
-        self._stamps: _Bounded = _Bounded()
         self._contexts: Dict[Tuple[str, Optional[str], str], ContextRef] = {}
         # id(record) -> (weakref, external id, what it held: see _identity):
         # a record whose write went to the spool keeps its external id if it
         # is logged again unchanged.
         self._record_keys: Dict[int, Tuple[Any, str, Tuple[Any, ...]]] = {}
-        # (id(record), key) -> what the record held when a write of it was
-        # prepared: the stamp it gets when that write lands (a spooled write
-        # lands after the record may have changed again).
+        # (id(record), key) -> what the record held when each write of it
+        # was prepared, in order: the stamp it gets when that write lands (a
+        # spooled write lands after the record may have changed again).
         self._prepared: _Bounded = _Bounded()
         # Whether the store holds artifacts without an external id (the
         # Kubeflow SDK's), and when that was last asked (see _legacy_store).
@@ -691,14 +715,9 @@ class Writer:
         )
         return True
 
-    def _changed_since_logged(self, record: Artifact) -> bool:
-        """Whether *record* names another artifact than the one its id is:
-        its uri, name or version set anew since this process logged it."""
-        # Keyed by id(record) without a weak reference: another object at the
-        # same address is taken for it only if it also has that artifact id
-        # (read back from the store: then it holds the same identity).
-        stamp = self._stamps.get(id(record))
-        return stamp is not None and stamp[0] == record.id and stamp[1] != _identity(record)
+    @staticmethod
+    def _changed_since_logged(record: Artifact) -> bool:
+        return changed_since_logged(record)
 
     def _record_key(self, record: Artifact, schema: Any, workspace: Optional[str], digest: Optional[str]) -> str:
         if schema.deduplicate:
@@ -783,7 +802,11 @@ class Writer:
                     by_uri=by_uri,
                 )
             )
-            self._prepared[(id(record), key)] = _identity(record)
+            queued = self._prepared.get((id(record), key))
+            if queued is None:
+                self._prepared[(id(record), key)] = [_identity(record)]  # bounded (setdefault is not)
+            else:
+                queued.append(_identity(record))
             by_key[(key, event_type)] = pairs[-1]
         return pairs
 
@@ -862,7 +885,8 @@ class Writer:
         """Remember what a write that landed stored, from (event type, artifact
         id, keys, record): the execution's events, the artifact ids known to
         exist and their keys; and set each record's id."""
-        known, by_key, stamps, prepared, put = self._known_ids, self._ids_by_key, self._stamps, self._prepared, dict.__setitem__
+        known, by_key, prepared, put = self._known_ids, self._ids_by_key, self._prepared, dict.__setitem__
+        stamped = []
         with self._lock:
             for event_type, artifact_id, keys, record in landed:
                 if handle is not None:
@@ -873,11 +897,17 @@ class Writer:
                 if record is not None:
                     # An id the store gave: no need for the field's validator.
                     object.__setattr__(record, "id", artifact_id)
-                    held = prepared.pop((id(record), keys[0]), None) if keys and prepared else None
-                    put(stamps, id(record), (artifact_id, held or _identity(record)))
+                    held = None
+                    if keys and prepared:
+                        queued = prepared.get((id(record), keys[0]))
+                        if queued:  # writes land in the order they were prepared (the spool replays so)
+                            held = queued.pop(0)
+                            if not queued:
+                                del prepared[(id(record), keys[0])]
+                    stamped.append((record, artifact_id, held or _identity(record)))
             known.prune()
             by_key.prune()
-            stamps.prune()
+        _stamp(stamped)
 
     def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
         """Point deduplicated artifacts that already exist at their id.
