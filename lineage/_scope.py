@@ -500,7 +500,7 @@ class ExecutionScope:
             )
         entry: Tuple[Any, ...] = (artifact, _path(path))
         self._check_open(where)
-        if self._enabled() and _written(artifact):
+        if self._enabled() and _written(artifact, self._exe._writer._token if self._exe is not None else None):
             check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
         if pending == "_inputs" and self._enabled():
             # An input's bytes as the code read them: the call may change
@@ -685,10 +685,11 @@ class ExecutionScope:
             self._outputs.extend(found)
 
 
-def _written(record: Artifact) -> bool:
+def _written(record: Artifact, writer: Optional[int] = None) -> bool:
     """Whether logging *record* writes it (else it is referenced by its id):
-    no id, or changed since this process logged it (its uri set anew)."""
-    return record.id is None or changed_since_logged(record)
+    no id, or changed since this process logged it (its uri set anew), or
+    logged to another store than *writer*'s (when known)."""
+    return record.id is None or changed_since_logged(record, writer)
 
 
 def _writable(found: List[Tuple[Artifact, Tuple[Any, ...]]], what: str) -> List[Tuple[Artifact, Tuple[Any, ...]]]:

@@ -507,7 +507,7 @@ class Execution:
             raise InvalidTypeError(
                 f"'artifact' must be a lineage.Artifact (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
             )
-        if artifact.id is None or changed_since_logged(artifact):  # else referenced, not written
+        if artifact.id is None or changed_since_logged(artifact, self._writer._token):  # else referenced, not written
             check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
         if event_type == INPUT:
             self._write(inputs=[artifact])

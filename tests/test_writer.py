@@ -354,3 +354,66 @@ def test_a_record_changed_after_it_was_logged_is_a_new_artifact(tmp_path, backen
     metrics.name = "renamed"
     Execution(name="b", workspace=ws).log_output(metrics)
     assert (part.id, len({first, metrics.id})) == (ids[-1], 2)
+
+
+def test_a_record_logged_to_another_store_is_a_new_artifact_there(tmp_path):
+    """A module-level record logged in one store (one test's), then given to
+    a call on another store: its id there named whatever artifact had it."""
+    first = lineage.Store(url=f"sqlite:///{tmp_path / 'a.db'}")
+    second = lineage.Store(url=f"sqlite:///{tmp_path / 'b.db'}")
+    data = DataSet(uri="s3://shared/data.csv", name="data")
+    Execution(name="a", workspace=Workspace(store=first, name="w")).log_input(data)
+    assert data.id == 1
+    Execution(name="other", workspace=Workspace(store=second, name="w")).log_input(DataSet(uri="s3://other", name="o"))
+
+    @lineage.track(store=second, workspace="w")
+    def train(d: DataSet) -> None:
+        return None
+
+    train(data)
+    [e] = [e for e in second.store.get_executions() if e.properties["name"].string_value == "train"]
+    [event] = second.store.get_events_by_execution_ids([e.id])
+    assert [a.uri for a in second.store.get_artifacts_by_id([event.artifact_id])] == ["s3://shared/data.csv"]
+
+
+def test_a_record_referenced_by_a_spooled_write_is_stamped_with_what_it_held(tmp_path, monkeypatch):
+    """Logged (id 1), logged again by reference while the store was down,
+    then changed before the replay: the replay stamped it with what it holds
+    now, and a later call took its old id for the new uri."""
+    from lineage.store import _spool
+    from tests import backends
+    from tests.test_spool import free_port
+
+    monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+    monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "0.1")
+    monkeypatch.setenv("LINEAGE_HOME", str(tmp_path / "home"))
+    sqlite_url = f"sqlite:///{tmp_path / 'x.db'}"
+    port = free_port()
+    server = backends.ServerProcess(sqlite_url, port=port)
+    lineage.init(store=f"grpc://127.0.0.1:{port}", workspace="w", start_delay=0)
+    record = DataSet(uri="s3://b/A", name="r")
+    with lineage.execution("e1") as ex:
+        ex.log_input(record)
+    server.stop()
+    with pytest.warns(lineage.LineageWarning, match="unreachable"), lineage.execution("e2") as ex:
+        ex.log_input(record)
+    record.uri = "s3://b/B"
+    server = backends.ServerProcess(sqlite_url, port=port)
+    try:
+        import time
+
+        deadline = time.monotonic() + 30
+        while _spool.spool_files(str(tmp_path / "home")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with lineage.execution("e3") as ex:
+            ex.log_input(record)
+        while len(lineage.Store(url=sqlite_url).store.get_executions()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    store = lineage.Store(url=sqlite_url).store
+    uris = {}
+    for execution in store.get_executions():
+        [event] = store.get_events_by_execution_ids([execution.id])
+        uris[execution.properties["name"].string_value] = store.get_artifacts_by_id([event.artifact_id])[0].uri
+    assert uris == {"e1": "s3://b/A", "e2": "s3://b/A", "e3": "s3://b/B"}

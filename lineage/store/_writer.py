@@ -150,6 +150,9 @@ class Pair:
     artifact_type: Optional[pb.ArtifactType] = None
     deduplicate: bool = False
     binding: Optional[Binding] = None  # in-process only: the record to update
+    # in-process only: what the record held when this write was prepared
+    # (see _identity); its stamp when the write lands, maybe after a replay
+    held: Optional[Tuple[Any, ...]] = None
     # An input, a local file whose content could not be digested here
     # (missing on this host, hashing off): its key lacks the digest the
     # stored one may have, so it is also looked for by uri (type, name,
@@ -301,24 +304,27 @@ _stamps_lock = threading.Lock()
 renew_after_fork(globals(), "_stamps_lock")
 
 
-def _stamp(stamped: List[Tuple[Artifact, int, Tuple[Any, ...]]]) -> None:
+_writer_tokens = itertools.count(1)
+
+
+def _stamp(stamped: List[Tuple[Artifact, int, Tuple[Any, ...]]], writer: int) -> None:
     put = dict.__setitem__
     with _stamps_lock:
         for record, artifact_id, held in stamped:
-            try:
-                put(_stamps, id(record), (weakref.ref(record), artifact_id, held))
-            except TypeError:  # a record class without weakref support
-                pass
+            put(_stamps, id(record), (weakref.ref(record), artifact_id, held, writer))
         _stamps.prune()
 
 
-def changed_since_logged(record: Artifact) -> bool:
+def changed_since_logged(record: Artifact, writer: Optional[int] = None) -> bool:
     """Whether *record*, which has an id, names another artifact than the
     one its id is: its uri, name or version set anew since this process
-    logged it. Logging it then writes a new artifact (callers check the
-    record first: see records.check_current)."""
+    logged it, or (given the *writer* it goes to) its id is of another
+    store this process logged it to. Logging it then writes a new artifact
+    (callers check the record first: see records.check_current)."""
     stamp = _stamps.get(id(record))
-    return stamp is not None and stamp[0]() is record and stamp[1] == record.id and stamp[2] != _identity(record)
+    if stamp is None or stamp[0]() is not record or stamp[1] != record.id:
+        return False  # not logged by this process with this id (an id a user set, or read back)
+    return stamp[2] != _identity(record) or (writer is not None and stamp[3] != writer)
 
 
 def _identity(record: Artifact) -> Tuple[Any, ...]:
@@ -377,10 +383,7 @@ class Writer:
         # a record whose write went to the spool keeps its external id if it
         # is logged again unchanged.
         self._record_keys: Dict[int, Tuple[Any, str, Tuple[Any, ...]]] = {}
-        # (id(record), key) -> what the record held when each write of it
-        # was prepared, in order: the stamp it gets when that write lands (a
-        # spooled write lands after the record may have changed again).
-        self._prepared: _Bounded = _Bounded()
+        self._token = next(_writer_tokens)  # whose ids a stamp holds (see _stamps)
         # Whether the store holds artifacts without an external id (the
         # Kubeflow SDK's), and when that was last asked (see _legacy_store).
         self._legacy: Optional[bool] = None
@@ -710,14 +713,16 @@ class Writer:
             raise StoreError(f"the store refused the write: {_first_line(exc)}", cause=exc) from exc
         execution.id = execution_id
         self._remember(
-            ((event_type, artifact_id, (key,), record) for (record, event_type, key), artifact_id in zip(bindings, artifact_ids)),
+            (
+                (event_type, artifact_id, (key,), record, None)
+                for (record, event_type, key), artifact_id in zip(bindings, artifact_ids)
+            ),
             handle,
         )
         return True
 
-    @staticmethod
-    def _changed_since_logged(record: Artifact) -> bool:
-        return changed_since_logged(record)
+    def _changed_since_logged(self, record: Artifact) -> bool:
+        return changed_since_logged(record, self._token)
 
     def _record_key(self, record: Artifact, schema: Any, workspace: Optional[str], digest: Optional[str]) -> str:
         if schema.deduplicate:
@@ -753,7 +758,13 @@ class Writer:
                 if (record.id, event_type) in handle.logged or (record.id, event_type) in seen:
                     continue
                 seen.add((record.id, event_type))
-                pairs.append(Pair(event=_event(event_type, path, record.id, mangle), binding=(record, event_type, None)))
+                pairs.append(
+                    Pair(
+                        event=_event(event_type, path, record.id, mangle),
+                        binding=(record, event_type, None),
+                        held=_identity(record),
+                    )
+                )
                 continue
             schema = schema_of(type(record))
             digest = taken if taken is not None else _digest.of_record(record)
@@ -778,7 +789,9 @@ class Writer:
                     record.id = known
                     continue
                 seen.add((known, event_type))
-                pairs.append(Pair(event=_event(event_type, path, known, mangle), binding=(record, event_type, key)))
+                pairs.append(
+                    Pair(event=_event(event_type, path, known, mangle), binding=(record, event_type, key), held=_identity(record))
+                )
                 by_key[(key, event_type)] = pairs[-1]
                 continue
             artifact_type = codec.artifact_type(schema)
@@ -800,13 +813,9 @@ class Writer:
                     deduplicate=schema.deduplicate,
                     binding=(record, event_type, key),
                     by_uri=by_uri,
+                    held=_identity(record),
                 )
             )
-            queued = self._prepared.get((id(record), key))
-            if queued is None:
-                self._prepared[(id(record), key)] = [_identity(record)]  # bounded (setdefault is not)
-            else:
-                queued.append(_identity(record))
             by_key[(key, event_type)] = pairs[-1]
         return pairs
 
@@ -870,25 +879,34 @@ class Writer:
         self._remember(
             itertools.chain(
                 (
-                    (pair.event.type, artifact_id, _pair_keys(pair), pair.binding[0] if pair.binding is not None else None)
+                    (
+                        pair.event.type,
+                        artifact_id,
+                        _pair_keys(pair),
+                        pair.binding[0] if pair.binding is not None else None,
+                        pair.held,
+                    )
                     for pair, artifact_id in landed
                 ),
                 # equal records sent as the pair's artifact: its id too
-                ((pair.event.type, artifact_id, (), alias) for pair, artifact_id in landed for alias in pair.aliases),
+                ((pair.event.type, artifact_id, (), alias, None) for pair, artifact_id in landed for alias in pair.aliases),
             ),
             handle,
         )
 
     def _remember(
-        self, landed: Iterable[Tuple[int, int, Tuple[str, ...], Optional[Artifact]]], handle: Optional[ExecutionHandle]
+        self,
+        landed: Iterable[Tuple[int, int, Tuple[str, ...], Optional[Artifact], Optional[Tuple[Any, ...]]]],
+        handle: Optional[ExecutionHandle],
     ) -> None:
         """Remember what a write that landed stored, from (event type, artifact
-        id, keys, record): the execution's events, the artifact ids known to
-        exist and their keys; and set each record's id."""
-        known, by_key, prepared, put = self._known_ids, self._ids_by_key, self._prepared, dict.__setitem__
+        id, keys, record, what the record held when the write was prepared,
+        None for now): the execution's events, the artifact ids known to
+        exist and their keys; and set each record's id, and its stamp."""
+        known, by_key, put = self._known_ids, self._ids_by_key, dict.__setitem__
         stamped = []
         with self._lock:
-            for event_type, artifact_id, keys, record in landed:
+            for event_type, artifact_id, keys, record, held in landed:
                 if handle is not None:
                     handle.logged.add((artifact_id, event_type))
                 put(known, artifact_id, True)
@@ -897,17 +915,12 @@ class Writer:
                 if record is not None:
                     # An id the store gave: no need for the field's validator.
                     object.__setattr__(record, "id", artifact_id)
-                    held = None
-                    if keys and prepared:
-                        queued = prepared.get((id(record), keys[0]))
-                        if queued:  # writes land in the order they were prepared (the spool replays so)
-                            held = queued.pop(0)
-                            if not queued:
-                                del prepared[(id(record), keys[0])]
                     stamped.append((record, artifact_id, held or _identity(record)))
             known.prune()
             by_key.prune()
-        _stamp(stamped)
+            # Under the lock that set the ids: a record changed and logged
+            # by another thread meanwhile is judged by its new stamp.
+            _stamp(stamped, self._token)
 
     def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
         """Point deduplicated artifacts that already exist at their id.
