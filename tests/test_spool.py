@@ -19,6 +19,7 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import Any, Dict
 
 import pytest
 from ml_metadata.metadata_store import metadata_store
@@ -415,6 +416,35 @@ class TestSpool:
         assert len(looked_up) == 2, looked_up
 
 
+def serve_then_log_input(sqlite_url: str, port: int, home: Path, record: Any, name: str = "e3") -> Dict[str, str]:
+    """Serve *sqlite_url* on *port* until the spool under *home* is drained,
+    log *record* as the input of execution *name*, and wait until it landed.
+
+    Returns:
+        The uri of each execution's one artifact, by execution name.
+    """
+    server = backends.ServerProcess(sqlite_url, port=port)
+    try:
+        deadline = time.monotonic() + 30
+        while _spool.spool_files(str(home)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _spool.spool_files(str(home)) == []
+        count = len(embedded(sqlite_url).get_executions())
+        with lineage.execution(name) as ex:
+            ex.log_input(record)
+        while len(embedded(sqlite_url).get_executions()) <= count and time.monotonic() < deadline:
+            time.sleep(0.1)  # a write made while the writer still thought the store down is drained
+    finally:
+        server.stop()
+    store = embedded(sqlite_url)
+    uris = {}
+    for execution in store.get_executions():
+        [event] = store.get_events_by_execution_ids([execution.id])
+        [artifact] = store.get_artifacts_by_id([event.artifact_id])
+        uris[execution.properties["name"].string_value] = artifact.uri
+    return uris
+
+
 class TestRecordsChangedWhileSpooled:
     @pytest.mark.parametrize("make", [Metrics, DataSet], ids=["not deduplicated", "deduplicated"])
     def test_a_record_changed_between_spooled_writes_is_each_artifact_it_was(self, tmp_path, sqlite_url, monkeypatch, make):
@@ -433,27 +463,8 @@ class TestRecordsChangedWhileSpooled:
             with lineage.execution("e2") as ex:
                 ex.log_input(record)
         record.uri = "s3://changed/C"
-        server = backends.ServerProcess(sqlite_url, port=port)
-        try:
-            deadline = time.monotonic() + 30
-            while _spool.spool_files(str(tmp_path / "home")) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert _spool.spool_files(str(tmp_path / "home")) == []
-            with lineage.execution("e3") as ex:
-                ex.log_input(record)
-            deadline = time.monotonic() + 30
-            while len(embedded(sqlite_url).get_executions()) < 3 and time.monotonic() < deadline:
-                time.sleep(0.1)  # a write made while the writer still thought the store down is drained
-        finally:
-            server.stop()
-        store = embedded(sqlite_url)
-        uris = {}
-        for execution in store.get_executions():
-            [event] = store.get_events_by_execution_ids([execution.id])
-            [artifact] = store.get_artifacts_by_id([event.artifact_id])
-            uris[execution.properties["name"].string_value] = artifact.uri
+        uris = serve_then_log_input(sqlite_url, port, tmp_path / "home", record)
         assert uris == {"e1": "s3://changed/A", "e2": "s3://changed/B", "e3": "s3://changed/C"}
-
 
     def test_a_record_logged_twice_while_spooled_then_changed_is_a_new_artifact(self, tmp_path, sqlite_url, monkeypatch):
         """Logged twice unchanged while the store was down, then its uri set
@@ -467,23 +478,7 @@ class TestRecordsChangedWhileSpooled:
                 with lineage.execution(name) as ex:
                     (ex.log_output if name == "e1" else ex.log_input)(record)
         record.uri = "s3://twice/B"
-        server = backends.ServerProcess(sqlite_url, port=port)
-        try:
-            deadline = time.monotonic() + 30
-            while _spool.spool_files(str(tmp_path / "home")) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            with lineage.execution("e3") as ex:
-                ex.log_input(record)
-            while len(embedded(sqlite_url).get_executions()) < 3 and time.monotonic() < deadline:
-                time.sleep(0.1)
-        finally:
-            server.stop()
-        store = embedded(sqlite_url)
-        uris = {}
-        for execution in store.get_executions():
-            [event] = store.get_events_by_execution_ids([execution.id])
-            [artifact] = store.get_artifacts_by_id([event.artifact_id])
-            uris[execution.properties["name"].string_value] = artifact.uri
+        uris = serve_then_log_input(sqlite_url, port, tmp_path / "home", record)
         assert uris == {"e1": "s3://twice/A", "e2": "s3://twice/A", "e3": "s3://twice/B"}
 
 

@@ -380,9 +380,8 @@ def test_a_record_referenced_by_a_spooled_write_is_stamped_with_what_it_held(tmp
     """Logged (id 1), logged again by reference while the store was down,
     then changed before the replay: the replay stamped it with what it holds
     now, and a later call took its old id for the new uri."""
-    from lineage.store import _spool
     from tests import backends
-    from tests.test_spool import free_port
+    from tests.test_spool import free_port, serve_then_log_input
 
     monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
     monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "0.1")
@@ -398,22 +397,5 @@ def test_a_record_referenced_by_a_spooled_write_is_stamped_with_what_it_held(tmp
     with pytest.warns(lineage.LineageWarning, match="unreachable"), lineage.execution("e2") as ex:
         ex.log_input(record)
     record.uri = "s3://b/B"
-    server = backends.ServerProcess(sqlite_url, port=port)
-    try:
-        import time
-
-        deadline = time.monotonic() + 30
-        while _spool.spool_files(str(tmp_path / "home")) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        with lineage.execution("e3") as ex:
-            ex.log_input(record)
-        while len(lineage.Store(url=sqlite_url).store.get_executions()) < 3 and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        server.stop()
-    store = lineage.Store(url=sqlite_url).store
-    uris = {}
-    for execution in store.get_executions():
-        [event] = store.get_events_by_execution_ids([execution.id])
-        uris[execution.properties["name"].string_value] = store.get_artifacts_by_id([event.artifact_id])[0].uri
+    uris = serve_then_log_input(sqlite_url, port, tmp_path / "home", record)
     assert uris == {"e1": "s3://b/A", "e2": "s3://b/A", "e3": "s3://b/B"}
