@@ -685,7 +685,7 @@ class ExecutionScope:
             self._outputs.extend(found)
 
 
-def _written(record: Artifact, writer: Optional[int] = None) -> bool:
+def _written(record: Artifact, writer: Any = None) -> bool:
     """Whether logging *record* writes it (else it is referenced by its id):
     no id, or changed since this process logged it (its uri set anew), or
     logged to another store than *writer*'s (when known)."""

@@ -399,3 +399,18 @@ def test_a_record_referenced_by_a_spooled_write_is_stamped_with_what_it_held(tmp
     record.uri = "s3://b/B"
     uris = serve_then_log_input(sqlite_url, port, tmp_path / "home", record)
     assert uris == {"e1": "s3://b/A", "e2": "s3://b/A", "e3": "s3://b/B"}
+
+
+def test_a_record_logged_again_after_a_reconnect_is_the_same_artifact(tmp_path, monkeypatch):
+    """A new connection to the same store (another spelling of its path, a
+    reconnect: a new writer) takes a logged record's id as it is: a stamp
+    names the store, not the writer (a Metrics was written twice)."""
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    metrics = lineage.Metrics(uri="s3://m", name="m")
+    Execution(name="a", workspace=Workspace(store=lineage.Store(url=url), name="w")).log_output(metrics)
+    first = metrics.id
+    reset_connections()
+    monkeypatch.chdir(tmp_path)
+    again = lineage.Store(url="sqlite:///x.db")
+    Execution(name="b", workspace=Workspace(store=again, name="w")).log_input(metrics)
+    assert (metrics.id, len(again.store.get_artifacts())) == (first, 1)

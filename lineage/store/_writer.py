@@ -304,10 +304,7 @@ _stamps_lock = threading.Lock()
 renew_after_fork(globals(), "_stamps_lock")
 
 
-_writer_tokens = itertools.count(1)
-
-
-def _stamp(stamped: List[Tuple[Artifact, int, Tuple[Any, ...]]], writer: int) -> None:
+def _stamp(stamped: List[Tuple[Artifact, int, Tuple[Any, ...]]], writer: Any) -> None:
     put = dict.__setitem__
     with _stamps_lock:
         for record, artifact_id, held in stamped:
@@ -315,7 +312,7 @@ def _stamp(stamped: List[Tuple[Artifact, int, Tuple[Any, ...]]], writer: int) ->
         _stamps.prune()
 
 
-def changed_since_logged(record: Artifact, writer: Optional[int] = None) -> bool:
+def changed_since_logged(record: Artifact, writer: Any = None) -> bool:
     """Whether *record*, which has an id, names another artifact than the
     one its id is: its uri, name or version set anew since this process
     logged it, or (given the *writer* it goes to) its id is of another
@@ -383,7 +380,10 @@ class Writer:
         # a record whose write went to the spool keeps its external id if it
         # is logged again unchanged.
         self._record_keys: Dict[int, Tuple[Any, str, Tuple[Any, ...]]] = {}
-        self._token = next(_writer_tokens)  # whose ids a stamp holds (see _stamps)
+        # The store whose ids a stamp holds (see _stamps): the same database
+        # however spelled or reconnected (a new writer after a fork or
+        # recording()) is one store.
+        self._token = backend.url._identity()
         # Whether the store holds artifacts without an external id (the
         # Kubeflow SDK's), and when that was last asked (see _legacy_store).
         self._legacy: Optional[bool] = None
