@@ -429,10 +429,15 @@ def serve_then_log_input(sqlite_url: str, port: int, home: Path, record: Any, na
         while _spool.spool_files(str(home)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _spool.spool_files(str(home)) == []
-        count = len(embedded(sqlite_url).get_executions())
         with lineage.execution(name) as ex:
             ex.log_input(record)
-        while len(embedded(sqlite_url).get_executions()) <= count and time.monotonic() < deadline:
+
+        def landed() -> bool:  # its end, with the input (its start may be stored first)
+            stored = embedded(sqlite_url)
+            return any(e.properties["name"].string_value == name and e.last_known_state == pb.Execution.COMPLETE
+                       for e in stored.get_executions())
+
+        while not landed() and time.monotonic() < deadline:
             time.sleep(0.1)  # a write made while the writer still thought the store down is drained
     finally:
         server.stop()
@@ -480,6 +485,23 @@ class TestRecordsChangedWhileSpooled:
         record.uri = "s3://twice/B"
         uris = serve_then_log_input(sqlite_url, port, tmp_path / "home", record)
         assert uris == {"e1": "s3://twice/A", "e2": "s3://twice/A", "e3": "s3://twice/B"}
+
+
+    def test_an_equal_record_in_a_spooled_write_changed_before_the_replay_is_a_new_artifact(
+        self, tmp_path, sqlite_url, monkeypatch
+    ):
+        """Two equal records in one spooled write (the second sent as the
+        first), the second changed before the replay: it was stamped with its
+        new uri when the write landed, and a later call took the old id."""
+        init_on_a_down_grpc_store(monkeypatch, "alias")
+        port = int(lineage._config.store_url().rsplit(":", 1)[1])
+        one, same = DataSet(uri="s3://alias/A", name="r"), DataSet(uri="s3://alias/A", name="r")
+        with pytest.warns(lineage.LineageWarning, match="unreachable"), lineage.execution("e1") as ex:
+            ex.log_output(one)
+            ex.log_output(same)
+        same.uri = "s3://alias/B"
+        uris = serve_then_log_input(sqlite_url, port, tmp_path / "home", same, name="e2")
+        assert uris == {"e1": "s3://alias/A", "e2": "s3://alias/B"}
 
 
 class TestFaults:

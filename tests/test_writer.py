@@ -414,3 +414,21 @@ def test_a_record_logged_again_after_a_reconnect_is_the_same_artifact(tmp_path, 
     again = lineage.Store(url="sqlite:///x.db")
     Execution(name="b", workspace=Workspace(store=again, name="w")).log_input(metrics)
     assert (metrics.id, len(again.store.get_artifacts())) == (first, 1)
+
+
+def test_an_equal_record_given_an_id_is_stamped_too(tmp_path):
+    """An equal record logged after the first gets its id from the cache; it
+    had no stamp, so logging it to another store referenced whatever
+    artifact had that id there."""
+    first = lineage.Store(url=f"sqlite:///{tmp_path / 'a.db'}")
+    second = lineage.Store(url=f"sqlite:///{tmp_path / 'b.db'}")
+    one, same = DataSet(uri="s3://equal/d", name="d"), DataSet(uri="s3://equal/d", name="d")
+    exe = Execution(name="a", workspace=Workspace(store=first, name="w"))
+    exe.log_input(one)
+    exe.log_input(same)
+    assert same.id == one.id == 1
+    Execution(name="other", workspace=Workspace(store=second, name="w")).log_input(DataSet(uri="s3://other", name="o"))
+    later = Execution(name="b", workspace=Workspace(store=second, name="w"))
+    later.log_input(same)
+    [event] = [e for e in second.store.get_events_by_execution_ids([later.id])]
+    assert [a.uri for a in second.store.get_artifacts_by_id([event.artifact_id])] == ["s3://equal/d"]

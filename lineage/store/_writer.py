@@ -162,6 +162,7 @@ class Pair:
     # In-process only: other records of the write that are the same artifact
     # (equal, not the same object), sent once; they get its id too.
     aliases: List[Artifact] = attrs.Factory(list)
+    alias_held: List[Tuple[Any, ...]] = attrs.Factory(list)  # what each held when prepared
 
 
 @attrs.define(eq=False)
@@ -721,6 +722,11 @@ class Writer:
         )
         return True
 
+    def _bind(self, record: Artifact, artifact_id: int, held: Optional[Tuple[Any, ...]] = None) -> None:
+        """Give *record* the id of a stored artifact, and its stamp (see _stamps)."""
+        object.__setattr__(record, "id", artifact_id)  # an id the store gave
+        _stamp([(record, artifact_id, held or _identity(record))], self._token)
+
     def _changed_since_logged(self, record: Artifact) -> bool:
         return changed_since_logged(record, self._token)
 
@@ -774,8 +780,9 @@ class Writer:
                 if first is not None:
                     if first.binding is None or first.binding[0] is not record:
                         first.aliases.append(record)  # an equal record: it was left without an id
+                        first.alias_held.append(_identity(record))
                 elif self._ids_by_key.get(key) is not None:  # logged already: no pair for it
-                    record.id = self._ids_by_key[key]
+                    self._bind(record, self._ids_by_key[key])
                 continue
             seen.add((key, event_type))
             by_uri = _by_uri(schema, digest, event_type)
@@ -786,7 +793,7 @@ class Writer:
                 if (known, event_type) in handle.logged or (known, event_type) in seen:
                     # Logged already, or also in this write as a record with
                     # its id: MLMD keeps one event per artifact and type.
-                    record.id = known
+                    self._bind(record, known)
                     continue
                 seen.add((known, event_type))
                 pairs.append(
@@ -889,7 +896,11 @@ class Writer:
                     for pair, artifact_id in landed
                 ),
                 # equal records sent as the pair's artifact: its id too
-                ((pair.event.type, artifact_id, (), alias, None) for pair, artifact_id in landed for alias in pair.aliases),
+                (
+                    (pair.event.type, artifact_id, (), alias, held)
+                    for pair, artifact_id in landed
+                    for alias, held in zip(pair.aliases, pair.alias_held)
+                ),
             ),
             handle,
         )
@@ -976,14 +987,14 @@ class Writer:
                 pair = pairs[index]
                 if handle is not None and (artifact.id, pair.event.type) in handle.logged:
                     if pair.binding is not None:
-                        pair.binding[0].id = artifact.id
+                        self._bind(pair.binding[0], artifact.id, pair.held)
                     drop.add(index)
                     continue
                 pairs[index] = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, artifact.id))
                 if not pair.by_uri:
                     with self._lock:
                         self._ids_by_key[artifact.external_id] = artifact.id
-        return _one_event_each([p for i, p in enumerate(pairs) if i not in drop])
+        return _one_event_each([p for i, p in enumerate(pairs) if i not in drop], self._token)
 
     def _legacy_store(self) -> bool:
         """Whether the store holds artifacts the Kubeflow SDK wrote (no
@@ -1196,7 +1207,7 @@ class Writer:
                     self._ids_by_key[pair.artifact.external_id] = artifact_id
                 pair = attrs.evolve(pair, artifact=None, event=_with_artifact(pair.event, artifact_id))
             kept.append(pair)
-        kept = _one_event_each(kept)
+        kept = _one_event_each(kept, self._token)
         if stored_execution is None and execution.HasField("id"):
             [stored_execution] = self._call_store("get_executions_by_id", [execution.id]) or [None]
         if (
@@ -1215,7 +1226,7 @@ class Writer:
         return kept, present
 
 
-def _one_event_each(pairs: List[Pair]) -> List[Pair]:
+def _one_event_each(pairs: List[Pair], store: Any) -> List[Pair]:
     """Drop a second reference to an artifact with the same event type: a
     record logged with its id and an equal new record that turned out to be
     it (MLMD refuses the whole write over a repeated event)."""
@@ -1225,10 +1236,13 @@ def _one_event_each(pairs: List[Pair]) -> List[Pair]:
         if pair.artifact is None:
             event = (pair.event.artifact_id, pair.event.type)
             if event in seen:
+                bound = []
                 if pair.binding is not None and pair.binding[0].id is None:
-                    pair.binding[0].id = pair.event.artifact_id
-                for alias in pair.aliases:
-                    object.__setattr__(alias, "id", pair.event.artifact_id)  # an id the store gave
+                    bound.append((pair.binding[0], pair.held))
+                bound.extend(zip(pair.aliases, pair.alias_held))
+                for record, _held in bound:
+                    object.__setattr__(record, "id", pair.event.artifact_id)  # an id the store gave
+                _stamp([(record, pair.event.artifact_id, held or _identity(record)) for record, held in bound], store)
                 continue
             seen.add(event)
         kept.append(pair)
