@@ -432,3 +432,16 @@ def test_an_equal_record_given_an_id_is_stamped_too(tmp_path):
     later.log_input(same)
     [event] = [e for e in second.store.get_events_by_execution_ids([later.id])]
     assert [a.uri for a in second.store.get_artifacts_by_id([event.artifact_id])] == ["s3://equal/d"]
+
+
+def test_a_record_logged_to_another_store_and_back_is_the_same_artifact_in_the_first(tmp_path):
+    """Store A, then store B, then A again: B has its own artifact, and A still
+    one (its key for the record was dropped when B's id was cleared, so A
+    wrote the Metrics a second time)."""
+    first = lineage.Store(url=f"sqlite:///{tmp_path / 'a.db'}")
+    second = lineage.Store(url=f"sqlite:///{tmp_path / 'b.db'}")
+    metrics = lineage.Metrics(uri="s3://m", name="m")
+    Execution(name="1", workspace=Workspace(store=first, name="w")).log_output(metrics)
+    Execution(name="2", workspace=Workspace(store=second, name="w")).log_input(metrics)
+    Execution(name="3", workspace=Workspace(store=first, name="w")).log_input(metrics)
+    assert (len(first.store.get_artifacts()), len(second.store.get_artifacts())) == (1, 1)

@@ -757,9 +757,10 @@ class Writer:
         by_key: Dict[Tuple[str, int], Pair] = {}  # the pair of each new artifact, by (key, event type)
         for record, event_type, path, taken in items:
             if record.id is not None and self._changed_since_logged(record):
-                object.__setattr__(record, "id", None)  # a new artifact: its id is the old one's
-                with self._lock:
-                    self._record_keys.pop(id(record), None)  # and so is its key, for a type not deduplicated
+                # A new artifact here: its id is the old one's, or another
+                # store's. (Its key is made anew by _record_key if the record
+                # changed; unchanged, it is still this store's artifact.)
+                object.__setattr__(record, "id", None)
             if record.id is not None:
                 if (record.id, event_type) in handle.logged or (record.id, event_type) in seen:
                     continue
