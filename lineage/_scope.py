@@ -47,7 +47,7 @@ from lineage.records import Artifact, _now, check_current, check_property_name, 
 from lineage.store import _digest
 from lineage.store._codec import exact_as_property
 from lineage.store._spool import logging_configured
-from lineage.store._writer import changed_since_logged
+from lineage.store._writer import PATH_INDEX_MAX, PATH_INDEX_MIN, written_when_logged
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
 
@@ -500,9 +500,10 @@ class ExecutionScope:
             )
         entry: Tuple[Any, ...] = (artifact, _path(path))
         self._check_open(where)
-        if self._enabled() and _written(artifact, self._exe._writer._token if self._exe is not None else None):
+        enabled = self._enabled()
+        if enabled and written_when_logged(artifact, self._exe._writer._token if self._exe is not None else None):
             check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
-        if pending == "_inputs" and self._enabled():
+        if pending == "_inputs" and enabled:
             # An input's bytes as the code read them: the call may change
             # the file before the execution is written.
             entry += (_digest.of_record(artifact),)
@@ -685,13 +686,6 @@ class ExecutionScope:
             self._outputs.extend(found)
 
 
-def _written(record: Artifact, writer: Any = None) -> bool:
-    """Whether logging *record* writes it (else it is referenced by its id):
-    no id, or changed since this process logged it (its uri set anew), or
-    logged to another store than *writer*'s (when known)."""
-    return record.id is None or changed_since_logged(record, writer)
-
-
 def _writable(found: List[Tuple[Artifact, Tuple[Any, ...]]], what: str) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
     """The records of a call that can be written; one that cannot (a dict
     of it changed in place to hold what no store can) is left out with a
@@ -699,7 +693,7 @@ def _writable(found: List[Tuple[Artifact, Tuple[Any, ...]]], what: str) -> List[
     kept = []
     for record, path in found:
         try:
-            if _written(record):  # one with an id is referenced, not written
+            if written_when_logged(record):  # one with an id is referenced, not written
                 check_current(record)
         except LineageError as exc:
             _fail_open(f"log the {what} record at {'.'.join(map(str, path)) or what}", exc)
@@ -751,8 +745,6 @@ def _path(path: Any) -> Tuple[Any, ...]:
         steps = path
     else:
         raise InvalidTypeError(f"path must be a str, an int or a tuple of them, got {describe(path)}")
-    from lineage.store._writer import PATH_INDEX_MAX, PATH_INDEX_MIN
-
     for step in steps:
         if type(step) is int and not PATH_INDEX_MIN <= step <= PATH_INDEX_MAX:
             raise InvalidValueError(

@@ -17,10 +17,11 @@ fields::
 
 Its fields become typed MLMD properties (str -> STRING, int -> INT,
 float -> DOUBLE, bool -> BOOLEAN, dict/list -> STRUCT), checked when a
-record is made and when a field is set. A type name belongs to one class:
-a second class defined with it is refused, unless it is the same class
-defined again (same module and name: a notebook cell run again). No field
-may be named ``kwargs``, the Kubeflow layout's name for the extra properties.
+record is made, when a field is set and when it is logged. A type name
+belongs to one set of fields: a second class with it and other fields is
+refused when first used, unless it is the same class defined again (same
+module and name: a notebook cell run again). No field may be named
+``kwargs``, the Kubeflow layout's name for the extra properties.
 
 This module knows nothing of MLMD; ``lineage.store`` turns records into
 protos and back using :func:`schema_of`.
@@ -448,8 +449,8 @@ def _id_to_str(value: Any) -> Any:
 # --------------------------------------------------------------------------- definitions
 
 
-#: The custom record class of each type name, claimed when the class is
-#: defined (see Artifact.__init_subclass__): one class per MLMD type.
+#: The custom record class of each type name as last defined (see
+#: Artifact.__init_subclass__): what an artifact of the type is read back as.
 _CLAIMED: Dict[str, type] = {}
 
 
@@ -465,10 +466,10 @@ def _full_name(cls: type) -> str:
 
 
 def _claim_type_name(cls: type) -> None:
-    """Refuse a second record class with the type name of another: a stored
-    artifact of it would read back as one of them, without the other's
-    fields. The same class defined again (a notebook cell run again, a
-    module reloaded: same module and name) takes the type name over."""
+    """Note *cls* as the class of its type name, the latest definition (a
+    notebook cell run again, a module reloaded). A clash with another
+    class's fields is refused when the class is first used
+    (_check_type_name_free), not here."""
     type_name = cls.__dict__.get("ARTIFACT_TYPE_NAME")
     if cls.__module__ == __name__ or not isinstance(type_name, str) or type_name in _BUILTIN_TYPE_NAMES:
         return  # lineage's own classes; schema_of refuses a bad or built-in name
@@ -504,7 +505,7 @@ def _check_field_names(cls: type) -> None:
     The Kubeflow SDK stored ``json.dumps(self.__dict__)``, whose "kwargs" are
     the extra properties (``Artifact.kwargs``): a field of that name would
     be written as a second "kwargs" and read back as the extra properties,
-    by lineage and by the old SDK. Seen in the class body (annotated or set)
+    by lineage and by the old SDK. Seen among the class body's annotations
     when the class is defined, and among its attrs fields when it is used.
     """
     body = cls.__dict__
@@ -1057,17 +1058,13 @@ def is_builtin(cls: type) -> bool:
 
 
 def _validate_declared_fields(record: Artifact) -> None:
-    if type(record) in _BUILTIN_RECORDS:
-        return
-    check_declared_fields(record)
-
-
-def check_declared_fields(record: Artifact) -> None:
     """Raise unless the declared fields of a custom record hold what they
-    declare, and hold nested data as JSON will give it back. Checked when
-    the record is made and when a field is set, and again when it is logged:
-    a value changed in place (``c.layers.append(x)``) is not set."""
+    declare, and hold nested data as JSON will give it back, when the record
+    is made (assignments: _check_assignments; changes in place, when it is
+    logged: check_current)."""
     cls = type(record)
+    if cls in _BUILTIN_RECORDS:
+        return
     for spec in _declared_specs(cls):
         value = getattr(record, spec.name)
         checked = _declared_value(cls, spec, value)

@@ -36,7 +36,7 @@ from lineage.store import (
     tls_url,
 )
 from lineage.store import _codec as codec
-from lineage.store._writer import changed_since_logged
+from lineage.store._writer import written_when_logged
 
 if TYPE_CHECKING:
     from lineage.graph import LineageGraph
@@ -507,7 +507,7 @@ class Execution:
             raise InvalidTypeError(
                 f"'artifact' must be a lineage.Artifact (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
             )
-        if artifact.id is None or changed_since_logged(artifact, self._writer._token):  # else referenced, not written
+        if written_when_logged(artifact, self._writer._token):  # else referenced by its id, not written
             check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
         if event_type == INPUT:
             self._write(inputs=[artifact])

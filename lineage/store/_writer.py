@@ -325,6 +325,13 @@ def changed_since_logged(record: Artifact, writer: Any = None) -> bool:
     return stamp[2] != _identity(record) or (writer is not None and stamp[3] != writer)
 
 
+def written_when_logged(record: Artifact, writer: Any = None) -> bool:
+    """Whether logging *record* writes it (else it is referenced by its id):
+    no id, or changed since this process logged it (its uri set anew), or
+    logged to another store than *writer*'s (when known)."""
+    return record.id is None or changed_since_logged(record, writer)
+
+
 def _identity(record: Artifact) -> Tuple[Any, ...]:
     """What makes *record* the artifact it is (the Kubeflow SDK's rule, less
     the workspace and content a record does not hold)."""
