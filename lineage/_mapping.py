@@ -781,7 +781,7 @@ def map_arguments(
                     if record is not None:
                         found = [(record, (name,))]
                 if found:
-                    rest = None if named else _without_records(value, found)
+                    rest = _without_records(value, found)
                     param = None
                     if rest:  # cfg={"data": DataSet(...), "lr": 0.1}: lr is a parameter too
                         param = param_value(name, rest)

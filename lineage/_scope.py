@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy
 import functools
 import heapq
 import inspect
@@ -47,7 +48,7 @@ from lineage.records import Artifact, _now, check_current, check_property_name, 
 from lineage.store import _digest
 from lineage.store._codec import exact_as_property
 from lineage.store._spool import logging_configured
-from lineage.store._writer import PATH_INDEX_MAX, PATH_INDEX_MIN, written_when_logged
+from lineage.store._writer import PATH_INDEX_MAX, PATH_INDEX_MIN, referenced_id, written_when_logged
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
 
@@ -338,8 +339,8 @@ class ExecutionScope:
         self._exe: Any = None  # lineage.workspace.Execution
         self._parent: Optional[ExecutionScope] = None
         # (record, event path, content digest taken when it was logged)
-        self._inputs: List[Tuple[Artifact, Tuple[Any, ...], Any]] = []
-        self._outputs: List[Tuple[Artifact, Tuple[Any, ...]]] = []
+        self._inputs: List[_Entry] = []
+        self._outputs: List[_Entry] = []
         self._params: Dict[str, Any] = {}
         self._params_sent: Optional[Dict[str, Any]] = None  # as the start write stored them
         self._start_props: Dict[str, Any] = {}
@@ -416,7 +417,7 @@ class ExecutionScope:
 
             def write() -> None:
                 props = self._param_props() if params else None
-                self._send(inputs=self._take_inputs(), properties=props)
+                self._send(inputs=self._as_logged(self._take_inputs()), properties=props)
                 if params:
                     self._params_sent = dict(self._params)
 
@@ -498,15 +499,15 @@ class ExecutionScope:
             raise InvalidTypeError(
                 f"{where}(artifact) must be a lineage record (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
             )
-        entry: Tuple[Any, ...] = (artifact, _path(path))
+        steps = _path(path)
         self._check_open(where)
         enabled = self._enabled()
         if enabled and written_when_logged(artifact, self._exe._writer._token if self._exe is not None else None):
             check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
-        if pending == "_inputs" and enabled:
-            # An input's bytes as the code read them: the call may change
-            # the file before the execution is written.
-            entry += (_digest.of_record(artifact),)
+        # An input's bytes as the code read them: the call may change
+        # the file before the execution is written.
+        taken = _digest.of_record(artifact) if pending == "_inputs" and enabled else None
+        entry = (artifact, steps, taken, _held(artifact), where)
         with self._lock:  # the list is swapped out under this lock when written
             self._check_open(where)
             getattr(self, pending).append(entry)
@@ -620,7 +621,7 @@ class ExecutionScope:
         assert self._exe is not None
         self._exe._write(spool=not _config.strict(), **write)
 
-    def _take_inputs(self) -> List[Tuple[Artifact, Tuple[Any, ...], Any]]:
+    def _take_inputs(self) -> List[_Entry]:
         inputs, self._inputs = self._inputs, []
         return inputs
 
@@ -634,7 +635,7 @@ class ExecutionScope:
             inputs = list(self._inputs)
 
             def write() -> None:
-                self._send(inputs=inputs, properties=props, state="RUNNING")
+                self._send(inputs=self._as_logged(inputs), properties=props, state="RUNNING")
                 self._start_written = True
                 self._params_sent = dict(self._params)
                 del self._inputs[: len(inputs)]
@@ -660,13 +661,17 @@ class ExecutionScope:
             inputs, outputs = self._take_inputs(), list(self._outputs)
             self._guarded(
                 "write the execution's end",
-                lambda: self._send(inputs=inputs, outputs=outputs, state=state, properties=props),
+                lambda: self._send(
+                    inputs=self._as_logged(inputs), outputs=self._as_logged(outputs), state=state, properties=props
+                ),
             )
 
     def _map_arguments(self, binder: _mapping.Binder, values: Dict[str, Any]) -> None:
         mapped = _mapping.map_arguments(binder, values, inputs=self._options.inputs, exclude=self._options.exclude)
         # Digests now, before the function runs: it may rewrite its inputs.
-        self._inputs.extend((record, path, _digest.of_record(record)) for record, path in _writable(mapped.inputs, "argument"))
+        self._inputs.extend(
+            (record, path, _digest.of_record(record), _held(record), "argument") for record, path in mapped.inputs
+        )
         self._params.update(mapped.params)
         for name, exc in mapped.failed:  # kept as a parameter (a repr); the other arguments are mapped
             _fail_open(f"map the argument {name!r}", exc)
@@ -681,25 +686,63 @@ class ExecutionScope:
             self._token = None
 
     def _outputs_from(self, value: Any, annotation: Any, root: Tuple[Any, ...] = ("return",)) -> None:
-        found = _writable(_mapping.outputs_of(value, annotation, self._options.outputs, root=root), "return value")
+        found = _mapping.outputs_of(value, annotation, self._options.outputs, root=root)
         with self._lock:
-            self._outputs.extend(found)
+            self._outputs.extend((record, path, None, _held(record), "return value") for record, path in found)
+
+    def _as_logged(self, entries: List[_Entry]) -> List[Tuple[Any, ...]]:
+        """The pending records of a write, as they were when logged.
+
+        Writes are deferred (to the start delay, or the end): a record whose
+        uri, name or version was set anew since it was logged (one DataSet
+        reused in a loop over parts, an input the function changed) is
+        written as it was then, a copy, not as what it holds now. One that
+        cannot be written (a dict of it changed in place to hold what no
+        store can) is left out with a warning naming it, and the others are
+        written (the write failed whole).
+        """
+        assert self._exe is not None
+        token = self._exe._writer._token
+        kept: List[Tuple[Any, ...]] = []
+        for record, path, taken, held, what in entries:
+            sent = record
+            if (record.uri, record.name, getattr(record, "version", None)) != held[0]:
+                sent = _as_it_was(record, held, token)
+            try:
+                if written_when_logged(sent, token):  # one with an id is referenced, not written
+                    check_current(sent)
+            except LineageError as exc:
+                _fail_open(f"log the {what} record at {'.'.join(map(str, path)) or what}", exc)
+                continue
+            kept.append((sent, path, taken) if taken is not None else (sent, path))
+        return kept
 
 
-def _writable(found: List[Tuple[Artifact, Tuple[Any, ...]]], what: str) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
-    """The records of a call that can be written; one that cannot (a dict
-    of it changed in place to hold what no store can) is left out with a
-    warning naming it, and the others are written (the write failed whole)."""
-    kept = []
-    for record, path in found:
-        try:
-            if written_when_logged(record):  # one with an id is referenced, not written
-                check_current(record)
-        except LineageError as exc:
-            _fail_open(f"log the {what} record at {'.'.join(map(str, path)) or what}", exc)
-            continue
-        kept.append((record, path))
-    return kept
+# A pending input or output of a scope: the record, its event path, its
+# content digest when logged (inputs; None for outputs), what it was then
+# (see _held), and what logged it (named in a warning).
+_Entry = Tuple[Artifact, Tuple[Any, ...], Any, Tuple[Any, ...], str]
+
+
+def _held(record: Artifact) -> Tuple[Any, ...]:
+    """What *record* is when it is logged: its uri, name and version, and
+    the id it is referenced by then, with the store that id is of (see
+    referenced_id)."""
+    return (record.uri, record.name, getattr(record, "version", None)), referenced_id(record)
+
+
+def _as_it_was(record: Artifact, held: Tuple[Any, ...], token: Any) -> Artifact:
+    """A copy of *record* with the uri, name and version it had when logged,
+    and the id it was referenced by then if that id is of this store."""
+    sent = copy.copy(record)
+    (uri, name, version), reference = held
+    object.__setattr__(sent, "uri", uri)
+    object.__setattr__(sent, "name", name)
+    if hasattr(sent, "version"):
+        object.__setattr__(sent, "version", version)
+    same_store = reference is not None and (reference[1] is None or reference[1] == token)
+    object.__setattr__(sent, "id", reference[0] if same_store else None)
+    return sent
 
 
 def _records_given(where: str, value: Any) -> Optional[List[Tuple[Artifact, Tuple[Any, ...]]]]:
@@ -795,9 +838,15 @@ class _Tracked:
         # source (the partial's were "execution", partial's own docstring
         # and module functools).
         source = inner
+        # What the partials bind: their positional arguments are in no
+        # signature of theirs, so the call is bound on the function itself.
+        bound_args: Tuple[Any, ...] = ()
+        bound_kwargs: Dict[str, Any] = {}
         while isinstance(source, functools.partial):
+            bound_args, bound_kwargs = source.args + bound_args, {**source.keywords, **bound_kwargs}
             source = source.func
         self.source = source
+        self.bound = (bound_args, bound_kwargs) if bound_args else None
         # A callable instance (a class with __call__) has no __name__: its class's.
         name = options.name or getattr(source, "__name__", None) or type(source).__name__
         description = options.description
@@ -811,7 +860,7 @@ class _Tracked:
                     description = None
         self.options = attrs.evolve(options, name=name, description=description)
         try:
-            self.binder = _mapping.Binder(inner)
+            self.binder = _mapping.Binder(inner if self.bound is None else source)
         except ValueError as exc:  # track(min): a builtin without a signature
             raise InvalidTypeError(
                 f"track() needs a function whose parameters Python can read; {describe(inner)} has none ({exc})"
@@ -838,6 +887,8 @@ class _Tracked:
     def scope(self, instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> ExecutionScope:
         scope = ExecutionScope(self.options, function=self.source)
         if scope._enabled():
+            if self.bound is not None:
+                args, kwargs = self.bound[0] + tuple(args), {**self.bound[1], **kwargs}
             try:
                 values = self.binder.bind(args, kwargs, bound_method=instance is not None)
             except TypeError:
@@ -912,11 +963,42 @@ def _decorate(func: F, options: _Options) -> F:
 
         return _TrackedFunction(func, gen_wrapper)  # type: ignore[return-value]
 
+    # Under a decorator of its own (functools.wraps) an async or generator
+    # function is a plain one to inspect: what the call returns says it.
+    underneath = inspect.unwrap(inner) if hasattr(inner, "__wrapped__") else inner
+    may_defer = inspect.iscoroutinefunction(underneath) or inspect.isgeneratorfunction(underneath)
+
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         scope = tracked.scope(instance, args, kwargs)
-        with scope:
+        if not may_defer:
+            with scope:
+                result = wrapped(*args, **kwargs)
+                tracked.outputs(scope, result)
+            return result
+        scope.__enter__()
+        try:
             result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            scope.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        if inspect.isawaitable(result) or inspect.isgenerator(result):
+            # The body runs later: the execution ends when it does.
+            scope._detach()
+            if inspect.isgenerator(result):
+                return _track_generator(tracked, result, instance, args, kwargs, scope=scope)
+            awaitable: Any = _continue_coroutine(tracked, scope, result)
+            try:  # named as the function's own coroutine is
+                awaitable.__name__, awaitable.__qualname__ = result.__name__, result.__qualname__  # type: ignore[attr-defined]
+            except (AttributeError, TypeError):  # a future or task
+                pass
+            weakref.finalize(awaitable, _never_awaited, scope, result.close if inspect.iscoroutine(result) else None)
+            return awaitable
+        try:
             tracked.outputs(scope, result)
+        except BaseException as exc:  # strict mode
+            scope.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        scope.__exit__(None, None, None)
         return result
 
     return _TrackedFunction(func, wrapper)  # type: ignore[return-value]
@@ -948,13 +1030,53 @@ class _TrackedFunction(wrapt.FunctionWrapper):  # type: ignore[misc]
         return self
 
 
-def _track_generator(tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _never_awaited(scope: ExecutionScope, close: Any) -> None:
+    """The awaitable of a call that began at the call (see _decorate) was
+    dropped (or ran to its end). One never awaited writes nothing: called
+    by the garbage collector, anywhere, this only drops its start write
+    (an execution whose start was written stays RUNNING, as it never
+    ended); the inner coroutine is closed with it, so that Python warns
+    once, of the outer one, as without @track."""
+    if close is not None:
+        close()
+    if not scope._done:
+        scope._done = True
+        if scope._scheduled is not None:
+            _scheduler.remove(scope._scheduled)
+
+
+async def _continue_coroutine(tracked: _Tracked, scope: ExecutionScope, coroutine: Any) -> Any:
+    # What a plain function returned for an async function under a
+    # decorator of its own: its execution, begun at the call, ends with
+    # the await.
+    token = _current.set(scope)
+    try:
+        try:
+            result = await coroutine
+            tracked.outputs(scope, result)
+        finally:
+            try:
+                _current.reset(token)
+            except ValueError:  # ended in another context
+                pass
+    except BaseException as exc:
+        scope._finish(exc)
+        raise
+    scope._finish(None)
+    return result
+
+
+def _track_generator(
+    tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any, scope: Optional[ExecutionScope] = None
+) -> Any:
     # A generator function: the execution starts at the first next() and
     # ends when the generator is exhausted, closed or fails. The current
     # execution is set only while the generator's own code runs.
-    scope = tracked.scope(instance, args, kwargs)
-    scope.__enter__()
-    scope._detach()
+    # *scope*: one entered already (a generator made by a plain function).
+    if scope is None:
+        scope = tracked.scope(instance, args, kwargs)
+        scope.__enter__()
+        scope._detach()
     index = 0
     to_send: Any = None
     throw: Optional[BaseException] = None

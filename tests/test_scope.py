@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
@@ -1563,3 +1564,185 @@ class TestDefaults:
         assert len(found) == 2
         runs = {mr.contexts(home_store, e.id)["lineage/run"] for e in found}
         assert len(runs) == 1 and next(iter(runs)).startswith("default/")
+
+
+
+class TestRecordsAsLogged:
+    """Writes are deferred (to the start delay, or the end): a record is
+    written as it was when logged, not as what it holds by then."""
+
+    def test_an_input_the_function_changes_is_recorded_as_it_came_in(self, tracked_sqlite):
+        @track(start_delay=60)
+        def bump(d: DataSet) -> DataSet:
+            d.uri, d.version = "s3://b/changed", "2"
+            return d
+
+        bump(DataSet(uri="s3://b/orig", name="d", version="1"))
+        [e] = mr.executions(tracked_sqlite, "bump")
+        assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("d",), "s3://b/orig"), ("OUTPUT", ("return",), "s3://b/changed")]
+
+    def test_one_record_logged_in_a_loop_over_parts_is_each_part(self, tracked_sqlite):
+        with execution("loop") as ex:
+            part = DataSet(uri="s3://b/p", name="part")
+            for i in range(3):
+                part.uri = f"s3://b/part{i}"
+                ex.log_input(part, i)
+            out = Model(uri="file:///m0", name="m")
+            ex.log_output(out, "first")
+            out.uri = "file:///m1"
+            ex.log_output(out, "second")
+        [e] = mr.executions(tracked_sqlite, "loop")
+        assert mr.paths(tracked_sqlite, e.id) == [
+            ("INPUT", (0,), "s3://b/part0"),
+            ("INPUT", (1,), "s3://b/part1"),
+            ("INPUT", (2,), "s3://b/part2"),
+            ("OUTPUT", ("first",), "file:///m0"),
+            ("OUTPUT", ("second",), "file:///m1"),
+        ]
+        assert part.id is not None and out.id is not None  # the records themselves: their last parts
+
+    def test_a_logged_input_changed_by_the_function_is_still_the_artifact_its_id_names(self, tracked_sqlite):
+        """An input that already has an id, changed by the function, is the
+        stored artifact it was (referenced by its id, not written again),
+        and what it became is a new one."""
+
+        @track(start_delay=60)
+        def rename(d: Metrics) -> Metrics:
+            d.uri = "file:///b.json"
+            return d
+
+        with execution("make") as ex:
+            first = ex.log_output(Metrics(uri="file:///a.json", name="m", values={"acc": 0.5}))
+        made = first.id
+        rename(first)
+        [e] = mr.executions(tracked_sqlite, "rename")
+        [(_, _, came), (_, _, went)] = mr.events(tracked_sqlite, e.id)
+        assert (came.id, came.uri, went.uri) == (made, "file:///a.json", "file:///b.json")
+        assert first.id == went.id != made
+        assert len(tracked_sqlite.store.get_artifacts()) == 2
+
+    def test_a_record_changed_in_place_after_log_output_loses_only_itself(self, tracked_sqlite):
+        """The whole execution (its input, params and state) was lost."""
+        from decimal import Decimal
+
+        lineage.init(strict=False)
+
+        @track(start_delay=60)
+        def train(d: DataSet, epochs: int = 3) -> None:
+            m = current_execution().log_output(Model(uri="file:///m", name="m", hyperparameters={"lr": 0.1}))
+            m.hyperparameters["lr"] = Decimal("0.1")
+
+        with pytest.warns(lineage.errors.LineageWarning, match=r"log_output record at log_output.*hyperparameters\['lr'\]"):
+            train(data())
+        [e] = mr.executions(tracked_sqlite, "train")
+        assert mr.state(e) == "COMPLETE" and [k for k, _, _ in mr.paths(tracked_sqlite, e.id)] == ["INPUT"]
+        assert mr.custom(e)["epochs"] == 3
+
+    def test_inputs_named_keep_the_other_items_of_a_config_as_a_parameter(self, tracked_sqlite):
+        """The other items were dropped when the parameter was named in inputs=."""
+
+        @track(inputs=["cfg"])
+        def fit(cfg):
+            return None
+
+        fit({"train": data(), "lr": 0.1})
+        [e] = mr.executions(tracked_sqlite, "fit")
+        assert mr.custom(e)["cfg"] == {"lr": 0.1}
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, e.id)] == [("cfg", "train")]
+
+
+class TestUnderOtherDecorators:
+    @staticmethod
+    def passthrough(f):
+        @functools.wraps(f)
+        def w(*a, **k):
+            return f(*a, **k)
+
+        return w
+
+    def test_an_async_function_or_generator_under_a_wraps_decorator(self, tracked_sqlite):
+        """@track above a functools.wraps decorator: the execution ended
+        COMPLETE when the coroutine or generator was made, before its body ran."""
+
+        @track
+        @self.passthrough
+        async def fetch(d: DataSet):
+            assert current_execution() is not None
+            await asyncio.sleep(0)
+            raise ValueError("boom")
+
+        @track
+        @self.passthrough
+        def parts(d: DataSet):
+            yield Model(uri="file:///y", name="y")
+            raise ValueError("boom")
+
+        @track
+        @self.passthrough
+        async def fine(d: DataSet) -> Model:
+            return Model(uri="file:///f", name="f")
+
+        with pytest.raises(ValueError):
+            asyncio.run(fetch(data()))
+        with pytest.raises(ValueError):
+            list(parts(data()))
+        assert asyncio.run(fine(data())).uri == "file:///f"
+        found = {e.properties["name"].string_value: e for e in mr.executions(tracked_sqlite)}
+        assert {n: mr.state(e) for n, e in found.items()} == {"fetch": "FAILED", "parts": "FAILED", "fine": "COMPLETE"}
+        assert [k for k, _, _ in mr.paths(tracked_sqlite, found["parts"].id)] == ["INPUT", "OUTPUT"]
+        assert mr.paths(tracked_sqlite, found["fine"].id)[-1] == ("OUTPUT", ("return",), "file:///f")
+
+    def test_a_coroutine_never_awaited_writes_nothing(self, tmp_path):
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", strict=True)  # the default start delay
+
+        @track
+        @self.passthrough
+        async def never(d: DataSet):
+            return None
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "was never awaited", as without @track
+            never(data())
+        import gc
+
+        gc.collect()
+        time.sleep(1.3)  # past the start delay: no RUNNING start write either
+        assert mr.executions(lineage.Store(url=url)) == []
+
+    def test_a_task_a_decorator_returns_ends_the_execution_when_awaited(self, tracked_sqlite):
+        def as_task(f):
+            @functools.wraps(f)
+            def w(*a, **k):
+                return asyncio.ensure_future(f(*a, **k))
+
+            return w
+
+        @track
+        @as_task
+        async def slow(d: DataSet) -> Model:
+            await asyncio.sleep(0.01)
+            return Model(uri="file:///t", name="t")
+
+        async def main():
+            return await slow(data())
+
+        assert asyncio.run(main()).uri == "file:///t"
+        [e] = mr.executions(tracked_sqlite, "slow")
+        assert mr.state(e) == "COMPLETE"
+        assert mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", ("return",), "file:///t")
+
+
+class TestPartials:
+    def test_a_record_a_partial_binds_by_position_is_an_input(self, tracked_sqlite):
+        """track(partial(f, record)) lost the record: a partial's signature
+        leaves out what it binds by position."""
+
+        def f(data: DataSet, path: DataSet, lr: float = 0.1):
+            return None
+
+        g = track(functools.partial(functools.partial(f, DataSet(uri="s3://b/pre", name="pre")), lr=0.5))
+        g("/tmp/x.csv")
+        [e] = mr.executions(tracked_sqlite, "f")
+        assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("data",), "s3://b/pre"), ("INPUT", ("path",), "file:///tmp/x.csv")]
+        assert mr.custom(e)["lr"] == 0.5

@@ -325,6 +325,21 @@ def changed_since_logged(record: Artifact, writer: Any = None) -> bool:
     return stamp[2] != _identity(record) or (writer is not None and stamp[3] != writer)
 
 
+def referenced_id(record: Artifact) -> Optional[Tuple[int, Any]]:
+    """The id logging *record* now would reference it by, and the store that
+    id is of (None: an id a user set, or read back, taken as it is); None
+    when logging it writes it (no id, or its uri, name or version set anew
+    since this process logged it)."""
+    if record.id is None:
+        return None
+    stamp = _stamps.get(id(record))
+    if stamp is None or stamp[0]() is not record or stamp[1] != record.id:
+        return record.id, None
+    if stamp[2] != _identity(record):
+        return None
+    return record.id, stamp[3]
+
+
 def written_when_logged(record: Artifact, writer: Any = None) -> bool:
     """Whether logging *record* writes it (else it is referenced by its id):
     no id, or changed since this process logged it (its uri set anew), or
