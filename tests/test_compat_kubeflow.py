@@ -650,3 +650,70 @@ class TestFromAReviewAgainstTheOldSDK:
         w1 = Workspace(store=lineage.Store(url=any_url), name="ws")
         w2 = Workspace(store=lineage.Store(url=any_url), name="ws")
         assert Execution(name="e", workspace=w2, run=Run(workspace=w1, name="r")).id is not None
+
+
+class SDKPatternCheckpoint(metadata.Artifact):
+    """A custom artifact in the SDK's own pattern: scalars as properties,
+    every field (nested ones too) in __ALL_META__ (json.dumps(self.__dict__))."""
+
+    ARTIFACT_TYPE_NAME = "acme.org/test/sdk_pattern_checkpoint"
+
+    def __init__(self, uri, name, step, config):
+        self.uri, self.name, self.step, self.config, self.id = uri, name, step, config, None
+
+    def serialization(self):
+        return mlpb.Artifact(
+            uri=self.uri,
+            properties={
+                "name": mlpb.Value(string_value=self.name),
+                "step": mlpb.Value(int_value=self.step),
+                "__ALL_META__": mlpb.Value(string_value=json.dumps(self.__dict__)),
+            },
+        )
+
+
+class TestKubeflowStyleObjectsKeepWhatTheSDKKept:
+    def test_a_field_kept_only_in_all_meta_is_kept(self, lineage_store, old_store):
+        """A nested field a custom class keeps only in its __ALL_META__ was
+        dropped when lineage logged the object (read back from what the old
+        SDK wrote, it is an extra property): both read back the same now."""
+        old_store.store.put_artifact_type(
+            mlpb.ArtifactType(
+                name=SDKPatternCheckpoint.ARTIFACT_TYPE_NAME,
+                properties={"name": mlpb.STRING, "step": mlpb.INT, "__ALL_META__": mlpb.STRING},
+            )
+        )
+        register_kubeflow_types(lineage_store)
+        config = {"lr": 0.1, "layers": [3, 2]}
+        by_sdk = metadata.Execution(name="t", workspace=metadata.Workspace(store=old_store, name="ws")).log_output(
+            SDKPatternCheckpoint("s3://c/1", "c", 5, config)
+        )
+        by_lineage = Execution(name="t", workspace=Workspace(store=lineage_store, name="ws")).log_output(
+            SDKPatternCheckpoint("s3://c/2", "c", 5, config)
+        )
+
+        read = [lineage_store.get_artifact(a.id) for a in (by_sdk, by_lineage)]
+        assert [(r.step, r.extra) for r in read] == [(5, {"config": config})] * 2
+
+    @pytest.mark.parametrize("cls", [metadata.DataSet, metadata.Model, metadata.Metrics])
+    def test_the_sdk_objects_workspace_field_is_kept(self, lineage_store, cls):
+        """The SDK's DataSet(workspace=...) keeps it in __ALL_META__; logged by lineage it was lost."""
+        ex = Execution(name="t", workspace=Workspace(store=lineage_store, name="ws"))
+        obj = ex.log_output(cls(uri="s3://w", name="w", workspace="team-a"))
+
+        assert lineage_store.get_artifact(obj.id).workspace == "team-a"
+
+    @pytest.mark.parametrize("reserved", ["__kf_workspace__", "__kf_run__"])
+    def test_a_reserved_custom_property_is_refused(self, lineage_store, reserved):
+        """The SDK's test_log_invalid_artifacts_should_fail: its ArtifactFixture
+        serializing a reserved key raises ValueError; lineage dropped the key
+        and logged it."""
+
+        class Fixture(PlainCheckpoint):
+            def serialization(self):
+                return mlpb.Artifact(uri=self.uri, custom_properties={reserved: mlpb.Value(string_value="ws1")})
+
+        ex = Execution(name="t", workspace=Workspace(store=lineage_store, name="ws"))
+        with pytest.raises(ValueError, match=reserved):
+            ex.log_input(Fixture("gs://uri"))
+        assert lineage_store.store.get_artifacts() == []

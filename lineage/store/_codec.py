@@ -37,7 +37,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lineage import records
 from lineage._fork import renew_after_fork
-from lineage.errors import InvalidTypeError, InvalidValueError, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, ReservedPropertyError, describe
 from lineage.records import BOOL, FLOAT, INT, JSON, MAX_CONTEXT_NAME_BYTES, STR, Artifact, RecordSchema, schema_of
 
 __all__ = [
@@ -754,6 +754,11 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
             raise InvalidTypeError(
                 f"{cls_name}.serialization() must return an MLMD Artifact (metadata_store_pb2.Artifact), got {describe(proto)}"
             ) from None
+    for key in (WORKSPACE_PROPERTY, RUN_PROPERTY):
+        if key in proto.custom_properties:
+            # As the Kubeflow SDK: lineage names the workspace and run; a
+            # serialization() claiming others is refused, not overridden.
+            raise ReservedPropertyError(f"{cls_name}.serialization(): custom_properties contains reserved key {key}")
     skip = {ALL_META, "create_time", WORKSPACE_PROPERTY, RUN_PROPERTY}
     values = {k: _raw_value(v) for k, v in proto.properties.items() if k not in skip}
     values = {k: v for k, v in values.items() if v is not None}
@@ -775,6 +780,23 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
             kwargs[key] = value
     if isinstance(meta.get("kwargs"), dict):
         extra = {**meta["kwargs"], **extra}
+    # What the object kept only in __ALL_META__ (the SDK's pattern for nested
+    # fields, json.dumps(self.__dict__)) and its class has no field for is
+    # an extra property, as when lineage reads what the SDK wrote: it was lost.
+    for key, value in meta.items():
+        if (
+            key not in fields
+            and key not in _SET_BY_LINEAGE
+            and key != "kwargs"
+            and value is not None
+            and isinstance(key, str)
+            and not records.is_reserved_property_name(key)
+        ):
+            extra.setdefault(key, value)
+    # The SDK's own classes keep the workspace they were given (a field,
+    # not the workspace logged in) in __ALL_META__ only.
+    if "workspace" in records.field_names(cls) and isinstance(meta.get("workspace"), str):
+        kwargs["workspace"] = meta["workspace"]
     # A custom property named like a field of the record (a "version" custom
     # property) sets it, unless a property did; it cannot be an extra one.
     for key in fields.intersection(extra):
