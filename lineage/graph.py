@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import urllib.parse
 import uuid
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -250,7 +251,10 @@ class LineageGraph:
 
     def _dataset(self, artifact_id: int) -> Dict[str, Any]:
         uri = str(self.artifacts[artifact_id].uri)
-        parts = urllib.parse.urlsplit(uri)
+        # RFC 3986's own reading (appendix B): it never raises (urlsplit did,
+        # on a "[" in the host: the whole export failed) and drops nothing
+        # (urlsplit took tabs and newlines out: two uris, one dataset).
+        parts = _split_uri(uri)
         if parts.scheme and parts.netloc:
             # Without the user and password of https://user:pw@host/x: events
             # go to other systems, and one dataset is one dataset whoever read it.
@@ -294,7 +298,11 @@ _OPENLINEAGE_STATES = {"COMPLETE": "COMPLETE", "CACHED": "COMPLETE", "FAILED": "
 
 def _dot_label(lines: List[str]) -> str:
     """A DOT string: quotes and backslashes escaped, one label line per item."""
-    escaped = [line.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "") for line in lines]
+    # "&" too: Graphviz reads HTML entities in any label ("R&amp;D" was drawn "R&D").
+    escaped = [
+        line.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "")
+        for line in lines
+    ]
     return '"' + "\\n".join(escaped) + '"'
 
 
@@ -307,6 +315,16 @@ def _mermaid_label(lines: List[str]) -> str:
             line = line.replace(char, code)
         out.append(line.replace("\r", "").replace("\n", "<br/>"))
     return "<br/>".join(out)
+
+
+_URI = re.compile(r"^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?://([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?\Z", re.DOTALL)
+
+
+def _split_uri(uri: str) -> urllib.parse.SplitResult:
+    match = _URI.match(uri)
+    assert match is not None  # every group is optional
+    scheme, netloc, path, query, fragment = (group or "" for group in match.groups())
+    return urllib.parse.SplitResult(scheme.lower(), netloc, path, query, fragment)
 
 
 def _iso(milliseconds: Any) -> Optional[str]:

@@ -124,7 +124,7 @@ def assert_lineage(
         InvalidTypeError, InvalidValueError: an argument is not what it
             must be (named, with its value).
     """
-    from lineage.workspace import Store, _check_artifact_id
+    from lineage.workspace import Store, _check_artifact_id, check_names_stored
 
     if not isinstance(artifact, Artifact):
         raise InvalidTypeError(f"assert_lineage(artifact) must be a lineage record, got {describe(artifact)}")
@@ -150,6 +150,15 @@ def assert_lineage(
     elif not isinstance(store, Store):
         raise InvalidTypeError(f"assert_lineage(store) must be a lineage.Store or a store URL, got {describe(store)}")
     graph = store._connection.reader.upstream(artifact.id)
+    stored = graph["artifacts"].get(artifact.id)
+    if stored is None:
+        raise AssertionError(
+            f"store {store.url.redacted()} holds no artifact #{artifact.id} ({artifact!r} was logged to another store?)"
+        )
+    try:
+        check_names_stored("assert_lineage", artifact, stored, store._connection, store.url)
+    except InvalidValueError as exc:
+        raise AssertionError(str(exc)) from None
     # Upstream: what an execution on the way took as input. The graph also
     # holds those executions' other outputs (a Metrics beside the Model),
     # which are not upstream of the artifact.
@@ -166,7 +175,10 @@ def assert_lineage(
             e["id"]: e for e in graph["executions"].values()
         }
         direct = {ex for (aid, ex, kind) in graph["edges"] if aid == artifact.id and kind.endswith("OUTPUT")}
-        names = sorted({producers[e].get("name") for e in direct if e in producers})
+        # As the graph shows them: an execution another tool wrote may have no name, only a type
+        names = sorted(
+            {str(producers[e].get("name") or producers[e].get("type") or "execution") for e in direct if e in producers}
+        )
         if produced_by not in names:
             raise AssertionError(f"{artifact!r} was produced by {names or 'no execution'}, not {produced_by!r}")
 

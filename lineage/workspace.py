@@ -191,10 +191,30 @@ class Store:
                 f"{method}(artifact): store {self.url.redacted()} holds no artifact with id {artifact_id}"
                 + (f" ({artifact!r} was logged to another store?)" if isinstance(artifact, Artifact) else "")
             )
+        if isinstance(artifact, Artifact):
+            check_names_stored(method, artifact, upstream["artifacts"][artifact_id], self._connection, self.url)
         return build(artifact_id, upstream)
 
     def __repr__(self) -> str:
         return f"Store({self.url.redacted()!r})"
+
+
+def check_names_stored(where: str, record: Artifact, stored: Artifact, connection: Connection, url: StoreURL) -> None:
+    """Raise UnknownArtifactError unless *record* is the artifact its id names
+    in this store: not logged to another store (whose ids these are not), nor
+    changed since it was logged (a new artifact, as the writer takes it)."""
+    from lineage.errors import UnknownArtifactError
+    from lineage.store._writer import changed_since_logged
+
+    def identity(r: Artifact) -> Tuple[Any, ...]:
+        # type(r): a type this process has no class for is read as Artifact, both times
+        return (type(r).ARTIFACT_TYPE_NAME, r.uri, r.name, getattr(r, "version", None))
+
+    if changed_since_logged(record, connection.writer._token) or identity(record) != identity(stored):
+        raise UnknownArtifactError(
+            f"{where}(artifact): {record!r} is not artifact #{record.id} of store {url.redacted()} "
+            f"(that is {stored!r}): was it logged to another store, or changed since it was logged?"
+        )
 
 
 def _pem_bytes(key: str, text: str) -> bytes:

@@ -327,3 +327,67 @@ class TestExportDetails:
         assert "d v3" in self.graph(version="3").to_mermaid()
         mermaid = self.graph(name="`code`").to_mermaid()
         assert "`" not in mermaid and "#96;code#96;" in mermaid
+
+
+class TestGraphOfOddStores:
+    def test_a_record_logged_to_another_store_is_not_shown_as_this_stores_artifact_of_its_id(self, store, tmp_path):
+        """Store B's artifact #1 is not the lineage of a record logged to store A with id 1."""
+        other = f"sqlite:///{tmp_path / 'b.db'}"
+        with lineage.execution("make_cats", store=other) as ex:
+            ex.log_output(Model(uri="s3://b/cats.pt", name="cats"))
+        with lineage.execution("train") as ex:
+            dog = ex.log_output(Model(uri="s3://b/dogs.pt", name="dogs"))
+        assert dog.id == 1
+        with pytest.raises(lineage.UnknownArtifactError, match=r"is not artifact #1 of store"):
+            lineage.Store(url=other).lineage(dog)
+        dog.uri = "s3://b/dogs-v2.pt"  # a new artifact now, not the one its old id names
+        with pytest.raises(lineage.UnknownArtifactError, match=r"changed since it was logged"):
+            store.describe_lineage(dog)
+        assert "dogs" in store.describe_lineage(1)  # by id: as asked
+
+    def test_properties_other_tools_declared_do_not_replace_the_executions_own_fields(self, store):
+        """TFX's declared "state" property (and an "id") are properties: the
+        graph keeps MLMD's state and id, and its edges."""
+        mlmd = store.store
+        examples = mlmd.put_artifact_type(pb.ArtifactType(name="Examples"))
+        trainer = pb.ExecutionType(name="tfx.Trainer")
+        trainer.properties["state"] = pb.STRING
+        trainer.properties["id"] = pb.INT
+        trainer_id = mlmd.put_execution_type(trainer)
+        [source, output] = mlmd.put_artifacts(
+            [pb.Artifact(type_id=examples, uri="gs://ex"), pb.Artifact(type_id=examples, uri="gs://model")]
+        )
+        run = pb.Execution(type_id=trainer_id, last_known_state=pb.Execution.COMPLETE)
+        run.properties["state"].string_value = "complete"
+        run.properties["id"].int_value = 999
+        [execution_id] = mlmd.put_executions([run])
+        mlmd.put_events([
+            pb.Event(artifact_id=source, execution_id=execution_id, type=pb.Event.INPUT),
+            pb.Event(artifact_id=output, execution_id=execution_id, type=pb.Event.OUTPUT),
+        ])
+        graph = store.lineage(output)
+        assert list(graph.executions) == [execution_id]
+        summary = graph.executions[execution_id]
+        assert (summary["id"], summary["state"]) == (execution_id, "COMPLETE")
+        assert summary["properties"]["state"] == "complete" and summary["properties"]["id"] == 999
+        assert f"a{source} -> e{execution_id};" in graph.to_dot()
+        [event] = graph.to_openlineage()
+        assert event["eventType"] == "COMPLETE" and event["inputs"] == [{"namespace": "gs://ex", "name": "/"}]
+
+    def test_openlineage_export_takes_any_uri(self, store):
+        """A "[" in a uri's host made urlsplit raise (the whole export failed);
+        a newline in a uri was dropped (two uris, one dataset)."""
+        with lineage.execution("e") as ex:
+            ex.log_input(DataSet(uri="smb://host[1]/share/x", name="a"))
+            ex.log_input(DataSet(uri="http://[fe80::1/x", name="b"))
+            ex.log_input(DataSet(uri="s3://b/a\nb", name="c"))
+            model = ex.log_output(Model(uri="s3://b/m", name="m"))
+        [event] = store.lineage(model).to_openlineage()
+        assert {(d["namespace"], d["name"]) for d in event["inputs"]} == {
+            ("smb://host[1]", "share/x"), ("http://[fe80::1", "x"), ("s3://b", "a\nb")
+        }
+
+    def test_an_entity_in_a_name_is_text_in_dot(self, store):
+        with lineage.execution("e") as ex:
+            model = ex.log_output(Model(uri="s3://b/m", name="R&amp;D"))
+        assert 'label="Model R&amp;amp;D' in store.lineage(model).to_dot()

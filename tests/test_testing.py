@@ -278,3 +278,36 @@ class TestServeProcessURL:
 
         with pytest.raises(getattr(lineage, error), match=message):
             ServeProcess("memory://", args, wait=False, **options)
+
+
+def test_assert_lineage_fails_for_an_artifact_the_store_does_not_hold_or_holds_as_another(tmp_path):
+    """It passed for an id no store holds, and judged a record logged to store A
+    by store B's artifact of the same id; producers without a name (another
+    tool's) made it raise TypeError."""
+    import pytest
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    import lineage
+    from lineage import Model
+    from lineage.testing import assert_lineage
+
+    a = lineage.Store(url=f"sqlite:///{tmp_path / 'a.db'}")
+    b = lineage.Store(url=f"sqlite:///{tmp_path / 'b.db'}")
+    with lineage.execution("make_cats", store=f"sqlite:///{tmp_path / 'b.db'}") as ex:
+        ex.log_output(Model(uri="s3://b/cats.pt", name="cats"))
+    with lineage.execution("train", store=f"sqlite:///{tmp_path / 'a.db'}") as ex:
+        dog = ex.log_output(Model(uri="s3://b/dogs.pt", name="dogs"))
+    ghost = Model(uri="x", name="ghost")
+    ghost.id = 999
+    with pytest.raises(AssertionError, match="holds no artifact #999"):
+        assert_lineage(ghost, store=a)
+    with pytest.raises(AssertionError, match="is not artifact #1"):
+        assert_lineage(dog, produced_by="train", store=b)
+    assert_lineage(dog, produced_by="train", store=a)
+
+    mlmd = a.store
+    trainer = mlmd.put_execution_type(pb.ExecutionType(name="Trainer"))
+    [unnamed] = mlmd.put_executions([pb.Execution(type_id=trainer)])
+    mlmd.put_events([pb.Event(artifact_id=dog.id, execution_id=unnamed, type=pb.Event.OUTPUT)])
+    with pytest.raises(AssertionError, match=r"produced by \['Trainer', 'train'\], not 'fit'"):
+        assert_lineage(dog, produced_by="fit", store=a)

@@ -978,6 +978,11 @@ def context_summary(proto: pb.Context) -> Dict[str, Any]:
     return out
 
 
+_SUMMARY_KEYS = frozenset(
+    {"id", "state", "external_id", "workspace", "run", "properties", "type", "create_time_ms", "last_update_time_ms"}
+)
+
+
 def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
     out: Dict[str, Any] = {
         "id": proto.id,
@@ -986,12 +991,20 @@ def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
     }
     # Sorted: protobuf maps have no stable order (exports of one graph
     # differed from one process to the next).
+    # A property another tool declared under a name the summary itself uses
+    # (TFX's "state", an "id") is one of its properties, not the summary's.
+    shadowed: Dict[str, Any] = {}
     for key, value in sorted(proto.properties.items()):
-        if key != ALL_META:
+        if key in _SUMMARY_KEYS:
+            shadowed[key] = from_value(value)
+        elif key != ALL_META:
             out[key] = from_value(value)
     for key, value in _long_declared(proto.custom_properties).items():
-        out.setdefault(key, from_value(value))
+        if key not in _SUMMARY_KEYS:
+            out.setdefault(key, from_value(value))
     custom = {decode(k): from_value(v) for k, v in sorted(proto.custom_properties.items()) if not k.startswith(_LONG)}
+    for key, value in shadowed.items():
+        custom.setdefault(key, value)
     out["workspace"] = custom.pop(WORKSPACE_PROPERTY, None)
     out["run"] = custom.pop(RUN_PROPERTY, None)
     exact = custom.get("lineage.params")
