@@ -27,7 +27,7 @@ import linecache
 import re
 import shlex
 import tokenize
-from typing import Any, Dict, List, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from lineage import _mapping
 from lineage._scope import _fail_open, execution
@@ -156,6 +156,45 @@ class _Names(ast.NodeVisitor):
         self._local.pop()
 
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension  # noqa: N815
+
+    def visit_Call(self, node: ast.Call) -> None:  # noqa: N802
+        code = _magic_code(node)
+        if code is not None:
+            try:
+                tree = ast.parse(code)
+            except SyntaxError:  # IPython's syntax within: its names are not seen
+                pass
+            else:
+                self.visit(tree)
+                return
+        self.generic_visit(node)
+
+
+# Magics that run the code they are given in the user's namespace: %time x = f(d),
+# %%time and %%capture cells (their code is a string once IPython has read the cell).
+_LINE_MAGICS_RUNNING_CODE = frozenset({"time", "prun"})
+_CELL_MAGICS_RUNNING_CODE = frozenset({"time", "prun", "capture"})
+
+
+def _magic_code(node: ast.Call) -> Optional[str]:
+    """The code a ``get_ipython().run_line_magic("time", "x = f(d)")`` call
+    (what IPython makes of ``%time x = f(d)``) runs, or a cell magic's cell."""
+    func = node.func
+    if not (
+        isinstance(func, ast.Attribute)
+        and func.attr in ("run_line_magic", "run_cell_magic")
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "get_ipython"
+        and all(isinstance(arg, ast.Constant) and isinstance(arg.value, str) for arg in node.args)
+    ):
+        return None
+    names = [arg.value for arg in node.args]  # type: ignore[attr-defined]
+    if func.attr == "run_line_magic" and len(names) == 2 and names[0] in _LINE_MAGICS_RUNNING_CODE:
+        return names[1]
+    if func.attr == "run_cell_magic" and len(names) == 3 and names[0] in _CELL_MAGICS_RUNNING_CODE:
+        return names[2]
+    return None
 
 
 def _names(tree: ast.Module) -> Tuple[List[str], List[str]]:

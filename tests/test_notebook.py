@@ -322,6 +322,26 @@ class TestSecondReviewOfTheMagic:
         store = lineage.Store(url=sqlite_url)
         assert mr.paths(store, mr.one_execution(store, "fix").id) == [("OUTPUT", ("bad",), "s3://nb3/broken")]
 
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "%time model = DataSet(uri=raw.uri + '.pt', name='m')\n",
+            "%%time\nmodel = DataSet(uri=raw.uri + '.pt', name='m')\n",
+            "%%capture\nmodel = DataSet(uri=raw.uri + '.pt', name='m')\n",
+        ],
+    )
+    def test_code_a_time_magic_runs_is_the_cells(self, shell, sqlite_url, body):
+        """%time model = fit(raw): the line is a string to Python once IPython
+        has read it, and the cell had no input and no output."""
+        assert run(shell, 'raw = DataSet(uri="s3://nb4/raw.csv", name="raw")').success
+        result = run(shell, "%%track fit\n" + body)
+        assert result.success, result.error_in_exec
+        store = lineage.Store(url=sqlite_url)
+        assert sorted(mr.paths(store, mr.one_execution(store, "fit").id)) == [
+            ("INPUT", ("raw",), "s3://nb4/raw.csv"),
+            ("OUTPUT", ("model",), "s3://nb4/raw.csv.pt"),
+        ]
+
 
 @pytest.mark.parametrize(
     "last, shown",
