@@ -76,7 +76,8 @@ class _Names(ast.NodeVisitor):
     variables are not the cell's.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, ipython: Any = None) -> None:
+        self._ipython = ipython  # to read the code a magic runs as IPython does
         self.read: Dict[str, None] = {}
         self.assigned: Dict[str, None] = {}
         self._local: List[Set[str]] = []
@@ -158,11 +159,15 @@ class _Names(ast.NodeVisitor):
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension  # noqa: N815
 
     def visit_Call(self, node: ast.Call) -> None:  # noqa: N802
-        code = _magic_code(node)
+        code = _magic_code(node, self._ipython)
         if code is not None:
             try:
+                # As the magic runs it: %%time and %%capture cells may hold
+                # !commands and magics (%matplotlib, a nested %time).
+                if self._ipython is not None:
+                    code = self._ipython.transform_cell(code)
                 tree = ast.parse(code)
-            except SyntaxError:  # IPython's syntax within: its names are not seen
+            except (SyntaxError, ValueError):  # IPython's syntax within: its names are not seen
                 pass
             else:
                 self.visit(tree)
@@ -176,7 +181,7 @@ _LINE_MAGICS_RUNNING_CODE = frozenset({"time", "prun"})
 _CELL_MAGICS_RUNNING_CODE = frozenset({"time", "prun", "capture"})
 
 
-def _magic_code(node: ast.Call) -> Optional[str]:
+def _magic_code(node: ast.Call, ipython: Any = None) -> Optional[str]:
     """The code a ``get_ipython().run_line_magic("time", "x = f(d)")`` call
     (what IPython makes of ``%time x = f(d)``) runs, or a cell magic's cell."""
     func = node.func
@@ -191,15 +196,22 @@ def _magic_code(node: ast.Call) -> Optional[str]:
         return None
     names = [arg.value for arg in node.args]  # type: ignore[attr-defined]
     if func.attr == "run_line_magic" and len(names) == 2 and names[0] in _LINE_MAGICS_RUNNING_CODE:
+        if names[0] == "prun" and ipython is not None:
+            # %prun -s cumulative x = f(d): its options are not code
+            try:
+                magic = ipython.find_line_magic("prun").__self__
+                return str(magic.parse_options(names[1], "D:l:rs:T:q", list_all=True, posix=False)[1])
+            except Exception:
+                return None
         return names[1]
     if func.attr == "run_cell_magic" and len(names) == 3 and names[0] in _CELL_MAGICS_RUNNING_CODE:
         return names[2]
     return None
 
 
-def _names(tree: ast.Module) -> Tuple[List[str], List[str]]:
+def _names(tree: ast.Module, ipython: Any = None) -> Tuple[List[str], List[str]]:
     """Names the cell reads before assigning them, and names it assigns (in order)."""
-    visitor = _Names()
+    visitor = _Names(ipython)
     visitor.visit(tree)
     return list(visitor.read), list(visitor.assigned)
 
@@ -258,7 +270,7 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
     # source_sha256, tracebacks) of an earlier cell's function was the later one's.
     filename = f"<cell {next(_cells)}: %%track {name}>"
     tree = ast.parse(source, filename)  # a SyntaxError here: nothing ran, nothing recorded
-    read, assigned = _names(tree)
+    read, assigned = _names(tree, ipython)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     # dont_inherit: not this module's `from __future__ import annotations`
     # (the cell's annotations became strings: `path: DataSet` no input).

@@ -156,7 +156,7 @@ def assert_lineage(
             f"store {store.url.redacted()} holds no artifact #{artifact.id} ({artifact!r} was logged to another store?)"
         )
     try:
-        check_names_stored("assert_lineage", artifact, stored, store._connection, store.url)
+        check_names_stored("assert_lineage", artifact, stored, store.url)
     except InvalidValueError as exc:
         raise AssertionError(str(exc)) from None
     # Upstream: what an execution on the way took as input. The graph also

@@ -21,7 +21,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
-from lineage.errors import InvalidTypeError, InvalidValueError, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe
 from lineage.records import Artifact, Model, _now, check_current, check_json, check_text, record_class_for
 from lineage.store import (
     INPUT,
@@ -192,14 +192,23 @@ class Store:
                 + (f" ({artifact!r} was logged to another store?)" if isinstance(artifact, Artifact) else "")
             )
         if isinstance(artifact, Artifact):
-            check_names_stored(method, artifact, upstream["artifacts"][artifact_id], self._connection, self.url)
+            check_names_stored(method, artifact, upstream["artifacts"][artifact_id], self.url)
+        elif codec.is_kubeflow_style(artifact):
+            # Its id may be another store's too: as a record, what it names here
+            try:
+                record = codec.record_from_kubeflow_style(artifact)
+            except LineageError:  # one lineage could not log (the old SDK did): its id is as asked
+                record = None
+            if record is not None:
+                object.__setattr__(record, "id", artifact_id)
+                check_names_stored(method, record, upstream["artifacts"][artifact_id], self.url)
         return build(artifact_id, upstream)
 
     def __repr__(self) -> str:
         return f"Store({self.url.redacted()!r})"
 
 
-def check_names_stored(where: str, record: Artifact, stored: Artifact, connection: Connection, url: StoreURL) -> None:
+def check_names_stored(where: str, record: Artifact, stored: Artifact, url: StoreURL) -> None:
     """Raise UnknownArtifactError unless *record* is the artifact its id names
     in this store: not logged to another store (whose ids these are not), nor
     changed since it was logged (a new artifact, as the writer takes it)."""
@@ -207,10 +216,23 @@ def check_names_stored(where: str, record: Artifact, stored: Artifact, connectio
     from lineage.store._writer import changed_since_logged
 
     def identity(r: Artifact) -> Tuple[Any, ...]:
-        # type(r): a type this process has no class for is read as Artifact, both times
-        return (type(r).ARTIFACT_TYPE_NAME, r.uri, r.name, getattr(r, "version", None))
+        # version "" is no version, as the writer matches the Kubeflow SDK's
+        # artifacts and a missing file's by uri (_as_old_sdk_keeps)
+        return (r.uri, r.name, getattr(r, "version", None) or None)
 
-    if changed_since_logged(record, connection.writer._token) or identity(record) != identity(stored):
+    def type_name(r: Artifact) -> Optional[str]:
+        # A type no class described when it was read is read as Artifact: its
+        # type is not known from the record (a class defined since is not another type)
+        return None if type(r) is Artifact else type(r).ARTIFACT_TYPE_NAME
+
+    types = (type_name(record), type_name(stored))
+    # Another store: told by what the id names there, not by how its URL
+    # was spelt (localhost and 127.0.0.1, grpc:// to a `lineage serve` of it)
+    if (
+        changed_since_logged(record)
+        or identity(record) != identity(stored)
+        or (None not in types and types[0] != types[1])
+    ):
         raise UnknownArtifactError(
             f"{where}(artifact): {record!r} is not artifact #{record.id} of store {url.redacted()} "
             f"(that is {stored!r}): was it logged to another store, or changed since it was logged?"

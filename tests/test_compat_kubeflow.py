@@ -717,3 +717,53 @@ class TestKubeflowStyleObjectsKeepWhatTheSDKKept:
         with pytest.raises(ValueError, match=reserved):
             ex.log_input(Fixture("gs://uri"))
         assert lineage_store.store.get_artifacts() == []
+
+    @pytest.mark.parametrize(
+        "attributes, kept",
+        [
+            ({"loss": float("nan")}, []),
+            ({"seed": 2**70}, []),
+            ({"lr": 0.1, "LR": 0.2}, ["lr"]),
+            ({"a": 1, "a ": 2}, ["a"]),
+            ({"": 1}, []),
+            ({"x" * 300: 1}, []),
+            ({"odd": "\udcff"}, []),
+        ],
+        ids=["nan", "int-past-64-bits", "case", "trailing-space", "empty-name", "long-name", "lone-surrogate"],
+    )
+    def test_an_attribute_no_store_can_hold_stays_in_the_object(self, tmp_path, attributes, kept):
+        """The old SDK logs any attribute in its JSON, and lineage did: one
+        it cannot store as an extra property is left out, not refused."""
+        store = lineage.Store(url=f"sqlite:///{tmp_path / 's.db'}")
+
+        class Loose:
+            ARTIFACT_TYPE_NAME = "acme.org/test/loose"
+
+            def __init__(self, **kw):
+                self.uri, self.name, self.id, self.kept = "s3://loose", "loose", None, {"a": 1}
+                self.__dict__.update(kw)
+
+            def serialization(self):
+                return mlpb.Artifact(
+                    uri=self.uri,
+                    properties={
+                        "name": mlpb.Value(string_value=self.name),
+                        "__ALL_META__": mlpb.Value(string_value=json.dumps(self.__dict__)),
+                    },
+                )
+
+        obj = Execution(name="t", workspace=Workspace(store=store, name="ws")).log_output(Loose(**attributes))
+        extra = store.get_artifact(obj.id).extra
+        assert sorted(extra) == sorted(["kept", *kept]) and extra["kept"] == {"a": 1}
+
+    def test_an_sdk_object_logged_to_another_store_is_not_this_stores_artifact_of_its_id(self, tmp_path):
+        a = lineage.Store(url=f"sqlite:///{tmp_path / 'a.db'}")
+        b = lineage.Store(url=f"sqlite:///{tmp_path / 'b.db'}")
+        obj = Execution(name="t", workspace=Workspace(store=a, name="ws")).log_output(
+            metadata.DataSet(uri="s3://a/data", name="a-data")
+        )
+        other = Execution(name="t", workspace=Workspace(store=b, name="ws")).log_output(DataSet(uri="s3://b/secret", name="b"))
+        assert obj.id == other.id
+        assert a.lineage(obj).root == obj.id
+        with pytest.raises(lineage.UnknownArtifactError, match="is not artifact"):
+            b.describe_lineage(obj)

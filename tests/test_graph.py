@@ -345,6 +345,56 @@ class TestGraphOfOddStores:
             store.describe_lineage(dog)
         assert "dogs" in store.describe_lineage(1)  # by id: as asked
 
+    def test_a_record_the_writer_matched_to_a_stored_artifact_is_that_artifact(self, store, tmp_path):
+        """version "" is no version to the writer's match by uri (a local file
+        gone since): the record got the stored artifact's id, and lineage()
+        refused it as another artifact."""
+        path = tmp_path / "data.csv"
+        path.write_text("a,b\n")
+        made = DataSet(uri=path.as_uri(), name="data")
+        with lineage.execution("make") as ex:
+            ex.log_output(made)
+        path.unlink()
+        used = DataSet(uri=path.as_uri(), name="data", version="")
+        with lineage.execution("use") as ex:
+            ex.log_input(used)
+        assert used.id == made.id
+        assert store.lineage(used).root == made.id
+        from lineage.testing import assert_lineage
+
+        assert_lineage(used, produced_by="make", store=store)
+
+    def test_a_record_read_before_a_class_for_its_type_was_defined_is_still_its_artifact(self, store):
+        import attrs
+
+        mlmd = store.store
+        type_id = mlmd.put_artifact_type(pb.ArtifactType(name="test.graph/ReadEarly", properties={"span": pb.INT}))
+        [artifact_id] = mlmd.put_artifacts([pb.Artifact(type_id=type_id, uri="s3://early")])
+        early = store.get_artifact(artifact_id)
+        assert type(early) is lineage.Artifact
+
+        @attrs.define
+        class ReadEarly(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "test.graph/ReadEarly"
+            span: int = 0
+
+        assert store.lineage(early).root == artifact_id
+        with lineage.execution("e") as ex:
+            other = ex.log_output(ReadEarly(uri="s3://other", name="o"))
+        object.__setattr__(other, "id", artifact_id)  # another artifact's id, by hand
+        with pytest.raises(lineage.UnknownArtifactError, match="is not artifact"):
+            store.lineage(other)
+
+    def test_the_same_database_under_another_spelling_of_its_url_is_the_same_store(self, tmp_path):
+        from tests import backends
+
+        url = backends.make_url("postgresql", tmp_path)
+        with lineage.execution("make", store=url) as ex:
+            made = ex.log_output(Model(uri="s3://b/m", name="m"))
+        spelt = lineage.Store(url=url.replace("@127.0.0.1:", "@localhost:"))
+        assert spelt.url.redacted() != lineage.Store(url=url).url.redacted()
+        assert spelt.lineage(made).root == made.id
+
     def test_properties_other_tools_declared_do_not_replace_the_executions_own_fields(self, store):
         """TFX's declared "state" property (and an "id") are properties: the
         graph keeps MLMD's state and id, and its edges."""

@@ -328,6 +328,11 @@ class TestSecondReviewOfTheMagic:
             "%time model = DataSet(uri=raw.uri + '.pt', name='m')\n",
             "%%time\nmodel = DataSet(uri=raw.uri + '.pt', name='m')\n",
             "%%capture\nmodel = DataSet(uri=raw.uri + '.pt', name='m')\n",
+            "%%capture out --no-stderr\n!true\nmodel = DataSet(uri=raw.uri + '.pt', name='m')\n",
+            "%%time\n%config Application.log_level = 'WARN'\nmodel = DataSet(uri=raw.uri + '.pt', name='m')\n",
+            "%time %time model = DataSet(uri=raw.uri + '.pt', name='m')\n",
+            "%prun -q model = DataSet(uri=raw.uri + '.pt', name='m')\n",
+            "%%prun -q -s cumulative\nmodel = DataSet(uri=raw.uri + '.pt', name='m')\n",
         ],
     )
     def test_code_a_time_magic_runs_is_the_cells(self, shell, sqlite_url, body):

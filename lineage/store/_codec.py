@@ -783,6 +783,11 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
     # What the object kept only in __ALL_META__ (the SDK's pattern for nested
     # fields, json.dumps(self.__dict__)) and its class has no field for is
     # an extra property, as when lineage reads what the SDK wrote: it was lost.
+    # Only what a record can hold: the SDK took any attribute in its JSON, and
+    # an object it logged (and lineage logged before) is not refused for one
+    # (a NaN, an int past 64 bits, "lr" beside "LR"): it stays in nothing but
+    # the object, as before.
+    taken = {records.property_name_key(k) for k in extra if isinstance(k, str)}
     for key, value in meta.items():
         if (
             key not in fields
@@ -790,9 +795,16 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
             and key != "kwargs"
             and value is not None
             and isinstance(key, str)
+            and key
             and not records.is_reserved_property_name(key)
+            and records.property_name_key(key) not in taken
         ):
-            extra.setdefault(key, value)
+            try:
+                records.check_extra_items(f"{cls_name}.__ALL_META__", {key: value})
+            except (InvalidTypeError, InvalidValueError):
+                continue
+            extra[key] = value
+            taken.add(records.property_name_key(key))
     # The SDK's own classes keep the workspace they were given (a field,
     # not the workspace logged in) in __ALL_META__ only.
     if "workspace" in records.field_names(cls) and isinstance(meta.get("workspace"), str):
