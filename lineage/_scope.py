@@ -32,6 +32,7 @@ import itertools
 import json
 import logging
 import math
+import operator
 import os
 import queue
 import threading
@@ -44,11 +45,11 @@ import wrapt
 
 from lineage import _config, _mapping, _provenance
 from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn
-from lineage.records import Artifact, _now, check_current, check_property_name, check_text, property_name_key
+from lineage.records import Artifact, _now, check_current, check_property_name, check_text, field_names, property_name_key
 from lineage.store import _digest
 from lineage.store._codec import exact_as_property
 from lineage.store._spool import logging_configured
-from lineage.store._writer import PATH_INDEX_MAX, PATH_INDEX_MIN, referenced_id, written_when_logged
+from lineage.store._writer import PATH_INDEX_MAX, PATH_INDEX_MIN, id_given_for, referenced_id, written_when_logged
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
 
@@ -668,6 +669,10 @@ class ExecutionScope:
 
     def _map_arguments(self, binder: _mapping.Binder, values: Dict[str, Any]) -> None:
         mapped = _mapping.map_arguments(binder, values, inputs=self._options.inputs, exclude=self._options.exclude)
+        if _config.strict():  # raised at the call, before the function runs (not after it, at the write)
+            for record, _ in mapped.inputs:
+                if written_when_logged(record):
+                    check_current(record)
         # Digests now, before the function runs: it may rewrite its inputs.
         self._inputs.extend(
             (record, path, _digest.of_record(record), _held(record), "argument") for record, path in mapped.inputs
@@ -706,12 +711,12 @@ class ExecutionScope:
         kept: List[Tuple[Any, ...]] = []
         for record, path, taken, held, what in entries:
             sent = record
-            if (record.uri, record.name, getattr(record, "version", None)) != held[0]:
-                sent = _as_it_was(record, held, token)
             try:
+                if (record.uri, record.name, getattr(record, "version", None)) != held[0]:
+                    sent = _as_it_was(record, held, token)
                 if written_when_logged(sent, token):  # one with an id is referenced, not written
                     check_current(sent)
-            except LineageError as exc:
+            except Exception as exc:  # this record only: the others are written
                 _fail_open(f"log the {what} record at {'.'.join(map(str, path)) or what}", exc)
                 continue
             kept.append((sent, path, taken) if taken is not None else (sent, path))
@@ -727,21 +732,36 @@ _Entry = Tuple[Artifact, Tuple[Any, ...], Any, Tuple[Any, ...], str]
 def _held(record: Artifact) -> Tuple[Any, ...]:
     """What *record* is when it is logged: its uri, name and version, and
     the id it is referenced by then, with the store that id is of (see
-    referenced_id)."""
-    return (record.uri, record.name, getattr(record, "version", None)), referenced_id(record)
+    referenced_id), and the values of all its fields (a copy sent for it
+    holds them all, not only the three that name it)."""
+    cls = type(record)
+    values = _getters.get(cls)
+    if values is None:
+        values = _getters[cls] = _field_getter(field_names(cls))
+    return (record.uri, record.name, getattr(record, "version", None)), referenced_id(record), values(record)
+
+
+# record class -> a function giving the values of its fields, in field_names order
+_getters: Dict[type, Callable[[Any], Tuple[Any, ...]]] = {}
+
+
+def _field_getter(names: Tuple[str, ...]) -> Callable[[Any], Tuple[Any, ...]]:
+    getter = operator.attrgetter(*names)
+    if len(names) > 1:
+        return getter
+    return lambda record: (getter(record),)  # attrgetter of one name gives the value itself
 
 
 def _as_it_was(record: Artifact, held: Tuple[Any, ...], token: Any) -> Artifact:
-    """A copy of *record* with the uri, name and version it had when logged,
-    and the id it was referenced by then if that id is of this store."""
+    """A copy of *record* with the fields it had when logged, and the id it
+    was referenced by then if that id is of this store (or the id this
+    store gave it since, for what it was then)."""
     sent = copy.copy(record)
-    (uri, name, version), reference = held
-    object.__setattr__(sent, "uri", uri)
-    object.__setattr__(sent, "name", name)
-    if hasattr(sent, "version"):
-        object.__setattr__(sent, "version", version)
+    identity, reference, values = held
+    for name, value in zip(field_names(type(record)), values):
+        object.__setattr__(sent, name, value)
     same_store = reference is not None and (reference[1] is None or reference[1] == token)
-    object.__setattr__(sent, "id", reference[0] if same_store else None)
+    object.__setattr__(sent, "id", reference[0] if same_store else id_given_for(record, identity, token))
     return sent
 
 
@@ -985,13 +1005,22 @@ def _decorate(func: F, options: _Options) -> F:
             # The body runs later: the execution ends when it does.
             scope._detach()
             if inspect.isgenerator(result):
-                return _track_generator(tracked, result, instance, args, kwargs, scope=scope)
+                generator = _track_generator(tracked, result, instance, args, kwargs, scope=scope)
+                # One never started writes nothing (as a generator function's).
+                weakref.finalize(generator, _never_begun, scope, result)
+                return generator
+            if asyncio.isfuture(result):
+                # A task or future (asyncio.ensure_future): the caller's, as
+                # it is (awaited, waited on, given callbacks, or not awaited:
+                # it runs anyway); the execution ends when it is done.
+                result.add_done_callback(functools.partial(_future_done, tracked, scope))
+                return result
             awaitable: Any = _continue_coroutine(tracked, scope, result)
             try:  # named as the function's own coroutine is
                 awaitable.__name__, awaitable.__qualname__ = result.__name__, result.__qualname__  # type: ignore[attr-defined]
             except (AttributeError, TypeError):  # a future or task
                 pass
-            weakref.finalize(awaitable, _never_awaited, scope, result.close if inspect.iscoroutine(result) else None)
+            weakref.finalize(awaitable, _never_begun, scope, result)
             return awaitable
         try:
             tracked.outputs(scope, result)
@@ -1030,19 +1059,43 @@ class _TrackedFunction(wrapt.FunctionWrapper):  # type: ignore[misc]
         return self
 
 
-def _never_awaited(scope: ExecutionScope, close: Any) -> None:
-    """The awaitable of a call that began at the call (see _decorate) was
-    dropped (or ran to its end). One never awaited writes nothing: called
-    by the garbage collector, anywhere, this only drops its start write
-    (an execution whose start was written stays RUNNING, as it never
-    ended); the inner coroutine is closed with it, so that Python warns
-    once, of the outer one, as without @track."""
-    if close is not None:
-        close()
+def _never_begun(scope: ExecutionScope, inner: Any) -> None:
+    """The generator or awaitable of a call that began at the call (see
+    _decorate) is gone. If its body never ran (never iterated, never
+    awaited), nothing is written, as for a generator or async function of
+    its own: called by the garbage collector, anywhere, this only drops the
+    start write (an execution whose start was written stays RUNNING, as it
+    never ended). The inner coroutine is closed with it, so that Python
+    warns once, of the outer one, as without @track. One that ran ends as
+    it does (this runs before a generator's own close, so it leaves that
+    one alone)."""
+    if inspect.iscoroutine(inner):
+        if inspect.getcoroutinestate(inner) != inspect.CORO_CREATED:
+            return
+        inner.close()
+    elif inspect.isgenerator(inner):
+        if inspect.getgeneratorstate(inner) != inspect.GEN_CREATED:
+            return
+    elif inner is not None:  # another awaitable: whether it ran is not known
+        return
     if not scope._done:
         scope._done = True
         if scope._scheduled is not None:
             _scheduler.remove(scope._scheduled)
+
+
+def _future_done(tracked: _Tracked, scope: ExecutionScope, future: Any) -> None:
+    exc: Optional[BaseException] = None
+    try:
+        if future.cancelled():
+            exc = asyncio.CancelledError()
+        else:
+            exc = future.exception()
+            if exc is None:
+                tracked.outputs(scope, future.result())
+    except BaseException as error:  # strict mode
+        exc = error
+    scope._finish(exc)
 
 
 async def _continue_coroutine(tracked: _Tracked, scope: ExecutionScope, coroutine: Any) -> Any:

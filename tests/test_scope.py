@@ -1746,3 +1746,136 @@ class TestPartials:
         [e] = mr.executions(tracked_sqlite, "f")
         assert mr.paths(tracked_sqlite, e.id) == [("INPUT", ("data",), "s3://b/pre"), ("INPUT", ("path",), "file:///tmp/x.csv")]
         assert mr.custom(e)["lr"] == 0.5
+
+
+class TestRecordsAsLoggedWhole:
+    def test_every_field_of_a_record_is_as_it_was_when_logged(self, tracked_sqlite):
+        """Only uri, name and version were as logged: part0 had part2's description."""
+        with execution("loop") as ex:
+            part = DataSet(uri="s3://b/p", name="part")
+            for i in range(3):
+                part.uri, part.description = f"s3://b/part{i}", f"part {i}"
+                ex.log_input(part, i)
+        got = {a.uri: a.properties["description"].string_value for a in tracked_sqlite.store.get_artifacts()}
+        assert got == {f"s3://b/part{i}": f"part {i}" for i in range(3)}
+
+    def test_a_record_class_whose_version_is_a_property(self, tracked_sqlite):
+        """Setting version on the copy failed: the whole execution was lost."""
+        import attrs
+
+        @attrs.define
+        class Step(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/step_versioned"
+            step: int = 0
+
+            @property
+            def version(self):
+                return str(self.step)
+
+        with execution("steps") as ex:
+            s = ex.log_output(Step(uri="file:///s0", name="s"), "first")
+            s.uri, s.step = "file:///s1", 1
+            ex.log_input(data())
+        [e] = mr.executions(tracked_sqlite, "steps")
+        assert [(k, u) for k, _, u in mr.paths(tracked_sqlite, e.id)] == [("INPUT", "s3://bucket/mnist.csv"), ("OUTPUT", "file:///s0")]
+
+    def test_an_id_given_since_it_was_logged_for_what_it_was_then(self, tracked_sqlite):
+        """Logged without an id, written by an inner execution, then changed:
+        the outer one's output was a second artifact, not the inner's input."""
+        with execution("outer") as ex:
+            m = ex.log_output(Metrics(uri="file:///m1", name="m"))
+            with execution("inner") as inner:
+                inner.log_input(m)
+            m.uri = "file:///m2"
+        [(_, _, used)] = mr.events(tracked_sqlite, mr.one_execution(tracked_sqlite, "inner").id)
+        [(_, _, made)] = mr.events(tracked_sqlite, mr.one_execution(tracked_sqlite, "outer").id)
+        assert made.id == used.id and len(tracked_sqlite.store.get_artifacts()) == 1
+
+    def test_strict_an_argument_that_cannot_be_written_raises_before_the_function_runs(self, tmp_path):
+        from decimal import Decimal
+
+        lineage.init(store=backends.make_url("sqlite", tmp_path), strict=True)  # the default start delay
+        ran = []
+
+        @track
+        def train(m: Model):
+            ran.append(m)
+
+        m = Model(uri="file:///m", name="m", hyperparameters={"lr": 0.1})
+        m.hyperparameters["lr"] = Decimal("0.1")
+        with pytest.raises(lineage.errors.InvalidTypeError, match=r"hyperparameters\['lr'\]"):
+            train(m)
+        assert ran == []
+
+
+class TestUnderOtherDecoratorsTasksAndGenerators:
+    def test_a_task_a_decorator_returns_is_returned_as_it_is(self, tracked_sqlite):
+        def as_task(f):
+            @functools.wraps(f)
+            def w(*a, **k):
+                return asyncio.ensure_future(f(*a, **k))
+
+            return w
+
+        @track
+        @as_task
+        async def fetch(d: DataSet) -> Model:
+            await asyncio.sleep(0.01)
+            return Model(uri="file:///f", name="f")
+
+        @track
+        @as_task
+        async def notify(d: DataSet) -> Model:
+            await asyncio.sleep(0.01)
+            return Model(uri="file:///n", name="n")
+
+        async def main():
+            task = fetch(data())
+            assert isinstance(task, asyncio.Future)
+            await asyncio.wait([task])
+            notify(data())  # not awaited: it runs anyway
+            await asyncio.sleep(0.1)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            asyncio.run(main())
+        for name, uri in (("fetch", "file:///f"), ("notify", "file:///n")):
+            e = mr.one_execution(tracked_sqlite, name)
+            assert mr.state(e) == "COMPLETE" and mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", ("return",), uri)
+
+    def test_a_generator_never_started_writes_nothing(self, tmp_path):
+        import gc
+
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", strict=True)  # the default start delay
+
+        @track
+        @TestUnderOtherDecorators.passthrough
+        def parts(d: DataSet):
+            yield Model(uri="file:///y", name="y")
+
+        parts(data())
+        gc.collect()
+        time.sleep(1.3)  # past the start delay: no RUNNING start write either
+        assert mr.executions(lineage.Store(url=url)) == []
+
+    def test_a_generator_dropped_after_it_began_ends_as_one_of_its_own_does(self, tracked_sqlite):
+        """The finalizer that drops a never-started generator's execution
+        runs before the generator's own close: it must leave one that began
+        to end as a generator function's does (it was left unwritten)."""
+        import gc
+
+        def two(d: DataSet):
+            yield Model(uri="file:///a", name="a")
+            yield Model(uri="file:///b", name="b")
+
+        own = track(two)
+        under = track(TestUnderOtherDecorators.passthrough(two))
+        for made in (own, under):
+            g = made(data())
+            next(g)
+            del g
+            gc.collect()
+        ends = [(mr.state(e), mr.paths(tracked_sqlite, e.id)) for e in mr.executions(tracked_sqlite, "two")]
+        assert len(ends) == 2 and ends[0] == ends[1]
+        assert ends[0][1][-1] == ("OUTPUT", ("yield", 0), "file:///a")

@@ -340,6 +340,17 @@ def referenced_id(record: Artifact) -> Optional[Tuple[int, Any]]:
     return record.id, stamp[3]
 
 
+def id_given_for(record: Artifact, identity: Tuple[Any, ...], writer: Any) -> Optional[int]:
+    """The id *writer*'s store gave *record* when it held *identity* (its
+    uri, name and version), if that is what its stamp says; else None."""
+    if record.id is None:
+        return None
+    stamp = _stamps.get(id(record))
+    if stamp is None or stamp[0]() is not record or stamp[1] != record.id or stamp[3] != writer:
+        return None
+    return stamp[1] if stamp[2] == (type(record),) + tuple(identity) else None
+
+
 def written_when_logged(record: Artifact, writer: Any = None) -> bool:
     """Whether logging *record* writes it (else it is referenced by its id):
     no id, or changed since this process logged it (its uri set anew), or
