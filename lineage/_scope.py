@@ -23,6 +23,7 @@ warned about once per cause, and the user's result is returned. With
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import copy
 import functools
@@ -347,6 +348,7 @@ class ExecutionScope:
         self._start_props: Dict[str, Any] = {}
         self._start_written = False
         self._scheduled: Optional[int] = None  # its number in the start scheduler
+        self._postponed: Optional[float] = None  # its start delay, while its body has not begun (see _postpone)
 
     # ------------------------------------------------------------------ public
 
@@ -582,6 +584,23 @@ class ExecutionScope:
             self._write_start()
         else:
             self._scheduled = _scheduler.add(time.monotonic() + delay, self, delay)
+            self._delay = delay
+
+    def _postpone(self) -> None:
+        """Its body runs later (a coroutine or generator a plain function
+        made): no RUNNING start write until it begins (see _body_begins),
+        as for an async or generator function of its own (one never begun,
+        or a task cancelled before it began, wrote RUNNING for good)."""
+        with self._lock:
+            if self._scheduled is not None and not self._done:
+                _scheduler.remove(self._scheduled)
+                self._scheduled, self._postponed = None, self._delay
+
+    def _body_begins(self) -> None:
+        with self._lock:
+            delay, self._postponed = self._postponed, None
+            if delay is not None and not self._done and not self._start_written:
+                self._scheduled = _scheduler.add(time.monotonic() + delay, self, delay)
 
     def _param_props(self) -> Dict[str, Any]:
         """The parameters as typed properties, and ``lineage.params`` (all of
@@ -707,13 +726,14 @@ class ExecutionScope:
         written (the write failed whole).
         """
         assert self._exe is not None
-        token = self._exe._writer._token
+        writer = self._exe._writer
+        token = writer._token
         kept: List[Tuple[Any, ...]] = []
         for record, path, taken, held, what in entries:
             sent = record
             try:
                 if (record.uri, record.name, getattr(record, "version", None)) != held[0]:
-                    sent = _as_it_was(record, held, token)
+                    sent = _as_it_was(record, held, writer)
                 if written_when_logged(sent, token):  # one with an id is referenced, not written
                     check_current(sent)
             except Exception as exc:  # this record only: the others are written
@@ -752,7 +772,7 @@ def _field_getter(names: Tuple[str, ...]) -> Callable[[Any], Tuple[Any, ...]]:
     return lambda record: (getter(record),)  # attrgetter of one name gives the value itself
 
 
-def _as_it_was(record: Artifact, held: Tuple[Any, ...], token: Any) -> Artifact:
+def _as_it_was(record: Artifact, held: Tuple[Any, ...], writer: Any) -> Artifact:
     """A copy of *record* with the fields it had when logged, and the id it
     was referenced by then if that id is of this store (or the id this
     store gave it since, for what it was then)."""
@@ -760,8 +780,12 @@ def _as_it_was(record: Artifact, held: Tuple[Any, ...], token: Any) -> Artifact:
     identity, reference, values = held
     for name, value in zip(field_names(type(record)), values):
         object.__setattr__(sent, name, value)
+    token = writer._token
     same_store = reference is not None and (reference[1] is None or reference[1] == token)
     object.__setattr__(sent, "id", reference[0] if same_store else id_given_for(record, identity, token))
+    # Every copy of what it was (logged as input and output, in nested
+    # scopes, or the record itself written then) is one artifact: its key.
+    writer.key_as_logged(sent, record, identity)
     return sent
 
 
@@ -986,7 +1010,11 @@ def _decorate(func: F, options: _Options) -> F:
     # Under a decorator of its own (functools.wraps) an async or generator
     # function is a plain one to inspect: what the call returns says it.
     underneath = inspect.unwrap(inner) if hasattr(inner, "__wrapped__") else inner
-    may_defer = inspect.iscoroutinefunction(underneath) or inspect.isgeneratorfunction(underneath)
+    may_defer = (
+        inspect.iscoroutinefunction(underneath)
+        or inspect.isgeneratorfunction(underneath)
+        or inspect.isasyncgenfunction(underneath)
+    )
 
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         scope = tracked.scope(instance, args, kwargs)
@@ -1001,9 +1029,22 @@ def _decorate(func: F, options: _Options) -> F:
         except BaseException as exc:
             scope.__exit__(type(exc), exc, exc.__traceback__)
             raise
-        if inspect.isawaitable(result) or inspect.isgenerator(result):
+        deferred = inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)
+        if deferred or isinstance(result, concurrent.futures.Future):
             # The body runs later: the execution ends when it does.
             scope._detach()
+            if not (asyncio.isfuture(result) or isinstance(result, concurrent.futures.Future)):
+                scope._postpone()  # a task or future runs anyway
+            if inspect.isasyncgen(result):
+                began = [False]
+                agen = _track_async_generator(tracked, result, instance, args, kwargs, given=scope, began=began)
+                weakref.finalize(agen, _never_begun, scope, began)
+                return agen
+            if isinstance(result, concurrent.futures.Future):
+                # asyncio.run_coroutine_threadsafe, an executor's submit: as
+                # a task (below); called at once if done already.
+                result.add_done_callback(functools.partial(_future_done, tracked, scope))
+                return result
             if inspect.isgenerator(result):
                 generator = _track_generator(tracked, result, instance, args, kwargs, scope=scope)
                 # One never started writes nothing (as a generator function's).
@@ -1076,6 +1117,9 @@ def _never_begun(scope: ExecutionScope, inner: Any) -> None:
     elif inspect.isgenerator(inner):
         if inspect.getgeneratorstate(inner) != inspect.GEN_CREATED:
             return
+    elif isinstance(inner, list):  # an async generator's: [whether its body began]
+        if inner[0]:
+            return
     elif inner is not None:  # another awaitable: whether it ran is not known
         return
     if not scope._done:
@@ -1102,6 +1146,7 @@ async def _continue_coroutine(tracked: _Tracked, scope: ExecutionScope, coroutin
     # What a plain function returned for an async function under a
     # decorator of its own: its execution, begun at the call, ends with
     # the await.
+    scope._body_begins()
     token = _current.set(scope)
     try:
         try:
@@ -1130,6 +1175,8 @@ def _track_generator(
         scope = tracked.scope(instance, args, kwargs)
         scope.__enter__()
         scope._detach()
+    else:
+        scope._body_begins()
     index = 0
     to_send: Any = None
     throw: Optional[BaseException] = None
@@ -1165,11 +1212,27 @@ def _track_generator(
     return result
 
 
-def _track_async_generator(tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _track_async_generator(
+    tracked: _Tracked,
+    gen: Any,
+    instance: Any,
+    args: Any,
+    kwargs: Any,
+    given: Optional[ExecutionScope] = None,
+    began: Optional[List[bool]] = None,
+) -> Any:
+    # *given*: a scope entered already (an async generator made by a plain
+    # function); *began* is set when the body begins (see _never_begun).
     async def agen() -> Any:
-        scope = tracked.scope(instance, args, kwargs)
-        scope.__enter__()
-        scope._detach()
+        if began is not None:
+            began[0] = True
+        scope = given
+        if scope is not None:
+            scope._body_begins()
+        if scope is None:
+            scope = tracked.scope(instance, args, kwargs)
+            scope.__enter__()
+            scope._detach()
         index = 0
         to_send: Any = None
         throw: Optional[BaseException] = None

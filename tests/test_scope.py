@@ -1879,3 +1879,92 @@ class TestUnderOtherDecoratorsTasksAndGenerators:
         ends = [(mr.state(e), mr.paths(tracked_sqlite, e.id)) for e in mr.executions(tracked_sqlite, "two")]
         assert len(ends) == 2 and ends[0] == ends[1]
         assert ends[0][1][-1] == ("OUTPUT", ("yield", 0), "file:///a")
+
+
+class TestRecordsAsLoggedOneArtifactEach:
+    def test_every_copy_of_what_a_record_was_is_one_artifact(self, tracked_sqlite):
+        """Copies sent for a record changed after it was logged each got a new
+        key: logged as input and output, or read by a nested execution in a
+        loop over parts, what it was then was two artifacts."""
+        m = Metrics(uri="file:///part0", name="m")
+        with execution("produce") as p:
+            for i in range(3):
+                m.uri = f"file:///part{i}"
+                p.log_output(m, i)
+                with execution(f"consume{i}") as c:
+                    c.log_input(m)
+        with execution("both") as ex:
+            b = Metrics(uri="file:///b0", name="b")
+            ex.log_input(b)
+            ex.log_output(b)
+            b.uri = "file:///b1"
+        made = {a.uri: a.id for _, _, a in mr.events(tracked_sqlite, mr.one_execution(tracked_sqlite, "produce").id)}
+        for i in range(3):
+            [(_, _, used)] = mr.events(tracked_sqlite, mr.one_execution(tracked_sqlite, f"consume{i}").id)
+            assert made[used.uri] == used.id
+        [(_, _, came), (_, _, went)] = mr.events(tracked_sqlite, mr.one_execution(tracked_sqlite, "both").id)
+        assert came.id == went.id
+        assert len(tracked_sqlite.store.get_artifacts()) == 4
+
+
+class TestUnderOtherDecoratorsMore:
+    def test_an_async_generator_and_a_concurrent_future_under_a_decorator(self, tracked_sqlite):
+        """Both ended COMPLETE at the call, before the body ran."""
+        import concurrent.futures
+
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+
+        def in_pool(f):
+            @functools.wraps(f)
+            def w(*a, **k):
+                return pool.submit(lambda: asyncio.run(f(*a, **k)))
+
+            return w
+
+        @track
+        @in_pool
+        async def fetch(d: DataSet):
+            raise ValueError("boom")
+
+        @track
+        @TestUnderOtherDecorators.passthrough
+        async def parts(d: DataSet):
+            yield Model(uri="file:///y", name="y")
+            raise ValueError("boom")
+
+        async def consume():
+            async for _ in parts(data()):
+                pass
+
+        with pytest.raises(ValueError):
+            fetch(data()).result()
+        pool.shutdown()
+        with pytest.raises(ValueError):
+            asyncio.run(consume())
+        found = {e.properties["name"].string_value: e for e in mr.executions(tracked_sqlite)}
+        assert {n: mr.state(e) for n, e in found.items()} == {"fetch": "FAILED", "parts": "FAILED"}
+        assert mr.paths(tracked_sqlite, found["parts"].id)[-1] == ("OUTPUT", ("yield", 0), "file:///y")
+
+    def test_a_task_cancelled_before_it_began_writes_nothing(self, tmp_path):
+        """Its start was written at the delay (it began at the call) and it
+        stayed RUNNING; a tracked async function of its own writes nothing."""
+        import gc
+
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", start_delay=0.2)
+
+        @track
+        @TestUnderOtherDecorators.passthrough
+        async def fetch(d: DataSet):
+            await asyncio.sleep(0)
+
+        async def main():
+            task = asyncio.create_task(fetch(data()))
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await asyncio.sleep(0.5)  # past the start delay, the task still held
+            return task
+
+        asyncio.run(main())
+        gc.collect()
+        assert mr.executions(lineage.Store(url=url)) == []

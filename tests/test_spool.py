@@ -1103,3 +1103,32 @@ def test_a_mysql_schema_another_process_is_still_making_is_waited_for(tmp_path, 
         finisher.join()
     assert [str(w.message) for w in caught if issubclass(w.category, lineage.LineageWarning)] == []
     assert model.id is not None and _spool.spool_files(str(tmp_path / "home")) == []
+
+
+def test_a_spooled_output_then_an_input_changed_is_one_artifact(tmp_path, sqlite_url, monkeypatch):
+    """A record logged as e1's output (spooled: the store is down), then as
+    e2's input and changed before e2's write, is one artifact when both are
+    replayed: the copy sent for what it was had its own key."""
+    init_on_a_down_grpc_store(monkeypatch, "copy")
+    port = int(lineage._config.store_url().rsplit(":", 1)[1])
+    record = Metrics(uri="s3://copy/A", name="r")
+    with pytest.warns(lineage.LineageWarning, match="unreachable"):
+        with lineage.execution("e1") as ex:
+            ex.log_output(record)
+        with lineage.execution("e2") as ex:
+            ex.log_input(record)
+            record.uri = "s3://copy/B"
+    server = backends.ServerProcess(sqlite_url, port=port)
+    try:
+        deadline = time.monotonic() + 30
+        while _spool.spool_files(str(tmp_path / "home")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    store = embedded(sqlite_url)
+    got = {}
+    for execution in store.get_executions():
+        events = store.get_events_by_execution_ids([execution.id])
+        got[execution.properties["name"].string_value] = [(e.type, e.artifact_id) for e in events]
+    assert got["e1"][0][1] == got["e2"][0][1]  # what e2 read is what e1 made
+    assert sorted(a.uri for a in store.get_artifacts()) == ["s3://copy/A"]

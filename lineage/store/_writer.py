@@ -413,7 +413,7 @@ class Writer:
         # id(record) -> (weakref, external id, what it held: see _identity):
         # a record whose write went to the spool keeps its external id if it
         # is logged again unchanged.
-        self._record_keys: Dict[int, Tuple[Any, str, Tuple[Any, ...]]] = {}
+        self._record_keys: Dict[int, Tuple[Any, Optional[str], Optional[Tuple[Any, ...]], Dict[Any, str]]] = {}
         # The store whose ids a stamp holds (see _stamps): the same database
         # however spelled or reconnected (a new writer after a fork or
         # recording()) is one store.
@@ -773,15 +773,69 @@ class Writer:
         identity = _identity(record)
         with self._lock:
             remembered = self._record_keys.get(id(record))
-            if remembered is not None and remembered[0]() is record and remembered[2] == identity:
+            if remembered is not None and remembered[0]() is not record:
+                remembered = None
+            if remembered is not None and remembered[2] == identity and remembered[1] is not None:
                 return remembered[1]
-            key = codec.new_external_id("artifact")
-            try:
-                ref = weakref.ref(record, lambda _, rid=id(record): self._record_keys.pop(rid, None))
-            except TypeError:  # a record class without weakref support
-                return key
-            self._record_keys[id(record)] = (ref, key, identity)
+            earlier = remembered[3] if remembered is not None else {}
+            # What it held before, and a copy was sent for (see key_as_logged): that artifact
+            key = earlier.get(identity) or codec.new_external_id("artifact")
+            self._remember_key(record, key, identity, earlier)
         return key
+
+    def _forgotten_with(self, record: Artifact) -> Optional[weakref.ref]:  # type: ignore[type-arg]
+        """A weak reference to *record* that drops its keys when it dies;
+        None for a record class without weakref support."""
+        rid = id(record)
+        try:
+            return weakref.ref(record, lambda _: self._record_keys.pop(rid, None))
+        except TypeError:
+            return None
+
+    def _remember_key(self, record: Artifact, key: str, identity: Tuple[Any, ...], earlier: Dict[Any, str]) -> bool:
+        """Under self._lock: *record*'s key is *key* (what it holds now is
+        *identity*); *earlier*: the keys it had for what it held before (for
+        key_as_logged), kept with it (the last 16)."""
+        ref = self._forgotten_with(record)
+        if ref is None:
+            return False
+        keys = dict(earlier)
+        keys.pop(identity, None)
+        keys[identity] = key
+        while len(keys) > 16:
+            del keys[next(iter(keys))]
+        self._record_keys[id(record)] = (ref, key, identity, keys)
+        return True
+
+    def key_as_logged(self, copy: Artifact, record: Artifact, identity: Tuple[Any, ...]) -> None:
+        """*copy* is *record* as it was when it held *identity* (its uri,
+        name and version: see _scope._as_it_was): the copy gets the key the
+        record had (or has since had) for that, so that every copy of it, and
+        the record itself written then, are one artifact. A key for it is
+        made (and kept with the record) if it had none."""
+        if schema_of(type(record)).deduplicate:
+            return  # its key is of what it holds: the same for every copy
+        held = (type(record),) + tuple(identity)
+        with self._lock:
+            remembered = self._record_keys.get(id(record))
+            if remembered is None or remembered[0]() is not record:
+                remembered = None
+            keys = remembered[3] if remembered is not None else {}
+            key = keys.get(held)
+            if key is None:
+                key = codec.new_external_id("artifact")
+                keys = {**keys, held: key}
+                while len(keys) > 16:
+                    del keys[next(iter(keys))]
+                if remembered is not None:
+                    self._record_keys[id(record)] = remembered[:3] + (keys,)
+                else:
+                    ref = self._forgotten_with(record)
+                    if ref is None:
+                        return
+                    # no current key: one for what it holds now is made when it is written
+                    self._record_keys[id(record)] = (ref, None, None, keys)
+            self._remember_key(copy, key, held, {})
 
     def _prepare(self, handle: ExecutionHandle, items: List[Logged], mangle: bool) -> List[Pair]:
         """Records -> pairs, without touching the store."""
