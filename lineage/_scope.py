@@ -81,7 +81,10 @@ def _live(scope: Optional[ExecutionScope]) -> Optional[ExecutionScope]:
     # A scope exited in another context (a with-block in a generator, or
     # left from another thread) cannot reset this context's variable: it
     # stays set, but an ended execution is nobody's current one.
-    while scope is not None and scope._done:
+    # A scope a forked child inherited is its parent process's: the child
+    # never sees it end (a Pool made in one block and used in the next
+    # recorded the first as the parent), and never ends it.
+    while scope is not None and (scope._done or scope._pid != os.getpid()):
         scope = scope._parent
     return scope
 
@@ -349,6 +352,7 @@ class ExecutionScope:
         self._start_written = False
         self._scheduled: Optional[int] = None  # its number in the start scheduler
         self._postponed: Optional[float] = None  # its start delay, while its body has not begun (see _postpone)
+        self._pid = os.getpid()  # the process that entered it (see _live)
 
     # ------------------------------------------------------------------ public
 
@@ -440,6 +444,7 @@ class ExecutionScope:
         for (record, path), pending in [(entry, "_inputs") for entry in given[0]] + [(entry, "_outputs") for entry in given[1]]:
             self._log("execution", pending, record, path)
         self._entered = True
+        self._pid = os.getpid()
         self._parent = _live(_current.get())
         if self._enabled():
             self._guarded("start the execution", self._start)
@@ -668,6 +673,8 @@ class ExecutionScope:
             if self._done:
                 return
             self._done = True
+            if self._pid != os.getpid():
+                return  # entered in the parent process: the parent ends it
             if self._scheduled is not None:
                 _scheduler.remove(self._scheduled)
             if self._exe is None:

@@ -539,3 +539,41 @@ def test_ended_calls_do_not_pile_up_in_the_start_schedule(tmp_path):
     for i in range(8000):
         short(i)
     assert len(_scope._scheduler._heap) <= 1024 + 1  # it held thousands
+
+
+@lineage.track
+def _pool_task(i: int) -> int:
+    return i
+
+
+def test_a_forked_child_neither_inherits_nor_ends_its_parents_execution(sqlite_url):
+    """A fork Pool made in one block and used in the next recorded the first
+    (ended) block as the parent, in its workspace; a child leaving a
+    with-block wrote its parent's execution as ended."""
+    lineage.init(store=sqlite_url, start_delay=0)
+    ctx = multiprocessing.get_context("fork")
+    with lineage.execution("phase1", workspace="ws1"):
+        pool = ctx.Pool(1)
+        pool.map(_pool_task, [1])
+    with lineage.execution("phase2", workspace="ws2"):
+        pool.map(_pool_task, [2])
+    pool.close()
+    pool.join()
+    outer = lineage.execution("outer", start_delay=0)
+    outer.__enter__()
+    pid = os.fork()
+    if pid == 0:  # the child leaves the block (as sys.exit() in it would)
+        try:
+            outer.__exit__(None, None, None)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    mlmd = metadata_store.MetadataStore(parse_store_url(sqlite_url).connection_config())
+    [stored] = [e for e in mlmd.get_executions() if e.properties["name"].string_value == "outer"]
+    assert stored.last_known_state == pb.Execution.RUNNING  # the child did not end it
+    outer.__exit__(None, None, None)
+    names = {e.external_id: e.properties["name"].string_value for e in mlmd.get_executions()}
+    for e in mlmd.get_executions():
+        if e.properties["name"].string_value == "_pool_task" and e.custom_properties["i"].int_value == 2:
+            parent = e.custom_properties.get("lineage.parent_external_id")
+            assert parent is None or names[parent.string_value] != "phase1"

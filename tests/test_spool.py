@@ -8,6 +8,7 @@ PostgreSQL instance the test makes for itself.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ from ml_metadata.proto import metadata_store_pb2 as pb
 
 import lineage
 from lineage import DataSet, Metrics, track
-from lineage.store import _backend, _spool, parse_store_url
+from lineage.store import _backend, _spool, connect, parse_store_url
 from lineage.store._writer import PendingWrite
 from tests import backends
 from tests.pg_instance import TempPostgres
@@ -1132,3 +1133,67 @@ def test_a_spooled_output_then_an_input_changed_is_one_artifact(tmp_path, sqlite
         got[execution.properties["name"].string_value] = [(e.type, e.artifact_id) for e in events]
     assert got["e1"][0][1] == got["e2"][0][1]  # what e2 read is what e1 made
     assert sorted(a.uri for a in store.get_artifacts()) == ["s3://copy/A"]
+
+
+def test_params_flushed_while_the_store_is_down_are_stored_by_the_replay(sqlite_url, monkeypatch):
+    """The replay of a write that adds no event but changes the execution
+    (log_param + flush while the store was down) was taken as "already
+    present": the params never reached the store before the end write."""
+    monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "0.05")
+    lineage.init(store=sqlite_url, workspace="w")
+    down = threading.Event()
+    real_call = _backend.Backend.call
+
+    def call(self, method, *args, **kwargs):
+        if down.is_set():
+            raise lineage.StoreUnavailableError("down (test)")
+        return real_call(self, method, *args, **kwargs)
+
+    monkeypatch.setattr(_backend.Backend, "call", call)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with lineage.execution("train", start_delay=0) as ex:
+            down.set()
+            ex.log_param("lr", 0.5)
+            ex.flush()  # spooled
+            spool = connect(sqlite_url).writer.spool
+            assert spool.pending()
+            down.clear()
+            assert spool.drain(10)
+            [stored] = embedded(sqlite_url).get_executions()
+            assert stored.last_known_state == pb.Execution.RUNNING
+            assert stored.custom_properties["lr"].double_value == 0.5
+
+
+def test_a_sync_while_a_process_opens_its_spool_never_takes_the_file(tmp_path, monkeypatch):
+    """A sync that met a spool file between its creation and its lock deleted
+    it as empty: every write journaled there was lost."""
+    monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.1")
+    monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "30")
+    real_flock = fcntl.flock
+    synced = []
+
+    def slow_flock(fd, op):
+        if op == fcntl.LOCK_EX | fcntl.LOCK_NB and threading.current_thread() is threading.main_thread():
+            worker = threading.Thread(target=lambda: synced.append(_spool.sync()))
+            worker.start()
+            worker.join()  # a sync runs between open() and flock()
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(_spool.fcntl, "flock", slow_flock)
+    dead = "postgresql://postgres@127.0.0.1:1/h2_dead"
+    lineage.init(store=dead, workspace="w", start_delay=0)
+
+    @lineage.track
+    def step(i: int) -> int:
+        return i
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(3):
+            step(i)
+    assert synced and synced[0].files_done == 0
+    spool = connect(dead).writer.spool
+    assert spool._memory_only is None
+    [path] = _spool.spool_files()
+    assert os.path.exists(path) and len(_spool.read_journal(path).todo) == 6

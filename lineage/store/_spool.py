@@ -137,9 +137,24 @@ class Spool:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
         name = f"{stamp}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}{_SUFFIX}"
-        self.path = os.path.join(folder, name)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path = os.path.join(folder, name)
+        # Made under a name `lineage sync` and `status` do not list, locked,
+        # then renamed: a sync that met the file between its creation and
+        # its lock deleted it as empty (the writes then went to a deleted
+        # file), or held its lock (the journal was given up for memory).
+        hidden = path + ".new"
+        fd = os.open(hidden, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(hidden, path)
+        except BaseException:
+            os.close(fd)
+            try:
+                os.unlink(hidden)
+            except OSError:
+                pass
+            raise
+        self.path = path
         self._file = os.fdopen(fd, "a", encoding="utf-8")
 
     def _append_line(self, record: Dict[str, Any], sync: bool) -> None:

@@ -1310,8 +1310,21 @@ class Writer:
             not kept
             and stored_execution is not None
             and stored_execution.last_known_state == execution.last_known_state
+            # A write with no event to add may still change the execution
+            # (params logged and flushed while the store was down): it is
+            # there only if the stored execution already says what it says.
+            and _same_properties(stored_execution, execution)
         )
         return kept, present
+
+
+def _same_properties(stored: Any, execution: Any) -> bool:
+    """Whether *stored* holds the properties and custom properties *execution* sends."""
+    return all(
+        set(getattr(stored, field)) == set(getattr(execution, field))
+        and all(getattr(stored, field)[k] == v for k, v in getattr(execution, field).items())
+        for field in ("properties", "custom_properties")
+    )
 
 
 def _one_event_each(pairs: List[Pair], store: Any) -> List[Pair]:
