@@ -30,6 +30,11 @@ class TestCommand:
         for name in ("ls", "serve", "sync", "status"):
             assert f"    {name} " in done.stdout
 
+    def test_python_dash_m_lineage_is_the_command(self):
+        """As `python -m pip`: where the console script is not on PATH."""
+        done = subprocess.run([sys.executable, "-m", "lineage", "--version"], capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout.strip()) == (0, f"lineage {lineage.__version__}")
+
     def test_console_script_is_installed(self):
         """The `lineage` console script runs."""
         import shutil
