@@ -352,6 +352,7 @@ class ExecutionScope:
         self._start_written = False
         self._scheduled: Optional[int] = None  # its number in the start scheduler
         self._postponed: Optional[float] = None  # its start delay, while its body has not begun (see _postpone)
+        self._until_body = False  # a wraps decorator's call: even a start delay of 0 waits for the body (see _start)
         self._pid = os.getpid()  # the process that entered it (see _live)
 
     # ------------------------------------------------------------------ public
@@ -413,8 +414,8 @@ class ExecutionScope:
     def flush(self) -> None:
         """Write what is pending now (the start, and inputs and params logged since)."""
         with self._lock:
-            if self._exe is None or self._done:
-                return
+            if self._exe is None or self._done or self._pid != os.getpid():
+                return  # (entered in the process this one was forked from: that one writes it)
             if not self._start_written:
                 self._write_start()
                 return
@@ -585,7 +586,11 @@ class ExecutionScope:
             delay = _config.settings().start_delay
         if delay is None:
             delay = DEFAULT_START_DELAY
-        if delay <= 0:
+        if delay <= 0 and self._until_body:
+            # What the call returns says whether its body runs later (see
+            # _postpone): no RUNNING before that body begins, as with a delay.
+            self._postponed = 0.0
+        elif delay <= 0:
             self._write_start()
         else:
             self._scheduled = _scheduler.add(time.monotonic() + delay, self, delay)
@@ -603,9 +608,17 @@ class ExecutionScope:
 
     def _body_begins(self) -> None:
         with self._lock:
+            if self._pid != os.getpid() and not self._done:
+                # Made in the process this one was forked from, and run here:
+                # this process runs the call, so it records it (that one's
+                # copy never begins and writes nothing: see _never_begun).
+                self._pid = os.getpid()
             delay, self._postponed = self._postponed, None
             if delay is not None and not self._done and not self._start_written:
-                self._scheduled = _scheduler.add(time.monotonic() + delay, self, delay)
+                if delay <= 0:
+                    self._write_start()
+                else:
+                    self._scheduled = _scheduler.add(time.monotonic() + delay, self, delay)
 
     def _param_props(self) -> Dict[str, Any]:
         """The parameters as typed properties, and ``lineage.params`` (all of
@@ -1030,6 +1043,7 @@ def _decorate(func: F, options: _Options) -> F:
                 result = wrapped(*args, **kwargs)
                 tracked.outputs(scope, result)
             return result
+        scope._until_body = True
         scope.__enter__()
         try:
             result = wrapped(*args, **kwargs)
@@ -1040,8 +1054,10 @@ def _decorate(func: F, options: _Options) -> F:
         if deferred or isinstance(result, concurrent.futures.Future):
             # The body runs later: the execution ends when it does.
             scope._detach()
-            if not (asyncio.isfuture(result) or isinstance(result, concurrent.futures.Future)):
-                scope._postpone()  # a task or future runs anyway
+            if asyncio.isfuture(result) or isinstance(result, concurrent.futures.Future):
+                scope._body_begins()  # a task or future runs anyway
+            else:
+                scope._postpone()
             if inspect.isasyncgen(result):
                 began = [False]
                 agen = _track_async_generator(tracked, result, instance, args, kwargs, given=scope, began=began)

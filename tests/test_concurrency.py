@@ -577,3 +577,24 @@ def test_a_forked_child_neither_inherits_nor_ends_its_parents_execution(sqlite_u
         if e.properties["name"].string_value == "_pool_task" and e.custom_properties["i"].int_value == 2:
             parent = e.custom_properties.get("lineage.parent_external_id")
             assert parent is None or names[parent.string_value] != "phase1"
+
+
+def test_a_forked_child_flushing_its_parents_block_does_not_reopen_it(sqlite_url):
+    """ex.flush() in a child forked in the block, after the parent ended it,
+    wrote the execution RUNNING again (its end time dropped)."""
+    lineage.init(store=sqlite_url, start_delay=0)
+    read, write = os.pipe()
+    with lineage.execution("blk") as ex:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.read(read, 1)  # the parent has ended the block
+                ex.log_param("lr", 0.5)
+                ex.flush()
+            finally:
+                os._exit(0)
+    os.write(write, b"x")
+    os.waitpid(pid, 0)
+    mlmd = metadata_store.MetadataStore(parse_store_url(sqlite_url).connection_config())
+    [stored] = mlmd.get_executions()
+    assert stored.last_known_state == pb.Execution.COMPLETE and "lineage.end_time" in stored.custom_properties

@@ -1968,3 +1968,65 @@ class TestUnderOtherDecoratorsMore:
         asyncio.run(main())
         gc.collect()
         assert mr.executions(lineage.Store(url=url)) == []
+
+
+class TestUnderOtherDecoratorsStartDelays:
+    def test_a_task_cancelled_before_it_began_writes_nothing_with_no_start_delay(self, tmp_path):
+        """With start_delay=0 the start was written at the call, before the
+        body began: a task cancelled before it began stayed RUNNING for good
+        (a tracked async function of its own writes nothing)."""
+        import gc
+
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", start_delay=0)
+
+        @track
+        @TestUnderOtherDecorators.passthrough
+        async def fetch(d: DataSet):
+            await asyncio.sleep(0)
+
+        @track
+        @TestUnderOtherDecorators.passthrough
+        async def done(d: DataSet):
+            assert [mr.state(e) for e in mr.executions(lineage.Store(url=url))] == ["RUNNING"]  # at once, as asked
+            return None
+
+        async def main():
+            task = asyncio.create_task(fetch(data()))
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return task
+
+        asyncio.run(main())
+        gc.collect()
+        assert mr.executions(lineage.Store(url=url)) == []
+        asyncio.run(done(data()))
+        assert [mr.state(e) for e in mr.executions(lineage.Store(url=url))] == ["COMPLETE"]
+
+    def test_a_generator_made_before_a_fork_and_run_by_the_child_is_ended(self, tmp_path):
+        """A generator a wraps decorator made, run by a forked child: the
+        child wrote its start (RUNNING) and, not having entered the scope,
+        never its end; the parent's copy never began."""
+        import gc
+
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", start_delay=0.1)
+
+        @track
+        @TestUnderOtherDecorators.passthrough
+        def parts(n: int):
+            for i in range(n):
+                time.sleep(0.1)
+                yield i
+
+        made = parts(3)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                list(made)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        del made
+        gc.collect()
+        assert [mr.state(e) for e in mr.executions(lineage.Store(url=url))] == ["COMPLETE"]

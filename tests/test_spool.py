@@ -1197,3 +1197,26 @@ def test_a_sync_while_a_process_opens_its_spool_never_takes_the_file(tmp_path, m
     assert spool._memory_only is None
     [path] = _spool.spool_files()
     assert os.path.exists(path) and len(_spool.read_journal(path).todo) == 6
+
+
+def test_a_replayed_write_with_a_double_the_store_rounds_is_present(tmp_path, sqlite_url, monkeypatch):
+    """MLMD keeps 6 decimals of a double: a write replayed again (a sync
+    killed before its acks) whose params hold 0.12345678 was never found
+    present, and was written again."""
+    home = tmp_path / "home"
+    dead = "postgresql://postgres@127.0.0.1:1/h8_dead"
+    monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.1")
+    lineage.init(store=dead, workspace="w", start_delay=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with lineage.execution("train") as ex:
+            ex.log_param("lr", 0.12345678)
+    _spool.abandon_all()
+    [path] = _spool.spool_files(str(home))
+    copy = tmp_path / "copy.spool"
+    shutil.copy(path, copy)
+    report = _spool.sync(into=sqlite_url, home=str(home))
+    assert (report.written, report.present, report.failed) == (2, 0, [])
+    shutil.copy(copy, path)  # as if the first sync died before writing its acks
+    report = _spool.sync(into=sqlite_url, home=str(home))
+    assert (report.written, report.present, report.failed) == (0, 2, [])

@@ -1319,12 +1319,27 @@ class Writer:
 
 
 def _same_properties(stored: Any, execution: Any) -> bool:
-    """Whether *stored* holds the properties and custom properties *execution* sends."""
-    return all(
-        set(getattr(stored, field)) == set(getattr(execution, field))
-        and all(getattr(stored, field)[k] == v for k, v in getattr(execution, field).items())
-        for field in ("properties", "custom_properties")
-    )
+    """Whether *stored* holds the properties and custom properties *execution* sends.
+
+    A double the store does not give back as sent (6 decimals; 15 digits on
+    SQLite: see codec.exact_as_property) is taken as what it stored: such a
+    parameter is also sent exactly, in ``lineage.params`` (a string).
+    """
+    for field in ("properties", "custom_properties"):
+        have, sent = getattr(stored, field), getattr(execution, field)
+        if set(have) != set(sent):
+            return False
+        for key, value in sent.items():
+            if have[key] == value:
+                continue
+            if (
+                value.WhichOneof("value") == "double_value"
+                and have[key].WhichOneof("value") == "double_value"
+                and not codec.exact_as_property(value.double_value)
+            ):
+                continue
+            return False
+    return True
 
 
 def _one_event_each(pairs: List[Pair], store: Any) -> List[Pair]:
