@@ -1050,39 +1050,33 @@ def _decorate(func: F, options: _Options) -> F:
         except BaseException as exc:
             scope.__exit__(type(exc), exc, exc.__traceback__)
             raise
-        deferred = inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)
-        if deferred or isinstance(result, concurrent.futures.Future):
-            # The body runs later: the execution ends when it does.
+        if asyncio.isfuture(result) or isinstance(result, concurrent.futures.Future):
+            # A task or future (asyncio.ensure_future, run_coroutine_threadsafe,
+            # an executor's submit): the caller's, as it is (awaited, waited
+            # on, given callbacks, or not awaited: it runs anyway); the
+            # execution ends when it is done (at once if it is already).
             scope._detach()
-            if asyncio.isfuture(result) or isinstance(result, concurrent.futures.Future):
-                scope._body_begins()  # a task or future runs anyway
-            else:
-                scope._postpone()
+            scope._body_begins()
+            result.add_done_callback(functools.partial(_future_done, tracked, scope))
+            return result
+        if inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result):
+            # The body runs later: the execution begins and ends when it does.
+            scope._detach()
+            scope._postpone()
             if inspect.isasyncgen(result):
                 began = [False]
                 agen = _track_async_generator(tracked, result, instance, args, kwargs, given=scope, began=began)
                 weakref.finalize(agen, _never_begun, scope, began)
                 return agen
-            if isinstance(result, concurrent.futures.Future):
-                # asyncio.run_coroutine_threadsafe, an executor's submit: as
-                # a task (below); called at once if done already.
-                result.add_done_callback(functools.partial(_future_done, tracked, scope))
-                return result
             if inspect.isgenerator(result):
                 generator = _track_generator(tracked, result, instance, args, kwargs, scope=scope)
                 # One never started writes nothing (as a generator function's).
                 weakref.finalize(generator, _never_begun, scope, result)
                 return generator
-            if asyncio.isfuture(result):
-                # A task or future (asyncio.ensure_future): the caller's, as
-                # it is (awaited, waited on, given callbacks, or not awaited:
-                # it runs anyway); the execution ends when it is done.
-                result.add_done_callback(functools.partial(_future_done, tracked, scope))
-                return result
             awaitable: Any = _continue_coroutine(tracked, scope, result)
             try:  # named as the function's own coroutine is
                 awaitable.__name__, awaitable.__qualname__ = result.__name__, result.__qualname__  # type: ignore[attr-defined]
-            except (AttributeError, TypeError):  # a future or task
+            except (AttributeError, TypeError):  # another awaitable
                 pass
             weakref.finalize(awaitable, _never_begun, scope, result)
             return awaitable
