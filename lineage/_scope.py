@@ -708,7 +708,7 @@ class ExecutionScope:
 
     def _map_arguments(self, binder: _mapping.Binder, values: Dict[str, Any]) -> None:
         mapped = _mapping.map_arguments(binder, values, inputs=self._options.inputs, exclude=self._options.exclude)
-        if _config.strict():  # raised at the call, before the function runs (not after it, at the write)
+        if mapped.inputs and _config.strict():  # raised at the call, before the function runs (not after it, at the write)
             for record, _ in mapped.inputs:
                 if written_when_logged(record):
                     check_current(record)
@@ -778,7 +778,8 @@ def _held(record: Artifact) -> Tuple[Any, ...]:
     values = _getters.get(cls)
     if values is None:
         values = _getters[cls] = _field_getter(field_names(cls))
-    return (record.uri, record.name, getattr(record, "version", None)), referenced_id(record), values(record)
+    reference = None if record.id is None else referenced_id(record)
+    return (record.uri, record.name, getattr(record, "version", None)), reference, values(record)
 
 
 # record class -> a function giving the values of its fields, in field_names order
