@@ -731,8 +731,13 @@ class ExecutionScope:
 
     def _outputs_from(self, value: Any, annotation: Any, root: Tuple[Any, ...] = ("return",)) -> None:
         found = _mapping.outputs_of(value, annotation, self._options.outputs, root=root)
+        # A value returned is written at once (the end follows); what a
+        # generator yields waits while its code goes on: held as it is now.
+        yielded = root[0] == "yield"
         with self._lock:
-            self._outputs.extend((record, path, None, _held(record), "return value") for record, path in found)
+            self._outputs.extend(
+                (record, path, None, _held(record) if yielded else None, "return value") for record, path in found
+            )
 
     def _as_logged(self, entries: List[_Entry]) -> List[Tuple[Any, ...]]:
         """The pending records of a write, as they were when logged.
@@ -752,7 +757,7 @@ class ExecutionScope:
         for record, path, taken, held, what in entries:
             sent = record
             try:
-                if (record.uri, record.name, getattr(record, "version", None)) != held[0]:
+                if held is not None and (record.uri, record.name, getattr(record, "version", None)) != held[0]:
                     sent = _as_it_was(record, held, writer)
                 if written_when_logged(sent, token):  # one with an id is referenced, not written
                     check_current(sent)
@@ -765,8 +770,8 @@ class ExecutionScope:
 
 # A pending input or output of a scope: the record, its event path, its
 # content digest when logged (inputs; None for outputs), what it was then
-# (see _held), and what logged it (named in a warning).
-_Entry = Tuple[Artifact, Tuple[Any, ...], Any, Tuple[Any, ...], str]
+# (see _held; None for a value returned, written at once), and what logged it (named in a warning).
+_Entry = Tuple[Artifact, Tuple[Any, ...], Any, Optional[Tuple[Any, ...]], str]
 
 
 def _held(record: Artifact) -> Tuple[Any, ...]:
