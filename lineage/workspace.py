@@ -36,6 +36,7 @@ from lineage.store import (
     tls_url,
 )
 from lineage.store import _codec as codec
+from lineage.store._url import _redact
 from lineage.store._writer import written_when_logged
 
 if TYPE_CHECKING:
@@ -91,8 +92,9 @@ class Store:
                      "private_key": private_key is not None, "certificate_chain": certificate_chain is not None}
             ignored = [key for key, set_ in given.items() if set_]
             if ignored:  # they were dropped in silence
+                shown = _redact(url) if isinstance(url, str) else url
                 raise InvalidTypeError(
-                    f"Store({ignored[0]}) is for a gRPC host given as grpc_host; with the store URL {url!r} "
+                    f"Store({ignored[0]}) is for a gRPC host given as grpc_host; with the store URL {shown!r} "
                     "put the port (and TLS options) in the URL"
                 )
             parsed = parse_store_url(url)

@@ -27,6 +27,8 @@ from lineage.store._url import POSTGRESQL_PLAIN_DATABASE, StoreURL
 __all__ = ["Backend", "RetryPolicy"]
 
 log = logging.getLogger("lineage.store")
+#: The largest message a gRPC store may answer with (lineage serve's limit too).
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 #: The context name looked up to learn whether the database breaks on a
 #: backslash (PostgreSQL answers INTERNAL: see mangles_backslashes).
 BACKSLASH_PROBE = "lineage-probe\\backslash"
@@ -46,6 +48,11 @@ class _QuietMLMDRetries(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
+        if message.startswith("ConnectionConfig:"):
+            # MLMD logs the whole config at DEBUG when it connects: the
+            # database password and a grpcs:// client key with it.
+            record.args = tuple(_without_secrets(arg) for arg in record.args or ())
+            return True
         if "failed after retrying" in message:
             return False
         if not message.startswith("mlmd client"):
@@ -57,6 +64,20 @@ class _QuietMLMDRetries(logging.Filter):
             _unique_violation(Exception(arg)) or _conflict(Exception(arg)) or "lineage-pr" in str(arg)
             for arg in record.args or ()
         )
+
+
+def _without_secrets(config: Any) -> Any:
+    """A copy of an MLMD connection config with its secrets as ``***``."""
+    if not hasattr(config, "ListFields"):
+        return config
+    copy = type(config)()
+    copy.CopyFrom(config)
+    for field, value in copy.ListFields():
+        if field.name in ("mysql", "postgresql") and value.password:
+            value.password = "***"
+        elif field.name == "ssl_config" and value.client_key:
+            value.client_key = "***"
+    return copy
 
 
 logging.getLogger("absl").addFilter(_QuietMLMDRetries())
@@ -94,8 +115,14 @@ class _GrpcClient(metadata_store.MetadataStore):
             self._grpc_timeout_sec = config.client_timeout_sec
         options: List[Tuple[str, Any]] = [("grpc.use_local_subchannel_pool", 1)]
         arguments = config.channel_arguments
-        if arguments.HasField("max_receive_message_length"):
-            options.append(("grpc.max_receive_message_length", arguments.max_receive_message_length))
+        # gRPC's default is 4 MiB: a read of many artifacts (the external ids
+        # of a 10,000-file input, looked up when it is logged again) failed
+        # with RESOURCE_EXHAUSTED and the write was lost. lineage serve sends
+        # up to MAX_MESSAGE_BYTES.
+        options.append((
+            "grpc.max_receive_message_length",
+            arguments.max_receive_message_length if arguments.HasField("max_receive_message_length") else MAX_MESSAGE_BYTES,
+        ))
         if arguments.HasField("http2_max_ping_strikes"):
             options.append(("grpc.http2.max_ping_strikes", arguments.http2_max_ping_strikes))
         target = f"{config.host}:{config.port}"

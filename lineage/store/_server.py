@@ -71,6 +71,11 @@ _SERVER_FAILURES = frozenset(
     )
 )
 
+#: The codes MLMD gives a database error (a lost connection among them).
+_DATABASE_FAILURES = frozenset(
+    code.value[0] for code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNAVAILABLE)
+)
+
 #: Server-side retry of aborted transactions: short, jittered, bounded; the
 #: client retries too once this budget is spent.
 _ABORT_BUDGET_SECONDS = 2.0
@@ -149,7 +154,10 @@ class EmbeddedStore:
                 assert self._store is not None
                 response, message, code = method(self._store._metadata_store, request)
                 text = message.decode("utf-8", errors="replace") if code != _OK else ""
-                if code != _OK and not reconnected and _connect_error(Exception(text)):
+                # Only a failure of the database: a NOT_FOUND or ALREADY_EXISTS
+                # message quotes the request ("No type found for query, name:
+                # `lost connection`"), and was taken for a dropped connection.
+                if code in _DATABASE_FAILURES and not reconnected and _connect_error(Exception(text)):
                     if self._reopen(text):
                         # The database dropped the connection (restart,
                         # idle timeout): one more try on a fresh one.

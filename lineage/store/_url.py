@@ -48,6 +48,8 @@ _MLMD_RETRIES = 1
 _WAL_WAIT_SECONDS = 5.0
 #: Deadline of each call to a gRPC store, unless the URL says ?timeout=.
 GRPC_TIMEOUT_SECONDS = 10.0
+#: The longest ?timeout= (about 31 years); gRPC's deadline overflows past ~5e9 s.
+_MAX_GRPC_TIMEOUT = 1e9
 
 
 def default_home() -> str:
@@ -243,7 +245,7 @@ def _bad(url: str, why: str) -> InvalidStoreURLError:
 # The password of a URL's authority (scheme://user:PASSWORD@host).
 # Up to the last "@": a password with a "/", "?" or "#" not percent-encoded
 # (an invalid URL, whose error message quotes it) stays hidden too.
-_PASSWORD = re.compile(r"^([^:/?#]*://[^/?#@:]*:).*(@)")
+_PASSWORD = re.compile(r"^([^:/?#]*://[^/?#@:]*:).*(@)", re.DOTALL)  # DOTALL: a password read from a file ends with a newline
 
 
 def _redact(url: str) -> str:
@@ -363,7 +365,12 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
                 pass
             raise _bad(url, f"the host {written!r}{shown} is not a host name or an IP address{hint}")
         host = decoded
-    query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    query = dict(pairs)
+    if len(query) < len(pairs):
+        # The last one was used in silence (?timeout=abc&timeout=5 was taken).
+        twice = sorted({key for key, _ in pairs if sum(k == key for k, _ in pairs) > 1})
+        raise _bad(url, f"option(s) {twice} given more than once")
     # A MySQL socket needs no host (mysql://user@/db?socket=PATH); with one,
     # the socket is used, as MySQL's own clients do for localhost.
     if "socket" in query and not query["socket"]:
@@ -406,8 +413,12 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
                 timeout = float(query["timeout"])
             except ValueError:
                 timeout = math.nan
-            if not 0 < timeout < math.inf:
-                raise _bad(url, f"timeout must be a positive number of seconds, got {query['timeout']!r}")
+            if not 0 < timeout <= _MAX_GRPC_TIMEOUT:
+                # Past about 5e9 s gRPC's deadline overflows: every call
+                # failed at once, DEADLINE_EXCEEDED, and every write was spooled.
+                raise _bad(
+                    url, f"timeout must be a positive number of seconds, at most {_MAX_GRPC_TIMEOUT:g}, got {query['timeout']!r}"
+                )
         if scheme == "grpcs" and not tls:
             raise _bad(url, "grpcs:// needs at least root_certificates=FILE")
         return StoreURL(scheme=scheme, host=host, port=port, tls=tls, options=query)
@@ -460,15 +471,34 @@ def _sqlite_path(url: str, text: str) -> str:
 
 def _read_pem(url: str, option: str, value: str) -> bytes:
     if value.startswith("-----BEGIN"):
+        problem = pem_problem(option, value.encode("utf-8"))
+        if problem:
+            raise _bad(url, f"{option}: the value {problem}")
         return value.encode("ascii")
     path = os.path.expanduser(value)
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would block the open for ever
             raise _bad(url, f"{option} file {value!r} is not a regular file")
         with open(path, "rb") as handle:
-            return handle.read()
+            data = handle.read()
     except OSError as exc:
         raise _bad(url, f"cannot read {option} file {value!r}: {exc.strerror}") from None
+    problem = pem_problem(option, data)
+    if problem:
+        raise _bad(url, f"{option} file {value!r} {problem}")
+    return data
+
+
+def pem_problem(option: str, data: bytes) -> Optional[str]:
+    """Why *data* cannot be the PEM text of *option*, or None.
+
+    MLMD's client config holds it as ASCII text: a DER file (binary) failed
+    with a UnicodeDecodeError at the first call, raised into the caller or
+    taken for a refused write (and the write was lost).
+    """
+    if not data.isascii() or b"-----BEGIN" not in data:
+        return "is not PEM text (a DER file converts with: openssl x509 -inform der -in FILE -out FILE.pem)"
+    return None
 
 
 def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
@@ -481,6 +511,9 @@ def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
     if not _is_host(bare):
         raise InvalidValueError(f"Store(grpc_host) must be a host name or an IP address, got {host!r}")
     given = {k: v for k, v in tls.items() if v}
+    for option, data in given.items():
+        if isinstance(data, bytes) and not data.isascii():  # DER: failed at the first call (see pem_problem)
+            raise InvalidValueError(f"Store({option}) must be PEM (ASCII text), got {len(data)} bytes of binary data")
     return StoreURL(scheme="grpcs" if given else "grpc", host=bare, port=int(port), tls=given)
 
 
