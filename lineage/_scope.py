@@ -48,7 +48,7 @@ from lineage import _config, _mapping, _provenance
 from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn
 from lineage.records import Artifact, _now, check_current, check_property_name, check_text, field_names, property_name_key
 from lineage.store import _digest
-from lineage.store._codec import exact_as_property
+from lineage.store._codec import exact_as_property, new_external_id
 from lineage.store._spool import logging_configured
 from lineage.store._writer import PATH_INDEX_MAX, PATH_INDEX_MIN, id_given_for, referenced_id, written_when_logged
 
@@ -59,6 +59,9 @@ log = logging.getLogger("lineage")
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_START_DELAY = 1.0
+# start_delay=0 under a wraps decorator: how long the call may take to say
+# whether its body runs later (see ExecutionScope._start).
+_UNTIL_BODY_GRACE = 0.05
 _ERROR_LIMIT = 4096
 
 # json.dumps(params, ensure_ascii=False, default=repr), without building an
@@ -367,8 +370,8 @@ class ExecutionScope:
         """The MLMD execution id (writes the start now if it was deferred)."""
         if self._exe is None:
             return None
-        if self._exe.id is None and not self._done:
-            self._write_start()
+        if self._exe.id is None and not self._done and self._pid == os.getpid():
+            self._write_start()  # (not from a forked child: see flush)
         return self._exe.id
 
     @property
@@ -528,6 +531,13 @@ class ExecutionScope:
             raise LineageError(
                 f"{where}: execution {self.name!r} has ended; log inside the with block (or the tracked call)"
             )
+        if self._entered and self._pid != os.getpid():
+            # Its writes are the process's that entered it (see flush, _finish):
+            # what a forked child logs to it would be dropped without a word.
+            raise LineageError(
+                f"{where}: execution {self.name!r} belongs to process {self._pid} (this one was forked from it) "
+                "and is written only there; track the child's work in an execution of its own"
+            )
 
     def _guarded(self, what: str, fn: Callable[[], Any]) -> Any:
         try:
@@ -588,8 +598,12 @@ class ExecutionScope:
             delay = DEFAULT_START_DELAY
         if delay <= 0 and self._until_body:
             # What the call returns says whether its body runs later (see
-            # _postpone): no RUNNING before that body begins, as with a delay.
-            self._postponed = 0.0
+            # _postpone: then no RUNNING before that body begins, and at
+            # once when it does). A decorator may also run the body within
+            # the call (asyncio.run, list(gen)): RUNNING after a short grace,
+            # not only at its end.
+            self._postponed = self._delay = 0.0
+            self._scheduled = _scheduler.add(time.monotonic() + _UNTIL_BODY_GRACE, self, _UNTIL_BODY_GRACE)
         elif delay <= 0:
             self._write_start()
         else:
@@ -613,9 +627,16 @@ class ExecutionScope:
                 # this process runs the call, so it records it (that one's
                 # copy never begins and writes nothing: see _never_begun).
                 self._pid = os.getpid()
+                if not self._start_written and self._exe is not None:
+                    # Nothing written under its id yet: an id of its own, or a
+                    # parent that runs its copy too is merged with it.
+                    self._exe._handle.proto.external_id = new_external_id("execution")
             delay, self._postponed = self._postponed, None
             if delay is not None and not self._done and not self._start_written:
                 if delay <= 0:
+                    if self._scheduled is not None:  # the grace of _start: not needed now
+                        _scheduler.remove(self._scheduled)
+                        self._scheduled = None
                     self._write_start()
                 else:
                     self._scheduled = _scheduler.add(time.monotonic() + delay, self, delay)

@@ -598,3 +598,32 @@ def test_a_forked_child_flushing_its_parents_block_does_not_reopen_it(sqlite_url
     mlmd = metadata_store.MetadataStore(parse_store_url(sqlite_url).connection_config())
     [stored] = mlmd.get_executions()
     assert stored.last_known_state == pb.Execution.COMPLETE and "lineage.end_time" in stored.custom_properties
+
+
+def test_a_forked_child_logging_to_its_parents_block_is_told_not_dropped(sqlite_url):
+    """In a child forked in a block, ex.log_input() was taken and never
+    written (flush does nothing there), while ex.id still wrote the start,
+    with what the child logged, into the parent's ended execution."""
+    lineage.init(store=sqlite_url)  # default start delay: the block ends in one write
+    read, write = os.pipe()
+    result = os.pipe()
+    with lineage.execution("blk") as ex:
+        pid = os.fork()
+        if pid == 0:
+            code = b"n"
+            try:
+                os.read(read, 1)  # the parent has ended the block
+                try:
+                    ex.log_input(lineage.DataSet(uri="file:///child", name="c"))
+                except lineage.LineageError:
+                    code = b"r"
+                _ = ex.id  # wrote the child's records into the parent's execution
+            finally:
+                os.write(result[1], code)
+                os._exit(0)
+    os.write(write, b"x")
+    os.waitpid(pid, 0)
+    assert os.read(result[0], 1) == b"r"
+    mlmd = metadata_store.MetadataStore(parse_store_url(sqlite_url).connection_config())
+    [stored] = mlmd.get_executions()
+    assert mlmd.get_events_by_execution_ids([stored.id]) == []

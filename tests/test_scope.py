@@ -2030,3 +2030,54 @@ class TestUnderOtherDecoratorsStartDelays:
         del made
         gc.collect()
         assert [mr.state(e) for e in mr.executions(lineage.Store(url=url))] == ["COMPLETE"]
+
+    def test_a_body_a_decorator_runs_within_the_call_shows_running_with_no_start_delay(self, tmp_path):
+        """start_delay=0 under a wraps decorator that runs the body itself
+        (asyncio.run): nothing was written until the call ended (a crash
+        lost the execution; a delay of 0.1 s showed RUNNING)."""
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", start_delay=0)
+
+        def run_sync(f):
+            @functools.wraps(f)
+            def w(*a, **k):
+                return asyncio.run(f(*a, **k))
+
+            return w
+
+        seen = []
+
+        @track
+        @run_sync
+        async def train(d: DataSet):
+            await asyncio.sleep(0.3)
+            seen.extend(mr.state(e) for e in mr.executions(lineage.Store(url=url)))
+
+        train(data())
+        assert seen == ["RUNNING"]
+        assert [mr.state(e) for e in mr.executions(lineage.Store(url=url))] == ["COMPLETE"]
+
+    def test_a_generator_made_before_a_fork_and_run_by_both_is_two_executions(self, tmp_path):
+        """Run by the child (which adopts the call) and by the parent: both
+        wrote under one external id, one execution with both runs' outputs
+        at the same event paths."""
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", start_delay=0)
+
+        @track
+        @TestUnderOtherDecorators.passthrough
+        def parts(n: int):
+            for i in range(n):
+                yield Model(uri=f"file:///{os.getpid()}/{i}", name="m")
+
+        made = parts(2)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                list(made)
+            finally:
+                os._exit(0)
+        list(made)
+        os.waitpid(pid, 0)
+        store = lineage.Store(url=url)
+        assert [len(mr.events(store, e.id)) for e in mr.executions(store)] == [2, 2]
