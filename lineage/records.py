@@ -857,9 +857,16 @@ def _field_types(cls: type) -> Dict[str, Any]:
     except Exception:  # unresolvable string annotations: fall back to names
         pass
     simple = {"str": str, "int": int, "float": float, "bool": bool}
+    module = sys.modules.get(cls.__module__)
+    namespace = dict(vars(module)) if module is not None else {}
     out = {}
     for field in attrs.fields(cls):
         tp = field.type
+        if isinstance(tp, str):  # one annotation of the class unresolvable: each of the others on its own
+            try:
+                tp = eval(tp, namespace, {})  # noqa: S307 - the class's own annotation, as attrs.resolve_types does
+            except Exception:
+                pass
         if isinstance(tp, str):
             text = tp.replace(" ", "")
             if text.startswith("Optional[") and text.endswith("]"):

@@ -80,17 +80,107 @@ class TestDigests:
         inputs = [a.id for kind, _, a in mr.events(tracked, execution.id) if kind == "INPUT"]
         assert inputs == [changed.id]
 
-    def test_unchanged_files_are_not_rehashed(self, tmp_path):
-        """The cache is keyed by (path, size, mtime): same size and mtime give the cached digest."""
+    def test_a_reused_record_of_rewritten_bytes_is_a_new_artifact(self, tracked, tmp_path):
+        """One DataSet object passed to every call while its file is refreshed:
+        each call links to the bytes it read, not to the artifact the
+        record's old id names."""
+        path = tmp_path / "train.csv"
+
+        @track
+        def train(d: DataSet) -> None:
+            return None
+
+        data = DataSet(uri=path.as_uri(), name="train", version="latest")
+        ids = []
+        for content in ("v1\n", "v2 longer\n", "v2 longer\n"):
+            path.write_text(content)
+            train(data)
+            ids.append(data.id)
+        assert ids[0] != ids[1] and ids[1] == ids[2]
+        fresh = DataSet(uri=path.as_uri(), name="train", version="latest")
+        train(fresh)
+        assert fresh.id == ids[1]
+        inputs = [[a.id for kind, _, a in mr.events(tracked, e.id) if kind == "INPUT"] for e in mr.executions(tracked, "train")]
+        assert inputs == [[ids[0]], [ids[1]], [ids[1]], [ids[1]]]
+
+    def test_unchanged_files_are_not_rehashed(self, tmp_path, monkeypatch):
+        """The cache is keyed by (path, size, mtime, inode, ctime): an unchanged file is not read again."""
         path = tmp_path / "big.bin"
         path.write_bytes(b"A" * 1000)
         before = _digest.of_path(str(path))
-        stat = os.stat(path)
-        path.write_bytes(b"B" * 1000)  # same size...
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ...and same mtime: served from the cache
+        opened = []
+        real_open = os.open
+        monkeypatch.setattr(_digest.os, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
         assert _digest.of_path(str(path)).digest == before.digest
-        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+        assert opened == []
+
+    def test_new_bytes_with_the_same_size_and_mtime_are_a_new_digest(self, tmp_path):
+        """cp -p, rsync -t and tar keep modification times: a file replaced by
+        another of the same size and mtime is read again, not served from the cache."""
+        import shutil
+
+        path, other = tmp_path / "train.csv", tmp_path / "v2.csv"
+        path.write_bytes(b"A" * 1000)
+        other.write_bytes(b"B" * 1000)
+        stat = os.stat(path)
+        os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        before = _digest.of_path(str(path))
+        shutil.copy2(other, path)  # new bytes, same size, same mtime
+        assert os.stat(path).st_mtime_ns == stat.st_mtime_ns
         assert _digest.of_path(str(path)).digest != before.digest
+        path.write_bytes(b"C" * 1000)  # in place, mtime set back
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert _digest.of_path(str(path)).digest == "sha256:" + __import__("hashlib").sha256(b"C" * 1000).hexdigest()
+
+    def test_fifos_and_devices_are_not_read(self, tmp_path):
+        """A FIFO or a device as uri, or in a folder, must not block the call forever."""
+        import threading
+
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        folder = tmp_path / "model"
+        folder.mkdir()
+        (folder / "w.bin").write_bytes(b"w")
+        os.mkfifo(folder / "ctl")
+        results = {}
+
+        def digest_all():
+            results["fifo"] = _digest.of_path(str(fifo))
+            results["dev"] = _digest.of_path("/dev/zero")
+            results["folder"] = _digest.of_path(str(folder))
+
+        worker = threading.Thread(target=digest_all, daemon=True)
+        worker.start()
+        worker.join(10)
+        if worker.is_alive():  # unblock a reader blocked in open(), so the test run can end
+            for pipe in (fifo, folder / "ctl"):
+                try:
+                    os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:
+                    pass
+            pytest.fail("digesting a FIFO or a device blocked")
+        assert (results["fifo"].scope, results["fifo"].reason) == ("skipped", "not a regular file")
+        assert (results["dev"].scope, results["dev"].reason) == ("skipped", "not a regular file")
+        assert (results["folder"].scope, results["folder"].size) == ("full", 1)
+
+    def test_a_linked_folder_inside_a_folder_is_digested(self, tmp_path):
+        """A model folder whose weights/ is a symbolic link to a folder: new
+        weights are a new digest; a link back up (a loop) ends the walk."""
+        for version in ("v1", "v2"):
+            (tmp_path / version).mkdir()
+            (tmp_path / version / "w.bin").write_text(f"weights {version}")
+        model = tmp_path / "model"
+        model.mkdir()
+        (model / "config.json").write_text("{}")
+        (model / "weights").symlink_to(tmp_path / "v1")
+        (model / "loop").symlink_to(model)
+        first = _digest.of_path(str(model))
+        (model / "weights").unlink()
+        (model / "weights").symlink_to(tmp_path / "v2")
+        second = _digest.of_path(str(model))
+        assert first.scope == second.scope == "full"
+        assert first.digest != second.digest
+        assert first.size >= len("{}") + len("weights v1")
 
     def test_skipped_scope_is_recorded_honestly(self, tracked, tmp_path):
         """A missing file, or hashing turned off, is recorded as scope 'skipped' with the reason."""
@@ -135,6 +225,16 @@ class TestDigests:
         props = mr.custom(stored_artifact(tracked, ids[1]))
         assert (ids[0] != ids[1], props["lineage.digest_scope"]) == (True, "full")
         assert _digest.local_path("warehouse.table") is None  # no such file: a name
+
+    def test_a_file_uri_is_local_in_any_case_of_its_scheme_and_host(self, tmp_path):
+        """URI schemes and hosts are read in any case: FILE:///x had no digest
+        (rewritten bytes under it were one artifact)."""
+        path = tmp_path / "train.csv"
+        path.write_text("v1")
+        for uri in (f"FILE://{path}", f"File://LocalHost{path}", f"file://{path}"):
+            assert _digest.local_path(uri) == str(path)
+            assert _digest.of_path(_digest.local_path(uri)).scope == "full"
+        assert _digest.local_path(f"file://otherhost{path}") is None
 
     def test_content_over_the_limit_gets_a_quick_digest(self, tmp_path, monkeypatch):
         """Past LINEAGE_HASH_MAX_BYTES a file or folder is not read: scope 'stat',

@@ -914,3 +914,29 @@ class TestFromAReviewOfTheClassChecks:
             exec(source, namespace)  # noqa: S102 - a class of another module
             made.append(namespace["Ckpt"](uri="u", name="n", step=3))
         assert [m.step for m in made] == [3, 3]
+
+
+def test_field_kinds_survive_one_unresolvable_annotation():
+    """With postponed annotations, a field typed by a name only the defining
+    function knows must not turn the class's other fields into untyped JSON
+    (``int | None`` kept no int check, and was stored as a struct)."""
+    from lineage.records import schema_of
+
+    def define():
+        class Local:
+            pass
+
+        @attrs.define
+        class Probe(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "test/unresolvable-annotation"
+            a: float | None = None
+            b: Optional[int] = 0
+            c: Local = None
+
+        return Probe
+
+    Probe = define()
+    kinds = {p.name: p.kind for p in schema_of(Probe).properties}
+    assert (kinds["a"], kinds["b"], kinds["c"]) == ("float", "int", "json")  # a was "json"
+    with pytest.raises(lineage.InvalidTypeError):
+        Probe(uri="s3://x", name="n", a="not a float")

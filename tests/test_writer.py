@@ -445,3 +445,29 @@ def test_a_record_logged_to_another_store_and_back_is_the_same_artifact_in_the_f
     Execution(name="2", workspace=Workspace(store=second, name="w")).log_input(metrics)
     Execution(name="3", workspace=Workspace(store=first, name="w")).log_input(metrics)
     assert (len(first.store.get_artifacts()), len(second.store.get_artifacts())) == (1, 1)
+
+
+def test_a_record_class_whose_field_changed_kind_is_left_out_not_the_whole_write(sqlite_url):
+    """The store's type declares step as INT (an earlier version of the
+    class); a class whose step is now a str made the whole write fail: the
+    execution, its params and its other records were lost."""
+    import attrs
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    store = lineage.Store(url=sqlite_url)
+    store.store.put_artifact_type(pb.ArtifactType(name="test.writer/Ckpt", properties={"step": pb.INT}))
+
+    @attrs.define
+    class Ckpt(lineage.Artifact):
+        ARTIFACT_TYPE_NAME = "test.writer/Ckpt"
+        step: str = ""
+
+    lineage.init(store=sqlite_url)
+    clash = r"declares 'step' as INT, and this record class's 'step' is STRING"
+    with pytest.warns(lineage.LineageWarning, match=clash), lineage.execution("train") as ex:
+        ex.log_param("lr", 0.1)
+        ex.log_input(DataSet(uri="s3://w/data", name="data"))
+        ex.log_output(Ckpt(uri="s3://w/ckpt", name="ckpt", step="1"))
+    [stored] = store.store.get_executions()
+    assert stored.custom_properties["lr"].double_value == 0.1
+    assert [a.uri for a in store.store.get_artifacts()] == ["s3://w/data"]

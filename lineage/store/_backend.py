@@ -18,10 +18,11 @@ from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple, TypeVa
 import tenacity
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lineage import _env
 from lineage._fork import renew_after_fork
-from lineage.errors import StoreError, StoreUnavailableError
+from lineage.errors import InvalidTypeError, StoreError, StoreUnavailableError
 from lineage.store._url import POSTGRESQL_PLAIN_DATABASE, StoreURL
 
 __all__ = ["Backend", "RetryPolicy"]
@@ -504,6 +505,7 @@ class Backend:
                     stored = self.run(lambda s: get(s, proto.name), what=f"get_{kind}_type")
                 except mlmd_errors.NotFoundError:
                     continue
+                _check_kinds(kind, proto, stored)  # a property of another kind: no retry mends it
                 if set(proto.properties) <= set(stored.properties):
                     type_id = stored.id
                 else:
@@ -514,6 +516,28 @@ class Backend:
             self._type_props[key] = self._type_props.get(key, frozenset()) | frozenset(proto.properties)
             return type_id
         raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(last)}", cause=last)
+
+
+_KIND_NAME = pb.PropertyType.Name  # type: ignore[attr-defined]
+
+
+def _check_kinds(kind: str, proto: Any, stored: Any) -> None:
+    """Raise unless the stored type declares each property of *proto* with
+    its kind (a record class whose field changed kind, ``step: int`` then
+    ``step: str``: its values could not be stored, and the whole write
+    they were in failed).
+
+    Raises:
+        InvalidTypeError: naming the type, the property and both kinds.
+    """
+    for name, value in proto.properties.items():
+        if name in stored.properties and stored.properties[name] != value:
+            raise InvalidTypeError(
+                f"the store's {kind} type {proto.name!r} declares {name!r} as "
+                f"{_KIND_NAME(stored.properties[name])}, and this record class's {name!r} is "
+                f"{_KIND_NAME(value)}: its records cannot be stored here (keep the field's kind, "
+                "or give the class another ARTIFACT_TYPE_NAME)"
+            )
 
 
 def _leave_logging_alone(had_handlers: bool) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat as _stat
 import threading
 import urllib.parse
 from typing import Any, Dict, List, Optional, Tuple
@@ -33,7 +34,9 @@ def env_default() -> bool:
 
 
 _enabled = env_default()
-_cache: Dict[Tuple[str, int, int], str] = {}
+# (path, size, mtime, inode, ctime): a file replaced by one of the same size
+# and modification time (cp -p, rsync -t, tar) has another inode or ctime.
+_cache: Dict[Tuple[str, int, int, int, int], str] = {}
 _cache_lock = threading.Lock()
 renew_after_fork(globals(), "_cache_lock")
 
@@ -100,9 +103,9 @@ def local_path(uri: str) -> Optional[str]:
     names something on disk; otherwise it is taken for a name (a table, a
     key) and carries no digest.
     """
-    if uri.startswith("file:"):
+    if uri.startswith("file:") or uri[:5].lower() == "file:":  # a scheme is read in any case: FILE:///x
         parsed = urllib.parse.urlsplit(uri)
-        if parsed.netloc not in ("", "localhost"):
+        if parsed.netloc.lower() not in ("", "localhost"):
             return None
         path = urllib.parse.unquote(parsed.path)
         return path if path and "\x00" not in path else None
@@ -115,13 +118,23 @@ def local_path(uri: str) -> Optional[str]:
     return None  # s3://, gs://, http://, a table name, ...
 
 
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    key = (path, size, mtime_ns)
+class _NotRegular(OSError):
+    """A FIFO, socket or device: reading it may block or never end."""
+
+
+def _file_sha256(path: str, st: os.stat_result) -> str:
+    if not _stat.S_ISREG(st.st_mode):
+        raise _NotRegular(0, "not a regular file")
+    key = (path, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
     cached = _cache.get(key)
     if cached is not None:
         return cached
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    # O_NONBLOCK: a file replaced by a FIFO since it was stat'ed must not block the open.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with open(fd, "rb") as handle:
+        if not _stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _NotRegular(0, "not a regular file")
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     hexdigest = digest.hexdigest()
@@ -147,17 +160,35 @@ def of_path(path: str) -> Digest:
         if not os.path.isdir(path):
             if stat.st_size > limit:
                 return _quick([("", stat, False)], stat.st_size, limit)
-            return Digest(digest="sha256:" + _file_sha256(path, stat.st_size, stat.st_mtime_ns), size=stat.st_size, scope="full")
+            return Digest(digest="sha256:" + _file_sha256(path, stat), size=stat.st_size, scope="full")
         entries: List[Tuple[str, os.stat_result, bool]] = []  # (relative path, stat, a broken link)
         total = 0
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
+        seen_dirs = {(stat.st_dev, stat.st_ino)}
+        for root, dirs, files in os.walk(path, followlinks=True):
+            # A linked folder is followed (its content is the model's), once:
+            # a link back up (a loop) or to a folder already walked is kept
+            # as a link, its target as text.
+            kept = []
+            for name in sorted(dirs):
+                try:
+                    dst = os.stat(os.path.join(root, name))
+                except OSError:
+                    files.append(name)
+                    continue
+                if (dst.st_dev, dst.st_ino) in seen_dirs:
+                    files.append(name)
+                    continue
+                seen_dirs.add((dst.st_dev, dst.st_ino))
+                kept.append(name)
+            dirs[:] = kept
             for name in sorted(files):
                 full = os.path.join(root, name)
                 try:
                     st, broken = os.stat(full), False
                 except OSError:  # a dangling or looping symbolic link: the link itself
                     st, broken = os.lstat(full), True
+                if not broken and not _stat.S_ISREG(st.st_mode) and os.path.islink(full):
+                    st, broken = os.lstat(full), True  # a link to a folder walked already, a FIFO...: its target
                 entries.append((os.path.relpath(full, path).replace(os.sep, "/"), st, broken))
                 total += st.st_size
                 if len(entries) > MAX_FILES:
@@ -170,10 +201,14 @@ def of_path(path: str) -> Digest:
             full = os.path.join(path, rel)
             if broken:  # the link's target, as text
                 content = hashlib.sha256(os.readlink(full).encode("utf-8", "surrogateescape")).hexdigest()
+            elif not _stat.S_ISREG(st.st_mode):  # a FIFO, socket or device: its kind, never read
+                content = hashlib.sha256(f"special {_stat.S_IFMT(st.st_mode)}".encode("ascii")).hexdigest()
             else:
-                content = _file_sha256(full, st.st_size, st.st_mtime_ns)
+                content = _file_sha256(full, st)
             combined.update(content.encode("ascii") + b"\n")
         return Digest(digest="sha256:" + combined.hexdigest(), size=total, scope="full")
+    except _NotRegular:
+        return Digest(scope="skipped", reason="not a regular file")
     except OSError as exc:
         return Digest(scope="skipped", reason=f"unreadable: {exc.strerror}")
 

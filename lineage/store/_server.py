@@ -130,6 +130,7 @@ class EmbeddedStore:
 
         Raises:
             StoreError: a type exists with properties that conflict.
+            InvalidTypeError: one declares a property with another kind.
         """
         from lineage.records import DataSet, Metrics, Model, schema_of
         from lineage.store import _codec as codec

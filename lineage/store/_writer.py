@@ -48,6 +48,7 @@ from lineage.errors import (
     UnknownArtifactError,
     WorkspaceExistsError,
     describe,
+    warn,
 )
 from lineage.records import Artifact, schema_of
 from lineage.store import _codec as codec
@@ -414,6 +415,10 @@ class Writer:
         # a record whose write went to the spool keeps its external id if it
         # is logged again unchanged.
         self._record_keys: Dict[int, Tuple[Any, Optional[str], Optional[Tuple[Any, ...]], Dict[Any, str]]] = {}
+        # id(record) -> (weakref, content digest it was written with): a
+        # deduplicated record logged again after its file was rewritten is a
+        # new artifact, not the one its id names (see _content_changed).
+        self._record_digests: Dict[int, Tuple[Any, str]] = {}
         # The store whose ids a stamp holds (see _stamps): the same database
         # however spelled or reconnected (a new writer after a fork or
         # recording()) is one store.
@@ -732,6 +737,7 @@ class Writer:
             key = self._record_key(record, schema, workspace, digest.digest)
             if key in ids_by_key or any(key == bound[2] for bound in bindings):
                 return False
+            self._note_digest(record, schema, digest.digest)
             proto = codec.artifact_to_proto(record, type_id, workspace=workspace, run=run, external_id=key, mangle=mangle)
             if digest is not _digest.NONE:
                 codec.set_custom(proto, digest.properties(), mangle)
@@ -754,6 +760,31 @@ class Writer:
             handle,
         )
         return True
+
+    def _note_digest(self, record: Artifact, schema: Any, digest: Optional[str]) -> None:
+        """Keep the content digest a deduplicated *record* is written (or
+        found) with, while it lives."""
+        if not (schema.deduplicate and digest):
+            return
+        rid = id(record)
+        try:
+            ref = weakref.ref(record, lambda _: self._record_digests.pop(rid, None))
+        except TypeError:
+            return
+        with self._lock:
+            self._record_digests[rid] = (ref, digest)
+
+    def _content_changed(self, record: Artifact, taken: Optional[_digest.Digest]) -> bool:
+        """Whether *record*, which has an id this process gave it, names a
+        local file whose bytes are no longer those it was written with."""
+        noted = self._record_digests.get(id(record))
+        if noted is None or noted[0]() is not record:
+            return False
+        stamp = _stamps.get(id(record))
+        if stamp is None or stamp[0]() is not record or stamp[1] != record.id:
+            return False  # an id a user set: taken as it is
+        now = taken if taken is not None else _digest.of_record(record)
+        return now.digest is not None and now.digest != noted[1]
 
     def _bind(self, record: Artifact, artifact_id: int, held: Optional[Tuple[Any, ...]] = None) -> None:
         """Give *record* the id of a stored artifact, and its stamp (see _stamps)."""
@@ -843,7 +874,7 @@ class Writer:
         seen: Set[Tuple[Any, int]] = set()
         by_key: Dict[Tuple[str, int], Pair] = {}  # the pair of each new artifact, by (key, event type)
         for record, event_type, path, taken in items:
-            if record.id is not None and self._changed_since_logged(record):
+            if record.id is not None and (self._changed_since_logged(record) or self._content_changed(record, taken)):
                 # A new artifact here: its id is the old one's, or another
                 # store's. (Its key is made anew by _record_key if the record
                 # changed; unchanged, it is still this store's artifact.)
@@ -863,6 +894,7 @@ class Writer:
             schema = schema_of(type(record))
             digest = taken if taken is not None else _digest.of_record(record)
             key = self._record_key(record, schema, handle.workspace, digest.digest)
+            self._note_digest(record, schema, digest.digest)
             if (key, event_type) in seen:
                 first = by_key.get((key, event_type))
                 if first is not None:
@@ -936,10 +968,18 @@ class Writer:
         if not execution.type_id:
             execution.type_id = self.backend.type_id("execution", pending.execution_type)
         contexts = [self.resolve(spec).by_name for spec in pending.contexts]
-        pairs = list(pending.pairs)
-        for pair in pairs:
+        pairs = []
+        for pair in pending.pairs:
             if pair.artifact is not None and not pair.artifact.type_id:
-                pair.artifact.type_id = self.backend.type_id("artifact", pair.artifact_type)
+                try:
+                    pair.artifact.type_id = self.backend.type_id("artifact", pair.artifact_type)
+                except InvalidTypeError as exc:
+                    # The store's type of that name declares a property of
+                    # another kind: this one record is left out, the rest
+                    # of the write stored (it failed whole).
+                    warn(f"lineage left out the artifact {pair.artifact.uri!r} of an execution: {exc}")
+                    continue
+            pairs.append(pair)
         unverified = [p.event.artifact_id for p in pairs if p.artifact is None and p.event.artifact_id not in self._known_ids]
         if unverified:
             self._verify_ids(unverified)
