@@ -609,3 +609,15 @@ def test_a_printed_url_with_an_ipv6_zone_reads_back(url):
     parsed = parse_store_url(url)
     again = parse_store_url(parsed.redacted())
     assert (again.host, again.port) == (parsed.host, parsed.port) and "%25" in parsed.redacted()
+
+
+@pytest.mark.parametrize("extra", ["&timeout=abc", "&timeout=1&timeout=2", "&timeout=2e9", "&bogus=1"])
+def test_an_inline_private_key_is_not_quoted_by_url_errors(extra):
+    key = "-----BEGIN PRIVATE KEY-----\nMIIEvSECRETKEYMATERIAL\n-----END PRIVATE KEY-----\n"
+    cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    q = lambda s: urllib.parse.quote(s, safe="")  # noqa: E731
+    url = f"grpcs://h:8080?root_certificates={q(cert)}&certificate_chain={q(cert)}&private_key={q(key)}{extra}"
+    with pytest.raises(InvalidStoreURLError) as info:
+        parse_store_url(url)
+    assert "SECRETKEY" not in str(info.value)
+    assert "private_key=***" in str(info.value)

@@ -248,9 +248,15 @@ def _bad(url: str, why: str) -> InvalidStoreURLError:
 _PASSWORD = re.compile(r"^([^:/?#]*://[^/?#@:]*:).*(@)", re.DOTALL)  # DOTALL: a password read from a file ends with a newline
 
 
+# An inline private key (grpcs://host?private_key=-----BEGIN...): every
+# error message about the URL quoted it.
+_PRIVATE_KEY = re.compile(r"([?&]private_key=)(?=(?:-|%2d){5}begin)[^&#]*", re.IGNORECASE)
+
+
 def _redact(url: str) -> str:
-    """*url* with its password, if any, replaced by ``***`` (as ``StoreURL.redacted``)."""
-    return _PASSWORD.sub(r"\1***\2", url, count=1)
+    """*url* with its password and an inline private key, if any, replaced
+    by ``***`` (as ``StoreURL.redacted``)."""
+    return _PRIVATE_KEY.sub(r"\1***", _PASSWORD.sub(r"\1***\2", url, count=1))
 
 
 def _quote_path(path: str) -> str:
