@@ -59,9 +59,6 @@ log = logging.getLogger("lineage")
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_START_DELAY = 1.0
-# start_delay=0 under a wraps decorator: how long the call may take to say
-# whether its body runs later (see ExecutionScope._start).
-_UNTIL_BODY_GRACE = 0.05
 _ERROR_LIMIT = 4096
 
 # json.dumps(params, ensure_ascii=False, default=repr), without building an
@@ -370,9 +367,25 @@ class ExecutionScope:
         """The MLMD execution id (writes the start now if it was deferred)."""
         if self._exe is None:
             return None
-        if self._exe.id is None and not self._done and self._pid == os.getpid():
-            self._write_start()  # (not from a forked child: see flush)
+        if self._exe.id is None and not self._done:
+            if self._pid == os.getpid():
+                self._write_start()
+            else:  # a forked child: the process that entered it writes it (see flush); read, if it has
+                self._exe.id = self._stored_id()
         return self._exe.id
+
+    def _stored_id(self) -> Optional[int]:
+        """The id of this execution if the store holds it (looked up by its
+        external id; None if not, or the store cannot say now)."""
+        assert self._exe is not None
+        external = self._exe._handle.proto.external_id
+        try:
+            found = self._exe._writer.backend.run(
+                lambda s: s.get_executions_by_external_ids([external]), what="get_executions_by_external_ids"
+            )
+        except Exception:  # down, or an MLMD too old: not known
+            return None
+        return found[0].id if found else None
 
     @property
     def external_id(self) -> Optional[str]:
@@ -598,12 +611,12 @@ class ExecutionScope:
             delay = DEFAULT_START_DELAY
         if delay <= 0 and self._until_body:
             # What the call returns says whether its body runs later (see
-            # _postpone: then no RUNNING before that body begins, and at
-            # once when it does). A decorator may also run the body within
-            # the call (asyncio.run, list(gen)): RUNNING after a short grace,
-            # not only at its end.
+            # _postpone): then no RUNNING before that body begins, and at
+            # once when it does. (A decorator that runs the body within the
+            # call, asyncio.run say, is written once, at its end: a start
+            # written before the call returns could not be taken back for a
+            # body that never runs, or that a forked child runs.)
             self._postponed = self._delay = 0.0
-            self._scheduled = _scheduler.add(time.monotonic() + _UNTIL_BODY_GRACE, self, _UNTIL_BODY_GRACE)
         elif delay <= 0:
             self._write_start()
         else:

@@ -617,13 +617,16 @@ def test_a_forked_child_logging_to_its_parents_block_is_told_not_dropped(sqlite_
                     ex.log_input(lineage.DataSet(uri="file:///child", name="c"))
                 except lineage.LineageError:
                     code = b"r"
-                _ = ex.id  # wrote the child's records into the parent's execution
+                # It wrote the child's records into the parent's execution;
+                # then it was None (the child does not write it): it is read.
+                code += str(ex.id).encode()
             finally:
                 os.write(result[1], code)
                 os._exit(0)
     os.write(write, b"x")
     os.waitpid(pid, 0)
-    assert os.read(result[0], 1) == b"r"
+    told = os.read(result[0], 64)
     mlmd = metadata_store.MetadataStore(parse_store_url(sqlite_url).connection_config())
     [stored] = mlmd.get_executions()
+    assert told == b"r" + str(stored.id).encode()
     assert mlmd.get_events_by_execution_ids([stored.id]) == []
