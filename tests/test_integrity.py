@@ -103,6 +103,41 @@ class TestDigests:
         inputs = [[a.id for kind, _, a in mr.events(tracked, e.id) if kind == "INPUT"] for e in mr.executions(tracked, "train")]
         assert inputs == [[ids[0]], [ids[1]], [ids[1]], [ids[1]]]
 
+    def test_a_record_first_logged_before_its_file_existed_follows_its_bytes(self, tmp_path, sqlite_url):
+        """Logged while the file was missing (not digested), then with bytes A,
+        then B: one artifact for all three."""
+        lineage.init(store=sqlite_url, workspace="w")
+        path = tmp_path / "m.bin"
+        model = Model(uri=str(path), name="m", version="1")
+        ids = []
+        for content in (None, b"A" * 10, b"B" * 10):
+            if content is not None:
+                path.write_bytes(content)
+            with lineage.execution("train") as ex:
+                ex.log_output(model)
+            ids.append(model.id)
+        assert len(set(ids)) == 3
+
+    def test_rewritten_bytes_are_seen_through_another_spelling_of_the_store(self, tmp_path):
+        """The digest a record was written with was kept per writer: through
+        a symbolic link to the store's folder (another writer, one store) the
+        record's old id was taken for its new bytes."""
+        folder = tmp_path / "stores"
+        folder.mkdir()
+        (tmp_path / "link").symlink_to(folder)
+        path = tmp_path / "m.bin"
+        path.write_bytes(b"A" * 10)
+        model = Model(uri=str(path), name="m", version="1")
+        lineage.init(store=f"sqlite:///{folder / 'x.db'}", workspace="w")
+        with lineage.execution("a") as ex:
+            ex.log_output(model)
+        first = model.id
+        path.write_bytes(b"B" * 10)
+        lineage.init(store=f"sqlite:///{tmp_path / 'link' / 'x.db'}")
+        with lineage.execution("b") as ex:
+            ex.log_output(model)
+        assert model.id != first
+
     def test_unchanged_files_are_not_rehashed(self, tmp_path, monkeypatch):
         """The cache is keyed by (path, size, mtime, inode, ctime): an unchanged file is not read again."""
         path = tmp_path / "big.bin"

@@ -471,3 +471,86 @@ def test_a_record_class_whose_field_changed_kind_is_left_out_not_the_whole_write
     [stored] = store.store.get_executions()
     assert stored.custom_properties["lr"].double_value == 0.1
     assert [a.uri for a in store.store.get_artifacts()] == ["s3://w/data"]
+
+
+class TestTypesOtherToolsDeclared:
+    """A type of lineage's name another tool (or an older class) declared
+    with a property of another kind: only a record that sets it is left
+    out; a property lineage never sets changes nothing (every write of the
+    store failed once the kinds were checked for all properties)."""
+
+    def test_an_execution_or_workspace_type_with_a_property_of_another_kind(self, sqlite_url):
+        from ml_metadata.proto import metadata_store_pb2 as pb
+
+        store = lineage.Store(url=sqlite_url)
+        execution_type = pb.ExecutionType(name="kubeflow.org/alpha/execution")
+        for name in ("name", "create_time", "__ALL_META__"):
+            execution_type.properties[name] = pb.STRING
+        execution_type.properties["description"] = pb.INT
+        store.store.put_execution_type(execution_type)
+        workspace_type = pb.ContextType(name="kubeflow.org/alpha/workspace")
+        workspace_type.properties["labels"] = pb.STRUCT
+        workspace_type.properties["description"] = pb.STRING
+        store.store.put_context_type(workspace_type)
+        lineage.init(store=sqlite_url, workspace="w", strict=True, start_delay=0)
+
+        @lineage.track
+        def f(x: DataSet) -> int:
+            return 1
+
+        for _ in range(2):
+            assert f(DataSet(uri="s3://b/x", name="x")) == 1
+        assert len(store.store.get_executions()) == 2
+
+    def test_an_artifact_type_with_a_property_of_another_kind_a_record_does_not_set(self, sqlite_url):
+        from typing import Optional
+
+        import attrs
+        from ml_metadata.proto import metadata_store_pb2 as pb
+
+        @attrs.define
+        class Note(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "test.writer/Note"
+            note: Optional[str] = None
+
+        store = lineage.Store(url=sqlite_url)
+        stored = pb.ArtifactType()
+        stored.CopyFrom(_codec.artifact_type(schema_of(Note)))
+        stored.properties["note"] = pb.INT
+        store.store.put_artifact_type(stored)
+        lineage.init(store=sqlite_url, workspace="w")
+        with pytest.warns(lineage.LineageWarning, match=r"declares 'note' as INT"), lineage.execution("train") as ex:
+            ex.log_output(Note(uri="s3://w/plain", name="plain"))
+            ex.log_output(Note(uri="s3://w/noted", name="noted", note="a str"))
+        assert [a.uri for a in store.store.get_artifacts()] == ["s3://w/plain"]
+
+    def test_a_spooled_write_with_such_a_record_stays_in_the_spool(self, tmp_path, sqlite_url, monkeypatch):
+        """Replayed, the write was acknowledged without that record, and the
+        spool file deleted: the record was gone for good."""
+        import warnings
+
+        import attrs
+        from ml_metadata.proto import metadata_store_pb2 as pb
+
+        from lineage.store import _spool
+
+        @attrs.define
+        class Step(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "test.writer/Step"
+            step: str = ""
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.1")
+        lineage.init(store="postgresql://postgres@127.0.0.1:1/down", workspace="w", start_delay=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with lineage.execution("train") as ex:
+                ex.log_output(Step(uri="s3://w/step", name="step", step="1"))
+        _spool.abandon_all()
+        stored = pb.ArtifactType(name="test.writer/Step", properties={"step": pb.INT})
+        lineage.Store(url=sqlite_url).store.put_artifact_type(stored)
+        home = str(tmp_path / "home")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a warning is no failure: the record was left out with one
+            report = _spool.sync(into=sqlite_url, home=home)
+        assert len(report.failed) == 1 and "declares 'step' as INT" in str(report.failed)
+        assert _spool.spool_files(home)

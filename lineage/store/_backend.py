@@ -237,6 +237,9 @@ class Backend:
         # The properties registered for each: a class redefined with a new
         # field (a notebook cell run again) registers its type again.
         self._type_props: Dict[Tuple[str, str], FrozenSet[str]] = {}
+        # (kind, name) -> (the stored type, the properties it declares with
+        # another kind than lineage's): see clash()
+        self._type_clashes: Dict[Tuple[str, str], Tuple[Any, FrozenSet[str]]] = {}
         # Type protos found covered (the shared ones of codec, by identity):
         # the check costs one dict lookup per artifact on the write path.
         self._covered: Dict[int, Tuple[Any, int]] = {}
@@ -467,11 +470,24 @@ class Backend:
             if hit is not None and hit[0] is proto:
                 return hit[1]  # registered properties only grow: covered stays covered
         type_id = self._type_ids.get((kind, name))
+        if type_id is not None and (kind, name) in self._type_clashes and self._type_clashes[(kind, name)][1]:
+            return None  # the write checks its records against it (see clashing)
         if type_id is not None and proto is not None:
             if not self._covers((kind, name), proto):
                 return None
             self._covered[id(proto)] = (proto, type_id)
         return type_id
+
+    def clash(self, proto: Any, sent: Any) -> Optional[str]:
+        """Why an artifact of type *proto* that sets the properties *sent*
+        cannot be stored (a property the store's type declares with another
+        kind, named), or None."""
+        found = self._type_clashes.get(("artifact", proto.name))
+        if not found:
+            return None
+        stored, names = found
+        hit = sorted(names.intersection(sent))
+        return _clash_message(proto, stored, hit[0]) if hit else None
 
     def _covers(self, key: Tuple[str, str], proto: Any) -> bool:
         registered = self._type_props.get(key, frozenset())
@@ -505,9 +521,14 @@ class Backend:
                     stored = self.run(lambda s: get(s, proto.name), what=f"get_{kind}_type")
                 except mlmd_errors.NotFoundError:
                     continue
-                _check_kinds(kind, proto, stored)  # a property of another kind: no retry mends it
+                clashing = _clashing(proto, stored)
                 if set(proto.properties) <= set(stored.properties):
+                    # Usable: a record that sets a property of another kind
+                    # cannot be stored in it (see clashing()), the others can.
                     type_id = stored.id
+                    self._type_clashes[key] = (stored, clashing)
+                elif clashing and kind == "artifact":
+                    raise InvalidTypeError(_clash_message(proto, stored, sorted(clashing)[0])) from exc  # no retry mends it
                 else:
                     continue
             except mlmd_errors.StatusError as exc:
@@ -521,23 +542,20 @@ class Backend:
 _KIND_NAME = pb.PropertyType.Name  # type: ignore[attr-defined]
 
 
-def _check_kinds(kind: str, proto: Any, stored: Any) -> None:
-    """Raise unless the stored type declares each property of *proto* with
-    its kind (a record class whose field changed kind, ``step: int`` then
-    ``step: str``: its values could not be stored, and the whole write
-    they were in failed).
+def _clashing(proto: Any, stored: Any) -> FrozenSet[str]:
+    """The properties of *proto* the stored type declares with another kind
+    (a record class whose field changed kind, ``step: int`` then ``step:
+    str``: a value of it cannot be stored, and the whole write it was in
+    failed)."""
+    return frozenset(n for n, v in proto.properties.items() if n in stored.properties and stored.properties[n] != v)
 
-    Raises:
-        InvalidTypeError: naming the type, the property and both kinds.
-    """
-    for name, value in proto.properties.items():
-        if name in stored.properties and stored.properties[name] != value:
-            raise InvalidTypeError(
-                f"the store's {kind} type {proto.name!r} declares {name!r} as "
-                f"{_KIND_NAME(stored.properties[name])}, and this record class's {name!r} is "
-                f"{_KIND_NAME(value)}: its records cannot be stored here (keep the field's kind, "
-                "or give the class another ARTIFACT_TYPE_NAME)"
-            )
+
+def _clash_message(proto: Any, stored: Any, name: str) -> str:
+    return (
+        f"the store's artifact type {proto.name!r} declares {name!r} as {_KIND_NAME(stored.properties[name])}, "
+        f"and this record class's {name!r} is {_KIND_NAME(proto.properties[name])}: its records that set it "
+        "cannot be stored here (keep the field's kind, or give the class another ARTIFACT_TYPE_NAME)"
+    )
 
 
 def _leave_logging_alone(had_handlers: bool) -> None:

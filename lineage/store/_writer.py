@@ -396,6 +396,18 @@ def _by_name(context: pb.Context) -> pb.Context:
 SUBGRAPH_FROM = 3
 
 
+_SKIPPED = "skipped"
+# store token (see Writer._token) -> id(record) -> (weakref, the content digest
+# it was written or found with): one per store, as the stamps are, not per
+# Writer (a new Writer for the store, a path spelled another way, keeps them).
+_digests_by_store: Dict[Any, Dict[int, Tuple[Any, str]]] = {}
+
+
+def _record_digests_for(token: Any) -> Dict[int, Tuple[Any, str]]:
+    with _stamps_lock:
+        return _digests_by_store.setdefault(token, {})
+
+
 class Writer:
     """Turns records into one MLMD write each on one backend."""
 
@@ -418,7 +430,7 @@ class Writer:
         # id(record) -> (weakref, content digest it was written with): a
         # deduplicated record logged again after its file was rewritten is a
         # new artifact, not the one its id names (see _content_changed).
-        self._record_digests: Dict[int, Tuple[Any, str]] = {}
+        self._record_digests = _record_digests_for(backend.url._identity())
         # The store whose ids a stamp holds (see _stamps): the same database
         # however spelled or reconnected (a new writer after a fork or
         # recording()) is one store.
@@ -686,7 +698,7 @@ class Writer:
             try:
                 if unreachable is not None:
                     raise unreachable
-                self.submit(pending)
+                self.submit(pending, live=True)
             except StoreUnavailableError as exc:
                 if not spool:
                     raise
@@ -737,7 +749,7 @@ class Writer:
             key = self._record_key(record, schema, workspace, digest.digest)
             if key in ids_by_key or any(key == bound[2] for bound in bindings):
                 return False
-            self._note_digest(record, schema, digest.digest)
+            self._note_digest(record, schema, digest)
             proto = codec.artifact_to_proto(record, type_id, workspace=workspace, run=run, external_id=key, mangle=mangle)
             if digest is not _digest.NONE:
                 codec.set_custom(proto, digest.properties(), mangle)
@@ -761,18 +773,19 @@ class Writer:
         )
         return True
 
-    def _note_digest(self, record: Artifact, schema: Any, digest: Optional[str]) -> None:
-        """Keep the content digest a deduplicated *record* is written (or
-        found) with, while it lives."""
-        if not (schema.deduplicate and digest):
+    def _note_digest(self, record: Artifact, schema: Any, digest: _digest.Digest) -> None:
+        """Keep the content digest a deduplicated *record* naming a local file
+        is written (or found) with, while it lives ("skipped" when it was not
+        digested, a file missing then: bytes it has later are new)."""
+        if digest is _digest.NONE or not schema.deduplicate:
             return
+        noted = digest.digest or _SKIPPED
         rid = id(record)
         try:
             ref = weakref.ref(record, lambda _: self._record_digests.pop(rid, None))
         except TypeError:
             return
-        with self._lock:
-            self._record_digests[rid] = (ref, digest)
+        self._record_digests[rid] = (ref, noted)  # one dict operation: shared by the store's writers
 
     def _content_changed(self, record: Artifact, taken: Optional[_digest.Digest]) -> bool:
         """Whether *record*, which has an id this process gave it, names a
@@ -894,7 +907,7 @@ class Writer:
             schema = schema_of(type(record))
             digest = taken if taken is not None else _digest.of_record(record)
             key = self._record_key(record, schema, handle.workspace, digest.digest)
-            self._note_digest(record, schema, digest.digest)
+            self._note_digest(record, schema, digest)
             if (key, event_type) in seen:
                 first = by_key.get((key, event_type))
                 if first is not None:
@@ -948,13 +961,15 @@ class Writer:
 
     # ------------------------------------------------------------------ submitting
 
-    def submit(self, pending: PendingWrite, *, replay: bool = False) -> str:
+    def submit(self, pending: PendingWrite, *, replay: bool = False, live: bool = False) -> str:
         """Send a pending write to the store; set ids on its records.
 
         Args:
             pending: The write.
             replay: It may have landed before (spool replay): look the
                 execution up by its external id first.
+            live: Sent as it happens (not from the spool): a record the
+                store's type cannot hold is left out with a warning.
 
         Returns:
             "written", or "present" when a replayed write was already there.
@@ -962,6 +977,7 @@ class Writer:
         Raises:
             StoreUnavailableError: the store could not be reached.
             UnknownArtifactError: an artifact id the store does not hold.
+            InvalidTypeError: not live, a record the store's type cannot hold.
             StoreError: the store refused the write.
         """
         execution = pending.execution
@@ -970,13 +986,20 @@ class Writer:
         contexts = [self.resolve(spec).by_name for spec in pending.contexts]
         pairs = []
         for pair in pending.pairs:
-            if pair.artifact is not None and not pair.artifact.type_id:
+            if pair.artifact is not None and pair.artifact_type is not None:
                 try:
-                    pair.artifact.type_id = self.backend.type_id("artifact", pair.artifact_type)
+                    if not pair.artifact.type_id:
+                        pair.artifact.type_id = self.backend.type_id("artifact", pair.artifact_type)
+                    why = self.backend.clash(pair.artifact_type, pair.artifact.properties)
+                    if why is not None:
+                        raise InvalidTypeError(why)
                 except InvalidTypeError as exc:
                     # The store's type of that name declares a property of
-                    # another kind: this one record is left out, the rest
-                    # of the write stored (it failed whole).
+                    # another kind: a write as it happens leaves this one
+                    # record out (it failed whole); one from the spool is
+                    # kept there, for `lineage sync` to report.
+                    if not live:
+                        raise
                     warn(f"lineage left out the artifact {pair.artifact.uri!r} of an execution: {exc}")
                     continue
             pairs.append(pair)
