@@ -379,11 +379,17 @@ class ExecutionScope:
         external id; None if not, or the store cannot say now)."""
         assert self._exe is not None
         external = self._exe._handle.proto.external_id
+        writer = self._exe._writer
+        # Read from user code (ex.id): one attempt, no retry budget; none at
+        # all while writes wait in the spool or the store was just found down.
+        if writer.spooling() or time.monotonic() < getattr(self, "_lookup_after", 0.0):
+            return None
+        backend = writer.backend
         try:
-            found = self._exe._writer.backend.run(
-                lambda s: s.get_executions_by_external_ids([external]), what="get_executions_by_external_ids"
-            )
+            with backend._lock:
+                found = backend.mlmd.get_executions_by_external_ids([external])
         except Exception:  # down, or an MLMD too old: not known
+            self._lookup_after = time.monotonic() + 5.0
             return None
         return found[0].id if found else None
 

@@ -630,3 +630,29 @@ def test_a_forked_child_logging_to_its_parents_block_is_told_not_dropped(sqlite_
     [stored] = mlmd.get_executions()
     assert told == b"r" + str(stored.id).encode()
     assert mlmd.get_events_by_execution_ids([stored.id]) == []
+
+
+def test_a_forked_child_reading_ex_id_while_the_store_is_down_does_not_wait(monkeypatch):
+    """ex.id in a forked child reads the store (the child does not write the
+    parent's execution): with the store down it waited the whole retry
+    budget on every read."""
+    import time
+    import warnings
+
+    monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "3")
+    lineage.init(store="postgresql://postgres@127.0.0.1:1/down", workspace="w")  # default start delay
+    result = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with lineage.execution("blk") as ex:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    began = time.monotonic()
+                    ids = (ex.id, ex.id)
+                    os.write(result[1], f"{ids[0]} {ids[1]} {time.monotonic() - began:.2f}".encode())
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+    first, second, took = os.read(result[0], 64).decode().split()
+    assert (first, second) == ("None", "None") and float(took) < 1.0

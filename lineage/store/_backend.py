@@ -240,6 +240,7 @@ class Backend:
         # (kind, name) -> (the stored type, the properties it declares with
         # another kind than lineage's): see clash()
         self._type_clashes: Dict[Tuple[str, str], Tuple[Any, FrozenSet[str]]] = {}
+        self._type_kinds: Dict[Tuple[str, str], Dict[str, int]] = {}  # the kinds the store declares
         # Type protos found covered (the shared ones of codec, by identity):
         # the check costs one dict lookup per artifact on the write path.
         self._covered: Dict[int, Tuple[Any, int]] = {}
@@ -491,7 +492,12 @@ class Backend:
 
     def _covers(self, key: Tuple[str, str], proto: Any) -> bool:
         registered = self._type_props.get(key, frozenset())
-        return all(name in registered for name in proto.properties)
+        if not all(name in registered for name in proto.properties):
+            return False
+        # A class redefined with a field of another kind (a notebook cell run
+        # again): not covered, so that type_id asks the store and notes the clash.
+        kinds = self._type_kinds.get(key, {})
+        return all(kinds.get(name, kind) == kind for name, kind in proto.properties.items())
 
     # ------------------------------------------------------------------ types
 
@@ -527,6 +533,7 @@ class Backend:
                     # cannot be stored in it (see clashing()), the others can.
                     type_id = stored.id
                     self._type_clashes[key] = (stored, clashing)
+                    self._type_kinds[key] = dict(stored.properties)
                 elif clashing and kind == "artifact":
                     raise InvalidTypeError(_clash_message(proto, stored, sorted(clashing)[0])) from exc  # no retry mends it
                 else:
@@ -534,6 +541,8 @@ class Backend:
             except mlmd_errors.StatusError as exc:
                 raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(exc)}", cause=exc) from exc
             self._type_ids[key] = type_id
+            if key not in self._type_kinds or self._type_clashes.get(key, (None,))[0] is None:
+                self._type_kinds[key] = {**dict(proto.properties), **self._type_kinds.get(key, {})}
             self._type_props[key] = self._type_props.get(key, frozenset()) | frozenset(proto.properties)
             return type_id
         raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(last)}", cause=last)

@@ -698,7 +698,7 @@ class Writer:
             try:
                 if unreachable is not None:
                     raise unreachable
-                self.submit(pending, live=True)
+                self.submit(pending)
             except StoreUnavailableError as exc:
                 if not spool:
                     raise
@@ -961,15 +961,13 @@ class Writer:
 
     # ------------------------------------------------------------------ submitting
 
-    def submit(self, pending: PendingWrite, *, replay: bool = False, live: bool = False) -> str:
+    def submit(self, pending: PendingWrite, *, replay: bool = False) -> str:
         """Send a pending write to the store; set ids on its records.
 
         Args:
             pending: The write.
             replay: It may have landed before (spool replay): look the
                 execution up by its external id first.
-            live: Sent as it happens (not from the spool): a record the
-                store's type cannot hold is left out with a warning.
 
         Returns:
             "written", or "present" when a replayed write was already there.
@@ -977,7 +975,6 @@ class Writer:
         Raises:
             StoreUnavailableError: the store could not be reached.
             UnknownArtifactError: an artifact id the store does not hold.
-            InvalidTypeError: not live, a record the store's type cannot hold.
             StoreError: the store refused the write.
         """
         execution = pending.execution
@@ -995,11 +992,10 @@ class Writer:
                         raise InvalidTypeError(why)
                 except InvalidTypeError as exc:
                     # The store's type of that name declares a property of
-                    # another kind: a write as it happens leaves this one
-                    # record out (it failed whole); one from the spool is
-                    # kept there, for `lineage sync` to report.
-                    if not live:
-                        raise
+                    # another kind: this one record is left out, named, and
+                    # the rest stored (the write failed whole; from the spool,
+                    # kept whole, it never landed: the record, as sent, can
+                    # never be stored in this store).
                     warn(f"lineage left out the artifact {pair.artifact.uri!r} of an execution: {exc}")
                     continue
             pairs.append(pair)
