@@ -856,14 +856,7 @@ class TestFunctionKindsFromReview:
     def test_functions_under_one_decorator_each_have_their_provenance(self, tracked_sqlite):
         """A functools.wraps decorator's wrapper is one code object for every
         function it wraps: the second function was recorded as the first."""
-        import functools
-
-        def logged(fn):
-            @functools.wraps(fn)
-            def wrapper(*args, **kwargs):
-                return fn(*args, **kwargs)
-
-            return wrapper
+        logged = TestUnderOtherDecorators.passthrough
 
         @track
         @logged
@@ -1660,6 +1653,14 @@ class TestUnderOtherDecorators:
 
         return w
 
+    @staticmethod
+    def as_task(f):
+        @functools.wraps(f)
+        def w(*a, **k):
+            return asyncio.ensure_future(f(*a, **k))
+
+        return w
+
     def test_an_async_function_or_generator_under_a_wraps_decorator(self, tracked_sqlite):
         """@track above a functools.wraps decorator: the execution ended
         COMPLETE when the coroutine or generator was made, before its body ran."""
@@ -1711,15 +1712,8 @@ class TestUnderOtherDecorators:
         assert mr.executions(lineage.Store(url=url)) == []
 
     def test_a_task_a_decorator_returns_ends_the_execution_when_awaited(self, tracked_sqlite):
-        def as_task(f):
-            @functools.wraps(f)
-            def w(*a, **k):
-                return asyncio.ensure_future(f(*a, **k))
-
-            return w
-
         @track
-        @as_task
+        @TestUnderOtherDecorators.as_task
         async def slow(d: DataSet) -> Model:
             await asyncio.sleep(0.01)
             return Model(uri="file:///t", name="t")
@@ -1810,21 +1804,14 @@ class TestRecordsAsLoggedWhole:
 
 class TestUnderOtherDecoratorsTasksAndGenerators:
     def test_a_task_a_decorator_returns_is_returned_as_it_is(self, tracked_sqlite):
-        def as_task(f):
-            @functools.wraps(f)
-            def w(*a, **k):
-                return asyncio.ensure_future(f(*a, **k))
-
-            return w
-
         @track
-        @as_task
+        @TestUnderOtherDecorators.as_task
         async def fetch(d: DataSet) -> Model:
             await asyncio.sleep(0.01)
             return Model(uri="file:///f", name="f")
 
         @track
-        @as_task
+        @TestUnderOtherDecorators.as_task
         async def notify(d: DataSet) -> Model:
             await asyncio.sleep(0.01)
             return Model(uri="file:///n", name="n")

@@ -123,6 +123,17 @@ class BlackHole:
             conn.close()
 
 
+def sync_twice(home: Path, into: str) -> Any:
+    """Sync the one spool file under *home* into *into*, then again from a
+    copy of it taken before (as after a sync killed before its acks)."""
+    [path] = _spool.spool_files(str(home))
+    copy = home / "copy.spool.bak"
+    shutil.copy(path, copy)
+    first = _spool.sync(into=into, home=str(home))
+    shutil.copy(copy, path)
+    return first, _spool.sync(into=into, home=str(home))
+
+
 def init_on_a_down_grpc_store(monkeypatch: pytest.MonkeyPatch, workspace: str) -> int:
     """lineage.init on a gRPC port nothing listens on yet (short retries); the port."""
     monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
@@ -214,14 +225,9 @@ class TestSpool:
         home = tmp_path / "home"
         worker = start_worker(worker_env(home, f"grpc://127.0.0.1:{free_port()}", LINEAGE_EXIT_DRAIN_SECONDS="0"), n=10)
         assert finish(worker) == 0
-        [path] = _spool.spool_files(str(home))
-        copy = tmp_path / "copy.spool"
-        shutil.copy(path, copy)
-        report = _spool.sync(into=sqlite_url, home=str(home))
-        assert (report.written, report.present, report.failed) == (20, 0, [])
-        shutil.copy(copy, path)  # as if the first sync died before writing its acks
-        report = _spool.sync(into=sqlite_url, home=str(home))
-        assert (report.written, report.present) == (0, 20)
+        first, again = sync_twice(home, sqlite_url)
+        assert (first.written, first.present, first.failed) == (20, 0, [])
+        assert (again.written, again.present) == (0, 20)
         check_complete_runs(embedded(sqlite_url), 10)
 
     def test_refused_entries_stay_in_the_spool_with_the_reason(self, tmp_path, sqlite_url):
@@ -1212,11 +1218,6 @@ def test_a_replayed_write_with_a_double_the_store_rounds_is_present(tmp_path, sq
         with lineage.execution("train") as ex:
             ex.log_param("lr", 0.12345678)
     _spool.abandon_all()
-    [path] = _spool.spool_files(str(home))
-    copy = tmp_path / "copy.spool"
-    shutil.copy(path, copy)
-    report = _spool.sync(into=sqlite_url, home=str(home))
-    assert (report.written, report.present, report.failed) == (2, 0, [])
-    shutil.copy(copy, path)  # as if the first sync died before writing its acks
-    report = _spool.sync(into=sqlite_url, home=str(home))
-    assert (report.written, report.present, report.failed) == (0, 2, [])
+    first, again = sync_twice(home, sqlite_url)
+    assert (first.written, first.present, first.failed) == (2, 0, [])
+    assert (again.written, again.present, again.failed) == (0, 2, [])
