@@ -471,8 +471,9 @@ class Backend:
             if hit is not None and hit[0] is proto:
                 return hit[1]  # registered properties only grow: covered stays covered
         type_id = self._type_ids.get((kind, name))
-        if type_id is not None and (kind, name) in self._type_clashes and self._type_clashes[(kind, name)][1]:
-            return None  # the write checks its records against it (see clashing)
+        found = self._type_clashes.get((kind, name))
+        if type_id is not None and found is not None and (found[1] if proto is None else _clashing(proto, found[0])):
+            return None  # the write checks its records against it (see clash)
         if type_id is not None and proto is not None:
             if not self._covers((kind, name), proto):
                 return None
@@ -486,8 +487,10 @@ class Backend:
         found = self._type_clashes.get(("artifact", proto.name))
         if not found:
             return None
-        stored, names = found
-        hit = sorted(names.intersection(sent))
+        stored = found[0]
+        # This class's own clashes: another class of the name (the one a
+        # notebook cell defined before) may clash where this one does not.
+        hit = sorted(_clashing(proto, stored).intersection(sent))
         return _clash_message(proto, stored, hit[0]) if hit else None
 
     def _covers(self, key: Tuple[str, str], proto: Any) -> bool:
@@ -496,8 +499,15 @@ class Backend:
             return False
         # A class redefined with a field of another kind (a notebook cell run
         # again): not covered, so that type_id asks the store and notes the clash.
+        # Once the store was asked (the stored type is known), a kind it
+        # declares otherwise is a clash clash() names: covered, not asked again.
         kinds = self._type_kinds.get(key, {})
-        return all(kinds.get(name, kind) == kind for name, kind in proto.properties.items())
+        stored = self._type_clashes.get(key, (None,))[0]
+        for name, kind in proto.properties.items():
+            known = kinds.get(name, kind)
+            if known != kind and (stored is None or stored.properties.get(name) != known):
+                return False
+        return True
 
     # ------------------------------------------------------------------ types
 
@@ -541,8 +551,7 @@ class Backend:
             except mlmd_errors.StatusError as exc:
                 raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(exc)}", cause=exc) from exc
             self._type_ids[key] = type_id
-            if key not in self._type_kinds or self._type_clashes.get(key, (None,))[0] is None:
-                self._type_kinds[key] = {**dict(proto.properties), **self._type_kinds.get(key, {})}
+            self._type_kinds[key] = {**dict(proto.properties), **self._type_kinds.get(key, {})}
             self._type_props[key] = self._type_props.get(key, frozenset()) | frozenset(proto.properties)
             return type_id
         raise StoreError(f"cannot register {kind} type {proto.name!r}: {_first_line(last)}", cause=last)

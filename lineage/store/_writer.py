@@ -996,7 +996,9 @@ class Writer:
                     # the rest stored (the write failed whole; from the spool,
                     # kept whole, it never landed: the record, as sent, can
                     # never be stored in this store).
-                    warn(f"lineage left out the artifact {pair.artifact.uri!r} of an execution: {exc}")
+                    # Said once per type and property (not per record: a loop of
+                    # calls said it each time), at the user's line.
+                    warn(f"lineage leaves such records out of the executions it writes: {exc}")
                     continue
             pairs.append(pair)
         unverified = [p.event.artifact_id for p in pairs if p.artifact is None and p.event.artifact_id not in self._known_ids]
