@@ -692,3 +692,37 @@ def test_records_left_out_for_a_kind_clash_are_said_once_not_per_call(sqlite_url
         for i in range(5):
             train(i)
     assert len([w for w in seen if "declares 'step' as INT" in str(w.message)]) == 1
+
+
+def test_records_of_a_clashing_class_that_do_not_set_the_property_are_stored_in_another_tools_type(sqlite_url, monkeypatch):
+    """Another tool's type declares only 'step' (INT): the class (step: str)
+    has properties the stored type lacks, and every record of it was left out,
+    those that do not set 'step' too (warned once, then silently), the type
+    registered again on every write."""
+    import warnings
+    from typing import Optional
+
+    import attrs
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    @attrs.define
+    class Other(lineage.Artifact):
+        ARTIFACT_TYPE_NAME = "test.writer/OtherTool"
+        step: Optional[str] = None
+
+    other_tools = pb.ArtifactType(name="test.writer/OtherTool", properties={"step": pb.INT})
+    lineage.Store(url=sqlite_url).store.put_artifact_type(other_tools)
+    lineage.init(store=sqlite_url, workspace="w")
+    calls = []
+    put = metadata_store.MetadataStore.put_artifact_type
+    spy = lambda s, t, **k: calls.append(t.name) or put(s, t, **k)  # noqa: E731 - the real call, counted
+    monkeypatch.setattr(metadata_store.MetadataStore, "put_artifact_type", spy)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        for i in range(5):
+            with lineage.execution("e") as ex:
+                ex.log_output(Other(uri=f"s3://w/o{i}", name="o", step="x" if i == 0 else None))
+    assert len([w for w in seen if "declares 'step' as INT" in str(w.message)]) == 1
+    assert sorted(a.uri for a in lineage.Store(url=sqlite_url).store.get_artifacts()) == [f"s3://w/o{i}" for i in range(1, 5)]
+    assert calls.count("test.writer/OtherTool") <= 2

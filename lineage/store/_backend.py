@@ -538,6 +538,24 @@ class Backend:
                 except mlmd_errors.NotFoundError:
                     continue
                 clashing = _clashing(proto, stored)
+                if clashing and kind == "artifact" and not set(proto.properties) <= set(stored.properties):
+                    # It also has properties the store lacks (another tool's
+                    # type; a class that gained a field): register them, the
+                    # clashing ones left out, so that its records that do not
+                    # set those can still be stored.
+                    rest = type(proto)()
+                    rest.CopyFrom(proto)
+                    for name in clashing:
+                        del rest.properties[name]
+                    try:
+                        self.run(
+                            lambda s, rest=rest: put(s, rest, can_add_fields=True, can_omit_fields=True),
+                            what=f"put_{kind}_type",
+                        )
+                        stored = self.run(lambda s: get(s, proto.name), what=f"get_{kind}_type")
+                    except (mlmd_errors.AlreadyExistsError, mlmd_errors.NotFoundError):
+                        continue  # changed meanwhile: again
+                    clashing = _clashing(proto, stored)
                 if set(proto.properties) <= set(stored.properties):
                     # Usable: a record that sets a property of another kind
                     # cannot be stored in it (see clashing()), the others can.
