@@ -726,3 +726,43 @@ def test_records_of_a_clashing_class_that_do_not_set_the_property_are_stored_in_
     assert len([w for w in seen if "declares 'step' as INT" in str(w.message)]) == 1
     assert sorted(a.uri for a in lineage.Store(url=sqlite_url).store.get_artifacts()) == [f"s3://w/o{i}" for i in range(1, 5)]
     assert calls.count("test.writer/OtherTool") <= 2
+
+
+@pytest.mark.parametrize("case", ["base_type", "external_id"])
+def test_a_clashing_class_the_store_will_not_extend_leaves_out_its_records_not_the_write(sqlite_url, case):
+    """The store's type cannot take the class's other properties (another
+    base_type: UnimplementedError; its external id held by another type:
+    AlreadyExists five times): the class's records are left out as before
+    the reduced put, the rest of the execution stored."""
+    import warnings
+    from typing import Optional
+
+    import attrs
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    raw = lineage.Store(url=sqlite_url).store
+    if case == "base_type":
+        dataset = pb.ArtifactType.DATASET
+        raw.put_artifact_type(pb.ArtifactType(name="test.writer/Ext", base_type=dataset, properties={"step": pb.INT}))
+    else:
+        raw.put_artifact_type(pb.ArtifactType(name="test.writer/X", external_id="test.writer/Ext", properties={"k": pb.INT}))
+        raw.put_artifact_type(pb.ArtifactType(name="test.writer/Ext", properties={"step": pb.INT}))
+
+    @attrs.define
+    class Ext(lineage.Artifact):
+        ARTIFACT_TYPE_NAME = "test.writer/Ext"
+        BASE_TYPE = "MODEL" if case == "base_type" else None
+        step: Optional[str] = None
+
+    @attrs.define
+    class Fine(lineage.Artifact):
+        ARTIFACT_TYPE_NAME = "test.writer/Fine"
+
+    lineage.init(store=sqlite_url, workspace="w")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        with lineage.execution("e") as ex:
+            ex.log_output(Ext(uri="s3://w/x", name="x"))
+            ex.log_output(Fine(uri="s3://w/f", name="f"))
+    assert any("declares 'step' as INT" in str(w.message) for w in seen), [str(w.message) for w in seen]
+    assert [a.uri for a in lineage.Store(url=sqlite_url).store.get_artifacts()] == ["s3://w/f"]

@@ -548,14 +548,21 @@ class Backend:
                     for name in clashing:
                         del rest.properties[name]
                     try:
-                        self.run(
-                            lambda s, rest=rest: put(s, rest, can_add_fields=True, can_omit_fields=True),
-                            what=f"put_{kind}_type",
-                        )
+                        def extend(s: Any, rest: Any = rest) -> Any:
+                            return put(s, rest, can_add_fields=True, can_omit_fields=True)
+
+                        self.run(extend, what=f"put_{kind}_type")
                         stored = self.run(lambda s: get(s, proto.name), what=f"get_{kind}_type")
-                    except (mlmd_errors.AlreadyExistsError, mlmd_errors.NotFoundError):
-                        continue  # changed meanwhile: again
-                    clashing = _clashing(proto, stored)
+                    except mlmd_errors.NotFoundError:
+                        continue  # removed meanwhile: again
+                    except mlmd_errors.StatusError:
+                        # The store will not extend it (another base_type, its
+                        # external id held by another type, a change meanwhile):
+                        # the class is refused as before: its records are left
+                        # out, not the whole write.
+                        pass
+                    else:
+                        clashing = _clashing(proto, stored)
                 if set(proto.properties) <= set(stored.properties):
                     # Usable: a record that sets a property of another kind
                     # cannot be stored in it (see clashing()), the others can.
