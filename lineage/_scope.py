@@ -653,9 +653,6 @@ class ExecutionScope:
             delay, self._postponed = self._postponed, None
             if delay is not None and not self._done and not self._start_written:
                 if delay <= 0:
-                    if self._scheduled is not None:  # the grace of _start: not needed now
-                        _scheduler.remove(self._scheduled)
-                        self._scheduled = None
                     self._write_start()
                 else:
                     self._scheduled = _scheduler.add(time.monotonic() + delay, self, delay)

@@ -314,14 +314,33 @@ def _stamp(stamped: List[Tuple[Artifact, int, Tuple[Any, ...]]], writer: Any) ->
         _stamps.prune()
 
 
+def _own_stamp(record: Artifact) -> Optional[Tuple[Any, ...]]:
+    """*record*'s stamp if this process gave it the id it holds; None for
+    no id, an id a user set, or one read back (taken as it is)."""
+    stamp = _stamps.get(id(record))
+    if stamp is None or stamp[0]() is not record or stamp[1] != record.id:
+        return None
+    return stamp  # type: ignore[no-any-return]
+
+
+def _give_ids(given: Iterable[Tuple[Artifact, int, Optional[Tuple[Any, ...]]]], writer: Any) -> None:
+    """Set each record's id, one the store gave (no need for the field's
+    validator), and its stamp: what it held (see _identity; now, if None)."""
+    stamped = []
+    for record, artifact_id, held in given:
+        object.__setattr__(record, "id", artifact_id)
+        stamped.append((record, artifact_id, held or _identity(record)))
+    _stamp(stamped, writer)
+
+
 def changed_since_logged(record: Artifact, writer: Any = None) -> bool:
     """Whether *record*, which has an id, names another artifact than the
     one its id is: its uri, name or version set anew since this process
     logged it, or (given the *writer* it goes to) its id is of another
     store this process logged it to. Logging it then writes a new artifact
     (callers check the record first: see records.check_current)."""
-    stamp = _stamps.get(id(record))
-    if stamp is None or stamp[0]() is not record or stamp[1] != record.id:
+    stamp = _own_stamp(record)
+    if stamp is None:
         return False  # not logged by this process with this id (an id a user set, or read back)
     return stamp[2] != _identity(record) or (writer is not None and stamp[3] != writer)
 
@@ -333,8 +352,8 @@ def referenced_id(record: Artifact) -> Optional[Tuple[int, Any]]:
     since this process logged it)."""
     if record.id is None:
         return None
-    stamp = _stamps.get(id(record))
-    if stamp is None or stamp[0]() is not record or stamp[1] != record.id:
+    stamp = _own_stamp(record)
+    if stamp is None:
         return record.id, None
     if stamp[2] != _identity(record):
         return None
@@ -344,10 +363,8 @@ def referenced_id(record: Artifact) -> Optional[Tuple[int, Any]]:
 def id_given_for(record: Artifact, identity: Tuple[Any, ...], writer: Any) -> Optional[int]:
     """The id *writer*'s store gave *record* when it held *identity* (its
     uri, name and version), if that is what its stamp says; else None."""
-    if record.id is None:
-        return None
-    stamp = _stamps.get(id(record))
-    if stamp is None or stamp[0]() is not record or stamp[1] != record.id or stamp[3] != writer:
+    stamp = _own_stamp(record)
+    if stamp is None or stamp[3] != writer:
         return None
     return stamp[1] if stamp[2] == (type(record),) + tuple(identity) else None
 
@@ -430,11 +447,11 @@ class Writer:
         # id(record) -> (weakref, content digest it was written with): a
         # deduplicated record logged again after its file was rewritten is a
         # new artifact, not the one its id names (see _content_changed).
-        self._record_digests = _record_digests_for(backend.url._identity())
         # The store whose ids a stamp holds (see _stamps): the same database
         # however spelled or reconnected (a new writer after a fork or
         # recording()) is one store.
         self._token = backend.url._identity()
+        self._record_digests = _record_digests_for(self._token)
         # Whether the store holds artifacts without an external id (the
         # Kubeflow SDK's), and when that was last asked (see _legacy_store).
         self._legacy: Optional[bool] = None
@@ -793,16 +810,14 @@ class Writer:
         noted = self._record_digests.get(id(record))
         if noted is None or noted[0]() is not record:
             return False
-        stamp = _stamps.get(id(record))
-        if stamp is None or stamp[0]() is not record or stamp[1] != record.id:
+        if _own_stamp(record) is None:
             return False  # an id a user set: taken as it is
         now = taken if taken is not None else _digest.of_record(record)
         return now.digest is not None and now.digest != noted[1]
 
     def _bind(self, record: Artifact, artifact_id: int, held: Optional[Tuple[Any, ...]] = None) -> None:
         """Give *record* the id of a stored artifact, and its stamp (see _stamps)."""
-        object.__setattr__(record, "id", artifact_id)  # an id the store gave
-        _stamp([(record, artifact_id, held or _identity(record))], self._token)
+        _give_ids([(record, artifact_id, held)], self._token)
 
     def _changed_since_logged(self, record: Artifact) -> bool:
         return changed_since_logged(record, self._token)
@@ -816,9 +831,7 @@ class Writer:
         # write waited in the spool) is another artifact: a new key.
         identity = _identity(record)
         with self._lock:
-            remembered = self._record_keys.get(id(record))
-            if remembered is not None and remembered[0]() is not record:
-                remembered = None
+            remembered = self._keys_of(record)
             if remembered is not None and remembered[2] == identity and remembered[1] is not None:
                 return remembered[1]
             earlier = remembered[3] if remembered is not None else {}
@@ -826,6 +839,11 @@ class Writer:
             key = earlier.get(identity) or codec.new_external_id("artifact")
             self._remember_key(record, key, identity, earlier)
         return key
+
+    def _keys_of(self, record: Artifact) -> Optional[Tuple[Any, Optional[str], Optional[Tuple[Any, ...]], Dict[Any, str]]]:
+        """What _record_keys holds for *record* (not for a dead one whose id it reuses)."""
+        remembered = self._record_keys.get(id(record))
+        return remembered if remembered is not None and remembered[0]() is record else None
 
     def _forgotten_with(self, record: Artifact) -> Optional[weakref.ref]:  # type: ignore[type-arg]
         """A weak reference to *record* that drops its keys when it dies;
@@ -843,12 +861,7 @@ class Writer:
         ref = self._forgotten_with(record)
         if ref is None:
             return False
-        keys = dict(earlier)
-        keys.pop(identity, None)
-        keys[identity] = key
-        while len(keys) > 16:
-            del keys[next(iter(keys))]
-        self._record_keys[id(record)] = (ref, key, identity, keys)
+        self._record_keys[id(record)] = (ref, key, identity, _keys_with(earlier, identity, key))
         return True
 
     def key_as_logged(self, copy: Artifact, record: Artifact, identity: Tuple[Any, ...]) -> None:
@@ -861,16 +874,12 @@ class Writer:
             return  # its key is of what it holds: the same for every copy
         held = (type(record),) + tuple(identity)
         with self._lock:
-            remembered = self._record_keys.get(id(record))
-            if remembered is None or remembered[0]() is not record:
-                remembered = None
+            remembered = self._keys_of(record)
             keys = remembered[3] if remembered is not None else {}
             key = keys.get(held)
             if key is None:
                 key = codec.new_external_id("artifact")
-                keys = {**keys, held: key}
-                while len(keys) > 16:
-                    del keys[next(iter(keys))]
+                keys = _keys_with(keys, held, key)
                 if remembered is not None:
                     self._record_keys[id(record)] = remembered[:3] + (keys,)
                 else:
@@ -1064,7 +1073,7 @@ class Writer:
         None for now): the execution's events, the artifact ids known to
         exist and their keys; and set each record's id, and its stamp."""
         known, by_key, put = self._known_ids, self._ids_by_key, dict.__setitem__
-        stamped = []
+        given = []
         with self._lock:
             for event_type, artifact_id, keys, record, held in landed:
                 if handle is not None:
@@ -1073,14 +1082,12 @@ class Writer:
                 for key in keys:
                     put(by_key, key, artifact_id)
                 if record is not None:
-                    # An id the store gave: no need for the field's validator.
-                    object.__setattr__(record, "id", artifact_id)
-                    stamped.append((record, artifact_id, held or _identity(record)))
+                    given.append((record, artifact_id, held))
             known.prune()
             by_key.prune()
-            # Under the lock that set the ids: a record changed and logged
-            # by another thread meanwhile is judged by its new stamp.
-            _stamp(stamped, self._token)
+            # Under the writer's lock: a record changed and logged by another
+            # thread meanwhile is judged by its new stamp.
+            _give_ids(given, self._token)
 
     def _reference_existing(self, pairs: List[Pair], handle: Optional[ExecutionHandle]) -> List[Pair]:
         """Point deduplicated artifacts that already exist at their id.
@@ -1379,6 +1386,16 @@ class Writer:
         return kept, present
 
 
+def _keys_with(keys: Dict[Any, str], identity: Tuple[Any, ...], key: str) -> Dict[Any, str]:
+    """A record's keys by what it held (oldest first), with *identity*'s
+    *key* the newest; the last 16 kept."""
+    kept = {held: k for held, k in keys.items() if held != identity}
+    kept[identity] = key
+    while len(kept) > 16:
+        del kept[next(iter(kept))]
+    return kept
+
+
 def _same_properties(stored: Any, execution: Any) -> bool:
     """Whether *stored* holds the properties and custom properties *execution* sends.
 
@@ -1417,9 +1434,7 @@ def _one_event_each(pairs: List[Pair], store: Any) -> List[Pair]:
                 if pair.binding is not None and pair.binding[0].id is None:
                     bound.append((pair.binding[0], pair.held))
                 bound.extend(zip(pair.aliases, pair.alias_held))
-                for record, _held in bound:
-                    object.__setattr__(record, "id", pair.event.artifact_id)  # an id the store gave
-                _stamp([(record, pair.event.artifact_id, held or _identity(record)) for record, held in bound], store)
+                _give_ids([(record, pair.event.artifact_id, held) for record, held in bound], store)
                 continue
             seen.add(event)
         kept.append(pair)
