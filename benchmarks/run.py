@@ -161,6 +161,61 @@ def measure(variants: Dict[str, Callable[[], Any]], rounds: int, settle: float =
     return result
 
 
+#: The variants whose MLMD calls are counted (MLflow writes through SQLAlchemy).
+COUNTED = ("lineage_1w", "lineage_2w", "raw_1w", "raw_2w", "raw_1w_sg", "kubeflow", "raw_1w_kf")
+
+
+def store_calls(variants: Dict[str, Callable[[], Any]]) -> Dict[str, Dict[str, int]]:
+    """MLMD client calls one call of each variant makes: writes (``put_*``,
+    each one SQLite transaction, synced to disk once in WAL mode) and reads
+    (``get_*``). Counted on MLMD's client class, so lineage's calls, raw
+    MLMD's and the Kubeflow SDK's are counted alike; machine-independent."""
+    counts = {"put": 0, "get": 0}
+    cls = metadata_store.MetadataStore
+    saved = {name: cls.__dict__[name] for name in list(cls.__dict__) if name.startswith(("put_", "get_"))}
+
+    def counting(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            counts[name[:3]] += 1
+            return real(self, *args, **kwargs)
+
+        return counted
+
+    out: Dict[str, Dict[str, int]] = {}
+    try:
+        for name, real in saved.items():
+            setattr(cls, name, counting(name, real))
+        for name in COUNTED:
+            if name in variants:
+                counts.update(put=0, get=0)
+                variants[name]()
+                out[name] = {"writes": counts["put"], "reads": counts["get"]}
+    finally:
+        for name, real in saved.items():
+            setattr(cls, name, real)
+    return out
+
+
+def disk_sync_ms(folder: str, samples: int = 30) -> float:
+    """Median ms of a 4 KiB write and fdatasync in *folder*: what one
+    commit's sync costs on this machine's disk (a write-heavy client pays it
+    once per MLMD write)."""
+    path = os.path.join(folder, "sync-probe")
+    times = []
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        for _ in range(samples):
+            start = time.perf_counter()
+            os.write(fd, b"\0" * 4096)
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - start)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    times.sort()
+    return times[len(times) // 2] * 1e3
+
+
 def lineage_setup(
     store: lineage.Store,
     n_in: int = 2,
@@ -217,7 +272,15 @@ def section_sqlite(tmp: str, rounds: int) -> Dict[str, Any]:
         notes.append(f"MLflow {mlflow_run.version}")
     else:
         notes.append(f"MLflow not installed ({why}); `make bench` installs it")
+    calls = store_calls(variants)
     result = measure(variants, rounds)
+    result["calls"] = calls
+    result["disk_sync_ms"] = disk_sync_ms(tmp)
+    notes.append(
+        f"One 4 KiB write and fdatasync in the store's folder took {result['disk_sync_ms']:.2f} ms (median of 30): "
+        "each MLMD write is one SQLite transaction, synced once, so a client making more writes pays more "
+        "on a disk that syncs slower"
+    )
     result["notes"] = notes
     return result
 
@@ -481,6 +544,9 @@ def render(results: Dict[str, Any]) -> str:
         out.extend(table(result))
         out.append("")
         out.extend(ratio_lines(result))
+        if result.get("calls"):
+            counted = ", ".join(f"{LABELS.get(name, name)} {c['writes']} + {c['reads']}" for name, c in result["calls"].items())
+            out.append(f"- MLMD calls per call, writes + reads (counted): {counted}")
         for note in result.get("notes", []):
             out.append(f"- {note}")
         out.append("")
@@ -533,7 +599,7 @@ def write_results_md(results: Dict[str, Any], body: str) -> None:
         "`benchmarks/results/latest.json` (not committed). Medians; ratios are medians",
         "of per-round ratios, every variant timed once per round, interleaved; each",
         "lineage variant back to back with the raw MLMD writes it is compared with.",
-        'The Kubeflow SDK and MLflow are each timed in a group of their own, beside',
+        "The Kubeflow SDK and MLflow are each timed in a group of their own, beside",
         'lineage and raw MLMD (the rows marked "beside ..."), in the same run.',
         "lineage, raw MLMD and the Kubeflow SDK write through one MLMD connection",
         "(lineage's), as each would alone in its own process (see `_stores.mlmd_for`).",
