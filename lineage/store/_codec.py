@@ -107,6 +107,52 @@ def decode(text: str) -> str:
     return _ESCAPED.sub(_unescape, text)
 
 
+def _as_stored(text: str) -> str:
+    return text
+
+
+def escaped_by_lineage(proto: Any) -> bool:
+    """Whether the strings of a stored artifact or execution are lineage's
+    escaped ones (see :func:`encode`).
+
+    lineage gives every artifact and execution it writes an external id, and
+    never writes one it did not make (an artifact the Kubeflow SDK wrote is
+    referenced, not re-put). One without is another client's (the Kubeflow
+    SDK, MLMD's own tools): its strings are as that client wrote them, and
+    a U+E000 there is a character, not an escape ("ws\ue000m" is not read
+    as "ws\ue000").
+    """
+    return bool(proto.external_id)
+
+
+def _decoder(proto: Any) -> Any:
+    return decode if escaped_by_lineage(proto) else _as_stored
+
+
+def in_escaped_form(stored: str) -> bool:
+    """Whether *stored* is what :func:`encode` makes of some string: every
+    U+E000 in it starts an escape that encode writes. One that is not was
+    stored by another client as it is (a context, which has no external id
+    to tell: see :func:`escaped_by_lineage`)."""
+    if _MARK not in stored:
+        return True
+    text = decode(stored)
+    return encode(text, False) == stored or encode(text, True) == stored
+
+
+def as_another_client_stores(stored: str, mangles_backslashes: bool) -> Optional[str]:
+    """The string lineage stores as *stored*, as a client that does not
+    escape (the Kubeflow SDK) stores it; None when that is *stored* itself,
+    or when such a client could not store it (NUL, a lone surrogate, a
+    backslash where the backend mangles them): only U+E000s differ."""
+    if _MARK not in stored:
+        return None
+    text = decode(stored)
+    if "\x00" in text or (mangles_backslashes and "\\" in text) or (not text.isascii() and _SURROGATE.search(text)):
+        return None
+    return text
+
+
 def _encode_json_strings(value: Any, mangle: bool) -> Any:
     if isinstance(value, str):
         return encode(value, mangle)
@@ -117,13 +163,13 @@ def _encode_json_strings(value: Any, mangle: bool) -> Any:
     return value
 
 
-def _decode_json_strings(value: Any) -> Any:
+def _decode_json_strings(value: Any, text: Any = decode) -> Any:
     if isinstance(value, str):
-        return decode(value)
+        return text(value)
     if isinstance(value, dict):
-        return {decode(k): _decode_json_strings(v) for k, v in value.items()}
+        return {text(k): _decode_json_strings(v, text) for k, v in value.items()}
     if isinstance(value, list):
-        return [_decode_json_strings(v) for v in value]
+        return [_decode_json_strings(v, text) for v in value]
     return value
 
 
@@ -307,11 +353,16 @@ def to_struct_value(value: Any, mangle: bool) -> pb.Value:
     return pb.Value(struct_value=struct)
 
 
-def from_value(value: pb.Value) -> Any:
-    """The Python value of an MLMD value (strings decoded)."""
+def from_value(value: pb.Value, text: Any = decode) -> Any:
+    """The Python value of an MLMD value (strings decoded).
+
+    Args:
+        text: What undoes the escaping of strings: :func:`decode`, or
+            ``_as_stored`` for a node another client wrote (:func:`_decoder`).
+    """
     which = value.WhichOneof("value")
     if which == "string_value":
-        return decode(value.string_value)
+        return text(value.string_value)
     if which == "int_value":
         return value.int_value
     if which == "double_value":
@@ -321,7 +372,7 @@ def from_value(value: pb.Value) -> Any:
     if which == "struct_value":
         from google.protobuf import json_format
 
-        return _decode_json_strings(json_format.MessageToDict(value.struct_value))
+        return _decode_json_strings(json_format.MessageToDict(value.struct_value), text)
     if which == "proto_value":
         packed = value.proto_value
         if packed.Is(wrappers_pb2.StringValue.DESCRIPTOR):
@@ -333,7 +384,7 @@ def from_value(value: pb.Value) -> Any:
 
             struct = struct_pb2.Struct()
             packed.Unpack(struct)
-            return _decode_json_strings(json_format.MessageToDict(struct))
+            return _decode_json_strings(json_format.MessageToDict(struct), text)
         return packed.SerializeToString()
     return None
 
@@ -657,8 +708,9 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
         elif default is attrs.NOTHING:
             default = None
         _set(record, field.name, default)
-    props = {key: from_value(value) for key, value in proto.properties.items() if key != ALL_META}
-    meta = _stored_meta(proto)
+    text = _decoder(proto)
+    props = {key: from_value(value, text) for key, value in proto.properties.items() if key != ALL_META}
+    meta = _stored_meta(proto, text)
     names = {field.name for field in fields}
     for key, value in props.items():
         if key in names and key not in ("id", "extra"):
@@ -682,13 +734,13 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
     # The numbers of values and hyperparameters have typed copies (_numbers).
     copies = tuple(prefix + "." for prefix in _NUMBER_FIELDS if prefix in names or prefix in meta)
     for key, value in proto.custom_properties.items():
-        key = decode(key)
+        key = text(key)
         if key not in extra and not records.is_reserved_property_name(key) and not key.startswith(copies):
-            extra[key] = from_value(value)
+            extra[key] = from_value(value, text)
     _set(record, "extra", extra)
-    _set(record, "uri", decode(proto.uri))
+    _set(record, "uri", text(proto.uri))
     if not getattr(record, "name", None):
-        _set(record, "name", decode(proto.name) if proto.name else "")
+        _set(record, "name", text(proto.name) if proto.name else "")
     _set(record, "id", proto.id)
     return record
 
@@ -840,13 +892,13 @@ def _raw_value(value: pb.Value) -> Any:
     return None
 
 
-def _stored_meta(proto: pb.Artifact) -> Dict[str, Any]:
+def _stored_meta(proto: pb.Artifact, text: Any = decode) -> Dict[str, Any]:
     """The fields an artifact stored as JSON: ``__ALL_META__``, or its long
     form (see artifact_to_proto); empty when neither holds a JSON object."""
     if ALL_META in proto.properties:
-        raw = from_value(proto.properties[ALL_META])
+        raw = from_value(proto.properties[ALL_META], text)
     elif LONG_META in proto.custom_properties:
-        raw = from_value(proto.custom_properties[LONG_META])
+        raw = from_value(proto.custom_properties[LONG_META], text)
     else:
         return {}
     return _json_object(raw) if isinstance(raw, str) else {}
@@ -855,24 +907,25 @@ def _stored_meta(proto: pb.Artifact) -> Dict[str, Any]:
 def flat(proto: pb.Artifact) -> Dict[str, Any]:
     """The Kubeflow SDK's flat dict of an artifact (``Workspace.list``)."""
     result: Dict[str, Any] = {"id": proto.id}
+    text = _decoder(proto)
     custom = proto.custom_properties
     if WORKSPACE_PROPERTY in custom:
-        result["workspace"] = decode(custom[WORKSPACE_PROPERTY].string_value)
+        result["workspace"] = text(custom[WORKSPACE_PROPERTY].string_value)
     if RUN_PROPERTY in custom:
-        result["run"] = decode(custom[RUN_PROPERTY].string_value)
+        result["run"] = text(custom[RUN_PROPERTY].string_value)
     # Sorted: protobuf maps have no stable order (two runs of `lineage ls
     # --json` printed the same artifact's keys in two orders).
     for key, value in sorted(proto.properties.items()):
         if key != ALL_META:
-            result[key] = from_value(value)
-    for key, value in _stored_meta(proto).items():
+            result[key] = from_value(value, text)
+    for key, value in _stored_meta(proto, text).items():
         # __ALL_META__ is exact where a typed property is not (a struct
         # turns ints into floats and wraps lists); for the Kubeflow types'
         # STRING properties both agree.
         if key not in result or key not in ("id", "workspace", "run"):
             result[key] = value
     if "uri" not in result:
-        result["uri"] = decode(proto.uri)
+        result["uri"] = text(proto.uri)
     return result
 
 
@@ -977,11 +1030,15 @@ def run_context(type_id: int, workspace: str, name: str, description: Optional[s
 
 
 def context_summary(proto: pb.Context) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"id": proto.id, "name": decode(proto.name)}
+    # A context has no external id to tell who wrote it (escaped_by_lineage):
+    # a name not in lineage's escaped form is another client's, and so are
+    # its other strings.
+    text = decode if in_escaped_form(proto.name) else _as_stored
+    out: Dict[str, Any] = {"id": proto.id, "name": text(proto.name)}
     for key, value in proto.properties.items():
-        out[key] = from_value(value)
+        out[key] = from_value(value, text)
     for key, value in _long_declared(proto.custom_properties).items():
-        out.setdefault(key, from_value(value))
+        out.setdefault(key, from_value(value, text))
     if isinstance(out.get("labels"), str):
         try:
             out["labels"] = json.loads(out["labels"])
@@ -1006,15 +1063,16 @@ def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
     # A property another tool declared under a name the summary itself uses
     # (TFX's "state", an "id") is one of its properties, not the summary's.
     shadowed: Dict[str, Any] = {}
+    text = _decoder(proto)
     for key, value in sorted(proto.properties.items()):
         if key in _SUMMARY_KEYS:
-            shadowed[key] = from_value(value)
+            shadowed[key] = from_value(value, text)
         elif key != ALL_META:
-            out[key] = from_value(value)
+            out[key] = from_value(value, text)
     for key, value in _long_declared(proto.custom_properties).items():
         if key not in _SUMMARY_KEYS:
-            out.setdefault(key, from_value(value))
-    custom = {decode(k): from_value(v) for k, v in sorted(proto.custom_properties.items()) if not k.startswith(_LONG)}
+            out.setdefault(key, from_value(value, text))
+    custom = {text(k): from_value(v, text) for k, v in sorted(proto.custom_properties.items()) if not k.startswith(_LONG)}
     for key, value in shadowed.items():
         custom.setdefault(key, value)
     out["workspace"] = custom.pop(WORKSPACE_PROPERTY, None)
@@ -1032,7 +1090,7 @@ def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
     out["properties"] = custom
     # Executions that other tools wrote: MLMD's own name and type.
     if out.get("name") is None and proto.name:
-        out["name"] = decode(proto.name)
+        out["name"] = text(proto.name)
     if proto.type:
         out["type"] = proto.type
     if proto.create_time_since_epoch:

@@ -55,11 +55,14 @@ class Reader:
         return found[0] if found else None
 
     def artifacts_by_uri(self, uri: str) -> List[Artifact]:
-        stored = codec.encode(uri, self.backend.mangles_backslashes())
+        mangle = self.backend.mangles_backslashes()
+        stored = codec.encode(uri, mangle)
+        # The Kubeflow SDK stored a uri with a U+E000 unescaped: looked for too
+        forms = [stored, codec.as_another_client_stores(stored, mangle)]
+        found = [p for form in forms if form is not None for p in self._call("get_artifacts_by_uri", form) or []]
         # MySQL compares strings case-insensitively and ignores trailing
         # spaces: keep exact matches only.
-        found = self._call("get_artifacts_by_uri", stored) or []
-        return self.records([p for p in found if p.uri == stored])
+        return self.records([p for p in found if p.uri == (stored if codec.escaped_by_lineage(p) else uri)])
 
     def list_workspace(self, workspace_id: int, type_name: str, home: Optional[str] = None) -> List[Dict[str, Any]]:
         """Flat dicts of the artifacts of one type attributed to a workspace.
@@ -92,8 +95,15 @@ class Reader:
         return [codec.execution_summary(e) for e in self._call("get_executions_by_context", context_id, _by_id()) or []]
 
     def workspace(self, name: str) -> Optional[Dict[str, Any]]:
-        stored = codec.encode(name, self.backend.mangles_backslashes())
+        mangle = self.backend.mangles_backslashes()
+        stored = codec.encode(name, mangle)
         ctx = self._call("get_context_by_type_and_name", codec.WORKSPACE_TYPE_NAME, stored)
+        if ctx is None and stored != name:
+            # The Kubeflow SDK's, stored as given (see Writer._workspace_as_given)
+            as_given = codec.as_another_client_stores(stored, mangle)
+            if as_given is not None and not codec.in_escaped_form(as_given):
+                stored = as_given
+                ctx = self._call("get_context_by_type_and_name", codec.WORKSPACE_TYPE_NAME, stored)
         if ctx is None or ctx.name != stored:  # MySQL: "Exp" is found for "exp"
             return None
         return codec.context_summary(ctx)

@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import attrs
 from ml_metadata import errors as mlmd_errors
@@ -523,6 +523,8 @@ class Writer:
         type_id = self.backend.type_id("context", codec.workspace_type())
         stored_name = codec.encode(name, self.mangle)
         existing = self._context_by_name(codec.WORKSPACE_TYPE_NAME, stored_name)
+        if existing is None and stored_name != name:
+            existing = self._workspace_as_given(stored_name)
         created = False
         if existing is None:
             proto = codec.workspace_context(type_id, name, description, labels, self.mangle)
@@ -536,6 +538,16 @@ class Writer:
         with self._lock:
             self._contexts[("workspace", None, name)] = ref
         return ref
+
+    def _workspace_as_given(self, stored_name: str) -> Optional[pb.Context]:
+        """The workspace the Kubeflow SDK made under a name lineage escapes
+        (a U+E000 in it), stored as given; None when there is none, or when
+        that form is lineage's escaped name of another workspace (a context
+        has no external id to tell: those stay apart, as before)."""
+        as_given = codec.as_another_client_stores(stored_name, self.mangle)
+        if as_given is None or codec.in_escaped_form(as_given):
+            return None
+        return self._context_by_name(codec.WORKSPACE_TYPE_NAME, as_given)
 
     def run(self, workspace: Union[ContextRef, ContextSpec], name: str, description: Optional[str] = None) -> ContextRef:
         """Get or create a run context, a child of its workspace context."""
@@ -1196,11 +1208,21 @@ class Writer:
         key = ("name", "version")
         workspace = codec.WORKSPACE_PROPERTY
         best: Optional[pb.Artifact] = None
-        for stored in self._call_store("get_artifacts_by_uri", artifact.uri):
-            if (sdk_only and stored.external_id) or stored.type_id != artifact.type_id or stored.uri != artifact.uri:
+        # Compared as read: the Kubeflow SDK stored its strings unescaped
+        # (no external id), a U+E000 in them as it is (codec.escaped_by_lineage).
+        uris = [artifact.uri]
+        as_given = codec.as_another_client_stores(artifact.uri, self.mangle)
+        if as_given is not None:
+            uris.append(as_given)
+        uri = codec.decode(artifact.uri)
+        ours = [_as_read(artifact.properties.get(k), codec.decode) for k in key]
+        home = _as_read(artifact.custom_properties.get(workspace), codec.decode, keep_empty=True)
+        for stored in itertools.chain.from_iterable(self._call_store("get_artifacts_by_uri", u) for u in uris):
+            text = codec.decode if stored.external_id else _as_stored
+            if (sdk_only and stored.external_id) or stored.type_id != artifact.type_id or text(stored.uri) != uri:
                 continue
-            same = all(_as_old_sdk_keeps(stored.properties.get(k)) == _as_old_sdk_keeps(artifact.properties.get(k)) for k in key)
-            if same and stored.custom_properties.get(workspace) == artifact.custom_properties.get(workspace):
+            same = all(_as_read(stored.properties.get(k), text) == mine for k, mine in zip(key, ours))
+            if same and _as_read(stored.custom_properties.get(workspace), text, keep_empty=True) == home:
                 if best is None or stored.id > best.id:
                     best = stored
                 if sdk_only:
@@ -1445,6 +1467,20 @@ def _as_old_sdk_keeps(value: Optional[pb.Value]) -> Optional[pb.Value]:
     """A property as the Kubeflow SDK stores it: it drops "", 0 and 0.0
     (``version=""`` is no version), so those compare equal to absent."""
     return value if value is not None and (value.string_value or value.int_value or value.double_value) else None
+
+
+def _as_stored(text: str) -> str:
+    return text
+
+
+def _as_read(value: Optional[pb.Value], text: Callable[[str], str], *, keep_empty: bool = False) -> Any:
+    """A property to compare with another client's: its string as read
+    (*text* undoes lineage's escaping, or not), else the value; "", 0 and
+    0.0 as absent (_as_old_sdk_keeps) unless *keep_empty*."""
+    kept = value if keep_empty else _as_old_sdk_keeps(value)
+    if kept is not None and kept.WhichOneof("value") == "string_value":
+        return text(kept.string_value)
+    return kept
 
 
 def _with_artifact(event: pb.Event, artifact_id: int) -> pb.Event:
