@@ -6,6 +6,7 @@ code keeps working::
 
     LineageError(Exception)
     ├── InvalidTypeError(LineageError, TypeError)      wrong type for a field or argument
+    │   └── (a record's uri or name: also a ValueError, as the Kubeflow SDK raised)
     ├── InvalidValueError(LineageError, ValueError)    right type, unusable value
     │   ├── InvalidStoreURLError                       unknown scheme or missing part of a store URL
     │   ├── ReservedPropertyError                      __kf_workspace__, __kf_run__ in user properties
@@ -52,6 +53,15 @@ class InvalidTypeError(LineageError, TypeError):
 
 class InvalidValueError(LineageError, ValueError):
     """A field or argument has the right type but an unusable value."""
+
+
+class _RequiredFieldTypeError(InvalidTypeError, ValueError):
+    """A record's ``uri`` or ``name`` is not a str.
+
+    The Kubeflow SDK raised ValueError for it ("'uri' must be set and in
+    string type"), so code written for it catches ValueError
+    (``DataSet(uri=pathlib.Path(...))``); it is still a TypeError too.
+    """
 
 
 class InvalidStoreURLError(InvalidValueError):

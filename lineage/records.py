@@ -40,7 +40,15 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 import attrs
 
-from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, ReservedPropertyError, describe, warn
+from lineage.errors import (
+    InvalidTypeError,
+    InvalidValueError,
+    LineageError,
+    ReservedPropertyError,
+    _RequiredFieldTypeError,
+    describe,
+    warn,
+)
 
 __all__ = [
     "Artifact",
@@ -113,7 +121,7 @@ def _check_str(where: str, value: Any, *, required: bool) -> None:
             raise InvalidValueError(f"{where} is required: got None")
         return
     if not isinstance(value, str):
-        raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
+        raise (_RequiredFieldTypeError if required else InvalidTypeError)(f"{where} must be a str, got {describe(value)}")
     if required and not value.strip():
         raise InvalidValueError(f"{where} must be a non-empty string, got {value!r}")
     check_text(where, value)

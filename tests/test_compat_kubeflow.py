@@ -9,6 +9,7 @@ did), so lineage registers them first, as it does on any store.
 from __future__ import annotations
 
 import json
+import pathlib
 
 import pytest
 from kubeflow.metadata import metadata
@@ -672,6 +673,21 @@ class TestFromAReviewAgainstTheOldSDK:
         assert hyper["lr"] == 0.1 and hyper["dropout"] != hyper["dropout"]
         with pytest.raises(lineage.InvalidValueError, match="finite"):
             DataSet(uri="s3://nan/d", name="d", labels={"x": float("nan")})  # elsewhere still refused
+
+    @pytest.mark.parametrize("cls", ["DataSet", "Model", "Metrics"])
+    @pytest.mark.parametrize(
+        "arguments", [{"uri": pathlib.Path("/data/x.csv"), "name": "x"}, {"uri": "s3://x", "name": 3}], ids=["uri-path", "name-int"]
+    )
+    def test_a_uri_or_name_that_is_no_str_is_a_value_error_as_in_the_old_sdk(self, cls, arguments):
+        """The old SDK raised ValueError for DataSet(uri=a Path) and name=3;
+        lineage raised a TypeError only, which `except ValueError` did not catch."""
+        with pytest.raises(ValueError, match="must be set and in string type"):
+            getattr(metadata, cls)(**arguments)
+        with pytest.raises(ValueError) as caught:
+            getattr(lineage, cls)(**arguments)
+        field = "uri" if "name" not in arguments or isinstance(arguments["name"], str) else "name"
+        assert isinstance(caught.value, lineage.InvalidTypeError)
+        assert str(caught.value).startswith(f"{cls}.{field} must be a str, got ")
 
     def test_a_run_of_another_workspace_is_refused(self, lineage_store):
         """Execution(workspace=b, run=a run of workspace a) was attributed to
