@@ -79,6 +79,13 @@ def register_kubeflow_types(store: lineage.Store) -> None:
     backend.type_id("execution", codec.execution_type())
 
 
+def skip_where_the_old_sdk_cannot_log_non_ascii(store: lineage.Store) -> None:
+    if store.url.scheme == "postgresql":
+        # Its __ALL_META__ (json.dumps) writes any non-ASCII character as a
+        # \u escape: MLMD's SQL for a backslash fails on PostgreSQL.
+        pytest.skip("the old SDK cannot log an artifact with a non-ASCII field on PostgreSQL")
+
+
 def subset(flat: dict, keys) -> dict:
     return {key: flat.get(key, "<missing>") for key in keys}
 
@@ -322,6 +329,76 @@ class TestLineageWritesOldSDKReads:
         )
 
 
+UNUSUAL = [
+    ("DataSet", {"uri": "s3://ü/données.csv", "name": "données ñ 模型 🚀", "description": "", "version": "",
+                 "query": "SELECT 'é'", "labels": {"ключ": "значение", "empty": ""}}),
+    ("DataSet", {"uri": "s3://kw", "name": "kw", "owner": None, "n": 3, "x": 0.5, "flag": True, "nothing": None,
+                 "nested": {"a": [1, 2, {"b": None}]}, "blank": "", "rocket": "🚀"}),
+    ("Model", {"uri": "s3://m", "name": "m", "version": "1", "model_type": "", "training_framework": "pytorch",
+               "hyperparameters": {"lr": 0.1, "layers": [1, 2], "big": 2**53, "neg": -3, "zero": 0, "off": False,
+                                   "notes": "ab" * 400}}),
+    ("Model", {"uri": "s3://m2", "name": "m2", "training_framework": {"name": "tf", "version": 2}, "labels": {}}),
+    ("Metrics", {"uri": "s3://me", "name": "me", "metrics_type": "validation", "data_set_id": "", "model_id": None,
+                 "values": {"acc": 0.95, "n": 10, "neg": -1.5, "zero": 0, "big": 10**15, "nested": {"a": 1.0},
+                            "curve": [0.1, 0.2]}}),
+    ("Metrics", {"uri": "s3://me2", "name": "me2", "values": {}}),
+]
+
+
+class TestUnusualValuesBothWays:
+    """The same records, with unusual values (unicode, empty strings, None,
+    extra keyword arguments, numbers, nested values), written by the old SDK
+    in one workspace and by lineage in another: each SDK lists and reads
+    both alike. Runs of one name in two workspaces, an artifact logged by
+    two executions."""
+
+    @pytest.fixture
+    def both(self, lineage_store, old_store):
+        skip_where_the_old_sdk_cannot_log_non_ascii(lineage_store)
+        register_kubeflow_types(lineage_store)
+        written = {}
+        for ws_name, sdk in (("by-old", metadata), ("by-lineage", lineage)):
+            ws = (metadata.Workspace(store=old_store, name=ws_name) if sdk is metadata
+                  else Workspace(store=lineage_store, name=ws_name))
+            ids = []
+            for _ in range(2):  # the same run name, the same artifacts, two executions
+                exe = sdk.Execution(name="train", workspace=ws, run=sdk.Run(workspace=ws, name="run"))
+                ids.append([exe.log_output(getattr(sdk, cls)(**fields)).id for cls, fields in UNUSUAL])
+            written[ws_name] = ids
+        return written
+
+    @staticmethod
+    def rows(flats):
+        return [{k: v for k, v in row.items() if k not in ("id", "workspace", "create_time")} for row in flats]
+
+    @pytest.mark.parametrize("cls", [DataSet, Model, Metrics])
+    def test_each_sdk_lists_both_alike(self, lineage_store, old_store, both, cls):
+        type_name = cls.ARTIFACT_TYPE_NAME
+        old = [metadata.Workspace(store=old_store, name=w).list(type_name) for w in ("by-old", "by-lineage")]
+        new = [Workspace(store=lineage_store, name=w).list(type_name) for w in ("by-old", "by-lineage")]
+
+        assert self.rows(old[0]) == self.rows(old[1]) == self.rows(new[0]) == self.rows(new[1]) != []
+        # Metrics were never deduplicated by the old SDK: one per execution; the others once
+        count = sum(name == cls.__name__ for name, _ in UNUSUAL) * (2 if cls is Metrics else 1)
+        assert [len(rows) for rows in old + new] == [count] * 4
+
+    def test_lineage_reads_both_as_the_records(self, lineage_store, both):
+        expected = [getattr(lineage, cls)(**fields) for cls, fields in UNUSUAL]
+
+        for ws_name in ("by-old", "by-lineage"):
+            for ids in both[ws_name]:
+                assert [lineage_store.get_artifact(i) for i in ids] == expected
+
+    def test_the_runs_and_executions_read_alike(self, lineage_store, both):
+        reader = lineage_store._connection.reader
+
+        seen = []
+        for ws_name in ("by-old", "by-lineage"):
+            summaries = reader.executions_of_context(Workspace(store=lineage_store, name=ws_name).context_id)
+            seen.append([(s["name"], s["workspace"], s["run"]) for s in summaries])
+        assert seen == [[("train", "by-old", "run")] * 2, [("train", "by-lineage", "run")] * 2]
+
+
 class TestAPrivateUseMarkTheOldSDKWrote:
     """lineage escapes strings with U+E000 (NUL on every backend, a backslash
     on PostgreSQL), and read every string as escaped: names the old SDK
@@ -335,10 +412,7 @@ class TestAPrivateUseMarkTheOldSDKWrote:
 
     @pytest.fixture
     def written(self, lineage_store, old_store):
-        if lineage_store.url.scheme == "postgresql":
-            # Its __ALL_META__ (json.dumps) writes any non-ASCII character as
-            # a \u escape: MLMD's SQL for a backslash fails on PostgreSQL.
-            pytest.skip("the old SDK cannot log an artifact with a non-ASCII field on PostgreSQL")
+        skip_where_the_old_sdk_cannot_log_non_ascii(lineage_store)
         register_kubeflow_types(lineage_store)
         ws = metadata.Workspace(store=old_store, name=self.WORKSPACE, description="d\ue0000")
         run = metadata.Run(workspace=ws, name="run\ue000m")
@@ -676,7 +750,9 @@ class TestFromAReviewAgainstTheOldSDK:
 
     @pytest.mark.parametrize("cls", ["DataSet", "Model", "Metrics"])
     @pytest.mark.parametrize(
-        "arguments", [{"uri": pathlib.Path("/data/x.csv"), "name": "x"}, {"uri": "s3://x", "name": 3}], ids=["uri-path", "name-int"]
+        "arguments",
+        [{"uri": pathlib.Path("/data/x.csv"), "name": "x"}, {"uri": "s3://x", "name": 3}],
+        ids=["uri-path", "name-int"],
     )
     def test_a_uri_or_name_that_is_no_str_is_a_value_error_as_in_the_old_sdk(self, cls, arguments):
         """The old SDK raised ValueError for DataSet(uri=a Path) and name=3;
