@@ -728,12 +728,10 @@ def test_records_of_a_clashing_class_that_do_not_set_the_property_are_stored_in_
     assert calls.count("test.writer/OtherTool") <= 2
 
 
-@pytest.mark.parametrize("case", ["base_type", "external_id"])
-def test_a_clashing_class_the_store_will_not_extend_leaves_out_its_records_not_the_write(sqlite_url, case):
+def test_a_clashing_class_the_store_will_not_extend_leaves_out_its_records_not_the_write(sqlite_url):
     """The store's type cannot take the class's other properties (another
-    base_type: UnimplementedError; its external id held by another type:
-    AlreadyExists five times): the class's records are left out as before
-    the reduced put, the rest of the execution stored."""
+    base_type: UnimplementedError): the class's records are left out as
+    before the reduced put, the rest of the execution stored."""
     import warnings
     from typing import Optional
 
@@ -741,17 +739,13 @@ def test_a_clashing_class_the_store_will_not_extend_leaves_out_its_records_not_t
     from ml_metadata.proto import metadata_store_pb2 as pb
 
     raw = lineage.Store(url=sqlite_url).store
-    if case == "base_type":
-        dataset = pb.ArtifactType.DATASET
-        raw.put_artifact_type(pb.ArtifactType(name="test.writer/Ext", base_type=dataset, properties={"step": pb.INT}))
-    else:
-        raw.put_artifact_type(pb.ArtifactType(name="test.writer/X", external_id="test.writer/Ext", properties={"k": pb.INT}))
-        raw.put_artifact_type(pb.ArtifactType(name="test.writer/Ext", properties={"step": pb.INT}))
+    dataset = pb.ArtifactType.DATASET
+    raw.put_artifact_type(pb.ArtifactType(name="test.writer/Ext", base_type=dataset, properties={"step": pb.INT}))
 
     @attrs.define
     class Ext(lineage.Artifact):
         ARTIFACT_TYPE_NAME = "test.writer/Ext"
-        BASE_TYPE = "MODEL" if case == "base_type" else None
+        BASE_TYPE = "MODEL"
         step: Optional[str] = None
 
     @attrs.define
@@ -766,3 +760,91 @@ def test_a_clashing_class_the_store_will_not_extend_leaves_out_its_records_not_t
             ex.log_output(Fine(uri="s3://w/f", name="f"))
     assert any("declares 'step' as INT" in str(w.message) for w in seen), [str(w.message) for w in seen]
     assert [a.uri for a in lineage.Store(url=sqlite_url).store.get_artifacts()] == ["s3://w/f"]
+
+
+def test_a_clashing_class_in_a_type_whose_name_another_type_holds_as_external_id_is_stored(sqlite_url):
+    """Another tool's type has no external id, and another type holds the
+    name as its external id: lineage's put set the type's external id to its
+    name, which the store refused (AlreadyExists five times), and every
+    record of the class was left out, those that do not set the clashing
+    property too. Sent without an external id, the type takes the class's
+    other properties."""
+    import warnings
+    from typing import Optional
+
+    import attrs
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    raw = lineage.Store(url=sqlite_url).store
+    raw.put_artifact_type(pb.ArtifactType(name="test.writer/X", external_id="test.writer/Held", properties={"k": pb.INT}))
+    raw.put_artifact_type(pb.ArtifactType(name="test.writer/Held", properties={"step": pb.INT}))
+
+    @attrs.define
+    class Held(lineage.Artifact):
+        ARTIFACT_TYPE_NAME = "test.writer/Held"
+        step: Optional[str] = None
+
+    lineage.init(store=sqlite_url, workspace="w")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("default")
+        with lineage.execution("e") as ex:
+            ex.log_output(Held(uri="s3://w/plain", name="plain"))
+            ex.log_output(Held(uri="s3://w/stepped", name="stepped", step="1"))
+    assert any("declares 'step' as INT" in str(w.message) for w in seen), [str(w.message) for w in seen]
+    assert [a.uri for a in raw.get_artifacts()] == ["s3://w/plain"]
+    assert raw.get_artifact_type("test.writer/Held").external_id == ""
+
+
+class TestAnotherToolsTypeKeepsItsExternalId:
+    """A type of lineage's name made first by another tool (raw MLMD, the
+    Kubeflow SDK) with another external id, or none: lineage's put of the
+    type overwrote it with the type's name."""
+
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+    @pytest.mark.parametrize("theirs", ["their-id", ""])
+    def test_the_external_id_is_unchanged_and_the_records_read_back(self, backend, theirs, tmp_path):
+        from typing import Optional
+
+        import attrs
+        from ml_metadata.proto import metadata_store_pb2 as pb
+
+        from tests import backends
+
+        @attrs.define
+        class Ckpt(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "test.writer/TheirCkpt"
+            step: Optional[int] = None
+
+        url = backends.make_url(backend, tmp_path)
+        raw = lineage.Store(url=url).store
+        made = {
+            "artifact": [
+                pb.ArtifactType(name=DataSet.ARTIFACT_TYPE_NAME, properties={"owner": pb.STRING}),
+                pb.ArtifactType(name="test.writer/TheirCkpt", properties={"step": pb.INT}),
+            ],
+            "execution": [pb.ExecutionType(name="kubeflow.org/alpha/execution")],
+            "context": [pb.ContextType(name="kubeflow.org/alpha/workspace")],
+        }
+        ids = {}
+        for kind, types in made.items():
+            for made_type in types:
+                if theirs:
+                    made_type.external_id = f"{theirs}/{made_type.name}"
+                ids[made_type.name] = getattr(raw, f"put_{kind}_type")(made_type)
+        lineage.init(store=url, workspace="w")
+        with lineage.execution("train") as ex:
+            ex.log_input(DataSet(uri="s3://w/data", name="data", version="1"))
+            ex.log_output(Ckpt(uri="s3://w/ckpt", name="ckpt", step=3))
+        for kind, types in made.items():
+            for made_type in types:
+                [stored] = getattr(raw, f"get_{kind}_types_by_id")([ids[made_type.name]])
+                assert stored.external_id == made_type.external_id, (kind, made_type.name)
+        stored_dataset = raw.get_artifact_type(DataSet.ARTIFACT_TYPE_NAME)
+        assert {"owner", "name", "version"} <= set(stored_dataset.properties)  # lineage's properties added
+        by_uri = {a.uri: a for a in raw.get_artifacts()}
+        assert by_uri["s3://w/data"].type_id == ids[DataSet.ARTIFACT_TYPE_NAME]
+        store = lineage.Store(url=url)
+        data = store.get_artifact(by_uri["s3://w/data"].id)
+        ckpt = store.get_artifact(by_uri["s3://w/ckpt"].id)
+        assert (type(data), data.name, data.version) == (DataSet, "data", "1")
+        assert (type(ckpt), ckpt.name, ckpt.step) == (Ckpt, "ckpt", 3)

@@ -516,7 +516,9 @@ class Backend:
 
         *kind* is "artifact", "execution" or "context"; *proto* the type,
         whose ``external_id`` is set to its name so that concurrent
-        registration on PostgreSQL cannot create two types of one name.
+        registration on PostgreSQL cannot create two types of one name. A
+        type of the name that exists keeps its own external id (or none):
+        see _keeping_external_id.
         """
         key = (kind, proto.name)
         cached = self._type_ids.get(key)
@@ -529,7 +531,25 @@ class Backend:
         last: Optional[BaseException] = None
         for _ in range(5):
             try:
-                type_id = self.run(lambda s: put(s, proto, can_add_fields=True, can_omit_fields=True), what=f"put_{kind}_type")
+                # Read first: MLMD's put overwrites the external id of a type
+                # of the name another tool made (raw MLMD, the Kubeflow SDK):
+                # that type is sent without one, so that it keeps its own.
+                # A type that holds every property as declared needs no put
+                # (the common case, a store lineage wrote to before): one read,
+                # not a write, per type and process.
+                try:
+                    found = self.run(lambda s: get(s, proto.name), what=f"get_{kind}_type")
+                except mlmd_errors.NotFoundError:
+                    found = None
+                if found is not None and _registered(proto, found):
+                    type_id = found.id
+                else:
+                    sent = proto if found is None else _keeping_external_id(proto, found)
+
+                    def register(s: Any, sent: Any = sent) -> Any:
+                        return put(s, sent, can_add_fields=True, can_omit_fields=True)
+
+                    type_id = self.run(register, what=f"put_{kind}_type")
             except mlmd_errors.AlreadyExistsError as exc:
                 # Another process registered it between our calls: re-read.
                 last = exc
@@ -544,7 +564,7 @@ class Backend:
                     # clashing ones left out, so that its records that do not
                     # set those can still be stored.
                     rest = type(proto)()
-                    rest.CopyFrom(proto)
+                    rest.CopyFrom(_keeping_external_id(proto, stored))
                     for name in clashing:
                         del rest.properties[name]
                     try:
@@ -591,6 +611,32 @@ def _clashing(proto: Any, stored: Any) -> FrozenSet[str]:
     str``: a value of it cannot be stored, and the whole write it was in
     failed)."""
     return frozenset(n for n, v in proto.properties.items() if n in stored.properties and stored.properties[n] != v)
+
+
+def _registered(proto: Any, stored: Any) -> bool:
+    """Whether the stored type already holds everything a put of *proto*
+    would register: every property, of the same kind, and its base type."""
+    if proto.HasField("base_type") and stored.base_type != proto.base_type:
+        return False
+    return all(stored.properties.get(name) == kind for name, kind in proto.properties.items())
+
+
+def _keeping_external_id(proto: Any, stored: Any) -> Any:
+    """*proto* to put over the *stored* type of its name, without lineage's
+    external id when the stored type has another one or none: MLMD's put
+    sets the external id it is sent, and the type is another tool's (raw
+    MLMD, the Kubeflow SDK). That id guards only the creation of a type (two
+    processes on PostgreSQL each inserting one of the name); a type that
+    exists is found by name by every later put, and MLMD never deletes one.
+    Setting it on a type that had none would change another tool's type,
+    and fails if another type (of any kind: the id is unique across them)
+    holds that id."""
+    if stored.external_id == proto.external_id:
+        return proto
+    sent = type(proto)()
+    sent.CopyFrom(proto)
+    sent.ClearField("external_id")
+    return sent
 
 
 def _clash_message(proto: Any, stored: Any, name: str) -> str:
