@@ -1002,7 +1002,9 @@ def class_for_type(type_name: str, fields: Mapping[str, str], class_name: str) -
     of *fields* is made again with them added (an optional property the
     first object logged did not set).
     """
-    base = set(field_names(Artifact))
+    # Nor Artifact's class attributes: a property "DEDUPLICATE" or
+    # "BASE_TYPE" became a slot, taken for the class's setting.
+    base = set(field_names(Artifact)) | set(dir(Artifact))
     spec = tuple(
         (name, kind)
         for name, kind in fields.items()
@@ -1013,6 +1015,8 @@ def class_for_type(type_name: str, fields: Mapping[str, str], class_name: str) -
         and name not in RESERVED_PROPERTY_NAMES
         and not name.startswith(_RESERVED_PREFIXES)
         and name != "kwargs"  # see _check_field_names
+        and name != "self"  # the argument name of the class's __init__
+        and not name.startswith("__")  # a slot "__x" is mangled: no field could be set
     )
     known = record_class_for(type_name)
     if known is not None:
@@ -1032,6 +1036,7 @@ def class_for_type(type_name: str, fields: Mapping[str, str], class_name: str) -
             name: attrs.field(
                 default=None,
                 kw_only=True,
+                alias=name,  # "_x" is no argument "x" (beside a property "x": __init__ did not compile)
                 type=Optional[_MADE_KINDS[kind]] if kind != "json" else Any,  # type: ignore[arg-type]
             )
             for name, kind in spec

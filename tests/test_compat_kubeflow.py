@@ -660,6 +660,27 @@ class TestOldStyleCustomArtifacts:
         )
         assert done.stdout.split() == ["PlainCheckpoint", PlainCheckpoint.ARTIFACT_TYPE_NAME, "s3://plain/7", "3", str(record.id)]
 
+    def test_properties_no_field_of_a_made_class_can_hold_are_extra_properties(self, lineage_store):
+        """Properties "self" and "_step" beside "step" made an __init__ that
+        did not compile (SyntaxError at log_output), "__note" a slot no value
+        could be set in, "DEDUPLICATE" a slot taken for the class's setting;
+        those no field can be are extra properties, "_step" a field."""
+
+        class Odd(PlainCheckpoint):
+            ARTIFACT_TYPE_NAME = "acme.org/test/odd_names"
+
+            def serialization(self):
+                properties = {
+                    name: mlpb.Value(int_value=value)
+                    for name, value in (("self", 1), ("_step", 2), ("step", 3), ("__note", 4), ("DEDUPLICATE", 5))
+                }
+                return mlpb.Artifact(uri=self.uri, properties=properties)
+
+        exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="odd"))
+        read = lineage_store.get_artifact(exe.log_output(Odd("s3://odd/1")).id)
+        assert (read._step, read.step, read.extra) == (2, 3, {"self": 1, "__note": 4, "DEDUPLICATE": 5})
+        assert type(read).DEDUPLICATE is False
+
     def test_serialization_must_give_an_artifact(self, lineage_store):
         class Broken(PlainCheckpoint):
             def serialization(self):
