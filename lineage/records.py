@@ -1055,6 +1055,31 @@ def class_for_type(type_name: str, fields: Mapping[str, str], class_name: str) -
     return made
 
 
+def class_for_stored_type(type_name: str, fields: Mapping[str, str]) -> Optional[type]:
+    """The record class to read the artifacts of a stored type as, in a
+    process where no class describes it (a class made for it in another
+    process, one not imported here, another tool's type): one made from the
+    type's properties (see :func:`class_for_type`), so that they read back
+    with their fields, as in the process that made or defined the class,
+    not as plain :class:`Artifact` records with those in ``extra``. Named
+    after the type's last part (``acme.org/ckpt/plain_checkpoint``:
+    ``PlainCheckpoint``); a class defined for the type later is the one
+    used from then on.
+
+    Returns:
+        The class, or None: lineage's own type names, and a type whose
+        properties no class can have (read as Artifact records, as before).
+    """
+    if type_name in _BUILTIN_TYPE_NAMES:
+        return None
+    last = re.split(r"[/.:]", type_name.rstrip("/.:"))[-1]
+    class_name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", last)) or "Artifact"
+    try:
+        return class_for_type(type_name, fields, class_name)
+    except Exception:  # a read must not fail for it: read as Artifact records, as before
+        return None
+
+
 def _reduce_made(record: Any) -> Tuple[Any, ...]:
     # A made class cannot be found by name in another process: it is made
     # again there from the same description.

@@ -660,6 +660,31 @@ class TestOldStyleCustomArtifacts:
         )
         assert done.stdout.split() == ["PlainCheckpoint", PlainCheckpoint.ARTIFACT_TYPE_NAME, "s3://plain/7", "3", str(record.id)]
 
+    def test_records_of_a_made_class_read_in_a_new_process_have_its_fields(self, any_url, lineage_store):
+        """The class made for a Kubeflow SDK-style artifact exists only in the
+        process that logged it: read in another, its record was a plain
+        Artifact of type lineage/artifact, its properties in extra. It is read
+        as a class made from the stored type, as in the logging process."""
+        import subprocess
+        import sys
+
+        exe = Execution(name="train", workspace=Workspace(store=lineage_store, name="made"))
+        logged = exe.log_output(OldStyleCheckpoint("s3://ckpt/new-process", "ckpt", step=5, loss=0.25))
+        here = lineage_store.get_artifact(logged.id)
+        script = (
+            "import json, sys, lineage\n"
+            "r = lineage.Store(url=sys.argv[1]).get_artifact(int(sys.argv[2]))\n"
+            "print(json.dumps([type(r).ARTIFACT_TYPE_NAME, r.uri, r.name, r.step, r.loss, r.extra]))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, any_url, str(logged.id)], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == [
+            type(here).ARTIFACT_TYPE_NAME, here.uri, here.name, here.step, here.loss, here.extra,
+        ]
+        assert json.loads(done.stdout)[0] == OldStyleCheckpoint.ARTIFACT_TYPE_NAME
+
     def test_properties_no_field_of_a_made_class_can_hold_are_extra_properties(self, lineage_store):
         """Properties "self" and "_step" beside "step" made an __init__ that
         did not compile (SyntaxError at log_output), "__note" a slot no value

@@ -738,7 +738,9 @@ class TestReader:
         )
 
     def test_an_unknown_custom_type_keeps_its_fields(self, any_store):
-        """An artifact of a type no class describes is read as an Artifact whose extra holds its fields."""
+        """An artifact of a type no class describes is read as a record of a
+        class made from the type: the properties it declares are fields, the
+        rest extra properties (it was an Artifact, all of them in extra)."""
         store = any_store.store
         type_id = store.put_artifact_type(
             pb.ArtifactType(
@@ -763,12 +765,46 @@ class TestReader:
 
         read = any_store._connection.reader.artifact(artifact_id)
 
-        assert (lineage.Artifact, "u", "n", {"k": "v", "step": 3, "config": {"a": 1}}) == (
-            type(read),
-            read.uri,
-            read.name,
-            read.extra,
+        assert (type(read).ARTIFACT_TYPE_NAME, type(read).__name__, read.uri, read.name, read.step, read.extra) == (
+            "acme.org/test/elsewhere", "Elsewhere", "u", "n", 3, {"k": "v", "config": {"a": 1}},
         )
+
+    def test_a_custom_class_not_defined_in_the_reading_process_is_read_with_its_fields(self, any_url, any_store):
+        """A record of a custom class read in a process that does not define
+        it (a notebook's class, read by a script) came back as a plain
+        Artifact of type lineage/artifact, its fields in extra: it is a record
+        of a class made from the stored type, with those fields."""
+        import json
+        import subprocess
+        import sys
+        from typing import Optional
+
+        import attrs
+
+        @attrs.define
+        class EvalReport(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/eval_report"
+            accuracy: Optional[float] = None
+            split: Optional[str] = None
+            config: Optional[dict] = None
+
+        logged = Execution(name="e", workspace=Workspace(store=any_store, name="ws")).log_output(
+            EvalReport(uri="s3://r/1", name="r", accuracy=0.9, split="test", config={"k": [1, 2]}, extra={"seed": 7})
+        )
+        script = (
+            "import json, sys, lineage\n"
+            "r = lineage.Store(url=sys.argv[1]).get_artifact(int(sys.argv[2]))\n"
+            "print(json.dumps([type(r).ARTIFACT_TYPE_NAME, type(r).__name__, isinstance(r, lineage.Artifact),"
+            " r.name, r.accuracy, r.split, r.config, r.extra]))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, any_url, str(logged.id)],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == [
+            "acme.org/test/eval_report", "EvalReport", True, "r", 0.9, "test", {"k": [1, 2]}, {"seed": 7},
+        ]
 
     def test_properties_another_client_stored_are_kept(self, any_store):
         """A custom property another client set on an artifact, and a property

@@ -6,12 +6,13 @@ no user string is ever put into an MLMD ``filter_query``.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as pb
 
+from lineage import records
 from lineage.errors import StoreError
 from lineage.records import Artifact
 from lineage.store import _codec as codec
@@ -26,6 +27,7 @@ class Reader:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._type_names: Dict[int, str] = {}
+        self._described: Set[int] = set()  # type ids a record class was looked for (see _describe)
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -44,7 +46,25 @@ class Reader:
         return name
 
     def records(self, protos: Sequence[pb.Artifact]) -> List[Artifact]:
-        return [codec.artifact_from_proto(p, p.type or self.artifact_type_name(p.type_id)) for p in protos]
+        return [self._record(p, p.type or self.artifact_type_name(p.type_id)) for p in protos]
+
+    def _record(self, proto: Any, type_name: str) -> Artifact:
+        if proto.type_id not in self._described:
+            self._describe(proto.type_id, type_name)
+        return codec.artifact_from_proto(proto, type_name)
+
+    def _describe(self, type_id: int, type_name: str) -> None:
+        """Make a record class for a stored type no class of this process
+        describes (records.class_for_stored_type): a class made at run time
+        (a Kubeflow SDK-style artifact's) in the process that logged, or a
+        class not imported here, read its records as plain Artifact records,
+        their fields in ``extra`` and their type name lost. Once per type
+        and reader: a read of the type, on reads only."""
+        if records.record_class_for(type_name) is None:
+            types = self._call("get_artifact_types_by_id", [type_id]) or []
+            if types and types[0].name == type_name:
+                records.class_for_stored_type(type_name, codec.declared_kinds(types[0]))
+        self._described.add(type_id)
 
     def artifacts(self, ids: Sequence[int]) -> List[Artifact]:
         """Records for artifact ids (missing ids are left out)."""
@@ -160,7 +180,7 @@ class Reader:
         types: Dict[int, str] = {}
         for proto in self._call("get_artifacts_by_id", sorted(seen_artifacts | {a for a, _, _ in edges})) or []:
             type_name = proto.type or self.artifact_type_name(proto.type_id)
-            artifacts[proto.id] = codec.artifact_from_proto(proto, type_name)
+            artifacts[proto.id] = self._record(proto, type_name)
             types[proto.id] = type_name
         return {"artifacts": artifacts, "artifact_types": types, "executions": executions, "edges": edges, "truncated": truncated}
 
