@@ -815,6 +815,14 @@ def _without_records(value: Any, found: List[Found]) -> Optional[Dict[str, Any]]
     config, that hold no record, if it has any (they are a parameter)."""
     if any(len(path) == 1 for _, path in found):  # the value itself became a record (a converter's)
         return None
+    return _rest_of(value, [path[1:] for _, path in found])
+
+
+def _rest_of(value: Any, paths: List[Tuple[PathStep, ...]]) -> Optional[Dict[str, Any]]:
+    """What :func:`_without_records` keeps of *value*, whose records are at
+    *paths* (relative to it, none empty). A dict or config inside it that
+    holds records keeps its other items too: {"data": {"train": DataSet(...),
+    "batch_size": 32}} lost batch_size."""
     if type(value) is dict:
         items: Iterable[Tuple[Any, Any]] = value.items()
     elif isinstance(value, (Artifact, str, os.PathLike)):  # a record, or a path made one
@@ -825,15 +833,19 @@ def _without_records(value: Any, found: List[Found]) -> Optional[Dict[str, Any]]
         items = ((field.name, getattr(value, field.name)) for field in dataclasses.fields(value))
     else:
         return None
-    holders = {path[1] for _, path in found if len(path) > 1}
+    holders = {path[0] for path in paths}
     pairs = list(items)
     steps = [_step(key) for key, _ in pairs]
     shared = {step for step, n in collections.Counter(steps).items() if n > 1}
-    rest = {}
+    rest: Dict[Any, Any] = {}
     for (key, item), step in zip(pairs, steps):
         # Two keys with one path step ({Path("a"): record, "a": 0.5}): the
         # one whose value holds the records is left out, not both.
         if step in holders and (step not in shared or find_artifacts(item, (), budget=[_MAX_ITEMS])):
+            inner = [path[1:] for path in paths if path[0] == step and len(path) > 1]
+            kept = _rest_of(item, inner) if inner else None  # none: the item is the record
+            if kept:
+                rest[key] = kept
             continue
         # Secrets among a config's values, as among the arguments.
         secret = isinstance(key, str) and _is_secret(key) and not _shown_though_secret(key, item)

@@ -796,6 +796,43 @@ class TestNothingBesideRecordsIsLost:
         assert params_of(mr.custom(execution)) == {"config": {"lr": 0.3, "epochs": 5}}
         assert [p for _, p, _ in mr.paths(tracked_sqlite, execution.id)] == [("config", "data")]
 
+    def test_a_nested_config_keeps_its_other_values(self, tracked_sqlite):
+        """{"data": {"train": DataSet(...), "batch_size": 32}}: the inner dict
+        held a record, so all of it was left out of the parameter, and
+        batch_size (and a nested dataclass's other fields) was recorded nowhere."""
+        import dataclasses
+
+        from tests import mlmd_reads as mr
+
+        @dataclasses.dataclass
+        class DataConfig:
+            train: lineage.DataSet
+            batch_size: int = 32
+            api_key: str = "k-123"
+
+        @dataclasses.dataclass
+        class Config:
+            data: DataConfig
+            lr: float = 0.3
+
+        @lineage.track
+        def train(cfg: dict, config: Config) -> None:
+            return None
+
+        train(
+            {"data": {"train": lineage.DataSet(uri="s3://n/t", name="t"), "batch_size": 64,
+                      "parts": [lineage.DataSet(uri="s3://n/p", name="p")]}, "lr": 0.1},
+            Config(data=DataConfig(train=lineage.DataSet(uri="s3://n/c", name="c"))),
+        )
+        execution = mr.one_execution(tracked_sqlite, "train")
+        assert params_of(mr.custom(execution)) == {
+            "cfg": {"data": {"batch_size": 64}, "lr": 0.1},
+            "config": {"data": {"batch_size": 32, "api_key": "***"}, "lr": 0.3},
+        }
+        assert sorted(p for _, p, _ in mr.paths(tracked_sqlite, execution.id)) == [
+            ("cfg", "data", "parts", 0), ("cfg", "data", "train"), ("config", "data", "train"),
+        ]
+
     def test_parameters_named_self_or_cls_are_kept(self, tracked_sqlite):
         """Only a method's first parameter is left out: `cls` of a plain
         function, and a **kwargs item named self, were dropped."""
