@@ -135,15 +135,29 @@ def _hashable(obj: Any) -> Any:
         return ("unhashable", id(obj))
 
 
-def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[str, Any], ...]:
+def block_provenance(filename: Optional[str]) -> Dict[str, Any]:
+    """Git state of a ``with`` block in *filename* (None: of the working
+    folder), and source_untracked as for a function's file."""
+    if filename is None or not os.path.isfile(filename):
+        return git_state(os.getcwd())
+    info = dict(git_state(os.path.dirname(filename)))
+    if "git_commit" in info and _untracked(filename):
+        info["git_dirty"] = True
+        info["source_untracked"] = True
+    return info
+
+
+def call_provenance(func: Optional[Callable[..., Any]] = None, block_file: Optional[str] = None) -> Tuple[Tuple[str, Any], ...]:
     """The provenance properties of an execution, as (name, value) pairs
     (shared, so also a cache key for what is built from them).
 
     ``lineage.git_commit``, and ``lineage.provenance``: JSON of ``code``
     (module, function, source_sha256, git_dirty, and source_untracked when
-    the function's file is not in git (then git_dirty too); for a ``with`` block the
-    working folder's git state) and ``process`` (host, user, python,
-    lineage_version, command, pid). Built once per process and function.
+    the function's file is not in git (then git_dirty too); for a ``with``
+    block the same git state of *block_file*, the file holding it, or of
+    the working folder when it is in none) and ``process`` (host, user,
+    python, lineage_version, command, pid). Built once per process and
+    function, or file.
     """
     if func is not None:
         # Closures made anew share their code object, so their entry. Equal
@@ -164,10 +178,11 @@ def call_provenance(func: Optional[Callable[..., Any]] = None) -> Tuple[Tuple[st
         )
         key: Any = (os.getpid(), code or func, where)
     else:
-        key = (os.getpid(), os.getcwd())
+        key = (os.getpid(), os.getcwd(), block_file)
     merged = _merged.get(key)
     if merged is None:
-        merged = tuple(_compact(function_provenance(func) if func is not None else git_state(key[1])).items())
+        code = function_provenance(func) if func is not None else block_provenance(block_file)
+        merged = tuple(_compact(code).items())
         if len(_merged) >= 4096:  # functions made on the fly (closures): stay bounded
             _merged.clear()
             _pinned.clear()

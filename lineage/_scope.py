@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import copy
 import functools
@@ -36,6 +37,7 @@ import math
 import operator
 import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -354,6 +356,7 @@ class ExecutionScope:
         self._postponed: Optional[float] = None  # its start delay, while its body has not begun (see _postpone)
         self._until_body = False  # a wraps decorator's call: even a start delay of 0 waits for the body (see _start)
         self._pid = os.getpid()  # the process that entered it (see _live)
+        self._block_file: Optional[str] = None  # a with block's source file (see _block_file)
 
     # ------------------------------------------------------------------ public
 
@@ -470,6 +473,8 @@ class ExecutionScope:
         self._pid = os.getpid()
         self._parent = _live(_current.get())
         if self._enabled():
+            if self._function is None:  # a with block: the file its code is in (see _block_file)
+                self._block_file = _block_file(sys._getframe(1))
             self._guarded("start the execution", self._start)
         self._token = _current.set(self)
         return self
@@ -598,7 +603,7 @@ class ExecutionScope:
             run=run,
             description=self._options.description,
             _defer=True,
-            _fixed=_provenance.call_provenance(self._function),
+            _fixed=_provenance.call_provenance(self._function, self._block_file),
         )
         # Not kept: a scope waiting in the start scheduler kept its function,
         # so its module's globals, alive at exit (never freed: an unclosed
@@ -809,6 +814,28 @@ class ExecutionScope:
 # content digest when logged (inputs; None for outputs), what it was then
 # (see _held; None for a value returned, written at once), and what logged it (named in a warning).
 _Entry = Tuple[Artifact, Tuple[Any, ...], Any, Optional[Tuple[Any, ...]], str]
+
+
+_LINEAGE_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_CONTEXTLIB_FILE = contextlib.__file__
+
+
+def _block_file(frame: Any) -> Optional[str]:
+    """The file holding a ``with execution(...)`` statement, from the frame
+    that entered the scope: its provenance is that file's git state, as a
+    tracked function's is its own file's. The working folder's had been
+    taken: another repository's commit for ``python ~/project/train.py``
+    run elsewhere, and a script git does not track called clean. None (the
+    working folder, as before) when lineage entered it (a ``%%track``
+    cell) or the code is not in a file."""
+    while frame is not None and frame.f_code.co_filename == _CONTEXTLIB_FILE:  # ExitStack.enter_context
+        frame = frame.f_back
+    if frame is not None and frame.f_code is ExecutionScope.__aenter__.__code__:
+        frame = frame.f_back
+    filename = frame.f_code.co_filename if frame is not None else ""
+    if not filename or filename.startswith(_LINEAGE_FOLDER) or not os.path.isabs(filename):
+        return None
+    return filename
 
 
 def _held(record: Artifact) -> Tuple[Any, ...]:

@@ -563,6 +563,49 @@ def test_a_script_git_does_not_track_is_dirty(tmp_path):
     assert codes["untracked"]["git_dirty"] is True and codes["untracked"]["source_untracked"] is True
 
 
+def test_a_with_block_has_the_git_state_of_its_file(tmp_path):
+    """A with block's provenance was the working folder's git state: run
+    from outside the script's work tree it had no commit (or another
+    repository's), and in an untracked script it was called clean."""
+    import json
+    import subprocess
+    import sys
+
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    repo.mkdir()
+    elsewhere.mkdir()
+
+    def git(*args):
+        done = subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo, check=True,
+                              capture_output=True, text=True)
+        return done.stdout.strip()
+
+    script = (
+        "import contextlib, asyncio, lineage\nlineage.init(store='sqlite:///{db}')\n"
+        "with lineage.execution('block'):\n    pass\n"
+        "with contextlib.ExitStack() as stack:\n    stack.enter_context(lineage.execution('stacked'))\n"
+        "async def main():\n    async with lineage.execution('awaited'):\n        pass\n"
+        "asyncio.run(main())\n"
+    )
+    git("init", "-q")
+    (repo / "committed.py").write_text(script.format(db=tmp_path / "c.db"))
+    git("add", "committed.py")
+    git("commit", "-q", "-m", "init")
+    head = git("rev-parse", "HEAD")
+    (repo / "untracked.py").write_text(script.format(db=tmp_path / "u.db"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    env["LINEAGE_HOME"] = str(tmp_path / "home")
+    for name in ("committed.py", "untracked.py"):
+        subprocess.run([sys.executable, str(repo / name)], cwd=elsewhere, env=env, check=True, timeout=120)
+    for db, dirty in (("c.db", False), ("u.db", True)):
+        store = lineage.Store(url=f"sqlite:///{tmp_path / db}")
+        for name in ("block", "stacked", "awaited"):
+            props = mr.custom(mr.one_execution(store, name))
+            assert props.get("lineage.git_commit") == head, (db, name)
+            code = json.loads(props["lineage.provenance"])["code"]
+            assert code["git_dirty"] is dirty and code.get("source_untracked", False) is dirty, (db, name, code)
+
+
 class TestFunctionKinds:
     def test_decorator_forms_and_metadata(self, tracked_sqlite):
         """@track, @track() and @track(...) keep __name__, __doc__, __wrapped__ and the signature."""
