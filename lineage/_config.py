@@ -119,6 +119,8 @@ def init(
     from lineage.store import parse_store_url
 
     if store is not None:
+        if not isinstance(store, str):
+            raise InvalidTypeError(f"init(store) must be a store URL (a str), got {describe(store)}")
         parse_store_url(store)  # raise now, at the call that made the mistake
     check_workspace_name("init(workspace)", workspace)
     check_optional_name("init(run)", run)

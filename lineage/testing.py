@@ -60,6 +60,8 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
     from lineage.store import _digest
     from lineage.workspace import Store
 
+    if store is not None and not isinstance(store, str):
+        raise InvalidTypeError(f"recording(store) must be a store URL (a str), got {describe(store)}")
     saved = attrs.evolve(_config.settings())
     saved_hashing = _digest._enabled
     with contextlib.ExitStack() as stack:

@@ -84,6 +84,8 @@ class Store:
             raise InvalidTypeError(f"Store(grpc_host) must be a str, got {describe(grpc_host)}")
         if url is None and grpc_host is not None and "://" in grpc_host:
             url, grpc_host = grpc_host, None
+        if url is not None and not isinstance(url, str):
+            raise InvalidTypeError(f"Store(url) must be a store URL (a str), got {describe(url)}")
         parsed: StoreURL
         if url is not None:
             if grpc_host is not None:

@@ -238,3 +238,21 @@ class TestStoreURLCharacters:
         logged_model(store)
 
         assert (StoreURL(scheme="sqlite", path=f"{tmp_path}/q?x.db"), True) == (store.url, "q?x.db" in os.listdir(tmp_path))
+
+
+class TestStoreArgumentsNamed:
+    @pytest.mark.parametrize("bad", [3, b"sqlite:///x.db", ["memory://"]])
+    def test_a_store_url_that_is_not_a_str_names_the_argument(self, bad):
+        """init(store=3), Store(url=3) and recording(store=3) said only "store
+        URL must be a str": not which call's argument it was."""
+        from lineage.testing import recording
+
+        before = lineage._config.settings().store
+        for call, named in (
+            (lambda: lineage.init(store=bad), "init(store)"),
+            (lambda: lineage.Store(url=bad), "Store(url)"),
+            (lambda: recording(store=bad).__enter__(), "recording(store)"),
+        ):
+            with pytest.raises(InvalidTypeError, match=re.escape(f"{named} must be a store URL (a str), got {bad!r}")):
+                call()
+        assert lineage._config.settings().store == before
