@@ -61,7 +61,15 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
         name = _config.workspace_name(args.workspace)
         info = reader.workspace(name)
         if info is None:
-            print(f"no workspace {name!r} in {conn.url.redacted()}", file=sys.stderr)
+            # Which names would do: `lineage ls` looks in 'default', and the
+            # workspace a script named in init(workspace=...) is another.
+            known = sorted(str(w["name"]) for w in reader.workspaces())
+            shown = ", ".join(repr(n) for n in known[:20]) + (f" and {len(known) - 20} more" if len(known) > 20 else "")
+            print(
+                f"lineage ls: no workspace {name!r} in {conn.url.redacted()} "
+                + (f"(its workspaces: {shown}; choose one with -w NAME)" if known else "(it holds no workspace)"),
+                file=sys.stderr,
+            )
             return 1
         if args.type_name is not None:
             by_class = {cls.__name__.lower(): cls.ARTIFACT_TYPE_NAME for cls in record_classes()}

@@ -54,6 +54,18 @@ class TestCommand:
         assert [line.split()[1:3] for line in out] == [["data_set", "d"], ["model", "m"]]
         assert main(["ls", "--store", sqlite_url, "-w", "nope"]) == 1
 
+    def test_ls_of_a_missing_workspace_names_those_there_are(self, sqlite_url, capsys, monkeypatch):
+        """`lineage ls` looks in 'default'; a script's init(workspace="mnist")
+        recorded elsewhere, and the error named only the workspace not found."""
+        monkeypatch.delenv("LINEAGE_WORKSPACE", raising=False)
+        store = lineage.Store(url=sqlite_url)
+        for name in ("mnist", "cifar"):
+            Execution(name="t", workspace=Workspace(store=store, name=name)).log_input(DataSet(uri="s3://d", name="d"))
+        assert main(["ls", "--store", sqlite_url]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("lineage ls: no workspace 'default' in ")
+        assert "(its workspaces: 'cifar', 'mnist'; choose one with -w NAME)" in err
+
     def test_ls_takes_record_class_names_and_refuses_unknown_types(self, sqlite_url, capsys):
         """-t Model (or model) lists Models; an unknown type says so and exits 1
         (it printed nothing and exited 0)."""
