@@ -269,6 +269,9 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
     # One name per run: two runs of one name shared it, and the source (and
     # source_sha256, tracebacks) of an earlier cell's function was the later one's.
     filename = f"<cell {next(_cells)}: %%track {name}>"
+    # Tracebacks show the cell's lines; a SyntaxError of compile() below too
+    # (`await` outside a function: it quoted an empty line).
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     tree = ast.parse(source, filename)  # a SyntaxError here: nothing ran, nothing recorded
     read, assigned = _names(tree, ipython)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
@@ -278,8 +281,6 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
     flags = getattr(getattr(ipython, "compile", None), "flags", 0)
     body = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
     shown = compile(ast.Expression(last.value), filename, "eval", flags=flags, dont_inherit=True) if last is not None else None
-    # Tracebacks show the cell's lines.
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = ipython.user_ns
     failed: Set[str] = set()
     scanned = _now()

@@ -200,6 +200,10 @@ class TestWhatACellReadsAndMakes:
         SyntaxError before anything is recorded."""
         result = run(shell, "%%track waits\nimport asyncio\nv = await asyncio.sleep(0)")
         assert isinstance(result.error_in_exec, SyntaxError)
+        import traceback
+
+        # The line it points at is quoted (it was an empty line under the caret)
+        assert "    v = await asyncio.sleep(0)\n" in traceback.format_exception_only(result.error_in_exec)
         assert mr.executions(lineage.Store(url=sqlite_url)) == []
 
     def test_semicolon_hides_the_value_and_tracebacks_show_the_line(self, shell):
