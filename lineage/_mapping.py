@@ -364,10 +364,15 @@ def outputs_of(
     if elements is not None and isinstance(value, (list, tuple)) and len(elements) == len(value):
         found: List[Found] = []
         for index, (item, item_cls) in enumerate(zip(value, elements)):
-            found.extend(find_artifacts(item, path + (index,), item_cls, 1) or ())
+            mapped = find_artifacts(item, path + (index,), item_cls, 1)
+            if mapped is None and item_cls is not None:
+                _not_mapped(item, item_cls, path + (index,))
+            found.extend(mapped or ())
         return found
     budget = [_MAX_ITEMS]
     found = find_artifacts(value, path, cls, budget=budget, items=items) or []
+    if not found and cls is not None:
+        _not_mapped(value, cls, path)
     if budget[0] < 0:  # items were left unseen: any records there are not outputs
         # An argument keeps what was not looked into as a parameter; a
         # return value has nowhere to keep it: say so (it was silent).
@@ -376,6 +381,25 @@ def outputs_of(
             f"and found {len(found):,}; records past them are not recorded as outputs (log them with log_output)"
         )
     return found
+
+
+def _not_mapped(value: Any, cls: type, path: Tuple[PathStep, ...]) -> None:
+    """Warn (once per record class and type of value) that a value its
+    annotation calls a record is none: ``-> Model`` returning a fitted
+    estimator, ``-> Metrics`` a dict of scores, was recorded as nothing
+    without a word."""
+    if value is None:  # Optional[Model]: nothing to record
+        return
+    from lineage import _config
+
+    if _config.first_warning(("annotated output not mapped", cls, type(value))):
+        kind = type(value)
+        converter = "" if kind.__module__ == "builtins" else f", or map {kind.__qualname__} with lineage.register_converter"
+        warn(
+            f"the value returned ({'/'.join(map(str, path))}) is annotated {cls.__name__} but is "
+            f"{describe(value)}, which is no {cls.__name__} (nor a path or URI, as a str or Path, to make one of): "
+            f"it is not recorded as an output (return a {cls.__name__}{converter})"
+        )
 
 
 def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List[Found]:

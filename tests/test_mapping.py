@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lineage
-from lineage import DataSet, Model, track
+from lineage import DataSet, Metrics, Model, track
 from lineage._mapping import REDACTED, Binder, _is_secret, _secret_names
 from tests import backends
 from tests import mlmd_reads as mr
@@ -413,6 +413,47 @@ class TestCollectionAnnotations:
         ]
         e = mr.one_execution(tracked_sqlite, "by_name")
         assert mr.paths(tracked_sqlite, e.id) == [("OUTPUT", ("return", "best"), "s3://bucket/best.pt")]
+
+    def test_a_returned_value_its_annotation_calls_a_record_but_is_none_is_said(self, tracked_sqlite):
+        """-> Metrics returning a dict of scores, -> Model a fitted estimator:
+        nothing was recorded, without a word. Said once per record class and
+        type of value; None (Optional[Model]) and records are not said."""
+        import warnings
+
+        class Estimator:
+            pass
+
+        @track
+        def evaluate() -> Metrics:
+            return {"accuracy": 0.9}
+
+        @track
+        def fit() -> Tuple[Model, Metrics]:
+            return Estimator(), Metrics(uri="s3://w/m", name="m")
+
+        @track
+        def maybe() -> Optional[Model]:
+            return None
+
+        with pytest.warns(lineage.LineageWarning) as caught:
+            evaluate()
+            evaluate()
+            fit()
+        said = [str(w.message) for w in caught]
+        assert len(said) == 2
+        assert said[0] == (
+            "the value returned (return) is annotated Metrics but is {'accuracy': 0.9} (dict), which is no Metrics "
+            "(nor a path or URI, as a str or Path, to make one of): it is not recorded as an output (return a Metrics)"
+        )
+        assert said[1].startswith("the value returned (return/0) is annotated Model but is <")
+        assert said[1].endswith("(Estimator), which is no Model (nor a path or URI, as a str or Path, to make one of): "
+                                "it is not recorded as an output (return a Model, or map "
+                                f"{Estimator.__qualname__} with lineage.register_converter)")
+        assert all(w.filename == __file__ for w in caught)  # at the call, in the user's code
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            maybe()
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, "fit").id)] == [("return", 1)]
 
     def test_other_collections_of_strings_stay_parameters(self, tracked_sqlite):
         @track
