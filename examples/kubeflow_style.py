@@ -1,4 +1,6 @@
-"""Quickstart: log a small training workflow and print what was recorded.
+"""The Kubeflow Metadata SDK's API: log a small training workflow with
+Store, Workspace, Run and Execution.log_input/log_output, and print what was
+recorded.
 
 Runs against the embedded store ($LINEAGE_HOME/lineage.db, default
 ~/.lineage/lineage.db) unless LINEAGE_STORE names another one.
@@ -37,7 +39,7 @@ for execution in (train, evaluate):
     print(f"  execution {execution.name!r} id={execution.id}")
     for event in store.store.get_events_by_execution_ids([execution.id]):
         kind = "in " if event.type == event.INPUT else "out"
-        [artifact] = store._connection.reader.artifacts([event.artifact_id])
+        artifact = store.get_artifact(event.artifact_id)
         print(f"    {kind} {type(artifact).__name__} {artifact.name!r} id={artifact.id} uri={artifact.uri}")
 print(f"models in workspace: {len(workspace.list(Model.ARTIFACT_TYPE_NAME))}, "
       f"data sets: {len(workspace.list(DataSet.ARTIFACT_TYPE_NAME))}, "
