@@ -23,6 +23,7 @@ warned about once per cause, and the user's result is returned. With
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import concurrent.futures
 import contextlib
 import contextvars
@@ -40,6 +41,7 @@ import queue
 import sys
 import threading
 import time
+import typing
 import weakref
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
 
@@ -1000,6 +1002,8 @@ class _Tracked:
                 f"track() needs a function whose parameters Python can read; {describe(inner)} has none ({exc})"
             ) from None
         self.is_generator = inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
+        # What a generator yields, as `-> Iterator[Model]` says (paths and URIs it yields are Models)
+        self.yield_annotation = _yielded(self.binder.return_annotation) if self.is_generator else inspect.Signature.empty
         _mapping.check_names("track(exclude)", self.options.exclude, self.binder)
         for field in ("inputs", "outputs"):
             given = getattr(self.options, field)
@@ -1038,8 +1042,28 @@ class _Tracked:
 
     def outputs(self, scope: ExecutionScope, value: Any, root: Tuple[Any, ...] = ("return",)) -> None:
         if scope._enabled() and scope._exe is not None:
-            annotation = self.binder.return_annotation if root == ("return",) and not self.is_generator else inspect.Signature.empty
+            if not self.is_generator:
+                annotation = self.binder.return_annotation if root == ("return",) else inspect.Signature.empty
+            else:
+                annotation = self.yield_annotation if root[0] == "yield" else inspect.Signature.empty
             scope._guarded("map the return value", lambda: scope._outputs_from(value, annotation, root))
+
+
+_ITERATORS = (
+    collections.abc.Iterator, collections.abc.Iterable, collections.abc.Generator,
+    collections.abc.AsyncIterator, collections.abc.AsyncIterable, collections.abc.AsyncGenerator,
+)
+
+
+def _yielded(annotation: Any) -> Any:
+    """The type a generator function's annotation says it yields
+    (``Iterator[Model]``, ``Generator[Model, None, None]``, ``AsyncIterator[Model]``)."""
+    try:
+        if typing.get_origin(annotation) in _ITERATORS and typing.get_args(annotation):
+            return typing.get_args(annotation)[0]
+    except Exception:  # an annotation typing cannot read: no record class
+        pass
+    return inspect.Signature.empty
 
 
 def _decorate(func: F, options: _Options) -> F:

@@ -11,7 +11,7 @@ import os
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from typing import AsyncIterator, Generator, Iterator, NamedTuple
 
 import pytest
 
@@ -707,6 +707,40 @@ class TestFunctionKinds:
             ("OUTPUT", ("yield", 0), "file:///ckpt0"),
             ("OUTPUT", ("yield", 1), "file:///ckpt1"),
         ]
+
+    def test_paths_a_generator_annotated_as_yielding_records_yields_are_those_records(self, tracked_sqlite, tmp_path):
+        """-> Iterator[Model]: the str and Path items it yields were recorded as
+        nothing, where -> list[Model] makes records of them."""
+
+        @track
+        def checkpoints(n: int) -> Iterator[Model]:
+            for i in range(n):
+                yield f"s3://ckpt/{i}"
+
+        @track
+        def files() -> Generator[DataSet, None, None]:
+            yield tmp_path / "part0.csv"
+
+        @track
+        async def produce() -> AsyncIterator[Metrics]:
+            yield "s3://scores/a.json"
+
+        async def consume():
+            return [m async for m in produce()]
+
+        assert list(checkpoints(2)) == ["s3://ckpt/0", "s3://ckpt/1"]
+        assert list(files()) == [tmp_path / "part0.csv"]
+        assert asyncio.run(consume()) == ["s3://scores/a.json"]
+        paths = {name: mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, name).id)
+                 for name in ("checkpoints", "files", "produce")}
+        assert paths == {
+            "checkpoints": [("OUTPUT", ("yield", 0), "s3://ckpt/0"), ("OUTPUT", ("yield", 1), "s3://ckpt/1")],
+            "files": [("OUTPUT", ("yield", 0), (tmp_path / "part0.csv").as_uri())],
+            "produce": [("OUTPUT", ("yield", 0), "s3://scores/a.json")],
+        }
+        types = {a.uri: type(a).__name__ for a in tracked_sqlite._connection.reader.artifacts(list(range(1, 5)))}
+        assert types == {"s3://ckpt/0": "Model", "s3://ckpt/1": "Model", (tmp_path / "part0.csv").as_uri(): "DataSet",
+                         "s3://scores/a.json": "Metrics"}
 
     def test_generator_closed_early_and_failing(self, tracked_sqlite):
         """Closing a generator early completes it; an error inside marks it FAILED."""
