@@ -29,7 +29,7 @@ import shlex
 import tokenize
 from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
-from lineage import _mapping
+from lineage import _config, _mapping
 from lineage._scope import _fail_open, execution
 from lineage.errors import InvalidValueError, LineageError
 from lineage.records import _now
@@ -57,6 +57,14 @@ def _arguments(line: str) -> argparse.Namespace:
         raise InvalidValueError(f"{_USAGE}: cannot read {line!r}: {exc}") from None
     if unknown:
         raise InvalidValueError(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}")
+    # Named as the line spells them: they were refused as execution(workspace), ...
+    # (an empty NAME is the default name, as it was)
+    try:
+        _config.check_optional_name("%%track NAME", args.name or None)
+        _config.check_workspace_name("%%track --workspace", args.workspace)
+        _config.check_optional_name("%%track --run", args.run)
+    except LineageError as exc:
+        raise InvalidValueError(f"{exc} (in {line!r})") from None
     return args
 
 

@@ -83,6 +83,22 @@ class TestTrackMagic:
         assert bad_cell.error_in_exec is not None
         assert mr.executions(lineage.Store(url=sqlite_url)) == []
 
+    @pytest.mark.parametrize(
+        ("line", "says"),
+        [
+            ("c --workspace ''", "%%track --workspace must be a non-empty string, got '' (in \"c --workspace ''\")"),
+            ("c --run ' '", "%%track --run must be a non-empty string, got ' ' (in \"c --run ' '\")"),
+            ("' '", "%%track NAME must be a non-empty string, got ' ' (in \"' '\")"),
+        ],
+    )
+    def test_a_name_on_the_magic_line_mlmd_cannot_store_is_named_as_written(self, shell, sqlite_url, line, says):
+        """%%track --workspace '' was refused as execution(workspace): an
+        argument the notebook's code never wrote."""
+        result = run(shell, f"%%track {line}\nx = 1")
+        assert isinstance(result.error_in_exec, lineage.InvalidValueError)
+        assert str(result.error_in_exec) == says
+        assert "x" not in shell.user_ns and mr.executions(lineage.Store(url=sqlite_url)) == []
+
 
 class TestDisplay:
     def test_ipython_shows_the_tree(self, shell, sqlite_url):
