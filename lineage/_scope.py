@@ -23,6 +23,7 @@ warned about once per cause, and the user's result is returned. With
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections.abc
 import concurrent.futures
 import contextlib
@@ -1275,6 +1276,24 @@ async def _continue_coroutine(tracked: _Tracked, scope: ExecutionScope, coroutin
     return result
 
 
+# The executions of generators that have begun: one still suspended when the
+# process exits (a loop that broke out of it, a generator kept in a global)
+# ends then, as one closed early does. It was closed only as the interpreter
+# tore its modules down, when its end could not be written (ImportError:
+# sys.meta_path is None): with its start not written yet (a call shorter than
+# the start delay), the execution, its inputs and what it had yielded were lost.
+_suspended: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _end_suspended_generators() -> None:
+    # Registered after the spool's exit handler, so run before it: what is
+    # written here and spooled is still replayed at exit.
+    for scope in list(_suspended):
+        if not scope._done and scope._pid == os.getpid():
+            scope._finish(GeneratorExit())
+
+
 def _track_generator(
     tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any, scope: Optional[ExecutionScope] = None
 ) -> Any:
@@ -1288,6 +1307,7 @@ def _track_generator(
         scope._detach()
     else:
         scope._body_begins()
+    _suspended.add(scope)
     index = 0
     to_send: Any = None
     throw: Optional[BaseException] = None
@@ -1344,6 +1364,7 @@ def _track_async_generator(
             scope = tracked.scope(instance, args, kwargs)
             scope.__enter__()
             scope._detach()
+        _suspended.add(scope)
         index = 0
         to_send: Any = None
         throw: Optional[BaseException] = None

@@ -742,6 +742,41 @@ class TestFunctionKinds:
         assert types == {"s3://ckpt/0": "Model", "s3://ckpt/1": "Model", (tmp_path / "part0.csv").as_uri(): "DataSet",
                          "s3://scores/a.json": "Metrics"}
 
+    @pytest.mark.parametrize("kind", ["generator", "async generator"])
+    def test_a_generator_suspended_when_the_process_exits_is_recorded(self, tmp_path, kind):
+        """A script that took the first batch of a tracked generator and
+        ended: the generator was closed as the interpreter tore down, its end
+        could not be written (ImportError: sys.meta_path is None, in a
+        warning), and the execution, its input and its yield were lost."""
+        import subprocess
+        import sys
+
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import asyncio, lineage\nlineage.init(store=" + repr(url) + ")\n"
+            "@lineage.track\ndef batches(d: lineage.DataSet):\n"
+            "    for i in range(5):\n        yield lineage.Model(uri=f'file:///b{i}', name='b')\n"
+            "@lineage.track\nasync def abatches(d: lineage.DataSet):\n"
+            "    for i in range(5):\n        yield lineage.Model(uri=f'file:///b{i}', name='b')\n"
+        )
+        if kind == "generator":
+            script += "kept = batches(lineage.DataSet(uri='s3://exit/d', name='d'))\nnext(kept)\n"
+        else:
+            script += (
+                "kept = abatches(lineage.DataSet(uri='s3://exit/d', name='d'))\n"
+                "asyncio.new_event_loop().run_until_complete(kept.__anext__())\n"
+            )
+        path = tmp_path / "script.py"
+        path.write_text(script)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+        env["LINEAGE_HOME"] = str(tmp_path / "home")
+        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "LineageWarning" not in done.stderr, done.stderr
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "batches" if kind == "generator" else "abatches")
+        assert mr.state(e) == "COMPLETE"
+        assert [uri for _, _, uri in mr.paths(store, e.id)] == ["s3://exit/d", "file:///b0"]
+
     def test_generator_closed_early_and_failing(self, tracked_sqlite):
         """Closing a generator early completes it; an error inside marks it FAILED."""
 
