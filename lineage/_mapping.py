@@ -228,6 +228,12 @@ def _int_text(value: int) -> str:
     return text if len(text) <= _TEXT_LIMIT else text[:_TEXT_LIMIT] + "..."
 
 
+# What a file:// URI reads as an escape, its query and its fragment: the path
+# "x #1.csv" became the URI of "x ", whose file is missing (no digest). Only
+# these are escaped, so that the URI of any other path is as it was.
+_URI_SYNTAX = str.maketrans({"%": "%25", "?": "%3F", "#": "%23"})
+
+
 def path_to_record(value: Any, cls: type) -> Optional[Artifact]:
     """A record of class *cls* for a path or URI string, or None."""
     if isinstance(value, os.PathLike):
@@ -239,7 +245,7 @@ def path_to_record(value: Any, cls: type) -> Optional[Artifact]:
         name = value.rstrip("/").rsplit("/", 1)[-1] or value
     else:
         absolute = os.path.abspath(os.path.expanduser(value))
-        uri = "file://" + absolute
+        uri = "file://" + absolute.translate(_URI_SYNTAX)
         name = os.path.basename(absolute.rstrip(os.sep)) or absolute
     return cls(uri=uri, name=name)
 

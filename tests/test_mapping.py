@@ -455,6 +455,32 @@ class TestCollectionAnnotations:
             maybe()
         assert [p for _, p, _ in mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, "fit").id)] == [("return", 1)]
 
+    def test_a_path_with_uri_syntax_in_it_is_the_uri_of_that_file(self, tracked_sqlite, tmp_path):
+        """"x #1.csv" became file:///.../x #1.csv, which names "x " (the rest
+        is a fragment): a missing file, so no digest, and changed bytes were
+        the same artifact. "%", "?" and "#" are escaped; other characters
+        (spaces, non-ASCII) are left as they were."""
+        import hashlib
+
+        folder = tmp_path / "my data ü"
+        folder.mkdir()
+        files = [folder / name for name in ("x #1.csv", "50%41 of it?.csv")]
+        for path in files:
+            path.write_text(path.name)
+
+        @track
+        def use(d: DataSet, e: DataSet) -> None:
+            return None
+
+        use(str(files[0]), files[1])
+        events = mr.events(tracked_sqlite, mr.one_execution(tracked_sqlite, "use").id)
+        assert [artifact.uri for _, _, artifact in events] == [
+            f"file://{folder}/x %231.csv", f"file://{folder}/50%2541 of it%3F.csv"
+        ]
+        for (_, _, artifact), path in zip(events, files):
+            props = mr.custom(artifact)
+            assert props["lineage.digest"] == "sha256:" + hashlib.sha256(path.name.encode()).hexdigest(), props
+
     def test_other_collections_of_strings_stay_parameters(self, tracked_sqlite):
         @track
         def f(names: List[str]):
