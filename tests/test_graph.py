@@ -121,6 +121,27 @@ class TestWalk:
 
 
 class TestWhatIsShown:
+    def test_params_named_as_lineages_own_properties_do_not_cover_them(self, store):
+        """A parameter __kf_run__ or a **kwargs item "lineage.end_time" is kept
+        in lineage.params only (the name is lineage's), and reading that JSON
+        back laid them over the execution's own properties: its end time
+        became "never" (the OpenLineage eventTime too)."""
+
+        @track
+        def train(d: DataSet, __kf_run__: str = "evil", **kw: object) -> Model:
+            return Model(uri="s3://reserved/m", name="m")
+
+        model = train(DataSet(uri="s3://reserved/d", name="d"), **{"lineage.end_time": "never", "__kf_workspace__": "x"})
+        graph = store.lineage(model)
+        [summary] = graph.to_dict()["executions"]
+        props = summary["properties"]
+        assert props["lineage.end_time"].endswith("Z") and props["lineage.end_time"][:2] == "20"
+        assert "__kf_run__" not in props and "__kf_workspace__" not in props
+        assert json.loads(props["lineage.params"]) == {"__kf_run__": "evil", "lineage.end_time": "never", "__kf_workspace__": "x"}
+        [event] = graph.to_openlineage()
+        assert event["eventTime"] == props["lineage.end_time"]
+        assert (summary["workspace"], summary["run"]) == ("graph", lineage._config.run_name())
+
     def test_types_and_names_other_tools_wrote(self, store):
         """Artifacts of a type with no record class here keep their MLMD type
         name, and executions written by plain MLMD their own name and type."""

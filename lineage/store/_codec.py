@@ -1086,7 +1086,11 @@ def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
         except ValueError:
             params = None
         if isinstance(params, dict):
-            custom.update(params)
+            # Not a param named as one of lineage's own properties (a
+            # **kwargs item "lineage.end_time", a parameter __kf_run__): it
+            # was kept in lineage.params only, and shown over the end time
+            # (an OpenLineage eventTime "never") and the run.
+            custom.update((k, v) for k, v in params.items() if not records.is_reserved_property_name(k))
     out["properties"] = custom
     # Executions that other tools wrote: MLMD's own name and type.
     if out.get("name") is None and proto.name:
