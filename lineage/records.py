@@ -602,6 +602,12 @@ class Artifact:
         # class's definition.
         _check_field_names(cls)
         _claim_type_name(cls)
+        # attrs.define writes a repr of every field (workspace=None,
+        # extra={}, create_time=...) over the one records share, which
+        # shows the fields that are set: a class's own __repr__ is kept.
+        made = cls.__dict__.get("__repr__")
+        if getattr(getattr(made, "__code__", None), "co_filename", "").startswith("<attrs generated"):
+            cls.__repr__ = Artifact.__repr__  # type: ignore[method-assign]
 
     @property
     def kwargs(self) -> Dict[str, Any]:

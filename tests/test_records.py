@@ -261,6 +261,33 @@ class TestRepr:
 
         assert f"Model(uri='file:///m', name='m', id={m.id})" == repr(m)
 
+    def test_a_custom_class_made_with_attrs_define_shows_set_fields_too(self):
+        """attrs.define (as the docs make a custom type) wrote a repr of every
+        field over the records' own: workspace=None, extra={}, create_time=...
+        in every message that shows the record. A class's own __repr__ stays."""
+
+        @attrs.define
+        class Shard(Artifact):
+            ARTIFACT_TYPE_NAME = "test.org/repr-shard"
+            rows: int = 0
+            note: Optional[str] = None
+
+        @attrs.frozen
+        class Frozen(Artifact):
+            ARTIFACT_TYPE_NAME = "test.org/repr-frozen"
+            rows: int = 0
+
+        @attrs.define
+        class Own(Artifact):
+            ARTIFACT_TYPE_NAME = "test.org/repr-own"
+
+            def __repr__(self) -> str:
+                return "mine"
+
+        assert repr(Shard(uri="s3://s", name="s", rows=3)) == "Shard(uri='s3://s', name='s', rows=3)"
+        assert repr(Frozen(uri="s3://f", name="f")) == "Frozen(uri='s3://f', name='f', rows=0)"
+        assert repr(Own(uri="s3://o", name="o")) == "mine"
+
 
 class TestBadInput:
     @pytest.mark.parametrize("cls", [DataSet, Model, Metrics, Artifact])
