@@ -267,6 +267,20 @@ class TestRefusedConnection:
         assert "did not answer" not in done.stdout  # it answered: with a refusal
         assert done.returncode == 1
 
+    def test_mysql_database_that_does_not_exist(self):
+        """MySQL says why too ("Unknown database"): it was reported as a server
+        that "did not answer", unlike PostgreSQL's refusal."""
+        from tests import backends
+
+        backends.require_server("MariaDB", backends.MYSQL["host"], backends.MYSQL["port"])
+        name = backends.new_database_name()
+        done = self.status(f"mysql://root@{backends.MYSQL['host']}:{backends.MYSQL['port']}/{name}")
+
+        where = f"{backends.MYSQL['host']}:{backends.MYSQL['port']}"
+        assert f"cannot be used (get_context_types): the server at {where} refused it: Unknown database '{name}'" in done.stdout
+        assert "did not answer" not in done.stdout
+        assert done.returncode == 1
+
     def test_mysql_wrong_password_names_what_to_check(self):
         """MySQL gives its reason only after a login: lineage names what to check."""
         from tests import backends

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import struct
 import threading
@@ -392,6 +393,16 @@ class Backend:
                     f"(MLMD: {type(exc).__name__}: {detail})",
                     cause=exc,
                 )
+        said = _MYSQL_REFUSAL.search(detail) if self.url.scheme == "mysql" else None
+        if said:
+            # The server answered, with its reason ("Unknown database 'x'"):
+            # not a server that "did not answer", as PostgreSQL's refusal is not.
+            where = self.url.options.get("socket") or f"{self.url.host or '127.0.0.1'}:{self.url.port}"
+            return StoreUnavailableError(
+                f"store {self.url.redacted()} cannot be used ({what}): the server at {where} refused it: "
+                f"{said.group(1).strip()} (MLMD: {type(exc).__name__}: {detail})",
+                cause=exc,
+            )
         return StoreUnavailableError(
             f"store {self.url.redacted()} did not answer {what}: {type(exc).__name__}: {detail}", cause=exc
         )
@@ -696,6 +707,11 @@ def _server_answers(url: StoreURL) -> None:
         raise mlmd_errors.UnavailableError(
             f"cannot connect: {url.redacted()}: {reason} (within {timeout:g} s)"
         ) from exc
+
+
+# MLMD's report of a MySQL statement the server refused with a reason: "... failed:
+# errno: Unknown database 'x', error: Unknown database 'x'" (no reason: "errno: , error:").
+_MYSQL_REFUSAL = re.compile(r"mysql_\w+ failed: errno: .*?, error: (\S.*)$")
 
 
 def _login_failed(detail: str) -> bool:
