@@ -774,8 +774,15 @@ class ExecutionScope:
                 pass
             self._token = None
 
-    def _outputs_from(self, value: Any, annotation: Any, root: Tuple[Any, ...] = ("return",)) -> None:
+    def _outputs_from(self, value: Any, annotation: Any, root: Tuple[Any, ...] = ("return",), copied: bool = False) -> None:
         found = _mapping.outputs_of(value, annotation, self._options.outputs, root=root)
+        if copied:
+            # What a concurrent future holds is the caller's, in another
+            # thread, while the end is written (see _TakeResult): a copy of
+            # each record as it is now is written, which no one else holds.
+            assert self._exe is not None
+            writer = self._exe._writer
+            found = [(_as_it_was(record, _held(record), writer), path) for record, path in found]
         # A value returned is written at once (the end follows); what a
         # generator yields waits while its code goes on: held as it is now.
         yielded = root[0] == "yield"
@@ -1041,13 +1048,13 @@ class _Tracked:
                 _fail_open("map the call's arguments", exc)
         return scope
 
-    def outputs(self, scope: ExecutionScope, value: Any, root: Tuple[Any, ...] = ("return",)) -> None:
+    def outputs(self, scope: ExecutionScope, value: Any, root: Tuple[Any, ...] = ("return",), copied: bool = False) -> None:
         if scope._enabled() and scope._exe is not None:
             if not self.is_generator:
                 annotation = self.binder.return_annotation if root == ("return",) else inspect.Signature.empty
             else:
                 annotation = self.yield_annotation if root[0] == "yield" else inspect.Signature.empty
-            scope._guarded("map the return value", lambda: scope._outputs_from(value, annotation, root))
+            scope._guarded("map the return value", lambda: scope._outputs_from(value, annotation, root, copied))
 
 
 _ITERATORS = (
@@ -1152,7 +1159,10 @@ def _decorate(func: F, options: _Options) -> F:
             # execution ends when it is done (at once if it is already).
             scope._detach()
             scope._body_begins()
-            result.add_done_callback(functools.partial(_future_done, tracked, scope))
+            taken = _TakeResult(tracked, scope)
+            if isinstance(result, concurrent.futures.Future):
+                taken.watch(result)
+            result.add_done_callback(functools.partial(_future_done, taken))
             return result
         if inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result):
             # The body runs later: the execution begins and ends when it does.
@@ -1240,7 +1250,57 @@ def _never_begun(scope: ExecutionScope, inner: Any) -> None:
             _scheduler.remove(scope._scheduled)
 
 
-def _future_done(tracked: _Tracked, scope: ExecutionScope, future: Any) -> None:
+class _TakeResult:
+    """The outputs of a future a wraps decorator returned, taken when it
+    completes.
+
+    A concurrent.futures.Future wakes the threads waiting in result() before
+    it calls its done callbacks: the caller could change the record it got
+    (``m = f().result(); m.uri = ...``) before the callback read it, and the
+    changed record was written. Added to the future's waiters (as
+    concurrent.futures.wait adds its own), this one is told of the result by
+    set_result under the future's lock, before any result() returns: the
+    records are mapped then, and copies of them as they are then are what
+    the done callback writes. (The write itself is not made under that lock.) A future
+    that completed already, or one whose set_result tells no waiters, is
+    read by the done callback. An asyncio future calls its callbacks in
+    order, and this one's comes before any the caller adds.
+    """
+
+    __slots__ = ("tracked", "scope", "taken", "error")
+
+    def __init__(self, tracked: _Tracked, scope: ExecutionScope) -> None:
+        self.tracked, self.scope = tracked, scope
+        self.taken = False
+        self.error: Optional[BaseException] = None  # of the mapping, in strict mode
+
+    def watch(self, future: concurrent.futures.Future) -> None:
+        waiters = getattr(future, "_waiters", None)
+        condition = getattr(future, "_condition", None)
+        if not isinstance(waiters, list) or condition is None:  # not the stdlib's: read when done
+            return
+        with condition:
+            if not future.done():
+                waiters.append(self)
+
+    def add_result(self, future: Any) -> None:
+        # Called by set_result, in the thread that completes the future, with
+        # its lock held: nothing may raise out of here (the future would stay
+        # unfinished for the threads waiting on it).
+        try:
+            self.taken = True
+            self.tracked.outputs(self.scope, future._result, copied=True)
+        except BaseException as error:  # strict mode
+            self.error = error
+
+    def add_exception(self, future: Any) -> None:
+        pass
+
+    def add_cancelled(self, future: Any) -> None:
+        pass
+
+
+def _future_done(taken: _TakeResult, future: Any) -> None:
     exc: Optional[BaseException] = None
     try:
         if future.cancelled():
@@ -1248,10 +1308,13 @@ def _future_done(tracked: _Tracked, scope: ExecutionScope, future: Any) -> None:
         else:
             exc = future.exception()
             if exc is None:
-                tracked.outputs(scope, future.result())
+                if taken.error is not None:
+                    exc = taken.error
+                elif not taken.taken:
+                    taken.tracked.outputs(taken.scope, future.result())
     except BaseException as error:  # strict mode
         exc = error
-    scope._finish(exc)
+    taken.scope._finish(exc)
 
 
 async def _continue_coroutine(tracked: _Tracked, scope: ExecutionScope, coroutine: Any) -> Any:

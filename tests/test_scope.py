@@ -2153,3 +2153,84 @@ class TestUnderOtherDecoratorsStartDelays:
         os.waitpid(pid, 0)
         store = lineage.Store(url=url)
         assert [len(mr.events(store, e.id)) for e in mr.executions(store)] == [2, 2]
+
+
+class TestUnderOtherDecoratorsFutureResults:
+    def test_a_concurrent_future_result_is_written_as_it_was_when_the_future_completed(self, tracked_sqlite):
+        """A concurrent.futures.Future wakes result() before it calls its done
+        callbacks: a record the caller changed at once was written changed
+        (here the return value's converter takes 0.2 s, which widens the window)."""
+        import concurrent.futures
+
+        class Packed:
+            def __init__(self, model):
+                self.model = model
+
+        def unpack(packed):
+            time.sleep(0.2)
+            return packed.model
+
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+
+        def in_pool(f):
+            @functools.wraps(f)
+            def w(*a, **k):
+                return pool.submit(lambda: asyncio.run(f(*a, **k)))
+
+            return w
+
+        @track
+        @in_pool
+        async def fetch(d: DataSet) -> Packed:
+            await asyncio.sleep(0.05)  # the future is not done when @track adds its callback
+            return Packed(Model(uri="file:///as-returned", name="m"))
+
+        lineage.register_converter(Packed, unpack)
+        try:
+            packed = fetch(data()).result()
+            packed.model.uri = "file:///changed-by-the-caller"
+            pool.shutdown()
+        finally:
+            lineage.unregister_converter(Packed)
+        e = mr.one_execution(tracked_sqlite, "fetch")
+        assert mr.state(e) == "COMPLETE"
+        assert mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", ("return",), "file:///as-returned")
+        with execution("use") as ex:  # the caller's record, as it is now, is another artifact
+            ex.log_input(packed.model)
+        [(_, _, used)] = mr.events(tracked_sqlite, mr.one_execution(tracked_sqlite, "use").id)
+        assert used.uri == "file:///changed-by-the-caller" and len(tracked_sqlite.store.get_artifacts()) == 3
+
+    def test_a_failure_mapping_a_concurrent_future_result_leaves_the_future_alone(self, tracked_sqlite):
+        """The result is mapped inside the future's set_result: a converter that
+        fails (strict mode raises it) must not keep the future from completing."""
+        import concurrent.futures
+
+        class Packed:
+            pass
+
+        def unpack(packed):
+            raise RuntimeError("no record here")
+
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+
+        def in_pool(f):
+            @functools.wraps(f)
+            def w(*a, **k):
+                return pool.submit(lambda: asyncio.run(f(*a, **k)))
+
+            return w
+
+        @track
+        @in_pool
+        async def fetch(d: DataSet) -> Packed:
+            await asyncio.sleep(0.05)
+            return Packed()
+
+        lineage.register_converter(Packed, unpack)
+        try:
+            assert isinstance(fetch(data()).result(timeout=5), Packed)
+            pool.shutdown()
+        finally:
+            lineage.unregister_converter(Packed)
+        e = mr.one_execution(tracked_sqlite, "fetch")
+        assert mr.state(e) == "FAILED" and "no record here" in mr.custom(e)["lineage.error_message"]
