@@ -268,6 +268,23 @@ class _StartScheduler:
         """The call ended: no start write is due (dict.pop is atomic)."""
         self._running.pop(number, None)
 
+    def keep_a_worker(self) -> None:
+        """Make sure a worker runs: the end of a call whose body never began
+        is handed to the workers from a finalizer (see _never_begun), which
+        may not take the lock to start one."""
+        if self._pid != os.getpid():
+            self.after_fork_in_child()
+        with self._lock:
+            if self._workers == 0:
+                self._workers += 1
+                threading.Thread(target=self._work, name="lineage-start-writer", daemon=True).start()
+
+    def end_later(self, scope: ExecutionScope) -> None:
+        """Write the end of *scope*, whose body never began, on a worker
+        (SimpleQueue.put is safe anywhere, even in a finalizer that the
+        garbage collector runs inside this scheduler's lock)."""
+        self._due.put(scope)
+
     def _loop(self) -> None:
         while True:
             with self._cond:
@@ -317,7 +334,7 @@ class _StartScheduler:
                 self._idle -= 1
                 self._writing.add(scope)
             try:
-                scope._write_start()  # guarded: fails open with a warning
+                scope._write_start()  # guarded: fails open with a warning; ends one whose body never began
             except Exception:  # pragma: no cover - the thread must outlive any one call
                 log.exception("lineage: writing an execution's start failed")
             finally:
@@ -358,6 +375,7 @@ class ExecutionScope:
         self._scheduled: Optional[int] = None  # its number in the start scheduler
         self._postponed: Optional[float] = None  # its start delay, while its body has not begun (see _postpone)
         self._until_body = False  # a wraps decorator's call: even a start delay of 0 waits for the body (see _start)
+        self._dropped = False  # a wraps decorator's call whose body never began, and now never will (see _never_begun)
         self._pid = os.getpid()  # the process that entered it (see _live)
         self._block_file: Optional[str] = None  # a with block's source file (see _block_file)
 
@@ -646,6 +664,11 @@ class ExecutionScope:
             if self._scheduled is not None and not self._done:
                 _scheduler.remove(self._scheduled)
                 self._scheduled, self._postponed = None, self._delay
+            if self._start_written:
+                # RUNNING is stored already (a decorator slower than the
+                # start delay, or that flushed): if the body never begins,
+                # a worker writes the end (see _never_begun).
+                _scheduler.keep_a_worker()
 
     def _body_begins(self) -> None:
         with self._lock:
@@ -712,6 +735,8 @@ class ExecutionScope:
         """Write 1: the execution RUNNING, its inputs, params and contexts."""
         with self._lock:
             if self._start_written or self._done or self._exe is None:
+                if self._dropped:  # handed to a worker by _never_begun
+                    self._end_dropped()
                 return
             props = dict(self._start_props)
             props.update(self._param_props())
@@ -724,6 +749,25 @@ class ExecutionScope:
                 del self._inputs[: len(inputs)]
 
             self._guarded("write the execution's start", write)
+            if self._dropped:
+                # Its body was found never to begin while this was written
+                # (_never_begun takes no lock, and saw no start written).
+                self._end_dropped()
+
+    def _end_dropped(self) -> None:
+        """A start written for a call whose body then never ran (a coroutine
+        never awaited, a generator never iterated: see _never_begun) is
+        ended CANCELED, not left RUNNING for good. Written once, by the
+        process that entered it, unless the store holds it ended already (a
+        forked child ran the body and ended it)."""
+        with self._lock:
+            if not (self._dropped and self._start_written) or self._pid != os.getpid() or self._exe is None:
+                return
+            self._dropped = False
+            if self._exe.id is not None and self._exe._writer.stored_as_ended(self._exe.id):
+                return
+            never_ran = "its body never ran: the coroutine or generator the call returned was dropped before it began"
+            self._write_end("CANCELED", {"lineage.error_message": never_ran})
 
     def _finish(self, exc: Optional[BaseException]) -> None:
         """Write 2: outputs and the final state (one write if 1 never happened)."""
@@ -737,7 +781,11 @@ class ExecutionScope:
                 _scheduler.remove(self._scheduled)
             if self._exe is None:
                 return
-            state, props = _final_state(exc)
+            self._write_end(*_final_state(exc))
+
+    def _write_end(self, state: str, props: Dict[str, Any]) -> None:
+        """Write 2: *state*, *props*, the outputs and what is pending."""
+        with self._lock:
             props["lineage.end_time"] = _now()
             if not self._start_written:
                 props = {**self._start_props, **self._param_props(), **props}
@@ -1227,9 +1275,10 @@ def _never_begun(scope: ExecutionScope, inner: Any) -> None:
     _decorate) is gone. If its body never ran (never iterated, never
     awaited), nothing is written, as for a generator or async function of
     its own: called by the garbage collector, anywhere, this only drops the
-    start write (an execution whose start was written stays RUNNING, as it
-    never ended). The inner coroutine is closed with it, so that Python
-    warns once, of the outer one, as without @track. One that ran ends as
+    start write, and one written already (the start delay passed while a
+    slow decorator made the coroutine) is ended CANCELED by a start writer
+    thread (see _end_dropped). The inner coroutine is closed with it, so
+    that Python warns once, of the outer one, as without @track. One that ran ends as
     it does (this runs before a generator's own close, so it leaves that
     one alone)."""
     if inspect.iscoroutine(inner):
@@ -1245,9 +1294,21 @@ def _never_begun(scope: ExecutionScope, inner: Any) -> None:
     elif inner is not None:  # another awaitable: whether it ran is not known
         return
     if not scope._done:
+        scope._dropped = True  # before _done: see _write_start, which may be writing its start now
         scope._done = True
         if scope._scheduled is not None:
             _scheduler.remove(scope._scheduled)
+        if scope._start_written:
+            # RUNNING is stored (its start delay passed while a slow decorator
+            # made the coroutine): ended, not RUNNING for good. Not written
+            # here, where the garbage collector may have stopped a write;
+            # at exit (the main thread running the finalizers left), here:
+            # the workers stop with the interpreter.
+            main = threading.main_thread()
+            if main.is_alive() or threading.current_thread() is not main:
+                _scheduler.end_later(scope)
+            else:
+                scope._end_dropped()
 
 
 class _TakeResult:

@@ -2234,3 +2234,116 @@ class TestUnderOtherDecoratorsFutureResults:
             lineage.unregister_converter(Packed)
         e = mr.one_execution(tracked_sqlite, "fetch")
         assert mr.state(e) == "FAILED" and "no record here" in mr.custom(e)["lineage.error_message"]
+
+
+class TestUnderOtherDecoratorsNeverBegun:
+    @staticmethod
+    def slow_setup(f):
+        @functools.wraps(f)
+        def w(*a, **k):
+            time.sleep(0.2)
+            return f(*a, **k)
+
+        return w
+
+    def test_a_start_written_before_a_body_that_never_runs_is_ended(self, tmp_path):
+        """A start delay shorter than the decorator's setup wrote RUNNING
+        before the call returned its coroutine or generator; dropped before
+        its body began, the execution stayed RUNNING for good."""
+        import gc
+
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", start_delay=0.05)
+
+        @track
+        @self.slow_setup
+        async def later(d: DataSet):
+            return None
+
+        @track
+        @self.slow_setup
+        def parts(d: DataSet):
+            yield Model(uri="file:///y", name="y")
+
+        @track
+        @self.slow_setup
+        async def awaited(d: DataSet) -> Model:
+            return Model(uri="file:///a", name="a")
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "was never awaited", as without @track
+            made = later(data())
+            del made
+            made = parts(data())
+            del made
+            gc.collect()
+        assert asyncio.run(awaited(data())).uri == "file:///a"
+        store = lineage.Store(url=url)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "RUNNING" in [mr.state(e) for e in mr.executions(store)]:
+            time.sleep(0.05)
+        found = {e.properties["name"].string_value: e for e in mr.executions(store)}
+        assert {n: mr.state(e) for n, e in found.items()} == {"later": "CANCELED", "parts": "CANCELED", "awaited": "COMPLETE"}
+        for name in ("later", "parts"):
+            assert mr.paths(store, found[name].id) == [("INPUT", ("d",), "s3://bucket/mnist.csv")]
+            assert "lineage.end_time" in mr.custom(found[name])
+
+    def test_one_held_at_exit_is_ended(self, tmp_path):
+        """The workers that end it stop with the interpreter: at exit it is ended by the exiting thread."""
+        import subprocess
+        import sys
+
+        script = """
+import functools, sys, time, lineage
+from lineage import track
+lineage.init(store=sys.argv[1], workspace="w", start_delay=0.05)
+
+def slow_setup(f):
+    @functools.wraps(f)
+    def w(*a, **k):
+        time.sleep(0.2)
+        return f(*a, **k)
+    return w
+
+@track
+@slow_setup
+def parts():
+    yield 1
+
+held = parts()  # never iterated, held until exit
+"""
+        url = backends.make_url("sqlite", tmp_path)
+        path = tmp_path / "job.py"
+        path.write_text(script)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        done = subprocess.run(
+            [sys.executable, str(path), url], capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": root}
+        )
+        assert done.returncode == 0, done.stderr
+        assert [mr.state(e) for e in mr.executions(lineage.Store(url=url))] == ["CANCELED"]
+
+    def test_one_a_forked_child_ran_and_ended_is_left_as_it_ended(self, tmp_path):
+        """The parent's copy never begins: dropped after the child ended the
+        call, it must not write CANCELED over the child's COMPLETE."""
+        import gc
+
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", start_delay=0.05)
+
+        @track
+        @self.slow_setup
+        def parts(n: int):
+            yield from range(n)
+
+        made = parts(2)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                list(made)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        del made
+        gc.collect()
+        time.sleep(0.3)  # a worker would have written it
+        assert [mr.state(e) for e in mr.executions(lineage.Store(url=url))] == ["COMPLETE"]

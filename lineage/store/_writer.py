@@ -876,6 +876,16 @@ class Writer:
         self._record_keys[id(record)] = (ref, key, identity, _keys_with(earlier, identity, key))
         return True
 
+    def stored_as_ended(self, execution_id: int) -> bool:
+        """Whether the store holds execution *execution_id* in a final state
+        (one read, no retry; False when it cannot say now)."""
+        try:
+            with self.backend._lock:
+                found = self.backend.mlmd.get_executions_by_id([execution_id])
+        except Exception:  # down, or an MLMD too old: not known
+            return False
+        return bool(found) and found[0].last_known_state in _TERMINAL
+
     def key_as_logged(self, copy: Artifact, record: Artifact, identity: Tuple[Any, ...]) -> None:
         """*copy* is *record* as it was when it held *identity* (its uri,
         name and version: see _scope._as_it_was): the copy gets the key the
