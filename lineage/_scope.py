@@ -1456,7 +1456,13 @@ def _track_generator(
             try:
                 to_send = yield item
             except GeneratorExit:
-                gen.close()
+                # Closed early (or dropped): its finally blocks are its own
+                # code, run in its execution (they logged to the caller's).
+                token = _current.set(scope)
+                try:
+                    gen.close()
+                finally:
+                    _current.reset(token)
                 raise
             except BaseException as exc:  # thrown in by the consumer
                 throw = exc
@@ -1510,7 +1516,11 @@ def _track_async_generator(
                 try:
                     to_send = yield item
                 except GeneratorExit:
-                    await gen.aclose()
+                    token = _current.set(scope)  # its finally blocks run in its execution (see _track_generator)
+                    try:
+                        await gen.aclose()
+                    finally:
+                        _current.reset(token)
                     raise
                 except BaseException as exc:  # thrown in by the consumer (athrow)
                     throw = exc

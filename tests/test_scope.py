@@ -2347,3 +2347,41 @@ held = parts()  # never iterated, held until exit
         gc.collect()
         time.sleep(0.3)  # a worker would have written it
         assert [mr.state(e) for e in mr.executions(lineage.Store(url=url))] == ["COMPLETE"]
+
+
+class TestGeneratorsClosedEarly:
+    def test_a_generator_closed_early_runs_its_finally_in_its_own_execution(self, tracked_sqlite):
+        """Its finally block ran with the caller's execution current: what it
+        logged there went to the caller's execution."""
+
+        @track
+        def parts(d: DataSet):
+            try:
+                yield 1
+                yield 2
+            finally:
+                current_execution().log_output(Metrics(uri="file:///summary", name="s"))
+
+        @track
+        async def aparts(d: DataSet):
+            try:
+                yield 1
+                yield 2
+            finally:
+                current_execution().log_output(Metrics(uri="file:///asummary", name="s"))
+
+        async def consume():
+            async with execution("aouter"):
+                made = aparts(data())
+                await made.__anext__()
+                await made.aclose()
+
+        with execution("outer"):
+            made = parts(data())
+            next(made)
+            made.close()
+        asyncio.run(consume())
+        for name, outer, uri in (("parts", "outer", "file:///summary"), ("aparts", "aouter", "file:///asummary")):
+            e = mr.one_execution(tracked_sqlite, name)
+            assert mr.state(e) == "COMPLETE" and mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", (), uri)
+            assert mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, outer).id) == []
