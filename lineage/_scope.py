@@ -1185,15 +1185,19 @@ def _decorate(func: F, options: _Options) -> F:
         or inspect.isgeneratorfunction(underneath)
         or inspect.isasyncgenfunction(underneath)
     )
+    # A plain function under one may be run later too, by a decorator that
+    # submits it to a pool and returns the future (it ended COMPLETE at
+    # once, with no outputs, also when the function then failed).
+    may_return_future = not may_defer and underneath is not inner
 
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         scope = tracked.scope(instance, args, kwargs)
-        if not may_defer:
+        if not (may_defer or may_return_future):
             with scope:
                 result = wrapped(*args, **kwargs)
                 tracked.outputs(scope, result)
             return result
-        scope._until_body = True
+        scope._until_body = may_defer
         scope.__enter__()
         try:
             result = wrapped(*args, **kwargs)
@@ -1212,7 +1216,7 @@ def _decorate(func: F, options: _Options) -> F:
                 taken.watch(result)
             result.add_done_callback(functools.partial(_future_done, taken))
             return result
-        if inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result):
+        if may_defer and (inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)):
             # The body runs later: the execution begins and ends when it does.
             scope._detach()
             scope._postpone()

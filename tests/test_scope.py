@@ -2385,3 +2385,44 @@ class TestGeneratorsClosedEarly:
             e = mr.one_execution(tracked_sqlite, name)
             assert mr.state(e) == "COMPLETE" and mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", (), uri)
             assert mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, outer).id) == []
+
+
+class TestUnderOtherDecoratorsPlainFunctionsInAPool:
+    def test_a_plain_function_a_decorator_submits_to_a_pool_ends_with_its_future(self, tracked_sqlite):
+        """Only async and generator functions were looked at for a future: a
+        plain one a decorator ran in a pool ended COMPLETE at the call, with
+        no outputs, also when it then failed."""
+        import concurrent.futures
+
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+
+        def in_pool(f):
+            @functools.wraps(f)
+            def w(*a, **k):
+                return pool.submit(f, *a, **k)
+
+            return w
+
+        @track
+        @in_pool
+        def train(d: DataSet, fail: bool = False) -> Model:
+            time.sleep(0.05)  # not done when @track looks at the future
+            if fail:
+                raise ValueError("boom")
+            return Model(uri="file:///t", name="t")
+
+        @track
+        @TestUnderOtherDecorators.passthrough
+        def plain(d: DataSet) -> Model:
+            return Model(uri="file:///p", name="p")
+
+        assert train(data()).result().uri == "file:///t"
+        with pytest.raises(ValueError):
+            train(data(), fail=True).result()
+        pool.shutdown()
+        assert plain(data()).uri == "file:///p"
+        done, failed = mr.executions(tracked_sqlite, "train")
+        assert mr.state(done) == "COMPLETE" and mr.paths(tracked_sqlite, done.id)[-1] == ("OUTPUT", ("return",), "file:///t")
+        assert mr.state(failed) == "FAILED" and mr.custom(failed)["lineage.error_message"] == "boom"
+        e = mr.one_execution(tracked_sqlite, "plain")
+        assert mr.state(e) == "COMPLETE" and mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", ("return",), "file:///p")
