@@ -769,8 +769,9 @@ class ExecutionScope:
             never_ran = "its body never ran: the coroutine or generator the call returned was dropped before it began"
             self._write_end("CANCELED", {"lineage.error_message": never_ran})
 
-    def _finish(self, exc: Optional[BaseException]) -> None:
-        """Write 2: outputs and the final state (one write if 1 never happened)."""
+    def _finish(self, exc: Optional[BaseException], coroutine: bool = False) -> None:
+        """Write 2: outputs and the final state (one write if 1 never happened).
+        *coroutine*: the call is a coroutine's (see _final_state)."""
         with self._lock:
             if self._done:
                 return
@@ -781,7 +782,7 @@ class ExecutionScope:
                 _scheduler.remove(self._scheduled)
             if self._exe is None:
                 return
-            self._write_end(*_final_state(exc))
+            self._write_end(*_final_state(exc, coroutine))
 
     def _write_end(self, state: str, props: Dict[str, Any]) -> None:
         """Write 2: *state*, *props*, the outputs and what is pending."""
@@ -997,8 +998,10 @@ def _error_message(exc: BaseException) -> str:
         return f"<{type(exc).__name__}: str() failed>"
 
 
-def _final_state(exc: Optional[BaseException]) -> Tuple[str, Dict[str, Any]]:
-    if exc is None or isinstance(exc, GeneratorExit):
+def _final_state(exc: Optional[BaseException], coroutine: bool = False) -> Tuple[str, Dict[str, Any]]:
+    # A generator closed early ends as its consumer wished; a coroutine
+    # closed before it finished (a pending task destroyed) never did.
+    if exc is None or (isinstance(exc, GeneratorExit) and not coroutine):
         return "COMPLETE", {}
     if isinstance(exc, SystemExit):
         code = exc.code  # sys.exit(0), sys.exit(False), sys.exit(ExitCode.OK), sys.exit(): a success
@@ -1008,7 +1011,7 @@ def _final_state(exc: Optional[BaseException]) -> Tuple[str, Dict[str, Any]]:
         "lineage.error_type": f"{type(exc).__module__}.{type(exc).__qualname__}".replace("builtins.", ""),
         "lineage.error_message": _error_message(exc),
     }
-    if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
+    if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)):
         return "CANCELED", props
     return "FAILED", props
 
@@ -1149,9 +1152,15 @@ def _decorate(func: F, options: _Options) -> F:
 
             async def tracked_call() -> Any:
                 scope = tracked.scope(instance, args, kwargs)
-                async with scope:
+                scope.__enter__()
+                try:
                     result = await coroutine
                     tracked.outputs(scope, result)
+                except BaseException as exc:
+                    scope._detach()
+                    scope._finish(exc, coroutine=True)
+                    raise
+                scope.__exit__(None, None, None)
                 return result
 
             awaitable: Any = tracked_call()
@@ -1398,7 +1407,7 @@ async def _continue_coroutine(tracked: _Tracked, scope: ExecutionScope, coroutin
             except ValueError:  # ended in another context
                 pass
     except BaseException as exc:
-        scope._finish(exc)
+        scope._finish(exc, coroutine=True)
         raise
     scope._finish(None)
     return result

@@ -2426,3 +2426,25 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
         assert mr.state(failed) == "FAILED" and mr.custom(failed)["lineage.error_message"] == "boom"
         e = mr.one_execution(tracked_sqlite, "plain")
         assert mr.state(e) == "COMPLETE" and mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", ("return",), "file:///p")
+
+
+class TestCoroutinesClosedUnfinished:
+    def test_a_coroutine_closed_before_it_finished_is_canceled(self, tracked_sqlite):
+        """close() of a begun coroutine (what the garbage collector does to a
+        destroyed pending task's) ended its execution COMPLETE, as for a
+        generator whose consumer stopped early: its body never finished."""
+
+        class Pending:
+            def __await__(self):
+                yield None
+
+        async def work(d: DataSet) -> Model:
+            await Pending()
+            return Model(uri="file:///w", name="w")
+
+        for made in (track(work), track(TestUnderOtherDecorators.passthrough(work))):
+            coroutine = made(data())
+            coroutine.send(None)  # begun, waiting
+            coroutine.close()
+        ends = [(mr.state(e), mr.custom(e).get("lineage.error_type")) for e in mr.executions(tracked_sqlite, "work")]
+        assert ends == [("CANCELED", "GeneratorExit")] * 2
