@@ -1023,6 +1023,17 @@ def _unwrap(func: Any) -> Callable[..., Any]:
     return func.__func__ if isinstance(func, (staticmethod, classmethod)) else func
 
 
+def _kind_of(func: Any) -> Any:
+    """What says whether calling *func* runs it now, or makes a coroutine or
+    generator: the function, or for a callable instance its class's
+    __call__ (inspect reads only functions: an instance with an async
+    __call__ was tracked as a plain function, ended COMPLETE at the call,
+    before its body ran or failed)."""
+    if inspect.isroutine(func) or isinstance(func, functools.partial) or hasattr(func, "__wrapped__"):
+        return func
+    return type(func).__call__ if callable(func) else func
+
+
 class _Tracked:
     """Per-function state of a decorated function (built once)."""
 
@@ -1060,7 +1071,8 @@ class _Tracked:
             raise InvalidTypeError(
                 f"track() needs a function whose parameters Python can read; {describe(inner)} has none ({exc})"
             ) from None
-        self.is_generator = inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner)
+        kind = _kind_of(inner)
+        self.is_generator = inspect.isgeneratorfunction(kind) or inspect.isasyncgenfunction(kind)
         # What a generator yields, as `-> Iterator[Model]` says (paths and URIs it yields are Models)
         self.yield_annotation = _yielded(self.binder.return_annotation) if self.is_generator else inspect.Signature.empty
         _mapping.check_names("track(exclude)", self.options.exclude, self.binder)
@@ -1134,8 +1146,9 @@ def _decorate(func: F, options: _Options) -> F:
         )
     tracked = _Tracked(func, options)
     inner = tracked.func
+    kind = _kind_of(inner)
 
-    if inspect.isasyncgenfunction(inner):
+    if inspect.isasyncgenfunction(kind):
 
         def async_gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
@@ -1143,7 +1156,7 @@ def _decorate(func: F, options: _Options) -> F:
 
         return _TrackedFunction(func, async_gen_wrapper)  # type: ignore[return-value]
 
-    if inspect.iscoroutinefunction(inner):
+    if inspect.iscoroutinefunction(kind):
 
         def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track
@@ -1178,7 +1191,7 @@ def _decorate(func: F, options: _Options) -> F:
 
         return _TrackedFunction(func, async_wrapper)  # type: ignore[return-value]
 
-    if inspect.isgeneratorfunction(inner):
+    if inspect.isgeneratorfunction(kind):
 
         def gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
@@ -1188,7 +1201,7 @@ def _decorate(func: F, options: _Options) -> F:
 
     # Under a decorator of its own (functools.wraps) an async or generator
     # function is a plain one to inspect: what the call returns says it.
-    underneath = inspect.unwrap(inner) if hasattr(inner, "__wrapped__") else inner
+    underneath = _kind_of(inspect.unwrap(inner)) if hasattr(inner, "__wrapped__") else kind
     may_defer = (
         inspect.iscoroutinefunction(underneath)
         or inspect.isgeneratorfunction(underneath)

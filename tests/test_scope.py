@@ -2448,3 +2448,26 @@ class TestCoroutinesClosedUnfinished:
             coroutine.close()
         ends = [(mr.state(e), mr.custom(e).get("lineage.error_type")) for e in mr.executions(tracked_sqlite, "work")]
         assert ends == [("CANCELED", "GeneratorExit")] * 2
+
+
+class TestCallableInstancesAsyncAndGenerators:
+    def test_an_instance_with_an_async_or_generator_call_is_tracked_as_one(self, tracked_sqlite):
+        """inspect reads only functions: an instance whose __call__ is async
+        or a generator was tracked as a plain function, its execution ended
+        COMPLETE at the call, before its body ran (or failed), with no outputs."""
+
+        class Fit:
+            async def __call__(self, d: DataSet) -> Model:
+                await asyncio.sleep(0)
+                raise ValueError("boom")
+
+        class Parts:
+            def __call__(self, d: DataSet):
+                yield Model(uri="file:///y", name="y")
+
+        with pytest.raises(ValueError):
+            asyncio.run(track(Fit())(data()))
+        assert [m.uri for m in track(Parts())(data())] == ["file:///y"]
+        fit, parts = mr.one_execution(tracked_sqlite, "Fit"), mr.one_execution(tracked_sqlite, "Parts")
+        assert mr.state(fit) == "FAILED" and mr.custom(fit)["lineage.error_message"] == "boom"
+        assert mr.state(parts) == "COMPLETE" and mr.paths(tracked_sqlite, parts.id)[-1] == ("OUTPUT", ("yield", 0), "file:///y")
