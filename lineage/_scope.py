@@ -1531,6 +1531,8 @@ def _track_async_generator(
                     if throw is not None:
                         exc, throw = throw, None
                         item = await gen.athrow(exc)
+                    elif index == 0:
+                        item = await _first_step(gen)
                     else:
                         item = await gen.asend(to_send)
                 except StopAsyncIteration:
@@ -1556,6 +1558,23 @@ def _track_async_generator(
         scope._finish(None)
 
     return agen()
+
+
+def _first_step(gen: Any) -> Any:
+    """The first ``gen.asend(None)`` of a tracked async generator's own,
+    kept from the event loop's async generator hooks (they take note of an
+    async generator at its first step): the tracked one it runs in is the
+    one the loop closes at its shutdown (asyncio.run), and it closes this
+    one in its execution (see _track_async_generator). Closed by the loop
+    apart, in any order, its finally blocks ran with no execution current."""
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+    if firstiter is None and finalizer is None:
+        return gen.asend(None)
+    sys.set_asyncgen_hooks(firstiter=None, finalizer=None)
+    try:
+        return gen.asend(None)  # the hooks are called here, not when awaited
+    finally:
+        sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
 
 
 # --------------------------------------------------------------------------- public constructors

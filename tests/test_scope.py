@@ -2471,3 +2471,26 @@ class TestCallableInstancesAsyncAndGenerators:
         fit, parts = mr.one_execution(tracked_sqlite, "Fit"), mr.one_execution(tracked_sqlite, "Parts")
         assert mr.state(fit) == "FAILED" and mr.custom(fit)["lineage.error_message"] == "boom"
         assert mr.state(parts) == "COMPLETE" and mr.paths(tracked_sqlite, parts.id)[-1] == ("OUTPUT", ("yield", 0), "file:///y")
+
+    def test_an_async_generator_left_open_runs_its_finally_in_its_execution_at_loop_shutdown(self, tracked_sqlite):
+        """asyncio.run closes the async generators left open: the tracked one
+        and the function's own one inside it were both known to the loop and
+        closed apart, the inner one first, with no execution current."""
+        left_open = []
+
+        @track
+        async def parts(d: DataSet):
+            try:
+                yield 1
+                yield 2
+            finally:
+                current_execution().log_output(Metrics(uri="file:///summary", name="s"))
+
+        async def main():
+            made = parts(data())
+            await made.__anext__()
+            left_open.append(made)  # still open when asyncio.run ends
+
+        asyncio.run(main())
+        e = mr.one_execution(tracked_sqlite, "parts")
+        assert mr.state(e) == "COMPLETE" and mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", (), "file:///summary")
