@@ -645,9 +645,12 @@ class ExecutionScope:
             # What the call returns says whether its body runs later (see
             # _postpone): then no RUNNING before that body begins, and at
             # once when it does. (A decorator that runs the body within the
-            # call, asyncio.run say, is written once, at its end: a start
-            # written before the call returns could not be taken back for a
-            # body that never runs, or that a forked child runs.)
+            # call, asyncio.run say, is written once, at its end: lineage
+            # cannot see that body begin, the decorator calls the function
+            # itself and nothing short of tracing tells; and a start written
+            # before the call returns would, for a body that never runs,
+            # leave an execution to end CANCELED (see _end_dropped) where
+            # an async function of its own writes nothing.)
             self._postponed = self._delay = 0.0
         elif delay <= 0:
             self._write_start()
