@@ -356,6 +356,10 @@ class ExecutionScope:
     function, each in a fresh scope.
     """
 
+    # A wraps decorator's call whose body never began, and now never will
+    # (see _never_begun): set on the rare scope it is true of, not per call.
+    _dropped = False
+
     def __init__(self, options: _Options, *, function: Optional[Callable[..., Any]] = None) -> None:
         self._options = options
         self._function = function
@@ -375,7 +379,6 @@ class ExecutionScope:
         self._scheduled: Optional[int] = None  # its number in the start scheduler
         self._postponed: Optional[float] = None  # its start delay, while its body has not begun (see _postpone)
         self._until_body = False  # a wraps decorator's call: even a start delay of 0 waits for the body (see _start)
-        self._dropped = False  # a wraps decorator's call whose body never began, and now never will (see _never_begun)
         self._pid = os.getpid()  # the process that entered it (see _live)
         self._block_file: Optional[str] = None  # a with block's source file (see _block_file)
 
@@ -788,20 +791,18 @@ class ExecutionScope:
             self._write_end(*_final_state(exc, coroutine))
 
     def _write_end(self, state: str, props: Dict[str, Any]) -> None:
-        """Write 2: *state*, *props*, the outputs and what is pending."""
-        with self._lock:
-            props["lineage.end_time"] = _now()
-            if not self._start_written:
-                props = {**self._start_props, **self._param_props(), **props}
-            elif self._params != self._params_sent:  # log_param() since the start write
-                props.update(self._param_props())
-            inputs, outputs = self._take_inputs(), list(self._outputs)
-            self._guarded(
-                "write the execution's end",
-                lambda: self._send(
-                    inputs=self._as_logged(inputs), outputs=self._as_logged(outputs), state=state, properties=props
-                ),
-            )
+        """Write 2: *state*, *props*, the outputs and what is pending (the
+        caller holds the lock)."""
+        props["lineage.end_time"] = _now()
+        if not self._start_written:
+            props = {**self._start_props, **self._param_props(), **props}
+        elif self._params != self._params_sent:  # log_param() since the start write
+            props.update(self._param_props())
+        inputs, outputs = self._take_inputs(), list(self._outputs)
+        self._guarded(
+            "write the execution's end",
+            lambda: self._send(inputs=self._as_logged(inputs), outputs=self._as_logged(outputs), state=state, properties=props),
+        )
 
     def _map_arguments(self, binder: _mapping.Binder, values: Dict[str, Any]) -> None:
         mapped = _mapping.map_arguments(binder, values, inputs=self._options.inputs, exclude=self._options.exclude)
