@@ -1256,12 +1256,15 @@ def _decorate(func: F, options: _Options) -> F:
                 # One never started writes nothing (as a generator function's).
                 weakref.finalize(generator, _never_begun, scope, result)
                 return generator
-            awaitable: Any = _continue_coroutine(tracked, scope, result)
+            # Whether its body began: a coroutine's state says, another
+            # awaitable's is whether the one made here began (see _never_begun).
+            began = None if inspect.iscoroutine(result) else [False]
+            awaitable: Any = _continue_coroutine(tracked, scope, result, began)
             try:  # named as the function's own coroutine is
                 awaitable.__name__, awaitable.__qualname__ = result.__name__, result.__qualname__  # type: ignore[attr-defined]
             except (AttributeError, TypeError):  # another awaitable
                 pass
-            weakref.finalize(awaitable, _never_begun, scope, result)
+            weakref.finalize(awaitable, _never_begun, scope, result if began is None else began)
             return awaitable
         try:
             tracked.outputs(scope, result)
@@ -1318,10 +1321,10 @@ def _never_begun(scope: ExecutionScope, inner: Any) -> None:
     elif inspect.isgenerator(inner):
         if inspect.getgeneratorstate(inner) != inspect.GEN_CREATED:
             return
-    elif isinstance(inner, list):  # an async generator's: [whether its body began]
+    elif isinstance(inner, list):  # an async generator's, or another awaitable's: [whether its body began]
         if inner[0]:
             return
-    elif inner is not None:  # another awaitable: whether it ran is not known
+    elif inner is not None:  # (none other is given)
         return
     if not scope._done:
         scope._dropped = True  # before _done: see _write_start, which may be writing its start now
@@ -1408,10 +1411,14 @@ def _future_done(taken: _TakeResult, future: Any) -> None:
     taken.scope._finish(exc)
 
 
-async def _continue_coroutine(tracked: _Tracked, scope: ExecutionScope, coroutine: Any) -> Any:
+async def _continue_coroutine(
+    tracked: _Tracked, scope: ExecutionScope, coroutine: Any, began: Optional[List[bool]] = None
+) -> Any:
     # What a plain function returned for an async function under a
     # decorator of its own: its execution, begun at the call, ends with
     # the await.
+    if began is not None:
+        began[0] = True
     scope._body_begins()
     token = _current.set(scope)
     try:

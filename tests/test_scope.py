@@ -2494,3 +2494,43 @@ class TestCallableInstancesAsyncAndGenerators:
         asyncio.run(main())
         e = mr.one_execution(tracked_sqlite, "parts")
         assert mr.state(e) == "COMPLETE" and mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", (), "file:///summary")
+
+    def test_another_awaitable_a_slow_decorator_returns_never_awaited_is_ended(self, tmp_path):
+        """Not a coroutine (an object with __await__): whether it ran was
+        taken as not known, and its execution stayed RUNNING for good."""
+        import gc
+
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", start_delay=0.05)
+
+        class Later:
+            def __init__(self, coroutine):
+                self.coroutine = coroutine
+
+            def __await__(self):
+                return self.coroutine.__await__()
+
+        def slow_later(f):
+            @functools.wraps(f)
+            def w(*a, **k):
+                time.sleep(0.2)
+                return Later(f(*a, **k))
+
+            return w
+
+        @track
+        @slow_later
+        async def later(d: DataSet) -> Model:
+            return Model(uri="file:///l", name="l")
+
+        assert asyncio.run(later(data())).uri == "file:///l"  # awaited: as before
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "was never awaited", as without @track
+            made = later(data())
+            del made
+            gc.collect()
+        store = lineage.Store(url=url)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and "RUNNING" in [mr.state(e) for e in mr.executions(store)]:
+            time.sleep(0.05)
+        assert [mr.state(e) for e in mr.executions(store)] == ["COMPLETE", "CANCELED"]
