@@ -1472,9 +1472,13 @@ def _track_generator(
     index = 0
     to_send: Any = None
     throw: Optional[BaseException] = None
+    # The current execution of its own code, from one step to the next: a
+    # with block it is in across a yield stays current (it was the
+    # generator's execution again after the yield).
+    inside: Optional[ExecutionScope] = scope
     try:
         while True:
-            token = _current.set(scope)
+            token = _current.set(inside)
             try:
                 if throw is not None:
                     exc, throw = throw, None
@@ -1487,6 +1491,7 @@ def _track_generator(
                     tracked.outputs(scope, result, ("return",))
                 break
             finally:
+                inside = _current.get()
                 _current.reset(token)
             tracked.outputs(scope, item, ("yield", index))
             index += 1
@@ -1495,7 +1500,7 @@ def _track_generator(
             except GeneratorExit:
                 # Closed early (or dropped): its finally blocks are its own
                 # code, run in its execution (they logged to the caller's).
-                token = _current.set(scope)
+                token = _current.set(inside)
                 try:
                     gen.close()
                 finally:
@@ -1535,9 +1540,10 @@ def _track_async_generator(
         index = 0
         to_send: Any = None
         throw: Optional[BaseException] = None
+        inside: Optional[ExecutionScope] = scope  # see _track_generator
         try:
             while True:
-                token = _current.set(scope)
+                token = _current.set(inside)
                 try:
                     if throw is not None:
                         exc, throw = throw, None
@@ -1549,13 +1555,14 @@ def _track_async_generator(
                 except StopAsyncIteration:
                     break
                 finally:
+                    inside = _current.get()
                     _current.reset(token)
                 tracked.outputs(scope, item, ("yield", index))
                 index += 1
                 try:
                     to_send = yield item
                 except GeneratorExit:
-                    token = _current.set(scope)  # its finally blocks run in its execution (see _track_generator)
+                    token = _current.set(inside)  # its finally blocks run in its execution (see _track_generator)
                     try:
                         await gen.aclose()
                     finally:

@@ -2534,3 +2534,34 @@ class TestCallableInstancesAsyncAndGenerators:
         while time.monotonic() < deadline and "RUNNING" in [mr.state(e) for e in mr.executions(store)]:
             time.sleep(0.05)
         assert [mr.state(e) for e in mr.executions(store)] == ["COMPLETE", "CANCELED"]
+
+
+class TestGeneratorsWithBlocksAcrossYields:
+    def test_a_with_block_open_across_a_yield_stays_current(self, tracked_sqlite):
+        """After a yield, a tracked generator's code ran in the generator's
+        execution again, though the with block it was in had not ended:
+        what it logged there went to the generator's execution."""
+
+        @track
+        def parts():
+            with execution("block"):
+                yield 1
+                current_execution().log_output(Metrics(uri="file:///in-block", name="s"))
+                yield 2
+
+        @track
+        async def aparts():
+            async with execution("ablock"):
+                yield 1
+                current_execution().log_output(Metrics(uri="file:///in-ablock", name="s"))
+                yield 2
+
+        async def consume():
+            return [x async for x in aparts()]
+
+        assert list(parts()) == [1, 2]
+        assert asyncio.run(consume()) == [1, 2]
+        for gen, block, uri in (("parts", "block", "file:///in-block"), ("aparts", "ablock", "file:///in-ablock")):
+            outputs = [u for _, _, u in mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, gen).id)]
+            assert uri not in outputs
+            assert mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, block).id) == [("OUTPUT", (), uri)]
