@@ -1258,13 +1258,13 @@ def _decorate(func: F, options: _Options) -> F:
                 return generator
             # Whether its body began: a coroutine's state says, another
             # awaitable's is whether the one made here began (see _never_begun).
-            began = None if inspect.iscoroutine(result) else [False]
-            awaitable: Any = _continue_coroutine(tracked, scope, result, began)
+            started: Optional[List[bool]] = None if inspect.iscoroutine(result) else [False]
+            awaitable: Any = _continue_coroutine(tracked, scope, result, started)
             try:  # named as the function's own coroutine is
                 awaitable.__name__, awaitable.__qualname__ = result.__name__, result.__qualname__  # type: ignore[attr-defined]
             except (AttributeError, TypeError):  # another awaitable
                 pass
-            weakref.finalize(awaitable, _never_begun, scope, result if began is None else began)
+            weakref.finalize(awaitable, _never_begun, scope, result if started is None else started)
             return awaitable
         try:
             tracked.outputs(scope, result)
