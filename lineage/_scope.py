@@ -1354,11 +1354,14 @@ class _TakeResult:
     changed record was written. Added to the future's waiters (as
     concurrent.futures.wait adds its own), this one is told of the result by
     set_result under the future's lock, before any result() returns: the
-    records are mapped then, and copies of them as they are then are what
-    the done callback writes. (The write itself is not made under that lock.) A future
-    that completed already, or one whose set_result tells no waiters, is
-    read by the done callback. An asyncio future calls its callbacks in
-    order, and this one's comes before any the caller adds.
+    records are mapped then (a converter of the return type runs there), and
+    copies of them as they are then are what the done callback writes (not
+    under that lock). A future that completed already, or one whose
+    set_result tells no waiters, is read by the done callback. An asyncio
+    future calls its callbacks in order, this one's before any the caller
+    adds, and the write is made in that callback; only code that polls
+    done() and changes the result in the loop iteration between could
+    still be first.
     """
 
     __slots__ = ("tracked", "scope", "taken", "error")
