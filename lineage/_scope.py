@@ -1242,20 +1242,20 @@ def _decorate(func: F, options: _Options) -> F:
                 taken.watch(result)
             result.add_done_callback(functools.partial(_future_done, taken))
             return result
+        if may_defer and isinstance(result, _GENERATOR_CONTEXT_MANAGERS) and _is_generator(getattr(result, "gen", None)):
+            # @contextlib.contextmanager (or asynccontextmanager): the with
+            # block's enter and exit run the generator it holds, which is
+            # tracked as one the call returned (it ended COMPLETE at the call).
+            scope._detach()
+            scope._postpone()
+            result.gen = _generator_begun_at_the_call(tracked, scope, result.gen, instance, args, kwargs)  # type: ignore[attr-defined]
+            return result
         if may_defer and (inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)):
             # The body runs later: the execution begins and ends when it does.
             scope._detach()
             scope._postpone()
-            if inspect.isasyncgen(result):
-                began = [False]
-                agen = _track_async_generator(tracked, result, instance, args, kwargs, given=scope, began=began)
-                weakref.finalize(agen, _never_begun, scope, began)
-                return agen
-            if inspect.isgenerator(result):
-                generator = _track_generator(tracked, result, instance, args, kwargs, scope=scope)
-                # One never started writes nothing (as a generator function's).
-                weakref.finalize(generator, _never_begun, scope, result)
-                return generator
+            if inspect.isasyncgen(result) or inspect.isgenerator(result):
+                return _generator_begun_at_the_call(tracked, scope, result, instance, args, kwargs)
             # Whether its body began: a coroutine's state says, another
             # awaitable's is whether the one made here began (see _never_begun).
             started: Optional[List[bool]] = None if inspect.iscoroutine(result) else [False]
@@ -1275,6 +1275,33 @@ def _decorate(func: F, options: _Options) -> F:
         return result
 
     return _TrackedFunction(func, wrapper)  # type: ignore[return-value]
+
+
+# What @contextlib.contextmanager and @asynccontextmanager return: a context
+# manager that runs the generator it holds (its gen).
+_GENERATOR_CONTEXT_MANAGERS = tuple(
+    cls for cls in (getattr(contextlib, "_GeneratorContextManagerBase", None),) if isinstance(cls, type)
+)
+
+
+def _is_generator(value: Any) -> bool:
+    return inspect.isgenerator(value) or inspect.isasyncgen(value)
+
+
+def _generator_begun_at_the_call(
+    tracked: _Tracked, scope: ExecutionScope, gen: Any, instance: Any, args: Any, kwargs: Any
+) -> Any:
+    """*gen*, a generator or async generator a plain function made, tracked
+    in *scope* (entered at the call): its execution begins when its body
+    does, and one never started writes nothing (as a generator function's)."""
+    if inspect.isasyncgen(gen):
+        began = [False]
+        agen = _track_async_generator(tracked, gen, instance, args, kwargs, given=scope, began=began)
+        weakref.finalize(agen, _never_begun, scope, began)
+        return agen
+    generator = _track_generator(tracked, gen, instance, args, kwargs, scope=scope)
+    weakref.finalize(generator, _never_begun, scope, gen)
+    return generator
 
 
 class _BoundTrackedFunction(wrapt.BoundFunctionWrapper):  # type: ignore[misc]

@@ -2565,3 +2565,48 @@ class TestGeneratorsWithBlocksAcrossYields:
             outputs = [u for _, _, u in mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, gen).id)]
             assert uri not in outputs
             assert mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, block).id) == [("OUTPUT", (), uri)]
+
+
+class TestContextManagerFunctions:
+    def test_a_contextmanager_function_is_tracked_over_its_generator(self, tmp_path):
+        """@track over @contextlib.contextmanager (or asynccontextmanager):
+        the execution ended COMPLETE at the call, before the generator ran,
+        with what it yielded unrecorded and a failure of the with block too."""
+        import contextlib
+        import gc
+
+        url = backends.make_url("sqlite", tmp_path)
+        lineage.init(store=url, workspace="ws", run="r1", strict=True, start_delay=0.05)
+
+        @track
+        @contextlib.contextmanager
+        def session(d: DataSet):
+            assert current_execution().name == "session"
+            yield Model(uri="file:///s", name="s")
+
+        @track
+        @contextlib.asynccontextmanager
+        async def asession(d: DataSet):
+            assert current_execution().name == "asession"
+            yield Model(uri="file:///a", name="a")
+
+        async def use():
+            async with asession(data()) as m:
+                assert m.uri == "file:///a"
+
+        with session(data()) as m:
+            assert m.uri == "file:///s"
+        with pytest.raises(ValueError):
+            with session(data()):
+                raise ValueError("boom")
+        asyncio.run(use())
+        never = session(data())  # never entered: nothing written
+        del never
+        gc.collect()
+        time.sleep(0.2)  # past the start delay
+        store = lineage.Store(url=url)
+        done, failed = mr.executions(store, "session")
+        assert mr.state(done) == "COMPLETE" and mr.paths(store, done.id)[-1] == ("OUTPUT", ("yield", 0), "file:///s")
+        assert mr.state(failed) == "FAILED" and mr.custom(failed)["lineage.error_message"] == "boom"
+        e = mr.one_execution(store, "asession")
+        assert mr.state(e) == "COMPLETE" and mr.paths(store, e.id)[-1] == ("OUTPUT", ("yield", 0), "file:///a")
