@@ -401,10 +401,12 @@ def _not_mapped(value: Any, cls: type, path: Tuple[PathStep, ...]) -> None:
     if _config.first_warning(("annotated output not mapped", cls, type(value))):
         kind = type(value)
         converter = "" if kind.__module__ == "builtins" else f", or map {kind.__qualname__} with lineage.register_converter"
+        # What a generator yields (-> Iterator[Model]) is said as yielded: it returned nothing.
+        verb = ("yielded", "yield") if path[:1] == ("yield",) else ("returned", "return")
         warn(
-            f"the value returned ({'/'.join(map(str, path))}) is annotated {cls.__name__} but is "
+            f"the value {verb[0]} ({'/'.join(map(str, path))}) is annotated {cls.__name__} but is "
             f"{describe(value)}, which is no {cls.__name__} (nor a path or URI, as a str or Path, to make one of): "
-            f"it is not recorded as an output (return a {cls.__name__}{converter})"
+            f"it is not recorded as an output ({verb[1]} a {cls.__name__}{converter})"
         )
 
 

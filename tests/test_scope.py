@@ -742,6 +742,22 @@ class TestFunctionKinds:
         assert types == {"s3://ckpt/0": "Model", "s3://ckpt/1": "Model", (tmp_path / "part0.csv").as_uri(): "DataSet",
                          "s3://scores/a.json": "Metrics"}
 
+    def test_a_yielded_value_its_annotation_calls_a_record_but_is_none_is_said_as_yielded(self, tracked_sqlite):
+        """-> Iterator[Model] yielding a float: the warning said "the value
+        returned" and "return a Model", of a generator that returned nothing."""
+
+        @track
+        def losses() -> Iterator[Model]:
+            yield 0.5
+
+        with pytest.warns(lineage.LineageWarning) as caught:
+            assert list(losses()) == [0.5]
+        [said] = [str(w.message) for w in caught]
+        assert said == (
+            "the value yielded (yield/0) is annotated Model but is 0.5 (float), which is no Model "
+            "(nor a path or URI, as a str or Path, to make one of): it is not recorded as an output (yield a Model)"
+        )
+
     @pytest.mark.parametrize("kind", ["generator", "async generator"])
     def test_a_generator_suspended_when_the_process_exits_is_recorded(self, tmp_path, kind):
         """A script that took the first batch of a tracked generator and
