@@ -245,7 +245,9 @@ def path_to_record(value: Any, cls: type) -> Optional[Artifact]:
         name = value.rstrip("/").rsplit("/", 1)[-1] or value
     else:
         absolute = os.path.abspath(os.path.expanduser(value))
-        uri = "file://" + absolute.translate(_URI_SYNTAX)
+        # Looked for first: translate() costs about 2 us a path, on every call
+        escaped = absolute.translate(_URI_SYNTAX) if "%" in absolute or "?" in absolute or "#" in absolute else absolute
+        uri = "file://" + escaped
         name = os.path.basename(absolute.rstrip(os.sep)) or absolute
     return cls(uri=uri, name=name)
 

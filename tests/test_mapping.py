@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lineage
-from lineage import DataSet, Metrics, Model, track
+from lineage import DataSet, Metrics, Model, _mapping, track
 from lineage._mapping import REDACTED, Binder, _is_secret, _secret_names
 from tests import backends
 from tests import mlmd_reads as mr
@@ -480,6 +480,24 @@ class TestCollectionAnnotations:
         for (_, _, artifact), path in zip(events, files):
             props = mr.custom(artifact)
             assert props["lineage.digest"] == "sha256:" + hashlib.sha256(path.name.encode()).hexdigest(), props
+
+    def test_a_path_without_uri_syntax_pays_no_escaping(self, monkeypatch):
+        """A path argument annotated as a record is mapped on every call:
+        its URI was translated character by character (about 2 us, a sixth
+        of the mapping of the path) even when it held no "%", "?" or "#"."""
+        looked_up = []
+
+        class Counting(dict):
+            def __getitem__(self, key):
+                looked_up.append(key)
+                return super().__getitem__(key)
+
+        monkeypatch.setattr(_mapping, "_URI_SYNTAX", Counting(_mapping._URI_SYNTAX))
+        assert _mapping.path_to_record("/data/mnist/train.csv", DataSet).uri == "file:///data/mnist/train.csv"
+        assert looked_up == []
+        record = _mapping.path_to_record("/data/x #1.csv", DataSet)
+        assert (record.uri, record.name) == ("file:///data/x %231.csv", "x #1.csv")
+        assert looked_up  # escaped through the table, as before
 
     def test_other_collections_of_strings_stay_parameters(self, tracked_sqlite):
         @track
