@@ -359,6 +359,8 @@ class ExecutionScope:
     # A wraps decorator's call whose body never began, and now never will
     # (see _never_begun): set on the rare scope it is true of, not per call.
     _dropped = False
+    # A with block's source file (see _block_file): set when one is entered, not per call.
+    _block_file: Optional[str] = None
 
     def __init__(self, options: _Options, *, function: Optional[Callable[..., Any]] = None) -> None:
         self._options = options
@@ -380,7 +382,6 @@ class ExecutionScope:
         self._postponed: Optional[float] = None  # its start delay, while its body has not begun (see _postpone)
         self._until_body = False  # a wraps decorator's call: even a start delay of 0 waits for the body (see _start)
         self._pid = os.getpid()  # the process that entered it (see _live)
-        self._block_file: Optional[str] = None  # a with block's source file (see _block_file)
 
     # ------------------------------------------------------------------ public
 
