@@ -42,6 +42,7 @@ import queue
 import sys
 import threading
 import time
+import traceback
 import typing
 import weakref
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple, TypeVar, Union, overload
@@ -1200,7 +1201,9 @@ def _decorate(func: F, options: _Options) -> F:
 
         def gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
-            return _track_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
+            generator = _track_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
+            _generators.add(generator)
+            return generator
 
         return _TrackedFunction(func, gen_wrapper)  # type: ignore[return-value]
 
@@ -1302,6 +1305,7 @@ def _generator_begun_at_the_call(
         return agen
     generator = _track_generator(tracked, gen, instance, args, kwargs, scope=scope)
     weakref.finalize(generator, _never_begun, scope, gen)
+    _generators.add(generator)
     return generator
 
 
@@ -1475,12 +1479,25 @@ async def _continue_coroutine(
 # sys.meta_path is None): with its start not written yet (a call shorter than
 # the start delay), the execution, its inputs and what it had yielded were lost.
 _suspended: weakref.WeakSet = weakref.WeakSet()
+# The tracked (sync) generators themselves: one suspended at exit is closed
+# there, as by its consumer, so that its finally blocks run in its execution
+# before it ends (ended first, they ran as the interpreter tore down, with no
+# execution current: what they logged was lost). An async generator needs
+# its event loop to close it: its execution is only ended.
+_generators: weakref.WeakSet = weakref.WeakSet()
 
 
 @atexit.register
 def _end_suspended_generators() -> None:
     # Registered after the spool's exit handler, so run before it: what is
     # written here and spooled is still replayed at exit.
+    for generator in list(_generators):
+        if inspect.getgeneratorstate(generator) == inspect.GEN_SUSPENDED:
+            try:
+                generator.close()
+            except Exception:  # its own code failed (its execution says so): told as Python tells it
+                print(f"Exception ignored in: {generator!r}", file=sys.stderr)
+                traceback.print_exc()
     for scope in list(_suspended):
         if not scope._done and scope._pid == os.getpid():
             scope._finish(GeneratorExit())

@@ -2403,6 +2403,37 @@ class TestGeneratorsClosedEarly:
             assert mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, outer).id) == []
 
 
+    @pytest.mark.parametrize("under", [False, True], ids=["generator", "under a decorator"])
+    def test_a_generator_held_until_exit_runs_its_finally_in_its_own_execution(self, tmp_path, under):
+        """One still suspended at exit was ended there (COMPLETE) without its
+        finally block, which ran later, as the interpreter tore down, with no
+        execution current: what it logged there was lost (an AttributeError
+        of current_execution() being None, "Exception ignored")."""
+        import subprocess
+        import sys
+
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import functools, lineage\nfrom lineage import current_execution, Metrics, Model\n"
+            "lineage.init(store=" + repr(url) + ")\n"
+            "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+            "@lineage.track\n" + ("@timed\n" if under else "") + "def batches(d: lineage.DataSet):\n"
+            "    try:\n        for i in range(5):\n            yield Model(uri=f'file:///b{i}', name='b')\n"
+            "    finally:\n        current_execution().log_output(Metrics(uri='file:///summary', name='s'))\n"
+            "kept = batches(lineage.DataSet(uri='s3://exit/d', name='d'))\nnext(kept)\n"
+        )
+        path = tmp_path / "script.py"
+        path.write_text(script)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+        env["LINEAGE_HOME"] = str(tmp_path / "home")
+        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Exception ignored" not in done.stderr, done.stderr
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "batches")
+        assert mr.state(e) == "COMPLETE"
+        assert sorted(uri for _, _, uri in mr.paths(store, e.id)) == ["file:///b0", "file:///summary", "s3://exit/d"]
+
+
 class TestUnderOtherDecoratorsPlainFunctionsInAPool:
     def test_a_plain_function_a_decorator_submits_to_a_pool_ends_with_its_future(self, tracked_sqlite):
         """Only async and generator functions were looked at for a future: a
