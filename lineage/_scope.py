@@ -1253,6 +1253,11 @@ def _decorate(func: F, options: _Options) -> F:
             scope._detach()
             scope._postpone()
             result.gen = _generator_begun_at_the_call(tracked, scope, result.gen, instance, args, kwargs)  # type: ignore[attr-defined]
+            if getattr(result, "func", None) is not None:
+                # Used as a decorator (ContextDecorator), it is made anew for
+                # each call of the function it decorates, from its func (the
+                # generator function, untracked): a call of this one instead.
+                result.func = lambda *_args, **_kwargs: wrapper(wrapped, instance, args, kwargs).gen  # type: ignore[attr-defined]
             return result
         if may_defer and (inspect.isawaitable(result) or inspect.isgenerator(result) or inspect.isasyncgen(result)):
             # The body runs later: the execution begins and ends when it does.

@@ -2643,9 +2643,8 @@ class TestContextManagerFunctions:
 
         with session(data()) as m:
             assert m.uri == "file:///s"
-        with pytest.raises(ValueError):
-            with session(data()):
-                raise ValueError("boom")
+        with pytest.raises(ValueError), session(data()):
+            raise ValueError("boom")
         asyncio.run(use())
         never = session(data())  # never entered: nothing written
         del never
@@ -2657,3 +2656,34 @@ class TestContextManagerFunctions:
         assert mr.state(failed) == "FAILED" and mr.custom(failed)["lineage.error_message"] == "boom"
         e = mr.one_execution(store, "asession")
         assert mr.state(e) == "COMPLETE" and mr.paths(store, e.id)[-1] == ("OUTPUT", ("yield", 0), "file:///a")
+
+    def test_one_used_as_a_decorator_is_tracked_at_each_call(self, tracked_sqlite):
+        """A contextmanager's context manager is a decorator too
+        (ContextDecorator): each call of the function it decorates runs in a
+        context manager made anew from the generator function, which was not
+        the tracked one: no execution at all was written."""
+        import contextlib
+
+        @track
+        @contextlib.contextmanager
+        def timed(label: str):
+            yield
+
+        @track
+        @contextlib.asynccontextmanager
+        async def atimed(label: str):
+            yield
+
+        @timed("x")
+        def step(n):
+            return n
+
+        @atimed("y")
+        async def astep(n):
+            return n
+
+        assert [step(1), step(2)] == [1, 2]
+        assert asyncio.run(astep(3)) == 3
+        assert [mr.state(e) for e in mr.executions(tracked_sqlite, "timed")] == ["COMPLETE", "COMPLETE"]
+        assert [mr.state(e) for e in mr.executions(tracked_sqlite, "atimed")] == ["COMPLETE"]
+        assert mr.custom(mr.one_execution(tracked_sqlite, "atimed"))["label"] == "y"
