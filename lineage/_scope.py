@@ -1209,7 +1209,8 @@ def _decorate(func: F, options: _Options) -> F:
 
     # Under a decorator of its own (functools.wraps) an async or generator
     # function is a plain one to inspect: what the call returns says it.
-    underneath = _kind_of(inspect.unwrap(inner)) if hasattr(inner, "__wrapped__") else kind
+    # (For a callable instance, what its class's __call__ wraps.)
+    underneath = _kind_of(inspect.unwrap(inner)) if hasattr(inner, "__wrapped__") else inspect.unwrap(kind)
     may_defer = (
         inspect.iscoroutinefunction(underneath)
         or inspect.isgeneratorfunction(underneath)
@@ -1218,7 +1219,7 @@ def _decorate(func: F, options: _Options) -> F:
     # A plain function under one may be run later too, by a decorator that
     # submits it to a pool and returns the future (it ended COMPLETE at
     # once, with no outputs, also when the function then failed).
-    may_return_future = not may_defer and underneath is not inner
+    may_return_future = not may_defer and underneath is not kind
 
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         scope = tracked.scope(instance, args, kwargs)

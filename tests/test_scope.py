@@ -2519,6 +2519,23 @@ class TestCallableInstancesAsyncAndGenerators:
         assert mr.state(fit) == "FAILED" and mr.custom(fit)["lineage.error_message"] == "boom"
         assert mr.state(parts) == "COMPLETE" and mr.paths(tracked_sqlite, parts.id)[-1] == ("OUTPUT", ("yield", 0), "file:///y")
 
+    def test_an_instance_whose_async_call_is_under_a_decorator_of_its_own_is_tracked_as_one(self, tracked_sqlite):
+        """The class's __call__ was read, not what it wraps: an async one under
+        a wraps decorator (a retry) was a plain function to inspect, and the
+        execution ended COMPLETE at the call, before its body ran or failed
+        (with a warning that the coroutine returned is no Model)."""
+
+        class Fit:
+            @TestUnderOtherDecorators.passthrough
+            async def __call__(self, d: DataSet) -> Model:
+                await asyncio.sleep(0)
+                raise ValueError("boom")
+
+        with pytest.raises(ValueError):
+            asyncio.run(track(Fit())(data()))
+        fit = mr.one_execution(tracked_sqlite, "Fit")
+        assert mr.state(fit) == "FAILED" and mr.custom(fit)["lineage.error_message"] == "boom"
+
     def test_an_async_generator_left_open_runs_its_finally_in_its_execution_at_loop_shutdown(self, tracked_sqlite):
         """asyncio.run closes the async generators left open: the tracked one
         and the function's own one inside it were both known to the loop and
