@@ -1246,6 +1246,8 @@ def _decorate(func: F, options: _Options) -> F:
             if isinstance(result, concurrent.futures.Future):
                 taken.watch(result)
             result.add_done_callback(functools.partial(_future_done, taken))
+            if not scope._done:
+                _awaiting.add(scope)
             return result
         if may_defer and isinstance(result, _GENERATOR_CONTEXT_MANAGERS) and _is_generator(getattr(result, "gen", None)):
             # @contextlib.contextmanager (or asynccontextmanager): the with
@@ -1491,6 +1493,12 @@ _suspended: weakref.WeakSet = weakref.WeakSet()
 # execution current: what they logged was lost). An async generator needs
 # its event loop to close it: its execution is only ended.
 _generators: weakref.WeakSet = weakref.WeakSet()
+# The executions waiting for a future a wraps decorator's call returned: one
+# not done at exit (never completed: a future the function made itself, a
+# loop in a daemon thread) ends CANCELED then, not RUNNING for good. (A
+# thread or process pool's are done by then: the interpreter waits for their
+# work before it runs the exit handlers.)
+_awaiting: weakref.WeakSet = weakref.WeakSet()
 
 
 @atexit.register
@@ -1507,6 +1515,9 @@ def _end_suspended_generators() -> None:
     for scope in list(_suspended):
         if not scope._done and scope._pid == os.getpid():
             scope._finish(GeneratorExit())
+    for scope in list(_awaiting):
+        if not scope._done and scope._pid == os.getpid():
+            scope._finish(asyncio.CancelledError("the future the call returned was not done when the process exited"))
 
 
 def _track_generator(

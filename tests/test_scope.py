@@ -2475,6 +2475,32 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
         assert mr.state(e) == "COMPLETE" and mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", ("return",), "file:///p")
 
 
+    def test_a_future_not_done_at_exit_is_ended_then(self, tmp_path):
+        """A plain function under a decorator that returns a future (here one
+        it makes itself and never completes) keeps its execution open until the
+        future is done: one never done stayed RUNNING for good, even after the
+        process exited (before 0368744 it ended COMPLETE at the call)."""
+        import subprocess
+        import sys
+
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import concurrent.futures, functools, time, lineage\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0.05)\n"
+            "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+            "@lineage.track\n@timed\ndef later(d: lineage.DataSet):\n    return concurrent.futures.Future()\n"
+            "kept = later(lineage.DataSet(uri='s3://exit/d', name='d'))\ntime.sleep(0.3)\n"
+        )
+        path = tmp_path / "script.py"
+        path.write_text(script)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+        env["LINEAGE_HOME"] = str(tmp_path / "home")
+        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        e = mr.one_execution(lineage.Store(url=url), "later")
+        assert mr.state(e) == "CANCELED" and "not done when the process exited" in mr.custom(e)["lineage.error_message"]
+
+
 class TestCoroutinesClosedUnfinished:
     def test_a_coroutine_closed_before_it_finished_is_canceled(self, tracked_sqlite):
         """close() of a begun coroutine (what the garbage collector does to a
