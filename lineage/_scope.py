@@ -829,15 +829,8 @@ class ExecutionScope:
                 pass
             self._token = None
 
-    def _outputs_from(self, value: Any, annotation: Any, root: Tuple[Any, ...] = ("return",), copied: bool = False) -> None:
+    def _outputs_from(self, value: Any, annotation: Any, root: Tuple[Any, ...] = ("return",)) -> None:
         found = _mapping.outputs_of(value, annotation, self._options.outputs, root=root)
-        if copied:
-            # What a concurrent future holds is the caller's, in another
-            # thread, while the end is written (see _TakeResult): a copy of
-            # each record as it is now is written, which no one else holds.
-            assert self._exe is not None
-            writer = self._exe._writer
-            found = [(_as_it_was(record, _held(record), writer), path) for record, path in found]
         # A value returned is written at once (the end follows); what a
         # generator yields waits while its code goes on: held as it is now.
         yielded = root[0] == "yield"
@@ -845,6 +838,22 @@ class ExecutionScope:
             self._outputs.extend(
                 (record, path, None, _held(record) if yielded else None, "return value") for record, path in found
             )
+
+    def _copied_outputs(self, value: Any, annotation: Any) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
+        """The records *value* returns, copied as they are now: what a
+        concurrent future holds is the caller's, in another thread, while
+        the end is written (see _TakeResult), and a copy no one else holds
+        is written. Takes no lock of this scope (see _TakeResult)."""
+        found = _mapping.outputs_of(value, annotation, self._options.outputs)
+        assert self._exe is not None
+        writer = self._exe._writer
+        return [(_as_it_was(record, _held(record), writer), path) for record, path in found]
+
+    def _add_outputs(self, found: List[Tuple[Artifact, Tuple[Any, ...]]]) -> None:
+        """Copies a future's result was taken as (see _copied_outputs), now
+        outputs (written at once: the end follows)."""
+        with self._lock:
+            self._outputs.extend((record, path, None, None, "return value") for record, path in found)
 
     def _as_logged(self, entries: List[_Entry]) -> List[Tuple[Any, ...]]:
         """The pending records of a write, as they were when logged.
@@ -1117,13 +1126,21 @@ class _Tracked:
                 _fail_open("map the call's arguments", exc)
         return scope
 
-    def outputs(self, scope: ExecutionScope, value: Any, root: Tuple[Any, ...] = ("return",), copied: bool = False) -> None:
+    def outputs(self, scope: ExecutionScope, value: Any, root: Tuple[Any, ...] = ("return",)) -> None:
         if scope._enabled() and scope._exe is not None:
             if not self.is_generator:
                 annotation = self.binder.return_annotation if root == ("return",) else inspect.Signature.empty
             else:
                 annotation = self.yield_annotation if root[0] == "yield" else inspect.Signature.empty
-            scope._guarded("map the return value", lambda: scope._outputs_from(value, annotation, root, copied))
+            scope._guarded("map the return value", lambda: scope._outputs_from(value, annotation, root))
+
+    def copied_outputs(self, scope: ExecutionScope, value: Any) -> Optional[List[Tuple[Artifact, Tuple[Any, ...]]]]:
+        """What outputs() would add for a returned *value*, as copies (see
+        ExecutionScope._copied_outputs); None if there are none to add."""
+        if not (scope._enabled() and scope._exe is not None):
+            return None
+        annotation = self.binder.return_annotation if not self.is_generator else inspect.Signature.empty
+        return scope._guarded("map the return value", lambda: scope._copied_outputs(value, annotation))
 
 
 _ITERATORS = (
@@ -1395,8 +1412,10 @@ class _TakeResult:
     concurrent.futures.wait adds its own), this one is told of the result by
     set_result under the future's lock, before any result() returns: the
     records are mapped then (a converter of the return type runs there), and
-    copies of them as they are then are what the done callback writes (not
-    under that lock). A future that completed already, or one whose
+    copies of them as they are then are what the done callback adds to the
+    outputs and writes (not under that lock, nor is the execution's lock
+    taken under it: a write of the execution under way, its start, would
+    hold up every result() and done() of the future). A future that completed already, or one whose
     set_result tells no waiters, is read by the done callback. An asyncio
     future calls its callbacks in order, this one's before any the caller
     adds, and the write is made in that callback; only code that polls
@@ -1404,11 +1423,12 @@ class _TakeResult:
     still be first.
     """
 
-    __slots__ = ("tracked", "scope", "taken", "error")
+    __slots__ = ("tracked", "scope", "taken", "found", "error")
 
     def __init__(self, tracked: _Tracked, scope: ExecutionScope) -> None:
         self.tracked, self.scope = tracked, scope
         self.taken = False
+        self.found: Optional[List[Tuple[Artifact, Tuple[Any, ...]]]] = None  # the copies taken
         self.error: Optional[BaseException] = None  # of the mapping, in strict mode
 
     def watch(self, future: concurrent.futures.Future) -> None:
@@ -1426,7 +1446,7 @@ class _TakeResult:
         # unfinished for the threads waiting on it).
         try:
             self.taken = True
-            self.tracked.outputs(self.scope, future._result, copied=True)
+            self.found = self.tracked.copied_outputs(self.scope, future._result)
         except BaseException as error:  # strict mode
             self.error = error
 
@@ -1447,6 +1467,8 @@ def _future_done(taken: _TakeResult, future: Any) -> None:
             if exc is None:
                 if taken.error is not None:
                     exc = taken.error
+                elif taken.found:
+                    taken.scope._add_outputs(taken.found)
                 elif not taken.taken:
                     taken.tracked.outputs(taken.scope, future.result())
     except BaseException as error:  # strict mode

@@ -2252,6 +2252,55 @@ class TestUnderOtherDecoratorsFutureResults:
         assert mr.state(e) == "FAILED" and "no record here" in mr.custom(e)["lineage.error_message"]
 
 
+    def test_a_write_under_way_does_not_hold_up_the_future(self, tracked_sqlite):
+        """The result was added to the execution's outputs inside set_result,
+        under the future's lock: a write of the execution under way then (its
+        start, written at the start delay, holds the execution's lock while
+        the store answers, or retries) kept every result() and done() of the
+        future waiting for the store. Here the lock is held as such a write holds it."""
+        import concurrent.futures
+        import threading
+
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        scopes = []
+        returned = threading.Event()
+
+        def in_pool(f):
+            @functools.wraps(f)
+            def w(*a, **k):
+                scopes.append(current_execution())  # the call's execution, current while the decorator runs
+                return pool.submit(f, *a, **k)
+
+            return w
+
+        @track
+        @in_pool
+        def train(d: DataSet) -> Model:
+            returned.wait(5)
+            return Model(uri="file:///t", name="t")
+
+        future = train(data())
+        writing = threading.Event()
+
+        def slow_write():
+            with scopes[0]._lock:
+                writing.set()
+                time.sleep(1.5)
+
+        writer = threading.Thread(target=slow_write)
+        writer.start()
+        writing.wait(5)
+        returned.set()
+        began = time.monotonic()
+        assert future.result(timeout=5).uri == "file:///t"
+        waited = time.monotonic() - began
+        writer.join()
+        pool.shutdown()
+        assert waited < 1.0, waited
+        e = mr.one_execution(tracked_sqlite, "train")
+        assert mr.state(e) == "COMPLETE" and mr.paths(tracked_sqlite, e.id)[-1] == ("OUTPUT", ("return",), "file:///t")
+
+
 class TestUnderOtherDecoratorsNeverBegun:
     @staticmethod
     def slow_setup(f):
