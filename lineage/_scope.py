@@ -1218,9 +1218,7 @@ def _decorate(func: F, options: _Options) -> F:
 
         def gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
-            generator = _track_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
-            _generators.add(generator)
-            return generator
+            return _kept_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
 
         return _TrackedFunction(func, gen_wrapper)  # type: ignore[return-value]
 
@@ -1328,9 +1326,8 @@ def _generator_begun_at_the_call(
         agen = _track_async_generator(tracked, gen, instance, args, kwargs, given=scope, began=began)
         weakref.finalize(agen, _never_begun, scope, began)
         return agen
-    generator = _track_generator(tracked, gen, instance, args, kwargs, scope=scope)
+    generator = _kept_generator(tracked, gen, instance, args, kwargs, scope=scope)
     weakref.finalize(generator, _never_begun, scope, gen)
-    _generators.add(generator)
     return generator
 
 
@@ -1513,8 +1510,11 @@ _suspended: weakref.WeakSet = weakref.WeakSet()
 # there, as by its consumer, so that its finally blocks run in its execution
 # before it ends (ended first, they ran as the interpreter tore down, with no
 # execution current: what they logged was lost). An async generator needs
-# its event loop to close it: its execution is only ended.
-_generators: weakref.WeakSet = weakref.WeakSet()
+# its event loop to close it: its execution is only ended. Each is kept with
+# the thread its last step ran in (see _track_generator): one a thread still
+# alive at exit (a daemon) iterates is not closed from under it, only ended
+# (closed, its loop there ended as if exhausted, and the code after it ran).
+_generators: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # The executions waiting for a future a wraps decorator's call returned: one
 # not done at exit (never completed: a future the function made itself, a
 # loop in a daemon thread) ends CANCELED then, not RUNNING for good. (A
@@ -1527,7 +1527,11 @@ _awaiting: weakref.WeakSet = weakref.WeakSet()
 def _end_suspended_generators() -> None:
     # Registered after the spool's exit handler, so run before it: what is
     # written here and spooled is still replayed at exit.
-    for generator in list(_generators):
+    here = threading.get_ident()
+    alive = set(sys._current_frames()) | {thread.ident for thread in threading.enumerate()}
+    for generator, stepped in list(_generators.items()):
+        if stepped[0] != here and stepped[0] in alive:
+            continue  # another thread's, still running: ended below, not closed
         if inspect.getgeneratorstate(generator) == inspect.GEN_SUSPENDED:
             try:
                 generator.close()
@@ -1542,13 +1546,32 @@ def _end_suspended_generators() -> None:
             scope._finish(asyncio.CancelledError("the future the call returned was not done when the process exited"))
 
 
-def _track_generator(
+def _kept_generator(
     tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any, scope: Optional[ExecutionScope] = None
+) -> Any:
+    """_track_generator's generator, kept in _generators for the exit handler."""
+    stepped = [threading.get_ident()]
+    generator = _track_generator(tracked, gen, instance, args, kwargs, scope=scope, stepped=stepped)
+    _generators[generator] = stepped
+    return generator
+
+
+def _track_generator(
+    tracked: _Tracked,
+    gen: Any,
+    instance: Any,
+    args: Any,
+    kwargs: Any,
+    scope: Optional[ExecutionScope] = None,
+    stepped: Optional[List[int]] = None,
 ) -> Any:
     # A generator function: the execution starts at the first next() and
     # ends when the generator is exhausted, closed or fails. The current
     # execution is set only while the generator's own code runs.
     # *scope*: one entered already (a generator made by a plain function).
+    # *stepped*: [the thread its last step ran in] (see _generators).
+    if stepped is None:
+        stepped = [0]
     if scope is None:
         scope = tracked.scope(instance, args, kwargs)
         scope.__enter__()
@@ -1565,6 +1588,7 @@ def _track_generator(
     inside: Optional[ExecutionScope] = scope
     try:
         while True:
+            stepped[0] = threading.get_ident()
             token = _current.set(inside)
             try:
                 if throw is not None:

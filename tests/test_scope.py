@@ -2482,6 +2482,39 @@ class TestGeneratorsClosedEarly:
         assert mr.state(e) == "COMPLETE"
         assert sorted(uri for _, _, uri in mr.paths(store, e.id)) == ["file:///b0", "file:///summary", "s3://exit/d"]
 
+    def test_a_generator_another_thread_iterates_at_exit_is_not_closed_from_under_it(self, tmp_path):
+        """The exit handler closed every suspended tracked generator (bc2b6ea),
+        also one a daemon thread was iterating: its for loop there ended as
+        if the data were exhausted, and the code after it ran while the exit
+        handlers went on (without @track the thread is only stopped)."""
+        import subprocess
+        import sys
+
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import atexit, threading, time, sys\n"
+            "atexit.register(time.sleep, 1)  # an exit handler run after lineage's: the daemon thread goes on\n"
+            "import lineage\nfrom lineage import Model\n"
+            "lineage.init(store=" + repr(url) + ")\n"
+            "@lineage.track\ndef batches(d: lineage.DataSet):\n"
+            "    for i in range(1000):\n        yield Model(uri=f'file:///b{i}', name='b')\n"
+            "started = threading.Event()\n"
+            "def consume():\n    for b in batches(lineage.DataSet(uri='s3://exit/d', name='d')):\n"
+            "        started.set()\n        time.sleep(0.3)\n"
+            "    print('loop ended as if exhausted', file=sys.stderr, flush=True)\n"
+            "threading.Thread(target=consume, daemon=True).start()\nstarted.wait()\n"
+        )
+        path = tmp_path / "script.py"
+        path.write_text(script)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+        env["LINEAGE_HOME"] = str(tmp_path / "home")
+        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "exhausted" not in done.stderr, done.stderr
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "batches")
+        assert mr.state(e) != "RUNNING"  # ended (as one suspended at exit is), not closed
+        assert ("OUTPUT", ("yield", 0), "file:///b0") in mr.paths(store, e.id)
+
 
 class TestUnderOtherDecoratorsPlainFunctionsInAPool:
     def test_a_plain_function_a_decorator_submits_to_a_pool_ends_with_its_future(self, tracked_sqlite):
