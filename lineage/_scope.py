@@ -1260,9 +1260,8 @@ def _decorate(func: F, options: _Options) -> F:
             taken = _TakeResult(tracked, scope)
             if isinstance(result, concurrent.futures.Future):
                 taken.watch(result)
+            _awaiting[taken] = result  # before the callback, which may run now
             result.add_done_callback(functools.partial(_future_done, taken))
-            if not scope._done:
-                _awaiting.add(scope)
             return result
         if may_defer and isinstance(result, _GENERATOR_CONTEXT_MANAGERS) and _is_generator(getattr(result, "gen", None)):
             # @contextlib.contextmanager (or asynccontextmanager): the with
@@ -1455,6 +1454,8 @@ class _TakeResult:
 
 
 def _future_done(taken: _TakeResult, future: Any) -> None:
+    if _awaiting.pop(taken, None) is None:
+        return  # ended by the exit handler already
     exc: Optional[BaseException] = None
     try:
         if future.cancelled():
@@ -1515,12 +1516,17 @@ _suspended: weakref.WeakSet = weakref.WeakSet()
 # alive at exit (a daemon) iterates is not closed from under it, only ended
 # (closed, its loop there ended as if exhausted, and the code after it ran).
 _generators: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# The executions waiting for a future a wraps decorator's call returned: one
-# not done at exit (never completed: a future the function made itself, a
-# loop in a daemon thread) ends CANCELED then, not RUNNING for good. (A
-# thread or process pool's are done by then: the interpreter waits for their
-# work before it runs the exit handlers.)
-_awaiting: weakref.WeakSet = weakref.WeakSet()
+# The executions waiting for a future a wraps decorator's call returned, with
+# the future, until it is done: one not done at exit (never completed: a
+# future the function made itself, a loop in a daemon thread) ends CANCELED
+# then, not RUNNING for good (held here: one dropped by all was, when only
+# weakly held). One done by then whose done callback has not ended it yet
+# (another thread's set_result still mapping the result) is ended by the exit
+# handler as the callback would: it was ended CANCELED, "not done", without
+# its outputs. Whichever of the two pops it here ends it. (A thread or process
+# pool's are done by then: the interpreter waits for their work before it
+# runs the exit handlers.)
+_awaiting: Dict[_TakeResult, Any] = {}
 
 
 @atexit.register
@@ -1541,9 +1547,13 @@ def _end_suspended_generators() -> None:
     for scope in list(_suspended):
         if not scope._done and scope._pid == os.getpid():
             scope._finish(GeneratorExit())
-    for scope in list(_awaiting):
-        if not scope._done and scope._pid == os.getpid():
-            scope._finish(asyncio.CancelledError("the future the call returned was not done when the process exited"))
+    for taken, future in list(_awaiting.items()):
+        if taken.scope._pid != os.getpid():
+            continue  # the parent's (a forked child): the parent ends it
+        if future.done():  # (a concurrent one's waits for its set_result to finish mapping)
+            _future_done(taken, future)
+        elif _awaiting.pop(taken, None) is not None:
+            taken.scope._finish(asyncio.CancelledError("the future the call returned was not done when the process exited"))
 
 
 def _kept_generator(

@@ -2582,6 +2582,44 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
         e = mr.one_execution(lineage.Store(url=url), "later")
         assert mr.state(e) == "CANCELED" and "not done when the process exited" in mr.custom(e)["lineage.error_message"]
 
+    def test_a_future_done_at_exit_is_complete_and_one_dropped_undone_is_canceled(self, tmp_path):
+        """The exit handler (597a759) ended CANCELED, "not done when the process
+        exited", an execution whose future was done, its set_result (in a
+        daemon thread) still mapping the result: it lost its outputs. And it
+        held the executions weakly: one whose never-done future everyone had
+        dropped stayed RUNNING for good."""
+        import subprocess
+        import sys
+
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import concurrent.futures, functools, gc, threading, time, lineage\nfrom lineage import Model\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "class Slow:\n    pass\n"
+            "def to_model(value):\n    time.sleep(0.5)\n    return Model(uri='file:///slow', name='slow')\n"
+            "lineage.register_converter(Slow, to_model)\n"
+            "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+            "@lineage.track\n@timed\ndef racing(d: lineage.DataSet) -> Model:\n"
+            "    future = concurrent.futures.Future()\n"
+            "    threading.Thread(target=lambda: (time.sleep(0.1), future.set_result(Slow())), daemon=True).start()\n"
+            "    return future\n"
+            "@lineage.track\n@timed\ndef dropped(d: lineage.DataSet):\n    return concurrent.futures.Future()\n"
+            "d = lineage.DataSet(uri='s3://exit/d', name='d')\n"
+            "kept = racing(d)\ndropped(d)\ngc.collect()\ntime.sleep(0.3)\n"
+            "assert kept._state == 'FINISHED'  # done (not read with done(): it waits for set_result)\n"
+        )
+        path = tmp_path / "script.py"
+        path.write_text(script)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+        env["LINEAGE_HOME"] = str(tmp_path / "home")
+        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "racing")
+        assert mr.state(e) == "COMPLETE" and mr.paths(store, e.id)[-1] == ("OUTPUT", ("return",), "file:///slow")
+        e = mr.one_execution(store, "dropped")
+        assert mr.state(e) == "CANCELED" and "not done when the process exited" in mr.custom(e)["lineage.error_message"]
+
 
 class TestCoroutinesClosedUnfinished:
     def test_a_coroutine_closed_before_it_finished_is_canceled(self, tracked_sqlite):
