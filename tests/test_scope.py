@@ -40,6 +40,22 @@ def data(name="mnist", uri=None) -> DataSet:
     return DataSet(uri=uri or f"s3://bucket/{name}.csv", name=name)
 
 
+def submitting_to(pool, run_coroutines=False):
+    """A wraps decorator that submits each call to *pool* and returns its
+    future (a coroutine function's call run there by asyncio.run)."""
+
+    def decorate(f):
+        @functools.wraps(f)
+        def w(*a, **k):
+            if run_coroutines:
+                return pool.submit(lambda: asyncio.run(f(*a, **k)))
+            return pool.submit(f, *a, **k)
+
+        return w
+
+    return decorate
+
+
 class TestWhatACallRecords:
     def test_one_execution_per_call_named_after_the_function(self, tracked):
         """Each call is one execution named after the function, COMPLETE, in the workspace and run."""
@@ -2014,12 +2030,7 @@ class TestUnderOtherDecoratorsMore:
 
         pool = concurrent.futures.ThreadPoolExecutor(1)
 
-        def in_pool(f):
-            @functools.wraps(f)
-            def w(*a, **k):
-                return pool.submit(lambda: asyncio.run(f(*a, **k)))
-
-            return w
+        in_pool = submitting_to(pool, run_coroutines=True)
 
         @track
         @in_pool
@@ -2188,12 +2199,7 @@ class TestUnderOtherDecoratorsFutureResults:
 
         pool = concurrent.futures.ThreadPoolExecutor(1)
 
-        def in_pool(f):
-            @functools.wraps(f)
-            def w(*a, **k):
-                return pool.submit(lambda: asyncio.run(f(*a, **k)))
-
-            return w
+        in_pool = submitting_to(pool, run_coroutines=True)
 
         @track
         @in_pool
@@ -2229,12 +2235,7 @@ class TestUnderOtherDecoratorsFutureResults:
 
         pool = concurrent.futures.ThreadPoolExecutor(1)
 
-        def in_pool(f):
-            @functools.wraps(f)
-            def w(*a, **k):
-                return pool.submit(lambda: asyncio.run(f(*a, **k)))
-
-            return w
+        in_pool = submitting_to(pool, run_coroutines=True)
 
         @track
         @in_pool
@@ -2525,12 +2526,7 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
 
         pool = concurrent.futures.ThreadPoolExecutor(1)
 
-        def in_pool(f):
-            @functools.wraps(f)
-            def w(*a, **k):
-                return pool.submit(f, *a, **k)
-
-            return w
+        in_pool = submitting_to(pool)
 
         @track
         @in_pool
