@@ -101,6 +101,14 @@ def test_the_old_sdk_cannot_log_non_ascii_on_postgresql(tmp_path):
     exe.log_input(metadata.DataSet(uri="s3://b/d.csv", name="data"))  # ASCII: stored
 
 
+class OnTheBackendsTheOldSDKLogsNonASCIIOn:
+    """Tests of non-ASCII values the old SDK wrote: on NON_ASCII_BACKENDS."""
+
+    @pytest.fixture(params=NON_ASCII_BACKENDS)
+    def any_url(self, request, tmp_path) -> str:
+        return backends.make_url(request.param, tmp_path)
+
+
 def subset(flat: dict, keys) -> dict:
     return {key: flat.get(key, "<missing>") for key in keys}
 
@@ -360,16 +368,12 @@ UNUSUAL = [
 ]
 
 
-class TestUnusualValuesBothWays:
+class TestUnusualValuesBothWays(OnTheBackendsTheOldSDKLogsNonASCIIOn):
     """The same records, with unusual values (unicode, empty strings, None,
     extra keyword arguments, numbers, nested values), written by the old SDK
     in one workspace and by lineage in another: each SDK lists and reads
     both alike. Runs of one name in two workspaces, an artifact logged by
     two executions."""
-
-    @pytest.fixture(params=NON_ASCII_BACKENDS)
-    def any_url(self, request, tmp_path) -> str:
-        return backends.make_url(request.param, tmp_path)
 
     @pytest.fixture
     def both(self, lineage_store, old_store):
@@ -417,7 +421,7 @@ class TestUnusualValuesBothWays:
         assert seen == [[("train", "by-old", "run")] * 2, [("train", "by-lineage", "run")] * 2]
 
 
-class TestAPrivateUseMarkTheOldSDKWrote:
+class TestAPrivateUseMarkTheOldSDKWrote(OnTheBackendsTheOldSDKLogsNonASCIIOn):
     """lineage escapes strings with U+E000 (NUL on every backend, a backslash
     on PostgreSQL), and read every string as escaped: names the old SDK
     wrote with a U+E000 in them were misread ("data\ue000m" as
@@ -427,10 +431,6 @@ class TestAPrivateUseMarkTheOldSDKWrote:
 
     WORKSPACE = "vision \ue000 team"  # lineage never stores "\ue000 " (an escape is \ue000 and m, 0, b or u)
     DATA_SET = {"uri": "s3://b/\ue000m.csv", "name": "data\ue000m", "version": "v\ue000b", "description": "\ue000u0041"}
-
-    @pytest.fixture(params=NON_ASCII_BACKENDS)
-    def any_url(self, request, tmp_path) -> str:
-        return backends.make_url(request.param, tmp_path)
 
     @pytest.fixture
     def written(self, lineage_store, old_store):
