@@ -8,6 +8,8 @@ import inspect
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -54,6 +56,16 @@ def submitting_to(pool, run_coroutines=False):
         return w
 
     return decorate
+
+
+def run_script(tmp_path, script: str) -> subprocess.CompletedProcess:
+    """Run *script* in a fresh Python process, with no LINEAGE_ variable of
+    this one's and its own LINEAGE_HOME; its output captured."""
+    path = tmp_path / "script.py"
+    path.write_text(script)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    env["LINEAGE_HOME"] = str(tmp_path / "home")
+    return subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
 
 
 class TestWhatACallRecords:
@@ -780,8 +792,6 @@ class TestFunctionKinds:
         ended: the generator was closed as the interpreter tore down, its end
         could not be written (ImportError: sys.meta_path is None, in a
         warning), and the execution, its input and its yield were lost."""
-        import subprocess
-        import sys
 
         url = f"sqlite:///{tmp_path / 'exit.db'}"
         script = (
@@ -798,11 +808,7 @@ class TestFunctionKinds:
                 "kept = abatches(lineage.DataSet(uri='s3://exit/d', name='d'))\n"
                 "asyncio.new_event_loop().run_until_complete(kept.__anext__())\n"
             )
-        path = tmp_path / "script.py"
-        path.write_text(script)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-        env["LINEAGE_HOME"] = str(tmp_path / "home")
-        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        done = run_script(tmp_path, script)
         assert done.returncode == 0 and "LineageWarning" not in done.stderr, done.stderr
         store = lineage.Store(url=url)
         e = mr.one_execution(store, "batches" if kind == "generator" else "abatches")
@@ -2459,8 +2465,6 @@ class TestGeneratorsClosedEarly:
         finally block, which ran later, as the interpreter tore down, with no
         execution current: what it logged there was lost (an AttributeError
         of current_execution() being None, "Exception ignored")."""
-        import subprocess
-        import sys
 
         url = f"sqlite:///{tmp_path / 'exit.db'}"
         script = (
@@ -2472,11 +2476,7 @@ class TestGeneratorsClosedEarly:
             "    finally:\n        current_execution().log_output(Metrics(uri='file:///summary', name='s'))\n"
             "kept = batches(lineage.DataSet(uri='s3://exit/d', name='d'))\nnext(kept)\n"
         )
-        path = tmp_path / "script.py"
-        path.write_text(script)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-        env["LINEAGE_HOME"] = str(tmp_path / "home")
-        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        done = run_script(tmp_path, script)
         assert done.returncode == 0 and "Exception ignored" not in done.stderr, done.stderr
         store = lineage.Store(url=url)
         e = mr.one_execution(store, "batches")
@@ -2488,8 +2488,6 @@ class TestGeneratorsClosedEarly:
         also one a daemon thread was iterating: its for loop there ended as
         if the data were exhausted, and the code after it ran while the exit
         handlers went on (without @track the thread is only stopped)."""
-        import subprocess
-        import sys
 
         url = f"sqlite:///{tmp_path / 'exit.db'}"
         script = (
@@ -2505,11 +2503,7 @@ class TestGeneratorsClosedEarly:
             "    print('loop ended as if exhausted', file=sys.stderr, flush=True)\n"
             "threading.Thread(target=consume, daemon=True).start()\nstarted.wait()\n"
         )
-        path = tmp_path / "script.py"
-        path.write_text(script)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-        env["LINEAGE_HOME"] = str(tmp_path / "home")
-        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        done = run_script(tmp_path, script)
         assert done.returncode == 0 and "exhausted" not in done.stderr, done.stderr
         store = lineage.Store(url=url)
         e = mr.one_execution(store, "batches")
@@ -2558,8 +2552,6 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
         it makes itself and never completes) keeps its execution open until the
         future is done: one never done stayed RUNNING for good, even after the
         process exited (before 0368744 it ended COMPLETE at the call)."""
-        import subprocess
-        import sys
 
         url = f"sqlite:///{tmp_path / 'exit.db'}"
         script = (
@@ -2569,11 +2561,7 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
             "@lineage.track\n@timed\ndef later(d: lineage.DataSet):\n    return concurrent.futures.Future()\n"
             "kept = later(lineage.DataSet(uri='s3://exit/d', name='d'))\ntime.sleep(0.3)\n"
         )
-        path = tmp_path / "script.py"
-        path.write_text(script)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-        env["LINEAGE_HOME"] = str(tmp_path / "home")
-        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        done = run_script(tmp_path, script)
         assert done.returncode == 0, done.stderr
         e = mr.one_execution(lineage.Store(url=url), "later")
         assert mr.state(e) == "CANCELED" and "not done when the process exited" in mr.custom(e)["lineage.error_message"]
@@ -2584,8 +2572,6 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
         daemon thread) still mapping the result: it lost its outputs. And it
         held the executions weakly: one whose never-done future everyone had
         dropped stayed RUNNING for good."""
-        import subprocess
-        import sys
 
         url = f"sqlite:///{tmp_path / 'exit.db'}"
         script = (
@@ -2604,11 +2590,7 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
             "kept = racing(d)\ndropped(d)\ngc.collect()\ntime.sleep(0.3)\n"
             "assert kept._state == 'FINISHED'  # done (not read with done(): it waits for set_result)\n"
         )
-        path = tmp_path / "script.py"
-        path.write_text(script)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-        env["LINEAGE_HOME"] = str(tmp_path / "home")
-        done = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+        done = run_script(tmp_path, script)
         assert done.returncode == 0, done.stderr
         store = lineage.Store(url=url)
         e = mr.one_execution(store, "racing")
