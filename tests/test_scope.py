@@ -68,6 +68,17 @@ def run_script(tmp_path, script: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
 
 
+def consume_in_a_forked_child(made) -> None:
+    """Iterate the generator *made* to its end in a forked child; wait for it."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            list(made)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
 class TestWhatACallRecords:
     def test_one_execution_per_call_named_after_the_function(self, tracked):
         """Each call is one execution named after the function, COMPLETE, in the workspace and run."""
@@ -2120,13 +2131,7 @@ class TestUnderOtherDecoratorsStartDelays:
                 yield i
 
         made = parts(3)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                list(made)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
+        consume_in_a_forked_child(made)
         del made
         gc.collect()
         assert [mr.state(e) for e in mr.executions(lineage.Store(url=url))] == ["COMPLETE"]
@@ -2408,13 +2413,7 @@ held = parts()  # never iterated, held until exit
             yield from range(n)
 
         made = parts(2)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                list(made)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
+        consume_in_a_forked_child(made)
         del made
         gc.collect()
         time.sleep(0.3)  # a worker would have written it
