@@ -2509,6 +2509,40 @@ class TestGeneratorsClosedEarly:
         assert mr.state(e) != "RUNNING"  # ended (as one suspended at exit is), not closed
         assert ("OUTPUT", ("yield", 0), "file:///b0") in mr.paths(store, e.id)
 
+    @pytest.mark.parametrize("raised", ["SystemExit(3)", "KeyboardInterrupt()"])
+    def test_a_finally_block_raising_a_base_exception_at_exit_does_not_stop_the_others_ending(self, tmp_path, raised):
+        """The exit handler caught Exception only from a generator's close():
+        a finally block raising SystemExit or KeyboardInterrupt (Ctrl-C into
+        one that hung) stopped it, and the other suspended generators and the
+        future not done were left RUNNING. After a KeyboardInterrupt the other
+        generators' code is not run (it may hang too): only ended."""
+
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import concurrent.futures, functools, lineage\nfrom lineage import current_execution, Metrics, Model\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+            "@lineage.track\ndef stops(d: lineage.DataSet):\n"
+            "    try:\n        yield 1\n    finally:\n        raise " + raised + "\n"
+            "@lineage.track\ndef batches(d: lineage.DataSet):\n"
+            "    try:\n        yield Model(uri='file:///b0', name='b')\n"
+            "    finally:\n        if current_execution() is not None and not current_execution()._done:\n"
+            "            current_execution().log_output(Metrics(uri='file:///summary', name='s'))\n"
+            "@lineage.track\n@timed\ndef later(d: lineage.DataSet):\n    return concurrent.futures.Future()\n"
+            "d = lineage.DataSet(uri='s3://exit/d', name='d')\n"
+            "first = stops(d)\nnext(first)\nkept = batches(d)\nnext(kept)\nfuture = later(d)\n"
+        )
+        done = run_script(tmp_path, script)
+        assert done.returncode == 0 and raised.split("(")[0] in done.stderr, done.stderr
+        store = lineage.Store(url=url)
+        assert mr.state(mr.one_execution(store, "stops")) in ("FAILED", "CANCELED")  # as Python tells the exception
+        e = mr.one_execution(store, "batches")
+        assert mr.state(e) == "COMPLETE"
+        summary = ("OUTPUT", (), "file:///summary") in mr.paths(store, e.id)
+        assert summary == (raised != "KeyboardInterrupt()")
+        e = mr.one_execution(store, "later")
+        assert mr.state(e) == "CANCELED" and "not done when the process exited" in mr.custom(e)["lineage.error_message"]
+
 
 class TestUnderOtherDecoratorsPlainFunctionsInAPool:
     def test_a_plain_function_a_decorator_submits_to_a_pool_ends_with_its_future(self, tracked_sqlite):
