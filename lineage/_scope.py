@@ -1514,7 +1514,8 @@ _suspended: weakref.WeakSet = weakref.WeakSet()
 # its event loop to close it: its execution is only ended. Each is kept with
 # the thread its last step ran in (see _track_generator): one a thread still
 # alive at exit (a daemon) iterates is not closed from under it, only ended
-# (closed, its loop there ended as if exhausted, and the code after it ran).
+# (closed, its loop there ended as if exhausted, and the code after it ran);
+# and with its scope: a forked child does not close its parent's.
 _generators: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # The executions waiting for a future a wraps decorator's call returned, with
 # the future, until it is done: one not done at exit (never completed: a
@@ -1533,11 +1534,17 @@ _awaiting: Dict[_TakeResult, Any] = {}
 def _end_suspended_generators() -> None:
     # Registered after the spool's exit handler, so run before it: what is
     # written here and spooled is still replayed at exit.
-    here = threading.get_ident()
+    here, pid = threading.get_ident(), os.getpid()
     alive = set(sys._current_frames()) | {thread.ident for thread in threading.enumerate()}
     for generator, stepped in list(_generators.items()):
         if stepped[0] != here and stepped[0] in alive:
             continue  # another thread's, still running: ended below, not closed
+        if stepped[1] is None or stepped[1]._pid != pid:
+            # The parent's (a forked child): closed here, its finally blocks
+            # ran in this process, in an execution only the parent writes
+            # (what they logged raised "belongs to process"). The parent
+            # closes it at its exit.
+            continue
         if inspect.getgeneratorstate(generator) == inspect.GEN_SUSPENDED:
             try:
                 generator.close()
@@ -1554,10 +1561,10 @@ def _end_suspended_generators() -> None:
                     # second Ctrl-C stops that too).
                     break
     for scope in list(_suspended):
-        if not scope._done and scope._pid == os.getpid():
+        if not scope._done and scope._pid == pid:
             scope._finish(GeneratorExit())
     for taken, future in list(_awaiting.items()):
-        if taken.scope._pid != os.getpid():
+        if taken.scope._pid != pid:
             continue  # the parent's (a forked child): the parent ends it
         if future.done():  # (a concurrent one's waits for its set_result to finish mapping)
             _future_done(taken, future)
@@ -1569,7 +1576,7 @@ def _kept_generator(
     tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any, scope: Optional[ExecutionScope] = None
 ) -> Any:
     """_track_generator's generator, kept in _generators for the exit handler."""
-    stepped = [threading.get_ident()]
+    stepped: List[Any] = [threading.get_ident(), None]
     generator = _track_generator(tracked, gen, instance, args, kwargs, scope=scope, stepped=stepped)
     _generators[generator] = stepped
     return generator
@@ -1582,15 +1589,16 @@ def _track_generator(
     args: Any,
     kwargs: Any,
     scope: Optional[ExecutionScope] = None,
-    stepped: Optional[List[int]] = None,
+    stepped: Optional[List[Any]] = None,
 ) -> Any:
     # A generator function: the execution starts at the first next() and
     # ends when the generator is exhausted, closed or fails. The current
     # execution is set only while the generator's own code runs.
     # *scope*: one entered already (a generator made by a plain function).
-    # *stepped*: [the thread its last step ran in] (see _generators).
+    # *stepped*: [the thread its last step ran in, its scope once entered]
+    # (see _generators: the scope tells the process it belongs to).
     if stepped is None:
-        stepped = [0]
+        stepped = [0, None]
     if scope is None:
         scope = tracked.scope(instance, args, kwargs)
         scope.__enter__()
@@ -1598,6 +1606,7 @@ def _track_generator(
     else:
         scope._body_begins()
     _suspended.add(scope)
+    stepped[1] = scope
     index = 0
     to_send: Any = None
     throw: Optional[BaseException] = None

@@ -2509,6 +2509,34 @@ class TestGeneratorsClosedEarly:
         assert mr.state(e) != "RUNNING"  # ended (as one suspended at exit is), not closed
         assert ("OUTPUT", ("yield", 0), "file:///b0") in mr.paths(store, e.id)
 
+    def test_a_forked_child_does_not_close_its_parents_generator_at_its_exit(self, tmp_path):
+        """The exit handler of a child forked while a tracked generator was
+        suspended closed the parent's copy: its finally block ran in the
+        child, in an execution only the parent writes (what it logged raised
+        "belongs to process"). The child here leaves as soon as its exit
+        handlers have run (os._exit: Python's own teardown is not tested)."""
+
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import atexit, os, sys\nparent = os.getpid()\n"
+            "atexit.register(lambda: os.getpid() != parent and os._exit(0))  # run after lineage's (registered first)\n"
+            "import lineage\nfrom lineage import current_execution, Metrics\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "@lineage.track\ndef batches(d: lineage.DataSet):\n"
+            "    try:\n        yield 1\n        yield 2\n"
+            "    finally:\n"
+            "        print('finally in', 'parent' if os.getpid() == parent else 'child', file=sys.stderr, flush=True)\n"
+            "        current_execution().log_output(Metrics(uri='file:///summary', name='s'))\n"
+            "kept = batches(lineage.DataSet(uri='s3://exit/d', name='d'))\nnext(kept)\n"
+            "child = os.fork()\nif child:\n    os.waitpid(child, 0)\n"
+        )
+        done = run_script(tmp_path, script)
+        assert done.returncode == 0 and "finally in child" not in done.stderr, done.stderr
+        assert "finally in parent" in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "batches")
+        assert mr.state(e) == "COMPLETE" and ("OUTPUT", (), "file:///summary") in mr.paths(store, e.id)
+
     @pytest.mark.parametrize("raised", ["SystemExit(3)", "KeyboardInterrupt()"])
     def test_a_finally_block_raising_a_base_exception_at_exit_does_not_stop_the_others_ending(self, tmp_path, raised):
         """The exit handler caught Exception only from a generator's close():
