@@ -530,6 +530,40 @@ class TestFaults:
         monkeypatch.setattr(_backend.Backend, "call", call)
         return lost
 
+    @pytest.mark.parametrize("landed", [False, True], ids=["before-it-was-sent", "after-it-landed"])
+    def test_ctrl_c_in_the_end_write_of_an_execution_spools_the_end(self, sqlite_url, monkeypatch, landed):
+        """A KeyboardInterrupt that lands while lineage writes an execution's
+        end (a store slow to answer) went through (lineage catches Exception
+        there), and the end was lost: the execution stayed RUNNING for good,
+        its outputs never written. The interrupt still reaches the caller."""
+        lineage.init(store=sqlite_url, workspace="w", start_delay=0)
+        real_call = _backend.Backend.call
+        interrupt = threading.Event()
+
+        def call(self, method, *args, **kwargs):
+            if method in ("put_execution", "put_lineage_subgraph") and interrupt.is_set():
+                interrupt.clear()
+                if landed:
+                    real_call(self, method, *args, **kwargs)
+                raise KeyboardInterrupt
+            return real_call(self, method, *args, **kwargs)
+
+        monkeypatch.setattr(_backend.Backend, "call", call)
+        with pytest.raises(KeyboardInterrupt), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with lineage.execution("train") as ex:
+                ex.log_output(Metrics(uri="s3://ctrl-c/m", name="m"))
+                [stored] = embedded(sqlite_url).get_executions()
+                assert stored.last_known_state == pb.Execution.RUNNING  # the start landed
+                interrupt.set()
+        assert not interrupt.is_set()  # interrupted in the end write
+        assert any("interrupted (KeyboardInterrupt); writes are kept in the spool" in str(w.message) for w in caught)
+        assert connect(sqlite_url).writer.spool.drain(30)
+        [stored] = embedded(sqlite_url).get_executions()
+        assert stored.last_known_state == pb.Execution.COMPLETE
+        [event] = embedded(sqlite_url).get_events_by_execution_ids([stored.id])
+        assert event.type == pb.Event.OUTPUT and ex.id == stored.id
+
     @pytest.mark.parametrize("referenced", [False, True], ids=["nothing-referenced", "an-input-referenced-by-id"])
     def test_a_replayed_write_found_stored_gives_every_record_its_id(self, sqlite_url, monkeypatch, referenced):
         """A write whose answer was lost is found in the store on replay: every

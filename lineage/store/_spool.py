@@ -198,16 +198,18 @@ class Spool:
                 self._drainer = threading.Thread(target=self._drain_loop, name="lineage-spool-drainer", daemon=True)
                 self._drainer.start()
         if first:
-            reason = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
+            state = f"is unreachable ({type(cause).__name__}: {cause})" if cause is not None else "is unreachable"
+            if isinstance(cause, KeyboardInterrupt):  # (Ctrl-C while a write was sent: see Writer.write)
+                state = "had not answered a write when it was interrupted (KeyboardInterrupt)"
             if unjournaled is not None:
                 message = (
-                    f"lineage store {self.url.redacted()} is unreachable{reason}, and the spool cannot be written "
+                    f"lineage store {self.url.redacted()} {state}, and the spool cannot be written "
                     f"({type(unjournaled).__name__}: {unjournaled}); writes are kept in memory and retried in the "
                     "background, and are lost if this process ends before the store answers"
                 )
             else:
                 message = (
-                    f"lineage store {self.url.redacted()} is unreachable{reason}; writes are kept in the spool "
+                    f"lineage store {self.url.redacted()} {state}; writes are kept in the spool "
                     f"{self.path} and retried in the background (`lineage sync` replays what is left)"
                 )
             if logging_configured(log):  # else it would be printed twice: the warning says it

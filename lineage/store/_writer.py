@@ -703,12 +703,17 @@ class Writer:
                 execution.last_known_state = _STATES[state]
             if properties:
                 codec.set_custom(execution, properties, mangle)
+            interrupted: Optional[KeyboardInterrupt] = None
             if unreachable is None and not self.spooling():
                 try:
                     if self._direct(handle, execution, items, mangle):
                         return True
                 except StoreUnavailableError as exc:
                     unreachable = exc
+                except KeyboardInterrupt as exc:
+                    if not spool:
+                        raise
+                    interrupted = exc
             pending = PendingWrite(
                 execution=execution,
                 execution_type=handle.execution_type,
@@ -725,6 +730,8 @@ class Writer:
                 self.spool.append(pending)
                 return False
             try:
+                if interrupted is not None:
+                    raise interrupted
                 if unreachable is not None:
                     raise unreachable
                 self.submit(pending)
@@ -733,6 +740,15 @@ class Writer:
                     raise
                 self.spool.append(pending, cause=exc)
                 return False
+            except KeyboardInterrupt as exc:
+                # Ctrl-C while the write was sent (a store slow to answer):
+                # it may or may not have landed. Journaled, it is replayed
+                # (in the background, at exit, by `lineage sync`) as one
+                # whose answer was lost, and the interrupt goes on to the
+                # caller: a with block's end was lost, RUNNING for good.
+                if spool:
+                    self.spool.append(pending, cause=exc)
+                raise
             return True
 
     def _direct(self, handle: ExecutionHandle, execution: pb.Execution, items: List[Logged], mangle: bool) -> bool:
