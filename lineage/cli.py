@@ -38,6 +38,28 @@ def _store_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _store_url(option: str, value: Optional[str]) -> Any:
+    """The parsed store URL the command works on: *value* (what *option*
+    gave), else ``$LINEAGE_STORE``, else the embedded store. A bad one is
+    refused naming where the user wrote it: "invalid store URL 'x'" alone
+    did not say which of --store and --into, or that it came from the
+    environment.
+
+    Raises:
+        InvalidStoreURLError: naming *option* or the variable.
+    """
+    from lineage import _config
+    from lineage.errors import InvalidStoreURLError
+    from lineage.store import parse_store_url
+
+    url = _config.store_url(value)
+    try:
+        return parse_store_url(url)
+    except InvalidStoreURLError as exc:
+        where = option if value is not None else "the LINEAGE_STORE environment variable"
+        raise InvalidStoreURLError(f"{where}: {exc}") from None
+
+
 @command("ls")
 def _ls(parser: argparse.ArgumentParser) -> Runner:
     """list the artifacts of a workspace"""
@@ -53,10 +75,10 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
     def run(args: argparse.Namespace) -> int:
         from lineage import _config
         from lineage.records import DataSet, Metrics, Model, record_classes
-        from lineage.store import connect, parse_store_url
+        from lineage.store import connect
 
         # Only read: a mistyped path or database name must not make a store.
-        conn = connect(attrs.evolve(parse_store_url(_config.store_url(args.store)), create=False))
+        conn = connect(attrs.evolve(_store_url("--store", args.store), create=False))
         reader = conn.reader
         name = _config.workspace_name(args.workspace)
         info = reader.workspace(name)
@@ -146,8 +168,6 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
     def run(args: argparse.Namespace) -> int:
         import logging
 
-        from lineage import _config
-        from lineage.store import parse_store_url
         from lineage.store._server import KEEPALIVE_SECONDS, TLSFiles, serve
 
         if bool(args.tls_cert) != bool(args.tls_key):
@@ -164,6 +184,7 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
             # shorter, a call made as the close came failed on MLMD's stock client
             parser.error(f"--idle-timeout must be 0 (never) or a number of seconds, 1 or more, got {args.idle_timeout}")
         tls = TLSFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
+        url = _store_url("--store", args.store)  # refused before the log handler is set up
         # Only the server's own lines: MLMD's Python layer logs every
         # connection at INFO through absl and the root logger.
         handler = logging.StreamHandler(sys.stderr)
@@ -172,7 +193,6 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
         serve_log.addHandler(handler)
         serve_log.setLevel(logging.INFO)
         serve_log.propagate = False
-        url = parse_store_url(_config.store_url(args.store))
         keepalive = KEEPALIVE_SECONDS if args.keepalive is None else args.keepalive or None  # 0: never
         # [::1] as a URL writes it: gRPC wants the address bare (it failed on "[[::1]]:8080").
         host = args.host[1:-1] if args.host.startswith("[") and args.host.endswith("]") else args.host
@@ -205,6 +225,11 @@ def _sync(parser: argparse.ArgumentParser) -> Runner:
         from lineage.store import _spool
 
         _check_home(parser, args.home)
+        # Checked here, to name the option that was wrong (both are URLs);
+        # none falls back to $LINEAGE_STORE: sync replays where writes were spooled for.
+        for option, value in (("--store", args.store), ("--into", args.into)):
+            if value is not None:
+                _store_url(option, value)
         interactive = sys.stderr.isatty()
 
         def progress(done: int, total: int) -> None:
@@ -245,11 +270,10 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
     def run(args: argparse.Namespace) -> int:
-        from lineage import _config
-        from lineage.store import RetryPolicy, _spool, connect, parse_store_url
+        from lineage.store import RetryPolicy, _spool, connect
 
         _check_home(parser, args.home)
-        url = parse_store_url(_config.store_url(args.store))
+        url = _store_url("--store", args.store)
         answers = True
         reason = ""
         try:

@@ -220,6 +220,30 @@ class TestCommand:
         assert main(["ls", "--store", "nope://x"]) == 2
         assert "unknown scheme 'nope'" in capsys.readouterr().err
 
+    def test_a_bad_store_url_names_the_option_or_variable_it_came_from(self, tmp_path, capsys, monkeypatch):
+        """`lineage sync --store A --into B` with one of them bad said only
+        "invalid store URL 'x'": not which option; from $LINEAGE_STORE, the
+        user typed no URL at all. Each command names where it came from."""
+        monkeypatch.delenv("LINEAGE_STORE", raising=False)
+        good = f"sqlite:///{tmp_path / 'x.db'}"
+        cases = [
+            (["sync", "--home", str(tmp_path), "--store", good, "--into", "nope://x"], "--into"),
+            (["sync", "--home", str(tmp_path), "--store", "nope://x", "--into", good], "--store"),
+            (["ls", "--store", "nope://x"], "--store"),
+            (["status", "--home", str(tmp_path), "--store", "nope://x"], "--store"),
+            (["serve", "--store", "nope://x"], "--store"),
+        ]
+        for argv, option in cases:
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"lineage {argv[0]}: {option}: invalid store URL 'nope://x': unknown scheme 'nope'"), err
+        monkeypatch.setenv("LINEAGE_STORE", "nope://y")
+        for command in ("ls", "status", "serve"):
+            assert main([command]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"lineage {command}: the LINEAGE_STORE environment variable: invalid store URL 'nope://y'"), err
+        assert not (tmp_path / "x.db").exists()
+
     def test_status_with_an_empty_spool(self, sqlite_url, capsys):
         """lineage status says the store answers and the spool is empty."""
         lineage.Store(url=sqlite_url).store.get_context_types()  # the store exists

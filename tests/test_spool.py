@@ -265,6 +265,8 @@ class TestSpool:
         refused = run_cli(home, "sync", "--into", sqlite_url)
         assert refused.returncode == 2
         assert "writes wait for 2 stores" in refused.stderr and dead_a in refused.stderr and dead_b in refused.stderr
+        # named as typed: it said into='...' (the Python argument)
+        assert refused.stderr.startswith(f"lineage sync: --into {sqlite_url!r}: "), refused.stderr
         assert sum(len(_spool.read_journal(p).todo) for p in _spool.spool_files(str(home))) == 10
 
         moved = run_cli(home, "sync", "--store", dead_a, "--into", sqlite_url)

@@ -554,8 +554,10 @@ def sync(
         if len(waiting) > 1:
             for _, fd in journals:
                 os.close(fd)
+            # Named as `lineage sync` (this function's caller) spells it: the
+            # user typed --into, not into= (Python's name for it).
             raise InvalidValueError(
-                f"into={override.redacted()!r}: writes wait for {len(waiting)} stores ({', '.join(waiting)}); "
+                f"--into {override.redacted()!r}: writes wait for {len(waiting)} stores ({', '.join(waiting)}); "
                 "replay one store's writes at a time (lineage sync --store URL --into URL)"
             )
     total = sum(1 for journal, _ in journals for entry in journal.todo if only is None or _for_store(entry, only))
