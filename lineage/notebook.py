@@ -31,8 +31,9 @@ from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from lineage import _config, _mapping
 from lineage._scope import _fail_open, execution
-from lineage.errors import InvalidValueError, LineageError
+from lineage.errors import InvalidStoreURLError, InvalidValueError, LineageError
 from lineage.records import _now
+from lineage.store import parse_store_url
 
 __all__ = ["load_ipython_extension", "track_cell"]
 
@@ -42,6 +43,32 @@ _USAGE = "%%track [NAME] [--workspace WORKSPACE] [--run RUN] [--store URL]"
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext lineage``: register the ``%%track`` cell magic."""
     ipython.register_magic_function(lambda line, cell: track_cell(ipython, line, cell), magic_kind="cell", magic_name="track")
+
+
+class InvalidMagicLineError(InvalidValueError):
+    """A ``%%track`` line that cannot be read: shown by IPython in one line,
+    as it shows its own magics' usage errors, not as a traceback into lineage.
+
+    IPython shortens only exceptions whose type *is* its UsageError (not a
+    subclass of it); an exception's ``_render_traceback_`` is its documented
+    hook for how it is shown. Code that catches InvalidValueError still does,
+    and IPython need not be importable to define it.
+    """
+
+    def _render_traceback_(self) -> List[str]:
+        return [f"UsageError: {self}"]
+
+
+# user:password@ of a URL within the line (a --store URL, maybe mistyped)
+_LINE_PASSWORD = re.compile(r"(://[^/?#@:\s'\"]*:)[^\s'\"]*(@)")
+
+
+def _line_error(message: str) -> InvalidMagicLineError:
+    """An error quoting the magic's line, with the password or private key
+    of a store URL in it hidden (an error message ends up in logs)."""
+    from lineage.store._url import _PRIVATE_KEY
+
+    return InvalidMagicLineError(_PRIVATE_KEY.sub(r"\1***", _LINE_PASSWORD.sub(r"\1***\2", message)))
 
 
 def _arguments(line: str) -> argparse.Namespace:
@@ -54,17 +81,21 @@ def _arguments(line: str) -> argparse.Namespace:
         words = shlex.split(line)
         args, unknown = parser.parse_known_args(words)
     except (ValueError, argparse.ArgumentError) as exc:
-        raise InvalidValueError(f"{_USAGE}: cannot read {line!r}: {exc}") from None
+        raise _line_error(f"{_USAGE}: cannot read {line!r}: {exc}") from None
     if unknown:
-        raise InvalidValueError(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}")
+        raise _line_error(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}")
     # Named as the line spells them: they were refused as execution(workspace), ...
     # (an empty NAME is the default name, as it was)
     try:
         _config.check_optional_name("%%track NAME", args.name or None)
         _config.check_workspace_name("%%track --workspace", args.workspace)
         _config.check_optional_name("%%track --run", args.run)
+        if args.store is not None:
+            # here, not at execution(store=...): a traceback that did not say --store
+            parse_store_url(args.store)
     except LineageError as exc:
-        raise InvalidValueError(f"{exc} (in {line!r})") from None
+        where = "%%track --store: " if isinstance(exc, InvalidStoreURLError) else ""
+        raise _line_error(f"{where}{exc} (in {line!r})") from None
     return args
 
 
@@ -267,7 +298,8 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
     an output of the cell.
 
     Raises:
-        InvalidValueError: the magic's line cannot be read.
+        InvalidValueError: the magic's line cannot be read (an
+            :class:`InvalidMagicLineError`, shown by IPython in one line).
         SyntaxError: the cell is not valid Python here (top-level ``await``
             included); nothing is recorded.
     """

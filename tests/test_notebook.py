@@ -99,6 +99,43 @@ class TestTrackMagic:
         assert str(result.error_in_exec) == says
         assert "x" not in shell.user_ns and mr.executions(lineage.Store(url=sqlite_url)) == []
 
+    @pytest.mark.parametrize(
+        ("line", "says"),
+        [
+            ("a --nope", "unknown argument(s) ['--nope']"),
+            ("c --workspace ''", "%%track --workspace must be a non-empty string"),
+            ("'a", "No closing quotation"),
+            ("a --store nope://x", "%%track --store: invalid store URL 'nope://x': unknown scheme 'nope'"),
+        ],
+    )
+    def test_a_bad_magic_line_is_shown_in_one_line_as_ipython_shows_usage_errors(self, shell, sqlite_url, capsys, line, says):
+        """IPython shortens only errors of its own UsageError type: a bad
+        %%track line printed a whole traceback into lineage's argument parsing
+        (a bad --store, at execution(), without naming --store)."""
+        result = run(shell, f"%%track {line}\nx = 1")
+        assert isinstance(result.error_in_exec, lineage.InvalidValueError)  # what code catches, as documented
+        shown = capsys.readouterr()
+        lines = (shown.out + shown.err).strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("UsageError: ") and says in lines[0], lines
+        assert "x" not in shell.user_ns and mr.executions(lineage.Store(url=sqlite_url)) == []
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            "' ' --store postgresql://u:s3cret@127.0.0.1:1/db",
+            "a --store postgresql://u:s3cret@127.0.0.1:1/db?bad=1",
+            "a --db postgresql://u:s3cret@127.0.0.1:1/db",
+            "'a --store postgresql://u:s3cret@127.0.0.1:1/db",
+        ],
+    )
+    def test_a_bad_magic_line_never_shows_the_store_password(self, shell, capsys, line):
+        """The error quotes the line: the password of a --store URL in it is hidden."""
+        result = run(shell, f"%%track {line}\nx = 1")
+        assert isinstance(result.error_in_exec, lineage.InvalidValueError)
+        shown = capsys.readouterr()
+        assert "s3cret" not in str(result.error_in_exec) + shown.out + shown.err
+        assert "u:***@127.0.0.1" in str(result.error_in_exec)
+
 
 class TestDisplay:
     def test_ipython_shows_the_tree(self, shell, sqlite_url):
