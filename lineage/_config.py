@@ -25,7 +25,7 @@ __all__ = ["Settings", "init", "reset_defaults", "settings"]
 DEFAULT_WORKSPACE = "default"
 
 
-@attrs.define
+@attrs.define(repr=False)
 class Settings:
     """What :func:`lineage.init` set (``None``: not set)."""
 
@@ -35,6 +35,18 @@ class Settings:
     strict: bool = False
     start_delay: Optional[float] = None
     enabled: bool = True
+
+    def __repr__(self) -> str:
+        """Only what was set, the store URL's password hidden: init() as the
+        last line of a notebook cell showed every field, and the password."""
+        from lineage.store._url import _redact
+
+        shown = []
+        for field in attrs.fields(Settings):
+            value = getattr(self, field.name)
+            if value != field.default:
+                shown.append(f"{field.name}={_redact(value) if field.name == 'store' else value!r}")
+        return f"Settings({', '.join(shown)})"
 
 
 _settings = Settings()

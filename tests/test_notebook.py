@@ -137,6 +137,25 @@ class TestTrackMagic:
         assert "u:***@127.0.0.1" in str(result.error_in_exec)
 
 
+def test_init_as_a_cells_last_line_shows_what_it_set_and_no_password(shell, sqlite_url, capsys):
+    """lineage.init(...) returns the settings: the last line of a cell echoed
+    every field (run=None, strict=False, ...) and the store URL's password."""
+    secret = "postgresql://u:s3cret@127.0.0.1:1/db"
+    capsys.readouterr()
+    try:
+        assert run(shell, f"lineage.init(store={secret!r}, workspace='mnist')").success
+        shown = capsys.readouterr().out
+        # only what was set (the fixture's strict and start_delay too)
+        expected = "Settings(store='postgresql://u:***@127.0.0.1:1/db', workspace='mnist', strict=True, start_delay=0.0)"
+        assert shown.strip().endswith(expected), shown
+        inline_key = "grpcs://h:1?root_certificates=ca.pem&certificate_chain=c.pem&private_key=-----BEGIN%20KEY-----abc"
+        from lineage._config import Settings
+
+        assert "abc" not in repr(Settings(store=inline_key)) and "private_key=***" in repr(Settings(store=inline_key))
+    finally:
+        lineage.init(store=sqlite_url, workspace="nb")
+
+
 class TestDisplay:
     def test_ipython_shows_the_tree(self, shell, sqlite_url):
         """IPython's display formatter gets the tree as text and HTML."""
