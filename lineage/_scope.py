@@ -501,7 +501,14 @@ class ExecutionScope:
         if self._enabled():
             if self._function is None:  # a with block: the file its code is in (see _block_file)
                 self._block_file = _block_file(sys._getframe(1))
-            self._guarded("start the execution", self._start)
+            try:
+                self._guarded("start the execution", self._start)
+            except KeyboardInterrupt as exc:
+                # Ctrl-C into the start write (start_delay=0): spooled by the
+                # writer, and the body never runs nor __exit__ is called, so
+                # it is ended CANCELED here (queued behind it), not RUNNING for good.
+                self._finish(exc)
+                raise
         self._token = _current.set(self)
         return self
 

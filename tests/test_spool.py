@@ -566,6 +566,49 @@ class TestFaults:
         [event] = embedded(sqlite_url).get_events_by_execution_ids([stored.id])
         assert event.type == pb.Event.OUTPUT and ex.id == stored.id
 
+    @pytest.mark.parametrize("kind", ["with-block", "track", "generator"])
+    def test_ctrl_c_in_the_start_write_of_an_execution_ends_it_canceled(self, sqlite_url, monkeypatch, kind):
+        """A KeyboardInterrupt that lands in an execution's start write (its
+        RUNNING, start_delay=0) was spooled and replayed, but nothing ended
+        the execution: its body never ran, and it stayed RUNNING for good."""
+        lineage.init(store=sqlite_url, workspace="w", start_delay=0)
+        real_call = _backend.Backend.call
+        interrupted: list = []
+
+        def call(self, method, *args, **kwargs):
+            if method in ("put_execution", "put_lineage_subgraph") and not interrupted:
+                interrupted.append(method)
+                real_call(self, method, *args, **kwargs)  # it landed: its answer is what the interrupt took
+                raise KeyboardInterrupt
+            return real_call(self, method, *args, **kwargs)
+
+        monkeypatch.setattr(_backend.Backend, "call", call)
+        ran: list = []
+
+        @track(name="train")
+        def train():
+            ran.append(1)
+
+        @track(name="train")
+        def steps():
+            ran.append(1)
+            yield 1
+
+        with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if kind == "with-block":
+                with lineage.execution("train"):
+                    ran.append(1)
+            elif kind == "track":
+                train()
+            else:
+                next(steps())
+        assert interrupted and not ran  # interrupted in the start write: the body never ran
+        assert connect(sqlite_url).writer.spool.drain(30)
+        [stored] = embedded(sqlite_url).get_executions()
+        assert pb.Execution.State.Name(stored.last_known_state) == "CANCELED"
+        assert stored.custom_properties["lineage.error_type"].string_value == "KeyboardInterrupt"
+
     @pytest.mark.parametrize("referenced", [False, True], ids=["nothing-referenced", "an-input-referenced-by-id"])
     def test_a_replayed_write_found_stored_gives_every_record_its_id(self, sqlite_url, monkeypatch, referenced):
         """A write whose answer was lost is found in the store on replay: every
