@@ -63,11 +63,33 @@ class InvalidMagicLineError(InvalidValueError):
 _LINE_PASSWORD = re.compile(r"(://[^/?#@:\s'\"]*:)[^\s'\"]*(@)")
 
 
-def _line_error(message: str) -> InvalidMagicLineError:
-    """An error quoting the magic's line, with the password or private key
-    of a store URL in it hidden (an error message ends up in logs)."""
-    from lineage.store._url import _PRIVATE_KEY
+def _line_error(message: str, line: str) -> InvalidMagicLineError:
+    """An error quoting the magic's *line*, with the password or private key
+    of a store URL in it hidden (an error message ends up in logs).
 
+    The passwords are found in the line's words, as shlex reads them (a
+    quoted password may hold a space or a quote, which the pattern over the
+    quoted text stopped at), by the rule lineage's own URL messages use
+    (store._url._redact); then the pattern catches what is left (a line
+    shlex cannot read)."""
+    from lineage.store._url import _PASSWORD, _PRIVATE_KEY
+
+    words: List[str] = []
+    for attempt in (line, line + "'", line + '"'):  # an unclosed quote: closed, to read the words
+        try:
+            words = shlex.split(attempt)
+            break
+        except ValueError:
+            continue
+    secrets = set()
+    for word in words:
+        found = _PASSWORD.match(word) if "://" in word else None
+        if found and found.end(1) < found.start(2):
+            secret = word[found.end(1) : found.start(2)]
+            shown = repr(secret)[1:-1]  # as the line's repr shows it, with either quote escaped
+            secrets.update((secret, shown, shown.replace("'", "\\'"), shown.replace('"', '\\"')))
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
     return InvalidMagicLineError(_PRIVATE_KEY.sub(r"\1***", _LINE_PASSWORD.sub(r"\1***\2", message)))
 
 
@@ -81,9 +103,9 @@ def _arguments(line: str) -> argparse.Namespace:
         words = shlex.split(line)
         args, unknown = parser.parse_known_args(words)
     except (ValueError, argparse.ArgumentError) as exc:
-        raise _line_error(f"{_USAGE}: cannot read {line!r}: {exc}") from None
+        raise _line_error(f"{_USAGE}: cannot read {line!r}: {exc}", line) from None
     if unknown:
-        raise _line_error(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}")
+        raise _line_error(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}", line)
     # Named as the line spells them: they were refused as execution(workspace), ...
     # (an empty NAME is the default name, as it was)
     try:
@@ -95,7 +117,7 @@ def _arguments(line: str) -> argparse.Namespace:
             parse_store_url(args.store)
     except LineageError as exc:
         where = "%%track --store: " if isinstance(exc, InvalidStoreURLError) else ""
-        raise _line_error(f"{where}{exc} (in {line!r})") from None
+        raise _line_error(f"{where}{exc} (in {line!r})", line) from None
     return args
 
 

@@ -126,6 +126,10 @@ class TestTrackMagic:
             "a --store postgresql://u:s3cret@127.0.0.1:1/db?bad=1",
             "a --db postgresql://u:s3cret@127.0.0.1:1/db",
             "'a --store postgresql://u:s3cret@127.0.0.1:1/db",
+            # quoted: a password with a space or a quote in it (the pattern stopped there)
+            "' ' --store 'postgresql://u:s3cret and more@127.0.0.1:1/db'",
+            """' ' --store "postgresql://u:s3cret'quoted@127.0.0.1:1/db\"""",
+            "' ' --store 'postgresql://u:s3cret and more@127.0.0.1:1/db",
         ],
     )
     def test_a_bad_magic_line_never_shows_the_store_password(self, shell, capsys, line):
@@ -133,7 +137,8 @@ class TestTrackMagic:
         result = run(shell, f"%%track {line}\nx = 1")
         assert isinstance(result.error_in_exec, lineage.InvalidValueError)
         shown = capsys.readouterr()
-        assert "s3cret" not in str(result.error_in_exec) + shown.out + shown.err
+        said = str(result.error_in_exec) + shown.out + shown.err
+        assert "s3cret" not in said and "more" not in said and "quoted" not in said, said
         assert "u:***@127.0.0.1" in str(result.error_in_exec)
 
 
