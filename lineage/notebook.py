@@ -81,7 +81,7 @@ def _line_error(message: str, line: str) -> InvalidMagicLineError:
             break
         except ValueError:
             continue
-    secrets = set()
+    secrets: Set[str] = set()
     for word in words:
         found = _PASSWORD.match(word) if "://" in word else None
         if found and found.end(1) < found.start(2):
