@@ -29,7 +29,7 @@ import math
 import os
 import re
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 from google.protobuf import any_pb2, struct_pb2, wrappers_pb2
@@ -125,7 +125,9 @@ def escaped_by_lineage(proto: Any) -> bool:
     return bool(proto.external_id)
 
 
-def _decoder(proto: Any) -> Any:
+def decoder_for(proto: Any) -> Callable[[str], str]:
+    """What reads the strings of a stored artifact or execution: :func:`decode`
+    for lineage's, the identity for another client's (see escaped_by_lineage)."""
     return decode if escaped_by_lineage(proto) else _as_stored
 
 
@@ -358,7 +360,7 @@ def from_value(value: pb.Value, text: Any = decode) -> Any:
 
     Args:
         text: What undoes the escaping of strings: :func:`decode`, or
-            ``_as_stored`` for a node another client wrote (:func:`_decoder`).
+            ``_as_stored`` for a node another client wrote (:func:`decoder_for`).
     """
     which = value.WhichOneof("value")
     if which == "string_value":
@@ -708,7 +710,7 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
         elif default is attrs.NOTHING:
             default = None
         _set(record, field.name, default)
-    text = _decoder(proto)
+    text = decoder_for(proto)
     props = {key: from_value(value, text) for key, value in proto.properties.items() if key != ALL_META}
     meta = _stored_meta(proto, text)
     names = {field.name for field in fields}
@@ -907,7 +909,7 @@ def _stored_meta(proto: pb.Artifact, text: Any = decode) -> Dict[str, Any]:
 def flat(proto: pb.Artifact) -> Dict[str, Any]:
     """The Kubeflow SDK's flat dict of an artifact (``Workspace.list``)."""
     result: Dict[str, Any] = {"id": proto.id}
-    text = _decoder(proto)
+    text = decoder_for(proto)
     custom = proto.custom_properties
     if WORKSPACE_PROPERTY in custom:
         result["workspace"] = text(custom[WORKSPACE_PROPERTY].string_value)
@@ -1063,7 +1065,7 @@ def execution_summary(proto: pb.Execution) -> Dict[str, Any]:
     # A property another tool declared under a name the summary itself uses
     # (TFX's "state", an "id") is one of its properties, not the summary's.
     shadowed: Dict[str, Any] = {}
-    text = _decoder(proto)
+    text = decoder_for(proto)
     for key, value in sorted(proto.properties.items()):
         if key in _SUMMARY_KEYS:
             shadowed[key] = from_value(value, text)

@@ -1244,7 +1244,7 @@ class Writer:
         ours = [_as_read(artifact.properties.get(k), codec.decode) for k in key]
         home = _as_read(artifact.custom_properties.get(workspace), codec.decode, keep_empty=True)
         for stored in itertools.chain.from_iterable(self._call_store("get_artifacts_by_uri", u) for u in uris):
-            text = codec.decode if stored.external_id else _as_stored
+            text = codec.decoder_for(stored)
             if (sdk_only and stored.external_id) or stored.type_id != artifact.type_id or text(stored.uri) != uri:
                 continue
             same = all(_as_read(stored.properties.get(k), text) == mine for k, mine in zip(key, ours))
@@ -1493,10 +1493,6 @@ def _as_old_sdk_keeps(value: Optional[pb.Value]) -> Optional[pb.Value]:
     """A property as the Kubeflow SDK stores it: it drops "", 0 and 0.0
     (``version=""`` is no version), so those compare equal to absent."""
     return value if value is not None and (value.string_value or value.int_value or value.double_value) else None
-
-
-def _as_stored(text: str) -> str:
-    return text
 
 
 def _as_read(value: Optional[pb.Value], text: Callable[[str], str], *, keep_empty: bool = False) -> Any:
