@@ -58,8 +58,12 @@ _process_run: Dict[int, str] = {}
 _stores: Dict[Any, Any] = {}
 # (store, workspace name[, run name]) -> Workspace / Run objects.
 _contexts: Dict[Any, Any] = {}
-# Causes of lineage's own failures already warned about (once per cause).
+# Causes of lineage's own failures already warned about (once per cause),
+# under a lock of their own: a warning may be given while _lock is held
+# (cached_store makes the Store that warns).
 _warned: set = set()
+_warned_lock = threading.Lock()
+renew_after_fork(globals(), "_warned_lock")
 
 
 def settings() -> Settings:
@@ -258,7 +262,7 @@ def forget_store(url: Optional[str]) -> None:
 
 def first_warning(cause: Any) -> bool:
     """True the first time *cause* is seen in this process."""
-    with _lock:
+    with _warned_lock:
         if cause in _warned:
             return False
         _warned.add(cause)

@@ -21,7 +21,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
-from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn
 from lineage.records import Artifact, Model, _now, check_current, check_json, check_text, record_class_for
 from lineage.store import (
     INPUT,
@@ -47,6 +47,23 @@ __all__ = ["Execution", "Run", "Store", "Workspace"]
 _INT64_MAX = 2**63 - 1
 
 
+def _warn_if_lost_with_the_pod(parsed: StoreURL) -> None:
+    """Warn, once per process, when the embedded default store is a file in
+    a Kubernetes container's own disk, which is gone with the pod. There the
+    Kubeflow SDK's ``Store()`` meant Kubeflow's MLMD service, and code ported
+    unchanged would write its records where no one finds them again."""
+    if not os.environ.get("KUBERNETES_SERVICE_HOST") or os.environ.get("LINEAGE_HOME"):
+        return  # not in a pod, or the folder was chosen (a mounted volume, say)
+    if not _config.first_warning("embedded store in a Kubernetes pod"):
+        return
+    warn(
+        f"lineage writes to its embedded store, the SQLite file {parsed.path}, and this process runs in a Kubernetes "
+        "pod: the file goes when the pod does. Name a store that outlives it: "
+        "LINEAGE_STORE=grpc://metadata-grpc-service.kubeflow:8080 (Kubeflow's MLMD service, where the Kubeflow SDK's "
+        "Store() wrote), lineage.init(store=...) or Store(url), or set LINEAGE_HOME to a mounted volume"
+    )
+
+
 class Store:
     """A metadata store, named by a URL or by the Kubeflow SDK's gRPC arguments.
 
@@ -62,7 +79,10 @@ class Store:
             ``postgresql://...``, ``mysql://...``, ``grpc://host:port``.
 
     With no argument the store is ``lineage.init(store=...)``, else
-    ``LINEAGE_STORE``, else the embedded SQLite file under ``LINEAGE_HOME``.
+    ``LINEAGE_STORE``, else the embedded SQLite file under ``LINEAGE_HOME``
+    (not Kubeflow's service, as the Kubeflow SDK's ``Store()`` was: in a
+    Kubernetes pod, where that file is lost with the pod, a warning says so
+    unless ``LINEAGE_HOME`` is set).
 
     Attributes:
         store: MLMD's store methods (``get_artifacts_by_id``, ...), as the
@@ -127,6 +147,8 @@ class Store:
         else:
             resolved = _config.store_url()
             parsed = parse_store_url(resolved)
+            if resolved is None:
+                _warn_if_lost_with_the_pod(parsed)
             if parsed.scheme == "memory":
                 # Each memory:// connection is a database of its own: Store()
                 # means the one tracked calls write to.

@@ -388,6 +388,59 @@ class TestDefaults:
         assert "memory" == lineage.Store("memory://").url.scheme
 
 
+class TestDefaultStoreInAKubernetesPod:
+    """The Kubeflow SDK's Store() was Kubeflow's MLMD service; lineage's is a
+    file, which in a pod is gone with the pod: said once, with the way out."""
+
+    @pytest.fixture
+    def pod(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+        monkeypatch.delenv("LINEAGE_HOME")
+        monkeypatch.setenv("HOME", str(tmp_path))
+        return tmp_path / ".lineage" / "lineage.db"
+
+    def test_store_with_no_argument_warns_once_naming_the_file_and_the_service(self, pod):
+        with pytest.warns(lineage.LineageWarning) as caught:
+            first = lineage.Store()
+            lineage.Store()
+        assert [str(w.message) for w in caught] == [
+            f"lineage writes to its embedded store, the SQLite file {pod}, and this process runs in a Kubernetes pod: "
+            "the file goes when the pod does. Name a store that outlives it: "
+            "LINEAGE_STORE=grpc://metadata-grpc-service.kubeflow:8080 (Kubeflow's MLMD service, where the Kubeflow "
+            "SDK's Store() wrote), lineage.init(store=...) or Store(url), or set LINEAGE_HOME to a mounted volume"
+        ]
+        assert caught[0].filename == __file__  # at the user's line
+        write_something(first)  # and the store works as before
+        assert pod.exists()
+
+    @pytest.mark.timeout(60)  # the warning was given under the lock the store is made under: a deadlock
+    def test_a_tracked_call_on_the_default_store_warns_and_is_recorded(self, pod):
+        @lineage.track
+        def train(data: lineage.DataSet) -> lineage.Model:
+            return lineage.Model(uri="s3://m", name="m")
+
+        with pytest.warns(lineage.LineageWarning, match="Kubernetes pod"):
+            train(lineage.DataSet(uri="s3://d", name="d"))
+        [execution] = lineage.Store().store.get_executions()
+        assert execution.last_known_state == pb.Execution.COMPLETE
+
+    @pytest.mark.parametrize("chosen", ["LINEAGE_HOME", "LINEAGE_STORE", "init", "url", "not in a pod"])
+    def test_no_warning_where_the_store_was_chosen_or_outside_a_pod(self, pod, chosen, monkeypatch, recwarn):
+        if chosen == "LINEAGE_HOME":
+            monkeypatch.setenv("LINEAGE_HOME", str(pod.parent))  # a mounted volume, say
+        elif chosen == "LINEAGE_STORE":
+            monkeypatch.setenv("LINEAGE_STORE", f"sqlite:///{pod}")
+        elif chosen == "init":
+            lineage.init(store=f"sqlite:///{pod}")
+        elif chosen == "not in a pod":
+            monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+        store = lineage.Store(url=f"sqlite:///{pod}") if chosen == "url" else lineage.Store()
+        write_something(store)
+
+        assert [str(w.message) for w in recwarn if issubclass(w.category, lineage.LineageWarning)] == []
+        assert pod.exists()
+
+
 class TestSQLiteFiles:
     def test_new_sqlite_files_are_in_wal_mode(self, tmp_path):
         """A SQLite file lineage creates is switched to WAL journal mode."""
