@@ -47,18 +47,35 @@ __all__ = ["Execution", "Run", "Store", "Workspace"]
 _INT64_MAX = 2**63 - 1
 
 
+def _on_the_root_filesystem(path: str) -> bool:
+    """Whether *path* (or the folder it would be made in) is on the root
+    filesystem, not on a volume mounted below it."""
+    folder = os.path.abspath(path)
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    while not os.path.ismount(folder):
+        folder = os.path.dirname(folder)
+    return folder == os.path.dirname(folder)
+
+
 def _warn_if_lost_with_the_pod(parsed: StoreURL) -> None:
-    """Warn, once per process, when the embedded default store is a file in
+    """Warn, once per process, when the embedded default store is a file on
     a Kubernetes container's own disk, which is gone with the pod. There the
     Kubeflow SDK's ``Store()`` meant Kubeflow's MLMD service, and code ported
-    unchanged would write its records where no one finds them again."""
+    unchanged would write its records where no one finds them again. A home
+    folder on a mounted volume (a Kubeflow notebook server's) is kept."""
     if not os.environ.get("KUBERNETES_SERVICE_HOST") or os.environ.get("LINEAGE_HOME"):
-        return  # not in a pod, or the folder was chosen (a mounted volume, say)
+        return  # not in a pod, or the folder was chosen
     if not _config.first_warning("embedded store in a Kubernetes pod"):
         return
+    try:
+        if not _on_the_root_filesystem(parsed.path):
+            return
+    except OSError:
+        return
     warn(
-        f"lineage writes to its embedded store, the SQLite file {parsed.path}, and this process runs in a Kubernetes "
-        "pod: the file goes when the pod does. Name a store that outlives it: "
+        f"lineage writes to its embedded store, the SQLite file {parsed.path}, on the disk of this Kubernetes "
+        "pod's container: the file goes when the pod does. Name a store that outlives it: "
         "LINEAGE_STORE=grpc://metadata-grpc-service.kubeflow:8080 (Kubeflow's MLMD service, where the Kubeflow SDK's "
         "Store() wrote), lineage.init(store=...) or Store(url), or set LINEAGE_HOME to a mounted volume"
     )
@@ -81,8 +98,8 @@ class Store:
     With no argument the store is ``lineage.init(store=...)``, else
     ``LINEAGE_STORE``, else the embedded SQLite file under ``LINEAGE_HOME``
     (not Kubeflow's service, as the Kubeflow SDK's ``Store()`` was: in a
-    Kubernetes pod, where that file is lost with the pod, a warning says so
-    unless ``LINEAGE_HOME`` is set).
+    Kubernetes pod, where that file is lost with the pod unless on a mounted
+    volume, a warning says so unless ``LINEAGE_HOME`` is set).
 
     Attributes:
         store: MLMD's store methods (``get_artifacts_by_id``, ...), as the

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import pathlib
+import shutil
 import sqlite3
+import tempfile
 import urllib.parse
 import uuid
 
@@ -394,6 +397,8 @@ class TestDefaultStoreInAKubernetesPod:
 
     @pytest.fixture
     def pod(self, tmp_path, monkeypatch):
+        mounts = [str(folder) for folder in [tmp_path, *tmp_path.parents] if os.path.ismount(folder)]
+        assert mounts == ["/"], f"this test needs a temporary folder on the root filesystem, got one under {mounts[0]}"
         monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
         monkeypatch.delenv("LINEAGE_HOME")
         monkeypatch.setenv("HOME", str(tmp_path))
@@ -404,8 +409,8 @@ class TestDefaultStoreInAKubernetesPod:
             first = lineage.Store()
             lineage.Store()
         assert [str(w.message) for w in caught] == [
-            f"lineage writes to its embedded store, the SQLite file {pod}, and this process runs in a Kubernetes pod: "
-            "the file goes when the pod does. Name a store that outlives it: "
+            f"lineage writes to its embedded store, the SQLite file {pod}, on the disk of this Kubernetes pod's "
+            "container: the file goes when the pod does. Name a store that outlives it: "
             "LINEAGE_STORE=grpc://metadata-grpc-service.kubeflow:8080 (Kubeflow's MLMD service, where the Kubeflow "
             "SDK's Store() wrote), lineage.init(store=...) or Store(url), or set LINEAGE_HOME to a mounted volume"
         ]
@@ -424,9 +429,15 @@ class TestDefaultStoreInAKubernetesPod:
         [execution] = lineage.Store().store.get_executions()
         assert execution.last_known_state == pb.Execution.COMPLETE
 
-    @pytest.mark.parametrize("chosen", ["LINEAGE_HOME", "LINEAGE_STORE", "init", "url", "not in a pod"])
-    def test_no_warning_where_the_store_was_chosen_or_outside_a_pod(self, pod, chosen, monkeypatch, recwarn):
-        if chosen == "LINEAGE_HOME":
+    @pytest.mark.parametrize("chosen", ["LINEAGE_HOME", "LINEAGE_STORE", "init", "url", "not in a pod", "a mounted home"])
+    def test_no_warning_where_the_store_was_chosen_or_outside_a_pod(self, pod, chosen, monkeypatch, recwarn, request):
+        if chosen == "a mounted home":  # a Kubeflow notebook server's home is a volume: kept
+            assert os.path.ismount("/dev/shm"), "this test needs a mounted filesystem (/dev/shm)"
+            home = tempfile.mkdtemp(dir="/dev/shm")
+            request.addfinalizer(lambda: shutil.rmtree(home, ignore_errors=True))
+            monkeypatch.setenv("HOME", home)
+            pod = pathlib.Path(home) / ".lineage" / "lineage.db"
+        elif chosen == "LINEAGE_HOME":
             monkeypatch.setenv("LINEAGE_HOME", str(pod.parent))  # a mounted volume, say
         elif chosen == "LINEAGE_STORE":
             monkeypatch.setenv("LINEAGE_STORE", f"sqlite:///{pod}")
