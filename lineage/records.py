@@ -34,12 +34,14 @@ import keyword
 import math
 import re
 import sys
+import threading
 import time
 import typing
 from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 import attrs
 
+from lineage._fork import renew_after_fork
 from lineage.errors import (
     InvalidTypeError,
     InvalidValueError,
@@ -991,6 +993,13 @@ def record_class_for(type_name: str) -> Optional[type]:
 _MADE_KINDS: Dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "json": Any}
 
 
+#: Held while a class is made for a stored type: two threads reading the
+#: same new type at once made a class each (their records then were of two
+#: classes, one of them not the registered one).
+_making = threading.RLock()
+renew_after_fork(globals(), "_making", threading.RLock)
+
+
 def class_for_type(type_name: str, fields: Mapping[str, str], class_name: str) -> type:
     """The record class of an artifact type known only by its name and its
     properties' kinds (an artifact in the Kubeflow SDK's own style:
@@ -1008,6 +1017,11 @@ def class_for_type(type_name: str, fields: Mapping[str, str], class_name: str) -
     of *fields* is made again with them added (an optional property the
     first object logged did not set).
     """
+    with _making:
+        return _class_for_type(type_name, fields, class_name)
+
+
+def _class_for_type(type_name: str, fields: Mapping[str, str], class_name: str) -> type:
     # Nor Artifact's class attributes: a property "DEDUPLICATE" or
     # "BASE_TYPE" became a slot, taken for the class's setting.
     base = set(field_names(Artifact)) | set(dir(Artifact))

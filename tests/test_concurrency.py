@@ -315,7 +315,9 @@ def _held(lock_of: Callable[[], Any]):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
-@pytest.mark.parametrize("holder", ["backend", "writer", "spool", "scheduler", "ids", "connections", "settings"])
+@pytest.mark.parametrize(
+    "holder", ["backend", "writer", "spool", "scheduler", "ids", "connections", "settings", "warnings", "made classes"]
+)
 def test_forked_child_does_not_wait_on_a_lock_a_parent_thread_held(tmp_path, holder):
     """A lock one of the parent's threads held at fork() stays held forever in
     the child, where that thread does not exist: the child's first tracked
@@ -338,6 +340,8 @@ def test_forked_child_does_not_wait_on_a_lock_a_parent_thread_held(tmp_path, hol
         "ids": lambda: _codec._id_lock,
         "connections": lambda: __import__("lineage.store", fromlist=["_connections_lock"])._connections_lock,
         "settings": lambda: _config._lock,
+        "warnings": lambda: _config._warned_lock,
+        "made classes": lambda: lineage.records._making,
     }[holder]
     thread, release = _held(lock_of)
     try:
@@ -351,6 +355,9 @@ def test_forked_child_does_not_wait_on_a_lock_a_parent_thread_held(tmp_path, hol
                     import time
 
                     time.sleep(0.05)  # the child's own start writer runs
+                # What takes the locks a tracked call may not: a warning, a class made for another tool's type.
+                lineage._config.first_warning(("child", holder))
+                lineage.records.class_for_stored_type(f"acme.org/fork/{holder}", {"step": "int"})
                 code = 0 if ex.id is not None else 2
             finally:
                 os._exit(code)
@@ -521,6 +528,45 @@ def test_one_new_record_written_by_many_threads_is_one_artifact(tmp_path):
                 t.join()
             mlmd = metadata_store.MetadataStore(parse_store_url(url).connection_config())
             assert len(mlmd.get_artifacts_by_uri(metrics.uri)) == 1, trial
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_another_tools_new_type_read_by_many_threads_is_one_class(tmp_path):
+    """Artifacts of a type no class here describes (another tool's) read by
+    8 threads at once: each thread made a class of its own for the type, so
+    the records were of up to 8 classes, all but one not the class records of
+    that type are read as from then on. Now one class is made."""
+    import sys
+
+    from lineage import records
+
+    url = backends.make_url("sqlite", tmp_path)
+    store = lineage.Store(url=url)
+    mlmd = metadata_store.MetadataStore(parse_store_url(url).connection_config())
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for trial in range(10):
+            artifact_type = pb.ArtifactType(name=f"acme.org/race/checkpoint_{trial}")
+            artifact_type.properties["step"] = pb.INT
+            artifact_type.properties["note"] = pb.STRING
+            type_id = mlmd.put_artifact_type(artifact_type)
+            [artifact_id] = mlmd.put_artifacts([pb.Artifact(type_id=type_id, uri=f"s3://race/{trial}")])
+            barrier = threading.Barrier(8)
+            read: List[Any] = []
+
+            def reader() -> None:
+                barrier.wait()
+                read.append(store.get_artifact(artifact_id))
+
+            threads = [threading.Thread(target=reader) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert [type(r) for r in read] == [records.record_class_for(artifact_type.name)] * 8, trial
+            assert [r.uri for r in read] == [f"s3://race/{trial}"] * 8
     finally:
         sys.setswitchinterval(interval)
 
