@@ -34,7 +34,8 @@ def number(name: str, default: float, *, minimum: float = 0.0, above: bool = Fal
         _warned.add((name, text))
         kind = "an integer" if integer else "a number"
         bound = f"> {minimum:g}" if above else f">= {minimum:g}"
-        warn(f"{name}={text!r} is not {kind} {bound}; lineage uses {default:g} instead")
+        used = str(int(default)) if integer else f"{default:g}"  # 1073741824, not 1.07374e+09
+        warn(f"{name}={text!r} is not {kind} {bound}; lineage uses {used} instead")
     return default
 
 

@@ -39,6 +39,14 @@ def test_a_bad_value_is_named_once_and_the_default_used(monkeypatch, name, text,
         assert _env.number(name, 7.0, **kwargs) == 7.0  # the same value: said once
 
 
+def test_the_default_byte_limit_is_said_in_full(monkeypatch):
+    """``1GB`` was answered with "lineage uses 1.07374e+09 instead", not the limit used."""
+    monkeypatch.setenv("LINEAGE_HASH_MAX_BYTES", "1GB")
+    monkeypatch.setattr(_env, "_warned", set())
+    with pytest.warns(lineage.LineageWarning, match="lineage uses 1073741824 instead"):
+        assert _digest._max_bytes() == 1 << 30
+
+
 @pytest.mark.parametrize(
     "text, kwargs, value",
     [("", {}, 7.0), ("0", {}, 0.0), ("2.5", {}, 2.5), (" 1e3 ", {}, 1000.0), ("10", {"integer": True}, 10),
