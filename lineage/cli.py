@@ -107,7 +107,7 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                 elif len(matches) != 1:
                     known = sorted({cls.__name__ for cls in record_classes()})
                     print(
-                        f"no artifact type {args.type_name!r} in {conn.url.redacted()} "
+                        f"lineage ls: no artifact type {args.type_name!r} in {conn.url.redacted()} "
                         f"(record classes: {', '.join(known)}; its artifact types: {', '.join(stored)})",
                         file=sys.stderr,
                     )

@@ -92,7 +92,7 @@ class TestCommand:
         assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Metrics"]) == 0
         assert capsys.readouterr().out == ""
         assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", ""]) == 1
-        assert "no artifact type ''" in capsys.readouterr().err
+        assert capsys.readouterr().err.startswith("lineage ls: no artifact type ''")  # named as the other errors
 
     def test_ls_shows_one_artifact_per_line(self, sqlite_url, capsys):
         """A newline in a name, version or uri is shown escaped: it split an
