@@ -155,20 +155,22 @@ class _Options:
             given = kwargs.get(field)
             if isinstance(given, Iterator):  # a generator, consumed once: read here
                 kwargs[field] = list(given)
+        # execution() is also a with block, which takes records there: say so.
+        block = "; in a with block, records: execution(inputs={'raw': DataSet(...)})" if where == "execution" else ""
         inputs = kwargs.get("inputs")
         if inputs is not None and _records_given(f"{where}(inputs)", inputs) is None:
             if isinstance(inputs, str):
-                raise InvalidTypeError(f"{where}(inputs) must be a list of parameter names or a dict of them to record classes, got {inputs!r}")
+                raise InvalidTypeError(f"{where}(inputs) must be a list of parameter names or a dict of them to record classes, got {inputs!r}{block}")
             if isinstance(inputs, Mapping):
                 for key, value in inputs.items():
                     if value is not None and not (isinstance(value, type) and issubclass(value, Artifact)):
-                        raise InvalidTypeError(f"{where}(inputs)[{key!r}] must be a record class, got {describe(value)}")
+                        raise InvalidTypeError(f"{where}(inputs)[{key!r}] must be a record class, got {describe(value)}{block}")
         outputs = kwargs.get("outputs")
         if outputs is not None and _records_given(f"{where}(outputs)", outputs) is None:
             specs = outputs.values() if isinstance(outputs, Mapping) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
             for spec in specs:
                 if spec is not None and not (isinstance(spec, type) and issubclass(spec, Artifact)):
-                    raise InvalidTypeError(f"{where}(outputs) must name record classes, got {describe(spec)}")
+                    raise InvalidTypeError(f"{where}(outputs) must name record classes, got {describe(spec)}{block}")
         enabled = kwargs.get("enabled")
         if enabled is not None and not isinstance(enabled, bool):
             raise InvalidTypeError(f"{where}(enabled) must be a bool, got {describe(enabled)}")

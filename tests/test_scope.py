@@ -1276,6 +1276,23 @@ class TestExecutionBlock:
             pytest.fail("the block ran")
         assert mr.executions(tracked_sqlite, "block") == []
 
+    @pytest.mark.parametrize(
+        "options, message",
+        [
+            ({"inputs": {"raw": "s3://bucket/raw.csv"}}, r"execution\(inputs\)\['raw'\] must be a record class.*'s3://bucket/raw.csv'"),
+            ({"outputs": ["s3://bucket/made.csv"]}, r"execution\(outputs\) must name record classes.*'s3://bucket/made.csv'"),
+            ({"inputs": "s3://bucket/raw.csv"}, r"execution\(inputs\) must be a list of parameter names.*'s3://bucket/raw.csv'"),
+        ],
+    )
+    def test_a_block_given_no_records_is_told_a_block_takes_records(self, tracked_sqlite, options, message):
+        """execution() is a with block or a decorator: a uri where a record
+        goes was answered "must be a record class", right for a decorator
+        only, and a with block's user was sent to record classes."""
+        with pytest.raises(lineage.InvalidTypeError, match=message) as caught, execution("block", **options):
+            pytest.fail("the block ran")
+        assert "in a with block, records: execution(inputs={'raw': DataSet(...)})" in str(caught.value)
+        assert mr.executions(tracked_sqlite, "block") == []
+
     def test_records_given_are_checked(self, tracked_sqlite):
         """A record among other things, or a dict key that is not text, names where it is."""
         with pytest.raises(lineage.InvalidTypeError, match=r"execution\(inputs\)\[1\] must be a record like the others.*'x'"):
