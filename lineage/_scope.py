@@ -157,10 +157,14 @@ class _Options:
                 kwargs[field] = list(given)
         # execution() is also a with block, which takes records there: say so.
         block = "; in a with block, records: execution(inputs={'raw': DataSet(...)})" if where == "execution" else ""
+        block_out = "; in a with block, records: execution(outputs=[Model(...)])" if where == "execution" else ""
         inputs = kwargs.get("inputs")
         if inputs is not None and _records_given(f"{where}(inputs)", inputs) is None:
             if isinstance(inputs, str):
-                raise InvalidTypeError(f"{where}(inputs) must be a list of parameter names or a dict of them to record classes, got {inputs!r}{block}")
+                raise InvalidTypeError(
+                    f"{where}(inputs) must be a list of parameter names or a dict of them to record classes, "
+                    f"got {inputs!r}{block}"
+                )
             if isinstance(inputs, Mapping):
                 for key, value in inputs.items():
                     if value is not None and not (isinstance(value, type) and issubclass(value, Artifact)):
@@ -170,7 +174,7 @@ class _Options:
             specs = outputs.values() if isinstance(outputs, Mapping) else outputs if isinstance(outputs, (list, tuple)) else [outputs]
             for spec in specs:
                 if spec is not None and not (isinstance(spec, type) and issubclass(spec, Artifact)):
-                    raise InvalidTypeError(f"{where}(outputs) must name record classes, got {describe(spec)}{block}")
+                    raise InvalidTypeError(f"{where}(outputs) must name record classes, got {describe(spec)}{block_out}")
         enabled = kwargs.get("enabled")
         if enabled is not None and not isinstance(enabled, bool):
             raise InvalidTypeError(f"{where}(enabled) must be a bool, got {describe(enabled)}")

@@ -556,7 +556,7 @@ def test_another_tools_new_type_read_by_many_threads_is_one_class(tmp_path):
             barrier = threading.Barrier(8)
             read: List[Any] = []
 
-            def reader() -> None:
+            def reader(barrier: Any = barrier, read: List[Any] = read, artifact_id: int = artifact_id) -> None:
                 barrier.wait()
                 read.append(store.get_artifact(artifact_id))
 

@@ -1290,7 +1290,9 @@ class TestExecutionBlock:
         only, and a with block's user was sent to record classes."""
         with pytest.raises(lineage.InvalidTypeError, match=message) as caught, execution("block", **options):
             pytest.fail("the block ran")
-        assert "in a with block, records: execution(inputs={'raw': DataSet(...)})" in str(caught.value)
+        field = next(iter(options))
+        example = "inputs={'raw': DataSet(...)}" if field == "inputs" else "outputs=[Model(...)]"
+        assert str(caught.value).endswith(f"; in a with block, records: execution({example})")
         assert mr.executions(tracked_sqlite, "block") == []
 
     def test_records_given_are_checked(self, tracked_sqlite):
