@@ -1561,18 +1561,16 @@ def _end_suspended_generators() -> None:
         if inspect.getgeneratorstate(generator) == inspect.GEN_SUSPENDED:
             try:
                 generator.close()
-            except BaseException as exc:  # its own code failed (its execution says so): told as Python tells it
+            except BaseException:  # its own code failed (its execution says so): told as Python tells it
                 # Also a SystemExit or KeyboardInterrupt of its finally
-                # block: raised out of here, it stopped this handler, and
-                # the executions below were left RUNNING.
+                # block (Ctrl-C into one that hung): raised out of here, it
+                # stopped this handler, and the executions below were left
+                # RUNNING. The other generators are still closed here: one
+                # left open is closed anyway as the interpreter tears down
+                # (its finally blocks run then too, and may hang as well),
+                # after its execution ended: what they logged was lost.
                 print(f"Exception ignored in: {generator!r}", file=sys.stderr)
                 traceback.print_exc()
-                if isinstance(exc, KeyboardInterrupt):
-                    # Ctrl-C at exit, into a finally block that hung: the
-                    # other generators' code is not run (it may hang as
-                    # well); their executions are still ended below (a
-                    # second Ctrl-C stops that too).
-                    break
     for scope in list(_suspended):
         if not scope._done and scope._pid == pid:
             scope._finish(GeneratorExit())
