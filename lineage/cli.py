@@ -56,8 +56,12 @@ def _store_url(option: str, value: Optional[str]) -> Any:
     try:
         return parse_store_url(url)
     except InvalidStoreURLError as exc:
-        where = option if value is not None else "the LINEAGE_STORE environment variable"
-        raise InvalidStoreURLError(f"{where}: {exc}") from None
+        raise InvalidStoreURLError(f"{_store_url_origin(option, value)}: {exc}") from None
+
+
+def _store_url_origin(option: str, value: Optional[str]) -> str:
+    """Where the store URL of :func:`_store_url` came from, as the user wrote it."""
+    return option if value is not None else "the LINEAGE_STORE environment variable"
 
 
 @command("ls")
@@ -168,6 +172,7 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
     def run(args: argparse.Namespace) -> int:
         import logging
 
+        from lineage.errors import InvalidValueError
         from lineage.store._server import KEEPALIVE_SECONDS, TLSFiles, serve
 
         if bool(args.tls_cert) != bool(args.tls_key):
@@ -185,6 +190,13 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
             parser.error(f"--idle-timeout must be 0 (never) or a number of seconds, 1 or more, got {args.idle_timeout}")
         tls = TLSFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
         url = _store_url("--store", args.store)  # refused before the log handler is set up
+        if url.is_remote:
+            # serve() refuses it too, but not saying where it came from: a
+            # LINEAGE_STORE=grpc://... set for the tracked code, say.
+            raise InvalidValueError(
+                f"{_store_url_origin('--store', args.store)}: only a database store can be served "
+                f"(sqlite, memory, postgresql, mysql), got {url.redacted()!r}"
+            )
         # Only the server's own lines: MLMD's Python layer logs every
         # connection at INFO through absl and the root logger.
         handler = logging.StreamHandler(sys.stderr)

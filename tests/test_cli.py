@@ -244,6 +244,21 @@ class TestCommand:
             assert err.startswith(f"lineage {command}: the LINEAGE_STORE environment variable: invalid store URL 'nope://y'"), err
         assert not (tmp_path / "x.db").exists()
 
+    def test_serve_names_where_a_store_it_cannot_serve_came_from(self, capsys, monkeypatch):
+        """A gRPC store is no database to serve: the refusal said "got
+        grpc://..." alone, also for a LINEAGE_STORE set for the tracked
+        code (the user typed no URL)."""
+        monkeypatch.setenv("LINEAGE_STORE", "grpc://metadata-grpc-service.kubeflow:8080")
+        assert main(["serve"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            "lineage serve: the LINEAGE_STORE environment variable: only a database store can be served "
+            "(sqlite, memory, postgresql, mysql), got 'grpc://metadata-grpc-service.kubeflow:8080'"
+        ), err
+        assert main(["serve", "--store", "grpc://h:1"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("lineage serve: --store: only a database store can be served"), err
+
     def test_status_with_an_empty_spool(self, sqlite_url, capsys):
         """lineage status says the store answers and the spool is empty."""
         lineage.Store(url=sqlite_url).store.get_context_types()  # the store exists

@@ -603,7 +603,7 @@ class TestProcess:
             capture_output=True, text=True, timeout=60,
         )
         assert done.returncode == 2
-        assert "lineage serve: only a database store can be served" in done.stderr
+        assert "lineage serve: --store: only a database store can be served" in done.stderr
 
     @pytest.mark.parametrize(
         "args, message",
