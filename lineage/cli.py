@@ -172,6 +172,7 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
     def run(args: argparse.Namespace) -> int:
         import logging
 
+        from lineage import _config
         from lineage.errors import InvalidValueError
         from lineage.store._server import KEEPALIVE_SECONDS, TLSFiles, serve
 
@@ -190,6 +191,10 @@ def _serve(parser: argparse.ArgumentParser) -> Runner:
             parser.error(f"--idle-timeout must be 0 (never) or a number of seconds, 1 or more, got {args.idle_timeout}")
         tls = TLSFiles(args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
         url = _store_url("--store", args.store)  # refused before the log handler is set up
+        if _config.store_url(args.store) is None:  # the embedded store: in a pod, on the container's disk?
+            from lineage.workspace import _warn_if_lost_with_the_pod
+
+            _warn_if_lost_with_the_pod(url)
         if url.is_remote:
             # serve() refuses it too, but not saying where it came from: a
             # LINEAGE_STORE=grpc://... set for the tracked code, say.

@@ -429,6 +429,30 @@ class TestDefaultStoreInAKubernetesPod:
         [execution] = lineage.Store().store.get_executions()
         assert execution.last_known_state == pb.Execution.COMPLETE
 
+    def test_lineage_serve_of_the_embedded_store_warns_too(self, pod):
+        """lineage serve with no --store serves the embedded file: in a pod, gone with it."""
+        import subprocess
+        import sys
+
+        lines = []
+        with subprocess.Popen(
+            [sys.executable, "-m", "lineage.cli", "serve", "--port", "0"],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=dict(os.environ),
+        ) as server:
+            try:
+                assert server.stderr is not None
+                for line in server.stderr:
+                    lines.append(line)
+                    if "listening on" in line:
+                        break
+            finally:
+                server.terminate()
+                server.wait(60)
+        output = "".join(lines)
+        assert "listening on" in output, output
+        assert f"the SQLite file {pod}, on the disk of this Kubernetes pod's container" in output
+        assert output.index("Kubernetes pod") < output.index("listening on")
+
     @pytest.mark.parametrize("chosen", ["LINEAGE_HOME", "LINEAGE_STORE", "init", "url", "not in a pod", "a mounted home"])
     def test_no_warning_where_the_store_was_chosen_or_outside_a_pod(self, pod, chosen, monkeypatch, recwarn, request):
         if chosen == "a mounted home":  # a Kubeflow notebook server's home is a volume: kept
