@@ -175,6 +175,7 @@ def reset_defaults() -> None:
         _stores.clear()
         _process_run.clear()
         _contexts.clear()
+    with _warned_lock:
         _warned.clear()
     from lineage.store import _digest
 
