@@ -49,8 +49,9 @@ _INT64_MAX = 2**63 - 1
 
 def _on_the_root_filesystem(path: str) -> bool:
     """Whether *path* (or the folder it would be made in) is on the root
-    filesystem, not on a volume mounted below it."""
-    folder = os.path.abspath(path)
+    filesystem, not on a volume mounted below it (reached through a
+    symbolic link, say)."""
+    folder = os.path.realpath(path)
     while not os.path.exists(folder) and os.path.dirname(folder) != folder:
         folder = os.path.dirname(folder)
     while not os.path.ismount(folder):

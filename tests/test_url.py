@@ -453,12 +453,17 @@ class TestDefaultStoreInAKubernetesPod:
         assert f"the SQLite file {pod}, on the disk of this Kubernetes pod's container" in output
         assert output.index("Kubernetes pod") < output.index("listening on")
 
-    @pytest.mark.parametrize("chosen", ["LINEAGE_HOME", "LINEAGE_STORE", "init", "url", "not in a pod", "a mounted home"])
+    @pytest.mark.parametrize(
+        "chosen", ["LINEAGE_HOME", "LINEAGE_STORE", "init", "url", "not in a pod", "a mounted home", "a link to a volume"]
+    )
     def test_no_warning_where_the_store_was_chosen_or_outside_a_pod(self, pod, chosen, monkeypatch, recwarn, request):
-        if chosen == "a mounted home":  # a Kubeflow notebook server's home is a volume: kept
+        if chosen in ("a mounted home", "a link to a volume"):  # a Kubeflow notebook server's home is a volume: kept
             assert os.path.ismount("/dev/shm"), "this test needs a mounted filesystem (/dev/shm)"
             home = tempfile.mkdtemp(dir="/dev/shm")
             request.addfinalizer(lambda: shutil.rmtree(home, ignore_errors=True))
+            if chosen == "a link to a volume":  # the home folder on the root filesystem, a link to the volume
+                os.symlink(home, pod.parent.parent / "home-link")
+                home = str(pod.parent.parent / "home-link")
             monkeypatch.setenv("HOME", home)
             pod = pathlib.Path(home) / ".lineage" / "lineage.db"
         elif chosen == "LINEAGE_HOME":
