@@ -61,6 +61,8 @@ class InvalidMagicLineError(InvalidValueError):
 
 # user:password@ of a URL within the line (a --store URL, maybe mistyped)
 _LINE_PASSWORD = re.compile(r"(://[^/?#@:\s'\"]*:)[^\s'\"]*(@)")
+# an option of a URL within the line (?password=..., see store._url._redact)
+_LINE_OPTION = re.compile(r"([?&])([^?&#=\s'\"]*)=([^&\s'\"]*)")
 
 
 def _line_error(message: str, line: str) -> InvalidMagicLineError:
@@ -72,7 +74,7 @@ def _line_error(message: str, line: str) -> InvalidMagicLineError:
     quoted text stopped at), by the rule lineage's own URL messages use
     (store._url._redact); then the pattern catches what is left (a line
     shlex cannot read)."""
-    from lineage.store._url import _PASSWORD, _PRIVATE_KEY
+    from lineage.store._url import _PASSWORD, _PRIVATE_KEY, _QUERY_OPTION, _hide_password_option
 
     words: List[str] = []
     for attempt in (line, line + "'", line + '"'):  # an unclosed quote: closed, to read the words
@@ -83,14 +85,20 @@ def _line_error(message: str, line: str) -> InvalidMagicLineError:
             continue
     secrets: Set[str] = set()
     for word in words:
-        found = _PASSWORD.match(word) if "://" in word else None
-        if found and found.end(1) < found.start(2):
-            secret = word[found.end(1) : found.start(2)]
+        if "://" not in word:
+            continue
+        found = _PASSWORD.match(word)
+        found_secrets = [word[found.end(1) : found.start(2)]] if found and found.end(1) < found.start(2) else []
+        found_secrets += [
+            option.group(3) for option in _QUERY_OPTION.finditer(word) if _hide_password_option(option) != option.group(0)
+        ]
+        for secret in found_secrets:
             shown = repr(secret)[1:-1]  # as the line's repr shows it, with either quote escaped
             secrets.update((secret, shown, shown.replace("'", "\\'"), shown.replace('"', '\\"')))
     for secret in sorted(secrets, key=len, reverse=True):
         message = message.replace(secret, "***")
-    return InvalidMagicLineError(_PRIVATE_KEY.sub(r"\1***", _LINE_PASSWORD.sub(r"\1***\2", message)))
+    message = _LINE_OPTION.sub(_hide_password_option, _LINE_PASSWORD.sub(r"\1***\2", message))
+    return InvalidMagicLineError(_PRIVATE_KEY.sub(r"\1***", message))
 
 
 def _arguments(line: str) -> argparse.Namespace:

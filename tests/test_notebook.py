@@ -141,6 +141,23 @@ class TestTrackMagic:
         assert "s3cret" not in said and "more" not in said and "quoted" not in said, said
         assert "u:***@127.0.0.1" in str(result.error_in_exec)
 
+    @pytest.mark.parametrize(
+        "line",
+        [
+            "a --store postgresql://u@127.0.0.1:1/db?password=s3cret",
+            "a --store 'mysql://u@127.0.0.1:1/db?passwd=s3cret and more'",
+            "a --store postgresql://u@127.0.0.1:1/db?password=s3cret#more",
+            "a --db 'postgresql://u@127.0.0.1:1/db?password=s3cret",
+        ],
+    )
+    def test_a_bad_magic_line_never_shows_a_password_given_as_an_option(self, shell, capsys, line):
+        """?password= in a --store URL: refused, quoted by the error with the password."""
+        result = run(shell, f"%%track {line}\nx = 1")
+        assert isinstance(result.error_in_exec, lineage.InvalidValueError)
+        shown = capsys.readouterr()
+        said = str(result.error_in_exec) + shown.out + shown.err
+        assert "s3cret" not in said and "more" not in said and "=***" in said, said
+
 
 def test_init_as_a_cells_last_line_shows_what_it_set_and_no_password(shell, sqlite_url, capsys):
     """lineage.init(...) returns the settings: the last line of a cell echoed
@@ -157,6 +174,8 @@ def test_init_as_a_cells_last_line_shows_what_it_set_and_no_password(shell, sqli
         from lineage._config import Settings
 
         assert "abc" not in repr(Settings(store=inline_key)) and "private_key=***" in repr(Settings(store=inline_key))
+        as_option = "postgresql://u@127.0.0.1:1/db?password=s3cret"
+        assert "s3cret" not in repr(Settings(store=as_option)) and "password=***" in repr(Settings(store=as_option))
     finally:
         lineage.init(store=sqlite_url, workspace="nb")
 

@@ -253,10 +253,26 @@ _PASSWORD = re.compile(r"^([^:/?#]*://[^/?#@:]*:).*(@)", re.DOTALL)  # DOTALL: a
 _PRIVATE_KEY = re.compile(r"([?&]private_key=)(?=(?:-|%2d){5}begin)[^&#]*", re.IGNORECASE)
 
 
+# A password given as an option (postgresql://u@host/db?password=..., as
+# libpq's URIs take it; MySQL's passwd=): refused as an unknown option, by
+# an error that quoted the URL with the password in it. A value runs past
+# a "#" (no store URL has a fragment: it is a piece of the password).
+_QUERY_OPTION = re.compile(r"([?&])([^?&#=]*)=([^&]*)")
+_PASSWORD_OPTION = re.compile(r"[\w.-]*pass(?:word|wd)?|pwd", re.IGNORECASE)
+
+
+def _hide_password_option(match: re.Match[str]) -> str:
+    key = urllib.parse.unquote_plus(match.group(2))
+    if match.group(3) and _PASSWORD_OPTION.fullmatch(key):
+        return f"{match.group(1)}{match.group(2)}=***"
+    return match.group(0)
+
+
 def _redact(url: str) -> str:
-    """*url* with its password and an inline private key, if any, replaced
-    by ``***`` (as ``StoreURL.redacted``)."""
-    return _PRIVATE_KEY.sub(r"\1***", _PASSWORD.sub(r"\1***\2", url, count=1))
+    """*url* with its password (in the authority or as an option) and an
+    inline private key, if any, replaced by ``***`` (as ``StoreURL.redacted``)."""
+    url = _PASSWORD.sub(r"\1***\2", url, count=1)
+    return _PRIVATE_KEY.sub(r"\1***", _QUERY_OPTION.sub(_hide_password_option, url))
 
 
 def _quote_path(path: str) -> str:
@@ -329,8 +345,10 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         # urllib keeps a fragment aside and the store would be used without
         # it. Quoted only without an '@' after it: otherwise it is the
         # end of a password holding a '#' (shown redacted in the URL).
-        fragment = rest.partition("#")[2]
-        shown = f", got {'#' + fragment!r}" if "@" not in fragment else ""
+        # Nor after a password option (?password=pa#ss): its end too.
+        before, _, fragment = url.partition("#")
+        in_password = "@" in fragment or _QUERY_OPTION.sub(_hide_password_option, before) != before
+        shown = f", got {'#' + fragment!r}" if not in_password else ""
         raise _bad(url, f"a store URL takes no fragment ('#...'){shown} (in a password, write '#' as %23)")
     try:
         parts = urllib.parse.urlsplit(url)
