@@ -73,8 +73,9 @@ def _line_error(message: str, line: str) -> InvalidMagicLineError:
     quoted password may hold a space or a quote, which the pattern over the
     quoted text stopped at), by the rule lineage's own URL messages use
     (store._url._redact); then the pattern catches what is left (a line
-    shlex cannot read)."""
-    from lineage.store._url import _PASSWORD, _PRIVATE_KEY, _QUERY_OPTION, _hide_password_option
+    shlex cannot read). Only in what the user wrote: the URL forms a URL
+    error lists are lineage's own (its "user:pass@" is shown as it is)."""
+    from lineage.store._url import _PASSWORD, _PRIVATE_KEY, _QUERY_OPTION, SUPPORTED, _hide_password_option
 
     words: List[str] = []
     for attempt in (line, line + "'", line + '"'):  # an unclosed quote: closed, to read the words
@@ -95,10 +96,14 @@ def _line_error(message: str, line: str) -> InvalidMagicLineError:
         for secret in found_secrets:
             shown = repr(secret)[1:-1]  # as the line's repr shows it, with either quote escaped
             secrets.update((secret, shown, shown.replace("'", "\\'"), shown.replace('"', '\\"')))
-    for secret in sorted(secrets, key=len, reverse=True):
-        message = message.replace(secret, "***")
-    message = _LINE_OPTION.sub(_hide_password_option, _LINE_PASSWORD.sub(r"\1***\2", message))
-    return InvalidMagicLineError(_PRIVATE_KEY.sub(r"\1***", message))
+
+    def hide(text: str) -> str:
+        for secret in sorted(secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        text = _LINE_OPTION.sub(_hide_password_option, _LINE_PASSWORD.sub(r"\1***\2", text))
+        return _PRIVATE_KEY.sub(r"\1***", text)
+
+    return InvalidMagicLineError(SUPPORTED.join(hide(part) for part in message.split(SUPPORTED)))
 
 
 def _arguments(line: str) -> argparse.Namespace:

@@ -158,6 +158,15 @@ class TestTrackMagic:
         said = str(result.error_in_exec) + shown.out + shown.err
         assert "s3cret" not in said and "more" not in said and "=***" in said, said
 
+    @pytest.mark.parametrize("line", ["a --store bogus://", "a --store postgresql://u:s3cret@127.0.0.1:1/db?bad=1"])
+    def test_a_bad_store_url_on_the_magic_line_lists_the_url_forms_as_written(self, shell, line):
+        """The password pattern ran over the whole message: lineage's own
+        list of URL forms read "postgresql://user:***@host:port/db"."""
+        result = run(shell, f"%%track {line}\nx = 1")
+        said = str(result.error_in_exec)
+        assert "postgresql://user:pass@host:port/db, mysql://user:pass@host:port/db" in said, said
+        assert "s3cret" not in said
+
 
 def test_init_as_a_cells_last_line_shows_what_it_set_and_no_password(shell, sqlite_url, capsys):
     """lineage.init(...) returns the settings: the last line of a cell echoed

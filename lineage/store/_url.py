@@ -233,13 +233,18 @@ def _prepare_sqlite_file(path: str) -> None:
         pass
 
 
+#: The URL forms every URL error lists: lineage's own text (its "pass" is
+#: no one's password, and is not hidden as the user's are).
+SUPPORTED = (
+    "Supported: sqlite:///path.db, memory://, "
+    "postgresql://user:pass@host:port/db, mysql://user:pass@host:port/db, "
+    "grpc://host:port, grpcs://host:port?root_certificates=FILE, file:///abs/path.db"
+)
+
+
 def _bad(url: str, why: str) -> InvalidStoreURLError:
     url = _redact(url)  # an error message ends up in logs: never the password
-    return InvalidStoreURLError(
-        f"invalid store URL {url!r}: {why}. Supported: sqlite:///path.db, memory://, "
-        "postgresql://user:pass@host:port/db, mysql://user:pass@host:port/db, "
-        "grpc://host:port, grpcs://host:port?root_certificates=FILE, file:///abs/path.db"
-    )
+    return InvalidStoreURLError(f"invalid store URL {url!r}: {why}. {SUPPORTED}")
 
 
 # The password of a URL's authority (scheme://user:PASSWORD@host).
