@@ -238,7 +238,15 @@ class TestBadURLs:
             ("grpc://h:8080?timeout=soon", "timeout must be a positive number of seconds"),
             ("grpc://h:8080?timeout=0", "timeout must be a positive number of seconds"),
             ("grpcs://h:8080", "grpcs:// needs at least root_certificates=FILE"),
-            ("postgresql://h:5432/db?sslmode=require", "unknown option(s) ['sslmode']"),
+            (
+                "postgresql://h:5432/db?sslmode=require",
+                "unknown option(s) ['sslmode']; known: none (a postgresql URL takes no option)",
+            ),
+            ("mysql://h/db?sokcet=/tmp/m.sock", "unknown option(s) ['sokcet']; known: ['socket']"),
+            (
+                "grpc://h:8080?timeuot=5",
+                "unknown option(s) ['timeuot']; known: ['root_certificates', 'private_key', 'certificate_chain', 'timeout']",
+            ),
         ],
     )
     def test_bad_urls_say_why_and_list_the_schemes(self, url, why):

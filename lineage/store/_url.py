@@ -465,9 +465,10 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
             f"the database name {database!r} cannot be used by MLMD on MySQL, which writes it unquoted: "
             "use letters, digits, '_' and '$' (not only digits), at most 64",
         )
-    unknown = sorted(set(query) - ({"socket"} if scheme == "mysql" else set()))
+    known = ["socket"] if scheme == "mysql" else []
+    unknown = sorted(set(query) - set(known))
     if unknown:
-        raise _bad(url, f"unknown option(s) {unknown}")
+        raise _bad(url, f"unknown option(s) {unknown}; known: {known or 'none (a postgresql URL takes no option)'}")
     return StoreURL(
         scheme=scheme,
         host=host,
