@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +38,17 @@ class TestExamples:
         """The imperative (Kubeflow SDK) example records two executions and three artifacts."""
         out = run_example("kubeflow_style.py", tmp_path)
         assert "models in workspace: 1, data sets: 1, metrics: 1" in out
+
+
+def test_the_readmes_store_table_lists_every_url_form_lineage_takes():
+    """The table left out file:///abs/path.db, which every URL error lists as supported."""
+    from lineage.store._url import SUPPORTED, parse_store_url
+
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    rows = [row for row in readme.split("## Stores", 1)[1].splitlines() if row.startswith("| `")]
+    urls = [url for row in rows for url in re.findall(r"`([a-z]+://[^`]*)`", row.split(" | ")[0])]
+    forms = [form.strip() for form in SUPPORTED.removeprefix("Supported: ").split(",")]
+    assert [form for form in forms if form.split("://")[0] not in {url.split("://")[0] for url in urls}] == []
+    for url in urls:
+        if "root_certificates" not in url:  # the certificate files do not exist here
+            parse_store_url(url.replace(":port", ":1"))
