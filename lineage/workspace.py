@@ -70,7 +70,7 @@ def _warn_if_lost_with_the_pod(parsed: StoreURL) -> None:
     if not _config.first_warning("embedded store in a Kubernetes pod"):
         return
     try:
-        if not _on_the_root_filesystem(parsed.path):
+        if parsed.path is None or not _on_the_root_filesystem(parsed.path):
             return
     except OSError:
         return
