@@ -6,7 +6,7 @@ import math
 import os
 from typing import Dict, Set, Tuple
 
-from lineage.errors import warn
+from lineage.errors import warn_never_raised
 
 _warned: Set[Tuple[str, str]] = set()
 
@@ -35,7 +35,7 @@ def number(name: str, default: float, *, minimum: float = 0.0, above: bool = Fal
         kind = "an integer" if integer else "a number"
         bound = f"> {minimum:g}" if above else f">= {minimum:g}"
         used = str(int(default)) if integer else f"{default:g}"  # 1073741824, not 1.07374e+09
-        warn(f"{name}={text!r} is not {kind} {bound}; lineage uses {used} instead")
+        warn_never_raised(f"{name}={text!r} is not {kind} {bound}; lineage uses {used} instead")
     return default
 
 
@@ -50,7 +50,8 @@ def flag(name: str, default: bool) -> bool:
     Takes 1/true/yes/on and 0/false/no/off (any case). Another value
     (``LINEAGE_STRICT=2``, ``LINEAGE_HASH=maybe``) is reported with a
     LineageWarning naming the variable and the value, once per value, and
-    *default* is used.
+    *default* is used (read inside tracked calls: never raised, also where
+    warnings are errors, see errors.warn_never_raised).
     """
     raw = os.environ.get(name, "")
     # Read per write (LINEAGE_STRICT): a yes or no is parsed once per text.
@@ -67,5 +68,5 @@ def flag(name: str, default: bool) -> bool:
     if (name, text) not in _warned:
         _warned.add((name, text))
         choices = f"{'/'.join(_TRUE)} or {'/'.join(_FALSE)}"
-        warn(f"{name}={text!r} is not one of {choices}; lineage uses {'1' if default else '0'} instead")
+        warn_never_raised(f"{name}={text!r} is not one of {choices}; lineage uses {'1' if default else '0'} instead")
     return default

@@ -51,7 +51,7 @@ import attrs
 import wrapt
 
 from lineage import _config, _mapping, _provenance
-from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn
+from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn_never_raised
 from lineage.records import Artifact, _now, check_current, check_property_name, check_text, field_names, property_name_key
 from lineage.store import _digest
 from lineage.store._codec import exact_as_property, new_external_id
@@ -105,7 +105,7 @@ def _fail_open(what: str, exc: BaseException) -> None:
     if not first or logging_configured(log):
         log.warning("lineage could not %s: %s: %s", what, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
     if first:
-        warn(
+        warn_never_raised(
             f"lineage could not {what} ({type(exc).__name__}: {exc}); your code goes on. "
             "Further failures of this kind are only logged (logger 'lineage')."
         )

@@ -21,7 +21,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
-from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn
+from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn_never_raised
 from lineage.records import Artifact, Model, _now, check_current, check_json, check_text, record_class_for
 from lineage.store import (
     INPUT,
@@ -74,7 +74,7 @@ def _warn_if_lost_with_the_pod(parsed: StoreURL) -> None:
             return
     except OSError:
         return
-    warn(
+    warn_never_raised(  # not raised under -W error: a tracked call whose Store() it is would not be recorded
         f"lineage writes to its embedded store, the SQLite file {parsed.path}, on the disk of this Kubernetes "
         "pod's container: the file goes when the pod does. Name a store that outlives it: "
         "LINEAGE_STORE=grpc://metadata-grpc-service.kubeflow:8080 (Kubeflow's MLMD service, where the Kubeflow SDK's "

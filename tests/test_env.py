@@ -34,9 +34,10 @@ def test_a_bad_value_is_named_once_and_the_default_used(monkeypatch, name, text,
     [warning] = caught
     assert f"{name}={text!r}" in str(warning.message) and "uses 7 instead" in str(warning.message)
     assert warning.filename == __file__  # at the caller's line, not inside lineage
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
         assert _env.number(name, 7.0, **kwargs) == 7.0  # the same value: said once
+    assert [str(w.message) for w in again] == []
 
 
 def test_the_default_byte_limit_is_said_in_full(monkeypatch):
@@ -54,9 +55,10 @@ def test_the_default_byte_limit_is_said_in_full(monkeypatch):
 )
 def test_good_values_are_taken_in_silence(monkeypatch, text, kwargs, value):
     monkeypatch.setenv("LINEAGE_TEST_NUMBER", text)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
         assert _env.number("LINEAGE_TEST_NUMBER", 7.0, **kwargs) == value
+    assert [str(w.message) for w in said] == []
 
 
 def test_a_negative_connect_timeout_loses_no_record(monkeypatch, tmp_path):

@@ -1604,9 +1604,10 @@ class TestFailOpen:
                 first = train(data())
             # at the user's line, not in lineage's code
             assert [w.filename for w in caught if issubclass(w.category, lineage.LineageWarning)] == [__file__]
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")  # a second warning would fail here
+            with warnings.catch_warnings(record=True) as again:
+                warnings.simplefilter("always")
                 second = train(data())
+            assert [str(w.message) for w in again] == []  # said once
         assert first.uri == second.uri == "file:///m"
         assert first.id is None  # not stored yet
         assert sum("unreachable" in r.getMessage() for r in caplog.records) == 1
@@ -1614,6 +1615,45 @@ class TestFailOpen:
         journal = _spool.read_journal(path)
         assert len(journal.todo) == 4  # start and end of two calls, in order
         assert [e["seq"] for e in journal.todo] == [1, 2, 3, 4]
+
+    @pytest.mark.parametrize("how", ["store down", "bad LINEAGE_STRICT", "return value not mapped"])
+    def test_where_warnings_are_errors_lineages_own_are_logged_not_raised(self, how, monkeypatch, caplog, tmp_path):
+        """Under python -W error (pytest's filterwarnings = error), the
+        warning of lineage's own failure was raised into the call, after its
+        body ran: its result was lost to a LineageWarning saying "your code
+        goes on". It is logged at ERROR instead, and the call returns."""
+        from lineage.store import _spool
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        if how == "store down":
+            lineage.init(store="postgresql://postgres@127.0.0.1:1/nothing", start_delay=0)
+            said = "is unreachable"
+        else:
+            lineage.init(store=f"sqlite:///{tmp_path / 'ok.db'}", start_delay=0)
+        if how == "bad LINEAGE_STRICT":
+            monkeypatch.setenv("LINEAGE_STRICT", "maybe")
+            said = "LINEAGE_STRICT='maybe' is not one of"
+        ran = []
+
+        @track
+        def train(d: DataSet) -> Model:
+            ran.append(d)
+            return {"accuracy": 0.9} if how == "return value not mapped" else Model(uri="file:///m", name="m")  # type: ignore[return-value]
+
+        if how == "return value not mapped":
+            said = "is annotated Model but is {'accuracy': 0.9} (dict)"
+        with caplog.at_level(logging.ERROR, logger="lineage"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            result = train(data())
+        assert len(ran) == 1
+        assert result == ({"accuracy": 0.9} if how == "return value not mapped" else Model(uri="file:///m", name="m"))
+        assert [r.levelname for r in caplog.records if said in r.getMessage()] == ["ERROR"]
+        if how == "store down":
+            [path] = _spool.spool_files(str(tmp_path / "home"))
+            assert len(_spool.read_journal(path).todo) == 2  # start and end, kept for lineage sync
+        else:
+            [stored] = mr.executions(lineage.Store(url=f"sqlite:///{tmp_path / 'ok.db'}"), "train")
+            assert mr.state(stored) == "COMPLETE"
 
     def test_strict_raises_lineage_failures(self, monkeypatch):
         """lineage.init(strict=True) makes lineage's own failures raise."""

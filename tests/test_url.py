@@ -426,6 +426,23 @@ class TestDefaultStoreInAKubernetesPod:
         write_something(first)  # and the store works as before
         assert pod.exists()
 
+    def test_where_warnings_are_errors_it_is_logged_and_the_call_recorded(self, pod, caplog):
+        """Raised under -W error inside a tracked call's start, the first
+        call went unrecorded: the warning is logged at ERROR instead."""
+        import logging
+        import warnings
+
+        @lineage.track
+        def train(data: lineage.DataSet) -> lineage.Model:
+            return lineage.Model(uri="s3://m", name="m")
+
+        with caplog.at_level(logging.ERROR, logger="lineage"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            train(lineage.DataSet(uri="s3://d", name="d"))
+        assert [r.levelname for r in caplog.records if "Kubernetes pod" in r.getMessage()] == ["ERROR"]
+        [execution] = lineage.Store().store.get_executions()
+        assert execution.last_known_state == pb.Execution.COMPLETE
+
     @pytest.mark.timeout(60)  # the warning was given under the lock the store is made under: a deadlock
     def test_a_tracked_call_on_the_default_store_warns_and_is_recorded(self, pod):
         @lineage.track

@@ -46,7 +46,7 @@ import attrs
 
 from lineage import _env
 from lineage._fork import renew_after_fork
-from lineage.errors import InvalidValueError, StoreUnavailableError, warn
+from lineage.errors import InvalidValueError, StoreUnavailableError, warn_never_raised
 from lineage.store._url import StoreURL, default_home
 
 __all__ = ["Spool", "SyncReport", "spool_dir", "spool_files", "read_journal", "status", "sync"]
@@ -214,7 +214,7 @@ class Spool:
                 )
             if logging_configured(log):  # else it would be printed twice: the warning says it
                 log.warning(message)
-            warn(message)
+            warn_never_raised(message)
 
     def _drain_loop(self) -> None:
         delay = _interval()

@@ -48,7 +48,7 @@ from lineage.errors import (
     UnknownArtifactError,
     WorkspaceExistsError,
     describe,
-    warn,
+    warn_never_raised,
 )
 from lineage.records import Artifact, schema_of
 from lineage.store import _codec as codec
@@ -1045,7 +1045,7 @@ class Writer:
                     # never be stored in this store).
                     # Said once per type and property (not per record: a loop of
                     # calls said it each time), at the user's line.
-                    warn(f"lineage leaves such records out of the executions it writes: {exc}")
+                    warn_never_raised(f"lineage leaves such records out of the executions it writes: {exc}")
                     continue
             pairs.append(pair)
         unverified = [p.event.artifact_id for p in pairs if p.artifact is None and p.event.artifact_id not in self._known_ids]
