@@ -75,7 +75,7 @@ def _line_error(message: str, line: str) -> InvalidMagicLineError:
     (store._url._redact); then the pattern catches what is left (a line
     shlex cannot read). Only in what the user wrote: the URL forms a URL
     error lists are lineage's own (its "user:pass@" is shown as it is)."""
-    from lineage.store._url import _PASSWORD, _PRIVATE_KEY, _QUERY_OPTION, SUPPORTED, _hide_password_option
+    from lineage.store._url import _PRIVATE_KEY, SUPPORTED, _hide_password_option, _password_spans
 
     words: List[str] = []
     for attempt in (line, line + "'", line + '"'):  # an unclosed quote: closed, to read the words
@@ -88,12 +88,7 @@ def _line_error(message: str, line: str) -> InvalidMagicLineError:
     for word in words:
         if "://" not in word:
             continue
-        found = _PASSWORD.match(word)
-        found_secrets = [word[found.end(1) : found.start(2)]] if found and found.end(1) < found.start(2) else []
-        found_secrets += [
-            option.group(3) for option in _QUERY_OPTION.finditer(word) if _hide_password_option(option) != option.group(0)
-        ]
-        for secret in found_secrets:
+        for secret in (word[start:end] for start, end in _password_spans(word) if start < end):
             shown = repr(secret)[1:-1]  # as the line's repr shows it, with either quote escaped
             secrets.update((secret, shown, shown.replace("'", "\\'"), shown.replace('"', '\\"')))
 

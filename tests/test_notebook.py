@@ -158,6 +158,15 @@ class TestTrackMagic:
         said = str(result.error_in_exec) + shown.out + shown.err
         assert "s3cret" not in said and "more" not in said and "=***" in said, said
 
+    def test_a_bad_magic_line_never_shows_a_password_option_holding_an_at_sign(self, shell, capsys):
+        """host:port and no user: the authority's pattern ran to the '@' in the
+        option's password, and the line was quoted with its end ('***@more')."""
+        result = run(shell, "%%track a --store postgresql://127.0.0.1:1/db?password=s3cret@more\nx = 1")
+        assert isinstance(result.error_in_exec, lineage.InvalidValueError)
+        shown = capsys.readouterr()
+        said = str(result.error_in_exec) + shown.out + shown.err
+        assert "s3cret" not in said and "more" not in said and "postgresql://127.0.0.1:***" in said, said
+
     @pytest.mark.parametrize("line", ["a --store bogus://", "a --store postgresql://u:s3cret@127.0.0.1:1/db?bad=1"])
     def test_a_bad_store_url_on_the_magic_line_lists_the_url_forms_as_written(self, shell, line):
         """The password pattern ran over the whole message: lineage's own

@@ -762,3 +762,21 @@ def test_a_password_given_as_an_option_is_not_quoted_by_url_errors(url):
         parse_store_url(url)
     message = str(info.value)
     assert "s3c" not in message and "#ret" not in message and "=***" in message, message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://host:5432/db?password=s3c@ret",
+        "postgresql://h:5432/db?user=u&password=s3c@ret&sslmode=require",
+        "mysql://h:3306/db?passwd=s3c@ret#more",
+    ],
+)
+def test_a_password_option_holding_an_at_sign_is_not_quoted_by_url_errors(url):
+    """host:port and no user: the authority's pattern ran to the '@' in the
+    password option (host:***@ret) and the password's end was shown."""
+    with pytest.raises(InvalidStoreURLError) as info:
+        parse_store_url(url)
+    message = str(info.value)
+    assert "s3c" not in message and "ret" not in message and "more" not in message, message
+    assert message.startswith(f"invalid store URL '{url.split(':')[0]}://h"), message

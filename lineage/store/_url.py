@@ -27,7 +27,7 @@ import re
 import sqlite3
 import stat
 import urllib.parse
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import attrs
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -273,11 +273,31 @@ def _hide_password_option(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+def _password_spans(url: str) -> List[Tuple[int, int]]:
+    """Where *url*'s passwords are (the authority's, options'), found in the
+    URL as written and overlapping ones joined: an option's password holding
+    an '@' (host:5432/db?password=p@ss) ended the authority's pattern there,
+    and hidden one after the other, the password's end was shown."""
+    spans = [option.span(3) for option in _QUERY_OPTION.finditer(url) if _hide_password_option(option) != option.group(0)]
+    found = _PASSWORD.match(url)
+    if found:
+        spans.append((found.end(1), found.start(2)))
+    joined: List[Tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    return joined
+
+
 def _redact(url: str) -> str:
     """*url* with its password (in the authority or as an option) and an
     inline private key, if any, replaced by ``***`` (as ``StoreURL.redacted``)."""
-    url = _PASSWORD.sub(r"\1***\2", url, count=1)
-    return _PRIVATE_KEY.sub(r"\1***", _QUERY_OPTION.sub(_hide_password_option, url))
+    shown, done = "", 0
+    for start, end in _password_spans(url):
+        shown, done = shown + url[done:start] + "***", end
+    return _PRIVATE_KEY.sub(r"\1***", shown + url[done:])
 
 
 def _quote_path(path: str) -> str:
