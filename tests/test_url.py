@@ -750,6 +750,8 @@ def test_an_inline_private_key_is_not_quoted_by_url_errors(extra):
         "mysql://u@h/db?pass%77ord=s3cret",
         "postgresql://u@h/db?PASSWORD=s3c%00ret",
         "postgresql://u@h/db?password=s3c#ret",
+        "postgresql://u@h/db?password=#s3cret",
+        "postgresql://u@h/db?x=1&pwd=#s3cret&y=2",
         "sqlite:///x.db?password=s3cret",
         "file:///x.db?pwd=s3cret",
         "grpc://h:8080?timeout=5&password=s3cret",

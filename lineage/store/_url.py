@@ -370,9 +370,9 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         # urllib keeps a fragment aside and the store would be used without
         # it. Quoted only without an '@' after it: otherwise it is the
         # end of a password holding a '#' (shown redacted in the URL).
-        # Nor after a password option (?password=pa#ss): its end too.
+        # Nor in a password option (?password=pa#ss, ?password=#ss): its end too.
         before, _, fragment = url.partition("#")
-        in_password = "@" in fragment or _QUERY_OPTION.sub(_hide_password_option, before) != before
+        in_password = "@" in fragment or any(start <= len(before) < end for start, end in _password_spans(url))
         shown = f", got {'#' + fragment!r}" if not in_password else ""
         raise _bad(url, f"a store URL takes no fragment ('#...'){shown} (in a password, write '#' as %23)")
     try:
