@@ -782,6 +782,34 @@ class TestFromAReviewAgainstTheOldSDK:
         )
         assert other.id != trained.id
 
+    def test_the_serving_step_finds_the_model_by_a_relative_path_that_is_not_here(
+        self, lineage_store, any_url, tmp_path, monkeypatch
+    ):
+        """models/m.pt, trained in the project folder, served from another
+        folder (or host) where it is not: a relative path not on disk was
+        taken for a name and looked for by its key only, which lacks the
+        digest the trained one's holds: it was a new artifact, cut off from
+        its training. An absolute path was found by its uri."""
+        from lineage.store import reset_connections
+
+        (tmp_path / "project" / "models").mkdir(parents=True)
+        (tmp_path / "elsewhere").mkdir()
+        monkeypatch.chdir(tmp_path / "project")
+        (tmp_path / "project" / "models" / "m.pt").write_text("weights")
+        ws = Workspace(store=lineage_store, name="ws")
+        trained = Execution(name="train", workspace=ws).log_output(Model(uri="models/m.pt", name="MNIST", version="v1"))
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        reset_connections()  # another process: nothing cached
+        store = lineage.Store(url=any_url)
+        served = Execution(name="serve", workspace=Workspace(store=store, name="ws")).log_input(
+            Model(uri="models/m.pt", name="MNIST", version="v1")
+        )
+        assert served.id == trained.id
+        other = Execution(name="serve", workspace=Workspace(store=store, name="ws")).log_input(
+            Model(uri="models/m.pt", name="MNIST", version="v2")  # another version: another artifact
+        )
+        assert other.id != trained.id
+
     def test_an_output_whose_file_is_not_here_is_not_an_earlier_artifact(self, lineage_store, any_url, tmp_path):
         """Only an input is looked for by uri: a file a call says it made,
         and that is not there, is not the artifact an earlier call made."""

@@ -25,7 +25,7 @@ import attrs
 from lineage import _env
 from lineage._fork import renew_after_fork
 
-__all__ = ["Digest", "local_path", "of_path", "of_record", "set_enabled"]
+__all__ = ["Digest", "local_path", "may_be_missing_path", "of_path", "of_record", "set_enabled"]
 
 _CHUNK = 1 << 20
 def env_default() -> bool:
@@ -116,6 +116,13 @@ def local_path(uri: str) -> Optional[str]:
     if uri and "\x00" not in uri and not _SCHEME.match(uri) and os.path.exists(uri):
         return os.path.abspath(uri)
     return None  # s3://, gs://, http://, a table name, ...
+
+
+def may_be_missing_path(uri: str) -> bool:
+    """Whether *uri*, which :func:`local_path` took for a name, may be a
+    relative path that is not on disk here: no scheme, and a folder part
+    (models/m.pt, where another folder or host has it; not a table name)."""
+    return ("/" in uri or "\\" in uri) and "\x00" not in uri and not _SCHEME.match(uri)
 
 
 class _NotRegular(OSError):

@@ -382,10 +382,13 @@ def _identity(record: Artifact) -> Tuple[Any, ...]:
     return (type(record), record.uri, record.name, getattr(record, "version", None))
 
 
-def _by_uri(schema: Any, digest: Any, event_type: int) -> bool:
+def _by_uri(schema: Any, digest: Any, event_type: int, uri: str) -> bool:
     """Whether a new record is looked for by uri (see Pair.by_uri): a
-    deduplicated input whose local file could not be digested here."""
-    return bool(schema.deduplicate) and digest.scope == "skipped" and event_type == INPUT
+    deduplicated input whose local file could not be digested here, also
+    a relative path not on disk here (taken for a name, it has no digest)."""
+    if not schema.deduplicate or event_type != INPUT:
+        return False
+    return digest.scope == "skipped" or (digest.scope is None and _digest.may_be_missing_path(uri))
 
 
 def _pair_keys(pair: Pair) -> Tuple[str, ...]:
@@ -789,7 +792,7 @@ class Writer:
             if not type_id or (schema.deduplicate and legacy):
                 return False
             digest = taken if taken is not None else _digest.of_record(record)
-            if _by_uri(schema, digest, event_type):
+            if _by_uri(schema, digest, event_type, record.uri):
                 return False  # looked for by uri first (see Pair.by_uri)
             key = self._record_key(record, schema, workspace, digest.digest)
             if key in ids_by_key or any(key == bound[2] for bound in bindings):
@@ -965,7 +968,7 @@ class Writer:
                     self._bind(record, self._ids_by_key[key])
                 continue
             seen.add((key, event_type))
-            by_uri = _by_uri(schema, digest, event_type)
+            by_uri = _by_uri(schema, digest, event_type, record.uri)
             # Not from the cache when looked for by uri: the newest stored
             # artifact may have changed since (see _reference_existing).
             known = None if by_uri else self._ids_by_key.get(key)
