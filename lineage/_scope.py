@@ -725,9 +725,10 @@ class ExecutionScope:
                 if len(_good_param_names) >= 4096:
                     _good_param_names.clear()
                 _good_param_names.add(name)
-            if folded is not None or not (name.islower() and name[-1] != " "):
-                # "lr" and "LR" (or "b" and "b "): one property on MySQL, so
-                # the later one is kept in lineage.params only.
+            if folded is not None or not (name.isascii() and name.islower() and name[-1] != " "):
+                # "lr" and "LR" (or "b" and "b ", "yaş" and "yağ": see
+                # property_name_key): one property on MySQL, so the later
+                # one is kept in lineage.params only.
                 if folded is None:
                     folded = {property_name_key(n) for n in props}
                 key = property_name_key(name)

@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 import typing
+import unicodedata
 from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 import attrs
@@ -326,10 +327,25 @@ def _optional_json(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
     check_json(_where(instance, attribute), value)
 
 
+# MLMD's MySQL client sends UTF-8 bytes as latin1 (MySQL's latin1 is cp1252)
+# characters; the bytes cp1252 leaves out stay as they are.
+_AS_MYSQL_LATIN1 = "".join(
+    bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256)
+)
+
+
 def property_name_key(name: str) -> str:
     """What MySQL compares of a property name: it ignores case and trailing
-    spaces, so two names with the same key cannot both be stored on one node."""
-    return name.rstrip(" ").lower()
+    spaces, so two names with the same key cannot both be stored on one node.
+    A name not in ASCII is compared as MLMD's client sends it (its UTF-8
+    bytes as latin1 characters) and without accents: "yaş" and "yağ" arrive
+    as "yaÅŸ" and "yaÄŸ", one name there ("é" and "É", as "Ã©" and "Ã‰",
+    are two)."""
+    if name.isascii():
+        return name.rstrip(" ").lower()
+    sent = name.encode("utf-8", "surrogatepass").decode("latin-1").translate(_AS_MYSQL_LATIN1)
+    bare = "".join(c for c in unicodedata.normalize("NFKD", sent) if not unicodedata.combining(c))
+    return bare.rstrip(" ").lower()
 
 
 def stored_name_bytes(name: str) -> int:
@@ -429,6 +445,10 @@ def check_extra_items(where: str, value: Mapping[str, Any]) -> None:
             raise InvalidValueError(
                 f"{where} names {other!r} and {key!r} differ only in case or trailing spaces: "
                 "MLMD on MySQL cannot keep both (refused on every backend, so that a store can move)"
+                if other.isascii() and key.isascii()
+                else f"{where} names {other!r} and {key!r} are one name as MLMD on MySQL compares them "
+                "(case, accents and trailing spaces aside, once its client sends them as latin1): "
+                "it cannot keep both (refused on every backend, so that a store can move)"
             )
 
 

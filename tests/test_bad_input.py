@@ -412,6 +412,38 @@ class TestPropertyNamesEveryBackendTakes:
         assert custom["values.acc"].double_value == 0.5 and custom["values.ok"].double_value == 2.0
         assert "values.ACC" not in custom and not any(k.startswith("values.kkk") for k in custom)
 
+    def test_names_mysql_takes_as_one_once_its_client_encodes_them_are_recorded(self, any_url):
+        """MLMD's MySQL client sends UTF-8 bytes as latin1 characters, and the
+        collation compares those without case or accents: "yaş" and "yağ"
+        arrive as "yaÅŸ" and "yaÄŸ", one name there ("Given node already
+        exists": the whole call was lost on MySQL only)."""
+        lineage.init(store=any_url, strict=True, start_delay=0)
+        metrics = Metrics(uri="s3://b/metrics", name="m", values={"yaş": 0.5, "yağ": 0.25})
+
+        @lineage.track
+        def fit(**more) -> Metrics:
+            fit.id = lineage.current_execution().id
+            return metrics
+
+        fit(**{"yaş": 1, "yağ": 2, "É": 3, "é": 4})
+        store = lineage.Store(url=any_url)
+        [stored] = store._connection.reader.executions([fit.id])
+        assert stored["state"] == "COMPLETE"
+        assert {k: stored["properties"][k] for k in ("yaş", "yağ", "É", "é")} == {"yaş": 1, "yağ": 2, "É": 3, "é": 4}
+        assert store.get_artifact(metrics.id).values == {"yaş": 0.5, "yağ": 0.25}
+        custom = store.store.get_artifacts_by_id([metrics.id])[0].custom_properties
+        assert "values.yağ" not in custom  # kept in __ALL_META__ only
+        props = store.store.get_executions_by_id([fit.id])[0].custom_properties
+        assert (props["yaş"].int_value, props["É"].int_value, props["é"].int_value) == (1, 3, 4)  # two names there
+        assert "yağ" not in props  # kept in lineage.params only
+
+    def test_extra_names_mysql_takes_as_one_once_encoded_are_refused_at_the_call(self):
+        with pytest.raises(lineage.InvalidValueError, match=r"'yaş' and 'yağ' are one name .*MySQL"):
+            DataSet(uri="s3://b/n", name="n", **{"yaş": 1, "yağ": 2})
+        with pytest.raises(lineage.InvalidValueError, match=r"'Ê' and 'Ú' are one name .*MySQL"):
+            DataSet(uri="s3://b/n", name="n", **{"Ê": 1, "Ú": 2})  # "ÃŠ" and "Ãš"
+        DataSet(uri="s3://b/n", name="n", **{"é": 1, "É": 2, "e": 3, "è": 4})  # four names there
+
 
 class TestFromAFuzzOfThePublicAPI:
     """Bad input that reached Python's own errors (or was taken) before."""
