@@ -7,6 +7,7 @@ adds its arguments to a sub-parser and returns the function that runs it.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -352,6 +353,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     from lineage.errors import LineageError
 
+    # A name its encoding has no character for (an emoji, on a latin-1 or
+    # ASCII locale) is shown escaped, as stderr shows it, not a traceback.
+    if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")
     env = os.environ.get("LINEAGE_HOME")
     if env and os.path.exists(env) and not os.path.isdir(env):  # every command: serve's default store is there too
         parser.error(f"LINEAGE_HOME={env!r} is not a folder")

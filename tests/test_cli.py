@@ -215,6 +215,23 @@ class TestCommand:
         )
         assert done.stdout.strip() == "0"
 
+    def test_ls_on_an_output_that_cannot_encode_a_name_shows_it_escaped(self, tmp_path):
+        """A name or uri the output's encoding has no character for (an
+        emoji, into a file on a latin-1 or ASCII locale) stopped `lineage ls`
+        with a UnicodeEncodeError traceback after the rows before it."""
+        import os
+
+        url = f"sqlite:///{tmp_path / 'x.db'}"
+        Execution(name="e", workspace=Workspace(store=lineage.Store(url=url), name="w")).log_input(
+            DataSet(uri="s3://b/😀.csv", name="dätä")
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "lineage", "ls", "--store", url, "-w", "w"], capture_output=True, timeout=120,
+            env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        assert done.stdout.decode("ascii").split() == ["1", "data_set", "d\\xe4t\\xe4", "s3://b/\\U0001f600.csv"]
+
     def test_bad_store_url_is_a_clear_error(self, capsys):
         """A bad --store URL exits 2 with the reason."""
         assert main(["ls", "--store", "nope://x"]) == 2
