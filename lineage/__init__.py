@@ -5,6 +5,7 @@ Decorate a function with :func:`track` or wrap a block in
 (:class:`Store`, :class:`Workspace`, :class:`Run`, :class:`Execution`).
 """
 
+from lineage import _config
 from lineage._config import init, reset_defaults
 from lineage._mapping import register_converter, unregister_converter
 from lineage._scope import ExecutionScope, current_execution, execution, track
@@ -64,3 +65,6 @@ __all__ = [
     "track",
     "unregister_converter",
 ]
+
+# What the parent process's init() set (LINEAGE_INIT): a spawned worker starts from it.
+_config._inherit()

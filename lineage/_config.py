@@ -4,11 +4,21 @@ Resolution order for the store and workspace: explicit argument >
 :func:`lineage.init` > ``LINEAGE_STORE`` / ``LINEAGE_WORKSPACE`` >
 embedded default store, workspace ``default``. A run is made per process
 unless one is named.
+
+What :func:`init` set is also what the process's children start with: a
+forked child has it in memory, and a started one (a ``spawn`` or
+``forkserver`` worker of multiprocessing, ``torch.multiprocessing.spawn``,
+a script a driver runs) reads it from the ``LINEAGE_INIT`` environment
+variable, which :func:`init` keeps up to date. Its own :func:`init`
+overrides it, and so does a ``LINEAGE_*`` variable set anew for it
+(``LINEAGE_STORE=... python step.py``). Without it, their calls went to
+the default store and workspace, where no one looked for them.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import socket
 import threading
@@ -161,25 +171,95 @@ def init(
         if enabled is not None:
             _settings.enabled = enabled
     if hash_files is not None:
+        global _hash_files
         from lineage.store import _digest
 
         _digest.set_enabled(hash_files)
+        _hash_files = hash_files
+    export_to_children()
     return _settings
+
+
+#: What init(hash_files=...) set (None: not set), for the children.
+_hash_files: Optional[bool] = None
+INHERITED = "LINEAGE_INIT"
+#: init() argument -> the environment variable it overrides.
+_VARIABLE_OF = {
+    "store": "LINEAGE_STORE",
+    "workspace": "LINEAGE_WORKSPACE",
+    "run": "LINEAGE_RUN",
+    "strict": "LINEAGE_STRICT",
+    "hash_files": "LINEAGE_HASH",
+}
+
+
+def export_to_children() -> None:
+    """Keep ``LINEAGE_INIT`` (the environment a started child process gets)
+    to what :func:`init` set here: JSON of the settings that are set."""
+    given = {
+        field.name: getattr(_settings, field.name)
+        for field in attrs.fields(Settings)
+        if getattr(_settings, field.name) != field.default
+    }
+    if _hash_files is not None:
+        given["hash_files"] = _hash_files
+    if given:
+        # The variables init() overrode here, as they are: a child started
+        # with one of them set anew for it takes that one instead.
+        given["environment"] = {variable: os.environ.get(variable) for variable in _VARIABLE_OF.values()}
+        os.environ[INHERITED] = json.dumps(given, sort_keys=True)
+    else:
+        os.environ.pop(INHERITED, None)
+
+
+def _inherit() -> None:
+    """Start from what the parent process's :func:`init` set (see the
+    module's docstring). A value that is not one init() takes is named in
+    a warning (never raised: read at import) and the rest is taken."""
+    text = os.environ.get(INHERITED)
+    if not text:
+        return
+    try:
+        given = json.loads(text)
+        if not isinstance(given, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        from lineage.errors import warn_never_raised
+
+        # Not quoted: it may hold a store URL's password.
+        warn_never_raised(f"{INHERITED} is not what lineage.init() writes in a parent process ({exc}); it is ignored")
+        return
+    parents = given.pop("environment", None)
+    parents = parents if isinstance(parents, dict) else {}
+    for name, value in given.items():
+        variable = _VARIABLE_OF.get(name)
+        if variable is not None and os.environ.get(variable) != parents.get(variable):
+            continue  # set anew for this process (LINEAGE_STORE=... python step.py): it decides
+        try:
+            init(**{name: value})
+        except (TypeError, ValueError) as exc:
+            from lineage.errors import warn_never_raised
+            from lineage.store._url import _redact
+
+            shown = _redact(value) if isinstance(value, str) else value
+            warn_never_raised(f"{INHERITED} from the parent process: {name}={shown!r} is ignored ({exc})")
 
 
 def reset_defaults() -> None:
     """Forget everything :func:`init` set and every cached store (tests)."""
-    global _settings
+    global _settings, _hash_files
     with _lock:
         _settings = Settings()
         _stores.clear()
         _process_run.clear()
         _contexts.clear()
+        _hash_files = None
     with _warned_lock:
         _warned.clear()
     from lineage.store import _digest
 
     _digest.set_enabled(_digest.env_default())
+    export_to_children()
 
 
 def store_url(explicit: Optional[str] = None) -> Optional[str]:

@@ -63,7 +63,7 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
     if store is not None and not isinstance(store, str):
         raise InvalidTypeError(f"recording(store) must be a store URL (a str), got {describe(store)}")
     saved = attrs.evolve(_config.settings())
-    saved_hashing = _digest._enabled
+    saved_hashing, saved_hash_files = _digest._enabled, _config._hash_files
     with contextlib.ExitStack() as stack:
         temporary = store is None
         if store is None:
@@ -90,6 +90,8 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
             for field in attrs.fields(type(saved)):
                 setattr(current, field.name, getattr(saved, field.name))
             _digest.set_enabled(saved_hashing)  # init(hash_files=...) inside the block
+            _config._hash_files = saved_hash_files
+            _config.export_to_children()  # what a process started after the block inherits
 
 
 def _matches(record: Artifact, wanted: Artifact) -> bool:

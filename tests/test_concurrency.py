@@ -10,6 +10,7 @@ failure of lineage would surface as an error in the worker.
 from __future__ import annotations
 
 import collections
+import json
 import multiprocessing
 import os
 import threading
@@ -569,6 +570,78 @@ def test_another_tools_new_type_read_by_many_threads_is_one_class(tmp_path):
             assert [r.uri for r in read] == [f"s3://race/{trial}"] * 8
     finally:
         sys.setswitchinterval(interval)
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_started_workers_record_where_init_said(tmp_path, method):
+    """Workers a spawn or forkserver pool starts (torch.multiprocessing.spawn,
+    Python 3.14's default) did not have what the parent's init() set: their
+    calls went to the default store and workspace, where no one looked."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    url = backends.make_url("sqlite", tmp_path)
+    lineage.init(store=url, workspace="spawned", run="ddp")
+    data = [lineage.DataSet(uri=f"s3://bucket/part-{i}", name="part") for i in range(2)]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(method)) as pool:
+        models = list(pool.map(step, data, [0, 1], [0, 1]))
+    assert [m.uri for m in models] == ["s3://models/0/0", "s3://models/1/1"]
+    mlmd = metadata_store.MetadataStore(parse_store_url(url).connection_config())
+    [run] = [c for c in mlmd.get_contexts() if c.name == "spawned/ddp"]
+    assert sorted(e.properties["name"].string_value for e in mlmd.get_executions_by_context(run.id)) == ["step", "step"]
+    assert not (tmp_path / "home" / "lineage.db").exists()  # nothing in the default store
+
+
+def _settings_in_a_started_process(env: Dict[str, str], code: str = "") -> Any:
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import json, lineage\n"
+        f"{code}\n"
+        "from lineage import _config\n"
+        "print(json.dumps([_config.store_url(), _config.workspace_name(), _config.settings().start_delay]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), done.stderr
+
+
+def test_a_started_process_starts_from_init_and_decides_with_its_own(tmp_path, monkeypatch):
+    """A script a driver runs starts from what the driver's init() set; its
+    own init(), and a LINEAGE_* variable set anew for it, decide over that."""
+    first, second = backends.make_url("sqlite", tmp_path / "a"), backends.make_url("sqlite", tmp_path / "b")
+    monkeypatch.setenv("LINEAGE_WORKSPACE", "from-the-shell")
+    lineage.init(store=first, workspace="driver", start_delay=5)
+    env = dict(os.environ)
+    assert _settings_in_a_started_process(env)[0] == [first, "driver", 5.0]
+    assert _settings_in_a_started_process({**env, "LINEAGE_STORE": second})[0] == [second, "driver", 5.0]
+    assert _settings_in_a_started_process({**env, "LINEAGE_WORKSPACE": "step"})[0] == [first, "step", 5.0]
+    assert _settings_in_a_started_process(env, "lineage.init(workspace='mine')")[0] == [first, "mine", 5.0]
+    settings, said = _settings_in_a_started_process({**env, "LINEAGE_INIT": '{"store": "postgresql://u:s3cret@h/db'})
+    assert settings == [None, "from-the-shell", None]
+    assert "LINEAGE_INIT is not what lineage.init() writes in a parent process" in said and "s3cret" not in said
+    crafted = {"workspace": "w", "start_delay": -1, "environment": {"LINEAGE_WORKSPACE": "from-the-shell"}}
+    settings, said = _settings_in_a_started_process({**env, "LINEAGE_INIT": json.dumps(crafted)})
+    assert settings == [None, "w", None]
+    assert "LINEAGE_INIT from the parent process: start_delay=-1 is ignored" in said
+
+
+def test_what_children_start_from_follows_init_recording_and_reset(tmp_path):
+    from lineage.testing import recording
+
+    url = backends.make_url("sqlite", tmp_path)
+    assert "LINEAGE_INIT" not in os.environ
+    lineage.init(workspace="outer", hash_files=False)
+    outer = json.loads(os.environ["LINEAGE_INIT"])
+    assert {k: v for k, v in outer.items() if k != "environment"} == {"workspace": "outer", "hash_files": False}
+    with recording(store=url, workspace="inner"):
+        inner = json.loads(os.environ["LINEAGE_INIT"])
+        assert (inner["store"], inner["workspace"], inner["strict"]) == (url, "inner", True)
+    assert json.loads(os.environ["LINEAGE_INIT"]) == outer
+    lineage.reset_defaults()
+    assert "LINEAGE_INIT" not in os.environ
 
 
 def test_ended_calls_do_not_pile_up_in_the_start_schedule(tmp_path):
