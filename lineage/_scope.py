@@ -100,15 +100,15 @@ def _fail_open(what: str, exc: BaseException) -> None:
     if _config.strict():
         raise exc
     first = _config.first_warning((what, type(exc).__name__))
+    logged = first and warn_never_raised(
+        f"lineage could not {what} ({type(exc).__name__}: {exc}); your code goes on. "
+        "Further failures of this kind are only logged (logger 'lineage')."
+    )
     # Without logging set up, a log record is printed to stderr as well as
-    # the warning: the first failure of a kind is told once.
-    if not first or logging_configured(log):
+    # the warning: the first failure of a kind is told once (and once where
+    # warnings are errors: the warning was logged instead).
+    if not logged and (not first or logging_configured(log)):
         log.warning("lineage could not %s: %s: %s", what, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-    if first:
-        warn_never_raised(
-            f"lineage could not {what} ({type(exc).__name__}: {exc}); your code goes on. "
-            "Further failures of this kind are only logged (logger 'lineage')."
-        )
 
 
 # --------------------------------------------------------------------------- options

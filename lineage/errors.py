@@ -128,17 +128,25 @@ def warn(message: str) -> None:
     warnings.warn(message, LineageWarning, stacklevel=level)
 
 
-def warn_never_raised(message: str) -> None:
+def warn_never_raised(message: str) -> bool:
     """Warn about lineage's own state (its failure, the store it writes to)
     from inside the user's call: where warnings are errors (``python -W
     error``, pytest's ``filterwarnings = error``) the warning is logged at
     ERROR on the ``lineage`` logger instead of raised. A failure of lineage
     never raises into the user's code (it had: the call's result was lost
     to a LineageWarning saying "your code goes on"); ``LINEAGE_STRICT=1``
-    is the switch that raises them."""
+    is the switch that raises them.
+
+    Returns:
+        True when it was logged instead: a caller that logs it too when
+        logging is set up does not (it was in the log twice, as a WARNING
+        and as an ERROR).
+    """
     try:
         warn(message)
     except LineageWarning:
         import logging
 
         logging.getLogger("lineage").error("%s", message)
+        return True
+    return False

@@ -1655,6 +1655,41 @@ class TestFailOpen:
             [stored] = mr.executions(lineage.Store(url=f"sqlite:///{tmp_path / 'ok.db'}"), "train")
             assert mr.state(stored) == "COMPLETE"
 
+    @pytest.mark.parametrize("how", ["store down", "converter fails"])
+    def test_where_warnings_are_errors_with_logging_set_up_it_is_logged_once(self, how, monkeypatch, caplog, tmp_path):
+        """With logging set up (pytest's own handlers are), the spool and
+        _fail_open logged it at WARNING and warn_never_raised again at
+        ERROR: twice in the log of a filterwarnings = error suite."""
+
+        class Frame:
+            pass
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        if how == "store down":
+            lineage.init(store="postgresql://postgres@127.0.0.1:1/nothing", start_delay=0)
+            said = "writes are kept in the spool"
+        else:
+            lineage.init(store=f"sqlite:///{tmp_path / 'ok.db'}", start_delay=0)
+            said = "lineage could not map the argument"
+
+            def broken(frame):
+                raise RuntimeError("converter broke")
+
+            lineage.register_converter(Frame, broken)
+
+        @track
+        def train(d) -> Model:
+            return Model(uri="file:///m", name="m")
+
+        try:
+            with caplog.at_level(logging.WARNING, logger="lineage"), warnings.catch_warnings():
+                warnings.simplefilter("error")
+                train(data() if how == "store down" else Frame())
+        finally:
+            if how != "store down":
+                lineage.unregister_converter(Frame)
+        assert [r.levelname for r in caplog.records if said in r.getMessage()] == ["ERROR"]
+
     def test_strict_raises_lineage_failures(self, monkeypatch):
         """lineage.init(strict=True) makes lineage's own failures raise."""
         monkeypatch.setenv("LINEAGE_RETRY_SECONDS", "0.2")

@@ -212,9 +212,10 @@ class Spool:
                     f"lineage store {self.url.redacted()} {state}; writes are kept in the spool "
                     f"{self.path} and retried in the background (`lineage sync` replays what is left)"
                 )
-            if logging_configured(log):  # else it would be printed twice: the warning says it
+            # Logged too only where logging is set up (else it would be printed
+            # twice: the warning says it), and not when it was logged instead.
+            if not warn_never_raised(message) and logging_configured(log):
                 log.warning(message)
-            warn_never_raised(message)
 
     def _drain_loop(self) -> None:
         delay = _interval()
