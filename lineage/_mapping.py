@@ -46,7 +46,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import attrs
 
 from lineage._fork import renew_after_fork
-from lineage.errors import InvalidTypeError, InvalidValueError, describe, warn
+from lineage.errors import InvalidTypeError, InvalidValueError, describe, warn_never_raised
 from lineage.records import Artifact, DataSet
 
 __all__ = ["Binder", "Mapped", "register_converter", "unregister_converter"]
@@ -383,8 +383,9 @@ def outputs_of(
         _not_mapped(value, cls, path)
     if budget[0] < 0:  # items were left unseen: any records there are not outputs
         # An argument keeps what was not looked into as a parameter; a
-        # return value has nowhere to keep it: say so (it was silent).
-        warn(
+        # return value has nowhere to keep it: say so (it was silent). Never
+        # raised (-W error): the records found would be lost with it.
+        warn_never_raised(
             f"lineage looked for records in the first {_MAX_ITEMS:,} items of the value returned ({'/'.join(map(str, path))}) "
             f"and found {len(found):,}; records past them are not recorded as outputs (log them with log_output)"
         )
@@ -405,7 +406,9 @@ def _not_mapped(value: Any, cls: type, path: Tuple[PathStep, ...]) -> None:
         converter = "" if kind.__module__ == "builtins" else f", or map {kind.__qualname__} with lineage.register_converter"
         # What a generator yields (-> Iterator[Model]) is said as yielded: it returned nothing.
         verb = ("yielded", "yield") if path[:1] == ("yield",) else ("returned", "return")
-        warn(
+        # Never raised (-W error): it is said after the call's body ran, and
+        # the other records the value holds would be left out with it.
+        warn_never_raised(
             f"the value {verb[0]} ({'/'.join(map(str, path))}) is annotated {cls.__name__} but is "
             f"{describe(value)}, which is no {cls.__name__} (nor a path or URI, as a str or Path, to make one of): "
             f"it is not recorded as an output ({verb[1]} a {cls.__name__}{converter})"

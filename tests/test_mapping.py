@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -455,6 +457,24 @@ class TestCollectionAnnotations:
             maybe()
         assert [str(w.message) for w in again] == []
         assert [p for _, p, _ in mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, "fit").id)] == [("return", 1)]
+
+    def test_where_warnings_are_errors_the_records_beside_a_value_not_mapped_are_outputs(self, tracked_sqlite, caplog):
+        """Under -W error the not-mapped warning was raised inside the
+        mapping of the return value: _fail_open took it ("lineage could not
+        map the return value") and the Model beside it was no output."""
+        lineage.init(strict=False)
+
+        @track
+        def fit() -> Tuple[Model, Metrics]:
+            return Model(uri="s3://w/fitted", name="fitted"), {"accuracy": 0.9}  # type: ignore[return-value]
+
+        with caplog.at_level(logging.WARNING, logger="lineage"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model, _ = fit()
+        assert model.id is not None
+        assert [p for _, p, _ in mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, "fit").id)] == [("return", 0)]
+        said = [r.getMessage() for r in caplog.records]
+        assert len(said) == 1 and said[0].startswith("the value returned (return/1) is annotated Metrics but is {'accuracy': 0.9}")
 
     def test_a_path_with_uri_syntax_in_it_is_the_uri_of_that_file(self, tracked_sqlite, tmp_path):
         """"x #1.csv" became file:///.../x #1.csv, which names "x " (the rest
