@@ -223,7 +223,7 @@ def _inherit() -> None:
         given = json.loads(text)
         if not isinstance(given, dict):
             raise ValueError("not a JSON object")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested past the JSON decoder's depth
         from lineage.errors import warn_never_raised
 
         # Not quoted: it may hold a store URL's password.

@@ -628,6 +628,14 @@ def test_a_started_process_starts_from_init_and_decides_with_its_own(tmp_path, m
     assert "LINEAGE_INIT from the parent process: start_delay=-1 is ignored" in said
 
 
+def test_a_deeply_nested_lineage_init_does_not_stop_the_import():
+    """json.loads raises RecursionError, not ValueError, for arrays nested
+    past its depth: `import lineage` failed with it."""
+    settings, said = _settings_in_a_started_process({**os.environ, "LINEAGE_INIT": "[" * 100_000})
+    assert settings[0] is None
+    assert "LINEAGE_INIT is not what lineage.init() writes in a parent process" in said
+
+
 def test_what_children_start_from_follows_init_recording_and_reset(tmp_path):
     from lineage.testing import recording
 
