@@ -35,7 +35,8 @@ def _store_argument(parser: argparse.ArgumentParser) -> None:
         "--store",
         metavar="URL",
         default=None,
-        help="store URL (default: $LINEAGE_STORE, else the embedded store under $LINEAGE_HOME)",
+        help="store URL (default: what lineage.init() set in the process that runs this command, "
+        "else $LINEAGE_STORE, else the embedded store under $LINEAGE_HOME)",
     )
 
 
@@ -62,7 +63,15 @@ def _store_url(option: str, value: Optional[str]) -> Any:
 
 def _store_url_origin(option: str, value: Optional[str]) -> str:
     """Where the store URL of :func:`_store_url` came from, as the user wrote it."""
-    return option if value is not None else "the LINEAGE_STORE environment variable"
+    from lineage import _config
+
+    if value is not None:
+        return option
+    if _config.settings().store is not None:
+        # A command run by a process that called init() (`!lineage serve`
+        # in a notebook): it was named LINEAGE_STORE, which was not set.
+        return "the store lineage.init() set (in this process, or in the one that started it: LINEAGE_INIT)"
+    return "the LINEAGE_STORE environment variable"
 
 
 @command("ls")

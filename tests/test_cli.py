@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -275,6 +277,22 @@ class TestCommand:
         assert main(["serve", "--store", "grpc://h:1"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("lineage serve: --store: only a database store can be served"), err
+
+    def test_serve_run_by_a_process_that_called_init_names_init(self, tmp_path):
+        """`!lineage serve` in a notebook that called init(store='grpc://...')
+        takes that store (LINEAGE_INIT): its refusal named the LINEAGE_STORE
+        variable, which was not set."""
+        env = {k: v for k, v in os.environ.items() if k != "LINEAGE_STORE"}
+        env["LINEAGE_INIT"] = json.dumps({"store": "grpc://127.0.0.1:8080"})
+        env["LINEAGE_HOME"] = str(tmp_path)
+        done = subprocess.run(
+            [sys.executable, "-m", "lineage.cli", "serve", "--port", "0"], capture_output=True, text=True, timeout=120, env=env
+        )
+        assert done.returncode == 2
+        assert done.stderr.startswith(
+            "lineage serve: the store lineage.init() set (in this process, or in the one that started it: LINEAGE_INIT): "
+            "only a database store can be served (sqlite, memory, postgresql, mysql), got 'grpc://127.0.0.1:8080'"
+        ), done.stderr
 
     def test_status_with_an_empty_spool(self, sqlite_url, capsys):
         """lineage status says the store answers and the spool is empty."""
