@@ -195,21 +195,24 @@ _VARIABLE_OF = {
 
 def export_to_children() -> None:
     """Keep ``LINEAGE_INIT`` (the environment a started child process gets)
-    to what :func:`init` set here: JSON of the settings that are set."""
-    given = {
-        field.name: getattr(_settings, field.name)
-        for field in attrs.fields(Settings)
-        if getattr(_settings, field.name) != field.default
-    }
-    if _hash_files is not None:
-        given["hash_files"] = _hash_files
-    if given:
-        # The variables init() overrode here, as they are: a child started
-        # with one of them set anew for it takes that one instead.
-        given["environment"] = {variable: os.environ.get(variable) for variable in _VARIABLE_OF.values()}
-        os.environ[INHERITED] = json.dumps(given, sort_keys=True)
-    else:
-        os.environ.pop(INHERITED, None)
+    to what :func:`init` set here: JSON of the settings that are set.
+    Under the settings' lock: two init() calls at once left the earlier
+    one's settings there."""
+    with _lock:
+        given = {
+            field.name: getattr(_settings, field.name)
+            for field in attrs.fields(Settings)
+            if getattr(_settings, field.name) != field.default
+        }
+        if _hash_files is not None:
+            given["hash_files"] = _hash_files
+        if given:
+            # The variables init() overrode here, as they are: a child started
+            # with one of them set anew for it takes that one instead.
+            given["environment"] = {variable: os.environ.get(variable) for variable in _VARIABLE_OF.values()}
+            os.environ[INHERITED] = json.dumps(given, sort_keys=True)
+        else:
+            os.environ.pop(INHERITED, None)
 
 
 def _inherit() -> None:

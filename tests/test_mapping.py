@@ -474,7 +474,8 @@ class TestCollectionAnnotations:
         assert model.id is not None
         assert [p for _, p, _ in mr.paths(tracked_sqlite, mr.one_execution(tracked_sqlite, "fit").id)] == [("return", 0)]
         said = [r.getMessage() for r in caplog.records]
-        assert len(said) == 1 and said[0].startswith("the value returned (return/1) is annotated Metrics but is {'accuracy': 0.9}")
+        assert len(said) == 1
+        assert said[0].startswith("the value returned (return/1) is annotated Metrics but is {'accuracy': 0.9}")
 
     def test_a_path_with_uri_syntax_in_it_is_the_uri_of_that_file(self, tracked_sqlite, tmp_path):
         """"x #1.csv" became file:///.../x #1.csv, which names "x " (the rest
