@@ -582,6 +582,10 @@ def test_started_workers_record_where_init_said(tmp_path, method):
 
     url = backends.make_url("sqlite", tmp_path)
     lineage.init(store=url, workspace="spawned", run="ddp")
+    if method == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver._forkserver._stop()  # a fork server started earlier has the environment of then
     data = [lineage.DataSet(uri=f"s3://bucket/part-{i}", name="part") for i in range(2)]
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(method)) as pool:
         models = list(pool.map(step, data, [0, 1], [0, 1]))
