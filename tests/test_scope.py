@@ -1587,6 +1587,16 @@ next(it)  # never finished: Python closes it at exit
         assert [mr.state(e) for e in mr.executions(store, "batches")] == ["COMPLETE"]
 
 
+def _init_a_store(down: bool, tmp_path, monkeypatch) -> None:
+    """init() a store that does not answer (a closed port, spooled after
+    0.2 s), or a SQLite file ok.db in *tmp_path*; RUNNING written first."""
+    monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+    if down:
+        lineage.init(store="postgresql://postgres@127.0.0.1:1/nothing", start_delay=0)
+    else:
+        lineage.init(store=f"sqlite:///{tmp_path / 'ok.db'}", start_delay=0)
+
+
 class TestFailOpen:
     def test_unreachable_store_never_breaks_the_function(self, monkeypatch, caplog, tmp_path):
         """With the store down the function returns its result, one warning names the spool, writes are journaled."""
@@ -1624,12 +1634,8 @@ class TestFailOpen:
         goes on". It is logged at ERROR instead, and the call returns."""
         from lineage.store import _spool
 
-        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
-        if how == "store down":
-            lineage.init(store="postgresql://postgres@127.0.0.1:1/nothing", start_delay=0)
-            said = "is unreachable"
-        else:
-            lineage.init(store=f"sqlite:///{tmp_path / 'ok.db'}", start_delay=0)
+        _init_a_store(how == "store down", tmp_path, monkeypatch)
+        said = "is unreachable"
         if how == "bad LINEAGE_STRICT":
             monkeypatch.setenv("LINEAGE_STRICT", "maybe")
             said = "LINEAGE_STRICT='maybe' is not one of"
@@ -1664,13 +1670,9 @@ class TestFailOpen:
         class Frame:
             pass
 
-        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
-        if how == "store down":
-            lineage.init(store="postgresql://postgres@127.0.0.1:1/nothing", start_delay=0)
-            said = "writes are kept in the spool"
-        else:
-            lineage.init(store=f"sqlite:///{tmp_path / 'ok.db'}", start_delay=0)
-            said = "lineage could not map the argument"
+        _init_a_store(how == "store down", tmp_path, monkeypatch)
+        said = "writes are kept in the spool" if how == "store down" else "lineage could not map the argument"
+        if how != "store down":
 
             def broken(frame):
                 raise RuntimeError("converter broke")
