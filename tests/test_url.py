@@ -755,6 +755,13 @@ def test_an_inline_private_key_is_not_quoted_by_url_errors(extra):
         "sqlite:///x.db?password=s3cret",
         "file:///x.db?pwd=s3cret",
         "grpc://h:8080?timeout=5&password=s3cret",
+        # other secrets a URL may carry
+        "grpc://h:8080?token=s3cret",
+        "grpcs://h:8080?api_key=s3cret&root_certificates=ca.pem",
+        "postgresql://u@h/db?client_secret=s3cret",
+        "postgresql://u@h/db?AccessKey=s3cret",
+        "mysql://u@h/db?auth_token=s3cret",
+        "postgresql://u@h/db?credentials=s3cret",
     ],
 )
 def test_a_password_given_as_an_option_is_not_quoted_by_url_errors(url):

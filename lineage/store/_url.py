@@ -263,7 +263,11 @@ _PRIVATE_KEY = re.compile(r"([?&]private_key=)(?=(?:-|%2d){5}begin)[^&#]*", re.I
 # an error that quoted the URL with the password in it. A value runs past
 # a "#" (no store URL has a fragment: it is a piece of the password).
 _QUERY_OPTION = re.compile(r"([?&])([^?&#=]*)=([^&]*)")
-_PASSWORD_OPTION = re.compile(r"[\w.-]*pass(?:word|wd)?|pwd", re.IGNORECASE)
+# Also other secrets a URL may carry as an option (?token=, ?api_key=, ...).
+_PASSWORD_OPTION = re.compile(
+    r"[\w.-]*(?:pass(?:word|wd|phrase)?|pwd|token|secret|api[_-]?key|access[_-]?key|credentials?|auth)[\w.-]*",
+    re.IGNORECASE,
+)
 
 
 def _hide_password_option(match: re.Match[str]) -> str:
