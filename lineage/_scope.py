@@ -109,6 +109,8 @@ def _fail_open(what: str, exc: BaseException) -> None:
     # warnings are errors: the warning was logged instead).
     if not logged and (not first or logging_configured(log)):
         log.warning("lineage could not %s: %s: %s", what, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+    elif logged and log.isEnabledFor(logging.DEBUG):  # the traceback a WARNING record would have carried
+        log.debug("lineage could not %s: %s: %s", what, type(exc).__name__, exc, exc_info=exc)
 
 
 # --------------------------------------------------------------------------- options

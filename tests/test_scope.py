@@ -1692,6 +1692,32 @@ class TestFailOpen:
                 lineage.unregister_converter(Frame)
         assert [r.levelname for r in caplog.records if said in r.getMessage()] == ["ERROR"]
 
+    def test_where_warnings_are_errors_the_traceback_is_still_logged_at_debug(self, monkeypatch, caplog, tmp_path):
+        """Logged instead of warned, the failure's traceback, which DEBUG
+        logging adds to its WARNING record, was lost."""
+
+        class Frame:
+            pass
+
+        def broken(frame):
+            raise RuntimeError("converter broke")
+
+        _init_a_store(False, tmp_path, monkeypatch)
+        lineage.register_converter(Frame, broken)
+
+        @track
+        def train(d) -> Model:
+            return Model(uri="file:///m", name="m")
+
+        try:
+            with caplog.at_level(logging.DEBUG, logger="lineage"), warnings.catch_warnings():
+                warnings.simplefilter("error")
+                train(Frame())
+        finally:
+            lineage.unregister_converter(Frame)
+        [traced] = [r for r in caplog.records if r.exc_info and "could not map the argument" in r.getMessage()]
+        assert traced.exc_info[1].args == ("converter broke",)
+
     def test_strict_raises_lineage_failures(self, monkeypatch):
         """lineage.init(strict=True) makes lineage's own failures raise."""
         monkeypatch.setenv("LINEAGE_RETRY_SECONDS", "0.2")
