@@ -21,7 +21,10 @@ record is made, when a field is set and when it is logged. A type name
 belongs to one set of fields: a second class with it and other fields is
 refused when first used, unless it is the same class defined again (same
 module and name: a notebook cell run again). No field may be named
-``kwargs``, the Kubeflow layout's name for the extra properties.
+``kwargs``, the Kubeflow layout's name for the extra properties. A class
+written as the built-in ones are, ``@attrs.define(init=False)``, inherits
+their ``__init__``: its fields are set by their keywords, and the other
+keywords are extra properties.
 
 This module knows nothing of MLMD; ``lineage.store`` turns records into
 protos and back using :func:`schema_of`.
@@ -226,6 +229,27 @@ def field_names(cls: type) -> Tuple[str, ...]:
     if names is None:
         names = _fields_by_class[cls] = tuple(field.name for field in attrs.fields(cls))
     return names
+
+
+_declared_by_class: Dict[type, Tuple[str, ...]] = {}
+
+
+def _declared_keywords(record: Any, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """Take out of a built-in __init__'s *kwargs* the arguments of the
+    declared fields of a custom class that inherits that __init__ (one
+    written as the built-in classes are, ``@attrs.define(init=False)``):
+    they set the fields, not extra properties (the field was left at its
+    default, without a word)."""
+    cls = type(record)
+    if not kwargs or cls in _BUILTIN_RECORDS:
+        return {}
+    names = _declared_by_class.get(cls)
+    if names is None:
+        inherited = set(field_names(_builtin_ancestor(cls)))
+        names = _declared_by_class[cls] = tuple(
+            field.alias for field in attrs.fields(cls) if field.init and field.name not in inherited
+        )
+    return {name: kwargs.pop(name) for name in names if name in kwargs}
 
 
 def check_json(where: str, value: Any, _depth: int = 0) -> None:
@@ -604,6 +628,7 @@ class Artifact:
         labels: Optional[Mapping[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
+        own = _declared_keywords(self, kwargs)  # a custom class's fields, not extra properties
         self.__attrs_init__(  # type: ignore[attr-defined]
             uri=uri,
             name=name,
@@ -612,6 +637,7 @@ class Artifact:
             owner=owner,
             labels=labels,
             extra=_extra_of(kwargs),
+            **own,
         )
 
     def __attrs_post_init__(self) -> None:
@@ -687,7 +713,8 @@ class DataSet(Artifact):
         )
         if type(self) is DataSet and not kwargs and labels is None and _init_plain(self, strings):
             return
-        self.__attrs_init__(labels=labels, extra=_extra_of(kwargs), **strings)  # type: ignore[attr-defined]
+        own = _declared_keywords(self, kwargs)  # a custom class's fields, not extra properties
+        self.__attrs_init__(labels=labels, extra=_extra_of(kwargs), **strings, **own)  # type: ignore[attr-defined]
 
 
 @attrs.define(init=False, repr=False)
@@ -740,12 +767,14 @@ class Model(Artifact):
         plain = training_framework is None and hyperparameters is None and labels is None and not kwargs
         if type(self) is Model and plain and _init_plain(self, strings):
             return
+        own = _declared_keywords(self, kwargs)  # a custom class's fields, not extra properties
         self.__attrs_init__(  # type: ignore[attr-defined]
             training_framework=training_framework,
             hyperparameters=hyperparameters,
             labels=labels,
             extra=_extra_of(kwargs),
             **strings,
+            **own,
         )
 
 
@@ -802,6 +831,7 @@ class Metrics(Artifact):
         labels: Optional[Mapping[str, Any]] = None,
         **kwargs: Any,
     ) -> None:
+        own = _declared_keywords(self, kwargs)  # a custom class's fields, not extra properties
         self.__attrs_init__(  # type: ignore[attr-defined]
             uri=uri,
             name=name,
@@ -814,6 +844,7 @@ class Metrics(Artifact):
             values=values,
             labels=labels,
             extra=_extra_of(kwargs),
+            **own,
         )
 
 

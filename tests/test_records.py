@@ -967,3 +967,24 @@ def test_field_kinds_survive_one_unresolvable_annotation():
     assert (kinds["a"], kinds["b"], kinds["c"]) == ("float", "int", "json")  # a was "json"
     with pytest.raises(lineage.InvalidTypeError):
         Probe(uri="s3://x", name="n", a="not a float")
+
+
+class TestCustomClassesWrittenLikeTheBuiltIns:
+    """A custom record class written as lineage's own are, ``@attrs.define(init=False)``,
+    inherits the built-in __init__: its fields are set by their keywords, as
+    a built-in record's are (they went into ``extra``, the field left at its
+    default, without a word); the other keywords are extra properties."""
+
+    @pytest.mark.parametrize("base", [Artifact, DataSet, Model, Metrics])
+    def test_its_fields_are_set_by_their_keywords(self, base):
+        @attrs.define(init=False, repr=False)
+        class Ckpt(base):
+            ARTIFACT_TYPE_NAME = f"acme.org/test/init_false_{base.__name__.lower()}"
+            step: int = 0
+            _tag: str = "none"
+
+        record = Ckpt(uri="s3://c", name="c", step=3, tag="best", team="vision")
+        assert (record.step, record._tag, record.extra) == (3, "best", {"team": "vision"})
+        assert attrs.evolve(record, step=4).step == 4
+        with pytest.raises(InvalidTypeError, match=r"Ckpt\.step must be an int, got 'three'"):
+            Ckpt(uri="s3://c", name="c", step="three")
