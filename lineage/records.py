@@ -21,7 +21,8 @@ record is made, when a field is set and when it is logged. A type name
 belongs to one set of fields: a second class with it and other fields is
 refused when first used, unless it is the same class defined again (same
 module and name: a notebook cell run again). No field may be named
-``kwargs``, the Kubeflow layout's name for the extra properties. A class
+``kwargs``, the Kubeflow layout's name for the extra properties, nor
+like a field of lineage's own (``uri``, ``name``, ...). A class
 written as the built-in ones are, ``@attrs.define(init=False)``, inherits
 their ``__init__``: its fields are set by their keywords, and the other
 keywords are extra properties.
@@ -572,6 +573,20 @@ def _check_field_names(cls: type) -> None:
             "name for the extra properties (their key in __ALL_META__, and Artifact.kwargs); "
             "give the field another name"
         )
+    # A field (or class attribute) named as one of lineage's own replaced it
+    # and its checks (uri: int took uri=5, and the write failed), or was
+    # dropped (description = "..." on a slotted class).
+    own = [field for field in attrs.fields(cls) if not field.inherited] if "__attrs_attrs__" in body else []  # type: ignore[arg-type]
+    for base in cls.__mro__[1:]:
+        if base.__module__ != __name__ or "__attrs_attrs__" not in base.__dict__ or "_MADE_AS" in base.__dict__:
+            continue
+        for field in attrs.fields(base):
+            if field.name in body or any(f.name == field.name for f in own):
+                raise ReservedPropertyError(
+                    f"{cls.__qualname__}.{field.name}: a record field may not redefine lineage's field "
+                    f"{field.name!r} of {base.__name__} (its checks would be lost); set it when making "
+                    "a record, or give the field another name"
+                )
 
 
 # --------------------------------------------------------------------------- records

@@ -988,3 +988,38 @@ class TestCustomClassesWrittenLikeTheBuiltIns:
         assert attrs.evolve(record, step=4).step == 4
         with pytest.raises(InvalidTypeError, match=r"Ckpt\.step must be an int, got 'three'"):
             Ckpt(uri="s3://c", name="c", step="three")
+
+
+class TestACustomClassRedefiningABuiltInField:
+    """A custom class's field named as a built-in one (``uri: int``, ``name:
+    str = "ckpt"``) replaced lineage's field and its checks: ``uri=5`` and
+    ``name=""`` were made, and the write of the execution failed or stored
+    them; a plain class attribute (``description = "..."``) was dropped.
+    Refused when the class is defined, naming the class and the field."""
+
+    @pytest.mark.parametrize(
+        "base, body, field",
+        [
+            (Artifact, "uri: int = 0", "uri"),
+            (Artifact, "name: str = 'ckpt'", "name"),
+            (Artifact, "id: int = 0", "id"),
+            (Artifact, "description = 'all checkpoints'", "description"),
+            (DataSet, "step: int = 0\n    version: int = 1", "version"),
+            (Metrics, "values: dict = attrs.Factory(dict)", "values"),
+        ],
+    )
+    @pytest.mark.parametrize("decorator", ["attrs.define", "attrs.define(slots=False)", "attrs.frozen"])
+    def test_refused_at_its_definition(self, base, body, field, decorator):
+        namespace = {"attrs": attrs, "Base": base, "__name__": "acme_models"}
+        source = f"@{decorator}\nclass Ckpt(Base):\n    ARTIFACT_TYPE_NAME = 'acme.org/test/redefines'\n    {body}\n"
+        expected = rf"Ckpt\.{field}: a record field may not redefine lineage's field {field!r} of {base.__name__}"
+        with pytest.raises(ReservedPropertyError, match=expected):
+            exec(source, namespace)  # noqa: S102 - a class of another module
+
+    def test_refused_for_a_class_made_without_a_body(self):
+        with pytest.raises(ReservedPropertyError, match=r"Made\.uri: a record field may not redefine"):
+            Made = attrs.make_class(
+                "Made", {"uri": attrs.field(type=int, default=0, kw_only=True)}, bases=(Artifact,),
+                class_body={"ARTIFACT_TYPE_NAME": "acme.org/test/made_redefines"},
+            )
+            Made(uri=5, name="n")
