@@ -658,6 +658,14 @@ class Artifact:
     def __attrs_post_init__(self) -> None:
         _validate_declared_fields(self)
 
+    def __post_init__(self) -> None:
+        # Called only by the __init__ @dataclasses.dataclass writes, which sets
+        # none of the record's attrs fields (logging it failed on its id).
+        raise InvalidTypeError(
+            f"{type(self).__qualname__} is a dataclass: a record class must be an attrs class: "
+            "decorate it with @attrs.define, not @dataclasses.dataclass"
+        )
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # Called for the class body, and again for the class attrs.define

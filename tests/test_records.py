@@ -1023,3 +1023,19 @@ class TestACustomClassRedefiningABuiltInField:
                 class_body={"ARTIFACT_TYPE_NAME": "acme.org/test/made_redefines"},
             )
             Made(uri=5, name="n")
+
+
+def test_a_dataclass_record_class_is_refused_when_a_record_is_made():
+    """@dataclasses.dataclass on an Artifact subclass writes an __init__ that
+    sets none of lineage's fields: C(step=3) was made, without uri or name,
+    and logging it failed with AttributeError (for a tracked call, a warning
+    and the record not logged)."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Ckpt(Artifact):
+        ARTIFACT_TYPE_NAME = "acme.org/test/dataclass"
+        step: int = 0
+
+    with pytest.raises(InvalidTypeError, match=r"Ckpt is a dataclass: .*decorate it with @attrs\.define"):
+        Ckpt(step=3)
