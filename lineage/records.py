@@ -554,6 +554,10 @@ def _check_type_name_free(cls: type, type_name: str, known: Optional[type], prop
         )
 
 
+#: Artifact's class settings: a subclass sets them as class attributes.
+_CLASS_SETTINGS = ("ARTIFACT_TYPE_NAME", "BASE_TYPE", "DEDUPLICATE", "KUBEFLOW_PROPERTIES")
+
+
 def _check_field_names(cls: type) -> None:
     """Refuse a field the Kubeflow layout cannot store under its name.
 
@@ -577,6 +581,14 @@ def _check_field_names(cls: type) -> None:
     # and its checks (uri: int took uri=5, and the write failed), or was
     # dropped (description = "..." on a slotted class).
     own = [field for field in attrs.fields(cls) if not field.inherited] if "__attrs_attrs__" in body else []  # type: ignore[arg-type]
+    for field in own:
+        if field.name in _CLASS_SETTINGS:
+            # Not the class's setting (read from the class): a slot, or a
+            # property of its records under a type named after the class.
+            raise InvalidTypeError(
+                f"{cls.__qualname__}.{field.name} is annotated as a field: a class setting is a class attribute; "
+                f"write {field.name} = ... without an annotation, or annotate it ClassVar"
+            )
     for base in cls.__mro__[1:]:
         if base.__module__ != __name__ or "__attrs_attrs__" not in base.__dict__ or "_MADE_AS" in base.__dict__:
             continue
@@ -980,12 +992,13 @@ def schema_of(cls: type) -> RecordSchema:
     # would silently turn its annotated fields into class attributes.
     if cls is not builtin and "__attrs_attrs__" not in cls.__dict__:
         raise InvalidTypeError(f"{cls.__qualname__} must be an attrs class: decorate it with @attrs.define")
+    if cls is not builtin:
+        _check_field_names(cls)  # first: a type name annotated as a field is no type name
     type_name = _own_type_name(cls) if cls is not builtin else cls.ARTIFACT_TYPE_NAME
     if not isinstance(type_name, str) or not type_name.strip():
         raise InvalidValueError(f"{cls.__qualname__}.ARTIFACT_TYPE_NAME must be a non-empty string, got {type_name!r}")
     props = [FieldSpec(name, STR) for name in builtin.KUBEFLOW_PROPERTIES]  # type: ignore[attr-defined]
     if cls is not builtin:
-        _check_field_names(cls)
         builtin_fields = {f.name for f in attrs.fields(builtin)}
         types = _field_types(cls)
         for field in attrs.fields(cls):

@@ -1039,3 +1039,18 @@ def test_a_dataclass_record_class_is_refused_when_a_record_is_made():
 
     with pytest.raises(InvalidTypeError, match=r"Ckpt is a dataclass: .*decorate it with @attrs\.define"):
         Ckpt(step=3)
+
+
+@pytest.mark.parametrize("decorator", ["attrs.define", "attrs.define(slots=False)"])
+@pytest.mark.parametrize("setting", ["ARTIFACT_TYPE_NAME: str = 'acme.org/test/annotated'", "DEDUPLICATE: bool = True"])
+def test_a_class_setting_annotated_as_a_field_is_refused_naming_it(decorator, setting):
+    """``ARTIFACT_TYPE_NAME: str = "..."`` (no ClassVar) is an attrs field,
+    not the class's type name: it was refused as "must be a non-empty
+    string, got <member ...>", and a subclass's records stored it as a
+    property under a type named after the subclass."""
+    name = setting.split(":")[0]
+    namespace = {"attrs": attrs, "Artifact": Artifact, "__name__": "acme_settings"}
+    source = f"@{decorator}\nclass Ckpt(Artifact):\n    {setting}\n    step: int = 0\n"
+    with pytest.raises(InvalidTypeError, match=rf"Ckpt\.{name} is annotated as a field: .*ClassVar"):
+        exec(source, namespace)  # noqa: S102 - a class of another module
+        namespace["Ckpt"](uri="u", name="n")
