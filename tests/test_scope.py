@@ -1661,40 +1661,12 @@ class TestFailOpen:
             [stored] = mr.executions(lineage.Store(url=f"sqlite:///{tmp_path / 'ok.db'}"), "train")
             assert mr.state(stored) == "COMPLETE"
 
-    @pytest.mark.parametrize("how", ["store down", "converter fails"])
+    @pytest.mark.parametrize("how", ["store down", "converter fails", "converter fails, at DEBUG"])
     def test_where_warnings_are_errors_with_logging_set_up_it_is_logged_once(self, how, monkeypatch, caplog, tmp_path):
         """With logging set up (pytest's own handlers are), the spool and
         _fail_open logged it at WARNING and warn_never_raised again at
-        ERROR: twice in the log of a filterwarnings = error suite."""
-
-        class Frame:
-            pass
-
-        _init_a_store(how == "store down", tmp_path, monkeypatch)
-        said = "writes are kept in the spool" if how == "store down" else "lineage could not map the argument"
-        if how != "store down":
-
-            def broken(frame):
-                raise RuntimeError("converter broke")
-
-            lineage.register_converter(Frame, broken)
-
-        @track
-        def train(d) -> Model:
-            return Model(uri="file:///m", name="m")
-
-        try:
-            with caplog.at_level(logging.WARNING, logger="lineage"), warnings.catch_warnings():
-                warnings.simplefilter("error")
-                train(data() if how == "store down" else Frame())
-        finally:
-            if how != "store down":
-                lineage.unregister_converter(Frame)
-        assert [r.levelname for r in caplog.records if said in r.getMessage()] == ["ERROR"]
-
-    def test_where_warnings_are_errors_the_traceback_is_still_logged_at_debug(self, monkeypatch, caplog, tmp_path):
-        """Logged instead of warned, the failure's traceback, which DEBUG
-        logging adds to its WARNING record, was lost."""
+        ERROR: twice in the log of a filterwarnings = error suite. At DEBUG,
+        the traceback a WARNING record would have carried is logged too."""
 
         class Frame:
             pass
@@ -1702,21 +1674,27 @@ class TestFailOpen:
         def broken(frame):
             raise RuntimeError("converter broke")
 
-        _init_a_store(False, tmp_path, monkeypatch)
-        lineage.register_converter(Frame, broken)
+        converter = how.startswith("converter")
+        _init_a_store(not converter, tmp_path, monkeypatch)
+        said = "lineage could not map the argument" if converter else "writes are kept in the spool"
+        if converter:
+            lineage.register_converter(Frame, broken)
 
         @track
         def train(d) -> Model:
             return Model(uri="file:///m", name="m")
 
+        level = logging.DEBUG if how.endswith("DEBUG") else logging.WARNING
         try:
-            with caplog.at_level(logging.DEBUG, logger="lineage"), warnings.catch_warnings():
+            with caplog.at_level(level, logger="lineage"), warnings.catch_warnings():
                 warnings.simplefilter("error")
-                train(Frame())
+                train(Frame() if converter else data())
         finally:
-            lineage.unregister_converter(Frame)
-        [traced] = [r for r in caplog.records if r.exc_info and "could not map the argument" in r.getMessage()]
-        assert traced.exc_info[1].args == ("converter broke",)
+            if converter:
+                lineage.unregister_converter(Frame)
+        assert [r.levelname for r in caplog.records if said in r.getMessage() and not r.exc_info] == ["ERROR"]
+        traced = [r.exc_info[1].args for r in caplog.records if r.exc_info and said in r.getMessage()]
+        assert traced == ([("converter broke",)] if level == logging.DEBUG else [])
 
     def test_strict_raises_lineage_failures(self, monkeypatch):
         """lineage.init(strict=True) makes lineage's own failures raise."""
