@@ -989,6 +989,20 @@ class TestCustomClassesWrittenLikeTheBuiltIns:
         with pytest.raises(InvalidTypeError, match=r"Ckpt\.step must be an int, got 'three'"):
             Ckpt(uri="s3://c", name="c", step="three")
 
+    @pytest.mark.parametrize("base", [Artifact, DataSet, Model, Metrics])
+    def test_no_look_up_without_extra_keywords(self, base, monkeypatch):
+        # The hot path: a record made with no extra keywords has no custom
+        # field to set. Looked up always, and passed as **own, Metrics and
+        # Artifact were made some 15% slower.
+        import lineage.records as records
+
+        def looked_up(*args):
+            raise AssertionError("a custom class's fields looked up")
+
+        monkeypatch.setattr(records, "_declared_keywords", looked_up)
+        record = base(uri="s3://c", name="c", labels={"team": "vision"})
+        assert (record.uri, record.labels, record.extra) == ("s3://c", {"team": "vision"}, {})
+
 
 class TestACustomClassRedefiningABuiltInField:
     """A custom class's field named as a built-in one (``uri: int``, ``name:
