@@ -1591,7 +1591,7 @@ def _kept_generator(
 ) -> Any:
     """_track_generator's generator, kept in _generators for the exit handler."""
     stepped: List[Any] = [threading.get_ident(), None]
-    generator = _track_generator(tracked, gen, instance, args, kwargs, scope=scope, stepped=stepped)
+    generator = _track_generator(tracked, gen, instance, args, kwargs, scope, stepped)
     _generators[generator] = stepped
     return generator
 
@@ -1602,8 +1602,8 @@ def _track_generator(
     instance: Any,
     args: Any,
     kwargs: Any,
-    scope: Optional[ExecutionScope] = None,
-    stepped: Optional[List[Any]] = None,
+    scope: Optional[ExecutionScope],
+    stepped: List[Any],
 ) -> Any:
     # A generator function: the execution starts at the first next() and
     # ends when the generator is exhausted, closed or fails. The current
@@ -1611,8 +1611,6 @@ def _track_generator(
     # *scope*: one entered already (a generator made by a plain function).
     # *stepped*: [the thread its last step ran in, its scope once entered]
     # (see _generators: the scope tells the process it belongs to).
-    if stepped is None:
-        stepped = [0, None]
     if scope is None:
         scope = tracked.scope(instance, args, kwargs)
         scope.__enter__()

@@ -243,7 +243,7 @@ def _declared_keywords(record: Any, kwargs: Dict[str, Any]) -> Dict[str, Any]:
     they set the fields, not extra properties (the field was left at its
     default, without a word)."""
     cls = type(record)
-    if not kwargs or cls in _BUILTIN_RECORDS:
+    if cls in _BUILTIN_RECORDS:
         return {}
     names = _declared_by_class.get(cls)
     if names is None:

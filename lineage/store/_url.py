@@ -270,11 +270,13 @@ _PASSWORD_OPTION = re.compile(
 )
 
 
+def _is_password_option(match: re.Match[str]) -> bool:
+    """Whether an option (a match of _QUERY_OPTION) gives a password or another secret."""
+    return bool(match.group(3)) and _PASSWORD_OPTION.fullmatch(urllib.parse.unquote_plus(match.group(2))) is not None
+
+
 def _hide_password_option(match: re.Match[str]) -> str:
-    key = urllib.parse.unquote_plus(match.group(2))
-    if match.group(3) and _PASSWORD_OPTION.fullmatch(key):
-        return f"{match.group(1)}{match.group(2)}=***"
-    return match.group(0)
+    return f"{match.group(1)}{match.group(2)}=***" if _is_password_option(match) else match.group(0)
 
 
 def _password_spans(url: str) -> List[Tuple[int, int]]:
@@ -282,7 +284,7 @@ def _password_spans(url: str) -> List[Tuple[int, int]]:
     URL as written and overlapping ones joined: an option's password holding
     an '@' (host:5432/db?password=p@ss) ended the authority's pattern there,
     and hidden one after the other, the password's end was shown."""
-    spans = [option.span(3) for option in _QUERY_OPTION.finditer(url) if _hide_password_option(option) != option.group(0)]
+    spans = [option.span(3) for option in _QUERY_OPTION.finditer(url) if _is_password_option(option)]
     found = _PASSWORD.match(url)
     if found:
         spans.append((found.end(1), found.start(2)))
