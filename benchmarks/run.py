@@ -92,6 +92,15 @@ TARGETS = [
     ("kubeflow_file", "Kubeflow-era file: two-write call <= 1.2x two raw put_execution", "lineage_2w", "raw_2w", "<=", 1.2),
     ("kubeflow_file", "Kubeflow-era file: short call >= 3x faster than the Kubeflow SDK", "kubeflow", "lineage_1w", ">=", 3.0),
 ]
+#: For a "faster than the Kubeflow SDK" target, the most a client with no
+#: code of its own could reach on this machine, measured in the same run:
+#: the SDK against one raw put_execution of lineage's record, and of the
+#: SDK's own, smaller record (when that is below the bound, no client can
+#: meet the target here, whatever record it writes).
+CEILINGS = {
+    ("sqlite", "kubeflow", "lineage_1w"): ("kubeflow/raw_1w", "kubeflow/raw_1w_kf"),
+    ("kubeflow_file", "kubeflow", "lineage_1w"): ("kubeflow/raw_1w", "kubeflow/raw_1w_kf"),
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -464,7 +473,14 @@ def check_targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     for section, name, a, b, op, bound in TARGETS:
         ratio = results.get(section, {}).get("ratios", {}).get(f"{a}/{b}")
         met = None if ratio is None else (ratio <= bound if op == "<=" else ratio >= bound)
-        out.append({"target": name, "ratio": ratio, "bound": f"{op} {bound}", "met": met})
+        target = {"target": name, "ratio": ratio, "bound": f"{op} {bound}", "met": met}
+        keys = CEILINGS.get((section, a, b))
+        if keys:
+            ratios = results.get(section, {}).get("ratios", {})
+            own, smallest = (ratios.get(key) for key in keys)
+            if own is not None and smallest is not None:
+                target["ceiling"] = {"lineage_record": own, "sdk_record": smallest}
+        out.append(target)
     sizes = results.get("sizes", {}).get("growth")
     if sizes:
         for name in ("lineage_1w", "lineage_2w"):
@@ -585,6 +601,12 @@ def render(results: Dict[str, Any]) -> str:
         for t in targets:
             measured = "n/a" if t["ratio"] is None else f"{t['ratio']:.2f}x"
             met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+            ceiling = t.get("ceiling")
+            if ceiling:
+                met += (
+                    f" (raw MLMD, no client code: {ceiling['lineage_record']:.2f}x with lineage's record, "
+                    f"{ceiling['sdk_record']:.2f}x with the SDK's own)"
+                )
             out.append(f"| {t['target']} | {measured} | {t['bound']} | {met} |")
         out.append("")
     return "\n".join(out)
