@@ -696,12 +696,32 @@ class Artifact:
         # class's definition.
         _check_field_names(cls)
         _claim_type_name(cls)
+        if "__getstate__" not in cls.__dict__ and "__setstate__" not in cls.__dict__:
+            # For a class made with slots=False (attrs writes its own for a
+            # slotted one): attrs' own of its slotted base holds that base's
+            # fields only, and its records pickled and copied without theirs.
+            cls.__getstate__ = Artifact.__getstate__  # type: ignore[method-assign]
+            cls.__setstate__ = Artifact.__setstate__  # type: ignore[method-assign]
         # attrs.define writes a repr of every field (workspace=None,
         # extra={}, create_time=...) over the one records share, which
         # shows the fields that are set: a class's own __repr__ is kept.
         made = cls.__dict__.get("__repr__")
         if getattr(getattr(made, "__code__", None), "co_filename", "").startswith("<attrs generated"):
             cls.__repr__ = Artifact.__repr__  # type: ignore[method-assign]
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # Every field of the record's own class, and what its __dict__ holds
+        # (a class made with slots=False keeps its fields there).
+        state = {name: getattr(self, name) for name in field_names(type(self))}
+        own = getattr(self, "__dict__", None)
+        return {**own, **state} if own else state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        for name, value in state.items():
+            try:
+                object.__setattr__(self, name, value)
+            except AttributeError:  # a field the class no longer has (as attrs' own skips it)
+                pass
 
     @property
     def kwargs(self) -> Dict[str, Any]:

@@ -1068,3 +1068,57 @@ def test_a_class_setting_annotated_as_a_field_is_refused_naming_it(decorator, se
     with pytest.raises(InvalidTypeError, match=rf"Ckpt\.{name} is annotated as a field: .*ClassVar"):
         exec(source, namespace)  # noqa: S102 - a class of another module
         namespace["Ckpt"](uri="u", name="n")
+
+
+@attrs.define(slots=False)
+class LooseParts(DataSet):
+    """A custom DataSet whose fields are kept in its __dict__."""
+
+    ARTIFACT_TYPE_NAME = "acme.org/test/loose_parts"
+    rows: int = 0
+
+
+@attrs.define(slots=False)
+class LooseCheckpoint(Checkpoint):
+    """A slots=False subclass of a slotted custom class."""
+
+    ARTIFACT_TYPE_NAME = "acme.org/test/loose_checkpoint"
+    epoch: int = 0
+
+
+class TestCopiesOfADictClassRecord:
+    """A class made with @attrs.define(slots=False) inherited the
+    __getstate__ attrs writes for a slotted base class, which holds that
+    base's fields only: its records pickled and copied without their own
+    fields (``d.rows`` then raised AttributeError), and one returned from a
+    multiprocessing worker reached the parent so."""
+
+    @staticmethod
+    def records():
+        return [
+            LooseParts(uri="s3://b/parts", name="parts", version="2", rows=5, extra={"source": "web"}),
+            LooseCheckpoint(uri="file:///ckpt", name="ckpt", step=3, config={"a": [1]}, epoch=7),
+        ]
+
+    @pytest.mark.parametrize("how", ["pickle", "copy", "deepcopy"])
+    def test_keep_every_field(self, how):
+        import copy
+        import pickle
+
+        copied = {"pickle": lambda r: pickle.loads(pickle.dumps(r)), "copy": copy.copy, "deepcopy": copy.deepcopy}[how]
+        for record in self.records():
+            record.note = "kept too"  # an attribute of the instance's __dict__, not a field
+            again = copied(record)
+            assert type(again) is type(record)
+            assert attrs.asdict(again) == attrs.asdict(record)
+            assert again.note == "kept too"
+
+    def test_one_logged_and_pickled_is_the_same_artifact_when_logged_again(self, store):
+        import pickle
+
+        record = log_output(store, self.records()[0])
+        again = pickle.loads(pickle.dumps(record))
+        assert (again.id, again.rows, again.extra) == (record.id, 5, {"source": "web"})
+        assert log_output(store, again).id == record.id
+        assert len(store.store.get_artifacts()) == 1
+        assert (store.get_artifact(record.id).rows, store.get_artifact(record.id).extra) == (5, {"source": "web"})
