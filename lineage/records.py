@@ -708,6 +708,10 @@ class Artifact:
         made = cls.__dict__.get("__repr__")
         if getattr(getattr(made, "__code__", None), "co_filename", "").startswith("<attrs generated"):
             cls.__repr__ = Artifact.__repr__  # type: ignore[method-assign]
+        elif made is None and getattr(cls.__repr__, "__wrapped__", cls.__repr__) is Artifact.__repr__:
+            # A class made with slots=False gets attrs' repr after this: a
+            # repr of its own (a copy of the shared one) means attrs writes none.
+            cls.__repr__ = functools.wraps(Artifact.__repr__)(lambda self: Artifact.__repr__(self))  # type: ignore[method-assign]
 
     def __getstate__(self) -> Dict[str, Any]:
         # Every field of the record's own class, and what its __dict__ holds

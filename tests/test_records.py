@@ -288,6 +288,26 @@ class TestRepr:
         assert repr(Frozen(uri="s3://f", name="f")) == "Frozen(uri='s3://f', name='f', rows=0)"
         assert repr(Own(uri="s3://o", name="o")) == "mine"
 
+    def test_a_custom_class_made_with_slots_false_shows_set_fields_too(self):
+        """attrs writes the repr of a class made with slots=False into the
+        class after its definition was seen: it showed workspace=None,
+        extra={}, id=None, create_time=..."""
+
+        @attrs.define(slots=False)
+        class Loose(DataSet):
+            ARTIFACT_TYPE_NAME = "test.org/repr-loose"
+            rows: int = 0
+
+        @attrs.define(slots=False)
+        class LooseOwn(Artifact):
+            ARTIFACT_TYPE_NAME = "test.org/repr-loose-own"
+
+            def __repr__(self) -> str:
+                return "mine"
+
+        assert repr(Loose(uri="s3://l", name="l", rows=3)) == "Loose(uri='s3://l', name='l', rows=3)"
+        assert repr(LooseOwn(uri="s3://o", name="o")) == "mine"
+
 
 class TestBadInput:
     @pytest.mark.parametrize("cls", [DataSet, Model, Metrics, Artifact])
