@@ -617,6 +617,11 @@ def _check_field_names(cls: type) -> None:
 # --------------------------------------------------------------------------- records
 
 
+def _attrs_made(method: Any) -> bool:
+    """Whether *method* is attrs' (or object's default): not one a user wrote."""
+    return method is object.__getstate__ or getattr(method, "__module__", "").startswith("attr")
+
+
 @attrs.define(init=False, repr=False)
 class Artifact:
     """Base of every artifact; usable on its own for a generic artifact.
@@ -696,10 +701,11 @@ class Artifact:
         # class's definition.
         _check_field_names(cls)
         _claim_type_name(cls)
-        if "__getstate__" not in cls.__dict__ and "__setstate__" not in cls.__dict__:
+        if "__getstate__" not in cls.__dict__ and "__setstate__" not in cls.__dict__ and _attrs_made(cls.__getstate__):
             # For a class made with slots=False (attrs writes its own for a
             # slotted one): attrs' own of its slotted base holds that base's
             # fields only, and its records pickled and copied without theirs.
+            # (One a class or mixin of the user's defines is theirs.)
             cls.__getstate__ = Artifact.__getstate__  # type: ignore[method-assign]
             cls.__setstate__ = Artifact.__setstate__  # type: ignore[method-assign]
         # attrs.define writes a repr of every field (workspace=None,

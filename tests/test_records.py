@@ -1142,3 +1142,24 @@ class TestCopiesOfADictClassRecord:
         assert log_output(store, again).id == record.id
         assert len(store.store.get_artifacts()) == 1
         assert (store.get_artifact(record.id).rows, store.get_artifact(record.id).extra) == (5, {"source": "web"})
+
+    def test_a_getstate_of_the_users_own_mixin_is_kept(self):
+        """Only attrs' inherited __getstate__ is replaced: a mixin's own
+        pickling (a user's choice) goes on being used."""
+        import copy
+
+        class Compact:
+            def __getstate__(self):
+                return {"uri": self.uri, "name": self.name, "rows": -1}
+
+            def __setstate__(self, state):
+                for key, value in state.items():
+                    object.__setattr__(self, key, value)
+
+        @attrs.define(slots=False)
+        class Mixed(Compact, DataSet):
+            ARTIFACT_TYPE_NAME = "acme.org/test/mixed_pickling"
+            rows: int = 0
+
+        again = copy.copy(Mixed(uri="s3://m", name="m", rows=5))
+        assert (again.uri, again.rows) == ("s3://m", -1)
