@@ -336,9 +336,20 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
 
 
 def _check_home(parser: argparse.ArgumentParser, home: Optional[str]) -> None:
-    """A --home that is not a folder is a typo: not "nothing spooled"."""
+    """A --home that is not a folder is a typo: not "nothing spooled". A
+    spool folder that cannot be read (another user's: it is made mode 700;
+    a file named spool) is named: it was a traceback."""
+    from lineage.store._spool import spool_dir
+
     if home is not None and not os.path.isdir(home):
         parser.error(f"--home {home!r}: no such folder")
+    folder = spool_dir(home)
+    try:
+        os.listdir(folder)
+    except FileNotFoundError:  # nothing spooled yet
+        pass
+    except OSError as exc:
+        parser.exit(2, f"{parser.prog}: cannot read the spool folder {folder!r}: {exc.strerror or exc}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -141,6 +141,20 @@ class TestCommand:
             assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
             assert f"LINEAGE_HOME={str(afile)!r} is not a folder" in done.stderr
 
+    def test_a_spool_folder_that_cannot_be_read_is_named(self, tmp_path):
+        """A spool folder that cannot be listed (another user's: it is made mode
+        700; here a file named spool) made status and sync end in a traceback."""
+        (tmp_path / "spool").write_text("")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+        for argv in (["status", "--store", "memory://"], ["sync"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "lineage.cli", *argv, "--home", str(tmp_path)],
+                capture_output=True, text=True, timeout=120, env=env,
+            )
+            assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+            said = f"lineage {argv[0]}: cannot read the spool folder {str(tmp_path / 'spool')!r}: Not a directory"
+            assert done.stderr.strip() == said
+
     def test_ls_takes_a_custom_class_name_for_its_type(self, sqlite_url, capsys):
         """-t Checkpoint finds acme.org/checkpoint: ls cannot import the user's class,
         so the type name's last part is matched; an unknown one lists the store's types."""
