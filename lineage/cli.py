@@ -385,6 +385,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except LineageError as exc:
         print(f"lineage {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C on a store that does not answer: a traceback into lineage's
+        # connection code read as a crash. (sync: what it replayed is kept.)
+        print(f"\nlineage {args.command}: interrupted", file=sys.stderr)
+        return 130  # as a shell reports a command ended by SIGINT
     except BrokenPipeError:
         # `lineage ls | head`: the reader has gone, as for any Unix tool.
         # Python would fail again flushing stdout at exit: point it nowhere.

@@ -155,6 +155,25 @@ class TestCommand:
             said = f"lineage {argv[0]}: cannot read the spool folder {str(tmp_path / 'spool')!r}: Not a directory"
             assert done.stderr.strip() == said
 
+    @pytest.mark.parametrize("command", ["ls", "status"])
+    def test_ctrl_c_on_a_store_that_does_not_answer_is_no_traceback(self, command):
+        """Ctrl-C while a server takes the connection and never answers: a
+        traceback into lineage's connection code, as if it had crashed."""
+        import signal
+        import time
+
+        with socket.socket() as silent:
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(5)  # takes connections, never answers
+            url = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/x"
+            argv = [sys.executable, "-m", "lineage.cli", command, "--store", url]
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(2)  # started, and waiting for the server
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=120)
+        assert "Traceback" not in err, err
+        assert (process.returncode, err.strip()) == (130, f"lineage {command}: interrupted")
+
     def test_ls_takes_a_custom_class_name_for_its_type(self, sqlite_url, capsys):
         """-t Checkpoint finds acme.org/checkpoint: ls cannot import the user's class,
         so the type name's last part is matched; an unknown one lists the store's types."""
