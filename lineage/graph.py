@@ -338,8 +338,11 @@ def _iso(milliseconds: Any) -> Optional[str]:
 
 
 def _line(text: str) -> str:
-    """*text* on one line: control characters (a newline in a name) escaped."""
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+    """*text* on one line: control characters (a newline in a name) escaped,
+    and only they (all of "données\t2" was: "donn\xe9es\t2")."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _version_suffix(version: Any) -> str:

@@ -110,6 +110,14 @@ class TestCommand:
         assert "two\\n   7  model  fake v1.2  s3://d/a\\nb" in out[0] and "vv1.2" not in out[0]
         assert out[1].split()[2:4] == ["m", "v3"]
 
+    def test_ls_escapes_only_the_control_characters_of_a_name(self, sqlite_url, capsys):
+        """A tab in a name escaped every other non-ASCII letter of it too:
+        "données\t2" was listed as "donn\xe9es\t2"."""
+        store = lineage.Store(url=sqlite_url)
+        Execution(name="t", workspace=Workspace(store=store, name="w")).log_input(DataSet(uri="s3://d/é", name="données\t2"))
+        assert main(["ls", "--store", sqlite_url, "-w", "w"]) == 0
+        assert "données\\t2  s3://d/é" in capsys.readouterr().out
+
     def test_ls_into_a_pipe_closed_early_ends_quietly(self, sqlite_url):
         """`lineage ls | head -1` printed a BrokenPipeError traceback."""
         store = lineage.Store(url=sqlite_url)
