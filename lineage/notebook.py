@@ -42,7 +42,12 @@ _USAGE = "%%track [NAME] [--workspace WORKSPACE] [--run RUN] [--store URL]"
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext lineage``: register the ``%%track`` cell magic."""
-    ipython.register_magic_function(lambda line, cell: track_cell(ipython, line, cell), magic_kind="cell", magic_name="track")
+
+    def track(line: str, cell: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841 - IPython's mark: the cell's error is shown without this frame
+        return track_cell(ipython, line, cell)
+
+    ipython.register_magic_function(track, magic_kind="cell", magic_name="track")
 
 
 class InvalidMagicLineError(InvalidValueError):
@@ -333,6 +338,9 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
         SyntaxError: the cell is not valid Python here (top-level ``await``
             included); nothing is recorded.
     """
+    # An error of the cell is shown as IPython shows its own magics' (%%time):
+    # without lineage's frames, which read as if lineage had failed.
+    __tracebackhide__ = True  # noqa: F841
     args = _arguments(line)
     name = args.name or "notebook cell"
     source = ipython.transform_cell(cell)

@@ -318,6 +318,21 @@ class TestWhatACellReadsAndMakes:
         assert "raise KeyError('from the cell')" in text
 
 
+def test_an_error_of_the_cell_is_shown_without_lineages_frames(shell, capsys):
+    """Every error in a %%track cell was shown through two frames of
+    lineage/notebook.py (the magic's lambda, and exec), as if lineage had
+    failed; IPython hides its own magics' frames (%%time)."""
+    capsys.readouterr()
+    result = run(shell, "%%track hidden\nfirst = 1\nraise KeyError('from the cell')")
+    assert isinstance(result.error_in_exec, KeyError)
+    shown = capsys.readouterr()
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", shown.out + shown.err)  # IPython's colours
+    assert "raise KeyError('from the cell')" in text and "KeyError" in text
+    assert "notebook.py" not in text and "track_cell" not in text, text
+
+
 class TestFromAReviewOfTheMagic:
     def test_a_cell_runs_when_a_variable_it_reads_cannot_be_looked_into(self, shell, sqlite_url):
         """A dataclass whose field is unset (reading it raises): the cell was
