@@ -82,13 +82,13 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument(
         "--type", "-t", dest="type_name", default=None,
         help="artifact type: a record class name (DataSet, Model, Metrics, or a custom one's) or an MLMD type name "
-        "(default: DataSet, Model and Metrics)",
+        "(default: every type)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
     def run(args: argparse.Namespace) -> int:
         from lineage import _config
-        from lineage.records import DataSet, Metrics, Model, record_classes
+        from lineage.records import record_classes
         from lineage.store import connect
 
         # Only read: a mistyped path or database name must not make a store.
@@ -107,6 +107,7 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                 file=sys.stderr,
             )
             return 1
+        types: List[Optional[str]] = [None]  # every type
         if args.type_name is not None:
             by_class = {cls.__name__.lower(): cls.ARTIFACT_TYPE_NAME for cls in record_classes()}
             type_name = by_class.get(args.type_name.lower(), args.type_name)
@@ -122,18 +123,18 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                     known = sorted({cls.__name__ for cls in record_classes()})
                     print(
                         f"lineage ls: no artifact type {args.type_name!r} in {conn.url.redacted()} "
-                        f"(record classes: {', '.join(known)}; its artifact types: {', '.join(stored)})",
+                        f"(record classes: {', '.join(known)}; "
+                        + (f"its artifact types: {', '.join(stored)})" if stored else "it holds no artifact type)"),
                         file=sys.stderr,
                     )
                     return 1
                 else:
                     types = [matches[0]]
-        else:
-            types = [c.ARTIFACT_TYPE_NAME for c in (DataSet, Model, Metrics)]
         rows: List[Dict[str, Any]] = []
         for type_name in types:
             for row in reader.list_workspace(info["id"], type_name):
-                row["type"] = type_name
+                if type_name is not None:
+                    row["type"] = type_name
                 rows.append(row)
         if args.json:
             print(json.dumps(_json_safe(rows), indent=2, default=str, allow_nan=False))

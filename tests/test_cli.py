@@ -203,6 +203,42 @@ class TestCommand:
         done = cli("ls", "--store", sqlite_url, "-w", "w", "-t", "Chekpoint")
         assert (done.returncode, "its artifact types: acme.org/checkpoint" in done.stderr) == (1, True), done.stderr
 
+    def test_ls_lists_every_type_by_default(self, sqlite_url, capsys):
+        """Plain ls listed DataSet, Model and Metrics only: a workspace of a
+        custom class's records (or another tool's types) printed nothing and
+        exited 0, as if it were empty."""
+        import attrs
+
+        @attrs.define
+        class Shard(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/shard"
+            rows: int = 0
+
+        store = lineage.Store(url=sqlite_url)
+        ex = Execution(name="t", workspace=Workspace(store=store, name="w"))
+        ex.log_input(DataSet(uri="s3://d", name="d"))
+        ex.log_output(Shard(uri="s3://s", name="s", rows=3))
+        ex.log_output(Model(uri="file:///m", name="m"))
+        assert main(["ls", "--store", sqlite_url, "-w", "w"]) == 0
+        assert [line.split()[1:3] for line in capsys.readouterr().out.splitlines()] == [
+            ["data_set", "d"], ["shard", "s"], ["model", "m"]
+        ]
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        assert [(row["type"], row["name"]) for row in rows] == [
+            (DataSet.ARTIFACT_TYPE_NAME, "d"), ("acme.org/shard", "s"), (Model.ARTIFACT_TYPE_NAME, "m")
+        ]
+        assert rows[1]["rows"] == 3
+
+    def test_ls_of_a_type_in_a_store_with_none_says_so(self, tmp_path, capsys):
+        """-t on a store holding no artifact type ended its error with
+        "its artifact types: )"."""
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+        Workspace(store=lineage.Store(url=url), name="w")
+        assert main(["ls", "--store", url, "-w", "w", "-t", "Nothing"]) == 1
+        err = capsys.readouterr().err
+        assert "its artifact types" not in err and err.rstrip().endswith("it holds no artifact type)"), err
+
     def test_ls_json_is_json_when_a_metric_is_nan(self, sqlite_url, capsys):
         """A NaN metric (another tool wrote it: the Kubeflow SDK took NaN) was printed
         as a bare NaN, which JSON parsers refuse; it is the string "NaN"."""

@@ -84,20 +84,32 @@ class Reader:
         # spaces: keep exact matches only.
         return self.records([p for p in found if p.uri == (stored if codec.escaped_by_lineage(p) else uri)])
 
-    def list_workspace(self, workspace_id: int, type_name: str, home: Optional[str] = None) -> List[Dict[str, Any]]:
+    def list_workspace(self, workspace_id: int, type_name: Optional[str], home: Optional[str] = None) -> List[Dict[str, Any]]:
         """Flat dicts of the artifacts of one type attributed to a workspace.
 
         Args:
+            type_name: None for every type (each row then names its type
+                under ``"type"``).
             home: Keep only artifacts whose own workspace (``__kf_workspace__``,
                 where they were first logged) is this one, as the Kubeflow
                 SDK's ``Workspace.list`` does; None keeps the inputs used
                 there too.
         """
-        artifact_type = self._call("get_artifact_type", type_name)
-        if artifact_type is None:
-            return []
-        protos = self._call("get_artifacts_by_context", workspace_id, _by_id()) or []
-        rows = [codec.flat(p) for p in protos if p.type_id == artifact_type.id]
+        if type_name is None:
+            protos = self._call("get_artifacts_by_context", workspace_id, _by_id()) or []
+            type_ids = sorted({p.type_id for p in protos})
+            names = {t.id: t.name for t in (self._call("get_artifact_types_by_id", type_ids) if type_ids else None) or ()}
+            rows = []
+            for proto in protos:
+                row = codec.flat(proto)
+                row["type"] = names.get(proto.type_id, str(proto.type_id))
+                rows.append(row)
+        else:
+            artifact_type = self._call("get_artifact_type", type_name)
+            if artifact_type is None:
+                return []
+            protos = self._call("get_artifacts_by_context", workspace_id, _by_id()) or []
+            rows = [codec.flat(p) for p in protos if p.type_id == artifact_type.id]
         if home is not None:
             rows = [row for row in rows if row.get("workspace") == home]
         return rows
