@@ -140,6 +140,28 @@ class TestParse:
         assert "postgresql://u:***@h:5432/db" == parse_store_url("postgresql://u:secret@h:5432/db").redacted()
 
 
+    def test_a_folder_is_refused_naming_it(self, tmp_path):
+        """Store(url="sqlite:////some/folder") was taken, and every write
+        then failed: "unable to open database file"."""
+        for url in (f"sqlite:///{tmp_path}", f"file://{tmp_path}"):
+            with pytest.raises(InvalidStoreURLError, match=f"'{tmp_path}' is a folder: name the database file"):
+                lineage.Store(url=url)
+        with pytest.raises(InvalidStoreURLError, match="is a folder"):
+            lineage.track(store=f"sqlite:///{tmp_path}")(lambda: None)  # at decoration, not at the first call
+        assert parse_store_url(f"sqlite:///{tmp_path}/new.db").path == f"{tmp_path}/new.db"
+
+    @pytest.mark.parametrize("url", ["sqlite:///x.db ", " sqlite:///x.db", "memory://\n", "postgresql://u@h/db\t"])
+    def test_white_space_around_a_url_is_refused(self, url, tmp_path, monkeypatch):
+        """A stray space (LINEAGE_STORE="sqlite:///x.db ") made a file named
+        "x.db " and the records went there."""
+        monkeypatch.chdir(tmp_path)
+        with pytest.raises(InvalidStoreURLError, match="starts or ends with white space"):
+            parse_store_url(url)
+        with pytest.raises(InvalidStoreURLError):
+            lineage.Store(url=url)
+        assert os.listdir(tmp_path) == []
+
+
 class TestConnectionConfig:
     def test_sqlite(self, tmp_path):
         """A sqlite URL opens (and creates) its file read-write."""

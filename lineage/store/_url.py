@@ -346,6 +346,10 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
     if not isinstance(url, str):
         raise InvalidTypeError(f"store URL must be a str, got {describe(url)}")
     _check_chars(url, url, "the URL")
+    if url != url.strip():
+        # A copy-paste's stray space (LINEAGE_STORE="sqlite:///x.db "): a file
+        # named "x.db " was made, and the records went there.
+        raise _bad(url, "it starts or ends with white space")
     if "://" not in url:
         raise _bad(url, "missing '<scheme>://'")
     scheme_text, rest = url.split("://", 1)
@@ -355,7 +359,7 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         authority, _, path = rest.partition("/")
         if authority not in ("", "localhost") or not path or path.endswith("/"):
             raise _bad(url, "expected file:///absolute/path.db")
-        return StoreURL(scheme="sqlite", path=_sqlite_path(url, "/" + path))
+        return StoreURL(scheme="sqlite", path=_not_a_folder(url, _sqlite_path(url, "/" + path)))
     scheme = _ALIASES.get(scheme_text.lower(), scheme_text.lower())
     if scheme not in SCHEMES:
         raise _bad(url, f"unknown scheme {scheme_text!r}")
@@ -370,7 +374,7 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         path = _sqlite_path(url, rest[1:])
         if not path or path.endswith("/"):
             raise _bad(url, "missing the database file path")
-        return StoreURL(scheme="sqlite", path=os.path.expanduser(path))
+        return StoreURL(scheme="sqlite", path=_not_a_folder(url, os.path.expanduser(path)))
 
     if "#" in rest:
         # urllib keeps a fragment aside and the store would be used without
@@ -504,6 +508,14 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         database=database,
         options=query,
     )
+
+
+def _not_a_folder(url: str, path: str) -> str:
+    """*path*, refused if it is a folder: Store() took one, and every write
+    then failed ("unable to open database file")."""
+    if os.path.isdir(path):
+        raise _bad(url, f"{path!r} is a folder: name the database file, e.g. {os.path.join(path, 'lineage.db')!r} in it")
+    return path
 
 
 def _sqlite_path(url: str, text: str) -> str:
