@@ -1300,3 +1300,60 @@ def test_a_replayed_write_with_a_double_the_store_rounds_is_present(tmp_path, sq
     first, again = sync_twice(home, sqlite_url)
     assert (first.written, first.present, first.failed) == (2, 0, [])
     assert (again.written, again.present, again.failed) == (0, 2, [])
+
+
+DISK_FILLS_UP = """
+import os, resource, signal, sys, time
+import lineage
+from lineage import Metrics, track
+
+db = sys.argv[1]
+lineage.init(store=f"sqlite:///{db}", workspace="w", start_delay=0)
+
+@track
+def produce(i: int) -> Metrics:
+    return Metrics(uri=f"file:///m/{i}", name=f"m{i}")
+
+@track
+def consume(m: Metrics) -> None:
+    return None
+
+first = produce(0)
+# The disk fills up: the store's files can grow no more (the spool's, small, can).
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (os.path.getsize(db + "-wal") // 2, resource.RLIM_INFINITY))
+second = produce(1)
+consume(second)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+third = produce(2)
+consume(third)
+"""
+
+
+def test_a_disk_that_fills_up_under_a_sqlite_store_loses_no_record(tmp_path):
+    """A SQLite store whose disk filled up ("disk I/O error" on COMMIT) left
+    MLMD's connection in its transaction: that write and every later one of
+    the process were refused ("Transaction already open.") and lost, even
+    once the disk had room again. The connection is opened anew, the writes
+    spooled meanwhile and replayed: every call is stored, once, with its edge."""
+    home = tmp_path / "home"
+    db = tmp_path / "store.db"
+    env = worker_env(home, f"sqlite:///{db}", LINEAGE_RETRY_SECONDS="1")
+    done = subprocess.run([sys.executable, "-c", DISK_FILLS_UP, str(db)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Transaction already open" not in done.stderr
+    store = embedded(f"sqlite:///{db}")
+    executions = store.get_executions()
+    assert sorted(e.properties["name"].string_value for e in executions) == ["consume", "consume", "produce", "produce", "produce"]
+    assert {e.last_known_state for e in executions} == {pb.Execution.COMPLETE}
+    by_id = {a.id: a.uri for a in store.get_artifacts()}
+    assert sorted(by_id.values()) == ["file:///m/0", "file:///m/1", "file:///m/2"]
+    names = {e.id: e.properties["name"].string_value for e in executions}
+    edges = sorted((names[ev.execution_id], pb.Event.Type.Name(ev.type), by_id[ev.artifact_id])
+                   for ev in store.get_events_by_execution_ids(list(names)))
+    assert edges == [
+        ("consume", "INPUT", "file:///m/1"), ("consume", "INPUT", "file:///m/2"),
+        ("produce", "OUTPUT", "file:///m/0"), ("produce", "OUTPUT", "file:///m/1"), ("produce", "OUTPUT", "file:///m/2"),
+    ]
+    assert _spool.spool_files(str(home)) == []

@@ -219,7 +219,12 @@ def _connect_error(exc: BaseException) -> bool:
         for marker in ("could not connect", "connection refused", "can't connect", "failed to connect",
                        "connection to server", "lost connection", "server has gone away", "no such host",
                        "server closed the connection", "terminating connection", "connection pointer is null",
-                       "no connection to the server", "broken pipe", "connection reset", "the database system is")
+                       "no connection to the server", "broken pipe", "connection reset", "the database system is",
+                       # A disk that failed or filled up under the store (SQLite: "disk I/O error" on
+                       # COMMIT left MLMD's connection in its transaction: every later write was refused,
+                       # "Transaction already open.", and lost, even once the disk had room again).
+                       "disk i/o error", "database or disk is full", "no space left on device",
+                       "transaction already open")
     )
 
 
