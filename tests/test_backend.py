@@ -121,3 +121,20 @@ class TestServerErrorsQuotingConnectionWords:
         finally:
             server.stop()
         assert "lost its connection" not in server.output
+
+
+def test_mlmd_lines_about_a_lost_connection_lineage_recovers_from_are_dropped(caplog):
+    """MLMD logs every INTERNAL error it makes; a lost connection (a PostgreSQL
+    restart, a full disk under SQLite) is retried by lineage, then spooled
+    with its own warning: MLMD's line was printed on the user's stderr
+    besides, even when the retry succeeded. Other errors still show."""
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        mlmd_errors.make_exception(
+            "PostgreSQL metadata source error: FATAL:  terminating connection due to administrator command",
+            mlmd_errors.INTERNAL,
+        )
+        mlmd_errors.make_exception("Error when executing query: disk I/O error query: COMMIT;", mlmd_errors.INTERNAL)
+        mlmd_errors.make_exception("Error when executing query: no such table: Foo", mlmd_errors.INTERNAL)
+    assert [r.getMessage() for r in caplog.records] == [
+        "mlmd client InternalError: Error when executing query: no such table: Foo"
+    ]

@@ -45,7 +45,8 @@ class _QuietMLMDRetries(logging.Filter):
     unique-index race on PostgreSQL/MySQL (and "... deadlock ..." for every
     lock-order conflict). lineage retries the first and the last and
     re-reads after the second, so under contention they were a stream of
-    false alarms on the user's stderr. Other INTERNAL errors still show.
+    false alarms on the user's stderr. So is a lost connection (retried,
+    then spooled with a warning of lineage's). Other INTERNAL errors still show.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -62,8 +63,13 @@ class _QuietMLMDRetries(logging.Filter):
         # The backslash probe (check_mangling) fails by design on a service
         # with PostgreSQL behind it: that is its answer, not an error
         # (PostgreSQL quotes it cut: "... 'E'lineage-pr...").
+        # A lost connection (a database restarted, a full disk) is retried,
+        # then spooled with lineage's own warning, which names it: MLMD's
+        # line ("mlmd client InternalError: ... terminating connection") was
+        # told besides, on the user's stderr, even when the retry succeeded.
         return not any(
-            _unique_violation(Exception(arg)) or _conflict(Exception(arg)) or "lineage-pr" in str(arg)
+            _unique_violation(Exception(arg)) or _conflict(Exception(arg)) or _connect_error(Exception(arg))
+            or "lineage-pr" in str(arg)
             for arg in record.args or ()
         )
 
