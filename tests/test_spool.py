@@ -1357,3 +1357,55 @@ def test_a_disk_that_fills_up_under_a_sqlite_store_loses_no_record(tmp_path):
         ("produce", "OUTPUT", "file:///m/0"), ("produce", "OUTPUT", "file:///m/1"), ("produce", "OUTPUT", "file:///m/2"),
     ]
     assert _spool.spool_files(str(home)) == []
+
+
+SPOOLS_BEHIND_A_LOCK = """
+import logging, subprocess, sys, time, warnings
+import lineage
+from lineage import Metrics, track
+
+db = sys.argv[1]
+lineage.init(store=f"sqlite:///{db}", workspace="w", start_delay=0)
+
+@track
+def produce(i: int) -> Metrics:
+    return Metrics(uri=f"file:///m/{i}", name=f"m{i}")
+
+produce(0)
+locker = subprocess.Popen(
+    [sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+     "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)", db],
+    stdout=subprocess.PIPE, text=True,
+)
+locker.stdout.readline()
+told = warnings.showwarning
+
+def showwarning(*args, **kwargs):
+    # The replay, started with the write, meets the lock before the warning
+    # is told (MLMD logs its retries through absl, which puts a handler on
+    # the root logger while it retries).
+    deadline = time.monotonic() + 10
+    while not logging.root.handlers and time.monotonic() < deadline:
+        time.sleep(0.001)
+    told(*args, **kwargs)
+
+warnings.showwarning = showwarning
+produce(1)
+locker.kill()
+locker.wait()
+"""
+
+
+def test_the_spool_warning_is_told_once_when_the_replay_meets_the_store_first(tmp_path):
+    """The replay thread starts with the first spooled write, and MLMD's
+    logging of its failures (absl) puts a handler on the root logger while
+    it retries: the warning saying where the spool is, told just after, was
+    then also logged, as if the user had set up logging: twice on stderr."""
+    db = tmp_path / "store.db"
+    env = worker_env(tmp_path / "home", f"sqlite:///{db}", LINEAGE_RETRY_SECONDS="2", LINEAGE_EXIT_DRAIN_SECONDS="5")
+    done = subprocess.run([sys.executable, "-c", SPOOLS_BEHIND_A_LOCK, str(db)], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("is unreachable") == 1, done.stderr
+    assert "writes are kept in the spool" in done.stderr
+    assert len(embedded(f"sqlite:///{db}").get_executions()) == 2  # replayed once the lock is gone

@@ -194,6 +194,11 @@ class Spool:
                         MEMORY_LIMIT,
                     )
             first, self._warned = not self._warned, True
+            # Asked before the replay starts: MLMD's logging of the replay's
+            # failures (absl) puts a handler on the root logger while it
+            # retries, and the warning was then logged too, as if the user
+            # had set up logging (told twice).
+            configured = first and logging_configured(log)
             if self._drainer is None or not self._drainer.is_alive():
                 self._drainer = threading.Thread(target=self._drain_loop, name="lineage-spool-drainer", daemon=True)
                 self._drainer.start()
@@ -214,7 +219,7 @@ class Spool:
                 )
             # Logged too only where logging is set up (else it would be printed
             # twice: the warning says it), and not when it was logged instead.
-            if not warn_never_raised(message) and logging_configured(log):
+            if not warn_never_raised(message) and configured:
                 log.warning(message)
 
     def _drain_loop(self) -> None:
