@@ -1409,3 +1409,33 @@ def test_the_spool_warning_is_told_once_when_the_replay_meets_the_store_first(tm
     assert done.stderr.count("is unreachable") == 1, done.stderr
     assert "writes are kept in the spool" in done.stderr
     assert len(embedded(f"sqlite:///{db}").get_executions()) == 2  # replayed once the lock is gone
+
+
+def test_the_spool_warning_gives_the_reason_not_mlmds_dump_of_the_write(sqlite_url, monkeypatch, tmp_path):
+    """A SQLite store another process holds locked: the warning quoted MLMD's
+    message whole, every property of the execution (its provenance, the
+    command line) before the reason, a line of over a thousand characters."""
+    monkeypatch.setenv("LINEAGE_RETRY_SECONDS", "0.5")
+    monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.3")
+    lineage.init(store=sqlite_url, workspace="w", start_delay=0)
+    produce("lock", 0)
+    db = sqlite_url[len("sqlite:///"):]
+    locker = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+         "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(60)", db],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
+        with pytest.warns(lineage.LineageWarning, match="unreachable") as told:
+            produce("lock", 1)
+    finally:
+        locker.kill()
+        locker.wait()
+        locker.stdout.close()
+    [message] = [str(w.message) for w in told]
+    assert "AbortedError: Concurrent writes aborted after max number of retries" in message
+    assert "Cannot create node" not in message and "provenance" not in message
+    assert message.endswith("and retried in the background (`lineage sync` replays what is left)")
+    assert len(message) < 400 + len(sqlite_url) * 2 + len(str(tmp_path)), message
+    assert connect(sqlite_url).writer.spool.drain(30)

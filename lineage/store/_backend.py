@@ -817,6 +817,17 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+# MLMD puts the whole node it could not write before the reason ("Cannot create
+# node for type_id: 10 ... (every property) ...Concurrent writes aborted ..."),
+# and the SQL after it ("... query: INSERT INTO ..."): a message of a
+# thousand characters, the reason lost in it.
+_NODE_DUMP = re.compile(r"Cannot (?:create|update) node for .*?(?=Error when executing query:|Concurrent writes aborted)")
+_SQL = re.compile(r"(Error when executing query: .*?) query: .*")
+
+
 def _first_line(exc: Optional[BaseException]) -> str:
-    return str(exc).strip().splitlines()[0] if exc is not None and str(exc).strip() else type(exc).__name__
+    if exc is None or not str(exc).strip():
+        return type(exc).__name__
+    line = str(exc).strip().splitlines()[0]
+    return _SQL.sub(r"\1", _NODE_DUMP.sub("", line, count=1), count=1)
 
