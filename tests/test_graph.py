@@ -445,6 +445,29 @@ class TestGraphOfOddStores:
         [event] = graph.to_openlineage()
         assert event["eventType"] == "COMPLETE" and event["inputs"] == [{"namespace": "gs://ex", "name": "/"}]
 
+    def test_an_artifact_a_running_execution_of_another_tool_is_writing_has_that_producer(self, store):
+        """TFX registers the outputs of a running execution as PENDING_OUTPUT
+        events: the walk followed OUTPUT ones only, and the artifact showed
+        no producer (the graph's own edges count PENDING_OUTPUT as an output)."""
+        mlmd = store.store
+        examples = mlmd.put_artifact_type(pb.ArtifactType(name="Examples"))
+        trainer = mlmd.put_execution_type(pb.ExecutionType(name="tfx.Trainer"))
+        [source, output] = mlmd.put_artifacts(
+            [pb.Artifact(type_id=examples, uri="gs://ex"), pb.Artifact(type_id=examples, uri="gs://model")]
+        )
+        [execution_id] = mlmd.put_executions([pb.Execution(type_id=trainer, last_known_state=pb.Execution.RUNNING)])
+        mlmd.put_events([
+            pb.Event(artifact_id=source, execution_id=execution_id, type=pb.Event.INPUT),
+            pb.Event(artifact_id=output, execution_id=execution_id, type=pb.Event.PENDING_OUTPUT),
+        ])
+        graph = store.lineage(output)
+        assert (list(graph.executions), graph.producers(output), graph.inputs(execution_id)) == (
+            [execution_id], [execution_id], [source]
+        )
+        assert "tfx.Trainer #" in graph.to_text() and "RUNNING" in graph.to_text()
+        [event] = graph.to_openlineage()
+        assert event["eventType"] == "RUNNING" and event["outputs"] == [{"namespace": "gs://model", "name": "/"}]
+
     def test_openlineage_export_takes_any_uri(self, store):
         """A "[" in a uri's host made urlsplit raise (the whole export failed);
         a newline in a uri was dropped (two uris, one dataset)."""

@@ -197,7 +197,9 @@ class Reader:
         return {"artifacts": artifacts, "artifact_types": types, "executions": executions, "edges": edges, "truncated": truncated}
 
 
-_OUTPUTS = (pb.Event.OUTPUT, pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT)
+# PENDING_OUTPUT: what a running execution is writing (TFX registers its
+# outputs so); the graph's edges count it as an output too.
+_OUTPUTS = (pb.Event.OUTPUT, pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT, pb.Event.PENDING_OUTPUT)
 _INPUTS = (pb.Event.INPUT, pb.Event.DECLARED_INPUT, pb.Event.INTERNAL_INPUT)
 
 
