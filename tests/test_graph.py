@@ -120,6 +120,38 @@ class TestWalk:
             other.describe_lineage(model)
 
 
+class TestOnEveryBackend:
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
+    def test_a_graph_lists_its_nodes_in_the_same_order_on_every_backend(self, backend, tmp_path):
+        """Executions of a level (and artifacts) in id order: PostgreSQL
+        answered get_executions_by_id in another order than SQLite, and the
+        JSON, DOT, Mermaid and OpenLineage exports of one graph differed."""
+        from tests import backends
+
+        url = backends.make_url(backend, tmp_path)
+        lineage.init(store=url, workspace="order", strict=True, start_delay=0)
+        a = DataSet(uri="s3://order/a", name="a")
+        with lineage.execution("split") as ex:
+            ex.log_input(a)
+            parts = [ex.log_output(DataSet(uri=f"s3://order/p{i}", name=f"p{i}")) for i in range(5)]
+        with lineage.execution("left") as ex:
+            for part in reversed(parts):
+                ex.log_input(part)
+            left = ex.log_output(DataSet(uri="s3://order/left", name="left"))
+        with lineage.execution("right") as ex:
+            ex.log_input(a)
+            ex.log_input(parts[2])
+            right = ex.log_output(DataSet(uri="s3://order/right", name="right"))
+        with lineage.execution("join") as ex:
+            ex.log_input(right)
+            ex.log_input(left)
+            model = ex.log_output(Model(uri="s3://order/m", name="m"))
+        data = lineage.Store(url=url).lineage(model).to_dict()
+        names = {e["id"]: e["name"] for e in data["executions"]}
+        assert [names[e["id"]] for e in data["executions"]] == ["join", "left", "right", "split"]
+        assert [a["id"] for a in data["artifacts"]] == sorted(a["id"] for a in data["artifacts"])
+
+
 class TestWhatIsShown:
     def test_params_named_as_lineages_own_properties_do_not_cover_them(self, store):
         """A parameter __kf_run__ or a **kwargs item "lineage.end_time" is kept

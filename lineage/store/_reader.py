@@ -180,7 +180,9 @@ class Reader:
                 truncated = True  # there is more upstream, not followed
                 break
             depth += 1
-            for summary in self.executions(producers):
+            # In id order: PostgreSQL answers in another order than SQLite
+            # (the exports of one graph differed from one backend to another).
+            for summary in sorted(self.executions(producers), key=lambda summary: summary["id"]):
                 executions[summary["id"]] = summary
             inputs = self._call("get_events_by_execution_ids", producers) or []
             frontier = []
@@ -190,7 +192,8 @@ class Reader:
                     seen_artifacts.add(event.artifact_id)
                     frontier.append(event.artifact_id)
         types: Dict[int, str] = {}
-        for proto in self._call("get_artifacts_by_id", sorted(seen_artifacts | {a for a, _, _ in edges})) or []:
+        protos = self._call("get_artifacts_by_id", sorted(seen_artifacts | {a for a, _, _ in edges})) or []
+        for proto in sorted(protos, key=lambda proto: proto.id):
             type_name = proto.type or self.artifact_type_name(proto.type_id)
             artifacts[proto.id] = self._record(proto, type_name)
             types[proto.id] = type_name
