@@ -310,8 +310,9 @@ def _mermaid_label(lines: List[str]) -> str:
     """Text inside a Mermaid ``"..."`` label: entity codes for what Mermaid reads as syntax."""
     out = []
     for line in lines:
-        # A backquote after the opening quote starts a Markdown string.
-        for char, code in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
+        # A backquote after the opening quote starts a Markdown string; labels
+        # are drawn as HTML, where "&amp;" is "&".
+        for char, code in (("#", "#35;"), ("&", "#38;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
             line = line.replace(char, code)
         out.append(line.replace("\r", "").replace("\n", "<br/>"))
     return "<br/>".join(out)

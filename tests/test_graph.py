@@ -382,6 +382,12 @@ class TestExportDetails:
         assert "`" not in mermaid and "#96;code#96;" in mermaid
 
 
+    def test_an_entity_in_a_name_is_text_in_mermaid(self):
+        """Mermaid draws labels as HTML: "R&amp;D" was drawn "R&D" (and "&lt;b&gt;" as "<b>")."""
+        mermaid = self.graph(name="R&amp;D &lt;b&gt;", uri="s3://b/a&b").to_mermaid()
+        assert "&" not in mermaid
+        assert "R#38;amp;D #38;lt;b#38;gt;<br/>s3://b/a#38;b" in mermaid
+
 class TestGraphOfOddStores:
     def test_a_record_logged_to_another_store_is_not_shown_as_this_stores_artifact_of_its_id(self, store, tmp_path):
         """Store B's artifact #1 is not the lineage of a record logged to store A with id 1."""
