@@ -296,14 +296,23 @@ _STATE_COLORS = {"COMPLETE": "#d9f2d9", "CACHED": "#d9f2d9", "FAILED": "#f8d0d0"
 _OPENLINEAGE_STATES = {"COMPLETE": "COMPLETE", "CACHED": "COMPLETE", "FAILED": "FAIL", "CANCELED": "ABORT", "RUNNING": "RUNNING", "NEW": "START"}
 
 
+# Not XML: Graphviz put them in its SVG as they were (and a NUL ended the DOT).
+_DOT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Graphviz reads no quoted string past 16,384 bytes: 3,000 characters are at
+# most 15,000 bytes escaped ("&" is "&amp;").
+_DOT_PIECE = 3000
+
+
 def _dot_label(lines: List[str]) -> str:
-    """A DOT string: quotes and backslashes escaped, one label line per item."""
+    """A DOT string: quotes and backslashes escaped, one label line per item,
+    control characters shown as escapes, in pieces joined by DOT's "+"."""
+    text = _DOT_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), "\n".join(lines).replace("\r", ""))
     # "&" too: Graphviz reads HTML entities in any label ("R&amp;D" was drawn "R&D").
     escaped = [
-        line.replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "")
-        for line in lines
+        text[i : i + _DOT_PIECE].replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        for i in range(0, max(len(text), 1), _DOT_PIECE)
     ]
-    return '"' + "\\n".join(escaped) + '"'
+    return " + ".join(f'"{piece}"' for piece in escaped)
 
 
 def _mermaid_label(lines: List[str]) -> str:
