@@ -348,11 +348,11 @@ def _iso(milliseconds: Any) -> Optional[str]:
 
 
 def _line(text: str) -> str:
-    """*text* on one line: control characters (a newline in a name) escaped,
-    and only they (all of "données\t2" was: "donn\xe9es\t2")."""
+    """*text* on one line: control characters (a newline in a name) and
+    backslashes escaped, other characters as they are ("modèle", not "mod\\xe8le")."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _version_suffix(version: Any) -> str:

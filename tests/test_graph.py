@@ -237,6 +237,22 @@ class TestWhatIsShown:
         assert len(lines) == 3
         assert "two\\nlines" in lines[1] and "note=a\\nb" in lines[1]
 
+    def test_a_line_with_a_control_character_keeps_its_other_characters_readable(self, store):
+        """A newline or tab in a name or a param value escaped every non-ASCII
+        character of it too: a prompt "提示\\n第二行" was shown as
+        "\\u63d0\\u793a\\n\\u7b2c...", "modèle" as "mod\\xe8le"."""
+
+        @track(name="entraîner\nmodèle")
+        def fit(d: DataSet, prompt: str = "", path: str = "") -> Model:
+            return Model(uri="s3://odd/modèle\t🚀", name="m")
+
+        model = fit(DataSet(uri="s3://odd/in", name="d"), prompt="提示\n第二行", path="C:\\new\tdir")
+        lines = store.describe_lineage(model).splitlines()
+        assert lines[0].endswith("s3://odd/modèle\\t🚀")
+        assert lines[1].startswith("└─ entraîner\\nmodèle #")
+        assert "prompt=提示\\n第二行" in lines[1]
+        assert "path=C:\\\\new\\tdir" in lines[1]  # a backslash of the text is told from an escape
+
     def test_failed_executions_carry_their_error_in_the_json(self, store):
         """to_dict keeps each execution's properties (the error of a FAILED
         one, its params): they were left out."""
