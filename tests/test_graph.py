@@ -203,6 +203,36 @@ class TestWhatIsShown:
         assert event["eventTime"].endswith("Z") and event["eventTime"][:2] == "20"
         assert event["inputs"] == [{"namespace": "gs://ex", "name": "/"}]
 
+    def test_a_struct_another_tool_stored_with_nan_or_infinity_is_read(self, store):
+        """json_format refuses NaN and infinities in a Struct: reading another
+        tool's artifact holding one raised a bare ValueError (lineage() and
+        get_artifact() failed)."""
+        import math
+
+        from google.protobuf import struct_pb2
+
+        mlmd = store.store
+        stats_type = mlmd.put_artifact_type(pb.ArtifactType(name="Stats"))
+        trainer = mlmd.put_execution_type(pb.ExecutionType(name="Trainer"))
+        stats = pb.Artifact(type_id=stats_type, uri="gs://stats")
+        summary = struct_pb2.Struct()
+        summary.update({"loss": float("nan"), "bounds": [float("-inf"), 1, None], "nested": {"ok": True, "max": float("inf")}})
+        stats.custom_properties["summary"].struct_value.CopyFrom(summary)
+        [stats_id] = mlmd.put_artifacts([stats])
+        stats.id = stats_id  # sent whole: an update without a property deletes it
+        mlmd.put_execution(
+            pb.Execution(type_id=trainer, name="t", last_known_state=pb.Execution.COMPLETE),
+            [(stats, pb.Event(type=pb.Event.OUTPUT))],
+            [],
+        )
+        record = store.get_artifact(stats_id)
+        value = record.extra["summary"]
+        assert math.isnan(value["loss"]) and value["bounds"] == [float("-inf"), 1.0, None]
+        assert value["nested"] == {"ok": True, "max": float("inf")}
+        graph = store.lineage(stats_id)
+        assert [a["uri"] for a in graph.to_dict()["artifacts"]] == ["gs://stats"]
+        assert "gs://stats" in graph.to_text()
+
     def test_openlineage_run_ids_of_executions_without_external_id_differ_across_stores(self, tmp_path):
         """Two stores' plain-MLMD execution 1 are two runs (their id alone made one run id);
         each keeps its run id from export to export."""

@@ -372,9 +372,7 @@ def from_value(value: pb.Value, text: Any = decode) -> Any:
     if which == "bool_value":
         return value.bool_value
     if which == "struct_value":
-        from google.protobuf import json_format
-
-        return _decode_json_strings(json_format.MessageToDict(value.struct_value), text)
+        return _decode_json_strings(_struct_dict(value.struct_value), text)
     if which == "proto_value":
         packed = value.proto_value
         if packed.Is(wrappers_pb2.StringValue.DESCRIPTOR):
@@ -382,13 +380,29 @@ def from_value(value: pb.Value, text: Any = decode) -> Any:
             packed.Unpack(text)
             return text.value  # stored raw, see _spilled()
         if packed.Is(struct_pb2.Struct.DESCRIPTOR):
-            from google.protobuf import json_format
-
             struct = struct_pb2.Struct()
             packed.Unpack(struct)
-            return _decode_json_strings(json_format.MessageToDict(struct), text)
+            return _decode_json_strings(_struct_dict(struct), text)
         return packed.SerializeToString()
     return None
+
+
+def _struct_dict(struct: struct_pb2.Struct) -> Dict[str, Any]:
+    """A Struct as Python values, as ``json_format.MessageToDict`` gives them
+    (numbers as floats), but NaN and infinities kept: another tool's struct
+    holding one raised ValueError there, and reading its artifact failed."""
+    return {key: _struct_value(item) for key, item in struct.fields.items()}
+
+
+def _struct_value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return _struct_dict(value.struct_value)
+    if kind == "list_value":
+        return [_struct_value(item) for item in value.list_value.values]
+    if kind in (None, "null_value"):
+        return None
+    return getattr(value, kind)
 
 
 def _numbers(prefix: str, mapping: Optional[Mapping[str, Any]]) -> List[Tuple[str, Any]]:
@@ -888,9 +902,7 @@ def _raw_value(value: pb.Value) -> Any:
     if which in ("string_value", "int_value", "double_value", "bool_value"):
         return getattr(value, which)
     if which == "struct_value":
-        from google.protobuf import json_format
-
-        return json_format.MessageToDict(value.struct_value)
+        return _struct_dict(value.struct_value)
     return None
 
 
