@@ -617,6 +617,20 @@ def _check_field_names(cls: type) -> None:
 # --------------------------------------------------------------------------- records
 
 
+#: (what a record's copy carries of how it was logged, and what gives a copy
+#: that): set by the store layer, which keeps that (records know nothing of it).
+copy_hooks: Optional[Tuple[Any, Any]] = None
+
+
+def _rebuilt(cls: type, logged: Any = None) -> Any:
+    """An empty record of *cls* for a copy or an unpickled one (its fields are
+    set after: ``__setstate__``), given how its original was logged."""
+    record = cls.__new__(cls)
+    if logged is not None and copy_hooks is not None:
+        copy_hooks[1](record, logged)
+    return record
+
+
 def _attrs_made(method: Any) -> bool:
     """Whether *method* is attrs' (or object's default): not one a user wrote."""
     return method is object.__getstate__ or getattr(method, "__module__", "").startswith("attr")
@@ -732,6 +746,17 @@ class Artifact:
                 object.__setattr__(self, name, value)
             except AttributeError:  # a field the class no longer has (as attrs' own skips it)
                 pass
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Copies and pickles (copy.copy, deepcopy, a pool worker's argument
+        or result) carry what the record held when its id was given: a copy
+        whose uri is then set anew is a new artifact, as the record itself
+        would be (it was recorded as the artifact its stale id names)."""
+        cls = type(self)
+        if cls.__reduce__ is not object.__reduce__:  # the class's own choice
+            return self.__reduce__()
+        logged = copy_hooks[0](self) if copy_hooks is not None else None
+        return (_rebuilt, (cls,) if logged is None else (cls, logged), self.__getstate__())
 
     @property
     def kwargs(self) -> Dict[str, Any]:

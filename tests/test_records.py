@@ -1163,3 +1163,72 @@ class TestCopiesOfADictClassRecord:
 
         again = copy.copy(Mixed(uri="s3://m", name="m", rows=5))
         assert (again.uri, again.rows) == ("s3://m", -1)
+
+
+class TestCopiesOfALoggedRecord:
+    """A copy of a logged record (copy.copy, deepcopy, a pickle: a pool
+    worker's argument) whose uri was then set anew was recorded as the
+    artifact its stale id names: the process knew what the record held when
+    logged only for the original. attrs.evolve was right (a new instance)."""
+
+    @staticmethod
+    def logged(store):
+        from lineage import execution
+
+        record = DataSet(uri="s3://parts/0", name="parts", version="1")
+        with execution("read", store=store) as ex:
+            ex.log_input(record)
+        assert record.id is not None
+        return record
+
+    @pytest.mark.parametrize("how", ["copy", "deepcopy", "pickle"])
+    def test_a_copy_set_to_another_file_is_a_new_artifact(self, store, how):
+        import copy
+        import pickle
+
+        from lineage import execution
+
+        copied = {"pickle": lambda r: pickle.loads(pickle.dumps(r)), "copy": copy.copy, "deepcopy": copy.deepcopy}[how]
+        record = self.logged(store)
+        same, moved = copied(record), copied(record)
+        moved.uri = "s3://parts/1"
+        with execution("use", store=store) as ex:
+            ex.log_input(same)
+            ex.log_input(moved)
+        assert same.id == record.id  # unchanged: the same artifact, referenced
+        assert moved.id not in (None, record.id)
+        assert store.get_artifact(moved.id).uri == "s3://parts/1"
+        assert store.get_artifact(record.id).uri == "s3://parts/0"
+        assert sorted(a.uri for a in store.store.get_artifacts()) == ["s3://parts/0", "s3://parts/1"]
+
+    def test_a_copy_logged_to_another_store_is_written_there(self, store, tmp_path):
+        """Its id is of the first store: in the second it named nothing
+        (UnknownArtifactError) or an unrelated artifact."""
+        import copy
+
+        from lineage import execution
+
+        record = self.logged(store)
+        other = lineage.Store(url=f"sqlite:///{tmp_path / 'other.db'}")
+        unrelated = DataSet(uri="s3://unrelated", name="u")
+        with execution("fill", store=other) as ex:
+            ex.log_input(unrelated)
+        again = copy.copy(record)
+        with execution("use", store=other) as ex:
+            ex.log_input(again)
+        assert other.get_artifact(again.id).uri == "s3://parts/0"
+        assert sorted(a.uri for a in other.store.get_artifacts()) == ["s3://parts/0", "s3://unrelated"]
+
+    def test_a_pool_worker_that_sets_its_argument_to_another_file_records_that_file(self, sqlite_url, monkeypatch):
+        import multiprocessing
+
+        from tests import workers
+
+        monkeypatch.setenv("LINEAGE_STORE", sqlite_url)
+        store = lineage.Store(url=sqlite_url)
+        record = self.logged(store)
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            [moved_id] = pool.starmap(workers.step_on, [(record, "s3://parts/7")])
+        assert moved_id != record.id
+        assert store.get_artifact(moved_id).uri == "s3://parts/7"
+        assert store.get_artifact(record.id).uri == "s3://parts/0"

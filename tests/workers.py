@@ -22,6 +22,15 @@ def step(data: DataSet, i: int) -> Model:
     return Model(uri=data.uri.replace("s3://in/", "file:///out/"), name=f"model-{i}", version="1")
 
 
+def step_on(data: DataSet, uri: str) -> int:
+    """In a pool worker: a DataSet the parent logged, set to another file and
+    used by a tracked call; the id it is then recorded as."""
+    data.uri = uri
+    step(data, 0)
+    assert data.id is not None
+    return data.id
+
+
 class Trainer:
     """Tracked methods of every kind, for the pickling tests."""
 

@@ -50,6 +50,7 @@ from lineage.errors import (
     describe,
     warn_never_raised,
 )
+from lineage import records
 from lineage.records import Artifact, schema_of
 from lineage.store import _codec as codec
 from lineage.store import _digest
@@ -321,6 +322,31 @@ def _own_stamp(record: Artifact) -> Optional[Tuple[Any, ...]]:
     if stamp is None or stamp[0]() is not record or stamp[1] != record.id:
         return None
     return stamp  # type: ignore[no-any-return]
+
+
+def _logged_for_copy(record: Artifact) -> Optional[Tuple[Any, ...]]:
+    """What a copy or pickle of *record* carries (see records.copy_hooks): its
+    stamp, when this process gave it its id. Not for a memory:// store: its
+    ids are of this process's database only."""
+    stamp = _own_stamp(record)
+    if stamp is None or stamp[3] == ("memory",):
+        return None
+    return stamp[1], stamp[2], stamp[3]
+
+
+def _stamp_copy(record: Artifact, logged: Any) -> None:
+    """Stamp a copy as its original was (before its fields are set: the
+    stamp is checked against its id when it is logged)."""
+    try:
+        artifact_id, held, token = logged
+    except (TypeError, ValueError):  # a pickle of another version: taken as an id a user set
+        return
+    with _stamps_lock:
+        dict.__setitem__(_stamps, id(record), (weakref.ref(record), artifact_id, held, token))
+        _stamps.prune()
+
+
+records.copy_hooks = (_logged_for_copy, _stamp_copy)
 
 
 def _give_ids(given: Iterable[Tuple[Artifact, int, Optional[Tuple[Any, ...]]]], writer: Any) -> None:
