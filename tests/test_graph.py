@@ -151,6 +151,35 @@ class TestOnEveryBackend:
         assert [names[e["id"]] for e in data["executions"]] == ["join", "left", "right", "split"]
         assert [a["id"] for a in data["artifacts"]] == sorted(a["id"] for a in data["artifacts"])
 
+    @pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
+    def test_a_graph_lists_its_edges_in_the_same_order_on_every_backend(self, backend, tmp_path):
+        """Edges by execution id, then as written: PostgreSQL and MariaDB
+        answered get_events_by_execution_ids in the order the events were
+        written, SQLite by execution, and to_json and to_dot of one graph
+        of two executions that ran at once differed from one backend to another."""
+        from tests import backends
+
+        url = backends.make_url(backend, tmp_path)
+        lineage.init(store=url, workspace="order", strict=True, start_delay=0)
+        one = lineage.execution("one", inputs=[DataSet(uri="s3://edges/a", name="a")])
+        two = lineage.execution("two", inputs=[DataSet(uri="s3://edges/b", name="b")])
+        first, second = one.__enter__(), two.__enter__()
+        o2 = second.log_output(DataSet(uri="s3://edges/o2", name="o2"))
+        two.__exit__(None, None, None)  # ends first: its events are written before one's output
+        o1 = first.log_output(DataSet(uri="s3://edges/o1", name="o1"))
+        one.__exit__(None, None, None)
+        with lineage.execution("join") as ex:
+            ex.log_input(o1)
+            ex.log_input(o2)
+            model = ex.log_output(Model(uri="s3://edges/m", name="m"))
+        data = lineage.Store(url=url).lineage(model).to_dict()
+        names = {e["id"]: e["name"] for e in data["executions"]}
+        artifacts = {a["id"]: a["name"] for a in data["artifacts"]}
+        assert [(artifacts[e["artifact"]], names[e["execution"]], e["type"]) for e in data["edges"]] == [
+            ("o1", "join", "INPUT"), ("o2", "join", "INPUT"), ("m", "join", "OUTPUT"),
+            ("a", "one", "INPUT"), ("o1", "one", "OUTPUT"), ("b", "two", "INPUT"), ("o2", "two", "OUTPUT"),
+        ]
+
 
 class TestWhatIsShown:
     def test_params_named_as_lineages_own_properties_do_not_cover_them(self, store):

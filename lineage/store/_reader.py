@@ -186,7 +186,9 @@ class Reader:
                 executions[summary["id"]] = summary
             inputs = self._call("get_events_by_execution_ids", producers) or []
             frontier = []
-            for event in inputs:
+            # By execution (as SQLite answers), each one's as written:
+            # PostgreSQL and MySQL answer in the order the events were written.
+            for event in sorted(inputs, key=lambda event: event.execution_id):
                 edges.append((event.artifact_id, event.execution_id, codec.event_type_name(event)))
                 if event.type in _INPUTS and event.artifact_id not in seen_artifacts:
                     seen_artifacts.add(event.artifact_id)
