@@ -697,10 +697,13 @@ class TestURLPartsThatWereIgnored:
         assert parse_store_url("postgresql://%6Cocalhost/db").host == "localhost"
         assert parse_store_url("postgresql://h/a%2Fb").database == "a/b"  # a '/' in a name: one segment
 
-    @pytest.mark.parametrize("name", ["a%41.db", "100%.db", "what?.db", "take#2.db", "%2525.db"])
+    @pytest.mark.parametrize("name", ["a%41.db", "100%.db", "what?.db", "take#2.db", "%2525.db", "x.db ", "x.db\n", "x.db\u3000"])
     def test_a_printed_sqlite_url_names_the_same_file(self, tmp_path, name):
         """redacted() printed the path as it is: "a%41.db" was read back as
-        "aA.db" (another file), "what?.db" was refused, "take#2.db" too."""
+        "aA.db" (another file), "what?.db" was refused, "take#2.db" too; a
+        file name ending with white space (a store made before such URLs
+        were refused: lineage status names it) was printed as a URL ending
+        with it, which lineage sync --store refuses."""
         url = parse_store_url(f"file://{urllib.parse.quote(str(tmp_path / name))}")
         assert url.path == str(tmp_path / name)
         assert parse_store_url(url.redacted()).path == url.path

@@ -308,8 +308,11 @@ def _redact(url: str) -> str:
 
 def _quote_path(path: str) -> str:
     """A file path as a sqlite:// URL writes it: only what
-    :func:`_sqlite_path` would read otherwise is escaped."""
-    return path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+    :func:`_sqlite_path` would read otherwise is escaped, and white space
+    at its end (a URL ending with it is refused)."""
+    quoted = path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+    kept = quoted.rstrip()
+    return kept + urllib.parse.quote(quoted[len(kept):])
 
 
 def _check_chars(url: str, text: str, what: str) -> None:
