@@ -230,6 +230,28 @@ class TestCommand:
         ]
         assert rows[1]["rows"] == 3
 
+    def test_ls_names_another_tools_artifact_by_its_mlmd_name(self, sqlite_url, capsys):
+        """An artifact of another tool's type (TFX's Examples) that has MLMD's
+        own name and no name property was listed as "None"."""
+        from ml_metadata.proto import metadata_store_pb2 as pb
+
+        store = lineage.Store(url=sqlite_url)
+        workspace = Workspace(store=store, name="w")
+        type_id = store.store.put_artifact_type(pb.ArtifactType(name="tfx.Examples"))
+        [named, unnamed] = store.store.put_artifacts(
+            [pb.Artifact(type_id=type_id, uri="/tfx/a", name="examples:1"), pb.Artifact(type_id=type_id, uri="/tfx/b")]
+        )
+        store.store.put_attributions_and_associations(
+            [pb.Attribution(context_id=workspace.context_id, artifact_id=i) for i in (named, unnamed)], []
+        )
+        for argv in (["ls", "--store", sqlite_url, "-w", "w"], ["ls", "--store", sqlite_url, "-w", "w", "-t", "tfx.Examples"]):
+            assert main(argv) == 0
+            assert [line.split()[1:3] for line in capsys.readouterr().out.splitlines()] == [
+                ["tfx.Examples", "examples:1"], ["tfx.Examples", "None"]
+            ]
+            assert main(argv + ["--json"]) == 0
+            assert [row.get("name") for row in json.loads(capsys.readouterr().out)] == ["examples:1", None]
+
     def test_ls_of_a_type_in_a_store_with_none_says_so(self, tmp_path, capsys):
         """-t on a store holding no artifact type ended its error with
         "its artifact types: )"."""

@@ -109,9 +109,17 @@ class Reader:
             if artifact_type is None:
                 return []
             protos = self._call("get_artifacts_by_context", workspace_id, _by_id()) or []
-            rows = [codec.flat(p) for p in protos if p.type_id == artifact_type.id]
+            protos = [p for p in protos if p.type_id == artifact_type.id]
+            rows = [codec.flat(p) for p in protos]
         if home is not None:
             rows = [row for row in rows if row.get("workspace") == home]
+        else:
+            # lineage ls: an artifact of another tool's type is named by MLMD's
+            # own name, as its record is (it was listed as "None"). Not in
+            # Workspace.list's dicts: the Kubeflow SDK's have no such name.
+            for row, proto in zip(rows, protos):
+                if row.get("name") is None and proto.name:
+                    row["name"] = codec.decoder_for(proto)(proto.name)
         return rows
 
     def events_of_executions(self, execution_ids: Sequence[int]) -> List[Dict[str, Any]]:
