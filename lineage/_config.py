@@ -270,7 +270,9 @@ def store_url(explicit: Optional[str] = None) -> Optional[str]:
         return explicit
     if _settings.store is not None:
         return _settings.store
-    return os.environ.get("LINEAGE_STORE") or None
+    # White space around it is dropped: a value read from a file (a Kubernetes
+    # secret) ends with a newline, and a URL refuses it (the calls were lost).
+    return os.environ.get("LINEAGE_STORE", "").strip() or None
 
 
 def workspace_name(explicit: Optional[str] = None) -> str:

@@ -51,7 +51,7 @@ import attrs
 import wrapt
 
 from lineage import _config, _mapping, _provenance
-from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn_never_raised
+from lineage.errors import InvalidStoreURLError, InvalidTypeError, InvalidValueError, LineageError, describe, warn_never_raised
 from lineage.records import Artifact, _now, check_current, check_property_name, check_text, field_names, property_name_key
 from lineage.store import _digest
 from lineage.store._codec import exact_as_property, new_external_id
@@ -619,7 +619,14 @@ class ExecutionScope:
             return store
         if store is None and self._parent is not None and self._parent._exe is not None:
             return self._parent._exe.workspace._lineage_store
-        return _config.cached_store(_config.store_url(store))
+        try:
+            return _config.cached_store(_config.store_url(store))
+        except InvalidStoreURLError as exc:
+            if store is None and _config.settings().store is None:
+                # Told at every call's warning: without the variable's name, one
+                # looked for the mistake in the code (init() and track() check theirs).
+                raise InvalidStoreURLError(f"the LINEAGE_STORE environment variable: {exc}") from None
+            raise
 
     def _start(self) -> None:
         from lineage.workspace import Execution

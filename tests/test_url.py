@@ -9,6 +9,7 @@ import sqlite3
 import tempfile
 import urllib.parse
 import uuid
+import warnings
 
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -160,6 +161,41 @@ class TestParse:
         with pytest.raises(InvalidStoreURLError):
             lineage.Store(url=url)
         assert os.listdir(tmp_path) == []
+
+
+    def test_white_space_around_lineage_store_is_dropped(self, tmp_path, monkeypatch):
+        """A value read from a file (a Kubernetes secret) ends with a newline:
+        refused as a URL, every tracked call was lost with a warning."""
+        from lineage import DataSet, track
+
+        url = f"sqlite:///{tmp_path / 'env.db'}"
+        monkeypatch.setenv("LINEAGE_STORE", f" {url}\n")
+
+        @track
+        def step(data: DataSet) -> None:
+            pass
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            step(DataSet(uri="s3://d", name="d"))
+        assert [a.uri for a in lineage.Store(url=url).store.get_artifacts()] == ["s3://d"]
+
+
+    def test_a_bad_lineage_store_is_named_in_the_calls_warning(self, monkeypatch):
+        from lineage import DataSet, track
+
+        monkeypatch.setenv("LINEAGE_STORE", "sqlite:/x.db")
+
+        @track
+        def step(data: DataSet) -> int:
+            return 1
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert step(DataSet(uri="s3://d", name="d")) == 1
+        assert any("the LINEAGE_STORE environment variable: invalid store URL 'sqlite:/x.db'" in str(w.message) for w in caught), [
+            str(w.message) for w in caught
+        ]
 
 
 class TestConnectionConfig:
