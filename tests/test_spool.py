@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -1357,6 +1358,67 @@ def test_a_disk_that_fills_up_under_a_sqlite_store_loses_no_record(tmp_path):
         ("produce", "OUTPUT", "file:///m/0"), ("produce", "OUTPUT", "file:///m/1"), ("produce", "OUTPUT", "file:///m/2"),
     ]
     assert _spool.spool_files(str(home)) == []
+
+
+READ_ONLY_FOR_A_WHILE = """
+import sys
+import lineage
+from lineage import Metrics, track
+
+lineage.init(store=sys.argv[1], workspace="w", start_delay=0)
+
+@track
+def produce(i: int) -> Metrics:
+    return Metrics(uri=f"file:///m/{i}", name=f"m{i}")
+
+for i in range(int(sys.argv[2]), int(sys.argv[3])):
+    produce(i)
+"""
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_writes_to_a_sqlite_store_on_a_read_only_folder_are_spooled_not_lost(tmp_path, journal):
+    """A store that cannot be written now (its folder mounted read-only: a
+    WAL file cannot be opened, "unable to open database file"; a Kubeflow-era
+    file is opened and refuses each write, "attempt to write a readonly
+    database"; on PostgreSQL a standby during a failover) refused each
+    write, and the records were lost with a warning. They are spooled, and
+    replayed once it can be written."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"mounting a tmpfs needs privileges this process lacks: {made.stderr.strip()}")
+    try:
+        home, url = tmp_path / "home", f"sqlite:///{mount / 'store.db'}"
+        env = worker_env(home, url)
+        run = [sys.executable, "-c", READ_ONLY_FOR_A_WHILE, url]
+        first = subprocess.run(run + ["0", "1"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert first.returncode == 0, first.stderr
+        conn = sqlite3.connect(mount / "store.db")
+        try:
+            assert conn.execute(f"PRAGMA journal_mode={journal}").fetchone()[0] == journal
+        finally:
+            conn.close()  # the folder is remounted only with no file open
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        try:
+            # LINEAGE_EXIT_DRAIN_SECONDS=0: the spool is left for `lineage sync`.
+            ro = subprocess.run(run + ["1", "4"], env={**env, "LINEAGE_EXIT_DRAIN_SECONDS": "0"}, cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        finally:
+            subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+        assert ro.returncode == 0, ro.stderr
+        assert "writes are kept in the spool" in ro.stderr, ro.stderr
+        assert ("readonly database" if journal == "delete" else "unable to open database file") in ro.stderr
+        assert len(_spool.spool_files(str(home))) == 1
+        report = _spool.sync(home=str(home))
+        assert (report.written, report.failed) == (6, [])  # 3 calls, each RUNNING then COMPLETE
+        store = embedded(url)
+        assert sorted(a.uri for a in store.get_artifacts()) == [f"file:///m/{i}" for i in range(4)]
+        assert {e.last_known_state for e in store.get_executions()} == {pb.Execution.COMPLETE}
+        del store
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 SPOOLS_BEHIND_A_LOCK = """

@@ -230,7 +230,16 @@ def _connect_error(exc: BaseException) -> bool:
                        # COMMIT left MLMD's connection in its transaction: every later write was refused,
                        # "Transaction already open.", and lost, even once the disk had room again).
                        "disk i/o error", "database or disk is full", "no space left on device",
-                       "transaction already open")
+                       "transaction already open",
+                       # A store that cannot be written now: a SQLite file on a folder mounted
+                       # read-only, a PostgreSQL standby or a MySQL server in read-only mode (a
+                       # failover under way). The writes were refused and lost; the next
+                       # connection may reach the primary, and the spool keeps them meanwhile.
+                       "attempt to write a readonly database", "read-only transaction", "--read-only option",
+                       # SQLite: a folder mounted read-only (a WAL file needs its -shm written to
+                       # open), taken away (a network mount), or not ours: the records are kept
+                       # in the spool, for `lineage sync` once it is back (or --into another).
+                       "unable to open database file")
     )
 
 
