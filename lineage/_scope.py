@@ -50,7 +50,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 import attrs
 import wrapt
 
-from lineage import _config, _mapping, _provenance
+from lineage import _config, _env, _mapping, _provenance
+from lineage._fork import renew_after_fork
 from lineage.errors import InvalidStoreURLError, InvalidTypeError, InvalidValueError, LineageError, describe, warn_never_raised
 from lineage.records import Artifact, _now, check_current, check_property_name, check_text, field_names, property_name_key
 from lineage.store import _digest
@@ -1442,10 +1443,11 @@ class _TakeResult:
     still be first.
     """
 
-    __slots__ = ("tracked", "scope", "taken", "found", "error")
+    __slots__ = ("tracked", "scope", "taken", "found", "error", "ended")
 
     def __init__(self, tracked: _Tracked, scope: ExecutionScope) -> None:
         self.tracked, self.scope = tracked, scope
+        self.ended = threading.Event()  # set once _future_done ended the execution
         self.taken = False
         self.found: Optional[List[Tuple[Artifact, Tuple[Any, ...]]]] = None  # the copies taken
         self.error: Optional[BaseException] = None  # of the mapping, in strict mode
@@ -1477,8 +1479,10 @@ class _TakeResult:
 
 
 def _future_done(taken: _TakeResult, future: Any) -> None:
-    if _awaiting.pop(taken, None) is None:
-        return  # ended by the exit handler already
+    with _ending_lock:  # taken from one, put in the other at once: the exit handler sees it in one of them
+        if _awaiting.pop(taken, None) is None:
+            return  # ended by the exit handler already (or by the done callback, for the exit handler)
+        _ending.add(taken)
     exc: Optional[BaseException] = None
     try:
         if future.cancelled():
@@ -1494,7 +1498,11 @@ def _future_done(taken: _TakeResult, future: Any) -> None:
                     taken.tracked.outputs(taken.scope, future.result())
     except BaseException as error:  # strict mode
         exc = error
-    taken.scope._finish(exc)
+    try:
+        taken.scope._finish(exc)
+    finally:
+        taken.ended.set()
+        _ending.discard(taken)
 
 
 async def _continue_coroutine(
@@ -1551,6 +1559,10 @@ _generators: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # pool's are done by then: the interpreter waits for their work before it
 # runs the exit handlers.)
 _awaiting: Dict[_TakeResult, Any] = {}
+# Those a done callback has taken from _awaiting and is ending (see _future_done).
+_ending: Set[_TakeResult] = set()
+_ending_lock = threading.Lock()
+renew_after_fork(globals(), "_ending_lock")
 
 
 @atexit.register
@@ -1584,13 +1596,26 @@ def _end_suspended_generators() -> None:
     for scope in list(_suspended):
         if not scope._done and scope._pid == pid:
             scope._finish(GeneratorExit())
+    drain_until = time.monotonic() + _env.number("LINEAGE_EXIT_DRAIN_SECONDS", 3.0)
     for taken, future in list(_awaiting.items()):
         if taken.scope._pid != pid:
             continue  # the parent's (a forked child): the parent ends it
         if future.done():  # (a concurrent one's waits for its set_result to finish mapping)
             _future_done(taken, future)
         elif _awaiting.pop(taken, None) is not None:
-            taken.scope._finish(asyncio.CancelledError("the future the call returned was not done when the process exited"))
+            try:
+                taken.scope._finish(asyncio.CancelledError("the future the call returned was not done when the process exited"))
+            finally:
+                taken.ended.set()
+    # Those a done callback, in the thread that completed the future (a
+    # daemon), is ending now: waited for, within the exit's budget for
+    # lineage's writes (the thread was stopped with the interpreter, mid-write,
+    # and the execution stayed RUNNING for good, its outputs lost).
+    with _ending_lock:
+        ending = list(_ending)
+    for taken in ending:
+        if taken.scope._pid == pid:
+            taken.ended.wait(max(0.0, drain_until - time.monotonic()))
 
 
 def _kept_generator(
