@@ -622,7 +622,7 @@ def _check_field_names(cls: type) -> None:
 copy_hooks: Optional[Tuple[Any, Any]] = None
 
 
-def _rebuilt(cls: type, logged: Any = None) -> Any:
+def _rebuilt(cls: Any, logged: Any = None) -> Any:
     """An empty record of *cls* for a copy or an unpickled one (its fields are
     set after: ``__setstate__``), given how its original was logged."""
     record = cls.__new__(cls)

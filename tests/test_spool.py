@@ -1346,7 +1346,8 @@ def test_a_disk_that_fills_up_under_a_sqlite_store_loses_no_record(tmp_path):
     assert "Transaction already open" not in done.stderr
     store = embedded(f"sqlite:///{db}")
     executions = store.get_executions()
-    assert sorted(e.properties["name"].string_value for e in executions) == ["consume", "consume", "produce", "produce", "produce"]
+    names = sorted(e.properties["name"].string_value for e in executions)
+    assert names == ["consume", "consume", "produce", "produce", "produce"]
     assert {e.last_known_state for e in executions} == {pb.Execution.COMPLETE}
     by_id = {a.id: a.uri for a in store.get_artifacts()}
     assert sorted(by_id.values()) == ["file:///m/0", "file:///m/1", "file:///m/2"]

@@ -193,9 +193,8 @@ class TestParse:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             assert step(DataSet(uri="s3://d", name="d")) == 1
-        assert any("the LINEAGE_STORE environment variable: invalid store URL 'sqlite:/x.db'" in str(w.message) for w in caught), [
-            str(w.message) for w in caught
-        ]
+        told = [str(w.message) for w in caught]
+        assert any("the LINEAGE_STORE environment variable: invalid store URL 'sqlite:/x.db'" in text for text in told), told
 
 
 class TestConnectionConfig:

@@ -39,6 +39,7 @@ import attrs
 from ml_metadata import errors as mlmd_errors
 from ml_metadata.proto import metadata_store_pb2 as pb
 
+from lineage import records
 from lineage._fork import renew_after_fork
 from lineage.errors import (
     InvalidTypeError,
@@ -50,7 +51,6 @@ from lineage.errors import (
     describe,
     warn_never_raised,
 )
-from lineage import records
 from lineage.records import Artifact, schema_of
 from lineage.store import _codec as codec
 from lineage.store import _digest
@@ -326,12 +326,9 @@ def _own_stamp(record: Artifact) -> Optional[Tuple[Any, ...]]:
 
 def _logged_for_copy(record: Artifact) -> Optional[Tuple[Any, ...]]:
     """What a copy or pickle of *record* carries (see records.copy_hooks): its
-    stamp, when this process gave it its id. Not for a memory:// store: its
-    ids are of this process's database only."""
+    stamp, when this process gave it its id."""
     stamp = _own_stamp(record)
-    if stamp is None or stamp[3] == ("memory",):
-        return None
-    return stamp[1], stamp[2], stamp[3]
+    return None if stamp is None else (stamp[1], stamp[2], stamp[3])
 
 
 def _stamp_copy(record: Artifact, logged: Any) -> None:
