@@ -632,8 +632,11 @@ def _rebuilt(cls: Any, logged: Any = None) -> Any:
 
 
 def _attrs_made(method: Any) -> bool:
-    """Whether *method* is attrs' (or object's default): not one a user wrote."""
-    return method is object.__getstate__ or getattr(method, "__module__", "").startswith("attr")
+    """Whether *method* is attrs' (or object's default, or none): not one a user wrote."""
+    if method is None or method is object.__getstate__:
+        return True
+    module = getattr(method, "__module__", None) or ""
+    return module in ("attr", "attrs") or module.startswith(("attr.", "attrs.", "lineage.records"))
 
 
 @attrs.define(init=False, repr=False)
@@ -715,13 +718,15 @@ class Artifact:
         # class's definition.
         _check_field_names(cls)
         _claim_type_name(cls)
-        if "__getstate__" not in cls.__dict__ and "__setstate__" not in cls.__dict__ and _attrs_made(cls.__getstate__):
+        if "__getstate__" not in cls.__dict__ and "__setstate__" not in cls.__dict__:
             # For a class made with slots=False (attrs writes its own for a
             # slotted one): attrs' own of its slotted base holds that base's
             # fields only, and its records pickled and copied without theirs.
             # (One a class or mixin of the user's defines is theirs.)
-            cls.__getstate__ = Artifact.__getstate__  # type: ignore[method-assign]
-            cls.__setstate__ = Artifact.__setstate__  # type: ignore[method-assign]
+            if _attrs_made(cls.__getstate__):
+                cls.__getstate__ = Artifact.__getstate__  # type: ignore[method-assign]
+            if _attrs_made(getattr(cls, "__setstate__", None)):
+                cls.__setstate__ = Artifact.__setstate__  # type: ignore[method-assign]
         # attrs.define writes a repr of every field (workspace=None,
         # extra={}, create_time=...) over the one records share, which
         # shows the fields that are set: a class's own __repr__ is kept.

@@ -1164,6 +1164,18 @@ class TestCopiesOfADictClassRecord:
         again = copy.copy(Mixed(uri="s3://m", name="m", rows=5))
         assert (again.uri, again.rows) == ("s3://m", -1)
 
+        class Restoring:  # only __setstate__: attrs' state, restored the user's way
+            def __setstate__(self, state):
+                for key, value in state.items():
+                    object.__setattr__(self, key, -1 if key == "rows" else value)
+
+        @attrs.define(slots=False)
+        class Restored(Restoring, DataSet):
+            ARTIFACT_TYPE_NAME = "acme.org/test/restored_pickling"
+            rows: int = 0
+
+        assert copy.copy(Restored(uri="s3://r", name="r", rows=5)).rows == -1
+
 
 class TestCopiesOfALoggedRecord:
     """A copy of a logged record (copy.copy, deepcopy, a pickle: a pool
