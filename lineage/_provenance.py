@@ -14,11 +14,13 @@ import inspect
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from lineage._mapping import REDACTED, _is_secret
 from lineage._version import __version__
 
 __all__ = ["call_provenance", "function_provenance", "git_state"]
@@ -39,8 +41,31 @@ def _process() -> Dict[str, Any]:
         "user": user,
         "python": platform.python_version(),
         "lineage_version": __version__,
-        "command": " ".join(sys.argv)[:2048] if sys.argv else "",
+        "command": " ".join(_redacted(sys.argv))[:2048] if sys.argv else "",
     }
+
+
+# user:password@ in a URL (a store or database URL given on the command line)
+_URL_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
+
+
+def _redacted(argv: List[str]) -> List[str]:
+    """The command line with secrets as ``***``, as parameters named like
+    secrets are: ``--password=x``, ``--api-key x``, ``db.password=x``
+    (a Hydra override) and a URL's password."""
+    out: List[str] = []
+    hide_next = False
+    for index, arg in enumerate(argv):
+        if hide_next and not arg.startswith("-"):
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if index and eq and name and _is_secret(name):
+            arg = name + "=" + REDACTED
+        hide_next = bool(index) and not eq and arg.startswith("-") and _is_secret(arg)
+        out.append(_URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg))
+    return out
 
 
 @functools.lru_cache(maxsize=256)

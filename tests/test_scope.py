@@ -568,6 +568,24 @@ class TestParams:
             assert isinstance(code["git_dirty"], bool)
 
 
+def test_secrets_on_the_command_line_are_not_recorded(tmp_path):
+    """The command line was recorded as typed: a --password=..., an
+    --api-key given as the next argument, a Hydra override db.password=...
+    and a store URL's password were in every execution's provenance."""
+    script = tmp_path / "train.py"
+    script.write_text(f"import lineage\nlineage.init(store='sqlite:///{tmp_path / 'c.db'}')\n"
+                      "@lineage.track\ndef train(): pass\ntrain()\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    env["LINEAGE_HOME"] = str(tmp_path / "home")
+    args = ["--password=hunter2", "--api-key", "k-123", "db.password=s3cret", "--store", "postgresql://u:pw-9@h/db",
+            "--lr", "0.1", "--pad-token=[PAD]"]
+    subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, env=env, check=True, timeout=120)
+    props = mr.custom(mr.one_execution(lineage.Store(url=f"sqlite:///{tmp_path / 'c.db'}"), "train"))
+    command = json.loads(props["lineage.provenance"])["process"]["command"]
+    assert command == (f"{script} --password=*** --api-key *** db.password=*** --store postgresql://u:***@h/db "
+                       "--lr 0.1 --pad-token=[PAD]")
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
