@@ -103,6 +103,15 @@ def _untracked(filename: str) -> bool:
     return done.returncode != 0
 
 
+def _cwd() -> Optional[str]:
+    """The working folder, None if it was deleted (os.getcwd raised, and
+    the execution was not recorded)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
 def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
     """Module, qualified name, source hash and git state of a function."""
     info: Dict[str, Any] = {
@@ -119,8 +128,9 @@ def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
     except TypeError:
         filename = ""
     exists = bool(filename) and os.path.isfile(filename)
-    folder = os.path.dirname(os.path.abspath(filename)) if exists else os.getcwd()
-    info.update(git_state(folder))
+    folder = os.path.dirname(os.path.abspath(filename)) if exists else _cwd()
+    if folder is not None:
+        info.update(git_state(folder))
     if exists and "git_commit" in info and _untracked(os.path.abspath(filename)):
         info["git_dirty"] = True
         info["source_untracked"] = True
@@ -164,7 +174,8 @@ def block_provenance(filename: Optional[str]) -> Dict[str, Any]:
     """Git state of a ``with`` block in *filename* (None: of the working
     folder), and source_untracked as for a function's file."""
     if filename is None or not os.path.isfile(filename):
-        return git_state(os.getcwd())
+        folder = _cwd()
+        return git_state(folder) if folder is not None else {}
     info = dict(git_state(os.path.dirname(filename)))
     if "git_commit" in info and _untracked(filename):
         info["git_dirty"] = True
@@ -182,7 +193,8 @@ def call_provenance(func: Optional[Callable[..., Any]] = None, block_file: Optio
     block the same git state of *block_file*, the file holding it, or of
     the working folder when it is in none) and ``process`` (host, user,
     python, lineage_version, command, pid). Built once per process and
-    function, or file.
+    function, or file. If reading the code's provenance fails, ``code`` is
+    ``{"error": ...}``: the execution is recorded all the same.
     """
     if func is not None:
         # Closures made anew share their code object, so their entry. Equal
@@ -203,10 +215,13 @@ def call_provenance(func: Optional[Callable[..., Any]] = None, block_file: Optio
         )
         key: Any = (os.getpid(), code or func, where)
     else:
-        key = (os.getpid(), os.getcwd(), block_file)
+        key = (os.getpid(), _cwd(), block_file)
     merged = _merged.get(key)
     if merged is None:
-        code = function_provenance(func) if func is not None else block_provenance(block_file)
+        try:
+            code = function_provenance(func) if func is not None else block_provenance(block_file)
+        except Exception as exc:  # the execution is recorded all the same, saying what went wrong
+            code = {"error": f"{type(exc).__name__}: {exc}"[:1024]}
         merged = tuple(_compact(code).items())
         if len(_merged) >= 4096:  # functions made on the fly (closures): stay bounded
             _merged.clear()

@@ -586,6 +586,26 @@ def test_secrets_on_the_command_line_are_not_recorded(tmp_path):
                        "--lr 0.1 --pad-token=[PAD]")
 
 
+def test_a_call_in_a_deleted_working_folder_is_recorded(tracked_sqlite, tmp_path, monkeypatch):
+    """Provenance looked up the working folder (for code in no file, and in
+    every with block's key): deleted, os.getcwd raised and the execution
+    was not recorded at all (a warning said it could not start)."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    scope = {}
+    exec(compile("def made(a):\n    return a\n", "<made>", "exec"), scope)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert track(scope["made"])(2) == 2
+        with execution("block"):
+            pass
+    for name in ("made", "block"):
+        code = json.loads(mr.custom(mr.one_execution(tracked_sqlite, name))["lineage.provenance"])["code"]
+        assert "error" not in code, code
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
