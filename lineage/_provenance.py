@@ -74,7 +74,8 @@ def git_state(folder: str) -> Dict[str, Any]:
     def git(*args: str) -> Optional[str]:
         try:
             done = subprocess.run(
-                ("git", *args), cwd=folder, capture_output=True, text=True, timeout=5, check=False
+                # errors="replace": file names are printed as their bytes with core.quotePath off
+                ("git", *args), cwd=folder, capture_output=True, text=True, errors="replace", timeout=5, check=False
             )
         except (OSError, subprocess.SubprocessError):
             return None

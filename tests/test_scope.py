@@ -606,6 +606,47 @@ def test_a_call_in_a_deleted_working_folder_is_recorded(tracked_sqlite, tmp_path
         assert "error" not in code, code
 
 
+def _git_repo_with_a_function(tmp_path, *config):
+    """A git work tree in tmp_path committing mod.py (def step(): ...), and step itself."""
+    import importlib.util
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    for name, value in config:
+        git("config", name, value)
+    (tmp_path / "mod.py").write_text("def step():\n    return 1\n")
+    (tmp_path / ".gitignore").write_text("*.db*\n__pycache__/\nlineage-home/\n")
+    spec = importlib.util.spec_from_file_location(f"mod_{abs(hash(str(tmp_path)))}", tmp_path / "mod.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return git, module.step
+
+
+def _code_of(store, name):
+    props = mr.custom(mr.one_execution(store, name))
+    return props.get("lineage.git_commit"), json.loads(props["lineage.provenance"])["code"]
+
+
+def test_a_changed_file_git_names_in_bytes_not_utf8(tracked_sqlite, tmp_path):
+    """With core.quotePath off (usual where names are not in English), git
+    status prints names as their bytes: one not UTF-8 failed to decode and
+    the git state was not recorded (the execution was, before, lost)."""
+    git, step = _git_repo_with_a_function(tmp_path, ("core.quotePath", "false"))
+    odd = os.path.join(os.fsencode(str(tmp_path)), b"caf\xe9.txt")
+    with open(odd, "wb") as f:
+        f.write(b"1")
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+    with open(odd, "wb") as f:
+        f.write(b"2")
+    track(step)()
+    commit, code = _code_of(tracked_sqlite, "step")
+    assert commit == git("rev-parse", "HEAD") and code["git_dirty"] is True and "error" not in code, code
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
