@@ -70,21 +70,28 @@ def _redacted(argv: List[str]) -> List[str]:
 
 @functools.lru_cache(maxsize=256)
 def git_state(folder: str) -> Dict[str, Any]:
-    """Commit and dirty flag of the git work tree holding *folder*, if any."""
-    def git(*args: str) -> Optional[str]:
+    """Commit and dirty flag of the git work tree holding *folder*, if any
+    (the flag None, and git_error why, when git status fails or times out)."""
+    def git(*args: str) -> Tuple[Optional[str], str]:
         try:
             done = subprocess.run(
                 # errors="replace": file names are printed as their bytes with core.quotePath off
                 ("git", *args), cwd=folder, capture_output=True, text=True, errors="replace", timeout=5, check=False
             )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
+        except subprocess.TimeoutExpired:
+            return None, f"git {args[0]} took over 5 s"
+        except (OSError, subprocess.SubprocessError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        if done.returncode != 0:
+            return None, (done.stderr.strip().splitlines() or [f"git {args[0]} exited with {done.returncode}"])[0]
+        return done.stdout.strip(), ""
 
-    commit = git("rev-parse", "HEAD")
+    commit, _ = git("rev-parse", "HEAD")
     if not commit:
         return {}
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status, error = git("status", "--porcelain", "--untracked-files=no")
+    if status is None:  # not known: a failed git status had been called clean
+        return {"git_commit": commit, "git_dirty": None, "git_error": error[:512]}
     return {"git_commit": commit, "git_dirty": bool(status)}
 
 

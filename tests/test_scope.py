@@ -8,6 +8,7 @@ import inspect
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -614,6 +615,7 @@ def _git_repo_with_a_function(tmp_path, *config):
         return subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=tmp_path, check=True,
                               capture_output=True, text=True).stdout.strip()
 
+    tmp_path.mkdir(exist_ok=True)
     git("init", "-q")
     for name, value in config:
         git("config", name, value)
@@ -645,6 +647,27 @@ def test_a_changed_file_git_names_in_bytes_not_utf8(tracked_sqlite, tmp_path):
     track(step)()
     commit, code = _code_of(tracked_sqlite, "step")
     assert commit == git("rev-parse", "HEAD") and code["git_dirty"] is True and "error" not in code, code
+
+
+def test_a_failed_git_status_is_not_recorded_as_clean(tracked_sqlite, tmp_path):
+    """git status failed (here: a submodule whose git folder is gone; or it
+    took over 5 s) and the work tree was recorded clean, git_dirty false.
+    It is now null, and git_error says why."""
+    git, step = _git_repo_with_a_function(tmp_path / "repo")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=sub, check=True)
+    (sub / "x").write_text("x")
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "x", "--allow-empty"], cwd=sub,
+                   check=True)
+    git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "sub")
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+    shutil.rmtree(tmp_path / "repo" / ".git" / "modules" / "sub")
+    track(step)()
+    commit, code = _code_of(tracked_sqlite, "step")
+    assert commit == git("rev-parse", "HEAD")
+    assert code["git_dirty"] is None and "not a git repository" in code["git_error"], code
 
 
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
