@@ -68,6 +68,19 @@ def _redacted(argv: List[str]) -> List[str]:
     return out
 
 
+# Variables that make git use a given repository whatever the folder it runs
+# in (git sets them for its hooks and `rebase --exec`): the state taken is the
+# one of the repository holding the code (git drops the same for a submodule).
+_REPOSITORY_VARIABLES = frozenset({
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY", "GIT_IMPLICIT_WORK_TREE",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_GRAFT_FILE",
+})
+
+
+def _git_env() -> Dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name not in _REPOSITORY_VARIABLES}
+
+
 @functools.lru_cache(maxsize=256)
 def git_state(folder: str) -> Dict[str, Any]:
     """Commit and dirty flag of the git work tree holding *folder*, if any
@@ -76,7 +89,8 @@ def git_state(folder: str) -> Dict[str, Any]:
         try:
             done = subprocess.run(
                 # errors="replace": file names are printed as their bytes with core.quotePath off
-                ("git", *args), cwd=folder, capture_output=True, text=True, errors="replace", timeout=5, check=False
+                ("git", *args), cwd=folder, env=_git_env(), capture_output=True, text=True, errors="replace", timeout=5,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return None, f"git {args[0]} took over 5 s"
@@ -104,7 +118,7 @@ def _untracked(filename: str) -> bool:
         done = subprocess.run(
             # a file name, not a pattern: "step[A].py" must not match stepA.py
             ("git", "--literal-pathspecs", "ls-files", "--error-unmatch", "--", os.path.basename(filename)),
-            cwd=os.path.dirname(filename), capture_output=True, timeout=5, check=False,
+            cwd=os.path.dirname(filename), env=_git_env(), capture_output=True, timeout=5, check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return False

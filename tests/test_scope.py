@@ -670,6 +670,23 @@ def test_a_failed_git_status_is_not_recorded_as_clean(tracked_sqlite, tmp_path):
     assert code["git_dirty"] is None and "not a git repository" in code["git_error"], code
 
 
+def test_git_dir_set_in_the_environment_is_not_the_code_s_repository(tracked_sqlite, tmp_path, monkeypatch):
+    """With GIT_DIR set (git sets it for its hooks and rebase --exec), git
+    used that repository whatever the code's folder: another repository's
+    commit was recorded (and the code called untracked there)."""
+    git, step = _git_repo_with_a_function(tmp_path / "repo")
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+    other, _ = _git_repo_with_a_function(tmp_path / "other")
+    other("commit", "-q", "-m", "other", "--allow-empty")
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "other" / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(tmp_path / "other"))
+    track(step)()
+    commit, code = _code_of(tracked_sqlite, "step")
+    assert commit == git("--git-dir", str(tmp_path / "repo" / ".git"), "rev-parse", "HEAD")
+    assert code["git_dirty"] is False and "source_untracked" not in code, code
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
