@@ -78,7 +78,11 @@ _REPOSITORY_VARIABLES = frozenset({
 
 
 def _git_env() -> Dict[str, str]:
-    return {name: value for name, value in os.environ.items() if name not in _REPOSITORY_VARIABLES}
+    env = {name: value for name, value in os.environ.items() if name not in _REPOSITORY_VARIABLES}
+    # git status rewrites a stale index, under .git/index.lock: the user's own
+    # git add / commit at that moment failed ("index.lock: File exists").
+    env["GIT_OPTIONAL_LOCKS"] = "0"
+    return env
 
 
 @functools.lru_cache(maxsize=256)

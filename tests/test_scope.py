@@ -687,6 +687,22 @@ def test_git_dir_set_in_the_environment_is_not_the_code_s_repository(tracked_sql
     assert code["git_dirty"] is False and "source_untracked" not in code, code
 
 
+def test_lineage_does_not_write_the_git_index(tracked_sqlite, tmp_path):
+    """git status refreshed a stale index (files touched since it was
+    written, after a copy or a build), taking .git/index.lock: the user's
+    git add or commit at that moment failed with "index.lock: File exists"."""
+    git, step = _git_repo_with_a_function(tmp_path)
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+    index = tmp_path / ".git" / "index"
+    before = index.read_bytes()
+    later = time.time() + 10
+    os.utime(tmp_path / "mod.py", (later, later))
+    track(step)()
+    assert _code_of(tracked_sqlite, "step")[1]["git_dirty"] is False
+    assert index.read_bytes() == before
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
