@@ -85,32 +85,42 @@ def _git_env() -> Dict[str, str]:
     return env
 
 
+def _git(folder: str, *args: str) -> Tuple[Optional[str], str]:
+    """The output of git *args* run in *folder*, or None and why not."""
+    try:
+        done = subprocess.run(
+            # errors="replace": file names are printed as their bytes with core.quotePath off
+            ("git", *args), cwd=folder, env=_git_env(), capture_output=True, text=True, errors="replace", timeout=5,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"git {args[0]} took over 5 s"
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if done.returncode != 0:
+        return None, (done.stderr.strip().splitlines() or [f"git {args[0]} exited with {done.returncode}"])[0]
+    return done.stdout.strip(), ""
+
+
 @functools.lru_cache(maxsize=256)
 def git_state(folder: str) -> Dict[str, Any]:
     """Commit and dirty flag of the git work tree holding *folder*, if any
     (the flag None, and git_error why, when git status fails or times out)."""
-    def git(*args: str) -> Tuple[Optional[str], str]:
-        try:
-            done = subprocess.run(
-                # errors="replace": file names are printed as their bytes with core.quotePath off
-                ("git", *args), cwd=folder, env=_git_env(), capture_output=True, text=True, errors="replace", timeout=5,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return None, f"git {args[0]} took over 5 s"
-        except (OSError, subprocess.SubprocessError) as exc:
-            return None, f"{type(exc).__name__}: {exc}"
-        if done.returncode != 0:
-            return None, (done.stderr.strip().splitlines() or [f"git {args[0]} exited with {done.returncode}"])[0]
-        return done.stdout.strip(), ""
-
-    commit, _ = git("rev-parse", "HEAD")
-    if not commit:
+    head, _ = _git(folder, "rev-parse", "--show-toplevel", "HEAD")
+    lines = head.splitlines() if head else []
+    if len(lines) != 2:
         return {}
-    status, error = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": lines[1], **_status(lines[0])}
+
+
+@functools.lru_cache(maxsize=64)
+def _status(top: str) -> Dict[str, Any]:
+    """The dirty flag of the work tree at *top*: git status once per work
+    tree, not per folder of code (a second or more each in a large one)."""
+    status, error = _git(top, "status", "--porcelain", "--untracked-files=no")
     if status is None:  # not known: a failed git status had been called clean
-        return {"git_commit": commit, "git_dirty": None, "git_error": error[:512]}
-    return {"git_commit": commit, "git_dirty": bool(status)}
+        return {"git_dirty": None, "git_error": error[:512]}
+    return {"git_dirty": bool(status)}
 
 
 @functools.lru_cache(maxsize=1024)
