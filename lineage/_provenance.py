@@ -150,6 +150,10 @@ def _cwd() -> Optional[str]:
 
 def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
     """Module, qualified name, source hash and git state of a function."""
+    if not (inspect.isroutine(func) or isinstance(func, (type, functools.partial)) or hasattr(func, "__wrapped__")):
+        # A callable instance: its class's (it had no name nor source, and
+        # the git state of the working folder, not of the class's file).
+        func = type(func)
     info: Dict[str, Any] = {
         "module": getattr(func, "__module__", None) or "",
         "function": getattr(func, "__qualname__", None) or getattr(func, "__name__", "") or "",
@@ -161,7 +165,7 @@ def function_provenance(func: Callable[..., Any]) -> Dict[str, Any]:
         pass
     try:
         filename = inspect.getsourcefile(func) or ""
-    except TypeError:
+    except (OSError, TypeError):  # OSError: a class of a module with no file (python -c)
         filename = ""
     exists = bool(filename) and os.path.isfile(filename)
     folder = os.path.dirname(os.path.abspath(filename)) if exists else _cwd()

@@ -730,6 +730,26 @@ def test_git_status_runs_once_per_work_tree(tracked_sqlite, tmp_path, monkeypatc
         assert commit == head and code["git_dirty"] is False, code
 
 
+def test_a_callable_object_has_the_provenance_of_its_class(tracked_sqlite, tmp_path, monkeypatch):
+    """track(Scorer()): no function name, no source hash, and the git state
+    of the working folder (another repository, or none) instead of the one
+    of the file holding the class."""
+    import importlib.util
+
+    git, _ = _git_repo_with_a_function(tmp_path / "repo")
+    (tmp_path / "repo" / "scoring.py").write_text("class Scorer:\n    def __call__(self, x):\n        return x\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+    spec = importlib.util.spec_from_file_location("scoring_for_provenance", tmp_path / "repo" / "scoring.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # imported
+    spec.loader.exec_module(module)
+    assert track(module.Scorer())(1) == 1
+    commit, code = _code_of(tracked_sqlite, "Scorer")
+    assert commit == git("rev-parse", "HEAD") and code["git_dirty"] is False, code
+    assert code["function"] == "Scorer" and code["module"] == "scoring_for_provenance" and len(code["source_sha256"]) == 64
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
