@@ -36,6 +36,7 @@ import itertools
 import json
 import math
 import numbers
+import operator
 import os
 import re
 import sys
@@ -94,6 +95,7 @@ _MAX_ITEMS = 10_000
 _PLAIN_TYPES = frozenset({str, bytes, bytearray, int, float, bool, type(None)})
 _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 _STR_TYPES = frozenset({str})
+_NOT_NUMBERS = frozenset({str, list, tuple, dict})
 # A string parameter, and the JSON of a list or dict parameter, longer than
 # this is bounded (cut, or the value's repr cut to _REPR_LIMIT characters).
 _TEXT_LIMIT = 4096
@@ -505,17 +507,18 @@ def param_value(name: str, value: Any) -> Any:
     """
     if _is_secret(name) and not _shown_though_secret(name, value):
         return REDACTED
+    value = _plain_number(value)
     if value is None or isinstance(value, (bool, str)):
         return value if not isinstance(value, str) or len(value) <= _TEXT_LIMIT else value[:_TEXT_LIMIT] + "..."
     if isinstance(value, int):
         return value if -(2**63) <= value < 2**63 else _int_text(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else repr(value)
+        return value if math.isfinite(value) else repr(float(value))  # 'nan', not 'np.float64(nan)'
     if isinstance(value, (list, tuple, dict)):
         if _json_surely_longer(value, _TEXT_LIMIT):
             return _bounded_repr(value, large=True)
         try:
-            text = json.dumps(value, allow_nan=False)
+            text = json.dumps(value, allow_nan=False, default=_json_default)
         except (TypeError, ValueError):
             return _bounded_repr(value)
         if len(text) <= _TEXT_LIMIT:
@@ -523,6 +526,38 @@ def param_value(name: str, value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     return _bounded_repr(value)
+
+
+def _plain_number(value: Any) -> Any:
+    """A numpy number (``np.int64(7)``, ``np.float32(0.5)``, ``np.True_``)
+    as the int, float or bool it stands for (each was kept as its repr, the
+    text ``'np.int64(7)'``); any other value as it is. Duck-typed: lineage
+    never imports numpy. A Fraction or Decimal is kept as it is (no float
+    says it exactly)."""
+    kind = type(value)
+    if kind in _SCALAR_TYPES or kind in _NOT_NUMBERS:
+        return value
+    try:
+        if isinstance(value, numbers.Integral) and not isinstance(value, int):
+            return operator.index(value)
+        if isinstance(value, numbers.Real) and not isinstance(value, (float, numbers.Rational)):
+            return float(value)
+        if kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"):
+            return bool(value)
+    except Exception:  # a broken __index__ or __float__: kept as its repr
+        pass
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    """What ``json.dumps`` makes of a numpy number or a path inside a list or
+    dict parameter (the whole parameter was kept as its repr)."""
+    if isinstance(value, os.PathLike):
+        return os.fsdecode(value)
+    number = _plain_number(value)
+    if number is value:
+        raise TypeError(f"{type(value).__qualname__} is not JSON serializable")
+    return number
 
 
 def _json_surely_longer(value: Any, limit: int) -> bool:

@@ -1202,3 +1202,60 @@ class TestThirdReviewOfTheMapping:
         from lineage._mapping import param_value
 
         assert param_value(name, 1234) == "***"
+
+
+class _Int64:
+    """Stands for numpy's integer scalars: registered as numbers.Integral, no int."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __index__(self):
+        return self.value
+
+    def __repr__(self):
+        return f"np.int64({self.value})"
+
+
+class _Float32:
+    """Stands for numpy's float32: registered as numbers.Real, no float."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __float__(self):
+        return self.value
+
+    def __repr__(self):
+        return f"np.float32({self.value})"
+
+
+_numbers_abc = __import__("numbers")
+_numbers_abc.Integral.register(_Int64)
+_numbers_abc.Real.register(_Float32)
+# numpy.bool_ (named numpy.bool since numpy 2) is no number at all
+_NumpyBool = type("bool", (), {"__module__": "numpy", "__bool__": lambda self: True, "__repr__": lambda self: "np.True_"})
+
+
+class TestNumpyNumbersAndPaths:
+    def test_numpy_numbers_are_kept_as_numbers(self, tracked_sqlite):
+        """n_estimators from np.arange, a flag from a numpy comparison, a grid
+        search's best_params: kept as the text 'np.int64(7)' (a dict holding
+        one, or a Path, as its whole repr), so params could not be compared
+        or queried as numbers."""
+        from fractions import Fraction
+
+        @track
+        def fit(epochs, lr, shuffle, ratio, grid):
+            return None
+
+        fit(_Int64(7), _Float32(0.5), _NumpyBool(), Fraction(1, 3), {"n": _Int64(3), "files": [Path("/data/a.csv")]})
+        props = mr.custom(mr.one_execution(tracked_sqlite, "fit"))
+        params = params_of(props)
+        assert (params["epochs"], type(params["epochs"])) == (7, int)
+        assert (params["lr"], params["shuffle"]) == (0.5, True)
+        assert params["ratio"] == "Fraction(1, 3)"  # no float says it exactly: its repr as before
+        assert params["grid"] == {"n": 3, "files": ["/data/a.csv"]}
+        assert json.loads(props["lineage.params"])["grid"] == {"n": 3, "files": ["/data/a.csv"]}
+        assert _mapping.param_value("big", _Int64(2**70)) == str(2**70)
+        assert _mapping.param_value("nan", type("f64", (float,), {"__repr__": lambda s: "np.float64(nan)"})("nan")) == "nan"
