@@ -524,7 +524,7 @@ def param_value(name: str, value: Any) -> Any:
         if len(text) <= _TEXT_LIMIT:
             return json.loads(text)
     if isinstance(value, os.PathLike):
-        return os.fspath(value)
+        return os.fsdecode(value)  # a str (bytes the store refused: the execution was lost)
     return _bounded_repr(value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -1259,3 +1260,19 @@ class TestNumpyNumbersAndPaths:
         assert json.loads(props["lineage.params"])["grid"] == {"n": 3, "files": ["/data/a.csv"]}
         assert _mapping.param_value("big", _Int64(2**70)) == str(2**70)
         assert _mapping.param_value("nan", type("f64", (float,), {"__repr__": lambda s: "np.float64(nan)"})("nan")) == "nan"
+
+    def test_a_path_given_as_bytes_is_its_text(self, tracked_sqlite):
+        """An os.PathLike whose __fspath__ gives bytes was kept as those bytes,
+        which no store takes: the execution's every write failed (lost)."""
+
+        class BytesPath(os.PathLike):
+            def __fspath__(self):
+                return b"/data/cafe.csv"
+
+        @track
+        def load(src):
+            return None
+
+        lineage.init(strict=False)
+        load(BytesPath())
+        assert params_of(mr.custom(mr.one_execution(tracked_sqlite, "load"))) == {"src": "/data/cafe.csv"}
