@@ -519,8 +519,8 @@ def param_value(name: str, value: Any) -> Any:
             return _bounded_repr(value, large=True)
         try:
             text = json.dumps(value, allow_nan=False, default=_json_default)
-        except (TypeError, ValueError):
-            return _bounded_repr(value)
+        except (TypeError, ValueError):  # a plain one's repr from its head: its items may be long (a 200 MB bytes)
+            return _bounded_repr(value, large=type(value) in (list, tuple, dict))
         if len(text) <= _TEXT_LIMIT:
             return json.loads(text)
     if isinstance(value, os.PathLike):
@@ -620,6 +620,10 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
         kind = list
     elif type(value) is tuple:
         kind = tuple
+    elif type(value) in _CUT_ITEMS and len(value) > 2 * _REPR_LIMIT:
+        return _Again(_bounded_repr(value))  # a long str, bytes or set among the items: its head only, not all of it
+    elif type(value) is int and value.bit_length() > 14_000:
+        return _Again(_int_text(value))  # repr() refuses it: the whole value was '<dict object>'
     else:
         return value
     if id(value) in inside:
@@ -647,6 +651,8 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
 _LONG_REPRS = frozenset(
     {collections.deque, array.array, type({}.keys()), type({}.values()), type({}.items())}
 )
+#: Items of a list, tuple or dict whose repr is made from their head (see _head).
+_CUT_ITEMS = frozenset({str, bytes, bytearray, set, frozenset, *_LONG_REPRS})
 
 
 def _bounded_repr(value: Any, large: bool = False) -> str:
@@ -656,7 +662,7 @@ def _bounded_repr(value: Any, large: bool = False) -> str:
     try:
         if large:
             text = repr(_head(value, [enough]))
-        elif type(value) in (bytes, bytearray) and len(value) > enough:
+        elif type(value) in (str, bytes, bytearray) and len(value) > enough:
             text = repr(value[:enough])  # an image's bytes: not a 400 MB repr
         elif type(value) in (set, frozenset) and len(value) > enough:
             text = repr(type(value)(itertools.islice(value, enough)))

@@ -1276,3 +1276,35 @@ class TestNumpyNumbersAndPaths:
         lineage.init(strict=False)
         load(BytesPath())
         assert params_of(mr.custom(mr.one_execution(tracked_sqlite, "load"))) == {"src": "/data/cafe.csv"}
+
+
+class TestLongItemsOfAContainerAreCut:
+    def test_a_long_str_bytes_or_set_in_a_list_or_dict_is_not_repr_ed_whole(self):
+        """{"image": <200 MB bytes>, "label": 3} (or a long text, a large set,
+        in a dict or tuple) was repr-ed whole to keep 256 characters: a second
+        and 800 MB per call. An int repr() refuses made the whole '<list object>'."""
+        import tracemalloc
+
+        blob = b"\x00\xff" * 10_000_000
+        text = "x" * 20_000_000
+        ids = set(range(200_000))
+        expected = {
+            "batch": repr({"image": blob[:600], "label": 3})[:253] + "...",
+            "pair": repr((blob[:600], 1))[:253] + "...",
+            "doc": repr({"text": text[:600], "n": 1})[:253] + "...",
+        }
+        tracemalloc.start()
+        try:
+            got = {
+                "batch": _mapping.param_value("batch", {"image": blob, "label": 3}),
+                "pair": _mapping.param_value("pair", (blob, 1)),
+                "doc": _mapping.param_value("doc", {"text": text, "n": 1}),
+            }
+            groups = _mapping.param_value("groups", {"ids": ids, "n": 1})
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert got == expected
+        assert groups.startswith("{'ids': {0, 1, 2, 3") and groups.endswith("...") and len(groups) == 256
+        assert peak < 5_000_000, f"{peak:,} bytes allocated: an item was repr-ed whole"
+        assert _mapping.param_value("sizes", [10**100_000, 1]) == "[<an int of 332193 bits>, 1]"
