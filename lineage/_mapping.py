@@ -522,10 +522,27 @@ def param_value(name: str, value: Any) -> Any:
         except (TypeError, ValueError):  # a plain one's repr from its head: its items may be long (a 200 MB bytes)
             return _bounded_repr(value, large=type(value) in (list, tuple, dict))
         if len(text) <= _TEXT_LIMIT:
-            return json.loads(text)
+            return _redacted(json.loads(text))
+        return _bounded_repr(value, large=type(value) in (list, tuple, dict))
     if isinstance(value, os.PathLike):
         return os.fsdecode(value)  # a str (bytes the store refused: the execution was lost)
     return _bounded_repr(value)
+
+
+def _redacted(value: Any) -> Any:
+    """*value* (a parameter's JSON, read back) with the values of its
+    secret-named keys, at any depth, as ``***`` (``db={"host": ..,
+    "password": ..}`` kept the password)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _is_secret(key) and not _shown_though_secret(key, item):
+                value[key] = REDACTED
+            else:
+                _redacted(item)
+    elif isinstance(value, list):
+        for item in value:
+            _redacted(item)
+    return value
 
 
 def _plain_number(value: Any) -> Any:
@@ -635,7 +652,8 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
             if budget[0] <= 0:
                 break
             budget[0] -= 1
-            items[key] = _head(item, budget, inside)
+            secret = isinstance(key, str) and _is_secret(key) and not _shown_though_secret(key, item)
+            items[key] = REDACTED if secret else _head(item, budget, inside)  # as in a JSON-able one
         return items
     head = []
     for item in value:

@@ -1308,3 +1308,33 @@ class TestLongItemsOfAContainerAreCut:
         assert groups.startswith("{'ids': {0, 1, 2, 3") and groups.endswith("...") and len(groups) == 256
         assert peak < 5_000_000, f"{peak:,} bytes allocated: an item was repr-ed whole"
         assert _mapping.param_value("sizes", [10**100_000, 1]) == "[<an int of 332193 bits>, 1]"
+
+
+class TestSecretsInsideAParameter:
+    def test_secret_keys_of_a_dict_parameter_are_redacted_at_any_depth(self, tracked_sqlite):
+        """db={"host": ..., "password": ...} kept the password: keys were
+        judged only beside records ({"data": DataSet(...), "password": ...}),
+        one level deep, and not in a dict kept as its repr."""
+        import datetime
+
+        @track
+        def load(db, cfg, since, rows):
+            return None
+
+        load(
+            {"host": "db", "password": "hunter2", "pool": {"size": 4}},
+            {"data": lineage.DataSet(uri="s3://sec/d", name="d"), "aws": {"secret_access_key": "AKIA-SECRET"}},
+            {"day": datetime.date(2024, 1, 2), "api_key": "sk-SECRET"},  # not JSON: its repr
+            {"token": "tok-SECRET", "ids": list(range(5_000)), "token_limit": 4096},  # too long: its repr
+        )
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "load")))
+        assert params["db"] == {"host": "db", "password": "***", "pool": {"size": 4.0}}
+        assert params["cfg"] == {"aws": {"secret_access_key": "***"}}
+        assert params["since"] == "{'day': datetime.date(2024, 1, 2), 'api_key': '***'}"
+        assert params["rows"].startswith("{'token': '***', 'ids': [0, 1, 2")
+        assert "SECRET" not in str(params)
+        assert _mapping.param_value("hp", {"token_limit": 4096, "auth": None, "runs": [{"pwd": "x"}]}) == {
+            "token_limit": 4096,
+            "auth": None,
+            "runs": [{"pwd": "***"}],
+        }
