@@ -689,10 +689,49 @@ def _bounded_repr(value: Any, large: bool = False) -> str:
             # repr, not a repr of all of it cut afterwards (a second per call)
             text = f"{type(value).__name__}({list(itertools.islice(value, enough))!r}, ...)"
         else:
-            text = repr(value)
+            config = _config_repr(value, [enough])
+            text = repr(value) if config is None else config
     except Exception:  # a broken __repr__ must not break the call
         text = f"<{type(value).__qualname__} object>"
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
+
+
+def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Optional[str]:
+    """The repr of a dataclass or attrs object whose ``__repr__`` is the one
+    they generate, made as they make it, field by field: a secret-named
+    field's value as ``'***'`` (a config's ``password='hunter2'`` was kept),
+    and each field's repr from its head (a config holding a 5M-element list
+    was repr-ed whole, 0.6 s a call). None for any other object."""
+    kind = type(value)
+    source = getattr(getattr(kind.__repr__, "__code__", None), "co_filename", "")
+    if source.startswith("<attrs generated repr") and attrs.has(kind):
+        fields = [(f.name, f.repr) for f in attrs.fields(kind) if f.repr is not False]
+        name = kind.__qualname__.rsplit(">.", 1)[-1]
+    elif source == dataclasses.__file__ and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = [(f.name, True) for f in dataclasses.fields(value) if f.repr]
+        name = kind.__qualname__
+    else:
+        return None
+    if id(value) in inside:
+        return "..."
+    inside += (id(value),)
+    parts = []
+    length = len(name)
+    for field, shown in fields:
+        if length > _REPR_LIMIT:
+            parts.append("...")  # the rest is cut off anyway
+            break
+        item = getattr(value, field)
+        if _is_secret(field) and not _shown_though_secret(field, item):
+            text = repr(REDACTED)
+        elif callable(shown):  # attrs' field(repr=function)
+            text = shown(item)
+        else:
+            config = _config_repr(item, budget, inside)
+            text = repr(_head(item, budget)) if config is None else config
+        parts.append(f"{field}={text}")
+        length += len(parts[-1]) + 2
+    return f"{name}({', '.join(parts)})"
 
 
 # --------------------------------------------------------------------------- binding
