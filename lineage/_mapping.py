@@ -96,6 +96,7 @@ _PLAIN_TYPES = frozenset({str, bytes, bytearray, int, float, bool, type(None)})
 _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 _STR_TYPES = frozenset({str})
 _NOT_NUMBERS = frozenset({str, list, tuple, dict})
+_FAST_PARAMS = _SCALAR_TYPES | _NOT_NUMBERS  # no numpy number to make plain (the common params: one set lookup)
 # A string parameter, and the JSON of a list or dict parameter, longer than
 # this is bounded (cut, or the value's repr cut to _REPR_LIMIT characters).
 _TEXT_LIMIT = 4096
@@ -507,7 +508,8 @@ def param_value(name: str, value: Any) -> Any:
     """
     if _is_secret(name) and not _shown_though_secret(name, value):
         return REDACTED
-    value = _plain_number(value)
+    if type(value) not in _FAST_PARAMS:
+        value = _plain_number(value)
     if value is None or isinstance(value, (bool, str)):
         return value if not isinstance(value, str) or len(value) <= _TEXT_LIMIT else value[:_TEXT_LIMIT] + "..."
     if isinstance(value, int):
