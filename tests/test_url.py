@@ -394,15 +394,26 @@ class TestDefaults:
 
     def test_grpc_arguments_of_the_kubeflow_store(self):
         """Store(grpc_host, grpc_port, certificates) gives a grpcs URL with those certificates."""
-        store = lineage.Store(grpc_host="metadata", grpc_port=8443, root_certificates=b"CA", private_key=b"KEY")
+        store = lineage.Store(
+            grpc_host="metadata", grpc_port=8443, root_certificates=b"CA", private_key=b"KEY", certificate_chain=b"CERT"
+        )
 
         assert (
             StoreURL(scheme="grpcs", host="metadata", port=8443),
-            {"root_certificates": b"CA", "private_key": b"KEY"},
+            {"root_certificates": b"CA", "private_key": b"KEY", "certificate_chain": b"CERT"},
         ) == (
             StoreURL(scheme=store.url.scheme, host=store.url.host, port=store.url.port),
             store.url.tls,
         )
+
+    @pytest.mark.parametrize("given, missing", [("private_key", "certificate_chain"), ("certificate_chain", "private_key")])
+    def test_a_client_key_without_its_certificate_is_refused(self, pem_files, given, missing):
+        """One of the two: gRPC aborted the process (SIGABRT, a failed CHECK) at
+        the first call to the store, the user's code with it. Refused at once."""
+        with pytest.raises(InvalidStoreURLError, match=f"{given} needs {missing} "):
+            parse_store_url(f"grpcs://h:443?root_certificates={pem_files['root_certificates']}&{given}={pem_files[given]}")
+        with pytest.raises(InvalidValueError, match=rf"Store\({given}\) needs Store\({missing}\)"):
+            lineage.Store(grpc_host="metadata", grpc_port=8443, root_certificates=b"CA", **{given: b"PEM"})
 
     @pytest.mark.parametrize("host", ["", "a b", "meta\x00data", "host:8080", "a/b", "[host]", "[::1", "host\n"])
     def test_grpc_host_that_is_no_host_is_refused_at_the_call(self, host):

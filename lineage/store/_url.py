@@ -483,6 +483,9 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
                 )
         if scheme == "grpcs" and not tls:
             raise _bad(url, "grpcs:// needs at least root_certificates=FILE")
+        unpaired = _unpaired(tls)
+        if unpaired:
+            raise _bad(url, f"{unpaired[0]} needs {unpaired[1]} (a client key and its certificate go together)")
         return StoreURL(scheme=scheme, host=host, port=port, tls=tls, options=query)
 
     if database is None:
@@ -572,6 +575,15 @@ def pem_problem(option: str, data: bytes) -> Optional[str]:
     return None
 
 
+def _unpaired(tls: Dict[str, Any]) -> Optional[Tuple[str, str]]:
+    """(the option given, the one missing) when only one of private_key and
+    certificate_chain is: gRPC aborted the whole process at the first call
+    (a failed CHECK, SIGABRT), the user's with it."""
+    if ("private_key" in tls) == ("certificate_chain" in tls):
+        return None
+    return ("private_key", "certificate_chain") if "private_key" in tls else ("certificate_chain", "private_key")
+
+
 def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
     """A StoreURL for the Kubeflow SDK's Store(grpc_host, grpc_port, certs...) form.
 
@@ -585,6 +597,9 @@ def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
     for option, data in given.items():
         if isinstance(data, bytes) and not data.isascii():  # DER: failed at the first call (see pem_problem)
             raise InvalidValueError(f"Store({option}) must be PEM (ASCII text), got {len(data)} bytes of binary data")
+    unpaired = _unpaired(given)
+    if unpaired:
+        raise InvalidValueError(f"Store({unpaired[0]}) needs Store({unpaired[1]}) (a client key and its certificate go together)")
     return StoreURL(scheme="grpcs" if given else "grpc", host=bare, port=int(port), tls=given)
 
 
