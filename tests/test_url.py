@@ -27,9 +27,14 @@ def pem_files(tmp_path):
     files = {}
     for name in ("root_certificates", "private_key", "certificate_chain"):
         path = tmp_path / f"{name}.pem"
-        path.write_bytes(f"-----BEGIN {name}-----\nAAAA\n-----END {name}-----\n".encode("ascii"))
+        kind = "PRIVATE KEY" if name == "private_key" else "CERTIFICATE"
+        path.write_bytes(f"-----BEGIN {kind}-----\n{name}\n-----END {kind}-----\n".encode("ascii"))
         files[name] = path
     return files
+
+
+CERT = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+KEY = b"-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
 
 
 def journal_mode(path: str) -> str:
@@ -132,9 +137,9 @@ class TestParse:
 
     def test_grpcs_accepts_inline_pem(self):
         """A certificate option may carry the PEM text itself."""
-        parsed = parse_store_url("grpcs://h:443?root_certificates=-----BEGIN CERT-----")
+        parsed = parse_store_url("grpcs://h:443?root_certificates=-----BEGIN CERTIFICATE-----")
 
-        assert {"root_certificates": b"-----BEGIN CERT-----"} == parsed.tls
+        assert {"root_certificates": b"-----BEGIN CERTIFICATE-----"} == parsed.tls
 
     def test_redacted_hides_the_password(self):
         """redacted() keeps everything but the password."""
@@ -394,14 +399,10 @@ class TestDefaults:
 
     def test_grpc_arguments_of_the_kubeflow_store(self):
         """Store(grpc_host, grpc_port, certificates) gives a grpcs URL with those certificates."""
-        store = lineage.Store(
-            grpc_host="metadata", grpc_port=8443, root_certificates=b"CA", private_key=b"KEY", certificate_chain=b"CERT"
-        )
+        certs = {"root_certificates": CERT, "private_key": KEY, "certificate_chain": CERT}
+        store = lineage.Store(grpc_host="metadata", grpc_port=8443, **certs)
 
-        assert (
-            StoreURL(scheme="grpcs", host="metadata", port=8443),
-            {"root_certificates": b"CA", "private_key": b"KEY", "certificate_chain": b"CERT"},
-        ) == (
+        assert (StoreURL(scheme="grpcs", host="metadata", port=8443), certs) == (
             StoreURL(scheme=store.url.scheme, host=store.url.host, port=store.url.port),
             store.url.tls,
         )
@@ -413,7 +414,30 @@ class TestDefaults:
         with pytest.raises(InvalidStoreURLError, match=f"{given} needs {missing} "):
             parse_store_url(f"grpcs://h:443?root_certificates={pem_files['root_certificates']}&{given}={pem_files[given]}")
         with pytest.raises(InvalidValueError, match=rf"Store\({given}\) needs Store\({missing}\)"):
-            lineage.Store(grpc_host="metadata", grpc_port=8443, root_certificates=b"CA", **{given: b"PEM"})
+            lineage.Store(grpc_host="metadata", grpc_port=8443, root_certificates=CERT, **{given: CERT})
+
+    @pytest.mark.parametrize(
+        "option, holds, problem",
+        [
+            ("private_key", "certificate_chain", "holds no PEM private key"),  # the two options swapped
+            ("certificate_chain", "private_key", "holds no PEM certificate"),
+            ("root_certificates", "private_key", "holds no PEM certificate"),  # the server's key given as its CA
+            ("private_key", "encrypted", "is encrypted; gRPC needs the key unencrypted"),
+        ],
+    )
+    def test_a_certificate_option_naming_the_wrong_file_is_refused(self, pem_files, tmp_path, option, holds, problem):
+        """It was taken for a server that did not answer ("Failed to create
+        security handshaker"): every write went to the spool, and never landed."""
+        files = dict(pem_files)
+        files["encrypted"] = tmp_path / "encrypted.pem"
+        files["encrypted"].write_bytes(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIE\n-----END ENCRYPTED PRIVATE KEY-----\n")
+        files[option] = files[holds]
+        query = "&".join(f"{name}={files[name]}" for name in pem_files)
+        with pytest.raises(InvalidStoreURLError, match=f"{option} file '{files[holds]}' {problem}"):
+            parse_store_url(f"grpcs://h:443?{query}")
+        certs = {name: files[name].read_bytes() for name in pem_files}
+        with pytest.raises(InvalidValueError, match=rf"Store\({option}\) {problem}"):
+            lineage.Store(grpc_host="metadata", grpc_port=8443, **certs)
 
     @pytest.mark.parametrize("host", ["", "a b", "meta\x00data", "host:8080", "a/b", "[host]", "[::1", "host\n"])
     def test_grpc_host_that_is_no_host_is_refused_at_the_call(self, host):

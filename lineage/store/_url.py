@@ -572,6 +572,16 @@ def pem_problem(option: str, data: bytes) -> Optional[str]:
     """
     if not data.isascii() or b"-----BEGIN" not in data:
         return "is not PEM text (a DER file converts with: openssl x509 -inform der -in FILE -out FILE.pem)"
+    # The wrong file (the options swapped, the server's key as the CA) was
+    # taken for a server that did not answer ("Failed to create security
+    # handshaker"): every write spooled, and never landed.
+    if option == "private_key":
+        if b"PRIVATE KEY-----" not in data:
+            return "holds no PEM private key (no '-----BEGIN PRIVATE KEY-----' line)"
+        if b"ENCRYPTED" in data:
+            return "is encrypted; gRPC needs the key unencrypted (openssl pkey -in KEY -out PLAIN writes one)"
+    elif b"CERTIFICATE-----" not in data:
+        return "holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line)"
     return None
 
 
@@ -600,6 +610,10 @@ def tls_url(host: str, port: int, tls: Dict[str, Optional[bytes]]) -> StoreURL:
     unpaired = _unpaired(given)
     if unpaired:
         raise InvalidValueError(f"Store({unpaired[0]}) needs Store({unpaired[1]}) (a client key and its certificate go together)")
+    for option, data in given.items():
+        problem = pem_problem(option, data)
+        if problem:
+            raise InvalidValueError(f"Store({option}) {problem}")
     return StoreURL(scheme="grpcs" if given else "grpc", host=bare, port=int(port), tls=given)
 
 
