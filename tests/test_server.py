@@ -499,6 +499,25 @@ class TestDatabaseDown:
         assert "failed: UNAVAILABLE" not in server.output  # nor each call while it is down
 
 
+    def test_a_database_still_starting_is_waited_for(self, tmp_path):
+        """lineage serve started beside its database (a compose file, a pod):
+        it waits for the database to answer. It gave up after 2 s (a client's
+        budget, before it spools), exit status 2, and nothing served."""
+        url = backends.make_url("postgresql", tmp_path)
+        proxy = DatabaseProxy(5432)
+        proxy.down()
+        server = ServerProcess(url.replace(":5432/", f":{proxy.port}/"), wait=False)
+        try:
+            time.sleep(5)
+            assert server.process.poll() is None, server.output
+            proxy.up()
+            server.wait_started(60)
+            assert set(KUBEFLOW_ARTIFACT_TYPES) <= {t.name for t in mlmd_client(server.port).get_artifact_types()}
+        finally:
+            server.stop()
+            proxy.down()
+
+
 class TestServerLog:
     """What the operator sees: failures of the server or its database, with
     the method and the client; not the errors MLMD clients expect."""

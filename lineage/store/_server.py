@@ -117,8 +117,10 @@ class EmbeddedStore:
         self._lock = threading.Lock()
         # Backend opens the store exactly as lineage's clients do (same
         # ConnectionConfig, max_num_retries=1, connect errors as Unavailable)
-        # and registers the types with lineage's own code.
-        self._backend = Backend(url, RetryPolicy(max_delay=15.0))
+        # and registers the types with lineage's own code. A client's budget
+        # for a store that does not answer is 2 s (then it spools): the
+        # server, started beside its database, gives it 15 s to come up.
+        self._backend = Backend(url, RetryPolicy(max_delay=15.0, unavailable_delay=15.0))
         # Through run(): a database that is still starting is waited for.
         # None while the database does not answer (a reconnect failed):
         # every call tries again first.
