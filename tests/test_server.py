@@ -137,6 +137,25 @@ class TestStockClient:
         with pytest.raises(mlmd_errors.InvalidArgumentError):
             client.put_artifacts([pb.Artifact(uri="no type id")])
 
+    def test_an_error_quoting_a_large_node_keeps_its_status(self, served):
+        """MLMD quotes the whole node it could not write before the reason: a
+        message longer than a gRPC client takes (16 KiB, percent-encoded) came
+        as RESOURCE_EXHAUSTED ("Stream removed"), not ALREADY_EXISTS or NOT_FOUND."""
+        _, server = served
+        client = mlmd_client(server.port)
+        a_type = client.put_artifact_type(pb.ArtifactType(name="acme/big", properties={"query": pb.STRING}))
+        artifact = pb.Artifact(type_id=a_type, uri="s3://big", external_id="big")
+        # 5 kB (PostgreSQL indexes the value: 8 kB at most), quoted as 20 kB (é as \303\251)
+        artifact.properties["query"].string_value = "SELECT * FROM t WHERE name = '" + "é" * 2500 + "'"
+        client.put_artifacts([artifact])
+        with pytest.raises(mlmd_errors.AlreadyExistsError) as caught:
+            client.put_artifacts([artifact])
+        message = str(caught.value)
+        assert message.startswith("Given node already exists") and len(message) < 5000
+        assert any(reason in message for reason in ("UNIQUE constraint failed", "duplicate key", "Duplicate entry"))
+        with pytest.raises(mlmd_errors.NotFoundError, match="No type found for query, name: `ééé"):
+            client.get_artifact_type("é" * 3000)  # quoted as it is: 6 bytes a character once percent-encoded
+
     def test_status_codes_on_the_wire(self, sqlite_server):
         """The gRPC status itself is MLMD's code, with MLMD's message."""
         _, server = sqlite_server
@@ -239,6 +258,26 @@ class TestLineageClient:
         second = lineage.Execution(name="b", workspace=ws).log_input(lineage.DataSet(uri="s3://d", name="d"))
         assert first.id == second.id
         assert len(ws.list(lineage.DataSet.ARTIFACT_TYPE_NAME)) == 1
+
+    def test_deduplicates_a_data_set_with_a_long_query_logged_by_another_process(self, sqlite_server):
+        """Logged by another process first, a DataSet is found stored by the
+        ALREADY_EXISTS of the write: with a long query MLMD's message was too
+        long for gRPC, and the call's end (its Model) was lost with a warning."""
+        url, server = sqlite_server
+        query = "SELECT * FROM events WHERE " + " OR ".join(f"id = {i}" for i in range(1500))
+
+        def run(store: lineage.Store, tag: str) -> tuple:
+            @lineage.track(store=store, workspace="ws")
+            def step(data: lineage.DataSet) -> lineage.Model:
+                return lineage.Model(uri=f"s3://m/{tag}", name="m")
+
+            data = lineage.DataSet(uri="s3://d", name="d", query=query)
+            return data, step(data)
+
+        elsewhere, _ = run(lineage.Store(url=url), "embedded")
+        lineage.init(strict=True)
+        data, model = run(lineage.Store(url=server.url), "served")
+        assert model.id is not None and data.id == elsewhere.id
 
     def test_restart_on_the_same_store_registers_no_second_type(self, sqlite_server):
         """Starting twice over one store keeps one type of each name."""

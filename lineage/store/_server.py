@@ -44,7 +44,7 @@ from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_
 from ml_metadata.proto import metadata_store_service_pb2
 
 from lineage.errors import InvalidValueError, StoreError
-from lineage.store._backend import BACKSLASH_PROBE, Backend, RetryPolicy, _connect_error
+from lineage.store._backend import _SQL, BACKSLASH_PROBE, Backend, RetryPolicy, _connect_error
 from lineage.store._url import StoreURL
 
 __all__ = ["SERVICE_NAME", "MetadataServer", "TLSFiles", "serve"]
@@ -84,6 +84,17 @@ _ABORT_MAX_WAIT = 0.1
 
 #: gRPC's default 4 MiB is small for a large put_execution or lineage query.
 _MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+#: The longest error message sent, percent-encoded. MLMD quotes the whole
+#: node it could not write (every property, up to megabytes) before the
+#: reason; gRPC clients refuse a status message over their metadata limit
+#: (8 KiB, and at random up to 16 KiB, by default) and report RESOURCE_EXHAUSTED
+#: instead of the error ("Stream removed (received metadata size exceeds
+#: hard limit)"): an ALREADY_EXISTS, which a lineage client takes as a
+#: record stored by another process, became a refused write, and was lost.
+_MAX_DETAILS_BYTES = 4096
+_DETAILS_HEAD_BYTES = 1024
+_SENT_AS_IS = bytes(byte for byte in range(0x20, 0x7F) if byte != 0x25)
 
 #: A connection quiet for this long is pinged (HTTP/2 PING), and closed if
 #: its client does not answer within KEEPALIVE_TIMEOUT_SECONDS. gRPC's own
@@ -228,7 +239,7 @@ class _MetadataHandler(grpc.GenericRpcHandler):
                 "lineage serve: %s from %s failed: %s: %s", name, context.peer(), status.name, _headline(message),
             )
             context.set_code(status)
-            context.set_details(message)
+            context.set_details(_details(message))
             return b""
 
         return forward
@@ -354,6 +365,39 @@ class TLSFiles:
 def _headline(text: str) -> str:
     """The first line of an MLMD error message, cut to 300 characters (a log line)."""
     return text.strip().split("\n", 1)[0][:300]
+
+
+def _details(message: str) -> str:
+    """*message* as a gRPC client takes it: one too long loses the middle
+    (the node MLMD quotes), keeping its start and its end (the database's
+    reason, which clients read: "duplicate key", "database is locked")."""
+    if _sent_size(message.encode()) <= _MAX_DETAILS_BYTES:
+        return message
+    message = _SQL.sub(r"\1", message)  # the SQL statement after the reason
+    data = message.encode()
+    if _sent_size(data) <= _MAX_DETAILS_BYTES:
+        return message
+    cut = " ... [{} bytes left out by lineage serve] ... "
+    head = _within(data, _DETAILS_HEAD_BYTES)
+    end = _within(data[::-1], _MAX_DETAILS_BYTES - _DETAILS_HEAD_BYTES - len(cut) - 12)[::-1]
+    # A character cut in two is dropped, not garbled.
+    return head.decode(errors="ignore") + cut.format(len(data) - len(head) - len(end)) + end.decode(errors="ignore")
+
+
+def _sent_size(data: bytes) -> int:
+    """The size of *data* as a gRPC status message: percent-encoded, 3 bytes
+    for each byte that is not printable ASCII, and for '%'."""
+    return len(data) + 2 * len(data.translate(None, _SENT_AS_IS))
+
+
+def _within(data: bytes, size: int) -> bytes:
+    """The longest start of *data* whose :func:`_sent_size` is at most *size*."""
+    sent = 0
+    for index, byte in enumerate(data):
+        sent += 1 if byte in _SENT_AS_IS else 3
+        if sent > size:
+            return data[:index]
+    return data
 
 
 def _ssl_reason(exc: Exception) -> str:
