@@ -69,6 +69,26 @@ def log_one_of_each(store: lineage.Store, workspace: str = "ws") -> tuple:
     return ws, ex, data, model, metrics
 
 
+def log_a_data_set_with_a_long_query_twice(url: str, served: str) -> None:
+    """A DataSet with a long query logged to *url*, then, by a tracked call
+    in strict mode, through the server at *served*: found stored, the call's
+    Model written."""
+    query = "SELECT * FROM events WHERE " + " OR ".join(f"id = {i}" for i in range(1500))
+
+    def run(store: lineage.Store, tag: str) -> tuple:
+        @lineage.track(store=store, workspace="ws")
+        def step(data: lineage.DataSet) -> lineage.Model:
+            return lineage.Model(uri=f"s3://m/{tag}", name="m")
+
+        data = lineage.DataSet(uri="s3://d", name="d", query=query)
+        return data, step(data)
+
+    elsewhere, _ = run(lineage.Store(url=url), "embedded")
+    lineage.init(strict=True)
+    data, model = run(lineage.Store(url=served), "served")
+    assert model.id is not None and data.id == elsewhere.id
+
+
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def served(request, tmp_path):
     """A store URL on each database backend and a ``lineage serve`` in front of it."""
@@ -264,20 +284,22 @@ class TestLineageClient:
         ALREADY_EXISTS of the write: with a long query MLMD's message was too
         long for gRPC, and the call's end (its Model) was lost with a warning."""
         url, server = sqlite_server
-        query = "SELECT * FROM events WHERE " + " OR ".join(f"id = {i}" for i in range(1500))
+        log_a_data_set_with_a_long_query_twice(url, server.url)
 
-        def run(store: lineage.Store, tag: str) -> tuple:
-            @lineage.track(store=store, workspace="ws")
-            def step(data: lineage.DataSet) -> lineage.Model:
-                return lineage.Model(uri=f"s3://m/{tag}", name="m")
+    def test_a_long_error_message_of_mlmds_own_service_keeps_its_status(self, sqlite_url, monkeypatch):
+        """MLMD's metadata-grpc-service sends its messages whole: lineage's
+        client takes one of 8 KiB and more (it came as RESOURCE_EXHAUSTED,
+        and the write that met an ALREADY_EXISTS was lost)."""
+        from lineage.store import _server
+        from lineage.store._server import MetadataServer
 
-            data = lineage.DataSet(uri="s3://d", name="d", query=query)
-            return data, step(data)
-
-        elsewhere, _ = run(lineage.Store(url=url), "embedded")
-        lineage.init(strict=True)
-        data, model = run(lineage.Store(url=server.url), "served")
-        assert model.id is not None and data.id == elsewhere.id
+        monkeypatch.setattr(_server, "_MAX_DETAILS_BYTES", 2**40)  # sent whole, as MLMD's service does
+        server = MetadataServer(parse_store_url(sqlite_url), port=0)
+        server.start()
+        try:
+            log_a_data_set_with_a_long_query_twice(sqlite_url, f"grpc://127.0.0.1:{server.port}")
+        finally:
+            server.stop(0)
 
     def test_restart_on_the_same_store_registers_no_second_type(self, sqlite_server):
         """Starting twice over one store keeps one type of each name."""

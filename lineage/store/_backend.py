@@ -31,6 +31,8 @@ __all__ = ["Backend", "RetryPolicy"]
 log = logging.getLogger("lineage.store")
 #: The largest message a gRPC store may answer with (lineage serve's limit too).
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+#: The largest error message (and other metadata) taken from a gRPC store.
+MAX_METADATA_BYTES = 16 * 1024 * 1024
 #: The context name looked up to learn whether the database breaks on a
 #: backslash (PostgreSQL answers INTERNAL: see mangles_backslashes).
 BACKSLASH_PROBE = "lineage-probe\\backslash"
@@ -131,6 +133,11 @@ class _GrpcClient(metadata_store.MetadataStore):
             "grpc.max_receive_message_length",
             arguments.max_receive_message_length if arguments.HasField("max_receive_message_length") else MAX_MESSAGE_BYTES,
         ))
+        # An error message longer than 8 KiB (MLMD quotes the node it could
+        # not write, every property with it) came as RESOURCE_EXHAUSTED from
+        # MLMD's own service: an ALREADY_EXISTS, a record another process
+        # stored, became a refused write, and was lost. gRPC takes 16 MiB at most.
+        options.append(("grpc.max_metadata_size", MAX_METADATA_BYTES))
         if arguments.HasField("http2_max_ping_strikes"):
             options.append(("grpc.http2.max_ping_strikes", arguments.http2_max_ping_strikes))
         target = f"{config.host}:{config.port}"
