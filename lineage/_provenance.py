@@ -253,7 +253,7 @@ def call_provenance(func: Optional[Callable[..., Any]] = None, block_file: Optio
             getattr(inner, "__code__", None) or _hashable(inner),
             getattr(func, "__qualname__", None),
         )
-        key: Any = (os.getpid(), code or func, where)
+        key: Any = (os.getpid(), code or where[2], where)  # not func: a callable dataclass is unhashable
     else:
         key = (os.getpid(), _cwd(), block_file)
     merged = _merged.get(key)

@@ -1245,6 +1245,23 @@ class TestFunctionKindsFromReview:
 
         assert any(pinned is scorer for pinned in _provenance._pinned.values())
 
+    def test_an_unhashable_callable_object_tracked_itself_is_recorded(self, tracked_sqlite):
+        """track(Scorer()) of a dataclass with __call__ (unhashable): its
+        provenance key could not be made, and the execution was lost
+        ("unhashable type: 'Scorer'"; strict: TypeError)."""
+        import dataclasses
+
+        @dataclasses.dataclass
+        class Scorer:
+            weight: float = 1.0
+
+            def __call__(self, d: DataSet):
+                return self.weight
+
+        assert track(Scorer())(data()) == 1.0
+        [e] = mr.executions(tracked_sqlite)
+        assert json.loads(mr.custom(e)["lineage.provenance"])["code"]["function"].endswith("Scorer")
+
     def test_what_track_cannot_read_is_named(self):
         """track(min) raised ValueError('no signature found'); track(inputs=3)
         a bare "'int' object is not iterable"."""
