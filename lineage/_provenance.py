@@ -20,7 +20,7 @@ import subprocess
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from lineage._mapping import REDACTED, _is_secret
+from lineage._mapping import REDACTED, _is_secret, _shown_though_secret
 from lineage._version import __version__
 
 __all__ = ["call_provenance", "function_provenance", "git_state"]
@@ -54,18 +54,31 @@ def _redacted(argv: List[str]) -> List[str]:
     secrets are: ``--password=x``, ``--api-key x``, ``db.password=x``
     (a Hydra override) and a URL's password."""
     out: List[str] = []
-    hide_next = False
+    secret_name = ""
     for index, arg in enumerate(argv):
-        if hide_next and not arg.startswith("-"):
-            out.append(REDACTED)
-            hide_next = False
+        if secret_name and not arg.startswith("-"):
+            out.append(REDACTED if _hidden(secret_name, arg) else arg)
+            secret_name = ""
             continue
-        name, eq, _ = arg.partition("=")
-        if index and eq and name and _is_secret(name):
+        name, eq, value = arg.partition("=")
+        if index and eq and name and _hidden(name, value):
             arg = name + "=" + REDACTED
-        hide_next = bool(index) and not eq and arg.startswith("-") and _is_secret(arg)
+        secret_name = arg if index and not eq and arg.startswith("-") and _is_secret(arg) else ""
         out.append(_URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg))
     return out
+
+
+def _hidden(name: str, value: str) -> bool:
+    """Whether the value *name* is given on the command line is hidden, as
+    a parameter's is: a number only when the name ends with the secret
+    (``--password 123456``, not ``--token-limit 4096``)."""
+    if not _is_secret(name):
+        return False
+    try:
+        number = float(value)
+    except ValueError:
+        return True
+    return not _shown_though_secret(name, number)
 
 
 # Variables that make git use a given repository whatever the folder it runs

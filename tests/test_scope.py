@@ -750,6 +750,18 @@ def test_a_callable_object_has_the_provenance_of_its_class(tracked_sqlite, tmp_p
     assert code["function"] == "Scorer" and code["module"] == "scoring_for_provenance" and len(code["source_sha256"]) == 64
 
 
+def test_numbers_on_the_command_line_named_about_a_secret_are_kept():
+    """--token-limit 4096 and --max_token_len=512 were recorded as ***, though
+    the parameters token_limit=4096 are kept (names judged as parameters'
+    are); --password 123456 and --db-password=1234 stay hidden."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "--token-limit", "4096", "--max_token_len=512", "model.token_budget=1e6",
+            "--password", "123456", "--db-password=1234", "--api-key", "42", "--token", "abc"]
+    assert _redacted(argv) == ["train.py", "--token-limit", "4096", "--max_token_len=512", "model.token_budget=1e6",
+                               "--password", "***", "--db-password=***", "--api-key", "***", "--token", "***"]
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
