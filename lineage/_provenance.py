@@ -45,8 +45,9 @@ def _process() -> Dict[str, Any]:
     }
 
 
-# user:password@ in a URL (a store or database URL given on the command line)
-_URL_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
+# user:password@ in a URL (a store or database URL given on the command line),
+# up to the last "@" of the authority (a password with an "@" not encoded)
+_URL_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/\s]*@")
 
 
 def _redacted(argv: List[str]) -> List[str]:

@@ -762,6 +762,15 @@ def test_numbers_on_the_command_line_named_about_a_secret_are_kept():
                                "--password", "***", "--db-password=***", "--api-key", "***", "--token", "***"]
 
 
+def test_a_url_password_with_an_at_sign_on_the_command_line_is_hidden_whole():
+    """postgresql://u:p@ss@h/db (a password with an '@' not percent-encoded,
+    which store URLs hide up to the last '@'): the command line kept 'ss'."""
+    from lineage._provenance import _redacted
+
+    assert _redacted(["train.py", "--db", "postgresql://u:p@ss@h:5432/db", "https://tok@h/x"]) == [
+        "train.py", "--db", "postgresql://u:***@h:5432/db", "https://tok@h/x"]
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
