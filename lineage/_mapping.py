@@ -643,8 +643,11 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
         return _Again(_bounded_repr(value))  # a long str, bytes or set among the items: its head only, not all of it
     elif type(value) is int and value.bit_length() > 14_000:
         return _Again(_int_text(value))  # repr() refuses it: the whole value was '<dict object>'
-    else:
+    elif type(value) in _PLAIN_TYPES:
         return value
+    else:
+        config = _config_repr(value, budget, inside)  # a config among the items: its secrets too, and bounded
+        return value if config is None else _Again(config)
     if id(value) in inside:
         return _Again("{...}" if kind is dict else "[...]" if kind is list else "(...)")
     inside += (id(value),)
@@ -730,7 +733,7 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
             text = shown(item)
         else:
             config = _config_repr(item, budget, inside)
-            text = repr(_head(item, budget)) if config is None else config
+            text = repr(_head(item, budget, inside)) if config is None else config
         parts.append(f"{field}={text}")
         length += len(parts[-1]) + 2
     return f"{name}({', '.join(parts)})"

@@ -1396,3 +1396,23 @@ class TestConfigsKeptAsTheirRepr:
                 return "Own(hidden)"
 
         assert _mapping.param_value("cfg", Own()) == "Own(hidden)"  # its own repr, as before
+
+    def test_a_config_in_a_list_or_dict_has_its_secret_fields_redacted(self):
+        """A config among a list's or dict's items, or in a field's list
+        (configs=[DB(...)], {'db': DB(...)}), was repr-ed whole, its
+        password='hunter2' in clear, while the same config alone was ***."""
+        import dataclasses
+
+        @dataclasses.dataclass
+        class DB:
+            host: str = "db"
+            password: str = "hunter2"
+
+        @dataclasses.dataclass
+        class Cluster:
+            dbs: list
+
+        db = f"{DB.__qualname__}(host='db', password='***')"
+        assert _mapping.param_value("dbs", [DB()]) == f"[{db}]"
+        assert _mapping.param_value("cfg", {"db": DB(), "n": 1}) == f"{{'db': {db}, 'n': 1}}"
+        assert _mapping.param_value("cluster", Cluster([DB()])) == f"{Cluster.__qualname__}(dbs=[{db}])"
