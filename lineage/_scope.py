@@ -1615,7 +1615,7 @@ def _end_suspended_generators() -> None:
         ending = list(_ending)
     for taken in ending:
         if taken.scope._pid == pid:
-            taken.ended.wait(max(0.0, drain_until - time.monotonic()))
+            taken.ended.wait(min(max(0.0, drain_until - time.monotonic()), threading.TIMEOUT_MAX))  # 1e10: OverflowError
 
 
 def _kept_generator(
