@@ -1244,3 +1244,32 @@ class TestCopiesOfALoggedRecord:
         assert moved_id != record.id
         assert store.get_artifact(moved_id).uri == "s3://parts/7"
         assert store.get_artifact(record.id).uri == "s3://parts/0"
+
+    @pytest.mark.parametrize("how", ["self", "copy", "pickle"])
+    def test_a_copy_of_a_local_file_rewritten_since_is_a_new_artifact(self, store, tmp_path, how):
+        """The file's bytes changed since the record was logged: the record
+        itself is then a new artifact (README: changed bytes under the same
+        name), but its copy was recorded as the one its stale id names."""
+        import copy
+        import pickle
+
+        from lineage import execution
+
+        path = tmp_path / "model.bin"
+        path.write_bytes(b"first")
+        record = Model(uri=path.as_uri(), name="m")
+        with execution("train", store=store) as ex:
+            ex.log_output(record)
+        first = record.id
+        assert first is not None
+        copied = {"pickle": lambda r: pickle.loads(pickle.dumps(r)), "copy": copy.copy, "self": lambda r: r}[how]
+        same = copied(record)
+        with execution("check", store=store) as ex:
+            ex.log_input(same)
+        assert same.id == first  # the same bytes: the same artifact
+        path.write_bytes(b"second, retrained")
+        again = copied(record)
+        with execution("use", store=store) as ex:
+            ex.log_input(again)
+        assert again.id not in (None, first)
+        assert len(store.store.get_artifacts()) == 2

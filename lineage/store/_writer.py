@@ -328,19 +328,29 @@ def _logged_for_copy(record: Artifact) -> Optional[Tuple[Any, ...]]:
     """What a copy or pickle of *record* carries (see records.copy_hooks): its
     stamp, when this process gave it its id."""
     stamp = _own_stamp(record)
-    return None if stamp is None else (stamp[1], stamp[2], stamp[3])
+    if stamp is None:
+        return None
+    # and the digest of the local file it was written with: a copy of it
+    # rewritten since is a new artifact too, as the record is (see _content_changed)
+    noted = _record_digests_for(stamp[3]).get(id(record))
+    if noted is None or noted[0]() is not record:
+        return stamp[1], stamp[2], stamp[3]
+    return stamp[1], stamp[2], stamp[3], noted[1]
 
 
 def _stamp_copy(record: Artifact, logged: Any) -> None:
     """Stamp a copy as its original was (before its fields are set: the
     stamp is checked against its id when it is logged)."""
     try:
-        artifact_id, held, token = logged
+        artifact_id, held, token, *noted = logged
     except (TypeError, ValueError):  # a pickle of another version: taken as an id a user set
         return
     with _stamps_lock:
         dict.__setitem__(_stamps, id(record), (weakref.ref(record), artifact_id, held, token))
         _stamps.prune()
+    if len(noted) == 1:
+        digests, rid = _record_digests_for(token), id(record)
+        digests[rid] = (weakref.ref(record, lambda _: digests.pop(rid, None)), noted[0])
 
 
 records.copy_hooks = (_logged_for_copy, _stamp_copy)
