@@ -21,7 +21,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
-from lineage.errors import InvalidTypeError, InvalidValueError, LineageError, describe, warn_never_raised
+from lineage.errors import InvalidStoreURLError, InvalidTypeError, InvalidValueError, LineageError, describe, warn_never_raised
 from lineage.records import Artifact, Model, _now, check_current, check_json, check_text, record_class_for
 from lineage.store import (
     INPUT,
@@ -164,7 +164,13 @@ class Store:
             )
         else:
             resolved = _config.store_url()
-            parsed = parse_store_url(resolved)
+            try:
+                parsed = parse_store_url(resolved)
+            except InvalidStoreURLError as exc:
+                if resolved is None or _config.settings().store is not None:
+                    raise
+                # A URL the caller never wrote: the variable is named (as in the calls' warning).
+                raise InvalidStoreURLError(f"the LINEAGE_STORE environment variable: {exc}") from None
             if resolved is None:
                 _warn_if_lost_with_the_pod(parsed)
             if parsed.scheme == "memory":

@@ -202,6 +202,15 @@ class TestParse:
         assert any("the LINEAGE_STORE environment variable: invalid store URL 'sqlite:/x.db'" in text for text in told), told
 
 
+    def test_a_bad_lineage_store_is_named_by_store(self, monkeypatch):
+        """lineage.Store() (the Kubeflow SDK's form, no URL) with a bad
+        LINEAGE_STORE quoted a URL the caller never wrote, naming no variable."""
+        monkeypatch.setenv("LINEAGE_STORE", "sqlite:/x.db")
+        named = r"^the LINEAGE_STORE environment variable: invalid store URL 'sqlite:/x.db'"
+        with pytest.raises(InvalidStoreURLError, match=named):
+            lineage.Store()
+
+
 class TestConnectionConfig:
     def test_sqlite(self, tmp_path):
         """A sqlite URL opens (and creates) its file read-write."""
