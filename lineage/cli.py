@@ -258,6 +258,10 @@ def _sync(parser: argparse.ArgumentParser) -> Runner:
         for option, value in (("--store", args.store), ("--into", args.into)):
             if value is not None:
                 _store_url(option, value)
+        # A mistyped --into made a new store without a word, and the spool was emptied into it.
+        new_file = _store_url("--into", args.into).path if args.into is not None else None
+        if new_file is not None and os.path.exists(new_file):
+            new_file = None
         interactive = sys.stderr.isatty()
 
         def progress(done: int, total: int) -> None:
@@ -269,6 +273,8 @@ def _sync(parser: argparse.ArgumentParser) -> Runner:
         report = _spool.sync(store=args.store, home=args.home, progress=progress, into=args.into)
         if interactive and (report.written or report.present):
             print(file=sys.stderr)
+        if new_file is not None and os.path.exists(new_file):
+            print(f"lineage sync: made a new store {new_file!r} (--into named no existing one)", file=sys.stderr)
         print(
             f"written: {report.written}  already present (skipped): {report.present}  failed: {len(report.failed)}"
             f"  unreadable: {len(report.unreadable)}"

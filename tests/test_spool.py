@@ -318,8 +318,15 @@ class TestSpool:
         assert done.returncode == 1 and "written: 0" in done.stdout
         assert "the file does not exist" in done.stdout and "--into" in done.stdout
         assert not gone.exists() and path.exists()
+        into = sqlite_url[len("sqlite:///"):]
+        assert not os.path.exists(into)
         moved = run_cli(home, "sync", "--store", f"sqlite:///{gone}", "--into", sqlite_url)
         assert moved.returncode == 0 and "written: 10" in moved.stdout, moved.stdout + moved.stderr
+        # A mistyped --into made a new store without a word.
+        assert f"lineage sync: made a new store {into!r} (--into named no existing one)" in moved.stderr
+        path = write_spool(home, "gone.spool", [json.dumps(entry).encode() for entry in entries])
+        again = run_cli(home, "sync", "--store", f"sqlite:///{gone}", "--into", sqlite_url)
+        assert again.returncode == 0 and "made a new store" not in again.stderr, again.stdout + again.stderr
 
     @pytest.mark.parametrize("kind", ["sqlite-file-not-yet-a-store", "postgresql-database-not-yet-made"])
     def test_sync_makes_the_store_a_spooled_write_was_the_first_of(self, tmp_path, good_spools, kind):
