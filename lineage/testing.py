@@ -193,8 +193,15 @@ try:  # the pytest fixture, when pytest is there
     @pytest.fixture
     def lineage_store(tmp_path: Any) -> Iterator[Any]:
         """A temporary SQLite store that tracked calls record into."""
-        with recording(store=f"sqlite:///{tmp_path / 'lineage.db'}") as store:
+        from lineage.store import forget_connection
+
+        url = f"sqlite:///{tmp_path / 'lineage.db'}"
+        with recording(store=url) as store:
             yield store
+        # Its Store and connection too, as recording()'s own temporary store's
+        # (each test kept about 3 open files: a few hundred ran out of them).
+        _config.forget_store(url)
+        forget_connection(url)
 
 except ImportError:  # pragma: no cover
     pass

@@ -311,3 +311,34 @@ def test_assert_lineage_fails_for_an_artifact_the_store_does_not_hold_or_holds_a
     mlmd.put_events([pb.Event(artifact_id=dog.id, execution_id=unnamed, type=pb.Event.OUTPUT)])
     with pytest.raises(AssertionError, match=r"produced by \['Trainer', 'train'\], not 'fit'"):
         assert_lineage(dog, produced_by="fit", store=a)
+
+
+def test_the_fixture_does_not_keep_files_open(tmp_path):
+    """Every test using the lineage_store fixture kept its store's Store and
+    connection (about 3 open files): a suite of a few hundred such tests ran
+    out of file descriptors (recording()'s own temporary store did not)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_user.py").write_text(
+        "import os\n"
+        "import pytest\n"
+        "from lineage import DataSet, track\n"
+        "from lineage.testing import lineage_store\n"
+        "@track\n"
+        "def step(d: DataSet) -> None:\n"
+        "    pass\n"
+        "@pytest.mark.parametrize('i', range(41))\n"
+        "def test_step(lineage_store, i):\n"
+        "    global before\n"
+        "    if i == 1:\n"
+        "        before = len(os.listdir('/proc/self/fd'))\n"
+        "    step(DataSet(uri=f's3://fx/{i}', name='d'))\n"
+        "    if i == 40:\n"
+        "        assert len(os.listdir('/proc/self/fd')) - before < 5\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_user.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
