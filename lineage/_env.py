@@ -9,6 +9,9 @@ from typing import Dict, Set, Tuple
 from lineage.errors import warn_never_raised
 
 _warned: Set[Tuple[str, str]] = set()
+#: The most seconds a wait is given (about 31 years: "forever"); a socket, a
+#: sleep or a lock's wait refuse much more (OverflowError, or EINVAL).
+MAX_SECONDS = 1e9
 
 
 def number(name: str, default: float, *, minimum: float = 0.0, above: bool = False, integer: bool = False) -> float:
@@ -18,7 +21,8 @@ def number(name: str, default: float, *, minimum: float = 0.0, above: bool = Fal
     below *minimum* (at or below it with *above*), would make lineage fail
     later, far from its cause (a negative timeout) or do something else than
     meant (``1GB``): it is reported with a LineageWarning naming the
-    variable and the value, once per value, and *default* is used.
+    variable and the value, once per value, and *default* is used. A number
+    of seconds (not *integer*) past MAX_SECONDS is taken as MAX_SECONDS.
     """
     text = os.environ.get(name, "").strip()
     if not text:
@@ -29,7 +33,9 @@ def number(name: str, default: float, *, minimum: float = 0.0, above: bool = Fal
         value = math.nan
     # an int of any size is finite (math.isfinite would overflow past 1e308)
     if (isinstance(value, int) or math.isfinite(value)) and (value > minimum if above else value >= minimum):
-        return value
+        # 1e300 (a wait with no end) made every wait raise OverflowError: a
+        # connect timeout lost the call's record, a spool retry its replay.
+        return value if integer else min(value, MAX_SECONDS)
     if (name, text) not in _warned:
         _warned.add((name, text))
         kind = "an integer" if integer else "a number"

@@ -51,7 +51,8 @@ def test_the_default_byte_limit_is_said_in_full(monkeypatch):
 @pytest.mark.parametrize(
     "text, kwargs, value",
     [("", {}, 7.0), ("0", {}, 0.0), ("2.5", {}, 2.5), (" 1e3 ", {}, 1000.0), ("10", {"integer": True}, 10),
-     ("9" * 400, {"integer": True}, int("9" * 400))],  # past 1e308: no OverflowError
+     ("9" * 400, {"integer": True}, int("9" * 400)),  # past 1e308: no OverflowError
+     ("1e300", {}, 1e9)],  # seconds no wait takes: the most one does
 )
 def test_good_values_are_taken_in_silence(monkeypatch, text, kwargs, value):
     monkeypatch.setenv("LINEAGE_TEST_NUMBER", text)
@@ -73,6 +74,25 @@ def test_a_negative_connect_timeout_loses_no_record(monkeypatch, tmp_path):
         return lineage.Model(uri="s3://m/1", name="m")
 
     with pytest.warns(lineage.LineageWarning, match="LINEAGE_CONNECT_TIMEOUT_SECONDS='-5'"):
+        model = step(lineage.DataSet(uri="s3://d/1", name="d"))
+    assert model.id is not None
+    stored = metadata_store.MetadataStore(parse_store_url(url).connection_config())
+    assert [a.uri for a in stored.get_artifacts()] == ["s3://d/1", "s3://m/1"]
+
+
+def test_a_huge_connect_timeout_loses_no_record(monkeypatch, tmp_path):
+    """1e300 (no end to the wait) made the socket raise OverflowError: the call
+    was neither written nor spooled, and the warning named no variable."""
+    url = backends.make_url("postgresql", tmp_path)
+    monkeypatch.setenv("LINEAGE_CONNECT_TIMEOUT_SECONDS", "1e300")
+    monkeypatch.setenv("LINEAGE_HOME", str(tmp_path / "home"))
+
+    @lineage.track(store=lineage.Store(url=url), workspace="env")
+    def step(data: lineage.DataSet) -> lineage.Model:
+        return lineage.Model(uri="s3://m/1", name="m")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         model = step(lineage.DataSet(uri="s3://d/1", name="d"))
     assert model.id is not None
     stored = metadata_store.MetadataStore(parse_store_url(url).connection_config())
