@@ -280,8 +280,16 @@ def workspace_name(explicit: Optional[str] = None) -> str:
         return explicit
     if _settings.workspace is not None:
         return _settings.workspace
-    env = os.environ.get("LINEAGE_WORKSPACE")
+    env = _stripped(os.environ.get("LINEAGE_WORKSPACE"))
     return _checked_env("LINEAGE_WORKSPACE", env, check_workspace_name) if env else DEFAULT_WORKSPACE
+
+
+def _stripped(value: Optional[str]) -> Optional[str]:
+    """A name read from an environment variable, without white space around
+    it (as LINEAGE_STORE's URL): a value read from a file (a Kubernetes secret) ends with
+    a newline, and 'mnist\\n' was a workspace of its own, where `lineage ls -w
+    mnist` found nothing. A blank one is kept, to be refused by its check."""
+    return value.strip() or value if value else value
 
 
 # The last value of each name variable found good: checked once, not per call.
@@ -308,7 +316,7 @@ def run_name(explicit: Optional[str] = None) -> str:
         return explicit
     if _settings.run is not None:
         return _settings.run
-    env = os.environ.get("LINEAGE_RUN")
+    env = _stripped(os.environ.get("LINEAGE_RUN"))
     if env:
         return _checked_env("LINEAGE_RUN", env, check_optional_name)
     pid = os.getpid()

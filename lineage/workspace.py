@@ -65,7 +65,7 @@ def _warn_if_lost_with_the_pod(parsed: StoreURL) -> None:
     Kubeflow SDK's ``Store()`` meant Kubeflow's MLMD service, and code ported
     unchanged would write its records where no one finds them again. A home
     folder on a mounted volume (a Kubeflow notebook server's) is kept."""
-    if not os.environ.get("KUBERNETES_SERVICE_HOST") or os.environ.get("LINEAGE_HOME"):
+    if not os.environ.get("KUBERNETES_SERVICE_HOST") or os.environ.get("LINEAGE_HOME", "").strip():
         return  # not in a pod, or the folder was chosen
     if not _config.first_warning("embedded store in a Kubernetes pod"):
         return

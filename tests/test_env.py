@@ -145,3 +145,24 @@ def test_a_flag_is_read_alike_whatever_the_callers_default(monkeypatch):
     assert (_env.flag("LINEAGE_TEST_FLAG", True), _env.flag("LINEAGE_TEST_FLAG", False)) == (True, True)
     monkeypatch.setenv("LINEAGE_TEST_FLAG", "off")
     assert (_env.flag("LINEAGE_TEST_FLAG", True), _env.flag("LINEAGE_TEST_FLAG", False)) == (False, False)
+
+
+def test_white_space_around_a_name_or_the_home_folder_is_dropped(monkeypatch, tmp_path):
+    """A value read from a file (a Kubernetes secret) ends with a newline, as
+    LINEAGE_STORE's did: 'mnist\\n' was a workspace of its own (`lineage ls -w
+    mnist` found nothing) and LINEAGE_HOME='/mnt/vol\\n' a folder beside the volume."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("LINEAGE_HOME", f"{home}\n")
+    monkeypatch.setenv("LINEAGE_WORKSPACE", "mnist\n")
+    monkeypatch.setenv("LINEAGE_RUN", " first run ")
+
+    @lineage.track
+    def f(d: lineage.DataSet) -> int:
+        return 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f(lineage.DataSet(uri="s3://a", name="a"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+    names = [c.name for c in lineage.Store(url=f"sqlite:///{home / 'lineage.db'}").store.get_contexts()]
+    assert names == ["mnist", "mnist/first run"]

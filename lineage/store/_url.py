@@ -54,7 +54,9 @@ _MAX_GRPC_TIMEOUT = 1e9
 
 def default_home() -> str:
     """The folder of the embedded store and the spool (``LINEAGE_HOME``)."""
-    return os.path.expanduser(os.environ.get("LINEAGE_HOME") or "~/.lineage")
+    # White space around it dropped, as LINEAGE_STORE's: "/mnt/vol\n" (read from
+    # a file) made a folder of that name beside the volume, " " one in the working folder.
+    return os.path.expanduser(os.environ.get("LINEAGE_HOME", "").strip() or "~/.lineage")
 
 
 @attrs.frozen
