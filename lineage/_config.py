@@ -42,7 +42,7 @@ class Settings:
     store: Optional[str] = None
     workspace: Optional[str] = None
     run: Optional[str] = None
-    strict: bool = False
+    strict: Optional[bool] = None
     start_delay: Optional[float] = None
     enabled: bool = True
 
@@ -329,7 +329,11 @@ def run_name(explicit: Optional[str] = None) -> str:
 
 
 def strict() -> bool:
-    return _settings.strict or _env.flag("LINEAGE_STRICT", False)
+    # init(strict=False) decides over LINEAGE_STRICT=1, as init() does over
+    # every variable (it was strict all the same: a test of a store down raised).
+    if _settings.strict is not None:
+        return _settings.strict
+    return _env.flag("LINEAGE_STRICT", False)
 
 
 def cached_store(url: Optional[str]) -> Any:

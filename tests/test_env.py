@@ -166,3 +166,23 @@ def test_white_space_around_a_name_or_the_home_folder_is_dropped(monkeypatch, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
     names = [c.name for c in lineage.Store(url=f"sqlite:///{home / 'lineage.db'}").store.get_contexts()]
     assert names == ["mnist", "mnist/first run"]
+
+
+def test_init_strict_decides_over_the_variable(monkeypatch, tmp_path):
+    """init(strict=False) under LINEAGE_STRICT=1 (set for a whole CI job) was
+    strict all the same: a test that lineage's failure does not reach the
+    user's code got the failure raised."""
+    monkeypatch.setenv("LINEAGE_STRICT", "1")
+    lineage.init(store=f"sqlite:///{tmp_path / 'no' / 'such' / 'folder' / 'x.db'}", strict=False)
+    (tmp_path / "no").write_text("a file, not a folder: the store cannot be made")
+
+    @lineage.track(start_delay=0)
+    def f(d: lineage.DataSet) -> int:
+        return 1
+
+    with pytest.warns(lineage.LineageWarning):
+        assert f(lineage.DataSet(uri="s3://a", name="a")) == 1
+    lineage.init(strict=True)
+    monkeypatch.setenv("LINEAGE_STRICT", "0")
+    with pytest.raises(OSError):  # and init(strict=True) over LINEAGE_STRICT=0
+        f(lineage.DataSet(uri="s3://b", name="b"))
