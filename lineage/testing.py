@@ -62,6 +62,9 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
 
     if store is not None and not isinstance(store, str):
         raise InvalidTypeError(f"recording(store) must be a store URL (a str), got {describe(store)}")
+    # Named here: init(), which takes them, named itself ("init(workspace) must be a str").
+    _config.check_workspace_name("recording(workspace)", workspace)
+    _config.check_optional_name("recording(run)", run)
     saved = attrs.evolve(_config.settings())
     saved_hashing, saved_hash_files = _digest._enabled, _config._hash_files
     with contextlib.ExitStack() as stack:

@@ -342,3 +342,18 @@ def test_the_fixture_does_not_keep_files_open(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"workspace": 3}, lineage.InvalidTypeError, r"recording\(workspace\) must be a str, got 3 \(int\)"),
+        ({"workspace": " "}, lineage.InvalidValueError, r"recording\(workspace\) must be a non-empty string, got ' '"),
+        ({"run": ""}, lineage.InvalidValueError, r"recording\(run\) must be a non-empty string, got ''"),
+    ],
+)
+def test_bad_recording_arguments_are_named_as_recordings(kwargs, error, message):
+    """They were named as init()'s ("init(workspace) must be a str"), a call the test never made."""
+    with pytest.raises(error, match=message):
+        with recording(**kwargs):
+            pass
