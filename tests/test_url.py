@@ -399,6 +399,27 @@ class TestDefaults:
 
         assert ["lineage.db"] == sorted(n for n in os.listdir(tmp_path / "home") if n.endswith(".db"))
 
+    def test_a_lineage_home_that_is_a_file_is_named(self, tmp_path, monkeypatch):
+        """Every tracked call's write failed on "FileExistsError: [Errno 17] File
+        exists: '...'" (the record lost), and Store() raised it, naming no variable."""
+        home = tmp_path / "home"
+        home.write_text("not a folder")
+        said = rf"the LINEAGE_HOME environment variable must be a folder .*, got the file '{home}'"
+        with pytest.raises(InvalidValueError, match=said):
+            lineage.Store()
+
+        @lineage.track
+        def step(d: lineage.DataSet) -> int:
+            return 1
+
+        with pytest.warns(lineage.LineageWarning, match=said):
+            assert step(lineage.DataSet(uri="s3://d", name="d")) == 1
+        monkeypatch.delenv("LINEAGE_HOME")
+        monkeypatch.setenv("HOME", str(tmp_path))
+        (tmp_path / ".lineage").write_text("not a folder")
+        with pytest.raises(InvalidValueError, match="lineage's home must be a folder"):
+            lineage.Store()
+
     def test_lineage_home_defaults_to_dot_lineage(self, tmp_path, monkeypatch):
         """Without LINEAGE_HOME the home is ~/.lineage."""
         monkeypatch.delenv("LINEAGE_HOME")

@@ -347,7 +347,15 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         InvalidStoreURLError: unknown scheme or a missing part.
     """
     if url is None or url == "":
-        return StoreURL(scheme="sqlite", path=os.path.join(default_home(), "lineage.db"))
+        home = default_home()
+        if os.path.exists(home) and not os.path.isdir(home):
+            # Every write failed on "File exists: '...'", naming no variable.
+            where = "the LINEAGE_HOME environment variable" if os.environ.get("LINEAGE_HOME", "").strip() else "lineage's home"
+            raise InvalidValueError(
+                f"{where} must be a folder (the embedded store is a file in it), got the file {home!r}; "
+                "set LINEAGE_HOME to a folder, or LINEAGE_STORE to a store URL"
+            )
+        return StoreURL(scheme="sqlite", path=os.path.join(home, "lineage.db"))
     if not isinstance(url, str):
         raise InvalidTypeError(f"store URL must be a str, got {describe(url)}")
     _check_chars(url, url, "the URL")
