@@ -186,3 +186,15 @@ def test_init_strict_decides_over_the_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("LINEAGE_STRICT", "0")
     with pytest.raises(OSError):  # and init(strict=True) over LINEAGE_STRICT=0
         f(lineage.DataSet(uri="s3://b", name="b"))
+
+
+def test_the_unavailable_budget_set_is_the_one_used(monkeypatch):
+    """LINEAGE_RETRY_UNAVAILABLE_SECONDS=30 (a store that takes a while to come
+    back) was cut to LINEAGE_RETRY_SECONDS' 10 s without a word."""
+    from lineage.store._backend import RetryPolicy
+
+    monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "30")
+    assert (RetryPolicy().max_delay, RetryPolicy().unavailable_delay) == (10.0, 30.0)
+    monkeypatch.delenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS")
+    monkeypatch.setenv("LINEAGE_RETRY_SECONDS", "1")
+    assert RetryPolicy().unavailable_delay == 1.0  # the default: no longer than the other budget

@@ -172,7 +172,9 @@ class RetryPolicy:
     ):
         self.max_delay = _env.number("LINEAGE_RETRY_SECONDS", 10.0) if max_delay is None else max_delay
         if unavailable_delay is None:
-            unavailable_delay = min(self.max_delay, _env.number("LINEAGE_RETRY_UNAVAILABLE_SECONDS", 2.0))
+            # Its default is no longer than the other budget; a value set is taken as it is
+            # (LINEAGE_RETRY_UNAVAILABLE_SECONDS=30 was cut to LINEAGE_RETRY_SECONDS' 10 without a word).
+            unavailable_delay = _env.number("LINEAGE_RETRY_UNAVAILABLE_SECONDS", min(self.max_delay, 2.0))
         self.unavailable_delay = unavailable_delay
         self.max_attempts = max_attempts
         self.first_wait = first_wait
