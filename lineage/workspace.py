@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
 from lineage.errors import InvalidStoreURLError, InvalidTypeError, InvalidValueError, LineageError, describe, warn_never_raised
-from lineage.records import Artifact, Model, _now, check_current, check_json, check_text, record_class_for
+from lineage.records import Artifact, Model, _now, check_current, check_json, check_text, is_builtin, record_class_for
 from lineage.store import (
     INPUT,
     OUTPUT,
@@ -481,6 +481,19 @@ class Run:
         return f"Run(name={self.name!r}, workspace={self.workspace.name!r}, context_id={self.context_id})"
 
 
+def _own_duplicate_rule(obj: Any) -> bool:
+    """Whether a Kubeflow SDK-style object's class says when two of its
+    artifacts are one (``is_duplicated``), not the SDK's base class, whose
+    answer is always no."""
+    method = getattr(type(obj), "is_duplicated", None)
+    if not callable(method):
+        return False
+    return (getattr(method, "__module__", None), getattr(method, "__qualname__", None)) != (
+        "kubeflow.metadata.metadata",
+        "Artifact.is_duplicated",
+    )
+
+
 class Execution:
     """An execution in a workspace (and run); logs artifacts as its inputs and outputs.
 
@@ -592,6 +605,10 @@ class Execution:
                     raise InvalidTypeError(f"{type(artifact).__name__}.id must be an int or None, got {describe(existing)}")
                 _check_artifact_id(f"{type(artifact).__name__}.id", existing)
                 record.id = existing
+            elif _own_duplicate_rule(artifact) and not is_builtin(type(record)):
+                # The SDK asked the class's is_duplicated() which stored artifact
+                # it is (a new object for the checkpoint another step wrote).
+                record.id = self._writer.duplicate_by_own_rule(artifact, self._handle.workspace, self._handle.run)
             self._log(record, event_type)
             artifact.id = record.id
             return artifact

@@ -758,6 +758,34 @@ class TestFromAReviewAgainstTheOldSDK:
         assert event.artifact_id == checkpoint.id
         assert lineage_store.lineage(checkpoint).root == checkpoint.id
 
+    def test_a_custom_artifacts_own_is_duplicated_is_asked(self, lineage_store, old_store):
+        """A custom class's is_duplicated() (the SDK's hook: its DataSet and
+        Model compare uri, name, version and workspace) said that a new object
+        for the checkpoint training wrote is that artifact: lineage ignored
+        it, and the evaluation's input was a new artifact no step produced."""
+
+        class Checkpoint(PlainCheckpoint):
+            ARTIFACT_TYPE_NAME = "acme.org/test/deduplicated_checkpoint"
+
+            @staticmethod
+            def is_duplicated(a, b):
+                workspace = "__kf_workspace__"
+                return (a.type_id, a.uri, a.custom_properties[workspace]) == (b.type_id, b.uri, b.custom_properties[workspace])
+
+        def train_then_evaluate(module, store):
+            ws = module.Workspace(store=store, name="ws-" + module.__name__)
+            trained = module.Execution(name="train", workspace=ws).log_output(Checkpoint("s3://dedup/1"))
+            evaluated = module.Execution(name="evaluate", workspace=ws).log_input(Checkpoint("s3://dedup/1"))
+            elsewhere = Execution(name="e", workspace=Workspace(store=lineage_store, name="other-" + module.__name__))
+            return trained.id == evaluated.id, elsewhere.log_input(Checkpoint("s3://dedup/1")).id != trained.id
+
+        register_kubeflow_types(lineage_store)
+        old_store.store.put_artifact_type(mlpb.ArtifactType(name=Checkpoint.ARTIFACT_TYPE_NAME, properties={"epoch": mlpb.INT}))
+        assert train_then_evaluate(metadata, old_store) == (True, True)  # the old SDK's answer
+        assert train_then_evaluate(lineage, lineage_store) == (True, True)
+        unique = Execution(name="e", workspace=Workspace(store=lineage_store, name="plain"))
+        assert unique.log_input(PlainCheckpoint("s3://p")).id != unique.log_output(PlainCheckpoint("s3://p")).id
+
     def test_the_serving_step_finds_the_model_when_its_file_is_not_here(self, lineage_store, any_url, tmp_path):
         """The SDK demo's serving step logs Model(uri, name, version) again,
         where the model file is not (another host) or not hashed: it got a new

@@ -1296,6 +1296,39 @@ class Writer:
         match.external_id = artifact.external_id  # matched under this write's key
         return match
 
+    def duplicate_by_own_rule(self, obj: Any, workspace: Optional[str], run: Optional[str]) -> Optional[int]:
+        """The id of the stored artifact a Kubeflow SDK-style object's own
+        ``is_duplicated(ours, stored)`` takes it for, looked for as the SDK
+        did: among the artifacts of its uri (indexed) and, here, of its type.
+        None when none is, or the store cannot be read (the write decides)."""
+        if self.spooling():
+            return None  # unreachable: not asked again for each record
+        proto = obj.serialization()
+        if not isinstance(proto, pb.Artifact):
+            proto = pb.Artifact.FromString(proto.SerializeToString())
+        type_name = type(obj).ARTIFACT_TYPE_NAME
+        try:
+            type_id = self.backend.cached_type_id("artifact", type_name)
+            if type_id is None:
+                type_id = self.backend.call("get_artifact_type", type_name).id
+            uris = {proto.uri, codec.encode(proto.uri, self.mangle)}
+            stored = sorted(
+                (a for uri in uris for a in self._call_store("get_artifacts_by_uri", uri) if a.type_id == type_id),
+                key=lambda a: a.id,
+            )
+        except (mlmd_errors.StatusError, StoreError):
+            return None  # nothing of the type stored yet, or the store is down
+        # As the SDK compared them: with the type, workspace and run it sets
+        proto.type_id = type_id
+        if workspace is not None:
+            proto.custom_properties[codec.WORKSPACE_PROPERTY].string_value = codec.encode(workspace, self.mangle)
+        if run is not None:
+            proto.custom_properties[codec.RUN_PROPERTY].string_value = codec.encode(run, self.mangle)
+        for candidate in stored:
+            if obj.is_duplicated(proto, candidate):
+                return int(candidate.id)
+        return None
+
     def _verify_ids(self, ids: List[int]) -> None:
         found = {a.id for a in self._call_store("get_artifacts_by_id", ids)}
         missing = [i for i in ids if i not in found]
