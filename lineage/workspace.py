@@ -344,7 +344,15 @@ class Workspace:
             raise InvalidValueError(f"Workspace 'name' must be a non-empty string, got {name!r}")
         check_text("Workspace 'name'", name)
         if not store or not isinstance(store, Store):
-            raise InvalidValueError(f"'store' must be set as metadata.Store, got {describe(store)}")
+            hint, shown = "", store
+            if type(store).__module__.startswith("kubeflow.metadata"):  # code ported in part
+                hint = "; the Kubeflow SDK's metadata.Store is not one: write lineage.Store() with the same arguments"
+            elif isinstance(store, str):
+                shown = _redact(store)  # a URL's password
+                hint = f"; for a store URL write store=lineage.Store({shown!r})" if "://" in store else (
+                    "; for a gRPC service write store=lineage.Store(grpc_host, grpc_port)"
+                )
+            raise InvalidValueError(f"'store' must be set as a lineage.Store, got {describe(shown)}{hint}")
         if description is not None and not isinstance(description, str):
             raise InvalidTypeError(f"Workspace 'description' must be a str, got {describe(description)}")
         if description is not None:

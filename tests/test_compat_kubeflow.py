@@ -786,6 +786,17 @@ class TestFromAReviewAgainstTheOldSDK:
         unique = Execution(name="e", workspace=Workspace(store=lineage_store, name="plain"))
         assert unique.log_input(PlainCheckpoint("s3://p")).id != unique.log_output(PlainCheckpoint("s3://p")).id
 
+    def test_a_store_that_is_not_lineages_is_named(self, sqlite_url):
+        """Workspace(store=...) with the Kubeflow SDK's own Store (code
+        ported in part) or a store URL said "'store' must be set as
+        metadata.Store": what the caller had passed. It names lineage.Store."""
+        with pytest.raises(ValueError, match=r"must be set as a lineage\.Store, got <kubeflow.* Kubeflow SDK's metadata\.Store"):
+            Workspace(store=metadata.Store.__new__(metadata.Store), name="ws")
+        with pytest.raises(ValueError, match=r"must be set as a lineage\.Store, .* write store=lineage\.Store\('sqlite:"):
+            Workspace(store=sqlite_url, name="ws")
+        with pytest.raises(ValueError, match=r"lineage\.Store\('postgresql://u:\*\*\*@h/db'\)$"):  # not its password
+            Workspace(store="postgresql://u:secret@h/db", name="ws")
+
     def test_the_serving_step_finds_the_model_when_its_file_is_not_here(self, lineage_store, any_url, tmp_path):
         """The SDK demo's serving step logs Model(uri, name, version) again,
         where the model file is not (another host) or not hashed: it got a new
