@@ -786,6 +786,25 @@ class TestFromAReviewAgainstTheOldSDK:
         unique = Execution(name="e", workspace=Workspace(store=lineage_store, name="plain"))
         assert unique.log_input(PlainCheckpoint("s3://p")).id != unique.log_output(PlainCheckpoint("s3://p")).id
 
+    def test_own_is_duplicated_compares_the_values_as_they_were_logged(self, lineage_store):
+        """A custom class's is_duplicated() was given the stored artifact in
+        lineage's escaped form and ours half escaped (workspace and run, not
+        its uri or name): a Windows path on PostgreSQL (backslashes), or a
+        U+E000 in a uri on any backend, was never the same artifact again."""
+
+        class Checkpoint(PlainCheckpoint):
+            ARTIFACT_TYPE_NAME = "acme.org/test/deduplicated_escaped"
+
+            @staticmethod
+            def is_duplicated(a, b):
+                workspace = "__kf_workspace__"
+                return (a.uri, a.custom_properties[workspace]) == (b.uri, b.custom_properties[workspace])
+
+        ws = Workspace(store=lineage_store, name="ws\\\ue000")
+        for uri in ("C:\\ckpt\\1", "s3://b/\ue000/1"):
+            trained = Execution(name="train", workspace=ws).log_output(Checkpoint(uri))
+            assert Execution(name="evaluate", workspace=ws).log_input(Checkpoint(uri)).id == trained.id, uri
+
     def test_a_store_that_is_not_lineages_is_named(self, sqlite_url):
         """Workspace(store=...) with the Kubeflow SDK's own Store (code
         ported in part) or a store URL said "'store' must be set as

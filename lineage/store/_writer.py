@@ -1311,20 +1311,32 @@ class Writer:
             type_id = self.backend.cached_type_id("artifact", type_name)
             if type_id is None:
                 type_id = self.backend.call("get_artifact_type", type_name).id
-            uris = {proto.uri, codec.encode(proto.uri, self.mangle)}
+            # As lineage stores it, and as the SDK did (not one it could not: the raw
+            # uri of a Windows path was an SQL error on PostgreSQL, and nothing matched).
+            uris = [codec.encode(proto.uri, self.mangle)]
+            as_given = codec.as_another_client_stores(uris[0], self.mangle)
+            uris += [as_given] if as_given is not None else []
             stored = sorted(
                 (a for uri in uris for a in self._call_store("get_artifacts_by_uri", uri) if a.type_id == type_id),
                 key=lambda a: a.id,
             )
         except (mlmd_errors.StatusError, StoreError):
             return None  # nothing of the type stored yet, or the store is down
-        # As the SDK compared them: with the type, workspace and run it sets
+        # As the SDK compared them: with the type, workspace and run it sets,
+        # and the stored one's strings as they were logged, not escaped
+        # (a Windows path on PostgreSQL, a U+E000 anywhere, was never the same).
         proto.type_id = type_id
         if workspace is not None:
-            proto.custom_properties[codec.WORKSPACE_PROPERTY].string_value = codec.encode(workspace, self.mangle)
+            proto.custom_properties[codec.WORKSPACE_PROPERTY].string_value = workspace
         if run is not None:
-            proto.custom_properties[codec.RUN_PROPERTY].string_value = codec.encode(run, self.mangle)
+            proto.custom_properties[codec.RUN_PROPERTY].string_value = run
         for candidate in stored:
+            text = codec.decoder_for(candidate)
+            candidate.uri, candidate.name = text(candidate.uri), text(candidate.name)
+            for values in (candidate.properties, candidate.custom_properties):
+                for value in values.values():
+                    if value.HasField("string_value"):
+                        value.string_value = text(value.string_value)
             if obj.is_duplicated(proto, candidate):
                 return int(candidate.id)
         return None
