@@ -354,6 +354,5 @@ def test_the_fixture_does_not_keep_files_open(tmp_path):
 )
 def test_bad_recording_arguments_are_named_as_recordings(kwargs, error, message):
     """They were named as init()'s ("init(workspace) must be a str"), a call the test never made."""
-    with pytest.raises(error, match=message):
-        with recording(**kwargs):
-            pass
+    with pytest.raises(error, match=message), recording(**kwargs):
+        pass
