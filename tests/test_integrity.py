@@ -308,6 +308,28 @@ class TestDigests:
         assert with_link.scope == "full"
         assert (_digest.of_path(str(folder)).scope, _digest.of_path(str(folder)).reason) == ("skipped", "more than 2 files")
 
+    def test_a_folder_or_subfolder_that_cannot_be_listed_is_skipped_not_digested_as_empty(self, tmp_path, monkeypatch):
+        """os.walk passed over a folder it could not list (no read permission, for
+        a user not root): a model folder recorded with scope full, of no files."""
+        folder = tmp_path / "model"
+        (folder / "shards").mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "shards" / "0.bin").write_bytes(b"0")
+        listing, denied = os.scandir, [str(folder / "shards")]
+
+        def scandir(path="."):
+            if os.fspath(path) in denied:
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return listing(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+        sub = _digest.of_path(str(folder))
+        denied = [str(folder)]
+        top = _digest.of_path(str(folder))
+
+        assert (sub.scope, sub.reason, sub.digest) == ("skipped", "unreadable: Permission denied", None)
+        assert (top.scope, top.reason, top.digest) == ("skipped", "unreadable: Permission denied", None)
+
     def test_remote_uris_are_not_hashed(self, tracked):
         """s3://, gs:// and plain names carry no digest properties."""
 

@@ -171,7 +171,7 @@ def of_path(path: str) -> Digest:
         entries: List[Tuple[str, os.stat_result, bool]] = []  # (relative path, stat, a broken link)
         total = 0
         seen_dirs = {(stat.st_dev, stat.st_ino)}
-        for root, dirs, files in os.walk(path, followlinks=True):
+        for root, dirs, files in os.walk(path, followlinks=True, onerror=_raise):  # a folder it cannot list: skipped
             # A linked folder is followed (its content is the model's), once:
             # a link back up (a loop) or to a folder already walked is kept
             # as a link, its target as text.
@@ -218,6 +218,10 @@ def of_path(path: str) -> Digest:
         return Digest(scope="skipped", reason="not a regular file")
     except OSError as exc:
         return Digest(scope="skipped", reason=f"unreadable: {exc.strerror}")
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def _quick(entries: List[Tuple[str, os.stat_result, bool]], total: int, limit: int) -> Digest:
