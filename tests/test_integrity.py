@@ -330,6 +330,40 @@ class TestDigests:
         assert (sub.scope, sub.reason, sub.digest) == ("skipped", "unreadable: Permission denied", None)
         assert (top.scope, top.reason, top.digest) == ("skipped", "unreadable: Permission denied", None)
 
+    def test_a_file_written_while_it_is_read_is_not_given_a_torn_digest(self, tmp_path, monkeypatch):
+        """A checkpoint still being written (an async save) was read to its end as
+        it grew: the record said scope full, with the size from before and the
+        digest of bytes from before and after, and the read chased the writer."""
+        import hashlib
+        import types
+
+        path = tmp_path / "ckpt.bin"
+        path.write_bytes(b"a" * 3000)
+        monkeypatch.setattr(_digest, "_CHUNK", 1000)
+
+        class Writing:
+            def __init__(self):
+                self.real, self.chunks = hashlib.sha256(), 0
+
+            def update(self, chunk):
+                self.chunks += 1
+                if self.chunks == 1:
+                    with open(path, "ab") as handle:
+                        handle.write(b"b" * 1000)
+                self.real.update(chunk)
+
+            def hexdigest(self):
+                return self.real.hexdigest()
+
+        monkeypatch.setattr(_digest, "hashlib", types.SimpleNamespace(sha256=Writing))
+        grown = _digest.of_path(str(path))
+        monkeypatch.undo()
+
+        assert (grown.scope, grown.reason, grown.digest) == ("skipped", "changed while read", None)
+        assert _digest.of_path(str(path)) == _digest.Digest(
+            digest="sha256:" + hashlib.sha256(b"a" * 3000 + b"b" * 1000).hexdigest(), size=4000, scope="full"
+        )
+
     def test_remote_uris_are_not_hashed(self, tracked):
         """s3://, gs:// and plain names carry no digest properties."""
 

@@ -129,6 +129,10 @@ class _NotRegular(OSError):
     """A FIFO, socket or device: reading it may block or never end."""
 
 
+class _Changed(OSError):
+    """A file written while it was read: its digest would be of neither version."""
+
+
 def _file_sha256(path: str, st: os.stat_result) -> str:
     if not _stat.S_ISREG(st.st_mode):
         raise _NotRegular(0, "not a regular file")
@@ -142,8 +146,16 @@ def _file_sha256(path: str, st: os.stat_result) -> str:
     with open(fd, "rb") as handle:
         if not _stat.S_ISREG(os.fstat(fd).st_mode):
             raise _NotRegular(0, "not a regular file")
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        left = st.st_size  # no more: a file written meanwhile is not chased
+        while left > 0:
+            chunk = handle.read(min(_CHUNK, left))
+            if not chunk:
+                break
             digest.update(chunk)
+            left -= len(chunk)
+        after = os.fstat(fd)
+        if left or handle.read(1) or (after.st_mtime_ns, after.st_ctime_ns) != (st.st_mtime_ns, st.st_ctime_ns):
+            raise _Changed(0, "changed while read")
     hexdigest = digest.hexdigest()
     with _cache_lock:
         if len(_cache) >= _CACHE_LIMIT:
@@ -216,6 +228,8 @@ def of_path(path: str) -> Digest:
         return Digest(digest="sha256:" + combined.hexdigest(), size=total, scope="full")
     except _NotRegular:
         return Digest(scope="skipped", reason="not a regular file")
+    except _Changed:
+        return Digest(scope="skipped", reason="changed while read")
     except OSError as exc:
         return Digest(scope="skipped", reason=f"unreadable: {exc.strerror}")
 
