@@ -271,6 +271,18 @@ class TestDigests:
             assert _digest.of_path(_digest.local_path(uri)).scope == "full"
         assert _digest.local_path(f"file://otherhost{path}") is None
 
+    def test_a_file_uri_with_a_percent_encoded_byte_that_is_not_utf8_names_that_file(self, tmp_path):
+        """file:///data/caf%E9.csv (a Latin-1 name) was decoded to caf\\ufffd.csv: the
+        file was recorded as missing, or another file, named with U+FFFD, was digested."""
+        os.makedirs(tmp_path / "data")
+        with open(os.path.join(os.fsencode(tmp_path), b"data", b"caf\xe9.csv"), "wb") as handle:
+            handle.write(b"latin")
+        (tmp_path / "data" / "caf\ufffd.csv").write_bytes(b"other")
+
+        digest = _digest.of_record(DataSet(uri=f"file://{tmp_path}/data/caf%E9.csv", name="train"))
+
+        assert (digest.scope, digest.digest) == ("full", "sha256:" + __import__("hashlib").sha256(b"latin").hexdigest())
+
     def test_content_over_the_limit_gets_a_quick_digest(self, tmp_path, monkeypatch):
         """Past LINEAGE_HASH_MAX_BYTES a file or folder is not read: scope 'stat',
         from names, sizes and modification times, which a rewrite changes."""

@@ -107,7 +107,7 @@ def local_path(uri: str) -> Optional[str]:
         parsed = urllib.parse.urlsplit(uri)
         if parsed.netloc.lower() not in ("", "localhost"):
             return None
-        path = urllib.parse.unquote(parsed.path)
+        path = urllib.parse.unquote(parsed.path, errors="surrogateescape")  # %E9: the byte, as os.fsdecode has it
         return path if path and "\x00" not in path else None
     if uri.startswith(("/", "./", "../", "~")) or (uri[1:2] == ":" and _WINDOWS_DRIVE.match(uri)):
         if "\x00" in uri:
