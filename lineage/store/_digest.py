@@ -7,7 +7,8 @@ trained on new bytes is never linked to the old ones. A cache keyed by
 (path, size, mtime) avoids rehashing unchanged large files. The scope is
 recorded honestly: ``full``; ``stat`` (over LINEAGE_HASH_MAX_BYTES, 1 GiB:
 names, sizes and modification times); or ``skipped`` (hashing off, file
-missing, unreadable, a folder of over 10,000 files) with the reason.
+missing, unreadable, written while read, a folder of over 10,000 files)
+with the reason.
 """
 
 from __future__ import annotations
