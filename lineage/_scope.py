@@ -1603,10 +1603,7 @@ def _end_suspended_generators() -> None:
         if future.done():  # (a concurrent one's waits for its set_result to finish mapping)
             _future_done(taken, future)
         elif _awaiting.pop(taken, None) is not None:
-            try:
-                taken.scope._finish(asyncio.CancelledError("the future the call returned was not done when the process exited"))
-            finally:
-                taken.ended.set()
+            taken.scope._finish(asyncio.CancelledError("the future the call returned was not done when the process exited"))
     # Those a done callback, in the thread that completed the future (a
     # daemon), is ending now: waited for, within the exit's budget for
     # lineage's writes (the thread was stopped with the interpreter, mid-write,
@@ -1615,7 +1612,7 @@ def _end_suspended_generators() -> None:
         ending = list(_ending)
     for taken in ending:
         if taken.scope._pid == pid:
-            taken.ended.wait(min(max(0.0, drain_until - time.monotonic()), threading.TIMEOUT_MAX))  # 1e10: OverflowError
+            taken.ended.wait(max(0.0, drain_until - time.monotonic()))  # the budget is at most _env.MAX_SECONDS
 
 
 def _kept_generator(
