@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import attrs
 from ml_metadata import errors as mlmd_errors
@@ -345,15 +345,23 @@ def _stamp_copy(record: Artifact, logged: Any) -> None:
         artifact_id, held, token, *noted = logged
     except (TypeError, ValueError):  # a pickle of another version: taken as an id a user set
         return
-    with _stamps_lock:
-        dict.__setitem__(_stamps, id(record), (weakref.ref(record), artifact_id, held, token))
-        _stamps.prune()
+    _stamp([(record, artifact_id, held)], token)
     if len(noted) == 1:
-        digests, rid = _record_digests_for(token), id(record)
-        digests[rid] = (weakref.ref(record, lambda _: digests.pop(rid, None)), noted[0])
+        _keep_digest(_record_digests_for(token), record, noted[0])
 
 
 records.copy_hooks = (_logged_for_copy, _stamp_copy)
+
+
+def _keep_digest(digests: Dict[int, Any], record: Artifact, noted: str) -> None:
+    """Keep in *digests* (a store's: see _record_digests_for) the digest
+    *record* was written with, while it lives."""
+    rid = id(record)
+    try:
+        ref = weakref.ref(record, lambda _: digests.pop(rid, None))
+    except TypeError:
+        return
+    digests[rid] = (ref, noted)  # one dict operation: shared by the store's writers
 
 
 def _give_ids(given: Iterable[Tuple[Artifact, int, Optional[Tuple[Any, ...]]]], writer: Any) -> None:
@@ -860,13 +868,7 @@ class Writer:
         digested, a file missing then: bytes it has later are new)."""
         if digest is _digest.NONE or not schema.deduplicate:
             return
-        noted = digest.digest or _SKIPPED
-        rid = id(record)
-        try:
-            ref = weakref.ref(record, lambda _: self._record_digests.pop(rid, None))
-        except TypeError:
-            return
-        self._record_digests[rid] = (ref, noted)  # one dict operation: shared by the store's writers
+        _keep_digest(self._record_digests, record, digest.digest or _SKIPPED)
 
     def _content_changed(self, record: Artifact, taken: Optional[_digest.Digest]) -> bool:
         """Whether *record*, which has an id this process gave it, names a
@@ -1272,14 +1274,10 @@ class Writer:
         best: Optional[pb.Artifact] = None
         # Compared as read: the Kubeflow SDK stored its strings unescaped
         # (no external id), a U+E000 in them as it is (codec.escaped_by_lineage).
-        uris = [artifact.uri]
-        as_given = codec.as_another_client_stores(artifact.uri, self.mangle)
-        if as_given is not None:
-            uris.append(as_given)
         uri = codec.decode(artifact.uri)
         ours = [_as_read(artifact.properties.get(k), codec.decode) for k in key]
         home = _as_read(artifact.custom_properties.get(workspace), codec.decode, keep_empty=True)
-        for stored in itertools.chain.from_iterable(self._call_store("get_artifacts_by_uri", u) for u in uris):
+        for stored in self._stored_by_uri(artifact.uri):
             text = codec.decoder_for(stored)
             if (sdk_only and stored.external_id) or stored.type_id != artifact.type_id or text(stored.uri) != uri:
                 continue
@@ -1295,6 +1293,15 @@ class Writer:
         match.CopyFrom(best)
         match.external_id = artifact.external_id  # matched under this write's key
         return match
+
+    def _stored_by_uri(self, stored_uri: str) -> Iterator[pb.Artifact]:
+        """The artifacts of a uri, as lineage stores it (*stored_uri*) and as
+        the Kubeflow SDK did (unescaped, a U+E000 in it as it is: see
+        codec.escaped_by_lineage), if that differs."""
+        yield from self._call_store("get_artifacts_by_uri", stored_uri)
+        as_given = codec.as_another_client_stores(stored_uri, self.mangle)
+        if as_given is not None:
+            yield from self._call_store("get_artifacts_by_uri", as_given)
 
     def duplicate_by_own_rule(self, obj: Any, workspace: Optional[str], run: Optional[str]) -> Optional[int]:
         """The id of the stored artifact a Kubeflow SDK-style object's own
@@ -1313,11 +1320,8 @@ class Writer:
                 type_id = self.backend.call("get_artifact_type", type_name).id
             # As lineage stores it, and as the SDK did (not one it could not: the raw
             # uri of a Windows path was an SQL error on PostgreSQL, and nothing matched).
-            uris = [codec.encode(proto.uri, self.mangle)]
-            as_given = codec.as_another_client_stores(uris[0], self.mangle)
-            uris += [as_given] if as_given is not None else []
             stored = sorted(
-                (a for uri in uris for a in self._call_store("get_artifacts_by_uri", uri) if a.type_id == type_id),
+                (a for a in self._stored_by_uri(codec.encode(proto.uri, self.mangle)) if a.type_id == type_id),
                 key=lambda a: a.id,
             )
         except (mlmd_errors.StatusError, StoreError):
