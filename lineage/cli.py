@@ -384,7 +384,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     # ASCII locale) is shown escaped, as stderr shows it, not a traceback.
     if isinstance(sys.stdout, io.TextIOWrapper) and sys.stdout.errors == "strict":
         sys.stdout.reconfigure(errors="backslashreplace")
-    env = os.environ.get("LINEAGE_HOME", "").strip()
+    from lineage.store._url import home_variable
+
+    env = home_variable()
     if env and os.path.exists(env) and not os.path.isdir(env):  # every command: serve's default store is there too
         parser.error(f"LINEAGE_HOME={env!r} is not a folder")
     try:

@@ -36,7 +36,7 @@ from lineage.store import (
     tls_url,
 )
 from lineage.store import _codec as codec
-from lineage.store._url import _redact
+from lineage.store._url import _redact, home_variable
 from lineage.store._writer import written_when_logged
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _warn_if_lost_with_the_pod(parsed: StoreURL) -> None:
     Kubeflow SDK's ``Store()`` meant Kubeflow's MLMD service, and code ported
     unchanged would write its records where no one finds them again. A home
     folder on a mounted volume (a Kubeflow notebook server's) is kept."""
-    if not os.environ.get("KUBERNETES_SERVICE_HOST") or os.environ.get("LINEAGE_HOME", "").strip():
+    if not os.environ.get("KUBERNETES_SERVICE_HOST") or home_variable():
         return  # not in a pod, or the folder was chosen
     if not _config.first_warning("embedded store in a Kubernetes pod"):
         return

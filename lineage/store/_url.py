@@ -52,11 +52,16 @@ GRPC_TIMEOUT_SECONDS = 10.0
 _MAX_GRPC_TIMEOUT = 1e9
 
 
+def home_variable() -> str:
+    """``LINEAGE_HOME`` as set ("" when it is not), white space around it
+    dropped, as LINEAGE_STORE's: "/mnt/vol\n" (read from a file) made a
+    folder of that name beside the volume, " " one in the working folder."""
+    return os.environ.get("LINEAGE_HOME", "").strip()
+
+
 def default_home() -> str:
     """The folder of the embedded store and the spool (``LINEAGE_HOME``)."""
-    # White space around it dropped, as LINEAGE_STORE's: "/mnt/vol\n" (read from
-    # a file) made a folder of that name beside the volume, " " one in the working folder.
-    return os.path.expanduser(os.environ.get("LINEAGE_HOME", "").strip() or "~/.lineage")
+    return os.path.expanduser(home_variable() or "~/.lineage")
 
 
 @attrs.frozen
@@ -350,7 +355,7 @@ def parse_store_url(url: Optional[str]) -> StoreURL:
         home = default_home()
         if os.path.exists(home) and not os.path.isdir(home):
             # Every write failed on "File exists: '...'", naming no variable.
-            where = "the LINEAGE_HOME environment variable" if os.environ.get("LINEAGE_HOME", "").strip() else "lineage's home"
+            where = "the LINEAGE_HOME environment variable" if home_variable() else "lineage's home"
             raise InvalidValueError(
                 f"{where} must be a folder (the embedded store is a file in it), got the file {home!r}; "
                 "set LINEAGE_HOME to a folder, or LINEAGE_STORE to a store URL"
