@@ -95,8 +95,11 @@ class Reader:
                 SDK's ``Workspace.list`` does; None keeps the inputs used
                 there too.
         """
-        if type_name is None:
-            protos = self._call("get_artifacts_by_context", workspace_id, _by_id()) or []
+        artifact_type = None if type_name is None else self._call("get_artifact_type", type_name)
+        if type_name is not None and artifact_type is None:
+            return []
+        protos = self._call("get_artifacts_by_context", workspace_id, _by_id()) or []
+        if artifact_type is None:
             type_ids = sorted({p.type_id for p in protos})
             names = {t.id: t.name for t in (self._call("get_artifact_types_by_id", type_ids) if type_ids else None) or ()}
             rows = []
@@ -105,10 +108,6 @@ class Reader:
                 row["type"] = names.get(proto.type_id, str(proto.type_id))
                 rows.append(row)
         else:
-            artifact_type = self._call("get_artifact_type", type_name)
-            if artifact_type is None:
-                return []
-            protos = self._call("get_artifacts_by_context", workspace_id, _by_id()) or []
             protos = [p for p in protos if p.type_id == artifact_type.id]
             rows = [codec.flat(p) for p in protos]
         if home is not None:
