@@ -59,6 +59,11 @@ def submitting_to(pool, run_coroutines=False):
     return decorate
 
 
+#: A plain decorator of the user's (functools.wraps), as a script's source:
+#: a tracked function under it returns what the call returns (a future).
+TIMED_SOURCE = "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+
+
 def run_script(tmp_path, script: str) -> subprocess.CompletedProcess:
     """Run *script* in a fresh Python process, with no LINEAGE_ variable of
     this one's and its own LINEAGE_HOME; its output captured."""
@@ -2789,7 +2794,7 @@ class TestGeneratorsClosedEarly:
         script = (
             "import functools, lineage\nfrom lineage import current_execution, Metrics, Model\n"
             "lineage.init(store=" + repr(url) + ")\n"
-            "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+            + TIMED_SOURCE +
             "@lineage.track\n" + ("@timed\n" if under else "") + "def batches(d: lineage.DataSet):\n"
             "    try:\n        for i in range(5):\n            yield Model(uri=f'file:///b{i}', name='b')\n"
             "    finally:\n        current_execution().log_output(Metrics(uri='file:///summary', name='s'))\n"
@@ -2871,7 +2876,7 @@ class TestGeneratorsClosedEarly:
         script = (
             "import concurrent.futures, functools, sys, lineage\nfrom lineage import current_execution, Metrics, Model\n"
             "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
-            "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+            + TIMED_SOURCE +
             "@lineage.track\ndef stops(d: lineage.DataSet):\n"
             "    try:\n        yield 1\n    finally:\n        raise " + raised + "\n"
             "@lineage.track\ndef batches(d: lineage.DataSet):\n"
@@ -2941,7 +2946,7 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
         script = (
             "import concurrent.futures, functools, time, lineage\n"
             "lineage.init(store=" + repr(url) + ", start_delay=0.05)\n"
-            "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+            + TIMED_SOURCE +
             "@lineage.track\n@timed\ndef later(d: lineage.DataSet):\n    return concurrent.futures.Future()\n"
             "kept = later(lineage.DataSet(uri='s3://exit/d', name='d'))\ntime.sleep(0.3)\n"
         )
@@ -2964,7 +2969,7 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
             "class Slow:\n    pass\n"
             "def to_model(value):\n    time.sleep(0.5)\n    return Model(uri='file:///slow', name='slow')\n"
             "lineage.register_converter(Slow, to_model)\n"
-            "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+            + TIMED_SOURCE +
             "@lineage.track\n@timed\ndef racing(d: lineage.DataSet) -> Model:\n"
             "    future = concurrent.futures.Future()\n"
             "    threading.Thread(target=lambda: (time.sleep(0.1), future.set_result(Slow())), daemon=True).start()\n"
@@ -3000,7 +3005,7 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
             "import concurrent.futures, functools, os, threading, time, lineage\nfrom lineage import Model\n"
             "os.environ['LINEAGE_EXIT_DRAIN_SECONDS'] = " + repr(drain) + "\n"
             "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
-            "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
+            + TIMED_SOURCE +
             "@lineage.track\n@timed\ndef racing(d: lineage.DataSet) -> Model:\n"
             "    future = concurrent.futures.Future()\n"
             "    model = Model(uri=" + repr(big.as_uri()) + ", name='big')\n"
