@@ -144,6 +144,18 @@ def init_on_a_down_grpc_store(monkeypatch: pytest.MonkeyPatch, workspace: str) -
     return port
 
 
+def journal_on_a_full_disk(spool) -> None:
+    """Make every later write to *spool*'s journal fail, as on a full disk:
+    /dev/full in its file's place. (Closing its descriptor instead freed the
+    number for the next file opened, a server's stderr pipe, which the spool
+    then closed: a test failed now and then on that.)"""
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        os.dup2(full, spool._file.fileno())
+    finally:
+        os.close(full)
+
+
 def replay_on_a_served_store(sqlite_url: str, port: int, produced: list) -> None:
     """Serve *sqlite_url* on *port* until every record in *produced* has its id
     (the spooled writes were replayed)."""
@@ -720,7 +732,7 @@ class TestFaults:
         with pytest.warns(lineage.LineageWarning, match="unreachable"):
             produced = [produce("acks", i) for i in range(4)]
         spool = connect(f"grpc://127.0.0.1:{port}").writer.spool
-        os.close(spool._file.fileno())  # every later write to the journal fails, as on a full disk
+        journal_on_a_full_disk(spool)
         replay_on_a_served_store(sqlite_url, port, produced)
         assert len([e for e in embedded(sqlite_url).get_executions() if e.properties["name"].string_value == "produce"]) == 4
 
@@ -801,7 +813,7 @@ class TestFaults:
             journaled = [produce("kept", i) for i in range(2)]
         spool = connect(f"grpc://127.0.0.1:{port}").writer.spool
         path = spool.path
-        os.close(spool._file.fileno())  # every later write to the journal fails, as on a full disk
+        journal_on_a_full_disk(spool)
         with pytest.warns(lineage.LineageWarning, match="kept in memory"):
             in_memory = [produce("kept", i) for i in range(2, 5)]  # the oldest three are dropped
         replay_on_a_served_store(sqlite_url, port, in_memory[1:])
