@@ -213,12 +213,21 @@ def item_class_of(annotation: Any) -> Optional[type]:
 
 
 def element_classes(annotation: Any) -> Optional[List[Optional[type]]]:
-    """For ``Tuple[Model, Metrics]``: the record class of each element."""
+    """For ``Tuple[Model, Metrics]`` (also in ``Optional`` or ``Annotated``,
+    as :func:`item_class_of` reads them): the record class of each element."""
     origin = typing.get_origin(annotation)
     if origin in (tuple, typing.Tuple):
         args = typing.get_args(annotation)
         if args and args[-1] is not Ellipsis:
             return [record_class_of(a) for a in args]
+    if origin is typing.Annotated:
+        return element_classes(typing.get_args(annotation)[0])
+    if origin is Union or (sys.version_info >= (3, 10) and _is_union_type(origin)):
+        # One fixed-length tuple among the members (Optional[Tuple[Model, Metrics]]);
+        # the value's length picks it where it is used (a Model beside it is no tuple).
+        shapes = [element_classes(a) for a in typing.get_args(annotation) if a is not type(None)]
+        shapes = [s for s in shapes if s is not None]
+        return shapes[0] if len(shapes) == 1 else None
     return None
 
 

@@ -1416,3 +1416,43 @@ class TestConfigsKeptAsTheirRepr:
         assert _mapping.param_value("dbs", [DB()]) == f"[{db}]"
         assert _mapping.param_value("cfg", {"db": DB(), "n": 1}) == f"{{'db': {db}, 'n': 1}}"
         assert _mapping.param_value("cluster", Cluster([DB()])) == f"{Cluster.__qualname__}(dbs=[{db}])"
+
+
+# --------------------------------------------------------------------------- annotation shapes
+
+
+def typed_paths(store, execution_id):
+    """(INPUT/OUTPUT, path, record class name, uri) for one execution."""
+    found = mr.events(store, execution_id)
+    types = {t.id: t.name for t in store.store.get_artifact_types_by_id(list({a.type_id for _, _, a in found}))}
+    names = {cls.ARTIFACT_TYPE_NAME: cls.__name__ for cls in (DataSet, Model, Metrics)}
+    return [(kind, path, names.get(types[a.type_id], types[a.type_id]), a.uri) for kind, path, a in found]
+
+
+class TestAnnotationShapes:
+    """Annotations users write, around the record classes, read as the plain ones are."""
+
+    def test_an_optional_or_annotated_tuple_of_records_returned_gives_each_element_its_class(self, tracked_sqlite):
+        """``-> Optional[Tuple[Model, Metrics]]`` (a fit that may return
+        nothing) read its paths as nothing: only a bare Tuple[...] gave each
+        element its class."""
+        from typing import Annotated
+
+        @track
+        def fit() -> Optional[Tuple[Model, Metrics]]:
+            return "s3://w/model.pt", "s3://w/eval.json"  # type: ignore[return-value]
+
+        @track
+        def tagged() -> Annotated[tuple[Model, Metrics], "fit"]:
+            return "s3://w/m2.pt", "s3://w/e2.json"  # type: ignore[return-value]
+
+        fit()
+        tagged()
+        assert typed_paths(tracked_sqlite, mr.one_execution(tracked_sqlite, "fit").id) == [
+            ("OUTPUT", ("return", 0), "Model", "s3://w/model.pt"),
+            ("OUTPUT", ("return", 1), "Metrics", "s3://w/eval.json"),
+        ]
+        assert typed_paths(tracked_sqlite, mr.one_execution(tracked_sqlite, "tagged").id) == [
+            ("OUTPUT", ("return", 0), "Model", "s3://w/m2.pt"),
+            ("OUTPUT", ("return", 1), "Metrics", "s3://w/e2.json"),
+        ]
