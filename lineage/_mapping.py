@@ -382,12 +382,9 @@ def outputs_of(
         return _explicit_outputs(value, explicit, path)
     cls, elements, items = _annotation_plan(annotation)
     if elements is not None and isinstance(value, (list, tuple)) and len(elements) == len(value):
-        found: List[Found] = []
-        for index, (item, item_cls) in enumerate(zip(value, elements)):
-            mapped = find_artifacts(item, path + (index,), item_cls, 1)
-            if mapped is None and item_cls is not None:
-                _not_mapped(item, item_cls, path + (index,))
-            found.extend(mapped or ())
+        found, missed = _by_position(value, path, elements)
+        for item, item_cls, item_path in missed:
+            _not_mapped(item, item_cls, item_path)
         return found
     budget = [_MAX_ITEMS]
     found = find_artifacts(value, path, cls, budget=budget, items=items) or []
@@ -402,6 +399,22 @@ def outputs_of(
             f"and found {len(found):,}; records past them are not recorded as outputs (log them with log_output)"
         )
     return found
+
+
+def _by_position(
+    value: Sequence[Any], path: Tuple[PathStep, ...], elements: List[Optional[type]], budget: Optional[List[int]] = None
+) -> Tuple[List[Found], List[Tuple[Any, type, Tuple[PathStep, ...]]]]:
+    """The records of a tuple or list whose annotation gives each position
+    its class (``Tuple[Model, Metrics]``, as an argument or a return value),
+    and the elements given a class that are no record and made none."""
+    found: List[Found] = []
+    missed: List[Tuple[Any, type, Tuple[PathStep, ...]]] = []
+    for index, (item, item_cls) in enumerate(zip(value, elements)):
+        mapped = find_artifacts(item, path + (index,), item_cls, 1, budget)
+        if mapped is None and item_cls is not None:
+            missed.append((item, item_cls, path + (index,)))
+        found.extend(mapped or ())
+    return found, missed
 
 
 def _not_mapped(value: Any, cls: type, path: Tuple[PathStep, ...]) -> None:
@@ -816,6 +829,13 @@ class Binder:
                 items[p.name] = self.input_classes.pop(p.name, None) or items.get(p.name)
         #: Only the parameters with an item class (usually none: nothing to look up per call).
         self.input_items = {name: cls for name, cls in items.items() if cls is not None}
+        #: Only the parameters annotated with a fixed-length tuple naming a record class
+        #: (``pair: Tuple[DataSet, Model]``), read as a return value of that annotation is.
+        self.input_elements: Dict[str, List[Optional[type]]] = {}
+        for p in params:
+            elements = element_classes(self.annotations[p.name]) if p.kind is not p.VAR_POSITIONAL else None
+            if elements is not None and any(elements):
+                self.input_elements[p.name] = elements
 
     def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any], bound_method: bool) -> Dict[str, Any]:
         """Argument values by parameter name, defaults applied.
@@ -917,13 +937,17 @@ def map_arguments(
         try:
             cls = classes.get(name) or classes.get(owner)
             items = (item_classes.get(name) if name in declared else item_classes.get(owner)) if item_classes else None
+            elements = binder.input_elements.get(name if name in declared else owner) if binder.input_elements else None
             # With inputs=[...], only the named arguments are looked into.
             named = explicit is not None and (name in explicit or owner in explicit)
             if explicit is None or named:
                 if named and explicit is not None:
                     cls = explicit.get(name) or explicit.get(owner) or cls
                 budget = [_MAX_ITEMS]
-                found = find_artifacts(value, (name,), cls, budget=budget, items=items)
+                if elements is not None and isinstance(value, (list, tuple)) and len(value) == len(elements):
+                    found = _by_position(value, (name,), elements, budget)[0] or None
+                else:
+                    found = find_artifacts(value, (name,), cls, budget=budget, items=items)
                 if not found and named and cls is None:
                     # named, with no record class anywhere: a path or URI is a DataSet
                     record = path_to_record(value, DataSet)

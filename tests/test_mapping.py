@@ -1456,3 +1456,44 @@ class TestAnnotationShapes:
             ("OUTPUT", ("return", 0), "Model", "s3://w/m2.pt"),
             ("OUTPUT", ("return", 1), "Metrics", "s3://w/e2.json"),
         ]
+
+    def test_a_fixed_length_tuple_of_records_as_an_argument_gives_each_element_its_class(self, tracked_sqlite, tmp_path):
+        """``pair: tuple[DataSet, Model]`` given paths recorded them as a
+        parameter, no input, where the same annotation on a return value
+        made each element its record: an argument is read as a return value is."""
+        (tmp_path / "train.csv").write_text("x\n")
+        train = str(tmp_path / "train.csv")
+
+        @track
+        def fine_tune(pair: tuple[DataSet, Model], lr: float = 0.1):
+            return None
+
+        @track
+        def compare(splits: Optional[Tuple[DataSet, DataSet]] = None):
+            return None
+
+        @track
+        def each(**pairs: Tuple[DataSet, Model]):
+            return None
+
+        fine_tune((train, "s3://w/base.pt"))
+        compare([Path(train), "s3://w/test.csv"])
+        compare()
+        each(a=(DataSet(uri="s3://w/d", name="d"), "s3://w/m.pt"))
+        e = mr.one_execution(tracked_sqlite, "fine_tune")
+        assert typed_paths(tracked_sqlite, e.id) == [
+            ("INPUT", ("pair", 0), "DataSet", "file://" + train),
+            ("INPUT", ("pair", 1), "Model", "s3://w/base.pt"),
+        ]
+        assert params_of(mr.custom(e)) == {"lr": 0.1}
+        first, second = mr.executions(tracked_sqlite, "compare")
+        assert typed_paths(tracked_sqlite, first.id) == [
+            ("INPUT", ("splits", 0), "DataSet", "file://" + train),
+            ("INPUT", ("splits", 1), "DataSet", "s3://w/test.csv"),
+        ]
+        assert params_of(mr.custom(first)) == {}
+        assert typed_paths(tracked_sqlite, second.id) == []
+        assert typed_paths(tracked_sqlite, mr.one_execution(tracked_sqlite, "each").id) == [
+            ("INPUT", ("a", 0), "DataSet", "s3://w/d"),
+            ("INPUT", ("a", 1), "Model", "s3://w/m.pt"),
+        ]
