@@ -175,6 +175,44 @@ def record_class_of(annotation: Any) -> Optional[type]:
     return None
 
 
+def record_classes_in(annotation: Any) -> List[type]:
+    """Every record class an annotation names, itself or as a member of a
+    Union (``DataSet | Model``, where :func:`record_class_of` names none)."""
+    cls = record_class_of(annotation)
+    if cls is not None:
+        return [cls]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return record_classes_in(typing.get_args(annotation)[0])
+    if origin is Union or (sys.version_info >= (3, 10) and _is_union_type(origin)):
+        found: List[type] = []
+        for member in typing.get_args(annotation):
+            found.extend(c for c in record_classes_in(member) if c not in found)
+        return found
+    return []
+
+
+def _only_records(annotation: Any) -> bool:
+    """Whether every member of the annotation (but None) names records:
+    ``DataSet``, ``DataSet | Model``, ``Optional[List[DataSet]]``, not
+    ``DataSet | str``, whose author allows a str beside the record."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _only_records(typing.get_args(annotation)[0])
+    if origin is Union or (sys.version_info >= (3, 10) and _is_union_type(origin)):
+        return all(_only_records(a) for a in typing.get_args(annotation) if a is not type(None))
+    return (
+        record_class_of(annotation) is not None or item_class_of(annotation) is not None or any(element_classes(annotation) or ())
+    )
+
+
+def _annotation_text(annotation: Any) -> str:
+    """An annotation as its author wrote it: ``Optional[DataSet]``, not
+    ``typing.Optional[lineage.records.DataSet]``."""
+    text = inspect.formatannotation(annotation)
+    return re.sub(r"\b(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_])", "", text)
+
+
 def _is_union_type(origin: Any) -> bool:
     import types
 
@@ -438,6 +476,46 @@ def _not_mapped(value: Any, cls: type, path: Tuple[PathStep, ...]) -> None:
             f"{describe(value)}, which is no {cls.__name__} (nor a path or URI, as a str or Path, to make one of): "
             f"it is not recorded as an output ({verb[1]} a {cls.__name__}{converter})"
         )
+
+
+def _input_not_mapped(
+    name: str, value: Any, annotation: str, classes: List[type], many: bool = False, path: Optional[Tuple[PathStep, ...]] = None
+) -> None:
+    """Warn (once per parameter, annotation and type of value) that a value
+    given for a parameter its annotation calls a record (``data: DataSet``,
+    ``model: DataSet | Model``, ``files: List[DataSet]``) made none: it was a
+    parameter without a word, though the function's author said it is an
+    input. *many*: the annotation is of a collection of records; *path*:
+    the element of a fixed-length tuple that made none (the rest of the
+    tuple did)."""
+    if value is None or (isinstance(value, (list, tuple, dict)) and all(v is None for v in _values_of(value))):
+        return  # Optional[DataSet], files=[], a default (None, None): nothing was given
+    from lineage import _config
+
+    kind = type(value)
+    if not _config.first_warning(("annotated input not mapped", name, annotation, kind, path is None)):
+        return
+    # A secret's value is not shown (its parameter is ***), nor a huge one whole.
+    shown = REDACTED if _is_secret(name) and not _shown_though_secret(name, value) else _bounded_repr(value)
+    shown = f"{shown if len(shown) <= 80 else shown[:77] + '...'} ({kind.__name__})"
+    names = " or ".join(cls.__name__ for cls in classes)
+    where = f"the argument {name!r}" + ("" if path is None else f" (at {'/'.join(map(str, path))})")
+    if len(classes) > 1 and isinstance(value, (str, os.PathLike)) and path is None:
+        why = f", a path or URI; the annotation does not say which of {names} it is"
+    else:
+        why = f", which {'holds' if many else 'is'} no {names} (nor a path or URI, as a str or Path, to make one of)"
+    converter = "" if kind.__module__ == "builtins" else f", or map {kind.__qualname__} with lineage.register_converter"
+    outcome = "it is recorded as a parameter, not as an input" if path is None else "it is not recorded"
+    # Never raised (-W error, strict mode): a failure of lineage's mapping,
+    # not of the call; the function runs as it would untracked.
+    warn_never_raised(
+        f"{where} is annotated {annotation} but is {shown}{why}: {outcome} "
+        f"(pass {' or '.join(f'{cls.__name__}s' if many else f'a {cls.__name__}' for cls in classes)}{converter})"
+    )
+
+
+def _values_of(value: Any) -> Iterable[Any]:
+    return value.values() if isinstance(value, dict) else value
 
 
 def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List[Found]:
@@ -836,6 +914,25 @@ class Binder:
             elements = element_classes(self.annotations[p.name]) if p.kind is not p.VAR_POSITIONAL else None
             if elements is not None and any(elements):
                 self.input_elements[p.name] = elements
+        #: The parameters whose annotation names record classes (their text, and the
+        #: classes), to say so when a value given for one makes no record.
+        self.record_annotations: Dict[str, Tuple[str, List[type], bool]] = {}
+        for p in params:
+            annotation = self.annotations[p.name]
+            if annotation is p.empty or isinstance(annotation, str):
+                continue
+            if not _only_records(annotation):  # data: DataSet | str: the author allows a str
+                continue
+            record_classes = record_classes_in(annotation)
+            many = not record_classes or p.kind is p.VAR_POSITIONAL  # a collection of records (List[DataSet], *paths: DataSet)
+            item = item_class_of(annotation) if p.kind is not p.VAR_POSITIONAL else None
+            for cls in (item, *self.input_elements.get(p.name, ())):
+                if cls is not None and cls not in record_classes:
+                    record_classes.append(cls)
+            if record_classes:
+                text = _annotation_text(annotation)
+                text = f"tuple[{text}, ...]" if p.kind is p.VAR_POSITIONAL else text
+                self.record_annotations[p.name] = (text, record_classes, many)
 
     def bind(self, args: Sequence[Any], kwargs: Mapping[str, Any], bound_method: bool) -> Dict[str, Any]:
         """Argument values by parameter name, defaults applied.
@@ -935,17 +1032,20 @@ def map_arguments(
         if name in excluded or owner in excluded:
             continue
         try:
+            key = name if name in declared else owner  # the parameter whose annotation applies
             cls = classes.get(name) or classes.get(owner)
-            items = (item_classes.get(name) if name in declared else item_classes.get(owner)) if item_classes else None
-            elements = binder.input_elements.get(name if name in declared else owner) if binder.input_elements else None
+            items = item_classes.get(key) if item_classes else None
+            elements = binder.input_elements.get(key) if binder.input_elements else None
             # With inputs=[...], only the named arguments are looked into.
             named = explicit is not None and (name in explicit or owner in explicit)
             if explicit is None or named:
-                if named and explicit is not None:
-                    cls = explicit.get(name) or explicit.get(owner) or cls
+                given = (explicit.get(name) or explicit.get(owner)) if explicit is not None and named else None
+                cls = given or cls
                 budget = [_MAX_ITEMS]
-                if elements is not None and isinstance(value, (list, tuple)) and len(value) == len(elements):
-                    found = _by_position(value, (name,), elements, budget)[0] or None
+                missed: List[Tuple[Any, type, Tuple[PathStep, ...]]] = []
+                found: Optional[List[Found]]
+                if elements is not None and given is None and isinstance(value, (list, tuple)) and len(value) == len(elements):
+                    found, missed = _by_position(value, (name,), elements, budget)
                 else:
                     found = find_artifacts(value, (name,), cls, budget=budget, items=items)
                 if not found and named and cls is None:
@@ -954,6 +1054,8 @@ def map_arguments(
                     if record is not None:
                         found = [(record, (name,))]
                 if found:
+                    for item, item_cls, item_path in missed:  # pair=(DataSet(...), 0.5) for Tuple[DataSet, Model]
+                        _input_not_mapped(name, item, _annotation_text(item_cls), [item_cls], path=item_path)
                     rest = _without_records(value, found)
                     param = None
                     if rest:  # cfg={"data": DataSet(...), "lr": 0.1}: lr is a parameter too
@@ -965,6 +1067,9 @@ def map_arguments(
                         mapped.params[name] = param
                     continue
                 # it holds no record (an int, a list of numbers...): a parameter
+                said = binder.record_annotations.get(key) if given is None else None
+                if said is not None:  # ... though its annotation says it is one: say so
+                    _input_not_mapped(name, value, *said)
             mapped.params[name] = param_value(name, value)
         except Exception as exc:  # this argument only: the others are still mapped (all were lost)
             mapped.failed.append((name, exc))

@@ -9,7 +9,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -1497,3 +1497,68 @@ class TestAnnotationShapes:
             ("INPUT", ("a", 0), "DataSet", "s3://w/d"),
             ("INPUT", ("a", 1), "Model", "s3://w/m.pt"),
         ]
+
+    def test_a_value_given_for_a_record_annotation_that_makes_no_record_is_said(self, tracked_sqlite):
+        """``data: DataSet`` given a number, ``model: DataSet | Model`` a path
+        (which class is it?): each was recorded as a parameter without a word,
+        while the function's author said it is an input. Said once per
+        parameter, annotation and type of value, naming all three; still a
+        parameter; never raised (strict mode included: the call goes on).
+        None, an empty collection and a secret's value are not said."""
+        import warnings
+
+        class Frame:
+            pass
+
+        @track
+        def train(data: DataSet, model: DataSet | Model, pair: tuple[DataSet, Model] = (None, None), epochs: int = 1):
+            return None
+
+        @track
+        def batch(files: List[DataSet], api_token: DataSet = None, extra: Optional[DataSet] = None):
+            return None
+
+        with pytest.warns(lineage.LineageWarning) as caught:
+            train(3, "s3://w/which.pt", pair=(DataSet(uri="s3://w/d", name="d"), 0.5))
+            train(4, "s3://w/again.pt", pair=(DataSet(uri="s3://w/d", name="d"), 0.7))  # said once
+            train(Frame(), Model(uri="s3://w/m", name="m"))
+            batch([1, 2], api_token=123456)
+        said = [str(w.message) for w in caught]
+        assert all(w.filename == __file__ for w in caught), [w.filename for w in caught]  # at the call, in the user's code
+        assert said[:3] == [
+            "the argument 'data' is annotated DataSet but is 3 (int), which is no DataSet (nor a path or URI, "
+            "as a str or Path, to make one of): it is recorded as a parameter, not as an input (pass a DataSet)",
+            "the argument 'model' is annotated DataSet | Model but is 's3://w/which.pt' (str), a path or URI; the "
+            "annotation does not say which of DataSet or Model it is: it is recorded as a parameter, not as an input "
+            "(pass a DataSet or a Model)",
+            "the argument 'pair' (at pair/1) is annotated Model but is 0.5 (float), which is no Model (nor a path or URI, "
+            "as a str or Path, to make one of): it is not recorded (pass a Model)",
+        ]
+        assert said[3].startswith("the argument 'data' is annotated DataSet but is <")
+        assert said[3].endswith(
+            "(Frame), which is no DataSet (nor a path or URI, as a str or Path, to make one of): "
+            "it is recorded as a parameter, not as an input (pass a DataSet, or map "
+            f"{Frame.__qualname__} with lineage.register_converter)"
+        )
+        assert said[4] == (
+            "the argument 'files' is annotated List[DataSet] but is [1, 2] (list), which holds no DataSet (nor a path "
+            "or URI, as a str or Path, to make one of): it is recorded as a parameter, not as an input (pass DataSets)"
+        )
+        assert said[5] == (
+            "the argument 'api_token' is annotated DataSet but is *** (int), which is no DataSet (nor a path or URI, "
+            "as a str or Path, to make one of): it is recorded as a parameter, not as an input (pass a DataSet)"
+        )
+        assert len(said) == 6
+        first = mr.executions(tracked_sqlite, "train")[0]
+        assert params_of(mr.custom(first)) == {"data": 3, "model": "s3://w/which.pt", "epochs": 1}
+        assert typed_paths(tracked_sqlite, first.id) == [("INPUT", ("pair", 0), "DataSet", "s3://w/d")]
+
+        @track
+        def loose(data: DataSet | str, n: Union[DataSet, int] = 0):
+            return None
+
+        with warnings.catch_warnings(record=True) as quiet:
+            warnings.simplefilter("always")
+            batch([])  # nothing to say: no file, None for the optional ones
+            loose("", 5)  # the annotation allows a str and an int
+        assert [str(w.message) for w in quiet] == []
