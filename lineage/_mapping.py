@@ -619,13 +619,18 @@ def param_value(name: str, value: Any) -> Any:
     if isinstance(value, (list, tuple, dict)):
         if _json_surely_longer(value, _TEXT_LIMIT):
             return _bounded_repr(value, large=True)
+        # The repr from its head, as _head makes it (its items may be long, a
+        # 200 MB bytes, and its secret keys are ***): a dict or list subclass
+        # too (an OrderedDict's own repr showed its password); a tuple
+        # subclass (a namedtuple) keeps its own.
+        headed = isinstance(value, (list, dict)) or type(value) is tuple
         try:
             text = json.dumps(value, allow_nan=False, default=_json_default)
-        except (TypeError, ValueError):  # a plain one's repr from its head: its items may be long (a 200 MB bytes)
-            return _bounded_repr(value, large=type(value) in (list, tuple, dict))
+        except (TypeError, ValueError):
+            return _bounded_repr(value, large=headed)
         if len(text) <= _TEXT_LIMIT:
             return _redacted(json.loads(text))
-        return _bounded_repr(value, large=type(value) in (list, tuple, dict))
+        return _bounded_repr(value, large=headed)
     if isinstance(value, os.PathLike):
         return os.fsdecode(value)  # a str (bytes the store refused: the execution was lost)
     return _bounded_repr(value)

@@ -1340,6 +1340,39 @@ class TestSecretsInsideAParameter:
         }
 
 
+    def test_a_dict_subclass_that_is_no_json_has_its_secrets_redacted_and_is_bounded(self, tracked_sqlite):
+        """An OrderedDict or defaultdict (or a list subclass) holding an item
+        JSON cannot write was kept as its class's whole repr: password='hunter2'
+        in clear, and every item repr-ed. It is now kept as a plain dict's (or
+        list's) is: its secret keys ***, its repr made from its head."""
+        import collections
+
+        class Opaque:
+            def __repr__(self):
+                return "<opaque>"
+
+        class Rows(list):
+            pass
+
+        @track
+        def load(db, hp, runs):
+            return None
+
+        load(
+            collections.OrderedDict(host="db", password="hunter2-SECRET", conn=Opaque()),
+            collections.defaultdict(list, {"api_key": "sk-SECRET", "opt": Opaque()}),
+            Rows([{"token": "tok-SECRET", "opt": Opaque()}]),
+        )
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "load")))
+        assert params == {
+            "db": "{'host': 'db', 'password': '***', 'conn': <opaque>}",
+            "hp": "{'api_key': '***', 'opt': <opaque>}",
+            "runs": "[{'token': '***', 'opt': <opaque>}]",
+        }
+        big = collections.OrderedDict((f"k{i}", Opaque()) for i in range(100_000))
+        got = _mapping.param_value("table", big)
+        assert got == repr({f"k{i}": Opaque() for i in range(100)})[:253] + "..."
+
 class TestConfigsKeptAsTheirRepr:
     def test_a_config_s_secret_fields_are_redacted_and_its_repr_bounded(self, tracked_sqlite):
         """A dataclass or attrs config holding no record is kept as its repr:
