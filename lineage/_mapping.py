@@ -31,6 +31,9 @@ from __future__ import annotations
 import array
 import collections.abc
 import dataclasses
+import datetime
+import decimal
+import enum
 import inspect
 import itertools
 import json
@@ -100,6 +103,8 @@ _FAST_PARAMS = _SCALAR_TYPES | _NOT_NUMBERS  # no numpy number to make plain (th
 # A string parameter, and the JSON of a list or dict parameter, longer than
 # this is bounded (cut, or the value's repr cut to _REPR_LIMIT characters).
 _TEXT_LIMIT = 4096
+# Parameters kept as text (see _as_text); datetime.datetime is a date.
+_TEXT_TYPES = (datetime.date, datetime.time, decimal.Decimal, enum.Enum)
 
 # --------------------------------------------------------------------------- converters
 
@@ -600,7 +605,8 @@ def _shown_though_secret(name: str, value: Any) -> bool:
 
 
 def param_value(name: str, value: Any) -> Any:
-    """How a parameter is recorded: typed scalar, JSON-able container, or repr.
+    """How a parameter is recorded: typed scalar, text (a date, a Decimal, an
+    Enum member: see _as_text), JSON-able container (a set as a list), or repr.
 
     The cost is bounded whatever the size of *value*: a list, tuple or dict
     whose JSON is surely over 4,096 characters goes to its bounded repr
@@ -609,7 +615,10 @@ def param_value(name: str, value: Any) -> Any:
     if _is_secret(name) and not _shown_though_secret(name, value):
         return REDACTED
     if type(value) not in _FAST_PARAMS:
-        value = _plain_number(value)
+        text = _as_text(value)
+        value = _plain_number(value) if text is None else text
+        if isinstance(value, (set, frozenset)) and not _json_surely_longer(value, _TEXT_LIMIT):
+            value = _for_json(value)  # a list (a large one is its bounded repr, below)
     if value is None or isinstance(value, (bool, str)):
         return value if not isinstance(value, str) or len(value) <= _TEXT_LIMIT else value[:_TEXT_LIMIT] + "..."
     if isinstance(value, int):
@@ -617,7 +626,8 @@ def param_value(name: str, value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(float(value))  # 'nan', not 'np.float64(nan)'
     if isinstance(value, (list, tuple, dict)):
-        if _json_surely_longer(value, _TEXT_LIMIT):
+        odd = [False]
+        if _json_surely_longer(value, _TEXT_LIMIT, odd):
             return _bounded_repr(value, large=True)
         # The repr from its head, as _head makes it (its items may be long, a
         # 200 MB bytes, and its secret keys are ***): a dict or list subclass
@@ -625,7 +635,7 @@ def param_value(name: str, value: Any) -> Any:
         # subclass (a namedtuple) keeps its own.
         headed = isinstance(value, (list, dict)) or type(value) is tuple
         try:
-            text = json.dumps(value, allow_nan=False, default=_json_default)
+            text = json.dumps(_for_json(value) if odd[0] else value, allow_nan=False, default=_json_default)
         except (TypeError, ValueError):
             return _bounded_repr(value, large=headed)
         if len(text) <= _TEXT_LIMIT:
@@ -634,6 +644,55 @@ def param_value(name: str, value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fsdecode(value)  # a str (bytes the store refused: the execution was lost)
     return _bounded_repr(value)
+
+
+def _as_text(value: Any) -> Optional[str]:
+    """A date, time or datetime as its ISO 8601 text, a Decimal as its exact
+    text, an Enum member as ``Color.RED`` (an IntEnum or StrEnum too: its
+    name says what 2 or 'train' does not); None for any other value. Each was
+    kept as its repr ('datetime.date(2024, 1, 2)', "Decimal('0.1')")."""
+    try:
+        if isinstance(value, enum.Enum):
+            kind = type(value).__name__
+            name = value._name_
+            return f"{kind}.{name}" if name is not None else f"{kind}({value._value_!r})"  # Perm(0): a flag of no name
+        if isinstance(value, (datetime.date, datetime.time)):
+            return value.isoformat()
+        if isinstance(value, decimal.Decimal):
+            return str(value)
+    except Exception:  # a subclass's broken isoformat: kept as its repr
+        pass
+    return None
+
+
+def _in_order(items: Iterable[Any]) -> List[Any]:
+    """A set's items sorted when they sort (numbers, strings, dates), else
+    by their text (Enum members, ordered by name, not by a hash that changes
+    between runs), the others first as the set gives them."""
+    items = list(items)
+    try:
+        return sorted(items)
+    except Exception:
+        return sorted(items, key=lambda item: _as_text(item) or "")
+
+
+def _for_json(value: Any) -> Any:
+    """*value* with the dates, Decimals and Enum members in it, at any depth
+    and dict keys too, as their text (see _as_text), and its sets as lists
+    in order (JSON wrote an IntEnum as its int, a StrEnum as its value, and
+    refused the others). Only for a value _json_surely_longer has walked
+    whole: no cycle, and no more than _TEXT_LIMIT items."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if isinstance(value, dict):
+        return {(key if type(key) in _PLAIN_TYPES else _as_text(key) or key): _for_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_for_json(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return [_for_json(item) for item in _in_order(value)]
+    text = _as_text(value)
+    return value if text is None else text
 
 
 def _redacted(value: Any) -> Any:
@@ -684,9 +743,11 @@ def _json_default(value: Any) -> Any:
     return number
 
 
-def _json_surely_longer(value: Any, limit: int) -> bool:
+def _json_surely_longer(value: Any, limit: int, odd: Optional[List[bool]] = None) -> bool:
     """Whether the JSON of *value* (were it JSON-able) is surely over *limit*
-    characters, judged from no more than about *limit* of its items.
+    characters, judged from no more than about *limit* of its items; if not,
+    ``odd[0]`` is set when it holds a set or a value _as_text writes (see
+    _for_json).
 
     Every element, key and value counts one character and a string its
     length besides: a lower bound of the JSON's length (each has at least one
@@ -699,10 +760,14 @@ def _json_surely_longer(value: Any, limit: int) -> bool:
         item = stack.pop()
         if isinstance(item, str):
             left -= len(item)  # its one character was counted by its container
-        elif isinstance(item, (list, tuple)):
+            if type(item) is not str and odd is not None and isinstance(item, enum.Enum):
+                odd[0] = True  # a StrEnum
+        elif isinstance(item, (list, tuple, set, frozenset)):
             left -= len(item)
             if left < 0:
                 return True
+            if odd is not None and isinstance(item, (set, frozenset)):
+                odd[0] = True
             if not _SCALAR_TYPES.issuperset(map(type, item)):  # all numbers: nothing more to count
                 stack.extend(item)
         elif isinstance(item, dict):
@@ -717,6 +782,8 @@ def _json_surely_longer(value: Any, limit: int) -> bool:
             values = dict.values(item)
             if not _SCALAR_TYPES.issuperset(map(type, values)):
                 stack.extend(values)
+        elif odd is not None and type(item) not in _SCALAR_TYPES and isinstance(item, _TEXT_TYPES):
+            odd[0] = True
         if left < 0:
             return True
     return False
@@ -750,7 +817,12 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
         return _Again(_int_text(value))  # repr() refuses it: the whole value was '<dict object>'
     elif type(value) in _PLAIN_TYPES:
         return value
+    elif isinstance(value, (set, frozenset)) and len(value) <= 2 * _REPR_LIMIT:
+        return _head(_in_order(value), budget, inside)  # a list, as in a JSON-able one
     else:
+        text = _as_text(value) if isinstance(value, _TEXT_TYPES) else None  # a date: its text, as in a JSON-able one
+        if text is not None:
+            return text
         config = _config_repr(value, budget, inside)  # a config among the items: its secrets too, and bounded
         return value if config is None else _Again(config)
     if id(value) in inside:
@@ -763,7 +835,8 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
                 break
             budget[0] -= 1
             secret = isinstance(key, str) and _is_secret(key) and not _shown_though_secret(key, item)
-            items[key] = REDACTED if secret else _head(item, budget, inside)  # as in a JSON-able one
+            shown = key if type(key) in _PLAIN_TYPES else _as_text(key) or key
+            items[shown] = REDACTED if secret else _head(item, budget, inside)  # as in a JSON-able one
         return items
     head = []
     for item in value:

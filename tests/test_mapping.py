@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import enum
 import inspect
 import json
 import logging
@@ -756,7 +759,7 @@ class TestLargeArgumentsAreBounded:
         big_set = set(range(100_000))
         got = _m.param_value("ids", big_set)
         assert len(got) == 256 and got.startswith("{") and got.endswith("...")
-        assert _m.param_value("small", {1, 2}) == "{1, 2}"
+        assert _m.param_value("small", {2, 1}) == [1, 2]  # small enough for JSON: a sorted list
         assert _m.param_value("sub", Blob(b"ab")) == "b'ab'"  # a subclass keeps its own repr
 
     def test_items_past_the_first_10000_are_kept_as_the_parameter(self, tracked_sqlite):
@@ -1315,7 +1318,6 @@ class TestSecretsInsideAParameter:
         """db={"host": ..., "password": ...} kept the password: keys were
         judged only beside records ({"data": DataSet(...), "password": ...}),
         one level deep, and not in a dict kept as its repr."""
-        import datetime
 
         @track
         def load(db, cfg, since, rows):
@@ -1324,13 +1326,13 @@ class TestSecretsInsideAParameter:
         load(
             {"host": "db", "password": "hunter2", "pool": {"size": 4}},
             {"data": lineage.DataSet(uri="s3://sec/d", name="d"), "aws": {"secret_access_key": "AKIA-SECRET"}},
-            {"day": datetime.date(2024, 1, 2), "api_key": "sk-SECRET"},  # not JSON: its repr
+            {"z": 1j, "api_key": "sk-SECRET"},  # not JSON: its repr
             {"token": "tok-SECRET", "ids": list(range(5_000)), "token_limit": 4096},  # too long: its repr
         )
         params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "load")))
         assert params["db"] == {"host": "db", "password": "***", "pool": {"size": 4.0}}
         assert params["cfg"] == {"aws": {"secret_access_key": "***"}}
-        assert params["since"] == "{'day': datetime.date(2024, 1, 2), 'api_key': '***'}"
+        assert params["since"] == "{'z': 1j, 'api_key': '***'}"
         assert params["rows"].startswith("{'token': '***', 'ids': [0, 1, 2")
         assert "SECRET" not in str(params)
         assert _mapping.param_value("hp", {"token_limit": 4096, "auth": None, "runs": [{"pwd": "x"}]}) == {
@@ -1338,7 +1340,6 @@ class TestSecretsInsideAParameter:
             "auth": None,
             "runs": [{"pwd": "***"}],
         }
-
 
     def test_a_dict_subclass_that_is_no_json_has_its_secrets_redacted_and_is_bounded(self, tracked_sqlite):
         """An OrderedDict or defaultdict (or a list subclass) holding an item
@@ -1372,6 +1373,114 @@ class TestSecretsInsideAParameter:
         big = collections.OrderedDict((f"k{i}", Opaque()) for i in range(100_000))
         got = _mapping.param_value("table", big)
         assert got == repr({f"k{i}": Opaque() for i in range(100)})[:253] + "..."
+
+
+class _Color(enum.Enum):
+    RED = 1
+    BLUE = 2
+
+
+class _Level(enum.IntEnum):
+    HIGH = 2
+
+
+class _Mode(str, enum.Enum):  # enum.StrEnum from Python 3.11
+    TRAIN = "train"
+
+
+class _Perm(enum.IntFlag):
+    R = 4
+    W = 2
+
+
+class _Opaque:
+    def __repr__(self):
+        return "<opaque>"
+
+
+class TestValuesKeptAsTheTextAReaderExpects:
+    def test_dates_decimals_enums_and_sets_are_text_and_lists(self, tracked_sqlite):
+        """A datetime, date or time was kept as its repr ('datetime.datetime(2024,
+        1, 1, 12, 30)'), a Decimal as "Decimal('0.10')", an Enum member as
+        '<Color.RED: 1>' (an IntEnum as its int, its name lost), a set as
+        '{'b', 'a'}'. They are ISO 8601 text, the Decimal's exact text,
+        'Class.MEMBER', and a sorted list, in a dict or list too."""
+
+        @track
+        def fit(start, day, at, utc, rate, color, level, mode, perms, tags, colors, mixed, cfg):
+            return None
+
+        fit(
+            datetime.datetime(2024, 1, 1, 12, 30),
+            datetime.date(2024, 1, 2),
+            datetime.time(6, 0, 30),
+            datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),
+            decimal.Decimal("0.10"),
+            _Color.RED,
+            _Level.HIGH,
+            _Mode.TRAIN,
+            _Perm.R | _Perm.W,
+            {"b", "c", "a"},
+            frozenset({_Color.RED, _Color.BLUE}),
+            {1, "a"},
+            {"since": datetime.date(2024, 1, 2), "level": _Level.HIGH, "ids": {3, 1, 2}, _Color.RED: [decimal.Decimal("1.5")]},
+        )
+        props = mr.custom(mr.one_execution(tracked_sqlite, "fit"))
+        params = params_of(props)
+        mixed = params.pop("mixed")
+        cfg = {"since": "2024-01-02", "level": "_Level.HIGH", "ids": [1, 2, 3], "_Color.RED": ["1.5"]}
+        assert params == {
+            "start": "2024-01-01T12:30:00",
+            "day": "2024-01-02",
+            "at": "06:00:30",
+            "utc": "2024-01-01T00:00:00+00:00",
+            "rate": "0.10",
+            "color": "_Color.RED",
+            "level": "_Level.HIGH",
+            "mode": "_Mode.TRAIN",
+            "perms": "_Perm.R|W",
+            "tags": {"items": ["a", "b", "c"]},  # a list is kept as its JSON, so wrapped
+            "colors": {"items": ["_Color.BLUE", "_Color.RED"]},
+            "cfg": cfg,
+        }
+        assert sorted(mixed["items"], key=str) == [1, "a"]  # no order between them: as the set gives them
+        assert json.loads(props["lineage.params"])["cfg"] == cfg
+
+    def test_in_a_repr_too(self):
+        """In a dict kept as its repr (an item JSON cannot write) or a
+        config's repr, a date was 'datetime.date(2024, 1, 2)' and a set '{2, 1}'."""
+        import dataclasses
+
+        @dataclasses.dataclass
+        class Cfg:
+            start: datetime.date
+            level: _Level
+            tags: set
+
+        got = _mapping.param_value("cfg", {"day": datetime.date(2024, 1, 2), _Color.RED: {2, 1}, "obj": _Opaque()})
+        assert got == "{'day': '2024-01-02', '_Color.RED': [1, 2], 'obj': <opaque>}"
+        got = _mapping.param_value("cfg", Cfg(datetime.date(2024, 1, 2), _Level.HIGH, {"b", "a"}))
+        assert got == f"{Cfg.__qualname__}(start='2024-01-02', level='_Level.HIGH', tags=['a', 'b'])"
+        assert _mapping.param_value("perms", _Perm(0)) == "_Perm(0)"  # no name: its value
+
+    def test_long_text_and_large_sets_stay_bounded(self):
+        """A Decimal of 10,000 digits is cut as a long string is; a set too large
+        for JSON is its bounded repr, not sorted whole."""
+        long = decimal.Decimal("1." + "1" * 10_000)
+        assert _mapping.param_value("x", long) == str(long)[:4096] + "..."
+        big = {"k": set(range(200_000)), "n": 1}
+        got = _mapping.param_value("groups", big)
+        assert got.startswith("{'k': {0, 1, 2") and len(got) == 256
+
+    def test_a_secret_stays_secret(self):
+        """The name is judged on the value as given: an Enum or a date named a secret is ***."""
+        assert _mapping.param_value("api_key", _Color.RED) == REDACTED
+        assert _mapping.param_value("password", datetime.date(2024, 1, 2)) == REDACTED
+        assert _mapping.param_value("hp", {"token": decimal.Decimal("1234"), "day": datetime.date(2024, 1, 2)}) == {
+            "token": REDACTED,
+            "day": "2024-01-02",
+        }
+
 
 class TestConfigsKeptAsTheirRepr:
     def test_a_config_s_secret_fields_are_redacted_and_its_repr_bounded(self, tracked_sqlite):
