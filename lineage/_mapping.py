@@ -615,8 +615,8 @@ def param_value(name: str, value: Any) -> Any:
     if _is_secret(name) and not _shown_though_secret(name, value):
         return REDACTED
     if type(value) not in _FAST_PARAMS:
-        text = _as_text(value)
-        value = _plain_number(value) if text is None else text
+        plain = _as_text(value)
+        value = _plain_number(value) if plain is None else plain
         if isinstance(value, (set, frozenset)) and not _json_surely_longer(value, _TEXT_LIMIT):
             value = _for_json(value)  # a list (a large one is its bounded repr, below)
     if value is None or isinstance(value, (bool, str)):
@@ -646,13 +646,21 @@ def param_value(name: str, value: Any) -> Any:
     return _bounded_repr(value)
 
 
-def _as_text(value: Any) -> Optional[str]:
+def _as_text(value: Any) -> Any:
     """A date, time or datetime as its ISO 8601 text, a Decimal as its exact
-    text, an Enum member as ``Color.RED`` (an IntEnum or StrEnum too: its
-    name says what 2 or 'train' does not); None for any other value. Each was
-    kept as its repr ('datetime.date(2024, 1, 2)', "Decimal('0.1')")."""
+    text, an Enum member as ``Color.RED``; None for any other value. Each was
+    kept as its repr ('datetime.date(2024, 1, 2)', "Decimal('0.1')").
+
+    An IntEnum or IntFlag member is its int, a StrEnum (or ``str, Enum``)
+    member its str, as JSON writes them, as Python 3.11's ``str()`` shows
+    an IntEnum and a StrEnum, and as they were stored before: a number
+    stays a number a query compares."""
     try:
         if isinstance(value, enum.Enum):
+            if isinstance(value, int):
+                return int(value)
+            if isinstance(value, str):
+                return str.__str__(value)
             kind = type(value).__name__
             name = value._name_
             return f"{kind}.{name}" if name is not None else f"{kind}({value._value_!r})"  # Perm(0): a flag of no name
@@ -673,7 +681,7 @@ def _in_order(items: Iterable[Any]) -> List[Any]:
     try:
         return sorted(items)
     except Exception:
-        return sorted(items, key=lambda item: _as_text(item) or "")
+        return sorted(items, key=lambda item: "" if (plain := _as_text(item)) is None else str(plain))
 
 
 def _for_json(value: Any) -> Any:
@@ -686,13 +694,18 @@ def _for_json(value: Any) -> Any:
     if kind in _PLAIN_TYPES:
         return value
     if isinstance(value, dict):
-        return {(key if type(key) in _PLAIN_TYPES else _as_text(key) or key): _for_json(item) for key, item in value.items()}
+        return {(key if type(key) in _PLAIN_TYPES else _or_itself(key)): _for_json(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_for_json(item) for item in value]
     if isinstance(value, (set, frozenset)):
         return [_for_json(item) for item in _in_order(value)]
-    text = _as_text(value)
-    return value if text is None else text
+    return _or_itself(value)
+
+
+def _or_itself(value: Any) -> Any:
+    """What _as_text makes of *value*, or *value* itself."""
+    plain = _as_text(value)
+    return value if plain is None else plain
 
 
 def _redacted(value: Any) -> Any:
@@ -820,9 +833,9 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
     elif isinstance(value, (set, frozenset)) and len(value) <= 2 * _REPR_LIMIT:
         return _head(_in_order(value), budget, inside)  # a list, as in a JSON-able one
     else:
-        text = _as_text(value) if isinstance(value, _TEXT_TYPES) else None  # a date: its text, as in a JSON-able one
-        if text is not None:
-            return text
+        plain = _as_text(value) if isinstance(value, _TEXT_TYPES) else None  # a date: its text, as in a JSON-able one
+        if plain is not None:
+            return plain
         config = _config_repr(value, budget, inside)  # a config among the items: its secrets too, and bounded
         return value if config is None else _Again(config)
     if id(value) in inside:
@@ -835,7 +848,7 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
                 break
             budget[0] -= 1
             secret = isinstance(key, str) and _is_secret(key) and not _shown_though_secret(key, item)
-            shown = key if type(key) in _PLAIN_TYPES else _as_text(key) or key
+            shown = key if type(key) in _PLAIN_TYPES else _or_itself(key)
             items[shown] = REDACTED if secret else _head(item, budget, inside)  # as in a JSON-able one
         return items
     head = []

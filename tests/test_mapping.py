@@ -1393,6 +1393,11 @@ class _Perm(enum.IntFlag):
     W = 2
 
 
+class _Access(enum.Flag):
+    R = 4
+    W = 2
+
+
 class _Opaque:
     def __repr__(self):
         return "<opaque>"
@@ -1402,9 +1407,10 @@ class TestValuesKeptAsTheTextAReaderExpects:
     def test_dates_decimals_enums_and_sets_are_text_and_lists(self, tracked_sqlite):
         """A datetime, date or time was kept as its repr ('datetime.datetime(2024,
         1, 1, 12, 30)'), a Decimal as "Decimal('0.10')", an Enum member as
-        '<Color.RED: 1>' (an IntEnum as its int, its name lost), a set as
-        '{'b', 'a'}'. They are ISO 8601 text, the Decimal's exact text,
-        'Class.MEMBER', and a sorted list, in a dict or list too."""
+        '<Color.RED: 1>', a set as '{'b', 'a'}'. They are ISO 8601 text, the
+        Decimal's exact text, 'Class.MEMBER', and a sorted list, in a dict or
+        list too. An IntEnum, IntFlag or StrEnum member stays its int or str,
+        as it was (a number a query compares)."""
 
         @track
         def fit(start, day, at, utc, rate, color, level, mode, perms, tags, colors, mixed, cfg):
@@ -1428,7 +1434,7 @@ class TestValuesKeptAsTheTextAReaderExpects:
         props = mr.custom(mr.one_execution(tracked_sqlite, "fit"))
         params = params_of(props)
         mixed = params.pop("mixed")
-        cfg = {"since": "2024-01-02", "level": "_Level.HIGH", "ids": [1, 2, 3], "_Color.RED": ["1.5"]}
+        cfg = {"since": "2024-01-02", "level": 2, "ids": [1, 2, 3], "_Color.RED": ["1.5"]}
         assert params == {
             "start": "2024-01-01T12:30:00",
             "day": "2024-01-02",
@@ -1436,9 +1442,9 @@ class TestValuesKeptAsTheTextAReaderExpects:
             "utc": "2024-01-01T00:00:00+00:00",
             "rate": "0.10",
             "color": "_Color.RED",
-            "level": "_Level.HIGH",
-            "mode": "_Mode.TRAIN",
-            "perms": "_Perm.R|W",
+            "level": 2,
+            "mode": "train",
+            "perms": 6,
             "tags": {"items": ["a", "b", "c"]},  # a list is kept as its JSON, so wrapped
             "colors": {"items": ["_Color.BLUE", "_Color.RED"]},
             "cfg": cfg,
@@ -1460,8 +1466,11 @@ class TestValuesKeptAsTheTextAReaderExpects:
         got = _mapping.param_value("cfg", {"day": datetime.date(2024, 1, 2), _Color.RED: {2, 1}, "obj": _Opaque()})
         assert got == "{'day': '2024-01-02', '_Color.RED': [1, 2], 'obj': <opaque>}"
         got = _mapping.param_value("cfg", Cfg(datetime.date(2024, 1, 2), _Level.HIGH, {"b", "a"}))
-        assert got == f"{Cfg.__qualname__}(start='2024-01-02', level='_Level.HIGH', tags=['a', 'b'])"
-        assert _mapping.param_value("perms", _Perm(0)) == "_Perm(0)"  # no name: its value
+        assert got == f"{Cfg.__qualname__}(start='2024-01-02', level=2, tags=['a', 'b'])"
+        assert _mapping.param_value("perms", _Perm(0)) == 0
+        assert _mapping.param_value("access", _Access(0)) == "_Access(0)"  # a plain Flag with no name: its value
+        assert _mapping.param_value("access", _Access.R | _Access.W) == "_Access.R|W"
+        assert _mapping.param_value("mode", {"m": _Mode.TRAIN, _Level.HIGH: 1, "o": _Opaque()}) == "{'m': 'train', 2: 1, 'o': <opaque>}"
 
     def test_long_text_and_large_sets_stay_bounded(self):
         """A Decimal of 10,000 digits is cut as a long string is; a set too large
