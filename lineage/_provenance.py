@@ -96,6 +96,10 @@ def _git_env() -> Dict[str, str]:
     # git status rewrites a stale index, under .git/index.lock: the user's own
     # git add / commit at that moment failed ("index.lock: File exists").
     env["GIT_OPTIONAL_LOCKS"] = "0"
+    # git's messages in English: "not a git repository" is told from a
+    # failure by them, and git_error reads the same whoever ran the code.
+    env["LC_ALL"] = "C"
+    env.pop("LANGUAGE", None)
     return env
 
 
@@ -119,12 +123,22 @@ def _git(folder: str, *args: str) -> Tuple[Optional[str], str]:
 @functools.lru_cache(maxsize=256)
 def git_state(folder: str) -> Dict[str, Any]:
     """Commit and dirty flag of the git work tree holding *folder*, if any
-    (the flag None, and git_error why, when git status fails or times out)."""
-    head, _ = _git(folder, "rev-parse", "--show-toplevel", "HEAD")
+    (the flag None, and git_error why, when git status fails or times out,
+    or git refuses the repository: one of another user, say)."""
+    head, error = _git(folder, "rev-parse", "--show-toplevel", "HEAD")
     lines = head.splitlines() if head else []
-    if len(lines) != 2:
-        return {}
-    return {"git_commit": lines[1], **_status(lines[0])}
+    if len(lines) == 2:
+        return {"git_commit": lines[1], **_status(lines[0])}
+    if head is None and error and not error.startswith(_NO_COMMIT):
+        # "detected dubious ownership" (safe.directory), a timeout, an unreadable .git:
+        # the code may well be in a repository, and no commit was recorded, nor why.
+        return {"git_dirty": None, "git_error": error[:512]}
+    return {}
+
+
+# No commit to speak of: no repository holds the folder, git is not
+# installed, or the repository has no commit yet (HEAD unborn).
+_NO_COMMIT = ("fatal: not a git repository", "FileNotFoundError", "fatal: ambiguous argument 'HEAD'")
 
 
 @functools.lru_cache(maxsize=64)

@@ -692,6 +692,39 @@ def test_git_dir_set_in_the_environment_is_not_the_code_s_repository(tracked_sql
     assert code["git_dirty"] is False and "source_untracked" not in code, code
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_repository_git_refuses_as_another_user_s_says_why(tracked_sqlite, tmp_path, monkeypatch):
+    """A work tree owned by another user (a shared checkout, a mounted
+    volume): git refuses it ("detected dubious ownership", safe.directory)
+    and no commit was recorded, nor why, as if the code were in no repository."""
+    git, step = _git_repo_with_a_function(tmp_path / "repo")
+    git("add", "-A")
+    git("commit", "-q", "-m", "init")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no safe.directory in the user's own git config
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    subprocess.run(["chown", "-R", "65534", str(tmp_path / "repo")], check=True)
+    track(step)()
+    commit, code = _code_of(tracked_sqlite, "step")
+    assert commit is None and code["git_dirty"] is None and "dubious ownership" in code["git_error"], code
+
+
+def test_code_in_no_repository_has_no_git_state(tracked_sqlite, tmp_path, monkeypatch):
+    """Code in no repository is no git failure: no commit, dirty flag nor
+    git_error (git's messages read in any language the user's locale sets)."""
+    monkeypatch.setenv("LANGUAGE", "fr")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "mod.py").write_text("def step():\n    return 1\n")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"mod_{abs(hash(str(tmp_path)))}", tmp_path / "plain" / "mod.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    track(module.step)()
+    commit, code = _code_of(tracked_sqlite, "step")
+    assert commit is None and not {"git_dirty", "git_error"} & set(code), code
+
+
 def test_lineage_does_not_write_the_git_index(tracked_sqlite, tmp_path):
     """git status refreshed a stale index (files touched since it was
     written, after a copy or a build), taking .git/index.lock: the user's
