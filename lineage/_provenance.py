@@ -91,8 +91,34 @@ _REPOSITORY_VARIABLES = frozenset({
 })
 
 
-def _git_env() -> Dict[str, str]:
+# A repository exported as GIT_DIR: the variables for git, paths made absolute
+# (git runs in the code's folder, and a relative GIT_DIR is to the user's).
+_Repository = Tuple[Tuple[str, str], ...]
+_PATH_VARIABLES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY")
+
+
+def _exported_repository() -> _Repository:
+    """The repository the user exported, GIT_DIR with GIT_WORK_TREE (a
+    repository kept apart from its work tree, bare or a dotfiles one), or ()."""
+    if not (os.environ.get("GIT_DIR") and os.environ.get("GIT_WORK_TREE")):
+        return ()
+    cwd = _cwd()
+    variables = {}
+    for name in _REPOSITORY_VARIABLES - {"GIT_PREFIX"}:  # GIT_PREFIX: of git's own folder, for its hooks
+        value = os.environ.get(name)
+        if value is None:
+            continue
+        if name in _PATH_VARIABLES and not os.path.isabs(value):
+            if cwd is None:
+                return ()
+            value = os.path.join(cwd, value)
+        variables[name] = value
+    return tuple(sorted(variables.items()))
+
+
+def _git_env(repository: _Repository = ()) -> Dict[str, str]:
     env = {name: value for name, value in os.environ.items() if name not in _REPOSITORY_VARIABLES}
+    env.update(repository)
     # git status rewrites a stale index, under .git/index.lock: the user's own
     # git add / commit at that moment failed ("index.lock: File exists").
     env["GIT_OPTIONAL_LOCKS"] = "0"
@@ -103,12 +129,13 @@ def _git_env() -> Dict[str, str]:
     return env
 
 
-def _git(folder: str, *args: str) -> Tuple[Optional[str], str]:
-    """The output of git *args* run in *folder*, or None and why not."""
+def _git(folder: str, *args: str, repository: _Repository = ()) -> Tuple[Optional[str], str]:
+    """The output of git *args* run in *folder* (of *repository*, else of
+    the one holding *folder*), or None and why not."""
     try:
         done = subprocess.run(
             # errors="replace": file names are printed as their bytes with core.quotePath off
-            ("git", *args), cwd=folder, env=_git_env(), capture_output=True, text=True, errors="replace", timeout=5,
+            ("git", *args), cwd=folder, env=_git_env(repository), capture_output=True, text=True, errors="replace", timeout=5,
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -120,32 +147,53 @@ def _git(folder: str, *args: str) -> Tuple[Optional[str], str]:
     return done.stdout.strip(), ""
 
 
-@functools.lru_cache(maxsize=256)
 def git_state(folder: str) -> Dict[str, Any]:
     """Commit and dirty flag of the git work tree holding *folder*, if any
     (the flag None, and git_error why, when git status fails or times out,
     or git refuses the repository: one of another user, say)."""
+    return _repository_of(folder)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _repository_of(folder: str) -> Tuple[Dict[str, Any], _Repository]:
+    """git_state of *folder*, and the exported repository it is of (or ())."""
     head, error = _git(folder, "rev-parse", "--show-toplevel", "HEAD")
+    repository: _Repository = ()
+    if head is None and error.startswith(_NOT_A_REPOSITORY):
+        # In no repository of its own: in the work tree of an exported one? (Not
+        # before the code's own: git sets GIT_DIR for its hooks, of another one.)
+        repository = _exported_repository()
+        if repository:
+            head, error = _git(folder, "rev-parse", "--show-toplevel", "HEAD", repository=repository)
+            top = head.splitlines()[0] if head else ""
+            if head is not None and not _inside(folder, top):  # git takes any folder as in it
+                return {}, ()
     lines = head.splitlines() if head else []
     if len(lines) == 2:
-        return {"git_commit": lines[1], **_status(lines[0])}
+        return {"git_commit": lines[1], **_status(lines[0], repository)}, repository
     if head is None and error and not error.startswith(_NO_COMMIT):
         # "detected dubious ownership" (safe.directory), a timeout, an unreadable .git:
         # the code may well be in a repository, and no commit was recorded, nor why.
-        return {"git_dirty": None, "git_error": error[:512]}
-    return {}
+        return {"git_dirty": None, "git_error": error[:512]}, repository
+    return {}, repository
+
+
+def _inside(folder: str, top: str) -> bool:
+    folder, top = os.path.realpath(folder), os.path.realpath(top)
+    return folder == top or folder.startswith(top.rstrip(os.sep) + os.sep)
 
 
 # No commit to speak of: no repository holds the folder, git is not
 # installed, or the repository has no commit yet (HEAD unborn).
-_NO_COMMIT = ("fatal: not a git repository", "FileNotFoundError", "fatal: ambiguous argument 'HEAD'")
+_NOT_A_REPOSITORY = "fatal: not a git repository"
+_NO_COMMIT = (_NOT_A_REPOSITORY, "FileNotFoundError", "fatal: ambiguous argument 'HEAD'")
 
 
 @functools.lru_cache(maxsize=64)
-def _status(top: str) -> Dict[str, Any]:
+def _status(top: str, repository: _Repository = ()) -> Dict[str, Any]:
     """The dirty flag of the work tree at *top*: git status once per work
     tree, not per folder of code (a second or more each in a large one)."""
-    status, error = _git(top, "status", "--porcelain", "--untracked-files=no")
+    status, error = _git(top, "status", "--porcelain", "--untracked-files=no", repository=repository)
     if status is None:  # not known: a failed git status had been called clean
         return {"git_dirty": None, "git_error": error[:512]}
     return {"git_dirty": bool(status)}
@@ -160,7 +208,8 @@ def _untracked(filename: str) -> bool:
         done = subprocess.run(
             # a file name, not a pattern: "step[A].py" must not match stepA.py
             ("git", "--literal-pathspecs", "ls-files", "--error-unmatch", "--", os.path.basename(filename)),
-            cwd=os.path.dirname(filename), env=_git_env(), capture_output=True, timeout=5, check=False,
+            cwd=os.path.dirname(filename), env=_git_env(_repository_of(os.path.dirname(filename))[1]), capture_output=True,
+            timeout=5, check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return False

@@ -725,6 +725,43 @@ def test_code_in_no_repository_has_no_git_state(tracked_sqlite, tmp_path, monkey
     assert commit is None and not {"git_dirty", "git_error"} & set(code), code
 
 
+def test_a_work_tree_of_an_exported_git_dir_has_its_commit(tracked_sqlite, tmp_path, monkeypatch):
+    """Code in a work tree whose repository is elsewhere, exported as GIT_DIR
+    and GIT_WORK_TREE (a dotfiles-style or bare repository checkout): git
+    was run without them, found no .git, and no commit was recorded. Code
+    outside that work tree, in no repository, still has none."""
+    import importlib.util
+
+    work = tmp_path / "code"
+    work.mkdir()
+    (work / "mod.py").write_text("def step():\n    return 1\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "other.py").write_text("def other():\n    return 1\n")
+    steps = {}
+    for name, path in (("step", work / "mod.py"), ("other", tmp_path / "elsewhere" / "other.py")):
+        spec = importlib.util.spec_from_file_location(f"{name}_{abs(hash(str(tmp_path)))}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        steps[name] = getattr(module, name)
+
+    def git(*args):
+        return subprocess.run(["git", "--git-dir", str(tmp_path / "repo.git"), "--work-tree", str(work), "-c", "user.email=t@t",
+                               "-c", "user.name=t", *args], check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("add", "mod.py")
+    git("commit", "-q", "-m", "init")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_DIR", "repo.git")  # relative: to the working folder, not to the code's
+    monkeypatch.setenv("GIT_WORK_TREE", str(work))
+    track(steps["step"])()
+    track(steps["other"])()
+    commit, code = _code_of(tracked_sqlite, "step")
+    assert commit == git("rev-parse", "HEAD") and code["git_dirty"] is False and "source_untracked" not in code, code
+    commit, code = _code_of(tracked_sqlite, "other")
+    assert commit is None and "git_dirty" not in code, code
+
+
 def test_lineage_does_not_write_the_git_index(tracked_sqlite, tmp_path):
     """git status refreshed a stale index (files touched since it was
     written, after a copy or a build), taking .git/index.lock: the user's
