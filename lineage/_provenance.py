@@ -20,7 +20,7 @@ import subprocess
 import sys
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from lineage._mapping import REDACTED, _is_secret, _shown_though_secret
+from lineage._mapping import _WORD, REDACTED, _ends_in_secret, _is_secret, _shown_though_secret
 from lineage._version import __version__
 
 __all__ = ["call_provenance", "function_provenance", "git_state"]
@@ -57,8 +57,8 @@ def _redacted(argv: List[str]) -> List[str]:
     out: List[str] = []
     secret_name = ""
     for index, arg in enumerate(argv):
-        if secret_name and not arg.startswith("-"):
-            out.append(REDACTED if _hidden(secret_name, arg) else arg)
+        if secret_name and not _OPTION.match(arg):
+            out.append(REDACTED if _next_hidden(secret_name, arg) else arg)
             secret_name = ""
             continue
         name, eq, value = arg.partition("=")
@@ -67,6 +67,50 @@ def _redacted(argv: List[str]) -> List[str]:
         secret_name = arg if index and not eq and arg.startswith("-") and _is_secret(arg) else ""
         out.append(_URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg))
     return out
+
+
+# What follows a flag and is the next option, not its value: --name, -x. A
+# value after a flag naming a secret that starts with "-" otherwise ("-s3cr!",
+# "-vv") is hidden: a password may start with one.
+_OPTION = re.compile(r"--[A-Za-z]|-[A-Za-z]$")
+# A flag of a boolean option about a secret, not one given it: --use-token, --no-password.
+_SWITCH_WORDS = frozenset({"use", "no", "with", "without", "enable", "disable", "ask", "prompt", "require", "skip"})
+# Values that look like a credential whatever they are given to: a known
+# service's token prefix, or a long opaque string of letters and digits.
+_TOKEN_PREFIXES = (
+    *("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-"),  # GitHub, GitLab
+    *("hf_", "sk-", "xox", "AKIA", "ya29.", "npm_", "pypi-"),  # Hugging Face, OpenAI, Slack, AWS, Google, npm, PyPI
+)
+_TOKEN_REST = re.compile(r"[A-Za-z0-9_\-.]{4,}")
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-+=.~]{20,}")
+_FILE_NAME = re.compile(r".*\.[a-z]{1,4}")
+_HEX = re.compile(r"[0-9a-f]{32,}|[0-9A-F]{32,}")
+
+
+def _looks_like_token(value: str) -> bool:
+    """Whether *value* looks like an access token rather than a word, a file
+    or a number (``ghp_...``, ``hf_...``, 20 characters or more mixing upper
+    and lower case letters and digits, or 32 hex digits or more)."""
+    for prefix in _TOKEN_PREFIXES:
+        if value.startswith(prefix) and _TOKEN_REST.fullmatch(value[len(prefix) :]):
+            return True
+    if not _OPAQUE.fullmatch(value) or _FILE_NAME.fullmatch(value):
+        return False
+    if _HEX.fullmatch(value):
+        return True
+    return any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+
+
+def _next_hidden(flag: str, value: str) -> bool:
+    """Whether *value*, the argument after *flag* (a name about a secret),
+    is hidden: it may not be the flag's at all (``--use-token data.csv``), so
+    only a flag naming the secret itself (``--api-key``, ``--db-password``)
+    hides it, and a flag about it (``--password-file``, ``--use-auth-token``)
+    a value that looks like a token."""
+    words = [word.lower() for word in _WORD.findall(flag)]
+    if _ends_in_secret(flag) and not (words and words[0] in _SWITCH_WORDS):
+        return _hidden(flag, value)
+    return _looks_like_token(value)
 
 
 def _hidden(name: str, value: str) -> bool:

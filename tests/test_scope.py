@@ -837,6 +837,25 @@ def test_numbers_on_the_command_line_named_about_a_secret_are_kept():
                                "--password", "***", "--db-password=***", "--api-key", "***", "--token", "***"]
 
 
+def test_the_argument_after_a_flag_only_about_a_secret_is_kept():
+    """The argument after any flag with a secret word in its name was hidden:
+    --use-token data.csv lost the data file, --password-file the file's
+    path. Only a flag naming the secret itself (ending with it) hides it,
+    and one about it only a value that looks like a token; a password
+    starting with "-" (taken for the next flag) was kept in clear."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "--use-token", "data.csv", "--password-file", "/run/pw", "--tokenizer", "bert", "--no-password", "x",
+            "--use_auth_token", "hf_AbCdEf0123456789xyzXYZ", "--github-token", "abc", "--dbPassword", "pw",
+            "--private-key", "k", "--access_key", "a", "--credentials", "c", "--pwd", "p", "--secret", "s",
+            "--password", "-s3cr!", "--api-key", "--lr", "0.1", "--token", "-v", "x"]
+    assert _redacted(argv) == [
+        "train.py", "--use-token", "data.csv", "--password-file", "/run/pw", "--tokenizer", "bert", "--no-password", "x",
+        "--use_auth_token", "***", "--github-token", "***", "--dbPassword", "***",
+        "--private-key", "***", "--access_key", "***", "--credentials", "***", "--pwd", "***", "--secret", "***",
+        "--password", "***", "--api-key", "--lr", "0.1", "--token", "-v", "x"]
+
+
 def test_a_url_password_with_an_at_sign_on_the_command_line_is_hidden_whole():
     """postgresql://u:p@ss@h/db (a password with an '@' not percent-encoded,
     which store URLs hide up to the last '@'): the command line kept 'ss'."""
