@@ -53,7 +53,8 @@ _URL_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/\s]*@")
 def _redacted(argv: List[str]) -> List[str]:
     """The command line with secrets as ``***``, as parameters named like
     secrets are: ``--password=x``, ``--api-key x``, ``db.password=x``
-    (a Hydra override) and a URL's password."""
+    (a Hydra override), a URL's password and a connection string's
+    (``"host=db password=x"``, ``"Server=s;Pwd=x"``)."""
     out: List[str] = []
     secret_name = ""
     for index, arg in enumerate(argv):
@@ -64,6 +65,8 @@ def _redacted(argv: List[str]) -> List[str]:
         name, eq, value = arg.partition("=")
         if index and eq and name and _hidden(name, value):
             arg = name + "=" + REDACTED
+        elif index and eq:
+            arg = _pairs_redacted(arg)
         secret_name = arg if index and not eq and arg.startswith("-") and _is_secret(arg) else ""
         out.append(_URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg))
     return out
@@ -111,6 +114,24 @@ def _next_hidden(flag: str, value: str) -> bool:
     if _ends_in_secret(flag) and not (words and words[0] in _SWITCH_WORDS):
         return _hidden(flag, value)
     return _looks_like_token(value)
+
+
+# A key=value pair of a libpq DSN (separated by spaces, a value maybe quoted
+# '...') or of an ODBC / ADO.NET connection string (by ";", a value maybe in {...}).
+_PAIR = re.compile(r"""(?<![^\s;])([\w.\-]+)(\s*=\s*)('(?:[^'\\]|\\.)*'?|"[^"]*"?|\{(?:[^}]|\}\})*\}?|[^\s;]*)""")
+
+
+def _pairs_redacted(text: str) -> str:
+    """*text* with the values of its secret key=value pairs as ``***``; the
+    value of another key (--conn=Password=x;...) is looked into in turn."""
+
+    def one(pair: re.Match[str]) -> str:
+        key, equals, value = pair.groups()
+        if _hidden(key, value.strip("'\"{}")):
+            return key + equals + REDACTED
+        return key + equals + (_pairs_redacted(value) if "=" in value and value[:1] not in "'\"{" else value)
+
+    return _PAIR.sub(one, text)
 
 
 def _hidden(name: str, value: str) -> bool:

@@ -856,6 +856,24 @@ def test_the_argument_after_a_flag_only_about_a_secret_is_kept():
         "--password", "***", "--api-key", "--lr", "0.1", "--token", "-v", "x"]
 
 
+def test_a_password_in_a_connection_string_on_the_command_line_is_hidden():
+    """A libpq DSN or an ODBC/ADO.NET connection string, one argument of
+    key=value pairs, was judged by its first key only (host=..., Driver=...):
+    the password in it was recorded in clear. Its secret pairs are hidden
+    now, the other pairs kept."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "host=db user=me password=secret dbname=x", "--conn",
+            "Driver={ODBC Driver 18};Server=s;Uid=me;Pwd={a;b};Database=d", "--dsn=host=db password='a b' port=5432",
+            "Server=x;Password=secret;", "--conn=Password=x;Server=y", "host=db  password = s3 sslmode=require",
+            "password=s dbname=x", "host=db port=5432 max_tokens=100", "Server=x;Password=1234"]
+    assert _redacted(argv) == [
+        "train.py", "host=db user=me password=*** dbname=x", "--conn",
+        "Driver={ODBC Driver 18};Server=s;Uid=me;Pwd=***;Database=d", "--dsn=host=db password=*** port=5432",
+        "Server=x;Password=***;", "--conn=Password=***;Server=y", "host=db  password = *** sslmode=require",
+        "password=***", "host=db port=5432 max_tokens=100", "Server=x;Password=***"]
+
+
 def test_a_url_password_with_an_at_sign_on_the_command_line_is_hidden_whole():
     """postgresql://u:p@ss@h/db (a password with an '@' not percent-encoded,
     which store URLs hide up to the last '@'): the command line kept 'ss'."""
