@@ -18,6 +18,7 @@ import re
 import socket
 import subprocess
 import sys
+import urllib.parse
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from lineage._mapping import _WORD, REDACTED, _ends_in_secret, _is_secret, _shown_though_secret
@@ -68,8 +69,19 @@ def _redacted(argv: List[str]) -> List[str]:
         elif index and eq:
             arg = _pairs_redacted(arg)
         secret_name = arg if index and not eq and arg.startswith("-") and _is_secret(arg) else ""
-        out.append(_URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg))
+        arg = _URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg)
+        out.append(_URL_USER.sub(_user_redacted, arg))
     return out
+
+
+# A URL's user with no password: git's https://<token>@github.com/... (a user
+# name, postgres@ or git@, is kept: only one that looks like a token is hidden).
+_URL_USER = re.compile(r"(://)([^/@\s:]+)@")
+
+
+def _user_redacted(url: re.Match[str]) -> str:
+    scheme, user = url.groups()
+    return scheme + (REDACTED if _looks_like_token(urllib.parse.unquote(user)) else user) + "@"
 
 
 # What follows a flag and is the next option, not its value: --name, -x. A

@@ -883,6 +883,21 @@ def test_a_url_password_with_an_at_sign_on_the_command_line_is_hidden_whole():
         "train.py", "--db", "postgresql://u:***@h:5432/db", "https://tok@h/x"]
 
 
+def test_a_token_as_a_url_s_user_on_the_command_line_is_hidden():
+    """A token given as a URL's user, with no password (git's
+    https://<token>@github.com/...), was recorded in clear: only a password
+    was hidden. A user that looks like a token is now; a user name is kept."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "https://ghp_abc123@github.com/org/repo", "--repo=https://x0AbCdEfGhIjKlMnOpQrStUv12@github.com/r",
+            "https://hf_AbCdEf%2D0123456789@huggingface.co/m", "https://oauth2:glpat-abcdef@gitlab.com/r",
+            "postgresql://postgres@localhost/db", "ssh://git@github.com/org/repo", "https://tok@h/x"]
+    assert _redacted(argv) == [
+        "train.py", "https://***@github.com/org/repo", "--repo=https://***@github.com/r", "https://***@huggingface.co/m",
+        "https://oauth2:***@gitlab.com/r", "postgresql://postgres@localhost/db", "ssh://git@github.com/org/repo",
+        "https://tok@h/x"]
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
