@@ -89,7 +89,17 @@ class StoreError(LineageError, RuntimeError):
 
 
 class StoreUnavailableError(StoreError):
-    """The store could not be reached within the retry budget."""
+    """The store could not be reached within the retry budget.
+
+    Attributes:
+        refusal: why the server refused the connection, when it answered and
+            did (a TLS setting of the URL that does not match the server's):
+            a configuration to fix, not a server down. None otherwise.
+    """
+
+    def __init__(self, message: str, *, cause: Optional[BaseException] = None, refusal: Optional[str] = None) -> None:
+        super().__init__(message, cause=cause)
+        self.refusal = refusal
 
 
 class LineageWarning(UserWarning):

@@ -1069,3 +1069,92 @@ class TestTLS:
         finally:
             server.stop()
         assert "(TLS)" in server.lines[0]
+
+
+class TestTLSMisconfigured:
+    """A client whose TLS settings do not match the server's was told the
+    store "is unreachable" (gRPC reports every such refusal as UNAVAILABLE,
+    "Socket closed" or "Tls handshake failed"), as if the server were down.
+    The writes are still spooled, and the warning says what is wrong."""
+
+    SERVERS = {
+        "plain": [],
+        "tls": ["--tls-cert", "server.pem", "--tls-key", "server.key"],
+        "mutual-tls": ["--tls-cert", "server.pem", "--tls-key", "server.key", "--tls-client-ca", "ca.pem"],
+    }
+
+    @pytest.mark.parametrize(
+        "server, options, said",
+        [
+            pytest.param("tls", {}, "speaks TLS: use grpcs://", id="grpc-to-tls"),
+            pytest.param("mutual-tls", {}, "speaks TLS: use grpcs://", id="grpc-to-mutual-tls"),
+            pytest.param("plain", {"root_certificates": "ca.pem"}, "does not speak TLS: use grpc://", id="grpcs-to-plain"),
+            pytest.param("mutual-tls", {"root_certificates": "ca.pem"},
+                         "requires a client certificate (private_key= and certificate_chain=)", id="no-client-certificate"),
+            pytest.param("mutual-tls", {"root_certificates": "ca.pem", "private_key": "rogue.key",
+                                        "certificate_chain": "rogue.pem"},
+                         "did not accept the client certificate", id="client-certificate-of-another-ca"),
+            pytest.param("tls", {"root_certificates": "other-ca.pem"},
+                         "TLS handshake failed: the server's certificate is not trusted", id="server-of-another-ca"),
+        ],
+    )
+    def test_the_warning_says_what_is_wrong_and_the_writes_are_spooled(
+        self, certificates, tmp_path, monkeypatch, server, options, said
+    ):
+        from lineage.store import _spool
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "30")  # no replay during the test
+        args = [certificates.get(arg, arg) for arg in self.SERVERS[server]]
+        process = ServerProcess(backends.make_url("sqlite", tmp_path), args)
+        try:
+            query = "&".join(f"{k}={certificates[v]}" for k, v in options.items())
+            url = f"grpcs://127.0.0.1:{process.port}?{query}" if options else f"grpc://127.0.0.1:{process.port}"
+
+            @lineage.track(store=lineage.Store(url=url), workspace="ws")
+            def step() -> lineage.Model:
+                return lineage.Model(uri="s3://m", name="m")
+
+            with pytest.warns(lineage.LineageWarning) as told:
+                model = step()
+        finally:
+            process.stop()
+        assert model.uri == "s3://m"
+        [message] = [str(w.message) for w in told]
+        assert said in message, message
+        assert f"the server at 127.0.0.1:{process.port}" in message
+        assert "unreachable" not in message
+        [path] = _spool.spool_files(str(tmp_path / "home"))
+        assert len(_spool.read_journal(path).todo) == 1  # the call (a short one: one write), kept for lineage sync
+
+    @pytest.mark.parametrize("scheme", ["grpc", "grpcs"])
+    def test_a_server_that_closes_every_connection_is_still_unreachable(self, certificates, monkeypatch, scheme):
+        """Something on the port that closes each connection at once (no TLS,
+        no gRPC: a proxy with nothing behind it) is not taken for a TLS server."""
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "30")
+        listener = socket.create_server(("127.0.0.1", 0))
+        closing = threading.Event()
+
+        def close_each() -> None:
+            while not closing.is_set():
+                try:
+                    listener.accept()[0].close()
+                except OSError:
+                    return
+
+        threading.Thread(target=close_each, daemon=True).start()
+        port = listener.getsockname()[1]
+        url = f"{scheme}://127.0.0.1:{port}" + (f"?root_certificates={certificates['ca.pem']}" if scheme == "grpcs" else "")
+        try:
+            @lineage.track(store=lineage.Store(url=url), workspace="ws")
+            def step() -> lineage.Model:
+                return lineage.Model(uri="s3://m", name="m")
+
+            with pytest.warns(lineage.LineageWarning) as told:
+                step()
+        finally:
+            closing.set()
+            listener.close()
+        [message] = [str(w.message) for w in told]
+        assert "is unreachable" in message and "did not answer" in message and "TLS" not in message, message

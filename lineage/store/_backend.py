@@ -412,6 +412,16 @@ class Backend:
 
     def _unavailable(self, what: str, exc: BaseException) -> StoreUnavailableError:
         detail = _first_line(exc)
+        tls = _tls_refusal(self.url, detail) if self.url.is_remote else None
+        if tls:
+            # gRPC reports a TLS mismatch as UNAVAILABLE, like a server that
+            # is down: the writes are spooled all the same (retried, in case
+            # the server is changed), and the user is told what to fix.
+            return StoreUnavailableError(
+                f"store {self.url.redacted()} cannot be used ({what}): {tls} (gRPC: {type(exc).__name__}: {detail})",
+                cause=exc,
+                refusal=tls,
+            )
         if self.url.scheme in ("postgresql", "mysql") and _login_failed(detail):
             # MLMD says only "connection pointer is NULL" or "errno: , error:"
             # when it could not log in or open the database.
@@ -804,6 +814,87 @@ def _refusal(url: StoreURL) -> Optional[str]:
         return hint
     fields = dict((f[:1], f[1:].decode("utf-8", "replace")) for f in body.split(b"\0") if f)
     return f"the server at {where} refused it: {fields.get(b'M', 'no reason given')}"
+
+
+# gRPC's report of a TLS handshake the client failed, and BoringSSL's reason in it.
+_TLS_FAILED = re.compile(r"Tls handshake failed \([^)]*\): (?:.*OPENSSL_internal:)?(?P<reason>.*?)(?:: OK)?$")
+
+
+def _tls_refusal(url: StoreURL, detail: str) -> Optional[str]:
+    """Why a gRPC server refused the connection, when the URL's TLS does
+    not match the server's; None when it did not answer (or is unknown).
+
+    gRPC says UNAVAILABLE for all of them. A TLS client's handshake failure
+    is in its message (a server without TLS, or a certificate not trusted).
+    A server that closes the connection ("Socket closed") without a word is
+    asked once more, on this failure path only, by a TLS handshake of
+    Python's own: a TLS server answers a plain client that way, and a
+    server that requires a client certificate closes a TLS connection
+    without one (or with one it does not trust) right after the handshake,
+    where a server that accepts the client sends its HTTP/2 settings.
+    """
+    where = f"{url._url_host()}:{url.port}"
+    failed = _TLS_FAILED.search(detail)
+    if url.tls and failed:
+        if "WRONG_VERSION_NUMBER" in detail:
+            return f"the server at {where} does not speak TLS: use grpc:// (without certificates)"
+        if "CERTIFICATE_VERIFY_FAILED" in detail:
+            return (
+                f"TLS handshake failed: the server's certificate is not trusted ({failed.group('reason').strip()}): "
+                f"root_certificates= must hold the CA that signed the certificate of the server at {where}"
+            )
+        return f"TLS handshake with the server at {where} failed: {failed.group('reason').strip()}"
+    if "Socket closed" not in detail or "Handshake read failed" in detail:
+        return None
+    answer = _tls_answer(url)
+    if answer is None:
+        return None
+    if not url.tls:
+        return f"the server at {where} speaks TLS: use grpcs://{where}?root_certificates=FILE (the CA of its certificate)"
+    if answer == "closed":
+        if "private_key" not in url.tls:
+            return (
+                f"the server at {where} requires a client certificate (private_key= and certificate_chain=): "
+                "it closed the connection after the TLS handshake"
+            )
+        return (
+            f"the server at {where} did not accept the client certificate (certificate_chain=): it closed the connection "
+            "after the TLS handshake; it takes one signed by a CA it trusts (lineage serve --tls-client-ca)"
+        )
+    return None
+
+
+def _tls_answer(url: StoreURL) -> Optional[str]:
+    """What a gRPC server does with a TLS handshake of the URL's client
+    certificate (if any), its own certificate not checked: "accepted" (it
+    sent HTTP/2 settings), "closed" (it closed the connection, or sent an
+    alert, after the handshake or in it), or None: no TLS there, or no answer."""
+    import ssl
+    import tempfile
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    timeout = _connect_timeout()
+    try:
+        if "private_key" in url.tls and "certificate_chain" in url.tls:
+            # ssl takes a certificate and key from a file only: a private one, removed at once.
+            fd, path = tempfile.mkstemp(suffix=".pem")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(url.tls["private_key"] + b"\n" + url.tls["certificate_chain"])
+                context.load_cert_chain(path)
+            finally:
+                os.unlink(path)
+        with socket.create_connection((url.host or "127.0.0.1", int(url.port or 0)), timeout=timeout) as raw:
+            try:
+                with context.wrap_socket(raw) as conn:
+                    return "accepted" if conn.recv(1) else "closed"
+            except ssl.SSLError as exc:
+                return "closed" if "ALERT" in (exc.reason or "") else None
+    except (OSError, ValueError):
+        return None
 
 
 def _read_exactly(conn: socket.socket, size: int) -> bytes:

@@ -204,6 +204,9 @@ class Spool:
                 self._drainer.start()
         if first:
             state = f"is unreachable ({type(cause).__name__}: {cause})" if cause is not None else "is unreachable"
+            refusal = getattr(cause, "refusal", None)
+            if refusal:  # the server answered, and refused the connection: a setting to fix, said as such
+                state = f"cannot be used: {refusal}"
             if isinstance(cause, KeyboardInterrupt):  # (Ctrl-C while a write was sent: see Writer.write)
                 state = "had not answered a write when it was interrupted (KeyboardInterrupt)"
             if unjournaled is not None:
