@@ -1158,3 +1158,38 @@ class TestTLSMisconfigured:
             listener.close()
         [message] = [str(w.message) for w in told]
         assert "is unreachable" in message and "did not answer" in message and "TLS" not in message, message
+
+
+class TestMessageLimit:
+    """A write larger than the server takes in one gRPC message."""
+
+    def test_a_write_over_the_limit_is_kept_in_the_spool_and_said_with_its_size(self, sqlite_url, tmp_path, monkeypatch):
+        """It was refused (RESOURCE_EXHAUSTED) and lost, with "the store refused
+        the write". It is spooled, for `lineage sync --into` another store, the
+        warning names its size and the limit, and the next writes land."""
+        from lineage.store import _server, _spool
+        from lineage.store._writer import PendingWrite
+
+        monkeypatch.setattr(_server, "_MAX_MESSAGE_BYTES", 64 * 1024)  # 256 MiB in lineage serve
+        server = _server.MetadataServer(parse_store_url(sqlite_url), port=0)
+        server.start()
+        try:
+            @lineage.track(store=lineage.Store(url=f"grpc://127.0.0.1:{server.port}"), workspace="ws")
+            def step(size: int) -> lineage.Model:
+                return lineage.Model(uri=f"s3://m/{size}", name="m", description="x" * size)
+
+            with pytest.warns(lineage.LineageWarning) as told:
+                big = step(100_000)
+            after = step(10)
+            deadline = time.monotonic() + 10
+            while after.id is None and time.monotonic() < deadline:  # replayed from the spool, behind the big one
+                time.sleep(0.05)
+        finally:
+            server.stop(0)
+        [message] = [str(w.message) for w in told]
+        assert "more than the 65,536 bytes" in message and "lineage sync --into" in message, message
+        assert "unreachable" not in message
+        assert big.id is None and after.id is not None
+        [path] = _spool.spool_files(str(tmp_path / "home"))
+        [kept] = _spool.read_journal(path).todo
+        assert [p.artifact.uri for p in PendingWrite.from_json(kept["write"]).pairs] == ["s3://m/100000"]

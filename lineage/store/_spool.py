@@ -46,7 +46,7 @@ import attrs
 
 from lineage import _env
 from lineage._fork import renew_after_fork
-from lineage.errors import InvalidValueError, StoreUnavailableError, warn_never_raised
+from lineage.errors import InvalidValueError, StoreError, StoreUnavailableError, warn_never_raised
 from lineage.store._url import StoreURL, default_home
 
 __all__ = ["Spool", "SyncReport", "spool_dir", "spool_files", "read_journal", "status", "sync"]
@@ -207,6 +207,8 @@ class Spool:
             refusal = getattr(cause, "refusal", None)
             if refusal:  # the server answered, and refused the connection: a setting to fix, said as such
                 state = f"cannot be used: {refusal}"
+            elif isinstance(cause, StoreError) and not isinstance(cause, StoreUnavailableError):
+                state = f"refused a write ({cause})"  # one it cannot take (see Writer.write): kept all the same
             if isinstance(cause, KeyboardInterrupt):  # (Ctrl-C while a write was sent: see Writer.write)
                 state = "had not answered a write when it was interrupted (KeyboardInterrupt)"
             if unjournaled is not None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import re
 import threading
 import time
 import weakref
@@ -266,6 +267,26 @@ def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int]
     if artifact_id is not None:
         event.artifact_id = artifact_id
     return event
+
+
+# gRPC's refusal of a message over the server's limit (RESOURCE_EXHAUSTED).
+_TOO_LARGE = re.compile(r"Received message larger than max \((\d+) vs\. (\d+)\)")
+
+
+def _too_large(exc: StoreError, url: str, spooled: bool) -> Optional[StoreError]:
+    """The error for a write the gRPC store at *url* refused as larger than
+    it takes in one message, saying the size and the limit; None for any
+    other refusal."""
+    found = _TOO_LARGE.search(str(exc.cause)) if isinstance(exc.cause, mlmd_errors.ResourceExhaustedError) else None
+    if found is None:
+        return None
+    size, limit = (int(n) for n in found.groups())
+    # (Spooled, the spool's warning says where it is kept.)
+    where = "`lineage sync --into URL` can store it in another store" if spooled else "not stored"
+    return StoreError(
+        f"the write is {size:,} bytes, more than the {limit:,} bytes the gRPC server of {url} takes in one message; {where}",
+        cause=exc.cause,
+    )
 
 
 # --------------------------------------------------------------------------- writer
@@ -748,12 +769,17 @@ class Writer:
             if properties:
                 codec.set_custom(execution, properties, mangle)
             interrupted: Optional[KeyboardInterrupt] = None
+            too_large: Optional[StoreError] = None
             if unreachable is None and not self.spooling():
                 try:
                     if self._direct(handle, execution, items, mangle):
                         return True
                 except StoreUnavailableError as exc:
                     unreachable = exc
+                except StoreError as exc:
+                    too_large = _too_large(exc, self.backend.url.redacted(), spool)
+                    if too_large is None:
+                        raise
                 except KeyboardInterrupt as exc:
                     if not spool:
                         raise
@@ -778,11 +804,25 @@ class Writer:
                     raise interrupted
                 if unreachable is not None:
                     raise unreachable
+                if too_large is not None:
+                    raise too_large
                 self.submit(pending)
             except StoreUnavailableError as exc:
                 if not spool:
                     raise
                 self.spool.append(pending, cause=exc)
+                return False
+            except StoreError as exc:
+                # A write over a gRPC server's message limit was refused, and
+                # lost: this store cannot take it, another can (lineage sync
+                # --into). Kept in the spool: its replay here fails again,
+                # and it stays there, reported by lineage sync.
+                too_large = exc if exc is too_large else _too_large(exc, self.backend.url.redacted(), spool)
+                if too_large is None:
+                    raise
+                if not spool:
+                    raise too_large from exc.cause
+                self.spool.append(pending, cause=too_large)
                 return False
             except KeyboardInterrupt as exc:
                 # Ctrl-C while the write was sent (a store slow to answer):
