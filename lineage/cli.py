@@ -283,8 +283,8 @@ def _sync(parser: argparse.ArgumentParser) -> Runner:
             print(f"  not replayed: {path} entry {seq}: {reason} (left in the spool)")
         for path, place, reason in report.unreadable:
             print(f"  {place + ' of ' if place else ''}{path} unreadable: {reason}; left in the spool")
-        for path, store in report.unreachable:
-            print(f"  store {store} does not answer; {path} is left for a later sync")
+        for path, store, state in report.unreachable:
+            print(f"  store {store} {state}; {path} is left for a later sync")
         for path in report.busy:
             print(f"  in use by another process (the one that wrote it, or another sync, replays it): {path}")
         if report.partial_lines:

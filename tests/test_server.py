@@ -1193,3 +1193,26 @@ class TestMessageLimit:
         [path] = _spool.spool_files(str(tmp_path / "home"))
         [kept] = _spool.read_journal(path).todo
         assert [p.artifact.uri for p in PendingWrite.from_json(kept["write"]).pairs] == ["s3://m/100000"]
+
+
+class TestSyncToAMisconfiguredStore:
+    def test_lineage_sync_says_what_is_wrong_not_that_the_store_does_not_answer(self, certificates, tmp_path, monkeypatch):
+        """`lineage sync` of writes spooled for grpc:// while the server speaks
+        TLS said "store ... does not answer", as for a server that is down."""
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        monkeypatch.setenv("LINEAGE_EXIT_DRAIN_SECONDS", "0")
+        server = ServerProcess(backends.make_url("sqlite", tmp_path),
+                               ["--tls-cert", certificates["server.pem"], "--tls-key", certificates["server.key"]])
+        url = f"grpc://127.0.0.1:{server.port}"
+        try:
+            code = (f"import lineage\nlineage.init(store={url!r})\n"
+                    "@lineage.track\ndef step() -> lineage.Model:\n    return lineage.Model(uri='s3://m', name='m')\nstep()")
+            spooled = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+            assert spooled.returncode == 0, spooled.stderr
+            done = subprocess.run([sys.executable, "-m", "lineage.cli", "sync"], capture_output=True, text=True, timeout=60)
+        finally:
+            server.stop()
+        assert done.returncode == 1
+        said = f"store {url} cannot be used: the server at 127.0.0.1:{server.port} speaks TLS: use grpcs://"
+        assert said in done.stdout, done.stdout
+        assert "does not answer" not in done.stdout

@@ -493,7 +493,8 @@ class SyncReport:
     present: int = 0
     failed: List[Tuple[str, int, str]] = attrs.Factory(list)  # (file, seq, reason)
     busy: List[str] = attrs.Factory(list)  # files held by a live process
-    unreachable: List[Tuple[str, str]] = attrs.Factory(list)  # (file, store)
+    # (file, store, "does not answer" or "cannot be used: <why the server refused the connection>")
+    unreachable: List[Tuple[str, str, str]] = attrs.Factory(list)
     files_done: int = 0
     partial_lines: int = 0
     other_stores: int = 0  # writes left for other stores than the one asked for
@@ -599,8 +600,9 @@ def sync(
                 url = override or url
                 try:
                     outcome = connect(url).writer.submit(pending, replay=True)
-                except StoreUnavailableError:
-                    report.unreachable.append((journal.path, url.redacted()))
+                except StoreUnavailableError as exc:
+                    state = f"cannot be used: {exc.refusal}" if exc.refusal else "does not answer"
+                    report.unreachable.append((journal.path, url.redacted(), state))
                     stuck = True
                     break
                 except Exception as exc:  # the store refuses it: keep it, report why, go on
