@@ -651,14 +651,16 @@ def _as_text(value: Any) -> Any:
     text, an Enum member as ``Color.RED``; None for any other value. Each was
     kept as its repr ('datetime.date(2024, 1, 2)', "Decimal('0.1')").
 
-    An IntEnum or IntFlag member is its int, a StrEnum (or ``str, Enum``)
-    member its str, as JSON writes them, as Python 3.11's ``str()`` shows
-    an IntEnum and a StrEnum, and as they were stored before: a number
-    stays a number a query compares."""
+    An IntEnum or IntFlag member is its int, a ``float, Enum`` member its
+    float, a StrEnum (or ``str, Enum``) member its str, as JSON writes them,
+    as Python 3.11's ``str()`` shows an IntEnum and a StrEnum, and as they
+    were stored before: a number stays a number a query compares."""
     try:
         if isinstance(value, enum.Enum):
             if isinstance(value, int):
                 return int(value)
+            if isinstance(value, float):
+                return float(value)
             if isinstance(value, str):
                 return str.__str__(value)
             kind = type(value).__name__

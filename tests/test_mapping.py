@@ -1398,6 +1398,11 @@ class _Access(enum.Flag):
     W = 2
 
 
+class _Rate(float, enum.Enum):
+    LOW = 0.5
+    OFF = float("nan")
+
+
 class _Opaque:
     def __repr__(self):
         return "<opaque>"
@@ -1480,6 +1485,22 @@ class TestValuesKeptAsTheTextAReaderExpects:
         big = {"k": set(range(200_000)), "n": 1}
         got = _mapping.param_value("groups", big)
         assert got.startswith("{'k': {0, 1, 2") and len(got) == 256
+
+    def test_a_float_enum_member_stays_a_number(self, tracked_sqlite):
+        """A ``float, Enum`` member was stored as its float, as JSON writes it
+        (0.5, a number a query compares), as an IntEnum's int is; dates and
+        Enum members as text made it '_Rate.LOW'."""
+
+        @track
+        def fit(rate, rates):
+            return None
+
+        fit(_Rate.LOW, {"lr": [_Rate.LOW], _Rate.LOW: 1})
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "fit")))
+        assert params == {"rate": 0.5, "rates": {"lr": [0.5], "0.5": 1}}
+        assert type(_mapping.param_value("rate", _Rate.LOW)) is float
+        assert _mapping.param_value("rate", _Rate.OFF) == "nan"
+        assert _mapping.param_value("rates", {"r": _Rate.LOW, "o": _Opaque()}) == "{'r': 0.5, 'o': <opaque>}"
 
     def test_a_secret_stays_secret(self):
         """The name is judged on the value as given: an Enum or a date named a secret is ***."""
