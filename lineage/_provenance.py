@@ -133,15 +133,23 @@ def _next_hidden(flag: str, value: str) -> bool:
 _PAIR = re.compile(r"""(?<![^\s;])([\w.\-]+)(\s*=\s*)('(?:[^'\\]|\\.)*'?|"[^"]*"?|\{(?:[^}]|\}\})*\}?|[^\s;]*)""")
 
 
-def _pairs_redacted(text: str) -> str:
+# How deep the value of a key is looked into for more pairs (--conn=Password=x is
+# 2): one call each, so a=a=...=a, thousands deep, raised RecursionError and every
+# execution of the process was lost. Deeper, the rest is hidden.
+_PAIR_DEPTH = 16
+
+
+def _pairs_redacted(text: str, depth: int = 0) -> str:
     """*text* with the values of its secret key=value pairs as ``***``; the
     value of another key (--conn=Password=x;...) is looked into in turn."""
+    if depth >= _PAIR_DEPTH:
+        return REDACTED
 
     def one(pair: re.Match[str]) -> str:
         key, equals, value = pair.groups()
         if _hidden(key, value.strip("'\"{}")):
             return key + equals + REDACTED
-        return key + equals + (_pairs_redacted(value) if "=" in value and value[:1] not in "'\"{" else value)
+        return key + equals + (_pairs_redacted(value, depth + 1) if "=" in value and value[:1] not in "'\"{" else value)
 
     return _PAIR.sub(one, text)
 

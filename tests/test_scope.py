@@ -874,6 +874,20 @@ def test_a_password_in_a_connection_string_on_the_command_line_is_hidden():
         "password=***", "host=db port=5432 max_tokens=100", "Server=x;Password=***"]
 
 
+def test_an_argument_of_many_chained_pairs_is_redacted_in_bounded_time():
+    """An argument of key=value pairs chained without a separator (a=a=...=a,
+    2,000 deep) made the connection-string redaction recurse once a pair:
+    RecursionError, and every execution of the process was lost ("could not
+    start"), where the command line had been recorded. Deep in such a chain
+    the rest is hidden; a short chain is looked into as before."""
+    from lineage._provenance import _redacted
+
+    chained = "a=" * 2000 + "password=x"
+    got = _redacted(["train.py", "--define", chained, f"--set={chained}", "--conn=opt=Password=x;Server=y"])
+    assert got[:2] == ["train.py", "--define"] and got[-1] == "--conn=opt=Password=***;Server=y"
+    assert all(arg.startswith(("a=a=a=", "--set=a=a=")) and arg.endswith("***") and "password=x" not in arg for arg in got[2:4])
+
+
 def test_a_url_password_with_an_at_sign_on_the_command_line_is_hidden_whole():
     """postgresql://u:p@ss@h/db (a password with an '@' not percent-encoded,
     which store URLs hide up to the last '@'): the command line kept 'ss'."""
