@@ -228,7 +228,10 @@ def _git(folder: str, *args: str, repository: _Repository = ()) -> Tuple[Optiona
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
     if done.returncode != 0:
-        return None, (done.stderr.strip().splitlines() or [f"git {args[0]} exited with {done.returncode}"])[0]
+        # Its fatal line, not a warning printed before it (a config git cannot
+        # read): "not a git repository" is told by it (see _repository_of).
+        lines = done.stderr.strip().splitlines() or [f"git {args[0]} exited with {done.returncode}"]
+        return None, next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[0])
     return done.stdout.strip(), ""
 
 

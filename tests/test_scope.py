@@ -725,6 +725,29 @@ def test_code_in_no_repository_has_no_git_state(tracked_sqlite, tmp_path, monkey
     assert commit is None and not {"git_dirty", "git_error"} & set(code), code
 
 
+def test_code_in_no_repository_has_no_git_error_when_git_warns_first(tracked_sqlite, tmp_path, monkeypatch):
+    """git may print a warning before its "fatal: not a git repository" (here:
+    a global git config it cannot read, a folder): only its first line was
+    read, so every execution of code in no repository had git_error (the
+    warning) and git_dirty null; nothing was recorded before 77b2662. The
+    reason git gives is its fatal line, not a warning before it."""
+    import importlib.util
+
+    (tmp_path / "config-folder").mkdir()
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "config-folder"))
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "mod.py").write_text("def step():\n    return 1\n")
+    spec = importlib.util.spec_from_file_location(f"mod_{abs(hash(str(tmp_path)))}", tmp_path / "plain" / "mod.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    warned = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path / "plain", capture_output=True, text=True,
+                            env={**os.environ, "LC_ALL": "C"}).stderr
+    assert warned.startswith("warning:") and "not a git repository" in warned  # what git does here
+    track(module.step)()
+    commit, code = _code_of(tracked_sqlite, "step")
+    assert commit is None and not {"git_dirty", "git_error"} & set(code), code
+
+
 def test_a_work_tree_of_an_exported_git_dir_has_its_commit(tracked_sqlite, tmp_path, monkeypatch):
     """Code in a work tree whose repository is elsewhere, exported as GIT_DIR
     and GIT_WORK_TREE (a dotfiles-style or bare repository checkout): git
