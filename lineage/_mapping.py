@@ -214,7 +214,12 @@ def _only_records(annotation: Any) -> bool:
 def _annotation_text(annotation: Any) -> str:
     """An annotation as its author wrote it: ``Optional[DataSet]``, not
     ``typing.Optional[lineage.records.DataSet]``."""
-    text = inspect.formatannotation(annotation)
+    try:
+        text = inspect.formatannotation(annotation)
+    except Exception:  # Annotated's metadata with a broken repr: made when decorating, which raised
+        if typing.get_origin(annotation) is typing.Annotated:
+            return _annotation_text(typing.get_args(annotation)[0])
+        return " | ".join(cls.__name__ for cls in record_classes_in(annotation)) or object.__repr__(annotation)
     return re.sub(r"\b(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_])", "", text)
 
 

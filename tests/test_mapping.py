@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Annotated, Dict, List, Optional, Sequence, Tuple, Union
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -1408,6 +1408,11 @@ class _Opaque:
         return "<opaque>"
 
 
+class _NoRepr:
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
 class TestValuesKeptAsTheTextAReaderExpects:
     def test_dates_decimals_enums_and_sets_are_text_and_lists(self, tracked_sqlite):
         """A datetime, date or time was kept as its repr ('datetime.datetime(2024,
@@ -1734,3 +1739,26 @@ class TestAnnotationShapes:
             batch([])  # nothing to say: no file, None for the optional ones
             loose("", 5)  # the annotation allows a str and an int
         assert [str(w.message) for w in quiet] == []
+
+    def test_an_annotation_whose_metadata_has_a_broken_repr_is_still_decorated(self, tracked_sqlite):
+        """The text of a record annotation, made when the function is
+        decorated to say later that a value made no record, called the repr
+        of Annotated's metadata: one that raises made @track raise, where the
+        function had been decorated and its inputs mapped."""
+        import warnings
+
+        @track
+        def train(data: Annotated[DataSet, _NoRepr()], pair: Annotated[Tuple[DataSet, Model], _NoRepr()] = (None, None)):
+            return None
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            train("s3://w/d.csv")
+            train(3, ("s3://w/d2.csv", 0.5))
+        assert [str(w.message)[:50] for w in caught] == [
+            "the argument 'data' is annotated DataSet but is 3 ",
+            "the argument 'pair' (at pair/1) is annotated Model",
+        ]
+        assert typed_paths(tracked_sqlite, mr.executions(tracked_sqlite, "train")[0].id) == [
+            ("INPUT", ("data",), "DataSet", "s3://w/d.csv")
+        ]
