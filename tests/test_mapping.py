@@ -1762,3 +1762,23 @@ class TestAnnotationShapes:
         assert typed_paths(tracked_sqlite, mr.executions(tracked_sqlite, "train")[0].id) == [
             ("INPUT", ("data",), "DataSet", "s3://w/d.csv")
         ]
+
+    def test_a_large_list_of_none_for_a_record_annotation_is_not_read_whole(self):
+        """Whether a value given for ``files: List[DataSet]`` is all None (no
+        file given: nothing to say) was judged from all of its items: a
+        million of them read on every call, where mapping reads 10,000 at most."""
+        read = [0]
+
+        class Rows(list):
+            def __iter__(self):
+                for item in list.__iter__(self):
+                    read[0] += 1
+                    yield item
+
+        def batch(files: List[DataSet]):
+            return None
+
+        binder = _mapping.Binder(batch)
+        mapped = _mapping.map_arguments(binder, {"files": Rows([None] * 1_000_000)})
+        assert mapped.failed == [] and mapped.inputs == [] and mapped.params["files"].startswith("[None, None")
+        assert read[0] <= 3 * _mapping._MAX_ITEMS, read[0]
