@@ -1613,7 +1613,6 @@ class TestAnnotationShapes:
         """``-> Optional[Tuple[Model, Metrics]]`` (a fit that may return
         nothing) read its paths as nothing: only a bare Tuple[...] gave each
         element its class."""
-        from typing import Annotated
 
         @track
         def fit() -> Optional[Tuple[Model, Metrics]]:
