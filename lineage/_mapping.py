@@ -5,7 +5,9 @@ The rules, in order, for one bound argument (or one part of a return value):
 1. a lineage record (``DataSet``, ``Model``, ...) is an artifact;
 2. a list/tuple/dict (return values also: NamedTuple, attrs, dataclass) is
    looked into, one level per container, and its records are artifacts with
-   the index, key or field name appended to the event path;
+   the index, key or field name appended to the event path; what else an
+   argument holds beside them is its parameter (a dict of those items, a
+   list's or tuple's keyed by their index as text: ``{"1": 3}``);
 3. a ``str`` or ``os.PathLike`` whose annotation names a record class
    (``path: DataSet``, ``-> Annotated[Path, Model]``) becomes that record,
    ``uri`` an absolute ``file://`` URI (or the string itself if it already is
@@ -519,7 +521,8 @@ def _input_not_mapped(
     else:
         why = f", which {'holds' if many else 'is'} no {names} (nor a path or URI, as a str or Path, to make one of)"
     converter = "" if kind.__module__ == "builtins" else f", or map {kind.__qualname__} with lineage.register_converter"
-    outcome = "it is recorded as a parameter, not as an input" if path is None else "it is not recorded"
+    # An element of a tuple is kept among the other items (pair={"1": 0.5}): see _rest_of.
+    outcome = "it is recorded as a parameter, not as an input" if path is None else f"it is in the parameter {name!r}, not an input"
     # Never raised (-W error, strict mode): a failure of lineage's mapping,
     # not of the call; the function runs as it would untracked.
     warn_never_raised(
@@ -1191,8 +1194,9 @@ def _step(key: Any) -> PathStep:
 
 
 def _without_records(value: Any, found: List[Found]) -> Optional[Dict[str, Any]]:
-    """The items of a dict argument, or the fields of an attrs or dataclass
-    config, that hold no record, if it has any (they are a parameter)."""
+    """The items of a dict, list or tuple argument, or the fields of an
+    attrs, dataclass or NamedTuple config, that hold no record, if it has any
+    (they are a parameter)."""
     if any(len(path) == 1 for _, path in found):  # the value itself became a record (a converter's)
         return None
     return _rest_of(value, [path[1:] for _, path in found])
@@ -1202,30 +1206,56 @@ def _rest_of(value: Any, paths: List[Tuple[PathStep, ...]]) -> Optional[Dict[str
     """What :func:`_without_records` keeps of *value*, whose records are at
     *paths* (relative to it, none empty). A dict or config inside it that
     holds records keeps its other items too: {"data": {"train": DataSet(...),
-    "batch_size": 32}} lost batch_size."""
-    if type(value) is dict:
-        items: Iterable[Tuple[Any, Any]] = value.items()
+    "batch_size": 32}} lost batch_size. A list's or tuple's items are kept
+    by their index as text ({"1": 3} of [DataSet(...), 3]), the step of
+    their event path: [DataSet(...), 3] lost the 3."""
+    kind = type(value)
+    by_index = kind is list or kind is tuple
+    pairs: Iterable[Tuple[Any, Any]]
+    steps: Iterable[PathStep]
+    if kind is dict:
+        pairs = list(value.items())
+        steps = [_step(key) for key, _ in pairs]
+    elif by_index:
+        if len(paths) == len(value) and max(map(len, paths), default=1) == 1:
+            return None  # every item is a record (the common case): nothing to build
+        pairs = enumerate(value)  # lazily: a list of millions is left after the first _TEXT_LIMIT kept
+        steps = itertools.count()
+    elif isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: by field, as find_artifacts steps
+        pairs = list(zip(value._fields, value))
+        steps = value._fields
     elif isinstance(value, (Artifact, str, os.PathLike)):  # a record, or a path made one
         return None
-    elif attrs.has(type(value)):
-        items = ((field.name, getattr(value, field.name)) for field in attrs.fields(type(value)))
+    elif attrs.has(kind):
+        pairs = [(field.name, getattr(value, field.name)) for field in attrs.fields(kind)]
+        steps = [key for key, _ in pairs]
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        items = ((field.name, getattr(value, field.name)) for field in dataclasses.fields(value))
+        pairs = [(field.name, getattr(value, field.name)) for field in dataclasses.fields(value)]
+        steps = [key for key, _ in pairs]
     else:
         return None
-    holders = {path[0] for path in paths}
-    pairs = list(items)
-    steps = [_step(key) for key, _ in pairs]
-    shared = {step for step, n in collections.Counter(steps).items() if n > 1}
+    holders: Dict[PathStep, List[Tuple[PathStep, ...]]] = {}  # the paths inside each item holding records
+    for path in paths:
+        inside = holders.setdefault(path[0], [])
+        if len(path) > 1:
+            inside.append(path[1:])
+    shared = {step for step, n in collections.Counter(steps).items() if n > 1} if kind is dict else ()
     rest: Dict[Any, Any] = {}
     for (key, item), step in zip(pairs, steps):
+        if len(rest) > _TEXT_LIMIT:
+            # The parameter is surely past _TEXT_LIMIT: its head is what is
+            # kept (see param_value), so the rest of a list of millions is not made.
+            break
         # Two keys with one path step ({Path("a"): record, "a": 0.5}): the
         # one whose value holds the records is left out, not both.
         if step in holders and (step not in shared or find_artifacts(item, (), budget=[_MAX_ITEMS])):
-            inner = [path[1:] for path in paths if path[0] == step and len(path) > 1]
+            inner = holders[step]
             kept = _rest_of(item, inner) if inner else None  # none: the item is the record
             if kept:
-                rest[key] = kept
+                rest[str(key) if by_index else key] = kept
+            continue
+        if by_index:
+            rest[str(key)] = item
             continue
         # Secrets among a config's values, as among the arguments.
         secret = isinstance(key, str) and _is_secret(key) and not _shown_though_secret(key, item)

@@ -764,8 +764,8 @@ class TestLargeArgumentsAreBounded:
 
     def test_items_past_the_first_10000_are_kept_as_the_parameter(self, tracked_sqlite):
         """A list of 10,050 shard paths (annotated) or records: the first 10,000
-        are inputs, and the argument is also kept as a parameter (the rest
-        were recorded nowhere)."""
+        are inputs, and the other 50 are kept as a parameter (they were
+        recorded nowhere), by their index as a list's other items are."""
 
         @track
         def shards(ps: List[DataSet]):
@@ -775,13 +775,15 @@ class TestLargeArgumentsAreBounded:
         def records(ds):
             return None
 
-        shards([f"s3://shards/{i}" for i in range(self.MAX_ITEMS + 50)])
+        shards([f"s3://s/{i}" for i in range(self.MAX_ITEMS + 50)])  # short: the 50 kept are one indexed struct
         records([DataSet(uri=f"s3://recs/{i}", name="r") for i in range(self.MAX_ITEMS + 50)])
         for name in ("shards", "records"):
             e = mr.one_execution(tracked_sqlite, name)
             assert len(mr.paths(tracked_sqlite, e.id)) == self.MAX_ITEMS, name
-            kept = params_of(mr.custom(e))["ps" if name == "shards" else "ds"]
-            assert isinstance(kept, str) and kept.startswith("[") and kept.endswith("..."), name
+        kept = params_of(mr.custom(mr.one_execution(tracked_sqlite, "shards")))["ps"]
+        assert kept == {str(i): f"s3://s/{i}" for i in range(self.MAX_ITEMS, self.MAX_ITEMS + 50)}
+        kept = params_of(mr.custom(mr.one_execution(tracked_sqlite, "records")))["ds"]  # records: no JSON, a bounded repr
+        assert isinstance(kept, str) and kept.startswith("{'10000': DataSet(uri='s3://recs/10000'") and kept.endswith("...")
         shards([f"s3://few/{i}" for i in range(3)])  # all looked into: no parameter
         e = [e for e in tracked_sqlite.store.get_executions() if e.properties["name"].string_value == "shards"][-1]
         assert "ps" not in params_of(mr.custom(e))
@@ -942,6 +944,42 @@ class TestNothingBesideRecordsIsLost:
         }
         assert sorted(p for _, p, _ in mr.paths(tracked_sqlite, execution.id)) == [
             ("cfg", "data", "parts", 0), ("cfg", "data", "train"), ("config", "data", "train"),
+        ]
+
+    def test_the_other_items_of_a_list_or_tuple_of_records_are_a_parameter(self, tracked_sqlite):
+        """[DataSet(...), 3], (DataSet(...), 0.5) for Tuple[DataSet, int], and
+        List[DataSet] given [path, 3]: the record was an input and the other
+        items were recorded nowhere, as a dict's were before. They are the
+        parameter, keyed by their index as text (the event path's step), at
+        any depth, secrets ***; a list of only records is no parameter."""
+        import collections
+
+        from tests import mlmd_reads as mr
+
+        Pair = collections.namedtuple("Pair", "data api_key seed")
+
+        @lineage.track
+        def train(mixed: list, pair: Tuple[DataSet, int], files: List[DataSet], nested: list, named, only: list) -> None:
+            return None
+
+        train(
+            [lineage.DataSet(uri="s3://l/m", name="m"), 3],
+            (lineage.DataSet(uri="s3://l/p", name="p"), 5),
+            ["/data/f.csv", 3],
+            [{"a": [lineage.DataSet(uri="s3://l/n", name="n"), 0.5], "db_password": "hunter2", "lr": 0.1}, "x"],
+            Pair(lineage.DataSet(uri="s3://l/t", name="t"), "sk-SECRET", 7),
+            [lineage.DataSet(uri="s3://l/o1", name="o1"), lineage.DataSet(uri="s3://l/o2", name="o2")],
+        )
+        execution = mr.one_execution(tracked_sqlite, "train")
+        assert params_of(mr.custom(execution)) == {
+            "mixed": {"1": 3},
+            "pair": {"1": 5},
+            "files": {"1": 3},
+            "nested": {"0": {"a": {"1": 0.5}, "db_password": "***", "lr": 0.1}, "1": "x"},
+            "named": {"api_key": "***", "seed": 7},
+        }
+        assert sorted(p for _, p, _ in mr.paths(tracked_sqlite, execution.id)) == [
+            ("files", 0), ("mixed", 0), ("named", "data"), ("nested", 0, "a", 0), ("only", 0), ("only", 1), ("pair", 0),
         ]
 
     def test_parameters_named_self_or_cls_are_kept(self, tracked_sqlite):
@@ -1708,7 +1746,7 @@ class TestAnnotationShapes:
             "annotation does not say which of DataSet or Model it is: it is recorded as a parameter, not as an input "
             "(pass a DataSet or a Model)",
             "the argument 'pair' (at pair/1) is annotated Model but is 0.5 (float), which is no Model (nor a path or URI, "
-            "as a str or Path, to make one of): it is not recorded (pass a Model)",
+            "as a str or Path, to make one of): it is in the parameter 'pair', not an input (pass a Model)",
         ]
         assert said[3].startswith("the argument 'data' is annotated DataSet but is <")
         assert said[3].endswith(
@@ -1726,7 +1764,7 @@ class TestAnnotationShapes:
         )
         assert len(said) == 6
         first = mr.executions(tracked_sqlite, "train")[0]
-        assert params_of(mr.custom(first)) == {"data": 3, "model": "s3://w/which.pt", "epochs": 1}
+        assert params_of(mr.custom(first)) == {"data": 3, "model": "s3://w/which.pt", "pair": {"1": 0.5}, "epochs": 1}
         assert typed_paths(tracked_sqlite, first.id) == [("INPUT", ("pair", 0), "DataSet", "s3://w/d")]
 
         @track
