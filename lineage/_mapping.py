@@ -105,6 +105,8 @@ _FAST_PARAMS = _SCALAR_TYPES | _NOT_NUMBERS  # no numpy number to make plain (th
 # A string parameter, and the JSON of a list or dict parameter, longer than
 # this is bounded (cut, or the value's repr cut to _REPR_LIMIT characters).
 _TEXT_LIMIT = 4096
+# A list, tuple or dict parameter nested deeper than this is bounded too (see _nested_deeper).
+_MAX_NESTING = 20
 # Parameters kept as text (see _as_text); datetime.datetime is a date.
 _TEXT_TYPES = (datetime.date, datetime.time, decimal.Decimal, enum.Enum)
 
@@ -648,14 +650,32 @@ def param_value(name: str, value: Any) -> Any:
         headed = isinstance(value, (list, dict)) or type(value) is tuple
         try:
             text = json.dumps(_for_json(value) if odd[0] else value, allow_nan=False, default=_json_default)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):  # RecursionError: nested past Python's recursion limit
             return _bounded_repr(value, large=headed)
-        if len(text) <= _TEXT_LIMIT:
+        if len(text) <= _TEXT_LIMIT and not _nested_deeper(value, text):
             return _redacted(json.loads(text))
         return _bounded_repr(value, large=headed)
     if isinstance(value, os.PathLike):
         return os.fsdecode(value)  # a str (bytes the store refused: the execution was lost)
     return _bounded_repr(value)
+
+
+def _nested_deeper(value: Any, text: str) -> bool:
+    """Whether *value* (a list, tuple or dict, *text* its JSON) has
+    containers nested more than ``_MAX_NESTING`` deep. MLMD refuses a struct
+    nested past protobuf's 100 levels (2 a list, 3 a dict): the whole
+    execution was refused with it. Walked only when its JSON has the brackets
+    for it (JSON of at most _TEXT_LIMIT characters: the walk is bounded)."""
+    if len(text) <= 2 * _MAX_NESTING or text.count("[") + text.count("{") <= _MAX_NESTING:
+        return False
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > _MAX_NESTING:
+            return True
+        inner = dict.values(item) if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in inner if isinstance(child, (list, tuple, dict, set, frozenset)))
+    return False
 
 
 def _as_text(value: Any) -> Any:

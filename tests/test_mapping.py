@@ -1319,6 +1319,41 @@ class TestNumpyNumbersAndPaths:
         assert params_of(mr.custom(mr.one_execution(tracked_sqlite, "load"))) == {"src": "/data/cafe.csv"}
 
 
+class TestDeeplyNestedParameters:
+    def test_a_deeply_nested_parameter_is_its_bounded_repr(self, tracked_sqlite):
+        """A list nested ~50 levels (a dict ~33) made MLMD refuse the whole
+        execution (DecodeError: protobuf parses at most 100 levels): the call
+        failed in strict mode, its lineage was lost otherwise. One nested past
+        Python's recursion limit made log_param raise RecursionError (and
+        @track keep '<list object>', with a warning). Past 20 levels a
+        parameter is now its bounded repr, on both paths, and the call goes on."""
+        def nested(depth, wrap):
+            value = []
+            for _ in range(depth):
+                value = wrap(value)
+            return value
+
+        @track
+        def train(shallow, lists, dicts, deep) -> None:
+            return None
+
+        shallow = nested(19, lambda v: {"a": v})  # and the innermost []: 20 levels
+        lists, dicts, deep = nested(60, lambda v: [v]), nested(40, lambda v: {"a": v}), nested(1200, lambda v: [v])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            train(shallow, lists, dicts, deep)
+            with lineage.execution("log") as ex:
+                ex.log_param("lists", lists)
+                ex.log_param("deep", deep)
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "train")))
+        assert params["shallow"] == shallow  # kept as it is
+        assert params["lists"] == "[" * 61 + "]" * 61  # 60 around the innermost []
+        assert params["dicts"].startswith("{'a': {'a': ") and len(params["dicts"]) <= 256
+        assert params["deep"] == "[" * 253 + "..."
+        logged = params_of(mr.custom(mr.one_execution(tracked_sqlite, "log")))
+        assert logged == {"lists": params["lists"], "deep": params["deep"]}
+
+
 class TestLongItemsOfAContainerAreCut:
     def test_a_long_str_bytes_or_set_in_a_list_or_dict_is_not_repr_ed_whole(self):
         """{"image": <200 MB bytes>, "label": 3} (or a long text, a large set,
