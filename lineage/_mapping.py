@@ -722,13 +722,20 @@ def _for_json(value: Any) -> Any:
     """*value* with the dates, Decimals and Enum members in it, at any depth
     and dict keys too, as their text (see _as_text), and its sets as lists
     in order (JSON wrote an IntEnum as its int, a StrEnum as its value, and
-    refused the others). Only for a value _json_surely_longer has walked
+    refused the others), and a NamedTuple's secret fields as ``***``. Only for a value _json_surely_longer has walked
     whole: no cycle, and no more than _TEXT_LIMIT items."""
     kind = type(value)
     if kind in _PLAIN_TYPES:
         return value
     if isinstance(value, dict):
         return {(key if type(key) in _PLAIN_TYPES else _or_itself(key)): _for_json(item) for key, item in value.items()}
+    if isinstance(value, tuple) and kind is not tuple and hasattr(value, "_fields"):
+        # A NamedTuple is a list of its values, as JSON writes it, with ***
+        # for a secret field's (the field names that say so are not kept).
+        return [
+            REDACTED if isinstance(field, str) and _is_secret(field) and not _shown_though_secret(field, item) else _for_json(item)
+            for field, item in zip(value._fields, value)
+        ]
     if isinstance(value, (list, tuple)):
         return [_for_json(item) for item in value]
     if isinstance(value, (set, frozenset)):
@@ -813,8 +820,8 @@ def _json_surely_longer(value: Any, limit: int, odd: Optional[List[bool]] = None
             left -= len(item)
             if left < 0:
                 return True
-            if odd is not None and isinstance(item, (set, frozenset)):
-                odd[0] = True
+            if odd is not None and (isinstance(item, (set, frozenset)) or (isinstance(item, tuple) and type(item) is not tuple)):
+                odd[0] = True  # a set, or a NamedTuple (its secret fields: see _for_json)
             if not _SCALAR_TYPES.issuperset(map(type, item)):  # all numbers: nothing more to count
                 stack.extend(item)
         elif isinstance(item, dict):
@@ -927,10 +934,10 @@ def _bounded_repr(value: Any, large: bool = False) -> str:
 
 
 def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Optional[str]:
-    """The repr of a dataclass or attrs object whose ``__repr__`` is the one
-    they generate, made as they make it, field by field: a secret-named
-    field's value as ``'***'`` (a config's ``password='hunter2'`` was kept),
-    and each field's repr from its head (a config holding a 5M-element list
+    """The repr of a dataclass, attrs object or NamedTuple whose ``__repr__``
+    is the one they generate, made as they make it, field by field: a
+    secret-named field's value as ``'***'`` (a config's ``password='hunter2'``
+    was kept, a NamedTuple's too), and each field's repr from its head (a config holding a 5M-element list
     was repr-ed whole, 0.6 s a call). None for any other object."""
     kind = type(value)
     source = getattr(getattr(kind.__repr__, "__code__", None), "co_filename", "")
@@ -940,6 +947,10 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
     elif source == dataclasses.__file__ and dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = [(f.name, True) for f in dataclasses.fields(value) if f.repr]
         name = kind.__qualname__
+    elif source == collections.__file__ and isinstance(value, tuple) and hasattr(kind, "_fields"):
+        # A NamedTuple, as its generated repr writes it (Creds(user='me', password='***')).
+        fields = [(field, True) for field in kind._fields]
+        name = kind.__name__
     else:
         return None
     if id(value) in inside:

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import typing
 import warnings
 from pathlib import Path
 from typing import Annotated, Dict, List, Optional, Sequence, Tuple, Union
@@ -1413,6 +1414,45 @@ class TestSecretsInsideAParameter:
             "auth": None,
             "runs": [{"pwd": "***"}],
         }
+
+    def test_secret_fields_of_a_namedtuple_parameter_are_redacted(self, tracked_sqlite):
+        """A NamedTuple kept its own full repr when JSON could not write it
+        (Creds(user='me', password='hunter2'), repr-ed whole), and was a list of
+        its values when JSON could (['me', 'hunter2']): its secret fields were
+        in clear where a dict's secret keys are ***. Its repr is now made
+        field by field as a config's is (secrets ***, bounded), and its list
+        has *** in a secret field's place, alone or inside another parameter."""
+        import collections
+
+        Creds = collections.namedtuple("Creds", "user password")
+
+        class Db(typing.NamedTuple):
+            host: str
+            api_key: str
+            conn: object = None
+            pool: int = 4
+
+        class Opaque:
+            def __repr__(self):
+                return "<opaque>"
+
+        @track
+        def load(creds, db, both, big):
+            return None
+
+        load(
+            Creds("me", "hunter2-SECRET"),
+            Db("h", "sk-SECRET", Opaque()),
+            {"creds": Creds("me", "hunter2-SECRET"), "db": [Db("h", "sk-SECRET", Opaque())]},
+            Db("h", "sk-SECRET", list(range(1_000_000))),
+        )
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "load")))
+        assert params["creds"] == {"items": ["me", "***"]}  # a list parameter is stored as {"items": [...]}
+        assert params["db"] == "Db(host='h', api_key='***', conn=<opaque>, pool=4)"
+        assert params["both"] == "{'creds': Creds(user='me', password='***'), 'db': [Db(host='h', api_key='***', conn=<opaque>, pool=4)]}"
+        assert params["big"].startswith("Db(host='h', api_key='***', conn=[0, 1, 2,") and len(params["big"]) == 256
+        assert _mapping.param_value("hp", {"db": Db("h", "sk-SECRET"), "lr": 0.1}) == {"db": ["h", "***", None, 4], "lr": 0.1}
+        assert "SECRET" not in str(params)
 
     def test_a_dict_subclass_that_is_no_json_has_its_secrets_redacted_and_is_bounded(self, tracked_sqlite):
         """An OrderedDict or defaultdict (or a list subclass) holding an item
