@@ -54,8 +54,9 @@ _URL_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/\s]*@")
 def _redacted(argv: List[str]) -> List[str]:
     """The command line with secrets as ``***``, as parameters named like
     secrets are: ``--password=x``, ``--api-key x``, ``db.password=x``
-    (a Hydra override), a URL's password and a connection string's
-    (``"host=db password=x"``, ``"Server=s;Pwd=x"``)."""
+    (a Hydra override), a URL's password and its query's secrets
+    (``?access_token=x``, a presigned URL's signature), and a connection
+    string's (``"host=db password=x"``, ``"Server=s;Pwd=x"``)."""
     out: List[str] = []
     secret_name = ""
     for index, arg in enumerate(argv):
@@ -64,14 +65,41 @@ def _redacted(argv: List[str]) -> List[str]:
             secret_name = ""
             continue
         name, eq, value = arg.partition("=")
-        if index and eq and name and _hidden(name, value):
+        # The first "=" a URL's query's (https://h/x?access_token=abc&x=1): its pairs are judged below, one by one.
+        in_query = "://" in name and ("?" in name or "#" in name)
+        if index and eq and name and not in_query and _hidden(name, value):
             arg = name + "=" + REDACTED
-        elif index and eq:
+        elif index and eq and not in_query:
             arg = _pairs_redacted(arg)
         secret_name = arg if index and not eq and arg.startswith("-") and _is_secret(arg) else ""
         arg = _URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg)
+        if "?" in arg or "#" in arg:
+            arg = _URL_QUERY.sub(_query_redacted, arg)
         out.append(_URL_USER.sub(_user_redacted, arg))
     return out
+
+
+# A URL's query and fragment (up to a space), and a key=value pair in them.
+_URL_QUERY = re.compile(r"://[^\s?#]*[?#]\S*")
+_QUERY_PAIR = re.compile(r"(?<=[?&;#])([^=&;#\s]+)=([^&;#\s]*)")
+# Query parameters that carry a signature without a secret word in their name:
+# a presigned S3 (and CloudFront) or GCS URL's, an Azure SAS's.
+_URL_SIGNATURES = frozenset({"signature", "x-amz-signature", "x-goog-signature", "sig"})
+
+
+def _query_redacted(url: re.Match[str]) -> str:
+    """A URL's query with the values of its secret parameters as ``***``
+    (?access_token=, ?api_key=, a presigned URL's X-Amz-Signature and
+    X-Amz-Credential), judged as a parameter's name is; the others kept."""
+
+    def one(pair: re.Match[str]) -> str:
+        key, value = pair.groups()
+        name = urllib.parse.unquote_plus(key)
+        if name.lower() in _URL_SIGNATURES or _hidden(name, urllib.parse.unquote_plus(value)):
+            return key + "=" + REDACTED
+        return pair.group()
+
+    return _QUERY_PAIR.sub(one, url.group())
 
 
 # A URL's user with no password: git's https://<token>@github.com/... (a user

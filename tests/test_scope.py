@@ -935,6 +935,29 @@ def test_a_token_as_a_url_s_user_on_the_command_line_is_hidden():
         "https://tok@h/x"]
 
 
+def test_secrets_in_a_url_s_query_on_the_command_line_are_hidden():
+    """A URL's query string kept its secrets in clear (?access_token=, ?api_key=,
+    a presigned S3 or GCS URL's X-Amz-Signature and X-Amz-Credential, an Azure
+    SAS's sig): only a first parameter named like a secret was hidden, with
+    every parameter after it. The value of each secret-named (or signature)
+    parameter is hidden now, the others kept."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "https://host/x?access_token=abc&x=1", "--url=https://h/y?x=1&api_key=k-123&page=2",
+            "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAX%2F2024&X-Amz-Date=2024"
+            "&X-Amz-Expires=3600&X-Amz-Signature=ab12cd&X-Amz-Security-Token=FQo",
+            "https://a.blob.core.windows.net/c/f?sv=2022&se=2024&sp=r&sig=abc%3D",
+            "postgresql://h/db?sslmode=require&password=pw", "https://h/cb#state=s&id_token=eyJ",
+            "https://h/x?max_tokens=100&token_limit=4096&password=123456&q=", "data.csv"]
+    assert _redacted(argv) == [
+        "train.py", "https://host/x?access_token=***&x=1", "--url=https://h/y?x=1&api_key=***&page=2",
+        "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=***&X-Amz-Date=2024"
+        "&X-Amz-Expires=3600&X-Amz-Signature=***&X-Amz-Security-Token=***",
+        "https://a.blob.core.windows.net/c/f?sv=2022&se=2024&sp=r&sig=***",
+        "postgresql://h/db?sslmode=require&password=***", "https://h/cb#state=s&id_token=***",
+        "https://h/x?max_tokens=100&token_limit=4096&password=***&q=", "data.csv"]
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
