@@ -42,8 +42,20 @@ def _process() -> Dict[str, Any]:
         "user": user,
         "python": platform.python_version(),
         "lineage_version": __version__,
-        "command": " ".join(_redacted(sys.argv))[:2048] if sys.argv else "",
+        "command": _command(),
     }
+
+
+def _command() -> str:
+    """The command line, its secrets hidden; its first word alone if that
+    fails (an argument the rules were not written for must not cost every
+    execution of the process its provenance, nor show a secret)."""
+    if not sys.argv:
+        return ""
+    try:
+        return " ".join(_redacted(sys.argv))[:2048]
+    except Exception as exc:  # noqa: BLE001 - provenance is best effort
+        return f"{str(sys.argv[0])[:1024]} (arguments not recorded: {type(exc).__name__})"
 
 
 # user:password@ in a URL (a store or database URL given on the command line),
@@ -146,14 +158,21 @@ def _looks_like_token(value: str) -> bool:
 
 def _next_hidden(flag: str, value: str) -> bool:
     """Whether *value*, the argument after *flag* (a name about a secret),
-    is hidden: it may not be the flag's at all (``--use-token data.csv``), so
-    only a flag naming the secret itself (``--api-key``, ``--db-password``)
-    hides it, and a flag about it (``--password-file``, ``--use-auth-token``)
-    a value that looks like a token."""
+    is hidden. After a switch (``--use-token data.csv``) it is not the
+    flag's at all: hidden only when it looks like a token. A flag naming
+    the secret itself (``--api-key``, ``--db-password``) hides it; one
+    about it (``--password-value``, ``--password-file``) too, but for a
+    path (``--password-file /run/pw``)."""
     words = [word.lower() for word in _WORD.findall(flag)]
-    if _ends_in_secret(flag) and not (words and words[0] in _SWITCH_WORDS):
+    if words and words[0] in _SWITCH_WORDS:
+        return _looks_like_token(value)
+    if _ends_in_secret(flag):
         return _hidden(flag, value)
-    return _looks_like_token(value)
+    return _looks_like_token(value) or (_hidden(flag, value) and not _looks_like_path(value))
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or "\\" in value or value.startswith("~") or bool(_FILE_NAME.fullmatch(value))
 
 
 # A key=value pair of a libpq DSN (separated by spaces, a value maybe quoted

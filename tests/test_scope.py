@@ -871,12 +871,28 @@ def test_the_argument_after_a_flag_only_about_a_secret_is_kept():
     argv = ["train.py", "--use-token", "data.csv", "--password-file", "/run/pw", "--tokenizer", "bert", "--no-password", "x",
             "--use_auth_token", "hf_AbCdEf0123456789xyzXYZ", "--github-token", "abc", "--dbPassword", "pw",
             "--private-key", "k", "--access_key", "a", "--credentials", "c", "--pwd", "p", "--secret", "s",
-            "--password", "-s3cr!", "--api-key", "--lr", "0.1", "--token", "-v", "x"]
+            "--password", "-s3cr!", "--api-key", "--lr", "0.1", "--token", "-v", "x",
+            "--password-value", "hunter2", "--token-value", "t", "--token-limit", "512", "--secret-file", "pw.txt"]
     assert _redacted(argv) == [
         "train.py", "--use-token", "data.csv", "--password-file", "/run/pw", "--tokenizer", "bert", "--no-password", "x",
         "--use_auth_token", "***", "--github-token", "***", "--dbPassword", "***",
         "--private-key", "***", "--access_key", "***", "--credentials", "***", "--pwd", "***", "--secret", "***",
-        "--password", "***", "--api-key", "--lr", "0.1", "--token", "-v", "x"]
+        "--password", "***", "--api-key", "--lr", "0.1", "--token", "-v", "x",
+        "--password-value", "***", "--token-value", "***", "--token-limit", "512", "--secret-file", "pw.txt"]
+
+
+def test_a_command_line_the_rules_fail_on_is_recorded_as_its_first_word(monkeypatch):
+    """A failure of the redaction (an argument its rules were not written
+    for) cost every execution of the process its provenance: the command
+    is then its first word, and no argument is shown."""
+    from lineage import _provenance
+
+    def broken(argv):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(_provenance, "_redacted", broken)
+    monkeypatch.setattr(_provenance.sys, "argv", ["train.py", "--password", "hunter2"])
+    assert _provenance._command() == "train.py (arguments not recorded: RecursionError)"
 
 
 def test_a_password_in_a_connection_string_on_the_command_line_is_hidden():
