@@ -518,18 +518,25 @@ def _input_not_mapped(
     shown = f"{shown if len(shown) <= 80 else shown[:77] + '...'} ({kind.__name__})"
     names = " or ".join(cls.__name__ for cls in classes)
     where = f"the argument {name!r}" + ("" if path is None else f" (at {'/'.join(map(str, path))})")
+    converter = "" if kind.__module__ == "builtins" else f", or map {kind.__qualname__} with lineage.register_converter"
     if len(classes) > 1 and isinstance(value, (str, os.PathLike)) and path is None:
         why = f", a path or URI; the annotation does not say which of {names} it is"
+    elif many and isinstance(value, collections.abc.Iterable) and not isinstance(value, (str, bytes, os.PathLike, list, tuple, dict)):
+        # A generator (read once: the function's to read), a set (no order
+        # for an event path), a deque: lineage looks into lists, tuples and
+        # dicts only, and cannot tell what this holds.
+        why = f", which lineage does not look into (only a list, tuple or dict): any {names} in it is not recorded"
+        converter = ""
     else:
         why = f", which {'holds' if many else 'is'} no {names} (nor a path or URI, as a str or Path, to make one of)"
-    converter = "" if kind.__module__ == "builtins" else f", or map {kind.__qualname__} with lineage.register_converter"
     # An element of a tuple is kept among the other items (pair={"1": 0.5}): see _rest_of.
     outcome = "it is recorded as a parameter, not as an input" if path is None else f"it is in the parameter {name!r}, not an input"
     # Never raised (-W error, strict mode): a failure of lineage's mapping,
     # not of the call; the function runs as it would untracked.
     warn_never_raised(
         f"{where} is annotated {annotation} but is {shown}{why}: {outcome} "
-        f"(pass {' or '.join(f'{cls.__name__}s' if many else f'a {cls.__name__}' for cls in classes)}{converter})"
+        f"(pass {'a list of ' if many else ''}{' or '.join(f'{cls.__name__}s' if many else f'a {cls.__name__}' for cls in classes)}"
+        f"{converter})"
     )
 
 

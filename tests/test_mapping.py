@@ -1812,6 +1812,7 @@ class TestAnnotationShapes:
             train(4, "s3://w/again.pt", pair=(DataSet(uri="s3://w/d", name="d"), 0.7))  # said once
             train(Frame(), Model(uri="s3://w/m", name="m"))
             batch([1, 2], api_token=123456)
+            batch(p for p in ["s3://w/a.csv"])  # not looked into (read once: the function's to read)
         said = [str(w.message) for w in caught]
         assert all(w.filename == __file__ for w in caught), [w.filename for w in caught]  # at the call, in the user's code
         assert said[:3] == [
@@ -1831,13 +1832,19 @@ class TestAnnotationShapes:
         )
         assert said[4] == (
             "the argument 'files' is annotated List[DataSet] but is [1, 2] (list), which holds no DataSet (nor a path "
-            "or URI, as a str or Path, to make one of): it is recorded as a parameter, not as an input (pass DataSets)"
+            "or URI, as a str or Path, to make one of): it is recorded as a parameter, not as an input "
+            "(pass a list of DataSets)"
         )
         assert said[5] == (
             "the argument 'api_token' is annotated DataSet but is *** (int), which is no DataSet (nor a path or URI, "
             "as a str or Path, to make one of): it is recorded as a parameter, not as an input (pass a DataSet)"
         )
-        assert len(said) == 6
+        assert said[6].startswith("the argument 'files' is annotated List[DataSet] but is <generator object")
+        assert said[6].endswith(
+            "(generator), which lineage does not look into (only a list, tuple or dict): any DataSet in it is not "
+            "recorded: it is recorded as a parameter, not as an input (pass a list of DataSets)"
+        )
+        assert len(said) == 7
         first = mr.executions(tracked_sqlite, "train")[0]
         assert params_of(mr.custom(first)) == {"data": 3, "model": "s3://w/which.pt", "pair": {"1": 0.5}, "epochs": 1}
         assert typed_paths(tracked_sqlite, first.id) == [("INPUT", ("pair", 0), "DataSet", "s3://w/d")]
