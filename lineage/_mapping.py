@@ -521,7 +521,7 @@ def _input_not_mapped(
     converter = "" if kind.__module__ == "builtins" else f", or map {kind.__qualname__} with lineage.register_converter"
     if len(classes) > 1 and isinstance(value, (str, os.PathLike)) and path is None:
         why = f", a path or URI; the annotation does not say which of {names} it is"
-    elif many and isinstance(value, collections.abc.Iterable) and not isinstance(value, (str, bytes, os.PathLike, list, tuple, dict)):
+    elif many and isinstance(value, collections.abc.Iterable) and not isinstance(value, _LOOKED_INTO):
         # A generator (read once: the function's to read), a set (no order
         # for an event path), a deque: lineage looks into lists, tuples and
         # dicts only, and cannot tell what this holds.
@@ -530,14 +530,20 @@ def _input_not_mapped(
     else:
         why = f", which {'holds' if many else 'is'} no {names} (nor a path or URI, as a str or Path, to make one of)"
     # An element of a tuple is kept among the other items (pair={"1": 0.5}): see _rest_of.
-    outcome = "it is recorded as a parameter, not as an input" if path is None else f"it is in the parameter {name!r}, not an input"
+    outcome = "it is recorded as a parameter, not as an input"
+    if path is not None:
+        outcome = f"it is in the parameter {name!r}, not an input"
     # Never raised (-W error, strict mode): a failure of lineage's mapping,
     # not of the call; the function runs as it would untracked.
     warn_never_raised(
         f"{where} is annotated {annotation} but is {shown}{why}: {outcome} "
-        f"(pass {'a list of ' if many else ''}{' or '.join(f'{cls.__name__}s' if many else f'a {cls.__name__}' for cls in classes)}"
+        f"(pass {'a list of ' if many else ''}{' or '.join(f'{c.__name__}s' if many else f'a {c.__name__}' for c in classes)}"
         f"{converter})"
     )
+
+
+# What an annotated collection of records is looked into as, or made a record of.
+_LOOKED_INTO = (str, bytes, os.PathLike, list, tuple, dict)
 
 
 def _values_of(value: Any) -> Iterable[Any]:
@@ -740,7 +746,8 @@ def _for_json(value: Any) -> Any:
         # A NamedTuple is a list of its values, as JSON writes it, with ***
         # for a secret field's (the field names that say so are not kept).
         return [
-            REDACTED if isinstance(field, str) and _is_secret(field) and not _shown_though_secret(field, item) else _for_json(item)
+            REDACTED if isinstance(field, str) and _is_secret(field) and not _shown_though_secret(field, item)
+            else _for_json(item)
             for field, item in zip(value._fields, value)
         ]
     if isinstance(value, (list, tuple)):

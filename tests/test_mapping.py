@@ -1449,7 +1449,9 @@ class TestSecretsInsideAParameter:
         params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "load")))
         assert params["creds"] == {"items": ["me", "***"]}  # a list parameter is stored as {"items": [...]}
         assert params["db"] == "Db(host='h', api_key='***', conn=<opaque>, pool=4)"
-        assert params["both"] == "{'creds': Creds(user='me', password='***'), 'db': [Db(host='h', api_key='***', conn=<opaque>, pool=4)]}"
+        assert params["both"] == (
+            "{'creds': Creds(user='me', password='***'), 'db': [Db(host='h', api_key='***', conn=<opaque>, pool=4)]}"
+        )
         assert params["big"].startswith("Db(host='h', api_key='***', conn=[0, 1, 2,") and len(params["big"]) == 256
         assert _mapping.param_value("hp", {"db": Db("h", "sk-SECRET"), "lr": 0.1}) == {"db": ["h", "***", None, 4], "lr": 0.1}
         assert "SECRET" not in str(params)
@@ -1593,7 +1595,8 @@ class TestValuesKeptAsTheTextAReaderExpects:
         assert _mapping.param_value("perms", _Perm(0)) == 0
         assert _mapping.param_value("access", _Access(0)) == "_Access(0)"  # a plain Flag with no name: its value
         assert _mapping.param_value("access", _Access.R | _Access.W) == "_Access.R|W"
-        assert _mapping.param_value("mode", {"m": _Mode.TRAIN, _Level.HIGH: 1, "o": _Opaque()}) == "{'m': 'train', 2: 1, 'o': <opaque>}"
+        got = _mapping.param_value("mode", {"m": _Mode.TRAIN, _Level.HIGH: 1, "o": _Opaque()})
+        assert got == "{'m': 'train', 2: 1, 'o': <opaque>}"
 
     def test_long_text_and_large_sets_stay_bounded(self):
         """A Decimal of 10,000 digits is cut as a long string is; a set too large
