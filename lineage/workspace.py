@@ -13,6 +13,14 @@ Differences, all compatible: ``Store()`` with no argument is the embedded
 store (or ``LINEAGE_STORE``) and ``Store(url=...)`` takes any store URL; a
 run is a real MLMD context, child of its workspace; each ``log_*`` call is
 one atomic write instead of three or four.
+
+A store that is down does not stop the script (the SDK raised after 4 s):
+``Workspace()`` and ``Run()`` leave their context to the first write that
+reaches the store, and ``Execution()`` and ``log_*`` keep their writes in
+the spool. What cannot wait raises ``StoreUnavailableError`` naming the
+store: ``reuse_workspace_if_exists=False`` (its check needs the store),
+reads (``list()``, ``context_id``), and anything under
+``lineage.init(strict=True)``.
 """
 
 from __future__ import annotations
@@ -21,7 +29,15 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from lineage import _config
-from lineage.errors import InvalidStoreURLError, InvalidTypeError, InvalidValueError, LineageError, describe, warn_never_raised
+from lineage.errors import (
+    InvalidStoreURLError,
+    InvalidTypeError,
+    InvalidValueError,
+    LineageError,
+    StoreUnavailableError,
+    describe,
+    warn_never_raised,
+)
 from lineage.records import Artifact, Model, _now, check_current, check_json, check_text, is_builtin, record_class_for
 from lineage.store import (
     INPUT,
@@ -321,6 +337,9 @@ class Workspace:
     Raises:
         ValueError: A workspace of this name exists and
             *reuse_workspace_if_exists* is false ("... exists with id ...").
+        StoreUnavailableError: The store is down and
+            *reuse_workspace_if_exists* is false, or lineage is strict (else
+            the workspace is made by the first write that reaches the store).
     """
 
     CONTEXT_TYPE_NAME = codec.WORKSPACE_TYPE_NAME
@@ -372,9 +391,20 @@ class Workspace:
         self.description = description
         self.labels = labels
         self._spec = ContextSpec("workspace", name, description=description, labels=dict(labels) if labels else None)
-        self._ref: Optional[ContextRef] = store._connection.writer.workspace(
-            name, description, labels, reuse=bool(reuse_workspace_if_exists)
-        )
+        self._ref: Optional[ContextRef] = None
+        reuse = bool(reuse_workspace_if_exists)
+        writer = store._connection.writer
+        if reuse and _deferred(writer):
+            return
+        try:
+            self._ref = writer.workspace(name, description, labels, reuse=reuse)
+        except StoreUnavailableError:
+            # A store that is down is lineage's failure: the workspace is found
+            # or made (with its description and labels) by the first write
+            # that reaches the store, as Execution() spools its own. Whether
+            # it exists cannot be checked without the store.
+            if not reuse or _config.strict():
+                raise
 
     @classmethod
     def _lazy(cls, store: Store, name: str) -> Workspace:
@@ -423,7 +453,16 @@ class Workspace:
         return self.store.get_contexts_by_id([self.context_id])[0]
 
     def __repr__(self) -> str:
-        return f"Workspace(name={self.name!r}, context_id={self.context_id})"
+        # The id only when known: a repr asks no store (one down raised here).
+        known = "" if self._ref is None else f", context_id={self._ref.id}"
+        return f"Workspace(name={self.name!r}{known})"
+
+
+def _deferred(writer: Any) -> bool:
+    """Whether Workspace() and Run() leave their context to the first write:
+    while earlier writes wait in the spool the store is not asked (each
+    Workspace() or Run() waited for its retry budget), unless strict."""
+    return writer.spooling() and not _config.strict()
 
 
 def _check_member_args(what: str, workspace: Any, name: Any, description: Any) -> None:
@@ -465,7 +504,15 @@ class Run:
         self.name = name
         self.description = description
         self._spec = ContextSpec("run", name, workspace=workspace.name, description=description)
-        self._ref: Optional[ContextRef] = workspace._lineage_store._connection.writer.run(workspace._spec, name, description)
+        self._ref: Optional[ContextRef] = None
+        writer = workspace._lineage_store._connection.writer
+        if _deferred(writer):
+            return
+        try:
+            self._ref = writer.run(workspace._spec, name, description)
+        except StoreUnavailableError:
+            if _config.strict():
+                raise  # else made by the first write that reaches the store, as a workspace
 
     @classmethod
     def _lazy(cls, workspace: Workspace, name: str) -> Run:
@@ -486,7 +533,8 @@ class Run:
         return self._ref.id
 
     def __repr__(self) -> str:
-        return f"Run(name={self.name!r}, workspace={self.workspace.name!r}, context_id={self.context_id})"
+        known = "" if self._ref is None else f", context_id={self._ref.id}"
+        return f"Run(name={self.name!r}, workspace={self.workspace.name!r}{known})"
 
 
 def _own_duplicate_rule(obj: Any) -> bool:
@@ -568,6 +616,8 @@ class Execution:
             self._write(state="UNKNOWN")
 
     def _write(self, inputs: Any = (), outputs: Any = (), **kwargs: Any) -> bool:
+        # Spooled when the store is down, unless strict (as Workspace() and Run()).
+        kwargs.setdefault("spool", not _config.strict())
         landed = self._writer.write(self._handle, inputs, outputs, **kwargs)
         self.id = self._handle.id
         return landed

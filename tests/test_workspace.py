@@ -944,3 +944,80 @@ class TestPaging:
 
         assert (len(listed), len({row["id"] for row in listed})) == (450, 450)
         assert len({s["id"] for s in summaries}) == 250
+
+
+class TestStoreDown:
+    """The Kubeflow SDK's imperative flow on a store that does not answer.
+
+    Decision: a store that is down is lineage's failure, not the caller's
+    mistake. Workspace() and Run() defer their context to the first write
+    that reaches the store, as Execution() and log_*() spool theirs, so a
+    ported training script goes on; what cannot be deferred (the check that
+    reuse_workspace_if_exists=False asks for, a read such as list()) raises
+    StoreUnavailableError naming the store, never a gRPC or MLMD error.
+    """
+
+    @pytest.fixture
+    def down(self, monkeypatch) -> tuple:
+        """A gRPC port nothing listens on yet, with short retries: (port, Store)."""
+        from tests.test_spool import free_port
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "0.1")
+        port = free_port()
+        return port, lineage.Store(grpc_host="127.0.0.1", grpc_port=port)
+
+    def test_the_flow_goes_on_and_lands_when_the_store_answers(self, down, sqlite_url, tmp_path):
+        """Workspace, Run, Execution and log_* on a store that is down raise
+        nothing (Workspace and Run raised StoreUnavailableError, Execution
+        spooled); once it is served, the workspace (with its description and
+        labels), the run and the logged artifact are there."""
+        from tests import backends
+        from tests.test_spool import embedded
+
+        port, store = down
+        with pytest.warns(lineage.LineageWarning, match="unreachable"):
+            ws = Workspace(store=store, name="ws_down", description="made while down", labels={"n1": "v1"})
+            run = Run(workspace=ws, name="run-1", description="a run")
+            exe = Execution(name="train", workspace=ws, run=run)
+            data = exe.log_input(DataSet(uri="s3://down/data.csv", name="data"))
+        assert (repr(ws), data.id) == ("Workspace(name='ws_down')", None)  # no store asked for the repr
+
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:
+            deadline = __import__("time").monotonic() + 30
+            while data.id is None and __import__("time").monotonic() < deadline:
+                __import__("time").sleep(0.1)
+        finally:
+            server.stop()
+        stored = embedded(sqlite_url)
+        [context] = stored.get_contexts_by_type("kubeflow.org/alpha/workspace")
+        [run_context] = stored.get_contexts_by_type("lineage/run")
+        assert (
+            context.name,
+            context.properties["description"].string_value,
+            context.properties["labels"].string_value,
+            run_context.properties["description"].string_value,
+            [a.uri for a in stored.get_artifacts_by_context(context.id)],
+        ) == ("ws_down", "made while down", '{"n1": "v1"}', "a run", ["s3://down/data.csv"])
+
+    def test_what_cannot_be_deferred_raises_naming_the_store(self, down):
+        """reuse_workspace_if_exists=False needs the store to check; list() reads it."""
+        port, store = down
+        with pytest.raises(lineage.StoreUnavailableError, match=f"127.0.0.1:{port}"):
+            Workspace(store=store, name="ws", reuse_workspace_if_exists=False)
+        ws = Workspace(store=store, name="ws")
+        with pytest.raises(lineage.StoreUnavailableError, match=f"127.0.0.1:{port}"):
+            ws.list()
+
+    def test_strict_mode_raises(self, down):
+        """lineage.init(strict=True) raises lineage's own failures, here too."""
+        lineage.init(strict=True)
+        port, store = down
+        with pytest.raises(lineage.StoreUnavailableError, match=f"127.0.0.1:{port}"):
+            Workspace(store=store, name="ws")
+        ws = Workspace._lazy(store, "ws")
+        with pytest.raises(lineage.StoreUnavailableError, match=f"127.0.0.1:{port}"):
+            Run(workspace=ws, name="r")
+        with pytest.raises(lineage.StoreUnavailableError, match=f"127.0.0.1:{port}"):
+            Execution(name="e", workspace=ws)  # it was spooled, strict or not
