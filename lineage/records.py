@@ -768,6 +768,12 @@ class Artifact:
         """The extra keyword arguments, under the Kubeflow SDK's name for them."""
         return self.extra
 
+    @kwargs.setter
+    def kwargs(self, value: Mapping[str, Any]) -> None:
+        # Code written for the SDK set them so before logging the record
+        # (it had no setter: AttributeError); checked as ``extra`` is.
+        self.extra = value  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         shown = []
         for field in attrs.fields(type(self)):

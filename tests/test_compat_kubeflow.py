@@ -1075,3 +1075,36 @@ class TestKubeflowStyleObjectsKeepWhatTheSDKKept:
         assert a.lineage(obj).root == obj.id
         with pytest.raises(lineage.UnknownArtifactError, match="is not artifact"):
             b.describe_lineage(obj)
+
+
+class TestAttributesSetAfterCreation:
+    """Ported code that sets a record's attributes between creating and logging it."""
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            pytest.param(lambda m: m.hyperparameters.__setitem__("lr", 0.1), id="hyperparameters-in-place"),
+            pytest.param(lambda m: setattr(m, "labels", {"stage": "prod"}), id="labels"),
+            pytest.param(lambda m: setattr(m, "kwargs", {"team": "vision", "epochs": 3}), id="kwargs"),
+            pytest.param(lambda m: m.kwargs.__setitem__("team", "vision"), id="kwargs-in-place"),
+        ],
+    )
+    def test_written_as_the_old_sdk_wrote_them(self, lineage_store, old_store, change):
+        """The old SDK's list() reads the model alike from both SDKs' writes
+        (model.kwargs = {...} raised AttributeError: the property had no setter)."""
+        register_kubeflow_types(lineage_store)
+        listed = []
+        for sdk, store in ((metadata, old_store), (lineage, lineage_store)):
+            ws = sdk.Workspace(store=store, name=f"set-after-{sdk.__name__}")
+            model = sdk.Model(uri="s3://after/model", name="m", hyperparameters={"layers": 2}, labels={"a": "b"})
+            change(model)
+            sdk.Execution(name="train", workspace=ws).log_output(model)
+            [flat] = metadata.Workspace(store=old_store, name=ws.name).list()
+            listed.append({k: v for k, v in flat.items() if k not in ("id", "workspace", "create_time")})
+        assert listed[0] == listed[1]
+
+    def test_a_kwargs_that_cannot_be_stored_is_named_at_the_assignment(self):
+        model = Model(uri="s3://after/model", name="m")
+        with pytest.raises(lineage.InvalidTypeError, match=r"Model.extra\['blob'\] must be JSON-able data"):
+            model.kwargs = {"blob": object()}
+        assert model.kwargs == {}
