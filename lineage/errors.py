@@ -64,6 +64,13 @@ class _RequiredFieldTypeError(InvalidTypeError, ValueError):
     """
 
 
+class _NoSuchFieldError(InvalidValueError, AttributeError):
+    """An attribute that is no field was set on a built-in record
+    (``model.accuracy = 0.9``): the Kubeflow SDK kept any attribute in
+    ``__ALL_META__``, lineage's records have fixed fields. Still the
+    AttributeError Python raises for it."""
+
+
 class InvalidStoreURLError(InvalidValueError):
     """A store URL has an unknown scheme or misses a required part."""
 

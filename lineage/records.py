@@ -53,6 +53,7 @@ from lineage.errors import (
     InvalidValueError,
     LineageError,
     ReservedPropertyError,
+    _NoSuchFieldError,
     _RequiredFieldTypeError,
     describe,
     warn,
@@ -957,6 +958,36 @@ class Metrics(Artifact):
 
 
 _BUILTIN_RECORDS: Tuple[type, ...] = (Metrics, Model, DataSet, Artifact)
+
+
+def _name_unknown_attributes(cls: Any) -> None:
+    """Make setting an attribute that is no field of a built-in record say
+    where such a value goes. Code written for the Kubeflow SDK set any
+    attribute (``model.accuracy = 0.9``), kept in ``__ALL_META__``; a
+    slotted record raised a bare AttributeError. Only the failing path costs
+    more: records are made with object.__setattr__."""
+    assign = cls.__setattr__
+
+    @functools.wraps(assign)
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        try:
+            assign(self, name, value)
+        except AttributeError:
+            cls_name = type(self).__name__
+            if not isinstance(name, str) or name.startswith("_") or hasattr(type(self), name):
+                raise  # a private name, or a read-only property: Python's own error
+            raise _NoSuchFieldError(
+                f"{cls_name} has no field {name!r} (the Kubeflow SDK kept any attribute in __ALL_META__): "
+                f"keep it as an extra property, record.extra[{name!r}] = ... or {cls_name}(..., {name}=...); "
+                f"got {describe(value)}"
+            ) from None
+
+    cls.__setattr__ = __setattr__
+
+
+for _cls in _BUILTIN_RECORDS:
+    _name_unknown_attributes(_cls)
+del _cls
 _BUILTIN_TYPE_NAMES = frozenset(cls.ARTIFACT_TYPE_NAME for cls in (Metrics, Model, DataSet, Artifact))
 
 # --------------------------------------------------------------------------- schemas

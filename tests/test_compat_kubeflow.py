@@ -1108,3 +1108,19 @@ class TestAttributesSetAfterCreation:
         with pytest.raises(lineage.InvalidTypeError, match=r"Model.extra\['blob'\] must be JSON-able data"):
             model.kwargs = {"blob": object()}
         assert model.kwargs == {}
+
+    @pytest.mark.parametrize("cls", [Model, DataSet, Metrics, records.Artifact])
+    def test_an_attribute_that_is_no_field_is_named_with_what_to_write(self, cls):
+        """model.accuracy = 0.9 (the old SDK kept any attribute in __ALL_META__)
+        raised a bare AttributeError; now one that is also a LineageError says
+        where such a value goes. Nothing is set."""
+        record = cls(uri="s3://after/x", name="x")
+        with pytest.raises(AttributeError) as info:
+            record.accuracy = 0.9
+        assert isinstance(info.value, lineage.LineageError)
+        assert (
+            f"{cls.__name__} has no field 'accuracy'" in str(info.value),
+            f"{cls.__name__}(..., accuracy=...)" in str(info.value),
+            "record.extra['accuracy'] = ..." in str(info.value),
+            record.extra,
+        ) == (True, True, True, {})
