@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import collections.abc
 import functools
+import json
 import keyword
 import math
 import re
@@ -298,11 +299,22 @@ def check_json(where: str, value: Any, _depth: int = 0) -> None:
     if isinstance(value, collections.abc.Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise InvalidTypeError(f"{where} keys must be str, got key {describe(key)}")
+                raise InvalidTypeError(f"{where} keys must be str, got key {describe(key)}{_as_the_sdk_stored(key)}")
             check_text(f"{where} key", key)
             check_json(f"{where}[{key!r}]", item, _depth + 1)
         return
     raise InvalidTypeError(f"{where} must be JSON-able data (None, bool, int, float, str, list, dict), got {describe(value)}")
+
+
+def _as_the_sdk_stored(key: Any) -> str:
+    """What the Kubeflow SDK's json.dumps made of a key that is no str (it
+    stored {1: 0.9} as {"1": 0.9}), for the error that refuses it: a record
+    read back would not equal the one logged."""
+    try:
+        [stored] = json.loads(json.dumps({key: None}))
+    except (TypeError, ValueError):
+        return ""  # a key json refuses too (a tuple)
+    return f" (the Kubeflow SDK stored it as the str {stored!r}: write that)"
 
 
 def plain_json(value: Any, _depth: int = 0) -> Any:

@@ -1124,3 +1124,23 @@ class TestAttributesSetAfterCreation:
             "record.extra['accuracy'] = ..." in str(info.value),
             record.extra,
         ) == (True, True, True, {})
+
+
+class TestNonStrKeys:
+    def test_an_int_metric_key_is_refused_saying_what_the_old_sdk_stored(self, lineage_store, old_store):
+        """Metrics(values={1: 0.9}): the old SDK's json.dumps stored the key as
+        "1" (read back as a str, unlike what was logged); lineage refuses it
+        at the constructor, naming the field and the key, and says which str
+        the old SDK made of it."""
+        register_kubeflow_types(lineage_store)
+        old = metadata.Execution(name="e", workspace=metadata.Workspace(store=old_store, name="keys")).log_output(
+            metadata.Metrics(uri="s3://keys/m", name="m", values={1: 0.9})
+        )
+        [stored] = metadata.Workspace(store=old_store, name="keys").list(metadata.Metrics.ARTIFACT_TYPE_NAME)
+        assert (stored["id"], stored["values"]) == (old.id, {"1": 0.9})
+
+        with pytest.raises(lineage.InvalidTypeError) as info:
+            Metrics(uri="s3://keys/m", name="m", values={1: 0.9})
+        assert str(info.value) == (
+            "Metrics.values keys must be str, got key 1 (int) (the Kubeflow SDK stored it as the str '1': write that)"
+        )
