@@ -437,6 +437,27 @@ class TestPropertyNamesEveryBackendTakes:
         assert (props["yaş"].int_value, props["É"].int_value, props["é"].int_value) == (1, 3, 4)  # two names there
         assert "yağ" not in props  # kept in lineage.params only
 
+    def test_an_extra_named_as_a_number_copy_in_another_case_is_recorded(self, any_url):
+        """values.acc is the typed copy of Metrics.values["acc"]; an extra
+        property "VALUES.acc" is one name with it on MySQL ("Given node
+        already exists": the artifact and its execution were lost there only).
+        The extra is the user's: it is stored, the copy left to __ALL_META__."""
+        lineage.init(store=any_url, strict=True, start_delay=0)
+        metrics = Metrics(uri="s3://b/m", name="m", values={"acc": 0.5, "loss": 0.25}, **{"VALUES.acc": "high"})
+        model = Model(uri="s3://b/model", name="m", hyperparameters={"lr": 0.1}, **{"Hyperparameters.LR ": 2})
+        with lineage.execution("fit") as ex:
+            ex.log_output(metrics)
+            ex.log_output(model)
+
+        store = lineage.Store(url=any_url)
+        assert (store.get_artifact(metrics.id), store.get_artifact(model.id)) == (metrics, model)
+        [stored] = store.store.get_artifacts_by_id([metrics.id])
+        custom = dict(stored.custom_properties)
+        assert (custom["VALUES.acc"].string_value, custom["values.loss"].double_value) == ("high", 0.25)
+        assert "values.acc" not in custom  # kept in __ALL_META__ only
+        [summary] = store._connection.reader.executions([ex.id])
+        assert summary["state"] == "COMPLETE"
+
     def test_extra_names_mysql_takes_as_one_once_encoded_are_refused_at_the_call(self):
         with pytest.raises(lineage.InvalidValueError, match=r"'yaş' and 'yağ' are one name .*MySQL"):
             DataSet(uri="s3://b/n", name="n", **{"yaş": 1, "yağ": 2})

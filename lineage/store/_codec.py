@@ -405,16 +405,22 @@ def _struct_value(value: struct_pb2.Value) -> Any:
     return getattr(value, kind)
 
 
-def _numbers(prefix: str, mapping: Optional[Mapping[str, Any]]) -> List[Tuple[str, Any]]:
+def _numbers(prefix: str, mapping: Optional[Mapping[str, Any]], taken: Any = ()) -> List[Tuple[str, Any]]:
     """The top-level numbers of a record's mapping (Metrics.values, ...) as
     custom properties ``prefix.key``, to query by. ``__ALL_META__`` keeps
     the mapping whole; a key that cannot name a property on every backend
     (too long, or equal to an earlier one as MySQL compares names) gets no
-    such copy."""
+    such copy.
+
+    Args:
+        taken: The :func:`records.property_name_key` of the names other
+            custom properties of the artifact hold (its extra properties):
+            a copy of the same key gets no copy either.
+    """
     if not mapping:
         return []
     out = []
-    folded = set()
+    folded = set(taken)
     for key, value in mapping.items():
         if isinstance(value, (int, float, bool)) and not (isinstance(value, float) and not math.isfinite(value)):
             name = f"{prefix}.{key}"
@@ -676,10 +682,15 @@ def artifact_to_proto(
         proto.custom_properties[LONG_META].proto_value.Pack(wrappers_pb2.StringValue(value=meta_text))
     else:
         properties[ALL_META].string_value = stored_meta
-    for prefix in number_fields:
-        for key, value in _numbers(prefix, getattr(record, prefix)):
-            _put_value(proto.custom_properties, encode(key, mangle), value, mangle)
     extra = record.extra
+    # An extra property named as a copy in another case ("VALUES.acc" beside
+    # values.acc) is one property on MySQL, which refused the whole write:
+    # the extra is the user's, the copy is left to __ALL_META__ (on every
+    # backend, so that a store can move).
+    taken = [records.property_name_key(key) for key in extra] if extra and number_fields else ()
+    for prefix in number_fields:
+        for key, value in _numbers(prefix, getattr(record, prefix), taken):
+            _put_value(proto.custom_properties, encode(key, mangle), value, mangle)
     if extra:
         custom = proto.custom_properties
         where = f"{type(record).__name__}.extra"
