@@ -44,7 +44,7 @@ import threading
 import time
 import typing
 import unicodedata
-from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
@@ -1123,6 +1123,8 @@ def schema_of(cls: type) -> RecordSchema:
             check_property_name(f"{cls.__qualname__} field", field.name)
             kind, nullable = _kind_of(types[field.name])
             props.append(FieldSpec(field.name, kind, nullable))
+        if "_MADE_AS" not in cls.__dict__:  # one made for a stored type reads what is there
+            _check_one_name_each(cls, props)
     schema = RecordSchema(
         cls=cls,
         type_name=type_name,
@@ -1144,6 +1146,28 @@ def schema_of(cls: type) -> RecordSchema:
     if cls is not builtin:
         _check_assignments(cls, schema.properties[len(builtin.KUBEFLOW_PROPERTIES) :])  # type: ignore[attr-defined]
     return schema
+
+
+def _check_one_name_each(cls: type, props: List[FieldSpec]) -> None:
+    """Raise unless the properties of a record class are distinct names as
+    MySQL compares them (see property_name_key): the properties of its MLMD
+    type, one row each there, and "lr" beside "LR" (or a field "Description"
+    beside DataSet's "description") could not be registered, so no record of
+    the class could be stored. Refused on every backend, so that a store can move."""
+    seen: Dict[str, str] = {}
+    for spec in props:
+        other = seen.setdefault(property_name_key(spec.name), spec.name)
+        if other != spec.name:
+            raise InvalidValueError(
+                f"{cls.__qualname__} fields {other!r} and {spec.name!r} differ only in case or trailing spaces: "
+                "they are properties of its MLMD type, and MLMD on MySQL cannot keep both "
+                "(refused on every backend, so that a store can move); rename one"
+                if other.isascii() and spec.name.isascii()
+                else f"{cls.__qualname__} fields {other!r} and {spec.name!r} are one name as MLMD on MySQL compares "
+                "them (case, accents and trailing spaces aside, once its client sends them as latin1): they are "
+                "properties of its MLMD type, which cannot keep both there (refused on every backend, so that a "
+                "store can move); rename one"
+            )
 
 
 def record_classes() -> list:

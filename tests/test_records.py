@@ -437,6 +437,29 @@ class TestBadInput:
 
 
 class TestCustomTypes:
+    def test_fields_mysql_takes_as_one_property_are_refused_when_a_record_is_made(self):
+        """A custom type's fields are properties of its MLMD type, whose names
+        MySQL compares ignoring case and trailing spaces: "lr" beside "LR",
+        or "Description" beside DataSet's "description", could not be
+        registered there ("Duplicate entry"), and every write of the type
+        failed. Refused on every backend, so that a store can move."""
+
+        @attrs.define
+        class TwoRates(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/two_rates"
+            lr: float = 0.0
+            LR: float = 0.0
+
+        @attrs.define
+        class Described(DataSet):
+            ARTIFACT_TYPE_NAME = "acme.org/test/described"
+            Description: str = ""
+
+        with pytest.raises(InvalidValueError, match=r"TwoRates fields 'lr' and 'LR' differ only in case.*MySQL"):
+            TwoRates(uri="s3://r", name="r", lr=0.1, LR=0.2)
+        with pytest.raises(InvalidValueError, match=r"Described fields 'description' and 'Description' differ only"):
+            Described(uri="s3://d", name="d")
+
     def test_a_class_defined_again_with_a_new_field_is_logged(self, any_store):
         """A notebook cell defining a record class, run again with a field more:
         the type was registered once per process, and MLMD refused the new
