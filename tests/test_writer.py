@@ -563,6 +563,46 @@ class TestTypesOtherToolsDeclared:
         assert [a.uri for a in mlmd.get_artifacts()] == ["s3://w/data"]
 
 
+def test_record_types_whose_names_differ_only_in_case_stay_apart(any_url):
+    """MySQL compares type names ignoring case and trailing spaces: asked
+    for "test.writer/cased" it answered with the stored "test.writer/Cased",
+    and the records of the second class were stored as the first's type
+    (read back as the other class, listed under the other type). Each type
+    stays its own: on MySQL the records of the second are left out, named,
+    and the rest of the write stored."""
+    import warnings
+
+    import attrs
+
+    @attrs.define
+    class Upper(lineage.Artifact):
+        ARTIFACT_TYPE_NAME = "test.writer/Cased"
+        step: int = 0
+
+    @attrs.define
+    class Lower(lineage.Artifact):
+        ARTIFACT_TYPE_NAME = "test.writer/cased"
+        step: int = 0
+
+    lineage.init(store=any_url, workspace="w")
+    with lineage.execution("first") as ex:
+        ex.log_output(Upper(uri="s3://w/upper", name="u", step=1))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with lineage.execution("second") as ex:
+            ex.log_input(DataSet(uri="s3://w/data", name="data"))
+            ex.log_output(Lower(uri="s3://w/lower", name="l", step=2))
+    store = lineage.Store(url=any_url)
+    mysql = any_url.startswith("mysql")
+    named = [str(w.message) for w in seen if "'test.writer/cased'" in str(w.message)]
+    assert (bool(named), any("'test.writer/Cased'" in m for m in named)) == (mysql, mysql)
+    read = {a.uri: type(store.get_artifact(a.id)) for a in store.store.get_artifacts()}
+    assert read == {"s3://w/upper": Upper, "s3://w/data": DataSet, **({} if mysql else {"s3://w/lower": Lower})}
+    listed = [row["uri"] for row in Workspace(store=store, name="w").list("test.writer/cased")]
+    assert listed == ([] if mysql else ["s3://w/lower"])
+    assert len(store.store.get_executions()) == 2
+
+
 def test_a_class_redefined_in_the_process_with_a_field_of_another_kind_is_left_out_not_the_write(sqlite_url):
     """A notebook cell run again with step: int -> str: the type was taken as
     covered by names only, and the store refused the whole write."""

@@ -591,6 +591,8 @@ class Backend:
                     found = self.run(lambda s: get(s, proto.name), what=f"get_{kind}_type")
                 except mlmd_errors.NotFoundError:
                     found = None
+                if found is not None and found.name != proto.name:
+                    raise InvalidTypeError(_another_name_message(kind, proto, found))  # no retry mends it
                 if found is not None and _registered(proto, found):
                     type_id = found.id
                 else:
@@ -607,6 +609,8 @@ class Backend:
                     stored = self.run(lambda s: get(s, proto.name), what=f"get_{kind}_type")
                 except mlmd_errors.NotFoundError:
                     continue
+                if stored.name != proto.name:
+                    raise InvalidTypeError(_another_name_message(kind, proto, stored)) from exc
                 clashing = _clashing(proto, stored)
                 if clashing and kind == "artifact" and not set(proto.properties) <= set(stored.properties):
                     # It also has properties the store lacks (another tool's
@@ -687,6 +691,17 @@ def _keeping_external_id(proto: Any, stored: Any) -> Any:
     sent.CopyFrom(proto)
     sent.ClearField("external_id")
     return sent
+
+
+def _another_name_message(kind: str, proto: Any, stored: Any) -> str:
+    # MySQL's collation ignores case and trailing spaces: asked for one type,
+    # it answers with another of a name equal there. Taking its id stored the
+    # records of one class as the other's type (read back as the other class).
+    return (
+        f"the store's {kind} type {stored.name!r} is one name with {proto.name!r} as this store compares names "
+        f"(its collation ignores case and trailing spaces): records of {proto.name!r} cannot be stored here "
+        "(give the class an ARTIFACT_TYPE_NAME that differs otherwise)"
+    )
 
 
 def _clash_message(proto: Any, stored: Any, name: str) -> str:

@@ -96,8 +96,8 @@ class Reader:
                 there too.
         """
         artifact_type = None if type_name is None else self._call("get_artifact_type", type_name)
-        if type_name is not None and artifact_type is None:
-            return []
+        if type_name is not None and (artifact_type is None or artifact_type.name != type_name):
+            return []  # MySQL answers for "a/Type" with "a/type": not that type's artifacts
         protos = self._call("get_artifacts_by_context", workspace_id, _by_id()) or []
         if artifact_type is None:
             type_ids = sorted({p.type_id for p in protos})

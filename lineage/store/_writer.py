@@ -564,6 +564,8 @@ class Writer:
             stored = self.backend.run(lambda s: s.get_artifact_type(type_name), what="get_artifact_type")
         except (mlmd_errors.NotFoundError, StoreUnavailableError):
             return None
+        if stored.name != type_name:
+            return None  # another type's, of a name equal on MySQL: the write names it (Backend.type_id)
         return codec.declared_kinds(stored)
 
     def spooling(self) -> bool:
@@ -1357,7 +1359,10 @@ class Writer:
         try:
             type_id = self.backend.cached_type_id("artifact", type_name)
             if type_id is None:
-                type_id = self.backend.call("get_artifact_type", type_name).id
+                found = self.backend.call("get_artifact_type", type_name)
+                if found.name != type_name:
+                    return None  # another type's, of a name equal on MySQL: none of its artifacts is one of ours
+                type_id = found.id
             # As lineage stores it, and as the SDK did (not one it could not: the raw
             # uri of a Windows path was an SQL error on PostgreSQL, and nothing matched).
             stored = sorted(
