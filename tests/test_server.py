@@ -1159,6 +1159,54 @@ class TestTLSMisconfigured:
         [message] = [str(w.message) for w in told]
         assert "is unreachable" in message and "did not answer" in message and "TLS" not in message, message
 
+    def test_a_tls_proxy_with_nothing_behind_it_is_not_said_to_require_a_client_certificate(self, certificates, monkeypatch):
+        """A TLS terminator (stunnel, a load balancer) whose server is down or
+        restarting completes the handshake and closes the connection, as a
+        server that requires a client certificate does; it never asked for
+        one, and was said to "require a client certificate": a wrong, alarming
+        message for a server that only has to come back."""
+        import ssl
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "30")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificates["server.pem"], certificates["server.key"])
+        context.set_alpn_protocols(["h2"])
+        listener = socket.create_server(("127.0.0.1", 0))
+        closing = threading.Event()
+
+        def end(raw: socket.socket) -> None:
+            raw.settimeout(1.0)
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    conn.unwrap()  # close_notify: nothing behind it to forward to
+            except OSError:
+                raw.close()
+
+        def accept_each() -> None:
+            while not closing.is_set():
+                try:
+                    raw = listener.accept()[0]
+                except OSError:
+                    return
+                threading.Thread(target=end, args=(raw,), daemon=True).start()
+
+        threading.Thread(target=accept_each, daemon=True).start()
+        port = listener.getsockname()[1]
+        url = f"grpcs://127.0.0.1:{port}?root_certificates={certificates['ca.pem']}"
+        try:
+            @lineage.track(store=lineage.Store(url=url), workspace="ws")
+            def step() -> lineage.Model:
+                return lineage.Model(uri="s3://m", name="m")
+
+            with pytest.warns(lineage.LineageWarning) as told:
+                step()
+        finally:
+            closing.set()
+            listener.close()
+        [message] = [str(w.message) for w in told]
+        assert "is unreachable" in message and "client certificate" not in message, message
+
 
 class TestMessageLimit:
     """A write larger than the server takes in one gRPC message."""

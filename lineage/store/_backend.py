@@ -882,8 +882,15 @@ def _tls_refusal(url: StoreURL, detail: str) -> Optional[str]:
 def _tls_answer(url: StoreURL) -> Optional[str]:
     """What a gRPC server does with a TLS handshake of the URL's client
     certificate (if any), its own certificate not checked: "accepted" (it
-    sent HTTP/2 settings), "closed" (it closed the connection, or sent an
-    alert, after the handshake or in it), or None: no TLS there, or no answer."""
+    sent HTTP/2 settings), "closed" (it asked for a client certificate, then
+    closed the connection or sent an alert, after the handshake or in it),
+    "ended" (the same without asking for one), or None: no TLS there, or no
+    answer.
+
+    A TLS proxy whose server is down or restarting (stunnel, a load
+    balancer) ends the connection after the handshake too: only a server
+    that asked for a client certificate is said to refuse the client's.
+    """
     import ssl
     import tempfile
 
@@ -891,6 +898,19 @@ def _tls_answer(url: StoreURL) -> Optional[str]:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.set_alpn_protocols(["h2"])
+    asked: List[bool] = []
+
+    def heard(conn: Any, direction: str, version: Any, content_type: Any, msg_type: Any, data: Any) -> None:
+        if direction == "read" and content_type == 22 and msg_type == 13:  # handshake: CertificateRequest
+            asked.append(True)
+
+    try:
+        # CPython's hook on each TLS message (ssl.SSLContext._msg_callback,
+        # since 3.8). Without it a server that ends the connection is not
+        # told from a proxy with nothing behind it: "ended".
+        context._msg_callback = heard  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover
+        pass
     timeout = _connect_timeout()
     try:
         if "private_key" in url.tls and "certificate_chain" in url.tls:
@@ -905,9 +925,12 @@ def _tls_answer(url: StoreURL) -> Optional[str]:
         with socket.create_connection((url.host or "127.0.0.1", int(url.port or 0)), timeout=timeout) as raw:
             try:
                 with context.wrap_socket(raw) as conn:
-                    return "accepted" if conn.recv(1) else "closed"
+                    if conn.recv(1):
+                        return "accepted"
             except ssl.SSLError as exc:
-                return "closed" if "ALERT" in (exc.reason or "") else None
+                if "ALERT" not in (exc.reason or ""):
+                    return None
+            return "closed" if asked else "ended"
     except (OSError, ValueError):
         return None
 
