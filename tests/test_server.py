@@ -1127,6 +1127,34 @@ class TestTLSMisconfigured:
         [path] = _spool.spool_files(str(tmp_path / "home"))
         assert len(_spool.read_journal(path).todo) == 1  # the call (a short one: one write), kept for lineage sync
 
+    def test_an_expired_server_certificate_is_not_blamed_on_root_certificates(self, certificates, tmp_path, monkeypatch):
+        """A server certificate that has expired (signed by the very CA of
+        root_certificates=) was said to be "not trusted: root_certificates=
+        must hold the CA that signed" it, where the CA was right: the
+        certificate is to be renewed. The reason is said, not the CA hint."""
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
+        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "30")
+        csr, expired = str(tmp_path / "expired.csr"), str(tmp_path / "expired.pem")
+        openssl("req", "-new", "-key", certificates["server.key"], "-out", csr, "-subj", "/CN=localhost")
+        openssl("x509", "-req", "-in", csr, "-CA", certificates["ca.pem"], "-CAkey", certificates["ca.key"],
+                "-CAcreateserial", "-out", expired, "-days", "-1", "-extfile", certificates["ext.cnf"])
+        args = ["--tls-cert", expired, "--tls-key", certificates["server.key"]]
+        process = ServerProcess(backends.make_url("sqlite", tmp_path), args)
+        try:
+            url = f"grpcs://127.0.0.1:{process.port}?root_certificates={certificates['ca.pem']}"
+
+            @lineage.track(store=lineage.Store(url=url), workspace="ws")
+            def step() -> lineage.Model:
+                return lineage.Model(uri="s3://m", name="m")
+
+            with pytest.warns(lineage.LineageWarning) as told:
+                step()
+        finally:
+            process.stop()
+        [message] = [str(w.message) for w in told]
+        assert "certificate has expired" in message and f"the server at 127.0.0.1:{process.port}" in message, message
+        assert "root_certificates=" not in message and "not trusted" not in message, message
+
     @pytest.mark.parametrize("scheme", ["grpc", "grpcs"])
     def test_a_server_that_closes_every_connection_is_still_unreachable(self, certificates, monkeypatch, scheme):
         """Something on the port that closes each connection at once (no TLS,

@@ -854,10 +854,17 @@ def _tls_refusal(url: StoreURL, detail: str) -> Optional[str]:
         if "WRONG_VERSION_NUMBER" in detail:
             return f"the server at {where} does not speak TLS: use grpc:// (without certificates)"
         if "CERTIFICATE_VERIFY_FAILED" in detail:
-            return (
-                f"TLS handshake failed: the server's certificate is not trusted ({failed.group('reason').strip()}): "
-                f"root_certificates= must hold the CA that signed the certificate of the server at {where}"
-            )
+            reason = failed.group("reason").strip()
+            why = reason.partition("CERTIFICATE_VERIFY_FAILED")[2].strip(": ").lower()
+            if not why or any(word in why for word in ("issuer", "self signed", "self-signed", "unable to verify")):
+                return (
+                    f"TLS handshake failed: the server's certificate is not trusted ({reason}): "
+                    f"root_certificates= must hold the CA that signed the certificate of the server at {where}"
+                )
+            # An expired certificate (of the very CA of root_certificates=) is not one of another CA.
+            dated = "expired" in why or "not yet valid" in why
+            renew = ": it must be renewed (or this machine's clock is wrong)" if dated else ""
+            return f"TLS handshake failed: the certificate of the server at {where} was refused ({reason}){renew}"
         return f"TLS handshake with the server at {where} failed: {failed.group('reason').strip()}"
     if "Socket closed" not in detail or "Handshake read failed" in detail:
         return None
