@@ -168,7 +168,13 @@ def _next_hidden(flag: str, value: str) -> bool:
         return _looks_like_token(value)
     if _ends_in_secret(flag):
         return _hidden(flag, value)
+    if value.lower() in _SWITCH_VALUES:
+        return False  # --token-classification true: no secret's value
     return _looks_like_token(value) or (_hidden(flag, value) and not _looks_like_path(value))
+
+
+# Values of a flag about a secret that are no secret: --token-classification true.
+_SWITCH_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "auto"})
 
 
 def _looks_like_path(value: str) -> bool:

@@ -872,13 +872,15 @@ def test_the_argument_after_a_flag_only_about_a_secret_is_kept():
             "--use_auth_token", "hf_AbCdEf0123456789xyzXYZ", "--github-token", "abc", "--dbPassword", "pw",
             "--private-key", "k", "--access_key", "a", "--credentials", "c", "--pwd", "p", "--secret", "s",
             "--password", "-s3cr!", "--api-key", "--lr", "0.1", "--token", "-v", "x",
-            "--password-value", "hunter2", "--token-value", "t", "--token-limit", "512", "--secret-file", "pw.txt"]
+            "--password-value", "hunter2", "--token-value", "t", "--token-limit", "512", "--secret-file", "pw.txt",
+            "--token-classification", "true", "--password-prompt", "off"]
     assert _redacted(argv) == [
         "train.py", "--use-token", "data.csv", "--password-file", "/run/pw", "--tokenizer", "bert", "--no-password", "x",
         "--use_auth_token", "***", "--github-token", "***", "--dbPassword", "***",
         "--private-key", "***", "--access_key", "***", "--credentials", "***", "--pwd", "***", "--secret", "***",
         "--password", "***", "--api-key", "--lr", "0.1", "--token", "-v", "x",
-        "--password-value", "***", "--token-value", "***", "--token-limit", "512", "--secret-file", "pw.txt"]
+        "--password-value", "***", "--token-value", "***", "--token-limit", "512", "--secret-file", "pw.txt",
+        "--token-classification", "true", "--password-prompt", "off"]
 
 
 def test_a_command_line_the_rules_fail_on_is_recorded_as_its_first_word(monkeypatch):
