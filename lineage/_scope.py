@@ -498,14 +498,22 @@ class ExecutionScope:
     # ------------------------------------------------------------------ context manager
 
     def __enter__(self) -> ExecutionScope:
-        if self._entered:
-            raise LineageError("an execution scope can be entered once; call execution(...) again for a new one")
-        given = self._records_of_block() if self._function is None else ([], [])
-        # Logged before the start: the first write carries the inputs.
-        for (record, path), pending in [(entry, "_inputs") for entry in given[0]] + [(entry, "_outputs") for entry in given[1]]:
-            self._log("execution", pending, record, path)
-        self._entered = True
-        self._pid = os.getpid()
+        with self._lock:
+            # Claimed at once: one block entered by several threads at once
+            # let more than one in while the first logged its records (each
+            # started an execution of its own on it, one left RUNNING for good).
+            if self._entered:
+                raise LineageError("an execution scope can be entered once; call execution(...) again for a new one")
+            self._entered, pid, self._pid = True, self._pid, os.getpid()
+        try:
+            given = self._records_of_block() if self._function is None else ([], [])
+            # Logged before the start: the first write carries the inputs.
+            logged = [(entry, "_inputs") for entry in given[0]] + [(entry, "_outputs") for entry in given[1]]
+            for (record, path), pending in logged:
+                self._log("execution", pending, record, path)
+        except BaseException:  # a mistake in its records, said here: not entered
+            self._entered, self._pid = False, pid
+            raise
         self._parent = _live(_current.get())
         if self._enabled():
             if self._function is None:  # a with block: the file its code is in (see _block_file)

@@ -502,6 +502,52 @@ def test_an_ended_block_is_no_ones_current_execution():
     assert lineage.current_execution() is None and after() is None
 
 
+def test_one_block_entered_by_many_threads_at_once_is_entered_once(tmp_path):
+    """One ``execution(...)`` object entered by 8 threads at once (a block
+    made once, at module level, for a worker function): more than one got
+    past the "entered once" check while the first still logged its inputs.
+    Each made an execution of its own on the one scope: the first was left
+    RUNNING for good, and the thread whose block was ended by another's exit
+    was told "has ended" in the middle of its block. Now one thread enters
+    it, the others are told at their with statement, and one execution is
+    stored, COMPLETE."""
+    import sys
+
+    url = backends.make_url("sqlite", tmp_path)
+    lineage.init(store=url, workspace="once", strict=True, start_delay=0)
+    parts = [lineage.DataSet(uri=f"s3://bucket/part-{i}", name="part") for i in range(50)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for trial in range(5):
+            block = lineage.execution(f"shared-{trial}", inputs=parts)
+            barrier = threading.Barrier(8)
+            said: List[str] = []
+
+            def worker(n: int, block: Any = block, barrier: Any = barrier, said: List[str] = said) -> None:
+                barrier.wait()
+                try:
+                    with block:
+                        block.log_output(lineage.Model(uri=f"s3://models/{n}", name="m"))
+                    said.append("entered")
+                except lineage.LineageError as exc:
+                    said.append(str(exc))
+
+            threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            assert said.count("entered") == 1, (trial, said)
+            assert all("can be entered once" in s for s in said if s != "entered"), (trial, said)
+    finally:
+        sys.setswitchinterval(interval)
+    mlmd = metadata_store.MetadataStore(parse_store_url(url).connection_config())
+    executions = mlmd.get_executions()
+    assert sorted(e.properties["name"].string_value for e in executions) == [f"shared-{t}" for t in range(5)]
+    assert {pb.Execution.State.Name(e.last_known_state) for e in executions} == {"COMPLETE"}
+
+
 def test_one_new_record_written_by_many_threads_is_one_artifact(tmp_path):
     """A Metrics object (no deduplication key) returned by 16 threads at once
     is one artifact: its key was looked up and made outside the lock, so two
