@@ -460,6 +460,7 @@ class ExecutionScope:
     def log_param(self, name: str, value: Any) -> None:
         """Record a parameter of the execution (typed; secrets redacted)."""
         check_property_name("log_param(name)", name)
+        self._check_open("log_param")  # a forked child's is told before the lock (see _foreign)
         with self._lock:
             self._check_open("log_param")
             self._params[name] = _mapping.param_value(name, value)
@@ -473,9 +474,11 @@ class ExecutionScope:
 
     def flush(self) -> None:
         """Write what is pending now (the start, and inputs and params logged since)."""
+        if self._foreign():
+            return  # (entered in the process this one was forked from: that one writes it)
         with self._lock:
-            if self._exe is None or self._done or self._pid != os.getpid():
-                return  # (entered in the process this one was forked from: that one writes it)
+            if self._exe is None or self._done:
+                return
             if not self._start_written:
                 self._write_start()
                 return
@@ -599,13 +602,20 @@ class ExecutionScope:
             getattr(self, pending).append(entry)
         return artifact
 
+    def _foreign(self) -> bool:
+        """Entered in the process this one was forked from, which writes it.
+        Asked before taking its lock: one of that process's threads may have
+        held the lock at fork() (logging to the block, mid-write), and then
+        it stays held here for good (the child leaving the block hung on it)."""
+        return self._entered and self._pid != os.getpid()
+
     def _check_open(self, where: str) -> None:
         """Refuse what comes after the end: it would never be written."""
         if self._done:
             raise LineageError(
                 f"{where}: execution {self.name!r} has ended; log inside the with block (or the tracked call)"
             )
-        if self._entered and self._pid != os.getpid():
+        if self._foreign():
             # Its writes are the process's that entered it (see flush, _finish):
             # what a forked child logs to it would be dropped without a word.
             raise LineageError(
@@ -812,12 +822,13 @@ class ExecutionScope:
     def _finish(self, exc: Optional[BaseException], coroutine: bool = False) -> None:
         """Write 2: outputs and the final state (one write if 1 never happened).
         *coroutine*: the call is a coroutine's (see _final_state)."""
+        if self._foreign():
+            self._done = True  # entered in the parent process: the parent ends it
+            return
         with self._lock:
             if self._done:
                 return
             self._done = True
-            if self._pid != os.getpid():
-                return  # entered in the parent process: the parent ends it
             if self._scheduled is not None:
                 _scheduler.remove(self._scheduled)
             if self._exe is None:

@@ -809,6 +809,48 @@ def test_a_forked_child_logging_to_its_parents_block_is_told_not_dropped(sqlite_
     assert mlmd.get_events_by_execution_ids([stored.id]) == []
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
+def test_a_forked_child_leaving_a_block_another_thread_was_writing_does_not_wait(sqlite_url):
+    """A block's lock, held at fork() by another thread of the parent (one
+    of the threads that log to the block and flush it, mid-write), stays
+    held forever in the child: the child leaving the block (as sys.exit()
+    in it does), logging a parameter to it or flushing it hung on that lock
+    before it was told the block is the parent's. Now the child is told at
+    once (log_param raises "belongs to process"; flush and the exit do
+    nothing there), and the parent ends the block."""
+    import signal
+
+    lineage.init(store=sqlite_url, start_delay=0)
+    result = os.pipe()
+    with lineage.execution("blk") as ex:
+        thread, release = _held(lambda: ex._lock)
+        try:
+            pid = os.fork()
+            if pid == 0:  # the child: a hang is killed by the alarm
+                signal.alarm(10)
+                code = b"n"
+                try:
+                    try:
+                        ex.log_param("lr", 0.5)
+                    except lineage.LineageError as exc:
+                        code = b"r" if "belongs to process" in str(exc) else b"?"
+                    ex.flush()
+                    ex.__exit__(None, None, None)
+                    code += b"x"
+                finally:
+                    os.write(result[1], code)
+                    os._exit(0)
+            _, status = os.waitpid(pid, 0)
+        finally:
+            release.set()
+            thread.join(5)
+    assert os.WIFEXITED(status), f"child status {status} (killed: it hung)"
+    assert os.read(result[0], 8) == b"rx"
+    mlmd = metadata_store.MetadataStore(parse_store_url(sqlite_url).connection_config())
+    [stored] = mlmd.get_executions()
+    assert stored.last_known_state == pb.Execution.COMPLETE and "lr" not in stored.custom_properties
+
+
 def test_a_forked_child_reading_ex_id_while_the_store_is_down_does_not_wait(monkeypatch):
     """ex.id in a forked child reads the store (the child does not write the
     parent's execution): with the store down it waited the whole retry
