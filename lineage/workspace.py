@@ -529,7 +529,10 @@ class Run:
     def context_id(self) -> int:
         """Id of the run's MLMD context (child of the workspace's)."""
         if self._ref is None:
-            self._ref = self.workspace._lineage_store._connection.writer.resolve(self._spec)
+            writer = self.workspace._lineage_store._connection.writer
+            # Its workspace first: one deferred while the store was down is
+            # made with its description and labels (the run's spec names it only).
+            self._ref = writer.run(self.workspace._spec, self.name, self.description)
         return self._ref.id
 
     def __repr__(self) -> str:

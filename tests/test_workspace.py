@@ -1001,6 +1001,30 @@ class TestStoreDown:
             [a.uri for a in stored.get_artifacts_by_context(context.id)],
         ) == ("ws_down", "made while down", '{"n1": "v1"}', "a run", ["s3://down/data.csv"])
 
+    def test_a_run_asked_for_its_id_first_makes_its_workspace_with_its_description(self, down, sqlite_url):
+        """run.context_id asked first, once the store answers, made the deferred
+        workspace from the run's spec, which names it only: its description
+        and labels were lost for good (a later write found it made)."""
+        from tests import backends
+        from tests.test_spool import embedded
+
+        port, store = down
+        ws = Workspace(store=store, name="ws_down", description="made while down", labels={"n1": "v1"})
+        run = Run(workspace=ws, name="run-1", description="a run")
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:
+            run_id = run.context_id
+        finally:
+            server.stop()
+        stored = embedded(sqlite_url)
+        [context] = stored.get_contexts_by_type("kubeflow.org/alpha/workspace")
+        [parent] = stored.get_parent_contexts_by_context(run_id)
+        assert (
+            context.properties["description"].string_value,
+            context.properties["labels"].string_value,
+            parent.id,
+        ) == ("made while down", '{"n1": "v1"}', context.id)
+
     def test_what_cannot_be_deferred_raises_naming_the_store(self, down):
         """reuse_workspace_if_exists=False needs the store to check; list() reads it."""
         port, store = down
