@@ -540,6 +540,40 @@ class TestTypesOtherToolsDeclared:
             ex.log_output(Note(uri="s3://w/noted", name="noted", note="a str"))
         assert [a.uri for a in store.store.get_artifacts()] == ["s3://w/plain"]
 
+    def test_a_field_an_earlier_lineage_stored_as_a_struct_is_stored_so_again(self, any_url):
+        """Before 91df11f one unresolvable postponed annotation (a name imported
+        under TYPE_CHECKING) made every field of the class JSON: the store's
+        type declares ``ratio: float | None`` a STRUCT. The class, unchanged,
+        is now typed DOUBLE, and after the upgrade its records were left out
+        of every write; a struct holds any value, as the earlier version
+        wrote it (``{"value": 0.5}``)."""
+        from typing import Optional
+
+        import attrs
+        from ml_metadata.proto import metadata_store_pb2 as pb
+
+        @attrs.define
+        class Probe(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "test.writer/Probe"
+            ratio: Optional[float] = None
+            count: Optional[int] = None
+            label: Optional[str] = None
+
+        store = lineage.Store(url=any_url)
+        earlier = pb.ArtifactType()
+        earlier.CopyFrom(_codec.artifact_type(schema_of(Probe)))
+        for name in ("ratio", "count", "label"):
+            earlier.properties[name] = pb.STRUCT
+        store.store.put_artifact_type(earlier)
+        lineage.init(store=any_url, workspace="w", strict=True)
+        with lineage.execution("probe") as ex:
+            probe = ex.log_output(Probe(uri="s3://w/probe", name="p", ratio=0.5, count=3, label="a\\b"))
+        assert probe.id is not None
+        read = fresh_process_store(any_url).get_artifact(probe.id)
+        assert (read.ratio, read.count, read.label) == (0.5, 3, "a\\b")
+        [stored] = store.store.get_artifacts_by_id([probe.id])
+        assert stored.properties["ratio"].struct_value["value"] == 0.5
+
     def test_a_spooled_write_with_such_a_record_lands_without_it(self, tmp_path, sqlite_url, monkeypatch):
         """From the spool too, only that record is left out, named: kept whole
         in the spool the write never landed (its execution, params and other

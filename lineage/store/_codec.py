@@ -355,6 +355,19 @@ def to_struct_value(value: Any, mangle: bool) -> pb.Value:
     return pb.Value(struct_value=struct)
 
 
+def as_struct_value(value: pb.Value) -> pb.Value:
+    """*value* (a typed property as set) as the struct :func:`to_struct_value`
+    makes of it: ``{"value": ...}``. For a property the store's type declares
+    as STRUCT where the record class now has another kind (see
+    Backend.held_as_structs). A string stays as it was escaped."""
+    which = value.WhichOneof("value")
+    if which not in ("string_value", "int_value", "double_value", "bool_value"):
+        return value
+    struct = struct_pb2.Struct()
+    struct.update({"value": getattr(value, which)})
+    return pb.Value(struct_value=struct)
+
+
 def from_value(value: pb.Value, text: Any = decode) -> Any:
     """The Python value of an MLMD value (strings decoded).
 

@@ -1117,6 +1117,9 @@ class Writer:
                     why = self.backend.clash(pair.artifact_type, pair.artifact.properties)
                     if why is not None:
                         raise InvalidTypeError(why)
+                    for name in self.backend.held_as_structs(pair.artifact_type, pair.artifact.properties):
+                        properties = pair.artifact.properties
+                        properties[name].CopyFrom(codec.as_struct_value(properties[name]))
                 except InvalidTypeError as exc:
                     # The store's type of that name declares a property of
                     # another kind: this one record is left out, named, and
