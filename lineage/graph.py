@@ -29,8 +29,17 @@ __all__ = ["LineageGraph"]
 _SKIP_PARAMS_PREFIX = ("lineage.", "__kf_")
 
 
+class _IndexSlot:
+    """Where a LineageGraph keeps its index: a slot outside its attrs fields,
+    so that pickles, ``attrs.asdict``, equality and repr leave the cache out
+    (as a field, a pickled graph carried a second copy of its edges)."""
+
+    __slots__ = ("_index",)
+    _index: Any
+
+
 @attrs.define
-class LineageGraph:
+class LineageGraph(_IndexSlot):
     """Artifacts, executions and the events between them.
 
     Attributes:
@@ -50,8 +59,6 @@ class LineageGraph:
     edges: List[Tuple[int, int, str]]
     artifact_types: Dict[int, str] = attrs.Factory(dict)
     truncated: bool = False
-    # (the edges it was built from, _by_node's index)
-    _index: Any = attrs.field(default=None, init=False, repr=False, eq=False)
 
     def type_name(self, artifact_id: int) -> str:
         """The artifact's MLMD type name."""
@@ -110,8 +117,10 @@ class LineageGraph:
         graph of 8,000 executions took seconds to print); kept while the
         edges are the same (producers() and inputs() built it per call: a
         walk up a chain of 3,000 steps took over a minute)."""
-        if self._index is not None and self._index[0] == self.edges:
-            return self._index[1]  # type: ignore[no-any-return]
+        # (the edges it was built from, the index); unset in a new or unpickled graph
+        cached = getattr(self, "_index", None)
+        if cached is not None and cached[0] == self.edges:
+            return cached[1]  # type: ignore[no-any-return]
         producers: Dict[int, Set[int]] = {}
         inputs: Dict[int, Set[int]] = {}
         outputs: Dict[int, Set[int]] = {}

@@ -648,3 +648,31 @@ class TestGraphOfOddStores:
         with lineage.execution("e") as ex:
             model = ex.log_output(Model(uri="s3://b/m", name="R&amp;D"))
         assert 'label="Model R&amp;amp;D' in store.lineage(model).to_dot()
+
+
+class TestIndex:
+    """producers(), inputs() and the exports look nodes up in an index of the edges."""
+
+    def test_the_index_is_a_cache_not_part_of_the_graph(self, store):
+        """The index was an attrs field: attrs.asdict(graph) showed it, a
+        pickled graph carried it (a second copy of the edges), and a graph
+        pickled before and after a walk differed. It is now kept out of
+        both and built again, on demand, after unpickling."""
+        import pickle
+
+        import attrs
+
+        x = DataSet(uri="s3://index/0", name="c0")
+        for i in range(1, 30):
+            x = step(x, i)
+        graph = store.lineage(x)
+        before = pickle.dumps(graph)
+        walked = graph.producers(x.id)
+        assert pickle.dumps(graph) == before
+        assert "_index" not in attrs.asdict(graph)
+        assert [f.name for f in attrs.fields(type(graph))] == [
+            "root", "artifacts", "executions", "edges", "artifact_types", "truncated"
+        ]
+        again = pickle.loads(before)
+        assert again == graph
+        assert (again.producers(x.id), again.to_text()) == (walked, graph.to_text())
