@@ -29,6 +29,40 @@ __all__ = ["LineageGraph"]
 _SKIP_PARAMS_PREFIX = ("lineage.", "__kf_")
 
 
+class _Edges(list):  # type: ignore[type-arg]
+    """A graph's edges: a list that counts its changes, so that the graph
+    knows in one step whether its index is current (comparing the whole
+    list made each step of a walk up 8,000 executions cost 32,000 edges).
+    Pickled as a plain list."""
+
+    __slots__ = ("changes",)
+
+    def __init__(self, edges: Any = ()) -> None:
+        super().__init__(edges)
+        self.changes = 0
+
+    def __reduce__(self) -> Any:
+        return list, (list(self),)
+
+
+def _counted(name: str) -> Any:
+    change = getattr(list, name)
+
+    def changed(self: _Edges, *args: Any, **kwargs: Any) -> Any:
+        self.changes += 1
+        return change(self, *args, **kwargs)
+
+    changed.__name__ = name
+    return changed
+
+
+# Every list method that changes its items (sort and reverse too: a caller
+# may rely on neither, but a count costs nothing).
+_CHANGES = ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop", "remove", "clear")
+for _name in _CHANGES + ("sort", "reverse"):
+    setattr(_Edges, _name, _counted(_name))
+
+
 class _IndexSlot:
     """Where a LineageGraph keeps its index: a slot outside its attrs fields,
     so that pickles, ``attrs.asdict``, equality and repr leave the cache out
@@ -56,7 +90,7 @@ class LineageGraph(_IndexSlot):
     root: int
     artifacts: Dict[int, Artifact]
     executions: Dict[int, Dict[str, Any]]
-    edges: List[Tuple[int, int, str]]
+    edges: List[Tuple[int, int, str]] = attrs.field(converter=_Edges)
     artifact_types: Dict[int, str] = attrs.Factory(dict)
     truncated: bool = False
 
@@ -117,10 +151,14 @@ class LineageGraph(_IndexSlot):
         graph of 8,000 executions took seconds to print); kept while the
         edges are the same (producers() and inputs() built it per call: a
         walk up a chain of 3,000 steps took over a minute)."""
-        # (the edges it was built from, the index); unset in a new or unpickled graph
+        # (the edges it was built from, their count of changes then, the
+        # index); unset in a new or unpickled graph. The edges themselves,
+        # not their id: an id is reused once its list is gone.
+        if not isinstance(self.edges, _Edges):  # set by a pickle, which skips the converter
+            self.edges = _Edges(self.edges)
         cached = getattr(self, "_index", None)
-        if cached is not None and cached[0] == self.edges:
-            return cached[1]  # type: ignore[no-any-return]
+        if cached is not None and cached[0] is self.edges and cached[1] == self.edges.changes:
+            return cached[2]  # type: ignore[no-any-return]
         producers: Dict[int, Set[int]] = {}
         inputs: Dict[int, Set[int]] = {}
         outputs: Dict[int, Set[int]] = {}
@@ -131,7 +169,7 @@ class LineageGraph(_IndexSlot):
             elif kind.endswith("INPUT"):
                 inputs.setdefault(execution_id, set()).add(artifact_id)
         index = tuple({k: sorted(v) for k, v in d.items()} for d in (producers, inputs, outputs))
-        self._index = (list(self.edges), index)
+        self._index = (self.edges, self.edges.changes, index)
         return index  # type: ignore[return-value]
 
     def to_text(self) -> str:
