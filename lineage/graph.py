@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import attrs
 
-from lineage.errors import InvalidTypeError, describe
+from lineage.errors import InvalidTypeError, InvalidValueError, describe
 from lineage.records import Artifact
 
 __all__ = ["LineageGraph"]
@@ -95,7 +95,15 @@ class LineageGraph(_IndexSlot):
     truncated: bool = False
 
     def type_name(self, artifact_id: int) -> str:
-        """The artifact's MLMD type name."""
+        """The artifact's MLMD type name.
+
+        Raises:
+            InvalidTypeError: *artifact_id* is not an int (a record: its ``.id``).
+            InvalidValueError: the graph holds no artifact with that id.
+        """
+        _check_id("type_name", "artifact_id", artifact_id)
+        if artifact_id not in self.artifacts and artifact_id not in self.artifact_types:
+            raise InvalidValueError(f"type_name(artifact_id): the graph holds no artifact #{artifact_id}")
         stored = self.artifact_types.get(artifact_id)
         if stored:
             return stored
@@ -103,11 +111,21 @@ class LineageGraph(_IndexSlot):
         return type(artifact).ARTIFACT_TYPE_NAME if artifact is not None else Artifact.ARTIFACT_TYPE_NAME
 
     def producers(self, artifact_id: int) -> List[int]:
-        """Executions that output the artifact."""
+        """Executions that output the artifact (none for an id the graph does not hold).
+
+        Raises:
+            InvalidTypeError: *artifact_id* is not an int (a record: its ``.id``).
+        """
+        _check_id("producers", "artifact_id", artifact_id)
         return list(self._by_node()[0].get(artifact_id, []))
 
     def inputs(self, execution_id: int) -> List[int]:
-        """Artifacts the execution took as input."""
+        """Artifacts the execution took as input (none for an id the graph does not hold).
+
+        Raises:
+            InvalidTypeError: *execution_id* is not an int.
+        """
+        _check_id("inputs", "execution_id", execution_id)
         return list(self._by_node()[1].get(execution_id, []))
 
     def to_dict(self) -> Dict[str, Any]:
@@ -431,6 +449,14 @@ def build(root: int, upstream: Dict[str, Any]) -> LineageGraph:
         artifact_types=dict(upstream.get("artifact_types", {})),
         truncated=bool(upstream.get("truncated", False)),
     )
+
+
+def _check_id(method: str, argument: str, value: Any) -> None:
+    """Raise unless *value* can be a node's id: anything else (a record, "3")
+    was looked up, found nowhere, and answered like a source."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        hint = f" (its .id is {value.id})" if isinstance(value, Artifact) and value.id is not None else ""
+        raise InvalidTypeError(f"{method}({argument}) must be an id (an int), got {describe(value)}{hint}")
 
 
 def _artifact_id(artifact: Any) -> Optional[int]:

@@ -717,3 +717,23 @@ class TestIndex:
         assert 99 in graph.producers(artifact_id)
         graph.edges = []
         assert graph.producers(x.id) == [] and graph.to_text().count("\n") == 0
+
+    def test_a_lookup_by_something_other_than_an_id_is_an_error(self, store):
+        """producers(model), inputs("3") or type_name(None) answered [] or
+        "lineage/artifact", as for a source: a user who passed the record
+        store.lineage() takes read "nothing produced it". They now raise,
+        naming the method's argument and the value; an id the graph does
+        not hold still has no producers, and type_name() of it says so."""
+        model = step(DataSet(uri="s3://ask/0", name="d"), 1)
+        graph = store.lineage(model)
+        [execution_id] = graph.producers(model.id)
+        assert graph.type_name(model.id) == "kubeflow.org/alpha/data_set"
+        for method, argument in (("producers", "artifact_id"), ("inputs", "execution_id"), ("type_name", "artifact_id")):
+            for bad in (model, str(model.id), None, True, float(model.id)):
+                with pytest.raises(lineage.InvalidTypeError, match=rf"^{method}\({argument}\) must be an id \(an int\), got "):
+                    getattr(graph, method)(bad)
+        with pytest.raises(lineage.InvalidTypeError, match=rf"\(its \.id is {model.id}\)"):
+            graph.producers(model)
+        assert (graph.producers(424242), graph.inputs(424242)) == ([], [])
+        with pytest.raises(lineage.InvalidValueError, match=r"type_name\(artifact_id\): the graph holds no artifact #424242"):
+            graph.type_name(424242)
