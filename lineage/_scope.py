@@ -371,6 +371,8 @@ class ExecutionScope:
     _dropped = False
     # A with block's source file (see _block_file): set when one is entered, not per call.
     _block_file: Optional[str] = None
+    # Ended by the exit handler while its thread still ran (see _end_open): set on the rare scope it is true of.
+    _ended_at_exit = False
 
     def __init__(self, options: _Options, *, function: Optional[Callable[..., Any]] = None) -> None:
         self._options = options
@@ -529,6 +531,8 @@ class ExecutionScope:
                 # it is ended CANCELED here (queued behind it), not RUNNING for good.
                 self._finish(exc)
                 raise
+            if self._exe is not None:
+                _open[self] = None  # ended at exit if still open then (see _end_open)
         self._token = _current.set(self)
         return self
 
@@ -612,6 +616,11 @@ class ExecutionScope:
     def _check_open(self, where: str) -> None:
         """Refuse what comes after the end: it would never be written."""
         if self._done:
+            if self._ended_at_exit:
+                # Ended by the exit handler while its thread (a daemon) runs on
+                # until the interpreter stops it: what it logs now is dropped,
+                # not raised into its code (the process is ending, not the call).
+                return
             raise LineageError(
                 f"{where}: execution {self.name!r} has ended; log inside the with block (or the tracked call)"
             )
@@ -824,16 +833,21 @@ class ExecutionScope:
         *coroutine*: the call is a coroutine's (see _final_state)."""
         if self._foreign():
             self._done = True  # entered in the parent process: the parent ends it
+            _open.pop(self, None)
             return
         with self._lock:
             if self._done:
                 return
             self._done = True
-            if self._scheduled is not None:
-                _scheduler.remove(self._scheduled)
-            if self._exe is None:
-                return
-            self._write_end(*_final_state(exc, coroutine))
+            try:
+                if self._scheduled is not None:
+                    _scheduler.remove(self._scheduled)
+                if self._exe is not None:
+                    self._write_end(*_final_state(exc, coroutine))
+            finally:
+                # Once its end is written: the exit handler waits for that
+                # (its thread, a daemon, is stopped mid-write after it).
+                _open.pop(self, None)
 
     def _write_end(self, state: str, props: Dict[str, Any]) -> None:
         """Write 2: *state*, *props*, the outputs and what is pending (the
@@ -1425,6 +1439,7 @@ def _never_begun(scope: ExecutionScope, inner: Any) -> None:
     if not scope._done:
         scope._dropped = True  # before _done: see _write_start, which may be writing its start now
         scope._done = True
+        _open.pop(scope, None)
         if scope._scheduled is not None:
             _scheduler.remove(scope._scheduled)
         if scope._start_written:
@@ -1582,6 +1597,13 @@ _awaiting: Dict[_TakeResult, Any] = {}
 _ending: Set[_TakeResult] = set()
 _ending_lock = threading.Lock()
 renew_after_fork(globals(), "_ending_lock")
+# The executions entered and not ended yet (with blocks and tracked calls;
+# a dict for the order they were entered in: set and popped atomically, with
+# no lock, by any thread). One still open when the process exits (a call or
+# a with block in a daemon thread, stopped with the interpreter) is ended
+# then, CANCELED (see _end_open): with its start written it stayed RUNNING
+# for good, and one shorter than its start delay was lost whole.
+_open: Dict[ExecutionScope, None] = {}
 
 
 @atexit.register
@@ -1632,6 +1654,46 @@ def _end_suspended_generators() -> None:
     for taken in ending:
         if taken.scope._pid == pid:
             taken.ended.wait(max(0.0, drain_until - time.monotonic()))  # the budget is at most _env.MAX_SECONDS
+    _end_open(pid, drain_until, {taken.scope for taken in ending if not taken.ended.is_set()})
+
+
+def _end_open(pid: int, drain_until: float, busy: Set[ExecutionScope]) -> None:
+    """End CANCELED the executions of this process still open at its exit:
+    those of other threads (daemons: the interpreter stops them at
+    finalization), innermost first, with what they logged.
+
+    Such a thread still runs here, and may be ending its execution itself
+    (or writing its start): its lock is waited for within the exit's budget
+    (*drain_until*), then it is seen ended and left alone. One whose lock
+    stays held past that (a write that hangs) is left, and said in a log
+    line: exit is not held up for it. Never raises. Left out: those of a
+    forked child's parent (the parent ends them), a call whose body never
+    began (see _never_begun), and *busy*, being ended by a future's done
+    callback still (see _future_done)."""
+    budget = _env.number("LINEAGE_EXIT_DRAIN_SECONDS", 3.0)
+    for scope in reversed(list(_open)):
+        if scope._pid != pid or scope._postponed is not None or scope in busy:
+            continue  # (one its thread is ending now is _done, and still here: waited for below)
+        if not scope._lock.acquire(timeout=max(0.0, drain_until - time.monotonic())):
+            log.warning(
+                "lineage: execution %r was still running when the process exited, and its thread held it past the "
+                "exit's budget (LINEAGE_EXIT_DRAIN_SECONDS=%g): not ended, left RUNNING in the store (or not written, "
+                "if its start delay had not passed)", scope.name, budget,
+            )
+            continue
+        try:
+            if scope._done:  # its thread ended it while this waited
+                continue
+            scope._done = scope._ended_at_exit = True
+            _open.pop(scope, None)
+            if scope._scheduled is not None:
+                _scheduler.remove(scope._scheduled)
+            if scope._exe is not None:
+                scope._write_end("CANCELED", {"lineage.error_message": "the execution was still running when the process exited"})
+        except Exception:  # strict mode (a write that failed raises there): the other executions are still ended
+            log.exception("lineage: ending execution %r at the process's exit failed", scope.name)
+        finally:
+            scope._lock.release()
 
 
 def _kept_generator(

@@ -64,14 +64,14 @@ def submitting_to(pool, run_coroutines=False):
 TIMED_SOURCE = "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
 
 
-def run_script(tmp_path, script: str) -> subprocess.CompletedProcess:
+def run_script(tmp_path, script: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run *script* in a fresh Python process, with no LINEAGE_ variable of
     this one's and its own LINEAGE_HOME; its output captured."""
     path = tmp_path / "script.py"
     path.write_text(script)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
     env["LINEAGE_HOME"] = str(tmp_path / "home")
-    return subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def consume_in_a_forked_child(made) -> None:
@@ -3450,3 +3450,112 @@ class TestContextManagerFunctions:
         assert [mr.state(e) for e in mr.executions(tracked_sqlite, "timed")] == ["COMPLETE", "COMPLETE"]
         assert [mr.state(e) for e in mr.executions(tracked_sqlite, "atimed")] == ["COMPLETE"]
         assert mr.custom(mr.one_execution(tracked_sqlite, "atimed"))["label"] == "y"
+
+
+class TestOpenInAnotherThreadAtExit:
+    #: A tracked call and a with block, each in a daemon thread still running when the main thread ends.
+    SCRIPT = (
+        "import os, sys, threading, time, lineage\nfrom lineage import DataSet, Model\n"
+        "lineage.init(store=sys.argv[1], start_delay=float(sys.argv[2]))\n"
+        "@lineage.track\ndef train(d: DataSet, epochs: int = 3) -> Model:\n"
+        "    time.sleep(60)\n"
+        "def block():\n"
+        "    with lineage.execution('block') as ex:\n"
+        "        ex.log_input(DataSet(uri='s3://exit/b', name='b'))\n        ex.log_param('lr', 0.5)\n"
+        "        time.sleep(60)\n"
+        "threading.Thread(target=train, args=(DataSet(uri='s3://exit/d', name='d'),), daemon=True).start()\n"
+        "threading.Thread(target=block, daemon=True).start()\n"
+        "time.sleep(float(sys.argv[3]))\n"
+    )
+    CANCELED_AT_EXIT = "was still running when the process exited"
+
+    @pytest.mark.parametrize("delay", [0.0, 30.0], ids=["start-written", "nothing-written"])
+    def test_a_call_and_a_block_still_running_in_a_daemon_thread_are_ended_at_exit(self, tmp_path, delay):
+        """A tracked call or with block still running in a daemon thread when
+        the process exited: with its start written it stayed RUNNING for good;
+        shorter than its start delay, it was lost whole, inputs and params."""
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        (tmp_path / "job.py").write_text(self.SCRIPT)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+        began = time.monotonic()
+        done = subprocess.run([sys.executable, str(tmp_path / "job.py"), url, str(delay), "0.3"], env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert time.monotonic() - began < 15  # the threads' sleep is not waited for
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "train")
+        assert mr.state(e) == "CANCELED" and self.CANCELED_AT_EXIT in mr.custom(e)["lineage.error_message"]
+        assert mr.custom(e)["epochs"] == 3 and mr.paths(store, e.id) == [("INPUT", ("d",), "s3://exit/d")]
+        e = mr.one_execution(store, "block")
+        assert mr.state(e) == "CANCELED" and self.CANCELED_AT_EXIT in mr.custom(e)["lineage.error_message"]
+        assert mr.custom(e)["lr"] == 0.5 and mr.paths(store, e.id) == [("INPUT", (), "s3://exit/b")]
+
+    def test_one_whose_lock_a_daemon_thread_holds_at_exit_is_told_and_does_not_hold_up_the_exit(self, tmp_path):
+        """The exit handler waits for an open execution's lock within the exit's
+        budget (LINEAGE_EXIT_DRAIN_SECONDS) only: one held for good is left,
+        said in a log line, and the others are ended."""
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import os, threading, time, lineage\nfrom lineage import DataSet\n"
+            "os.environ['LINEAGE_EXIT_DRAIN_SECONDS'] = '0.5'\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "held = threading.Event()\n"
+            "def stuck():\n    with lineage.execution('stuck') as ex:\n"
+            "        ex._lock.acquire()  # held for good, as by a write that hangs\n        held.set()\n"
+            "        time.sleep(60)\n"
+            "def block():\n    with lineage.execution('block'):\n        time.sleep(60)\n"
+            "threading.Thread(target=stuck, daemon=True).start()\nheld.wait()\n"
+            "threading.Thread(target=block, daemon=True).start()\ntime.sleep(0.2)\n"
+        )
+        began = time.monotonic()
+        done = run_script(tmp_path, script, timeout=30)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert time.monotonic() - began < 10
+        assert "'stuck'" in done.stderr and "left RUNNING" in done.stderr, done.stderr
+        store = lineage.Store(url=url)
+        assert mr.state(mr.one_execution(store, "stuck")) == "RUNNING"
+        e = mr.one_execution(store, "block")
+        assert mr.state(e) == "CANCELED" and self.CANCELED_AT_EXIT in mr.custom(e)["lineage.error_message"]
+
+    def test_one_ending_by_itself_at_exit_is_waited_for_and_written_once(self, tmp_path):
+        """The daemon thread's call returns as the process exits, and its end
+        is being written (its output, a local file, hashed): the exit handler
+        waits for it (not ending it CANCELED on top of it, nor leaving the
+        thread to be stopped mid-write with the execution RUNNING for good)."""
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        big = tmp_path / "big.bin"
+        with open(big, "wb") as f:
+            f.write(os.urandom(1 << 20) * 96)  # about 0.2 s to hash
+        script = (
+            "import threading, time, lineage\nfrom lineage import DataSet, Model\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "returning = threading.Event()\n"
+            "@lineage.track\ndef train(d: DataSet) -> Model:\n"
+            "    returning.set()\n    return Model(uri=" + repr(big.as_uri()) + ", name='big')\n"
+            "threading.Thread(target=train, args=(DataSet(uri='s3://exit/d', name='d'),), daemon=True).start()\n"
+            "returning.wait()\n"
+        )
+        done = run_script(tmp_path, script, timeout=30)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "train")
+        assert mr.state(e) == "COMPLETE" and "lineage.error_message" not in mr.custom(e)
+        assert mr.paths(store, e.id)[-1] == ("OUTPUT", ("return",), big.as_uri())
+
+    def test_logging_to_one_ended_at_exit_does_not_raise_in_its_thread(self, tmp_path):
+        """Ended at exit while its thread runs on (until the interpreter stops
+        it): what that thread logs then is dropped, not raised into its code."""
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import atexit, threading, time, lineage\nfrom lineage import DataSet\n"
+            "atexit.register(time.sleep, 0.5)  # run after lineage's: the daemon thread goes on\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "def block():\n    with lineage.execution('block') as ex:\n"
+            "        while True:\n            time.sleep(0.05)\n"
+            "            ex.log_param('step', 1)\n            ex.log_input(DataSet(uri='s3://exit/b', name='b'))\n"
+            "threading.Thread(target=block, daemon=True).start()\ntime.sleep(0.2)\n"
+        )
+        done = run_script(tmp_path, script, timeout=30)
+        assert done.returncode == 0 and "LineageError" not in done.stderr, done.stderr
+        e = mr.one_execution(lineage.Store(url=url), "block")
+        assert mr.state(e) == "CANCELED" and self.CANCELED_AT_EXIT in mr.custom(e)["lineage.error_message"]
