@@ -729,6 +729,16 @@ class ExecutionScope:
                 _scheduler.keep_a_worker()
 
     def _body_begins(self) -> None:
+        if self._pid != os.getpid():
+            # Made in the process this one was forked from (see below): a
+            # thread of that one may have held its lock, or its write's, at
+            # fork(), held here for good (the thread is not forked). Made
+            # anew before they are taken: no other thread here takes them
+            # (one entered there is written there only: see _foreign).
+            self._lock = threading.RLock()
+            handle = getattr(self._exe, "_handle", None)
+            if handle is not None:
+                handle.lock = threading.RLock()
         with self._lock:
             if self._pid != os.getpid() and not self._done:
                 # Made in the process this one was forked from, and run here:
@@ -891,6 +901,10 @@ class ExecutionScope:
         # A value returned is written at once (the end follows); what a
         # generator yields waits while its code goes on: held as it is now.
         yielded = root[0] == "yield"
+        if self._foreign():
+            # Entered in the process this one was forked from, which writes it:
+            # its lock may be held here for good (see _foreign).
+            return
         with self._lock:
             self._outputs.extend(
                 (record, path, None, _held(record) if yielded else None, "return value") for record, path in found

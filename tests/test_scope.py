@@ -3559,3 +3559,72 @@ class TestOpenInAnotherThreadAtExit:
         assert done.returncode == 0 and "LineageError" not in done.stderr, done.stderr
         e = mr.one_execution(lineage.Store(url=url), "block")
         assert mr.state(e) == "CANCELED" and self.CANCELED_AT_EXIT in mr.custom(e)["lineage.error_message"]
+
+
+class TestForkedWhileAnotherThreadHeldTheLock:
+    #: Waits for the forked child (os.fork() gave *child*) 5 s at most, then kills it and prints "child hung".
+    WAIT_FOR_THE_CHILD = (
+        "deadline = time.monotonic() + 5\n"
+        "while os.waitpid(child, os.WNOHANG) == (0, 0):\n"
+        "    if time.monotonic() > deadline:\n"
+        "        os.kill(child, signal.SIGKILL)\n        os.waitpid(child, 0)\n        print('child hung')\n        break\n"
+        "    time.sleep(0.05)\n"
+    )
+
+    def test_a_call_returning_in_a_child_forked_while_another_thread_held_its_lock_does_not_hang(self, tmp_path):
+        """A tracked function that forks while another thread of the process
+        holds its execution's lock (logging to it, writing it): the child's
+        return took that lock, held there for good (the thread is not
+        forked), and hung. The parent writes the execution, as before."""
+        url = f"sqlite:///{tmp_path / 'fork.db'}"
+        script = (
+            "import os, signal, threading, time, lineage\nfrom lineage import current_execution, Model\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "forked = threading.Event()\n"
+            "@lineage.track\ndef work(n: int) -> Model:\n"
+            "    global child\n    ex, held = current_execution(), threading.Event()\n"
+            "    def hold():\n        with ex._lock:\n            held.set()\n            forked.wait()\n"
+            "    threading.Thread(target=hold, daemon=True).start()\n    held.wait()\n"
+            "    child = os.fork()\n    if child:\n        forked.set()\n"
+            "    return Model(uri='file:///m', name='m')\n"
+            "work(1)\n"
+            "if child == 0:\n    os._exit(0)\n"
+            + self.WAIT_FOR_THE_CHILD
+        )
+        done = run_script(tmp_path, script, timeout=30)
+        assert done.returncode == 0 and "child hung" not in done.stdout, done.stdout + done.stderr
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "work")
+        assert mr.state(e) == "COMPLETE" and mr.paths(store, e.id) == [("OUTPUT", ("return",), "file:///m")]
+
+    def test_a_generator_begun_in_a_child_forked_while_another_thread_held_its_lock_does_not_hang(self, tmp_path):
+        """A generator a wraps decorator made (its execution entered at the
+        call), first iterated in a child forked while another thread held
+        that execution's lock: the child, which runs the call and so records
+        it, took the lock held there for good, and hung."""
+        url = f"sqlite:///{tmp_path / 'fork.db'}"
+        script = (
+            "import functools, gc, os, signal, threading, time, lineage\nfrom lineage import Model\n"
+            "from lineage._scope import ExecutionScope\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            + TIMED_SOURCE +
+            "@lineage.track\n@timed\ndef parts(n: int):\n"
+            "    for i in range(n):\n        yield Model(uri=f'file:///{os.getpid()}/{i}', name='m')\n"
+            "made = parts(2)\n"
+            "[scope] = [o for o in gc.get_objects() if isinstance(o, ExecutionScope)]\n"
+            "held, forked = threading.Event(), threading.Event()\n"
+            "def hold():\n    with scope._lock:\n        held.set()\n        forked.wait()\n"
+            "threading.Thread(target=hold, daemon=True).start()\nheld.wait()\n"
+            "child = os.fork()\n"
+            "if child == 0:\n    list(made)\n    os._exit(0)\n"
+            "forked.set()\n"
+            + self.WAIT_FOR_THE_CHILD +
+            "print('child', child)\n"
+        )
+        done = run_script(tmp_path, script, timeout=30)
+        assert done.returncode == 0 and "child hung" not in done.stdout, done.stdout + done.stderr
+        child = done.stdout.split()[-1]
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "parts")
+        assert mr.state(e) == "COMPLETE"
+        assert [uri for _, _, uri in mr.paths(store, e.id)] == [f"file:///{child}/0", f"file:///{child}/1"]
