@@ -923,6 +923,10 @@ class ExecutionScope:
     def _add_outputs(self, found: List[Tuple[Artifact, Tuple[Any, ...]]]) -> None:
         """Copies a future's result was taken as (see _copied_outputs), now
         outputs (written at once: the end follows)."""
+        if self._foreign():
+            # Completed in a child of the process that entered it, which writes
+            # it: its lock may be held here for good (see _foreign).
+            return
         with self._lock:
             self._outputs.extend((record, path, None, None, "return value") for record, path in found)
 

@@ -3628,3 +3628,34 @@ class TestForkedWhileAnotherThreadHeldTheLock:
         e = mr.one_execution(store, "parts")
         assert mr.state(e) == "COMPLETE"
         assert [uri for _, _, uri in mr.paths(store, e.id)] == [f"file:///{child}/0", f"file:///{child}/1"]
+
+    def test_a_future_completed_in_a_child_forked_while_another_thread_held_its_lock_does_not_hang(self, tmp_path):
+        """A future a wraps decorator's call returned (its execution waits
+        for it), completed in a child forked while another thread held that
+        execution's lock: its done callback, run there, took the lock to add
+        the outputs, held there for good, and hung. The parent writes the
+        execution, with the result it completes the future with."""
+        url = f"sqlite:///{tmp_path / 'fork.db'}"
+        script = (
+            "import concurrent.futures, functools, gc, os, signal, threading, time, lineage\nfrom lineage import Model\n"
+            "from lineage._scope import ExecutionScope\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "def later(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return concurrent.futures.Future()\n"
+            "    return w\n"
+            "@lineage.track\n@later\ndef train(n: int) -> Model: ...\n"
+            "future = train(1)\n"
+            "[scope] = [o for o in gc.get_objects() if isinstance(o, ExecutionScope)]\n"
+            "held, forked = threading.Event(), threading.Event()\n"
+            "def hold():\n    with scope._lock:\n        held.set()\n        forked.wait()\n"
+            "threading.Thread(target=hold, daemon=True).start()\nheld.wait()\n"
+            "child = os.fork()\n"
+            "if child == 0:\n    future.set_result(Model(uri='file:///child', name='m'))\n    os._exit(0)\n"
+            "forked.set()\n"
+            + self.WAIT_FOR_THE_CHILD +
+            "future.set_result(Model(uri='file:///parent', name='m'))\n"
+        )
+        done = run_script(tmp_path, script, timeout=30)
+        assert done.returncode == 0 and "child hung" not in done.stdout, done.stdout + done.stderr
+        store = lineage.Store(url=url)
+        e = mr.one_execution(store, "train")
+        assert mr.state(e) == "COMPLETE" and mr.paths(store, e.id) == [("OUTPUT", ("return",), "file:///parent")]
