@@ -829,6 +829,10 @@ class ExecutionScope:
         ended CANCELED, not left RUNNING for good. Written once, by the
         process that entered it, unless the store holds it ended already (a
         forked child ran the body and ended it)."""
+        if self._pid != os.getpid():
+            # Dropped in a forked child (at its exit, say): the process that
+            # entered it ends it, and its lock may be held here for good (see _foreign).
+            return
         with self._lock:
             if not (self._dropped and self._start_written) or self._pid != os.getpid() or self._exe is None:
                 return

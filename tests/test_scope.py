@@ -3659,3 +3659,35 @@ class TestForkedWhileAnotherThreadHeldTheLock:
         store = lineage.Store(url=url)
         e = mr.one_execution(store, "train")
         assert mr.state(e) == "COMPLETE" and mr.paths(store, e.id) == [("OUTPUT", ("return",), "file:///parent")]
+
+    def test_a_dropped_coroutine_at_the_exit_of_a_child_forked_while_another_thread_held_its_lock_does_not_hang(
+        self, tmp_path
+    ):
+        """A coroutine a wraps decorator made, its start written (the
+        decorator flushed) and never awaited, still held when a child forked
+        while another thread held its execution's lock exits: the child's
+        exit handlers end a dropped call's execution (see _never_begun), and
+        took that lock, held there for good: the child never exited. The
+        parent ends it, CANCELED, its body never ran."""
+        url = f"sqlite:///{tmp_path / 'fork.db'}"
+        script = (
+            "import functools, gc, os, signal, sys, threading, time, lineage\n"
+            "from lineage._scope import ExecutionScope\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "def flushed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n"
+            "        lineage.current_execution().flush()\n        return f(*a, **k)\n    return w\n"
+            "@lineage.track\n@flushed\nasync def job(n: int): ...\n"
+            "made = job(1)\n"
+            "[scope] = [o for o in gc.get_objects() if isinstance(o, ExecutionScope)]\n"
+            "held, forked = threading.Event(), threading.Event()\n"
+            "def hold():\n    with scope._lock:\n        held.set()\n        forked.wait()\n"
+            "threading.Thread(target=hold, daemon=True).start()\nheld.wait()\n"
+            "child = os.fork()\n"
+            "if child == 0:\n    sys.exit(0)\n"
+            "forked.set()\n"
+            + self.WAIT_FOR_THE_CHILD
+        )
+        done = run_script(tmp_path, script, timeout=30)
+        assert done.returncode == 0 and "child hung" not in done.stdout, done.stdout + done.stderr
+        e = mr.one_execution(lineage.Store(url=url), "job")
+        assert mr.state(e) == "CANCELED" and "never ran" in mr.custom(e)["lineage.error_message"]
