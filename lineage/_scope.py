@@ -1656,10 +1656,20 @@ def _end_suspended_generators() -> None:
                 # after its execution ended: what they logged was lost.
                 print(f"Exception ignored in: {generator!r}", file=sys.stderr)
                 traceback.print_exc()
+    # One budget for all the waits below (each for a thread still running).
+    drain_until = time.monotonic() + _env.number("LINEAGE_EXIT_DRAIN_SECONDS", 3.0)
+    left: Set[ExecutionScope] = set()
     for scope in list(_suspended):
         if not scope._done and scope._pid == pid:
-            scope._finish(GeneratorExit())
-    drain_until = time.monotonic() + _env.number("LINEAGE_EXIT_DRAIN_SECONDS", 3.0)
+            # A daemon thread iterating it may hold its lock (a write that
+            # hangs): waited for within the budget only, as in _end_open.
+            if not _locked_by_exit(scope, drain_until):
+                left.add(scope)
+                continue
+            try:
+                scope._finish(GeneratorExit())
+            finally:
+                scope._lock.release()
     for taken, future in list(_awaiting.items()):
         if taken.scope._pid != pid:
             continue  # the parent's (a forked child): the parent ends it
@@ -1676,7 +1686,7 @@ def _end_suspended_generators() -> None:
     for taken in ending:
         if taken.scope._pid == pid:
             taken.ended.wait(max(0.0, drain_until - time.monotonic()))  # the budget is at most _env.MAX_SECONDS
-    _end_open(pid, drain_until, {taken.scope for taken in ending if not taken.ended.is_set()})
+    _end_open(pid, drain_until, left | {taken.scope for taken in ending if not taken.ended.is_set()})
 
 
 def _end_open(pid: int, drain_until: float, busy: Set[ExecutionScope]) -> None:
@@ -1692,16 +1702,10 @@ def _end_open(pid: int, drain_until: float, busy: Set[ExecutionScope]) -> None:
     forked child's parent (the parent ends them), a call whose body never
     began (see _never_begun), and *busy*, being ended by a future's done
     callback still (see _future_done)."""
-    budget = _env.number("LINEAGE_EXIT_DRAIN_SECONDS", 3.0)
     for scope in reversed(list(_open)):
         if scope._pid != pid or scope._postponed is not None or scope in busy:
             continue  # (one its thread is ending now is _done, and still here: waited for below)
-        if not scope._lock.acquire(timeout=max(0.0, drain_until - time.monotonic())):
-            log.warning(
-                "lineage: execution %r was still running when the process exited, and its thread held it past the "
-                "exit's budget (LINEAGE_EXIT_DRAIN_SECONDS=%g): not ended, left RUNNING in the store (or not written, "
-                "if its start delay had not passed)", scope.name, budget,
-            )
+        if not _locked_by_exit(scope, drain_until):
             continue
         try:
             if scope._done:  # its thread ended it while this waited
@@ -1716,6 +1720,19 @@ def _end_open(pid: int, drain_until: float, busy: Set[ExecutionScope]) -> None:
             log.exception("lineage: ending execution %r at the process's exit failed", scope.name)
         finally:
             scope._lock.release()
+
+
+def _locked_by_exit(scope: ExecutionScope, drain_until: float) -> bool:
+    """Take *scope*'s lock for the exit handler, waiting until *drain_until*
+    at most; False, said in a log line, if its thread holds it past that."""
+    if scope._lock.acquire(timeout=max(0.0, drain_until - time.monotonic())):
+        return True
+    log.warning(
+        "lineage: execution %r was still running when the process exited, and its thread held it past the "
+        "exit's budget (LINEAGE_EXIT_DRAIN_SECONDS=%g): not ended, left RUNNING in the store (or not written, "
+        "if its start delay had not passed)", scope.name, _env.number("LINEAGE_EXIT_DRAIN_SECONDS", 3.0),
+    )
+    return False
 
 
 def _kept_generator(

@@ -3517,6 +3517,37 @@ class TestOpenInAnotherThreadAtExit:
         e = mr.one_execution(store, "block")
         assert mr.state(e) == "CANCELED" and self.CANCELED_AT_EXIT in mr.custom(e)["lineage.error_message"]
 
+    def test_a_generator_whose_lock_a_daemon_thread_holds_at_exit_does_not_hold_up_the_exit(self, tmp_path):
+        """A tracked generator a daemon thread iterates is ended at exit, not
+        closed (see _generators): its lock was waited for with no bound, and
+        one held for good (a write that hangs) hung the exit. It is waited
+        for within the exit's budget too, left and told in a log line, and
+        the other generators are ended."""
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        script = (
+            "import os, threading, time, lineage\nfrom lineage import Model, current_execution\n"
+            "os.environ['LINEAGE_EXIT_DRAIN_SECONDS'] = '0.5'\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            "@lineage.track\ndef stuck():\n"
+            "    current_execution()._lock.acquire()  # held for good, as by a write that hangs\n"
+            "    yield Model(uri='file:///s', name='s')\n"
+            "@lineage.track\ndef other():\n    yield Model(uri='file:///o', name='o')\n"
+            "def consume(gen, stepped):\n    for _ in gen:\n        stepped.set()\n        time.sleep(60)\n"
+            "for gen in (stuck(), other()):\n    stepped = threading.Event()\n"
+            "    threading.Thread(target=consume, args=(gen, stepped), daemon=True).start()\n    stepped.wait()\n"
+        )
+        began = time.monotonic()
+        try:
+            done = run_script(tmp_path, script, timeout=20)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the exit hung on the generator's lock")
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert time.monotonic() - began < 10
+        assert "'stuck'" in done.stderr and "left RUNNING" in done.stderr, done.stderr
+        store = lineage.Store(url=url)
+        assert mr.state(mr.one_execution(store, "stuck")) == "RUNNING"
+        assert mr.state(mr.one_execution(store, "other")) == "COMPLETE"
+
     def test_one_ending_by_itself_at_exit_is_waited_for_and_written_once(self, tmp_path):
         """The daemon thread's call returns as the process exits, and its end
         is being written (its output, a local file, hashed): the exit handler
