@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import operator
 import re
 import urllib.parse
 import uuid
@@ -101,7 +102,7 @@ class LineageGraph(_IndexSlot):
             InvalidTypeError: *artifact_id* is not an int (a record: its ``.id``).
             InvalidValueError: the graph holds no artifact with that id.
         """
-        _check_id("type_name", "artifact_id", artifact_id)
+        artifact_id = _check_id("type_name", "artifact_id", artifact_id)
         if artifact_id not in self.artifacts and artifact_id not in self.artifact_types:
             raise InvalidValueError(f"type_name(artifact_id): the graph holds no artifact #{artifact_id}")
         stored = self.artifact_types.get(artifact_id)
@@ -116,7 +117,7 @@ class LineageGraph(_IndexSlot):
         Raises:
             InvalidTypeError: *artifact_id* is not an int (a record: its ``.id``).
         """
-        _check_id("producers", "artifact_id", artifact_id)
+        artifact_id = _check_id("producers", "artifact_id", artifact_id)
         return list(self._by_node()[0].get(artifact_id, []))
 
     def inputs(self, execution_id: int) -> List[int]:
@@ -125,7 +126,7 @@ class LineageGraph(_IndexSlot):
         Raises:
             InvalidTypeError: *execution_id* is not an int.
         """
-        _check_id("inputs", "execution_id", execution_id)
+        execution_id = _check_id("inputs", "execution_id", execution_id)
         return list(self._by_node()[1].get(execution_id, []))
 
     def to_dict(self) -> Dict[str, Any]:
@@ -451,12 +452,19 @@ def build(root: int, upstream: Dict[str, Any]) -> LineageGraph:
     )
 
 
-def _check_id(method: str, argument: str, value: Any) -> None:
-    """Raise unless *value* can be a node's id: anything else (a record, "3")
-    was looked up, found nowhere, and answered like a source."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        hint = f" (its .id is {value.id})" if isinstance(value, Artifact) and value.id is not None else ""
-        raise InvalidTypeError(f"{method}({argument}) must be an id (an int), got {describe(value)}{hint}")
+def _check_id(method: str, argument: str, value: Any) -> int:
+    """*value* as a node's id (an int, or an integer numpy or pandas gives:
+    np.int64 from a DataFrame of ids), else raise: anything else (a record,
+    "3") was looked up, found nowhere, and answered like a source."""
+    if type(value) is int:
+        return value
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    hint = f" (its .id is {value.id})" if isinstance(value, Artifact) and value.id is not None else ""
+    raise InvalidTypeError(f"{method}({argument}) must be an id (an int), got {describe(value)}{hint}")
 
 
 def _artifact_id(artifact: Any) -> Optional[int]:

@@ -735,5 +735,16 @@ class TestIndex:
         with pytest.raises(lineage.InvalidTypeError, match=rf"\(its \.id is {model.id}\)"):
             graph.producers(model)
         assert (graph.producers(424242), graph.inputs(424242)) == ([], [])
+
+        class Int64:  # an id as numpy or pandas gives it (np.int64 from a DataFrame of ids)
+            def __init__(self, value):
+                self.value = value
+
+            def __index__(self):
+                return self.value
+
+        assert graph.producers(Int64(model.id)) == [execution_id]
+        assert graph.inputs(Int64(execution_id)) == graph.inputs(execution_id)
+        assert graph.type_name(Int64(model.id)) == "kubeflow.org/alpha/data_set"
         with pytest.raises(lineage.InvalidValueError, match=r"type_name\(artifact_id\): the graph holds no artifact #424242"):
             graph.type_name(424242)
