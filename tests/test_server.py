@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -578,6 +579,36 @@ class TestDatabaseDown:
             server.stop()
             proxy.down()
 
+
+class TestAbandonedCalls:
+    """Calls whose client gave up (deadline passed, cancelled) are not run on."""
+
+    def test_a_write_retried_past_its_deadline_is_not_stored(self, sqlite_url):
+        """A write meeting a locked SQLite file is retried by the server (up to
+        2 s); its client gives up after 0.5 s (DEADLINE_EXCEEDED). It was
+        still written once the lock went: stored after its client was told
+        it failed (a client's retry wrote it twice), and the abandoned call
+        held the store for its whole retry budget."""
+        server = ServerProcess(sqlite_url)
+        try:
+            client = mlmd_client(server.port)
+            type_id = client.put_artifact_type(pb.ArtifactType(name="acme/blob"))
+            other = sqlite3.connect(sqlite_url[len("sqlite:///"):], isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")  # another process writing: the server's write is ABORTED
+            request = svc.PutArtifactsRequest(artifacts=[pb.Artifact(type_id=type_id, uri="s3://abandoned")])
+            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                with pytest.raises(grpc.RpcError) as failed:
+                    channel.unary_unary(f"/{MLMD_SERVICE}/PutArtifacts")(request.SerializeToString(), timeout=0.5)
+            assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            time.sleep(0.5)
+            other.execute("COMMIT")
+            other.close()
+            time.sleep(2.0)  # past the server's retry budget
+            [type_id_now] = [t.id for t in client.get_artifact_types() if t.name == "acme/blob"]
+            assert type_id_now == type_id  # the server still answers
+            assert embedded(sqlite_url).get_artifacts_by_type("acme/blob") == []
+        finally:
+            server.stop()
 
 class TestServerLog:
     """What the operator sees: failures of the server or its database, with

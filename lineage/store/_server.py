@@ -57,6 +57,7 @@ HEALTH_SERVICE_NAME = "grpc.health.v1.Health"
 _OK = 0
 _ABORTED = grpc.StatusCode.ABORTED.value[0]
 _UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
+_CANCELLED = grpc.StatusCode.CANCELLED.value[0]
 _STATUS_BY_CODE: Dict[int, grpc.StatusCode] = {code.value[0]: code for code in grpc.StatusCode}
 _PROBE = BACKSLASH_PROBE.encode()
 #: Failures of the server or its database, logged as warnings. The others
@@ -156,13 +157,24 @@ class EmbeddedStore:
         with self._lock:
             return {proto.name: self._backend.type_id(kind, proto) for kind, proto in wanted}
 
-    def call(self, method: Callable[[Any, bytes], Any], request: bytes) -> Tuple[bytes, str, int]:
-        """Run one serialized MLMD call; return (response, error message, status code)."""
+    def call(self, method: Callable[[Any, bytes], Any], request: bytes,
+             wanted: Callable[[], bool] = lambda: True) -> Tuple[bytes, str, int]:
+        """Run one serialized MLMD call; return (response, error message, status code).
+
+        *wanted* says whether the client still waits for the answer. It is
+        asked each time the store is taken (after the wait for the lock,
+        before each retry): a call whose client gave up (deadline passed,
+        cancelled) is not run, or not run again. Its write, made after
+        the client was told it failed, was stored twice when retried; and
+        each abandoned call held the store as long as a live one.
+        """
         deadline = time.monotonic() + _ABORT_BUDGET_SECONDS
         wait = _ABORT_FIRST_WAIT
         reconnected = False
         while True:
             with self._lock:
+                if not wanted():
+                    return b"", "lineage serve: the client gave up before the call was run", _CANCELLED
                 if self._store is None and not self._reopen("it did not answer at the last call"):
                     return b"", f"lineage serve: the database {self.url.redacted()} does not answer", _UNAVAILABLE
                 assert self._store is not None
@@ -227,9 +239,12 @@ class _MetadataHandler(grpc.GenericRpcHandler):
         name = getattr(method, "__name__", "call")
 
         def forward(request: bytes, context: grpc.ServicerContext) -> bytes:
-            response, message, code = self._store.call(method, request)
+            response, message, code = self._store.call(method, request, lambda: _waited_for(context))
             if code == _OK:
                 return response
+            if code == _CANCELLED and not _waited_for(context):
+                log.debug("lineage serve: %s from %s not run: its client gave up", name, context.peer())
+                return b""  # no one to answer
             status = _STATUS_BY_CODE.get(code, grpc.StatusCode.UNKNOWN)
             failure = code in _SERVER_FAILURES and _PROBE not in request  # a PostgreSQL store fails lineage's probe
             if code == _UNAVAILABLE and self._store._down:
@@ -243,6 +258,14 @@ class _MetadataHandler(grpc.GenericRpcHandler):
             return b""
 
         return forward
+
+
+def _waited_for(context: grpc.ServicerContext) -> bool:
+    """Whether the call's client still waits: not cancelled, deadline not passed."""
+    if not context.is_active():
+        return False
+    remaining = context.time_remaining()
+    return remaining is None or remaining > 0
 
 
 def _health_messages() -> Tuple[type, type]:
