@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import threading
@@ -610,6 +611,67 @@ class TestAbandonedCalls:
         finally:
             server.stop()
 
+class StartingPostgreSQL(DatabaseProxy):
+    """A PostgreSQL server still starting, then up: until ``up()`` it answers
+    every login as PostgreSQL does then (FATAL 57P03, "the database system is
+    starting up"); then it passes connections to the real server."""
+
+    def __init__(self, port: int) -> None:
+        self.starting = True
+        super().__init__(port)
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self.starting:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            if self.starting:
+                threading.Thread(target=self._refuse, args=(client,), daemon=True).start()
+            else:
+                listener.close()
+                return
+        super()._accept(listener)
+
+    @staticmethod
+    def _refuse(client: socket.socket) -> None:
+        with client:
+            try:
+                while True:
+                    length, code = struct.unpack("!ii", client.recv(8, socket.MSG_WAITALL))
+                    client.recv(length - 8, socket.MSG_WAITALL)
+                    if code != 80877103:  # the startup message, after the SSLRequest
+                        break
+                    client.sendall(b"N")  # no TLS
+                fields = b"SFATAL\0C57P03\0Mthe database system is starting up\0\0"
+                client.sendall(b"E" + struct.pack("!i", 4 + len(fields)) + fields)
+            except (OSError, struct.error):
+                pass
+
+    def start(self) -> None:
+        """The database is up: new connections reach it."""
+        self.starting = False
+        self.down()
+        self.up()
+
+
+class TestDatabaseStarting:
+    def test_a_postgresql_server_still_starting_is_waited_for(self, tmp_path):
+        """A PostgreSQL server that refuses logins while it starts (57P03) is
+        waited for, not taken for a refused login."""
+        url = backends.make_url("postgresql", tmp_path)
+        proxy = StartingPostgreSQL(5432)
+        server = ServerProcess(url.replace(":5432/", f":{proxy.port}/"), wait=False)
+        try:
+            time.sleep(4)
+            assert server.process.poll() is None, server.output
+            proxy.start()
+            server.wait_started(60)
+            assert set(KUBEFLOW_ARTIFACT_TYPES) <= {t.name for t in mlmd_client(server.port).get_artifact_types()}
+        finally:
+            server.stop()
+            proxy.down()
+
 class TestServerLog:
     """What the operator sees: failures of the server or its database, with
     the method and the client; not the errors MLMD clients expect."""
@@ -752,13 +814,17 @@ class TestProcess:
         assert "none.key" in done.stderr
 
     def test_database_that_refuses_the_login(self):
-        """A PostgreSQL store whose role does not exist: the server's reason, not "unreachable"."""
+        """A PostgreSQL store whose role does not exist: the server's reason, not "unreachable",
+        said at once. It was said after 15 s, the wait for a database still starting:
+        a refusal is an answer, which waiting does not change."""
         backends.require_server("PostgreSQL", backends.PG["host"], backends.PG["port"])
         url = f"postgresql://lineage_no_such_role@{backends.PG['host']}:{backends.PG['port']}/test"
+        started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "lineage.cli", "serve", "--store", url, "--port", "0"],
             capture_output=True, text=True, timeout=120,
         )
+        assert time.monotonic() - started < 10
         assert done.returncode == 2
         assert 'refused it: role "lineage_no_such_role" does not exist' in done.stderr
         assert "did not answer" not in done.stderr and "listening" not in done.stderr

@@ -827,6 +827,42 @@ def _refusal(url: StoreURL) -> Optional[str]:
         except mlmd_errors.UnavailableError:
             return None
         return hint
+    answer = _postgresql_answer(url, timeout)
+    if answer is None:
+        return None
+    if answer[0] != b"E":
+        return hint
+    return f"the server at {where} refused it: {answer[1].get(b'M', 'no reason given')}"
+
+
+#: SQLSTATE classes of a PostgreSQL refusal that waiting may end: 57 (the
+#: database system is starting up, shutting down, in recovery), 53 (too
+#: many connections), 08 (a connection failure).
+_PG_PASSING_REFUSALS = ("57", "53", "08")
+
+
+def login_refused(url: StoreURL, exc: BaseException) -> Optional[str]:
+    """Why the database server refused MLMD's login for good (a role or a
+    database that does not exist, a pg_hba.conf rule), as the server said
+    it; None when it may still let it in (starting up, too many
+    connections), did not answer, or the reason is not known.
+
+    PostgreSQL only: MySQL gives its reason after a login only, and MLMD
+    reports none ("errno: , error:").
+    """
+    if url.scheme != "postgresql" or url.options.get("socket") or not _login_failed(_first_line(exc)):
+        return None
+    answer = _postgresql_answer(url, _connect_timeout())
+    if answer is None or answer[0] != b"E" or answer[1].get(b"C", "")[:2] in _PG_PASSING_REFUSALS:
+        return None
+    return f"the server at {url.host or '127.0.0.1'}:{url.port} refused it: {answer[1].get(b'M', 'no reason given')}"
+
+
+def _postgresql_answer(url: StoreURL, timeout: float) -> Optional[Tuple[bytes, Dict[bytes, str]]]:
+    """What a PostgreSQL server answers MLMD's login (a startup message with
+    its user and database, no password): the kind of its last message (b"E":
+    refused, b"R": a password asked for, b"Z": logged in) and an error's
+    fields (b"C": SQLSTATE, b"M": message); None when it does not answer."""
     config = url.connection_config().postgresql
     params = b"".join(f"{k}\0{v}\0".encode() for k, v in (("user", config.user), ("database", config.dbname)))
     startup = struct.pack("!ii", 8 + len(params) + 1, 196608) + params + b"\0"
@@ -844,9 +880,8 @@ def _refusal(url: StoreURL) -> Optional[str]:
     except (OSError, struct.error, ValueError):
         return None
     if kind != b"E":
-        return hint
-    fields = dict((f[:1], f[1:].decode("utf-8", "replace")) for f in body.split(b"\0") if f)
-    return f"the server at {where} refused it: {fields.get(b'M', 'no reason given')}"
+        return kind, {}
+    return kind, dict((f[:1], f[1:].decode("utf-8", "replace")) for f in body.split(b"\0") if f)
 
 
 # gRPC's report of a TLS handshake the client failed, and BoringSSL's reason in it.

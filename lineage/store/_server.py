@@ -44,7 +44,7 @@ from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_
 from ml_metadata.proto import metadata_store_service_pb2
 
 from lineage.errors import InvalidValueError, StoreError
-from lineage.store._backend import _SQL, BACKSLASH_PROBE, Backend, RetryPolicy, _connect_error
+from lineage.store._backend import _SQL, BACKSLASH_PROBE, Backend, RetryPolicy, _connect_error, login_refused
 from lineage.store._url import StoreURL
 
 __all__ = ["SERVICE_NAME", "MetadataServer", "TLSFiles", "serve"]
@@ -117,6 +117,22 @@ def service_methods() -> List[str]:
 # --------------------------------------------------------------------------- store
 
 
+class _StartupRetry(RetryPolicy):
+    """The server's retries: 15 s for a database that does not answer yet,
+    none for one that refused the login (a role or database that does not
+    exist): waiting does not change that answer, and the operator waited
+    15 s to read it. A PostgreSQL server still starting refuses logins too
+    (57P03), and is waited for (see :func:`login_refused`)."""
+
+    def __init__(self, url: StoreURL) -> None:
+        super().__init__(max_delay=15.0, unavailable_delay=15.0)
+        self._url = url
+
+    def _stop(self, state: Any) -> bool:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        return super()._stop(state) or (exc is not None and login_refused(self._url, exc) is not None)
+
+
 class EmbeddedStore:
     """One MLMD store handle behind a lock, called with serialized requests."""
 
@@ -132,7 +148,7 @@ class EmbeddedStore:
         # and registers the types with lineage's own code. A client's budget
         # for a store that does not answer is 2 s (then it spools): the
         # server, started beside its database, gives it 15 s to come up.
-        self._backend = Backend(url, RetryPolicy(max_delay=15.0, unavailable_delay=15.0))
+        self._backend = Backend(url, _StartupRetry(url))
         # Through run(): a database that is still starting is waited for.
         # None while the database does not answer (a reconnect failed):
         # every call tries again first.
