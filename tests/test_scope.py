@@ -64,6 +64,15 @@ def submitting_to(pool, run_coroutines=False):
 TIMED_SOURCE = "def timed(f):\n    @functools.wraps(f)\n    def w(*a, **k):\n        return f(*a, **k)\n    return w\n"
 
 
+def a_file_slow_to_hash(tmp_path):
+    """A local file of 96 MiB: about 0.2 s to hash, so an output naming it
+    is still being written when a test's exit handler runs."""
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.write(os.urandom(1 << 20) * 96)
+    return big
+
+
 def run_script(tmp_path, script: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run *script* in a fresh Python process, with no LINEAGE_ variable of
     this one's and its own LINEAGE_HOME; its output captured."""
@@ -3198,9 +3207,7 @@ class TestUnderOtherDecoratorsPlainFunctionsInAPool:
         LINEAGE_EXIT_DRAIN_SECONDS=1e10, as long as it takes, the wait
         raised OverflowError in the exit handler, and was not made.)"""
         url = f"sqlite:///{tmp_path / 'exit.db'}"
-        big = tmp_path / "big.bin"
-        with open(big, "wb") as f:
-            f.write(os.urandom(1 << 20) * 96)  # about 0.2 s to hash
+        big = a_file_slow_to_hash(tmp_path)
         script = (
             "import concurrent.futures, functools, os, threading, time, lineage\nfrom lineage import Model\n"
             "os.environ['LINEAGE_EXIT_DRAIN_SECONDS'] = " + repr(drain) + "\n"
@@ -3554,9 +3561,7 @@ class TestOpenInAnotherThreadAtExit:
         waits for it (not ending it CANCELED on top of it, nor leaving the
         thread to be stopped mid-write with the execution RUNNING for good)."""
         url = f"sqlite:///{tmp_path / 'exit.db'}"
-        big = tmp_path / "big.bin"
-        with open(big, "wb") as f:
-            f.write(os.urandom(1 << 20) * 96)  # about 0.2 s to hash
+        big = a_file_slow_to_hash(tmp_path)
         script = (
             "import threading, time, lineage\nfrom lineage import DataSet, Model\n"
             "lineage.init(store=" + repr(url) + ", start_delay=0)\n"

@@ -597,9 +597,8 @@ class TestAbandonedCalls:
             other = sqlite3.connect(sqlite_url[len("sqlite:///"):], isolation_level=None)
             other.execute("BEGIN IMMEDIATE")  # another process writing: the server's write is ABORTED
             request = svc.PutArtifactsRequest(artifacts=[pb.Artifact(type_id=type_id, uri="s3://abandoned")])
-            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-                with pytest.raises(grpc.RpcError) as failed:
-                    channel.unary_unary(f"/{MLMD_SERVICE}/PutArtifacts")(request.SerializeToString(), timeout=0.5)
+            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel, pytest.raises(grpc.RpcError) as failed:
+                channel.unary_unary(f"/{MLMD_SERVICE}/PutArtifacts")(request.SerializeToString(), timeout=0.5)
             assert failed.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             time.sleep(0.5)
             other.execute("COMMIT")
@@ -1238,17 +1237,9 @@ class TestTLSMisconfigured:
         args = ["--tls-cert", expired, "--tls-key", certificates["server.key"]]
         process = ServerProcess(backends.make_url("sqlite", tmp_path), args)
         try:
-            url = f"grpcs://127.0.0.1:{process.port}?root_certificates={certificates['ca.pem']}"
-
-            @lineage.track(store=lineage.Store(url=url), workspace="ws")
-            def step() -> lineage.Model:
-                return lineage.Model(uri="s3://m", name="m")
-
-            with pytest.warns(lineage.LineageWarning) as told:
-                step()
+            message = _warning_of_one_call(f"grpcs://127.0.0.1:{process.port}?root_certificates={certificates['ca.pem']}")
         finally:
             process.stop()
-        [message] = [str(w.message) for w in told]
         assert "certificate has expired" in message and f"the server at 127.0.0.1:{process.port}" in message, message
         assert "root_certificates=" not in message and "not trusted" not in message, message
 
@@ -1272,16 +1263,10 @@ class TestTLSMisconfigured:
         port = listener.getsockname()[1]
         url = f"{scheme}://127.0.0.1:{port}" + (f"?root_certificates={certificates['ca.pem']}" if scheme == "grpcs" else "")
         try:
-            @lineage.track(store=lineage.Store(url=url), workspace="ws")
-            def step() -> lineage.Model:
-                return lineage.Model(uri="s3://m", name="m")
-
-            with pytest.warns(lineage.LineageWarning) as told:
-                step()
+            message = _warning_of_one_call(url)
         finally:
             closing.set()
             listener.close()
-        [message] = [str(w.message) for w in told]
         assert "is unreachable" in message and "did not answer" in message and "TLS" not in message, message
 
     def test_a_tls_proxy_with_nothing_behind_it_is_not_said_to_require_a_client_certificate(self, certificates, monkeypatch):
@@ -1320,17 +1305,24 @@ class TestTLSMisconfigured:
         port = listener.getsockname()[1]
         url = f"grpcs://127.0.0.1:{port}?root_certificates={certificates['ca.pem']}"
         try:
-            @lineage.track(store=lineage.Store(url=url), workspace="ws")
-            def step() -> lineage.Model:
-                return lineage.Model(uri="s3://m", name="m")
-
-            with pytest.warns(lineage.LineageWarning) as told:
-                step()
+            message = _warning_of_one_call(url)
         finally:
             closing.set()
             listener.close()
-        [message] = [str(w.message) for w in told]
         assert "is unreachable" in message and "client certificate" not in message, message
+
+
+def _warning_of_one_call(url: str) -> str:
+    """The one warning a short tracked call writing to *url* gives."""
+
+    @lineage.track(store=lineage.Store(url=url), workspace="ws")
+    def step() -> lineage.Model:
+        return lineage.Model(uri="s3://m", name="m")
+
+    with pytest.warns(lineage.LineageWarning) as told:
+        step()
+    [message] = [str(w.message) for w in told]
+    return message
 
 
 class TestMessageLimit:
