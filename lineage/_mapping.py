@@ -514,7 +514,7 @@ def _input_not_mapped(
     if not _config.first_warning(("annotated input not mapped", name, annotation, kind, path is None)):
         return
     # A secret's value is not shown (its parameter is ***), nor a huge one whole.
-    shown = REDACTED if _is_secret(name) and not _shown_though_secret(name, value) else _bounded_repr(value)
+    shown = REDACTED if _hides(name, value) else _bounded_repr(value)
     shown = f"{shown if len(shown) <= 80 else shown[:77] + '...'} ({kind.__name__})"
     names = " or ".join(cls.__name__ for cls in classes)
     where = f"the argument {name!r}" + ("" if path is None else f" (at {'/'.join(map(str, path))})")
@@ -631,6 +631,13 @@ def _shown_though_secret(name: str, value: Any) -> bool:
     return number and not _ends_in_secret(name)
 
 
+def _hides(name: Any, value: Any) -> bool:
+    """Whether *value*, given under *name* (an argument, a dict key, a
+    field), is recorded as ``***``: a secret's name, and a value that can be
+    a credential (see _shown_though_secret)."""
+    return isinstance(name, str) and _is_secret(name) and not _shown_though_secret(name, value)
+
+
 def param_value(name: str, value: Any) -> Any:
     """How a parameter is recorded: typed scalar, text (a date, a Decimal, an
     Enum member: see _as_text), JSON-able container (a set as a list), or repr.
@@ -639,7 +646,7 @@ def param_value(name: str, value: Any) -> Any:
     whose JSON is surely over 4,096 characters goes to its bounded repr
     without being serialised first.
     """
-    if _is_secret(name) and not _shown_though_secret(name, value):
+    if _hides(name, value):
         return REDACTED
     if type(value) not in _FAST_PARAMS:
         plain = _as_text(value)
@@ -735,8 +742,9 @@ def _for_json(value: Any) -> Any:
     """*value* with the dates, Decimals and Enum members in it, at any depth
     and dict keys too, as their text (see _as_text), and its sets as lists
     in order (JSON wrote an IntEnum as its int, a StrEnum as its value, and
-    refused the others), and a NamedTuple's secret fields as ``***``. Only for a value _json_surely_longer has walked
-    whole: no cycle, and no more than _TEXT_LIMIT items."""
+    refused the others), and a NamedTuple's secret fields as ``***``. Only
+    for a value _json_surely_longer has walked whole: no cycle, and no more
+    than _TEXT_LIMIT items."""
     kind = type(value)
     if kind in _PLAIN_TYPES:
         return value
@@ -746,9 +754,7 @@ def _for_json(value: Any) -> Any:
         # A NamedTuple is a list of its values, as JSON writes it, with ***
         # for a secret field's (the field names that say so are not kept).
         return [
-            REDACTED if isinstance(field, str) and _is_secret(field) and not _shown_though_secret(field, item)
-            else _for_json(item)
-            for field, item in zip(value._fields, value)
+            REDACTED if _hides(field, item) else _for_json(item) for field, item in zip(value._fields, value)
         ]
     if isinstance(value, (list, tuple)):
         return [_for_json(item) for item in value]
@@ -769,7 +775,7 @@ def _redacted(value: Any) -> Any:
     "password": ..}`` kept the password)."""
     if isinstance(value, dict):
         for key, item in value.items():
-            if _is_secret(key) and not _shown_though_secret(key, item):
+            if _hides(key, item):
                 value[key] = REDACTED
             else:
                 _redacted(item)
@@ -902,7 +908,7 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
             if budget[0] <= 0:
                 break
             budget[0] -= 1
-            secret = isinstance(key, str) and _is_secret(key) and not _shown_though_secret(key, item)
+            secret = _hides(key, item)
             shown = key if type(key) in _PLAIN_TYPES else _or_itself(key)
             items[shown] = REDACTED if secret else _head(item, budget, inside)  # as in a JSON-able one
         return items
@@ -951,8 +957,9 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
     """The repr of a dataclass, attrs object or NamedTuple whose ``__repr__``
     is the one they generate, made as they make it, field by field: a
     secret-named field's value as ``'***'`` (a config's ``password='hunter2'``
-    was kept, a NamedTuple's too), and each field's repr from its head (a config holding a 5M-element list
-    was repr-ed whole, 0.6 s a call). None for any other object."""
+    was kept, a NamedTuple's too), and each field's repr from its head (a
+    config holding a 5M-element list was repr-ed whole, 0.6 s a call). None
+    for any other object."""
     kind = type(value)
     source = getattr(getattr(kind.__repr__, "__code__", None), "co_filename", "")
     if source.startswith("<attrs generated repr") and attrs.has(kind):
@@ -977,7 +984,7 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
             parts.append("...")  # the rest is cut off anyway
             break
         item = getattr(value, field)
-        if _is_secret(field) and not _shown_though_secret(field, item):
+        if _hides(field, item):
             text = repr(REDACTED)
         elif callable(shown):  # attrs' field(repr=function)
             text = shown(item)
@@ -1303,8 +1310,7 @@ def _rest_of(value: Any, paths: List[Tuple[PathStep, ...]]) -> Optional[Dict[str
             rest[str(key)] = item
             continue
         # Secrets among a config's values, as among the arguments.
-        secret = isinstance(key, str) and _is_secret(key) and not _shown_though_secret(key, item)
-        rest[key] = REDACTED if secret else item
+        rest[key] = REDACTED if _hides(key, item) else item
     return rest or None
 
 
