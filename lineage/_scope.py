@@ -850,18 +850,22 @@ class ExecutionScope:
             _open.pop(self, None)
             return
         with self._lock:
-            if self._done:
-                return
-            self._done = True
-            try:
-                if self._scheduled is not None:
-                    _scheduler.remove(self._scheduled)
-                if self._exe is not None:
-                    self._write_end(*_final_state(exc, coroutine))
-            finally:
-                # Once its end is written: the exit handler waits for that
-                # (its thread, a daemon, is stopped mid-write after it).
-                _open.pop(self, None)
+            if not self._done:
+                self._end(*_final_state(exc, coroutine))
+
+    def _end(self, state: str, props: Dict[str, Any]) -> None:
+        """End it: write 2 with *state* and *props* (the caller holds the
+        lock and has seen it not done)."""
+        self._done = True
+        try:
+            if self._scheduled is not None:
+                _scheduler.remove(self._scheduled)
+            if self._exe is not None:
+                self._write_end(state, props)
+        finally:
+            # Once its end is written: the exit handler waits for that
+            # (its thread, a daemon, is stopped mid-write after it).
+            _open.pop(self, None)
 
     def _write_end(self, state: str, props: Dict[str, Any]) -> None:
         """Write 2: *state*, *props*, the outputs and what is pending (the
@@ -1710,12 +1714,8 @@ def _end_open(pid: int, drain_until: float, busy: Set[ExecutionScope]) -> None:
         try:
             if scope._done:  # its thread ended it while this waited
                 continue
-            scope._done = scope._ended_at_exit = True
-            _open.pop(scope, None)
-            if scope._scheduled is not None:
-                _scheduler.remove(scope._scheduled)
-            if scope._exe is not None:
-                scope._write_end("CANCELED", {"lineage.error_message": "the execution was still running when the process exited"})
+            scope._ended_at_exit = True
+            scope._end("CANCELED", {"lineage.error_message": "the execution was still running when the process exited"})
         except Exception:  # strict mode (a write that failed raises there): the other executions are still ended
             log.exception("lineage: ending execution %r at the process's exit failed", scope.name)
         finally:
