@@ -391,20 +391,12 @@ class Workspace:
         self.description = description
         self.labels = labels
         self._spec = ContextSpec("workspace", name, description=description, labels=dict(labels) if labels else None)
-        self._ref: Optional[ContextRef] = None
         reuse = bool(reuse_workspace_if_exists)
         writer = store._connection.writer
-        if reuse and _deferred(writer):
-            return
-        try:
-            self._ref = writer.workspace(name, description, labels, reuse=reuse)
-        except StoreUnavailableError:
-            # A store that is down is lineage's failure: the workspace is found
-            # or made (with its description and labels) by the first write
-            # that reaches the store, as Execution() spools its own. Whether
-            # it exists cannot be checked without the store.
-            if not reuse or _config.strict():
-                raise
+        # Whether one exists cannot be checked without the store: not deferred.
+        self._ref: Optional[ContextRef] = _context_now(
+            writer, lambda: writer.workspace(name, description, labels, reuse=reuse), may_wait=reuse
+        )
 
     @classmethod
     def _lazy(cls, store: Store, name: str) -> Workspace:
@@ -458,11 +450,22 @@ class Workspace:
         return f"Workspace(name={self.name!r}{known})"
 
 
-def _deferred(writer: Any) -> bool:
-    """Whether Workspace() and Run() leave their context to the first write:
-    while earlier writes wait in the spool the store is not asked (each
-    Workspace() or Run() waited for its retry budget), unless strict."""
-    return writer.spooling() and not _config.strict()
+def _context_now(writer: Any, make: Any, may_wait: bool = True) -> Optional[ContextRef]:
+    """The context Workspace() or Run() finds or makes with *make*, or None:
+    left to the first write that reaches the store (made then with its
+    description and labels), as Execution() spools its own writes. A store
+    that is down is lineage's failure, not the script's; while earlier
+    writes wait in the spool the store is not asked at all (each Workspace()
+    or Run() waited for its retry budget). Unless strict, or not *may_wait*:
+    StoreUnavailableError."""
+    if may_wait and writer.spooling() and not _config.strict():
+        return None
+    try:
+        return make()  # type: ignore[no-any-return]
+    except StoreUnavailableError:
+        if not may_wait or _config.strict():
+            raise
+        return None
 
 
 def _check_member_args(what: str, workspace: Any, name: Any, description: Any) -> None:
@@ -504,15 +507,8 @@ class Run:
         self.name = name
         self.description = description
         self._spec = ContextSpec("run", name, workspace=workspace.name, description=description)
-        self._ref: Optional[ContextRef] = None
         writer = workspace._lineage_store._connection.writer
-        if _deferred(writer):
-            return
-        try:
-            self._ref = writer.run(workspace._spec, name, description)
-        except StoreUnavailableError:
-            if _config.strict():
-                raise  # else made by the first write that reaches the store, as a workspace
+        self._ref: Optional[ContextRef] = _context_now(writer, lambda: writer.run(workspace._spec, name, description))
 
     @classmethod
     def _lazy(cls, workspace: Workspace, name: str) -> Run:
