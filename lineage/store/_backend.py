@@ -832,7 +832,7 @@ def _refusal(url: StoreURL) -> Optional[str]:
         return None
     if answer[0] != b"E":
         return hint
-    return f"the server at {where} refused it: {answer[1].get(b'M', 'no reason given')}"
+    return _refused_it(url, answer[1])
 
 
 #: SQLSTATE classes of a PostgreSQL refusal that waiting may end: 57 (the
@@ -855,7 +855,12 @@ def login_refused(url: StoreURL, exc: BaseException) -> Optional[str]:
     answer = _postgresql_answer(url, _connect_timeout())
     if answer is None or answer[0] != b"E" or answer[1].get(b"C", "")[:2] in _PG_PASSING_REFUSALS:
         return None
-    return f"the server at {url.host or '127.0.0.1'}:{url.port} refused it: {answer[1].get(b'M', 'no reason given')}"
+    return _refused_it(url, answer[1])
+
+
+def _refused_it(url: StoreURL, fields: Dict[bytes, str]) -> str:
+    """A PostgreSQL server's refusal of MLMD's login, as the server said it."""
+    return f"the server at {url.host or '127.0.0.1'}:{url.port} refused it: {fields.get(b'M', 'no reason given')}"
 
 
 def _postgresql_answer(url: StoreURL, timeout: float) -> Optional[Tuple[bytes, Dict[bytes, str]]]:
