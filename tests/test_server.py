@@ -1360,6 +1360,36 @@ class TestMessageLimit:
         assert [p.artifact.uri for p in PendingWrite.from_json(kept["write"]).pairs] == ["s3://m/100000"]
 
 
+    @pytest.mark.parametrize("direct", [True, False], ids=["direct path", "general path"])
+    def test_in_strict_mode_a_write_over_the_limit_raises_with_its_size(self, sqlite_url, tmp_path, monkeypatch, direct):
+        """Strict (no spool): the call raises a StoreError with the size and
+        the limit, "not stored", from the direct path (new records) and from
+        the general path (a record logged before, sent by id)."""
+        from lineage.store import _server
+
+        monkeypatch.setattr(_server, "_MAX_MESSAGE_BYTES", 64 * 1024)
+        server = _server.MetadataServer(parse_store_url(sqlite_url), port=0)
+        server.start()
+        try:
+            lineage.init(store=f"grpc://127.0.0.1:{server.port}", strict=True, start_delay=30)  # one write
+            data = lineage.DataSet(uri="s3://d/1", name="d")
+
+            @lineage.track(workspace="ws")
+            def step(data: lineage.DataSet, size: int) -> lineage.Model:
+                return lineage.Model(uri=f"s3://m/{size}", name="m", description="x" * size)
+
+            step(data, 10)  # the first write finds out what the store holds (the general path), and gives data an id
+            with pytest.raises(lineage.StoreError) as raised:
+                # one write (a short call): all new records take the direct path, one with an id the general path
+                step(lineage.DataSet(uri="s3://d/2", name="d") if direct else data, 100_000)
+        finally:
+            lineage.init(store=None, strict=False)
+            server.stop(0)
+        message = str(raised.value)
+        assert "more than the 65,536 bytes" in message and "not stored" in message, message
+        assert "lineage sync" not in message
+
+
 class TestSyncToAMisconfiguredStore:
     def test_lineage_sync_says_what_is_wrong_not_that_the_store_does_not_answer(self, certificates, tmp_path, monkeypatch):
         """`lineage sync` of writes spooled for grpc:// while the server speaks

@@ -771,7 +771,7 @@ class Writer:
             if properties:
                 codec.set_custom(execution, properties, mangle)
             interrupted: Optional[KeyboardInterrupt] = None
-            too_large: Optional[StoreError] = None
+            too_large: Optional[StoreError] = None  # as the store refused it: raised below, where it is kept
             if unreachable is None and not self.spooling():
                 try:
                     if self._direct(handle, execution, items, mangle):
@@ -779,9 +779,9 @@ class Writer:
                 except StoreUnavailableError as exc:
                     unreachable = exc
                 except StoreError as exc:
-                    too_large = _too_large(exc, self.backend.url.redacted(), spool)
-                    if too_large is None:
+                    if _too_large(exc, self.backend.url.redacted(), spool) is None:
                         raise
+                    too_large = exc
                 except KeyboardInterrupt as exc:
                     if not spool:
                         raise
@@ -819,12 +819,12 @@ class Writer:
                 # lost: this store cannot take it, another can (lineage sync
                 # --into). Kept in the spool: its replay here fails again,
                 # and it stays there, reported by lineage sync.
-                too_large = exc if exc is too_large else _too_large(exc, self.backend.url.redacted(), spool)
-                if too_large is None:
+                message = _too_large(exc, self.backend.url.redacted(), spool)
+                if message is None:
                     raise
                 if not spool:
-                    raise too_large from exc.cause
-                self.spool.append(pending, cause=too_large)
+                    raise message from exc.cause
+                self.spool.append(pending, cause=message)
                 return False
             except KeyboardInterrupt as exc:
                 # Ctrl-C while the write was sent (a store slow to answer):
