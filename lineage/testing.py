@@ -72,7 +72,7 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
         if store is None:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="lineage-test-"))
             store = f"sqlite:///{os.path.join(folder, 'lineage.db')}"
-        from lineage.store import forget_connection, parse_store_url
+        from lineage.store import parse_store_url
 
         fresh = parse_store_url(store).scheme == "memory"  # else every block would share one database
         if fresh:
@@ -82,19 +82,25 @@ def recording(store: Optional[str] = None, workspace: str = "test", run: str = "
         try:
             yield _config.cached_store(store) if store else Store()
         finally:
-            if fresh or temporary:
-                # A temporary store is gone with its folder: its Store and
-                # connection too (each block kept about 3 open files: a test
-                # suite of a few hundred blocks ran out of them).
-                _config.forget_store(store)
             if temporary:
-                forget_connection(store)
+                _forget(store)  # gone with its folder
+            elif fresh:
+                _config.forget_store(store)
             current = _config.settings()
             for field in attrs.fields(type(saved)):
                 setattr(current, field.name, getattr(saved, field.name))
             _digest.set_enabled(saved_hashing)  # init(hash_files=...) inside the block
             _config._hash_files = saved_hash_files
             _config.export_to_children()  # what a process started after the block inherits
+
+
+def _forget(url: str) -> None:
+    """Drop a temporary store's Store and connection (each kept about 3 open
+    files: a test suite of a few hundred blocks ran out of them)."""
+    from lineage.store import forget_connection
+
+    _config.forget_store(url)
+    forget_connection(url)
 
 
 def _matches(record: Artifact, wanted: Artifact) -> bool:
@@ -196,15 +202,10 @@ try:  # the pytest fixture, when pytest is there
     @pytest.fixture
     def lineage_store(tmp_path: Any) -> Iterator[Any]:
         """A temporary SQLite store that tracked calls record into."""
-        from lineage.store import forget_connection
-
         url = f"sqlite:///{tmp_path / 'lineage.db'}"
         with recording(store=url) as store:
             yield store
-        # Its Store and connection too, as recording()'s own temporary store's
-        # (each test kept about 3 open files: a few hundred ran out of them).
-        _config.forget_store(url)
-        forget_connection(url)
+        _forget(url)  # as recording()'s own temporary store
 
 except ImportError:  # pragma: no cover
     pass
