@@ -85,29 +85,46 @@ def _redacted(argv: List[str]) -> List[str]:
             arg = _pairs_redacted(arg)
         secret_name = arg if index and not eq and arg.startswith("-") and _is_secret(arg) else ""
         arg = _URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg)
-        if "?" in arg or "#" in arg:
+        if "?" in arg or "#" in arg or ";" in arg:
             arg = _URL_QUERY.sub(_query_redacted, arg)
         out.append(_URL_USER.sub(_user_redacted, arg))
     return out
 
 
-# A URL's query and fragment (up to a space), and a key=value pair in them.
-_URL_QUERY = re.compile(r"://[^\s?#]*[?#]\S*")
-_QUERY_PAIR = re.compile(r"(?<=[?&;#])([^=&;#\s]+)=([^&;#\s]*)")
-# Query parameters that carry a signature without a secret word in their name:
-# a presigned S3 (and CloudFront) or GCS URL's, an Azure SAS's.
-_URL_SIGNATURES = frozenset({"signature", "x-amz-signature", "x-goog-signature", "sig"})
+# A URL's query and fragment (up to a space), from a path's parameters on
+# (Java's /app;jsessionid=...), and a key=value pair in them.
+_URL_QUERY = re.compile(r"://[^\s?#;]*[?#;]\S*")
+_QUERY_PAIR = re.compile(r"(?<=[?&;#])([^=&;#?\s]+)=([^&;#?\s]*)")
+# Query parameters that carry a secret without a secret word in their name
+# (compared lower case, without "-" and "_"): a presigned S3 (and CloudFront)
+# or GCS URL's signature, an Azure SAS's sig; an API key as ?key= (Google's
+# APIs, Firebase, YouTube, Trello: a URL's query "key" is that far more often
+# than a label, and a label lost from provenance costs less than a billable
+# key shown); a session's id (?sessionid=, ?sid=, ?JSESSIONID=, ?PHPSESSID=),
+# which is the login as long as the session lasts.
+_URL_SECRETS = frozenset(
+    {"signature", "xamzsignature", "xgoogsignature", "sig", "key", "sessionid", "sid", "jsessionid", "phpsessid", "sessid"}
+)
+# The shortest known service's token (AKIA + 16): a shorter value with such a
+# prefix in a query ("sk-learn", "xoxo") is a word.
+_PREFIXED_TOKEN_MIN = 20
 
 
 def _query_redacted(url: re.Match[str]) -> str:
     """A URL's query with the values of its secret parameters as ``***``
-    (?access_token=, ?api_key=, a presigned URL's X-Amz-Signature and
-    X-Amz-Credential), judged as a parameter's name is; the others kept."""
+    (?access_token=, ?api_key=, ?key=, ?sessionid=, a presigned URL's
+    X-Amz-Signature and X-Amz-Credential), judged as a parameter's name is,
+    and a known service's token under any name (?q=AIza...); the others
+    kept (not every long opaque value: a commit's hash, a file's id)."""
 
     def one(pair: re.Match[str]) -> str:
         key, value = pair.groups()
-        name = urllib.parse.unquote_plus(key)
-        if name.lower() in _URL_SIGNATURES or _hidden(name, urllib.parse.unquote_plus(value)):
+        name, text = urllib.parse.unquote_plus(key), urllib.parse.unquote_plus(value)
+        if (
+            name.lower().replace("-", "").replace("_", "") in _URL_SECRETS
+            or _hidden(name, text)
+            or (len(text) >= _PREFIXED_TOKEN_MIN and _has_token_prefix(text))
+        ):
             return key + "=" + REDACTED
         return pair.group()
 
@@ -135,6 +152,7 @@ _SWITCH_WORDS = frozenset({"use", "no", "with", "without", "enable", "disable", 
 _TOKEN_PREFIXES = (
     *("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-"),  # GitHub, GitLab
     *("hf_", "sk-", "xox", "AKIA", "ya29.", "npm_", "pypi-"),  # Hugging Face, OpenAI, Slack, AWS, Google, npm, PyPI
+    "AIza",  # a Google API key
 )
 _TOKEN_REST = re.compile(r"[A-Za-z0-9_\-.]{4,}")
 _OPAQUE = re.compile(r"[A-Za-z0-9_\-+=.~]{20,}")
@@ -146,14 +164,18 @@ def _looks_like_token(value: str) -> bool:
     """Whether *value* looks like an access token rather than a word, a file
     or a number (``ghp_...``, ``hf_...``, 20 characters or more mixing upper
     and lower case letters and digits, or 32 hex digits or more)."""
-    for prefix in _TOKEN_PREFIXES:
-        if value.startswith(prefix) and _TOKEN_REST.fullmatch(value[len(prefix) :]):
-            return True
+    if _has_token_prefix(value):
+        return True
     if not _OPAQUE.fullmatch(value) or _FILE_NAME.fullmatch(value):
         return False
     if _HEX.fullmatch(value):
         return True
     return any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+
+
+def _has_token_prefix(value: str) -> bool:
+    """Whether *value* is a known service's token: its prefix, then letters and digits."""
+    return any(value.startswith(prefix) and _TOKEN_REST.fullmatch(value[len(prefix) :]) for prefix in _TOKEN_PREFIXES)
 
 
 def _next_hidden(flag: str, value: str) -> bool:

@@ -985,6 +985,26 @@ def test_secrets_in_a_url_s_query_on_the_command_line_are_hidden():
         "https://h/x?max_tokens=100&token_limit=4096&password=***&q=", "data.csv"]
 
 
+def test_api_keys_and_session_ids_in_a_url_s_query_on_the_command_line_are_hidden():
+    """A Google API key (?key=AIza...), a session's id (?sessionid=, ?sid=,
+    Java's /app;jsessionid=) and a known service's token under a plain name (?q=hf_...)
+    were recorded in clear: their names hold no secret word. They are hidden
+    now; a word with a token's prefix ("sk-learn"), a commit's hash and a
+    file's id are kept."""
+    from lineage._provenance import _redacted
+
+    key = "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW"
+    argv = ["train.py", f"https://maps.googleapis.com/api/geocode/json?address=x&key={key}",
+            "--url=https://h/app?sessionid=abc123&page=2&session_id=s1&PHPSESSID=p&sid=z",
+            "https://h/app;jsessionid=A1B2?Key=train&x=1", f"https://h/s?q=hf_AbCdEfGhIjKlMnOpQrStUv&model=sk-learn&user={key}",
+            "https://h/x?ref=0123456789abcdef0123456789abcdef01234567&id=1AbCdEfGhIjKlMnOpQrStUvWxYz012345"]
+    assert _redacted(argv) == [
+        "train.py", "https://maps.googleapis.com/api/geocode/json?address=x&key=***",
+        "--url=https://h/app?sessionid=***&page=2&session_id=***&PHPSESSID=***&sid=***",
+        "https://h/app;jsessionid=***?Key=***&x=1", "https://h/s?q=***&model=sk-learn&user=***",
+        "https://h/x?ref=0123456789abcdef0123456789abcdef01234567&id=1AbCdEfGhIjKlMnOpQrStUvWxYz012345"]
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
