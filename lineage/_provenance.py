@@ -73,13 +73,13 @@ def _redacted(argv: List[str]) -> List[str]:
     secret_name = ""
     for index, arg in enumerate(argv):
         if secret_name and not _OPTION.match(arg):
-            out.append(REDACTED if _next_hidden(secret_name, arg) else arg)
+            out.append(REDACTED if _given_hidden(secret_name, arg) else arg)
             secret_name = ""
             continue
         name, eq, value = arg.partition("=")
         # The first "=" a URL's query's (https://h/x?access_token=abc&x=1): its pairs are judged below, one by one.
         in_query = "://" in name and ("?" in name or "#" in name)
-        if index and eq and name and not in_query and _hidden(name, value):
+        if index and eq and name and not in_query and _given_hidden(name, value):
             arg = name + "=" + REDACTED
         elif index and eq and not in_query:
             arg = _pairs_redacted(arg)
@@ -122,7 +122,7 @@ def _query_redacted(url: re.Match[str]) -> str:
         name, text = urllib.parse.unquote_plus(key), urllib.parse.unquote_plus(value)
         if (
             name.lower().replace("-", "").replace("_", "") in _URL_SECRETS
-            or _hidden(name, text)
+            or _given_hidden(name, text)
             or (len(text) >= _PREFIXED_TOKEN_MIN and _has_token_prefix(text))
         ):
             return key + "=" + REDACTED
@@ -178,25 +178,53 @@ def _has_token_prefix(value: str) -> bool:
     return any(value.startswith(prefix) and _TOKEN_REST.fullmatch(value[len(prefix) :]) for prefix in _TOKEN_PREFIXES)
 
 
-def _next_hidden(flag: str, value: str) -> bool:
-    """Whether *value*, the argument after *flag* (a name about a secret),
-    is hidden. After a switch (``--use-token data.csv``) it is not the
-    flag's at all: hidden only when it looks like a token. A flag naming
-    the secret itself (``--api-key``, ``--db-password``) hides it; one
-    about it (``--password-value``, ``--password-file``) too, but for a
-    path (``--password-file /run/pw``)."""
-    words = [word.lower() for word in _WORD.findall(flag)]
+def _given_hidden(name: str, value: str) -> bool:
+    """Whether *value*, given a parameter or flag *name* (``--name value``,
+    ``--name=value``, ``db.name=value``, ``?name=value``), is hidden. Not
+    when the name holds no secret word. After a switch (``--use-token
+    data.csv``) it is not the secret at all: hidden only when it looks like a
+    token. A name ending with the secret (``--api-key``, ``--db-password``)
+    hides it. One naming something about it hides a value that holds it
+    (``--password-value``, a number too) and any other but a path, a number,
+    a switch's value, or one of a setting, a name or a place (``--password-file
+    /run/pw``, ``--token-limit 512``, ``--token-pooling cls``, ``--auth-method
+    oauth``, ``--secret-name db``), unless it looks like a token."""
+    if not _is_secret(name):
+        return False
+    words = [word.lower() for word in _WORD.findall(name)]
     if words and words[0] in _SWITCH_WORDS:
         return _looks_like_token(value)
-    if _ends_in_secret(flag):
-        return _hidden(flag, value)
+    if _ends_in_secret(name):
+        return _hidden(name, value)
     if value.lower() in _SWITCH_VALUES:
         return False  # --token-classification true: no secret's value
-    return _looks_like_token(value) or (_hidden(flag, value) and not _looks_like_path(value))
+    if _looks_like_token(value) or (words and words[-1] in _HOLDING_NOUNS):
+        return True  # --password-value a/b+c= (base64 has "/"), --password-value 123456
+    if not _hidden(name, value):  # a number
+        return False
+    return not (_looks_like_path(value) or (words and words[-1] in _SETTING_NOUNS))
 
 
 # Values of a flag about a secret that are no secret: --token-classification true.
 _SWITCH_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "auto"})
+# The last word of a name about a secret whose value is the secret itself, whatever it looks like.
+_HOLDING_NOUNS = frozenset(
+    {"value", "values", "string", "str", "text", "literal", "data", "raw", "plain", "plaintext", "content", "contents", "b64"}
+)
+# The last word of a name about a secret whose value is a setting, a name, a
+# place or a count: --auth-method oauth, --secret-name db, --token-pooling cls.
+# Not "id" (Vault's secret_id is a credential), "key", "hash" nor "header":
+# a name ending with a word not here hides its value.
+_SETTING_NOUNS = frozenset(
+    {
+        *("name", "names", "method", "methods", "type", "types", "mode", "kind", "scheme", "provider", "source", "pooling"),
+        *("strategy", "policy", "format", "style", "backend", "algorithm", "algo", "level", "version", "classification"),
+        *("file", "files", "path", "paths", "dir", "directory", "folder", "location", "env", "var", "variable", "field"),
+        *("store", "manager", "prompt", "url", "uri", "endpoint", "host", "server", "port", "user", "username", "scope"),
+        *("scopes", "audience", "issuer", "realm", "limit", "length", "len", "size", "count", "budget", "ttl", "expiry"),
+        *("lifetime", "timeout", "rotation"),
+    }
+)
 
 
 def _looks_like_path(value: str) -> bool:
@@ -222,7 +250,7 @@ def _pairs_redacted(text: str, depth: int = 0) -> str:
 
     def one(pair: re.Match[str]) -> str:
         key, equals, value = pair.groups()
-        if _hidden(key, value.strip("'\"{}")):
+        if _given_hidden(key, value.strip("'\"{}")):
             return key + equals + REDACTED
         return key + equals + (_pairs_redacted(value, depth + 1) if "=" in value and value[:1] not in "'\"{" else value)
 

@@ -892,6 +892,31 @@ def test_the_argument_after_a_flag_only_about_a_secret_is_kept():
         "--token-classification", "true", "--password-prompt", "off"]
 
 
+def test_a_setting_or_name_after_a_flag_about_a_secret_is_kept_in_both_forms():
+    """--token-pooling cls, --auth-method oauth, --secret-name db: a setting or
+    the name of a secret, not one, was recorded as ***; and --flag=value was
+    judged by another rule than --flag value (--password-file=/run/pw and
+    --use-token=data.csv were hidden). Both forms are judged alike now; a
+    flag holding the secret (--password-value) hides even a number or a
+    value with a "/" (base64), which the path and number rules had shown."""
+    from lineage._provenance import _redacted
+
+    kept = ["--token-pooling", "cls", "--auth-method", "oauth", "--secret-name", "db", "--token-type", "bearer",
+            "--password-file", "/run/pw", "--use-token", "data.csv", "--token-limit", "512", "--auth-provider", "google"]
+    hidden = ["--password", "x", "--api-key", "x", "--token", "x", "--password-value", "x", "--secret", "x",
+              "--client-secret", "x", "--auth-token", "x", "--secret-id", "s", "--auth-header", "Bearer",
+              "--password-value", "123456", "--token-value", "Ab3/x+Yz==", "--secret-name", "AbCdEf0123456789xyzXYZ99"]
+    spaced = kept + hidden
+    joined = [f"{flag}={value}" for flag, value in zip(spaced[::2], spaced[1::2])]
+    hydra = ["model.token_pooling=cls", "db.password_file=/run/pw", "db.password_value=123456", "db.password=x"]
+    url = "https://h/x?token_type=bearer&auth_method=oauth&password_value=1234&secret=s"
+    expected = kept + [value if index % 2 == 0 else "***" for index, value in enumerate(hidden)]
+    assert _redacted(["train.py", *spaced, *joined, *hydra, url]) == [
+        "train.py", *expected, *[f"{flag}={value}" for flag, value in zip(expected[::2], expected[1::2])],
+        "model.token_pooling=cls", "db.password_file=/run/pw", "db.password_value=***", "db.password=***",
+        "https://h/x?token_type=bearer&auth_method=oauth&password_value=***&secret=***"]
+
+
 def test_a_command_line_the_rules_fail_on_is_recorded_as_its_first_word(monkeypatch):
     """A failure of the redaction (an argument its rules were not written
     for) cost every execution of the process its provenance: the command
