@@ -76,10 +76,14 @@ def _redacted(argv: List[str]) -> List[str]:
             out.append(REDACTED if _given_hidden(secret_name, arg) else arg)
             secret_name = ""
             continue
+        if index and _prefixed_token(arg):  # a positional hf_..., --key AIza...: a token whatever its flag
+            out.append(REDACTED)
+            secret_name = ""
+            continue
         name, eq, value = arg.partition("=")
         # The first "=" a URL's query's (https://h/x?access_token=abc&x=1): its pairs are judged below, one by one.
         in_query = "://" in name and ("?" in name or "#" in name)
-        if index and eq and name and not in_query and _given_hidden(name, value):
+        if index and eq and name and not in_query and _value_hidden(name, value):
             arg = name + "=" + REDACTED
         elif index and eq and not in_query:
             arg = _pairs_redacted(arg)
@@ -106,7 +110,7 @@ _URL_SECRETS = frozenset(
     {"signature", "xamzsignature", "xgoogsignature", "sig", "key", "sessionid", "sid", "jsessionid", "phpsessid", "sessid"}
 )
 # The shortest known service's token (AKIA + 16): a shorter value with such a
-# prefix in a query ("sk-learn", "xoxo") is a word.
+# prefix ("sk-learn", "xoxo") is a word.
 _PREFIXED_TOKEN_MIN = 20
 
 
@@ -120,11 +124,7 @@ def _query_redacted(url: re.Match[str]) -> str:
     def one(pair: re.Match[str]) -> str:
         key, value = pair.groups()
         name, text = urllib.parse.unquote_plus(key), urllib.parse.unquote_plus(value)
-        if (
-            name.lower().replace("-", "").replace("_", "") in _URL_SECRETS
-            or _given_hidden(name, text)
-            or (len(text) >= _PREFIXED_TOKEN_MIN and _has_token_prefix(text))
-        ):
+        if name.lower().replace("-", "").replace("_", "") in _URL_SECRETS or _value_hidden(name, text):
             return key + "=" + REDACTED
         return pair.group()
 
@@ -176,6 +176,18 @@ def _looks_like_token(value: str) -> bool:
 def _has_token_prefix(value: str) -> bool:
     """Whether *value* is a known service's token: its prefix, then letters and digits."""
     return any(value.startswith(prefix) and _TOKEN_REST.fullmatch(value[len(prefix) :]) for prefix in _TOKEN_PREFIXES)
+
+
+def _prefixed_token(value: str) -> bool:
+    """Whether *value* is a known service's token as long as one: hidden
+    wherever it is given (a positional argument, --key AIza..., ?q=hf_...),
+    where a long opaque value (a commit's hash, a file's id) is not."""
+    return len(value) >= _PREFIXED_TOKEN_MIN and _has_token_prefix(value)
+
+
+def _value_hidden(name: str, value: str) -> bool:
+    """Whether *value*, given *name* in a pair (``name=value``, ``?name=value``), is hidden."""
+    return _given_hidden(name, value) or _prefixed_token(value)
 
 
 def _given_hidden(name: str, value: str) -> bool:
@@ -250,7 +262,7 @@ def _pairs_redacted(text: str, depth: int = 0) -> str:
 
     def one(pair: re.Match[str]) -> str:
         key, equals, value = pair.groups()
-        if _given_hidden(key, value.strip("'\"{}")):
+        if _value_hidden(key, value.strip("'\"{}")):
             return key + equals + REDACTED
         return key + equals + (_pairs_redacted(value, depth + 1) if "=" in value and value[:1] not in "'\"{" else value)
 

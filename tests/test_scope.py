@@ -1030,6 +1030,20 @@ def test_api_keys_and_session_ids_in_a_url_s_query_on_the_command_line_are_hidde
         "https://h/x?ref=0123456789abcdef0123456789abcdef01234567&id=1AbCdEfGhIjKlMnOpQrStUvWxYz012345"]
 
 
+def test_a_known_service_s_token_on_the_command_line_is_hidden_whatever_its_flag():
+    """A Hugging Face, GitHub or Google token given positionally, after a
+    flag not named like a secret (--key AIza..., --hf hf_...) or as a value
+    of one (--hf=..., cfg.hub=..., a connection string's pair) was recorded
+    in clear. It is hidden now; a short word with such a prefix is kept."""
+    from lineage._provenance import _redacted
+
+    hf, key = "hf_AbCdEfGhIjKlMnOpQrStUv", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW"
+    argv = ["train.py", hf, "--key", key, f"--hf={hf}", f"cfg.hub={hf}", f"host=db key={key} port=1",
+            "ghp_0123456789abcdefABCDEF0123456789abcd", "sk-learn", "--model", "sk-small", "xoxo"]
+    assert _redacted(argv) == ["train.py", "***", "--key", "***", "--hf=***", "cfg.hub=***", "host=db key=*** port=1", "***",
+                               "sk-learn", "--model", "sk-small", "xoxo"]
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
