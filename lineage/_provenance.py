@@ -91,8 +91,22 @@ def _redacted(argv: List[str]) -> List[str]:
         arg = _URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg)
         if "?" in arg or "#" in arg or ";" in arg:
             arg = _URL_QUERY.sub(_query_redacted, arg)
+        if index and ":" in arg:
+            arg = _HEADER.sub(_header_redacted, arg, count=1)
         out.append(_URL_USER.sub(_user_redacted, arg))
     return out
+
+
+# An HTTP header given as an argument, whole or as a flag's value (-H
+# "Authorization: Bearer x", --header=X-Api-Key:x, httpie's Cookie:sid=x).
+_HEADER = re.compile(r"(?:^|(?<==))([A-Za-z][\w.\-]*)(\s*:\s*)(\S.*)$", re.DOTALL)
+
+
+def _header_redacted(header: re.Match[str]) -> str:
+    """A header's value as ``***`` when its name is a secret's
+    (Authorization, Cookie, X-Api-Key, X-Auth-Token), judged as a pair's."""
+    name, colon, value = header.groups()
+    return name + colon + REDACTED if _value_hidden(name, value) else header.group()
 
 
 # A URL's query and fragment (up to a space), from a path's parameters on

@@ -1044,6 +1044,19 @@ def test_a_known_service_s_token_on_the_command_line_is_hidden_whatever_its_flag
                                "sk-learn", "--model", "sk-small", "xoxo"]
 
 
+def test_a_credential_in_an_http_header_on_the_command_line_is_hidden():
+    """A header given as an argument (-H "Authorization: Bearer x", curl's and
+    httpie's form, --header=X-Api-Key:x) was recorded in clear: only name=value
+    pairs were judged. A secret header's value is hidden now, others kept."""
+    from lineage._provenance import _redacted
+
+    argv = ["call.py", "-H", "Authorization: Bearer abc", "--header=X-Api-Key:k1", "Cookie:sid=abc", "X-Auth-Token: t",
+            "-H", "Accept: application/json", "--at", "12:30", "token_limit:512", "https://u:p@h/x"]
+    assert _redacted(argv) == ["call.py", "-H", "Authorization: ***", "--header=X-Api-Key:***", "Cookie:***",
+                               "X-Auth-Token: ***", "-H", "Accept: application/json", "--at", "12:30", "token_limit:512",
+                               "https://u:***@h/x"]
+
+
 def test_a_script_git_does_not_track_is_dirty(tmp_path):
     """An untracked script in a git work tree: the commit does not hold the
     code that ran. git status without untracked files had called it clean."""
