@@ -3655,8 +3655,9 @@ class TestOpenInAnotherThreadAtExit:
         it): what that thread logs then is dropped, not raised into its code."""
         url = f"sqlite:///{tmp_path / 'exit.db'}"
         script = (
-            "import atexit, threading, time, lineage\nfrom lineage import DataSet\n"
-            "atexit.register(time.sleep, 0.5)  # run after lineage's: the daemon thread goes on\n"
+            "import atexit, threading, time\n"
+            "atexit.register(time.sleep, 0.5)  # registered before lineage's, so run after it: the daemon thread goes on\n"
+            "import lineage\nfrom lineage import DataSet\n"
             "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
             "def block():\n    with lineage.execution('block') as ex:\n"
             "        while True:\n            time.sleep(0.05)\n"
