@@ -1671,7 +1671,11 @@ def _end_suspended_generators() -> None:
                 left.add(scope)
                 continue
             try:
-                scope._finish(GeneratorExit())
+                if not scope._done:  # (its thread ended it while this waited)
+                    # Its thread (a daemon) may run on, in its code: what it
+                    # logs now is dropped, not raised into it (see _check_open).
+                    scope._ended_at_exit = True
+                    scope._finish(GeneratorExit())
             finally:
                 scope._lock.release()
     for taken, future in list(_awaiting.items()):

@@ -3669,6 +3669,40 @@ class TestOpenInAnotherThreadAtExit:
         e = mr.one_execution(lineage.Store(url=url), "block")
         assert mr.state(e) == "CANCELED" and self.CANCELED_AT_EXIT in mr.custom(e)["lineage.error_message"]
 
+    @pytest.mark.parametrize("kind", ["generator", "async generator"])
+    def test_logging_to_a_generator_ended_at_exit_does_not_raise_in_its_thread(self, tmp_path, kind):
+        """A tracked generator a daemon thread iterates is ended at exit (see
+        _suspended) while that thread runs on: what its code logged then
+        (log_param, log_input, log_output) raised LineageError "has ended"
+        into it, where a with block or a call ended at exit drops it."""
+        url = f"sqlite:///{tmp_path / 'exit.db'}"
+        body = (
+            "    ex = current_execution()\n"
+            "    for i in range(1000):\n        await_or_sleep\n"
+            "        ex.log_param('step', i)\n        ex.log_input(DataSet(uri='s3://exit/b', name='b'))\n"
+            "        ex.log_output(Model(uri=f'file:///o{i}', name='o'))\n"
+            "        yield Model(uri=f'file:///b{i}', name='b')\n"
+        )
+        if kind == "generator":
+            tracked = "@lineage.track\ndef batches():\n" + body.replace("await_or_sleep", "time.sleep(0.05)")
+            consume = "def consume():\n    for _ in batches():\n        pass\n"
+        else:
+            tracked = "@lineage.track\nasync def batches():\n" + body.replace("await_or_sleep", "await asyncio.sleep(0.05)")
+            consume = "def consume():\n    async def main():\n        async for _ in batches():\n            pass\n" \
+                      "    asyncio.run(main())\n"
+        script = (
+            "import asyncio, atexit, threading, time\n"
+            "atexit.register(time.sleep, 0.5)  # registered before lineage's, so run after it: the daemon thread goes on\n"
+            "import lineage\nfrom lineage import DataSet, Model, current_execution\n"
+            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
+            + tracked + consume +
+            "threading.Thread(target=consume, daemon=True).start()\ntime.sleep(0.3)\n"
+        )
+        done = run_script(tmp_path, script, timeout=30)
+        assert done.returncode == 0 and "LineageError" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+        e = mr.one_execution(lineage.Store(url=url), "batches")
+        assert mr.state(e) != "RUNNING" and mr.custom(e)["step"] >= 1
+
 
 class TestForkedWhileAnotherThreadHeldTheLock:
     #: Waits for the forked child (os.fork() gave *child*) 5 s at most, then kills it and prints "child hung".
