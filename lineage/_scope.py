@@ -1258,7 +1258,8 @@ def _decorate(func: F, options: _Options) -> F:
 
         def async_gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
-            return _track_async_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
+            # Its parent is the execution it is called in (see _entered_where_made).
+            return _track_async_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs, made_in=_current.get())
 
         return _TrackedFunction(func, async_gen_wrapper)  # type: ignore[return-value]
 
@@ -1301,7 +1302,8 @@ def _decorate(func: F, options: _Options) -> F:
 
         def gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
-            return _kept_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs)
+            # Its parent is the execution it is called in (see _entered_where_made).
+            return _kept_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs, made_in=_current.get())
 
         return _TrackedFunction(func, gen_wrapper)  # type: ignore[return-value]
 
@@ -1739,12 +1741,34 @@ def _locked_by_exit(scope: ExecutionScope, drain_until: float) -> bool:
     return False
 
 
+def _entered_where_made(scope: ExecutionScope, made_in: Optional[ExecutionScope]) -> None:
+    """Enter a generator's *scope* at its first step, with the execution
+    current where the generator was called (*made_in*) as its parent, as a
+    call's is (and a wraps decorator's generator's, entered at the call).
+    The first step's own was taken: one iterated by another thread (a pool's,
+    ThreadPool.imap, whose context is its own) recorded no parent, and was
+    written in the default workspace and run, not its caller's. (One ended
+    since is nobody's parent: see _live.) Not left current after."""
+    token = _current.set(made_in)
+    try:
+        scope.__enter__()
+        scope._detach()
+    finally:
+        _current.reset(token)
+
+
 def _kept_generator(
-    tracked: _Tracked, gen: Any, instance: Any, args: Any, kwargs: Any, scope: Optional[ExecutionScope] = None
+    tracked: _Tracked,
+    gen: Any,
+    instance: Any,
+    args: Any,
+    kwargs: Any,
+    scope: Optional[ExecutionScope] = None,
+    made_in: Optional[ExecutionScope] = None,
 ) -> Any:
     """_track_generator's generator, kept in _generators for the exit handler."""
     stepped: List[Any] = [threading.get_ident(), None]
-    generator = _track_generator(tracked, gen, instance, args, kwargs, scope, stepped)
+    generator = _track_generator(tracked, gen, instance, args, kwargs, scope, stepped, made_in)
     _generators[generator] = stepped
     return generator
 
@@ -1757,6 +1781,7 @@ def _track_generator(
     kwargs: Any,
     scope: Optional[ExecutionScope],
     stepped: List[Any],
+    made_in: Optional[ExecutionScope] = None,
 ) -> Any:
     # A generator function: the execution starts at the first next() and
     # ends when the generator is exhausted, closed or fails. The current
@@ -1764,10 +1789,10 @@ def _track_generator(
     # *scope*: one entered already (a generator made by a plain function).
     # *stepped*: [the thread its last step ran in, its scope once entered]
     # (see _generators: the scope tells the process it belongs to).
+    # *made_in*: the current execution where it was called (its parent).
     if scope is None:
         scope = tracked.scope(instance, args, kwargs)
-        scope.__enter__()
-        scope._detach()
+        _entered_where_made(scope, made_in)
     else:
         scope._body_begins()
     _suspended.add(scope)
@@ -1827,9 +1852,11 @@ def _track_async_generator(
     kwargs: Any,
     given: Optional[ExecutionScope] = None,
     began: Optional[List[bool]] = None,
+    made_in: Optional[ExecutionScope] = None,
 ) -> Any:
     # *given*: a scope entered already (an async generator made by a plain
-    # function); *began* is set when the body begins (see _never_begun).
+    # function); *began* is set when the body begins (see _never_begun);
+    # *made_in*: the current execution where it was called (its parent).
     async def agen() -> Any:
         if began is not None:
             began[0] = True
@@ -1838,8 +1865,7 @@ def _track_async_generator(
             scope._body_begins()
         if scope is None:
             scope = tracked.scope(instance, args, kwargs)
-            scope.__enter__()
-            scope._detach()
+            _entered_where_made(scope, made_in)
         _suspended.add(scope)
         index = 0
         to_send: Any = None

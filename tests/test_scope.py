@@ -1867,6 +1867,51 @@ class TestNesting:
         assert len(children) == 5
         assert {mr.custom(c)["lineage.parent_external_id"] for c in children} == {p.external_id}
 
+    @pytest.mark.parametrize("consumer", ["thread", "ThreadPool.imap", "async in a thread"])
+    def test_a_generator_iterated_in_another_thread_records_the_execution_it_was_called_in(self, tracked_sqlite, consumer):
+        """A tracked generator is entered at its first step: one called in a
+        with block and iterated by another thread (a pool's, whose context is
+        its own) recorded no parent, and was written in the default
+        workspace and run, not the block's. Its parent is the execution it
+        was called in, as for a call (and a wraps decorator's generator)."""
+        import threading
+        from multiprocessing.pool import ThreadPool
+
+        @track
+        def batches(n: int) -> Iterator[Model]:
+            for i in range(n):
+                yield Model(uri=f"file:///b{i}", name="b")
+
+        @track
+        async def abatches(n: int) -> AsyncIterator[Model]:
+            for i in range(n):
+                yield Model(uri=f"file:///a{i}", name="a")
+
+        async def consume(agen):
+            return [m async for m in agen]
+
+        with execution("epoch", workspace="other", run="r2") as epoch:
+            if consumer == "thread":
+                with ThreadPoolExecutor(1) as pool:
+                    got = pool.submit(list, batches(2)).result()
+            elif consumer == "ThreadPool.imap":
+                with ThreadPool(2) as pool:
+                    got = list(pool.imap(lambda m: m, batches(2)))
+            else:
+                found = []
+                made = abatches(2)
+                worker = threading.Thread(target=lambda: found.extend(asyncio.run(consume(made))))
+                worker.start()
+                worker.join()
+                got = found
+        assert len(got) == 2
+        [e] = mr.executions(tracked_sqlite, "abatches" if consumer.startswith("async") else "batches")
+        assert mr.state(e) == "COMPLETE"
+        assert mr.custom(e)["lineage.parent_external_id"] == epoch.external_id
+        assert mr.custom(e)["lineage.parent_execution_id"] == epoch.id
+        ctx = mr.contexts(tracked_sqlite, e.id)
+        assert (ctx["kubeflow.org/alpha/workspace"], ctx["lineage/run"]) == ("other", "other/r2")
+
     def test_current_execution_outside_is_none(self):
         """current_execution() is None outside any execution."""
         assert current_execution() is None
