@@ -1748,13 +1748,16 @@ def _entered_where_made(scope: ExecutionScope, made_in: Optional[ExecutionScope]
     The first step's own was taken: one iterated by another thread (a pool's,
     ThreadPool.imap, whose context is its own) recorded no parent, and was
     written in the default workspace and run, not its caller's. (One ended
-    since is nobody's parent: see _live.) Not left current after."""
-    token = _current.set(made_in)
+    since is nobody's parent: see _live.) Not left current after. Called
+    outside any, its parent is the first step's (a stream made at the top of
+    a script, consumed in a with block), as before."""
+    token = _current.set(made_in) if made_in is not None else None
     try:
         scope.__enter__()
         scope._detach()
     finally:
-        _current.reset(token)
+        if token is not None:
+            _current.reset(token)
 
 
 def _kept_generator(

@@ -1912,6 +1912,23 @@ class TestNesting:
         ctx = mr.contexts(tracked_sqlite, e.id)
         assert (ctx["kubeflow.org/alpha/workspace"], ctx["lineage/run"]) == ("other", "other/r2")
 
+    def test_a_generator_called_outside_any_execution_has_the_one_it_is_iterated_in_as_parent(self, tracked_sqlite):
+        """Made at the top of a script and consumed in a with block: the
+        block is its parent (it has no caller's to take)."""
+
+        @track
+        def batches(n: int) -> Iterator[Model]:
+            for i in range(n):
+                yield Model(uri=f"file:///s{i}", name="s")
+
+        stream = batches(2)
+        with execution("epoch", workspace="other", run="r3") as epoch:
+            assert len(list(stream)) == 2
+        [e] = mr.executions(tracked_sqlite, "batches")
+        assert mr.custom(e)["lineage.parent_external_id"] == epoch.external_id
+        ctx = mr.contexts(tracked_sqlite, e.id)
+        assert (ctx["kubeflow.org/alpha/workspace"], ctx["lineage/run"]) == ("other", "other/r3")
+
     def test_current_execution_outside_is_none(self):
         """current_execution() is None outside any execution."""
         assert current_execution() is None
