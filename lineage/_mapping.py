@@ -1260,12 +1260,18 @@ def _rest_of(value: Any, paths: List[Tuple[PathStep, ...]]) -> Optional[Dict[str
     holds records keeps its other items too: {"data": {"train": DataSet(...),
     "batch_size": 32}} lost batch_size. A list's or tuple's items are kept
     by their index as text ({"1": 3} of [DataSet(...), 3]), the step of
-    their event path: [DataSet(...), 3] lost the 3."""
+    their event path: [DataSet(...), 3] lost the 3.
+
+    Any mapping, list or tuple find_artifacts looks into is kept so, a
+    subclass too (an OrderedDict, a defaultdict, a list subclass): theirs
+    were left out whole, all but their records lost."""
     kind = type(value)
-    by_index = kind is list or kind is tuple
+    named = isinstance(value, tuple) and hasattr(value, "_fields")
+    mapping = isinstance(value, collections.abc.Mapping)
+    by_index = not named and isinstance(value, (list, tuple))
     pairs: Iterable[Tuple[Any, Any]]
     steps: Iterable[PathStep]
-    if kind is dict:
+    if mapping:
         pairs = list(value.items())
         steps = [_step(key) for key, _ in pairs]
     elif by_index:
@@ -1273,7 +1279,7 @@ def _rest_of(value: Any, paths: List[Tuple[PathStep, ...]]) -> Optional[Dict[str
             return None  # every item is a record (the common case): nothing to build
         pairs = enumerate(value)  # lazily: a list of millions is left after the first _TEXT_LIMIT kept
         steps = itertools.count()
-    elif isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: by field, as find_artifacts steps
+    elif named:  # a NamedTuple: by field, as find_artifacts steps
         pairs = list(zip(value._fields, value))
         steps = value._fields
     elif isinstance(value, (Artifact, str, os.PathLike)):  # a record, or a path made one
@@ -1291,7 +1297,7 @@ def _rest_of(value: Any, paths: List[Tuple[PathStep, ...]]) -> Optional[Dict[str
         inside = holders.setdefault(path[0], [])
         if len(path) > 1:
             inside.append(path[1:])
-    shared = {step for step, n in collections.Counter(steps).items() if n > 1} if kind is dict else ()
+    shared = {step for step, n in collections.Counter(steps).items() if n > 1} if mapping else ()
     rest: Dict[Any, Any] = {}
     for (key, item), step in zip(pairs, steps):
         if len(rest) > _TEXT_LIMIT:

@@ -983,6 +983,52 @@ class TestNothingBesideRecordsIsLost:
             ("files", 0), ("mixed", 0), ("named", "data"), ("nested", 0, "a", 0), ("only", 0), ("only", 1), ("pair", 0),
         ]
 
+    def test_a_dict_list_or_tuple_subclass_keeps_its_other_items(self, tracked_sqlite):
+        """An OrderedDict, a defaultdict, a read-only mapping, a list or
+        tuple subclass holding a record: find_artifacts looked into them,
+        but only an exact dict, list or tuple kept its other items, so the
+        lr, the 3 and the nested 4 were recorded nowhere. Kept as a plain
+        one's are, secrets ***."""
+        import collections
+        import types
+
+        from tests import mlmd_reads as mr
+
+        class Files(list):
+            pass
+
+        class Pair(tuple):
+            pass
+
+        def data(name):
+            return lineage.DataSet(uri=f"s3://sub/{name}", name=name)
+
+        @lineage.track
+        def train(ordered: dict, default: dict, proxy: dict, files: list, pair: tuple, nested: dict) -> None:
+            return None
+
+        train(
+            collections.OrderedDict(data=data("o"), lr=0.1, db_password="hunter2"),
+            collections.defaultdict(list, {"data": data("d"), "api_key": "sk-SECRET", "epochs": 3}),
+            types.MappingProxyType({"data": data("p"), "seed": 7}),
+            Files([data("f"), 3]),
+            Pair((data("t"), 0.5)),
+            {"inner": collections.OrderedDict(train=data("n"), batch_size=32), "parts": [Files([data("l"), 4]), 5]},
+        )
+        execution = mr.one_execution(tracked_sqlite, "train")
+        assert params_of(mr.custom(execution)) == {
+            "ordered": {"lr": 0.1, "db_password": "***"},
+            "default": {"api_key": "***", "epochs": 3},
+            "proxy": {"seed": 7},
+            "files": {"1": 3},
+            "pair": {"1": 0.5},
+            "nested": {"inner": {"batch_size": 32}, "parts": {"0": {"1": 4}, "1": 5}},
+        }
+        assert sorted(p for _, p, _ in mr.paths(tracked_sqlite, execution.id)) == [
+            ("default", "data"), ("files", 0), ("nested", "inner", "train"), ("nested", "parts", 0, 0),
+            ("ordered", "data"), ("pair", 0), ("proxy", "data"),
+        ]
+
     def test_parameters_named_self_or_cls_are_kept(self, tracked_sqlite):
         """Only a method's first parameter is left out: `cls` of a plain
         function, and a **kwargs item named self, were dropped."""
