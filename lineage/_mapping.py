@@ -749,7 +749,7 @@ def _for_json(value: Any) -> Any:
     if kind in _PLAIN_TYPES:
         return value
     if isinstance(value, dict):
-        return {(key if type(key) in _PLAIN_TYPES else _or_itself(key)): _for_json(item) for key, item in value.items()}
+        return dict(zip(_json_keys(value), map(_for_json, value.values())))
     if isinstance(value, tuple) and kind is not tuple and hasattr(value, "_fields"):
         # A NamedTuple is a list of its values, as JSON writes it, with ***
         # for a secret field's (the field names that say so are not kept).
@@ -761,6 +761,42 @@ def _for_json(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return [_for_json(item) for item in _in_order(value)]
     return _or_itself(value)
+
+
+def _json_keys(value: Dict[Any, Any]) -> List[Any]:
+    """The keys of *value* as its JSON writes them, each apart: a str as
+    itself, a date, Decimal or Enum member as its text (_as_text), a number,
+    bool or None as JSON's text of it, any other key itself (JSON refuses
+    it: the parameter is its repr). A key whose text another key has
+    already ({date(2024, 1, 1): 1, "2024-01-01": 2}, {1: "a", "1": "b"})
+    is written as its repr (``datetime.date(2024, 1, 1)``), or, when that is
+    one too, with its type (``int(1)``): one of the two values was lost."""
+    keys = list(value)
+    kinds = set(map(type, keys))
+    if _STR_TYPES.issuperset(kinds) or (str not in kinds and _SCALAR_TYPES.issuperset(kinds)):
+        return keys  # all text, or all numbers (no two of them one text): JSON writes them apart
+    taken = {key for key in keys if isinstance(key, str)}  # a str key is always its own text
+    written = []
+    for key in keys:
+        if not isinstance(key, str):
+            text = _or_itself(key)
+            if text is None or isinstance(text, (bool, int, float)):
+                if isinstance(text, float) and not math.isfinite(text):
+                    written.append(key)  # NaN: JSON refuses it, as before (the parameter is its repr)
+                    continue
+                # as JSON writes them: true, null, 1, 0.5
+                text = "null" if text is None else ("true" if text else "false") if isinstance(text, bool) else repr(text)
+            if isinstance(text, str):
+                if text in taken:
+                    shown = _bounded_repr(key)
+                    text = next((t for t in (shown, f"{type(key).__name__}({shown})") if t not in taken), None)
+                    number = 2
+                    while text is None or text in taken:  # two keys of one repr: two enums' Color.RED
+                        text, number = f"{shown} #{number}", number + 1
+                taken.add(text)
+            key = text
+        written.append(key)
+    return written
 
 
 def _or_itself(value: Any) -> Any:
@@ -849,10 +885,13 @@ def _json_surely_longer(value: Any, limit: int, odd: Optional[List[bool]] = None
             if left < 0:
                 return True
             keys = dict.keys(item)
-            if _STR_TYPES.issuperset(map(type, keys)):
+            kinds = set(map(type, keys))
+            if _STR_TYPES.issuperset(kinds):
                 left -= sum(map(len, keys))
             else:
                 stack.extend(keys)
+                if odd is not None and str in kinds:
+                    odd[0] = True  # a number key JSON writes as text, which may be a str key's (see _json_keys)
             values = dict.values(item)
             if not _SCALAR_TYPES.issuperset(map(type, values)):
                 stack.extend(values)
@@ -910,6 +949,8 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
             budget[0] -= 1
             secret = _hides(key, item)
             shown = key if type(key) in _PLAIN_TYPES else _or_itself(key)
+            if shown is not key and shown != key and (shown in items or dict.__contains__(value, shown)):
+                shown = key  # {date(2024, 1, 1): .., "2024-01-01": ..}: its repr, not one value lost (see _json_keys)
             items[shown] = REDACTED if secret else _head(item, budget, inside)  # as in a JSON-able one
         return items
     head = []

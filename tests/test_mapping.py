@@ -1644,6 +1644,35 @@ class TestValuesKeptAsTheTextAReaderExpects:
         got = _mapping.param_value("mode", {"m": _Mode.TRAIN, _Level.HIGH: 1, "o": _Opaque()})
         assert got == "{'m': 'train', 2: 1, 'o': <opaque>}"
 
+    def test_a_key_written_as_another_key_s_text_keeps_both_values(self, tracked_sqlite):
+        """{date(2024, 1, 1): 1, "2024-01-01": 2}: the date key is its ISO
+        text in JSON, which the str key already is, so one of the two values
+        was lost (as was {1: "a", "1": "b"}'s int key's, JSON writing 1 as
+        "1"), in a repr too. The str key keeps its text; the other is its
+        repr, or with its type when that is taken too."""
+
+        @track
+        def fit(days, ids, flags, nested):
+            return None
+
+        fit(
+            {datetime.date(2024, 1, 1): 1, "2024-01-01": 2},
+            {"1": "b", 1: "a", 2: "c"},
+            {True: 1, "true": 2, None: 3},
+            [{_Color.RED: 0.5, "_Color.RED": 0.7}],
+        )
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "fit")))
+        assert params == {
+            "days": {"datetime.date(2024, 1, 1)": 1, "2024-01-01": 2},
+            "ids": {"1": "b", "int(1)": "a", "2": "c"},
+            "flags": {"True": 1, "true": 2, "null": 3},
+            "nested": {"items": [{"<_Color.RED: 1>": 0.5, "_Color.RED": 0.7}]},
+        }
+        got = _mapping.param_value("days", {datetime.date(2024, 1, 1): "y" * 5000, "2024-01-01": 2})
+        assert got.startswith("{datetime.date(2024, 1, 1): 'yyy") and len(got) == 256  # kept as its repr: both, cut
+        got = _mapping.param_value("days", {"2024-01-01": 2, datetime.date(2024, 1, 1): _Opaque(), datetime.date(2024, 1, 2): 3})
+        assert got == "{'2024-01-01': 2, datetime.date(2024, 1, 1): <opaque>, '2024-01-02': 3}"
+
     def test_long_text_and_large_sets_stay_bounded(self):
         """A Decimal of 10,000 digits is cut as a long string is; a set too large
         for JSON is its bounded repr, not sorted whole."""
