@@ -925,6 +925,10 @@ def _head(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Any:
     elif type(value) is tuple:
         kind = tuple
     elif type(value) in _CUT_ITEMS and len(value) > 2 * _REPR_LIMIT:
+        if isinstance(value, (set, frozenset)):
+            # Sorted (see _bounded_repr): one sort per set of up to _TEXT_LIMIT
+            # items, not one per item of a list of them (its repr is cut past the first).
+            budget[0] -= min(len(value), _TEXT_LIMIT)
         return _Again(_bounded_repr(value))  # a long str, bytes or set among the items: its head only, not all of it
     elif type(value) is int and value.bit_length() > 14_000:
         return _Again(_int_text(value))  # repr() refuses it: the whole value was '<dict object>'
@@ -980,7 +984,14 @@ def _bounded_repr(value: Any, large: bool = False) -> str:
             text = repr(_head(value, [enough]))
         elif type(value) in (str, bytes, bytearray) and len(value) > enough:
             text = repr(value[:enough])  # an image's bytes: not a 400 MB repr
+        elif type(value) in (set, frozenset) and len(value) <= _TEXT_LIMIT:
+            # In order, a list, as a set whose JSON is short enough is (and
+            # as its head in a repr): a set of 300 long names was its repr in
+            # the order its hashes give, which changes from run to run. Up
+            # to _TEXT_LIMIT items: as many as a set's JSON is sorted for.
+            text = repr(_head(_in_order(value), [enough]))
         elif type(value) in (set, frozenset) and len(value) > enough:
+            # Too large to sort on every call: its head as the set gives it.
             text = repr(type(value)(itertools.islice(value, enough)))
         elif type(value) in _LONG_REPRS and len(value) > enough:
             # a deque, an array, a dict view of millions of items: the head's

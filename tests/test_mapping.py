@@ -1682,6 +1682,30 @@ class TestValuesKeptAsTheTextAReaderExpects:
         got = _mapping.param_value("groups", big)
         assert got.startswith("{'k': {0, 1, 2") and len(got) == 256
 
+    def test_a_set_too_long_for_json_is_its_repr_in_order(self, tracked_sqlite):
+        """A set whose JSON is over 4,096 characters (400 column names, 4,096
+        numbers) was its repr in the order its hashes give, which for
+        strings changes from run to run: the same call recorded another
+        parameter each time. Up to 4,096 items it is sorted, written as a
+        list as a shorter one is; a larger one is not sorted on each call."""
+        names = {f"column_{i:03}" for i in range(400)}
+        head = "[" + ", ".join(repr(name) for name in sorted(names))
+        assert _mapping.param_value("cols", names) == head[:253] + "..."
+        assert _mapping.param_value("cols", frozenset(names)) == head[:253] + "..."
+        numbers = {-i for i in range(4096)}
+        assert _mapping.param_value("ids", numbers).startswith("[-4095, -4094, -4093, ")
+        # in a dict kept as its repr, and in a list of many such sets (sorted once: its repr is cut)
+        got = _mapping.param_value("cfg", {"cols": names, "o": _Opaque()})
+        assert got == ("{'cols': " + head)[:253] + "..."
+        assert _mapping.param_value("groups", [names] * 1000) == ("[" + head)[:253] + "..."
+
+        @track
+        def fit(cols):
+            return None
+
+        fit(names)
+        assert params_of(mr.custom(mr.one_execution(tracked_sqlite, "fit"))) == {"cols": head[:253] + "..."}
+
     def test_a_float_enum_member_stays_a_number(self, tracked_sqlite):
         """A ``float, Enum`` member was stored as its float, as JSON writes it
         (0.5, a number a query compares), as an IntEnum's int is; dates and
