@@ -36,6 +36,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import functools
 import inspect
 import itertools
 import json
@@ -46,6 +47,7 @@ import os
 import re
 import sys
 import threading
+import types
 import typing
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -1011,8 +1013,26 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
     secret-named field's value as ``'***'`` (a config's ``password='hunter2'``
     was kept, a NamedTuple's too), and each field's repr from its head (a
     config holding a 5M-element list was repr-ed whole, 0.6 s a call). None
-    for any other object."""
+    for any other object.
+
+    Also a function, as ``<function module.qualname>``: its repr's address
+    (``<function relu at 0x7f...>``) made the same argument another
+    parameter on every run; a ``functools.partial`` and a
+    ``SimpleNamespace``, their secret-named keywords and attributes
+    ``'***'`` too (``partial(connect, password='hunter2')`` kept it)."""
     kind = type(value)
+    if kind is types.FunctionType:
+        return f"<function {getattr(value, '__module__', None)}.{value.__qualname__}>"
+    if kind is functools.partial:
+        if id(value) in inside:
+            return "..."
+        inside += (id(value),)
+        args = [repr(_head(item, budget, inside)) for item in (value.func, *value.args)]
+        keywords = [
+            f"{key}={repr(REDACTED) if _hides(key, item) else repr(_head(item, budget, inside))}"
+            for key, item in value.keywords.items()
+        ]
+        return f"functools.partial({', '.join(args + keywords)})"
     source = getattr(getattr(kind.__repr__, "__code__", None), "co_filename", "")
     if source.startswith("<attrs generated repr") and attrs.has(kind):
         fields = [(f.name, f.repr) for f in attrs.fields(kind) if f.repr is not False]
@@ -1024,6 +1044,9 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
         # A NamedTuple, as its generated repr writes it (Creds(user='me', password='***')).
         fields = [(field, True) for field in kind._fields]
         name = kind.__name__
+    elif kind is types.SimpleNamespace:
+        fields = [(field, True) for field in vars(value)]
+        name = "namespace"
     else:
         return None
     if id(value) in inside:

@@ -1821,6 +1821,45 @@ def typed_paths(store, execution_id):
     return [(kind, path, names.get(types[a.type_id], types[a.type_id]), a.uri) for kind, path, a in found]
 
 
+class TestFunctionsPartialsAndNamespaces:
+    def test_a_function_is_its_name_and_a_partial_or_namespace_hides_its_secrets(self, tracked_sqlite):
+        """A function (loss_fn=cross_entropy, activation=relu) was its repr,
+        '<function relu at 0x7f...>': its address made the same call another
+        parameter on every run. A functools.partial kept its secret-named
+        keywords in clear (partial(connect, password='hunter2')), and a
+        SimpleNamespace its attributes (namespace(api_key='sk-...')), where a
+        dataclass config's are '***'."""
+        import functools
+        import types
+
+        def relu(x, slope=0.0):
+            return x
+
+        @track
+        def fit(activation, loss, connect, opts, layers):
+            return None
+
+        layers = [relu, lambda x: x]
+        fit(
+            relu,
+            functools.partial(relu, 3, slope=0.1),
+            functools.partial(relu, password="hunter2-SECRET", retries=3),
+            types.SimpleNamespace(lr=0.1, api_key="sk-SECRET", act=relu),
+            layers,
+        )
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "fit")))
+        name = f"<function {__name__}.{relu.__qualname__}>"
+        lam = f"<function {__name__}.{layers[1].__qualname__}>"
+        assert params == {
+            "activation": name,
+            "loss": f"functools.partial({name}, 3, slope=0.1)",
+            "connect": f"functools.partial({name}, password='***', retries=3)",
+            "opts": f"namespace(lr=0.1, api_key='***', act={name})",
+            "layers": f"[{name}, {lam}]"[:253] + "...",  # their qualified names are long: cut at 256
+        }
+        assert _mapping.param_value("act", max) == "<built-in function max>"  # as before: no address in it
+
+
 class TestAnnotationShapes:
     """Annotations users write, around the record classes, read as the plain ones are."""
 
