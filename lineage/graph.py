@@ -28,6 +28,10 @@ from lineage.records import Artifact
 __all__ = ["LineageGraph"]
 
 _SKIP_PARAMS_PREFIX = ("lineage.", "__kf_")
+# A parameter's value in the text tree is cut past this many characters: a
+# list of training rows (kept up to 4,096 characters) made one line of the
+# tree thousands of characters long. to_dict() and to_json() keep it whole.
+_SHOWN_MAX = 80
 
 
 class _Edges(list):  # type: ignore[type-arg]
@@ -438,7 +442,10 @@ def _version_suffix(version: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
+    if len(text) <= _SHOWN_MAX:
+        return text
+    return f"{text[:_SHOWN_MAX - 1]}… ({len(text):,} chars)"
 
 
 def build(root: int, upstream: Dict[str, Any]) -> LineageGraph:

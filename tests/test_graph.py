@@ -182,6 +182,26 @@ class TestOnEveryBackend:
 
 
 class TestWhatIsShown:
+    def test_a_long_param_is_cut_in_the_tree_and_whole_in_the_export(self, store):
+        """A list of training rows passed as an argument (kept up to 4,096
+        characters) made one line of the tree thousands of characters long:
+        the tree shows the start of such a value and its length; to_dict()
+        keeps all of it, and short values are shown whole."""
+
+        @track
+        def fit(d: DataSet, rows: list, lr: float = 0.1) -> Model:
+            return Model(uri="s3://long/m", name="m")
+
+        rows = [[i * 0.5, -i * 0.25, i % 2] for i in range(150)]
+        model = fit(DataSet(uri="s3://long/d", name="d"), rows)
+        graph = store.lineage(model)
+        [line] = [line for line in graph.to_text().splitlines() if "fit #" in line]
+        assert len(line) < 200, line
+        whole = json.dumps(rows)
+        assert f"rows={whole[:40]}" in line and f"({len(whole):,} chars)" in line and "lr=0.1" in line
+        [summary] = graph.to_dict()["executions"]
+        assert summary["properties"]["rows"] == rows
+
     def test_params_named_as_lineages_own_properties_do_not_cover_them(self, store):
         """A parameter __kf_run__ or a **kwargs item "lineage.end_time" is kept
         in lineage.params only (the name is lineage's), and reading that JSON
