@@ -434,11 +434,13 @@ def _line(text: str) -> str:
 
 
 def _version_suffix(version: Any) -> str:
-    """" v3" for version "3", " v1.2" for "v1.2" (not "vv1.2"); "" for none."""
+    """" v3" for version "3", " v1.2" for "v1.2" (not "vv1.2"), " release-1"
+    for "release-1" (not "vrelease-1": only a version that starts with a digit
+    gets the "v"); "" for none."""
     if version is None or version == "":
         return ""
     text = str(version)
-    return f" {text}" if text[:1] in ("v", "V") else f" v{text}"
+    return f" v{text}" if text[:1].isdigit() else f" {text}"
 
 
 def _shown(value: Any) -> str:

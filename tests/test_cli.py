@@ -99,16 +99,19 @@ class TestCommand:
     def test_ls_shows_one_artifact_per_line(self, sqlite_url, capsys):
         """A newline in a name, version or uri is shown escaped: it split an
         artifact over two lines, and the second could pass for another row.
-        A version given as v1.2 is not shown as vv1.2."""
+        A version given as v1.2 is not shown as vv1.2, nor one given as
+        release-1 (the quickstart's registered model) as vrelease-1."""
         store = lineage.Store(url=sqlite_url)
         ex = Execution(name="t", workspace=Workspace(store=store, name="w"))
         ex.log_input(DataSet(uri="s3://d/a\nb", name="two\n   7  model  fake", version="v1.2"))
         ex.log_output(Model(uri="file:///m", name="m", version="3"))
+        ex.log_output(Model(uri="file:///r", name="r", version="release-1"))
         assert main(["ls", "--store", sqlite_url, "-w", "w"]) == 0
         out = capsys.readouterr().out.splitlines()
-        assert len(out) == 2
+        assert len(out) == 3
         assert "two\\n   7  model  fake v1.2  s3://d/a\\nb" in out[0] and "vv1.2" not in out[0]
         assert out[1].split()[2:4] == ["m", "v3"]
+        assert out[2].split()[2:4] == ["r", "release-1"]
 
     def test_ls_escapes_only_the_control_characters_of_a_name(self, sqlite_url, capsys):
         """A tab in a name escaped every other non-ASCII letter of it too:
