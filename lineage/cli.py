@@ -88,6 +88,7 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
 
     def run(args: argparse.Namespace) -> int:
         from lineage import _config
+        from lineage.errors import StoreError
         from lineage.records import record_classes
         from lineage.store import connect
 
@@ -95,7 +96,19 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
         conn = connect(attrs.evolve(_store_url("--store", args.store), create=False))
         reader = conn.reader
         name = _config.workspace_name(args.workspace)
-        info = reader.workspace(name)
+        try:  # the first read opens the store
+            info = reader.workspace(name)
+        except StoreError as exc:
+            defaulted = args.store is None and _config.settings().store is None and not os.environ.get("LINEAGE_STORE")
+            if defaulted and type(exc) is StoreError:  # no file there, or not a store: not one that is down
+                # The README's first script writes to init(store="sqlite:///lineage.db"):
+                # `lineage ls` after it looked in the embedded store, found no
+                # file, and did not say that the script's store is named with --store.
+                raise StoreError(
+                    f"{exc} (the embedded store under LINEAGE_HOME; a script that named its own store in "
+                    "lineage.init(store=...) wrote there: name it with --store URL, or set LINEAGE_STORE)"
+                ) from None
+            raise
         if info is None:
             # Which names would do: `lineage ls` looks in 'default', and the
             # workspace a script named in init(workspace=...) is another.

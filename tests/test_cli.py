@@ -282,6 +282,33 @@ class TestCommand:
         [row] = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON"))
         assert row["values"]["loss"] == "NaN"
 
+    def test_ls_without_an_embedded_store_names_the_way_to_the_scripts_own(self, tmp_path, monkeypatch, capsys):
+        """The README's first script writes to init(store="sqlite:///lineage.db");
+        `lineage ls` after it said only that the embedded store's file does
+        not exist, not that the script's store is named with --store. An
+        explicit --store that is missing is named as before, with no hint."""
+        monkeypatch.delenv("LINEAGE_STORE", raising=False)
+        monkeypatch.chdir(tmp_path)
+        script = tmp_path / "first.py"
+        script.write_text(
+            "import lineage\n"
+            "from lineage import track, DataSet, Model\n"
+            "lineage.init(store='sqlite:///lineage.db', workspace='mnist')\n"
+            "@track\n"
+            "def train(data: DataSet) -> Model:\n"
+            "    return Model(uri='file:///models/mnist.pt', name='mnist', version='3')\n"
+            "train(DataSet(uri='s3://bucket/mnist.csv', name='mnist'))\n"
+        )
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        subprocess.run([sys.executable, str(script)], check=True, env=env, cwd=tmp_path, timeout=120)
+        assert main(["ls", "-w", "mnist"]) == 2
+        err = capsys.readouterr().err
+        assert "the file does not exist" in err and "--store URL" in err and "lineage.init(store=...)" in err
+        assert main(["ls", "--store", "sqlite:///lineage.db", "-w", "mnist"]) == 0
+        assert "mnist v3  file:///models/mnist.pt" in capsys.readouterr().out
+        assert main(["ls", "--store", f"sqlite:///{tmp_path / 'typo.db'}"]) == 2
+        assert "--store URL" not in capsys.readouterr().err
+
     def test_reading_commands_never_make_a_store(self, tmp_path, capsys):
         """ls and status on a mistyped path or database name say there is no
         store and make none (they made a SQLite file, or a whole database)."""
