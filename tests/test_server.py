@@ -1311,6 +1311,37 @@ class TestTLSMisconfigured:
             listener.close()
         assert "is unreachable" in message and "client certificate" not in message, message
 
+    def test_the_tls_probe_runs_once_per_failure_streak(self, certificates, tmp_path, monkeypatch):
+        """The probe that names a TLS mismatch (a TLS handshake of its own, and
+        a private key file for a client certificate) ran at every failed call:
+        at each background retry of the spool, every few seconds, for as long
+        as the server kept closing the connection. It runs once, until a call
+        succeeds; the next failure is probed anew (the server may have changed)."""
+        from lineage.store import _backend, _server
+        from lineage.store._backend import Backend, RetryPolicy
+
+        probes = []
+        real = _backend._tls_answer
+        monkeypatch.setattr(_backend, "_tls_answer", lambda url: probes.append(url) or real(url))
+        url = parse_store_url(backends.make_url("sqlite", tmp_path))
+        tls = _server.TLSFiles(certificates["server.pem"], certificates["server.key"])
+        port = free_port()
+        backend = Backend(parse_store_url(f"grpc://127.0.0.1:{port}"), RetryPolicy(unavailable_delay=0.2))
+        after = []
+        for files in (tls, None, tls):  # TLS (grpc:// refused three times), plaintext (a call succeeds), TLS again
+            server = _server.MetadataServer(url, port=port, tls=files)
+            server.start()
+            try:
+                if files is None:
+                    backend.call("get_artifact_types")
+                for _ in range(3 if files else 0):
+                    with pytest.raises(lineage.StoreUnavailableError, match="speaks TLS: use grpcs://"):
+                        backend.call("get_artifact_types")
+            finally:
+                server.stop(0)
+            after.append(len(probes))
+        assert after == [1, 1, 2]
+
 
 def _warning_of_one_call(url: str) -> str:
     """The one warning a short tracked call writing to *url* gives."""

@@ -279,6 +279,11 @@ class Backend:
         self._mangles: Optional[bool] = None if url.is_remote else url.mangles_backslashes
         self._probe_after = 0.0
         self._unreachable: Optional[StoreUnavailableError] = None  # what the last probe met
+        # What the TLS probe (_tls_answer) found in this failure streak, in a
+        # 1-tuple (None is an answer): asked once, not at each background
+        # retry of the spool (every few seconds, a handshake and a private key
+        # file each), until a call succeeds.
+        self._tls_probed: Optional[Tuple[Optional[str]]] = None
         #: Whether the store takes put_lineage_subgraph (an MLMD service
         #: older than the method answers UNIMPLEMENTED: see Writer._send).
         self.has_subgraph = True
@@ -366,7 +371,9 @@ class Backend:
         had_handlers = bool(logging.root.handlers)
         try:
             with self._lock:
-                return fn(self.mlmd)
+                result = fn(self.mlmd)
+            self._tls_probed = None  # the store answers: a failure to come is probed anew
+            return result
         except RETRIABLE as exc:
             _leave_logging_alone(had_handlers)  # MLMD logs a failed call
             self._on_retriable(exc)
@@ -390,7 +397,9 @@ class Backend:
                 with attempt:
                     try:
                         with self._lock:
-                            return fn(self.mlmd)
+                            result = fn(self.mlmd)
+                        self._tls_probed = None
+                        return result
                     except RETRIABLE as exc:
                         self._on_retriable(exc)
                         log.debug("retrying %s after %s", what, type(exc).__name__)
@@ -412,7 +421,7 @@ class Backend:
 
     def _unavailable(self, what: str, exc: BaseException) -> StoreUnavailableError:
         detail = _first_line(exc)
-        tls = _tls_refusal(self.url, detail) if self.url.is_remote else None
+        tls = _tls_refusal(self.url, detail, self._tls_answer) if self.url.is_remote else None
         if tls:
             # gRPC reports a TLS mismatch as UNAVAILABLE, like a server that
             # is down: the writes are spooled all the same (retried, in case
@@ -445,6 +454,13 @@ class Backend:
         return StoreUnavailableError(
             f"store {self.url.redacted()} did not answer {what}: {type(exc).__name__}: {detail}", cause=exc
         )
+
+    def _tls_answer(self) -> Optional[str]:
+        """:func:`_tls_answer` for this store, asked once per failure streak."""
+        probed = self._tls_probed
+        if probed is None:
+            probed = self._tls_probed = (_tls_answer(self.url),)
+        return probed[0]
 
     def _on_retriable(self, exc: BaseException) -> None:
         if isinstance(exc, (mlmd_errors.UnavailableError, mlmd_errors.DeadlineExceededError)) and self.url.is_remote:
@@ -893,7 +909,7 @@ def _postgresql_answer(url: StoreURL, timeout: float) -> Optional[Tuple[bytes, D
 _TLS_FAILED = re.compile(r"Tls handshake failed \([^)]*\): (?:.*OPENSSL_internal:)?(?P<reason>.*?)(?:: OK)?$")
 
 
-def _tls_refusal(url: StoreURL, detail: str) -> Optional[str]:
+def _tls_refusal(url: StoreURL, detail: str, answer: Optional[Callable[[], Optional[str]]] = None) -> Optional[str]:
     """Why a gRPC server refused the connection, when the URL's TLS does
     not match the server's; None when it did not answer (or is unknown).
 
@@ -905,6 +921,8 @@ def _tls_refusal(url: StoreURL, detail: str) -> Optional[str]:
     server that requires a client certificate closes a TLS connection
     without one (or with one it does not trust) right after the handshake,
     where a server that accepts the client sends its HTTP/2 settings.
+    *answer* gives that handshake's outcome (:func:`_tls_answer` of the URL
+    by default; a Backend asks it once per failure streak).
     """
     where = f"{url._url_host()}:{url.port}"
     failed = _TLS_FAILED.search(detail)
@@ -926,12 +944,12 @@ def _tls_refusal(url: StoreURL, detail: str) -> Optional[str]:
         return f"TLS handshake with the server at {where} failed: {failed.group('reason').strip()}"
     if "Socket closed" not in detail or "Handshake read failed" in detail:
         return None
-    answer = _tls_answer(url)
-    if answer is None:
+    said = answer() if answer is not None else _tls_answer(url)
+    if said is None:
         return None
     if not url.tls:
         return f"the server at {where} speaks TLS: use grpcs://{where}?root_certificates=FILE (the CA of its certificate)"
-    if answer == "closed":
+    if said == "closed":
         if "private_key" not in url.tls:
             return (
                 f"the server at {where} requires a client certificate (private_key= and certificate_chain=): "
