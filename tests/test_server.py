@@ -828,6 +828,23 @@ class TestProcess:
         assert 'refused it: role "lineage_no_such_role" does not exist' in done.stderr
         assert "did not answer" not in done.stderr and "listening" not in done.stderr
 
+    @pytest.mark.parametrize("user", ["lineage_no_such_user", "root:wrong"])
+    def test_mysql_database_that_refuses_the_login(self, user):
+        """A MySQL (MariaDB) user that does not exist, or a wrong password: said
+        at once, as PostgreSQL's refusal is. MLMD gives no reason ("errno: ,
+        error:"), so the server waited 15 s for a database still starting."""
+        backends.require_server("MariaDB", backends.MYSQL["host"], backends.MYSQL["port"])
+        url = f"mysql://{user}@{backends.MYSQL['host']}:{backends.MYSQL['port']}/{backends.new_database_name()}"
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "lineage.cli", "serve", "--store", url, "--port", "0"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert time.monotonic() - started < 10
+        assert done.returncode == 2
+        assert "check the user, password and database in the URL" in done.stderr, done.stderr
+        assert "listening" not in done.stderr and "wrong" not in done.stderr
+
     @pytest.mark.parametrize("command", ["sync", "status"])
     def test_a_home_that_does_not_exist_is_named(self, tmp_path, command):
         """A mistyped --home said "written: 0" / "spooled writes: 0", as if nothing waited."""

@@ -857,16 +857,32 @@ def _refusal(url: StoreURL) -> Optional[str]:
 _PG_PASSING_REFUSALS = ("57", "53", "08")
 
 
+#: MySQL's refusals of a login that waiting does not end: the user or its
+#: password (1045 ER_ACCESS_DENIED_ERROR, 1698 ER_ACCESS_DENIED_NO_PASSWORD_ERROR),
+#: a host it does not take logins from (1130 ER_HOST_NOT_PRIVILEGED). Not
+#: 1040 (too many connections) nor 1129 (host blocked): those pass.
+_MYSQL_LASTING_REFUSALS = (1045, 1698, 1130)
+
+
 def login_refused(url: StoreURL, exc: BaseException) -> Optional[str]:
     """Why the database server refused MLMD's login for good (a role or a
-    database that does not exist, a pg_hba.conf rule), as the server said
-    it; None when it may still let it in (starting up, too many
-    connections), did not answer, or the reason is not known.
+    database that does not exist, a pg_hba.conf rule; MySQL: the user or its
+    password), as the server said it; None when it may still let it in
+    (starting up, too many connections), did not answer, or the reason is
+    not known.
 
-    PostgreSQL only: MySQL gives its reason after a login only, and MLMD
-    reports none ("errno: , error:").
+    MySQL gives its reason after a login only, and MLMD reports none
+    ("errno: , error:"): the login is made again, on this failure path only
+    (see :func:`_mysql_answer`).
     """
-    if url.scheme != "postgresql" or url.options.get("socket") or not _login_failed(_first_line(exc)):
+    if url.options.get("socket") or not _login_failed(_first_line(exc)):
+        return None
+    if url.scheme == "mysql":
+        refused = _mysql_answer(url, _connect_timeout())
+        if refused is None or refused[0] not in _MYSQL_LASTING_REFUSALS:
+            return None
+        return _refused_it(url, {b"M": refused[1]})
+    if url.scheme != "postgresql":
         return None
     answer = _postgresql_answer(url, _connect_timeout())
     if answer is None or answer[0] != b"E" or answer[1].get(b"C", "")[:2] in _PG_PASSING_REFUSALS:
@@ -875,7 +891,7 @@ def login_refused(url: StoreURL, exc: BaseException) -> Optional[str]:
 
 
 def _refused_it(url: StoreURL, fields: Dict[bytes, str]) -> str:
-    """A PostgreSQL server's refusal of MLMD's login, as the server said it."""
+    """A server's refusal of MLMD's login, as the server said it (b"M")."""
     return f"the server at {url.host or '127.0.0.1'}:{url.port} refused it: {fields.get(b'M', 'no reason given')}"
 
 
@@ -903,6 +919,78 @@ def _postgresql_answer(url: StoreURL, timeout: float) -> Optional[Tuple[bytes, D
     if kind != b"E":
         return kind, {}
     return kind, dict((f[:1], f[1:].decode("utf-8", "replace")) for f in body.split(b"\0") if f)
+
+
+_MYSQL_NATIVE = b"mysql_native_password"
+# Capabilities of the probe's login: CLIENT_LONG_PASSWORD, CLIENT_PROTOCOL_41,
+# CLIENT_SECURE_CONNECTION, CLIENT_PLUGIN_AUTH (no database: the login alone).
+_MYSQL_CAPABILITIES = 0x1 | 0x200 | 0x8000 | 0x80000
+
+
+def _mysql_answer(url: StoreURL, timeout: float) -> Optional[Tuple[int, str]]:
+    """The error a MySQL (MariaDB) server answers MLMD's login with, over
+    TCP, as (errno, message); None when it lets the login in, does not
+    answer, or asks for another authentication than mysql_native_password
+    (MLMD's: see its "mysql_native_password used by MLMD" log line).
+
+    The login is MLMD's (user, password as a mysql_native_password
+    scramble, never in clear), without a database; a login that succeeds
+    is closed at once (COM_QUIT).
+    """
+    import hashlib
+
+    config = url.connection_config().mysql
+    password = config.password.encode()
+
+    def scramble(salt: bytes) -> bytes:
+        if not password:
+            return b""
+        once = hashlib.sha1(password).digest()
+        mixed = hashlib.sha1(salt + hashlib.sha1(once).digest()).digest()
+        return bytes(a ^ b for a, b in zip(once, mixed))
+
+    def packet(conn: socket.socket) -> Tuple[int, bytes]:
+        length, sequence = struct.unpack("<HxB", _read_exactly(conn, 4))  # 3-byte length: 16 MiB packets not read
+        return sequence, _read_exactly(conn, length)
+
+    def error(body: bytes) -> Tuple[int, str]:
+        message = body[3:]
+        if message[:1] == b"#":  # the SQLSTATE, after a '#'
+            message = message[6:]
+        return struct.unpack("<H", body[1:3])[0], message.decode("utf-8", "replace")
+
+    try:
+        with socket.create_connection((config.host, int(config.port)), timeout=timeout) as conn:
+            sequence, greeting = packet(conn)
+            if greeting[:1] == b"\xff":  # refused before any login (too many connections, host blocked)
+                return error(greeting)
+            if greeting[:1] != b"\x0a":
+                return None
+            rest = greeting[greeting.index(b"\0", 1) + 1:]  # after the server version
+            salt = rest[4:12]
+            rest = rest[13 + 2 + 1 + 2 + 2 + 1 + 10:]  # filler, capabilities, charset, status, more, length, reserved
+            salt += rest[:12]
+            plugin = rest[13:].split(b"\0", 1)[0]
+            if plugin and plugin != _MYSQL_NATIVE:
+                return None
+            answer = scramble(salt)
+            login = (
+                struct.pack("<IIB23x", _MYSQL_CAPABILITIES, 1 << 24, 33)
+                + config.user.encode() + b"\0" + bytes([len(answer)]) + answer + _MYSQL_NATIVE + b"\0"
+            )
+            conn.sendall(struct.pack("<I", len(login))[:3] + bytes([sequence + 1]) + login)
+            sequence, reply = packet(conn)
+            if reply[:1] == b"\xfe" and reply[1:].split(b"\0", 1)[0] == _MYSQL_NATIVE:  # asked again, a new salt
+                answer = scramble(reply[1:].split(b"\0", 1)[1][:20])
+                conn.sendall(struct.pack("<I", len(answer))[:3] + bytes([sequence + 1]) + answer)
+                sequence, reply = packet(conn)
+            if reply[:1] == b"\xff":
+                return error(reply)
+            if reply[:1] == b"\0":  # logged in: say goodbye
+                conn.sendall(b"\x01\0\0\0\x01")
+    except (OSError, struct.error, ValueError, IndexError):
+        return None
+    return None
 
 
 # gRPC's report of a TLS handshake the client failed, and BoringSSL's reason in it.

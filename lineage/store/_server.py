@@ -120,8 +120,8 @@ def service_methods() -> List[str]:
 class _StartupRetry(RetryPolicy):
     """The server's retries: 15 s for a database that does not answer yet,
     none for one that refused the login (a role or database that does not
-    exist): waiting does not change that answer, and the operator waited
-    15 s to read it. A PostgreSQL server still starting refuses logins too
+    exist, a MySQL user or password): waiting does not change that answer,
+    and the operator waited 15 s to read it. A PostgreSQL server still starting refuses logins too
     (57P03), and is waited for (see :func:`login_refused`)."""
 
     def __init__(self, url: StoreURL) -> None:
