@@ -243,6 +243,27 @@ class TestHealth:
             raw_call(server.port, self.CHECK, self.request("acme.Other"))
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
+    def test_answered_while_calls_wait_for_the_store(self, sqlite_url):
+        """A flood of calls (more than the server's worker threads) waiting
+        for a slow store queued the health checks behind them, without
+        limit: a probe (kubelet's) timed out, and the server was restarted
+        for being busy. Health checks have threads of their own."""
+        from lineage.store import _server
+
+        server = _server.MetadataServer(parse_store_url(sqlite_url), port=0, max_workers=4)
+        server.start()
+        method = f"/{MLMD_SERVICE}/GetArtifactTypes"
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                with server.store._lock:  # the store busy with one long call
+                    waiting = [channel.unary_unary(method).future(b"", timeout=60) for _ in range(20)]
+                    time.sleep(0.5)  # the calls reach the server and take its workers
+                    answer = channel.unary_unary(self.CHECK)(self.request(""), timeout=3)
+                assert answer == self.SERVING
+                assert all(call.exception() is None for call in waiting)  # then answered, in turn
+        finally:
+            server.stop(0)
+
     def test_watch_is_unimplemented(self, sqlite_server):
         """Watch, which would hold a worker thread per stream, is UNIMPLEMENTED (allowed by the protocol)."""
         _, server = sqlite_server

@@ -321,12 +321,24 @@ class _HealthHandler(grpc.GenericRpcHandler):
 
     ``Watch`` is left out (UNIMPLEMENTED, which the health protocol allows):
     each open stream would hold one of the server's worker threads.
+
+    Checks run on threads of their own (gRPC's per-method pool: the
+    behaviour's ``experimental_thread_pool``; a gRPC without it queues them
+    with the calls, as before): behind the
+    server's workers, all waiting for the store, they waited for every call
+    queued before them, and a probe (kubelet's) timed out on a busy server.
     """
 
     def __init__(self, stopping: threading.Event) -> None:
         self._stopping = stopping
+        self.pool = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="lineage-serve-health")
+
+        def check(request: Any, context: grpc.ServicerContext) -> Any:
+            return self._check(request, context)
+
+        check.experimental_thread_pool = self.pool  # type: ignore[attr-defined]
         self._check_handler = grpc.unary_unary_rpc_method_handler(
-            self._check,
+            check,
             request_deserializer=HealthCheckRequest.FromString,
             response_serializer=HealthCheckResponse.SerializeToString,
         )
@@ -499,9 +511,10 @@ class MetadataServer:
         self.store = EmbeddedStore(url)
         self.type_ids = self.store.register_kubeflow_types()
         self.handler = _MetadataHandler(self.store)
+        self._health = _HealthHandler(self._stopping)
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="lineage-serve"),
-            handlers=[self.handler, _HealthHandler(self._stopping)],
+            handlers=[self.handler, self._health],
             options=[
                 # Without this a second server on the same port starts
                 # fine and the kernel splits clients between the two.
@@ -544,6 +557,7 @@ class MetadataServer:
         """Refuse new calls, let in-flight ones finish for up to *grace* seconds."""
         self._stopping.set()
         self._server.stop(grace).wait()
+        self._health.pool.shutdown(wait=False)
         log.info("lineage serve: stopped")
 
     def wait(self, timeout: Optional[float] = None) -> bool:
