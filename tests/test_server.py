@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import grpc
 import pytest
@@ -1392,6 +1393,45 @@ def _warning_of_one_call(url: str) -> str:
         step()
     [message] = [str(w.message) for w in told]
     return message
+
+
+class TestBusyServer:
+    def test_a_write_refused_by_a_server_at_its_call_limit_is_retried(self, sqlite_url, monkeypatch):
+        """A gRPC server at its limit of concurrent calls (grpc.server's
+        maximum_concurrent_rpcs, as an MLMD service may be configured)
+        answers RESOURCE_EXHAUSTED "Concurrent RPC limit exceeded!": lineage
+        took it as a refusal of the write, which was lost with a warning. It
+        is an overload that passes: retried, the write lands."""
+        from lineage.store import _server
+
+        real = grpc.server
+        monkeypatch.setattr(_server.grpc, "server", lambda *a, **k: real(*a, **{**k, "maximum_concurrent_rpcs": 1}))
+        server = _server.MetadataServer(parse_store_url(sqlite_url), port=0)
+        server.start()
+        method = f"/{MLMD_SERVICE}/GetArtifactTypes"
+        try:
+            store = lineage.Store(url=f"grpc://127.0.0.1:{server.port}")
+
+            @lineage.track(store=store, workspace="ws")
+            def step(n: int) -> lineage.Model:
+                return lineage.Model(uri=f"s3://busy/{n}", name="m")
+
+            step(0)  # types and contexts made: the next call is one write
+            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                with server.store._lock:  # the one call the server takes waits for the store
+                    busy = channel.unary_unary(method).future(b"", timeout=30)
+                    time.sleep(0.3)
+                    release = threading.Timer(0.5, server.store._lock.release)
+                    release.start()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error", lineage.LineageWarning)
+                        model = step(1)  # refused while the lock is held, then retried
+                    server.store._lock.acquire()  # given back to the with block
+                assert busy.exception() is None
+        finally:
+            server.stop(0)
+        assert model.id is not None
+        assert [a.id for a in embedded(sqlite_url).get_artifacts_by_uri("s3://busy/1")] == [model.id]
 
 
 class TestMessageLimit:

@@ -210,6 +210,15 @@ def _unique_violation(exc: BaseException) -> bool:
     return any(marker in text for marker in _UNIQUE_MARKERS)
 
 
+def _overloaded(exc: BaseException) -> bool:
+    # A gRPC server at its limit of concurrent calls ("Concurrent RPC limit
+    # exceeded!", grpc.server's maximum_concurrent_rpcs) or out of a quota
+    # answers RESOURCE_EXHAUSTED: an overload that passes, retried (then
+    # spooled) as a server that does not answer is. Not a message larger
+    # than it takes: that one is refused again whenever it is sent.
+    return "larger than max" not in str(exc)
+
+
 def _conflict(exc: BaseException) -> bool:
     # Two writers that took locks in opposite orders (the same new artifacts
     # in another order), or a serialization failure: the database aborts
@@ -381,6 +390,10 @@ class Backend:
                 # A call that waited out its deadline (a server that takes the
                 # connection and never answers) has spent the budget already.
                 raise self._unavailable(what, exc) from exc
+        except mlmd_errors.ResourceExhaustedError as exc:
+            _leave_logging_alone(had_handlers)  # MLMD logs a failed call
+            if not _overloaded(exc):
+                raise
         except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
             _leave_logging_alone(had_handlers)  # MLMD logs a failed call
             if _unique_violation(exc):
@@ -403,6 +416,10 @@ class Backend:
                     except RETRIABLE as exc:
                         self._on_retriable(exc)
                         log.debug("retrying %s after %s", what, type(exc).__name__)
+                        raise
+                    except mlmd_errors.ResourceExhaustedError as exc:
+                        if _overloaded(exc):
+                            raise mlmd_errors.UnavailableError(str(exc)) from exc
                         raise
                     except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
                         if _unique_violation(exc):
