@@ -15,12 +15,12 @@ run is a real MLMD context, child of its workspace; each ``log_*`` call is
 one atomic write instead of three or four.
 
 A store that is down does not stop the script (the SDK raised after 4 s):
-``Workspace()`` and ``Run()`` leave their context to the first write that
-reaches the store, and ``Execution()`` and ``log_*`` keep their writes in
-the spool. What cannot wait raises ``StoreUnavailableError`` naming the
-store: ``reuse_workspace_if_exists=False`` (its check needs the store),
-reads (``list()``, ``context_id``), and anything under
-``lineage.init(strict=True)``.
+``Workspace()``, ``Run()``, ``Execution()`` and ``log_*`` keep their writes
+in the spool (one warning names the store), in order, and a workspace or run
+is made when the store answers even if nothing is logged to it. What cannot
+wait raises ``StoreUnavailableError`` naming the store:
+``reuse_workspace_if_exists=False`` (its check needs the store), reads
+(``list()``, ``context_id``), and anything under ``lineage.init(strict=True)``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from lineage.store import (
     ContextRef,
     ContextSpec,
     ExecutionHandle,
+    PendingContexts,
     StoreURL,
     connect,
     parse_store_url,
@@ -339,7 +340,7 @@ class Workspace:
             *reuse_workspace_if_exists* is false ("... exists with id ...").
         StoreUnavailableError: The store is down and
             *reuse_workspace_if_exists* is false, or lineage is strict (else
-            the workspace is made by the first write that reaches the store).
+            the workspace is spooled, and made when the store answers).
     """
 
     CONTEXT_TYPE_NAME = codec.WORKSPACE_TYPE_NAME
@@ -395,7 +396,7 @@ class Workspace:
         writer = store._connection.writer
         # Whether one exists cannot be checked without the store: not deferred.
         self._ref: Optional[ContextRef] = _context_now(
-            writer, lambda: writer.workspace(name, description, labels, reuse=reuse), may_wait=reuse
+            writer, lambda: writer.workspace(name, description, labels, reuse=reuse), [self._spec], may_wait=reuse
         )
 
     @classmethod
@@ -450,21 +451,25 @@ class Workspace:
         return f"Workspace(name={self.name!r}{known})"
 
 
-def _context_now(writer: Any, make: Any, may_wait: bool = True) -> Optional[ContextRef]:
+def _context_now(writer: Any, make: Any, specs: List[ContextSpec], may_wait: bool = True) -> Optional[ContextRef]:
     """The context Workspace() or Run() finds or makes with *make*, or None:
-    left to the first write that reaches the store (made then with its
-    description and labels), as Execution() spools its own writes. A store
-    that is down is lineage's failure, not the script's; while earlier
-    writes wait in the spool the store is not asked at all (each Workspace()
-    or Run() waited for its retry budget). Unless strict, or not *may_wait*:
-    StoreUnavailableError."""
+    spooled as Execution() spools its writes (*specs*: the contexts to make,
+    a run's workspace first), so that it is made when the store answers,
+    with its description and labels, even if nothing is ever logged to it.
+    A store that is down is lineage's failure, not the script's: the spool's
+    one warning naming the store is shown now (it was not until a first
+    write, or ever), and while earlier writes wait in the spool the store is
+    not asked at all (each Workspace() or Run() waited for its retry budget).
+    Unless strict, or not *may_wait*: StoreUnavailableError."""
     if may_wait and writer.spooling() and not _config.strict():
+        writer.spool.append(PendingContexts(specs))  # queued behind the writes waiting
         return None
     try:
         return make()  # type: ignore[no-any-return]
-    except StoreUnavailableError:
+    except StoreUnavailableError as exc:
         if not may_wait or _config.strict():
             raise
+        writer.spool.append(PendingContexts(specs), cause=exc)
         return None
 
 
@@ -508,7 +513,9 @@ class Run:
         self.description = description
         self._spec = ContextSpec("run", name, workspace=workspace.name, description=description)
         writer = workspace._lineage_store._connection.writer
-        self._ref: Optional[ContextRef] = _context_now(writer, lambda: writer.run(workspace._spec, name, description))
+        self._ref: Optional[ContextRef] = _context_now(
+            writer, lambda: writer.run(workspace._spec, name, description), [workspace._spec, self._spec]
+        )
 
     @classmethod
     def _lazy(cls, workspace: Workspace, name: str) -> Run:

@@ -8,6 +8,7 @@ every backend (SQLite file, PostgreSQL, MariaDB).
 from __future__ import annotations
 
 import uuid
+import warnings
 
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -1024,6 +1025,113 @@ class TestStoreDown:
             context.properties["labels"].string_value,
             parent.id,
         ) == ("made while down", '{"n1": "v1"}', context.id)
+
+    def test_the_user_is_told_once_at_the_first_workspace_naming_the_store(self, down, record_store_calls):
+        """Workspace() on a down store said nothing (the spool's warning came
+        at the first write, so a script that logged nothing was never told),
+        and each Workspace() and Run() asked the store again, each waiting out
+        the retry budget. Now the first Workspace() shows the one warning,
+        naming the store and the spool; the other calls ask no store and add
+        no warning."""
+        port, store = down
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ws = Workspace(store=store, name="ws_down", description="d")
+            told_at_workspace = [str(w.message) for w in caught]
+            calls = record_store_calls()
+            Workspace(store=store, name="other")
+            run = Run(workspace=ws, name="r")
+            Execution(name="train", workspace=ws, run=run).log_input(DataSet(uri="s3://down/d", name="d"))
+        [message] = told_at_workspace
+        assert f"lineage store grpc://127.0.0.1:{port} is unreachable" in message and "kept in the spool" in message
+        assert ([str(w.message) for w in caught], calls) == (told_at_workspace, [])
+
+    def test_a_workspace_and_run_with_nothing_logged_are_made_when_the_store_answers(self, down, sqlite_url):
+        """Made while the store was down and never written to, a workspace and
+        run were never made: their context waited for a first write that never
+        came. They are spooled, and made (with their descriptions and labels,
+        the run a child of the workspace) when the store answers."""
+        from lineage.store import connect
+        from tests import backends
+        from tests.test_spool import embedded
+
+        port, store = down
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (the warning: test_the_user_is_told_once_...)
+            Workspace(store=store, name="ws_empty", description="made while down", labels={"n1": "v1"})
+            Run(workspace=Workspace(store=store, name="ws_empty"), name="run-1", description="a run")
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:
+            drained = connect(f"grpc://127.0.0.1:{port}").writer.spool.drain(30)
+        finally:
+            server.stop()
+        stored = embedded(sqlite_url)
+        [context] = stored.get_contexts_by_type("kubeflow.org/alpha/workspace")
+        [run_context] = stored.get_contexts_by_type("lineage/run")
+        [parent] = stored.get_parent_contexts_by_context(run_context.id)
+        assert (
+            drained,
+            context.properties["description"].string_value,
+            context.properties["labels"].string_value,
+            run_context.properties["description"].string_value,
+            parent.id,
+        ) == (True, "made while down", '{"n1": "v1"}', "a run", context.id)
+
+    def test_a_workspace_left_in_the_spool_is_made_by_lineage_sync(self, tmp_path, sqlite_url, monkeypatch):
+        """The process ended before the store answered: `lineage sync` makes
+        the workspace and run from the spool file, once (a second replay
+        finds them present)."""
+        from lineage.store import _spool
+        from tests.test_spool import embedded, sync_twice
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.1")
+        store = lineage.Store(url="postgresql://postgres@127.0.0.1:1/h5_dead")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ws = Workspace(store=store, name="ws_empty", description="made while down")
+            Run(workspace=ws, name="run-1")
+        _spool.abandon_all()
+        first, again = sync_twice(tmp_path / "home", sqlite_url)
+        stored = embedded(sqlite_url)
+        [context] = stored.get_contexts_by_type("kubeflow.org/alpha/workspace")
+        assert (first.written, first.present, first.failed, first.unreadable) == (2, 0, [], [])
+        assert (again.written, again.present, again.failed) == (0, 2, [])
+        assert (context.properties["description"].string_value, len(stored.get_contexts_by_type("lineage/run"))) == (
+            "made while down",
+            1,
+        )
+
+    def test_two_workspaces_of_one_name_made_while_down_keep_the_first_as_with_the_store_up(self, down, sqlite_url, tmp_path):
+        """With the store up, the first Workspace() of a name makes it and a
+        second one of another description reuses it, saying nothing (the
+        Kubeflow SDK's reuse_workspace_if_exists=True). While it was down, the
+        workspace was made by the first write that reached the store, here
+        the second one's: its description won. The first made is kept, as
+        when up."""
+        from lineage.store import connect
+        from tests import backends
+        from tests.test_spool import embedded
+
+        def two_workspaces_then_a_write(store: lineage.Store) -> None:
+            Workspace(store=store, name="w", description="first")
+            second = Workspace(store=store, name="w", description="second")
+            Execution(name="e", workspace=second).log_output(DataSet(uri="s3://w/d", name="d"))
+
+        def description_stored(url: str) -> str:
+            [context] = embedded(url).get_contexts_by_type("kubeflow.org/alpha/workspace")
+            return str(context.properties["description"].string_value)
+
+        up = backends.make_url("sqlite", tmp_path)
+        two_workspaces_then_a_write(lineage.Store(url=up))
+        port, store = down
+        with pytest.warns(lineage.LineageWarning, match="unreachable"):
+            two_workspaces_then_a_write(store)
+        server = backends.ServerProcess(sqlite_url, port=port)
+        try:
+            drained = connect(f"grpc://127.0.0.1:{port}").writer.spool.drain(30)
+        finally:
+            server.stop()
+        assert (drained, description_stored(up), description_stored(sqlite_url)) == (True, "first", "first")
 
     def test_what_cannot_be_deferred_raises_naming_the_store(self, down):
         """reuse_workspace_if_exists=False needs the store to check; list() reads it."""

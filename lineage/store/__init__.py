@@ -22,7 +22,7 @@ from lineage._fork import renew_after_fork
 from lineage.store._backend import Backend, RetryPolicy
 from lineage.store._reader import Reader
 from lineage.store._url import StoreURL, default_home, parse_store_url, tls_url
-from lineage.store._writer import INPUT, OUTPUT, ContextRef, ContextSpec, ExecutionHandle, PendingWrite, Writer
+from lineage.store._writer import INPUT, OUTPUT, ContextRef, ContextSpec, ExecutionHandle, PendingContexts, PendingWrite, Writer
 
 __all__ = [
     "INPUT",
@@ -33,6 +33,7 @@ __all__ = [
     "ContextSpec",
     "ExecutionHandle",
     "MLMDClient",
+    "PendingContexts",
     "PendingWrite",
     "Reader",
     "RetryPolicy",

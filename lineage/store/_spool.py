@@ -21,6 +21,13 @@ cut. Any other line that cannot be read (not JSON, not a record, a write that
 does not decode) is reported as unreadable and kept: a file holding one is
 never deleted, so it can be repaired by hand.
 
+An entry holds a write (``"write"``), or the contexts a ``Workspace()`` or
+``Run()`` made while the store was down is to find or make (``"contexts"``,
+a list of their specs: see PendingContexts). The format has no version
+number: what is added is read as absent by older code where it can be (a
+pair's ``by_uri``), and a ``"contexts"`` entry, which it cannot replay, is
+reported by its ``lineage sync`` as an entry with no write, and kept.
+
 Each file is held with an exclusive ``flock`` by the process that writes it
 (or by ``lineage sync`` while it replays it), so two replays never race.
 """
@@ -173,7 +180,7 @@ class Spool:
                 if self._file is None:
                     self._open()
                 record = {"seq": self._seq, "time": _now(), "pid": os.getpid(), "store": url_to_json(self.url)}
-                self._append_line({**record, "write": pending.to_json()}, sync=True)
+                self._append_line({**record, pending.JOURNAL_KEY: pending.to_json()}, sync=True)
             except OSError as exc:
                 # No journal (a read-only or full LINEAGE_HOME): the write is
                 # still queued and replayed from memory, and the next calls
@@ -405,7 +412,7 @@ def read_journal(path: str) -> Journal:
     dropped silently); entries are kept only when their write decodes (the
     decoded write is their ``"pending"``).
     """
-    from lineage.store._writer import PendingWrite
+    from lineage.store._writer import PendingContexts, PendingWrite
 
     with open(path, "rb") as handle:
         data = handle.read()
@@ -439,11 +446,13 @@ def read_journal(path: str) -> Journal:
             seq = record["seq"]
             if not _is_int(seq):
                 bad.append((number, None, f"seq is not a sequence number: {_show(seq)}"))
-            elif not isinstance(record.get("write"), dict):
+            elif not isinstance(record.get("write"), dict) and not isinstance(record.get("contexts"), list):
                 bad.append((number, seq, "no write in the entry"))
             else:
+                kind = PendingWrite if isinstance(record.get("write"), dict) else PendingContexts
                 try:
-                    record["pending"] = PendingWrite.from_json(record["write"])  # decoded once, replayed as is
+                    # decoded once, replayed as is
+                    record["pending"] = kind.from_json(record[kind.JOURNAL_KEY])
                 except Exception as exc:  # any way a write fails to decode makes it unreadable
                     bad.append((number, seq, f"the write does not decode ({_reason(exc)})"))
                 else:

@@ -57,7 +57,7 @@ from lineage.store import _codec as codec
 from lineage.store import _digest
 from lineage.store._backend import Backend, _first_line
 
-__all__ = ["ContextRef", "ContextSpec", "ExecutionHandle", "PendingWrite", "Writer", "INPUT", "OUTPUT"]
+__all__ = ["ContextRef", "ContextSpec", "ExecutionHandle", "PendingContexts", "PendingWrite", "Writer", "INPUT", "OUTPUT"]
 
 log = logging.getLogger("lineage.store")
 
@@ -113,6 +113,9 @@ class ContextRef:
     id: int
     name: str
     proto: pb.Context = attrs.field(repr=False)
+    #: Whether the lookup that gave it made it (a spooled context's replay
+    #: says "present" otherwise, as a write's does).
+    created: bool = attrs.field(default=False, repr=False)
     #: The context as the write finds it (shared: not to be modified).
     by_name: pb.Context = attrs.field(
         init=False, repr=False, default=attrs.Factory(lambda self: _by_name(self.proto), takes_self=True)
@@ -183,6 +186,9 @@ class PendingWrite:
     pairs: List[Pair]
     handle: Optional[ExecutionHandle] = None
 
+    #: The key of a spool entry that holds it.
+    JOURNAL_KEY = "write"
+
     def to_json(self) -> Dict[str, Any]:
         return {
             "execution": _b64(self.execution),
@@ -221,6 +227,32 @@ class PendingWrite:
     @property
     def external_id(self) -> str:
         return self.execution.external_id
+
+
+@attrs.define(eq=False)
+class PendingContexts:
+    """Contexts to find or make, with nothing else to write: a Workspace()
+    or Run() made while the store was down (or while writes wait in the
+    spool). Spooled as a write is, in order, so that it is made even if
+    nothing is ever logged to it, and before any later Workspace() of the
+    same name, as it would have been with the store up (the first made is
+    the one reused). A run's entry names its workspace first.
+
+    Journaled under its own key (see JOURNAL_KEY): code older than it reads
+    such a line as an entry without a write, reports it and keeps the file.
+    """
+
+    contexts: List[ContextSpec]
+
+    #: The key of a spool entry that holds it (a PendingWrite's is "write").
+    JOURNAL_KEY = "contexts"
+
+    def to_json(self) -> List[Dict[str, Any]]:
+        return [attrs.asdict(c) for c in self.contexts]
+
+    @classmethod
+    def from_json(cls, data: Sequence[Mapping[str, Any]]) -> PendingContexts:
+        return cls(contexts=[ContextSpec(**c) for c in data])
 
 
 def _b64(message: Any) -> str:
@@ -601,7 +633,7 @@ class Writer:
                 f"Workspace name {name} already exists with id {existing.id}. You can initialize "
                 "workspace with reuse_workspace_if_exists=True if want to reuse it"
             )
-        ref = ContextRef(id=existing.id, name=name, proto=existing)
+        ref = ContextRef(id=existing.id, name=name, proto=existing, created=created)
         with self._lock:
             self._contexts[("workspace", None, name)] = ref
         return ref
@@ -623,6 +655,7 @@ class Writer:
         type_id = self.backend.type_id("context", codec.run_type())
         proto = codec.run_context(type_id, workspace.name, name, description, self.mangle)
         existing = self._context_by_name(codec.RUN_TYPE_NAME, proto.name)
+        created = False
         if existing is None:
             existing, created = self._create_context(proto, codec.RUN_TYPE_NAME)
             if created:
@@ -633,7 +666,7 @@ class Writer:
                     pass
                 except mlmd_errors.StatusError as exc:
                     raise StoreError(f"cannot link run {name!r} to its workspace: {_first_line(exc)}", cause=exc) from exc
-        ref = ContextRef(id=existing.id, name=name, proto=existing)
+        ref = ContextRef(id=existing.id, name=name, proto=existing, created=created)
         with self._lock:
             self._contexts[("run", workspace.name, name)] = ref
         return ref
@@ -1088,22 +1121,29 @@ class Writer:
 
     # ------------------------------------------------------------------ submitting
 
-    def submit(self, pending: PendingWrite, *, replay: bool = False) -> str:
+    def submit(self, pending: Union[PendingWrite, PendingContexts], *, replay: bool = False) -> str:
         """Send a pending write to the store; set ids on its records.
 
         Args:
-            pending: The write.
+            pending: The write, or contexts to find or make.
             replay: It may have landed before (spool replay): look the
                 execution up by its external id first.
 
         Returns:
-            "written", or "present" when a replayed write was already there.
+            "written", or "present" when a replayed write was already there
+            (contexts: all of them were).
 
         Raises:
             StoreUnavailableError: the store could not be reached.
             UnknownArtifactError: an artifact id the store does not hold.
             StoreError: the store refused the write.
         """
+        if isinstance(pending, PendingContexts):
+            made = False
+            for spec in pending.contexts:
+                known = spec.key in self._contexts
+                made = (not known and self.resolve(spec).created) or made
+            return "written" if made else "present"
         execution = pending.execution
         if not execution.type_id:
             execution.type_id = self.backend.type_id("execution", pending.execution_type)
