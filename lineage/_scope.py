@@ -1750,7 +1750,13 @@ def _entered_where_made(scope: ExecutionScope, made_in: Optional[ExecutionScope]
     written in the default workspace and run, not its caller's. (One ended
     since is nobody's parent: see _live.) Not left current after. Called
     outside any, its parent is the first step's (a stream made at the top of
-    a script, consumed in a with block), as before."""
+    a script, consumed in a with block), as before. So is one whose caller
+    has ended since, when the first step runs in an execution: a stream a
+    tracked factory made (make_stream() returns batches(...)), consumed in a
+    with block, took the factory's parent (often none: the default
+    workspace and run), not the block."""
+    if made_in is not None and _live(made_in) is not made_in and current_execution() is not None:
+        made_in = None
     token = _current.set(made_in) if made_in is not None else None
     try:
         scope.__enter__()

@@ -1929,6 +1929,29 @@ class TestNesting:
         ctx = mr.contexts(tracked_sqlite, e.id)
         assert (ctx["kubeflow.org/alpha/workspace"], ctx["lineage/run"]) == ("other", "other/r3")
 
+    def test_a_generator_whose_caller_has_ended_has_the_one_it_is_iterated_in_as_parent(self, tracked_sqlite):
+        """Made by a tracked factory (or in a block) that has ended since, and
+        consumed in a with block: the block is its parent, as before it took
+        its caller's (the ended factory's parent, here none: the default
+        workspace and run)."""
+
+        @track
+        def batches(n: int) -> Iterator[Model]:
+            for i in range(n):
+                yield Model(uri=f"file:///f{i}", name="f")
+
+        @track
+        def make_stream(n: int):
+            return batches(n)
+
+        stream = make_stream(2)
+        with execution("epoch", workspace="other", run="r4") as epoch:
+            assert len(list(stream)) == 2
+        [e] = mr.executions(tracked_sqlite, "batches")
+        assert mr.custom(e)["lineage.parent_external_id"] == epoch.external_id
+        ctx = mr.contexts(tracked_sqlite, e.id)
+        assert (ctx["kubeflow.org/alpha/workspace"], ctx["lineage/run"]) == ("other", "other/r4")
+
     def test_current_execution_outside_is_none(self):
         """current_execution() is None outside any execution."""
         assert current_execution() is None
