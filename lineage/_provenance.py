@@ -110,9 +110,11 @@ def _header_redacted(header: re.Match[str]) -> str:
 
 
 # A URL's query and fragment (up to a space), from a path's parameters on
-# (Java's /app;jsessionid=...), and a key=value pair in them.
+# (Java's /app;jsessionid=...), and a key=value pair in them. A "?" ends a
+# value only before another pair (;jsessionid=x?q=1, ?next=/a?token=x): in a
+# query it is data, and a password "ab?cd" was shown from it on (***?cd).
 _URL_QUERY = re.compile(r"://[^\s?#;]*[?#;]\S*")
-_QUERY_PAIR = re.compile(r"(?<=[?&;#])([^=&;#?\s]+)=([^&;#?\s]*)")
+_QUERY_PAIR = re.compile(r"(?<=[?&;#])([^=&;#?\s]+)=([^&;#?\s]*(?:\?[^&;#?=\s]*(?=[&;#?\s]|$))*)")
 # Query parameters that carry a secret without a secret word in their name
 # (compared lower case, without "-" and "_"): a presigned S3 (and CloudFront)
 # or GCS URL's signature, an Azure SAS's sig; an API key as ?key= (Google's

@@ -1030,6 +1030,20 @@ def test_api_keys_and_session_ids_in_a_url_s_query_on_the_command_line_are_hidde
         "https://h/x?ref=0123456789abcdef0123456789abcdef01234567&id=1AbCdEfGhIjKlMnOpQrStUvWxYz012345"]
 
 
+def test_a_secret_query_value_holding_a_question_mark_on_the_command_line_is_hidden_whole():
+    """A "?" is data in a URL's query (a password "ab?cd"): a query value was
+    cut there, to end a path's ;jsessionid=... before the query, and the rest
+    of the secret was recorded in clear (?password=***?cd). It is hidden
+    whole; a "?" before a pair (;jsessionid=x?q=1, ?next=/a?token=x) still
+    ends the value."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "https://h/x?password=ab?cd&x=1", "https://h/x?token=a?b?c", "https://h/x?sig=s?t#f",
+            "https://h/app;jsessionid=A1?q=1", "https://h/cb?next=/a?token=t&page=2"]
+    assert _redacted(argv) == ["train.py", "https://h/x?password=***&x=1", "https://h/x?token=***", "https://h/x?sig=***#f",
+                               "https://h/app;jsessionid=***?q=1", "https://h/cb?next=/a?token=***&page=2"]
+
+
 def test_a_known_service_s_token_on_the_command_line_is_hidden_whatever_its_flag():
     """A Hugging Face, GitHub or Google token given positionally, after a
     flag not named like a secret (--key AIza..., --hf hf_...) or as a value
