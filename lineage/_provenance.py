@@ -197,8 +197,10 @@ def _has_token_prefix(value: str) -> bool:
 def _prefixed_token(value: str) -> bool:
     """Whether *value* is a known service's token as long as one: hidden
     wherever it is given (a positional argument, --key AIza..., ?q=hf_...),
-    where a long opaque value (a commit's hash, a file's id) is not."""
-    return len(value) >= _PREFIXED_TOKEN_MIN and _has_token_prefix(value)
+    where a long opaque value (a commit's hash, a file's id) is not. Nor a
+    file's name (hf_checkpoint_epoch10.bin): no such token ends with an
+    extension, and the file was what the command line was kept for."""
+    return len(value) >= _PREFIXED_TOKEN_MIN and _has_token_prefix(value) and not _FILE_NAME.fullmatch(value)
 
 
 def _value_hidden(name: str, value: str) -> bool:

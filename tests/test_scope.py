@@ -1058,6 +1058,20 @@ def test_a_known_service_s_token_on_the_command_line_is_hidden_whatever_its_flag
                                "sk-learn", "--model", "sk-small", "xoxo"]
 
 
+def test_a_file_named_with_a_token_s_prefix_on_the_command_line_is_kept():
+    """A file whose name starts as a known service's token does
+    (hf_checkpoint_epoch10.bin, sk-model-random-forest.pkl), given
+    positionally, after a flag or as a pair's value, was recorded as *** since
+    such tokens are hidden wherever they are: it is kept, as before (no such
+    token ends with a file's extension); the token itself is still hidden."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "hf_checkpoint_epoch10_final.bin", "--out", "sk-model-random-forest.pkl",
+            "cfg.model=hf_bert_base_uncased_v2.yaml", "hf_AbCdEfGhIjKlMnOpQrStUv"]
+    assert _redacted(argv) == ["train.py", "hf_checkpoint_epoch10_final.bin", "--out", "sk-model-random-forest.pkl",
+                               "cfg.model=hf_bert_base_uncased_v2.yaml", "***"]
+
+
 def test_a_credential_in_an_http_header_on_the_command_line_is_hidden():
     """A header given as an argument (-H "Authorization: Bearer x", curl's and
     httpie's form, --header=X-Api-Key:x) was recorded in clear: only name=value
