@@ -786,8 +786,11 @@ def _json_keys(value: Dict[Any, Any]) -> List[Any]:
                 if isinstance(text, float) and not math.isfinite(text):
                     written.append(key)  # NaN: JSON refuses it, as before (the parameter is its repr)
                     continue
-                # as JSON writes them: true, null, 1, 0.5
-                text = "null" if text is None else ("true" if text else "false") if isinstance(text, bool) else repr(text)
+                # as JSON writes them: true, null, 1, 0.5 (a numpy float64 too, not its repr np.float64(0.5))
+                if text is None or isinstance(text, bool):
+                    text = "null" if text is None else "true" if text else "false"
+                else:
+                    text = float.__repr__(text) if isinstance(text, float) else int.__repr__(text)
             if isinstance(text, str):
                 if text in taken:
                     shown = _bounded_repr(key)

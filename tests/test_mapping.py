@@ -1673,6 +1673,27 @@ class TestValuesKeptAsTheTextAReaderExpects:
         got = _mapping.param_value("days", {"2024-01-01": 2, datetime.date(2024, 1, 1): _Opaque(), datetime.date(2024, 1, 2): 3})
         assert got == "{'2024-01-01': 2, datetime.date(2024, 1, 1): <opaque>, '2024-01-02': 3}"
 
+    def test_a_number_subclass_key_is_written_as_json_writes_it(self):
+        """A numpy float64 (a float subclass whose repr is 'np.float64(0.5)')
+        as a key of a dict that also has a str key, or a date among its
+        values: JSON writes it 0.5, as it was kept, but _json_keys wrote its
+        repr, so the same thresholds became another parameter. It is written
+        as JSON writes a float or an int; its repr only when that text is
+        another key's."""
+
+        class Float64(float):
+            def __repr__(self):
+                return f"np.float64({float(self)})"
+
+        class Rank(int):
+            def __repr__(self):
+                return f"Rank({int(self)})"
+
+        assert _mapping.param_value("t", {Float64(0.5): 1, "a": 2}) == {"0.5": 1, "a": 2}
+        assert _mapping.param_value("t", {Float64(0.5): datetime.date(2024, 1, 1)}) == {"0.5": "2024-01-01"}
+        assert _mapping.param_value("t", {Rank(3): 1, "a": 2}) == {"3": 1, "a": 2}
+        assert _mapping.param_value("t", {Rank(3): 1, "3": 2}) == {"Rank(3)": 1, "3": 2}
+
     def test_long_text_and_large_sets_stay_bounded(self):
         """A Decimal of 10,000 digits is cut as a long string is; a set too large
         for JSON is its bounded repr, not sorted whole."""
