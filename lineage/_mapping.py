@@ -751,7 +751,8 @@ def _for_json(value: Any) -> Any:
     if kind in _PLAIN_TYPES:
         return value
     if isinstance(value, dict):
-        return dict(zip(_json_keys(value), map(_for_json, value.values())))
+        pairs = list(value.items())  # keys and values together, as JSON takes them (a subclass's __iter__ may differ)
+        return dict(zip(_json_keys([key for key, _ in pairs]), [_for_json(item) for _, item in pairs]))
     if isinstance(value, tuple) and kind is not tuple and hasattr(value, "_fields"):
         # A NamedTuple is a list of its values, as JSON writes it, with ***
         # for a secret field's (the field names that say so are not kept).
@@ -765,15 +766,14 @@ def _for_json(value: Any) -> Any:
     return _or_itself(value)
 
 
-def _json_keys(value: Dict[Any, Any]) -> List[Any]:
-    """The keys of *value* as its JSON writes them, each apart: a str as
+def _json_keys(keys: List[Any]) -> List[Any]:
+    """A dict's *keys* as its JSON writes them, each apart: a str as
     itself, a date, Decimal or Enum member as its text (_as_text), a number,
     bool or None as JSON's text of it, any other key itself (JSON refuses
     it: the parameter is its repr). A key whose text another key has
     already ({date(2024, 1, 1): 1, "2024-01-01": 2}, {1: "a", "1": "b"})
     is written as its repr (``datetime.date(2024, 1, 1)``), or, when that is
     one too, with its type (``int(1)``): one of the two values was lost."""
-    keys = list(value)
     kinds = set(map(type, keys))
     if _STR_TYPES.issuperset(kinds) or (str not in kinds and _SCALAR_TYPES.issuperset(kinds)):
         return keys  # all text, or all numbers (no two of them one text): JSON writes them apart

@@ -1694,6 +1694,21 @@ class TestValuesKeptAsTheTextAReaderExpects:
         assert _mapping.param_value("t", {Rank(3): 1, "a": 2}) == {"3": 1, "a": 2}
         assert _mapping.param_value("t", {Rank(3): 1, "3": 2}) == {"Rank(3)": 1, "3": 2}
 
+    def test_a_dict_subclass_iterated_in_another_order_keeps_each_value_at_its_key(self):
+        """A dict subclass whose __iter__ gives its keys in another order than
+        its items() (reversed, sorted): with a date among its values, its
+        keys were taken from __iter__ and its values from values(), so each
+        value was recorded under another key. Both come from items(), as
+        JSON takes them."""
+
+        class Reversed(dict):
+            def __iter__(self):
+                return reversed(list(dict.__iter__(self)))
+
+        day = datetime.date(2024, 1, 1)
+        assert _mapping.param_value("cfg", Reversed({"a": day, "b": 2})) == {"a": "2024-01-01", "b": 2}
+        assert _mapping.param_value("cfg", Reversed({"a": day, 1: 2})) == {"a": "2024-01-01", "1": 2}
+
     def test_long_text_and_large_sets_stay_bounded(self):
         """A Decimal of 10,000 digits is cut as a long string is; a set too large
         for JSON is its bounded repr, not sorted whole."""
