@@ -54,6 +54,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import attrs
 
 from lineage._fork import renew_after_fork
+from lineage._secrets import REDACTED, _hides, _is_secret
 from lineage.errors import InvalidTypeError, InvalidValueError, describe, warn_never_raised
 from lineage.records import Artifact, DataSet
 
@@ -62,37 +63,6 @@ __all__ = ["Binder", "Mapped", "register_converter", "unregister_converter"]
 PathStep = Union[str, int]
 Found = Tuple[Artifact, Tuple[PathStep, ...]]
 
-REDACTED = "***"
-# Secret names are judged word by word (snake_case, kebab-case, camelCase,
-# digits), so ``max_tokens``, ``tokenizer``, ``num_passes`` or ``author`` are
-# not secrets but ``db_password``, ``githubToken`` and ``apiKey`` are.
-_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_SECRET_WORDS = frozenset(
-    {
-        *("password", "passwd", "passphrase", "pass", "pwd", "secret", "secrets", "token"),
-        *("credential", "credentials", "auth", "authorization", "cookie", "cookies", "bearer", "apikey"),
-    }
-)
-_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("session", "key"), ("access", "key"), ("secret", "key")})
-_SECRET_SUFFIXES = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "apikey",
-    "credential",
-    "credentials",
-    "secretkey",
-    "privatekey",
-    "sessionkey",
-    "accesstoken",
-    "authtoken",
-    "apitoken",
-)
-# ``pad_token="[PAD]"``, ``eos_token``, ``max_token``: NLP vocabulary, not secrets.
-_NOT_SECRET_BEFORE_TOKEN = frozenset(
-    {"pad", "eos", "bos", "unk", "sep", "cls", "mask", "special", "start", "end", "stop", "max", "min", "num", "n"}
-)
 _REPR_LIMIT = 256
 _MAX_DEPTH = 3
 # find_artifacts looks at no more than this many items (elements, values,
@@ -577,67 +547,6 @@ def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List
 
 
 # --------------------------------------------------------------------------- parameters
-
-
-_secret_names: Dict[str, bool] = {}
-
-
-def _names_a_secret(name: str) -> bool:
-    words = [word.lower() for word in _WORD.findall(name)]
-    previous = ""
-    for word in words:
-        if word in _SECRET_WORDS:
-            if not (word == "token" and previous in _NOT_SECRET_BEFORE_TOKEN):
-                return True
-        elif (previous, word) in _SECRET_PAIRS or word.endswith(_SECRET_SUFFIXES):
-            return True
-        previous = word
-    return False
-
-
-def _is_secret(name: str) -> bool:
-    """Whether a parameter named *name* is recorded as ``***``."""
-    secret = _secret_names.get(name)
-    if secret is None:
-        secret = _names_a_secret(name)
-        if len(_secret_names) >= 4096:
-            _secret_names.clear()
-        _secret_names[name] = secret
-    return secret
-
-
-def _ends_in_secret(name: str) -> bool:
-    """Whether the name ends with the secret (``password``, ``db_password``,
-    ``api_key``, ``githubToken``), rather than naming something about it
-    (``token_limit``, ``pass_at_k``, ``password_min_len``)."""
-    words = [word.lower() for word in _WORD.findall(name)]
-    named = list(words)
-    while named and named[-1].isdigit():  # password2, token_1: numbered secrets
-        named.pop()
-    if named and named != ["pass"]:  # pass_1, pass@10: a metric (pass@k); db_pass_2 is a password
-        words = named
-    if not words:
-        return False
-    last, previous = words[-1], (words[-2] if len(words) > 1 else "")
-    if last in _SECRET_WORDS:
-        return not (last == "token" and previous in _NOT_SECRET_BEFORE_TOKEN)
-    return (previous, last) in _SECRET_PAIRS or last.endswith(_SECRET_SUFFIXES)
-
-
-def _shown_though_secret(name: str, value: Any) -> bool:
-    """A bool or None is no credential; a number is one (a PIN, a numeric
-    password) only when the name ends with the secret."""
-    if value is None or isinstance(value, bool):
-        return True
-    number = isinstance(value, (int, float)) or (not isinstance(value, (str, bytes)) and isinstance(value, numbers.Number))
-    return number and not _ends_in_secret(name)
-
-
-def _hides(name: Any, value: Any) -> bool:
-    """Whether *value*, given under *name* (an argument, a dict key, a
-    field), is recorded as ``***``: a secret's name, and a value that can be
-    a credential (see _shown_though_secret)."""
-    return isinstance(name, str) and _is_secret(name) and not _shown_though_secret(name, value)
 
 
 def param_value(name: str, value: Any) -> Any:

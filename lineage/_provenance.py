@@ -21,7 +21,17 @@ import sys
 import urllib.parse
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from lineage._mapping import _WORD, REDACTED, _ends_in_secret, _is_secret, _shown_though_secret
+from lineage._secrets import (
+    _FILE_NAME,
+    _HOLDS,
+    _WORD,
+    REDACTED,
+    _has_token_prefix,
+    _hides,
+    _is_secret,
+    _kind,
+    _looks_like_token,
+)
 from lineage._version import __version__
 
 __all__ = ["call_provenance", "function_provenance", "git_state"]
@@ -163,35 +173,6 @@ def _user_redacted(url: re.Match[str]) -> str:
 _OPTION = re.compile(r"--[A-Za-z]|-[A-Za-z]$")
 # A flag of a boolean option about a secret, not one given it: --use-token, --no-password.
 _SWITCH_WORDS = frozenset({"use", "no", "with", "without", "enable", "disable", "ask", "prompt", "require", "skip"})
-# Values that look like a credential whatever they are given to: a known
-# service's token prefix, or a long opaque string of letters and digits.
-_TOKEN_PREFIXES = (
-    *("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-"),  # GitHub, GitLab
-    *("hf_", "sk-", "xox", "AKIA", "ya29.", "npm_", "pypi-"),  # Hugging Face, OpenAI, Slack, AWS, Google, npm, PyPI
-    "AIza",  # a Google API key
-)
-_TOKEN_REST = re.compile(r"[A-Za-z0-9_\-.]{4,}")
-_OPAQUE = re.compile(r"[A-Za-z0-9_\-+=.~]{20,}")
-_FILE_NAME = re.compile(r".*\.[a-z]{1,4}")
-_HEX = re.compile(r"[0-9a-f]{32,}|[0-9A-F]{32,}")
-
-
-def _looks_like_token(value: str) -> bool:
-    """Whether *value* looks like an access token rather than a word, a file
-    or a number (``ghp_...``, ``hf_...``, 20 characters or more mixing upper
-    and lower case letters and digits, or 32 hex digits or more)."""
-    if _has_token_prefix(value):
-        return True
-    if not _OPAQUE.fullmatch(value) or _FILE_NAME.fullmatch(value):
-        return False
-    if _HEX.fullmatch(value):
-        return True
-    return any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
-
-
-def _has_token_prefix(value: str) -> bool:
-    """Whether *value* is a known service's token: its prefix, then letters and digits."""
-    return any(value.startswith(prefix) and _TOKEN_REST.fullmatch(value[len(prefix) :]) for prefix in _TOKEN_PREFIXES)
 
 
 def _prefixed_token(value: str) -> bool:
@@ -210,51 +191,37 @@ def _value_hidden(name: str, value: str) -> bool:
 
 def _given_hidden(name: str, value: str) -> bool:
     """Whether *value*, given a parameter or flag *name* (``--name value``,
-    ``--name=value``, ``db.name=value``, ``?name=value``), is hidden. Not
-    when the name holds no secret word. After a switch (``--use-token
-    data.csv``) it is not the secret at all: hidden only when it looks like a
-    token. A name ending with the secret (``--api-key``, ``--db-password``)
-    hides it. One naming something about it hides a value that holds it
-    (``--password-value``, a number too) and any other but a path, a number,
-    a switch's value, or one of a setting, a name or a place (``--password-file
-    /run/pw``, ``--token-limit 512``, ``--token-pooling cls``, ``--auth-method
-    oauth``, ``--secret-name db``), unless it looks like a token."""
+    ``--name=value``, ``db.name=value``, ``?name=value``), is hidden: as a
+    parameter's is (lineage._secrets._hides: ``--password``, ``--api-key``
+    and ``--password-value`` hide any value, ``--token-pooling cls``,
+    ``--auth-method oauth``, ``--secret-name db`` only one that looks like
+    a token), once what only text needs is seen to. After a switch
+    (``--use-token data.csv``) the next word is not the secret at all:
+    hidden only when it looks like a token. All is text here: after a flag
+    only about a secret, a switch's value (``--token-classification true``),
+    a number (``--token-limit 4096``) and a path (``--password-file
+    /run/pw``) are kept, unless they look like a token."""
     if not _is_secret(name):
         return False
-    words = [word.lower() for word in _WORD.findall(name)]
-    if words and words[0] in _SWITCH_WORDS:
+    words = _WORD.findall(name)
+    if words and words[0].lower() in _SWITCH_WORDS:
         return _looks_like_token(value)
-    if _ends_in_secret(name):
-        return _hidden(name, value)
-    if value.lower() in _SWITCH_VALUES:
-        return False  # --token-classification true: no secret's value
-    if _looks_like_token(value) or (words and words[-1] in _HOLDING_NOUNS):
-        return True  # --password-value a/b+c= (base64 has "/"), --password-value 123456
-    if not _hidden(name, value):  # a number
+    text_kept = value.lower() in _SWITCH_VALUES or _looks_like_path(value) or _number_text(value)
+    if text_kept and _kind(name) is not _HOLDS and not _looks_like_token(value):
         return False
-    return not (_looks_like_path(value) or (words and words[-1] in _SETTING_NOUNS))
+    return _hides(name, value)
+
+
+def _number_text(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
 
 
 # Values of a flag about a secret that are no secret: --token-classification true.
 _SWITCH_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "auto"})
-# The last word of a name about a secret whose value is the secret itself, whatever it looks like.
-_HOLDING_NOUNS = frozenset(
-    {"value", "values", "string", "str", "text", "literal", "data", "raw", "plain", "plaintext", "content", "contents", "b64"}
-)
-# The last word of a name about a secret whose value is a setting, a name, a
-# place or a count: --auth-method oauth, --secret-name db, --token-pooling cls.
-# Not "id" (Vault's secret_id is a credential), "key", "hash" nor "header":
-# a name ending with a word not here hides its value.
-_SETTING_NOUNS = frozenset(
-    {
-        *("name", "names", "method", "methods", "type", "types", "mode", "kind", "scheme", "provider", "source", "pooling"),
-        *("strategy", "policy", "format", "style", "backend", "algorithm", "algo", "level", "version", "classification"),
-        *("file", "files", "path", "paths", "dir", "directory", "folder", "location", "env", "var", "variable", "field"),
-        *("store", "manager", "prompt", "url", "uri", "endpoint", "host", "server", "port", "user", "username", "scope"),
-        *("scopes", "audience", "issuer", "realm", "limit", "length", "len", "size", "count", "budget", "ttl", "expiry"),
-        *("lifetime", "timeout", "rotation"),
-    }
-)
 
 
 def _looks_like_path(value: str) -> bool:
@@ -285,19 +252,6 @@ def _pairs_redacted(text: str, depth: int = 0) -> str:
         return key + equals + (_pairs_redacted(value, depth + 1) if "=" in value and value[:1] not in "'\"{" else value)
 
     return _PAIR.sub(one, text)
-
-
-def _hidden(name: str, value: str) -> bool:
-    """Whether the value *name* is given on the command line is hidden, as
-    a parameter's is: a number only when the name ends with the secret
-    (``--password 123456``, not ``--token-limit 4096``)."""
-    if not _is_secret(name):
-        return False
-    try:
-        number = float(value)
-    except ValueError:
-        return True
-    return not _shown_though_secret(name, number)
 
 
 # Variables that make git use a given repository whatever the folder it runs

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 import lineage
 from lineage import DataSet, Metrics, Model, _mapping, track
-from lineage._mapping import REDACTED, Binder, _is_secret, _secret_names
+from lineage._mapping import REDACTED, Binder
+from lineage._secrets import _is_secret, _secret_names
 from tests import backends
 from tests import mlmd_reads as mr
 
@@ -573,10 +574,14 @@ class TestNumbersAreNeverSecrets:
 
     @pytest.mark.parametrize("value", ["4096", b"sk-123", ["sk-1"], (1, 2), {"k": "v"}, object()])
     def test_other_values_of_secret_names_are_redacted(self, value):
+        """Any other value of a name about a secret (token_dropout) or
+        holding it (api_key); of a setting's name (token_limit) any but its
+        text, which is kept unless it looks like a token (TestSettingsOfASecret)."""
         import lineage._mapping as _m
 
-        assert _m.param_value("token_limit", value) == REDACTED
+        assert _m.param_value("token_dropout", value) == REDACTED
         assert _m.param_value("api_key", value) == REDACTED
+        assert _m.param_value("token_limit", value) == (value if isinstance(value, str) else REDACTED)
 
     def test_tracked_call_keeps_numeric_hyperparameters(self, tracked_sqlite):
         """The repro of the bug, read back from MLMD, lineage.params included."""
@@ -596,6 +601,117 @@ class TestNumbersAreNeverSecrets:
         if "lineage.params" in props:
             recorded = json.loads(props["lineage.params"])
             assert recorded["token_limit"] == 4096 and recorded["api_key"] == REDACTED
+
+
+class TestSettingsOfASecret:
+    """A parameter naming a setting, a name, a place or a count of a secret
+    (token_pooling="cls", auth_method="oauth", secret_name="db",
+    password_file="/run/pw") was recorded as ***, though the command line
+    keeps --token-pooling cls: the user lost the settings they ran with.
+    Parameters and flags are now judged by one rule (lineage._secrets), so a
+    setting's text is kept unless it looks like a token, and a name holding
+    the secret (password_value=123456, kept as a number before) hides it."""
+
+    KEPT = [
+        ("token_pooling", "cls"),
+        ("auth_method", "oauth"),
+        ("secret_name", "db"),
+        ("token_type", "bearer"),
+        ("auth_provider", "google"),
+        ("password_file", "/run/pw"),
+        ("token_limit", "512"),
+        ("token_limit", 512),
+        ("secretName", "prod-db"),
+        ("secret_names", "a,b"),
+        ("auth_scheme", "Basic"),
+        ("use_auth_token", True),
+    ]
+    HIDDEN = [
+        *[(name, "hunter2") for name in ("password", "api_key", "token", "client_secret", "hf_token", "db_password")],
+        *[(name, 123456) for name in ("password", "api_key", "db_password", "password_value", "token_data")],
+        ("secret_name", "AbCdEf0123456789xyzXYZ99"),  # looks like a token: under any name about a secret
+        ("token_pooling", "hf_AbCdEf0123456789xyz"),
+        ("auth_method", "0123456789abcdef0123456789abcdef"),
+        ("password_value", "x"),
+        ("secret_id", "s"),  # Vault's secret_id is a credential: "id" is no setting
+        ("auth_header", "Bearer abc/def"),
+        ("token_dropout", "0.1"),
+        ("use_auth_token", "hunter2"),  # transformers' use_auth_token=<token>: in Python, the value is the flag's
+        ("secret_name", b"db"),
+        ("auth_method", ["oauth"]),
+        ("token_type", {"k": "v"}),
+    ]
+
+    @pytest.mark.parametrize("name, value", KEPT)
+    def test_a_setting_of_a_secret_is_kept(self, name, value):
+        assert _mapping.param_value(name, value) == value
+
+    @pytest.mark.parametrize("name, value", HIDDEN)
+    def test_a_secret_is_still_hidden(self, name, value):
+        assert _mapping.param_value(name, value) == REDACTED
+
+    def test_a_path_given_a_file_setting_is_kept(self):
+        assert _mapping.param_value("password_file", Path("/run/pw")) == "/run/pw"
+        assert _mapping.param_value("token_path", Path("hf_AbCdEf0123456789xyz")) == REDACTED
+
+    @pytest.mark.parametrize("name", list(dict.fromkeys(name for name, _ in KEPT + HIDDEN)))
+    @pytest.mark.parametrize("value", ["cls", "hunter2", "x", "Bearer abc", "AbCdEf0123456789xyzXYZ99", "hf_AbCdEf0123456789xyz"])
+    def test_a_parameter_is_hidden_as_the_same_flag_on_the_command_line(self, name, value):
+        """The same text, given a parameter or a flag of that name, is hidden
+        alike (a switch's flag, --use-auth-token, is left out: its next word
+        may not be its value, which a parameter's always is)."""
+        from lineage._provenance import _given_hidden
+
+        if name.startswith("use_"):
+            return
+        assert _mapping._hides(name, value) == _given_hidden("--" + name.replace("_", "-"), value)
+
+    def test_tracked_call_keeps_settings_and_hides_secrets(self, tracked_sqlite):
+        """Read back from MLMD: arguments, a dict's keys, a NamedTuple's, a
+        dataclass config's and a partial's."""
+        import dataclasses
+        import functools
+
+        class Auth(typing.NamedTuple):
+            auth_method: str
+            password: str
+
+        @dataclasses.dataclass
+        class Cfg:
+            token_pooling: object
+            client_secret: object
+
+        def connect(secret_name, api_key):
+            return None
+
+        @track
+        def embed(token_pooling, auth_method, secret_name, token_limit, hf_token, db, login, cfg, conn, password_value=123456):
+            return None
+
+        embed(
+            "cls",
+            "oauth",
+            "db",
+            512,
+            "hf_SECRETabcdef0123456789",
+            {"auth_method": "oauth", "password": "hunter2-SECRET", "token_limit": "4096"},
+            Auth("oauth", "hunter2-SECRET"),
+            Cfg("cls", "SECRET"),
+            functools.partial(connect, secret_name="db", api_key="sk-SECRET"),
+        )
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "embed")))
+        assert {key: params[key] for key in ("token_pooling", "auth_method", "secret_name", "token_limit")} == {
+            "token_pooling": "cls",
+            "auth_method": "oauth",
+            "secret_name": "db",
+            "token_limit": 512,
+        }
+        assert params["hf_token"] == REDACTED and params["password_value"] == REDACTED
+        assert params["db"] == {"auth_method": "oauth", "password": REDACTED, "token_limit": "4096"}
+        assert params["login"] == {"items": ["oauth", REDACTED]}  # a NamedTuple: the list of its values
+        assert params["cfg"].endswith("Cfg(token_pooling='cls', client_secret='***')")
+        assert "secret_name='db'" in params["conn"] and "api_key='***'" in params["conn"]
+        assert "SECRET" not in json.dumps(params) and "123456" not in json.dumps(params)
 
 
 # --------------------------------------------------------------------------- inputs= naming an un-annotated argument

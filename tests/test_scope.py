@@ -917,6 +917,19 @@ def test_a_setting_or_name_after_a_flag_about_a_secret_is_kept_in_both_forms():
         "https://h/x?token_type=bearer&auth_method=oauth&password_value=***&secret=***"]
 
 
+def test_a_flag_holding_a_secret_hides_even_a_switch_s_value():
+    """--password-value true and --secret-data off were kept (a switch's value
+    was looked at before the name holding the secret); the command line and
+    the parameters share one rule now (lineage._secrets), under which a name
+    holding the secret hides whatever it is given, as password_value="true" is."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "--password-value", "true", "--secret-data=off", "--token-value", "none",
+            "--token-classification", "true"]
+    assert _redacted(argv) == ["train.py", "--password-value", "***", "--secret-data=***", "--token-value", "***",
+                               "--token-classification", "true"]
+
+
 def test_a_command_line_the_rules_fail_on_is_recorded_as_its_first_word(monkeypatch):
     """A failure of the redaction (an argument its rules were not written
     for) cost every execution of the process its provenance: the command
