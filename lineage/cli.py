@@ -152,13 +152,18 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
         if args.json:
             print(json.dumps(_json_safe(rows), indent=2, default=str, allow_nan=False))
         else:
-            from lineage.graph import _line, _version_suffix
+            from lineage.graph import _apart_by_digest, _line, _version_suffix
 
+            lines = {}
             for row in sorted(rows, key=lambda r: r["id"]):
                 # One artifact per line: a newline in a name is shown escaped.
                 name = _line(str(row.get("name")))
                 version = _line(_version_suffix(row.get("version")))
-                print(f"{row['id']:>6}  {row['type'].rsplit('/', 1)[-1]:<10} {name}{version}  {_line(str(row.get('uri')))}")
+                lines[row["id"]] = f"{row['type'].rsplit('/', 1)[-1]:<10} {name}{version}  {_line(str(row.get('uri')))}"
+            # Rows shown alike whose files had other bytes: their digests' start
+            apart = _apart_by_digest((row["id"], lines[row["id"]], row.get("lineage.digest")) for row in rows)
+            for artifact_id, line in lines.items():
+                print(f"{artifact_id:>6}  {line}" + (f"  {apart[artifact_id]}" if artifact_id in apart else ""))
         return 0
 
     return run

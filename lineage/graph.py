@@ -18,7 +18,7 @@ import operator
 import re
 import urllib.parse
 import uuid
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 import attrs
 
@@ -90,6 +90,10 @@ class LineageGraph(_IndexSlot):
             this process has no record class for is read as ``Artifact``).
         truncated: True if the walk stopped at ``max_depth`` with more
             upstream.
+        digests: The content digest of each artifact that names a local
+            file, as stored (``lineage.digest``, ``lineage.size``,
+            ``lineage.digest_scope``, ``lineage.digest_reason``): records
+            leave them out.
     """
 
     root: int
@@ -98,6 +102,7 @@ class LineageGraph(_IndexSlot):
     edges: List[Tuple[int, int, str]] = attrs.field(converter=_Edges)
     artifact_types: Dict[int, str] = attrs.Factory(dict)
     truncated: bool = False
+    digests: Dict[int, Dict[str, Any]] = attrs.Factory(dict)
 
     def type_name(self, artifact_id: int) -> str:
         """The artifact's MLMD type name.
@@ -138,9 +143,11 @@ class LineageGraph(_IndexSlot):
         return {
             "root": self.root,
             "truncated": self.truncated,
+            # A local file's digest and size under the store's names, as
+            # `lineage ls --json` has them: two iris.csv of other bytes differ.
             "artifacts": [
                 {"id": artifact_id, "type": self.type_name(artifact_id), "name": a.name, "uri": a.uri,
-                 "version": getattr(a, "version", None)}
+                 "version": getattr(a, "version", None), **self.digests.get(artifact_id, {})}
                 for artifact_id, a in self.artifacts.items()
             ],
             "executions": list(self.executions.values()),
@@ -150,16 +157,29 @@ class LineageGraph(_IndexSlot):
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), default=str, **kwargs)
 
-    def _artifact_line(self, artifact_id: int) -> str:
+    def _artifact_line(self, artifact_id: int, apart: Dict[int, str]) -> str:
         artifact = self.artifacts.get(artifact_id)
         if artifact is None:
             return f"artifact #{artifact_id}"
         version = getattr(artifact, "version", None)
-        kind = type(artifact).__name__
-        if type(artifact) is Artifact and self.artifact_types.get(artifact_id):  # a type of another tool
-            kind = self.artifact_types[artifact_id]
+        kind = self._kind(artifact_id, artifact)
         shown = f"{_line(kind)} {artifact.name!r}" + (f" version {_line(str(version))}" if version else "")
-        return f"{shown} #{artifact_id}  {_line(artifact.uri)}"
+        digest = f"  {apart[artifact_id]}" if artifact_id in apart else ""
+        return f"{shown} #{artifact_id}  {_line(artifact.uri)}{digest}"
+
+    def _kind(self, artifact_id: int, artifact: Artifact) -> str:
+        if type(artifact) is Artifact and self.artifact_types.get(artifact_id):  # a type of another tool
+            return self.artifact_types[artifact_id]
+        return type(artifact).__name__
+
+    def _told_apart(self) -> Dict[int, str]:
+        """The short digests that tell apart artifacts shown alike (see _apart_by_digest)."""
+        # As text: a custom class's version may be a list, which no dict key can be
+        shown = {
+            i: (self._kind(i, a), str(a.name), str(getattr(a, "version", None) or ""), str(a.uri))
+            for i, a in self.artifacts.items()
+        }
+        return _apart_by_digest((i, shown[i], self.digests.get(i, {}).get("lineage.digest")) for i in shown)
 
     def _execution_line(self, execution_id: int) -> str:
         info = self.executions.get(execution_id, {})
@@ -197,7 +217,8 @@ class LineageGraph(_IndexSlot):
 
     def to_text(self) -> str:
         """An indented tree, newest artifact first, walking upstream."""
-        lines: List[str] = [self._artifact_line(self.root)]
+        apart = self._told_apart()
+        lines: List[str] = [self._artifact_line(self.root, apart)]
         seen: Set[int] = set()
         # (artifact?, id, prefix, last): a stack, not recursion, so that a
         # chain of thousands of steps prints like a short one.
@@ -214,7 +235,7 @@ class LineageGraph(_IndexSlot):
             is_artifact, node, prefix, last = stack.pop()
             branch, child = prefix + ("└─ " if last else "├─ "), prefix + ("   " if last else "│  ")
             if is_artifact:
-                lines.append(branch + self._artifact_line(node))
+                lines.append(branch + self._artifact_line(node, apart))
                 push_producers(node, child)
                 continue
             again = node in seen
@@ -252,13 +273,12 @@ class LineageGraph(_IndexSlot):
 
     def _labels(self) -> Tuple[Dict[int, List[str]], Dict[int, List[str]]]:
         artifacts = {}
+        apart = self._told_apart()  # a third line, as in the tree: two boxes "DataSet iris" of other bytes
         for artifact_id, artifact in self.artifacts.items():
-            kind = type(artifact).__name__
-            if type(artifact) is Artifact and self.artifact_types.get(artifact_id):
-                kind = self.artifact_types[artifact_id]
+            kind = self._kind(artifact_id, artifact)
             named = f"{kind} {artifact.name}" if artifact.name is not None else kind
             first = named + _version_suffix(getattr(artifact, "version", None))
-            artifacts[artifact_id] = [first, str(artifact.uri)]
+            artifacts[artifact_id] = [first, str(artifact.uri)] + ([apart[artifact_id]] if artifact_id in apart else [])
         executions = {}
         for execution_id, info in self.executions.items():
             name = info.get("name") or info.get("type") or "execution"
@@ -443,6 +463,28 @@ def _version_suffix(version: Any) -> str:
     return f" v{text}" if text[:1].isdigit() else f" {text}"
 
 
+def _apart_by_digest(items: Iterable[Tuple[int, Any, Any]]) -> Dict[int, str]:
+    """The short content digest (see _short_digest) of each of *items*,
+    (id, what its line shows but the id, stored digest or None), that
+    another one shows alike with other content: two iris.csv rows of other
+    bytes looked the same. The others have none: a digest on every line
+    made each longer for nothing."""
+    groups: Dict[Any, List[Tuple[int, Any]]] = {}
+    for item_id, shown, digest in items:
+        groups.setdefault(shown, []).append((item_id, digest if isinstance(digest, str) and digest else None))
+    out: Dict[int, str] = {}
+    for members in groups.values():
+        if len({digest for _, digest in members}) > 1:  # a file not digested is another content too
+            out.update((item_id, _short_digest(digest)) for item_id, digest in members if digest is not None)
+    return out
+
+
+def _short_digest(digest: str) -> str:
+    """"sha256:" and the first 12 hex digits: enough to tell two apart."""
+    algorithm, _, hexdigits = digest.rpartition(":")
+    return _line(f"{algorithm}:{hexdigits[:12]}" if algorithm else digest[:12])
+
+
 def _shown(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
     if len(text) <= _SHOWN_MAX:
@@ -458,6 +500,7 @@ def build(root: int, upstream: Dict[str, Any]) -> LineageGraph:
         edges=list(upstream["edges"]),
         artifact_types=dict(upstream.get("artifact_types", {})),
         truncated=bool(upstream.get("truncated", False)),
+        digests=dict(upstream.get("digests", {})),
     )
 
 

@@ -282,6 +282,48 @@ class TestCommand:
         [row] = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(f"bare {c} in the JSON"))
         assert row["values"]["loss"] == "NaN"
 
+    def test_ls_shows_the_content_digests_that_tell_two_files_apart(self, sqlite_url, tmp_path, capsys):
+        """Two DataSets of one iris.csv whose bytes changed between the runs
+        are two artifacts, by their digests, and ls showed neither digest:
+        two identical rows. --json has each digest and size under the store's
+        names; the table ends those two rows with the digest's start, and
+        only those (a row with no look-alike is as before)."""
+        import hashlib
+
+        store = lineage.Store(url=sqlite_url)
+        workspace = Workspace(store=store, name="w")
+        iris = tmp_path / "iris.csv"
+        contents = [b"a,b\n1,2\n", b"a,b\n1,2\n3,4\n"]
+        for content in contents:
+            iris.write_bytes(content)
+            ex = Execution(name="t", workspace=workspace)
+            ex.log_input(DataSet(uri=str(iris), name="iris"))
+            ex.log_output(Model(uri="s3://m", name="m"))
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)
+        datasets = [row for row in rows if row["type"] == DataSet.ARTIFACT_TYPE_NAME]
+        hexes = [hashlib.sha256(content).hexdigest() for content in contents]
+        assert [(row["lineage.digest"], row["lineage.size"], row["lineage.digest_scope"]) for row in datasets] == [
+            ("sha256:" + hexes[0], 8, "full"), ("sha256:" + hexes[1], 12, "full")
+        ]
+        [model] = [row for row in rows if row["type"] == Model.ARTIFACT_TYPE_NAME]
+        assert not any(key.startswith("lineage.") for key in model)  # s3://: no digest
+        assert main(["ls", "--store", sqlite_url, "-w", "w"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert [line.split()[1:] for line in out] == [
+            ["data_set", "iris", str(iris), "sha256:" + hexes[0][:12]],
+            ["model", "m", "s3://m"],
+            ["data_set", "iris", str(iris), "sha256:" + hexes[1][:12]],
+        ]
+        # Rows alike of the same content (a Metrics never deduplicates) need no digest to be told apart
+        for _ in range(2):
+            Execution(name="e", workspace=workspace).log_output(Metrics(uri=str(iris), name="eval"))
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Metrics", "--json"]) == 0
+        assert [row["lineage.digest"] for row in json.loads(capsys.readouterr().out)] == ["sha256:" + hexes[1]] * 2
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "Metrics"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert [line.split()[1:] for line in out] == [["metrics", "eval", str(iris)]] * 2
+
     def test_ls_without_an_embedded_store_names_the_way_to_the_scripts_own(self, tmp_path, monkeypatch, capsys):
         """The README's first script writes to init(store="sqlite:///lineage.db");
         `lineage ls` after it said only that the embedded store's file does

@@ -202,6 +202,40 @@ class TestWhatIsShown:
         [summary] = graph.to_dict()["executions"]
         assert summary["properties"]["rows"] == rows
 
+    def test_content_digests_tell_two_files_of_one_name_apart(self, store, tmp_path):
+        """A model trained twice on iris.csv, its bytes changed between the
+        runs: two DataSet artifacts, by their digests, which neither the
+        export nor the tree showed (two identical lines). to_dict() has each
+        digest and size under the store's names; the tree and the drawings
+        show the digest's start on those two only."""
+        import hashlib
+
+        @track
+        def fit(d: DataSet, labels: DataSet) -> Model:
+            return Model(uri="s3://digests/m", name="m")
+
+        iris = tmp_path / "iris.csv"
+        contents = [b"a,b\n1,2\n", b"a,b\n1,2\n3,4\n"]
+        for content in contents:
+            iris.write_bytes(content)
+            model = fit(DataSet(uri=str(iris), name="iris"), DataSet(uri="s3://digests/labels", name="labels"))
+        graph = store.lineage(model)
+        hexes = [hashlib.sha256(content).hexdigest() for content in contents]
+        exported = {a["id"]: a for a in json.loads(graph.to_json())["artifacts"]}
+        iris_ids = sorted(i for i, a in exported.items() if a["name"] == "iris")
+        assert [(exported[i]["lineage.digest"], exported[i]["lineage.size"]) for i in iris_ids] == [
+            ("sha256:" + hexes[0], 8), ("sha256:" + hexes[1], 12)
+        ]
+        assert [k for a in exported.values() if a["name"] != "iris" for k in a if k.startswith("lineage.")] == []
+        tree = graph.to_text()
+        assert tree == store.describe_lineage(model)
+        for artifact_id, hexdigest in zip(iris_ids, hexes):
+            [line] = [line for line in tree.splitlines() if f"'iris' #{artifact_id} " in line]
+            assert line.endswith(f"#{artifact_id}  {iris}  sha256:{hexdigest[:12]}"), line
+        assert "sha256" not in "".join(line for line in tree.splitlines() if "'iris'" not in line), tree
+        for short in (hexes[0][:12], hexes[1][:12]):
+            assert f"\\nsha256:{short}\"" in graph.to_dot() and f"<br/>sha256:{short}\"]" in graph.to_mermaid()
+
     def test_params_named_as_lineages_own_properties_do_not_cover_them(self, store):
         """A parameter __kf_run__ or a **kwargs item "lineage.end_time" is kept
         in lineage.params only (the name is lineage's), and reading that JSON
@@ -691,7 +725,7 @@ class TestIndex:
         assert pickle.dumps(graph) == before
         assert "_index" not in attrs.asdict(graph)
         assert [f.name for f in attrs.fields(type(graph))] == [
-            "root", "artifacts", "executions", "edges", "artifact_types", "truncated"
+            "root", "artifacts", "executions", "edges", "artifact_types", "truncated", "digests"
         ]
         again = pickle.loads(before)
         assert again == graph

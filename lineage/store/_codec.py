@@ -39,6 +39,7 @@ from lineage import records
 from lineage._fork import renew_after_fork
 from lineage.errors import InvalidTypeError, InvalidValueError, ReservedPropertyError, describe
 from lineage.records import BOOL, FLOAT, INT, JSON, MAX_CONTEXT_NAME_BYTES, STR, Artifact, RecordSchema, schema_of
+from lineage.store import _digest
 
 __all__ = [
     "ALL_META",
@@ -965,6 +966,17 @@ def flat(proto: pb.Artifact) -> Dict[str, Any]:
     if "uri" not in result:
         result["uri"] = text(proto.uri)
     return result
+
+
+def digest_properties(proto: pb.Artifact) -> Dict[str, Any]:
+    """The content digest stored on an artifact that names a local file
+    (``lineage.digest``, ``lineage.size``, and its scope and reason), under
+    those names; empty for one with none. Records read back leave them out
+    (the names are lineage's, not fields), so the read tools add them: two
+    rows of one uri and name that differ only in content looked the same."""
+    custom = proto.custom_properties
+    text = decoder_for(proto)
+    return {name: from_value(custom[name], text) for name in _digest.PROPERTY_NAMES if name in custom}
 
 
 # --------------------------------------------------------------------------- executions, contexts

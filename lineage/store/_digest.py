@@ -80,6 +80,10 @@ class Digest:
 
 NONE = Digest()
 
+#: The custom properties :meth:`Digest.properties` writes, in the order the
+#: read tools show them (``lineage ls --json``, ``LineageGraph.to_dict()``).
+PROPERTY_NAMES = ("lineage.digest", "lineage.size", "lineage.digest_scope", "lineage.digest_reason")
+
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
