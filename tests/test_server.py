@@ -1381,6 +1381,47 @@ class TestTLSMisconfigured:
             after.append(len(probes))
         assert after == [1, 1, 2]
 
+    def test_a_probe_that_met_no_tls_server_is_asked_again_at_the_next_failure(self, certificates, tmp_path):
+        """The probe's answer was kept for the whole failure streak, "no answer"
+        too: something on the port that closed each connection (a proxy with
+        nothing behind it, a server going down), then a TLS server there, and
+        grpc:// was said to be unreachable for as long as the process lived
+        (no call succeeds while the URL is wrong), never that the server
+        speaks TLS. Only a server's answer is kept."""
+        from lineage.store import _server
+        from lineage.store._backend import Backend, RetryPolicy
+
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        closing = threading.Event()
+
+        def close_each() -> None:
+            while not closing.is_set():
+                try:
+                    listener.accept()[0].close()
+                except OSError:
+                    return
+
+        threading.Thread(target=close_each, daemon=True).start()
+        backend = Backend(parse_store_url(f"grpc://127.0.0.1:{port}"), RetryPolicy(unavailable_delay=0.2))
+        try:
+            with pytest.raises(lineage.StoreUnavailableError) as closed:
+                backend.call("get_artifact_types")
+        finally:
+            closing.set()
+            listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept: a close alone leaves the port bound)
+            listener.close()
+        tls = _server.TLSFiles(certificates["server.pem"], certificates["server.key"])
+        server = _server.MetadataServer(parse_store_url(backends.make_url("sqlite", tmp_path)), port=port, tls=tls)
+        server.start()
+        try:
+            with pytest.raises(lineage.StoreUnavailableError) as refused:
+                backend.call("get_artifact_types")
+        finally:
+            server.stop(0)
+        assert "TLS" not in str(closed.value), closed.value
+        assert "speaks TLS: use grpcs://" in str(refused.value), refused.value
+
 
 def _warning_of_one_call(url: str) -> str:
     """The one warning a short tracked call writing to *url* gives."""

@@ -288,11 +288,12 @@ class Backend:
         self._mangles: Optional[bool] = None if url.is_remote else url.mangles_backslashes
         self._probe_after = 0.0
         self._unreachable: Optional[StoreUnavailableError] = None  # what the last probe met
-        # What the TLS probe (_tls_answer) found in this failure streak, in a
-        # 1-tuple (None is an answer): asked once, not at each background
-        # retry of the spool (every few seconds, a handshake and a private key
-        # file each), until a call succeeds.
-        self._tls_probed: Optional[Tuple[Optional[str]]] = None
+        # What the TLS probe (_tls_answer) found in this failure streak: asked
+        # once, not at each background retry of the spool (every few seconds,
+        # a handshake and a private key file each), until a call succeeds.
+        # Only a server's answer is kept: None (nothing there, no TLS) may be
+        # a server going down or not up yet, and one speaking TLS next.
+        self._tls_probed: Optional[str] = None
         #: Whether the store takes put_lineage_subgraph (an MLMD service
         #: older than the method answers UNIMPLEMENTED: see Writer._send).
         self.has_subgraph = True
@@ -473,11 +474,11 @@ class Backend:
         )
 
     def _tls_answer(self) -> Optional[str]:
-        """:func:`_tls_answer` for this store, asked once per failure streak."""
-        probed = self._tls_probed
-        if probed is None:
-            probed = self._tls_probed = (_tls_answer(self.url),)
-        return probed[0]
+        """:func:`_tls_answer` for this store, asked once per failure streak
+        (until it answers: no answer is asked again at the next failure)."""
+        if self._tls_probed is None:
+            self._tls_probed = _tls_answer(self.url)
+        return self._tls_probed
 
     def _on_retriable(self, exc: BaseException) -> None:
         if isinstance(exc, (mlmd_errors.UnavailableError, mlmd_errors.DeadlineExceededError)) and self.url.is_remote:
