@@ -867,6 +867,46 @@ class TestProcess:
         assert "check the user, password and database in the URL" in done.stderr, done.stderr
         assert "listening" not in done.stderr and "wrong" not in done.stderr
 
+    def test_a_mysql_localhost_login_is_not_judged_by_a_tcp_login(self):
+        """MySQL's client takes host 'localhost' for its Unix socket; the probe
+        that tells a refused login (login_refused) logs in over TCP. A user
+        known at 'localhost' only (CREATE USER 'u'@'localhost', common) is
+        refused over TCP (1698, as 'u'@'127.0.0.1'), and a failure of MLMD's
+        socket login (the socket not there yet) was taken for a refusal for
+        good: the server stopped waiting for a login MLMD makes. Not judged."""
+        from lineage.store._backend import login_refused
+
+        backends.require_server("MariaDB", backends.MYSQL["host"], backends.MYSQL["port"])
+        user, database = "lineage_local_only", backends.new_database_name()
+
+        def sql(statement: str) -> str:
+            return subprocess.run(
+                ["mariadb", "--protocol=tcp", "-h", backends.MYSQL["host"], "-P", str(backends.MYSQL["port"]),
+                 "-u", backends.MYSQL["user"], "-N", "-e", statement],
+                capture_output=True, text=True, check=True,
+            ).stdout.strip()
+
+        sql(f"DROP USER IF EXISTS '{user}'@'localhost'; CREATE USER '{user}'@'localhost' IDENTIFIED BY 'pw-local';"
+            f"GRANT ALL ON `{database}`.* TO '{user}'@'localhost'")
+        try:
+            socket_path = sql("SELECT @@socket")
+            # Through the server's socket, MLMD's login is taken...
+            metadata_store.MetadataStore(
+                parse_store_url(f"mysql://{user}:pw-local@localhost/{database}?socket={socket_path}").connection_config()
+            )
+            # ...and through a socket that is not there (MLMD's compiled-in
+            # /tmp/mysql.sock), it fails without a reason.
+            url = parse_store_url(f"mysql://{user}:pw-local@localhost:{backends.MYSQL['port']}/{database}")
+            try:
+                metadata_store.MetadataStore(url.connection_config())
+            except Exception as exc:  # noqa: BLE001 (MLMD's RuntimeError)
+                failed = exc
+            else:
+                pytest.skip("MLMD's compiled-in socket is there: its login through it succeeded")
+            assert login_refused(url, failed) is None
+        finally:
+            sql(f"DROP USER IF EXISTS '{user}'@'localhost'; DROP DATABASE IF EXISTS `{database}`")
+
     @pytest.mark.parametrize("command", ["sync", "status"])
     def test_a_home_that_does_not_exist_is_named(self, tmp_path, command):
         """A mistyped --home said "written: 0" / "spooled writes: 0", as if nothing waited."""

@@ -896,6 +896,11 @@ def login_refused(url: StoreURL, exc: BaseException) -> Optional[str]:
     if url.options.get("socket") or not _login_failed(_first_line(exc)):
         return None
     if url.scheme == "mysql":
+        if (url.host or "").lower() == "localhost":
+            # MLMD's login went to the Unix socket (see _refusal), the probe's
+            # would go over TCP: another account ('u'@'localhost' is refused
+            # as 'u'@'127.0.0.1'), its answer is not about MLMD's login.
+            return None
         refused = _mysql_answer(url, _connect_timeout())
         if refused is None or refused[0] not in _MYSQL_LASTING_REFUSALS:
             return None
