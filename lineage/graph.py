@@ -104,6 +104,28 @@ class LineageGraph(_IndexSlot):
     truncated: bool = False
     digests: Dict[int, Dict[str, Any]] = attrs.Factory(dict)
 
+    # Pickled as attrs does (a dict of the fields); loaded so that a graph
+    # pickled by an older lineage, without a field added since (digests),
+    # gets its default, as a graph built without it: attrs left it unset,
+    # and print(graph), to_dict() and == raised AttributeError.
+    def __getstate__(self) -> Dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in attrs.fields(type(self))}
+
+    def __setstate__(self, state: Any) -> None:
+        fields = attrs.fields(type(self))
+        if isinstance(state, tuple):  # attrs before 22.2 pickled the values in field order
+            state = dict(zip((field.name for field in fields), state))
+        for field in fields:
+            if field.name in state:
+                value = state[field.name]
+            elif field.default is attrs.NOTHING:  # a field every pickle has: left unset, as attrs does
+                continue
+            elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+                value = field.default.factory()
+            else:
+                value = field.default
+            object.__setattr__(self, field.name, value)  # as attrs sets them: no converter (see _by_node)
+
     def type_name(self, artifact_id: int) -> str:
         """The artifact's MLMD type name.
 

@@ -731,6 +731,33 @@ class TestIndex:
         assert again == graph
         assert (again.producers(x.id), again.to_text()) == (walked, graph.to_text())
 
+    def test_a_graph_pickled_before_digests_loads_whole(self, store):
+        """A graph pickled by a lineage older than the digests field (a cached
+        graph, a notebook's) loaded without it: print(graph), to_dict(),
+        to_dot() and == raised AttributeError 'digests'. A field it does not
+        carry takes its default, as a graph built without it does."""
+        import copyreg
+        import io
+        import pickle
+
+        with lineage.execution("old") as ex:
+            model = ex.log_output(Model(uri="s3://old/m", name="m"))
+        graph = store.lineage(model)
+        state = graph.__getstate__()
+        del state["digests"]
+
+        class Older(pickle.Pickler):  # pickles the graph as the older lineage did: its fields but digests
+            def reducer_override(self, obj):
+                return (copyreg.__newobj__, (type(graph),), state) if obj is graph else NotImplemented
+
+        older = io.BytesIO()
+        Older(older).dump(graph)
+        again = pickle.loads(older.getvalue())
+        assert type(again) is type(graph) and again.digests == {}
+        assert (again == graph, again.to_text(), again.to_dict(), again.to_dot()) == (
+            True, graph.to_text(), graph.to_dict(), graph.to_dot()
+        )
+
     def test_a_walk_up_a_long_chain_does_not_compare_the_edges_at_each_step(self, store):
         """producers() and inputs() compared the whole edge list with the
         one their index was built from on every call, to see whether it was
