@@ -1500,8 +1500,13 @@ class TestBusyServer:
             step(0)  # types and contexts made: the next call is one write
             with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
                 with server.store._lock:  # the one call the server takes waits for the store
-                    busy = channel.unary_unary(method).future(b"", timeout=30)
-                    time.sleep(0.3)
+                    for _ in range(20):
+                        # Sent again when refused itself: gRPC counts a call
+                        # finished (step(0)'s last) a moment after its answer.
+                        busy = channel.unary_unary(method).future(b"", timeout=30)
+                        time.sleep(0.3)
+                        if not busy.done():
+                            break
                     release = threading.Timer(0.5, server.store._lock.release)
                     release.start()
                     with warnings.catch_warnings():
