@@ -15,8 +15,10 @@ a bool or None, and:
   a number too (``password=123456``);
 - a name about a setting, a name, a place or a count of it
   (``token_pooling``, ``auth_method``, ``secret_name``, ``token_limit``,
-  ``password_file``) hides only a value that looks like a token (a user
-  needs to see ``token_pooling="cls"`` in their recorded parameters);
+  ``password_file``) hides only text that looks like a token or holds one
+  (a URL's password, a key=value pair: see _setting_holds_secret), and
+  any value not text (a user needs to see ``token_pooling="cls"`` in
+  their recorded parameters);
 - any other name about a secret (``secret_id``, ``auth_header``) hides
   every value but a number (``token_dropout=0.1``).
 """
@@ -178,8 +180,8 @@ def _secret_given(name: str, value: Any) -> bool:
     """Whether *value*, given under *name*, which is about a secret, is one.
     A bool or None is no credential; a number is one (a PIN, a numeric
     password) only under a name holding the secret; a setting's text (or
-    path: password_file=Path(...)) only when it looks like a token; any
-    other value (bytes, a list, a dict, an object) may hold the secret."""
+    path: password_file=Path(...)) only when it holds one (see
+    _setting_holds_secret); any other value (bytes, a list, a dict, an object) may hold the secret."""
     if value is None or isinstance(value, bool):
         return False
     kind = _kind(name)
@@ -193,8 +195,25 @@ def _secret_given(name: str, value: Any) -> bool:
                 value = os.fspath(value)
             except Exception:  # noqa: BLE001 - a broken __fspath__: hidden, as any other object is
                 return True
-        return not isinstance(value, str) or _looks_like_token(value)
+        return not isinstance(value, str) or _setting_holds_secret(value)
     return True
+
+
+# A URL's user (postgres://u:pw@h/db, https://<token>@github.com/...).
+_URL_USER = re.compile(r"://[^/\s]*@")
+
+
+def _setting_holds_secret(text: str) -> bool:
+    """Whether the text of a setting of a secret holds one after all: a
+    token, also as one of its words (auth_type="Bearer eyJ..."), a URL's
+    user and password (auth_url="postgres://u:pw@h/db") or a key=value pair
+    (token_url="https://h/x?access_token=...", secret_source="host=db
+    password=..."). A parameter cannot be shown in part, as the command line
+    is (postgres://u:***@h/db): hidden whole, as every text under such a
+    name was before the settings were kept."""
+    if "=" in text or ("://" in text and _URL_USER.search(text)):
+        return True
+    return _looks_like_token(text) or (" " in text and any(map(_looks_like_token, text.split())))
 
 
 def _looks_like_token(value: str) -> bool:

@@ -666,6 +666,34 @@ class TestSettingsOfASecret:
             return
         assert _mapping._hides(name, value) == _given_hidden("--" + name.replace("_", "-"), value)
 
+    JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+
+    @pytest.mark.parametrize(
+        "name, value",
+        [
+            ("auth_url", "postgres://admin:hunter2@db.example.com/prod"),
+            ("token_endpoint", "https://ghp_AbCdEf0123456789xyz@github.com/o/r.git"),
+            ("token_url", "https://h.example.com/x?access_token=hunter2"),
+            ("secret_source", "host=db password=hunter2"),
+            ("auth_type", "Bearer " + JWT),
+            ("secret_store", {"url": "postgres://admin:hunter2@db/prod"}),
+        ],
+    )
+    def test_a_setting_s_text_holding_a_secret_is_hidden(self, name, value):
+        """A URL's password, a query's or a connection string's secret, or a
+        token among words, under a setting's name: hidden whole (a parameter
+        cannot be shown in part, as the command line is), as before the
+        settings were kept (they were shown, the password with them)."""
+        assert _mapping.param_value(name, value) == REDACTED
+        assert _mapping.param_value("cfg", {name: value}) == {name: REDACTED}
+
+    @pytest.mark.parametrize(
+        "name, value",
+        [("token_url", "https://oauth2.googleapis.com/token"), ("auth_user", "admin@example.com"), ("token_type", "Bearer")],
+    )
+    def test_a_setting_s_url_or_user_without_a_secret_is_kept(self, name, value):
+        assert _mapping.param_value(name, value) == value
+
     def test_tracked_call_keeps_settings_and_hides_secrets(self, tracked_sqlite):
         """Read back from MLMD: arguments, a dict's keys, a NamedTuple's, a
         dataclass config's and a partial's."""
