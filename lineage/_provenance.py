@@ -82,10 +82,13 @@ def _redacted(argv: List[str]) -> List[str]:
     out: List[str] = []
     secret_name = ""
     for index, arg in enumerate(argv):
-        if secret_name and not _OPTION.match(arg):
-            out.append(REDACTED if _given_hidden(secret_name, arg) else arg)
+        given = bool(secret_name) and not _OPTION.match(arg)  # the value of a flag about a secret
+        if given and _given_hidden(secret_name, arg):
+            out.append(REDACTED)
             secret_name = ""
             continue
+        # One kept (--auth-url postgres://u:pw@h/db, --password-file /run/a?token=x)
+        # has its own secrets hidden as any argument's are: it skipped these rules.
         if index and _prefixed_token(arg):  # a positional hf_..., --key AIza...: a token whatever its flag
             out.append(REDACTED)
             secret_name = ""
@@ -97,7 +100,7 @@ def _redacted(argv: List[str]) -> List[str]:
             arg = name + "=" + REDACTED
         elif index and eq and not in_query:
             arg = _pairs_redacted(arg)
-        secret_name = arg if index and not eq and arg.startswith("-") and _is_secret(arg) else ""
+        secret_name = arg if index and not given and not eq and arg.startswith("-") and _is_secret(arg) else ""
         arg = _URL_PASSWORD.sub(r"\1:" + REDACTED + "@", arg)
         if "?" in arg or "#" in arg or ";" in arg:
             arg = _URL_QUERY.sub(_query_redacted, arg)

@@ -917,6 +917,22 @@ def test_a_setting_or_name_after_a_flag_about_a_secret_is_kept_in_both_forms():
         "https://h/x?token_type=bearer&auth_method=oauth&password_value=***&secret=***"]
 
 
+def test_a_value_kept_after_a_flag_about_a_secret_still_has_its_own_secrets_hidden():
+    """A flag's value kept as a setting or a path (--auth-url, --token-url,
+    --password-file) was added as it was, past every other rule: the URL's
+    password and its query's token were shown, where --db-url hid them. Now
+    it goes through them as any argument does; the next word is still a
+    flag's, not this value's (--secret-name -x --tokenizer y)."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "--auth-url", "postgres://admin:hunter2@db/prod", "--token-url", "https://h/x?access_token=abc123&x=1",
+            "--password-file", "/run/pw", "--use-token", "https://u:pw@h/data.csv", "--secret-name", "-db",
+            "--tokenizer", "bert"]
+    assert _redacted(argv) == ["train.py", "--auth-url", "postgres://admin:***@db/prod", "--token-url",
+                               "https://h/x?access_token=***&x=1", "--password-file", "/run/pw", "--use-token",
+                               "https://u:***@h/data.csv", "--secret-name", "-db", "--tokenizer", "bert"]
+
+
 def test_a_flag_holding_a_secret_hides_even_a_switch_s_value():
     """--password-value true and --secret-data off were kept (a switch's value
     was looked at before the name holding the secret); the command line and
