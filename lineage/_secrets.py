@@ -124,11 +124,20 @@ def _is_secret(name: str) -> bool:
     return secret
 
 
+# Words after which a name says what its secret is for, not what it is:
+# password_for_user is the password, token_limit_of_user a setting.
+_FOR_WORDS = frozenset({"for", "of"})
+
+
 def _named_words(name: str) -> List[str]:
-    """The words of *name*, lower case, without the number that ends it
-    (password2, token_1: numbered secrets; but pass_1, pass@10: a metric,
-    pass@k, so a lone "pass" keeps its number; db_pass_2 is a password)."""
+    """The words of *name*, lower case, up to a "for" or "of" (see
+    _FOR_WORDS), without the number that ends it (password2, token_1:
+    numbered secrets; but pass_1, pass@10: a metric, pass@k, so a lone
+    "pass" keeps its number; db_pass_2 is a password)."""
     words = [word.lower() for word in _WORD.findall(name)]
+    cut = next((index for index, word in enumerate(words) if index and word in _FOR_WORDS), None)
+    if cut is not None:
+        words = words[:cut]
     named = list(words)
     while named and named[-1].isdigit():
         named.pop()

@@ -694,6 +694,19 @@ class TestSettingsOfASecret:
     def test_a_setting_s_url_or_user_without_a_secret_is_kept(self, name, value):
         assert _mapping.param_value(name, value) == value
 
+    @pytest.mark.parametrize("name", ["password_for_user", "api_key_for_provider", "secret_of_host", "tokenForServer"])
+    def test_a_secret_named_for_what_it_is_for_is_hidden(self, name):
+        """password_for_user ends with a setting's word (user), but is the
+        password: it was recorded in clear once settings were kept (*** before).
+        A name is judged by its words before "for" or "of", on the command
+        line too; token_limit_of_user is still a setting."""
+        from lineage._provenance import _redacted
+
+        assert _mapping.param_value(name, "hunter2") == REDACTED
+        assert _mapping.param_value(name, 1234) == REDACTED
+        assert _redacted(["train.py", "--" + name, "hunter2"]) == ["train.py", "--" + name, REDACTED]
+        assert _mapping.param_value("token_limit_of_user", "512") == "512"
+
     def test_tracked_call_keeps_settings_and_hides_secrets(self, tracked_sqlite):
         """Read back from MLMD: arguments, a dict's keys, a NamedTuple's, a
         dataclass config's and a partial's."""
