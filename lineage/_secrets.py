@@ -240,4 +240,6 @@ def _looks_like_token(value: str) -> bool:
 
 def _has_token_prefix(value: str) -> bool:
     """Whether *value* is a known service's token: its prefix, then letters and digits."""
+    if not value.startswith(_TOKEN_PREFIXES):  # one C call: most values (judged per parameter of a call) stop here
+        return False
     return any(value.startswith(prefix) and _TOKEN_REST.fullmatch(value[len(prefix) :]) for prefix in _TOKEN_PREFIXES)
