@@ -3,9 +3,10 @@
 The rules, in order, for one bound argument (or one part of a return value):
 
 1. a lineage record (``DataSet``, ``Model``, ...) is an artifact;
-2. a list/tuple/dict (return values also: NamedTuple, attrs, dataclass) is
-   looked into, one level per container, and its records are artifacts with
-   the index, key or field name appended to the event path; what else an
+2. a list/tuple/dict (also a NamedTuple, an attrs or dataclass config, an
+   ``argparse.Namespace`` or a ``SimpleNamespace``) is looked into, one
+   level per container, and its records are artifacts with the index, key,
+   field or attribute name appended to the event path; what else an
    argument holds beside them is its parameter (a dict of those items, a
    list's or tuple's keyed by their index as text: ``{"1": 3}``);
 3. a ``str`` or ``os.PathLike`` whose annotation names a record class
@@ -291,6 +292,21 @@ def path_to_record(value: Any, cls: type) -> Optional[Artifact]:
 # --------------------------------------------------------------------------- finding artifacts
 
 
+def _namespace_attributes(value: Any) -> Optional[Dict[str, Any]]:
+    """The attributes of an ``argparse.Namespace`` or a ``types.SimpleNamespace``
+    (a subclass of either too), or None for any other value: a bag of
+    attributes, looked into as a dataclass config is (``train(args)`` with
+    ``args.data = DataSet(...)``: the record was no input, the namespace a
+    parameter). argparse is looked up, not imported: until it is, no value
+    is one of its namespaces."""
+    if isinstance(value, types.SimpleNamespace):
+        return vars(value)
+    argparse = sys.modules.get("argparse")
+    if argparse is not None and isinstance(value, argparse.Namespace):
+        return vars(value)
+    return None
+
+
 def _convert(value: Any) -> Optional[Artifact]:
     converter = _converter_for(type(value))
     if converter is None:
@@ -359,6 +375,8 @@ def find_artifacts(
         children = ((field.name, getattr(value, field.name)) for field in attrs.fields(type(value)))
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         children = ((field.name, getattr(value, field.name)) for field in dataclasses.fields(value))
+    elif (attributes := _namespace_attributes(value)) is not None:  # train(args): args.data = DataSet(...)
+        children = list(attributes.items())
     else:
         return None
     found: List[Found] = []
@@ -929,10 +947,13 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
 
     Also a function, as ``<function module.qualname>``: its repr's address
     (``<function relu at 0x7f...>``) made the same argument another
-    parameter on every run; a ``functools.partial`` and a
-    ``SimpleNamespace``, their secret-named keywords and attributes
-    ``'***'`` too (``partial(connect, password='hunter2')`` kept it)."""
+    parameter on every run; a ``functools.partial``, an
+    ``argparse.Namespace`` and a ``SimpleNamespace`` (a subclass of either
+    too, unless it writes its own repr), their secret-named keywords and
+    attributes ``'***'`` too (``partial(connect, password='hunter2')`` kept
+    it, and ``train(args)`` its ``args.api_key``)."""
     kind = type(value)
+    star: List[str] = []
     if kind is types.FunctionType:
         return f"<function {getattr(value, '__module__', None)}.{value.__qualname__}>"
     if kind is functools.partial:
@@ -956,9 +977,16 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
         # A NamedTuple, as its generated repr writes it (Creds(user='me', password='***')).
         fields = [(field, True) for field in kind._fields]
         name = kind.__name__
-    elif kind is types.SimpleNamespace:
+    elif isinstance(value, types.SimpleNamespace) and kind.__repr__ is types.SimpleNamespace.__repr__:
+        # A subclass too, as its repr names it (Opts(api_key='***')): only the exact type was redacted.
         fields = [(field, True) for field in vars(value)]
-        name = "namespace"
+        name = "namespace" if kind is types.SimpleNamespace else kind.__name__
+    elif _argparse_repr(kind):
+        # train(args): Namespace(lr=0.1, api_key='***'), as argparse writes it,
+        # the attributes no keyword can name after them (**{'a-b': 1}).
+        fields = [(field, True) for field in vars(value) if field.isidentifier()]
+        star = [field for field in vars(value) if not field.isidentifier()]
+        name = kind.__name__
     else:
         return None
     if id(value) in inside:
@@ -970,17 +998,34 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
         if length > _REPR_LIMIT:
             parts.append("...")  # the rest is cut off anyway
             break
-        item = getattr(value, field)
-        if _hides(field, item):
-            text = repr(REDACTED)
-        elif callable(shown):  # attrs' field(repr=function)
-            text = shown(item)
-        else:
-            config = _config_repr(item, budget, inside)
-            text = repr(_head(item, budget, inside)) if config is None else config
-        parts.append(f"{field}={text}")
+        parts.append(f"{field}={_field_repr(field, getattr(value, field), shown, budget, inside)}")
         length += len(parts[-1]) + 2
+    if star and length <= _REPR_LIMIT:
+        pairs = ", ".join(f"{field!r}: {_field_repr(field, getattr(value, field), True, budget, inside)}" for field in star)
+        parts.append(f"**{{{pairs}}}")
     return f"{name}({', '.join(parts)})"
+
+
+def _field_repr(field: str, item: Any, shown: Any, budget: List[int], inside: Tuple[int, ...]) -> str:
+    """The repr of a config's field, as _config_repr writes it: ``'***'``
+    for a secret, else its own (a config's, bounded: see _head)."""
+    if _hides(field, item):
+        return repr(REDACTED)
+    if callable(shown):  # attrs' field(repr=function)
+        return shown(item)
+    config = _config_repr(item, budget, inside)
+    return repr(_head(item, budget, inside)) if config is None else config
+
+
+def _argparse_repr(kind: type) -> bool:
+    """Whether *kind* is an ``argparse.Namespace`` (or a subclass) whose
+    repr is argparse's, made of the attributes (see _namespace_attributes
+    for why argparse is not imported)."""
+    argparse = sys.modules.get("argparse")
+    if argparse is None or not issubclass(kind, argparse.Namespace):
+        return False
+    plain = argparse.Namespace
+    return all(getattr(kind, method) is getattr(plain, method) for method in ("__repr__", "_get_kwargs", "_get_args"))
 
 
 # --------------------------------------------------------------------------- binding
@@ -1234,8 +1279,9 @@ def _step(key: Any) -> PathStep:
 
 def _without_records(value: Any, found: List[Found]) -> Optional[Dict[str, Any]]:
     """The items of a dict, list or tuple argument, or the fields of an
-    attrs, dataclass or NamedTuple config, that hold no record, if it has any
-    (they are a parameter)."""
+    attrs, dataclass or NamedTuple config or the attributes of a namespace
+    (see _namespace_attributes), that hold no record, if it has any (they
+    are a parameter)."""
     if any(len(path) == 1 for _, path in found):  # the value itself became a record (a converter's)
         return None
     return _rest_of(value, [path[1:] for _, path in found])
@@ -1277,6 +1323,9 @@ def _rest_of(value: Any, paths: List[Tuple[PathStep, ...]]) -> Optional[Dict[str
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         pairs = [(field.name, getattr(value, field.name)) for field in dataclasses.fields(value)]
         steps = [key for key, _ in pairs]
+    elif (attributes := _namespace_attributes(value)) is not None:  # an argparse.Namespace: by attribute, as a config
+        pairs = list(attributes.items())
+        steps = [_step(key) for key, _ in pairs]
     else:
         return None
     holders: Dict[PathStep, List[Tuple[PathStep, ...]]] = {}  # the paths inside each item holding records

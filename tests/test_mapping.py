@@ -2052,6 +2052,46 @@ class TestFunctionsPartialsAndNamespaces:
         }
         assert _mapping.param_value("act", max) == "<built-in function max>"  # as before: no address in it
 
+    def test_an_argparse_namespace_hides_its_secrets_and_its_records_are_inputs(self, tracked_sqlite):
+        """train(args), args an argparse.Namespace, recorded its repr with
+        args.api_key and args.hf_token in clear (only a SimpleNamespace of
+        the exact type hid them), and args.data = DataSet(...) was no input:
+        a namespace is now a config as a dataclass is, its repr with its
+        secrets '***' (a subclass's too), looked into for records, its other
+        attributes the parameter beside them."""
+        import argparse
+        import types
+
+        class Opts(types.SimpleNamespace):
+            pass
+
+        class Args(argparse.Namespace):
+            pass
+
+        @track
+        def train(args, opts, more):
+            return None
+
+        @track
+        def fit(args):
+            return None
+
+        args = argparse.ArgumentParser().parse_args([])
+        secrets = {"api_key": "sk-SECRET", "hf_token": "hf_SECRETabc", "my-password": "SECRET"}
+        args.__dict__.update({"lr": 0.1, **secrets, "epochs": 3})
+        train(args, Opts(password="SECRET", seed=1), [Args(token="SECRET")])
+        params = params_of(mr.custom(mr.one_execution(tracked_sqlite, "train")))
+        assert params == {
+            "args": "Namespace(lr=0.1, api_key='***', hf_token='***', epochs=3, **{'my-password': '***'})",
+            "opts": "Opts(password='***', seed=1)",
+            "more": "[Args(token='***')]",
+        }
+        data = DataSet(uri="s3://b/train.csv", name="train")
+        fit(argparse.Namespace(data=data, lr=0.1, password="SECRET"))
+        execution = mr.one_execution(tracked_sqlite, "fit")
+        assert params_of(mr.custom(execution)) == {"args": {"lr": 0.1, "password": REDACTED}}
+        assert mr.paths(tracked_sqlite, execution.id) == [("INPUT", ("args", "data"), "s3://b/train.csv")]
+
 
 class TestAnnotationShapes:
     """Annotations users write, around the record classes, read as the plain ones are."""
