@@ -55,7 +55,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 import attrs
 
 from lineage._fork import renew_after_fork
-from lineage._secrets import REDACTED, _hides, _is_secret
+from lineage._secrets import REDACTED, _hides, _is_secret, _member_text
 from lineage.errors import InvalidTypeError, InvalidValueError, describe, warn_never_raised
 from lineage.records import Artifact, DataSet
 
@@ -644,9 +644,7 @@ def _as_text(value: Any) -> Any:
                 return float(value)
             if isinstance(value, str):
                 return str.__str__(value)
-            kind = type(value).__name__
-            name = value._name_
-            return f"{kind}.{name}" if name is not None else f"{kind}({value._value_!r})"  # Perm(0): a flag of no name
+            return _member_text(value)  # Color.RED; Perm(0): a flag of no name
         if isinstance(value, (datetime.date, datetime.time)):
             return value.isoformat()
         if isinstance(value, decimal.Decimal):

@@ -18,13 +18,15 @@ a bool or None, and:
   ``password_file``) hides only text that looks like a token or holds one
   (a URL's password, a key=value pair: see _setting_holds_secret), and
   any value not text (a user needs to see ``token_pooling="cls"`` in
-  their recorded parameters);
+  their recorded parameters; a plain Enum member is judged by its text,
+  ``AuthMethod.OAUTH``);
 - any other name about a secret (``secret_id``, ``auth_header``) hides
   every value but a number (``token_dropout=0.1``).
 """
 
 from __future__ import annotations
 
+import enum
 import numbers
 import os
 import re
@@ -204,8 +206,24 @@ def _secret_given(name: str, value: Any) -> bool:
                 value = os.fspath(value)
             except Exception:  # noqa: BLE001 - a broken __fspath__: hidden, as any other object is
                 return True
+        elif isinstance(value, enum.Enum) and not isinstance(value, str):
+            # Judged by the text it is stored as (auth_method=AuthMethod.OAUTH
+            # as "AuthMethod.OAUTH"), as a str is: it was hidden, "oauth" kept.
+            # An IntEnum's is a number (kept above), a StrEnum's its str.
+            try:
+                value = _member_text(value)
+            except Exception:  # noqa: BLE001 - a broken repr of a nameless member's value: hidden
+                return True
         return not isinstance(value, str) or _setting_holds_secret(value)
     return True
+
+
+def _member_text(value: enum.Enum) -> str:
+    """The text a plain Enum member is stored as: ``Color.RED``, or
+    ``Perm(0)`` for a flag of no name (lineage._mapping._as_text)."""
+    kind = type(value).__name__
+    name = value._name_
+    return f"{kind}.{name}" if name is not None else f"{kind}({value._value_!r})"
 
 
 # A URL's user (postgres://u:pw@h/db, https://<token>@github.com/...).

@@ -650,6 +650,33 @@ class TestSettingsOfASecret:
     def test_a_secret_is_still_hidden(self, name, value):
         assert _mapping.param_value(name, value) == REDACTED
 
+    def test_an_enum_member_given_a_setting_is_judged_by_its_text(self):
+        """auth_method=AuthMethod.OAUTH was ***, where auth_method="oauth"
+        is kept: a plain Enum member is now judged by the text it is stored
+        as (AuthMethod.OAUTH), in a dict and a config too; one whose text
+        looks like a token is still hidden, and under a name holding the
+        secret any member is."""
+        import dataclasses
+
+        class AuthMethod(enum.Enum):
+            OAUTH = "oauth"
+            BASIC = 2
+
+        class Opaque(enum.Enum):
+            AbCdEf0123456789xyzXYZ99 = 1
+
+        @dataclasses.dataclass
+        class Cfg:
+            auth_method: AuthMethod
+
+        assert _mapping.param_value("auth_method", AuthMethod.OAUTH) == "AuthMethod.OAUTH"
+        assert _mapping.param_value("token_type", AuthMethod.BASIC) == "AuthMethod.BASIC"
+        assert _mapping.param_value("cfg", {"auth_method": AuthMethod.OAUTH}) == {"auth_method": "AuthMethod.OAUTH"}
+        assert _mapping.param_value("cfg", Cfg(AuthMethod.OAUTH)).endswith("Cfg(auth_method='AuthMethod.OAUTH')")
+        assert _mapping.param_value("auth_method", Opaque.AbCdEf0123456789xyzXYZ99) == REDACTED
+        assert _mapping.param_value("password", AuthMethod.OAUTH) == REDACTED
+        assert _mapping.param_value("auth_header", AuthMethod.OAUTH) == REDACTED
+
     def test_a_path_given_a_file_setting_is_kept(self):
         assert _mapping.param_value("password_file", Path("/run/pw")) == "/run/pw"
         assert _mapping.param_value("token_path", Path("hf_AbCdEf0123456789xyz")) == REDACTED
