@@ -19,7 +19,8 @@ a bool or None, and:
   (a URL's password, a key=value pair: see _setting_holds_secret), and
   any value not text (a user needs to see ``token_pooling="cls"`` in
   their recorded parameters; a plain Enum member is judged by its text,
-  ``AuthMethod.OAUTH``);
+  ``AuthMethod.OAUTH``, and a list, tuple or set of such values item by
+  item, ``auth_scopes=["read", "write"]``);
 - any other name about a secret (``secret_id``, ``auth_header``) hides
   every value but a number (``token_dropout=0.1``).
 """
@@ -214,8 +215,28 @@ def _secret_given(name: str, value: Any) -> bool:
                 value = _member_text(value)
             except Exception:  # noqa: BLE001 - a broken repr of a nameless member's value: hidden
                 return True
+        elif isinstance(value, _SIMPLE_COLLECTIONS):
+            return _collection_holds_secret(name, value)
         return not isinstance(value, str) or _setting_holds_secret(value)
     return True
+
+
+#: What a setting of a secret may give as a collection judged item by item (see _collection_holds_secret).
+_SIMPLE_COLLECTIONS = (list, tuple, set, frozenset)
+#: A collection of more items than this, under a setting's name, is hidden unjudged (a call's cost stays bounded).
+_MAX_SETTING_ITEMS = 64
+
+
+def _collection_holds_secret(name: str, value: Any) -> bool:
+    """Whether a list, tuple or set given under *name*, a setting of a
+    secret, holds one: each item judged as it would be alone
+    (auth_scopes=["read", "write"] is kept, as auth_scope="read" is; it was
+    hidden whole). One holding a collection (not simple: its items are not
+    judged), or more than _MAX_SETTING_ITEMS items, is hidden, as any
+    object is."""
+    if len(value) > _MAX_SETTING_ITEMS:
+        return True
+    return any(isinstance(item, _SIMPLE_COLLECTIONS) or _secret_given(name, item) for item in value)
 
 
 def _member_text(value: enum.Enum) -> str:

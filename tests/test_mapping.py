@@ -576,12 +576,14 @@ class TestNumbersAreNeverSecrets:
     def test_other_values_of_secret_names_are_redacted(self, value):
         """Any other value of a name about a secret (token_dropout) or
         holding it (api_key); of a setting's name (token_limit) any but its
-        text, which is kept unless it looks like a token (TestSettingsOfASecret)."""
+        text, which is kept unless it looks like a token, and a list or
+        tuple of such values, judged item by item (TestSettingsOfASecret)."""
         import lineage._mapping as _m
 
         assert _m.param_value("token_dropout", value) == REDACTED
         assert _m.param_value("api_key", value) == REDACTED
-        assert _m.param_value("token_limit", value) == (value if isinstance(value, str) else REDACTED)
+        kept = value if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else REDACTED
+        assert _m.param_value("token_limit", value) == kept
 
     def test_tracked_call_keeps_numeric_hyperparameters(self, tracked_sqlite):
         """The repro of the bug, read back from MLMD, lineage.params included."""
@@ -638,7 +640,10 @@ class TestSettingsOfASecret:
         ("token_dropout", "0.1"),
         ("use_auth_token", "hunter2"),  # transformers' use_auth_token=<token>: in Python, the value is the flag's
         ("secret_name", b"db"),
-        ("auth_method", ["oauth"]),
+        ("auth_method", ["oauth", "hf_AbCdEf0123456789xyz"]),  # a list is judged item by item
+        ("auth_scopes", [["read"]]),  # a list in it: not judged
+        ("auth_scopes", ["read", {"k": "v"}]),
+        ("auth_scopes", ["read"] * 65),  # too many items to judge on every call
         ("token_type", {"k": "v"}),
     ]
 
@@ -676,6 +681,19 @@ class TestSettingsOfASecret:
         assert _mapping.param_value("auth_method", Opaque.AbCdEf0123456789xyzXYZ99) == REDACTED
         assert _mapping.param_value("password", AuthMethod.OAUTH) == REDACTED
         assert _mapping.param_value("auth_header", AuthMethod.OAUTH) == REDACTED
+
+    def test_a_list_of_words_given_a_setting_is_judged_item_by_item(self):
+        """auth_scopes=["read", "write"] was ***, where auth_scope="read" is
+        kept: a list, tuple or set of simple items (words, numbers, paths,
+        Enum members) is now judged item by item, by the rule of a str; one
+        item that looks like a token hides it whole, in a dict too."""
+        assert _mapping.param_value("auth_scopes", ["read", "write"]) == ["read", "write"]
+        assert _mapping.param_value("auth_method", ("oauth", 2, None, Path("/run/pw"))) == ["oauth", 2, None, "/run/pw"]
+        assert _mapping.param_value("token_types", {"id", "access"}) == ["access", "id"]
+        assert _mapping.param_value("cfg", {"auth_scopes": ["read"]}) == {"auth_scopes": ["read"]}
+        assert _mapping.param_value("auth_scopes", ["read", "sk-AbCdEf0123456789"]) == REDACTED
+        assert _mapping.param_value("cfg", {"auth_scopes": ["read", "sk-AbCdEf0123456789"]}) == {"auth_scopes": REDACTED}
+        assert _mapping.param_value("secrets", ["read", "write"]) == REDACTED  # a name holding secrets hides any
 
     def test_a_path_given_a_file_setting_is_kept(self):
         assert _mapping.param_value("password_file", Path("/run/pw")) == "/run/pw"
