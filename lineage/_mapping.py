@@ -53,6 +53,7 @@ import typing
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import attrs
+import wrapt
 
 from lineage._fork import renew_after_fork
 from lineage._secrets import REDACTED, _hides, _is_secret, _member_text
@@ -945,7 +946,11 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
 
     Also a function, as ``<function module.qualname>``: its repr's address
     (``<function relu at 0x7f...>``) made the same argument another
-    parameter on every run; a ``functools.partial``, an
+    parameter on every run; so a bound method, as ``<bound method
+    module.Class.name>`` (not its instance's address), a built-in one as
+    ``<built-in method list.append>``, and a function a ``@track`` (or
+    another wrapt decorator) wraps, bound or not, as the function or
+    method it wraps; a ``functools.partial``, an
     ``argparse.Namespace`` and a ``SimpleNamespace`` (a subclass of either
     too, unless it writes its own repr), their secret-named keywords and
     attributes ``'***'`` too (``partial(connect, password='hunter2')`` kept
@@ -954,6 +959,18 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
     star: List[str] = []
     if kind is types.FunctionType:
         return f"<function {getattr(value, '__module__', None)}.{value.__qualname__}>"
+    if kind is types.MethodType:
+        # <bound method Model.forward of <Model object at 0x7f...>>: the instance's address too
+        func = value.__func__
+        qualname = getattr(func, "__qualname__", None)
+        return f"<bound method {getattr(func, '__module__', None)}.{qualname}>" if isinstance(qualname, str) else None
+    if kind is types.BuiltinMethodType and not isinstance(value.__self__, (types.ModuleType, type(None))):
+        # [].append, torch.relu: <built-in method relu of type object at 0x7f...>
+        return f"<built-in method {value.__qualname__}>"
+    if isinstance(value, (wrapt.FunctionWrapper, wrapt.BoundFunctionWrapper)):
+        # A @track-ed function (or another wrapt decorator's), bound or not,
+        # as the function it wraps: <_TrackedFunction at 0x7f... for function at 0x7f...>
+        return _config_repr(value.__wrapped__, budget, inside)
     if kind is functools.partial:
         if id(value) in inside:
             return "..."

@@ -2097,6 +2097,46 @@ class TestFunctionsPartialsAndNamespaces:
         }
         assert _mapping.param_value("act", max) == "<built-in function max>"  # as before: no address in it
 
+    def test_a_bound_method_or_a_tracked_function_is_its_name(self, tracked_sqlite):
+        """A bound method was '<bound method Net.forward of <Net object at
+        0x7f...>>', a @track-ed function '<_TrackedFunction at 0x7f... for
+        function at 0x7f...>', a built-in method ([].append, torch.relu)
+        '<built-in method append of list object at 0x7f...>': their
+        addresses made the same argument another parameter on every run,
+        as a plain function's did before it was written as its name."""
+        import functools
+
+        class Net:
+            def forward(self, x):
+                return x
+
+            @track
+            def step(self, x):
+                return x
+
+        @track
+        def relu(x):
+            return x
+
+        @track
+        def fit(hook, step, act, append, hooks, partial):
+            return None
+
+        for net in (Net(), Net()):
+            fit(net.forward, net.step, relu, [].append, {"a": net.forward}, functools.partial(net.step, 1))
+        calls = [params_of(mr.custom(e)) for e in mr.executions(tracked_sqlite, "fit")]
+        qualname = f"{__name__}.{Net.__qualname__}"
+        assert calls[0] == calls[1]
+        assert calls[0] == {
+            "hook": f"<bound method {qualname}.forward>",
+            "step": f"<bound method {qualname}.step>",
+            "act": f"<function {__name__}.{relu.__qualname__}>",
+            "append": "<built-in method list.append>",
+            "hooks": f"{{'a': <bound method {qualname}.forward>}}",
+            "partial": f"functools.partial(<bound method {qualname}.step>, 1)",
+        }
+        assert _mapping.param_value("step", Net.step) == f"<function {qualname}.step>"
+
     def test_an_argparse_namespace_hides_its_secrets_and_its_records_are_inputs(self, tracked_sqlite):
         """train(args), args an argparse.Namespace, recorded its repr with
         args.api_key and args.hf_token in clear (only a SimpleNamespace of
