@@ -42,9 +42,18 @@ _SECRET_WORDS = frozenset(
     {
         *("password", "passwd", "passphrase", "pass", "pwd", "secret", "secrets", "token"),
         *("credential", "credentials", "auth", "authorization", "cookie", "cookies", "bearer", "apikey"),
+        # Plurals: api_keys=["sk-..."], passwords=[...] hold several. Not "tokens":
+        # max_tokens, special_tokens, prompt_tokens are NLP's (access_tokens is a pair).
+        *("passwords", "passwds", "passphrases", "pwds", "apikeys"),
     }
 )
-_SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("session", "key"), ("access", "key"), ("secret", "key")})
+_SECRET_PAIRS = frozenset(
+    {
+        *(("api", "key"), ("private", "key"), ("session", "key"), ("access", "key"), ("secret", "key")),
+        *(("api", "keys"), ("private", "keys"), ("session", "keys"), ("access", "keys"), ("secret", "keys")),
+        *(("access", "tokens"), ("api", "tokens"), ("bearer", "tokens")),
+    }
+)
 _SECRET_SUFFIXES = (
     "password",
     "passwd",
@@ -59,6 +68,9 @@ _SECRET_SUFFIXES = (
     "accesstoken",
     "authtoken",
     "apitoken",
+    # and their plurals (dbpasswords, apikeys, accesstokens)
+    *("passwords", "passwds", "passphrases", "secrets", "apikeys", "credentials", "secretkeys", "privatekeys"),
+    *("sessionkeys", "accesstokens", "authtokens", "apitokens"),
 )
 # ``pad_token="[PAD]"``, ``eos_token``, ``max_token``: NLP vocabulary, not secrets.
 _NOT_SECRET_BEFORE_TOKEN = frozenset(

@@ -651,6 +651,18 @@ class TestSettingsOfASecret:
     def test_a_setting_of_a_secret_is_kept(self, name, value):
         assert _mapping.param_value(name, value) == value
 
+    @pytest.mark.parametrize(
+        "name",
+        ["api_keys", "apiKeys", "passwords", "db_passwords", "access_keys", "private_keys", "access_tokens", "apitokens", "hf_secrets"],
+    )
+    def test_a_plural_secret_name_hides_its_values(self, name):
+        """api_keys=["sk-..."] holds several secrets: it was kept in clear (only the singular was a secret's name)."""
+        assert _mapping.param_value(name, ["sk-AbCdEf0123456789xyzXYZ", "hunter2"]) == REDACTED
+
+    @pytest.mark.parametrize("name", ["max_tokens", "special_tokens", "prompt_tokens", "num_tokens", "keys", "passes"])
+    def test_a_plural_that_is_no_secret_is_kept(self, name):
+        assert _mapping.param_value(name, ["<pad>", "a"]) == ["<pad>", "a"]
+
     @pytest.mark.parametrize("name, value", HIDDEN)
     def test_a_secret_is_still_hidden(self, name, value):
         assert _mapping.param_value(name, value) == REDACTED
