@@ -373,6 +373,9 @@ class ExecutionScope:
     _block_file: Optional[str] = None
     # Ended by the exit handler while its thread still ran (see _end_open): set on the rare scope it is true of.
     _ended_at_exit = False
+    # The execution a coroutine or generator was called in, ended before its
+    # first step, and still its parent (see _entered_where_made): set on the rare scope it is true of.
+    _ended_caller: Optional[ExecutionScope] = None
 
     def __init__(self, options: _Options, *, function: Optional[Callable[..., Any]] = None) -> None:
         self._options = options
@@ -519,7 +522,7 @@ class ExecutionScope:
         except BaseException:  # a mistake in its records, said here: not entered
             self._entered, self._pid = False, pid
             raise
-        self._parent = _live(_current.get())
+        self._parent = self._ended_caller if self._ended_caller is not None else _live(_current.get())
         if self._enabled():
             if self._function is None:  # a with block: the file its code is in (see _block_file)
                 self._block_file = _block_file(sys._getframe(1))
@@ -1259,7 +1262,8 @@ def _decorate(func: F, options: _Options) -> F:
         def async_gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
             # Its parent is the execution it is called in (see _entered_where_made).
-            return _track_async_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs, made_in=_current.get())
+            made = wrapped(*args, **kwargs)
+            return _track_async_generator(tracked, made, instance, args, kwargs, made_in=_live(_current.get()))
 
         return _TrackedFunction(func, async_gen_wrapper)  # type: ignore[return-value]
 
@@ -1269,10 +1273,17 @@ def _decorate(func: F, options: _Options) -> F:
             # Made now: wrong arguments raise at the call, as without @track
             # (they raised at the await).
             coroutine = wrapped(*args, **kwargs)
+            # The execution it is called in: its parent when it is awaited in
+            # none, or in that one's own context (see _entered_where_made).
+            made_in = _live(_current.get())
 
             async def tracked_call() -> Any:
                 scope = tracked.scope(instance, args, kwargs)
-                scope.__enter__()
+                # Awaited in another execution (jobs made first, then gathered
+                # in a with block): that one, as for a call made there.
+                awaited_in = _current.get()
+                _entered_where_made(scope, made_in if awaited_in is made_in or _live(awaited_in) is None else None)
+                scope._token = _current.set(scope)
                 try:
                     result = await coroutine
                     tracked.outputs(scope, result)
@@ -1303,7 +1314,8 @@ def _decorate(func: F, options: _Options) -> F:
         def gen_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             # Made now: wrong arguments raise at the call, as without @track.
             # Its parent is the execution it is called in (see _entered_where_made).
-            return _kept_generator(tracked, wrapped(*args, **kwargs), instance, args, kwargs, made_in=_current.get())
+            made = wrapped(*args, **kwargs)
+            return _kept_generator(tracked, made, instance, args, kwargs, made_in=_live(_current.get()))
 
         return _TrackedFunction(func, gen_wrapper)  # type: ignore[return-value]
 
@@ -1742,21 +1754,32 @@ def _locked_by_exit(scope: ExecutionScope, drain_until: float) -> bool:
 
 
 def _entered_where_made(scope: ExecutionScope, made_in: Optional[ExecutionScope]) -> None:
-    """Enter a generator's *scope* at its first step, with the execution
-    current where the generator was called (*made_in*) as its parent, as a
-    call's is (and a wraps decorator's generator's, entered at the call).
+    """Enter a generator's (or an async function's coroutine's) *scope* at
+    its first step, with the execution running where it was called
+    (*made_in*) as its parent, as a call's is (and a wraps decorator's
+    generator's, entered at the call).
     The first step's own was taken: one iterated by another thread (a pool's,
     ThreadPool.imap, whose context is its own) recorded no parent, and was
-    written in the default workspace and run, not its caller's. (One ended
-    since is nobody's parent: see _live.) Not left current after. Called
-    outside any, its parent is the first step's (a stream made at the top of
-    a script, consumed in a with block), as before. So is one whose caller
-    has ended since, when the first step runs in an execution: a stream a
-    tracked factory made (make_stream() returns batches(...)), consumed in a
-    with block, took the factory's parent (often none: the default
-    workspace and run), not the block."""
-    if made_in is not None and _live(made_in) is not made_in and current_execution() is not None:
-        made_in = None
+    written in the default workspace and run, not its caller's. Not left
+    current after. Called outside any, its parent is the first step's (a
+    stream made at the top of a script, consumed in a with block), as
+    before. So is one whose caller has ended since, when the first step
+    runs in another execution: a stream a tracked factory made
+    (make_stream() returns batches(...)), consumed in a with block, took the
+    factory's parent (often none: the default workspace and run), not the
+    block. One whose caller has ended since and that runs in no other (a
+    task the caller made and did not wait for, begun once the caller had
+    returned; its context holds the caller, ended) keeps the caller: an
+    ended one was skipped as a with block exited in another context is (see
+    _live), and the task recorded no parent, in the default workspace and
+    run, or its caller, as the loop happened to run it before or after the
+    caller ended."""
+    if made_in is not None and _live(made_in) is not made_in:  # ended since the call (or a forked child's)
+        current = _current.get()
+        if made_in._pid == os.getpid() and (current is made_in or current_execution() is None):
+            scope._ended_caller = made_in
+        elif current_execution() is not None:
+            made_in = None
     token = _current.set(made_in) if made_in is not None else None
     try:
         scope.__enter__()

@@ -1924,6 +1924,67 @@ class TestNesting:
         assert len(children) == 5
         assert {mr.custom(c)["lineage.parent_external_id"] for c in children} == {p.external_id}
 
+    def test_a_task_that_begins_after_the_execution_that_made_it_ended_records_it_as_parent(self, tracked_sqlite):
+        """A task made in an execution and not awaited there (fire and forget)
+        begins once the creator yields to the loop: after it ended when it
+        returned (or its with block exited) first. The ended creator was
+        skipped as an ended with block is: the task recorded no parent, and
+        was written in the default workspace and run, or the creator's,
+        depending on which ran first. So was a tracked async generator
+        such a task iterates."""
+
+        @track
+        async def log_metrics(i: int) -> Metrics:
+            await asyncio.sleep(0.01)
+            return Metrics(uri=f"file:///m{i}.json", name="m")
+
+        @track
+        async def batches(n: int) -> AsyncIterator[Model]:
+            for i in range(n):
+                yield Model(uri=f"file:///b{i}", name="b")
+
+        async def consume(stream):
+            return [b async for b in stream]
+
+        pending = []
+
+        @track(workspace="other", run="r2")
+        async def epoch():
+            pending.append(asyncio.create_task(log_metrics(1)))
+            pending.append(asyncio.create_task(consume(batches(2))))
+            return None
+
+        async def main():
+            await epoch()
+            with execution("block", workspace="other", run="r3") as block:
+                pending.append(asyncio.create_task(log_metrics(2)))
+            await asyncio.gather(*pending)
+            # Made here, awaited in a live execution of its own: that one is its parent, as before.
+            job = log_metrics(3)
+            with execution("awaited_in") as awaited_in:
+                await job
+            return block, awaited_in
+
+        block, awaited_in = asyncio.run(main())
+        made_by = {
+            "epoch": mr.one_execution(tracked_sqlite, "epoch").external_id,
+            "block": block.external_id,
+            "awaited_in": awaited_in.external_id,
+        }
+        found = []
+        for name in ("log_metrics", "batches"):
+            for e in mr.executions(tracked_sqlite, name):
+                ctx = mr.contexts(tracked_sqlite, e.id)
+                parent = mr.custom(e).get("lineage.parent_external_id")
+                by = [k for k, v in made_by.items() if v == parent]
+                found.append((name, by, ctx["kubeflow.org/alpha/workspace"], ctx["lineage/run"]))
+        assert sorted(found) == [
+            ("batches", ["epoch"], "other", "other/r2"),
+            ("log_metrics", ["awaited_in"], "ws", "ws/r1"),
+            ("log_metrics", ["block"], "other", "other/r3"),
+            ("log_metrics", ["epoch"], "other", "other/r2"),
+        ]
+
     @pytest.mark.parametrize("consumer", ["thread", "ThreadPool.imap", "async in a thread"])
     def test_a_generator_iterated_in_another_thread_records_the_execution_it_was_called_in(self, tracked_sqlite, consumer):
         """A tracked generator is entered at its first step: one called in a
