@@ -1276,6 +1276,7 @@ def _decorate(func: F, options: _Options) -> F:
             # The execution it is called in: its parent when it is awaited in
             # none, or in that one's own context (see _entered_where_made).
             made_in = _live(_current.get())
+            never_awaited: List[Any] = []  # the finalizer below
 
             async def tracked_call() -> Any:
                 scope = tracked.scope(instance, args, kwargs)
@@ -1283,6 +1284,12 @@ def _decorate(func: F, options: _Options) -> F:
                 # in a with block): that one, as for a call made there.
                 awaited_in = _current.get()
                 _entered_where_made(scope, made_in if awaited_in is made_in or _live(awaited_in) is None else None)
+                if never_awaited:
+                    # Awaited now: closing this one closes the inner (the await
+                    # passes it on), and the finalizer, held by weakref's registry
+                    # till then, held the inner's frame: a pending task destroyed
+                    # (its future's callback holds it) was never freed.
+                    never_awaited[0].detach()
                 scope._token = _current.set(scope)
                 try:
                     result = await coroutine
@@ -1304,7 +1311,7 @@ def _decorate(func: F, options: _Options) -> F:
                 # Never started (a task cancelled before it ran, a coroutine
                 # never awaited): closed with this one, so that Python warns
                 # once, of this one, as without @track (not also of the inner).
-                weakref.finalize(awaitable, close)
+                never_awaited.append(weakref.finalize(awaitable, close))
             return awaitable
 
         return _TrackedFunction(func, async_wrapper)  # type: ignore[return-value]
@@ -1382,12 +1389,13 @@ def _decorate(func: F, options: _Options) -> F:
             # Whether its body began: a coroutine's state says, another
             # awaitable's is whether the one made here began (see _never_begun).
             started: Optional[List[bool]] = None if inspect.iscoroutine(result) else [False]
-            awaitable: Any = _continue_coroutine(tracked, scope, result, started)
+            never_awaited: List[Any] = []  # the finalizer below
+            awaitable: Any = _continue_coroutine(tracked, scope, result, started, never_awaited)
             try:  # named as the function's own coroutine is
                 awaitable.__name__, awaitable.__qualname__ = result.__name__, result.__qualname__  # type: ignore[attr-defined]
             except (AttributeError, TypeError):  # another awaitable
                 pass
-            weakref.finalize(awaitable, _never_begun, scope, result if started is None else started)
+            never_awaited.append(weakref.finalize(awaitable, _never_begun, scope, result if started is None else started))
             return awaitable
         try:
             tracked.outputs(scope, result)
@@ -1580,11 +1588,19 @@ def _future_done(taken: _TakeResult, future: Any) -> None:
 
 
 async def _continue_coroutine(
-    tracked: _Tracked, scope: ExecutionScope, coroutine: Any, began: Optional[List[bool]] = None
+    tracked: _Tracked,
+    scope: ExecutionScope,
+    coroutine: Any,
+    began: Optional[List[bool]] = None,
+    never_awaited: Optional[List[Any]] = None,
 ) -> Any:
     # What a plain function returned for an async function under a
     # decorator of its own: its execution, begun at the call, ends with
-    # the await.
+    # the await. *never_awaited*: the finalizer for one never awaited (see
+    # _never_begun), of no use once begun, and dropped: it held the
+    # coroutine, and so what its frame waits on (see async_wrapper).
+    if never_awaited:
+        never_awaited[0].detach()
     if began is not None:
         began[0] = True
     scope._body_begins()

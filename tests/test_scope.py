@@ -3524,6 +3524,33 @@ class TestCoroutinesClosedUnfinished:
         ends = [(mr.state(e), mr.custom(e).get("lineage.error_type")) for e in mr.executions(tracked_sqlite, "work")]
         assert ends == [("CANCELED", "GeneratorExit")] * 2
 
+    def test_a_pending_tracked_task_destroyed_with_its_loop_is_freed_and_ends_canceled(self, tracked_sqlite):
+        """A task still pending when its loop is closed (a background task
+        left behind) is freed by the garbage collector, which closes its
+        coroutine. A tracked one was kept alive until the process exited,
+        with all its frame held (a model, a batch), and its execution stayed
+        RUNNING until then: the finalizer that closes the function's own
+        coroutine if the call is never awaited held that coroutine, whose
+        frame waits on a future whose callback holds the task."""
+        import gc
+        import weakref
+
+        async def wait_forever(d: DataSet) -> Model:
+            await asyncio.sleep(3600)
+            return Model(uri="file:///w", name="w")
+
+        for made in (track(wait_forever), track(TestUnderOtherDecorators.passthrough(wait_forever))):
+            loop = asyncio.new_event_loop()
+            task = loop.create_task(made(data()))
+            loop.run_until_complete(asyncio.sleep(0.01))
+            loop.close()
+            freed = weakref.ref(task)
+            del task
+            gc.collect()
+            assert freed() is None
+        ends = [(mr.state(e), mr.custom(e).get("lineage.error_type")) for e in mr.executions(tracked_sqlite, "wait_forever")]
+        assert ends == [("CANCELED", "GeneratorExit")] * 2
+
 
 class TestCallableInstancesAsyncAndGenerators:
     def test_an_instance_with_an_async_or_generator_call_is_tracked_as_one(self, tracked_sqlite):
