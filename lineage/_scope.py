@@ -541,7 +541,11 @@ class ExecutionScope:
 
     def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
         self._detach()
-        self._finish(exc)
+        # A block in a coroutine closed before it finished (a destroyed pending
+        # task's) never finished, as a tracked coroutine's body did not (see
+        # _final_state): its traceback's first frame is the one the block is in.
+        closed = isinstance(exc, GeneratorExit) and tb is not None and bool(tb.tb_frame.f_code.co_flags & inspect.CO_COROUTINE)
+        self._finish(exc, coroutine=closed)
         return False
 
     async def __aenter__(self) -> ExecutionScope:

@@ -3524,6 +3524,39 @@ class TestCoroutinesClosedUnfinished:
         ends = [(mr.state(e), mr.custom(e).get("lineage.error_type")) for e in mr.executions(tracked_sqlite, "work")]
         assert ends == [("CANCELED", "GeneratorExit")] * 2
 
+    def test_a_with_block_in_a_coroutine_closed_before_it_finished_is_canceled(self, tracked_sqlite):
+        """A with (or async with) block spanning an await, its coroutine closed
+        there (a destroyed pending task's): the block never finished, as a
+        tracked coroutine's body did not (CANCELED), but it ended COMPLETE,
+        GeneratorExit taken as a generator's consumer stopping early. A
+        block in a generator closed early still ends COMPLETE."""
+
+        class Pending:
+            def __await__(self):
+                yield None
+
+        async def in_with():
+            with execution("block"):
+                await Pending()
+
+        async def in_async_with():
+            async with execution("block"):
+                await Pending()
+
+        def in_generator():
+            with execution("block"):
+                yield 1
+
+        for work in (in_with, in_async_with):
+            coroutine = work()
+            coroutine.send(None)  # begun, waiting in the block
+            coroutine.close()
+        gen = in_generator()
+        next(gen)
+        gen.close()
+        ends = [(mr.state(e), mr.custom(e).get("lineage.error_type")) for e in mr.executions(tracked_sqlite, "block")]
+        assert ends == [("CANCELED", "GeneratorExit")] * 2 + [("COMPLETE", None)]
+
     def test_a_pending_tracked_task_destroyed_with_its_loop_is_freed_and_ends_canceled(self, tracked_sqlite):
         """A task still pending when its loop is closed (a background task
         left behind) is freed by the garbage collector, which closes its
