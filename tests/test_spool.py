@@ -446,6 +446,44 @@ class TestSpool:
         assert len(looked_up) == 2, looked_up
 
 
+    def test_an_outage_after_the_spool_drained_is_warned_about_again(self, sqlite_url, monkeypatch):
+        """The spool warned once per process: a notebook or a long job whose
+        store went down a second time, after the first outage's writes had
+        all landed, was told nothing while its records waited in the spool
+        again. Each outage is warned about once."""
+        monkeypatch.setattr(_spool, "WARNING_INTERVAL", 0.0, raising=False)
+        port = init_on_a_down_grpc_store(monkeypatch, "again")
+        spool = connect(f"grpc://127.0.0.1:{port}").writer.spool
+        with pytest.warns(lineage.LineageWarning, match="unreachable") as told:
+            first = [produce("again", i) for i in range(2)]
+        assert len(told) == 1  # once for the outage, not once per write
+        replay_on_a_served_store(sqlite_url, port, first)
+        assert spool.drain(10)
+        with pytest.warns(lineage.LineageWarning, match="unreachable.*spool") as told:
+            second = [produce("again", i) for i in range(2, 4)]
+        assert len(told) == 1
+        replay_on_a_served_store(sqlite_url, port, second)
+
+    def test_a_store_that_goes_down_again_at_once_is_not_warned_about_again_at_once(self, sqlite_url, monkeypatch):
+        """A store flapping every few seconds does not warn every few seconds:
+        an outage within WARNING_INTERVAL of the last warning is kept quiet,
+        and warned about at a write of it made after the interval."""
+        port = init_on_a_down_grpc_store(monkeypatch, "flap")
+        spool = connect(f"grpc://127.0.0.1:{port}").writer.spool
+        with pytest.warns(lineage.LineageWarning, match="unreachable"):
+            first = [produce("flap", 0)]
+        replay_on_a_served_store(sqlite_url, port, first)
+        assert spool.drain(10)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", lineage.LineageWarning)
+            second = [produce("flap", 1)]  # down again well within a minute: quiet
+        assert spool.pending()
+        monkeypatch.setattr(_spool, "WARNING_INTERVAL", 0.0, raising=False)  # as if it had lasted past the interval
+        with pytest.warns(lineage.LineageWarning, match=r"unreachable \(StoreUnavailableError: .*did not answer"):
+            second.append(produce("flap", 2))  # queued behind: said with what the outage's first write met
+        replay_on_a_served_store(sqlite_url, port, second)
+
+
 def serve_then_log_input(sqlite_url: str, port: int, home: Path, record: Any, name: str = "e3") -> Dict[str, str]:
     """Serve *sqlite_url* on *port* until the spool under *home* is drained,
     log *record* as the input of execution *name*, and wait until it landed.

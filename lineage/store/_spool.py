@@ -63,6 +63,12 @@ log = logging.getLogger("lineage.spool")
 _SUFFIX = ".spool"
 #: Writes kept in memory when the spool file cannot be written.
 MEMORY_LIMIT = 10_000
+#: Seconds at least between two warnings of a spool. One warning is shown
+#: per outage (the spool warns again once it has drained, every write
+#: landed); a store that goes down again within this time is warned about
+#: only at a write after it, so a store flapping every few seconds does not
+#: warn every few seconds. Writes left at exit are said all the same.
+WARNING_INTERVAL = 60.0
 
 
 def spool_dir(home: Optional[str] = None) -> str:
@@ -107,7 +113,12 @@ class Spool:
         self._seq = 0
         self._pid = os.getpid()
         self._drainer: Optional[threading.Thread] = None
+        # Whether this outage was warned about: reset when the queue drains
+        # (its writes all landed), so that the next outage is told too; a
+        # process that runs for hours was told of its first outage only.
         self._warned = False
+        self._warned_at: Optional[float] = None  # time.monotonic() of the last warning (see WARNING_INTERVAL)
+        self._state: Optional[str] = None  # what the last write that met the store down found (see _state), this outage
         self._abandoned = False
         self._memory_only: Optional[OSError] = None  # why the journal cannot be written
         self._dropped = 0  # writes dropped from memory past MEMORY_LIMIT
@@ -127,6 +138,7 @@ class Spool:
         if self._pid != os.getpid():  # a forked child starts with an empty spool
             self._queue, self._failed, self._file, self.path = deque(), set(), None, None
             self._seq, self._drainer, self._warned, self._pid = 0, None, False, os.getpid()
+            self._warned_at, self._state = None, None
             self._memory_only, self._dropped, self._drop_said = None, 0, False
 
     def pending(self) -> bool:
@@ -173,9 +185,12 @@ class Spool:
     def append(self, pending: Any, cause: Optional[BaseException] = None) -> None:
         """Journal a write durably and queue it for replay."""
         unjournaled: Optional[OSError] = None
+        urgent = False  # told whenever it happens: writes are now at risk
         with self._lock:
             self._check_fork()
             self._seq += 1
+            if cause is not None:
+                self._state = _state(cause)
             try:
                 if self._file is None:
                     self._open()
@@ -189,7 +204,7 @@ class Spool:
                 unjournaled = exc
                 if self._memory_only is None:
                     self._memory_only = exc
-                    self._warned = False  # the warning says where writes are, now memory
+                    urgent = True  # the warning says where writes are, now memory (once: _memory_only stays)
             self._queue.append((self._seq, pending, cause is not None))
             if len(self._queue) > MEMORY_LIMIT and self._memory_only is not None:
                 self._queue.popleft()
@@ -200,7 +215,15 @@ class Spool:
                         "lineage drops its oldest waiting writes: more than %d wait in memory (the spool file cannot be written)",
                         MEMORY_LIMIT,
                     )
-            first, self._warned = not self._warned, True
+            now = time.monotonic()
+            quiet = self._warned_at is not None and now - self._warned_at < WARNING_INTERVAL
+            first = urgent or not (self._warned or quiet)
+            if first:
+                # Not set while kept quiet: a write of this outage after the
+                # interval is warned about (it may last for hours).
+                self._warned, self._warned_at = True, now
+            # A write queued behind others met no store: said as the last one that did.
+            state = self._state or _state(None)
             # Asked before the replay starts: MLMD's logging of the replay's
             # failures (absl) puts a handler on the root logger while it
             # retries, and the warning was then logged too, as if the user
@@ -210,14 +233,6 @@ class Spool:
                 self._drainer = threading.Thread(target=self._drain_loop, name="lineage-spool-drainer", daemon=True)
                 self._drainer.start()
         if first:
-            state = f"is unreachable ({type(cause).__name__}: {cause})" if cause is not None else "is unreachable"
-            refusal = getattr(cause, "refusal", None)
-            if refusal:  # the server answered, and refused the connection: a setting to fix, said as such
-                state = f"cannot be used: {refusal}"
-            elif isinstance(cause, StoreError) and not isinstance(cause, StoreUnavailableError):
-                state = f"refused a write ({cause})"  # one it cannot take (see Writer.write): kept all the same
-            if isinstance(cause, KeyboardInterrupt):  # (Ctrl-C while a write was sent: see Writer.write)
-                state = "had not answered a write when it was interrupted (KeyboardInterrupt)"
             if unjournaled is not None:
                 message = (
                     f"lineage store {self.url.redacted()} {state}, and the spool cannot be written "
@@ -247,6 +262,9 @@ class Spool:
                 if self._pid != os.getpid() or not self._queue:
                     self._drainer = None
                     self._finish_file()
+                    # Every write landed (or was refused, and said): the
+                    # next outage is warned about again (WARNING_INTERVAL).
+                    self._warned, self._state = False, None
                     return
                 seq, pending, attempted = self._queue[0]
             try:
@@ -312,6 +330,19 @@ class Spool:
         while self.pending() and time.monotonic() < deadline:
             time.sleep(0.05)
         return not self.pending()
+
+
+def _state(cause: Optional[BaseException]) -> str:
+    """What the spool's warning says of the store, from what a write met."""
+    state = f"is unreachable ({type(cause).__name__}: {cause})" if cause is not None else "is unreachable"
+    refusal = getattr(cause, "refusal", None)
+    if refusal:  # the server answered, and refused the connection: a setting to fix, said as such
+        state = f"cannot be used: {refusal}"
+    elif isinstance(cause, StoreError) and not isinstance(cause, StoreUnavailableError):
+        state = f"refused a write ({cause})"  # one it cannot take (see Writer.write): kept all the same
+    if isinstance(cause, KeyboardInterrupt):  # (Ctrl-C while a write was sent: see Writer.write)
+        state = "had not answered a write when it was interrupted (KeyboardInterrupt)"
+    return state
 
 
 def logging_configured(logger: logging.Logger) -> bool:
