@@ -322,23 +322,34 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
     def run(args: argparse.Namespace) -> int:
-        from lineage.store import RetryPolicy, _spool, connect
+        from lineage.store import RetryPolicy, _backend, _spool, connect
 
         _check_home(parser, args.home)
         url = _store_url("--store", args.store)
         answers = True
         reason = ""
+        busy: Optional[str] = None
         try:
             # Only read: a mistyped path or database name must not make a store.
             checked = attrs.evolve(url, create=False)
             connect(checked, retry=RetryPolicy(max_delay=2.0, unavailable_delay=2.0)).mlmd.get_context_types()
         except Exception as exc:  # any failure means "does not answer"; say why
             answers, reason = False, f"{type(exc).__name__}: {exc}"
+            # But one that answered RESOURCE_EXHAUSTED (its call limit, a
+            # quota) is up, with no room for now: said so, not "does NOT answer".
+            busy = _backend.overload(exc)
         spools = list(_spool.status(args.home, store=url))
         if args.json:
-            print(json.dumps({"store": url.redacted(), "answers": answers, "reason": reason or None, "spools": spools}, indent=2))
+            print(json.dumps({
+                "store": url.redacted(), "answers": answers, "overloaded": busy is not None, "reason": busy or reason or None,
+                "spools": spools,
+            }, indent=2))
             return 0 if answers else 1
-        print(f"store: {url.redacted()}  {'answers' if answers else 'does NOT answer: ' + reason}")
+        if busy:
+            state = f"is overloaded ({busy}): it takes no call for now"
+        else:
+            state = "answers" if answers else "does NOT answer: " + reason
+        print(f"store: {url.redacted()}  {state}")
         total = sum(s["entries"] for s in spools)
         print(f"spooled writes: {total} in {len(spools)} file(s)")
         unreadable = sum(len(s["unreadable"]) for s in spools)

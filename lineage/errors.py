@@ -102,11 +102,23 @@ class StoreUnavailableError(StoreError):
         refusal: why the server refused the connection, when it answered and
             did (a TLS setting of the URL that does not match the server's):
             a configuration to fix, not a server down. None otherwise.
+        overload: what the server answered when it took the call and had no
+            room for it (``RESOURCE_EXHAUSTED: Concurrent RPC limit
+            exceeded!``, a quota): a server that answers, overloaded for now,
+            not one down. None otherwise.
     """
 
-    def __init__(self, message: str, *, cause: Optional[BaseException] = None, refusal: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        cause: Optional[BaseException] = None,
+        refusal: Optional[str] = None,
+        overload: Optional[str] = None,
+    ) -> None:
         super().__init__(message, cause=cause)
         self.refusal = refusal
+        self.overload = overload
 
 
 class LineageWarning(UserWarning):

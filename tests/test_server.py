@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -1518,6 +1519,60 @@ class TestBusyServer:
             server.stop(0)
         assert model.id is not None
         assert [a.id for a in embedded(sqlite_url).get_artifacts_by_uri("s3://busy/1")] == [model.id]
+
+    def test_a_server_overloaded_for_long_is_said_overloaded_not_unreachable(self, sqlite_url, monkeypatch):
+        """Writes a server at its call limit refused through the retry budget
+        are spooled (e9eec05), and the warning, `lineage sync` and `lineage
+        status` said it "is unreachable" / "does not answer": the user went
+        looking for a server that is down. It answered: they say it is
+        overloaded, with its answer."""
+        from lineage.store import _server, _spool
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.3")
+        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "60")  # no replay during the test
+        real = grpc.server
+        monkeypatch.setattr(_server.grpc, "server", lambda *a, **k: real(*a, **{**k, "maximum_concurrent_rpcs": 1}))
+        server = _server.MetadataServer(parse_store_url(sqlite_url), port=0)
+        server.start()
+        url = f"grpc://127.0.0.1:{server.port}"
+        busy_said = "is overloaded (RESOURCE_EXHAUSTED: Concurrent RPC limit exceeded!)"
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                with server.store._lock:  # the one call the server takes waits for the store, all along
+                    held = channel.unary_unary(f"/{MLMD_SERVICE}/GetArtifactTypes").future(b"", timeout=120)
+                    time.sleep(0.3)
+                    assert not held.done()
+
+                    @lineage.track(store=lineage.Store(url=url), workspace="ws")
+                    def step() -> lineage.Model:
+                        return lineage.Model(uri="s3://busy/long", name="m")
+
+                    with pytest.warns(lineage.LineageWarning) as told:
+                        model = step()
+                    _spool.abandon_all()  # the journal, released for `lineage sync`
+                    cli = [sys.executable, "-m", "lineage.cli"]
+                    synced = subprocess.run([*cli, "sync"], capture_output=True, text=True, timeout=120)
+                    status = subprocess.run([*cli, "status", "--store", url], capture_output=True, text=True, timeout=120)
+                    as_json = subprocess.run(
+                        [*cli, "status", "--store", url, "--json"], capture_output=True, text=True, timeout=120
+                    )
+                assert held.exception() is None
+        finally:
+            server.stop(0)
+        assert model.id is None  # spooled
+        [message] = [str(w.message) for w in told]
+        assert f"lineage store {url} {busy_said}; writes are kept in the spool" in message, message
+        assert "unreachable" not in message and "did not answer" not in message, message
+        assert synced.returncode == 1, synced
+        assert f"store {url} {busy_said}; " in synced.stdout, synced.stdout
+        assert "does not answer" not in synced.stdout, synced.stdout
+        assert status.returncode == 1, status
+        assert f"store: {url}  {busy_said}" in status.stdout, status.stdout
+        assert "NOT answer" not in status.stdout, status.stdout
+        reported = json.loads(as_json.stdout)
+        assert (reported["answers"], reported["overloaded"]) == (False, True), reported
+        assert reported["reason"] == "RESOURCE_EXHAUSTED: Concurrent RPC limit exceeded!", reported
+        assert len(_spool.spool_files()) == 1  # left for a later sync
 
 
 class TestMessageLimit:

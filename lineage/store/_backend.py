@@ -219,6 +219,24 @@ def _overloaded(exc: BaseException) -> bool:
     return "larger than max" not in str(exc)
 
 
+class _Overloaded(mlmd_errors.UnavailableError):
+    """RESOURCE_EXHAUSTED of an overloaded server (see _overloaded), retried
+    as UNAVAILABLE is, and told as what it is: the server answered."""
+
+
+def overload(exc: BaseException) -> Optional[str]:
+    """What an overloaded server answered (``RESOURCE_EXHAUSTED: Concurrent
+    RPC limit exceeded!``), when *exc* is its answer or a failure it made
+    (a StoreUnavailableError, a retry's _Overloaded); None otherwise."""
+    if isinstance(exc, StoreUnavailableError):
+        return exc.overload
+    if isinstance(exc, _Overloaded):
+        exc = exc.__cause__ or exc
+    if isinstance(exc, mlmd_errors.ResourceExhaustedError) and _overloaded(exc):
+        return f"RESOURCE_EXHAUSTED: {_first_line(exc)}"
+    return None
+
+
 def _conflict(exc: BaseException) -> bool:
     # Two writers that took locks in opposite orders (the same new artifacts
     # in another order), or a serialization failure: the database aborts
@@ -420,7 +438,7 @@ class Backend:
                         raise
                     except mlmd_errors.ResourceExhaustedError as exc:
                         if _overloaded(exc):
-                            raise mlmd_errors.UnavailableError(str(exc)) from exc
+                            raise _Overloaded(str(exc)) from exc
                         raise
                     except (mlmd_errors.InternalError, mlmd_errors.UnknownError) as exc:
                         if _unique_violation(exc):
@@ -438,6 +456,12 @@ class Backend:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _unavailable(self, what: str, exc: BaseException) -> StoreUnavailableError:
+        busy = overload(exc)
+        if busy:
+            # It answered, and had no room for the call (its last answer in
+            # the retry budget): not "did not answer", which sent the user
+            # looking for a server that is down.
+            return StoreUnavailableError(f"store {self.url.redacted()} is overloaded ({what}): {busy}", cause=exc, overload=busy)
         detail = _first_line(exc)
         tls = _tls_refusal(self.url, detail, self._tls_answer) if self.url.is_remote else None
         if tls:

@@ -336,8 +336,11 @@ def _state(cause: Optional[BaseException]) -> str:
     """What the spool's warning says of the store, from what a write met."""
     state = f"is unreachable ({type(cause).__name__}: {cause})" if cause is not None else "is unreachable"
     refusal = getattr(cause, "refusal", None)
+    busy = getattr(cause, "overload", None)
     if refusal:  # the server answered, and refused the connection: a setting to fix, said as such
         state = f"cannot be used: {refusal}"
+    elif busy:  # the server answered, and had no room for the write: it passes, said as such
+        state = f"is overloaded ({busy})"
     elif isinstance(cause, StoreError) and not isinstance(cause, StoreUnavailableError):
         state = f"refused a write ({cause})"  # one it cannot take (see Writer.write): kept all the same
     if isinstance(cause, KeyboardInterrupt):  # (Ctrl-C while a write was sent: see Writer.write)
@@ -533,7 +536,8 @@ class SyncReport:
     present: int = 0
     failed: List[Tuple[str, int, str]] = attrs.Factory(list)  # (file, seq, reason)
     busy: List[str] = attrs.Factory(list)  # files held by a live process
-    # (file, store, "does not answer" or "cannot be used: <why the server refused the connection>")
+    # (file, store, "does not answer", "is overloaded (<its answer>)" or
+    # "cannot be used: <why the server refused the connection>")
     unreachable: List[Tuple[str, str, str]] = attrs.Factory(list)
     files_done: int = 0
     partial_lines: int = 0
@@ -641,7 +645,11 @@ def sync(
                 try:
                     outcome = connect(url).writer.submit(pending, replay=True)
                 except StoreUnavailableError as exc:
-                    state = f"cannot be used: {exc.refusal}" if exc.refusal else "does not answer"
+                    state = "does not answer"
+                    if exc.refusal:
+                        state = f"cannot be used: {exc.refusal}"
+                    elif exc.overload:  # it answered: RESOURCE_EXHAUSTED (its call limit, a quota)
+                        state = f"is overloaded ({exc.overload})"
                     report.unreachable.append((journal.path, url.redacted(), state))
                     stuck = True
                     break
