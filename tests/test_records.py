@@ -540,6 +540,35 @@ class TestCustomTypes:
 
         assert (Checkpoint, c) == (type(read), read)
 
+    def test_a_field_whose_default_takes_the_record_reads_back(self, store):
+        """A field whose default is attrs.Factory(..., takes_self=True): every
+        read of the type's artifacts (Reader, LineageGraph) raised TypeError,
+        the factory called without the record. Stored, the field reads back as
+        stored; added to the class since, it gets its default made from the
+        record as read."""
+
+        @attrs.define
+        class Labelled(Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/labelled"
+            step: int = 0
+
+        old = log_output(store, Labelled(uri="s3://l/old", name="old", step=1))
+
+        @attrs.define
+        class Labelled(Artifact):  # type: ignore[no-redef]  # the cell run again, a field added
+            ARTIFACT_TYPE_NAME = "acme.org/test/labelled"
+            step: int = 0
+            label: str = attrs.field(default=attrs.Factory(lambda self: self.name + "-label", takes_self=True))
+
+        new = log_output(store, Labelled(uri="s3://l/new", name="new", step=2, label="mine"))
+        reader = store._connection.reader
+
+        assert [(type(r), r.label, r.step) for r in reader.artifacts([old.id, new.id])] == [
+            (Labelled, "old-label", 1),
+            (Labelled, "mine", 2),
+        ]
+        assert store.lineage(new).artifacts[new.id].label == "mine"
+
     @pytest.mark.parametrize(("field", "value", "message"), WRONG_FIELD_VALUES)
     def test_wrong_field_types_are_rejected_at_construction(self, field, value, message):
         """A custom field with a value of the wrong type raises at once, naming it."""

@@ -742,10 +742,12 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
     cls = known or Artifact
     record = cls.__new__(cls)
     fields = attrs.fields(cls)
+    made: List[Any] = []  # fields whose default a factory makes: when the others are set (see below)
     for field in fields:
         default = field.default
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()  # type: ignore[union-attr]
+            made.append(field)
+            default = None
         elif default is attrs.NOTHING:
             default = None
         _set(record, field.name, default)
@@ -783,6 +785,16 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
     if not getattr(record, "name", None):
         _set(record, "name", text(proto.name) if proto.name else "")
     _set(record, "id", proto.id)
+    for field in made:
+        # A field the artifact did not store (one added to the class since)
+        # gets its factory's default; one that takes the record (a label
+        # made from the name) gets it as read, its other fields set. A read
+        # must not fail for a factory: one that fails leaves the field None.
+        if field.name not in props and field.name not in meta and field.name != "extra":
+            try:
+                _set(record, field.name, field.default.factory(record) if field.default.takes_self else field.default.factory())
+            except Exception:
+                pass
     return record
 
 
