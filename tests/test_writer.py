@@ -463,30 +463,41 @@ def test_a_record_logged_to_another_store_and_back_is_the_same_artifact_in_the_f
     assert (len(first.store.get_artifacts()), len(second.store.get_artifacts())) == (1, 1)
 
 
-def test_a_record_class_whose_field_changed_kind_is_left_out_not_the_whole_write(sqlite_url):
+def test_a_record_class_whose_field_changed_kind_is_stored_with_the_field_in_all_meta(any_url):
     """The store's type declares step as INT (an earlier version of the
-    class); a class whose step is now a str made the whole write fail: the
-    execution, its params and its other records were lost."""
+    class); a class whose step is now a str made the whole write fail (the
+    execution, its params and its other records were lost), then its records
+    were left out: every one lost. Stored without the typed property, the
+    value in __ALL_META__, the record reads back as logged, here and in a
+    new process, and is listed."""
     import attrs
     from ml_metadata.proto import metadata_store_pb2 as pb
 
-    store = lineage.Store(url=sqlite_url)
+    store = lineage.Store(url=any_url)
     store.store.put_artifact_type(pb.ArtifactType(name="test.writer/Ckpt", properties={"step": pb.INT}))
 
     @attrs.define
     class Ckpt(lineage.Artifact):
         ARTIFACT_TYPE_NAME = "test.writer/Ckpt"
         step: str = ""
+        loss: float = 0.0
 
-    lineage.init(store=sqlite_url)
-    clash = r"declares 'step' as INT, and this record class's 'step' is STRING"
-    with pytest.warns(lineage.LineageWarning, match=clash), lineage.execution("train") as ex:
+    lineage.init(store=any_url, workspace="w")
+    kept = r"declares 'step' as INT, and this record class's 'step' is STRING: its records are stored with 'step' in __ALL_META__"
+    with pytest.warns(lineage.LineageWarning, match=kept), lineage.execution("train") as ex:
         ex.log_param("lr", 0.1)
         ex.log_input(DataSet(uri="s3://w/data", name="data"))
-        ex.log_output(Ckpt(uri="s3://w/ckpt", name="ckpt", step="1"))
+        ckpt = ex.log_output(Ckpt(uri="s3://w/ckpt", name="ckpt", step="1", loss=0.5))
     [stored] = store.store.get_executions()
     assert stored.custom_properties["lr"].double_value == 0.1
-    assert [a.uri for a in store.store.get_artifacts()] == ["s3://w/data"]
+    assert sorted(a.uri for a in store.store.get_artifacts()) == ["s3://w/ckpt", "s3://w/data"]
+    assert ckpt.id is not None
+    [proto] = store.store.get_artifacts_by_id([ckpt.id])
+    assert ("step" in proto.properties, proto.properties["loss"].double_value) == (False, 0.5)
+    read = fresh_process_store(any_url).get_artifact(ckpt.id)
+    assert (type(read), read) == (Ckpt, ckpt)
+    [row] = Workspace(store=store, name="w").list("test.writer/Ckpt")
+    assert (row["step"], row["loss"]) == ("1", 0.5)
 
 
 class TestTypesOtherToolsDeclared:
@@ -537,8 +548,9 @@ class TestTypesOtherToolsDeclared:
         lineage.init(store=sqlite_url, workspace="w")
         with pytest.warns(lineage.LineageWarning, match=r"declares 'note' as INT"), lineage.execution("train") as ex:
             ex.log_output(Note(uri="s3://w/plain", name="plain"))
-            ex.log_output(Note(uri="s3://w/noted", name="noted", note="a str"))
-        assert [a.uri for a in store.store.get_artifacts()] == ["s3://w/plain"]
+            noted = ex.log_output(Note(uri="s3://w/noted", name="noted", note="a str"))
+        assert [a.uri for a in store.store.get_artifacts()] == ["s3://w/plain", "s3://w/noted"]
+        assert store.get_artifact(noted.id).note == "a str"
 
     def test_a_field_an_earlier_lineage_stored_as_a_struct_is_stored_so_again(self, any_url):
         """Before 91df11f one unresolvable postponed annotation (a name imported
@@ -574,10 +586,10 @@ class TestTypesOtherToolsDeclared:
         [stored] = store.store.get_artifacts_by_id([probe.id])
         assert stored.properties["ratio"].struct_value["value"] == 0.5
 
-    def test_a_spooled_write_with_such_a_record_lands_without_it(self, tmp_path, sqlite_url, monkeypatch):
-        """From the spool too, only that record is left out, named: kept whole
-        in the spool the write never landed (its execution, params and other
-        records lost), and the record, as sent, can never be stored there."""
+    def test_a_spooled_write_with_such_a_record_lands_with_it(self, tmp_path, sqlite_url, monkeypatch):
+        """From the spool too: kept whole in the spool the write never landed
+        (its execution, params and other records lost), then the record was
+        left out; it is stored without the typed property, named."""
         import warnings
 
         import attrs
@@ -608,7 +620,8 @@ class TestTypesOtherToolsDeclared:
         mlmd = lineage.Store(url=sqlite_url).store
         [stored] = mlmd.get_executions()
         assert stored.last_known_state == pb.Execution.COMPLETE and stored.custom_properties["lr"].double_value == 0.1
-        assert [a.uri for a in mlmd.get_artifacts()] == ["s3://w/data"]
+        assert [a.uri for a in mlmd.get_artifacts()] == ["s3://w/data", "s3://w/step"]
+        assert lineage.Store(url=sqlite_url).get_artifact(mlmd.get_artifacts()[1].id).step == "1"
 
 
 def test_record_types_whose_names_differ_only_in_case_stay_apart(any_url):
@@ -651,9 +664,10 @@ def test_record_types_whose_names_differ_only_in_case_stay_apart(any_url):
     assert len(store.store.get_executions()) == 2
 
 
-def test_a_class_redefined_in_the_process_with_a_field_of_another_kind_is_left_out_not_the_write(sqlite_url):
+def test_a_class_redefined_in_the_process_with_a_field_of_another_kind_is_stored_not_the_write_lost(sqlite_url):
     """A notebook cell run again with step: int -> str: the type was taken as
-    covered by names only, and the store refused the whole write."""
+    covered by names only, and the store refused the whole write (then the
+    record was left out). It is stored, step in __ALL_META__."""
     import warnings
 
     import attrs
@@ -677,17 +691,19 @@ def test_a_class_redefined_in_the_process_with_a_field_of_another_kind_is_left_o
         warnings.simplefilter("ignore")
         with lineage.execution("second") as ex:
             ex.log_input(DataSet(uri="s3://w/data", name="data"))
-            ex.log_output(Ckpt(uri="s3://w/c2", name="c2", step="2"))
+            c2 = ex.log_output(Ckpt(uri="s3://w/c2", name="c2", step="2"))
     store = lineage.Store(url=sqlite_url)
     assert len(store.store.get_executions()) == 2
-    assert sorted(a.uri for a in store.store.get_artifacts()) == ["s3://w/c1", "s3://w/data"]
+    assert sorted(a.uri for a in store.store.get_artifacts()) == ["s3://w/c1", "s3://w/c2", "s3://w/data"]
+    assert store.get_artifact(c2.id).step == "2"
 
 
 def test_a_class_set_back_to_the_stores_kind_after_a_clash_is_stored(sqlite_url):
     """step: int, then str (a clash, noted), then int again (the cell fixed):
     the clash was noted for the type name, not the class, and every record
     of the fixed class was left out, warned as 'declares step as INT, and
-    this record class's step is INT'."""
+    this record class's step is INT'. Each is stored, the fixed class's
+    step typed."""
     import warnings
 
     import attrs
@@ -723,7 +739,9 @@ def test_a_class_set_back_to_the_stores_kind_after_a_clash_is_stored(sqlite_url)
             ex.log_output(Ckpt(uri="s3://w/c3", name="c3", step=3))
     assert [str(w.message) for w in said] == []
     store = lineage.Store(url=sqlite_url)
-    assert sorted(a.uri for a in store.store.get_artifacts()) == ["s3://w/c1", "s3://w/c3"]
+    stored = {a.uri: a for a in store.store.get_artifacts()}
+    assert sorted(stored) == ["s3://w/c1", "s3://w/c2", "s3://w/c3"]
+    assert ("step" in stored["s3://w/c2"].properties, stored["s3://w/c3"].properties["step"].int_value) == (False, 3)
 
 
 def test_a_type_with_a_noted_clash_is_not_registered_again_on_every_write(sqlite_url, monkeypatch):
@@ -758,8 +776,9 @@ def test_a_type_with_a_noted_clash_is_not_registered_again_on_every_write(sqlite
 
 
 def test_records_left_out_for_a_kind_clash_are_said_once_not_per_call(sqlite_url):
-    """A loop of calls each leaving such a record out warned each time (the
-    record's uri in the text): 10,000 calls, 10,000 warnings."""
+    """A loop of calls each storing such a record without the typed property
+    (leaving it out, before) warned each time (the record's uri in the
+    text): 10,000 calls, 10,000 warnings."""
     import warnings
 
     import attrs
@@ -789,7 +808,8 @@ def test_records_of_a_clashing_class_that_do_not_set_the_property_are_stored_in_
     """Another tool's type declares only 'step' (INT): the class (step: str)
     has properties the stored type lacks, and every record of it was left out,
     those that do not set 'step' too (warned once, then silently), the type
-    registered again on every write."""
+    registered again on every write. The one that sets it is stored too,
+    'step' in __ALL_META__ only."""
     import warnings
     from typing import Optional
 
@@ -815,7 +835,7 @@ def test_records_of_a_clashing_class_that_do_not_set_the_property_are_stored_in_
             with lineage.execution("e") as ex:
                 ex.log_output(Other(uri=f"s3://w/o{i}", name="o", step="x" if i == 0 else None))
     assert len([w for w in seen if "declares 'step' as INT" in str(w.message)]) == 1
-    assert sorted(a.uri for a in lineage.Store(url=sqlite_url).store.get_artifacts()) == [f"s3://w/o{i}" for i in range(1, 5)]
+    assert sorted(a.uri for a in lineage.Store(url=sqlite_url).store.get_artifacts()) == [f"s3://w/o{i}" for i in range(5)]
     assert calls.count("test.writer/OtherTool") <= 2
 
 
@@ -859,7 +879,7 @@ def test_a_clashing_class_in_a_type_whose_name_another_type_holds_as_external_id
     name, which the store refused (AlreadyExists five times), and every
     record of the class was left out, those that do not set the clashing
     property too. Sent without an external id, the type takes the class's
-    other properties."""
+    other properties (the clashing one is left to __ALL_META__)."""
     import warnings
     from typing import Optional
 
@@ -882,7 +902,7 @@ def test_a_clashing_class_in_a_type_whose_name_another_type_holds_as_external_id
             ex.log_output(Held(uri="s3://w/plain", name="plain"))
             ex.log_output(Held(uri="s3://w/stepped", name="stepped", step="1"))
     assert any("declares 'step' as INT" in str(w.message) for w in seen), [str(w.message) for w in seen]
-    assert [a.uri for a in raw.get_artifacts()] == ["s3://w/plain"]
+    assert [a.uri for a in raw.get_artifacts()] == ["s3://w/plain", "s3://w/stepped"]
     assert raw.get_artifact_type("test.writer/Held").external_id == ""
 
 

@@ -588,18 +588,20 @@ class Backend:
             self._covered[id(proto)] = (proto, type_id)
         return type_id
 
-    def clash(self, proto: Any, sent: Any) -> Optional[str]:
-        """Why an artifact of type *proto* that sets the properties *sent*
-        cannot be stored (a property the store's type declares with another
-        kind, named), or None."""
+    def clashes(self, proto: Any, sent: Any) -> List[Tuple[str, str]]:
+        """The properties of *sent* (an artifact of type *proto*) the store's
+        type declares with another kind (a field whose kind changed since an
+        earlier version of the class registered it), each with what to say
+        of it: they cannot be sent as typed properties (their values are in
+        ``__ALL_META__``, the record is stored; see Writer.submit)."""
         found = self._type_clashes.get(("artifact", proto.name))
         if not found:
-            return None
+            return []
         stored = found[0]
         # This class's own clashes: another class of the name (the one a
         # notebook cell defined before) may clash where this one does not.
         hit = sorted(n for n in _clashing(proto, stored).intersection(sent) if stored.properties[n] != pb.STRUCT)
-        return _clash_message(proto, stored, hit[0]) if hit else None
+        return [(name, _kept_message(proto, stored, name)) for name in hit]
 
     def held_as_structs(self, proto: Any, sent: Any) -> List[str]:
         """The properties of *sent* (an artifact of type *proto*) the store's
@@ -785,6 +787,15 @@ def _clash_message(proto: Any, stored: Any, name: str) -> str:
         f"the store's artifact type {proto.name!r} declares {name!r} as {_KIND_NAME(stored.properties[name])}, "
         f"and this record class's {name!r} is {_KIND_NAME(proto.properties[name])}: its records that set it "
         "cannot be stored here (keep the field's kind, or give the class another ARTIFACT_TYPE_NAME)"
+    )
+
+
+def _kept_message(proto: Any, stored: Any, name: str) -> str:
+    return (
+        f"the store's artifact type {proto.name!r} declares {name!r} as {_KIND_NAME(stored.properties[name])}, "
+        f"and this record class's {name!r} is {_KIND_NAME(proto.properties[name])}: its records are stored with "
+        f"{name!r} in __ALL_META__ only, not as a typed property (keep the field's kind, or give the class another "
+        "ARTIFACT_TYPE_NAME)"
     )
 
 

@@ -1154,20 +1154,28 @@ class Writer:
                 try:
                     if not pair.artifact.type_id:
                         pair.artifact.type_id = self.backend.type_id("artifact", pair.artifact_type)
-                    why = self.backend.clash(pair.artifact_type, pair.artifact.properties)
-                    if why is not None:
-                        raise InvalidTypeError(why)
-                    for name in self.backend.held_as_structs(pair.artifact_type, pair.artifact.properties):
-                        properties = pair.artifact.properties
+                    properties = pair.artifact.properties
+                    for name, why in self.backend.clashes(pair.artifact_type, properties):
+                        # The store's type of that name declares the property
+                        # with another kind (an earlier version of the class):
+                        # MLMD refuses the value, and the whole write failed,
+                        # then the record was left out. Every field is in
+                        # __ALL_META__, which records are read back from: the
+                        # record is stored without that typed property, as a
+                        # value no typed property can hold is (_codec).
+                        # Said once per type and property (not per record: a
+                        # loop of calls said it each time), at the user's line.
+                        del properties[name]
+                        warn_never_raised(f"lineage: {why}")
+                    for name in self.backend.held_as_structs(pair.artifact_type, properties):
                         properties[name].CopyFrom(codec.as_struct_value(properties[name]))
                 except InvalidTypeError as exc:
-                    # The store's type of that name declares a property of
-                    # another kind: this one record is left out, named, and
-                    # the rest stored (the write failed whole; from the spool,
-                    # kept whole, it never landed: the record, as sent, can
-                    # never be stored in this store).
-                    # Said once per type and property (not per record: a loop of
-                    # calls said it each time), at the user's line.
+                    # The store's type cannot take the class at all (it lacks
+                    # properties of the class the store will not add): this
+                    # one record is left out, named, and the rest stored (the
+                    # write failed whole; from the spool, kept whole, it never
+                    # landed: the record, as sent, can never be stored in
+                    # this store).
                     warn_never_raised(f"lineage leaves such records out of the executions it writes: {exc}")
                     continue
             pairs.append(pair)
