@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 import warnings
+from typing import Iterator
 
 import grpc
 import pytest
@@ -1329,24 +1331,9 @@ class TestTLSMisconfigured:
         no gRPC: a proxy with nothing behind it) is not taken for a TLS server."""
         monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
         monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "30")
-        listener = socket.create_server(("127.0.0.1", 0))
-        closing = threading.Event()
-
-        def close_each() -> None:
-            while not closing.is_set():
-                try:
-                    listener.accept()[0].close()
-                except OSError:
-                    return
-
-        threading.Thread(target=close_each, daemon=True).start()
-        port = listener.getsockname()[1]
-        url = f"{scheme}://127.0.0.1:{port}" + (f"?root_certificates={certificates['ca.pem']}" if scheme == "grpcs" else "")
-        try:
+        with _closing_every_connection() as port:
+            url = f"{scheme}://127.0.0.1:{port}" + (f"?root_certificates={certificates['ca.pem']}" if scheme == "grpcs" else "")
             message = _warning_of_one_call(url)
-        finally:
-            closing.set()
-            listener.close()
         assert "is unreachable" in message and "did not answer" in message and "TLS" not in message, message
 
     def test_a_tls_proxy_with_nothing_behind_it_is_not_said_to_require_a_client_certificate(self, certificates, monkeypatch):
@@ -1432,26 +1419,10 @@ class TestTLSMisconfigured:
         from lineage.store import _server
         from lineage.store._backend import Backend, RetryPolicy
 
-        listener = socket.create_server(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-        closing = threading.Event()
-
-        def close_each() -> None:
-            while not closing.is_set():
-                try:
-                    listener.accept()[0].close()
-                except OSError:
-                    return
-
-        threading.Thread(target=close_each, daemon=True).start()
-        backend = Backend(parse_store_url(f"grpc://127.0.0.1:{port}"), RetryPolicy(unavailable_delay=0.2))
-        try:
+        with _closing_every_connection() as port:
+            backend = Backend(parse_store_url(f"grpc://127.0.0.1:{port}"), RetryPolicy(unavailable_delay=0.2))
             with pytest.raises(lineage.StoreUnavailableError) as closed:
                 backend.call("get_artifact_types")
-        finally:
-            closing.set()
-            listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept: a close alone leaves the port bound)
-            listener.close()
         tls = _server.TLSFiles(certificates["server.pem"], certificates["server.key"])
         server = _server.MetadataServer(parse_store_url(backends.make_url("sqlite", tmp_path)), port=port, tls=tls)
         server.start()
@@ -1462,6 +1433,29 @@ class TestTLSMisconfigured:
             server.stop(0)
         assert "TLS" not in str(closed.value), closed.value
         assert "speaks TLS: use grpcs://" in str(refused.value), refused.value
+
+
+@contextlib.contextmanager
+def _closing_every_connection() -> Iterator[int]:
+    """A port where something closes each connection at once (no TLS, no
+    gRPC: a proxy with nothing behind it); freed after the block."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    closing = threading.Event()
+
+    def close_each() -> None:
+        while not closing.is_set():
+            try:
+                listener.accept()[0].close()
+            except OSError:
+                return
+
+    threading.Thread(target=close_each, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        closing.set()
+        listener.shutdown(socket.SHUT_RDWR)  # (wakes the accept: a close alone leaves the port bound)
+        listener.close()
 
 
 def _warning_of_one_call(url: str) -> str:
