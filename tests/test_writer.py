@@ -500,6 +500,39 @@ def test_a_record_class_whose_field_changed_kind_is_stored_with_the_field_in_all
     assert (row["step"], row["loss"]) == ("1", 0.5)
 
 
+def test_an_input_found_by_uri_whose_version_changed_kind_is_its_own_version(any_url, tmp_path, monkeypatch):
+    """Since c3ed2e6 a record whose version the store's type declares with
+    another kind is stored, its version in __ALL_META__ only. An input found
+    by its uri (a relative path not on disk here) is the stored artifact of
+    the same uri, name and version: compared by the typed properties alone,
+    both versions absent, version="2" was bound to version="1"'s artifact
+    (read back as version 1). Now compared as stored; the same version is
+    still the same artifact."""
+    import warnings
+
+    import attrs
+    from ml_metadata.proto import metadata_store_pb2 as pb
+
+    monkeypatch.chdir(tmp_path)
+    store = lineage.Store(url=any_url)
+    store.store.put_artifact_type(pb.ArtifactType(name="test.writer/VersionedData", properties={"version": pb.INT}))
+
+    @attrs.define
+    class VersionedData(DataSet):
+        ARTIFACT_TYPE_NAME = "test.writer/VersionedData"
+
+    lineage.init(store=any_url, workspace="w")
+    logged = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for version in ("1", "2", "1"):
+            with lineage.execution("train") as ex:
+                logged.append(ex.log_input(VersionedData(uri="data/not-here.csv", name="d", version=version)))
+    assert logged[0].id != logged[1].id and logged[2].id == logged[0].id
+    read = fresh_process_store(any_url)
+    assert [read.get_artifact(record.id).version for record in logged] == ["1", "2", "1"]
+
+
 class TestTypesOtherToolsDeclared:
     """A type of lineage's name another tool (or an older class) declared
     with a property of another kind: only a record that sets it is left

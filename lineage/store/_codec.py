@@ -955,6 +955,14 @@ def _stored_meta(proto: pb.Artifact, text: Any = decode) -> Dict[str, Any]:
     return _json_object(raw) if isinstance(raw, str) else {}
 
 
+def stored_field(proto: pb.Artifact, name: str, text: Any = decode) -> Any:
+    """A field of a record as its artifact stores it in ``__ALL_META__``
+    (see _stored_meta), or None: for a field left out of the typed
+    properties (a value too long to index, a kind the store's type declares
+    otherwise: Writer.submit)."""
+    return _stored_meta(proto, text).get(name)
+
+
 def flat(proto: pb.Artifact) -> Dict[str, Any]:
     """The Kubeflow SDK's flat dict of an artifact (``Workspace.list``)."""
     result: Dict[str, Any] = {"id": proto.id}

@@ -1368,13 +1368,13 @@ class Writer:
         # Compared as read: the Kubeflow SDK stored its strings unescaped
         # (no external id), a U+E000 in them as it is (codec.escaped_by_lineage).
         uri = codec.decode(artifact.uri)
-        ours = [_as_read(artifact.properties.get(k), codec.decode) for k in key]
+        ours = [_identity_value(artifact, k, codec.decode) for k in key]
         home = _as_read(artifact.custom_properties.get(workspace), codec.decode, keep_empty=True)
         for stored in self._stored_by_uri(artifact.uri):
             text = codec.decoder_for(stored)
             if (sdk_only and stored.external_id) or stored.type_id != artifact.type_id or text(stored.uri) != uri:
                 continue
-            same = all(_as_read(stored.properties.get(k), text) == mine for k, mine in zip(key, ours))
+            same = all(_identity_value(stored, k, text) == mine for k, mine in zip(key, ours))
             if same and _as_read(stored.custom_properties.get(workspace), text, keep_empty=True) == home:
                 if best is None or stored.id > best.id:
                     best = stored
@@ -1684,6 +1684,19 @@ def _as_read(value: Optional[pb.Value], text: Callable[[str], str], *, keep_empt
     if kept is not None and kept.WhichOneof("value") == "string_value":
         return text(kept.string_value)
     return kept
+
+
+def _identity_value(artifact: pb.Artifact, name: str, text: Callable[[str], str]) -> Any:
+    """A property of an artifact's identity (name, version) to compare, as
+    read (_as_read); one it stores in ``__ALL_META__`` only (a kind the
+    store's type declares otherwise, see Writer.submit; too long to index)
+    from there: absent from both, version="1" and version="2" compared equal
+    and the second record was bound to the first's artifact."""
+    value = artifact.properties.get(name)
+    if value is not None:
+        return _as_read(value, text)
+    kept = codec.stored_field(artifact, name, text)
+    return None if kept is None or (isinstance(kept, (str, int, float)) and not kept) else kept
 
 
 def _with_artifact(event: pb.Event, artifact_id: int) -> pb.Event:
