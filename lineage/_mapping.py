@@ -947,7 +947,8 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
     Also a function, as ``<function module.qualname>``: its repr's address
     (``<function relu at 0x7f...>``) made the same argument another
     parameter on every run; so a bound method, as ``<bound method
-    module.Class.name>`` (not its instance's address), a built-in one as
+    module.Class.name>`` (not its instance's address; a classmethod's
+    with its class, as Python writes it), a built-in one as
     ``<built-in method list.append>``, and a function a ``@track`` (or
     another wrapt decorator) wraps, bound or not, as the function or
     method it wraps; a ``functools.partial``, an
@@ -963,7 +964,17 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
         # <bound method Model.forward of <Model object at 0x7f...>>: the instance's address too
         func = value.__func__
         qualname = getattr(func, "__qualname__", None)
-        return f"<bound method {getattr(func, '__module__', None)}.{qualname}>" if isinstance(qualname, str) else None
+        if not isinstance(qualname, str):
+            return None
+        owner = value.__self__
+        if isinstance(owner, type):
+            # A classmethod, bound to the class it was called on, as Python
+            # writes it (no address in it): AutoModelForCausalLM.from_pretrained
+            # and AutoModelForSeq2SeqLM.from_pretrained are one function of
+            # their base class, two arguments.
+            of = f"{owner.__module__}.{owner.__qualname__}"
+            return f"<bound method {getattr(func, '__module__', None)}.{qualname} of <class {of!r}>>"
+        return f"<bound method {getattr(func, '__module__', None)}.{qualname}>"
     if kind is types.BuiltinMethodType and not isinstance(value.__self__, (types.ModuleType, type(None))):
         # [].append, torch.relu: <built-in method relu of type object at 0x7f...>
         return f"<built-in method {value.__qualname__}>"

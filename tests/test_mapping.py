@@ -2149,6 +2149,33 @@ class TestFunctionsPartialsAndNamespaces:
         }
         assert _mapping.param_value("step", Net.step) == f"<function {qualname}.step>"
 
+    def test_a_classmethod_is_named_with_the_class_it_is_bound_to(self):
+        """Python writes a classmethod as '<bound method Base.create of
+        <class 'mod.A'>>', no address in it: since a82c90f A.create and
+        B.create, one function of their base class (AutoModelForCausalLM
+        and AutoModelForSeq2SeqLM's from_pretrained), were one parameter,
+        '<bound method mod.Base.create>'."""
+
+        class Base:
+            @classmethod
+            def create(cls):
+                return cls()
+
+        class A(Base):
+            pass
+
+        class B(Base):
+            pass
+
+        for cls in (Base, A, B):  # as at a module's top level: a text under the parameter's cut
+            cls.__qualname__ = cls.__name__
+        Base.create.__func__.__qualname__ = "Base.create"
+        base = f"{__name__}.{Base.__qualname__}.create"
+        assert [_mapping.param_value("factory", cls.create) for cls in (A, B)] == [
+            f"<bound method {base} of <class '{__name__}.{A.__qualname__}'>>",
+            f"<bound method {base} of <class '{__name__}.{B.__qualname__}'>>",
+        ]
+
     def test_an_argparse_namespace_hides_its_secrets_and_its_records_are_inputs(self, tracked_sqlite):
         """train(args), args an argparse.Namespace, recorded its repr with
         args.api_key and args.hf_token in clear (only a SimpleNamespace of
