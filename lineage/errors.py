@@ -142,10 +142,16 @@ def describe(value: Any, limit: int = 80) -> str:
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-def warn(message: str) -> None:
+def warn(message: str, *, again: bool = False) -> None:
     """Issue a LineageWarning at the user's line: the first caller outside
     lineage, wrapt and attrs (a fixed stacklevel pointed into lineage's own code,
-    which differs from path to path)."""
+    which differs from path to path).
+
+    *again*: the caller keeps it to once per event itself (the spool: once
+    per outage), and an event that happens again is told again. Python's
+    default filter shows a warning once per text and line: the same words
+    at the same line (a store down a second time, its writes in memory
+    again) were not shown."""
     frame = sys._getframe(1)
     level = 2
     while frame.f_back is not None and (
@@ -154,10 +160,24 @@ def warn(message: str) -> None:
     ):
         frame = frame.f_back
         level += 1
+    if again:
+        # As warnings.warn at that frame, without the frame's registry of the
+        # warnings shown there (the filters still apply: "ignore", "error", "once").
+        # No module_globals: warn_explicit then asks the module's loader for
+        # its source at once, and raised ImportError for `python -c`'s __main__.
+        warnings.warn_explicit(
+            message,
+            LineageWarning,
+            frame.f_code.co_filename,
+            frame.f_lineno,
+            module=frame.f_globals.get("__name__", "<string>"),
+            registry=None,
+        )
+        return
     warnings.warn(message, LineageWarning, stacklevel=level)
 
 
-def warn_never_raised(message: str) -> bool:
+def warn_never_raised(message: str, *, again: bool = False) -> bool:
     """Warn about lineage's own state (its failure, the store it writes to)
     from inside the user's call: where warnings are errors (``python -W
     error``, pytest's ``filterwarnings = error``) the warning is logged at
@@ -169,10 +189,10 @@ def warn_never_raised(message: str) -> bool:
     Returns:
         True when it was logged instead: a caller that logs it too when
         logging is set up does not (it was in the log twice, as a WARNING
-        and as an ERROR).
+        and as an ERROR). *again*: see warn.
     """
     try:
-        warn(message)
+        warn(message, again=again)
     except LineageWarning:
         import logging
 

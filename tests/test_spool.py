@@ -793,6 +793,32 @@ class TestFaults:
         assert sorted(e.properties["name"].string_value for e in store.get_executions()) == ["produce"] * 5
         assert {pb.Execution.State.Name(e.last_known_state) for e in store.get_executions()} == {"COMPLETE"}
 
+    def test_a_second_outage_in_memory_is_warned_about_under_pythons_default_filter(self, tmp_path, sqlite_url, monkeypatch):
+        """The spool warns once per outage; with no spool file (a read-only
+        LINEAGE_HOME) the second outage's warning is word for word the
+        first's (no file name in it), and Python's default filter shows a
+        warning once per text and line: a job calling its step from one line
+        was not told of the second outage, whose writes are lost if it ends
+        before the store answers."""
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("")
+        monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
+        monkeypatch.setattr(_spool, "WARNING_INTERVAL", 0.0)
+        port = init_on_a_down_grpc_store(monkeypatch, "memory")
+
+        def step(i: int) -> Metrics:
+            return produce("memory", i)  # the line every warning is shown at
+
+        with warnings.catch_warnings(record=True) as told:
+            warnings.simplefilter("default")  # Python's own, for a LineageWarning (a UserWarning)
+            first = [step(0)]
+            replay_on_a_served_store(sqlite_url, port, first)
+            assert connect(f"grpc://127.0.0.1:{port}").writer.spool.drain(10)
+            second = [step(1)]
+        replay_on_a_served_store(sqlite_url, port, second)
+        said = [str(w.message) for w in told if issubclass(w.category, lineage.LineageWarning)]
+        assert len(said) == 2 and all("kept in memory" in m for m in said), said
+
     @staticmethod
     def during_the_first_replayed_write(monkeypatch, action) -> list:
         """Run *action* in the replay thread once its first write has landed,

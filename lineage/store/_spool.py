@@ -246,7 +246,9 @@ class Spool:
                 )
             # Logged too only where logging is set up (else it would be printed
             # twice: the warning says it), and not when it was logged instead.
-            if not warn_never_raised(message) and configured:
+            # Shown again for another outage though its words are the first's
+            # (no spool file named: writes in memory): kept to one per outage here.
+            if not warn_never_raised(message, again=True) and configured:
                 log.warning(message)
 
     def _drain_loop(self) -> None:
