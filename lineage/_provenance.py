@@ -26,11 +26,11 @@ from lineage._secrets import (
     _HOLDS,
     _WORD,
     REDACTED,
-    _has_token_prefix,
     _hides,
     _is_secret,
     _kind,
     _looks_like_token,
+    _prefixed_token,
 )
 from lineage._version import __version__
 
@@ -138,11 +138,6 @@ _QUERY_PAIR = re.compile(r"(?<=[?&;#])([^=&;#?\s]+)=([^&;#?\s]*(?:\?[^&;#?=\s]*(
 _URL_SECRETS = frozenset(
     {"signature", "xamzsignature", "xgoogsignature", "sig", "key", "sessionid", "sid", "jsessionid", "phpsessid", "sessid"}
 )
-# The shortest known service's token (AKIA + 16): a shorter value with such a
-# prefix ("sk-learn", "xoxo") is a word.
-_PREFIXED_TOKEN_MIN = 20
-
-
 def _query_redacted(url: re.Match[str]) -> str:
     """A URL's query with the values of its secret parameters as ``***``
     (?access_token=, ?api_key=, ?key=, ?sessionid=, a presigned URL's
@@ -176,15 +171,6 @@ def _user_redacted(url: re.Match[str]) -> str:
 _OPTION = re.compile(r"--[A-Za-z]|-[A-Za-z]$")
 # A flag of a boolean option about a secret, not one given it: --use-token, --no-password.
 _SWITCH_WORDS = frozenset({"use", "no", "with", "without", "enable", "disable", "ask", "prompt", "require", "skip"})
-
-
-def _prefixed_token(value: str) -> bool:
-    """Whether *value* is a known service's token as long as one: hidden
-    wherever it is given (a positional argument, --key AIza..., ?q=hf_...),
-    where a long opaque value (a commit's hash, a file's id) is not. Nor a
-    file's name (hf_checkpoint_epoch10.bin): no such token ends with an
-    extension, and the file was what the command line was kept for."""
-    return len(value) >= _PREFIXED_TOKEN_MIN and _has_token_prefix(value) and not _FILE_NAME.fullmatch(value)
 
 
 def _value_hidden(name: str, value: str) -> bool:

@@ -196,7 +196,11 @@ def _is_number(value: Any) -> bool:
 
 def _hides(name: Any, value: Any) -> bool:
     """Whether *value*, given under *name* (an argument, a dict key, a
-    field, a flag), is recorded as ``***`` (see the module's docstring)."""
+    field, a flag), is recorded as ``***`` (see the module's docstring):
+    under a name about a secret, as _secret_given judges it; under any
+    name, a known service's token (model="hf_...", as on the command line)."""
+    if type(value) is str and len(value) >= _PREFIXED_TOKEN_MIN and value.startswith(_TOKEN_PREFIXES) and _prefixed_token(value):
+        return True
     return isinstance(name, str) and _is_secret(name) and _secret_given(name, value)
 
 
@@ -287,6 +291,20 @@ def _looks_like_token(value: str) -> bool:
     if _HEX.fullmatch(value):
         return True
     return any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+
+
+# The shortest known service's token (AKIA + 16): a shorter value with such a
+# prefix ("sk-learn", "xoxo") is a word.
+_PREFIXED_TOKEN_MIN = 20
+
+
+def _prefixed_token(value: str) -> bool:
+    """Whether *value* is a known service's token as long as one: hidden
+    wherever it is given (a positional argument, --key AIza..., ?q=hf_...,
+    a parameter model="hf_..."), where a long opaque value (a commit's hash,
+    a file's id) is not. Nor a file's name (hf_checkpoint_epoch10.bin): no
+    such token ends with an extension, and the file was what was kept."""
+    return len(value) >= _PREFIXED_TOKEN_MIN and _has_token_prefix(value) and not _FILE_NAME.fullmatch(value)
 
 
 def _has_token_prefix(value: str) -> bool:

@@ -659,6 +659,17 @@ class TestSettingsOfASecret:
         """api_keys=["sk-..."] holds several secrets: it was kept in clear (only the singular was a secret's name)."""
         assert _mapping.param_value(name, ["sk-AbCdEf0123456789xyzXYZ", "hunter2"]) == REDACTED
 
+    @pytest.mark.parametrize("value", ["hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "ghp_AbCdEf0123456789AbCdEf0123456789abcd"])
+    def test_a_known_service_s_token_is_hidden_under_any_name(self, value):
+        """model="hf_...", {"hub": "ghp_..."}: a token the command line hid
+        under any flag was kept as a parameter, under a name with no secret word."""
+        assert _mapping.param_value("model", value) == REDACTED
+        assert _mapping.param_value("cfg", {"hub": value, "lr": 0.1}) == {"hub": REDACTED, "lr": 0.1}
+
+    @pytest.mark.parametrize("value", ["hf_checkpoint_epoch10.bin", "sk-learn", "hf-internal-testing/tiny-bert", "bert-base"])
+    def test_a_word_or_file_with_a_token_s_prefix_is_kept(self, value):
+        assert _mapping.param_value("model", value) == value
+
     @pytest.mark.parametrize("name", ["max_tokens", "special_tokens", "prompt_tokens", "num_tokens", "keys", "passes"])
     def test_a_plural_that_is_no_secret_is_kept(self, name):
         assert _mapping.param_value(name, ["<pad>", "a"]) == ["<pad>", "a"]
