@@ -653,7 +653,10 @@ class TestSettingsOfASecret:
 
     @pytest.mark.parametrize(
         "name",
-        ["api_keys", "apiKeys", "passwords", "db_passwords", "access_keys", "private_keys", "access_tokens", "apitokens", "hf_secrets"],
+        [
+            *("api_keys", "apiKeys", "passwords", "db_passwords", "access_keys"),
+            *("private_keys", "access_tokens", "apitokens", "hf_secrets"),
+        ],
     )
     def test_a_plural_secret_name_hides_its_values(self, name):
         """api_keys=["sk-..."] holds several secrets: it was kept in clear (only the singular was a secret's name)."""
