@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -864,6 +865,40 @@ class TestFaults:
         assert ran and late[0].id is not None
         uris = sorted(a.uri for a in embedded(sqlite_url).get_artifacts())
         assert uris == ["file:///dropped/0", "file:///dropped/1", "file:///dropped/2"]
+
+    def test_a_journal_writable_again_ends_the_memory_only_state(self, tmp_path, sqlite_url, monkeypatch, caplog):
+        """Once a write could not be journaled (a read-only LINEAGE_HOME), the
+        spool stayed "memory only" for good: writes journaled again later were
+        still dropped from memory past MEMORY_LIMIT (with the one that was only
+        in memory: lost), and the exit message said every write left "lost",
+        though all but one were in the spool file. The state follows the
+        journal now, and the message counts only the writes in memory alone."""
+        from lineage.store import connect
+
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_text("")
+        monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
+        monkeypatch.setattr(_spool, "MEMORY_LIMIT", 2)
+        monkeypatch.setenv("LINEAGE_EXIT_DRAIN_SECONDS", "0")
+        port = init_on_a_down_grpc_store(monkeypatch, "again")
+        lineage.init(start_delay=1.0)  # one write per call
+        with pytest.warns(lineage.LineageWarning, match="kept in memory"):
+            produced = [produce("again", 0)]
+        blocker.unlink()
+        blocker.mkdir()  # the home can be written again
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", lineage.LineageWarning)
+            produced += [produce("again", i) for i in range(1, 4)]
+        spool = connect(f"grpc://127.0.0.1:{port}").writer.spool
+        assert spool.path is not None and len(spool) == 4  # none dropped: three are journaled
+        with caplog.at_level(logging.WARNING, logger="lineage.spool"):
+            _spool._at_exit()
+        said = [r.getMessage() for r in caplog.records if r.name == "lineage.spool"]
+        assert any(m.startswith("1 lineage write(s) are lost") for m in said), said
+        assert any(m.startswith(f"3 lineage write(s) are left in the spool {spool.path}") for m in said), said
+        replay_on_a_served_store(sqlite_url, port, produced)
+        uris = sorted(a.uri for a in embedded(sqlite_url).get_artifacts())
+        assert uris == [f"file:///again/{i}" for i in range(4)]
 
     def test_journaled_writes_dropped_from_memory_stay_in_the_spool_file(self, tmp_path, sqlite_url, monkeypatch):
         """Writes journaled before the journal failed (a full disk), then

@@ -120,8 +120,14 @@ class Spool:
         self._warned_at: Optional[float] = None  # time.monotonic() of the last warning (see WARNING_INTERVAL)
         self._state: Optional[str] = None  # what the last write that met the store down found (see _state), this outage
         self._abandoned = False
-        self._memory_only: Optional[OSError] = None  # why the journal cannot be written
+        # Why the journal cannot be written now: None again once a write is
+        # journaled (the home is writable again, the disk has room), so that
+        # writes are no longer dropped past MEMORY_LIMIT when they are on disk.
+        self._memory_only: Optional[OSError] = None
+        self._unjournaled: Set[int] = set()  # seqs of the queued writes that are only in memory
+        self._journal_error: Optional[OSError] = None  # why the last of them was not journaled (said at exit)
         self._dropped = 0  # writes dropped from memory past MEMORY_LIMIT
+        self._lost = 0  # of which not journaled: lost for good
         self._drop_said = False
         _live.add(self)
 
@@ -130,6 +136,7 @@ class Spool:
         with self._lock:
             self._abandoned = True
             self._queue.clear()
+            self._unjournaled.clear()
             if self._file is not None:
                 self._file.close()
                 self._file = None
@@ -140,6 +147,7 @@ class Spool:
             self._seq, self._drainer, self._warned, self._pid = 0, None, False, os.getpid()
             self._warned_at, self._state = None, None
             self._memory_only, self._dropped, self._drop_said = None, 0, False
+            self._unjournaled, self._journal_error, self._lost = set(), None, 0
 
     def pending(self) -> bool:
         """True while writes wait to be replayed."""
@@ -196,19 +204,25 @@ class Spool:
                     self._open()
                 record = {"seq": self._seq, "time": _now(), "pid": os.getpid(), "store": url_to_json(self.url)}
                 self._append_line({**record, pending.JOURNAL_KEY: pending.to_json()}, sync=True)
+                self._memory_only = None  # journaled again: the next failure is warned about again
             except OSError as exc:
                 # No journal (a read-only or full LINEAGE_HOME): the write is
                 # still queued and replayed from memory, and the next calls
                 # queue behind it at once instead of each waiting out the
                 # retry budget. Only a process ending first loses it.
                 unjournaled = exc
+                self._unjournaled.add(self._seq)
+                self._journal_error = exc
                 if self._memory_only is None:
                     self._memory_only = exc
-                    urgent = True  # the warning says where writes are, now memory (once: _memory_only stays)
+                    urgent = True  # the warning says where writes are, now memory (once while the journal fails)
             self._queue.append((self._seq, pending, cause is not None))
             if len(self._queue) > MEMORY_LIMIT and self._memory_only is not None:
-                self._queue.popleft()
+                dropped = self._queue.popleft()[0]
                 self._dropped += 1
+                if dropped in self._unjournaled:  # else it is in the journal, for `lineage sync`
+                    self._unjournaled.discard(dropped)
+                    self._lost += 1
                 if not self._drop_said:  # once: the count is in the message at exit
                     self._drop_said = True
                     log.error(
@@ -269,6 +283,7 @@ class Spool:
                     self._warned, self._state = False, None
                     return
                 seq, pending, attempted = self._queue[0]
+                only_in_memory = seq in self._unjournaled
             try:
                 self.writer.submit(pending, replay=attempted)
             except StoreUnavailableError:
@@ -289,6 +304,8 @@ class Spool:
                 if not self._pop(seq):
                     if not self._abandoned and self._dropped:
                         self._dropped -= 1  # dropped past MEMORY_LIMIT while it was sent: it landed all the same
+                        if only_in_memory and self._lost:
+                            self._lost -= 1
                     continue
                 if self._file is not None:
                     try:
@@ -306,6 +323,7 @@ class Spool:
         first entry is then another write, not yet sent."""
         if self._queue and self._queue[0][0] == seq:
             self._queue.popleft()
+            self._unjournaled.discard(seq)
             return True
         return False
 
@@ -380,16 +398,22 @@ def _at_exit() -> None:
         if spool._pid != os.getpid() or not spool.pending():
             continue
         if not spool.drain(budget):
-            if spool._memory_only is not None:
+            with spool._lock:
+                # Only the writes the journal did not take are lost: the
+                # others (journaled before it failed or after it worked
+                # again, some dropped from memory since) wait in its file.
+                lost = len(spool._unjournaled) + spool._lost
+                left = len(spool) - len(spool._unjournaled) + spool._dropped - spool._lost
+            if lost:
                 log.error(
                     "%d lineage write(s) are lost: the store %s did not take them in time and the spool could not be "
                     "written (%s)",
-                    len(spool) + spool._dropped, spool.url.redacted(), spool._memory_only,
+                    lost, spool.url.redacted(), spool._journal_error,
                 )
-            else:
+            if left and spool.path:
                 log.warning(
                     "%d lineage write(s) are left in the spool %s; run `lineage sync` when the store %s answers",
-                    len(spool), spool.path, spool.url.redacted(),
+                    left, spool.path, spool.url.redacted(),
                 )
 
 
