@@ -1569,6 +1569,49 @@ class TestBusyServer:
         assert len(_spool.spool_files()) == 1  # left for a later sync
 
 
+    def test_in_strict_mode_a_write_behind_writes_spooled_by_an_overload_says_overloaded(self, sqlite_url, monkeypatch):
+        """A write in strict mode queued behind writes the spool holds raised
+        "is unreachable: earlier writes wait in the spool" though the spool
+        knew the server answered, overloaded. It says what the spool knows,
+        and carries the server's answer in `overload`."""
+        from lineage.store import _server, _spool
+
+        monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.3")
+        monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "60")  # no replay during the test
+        real = grpc.server
+        monkeypatch.setattr(_server.grpc, "server", lambda *a, **k: real(*a, **{**k, "maximum_concurrent_rpcs": 1}))
+        server = _server.MetadataServer(parse_store_url(sqlite_url), port=0)
+        server.start()
+        url = f"grpc://127.0.0.1:{server.port}"
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+                with server.store._lock:  # the one call the server takes waits for the store, all along
+                    held = channel.unary_unary(f"/{MLMD_SERVICE}/GetArtifactTypes").future(b"", timeout=120)
+                    time.sleep(0.3)
+                    assert not held.done()
+
+                    @lineage.track(store=lineage.Store(url=url), workspace="ws")
+                    def step(n: int) -> lineage.Model:
+                        return lineage.Model(uri=f"s3://busy/{n}", name="m")
+
+                    with pytest.warns(lineage.LineageWarning, match="is overloaded"):
+                        step(0)  # spooled
+                    lineage.init(strict=True)
+                    try:
+                        with pytest.raises(lineage.StoreUnavailableError) as raised:
+                            step(1)
+                    finally:
+                        lineage.init(strict=False)
+                        _spool.abandon_all()
+                assert held.exception() is None
+        finally:
+            server.stop(0)
+        message = str(raised.value)
+        busy = "RESOURCE_EXHAUSTED: Concurrent RPC limit exceeded!"
+        assert f"store {url} is overloaded ({busy}); earlier writes wait in the spool" in message, message
+        assert "unreachable" not in message, message
+        assert raised.value.overload == busy and raised.value.refusal is None
+
 class TestMessageLimit:
     """A write larger than the server takes in one gRPC message."""
 

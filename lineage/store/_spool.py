@@ -119,6 +119,7 @@ class Spool:
         self._warned = False
         self._warned_at: Optional[float] = None  # time.monotonic() of the last warning (see WARNING_INTERVAL)
         self._state: Optional[str] = None  # what the last write that met the store down found (see _state), this outage
+        self._cause: Optional[BaseException] = None  # and the error it met (see queued_behind)
         self._abandoned = False
         # Why the journal cannot be written now: None again once a write is
         # journaled (the home is writable again, the disk has room), so that
@@ -145,7 +146,7 @@ class Spool:
         if self._pid != os.getpid():  # a forked child starts with an empty spool
             self._queue, self._failed, self._file, self.path = deque(), set(), None, None
             self._seq, self._drainer, self._warned, self._pid = 0, None, False, os.getpid()
-            self._warned_at, self._state = None, None
+            self._warned_at, self._state, self._cause = None, None, None
             self._memory_only, self._dropped, self._drop_said = None, 0, False
             self._unjournaled, self._journal_error, self._lost = set(), None, 0
 
@@ -155,6 +156,22 @@ class Spool:
             with self._lock:
                 self._check_fork()
         return bool(self._queue)
+
+    def queued_behind(self) -> StoreUnavailableError:
+        """The error for a write that may not be spooled (strict mode) and
+        would queue behind the writes waiting here: what the last of them met
+        (a server overloaded, or refusing the connection: a setting to fix),
+        not "unreachable" for all."""
+        cause = self._cause
+        refusal, busy = getattr(cause, "refusal", None), getattr(cause, "overload", None)
+        url = self.url.redacted()
+        if refusal:
+            message = f"store {url} cannot be used: {refusal}; earlier writes wait in the spool"
+        elif busy:
+            message = f"store {url} is overloaded ({busy}); earlier writes wait in the spool"
+        else:
+            message = f"store {url} is unreachable: earlier writes wait in the spool"
+        return StoreUnavailableError(message, cause=cause, refusal=refusal, overload=busy)
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -198,7 +215,7 @@ class Spool:
             self._check_fork()
             self._seq += 1
             if cause is not None:
-                self._state = _state(cause)
+                self._state, self._cause = _state(cause), cause
             try:
                 if self._file is None:
                     self._open()
@@ -280,7 +297,7 @@ class Spool:
                     self._finish_file()
                     # Every write landed (or was refused, and said): the
                     # next outage is warned about again (WARNING_INTERVAL).
-                    self._warned, self._state = False, None
+                    self._warned, self._state, self._cause = False, None, None
                     return
                 seq, pending, attempted = self._queue[0]
                 only_in_memory = seq in self._unjournaled

@@ -831,7 +831,7 @@ class Writer:
             handle.proto = execution
             if unreachable is None and self.spooling():
                 if not spool:
-                    raise StoreUnavailableError(f"store {self.backend.url.redacted()} is unreachable: earlier writes wait in the spool")
+                    raise self.spool.queued_behind()
                 self.spool.append(pending)
                 return False
             try:
