@@ -329,24 +329,33 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
         answers = True
         reason = ""
         busy: Optional[str] = None
+        refusal: Optional[str] = None
         try:
             # Only read: a mistyped path or database name must not make a store.
             checked = attrs.evolve(url, create=False)
-            connect(checked, retry=RetryPolicy(max_delay=2.0, unavailable_delay=2.0)).mlmd.get_context_types()
+            # Through the backend's call, as writes go: its retry policy
+            # applies, and its failure says what writes' warnings say (a
+            # server overloaded, a TLS setting that does not match it).
+            connect(checked, retry=RetryPolicy(max_delay=2.0, unavailable_delay=2.0)).backend.call("get_context_types")
         except Exception as exc:  # any failure means "does not answer"; say why
             answers, reason = False, f"{type(exc).__name__}: {exc}"
             # But one that answered RESOURCE_EXHAUSTED (its call limit, a
             # quota) is up, with no room for now: said so, not "does NOT answer".
             busy = _backend.overload(exc)
+            # And one that answered and refused the connection (TLS): a setting to fix.
+            refusal = getattr(exc, "refusal", None)
         spools = list(_spool.status(args.home, store=url))
         if args.json:
             print(json.dumps({
-                "store": url.redacted(), "answers": answers, "overloaded": busy is not None, "reason": busy or reason or None,
+                "store": url.redacted(), "answers": answers, "overloaded": busy is not None, "refused": refusal is not None,
+                "reason": busy or refusal or reason or None,
                 "spools": spools,
             }, indent=2))
             return 0 if answers else 1
         if busy:
             state = f"is overloaded ({busy}): it takes no call for now"
+        elif refusal:
+            state = f"cannot be used: {refusal}"
         else:
             state = "answers" if answers else "does NOT answer: " + reason
         print(f"store: {url.redacted()}  {state}")

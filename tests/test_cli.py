@@ -473,6 +473,37 @@ class TestCommand:
         assert "answers" in out and "spooled writes: 0" in out
 
 
+    def test_status_of_a_tls_server_through_grpc_says_what_to_fix(self, tmp_path):
+        """`lineage status --store grpc://` on a server that speaks TLS said
+        "does NOT answer", as for a server that is down (it called MLMD
+        directly, outside the backend's call path), where writes' warnings and
+        `lineage sync` say the server speaks TLS: it says so too now."""
+        from tests.backends import ServerProcess, make_url
+
+        cert, key = str(tmp_path / "server.pem"), str(tmp_path / "server.key")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+            check=True, capture_output=True, timeout=60,
+        )
+        server = ServerProcess(make_url("sqlite", tmp_path), ["--tls-cert", cert, "--tls-key", key])
+        url = f"grpc://127.0.0.1:{server.port}"
+        try:
+            env = {**os.environ, "LINEAGE_HOME": str(tmp_path / "home")}
+            done = subprocess.run([sys.executable, "-m", "lineage.cli", "status", "--store", url],
+                                  capture_output=True, text=True, timeout=120, env=env)
+            as_json = subprocess.run([sys.executable, "-m", "lineage.cli", "status", "--store", url, "--json"],
+                                     capture_output=True, text=True, timeout=120, env=env)
+        finally:
+            server.stop()
+        said = f"store: {url}  cannot be used: the server at 127.0.0.1:{server.port} speaks TLS: use grpcs://"
+        assert done.returncode == 1 and said in done.stdout, done.stdout + done.stderr
+        assert "NOT answer" not in done.stdout, done.stdout
+        reported = json.loads(as_json.stdout)
+        assert (reported["answers"], reported["refused"], reported["overloaded"]) == (False, True, False), reported
+        assert reported["reason"].startswith(f"the server at 127.0.0.1:{server.port} speaks TLS"), reported
+
 class TestRefusedConnection:
     """A database server that answers but refuses MLMD's login: MLMD says
     only "connection pointer is NULL" or "errno: , error:"; lineage says why,
