@@ -165,10 +165,8 @@ class Spool:
         cause = self._cause
         refusal, busy = getattr(cause, "refusal", None), getattr(cause, "overload", None)
         url = self.url.redacted()
-        if refusal:
-            message = f"store {url} cannot be used: {refusal}; earlier writes wait in the spool"
-        elif busy:
-            message = f"store {url} is overloaded ({busy}); earlier writes wait in the spool"
+        if refusal or busy:  # said as the spool's warning says it
+            message = f"store {url} {_state(cause)}; earlier writes wait in the spool"
         else:
             message = f"store {url} is unreachable: earlier writes wait in the spool"
         return StoreUnavailableError(message, cause=cause, refusal=refusal, overload=busy)
