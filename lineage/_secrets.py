@@ -43,7 +43,8 @@ _SECRET_WORDS = frozenset(
         *("password", "passwd", "passphrase", "pass", "pwd", "secret", "secrets", "token"),
         *("credential", "credentials", "auth", "authorization", "cookie", "cookies", "bearer", "apikey"),
         # Plurals: api_keys=["sk-..."], passwords=[...] hold several. Not "tokens":
-        # max_tokens, special_tokens, prompt_tokens are NLP's (access_tokens is a pair).
+        # max_tokens, special_tokens, prompt_tokens are NLP's (access_tokens is a
+        # pair, as is every kind of credential's plural: see _SECRET_PAIRS).
         *("passwords", "passwds", "passphrases", "pwds", "apikeys"),
     }
 )
@@ -52,6 +53,12 @@ _SECRET_PAIRS = frozenset(
         *(("api", "key"), ("private", "key"), ("session", "key"), ("access", "key"), ("secret", "key")),
         *(("api", "keys"), ("private", "keys"), ("session", "keys"), ("access", "keys"), ("secret", "keys")),
         *(("access", "tokens"), ("api", "tokens"), ("bearer", "tokens")),
+        # "tokens" after a word naming a kind of credential: session_tokens,
+        # refresh_tokens, id_tokens (OpenID), oauth_tokens, github_tokens; not
+        # after an ambiguous one (user_tokens, hf_tokens may be a tokenizer's).
+        *(("session", "tokens"), ("refresh", "tokens"), ("id", "tokens"), ("identity", "tokens")),
+        *(("oauth", "tokens"), ("jwt", "tokens"), ("csrf", "tokens"), ("xsrf", "tokens")),
+        *(("github", "tokens"), ("gitlab", "tokens")),
     }
 )
 _SECRET_SUFFIXES = (
@@ -68,9 +75,12 @@ _SECRET_SUFFIXES = (
     "accesstoken",
     "authtoken",
     "apitoken",
+    "refreshtoken",
+    "sessiontoken",
+    "bearertoken",
     # and their plurals (dbpasswords, apikeys, accesstokens)
     *("passwords", "passwds", "passphrases", "secrets", "apikeys", "credentials", "secretkeys", "privatekeys"),
-    *("sessionkeys", "accesstokens", "authtokens", "apitokens"),
+    *("sessionkeys", "accesstokens", "authtokens", "apitokens", "refreshtokens", "sessiontokens", "bearertokens"),
 )
 # ``pad_token="[PAD]"``, ``eos_token``, ``max_token``: NLP vocabulary, not secrets.
 _NOT_SECRET_BEFORE_TOKEN = frozenset(

@@ -662,6 +662,25 @@ class TestSettingsOfASecret:
         """api_keys=["sk-..."] holds several secrets: it was kept in clear (only the singular was a secret's name)."""
         assert _mapping.param_value(name, ["sk-AbCdEf0123456789xyzXYZ", "hunter2"]) == REDACTED
 
+    @pytest.mark.parametrize(
+        "name",
+        [
+            *("session_tokens", "refresh_tokens", "id_tokens", "oauth_tokens", "jwt_tokens", "csrf_tokens"),
+            *("github_tokens", "refreshTokens", "sessionTokens", "refreshtokens", "refreshtoken", "bearertoken"),
+        ],
+    )
+    def test_the_plural_of_a_kind_of_token_hides_its_values(self, name):
+        """session_tokens=[...], refresh_tokens=[...], id_tokens were kept in
+        clear (a plural "tokens" is NLP's, max_tokens), where access_tokens
+        was hidden: "tokens" after a word naming a kind of credential is a
+        secret's name too, as a parameter and as a flag."""
+        from lineage._provenance import _redacted
+
+        assert _mapping.param_value(name, ["hunter2", "s3cret"]) == REDACTED
+        assert _mapping.param_value("cfg", {name: ["hunter2"], "lr": 0.1}) == {name: REDACTED, "lr": 0.1}
+        argv = ["train.py", "--" + name, "hunter2", f"--{name}=x"]
+        assert _redacted(argv) == ["train.py", "--" + name, REDACTED, f"--{name}=***"]
+
     @pytest.mark.parametrize("value", ["hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "ghp_AbCdEf0123456789AbCdEf0123456789abcd"])
     def test_a_known_service_s_token_is_hidden_under_any_name(self, value):
         """model="hf_...", {"hub": "ghp_..."}: a token the command line hid
@@ -673,7 +692,13 @@ class TestSettingsOfASecret:
     def test_a_word_or_file_with_a_token_s_prefix_is_kept(self, value):
         assert _mapping.param_value("model", value) == value
 
-    @pytest.mark.parametrize("name", ["max_tokens", "special_tokens", "prompt_tokens", "num_tokens", "keys", "passes"])
+    @pytest.mark.parametrize(
+        "name",
+        [
+            *("max_tokens", "special_tokens", "prompt_tokens", "num_tokens", "keys", "passes"),
+            *("tokens", "user_tokens", "hf_tokens", "input_tokens", "new_tokens", "validtokens", "stop_tokens"),
+        ],
+    )
     def test_a_plural_that_is_no_secret_is_kept(self, name):
         assert _mapping.param_value(name, ["<pad>", "a"]) == ["<pad>", "a"]
 
