@@ -81,7 +81,14 @@ def _redacted(argv: List[str]) -> List[str]:
     string's (``"host=db password=x"``, ``"Server=s;Pwd=x"``)."""
     out: List[str] = []
     secret_name = ""
+    # The flag before this argument, when it is one giving a user.
+    credential_flag = ""
     for index, arg in enumerate(argv):
+        if credential_flag and not _OPTION.match(arg):
+            arg = _credentials_redacted(arg)
+        credential_flag = ""
+        if index:
+            arg, credential_flag = _credential_flags_redacted(arg)
         given = bool(secret_name) and not _OPTION.match(arg)  # the value of a flag about a secret
         if given and _given_hidden(secret_name, arg):
             out.append(REDACTED)
@@ -108,6 +115,48 @@ def _redacted(argv: List[str]) -> List[str]:
             arg = _HEADER.sub(_header_redacted, arg, count=1)
         out.append(_URL_USER.sub(_user_redacted, arg))
     return out
+
+
+# Flags giving curl's user:password (--user, -u, --proxy-user, -U).
+_USER_FLAGS = ("--user", "--proxy-user", "-u", "-U")
+
+
+def _user_flag(arg: str) -> Optional[str]:
+    """The flag of *arg* if it gives a user (``-u``, ``--user=alice:pw``,
+    ``-ualice:pw``, ``-uroot`` as mysql writes it), else None."""
+    if arg in _USER_FLAGS:
+        return arg
+    name, eq, _ = arg.partition("=")
+    if eq and name in _USER_FLAGS[:2]:
+        return name
+    if len(arg) > 2 and arg[:2] in _USER_FLAGS[2:]:
+        return arg[:2]
+    return None
+
+
+def _credential_flags_redacted(arg: str) -> Tuple[str, str]:
+    """*arg* with the password of a user flag given with it hidden
+    (``--user=alice:***``, ``-ualice:***``), and the user flag whose value
+    is the next argument, if any."""
+    if arg in _USER_FLAGS:
+        return arg, arg
+    flag = _user_flag(arg)
+    if flag is None:
+        return arg, ""
+    cut = len(flag) + (arg[len(flag) : len(flag) + 1] == "=")
+    return arg[:cut] + _credentials_redacted(arg[cut:]), ""
+
+
+def _credentials_redacted(value: str) -> str:
+    """``user:password``, a user flag's value, with its password hidden and
+    its user kept, as a URL's are (postgres://u:***@h); a user that looks
+    like a token hidden too (Stripe's ``-u sk_test_...:``), as a URL's user
+    is. A URL, a user alone and a docker uid:gid (``1000:1000``) are kept."""
+    user, colon, password = value.partition(":")
+    if not colon or "://" in value or (user.isdigit() and password.isdigit()):
+        return value
+    shown = REDACTED if _looks_like_token(user) else user
+    return shown + colon + (REDACTED if password else "")
 
 
 # An HTTP header given as an argument, whole or as a flag's value (-H

@@ -1016,6 +1016,23 @@ def test_a_token_as_a_url_s_user_on_the_command_line_is_hidden():
         "https://tok@h/x"]
 
 
+def test_a_password_given_a_user_flag_on_the_command_line_is_hidden():
+    """curl's -u user:password (--user, --user=, -uuser:password, --proxy-user)
+    was recorded in clear. Its password is hidden now and its user kept, as a
+    URL's are (postgres://u:***@h/db), a user that looks like a token hidden
+    too (Stripe's -u sk_test_...:); a user alone, a URL and a docker uid:gid
+    are kept, and a flag after -u is not its value."""
+    from lineage._provenance import _redacted
+
+    argv = ["train.py", "-u", "alice:s3cret", "--user", "bob@example.com:p:w", "--user=carol:pw", "-uroot:pw",
+            "--proxy-user", "proxy:pw", "-U", "p2:pw", "-u", "sk_test_4eC39HqLyjWDarjtT1zdp7dc:", "-u", "dave",
+            "--user", "1000:1000", "-u", "https://h:8080/x", "-u", "--lr", "0.1", "postgres://u:pw@h/db"]
+    assert _redacted(argv) == [
+        "train.py", "-u", "alice:***", "--user", "bob@example.com:***", "--user=carol:***", "-uroot:***",
+        "--proxy-user", "proxy:***", "-U", "p2:***", "-u", "***:", "-u", "dave",
+        "--user", "1000:1000", "-u", "https://h:8080/x", "-u", "--lr", "0.1", "postgres://u:***@h/db"]
+
+
 def test_secrets_in_a_url_s_query_on_the_command_line_are_hidden():
     """A URL's query string kept its secrets in clear (?access_token=, ?api_key=,
     a presigned S3 or GCS URL's X-Amz-Signature and X-Amz-Credential, an Azure
