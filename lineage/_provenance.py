@@ -22,6 +22,7 @@ import urllib.parse
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from lineage._secrets import (
+    _ABOUT,
     _FILE_NAME,
     _HOLDS,
     _WORD,
@@ -244,10 +245,39 @@ def _given_hidden(name: str, value: str) -> bool:
     words = _WORD.findall(name)
     if words and words[0].lower() in _SWITCH_WORDS:
         return _looks_like_token(value)
-    text_kept = value.lower() in _SWITCH_VALUES or _looks_like_path(value) or _number_text(value)
-    if text_kept and _kind(name) is not _HOLDS and not _looks_like_token(value):
+    kind = _kind(name)
+    # After a flag only about a secret (--auth-header, --secret-id), which
+    # hides any text as a parameter does, a "path" may be its credentials.
+    path = _looks_like_path(value) and not (kind is _ABOUT and _looks_like_credentials(value))
+    text_kept = value.lower() in _SWITCH_VALUES or path or _number_text(value)
+    if text_kept and kind is not _HOLDS and not _looks_like_token(value):
         return False
     return _hides(name, value)
+
+
+# Base64 text (Basic credentials, a key): a "/" of it made it a path.
+_BASE64 = re.compile(r"[A-Za-z0-9+][A-Za-z0-9+/]{15,}={0,2}")
+
+
+def _looks_like_credentials(value: str) -> bool:
+    """Whether *value*, which has a "/" or "\\" as a path has, is rather
+    credentials: a scheme and its credentials (``Bearer abc/def``: words, as
+    no path's), or base64 of 16 characters or more ending with "=" or
+    holding a "+" or mixing upper and lower case letters and digits as a
+    key does, with no word between its "/" as a path has
+    (``embeddings/glove300d``, ``data/Glove6B/vectors`` are kept)."""
+    if len(value.split()) > 1:
+        return True
+    if not _BASE64.fullmatch(value):
+        return False
+    if "+" in value or value.endswith("="):
+        return True
+    mixed = any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+    return mixed and not any(_PATH_WORD.fullmatch(part) for part in value.split("/"))
+
+
+# A folder's or file's name in a path: a word of lower case letters.
+_PATH_WORD = re.compile(r"[a-z]{3,}")
 
 
 def _number_text(value: str) -> bool:

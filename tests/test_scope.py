@@ -1016,6 +1016,26 @@ def test_a_token_as_a_url_s_user_on_the_command_line_is_hidden():
         "https://tok@h/x"]
 
 
+def test_credentials_with_a_slash_after_a_flag_about_a_secret_are_hidden():
+    """--auth-header with base64 credentials holding a "/" (one in four
+    characters of base64 may be one), or a scheme and its credentials
+    ("Bearer abc/def"), was kept as a path, where the parameter
+    auth_header=... is hidden. Such a value is not taken for a path after a
+    flag only about a secret now; a folder's path still is, and a setting's
+    (--password-file, --token-path) whatever it looks like."""
+    from lineage._mapping import param_value
+    from lineage._provenance import _redacted
+
+    hidden = ["YWxhZGRpbjpvcGVuc2VzYW1l/abc+==", "YWxhZGRpbjpv/cGVuc2VzYW1l", "Bearer abc/def", "Basic dXNl/cjpw"]
+    for value in hidden:
+        assert _redacted(["train.py", "--auth-header", value, f"--auth-header={value}", "--secret-id", value]) == [
+            "train.py", "--auth-header", "***", "--auth-header=***", "--secret-id", "***"]
+        assert param_value("auth_header", value) == "***"
+    kept = ["--auth-header", "/etc/lineage/header.txt", "--token-embeddings", "embeddings/glove300d/vectors",
+            "--token-embeddings", "data/Glove6B/vectors", "--password-file", "/run/pw", "--token-path", "ab/AbCdEfGh12345678"]
+    assert _redacted(["train.py", *kept]) == ["train.py", *kept]
+
+
 def test_a_password_given_a_user_flag_on_the_command_line_is_hidden():
     """curl's -u user:password (--user, --user=, -uuser:password, --proxy-user)
     was recorded in clear. Its password is hidden now and its user kept, as a
