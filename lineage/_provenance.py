@@ -82,14 +82,16 @@ def _redacted(argv: List[str]) -> List[str]:
     string's (``"host=db password=x"``, ``"Server=s;Pwd=x"``)."""
     out: List[str] = []
     secret_name = ""
-    # The flag before this argument, when it is one giving a user.
+    # A user flag anywhere makes -p a password's (see _credential_flags_redacted);
+    # the flag before this argument, when it is one giving a user or a password.
+    login = any(_user_flag(arg) is not None for arg in argv[1:])
     credential_flag = ""
     for index, arg in enumerate(argv):
         if credential_flag and not _OPTION.match(arg):
-            arg = _credentials_redacted(arg)
+            arg = _credentials_redacted(arg) if credential_flag != "-p" else _password_redacted(arg)
         credential_flag = ""
         if index:
-            arg, credential_flag = _credential_flags_redacted(arg)
+            arg, credential_flag = _credential_flags_redacted(arg, login)
         given = bool(secret_name) and not _OPTION.match(arg)  # the value of a flag about a secret
         if given and _given_hidden(secret_name, arg):
             out.append(REDACTED)
@@ -118,7 +120,8 @@ def _redacted(argv: List[str]) -> List[str]:
     return out
 
 
-# Flags giving curl's user:password (--user, -u, --proxy-user, -U).
+# Flags giving curl's user:password (--user, -u, --proxy-user, -U); also
+# docker's, mongo's, mycli's user name, whose -p is then the password.
 _USER_FLAGS = ("--user", "--proxy-user", "-u", "-U")
 
 
@@ -135,12 +138,18 @@ def _user_flag(arg: str) -> Optional[str]:
     return None
 
 
-def _credential_flags_redacted(arg: str) -> Tuple[str, str]:
+def _credential_flags_redacted(arg: str, login: bool) -> Tuple[str, str]:
     """*arg* with the password of a user flag given with it hidden
-    (``--user=alice:***``, ``-ualice:***``), and the user flag whose value
-    is the next argument, if any."""
-    if arg in _USER_FLAGS:
+    (``--user=alice:***``, ``-ualice:***``), and the flag whose value is the
+    next argument, if any: a user flag's or, with one on the command line
+    (*login*), ``-p``'s. ``-p`` is a port (or a path, a profile) for most
+    tools, and kept: only beside a user flag is it a password (``docker
+    login -u me -p pw``, ``mongo``, ``mycli``, ``mysql -uroot -ppw``), and
+    then a number is still taken for a port and kept."""
+    if arg in _USER_FLAGS or (login and arg == "-p"):
         return arg, arg
+    if login and len(arg) > 2 and arg.startswith("-p") and arg[2] != "-":
+        return "-p" + _password_redacted(arg[2:]), ""
     flag = _user_flag(arg)
     if flag is None:
         return arg, ""
@@ -158,6 +167,11 @@ def _credentials_redacted(value: str) -> str:
         return value
     shown = REDACTED if _looks_like_token(user) else user
     return shown + colon + (REDACTED if password else "")
+
+
+def _password_redacted(value: str) -> str:
+    """The value of ``-p`` beside a user flag: hidden, unless a number (a port)."""
+    return value if _number_text(value) else REDACTED
 
 
 # An HTTP header given as an argument, whole or as a flag's value (-H

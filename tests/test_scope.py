@@ -1053,6 +1053,22 @@ def test_a_password_given_a_user_flag_on_the_command_line_is_hidden():
         "--user", "1000:1000", "-u", "https://h:8080/x", "-u", "--lr", "0.1", "postgres://u:***@h/db"]
 
 
+def test_p_is_a_password_only_beside_a_user_flag():
+    """-p is a port (or a path, a profile) for most tools and is kept; beside
+    a user flag it is the password (docker login -u me -p pw, mongo, mycli,
+    mysql -uroot -ppw), which was recorded in clear. It is hidden then,
+    unless a number (a port: serve -u admin -p 8080)."""
+    from lineage._provenance import _redacted
+
+    assert _redacted(["deploy.py", "login", "-u", "me", "-p", "hunter2"]) == ["deploy.py", "login", "-u", "me", "-p", "***"]
+    assert _redacted(["db.py", "-uroot", "-phunter2", "x"]) == ["db.py", "-uroot", "-p***", "x"]
+    assert _redacted(["db.py", "-p", "hunter2", "--user=me"]) == ["db.py", "-p", "***", "--user=me"]
+    assert _redacted(["serve.py", "-u", "admin", "-p", "8080", "-p8081"]) == ["serve.py", "-u", "admin", "-p", "8080", "-p8081"]
+    assert _redacted(["serve.py", "-u", "admin", "-p", "-v"]) == ["serve.py", "-u", "admin", "-p", "-v"]
+    kept = ["serve.py", "-p", "8080", "-p", "secret", "-pdata", "--port", "8080", "/data/x.csv"]
+    assert _redacted(kept) == kept
+
+
 def test_secrets_in_a_url_s_query_on_the_command_line_are_hidden():
     """A URL's query string kept its secrets in clear (?access_token=, ?api_key=,
     a presigned S3 or GCS URL's X-Amz-Signature and X-Amz-Credential, an Azure
