@@ -4,7 +4,8 @@ The rules, in order, for one bound argument (or one part of a return value):
 
 1. a lineage record (``DataSet``, ``Model``, ...) is an artifact;
 2. a list/tuple/dict (also a NamedTuple, an attrs or dataclass config, an
-   ``argparse.Namespace`` or a ``SimpleNamespace``) is looked into, one
+   ``argparse.Namespace``, a ``SimpleNamespace`` or a plain object, of a
+   class writing no repr of its own: its ``__dict__``) is looked into, one
    level per container, and its records are artifacts with the index, key,
    field or attribute name appended to the event path; what else an
    argument holds beside them is its parameter (a dict of those items, a
@@ -295,17 +296,32 @@ def path_to_record(value: Any, cls: type) -> Optional[Artifact]:
 
 def _namespace_attributes(value: Any) -> Optional[Dict[str, Any]]:
     """The attributes of an ``argparse.Namespace`` or a ``types.SimpleNamespace``
-    (a subclass of either too), or None for any other value: a bag of
-    attributes, looked into as a dataclass config is (``train(args)`` with
-    ``args.data = DataSet(...)``: the record was no input, the namespace a
-    parameter). argparse is looked up, not imported: until it is, no value
-    is one of its namespaces."""
+    (a subclass of either too), or of a plain object (see _plain_attributes),
+    or None for any other value: a bag of attributes, looked into as a
+    dataclass config is (``train(args)`` with ``args.data = DataSet(...)``:
+    the record was no input, the namespace a parameter). argparse is looked
+    up, not imported: until it is, no value is one of its namespaces."""
     if isinstance(value, types.SimpleNamespace):
         return vars(value)
     argparse = sys.modules.get("argparse")
     if argparse is not None and isinstance(value, argparse.Namespace):
         return vars(value)
-    return None
+    return _plain_attributes(value)
+
+
+def _plain_attributes(value: Any) -> Optional[Dict[str, Any]]:
+    """The attributes of a plain object, an instance of a class that writes
+    no repr of its own (``cfg = Config(); cfg.api_key = ...``: a bag of
+    attributes, as a namespace is), or None for any other value or one with
+    no ``__dict__`` (``__slots__``). Only its ``__dict__`` is read: no
+    property, ``__getattr__`` or ``__getattribute__`` of its class is run."""
+    if type(value).__repr__ is not object.__repr__:
+        return None
+    try:
+        attributes = object.__getattribute__(value, "__dict__")
+    except Exception:  # noqa: BLE001 - no __dict__ (slots), or a broken one: not looked into
+        return None
+    return attributes if type(attributes) is dict else None
 
 
 def _convert(value: Any) -> Optional[Artifact]:
@@ -955,7 +971,8 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
     ``argparse.Namespace`` and a ``SimpleNamespace`` (a subclass of either
     too, unless it writes its own repr), their secret-named keywords and
     attributes ``'***'`` too (``partial(connect, password='hunter2')`` kept
-    it, and ``train(args)`` its ``args.api_key``)."""
+    it, and ``train(args)`` its ``args.api_key``); and a plain object, as a
+    namespace (see _plain_repr)."""
     kind = type(value)
     star: List[str] = []
     if kind is types.FunctionType:
@@ -1013,6 +1030,8 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
         fields = [(field, True) for field in vars(value) if field.isidentifier()]
         star = [field for field in vars(value) if not field.isidentifier()]
         name = kind.__name__
+    elif kind.__repr__ is object.__repr__:
+        return _plain_repr(value, budget, inside)
     else:
         return None
     if id(value) in inside:
@@ -1037,6 +1056,40 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
             pairs.append(f"{field!r}: {_field_repr(field, getattr(value, field), True, budget, inside)}")
             length += len(pairs[-1]) + 2
         parts.append(f"**{{{', '.join(pairs)}}}")
+    return f"{name}({', '.join(parts)})"
+
+
+#: How deep plain objects inside one another are written (node.next.next...): deeper, as ``Node(...)``.
+_MAX_PLAIN_NESTING = 64
+
+
+def _plain_repr(value: Any, budget: List[int], inside: Tuple[int, ...]) -> str:
+    """The repr of a plain object (see _plain_attributes) as a namespace's
+    is, its class and its attributes, a secret-named one's value ``'***'``
+    (``Config(lr=0.1, api_key='***')``), each from its head (see _head), cut
+    at the repr's length: it was ``<__main__.Config object at 0x7f...>``,
+    whose address made the same argument another parameter on every run.
+    One of no ``__dict__`` is its class's name, without the address."""
+    kind = type(value)
+    attributes = _plain_attributes(value)
+    if attributes is None:  # as Python writes it (<object object at 0x7f...>), without the address
+        module = "" if kind.__module__ == "builtins" else f"{kind.__module__}."
+        return f"<{module}{kind.__qualname__} object>"
+    name = kind.__qualname__.rsplit(">.", 1)[-1]  # a class made in a function: Config, not f.<locals>.Config
+    if id(value) in inside:
+        return "..."
+    if len(inside) >= _MAX_PLAIN_NESTING:
+        return f"{name}(...)"
+    inside += (id(value),)
+    parts = []
+    length = len(name)
+    for field, item in attributes.items():  # read from __dict__: no property is run
+        if length > _REPR_LIMIT:
+            parts.append("...")  # the rest is cut off anyway: an object of a million attributes costs no more
+            break
+        shown = field if isinstance(field, str) and field.isidentifier() else repr(field)
+        parts.append(f"{shown}={_field_repr(field, item, True, budget, inside)}")
+        length += len(parts[-1]) + 2
     return f"{name}({', '.join(parts)})"
 
 

@@ -1050,7 +1050,7 @@ class TestLargeArgumentsAreBounded:
         assert _m.param_value("xs", list(range(500))) == list(range(500))  # JSON under 4,096 characters
         long = list(range(2000))  # JSON over 4,096 characters: the repr, cut
         assert _m.param_value("xs", long) == repr(long)[:253] + "..."
-        assert _m.param_value("xs", [object()] * 3).startswith("[<object object at ")
+        assert _m.param_value("xs", [object()] * 3) == "[<object object>, <object object>, <object object>]"  # no address
         loop = [1]
         loop.append(loop)
         assert _m.param_value("loop", loop) == "[1, [...]]"
@@ -2255,6 +2255,86 @@ class TestFunctionsPartialsAndNamespaces:
         assert params_of(mr.custom(execution)) == {"args": {"lr": 0.1, "password": REDACTED}}
         assert mr.paths(tracked_sqlite, execution.id) == [("INPUT", ("args", "data"), "s3://b/train.csv")]
 
+    def test_a_plain_object_is_its_attributes_with_its_secrets_hidden(self, tracked_sqlite):
+        """A plain object (cfg = Config(); cfg.api_key = ...; train(cfg)) was
+        its repr, '<__main__.Config object at 0x7f...>': its address made
+        the same argument another parameter on every run, and a record it
+        held was no input. It is a bag of attributes, as a namespace is:
+        written with its attributes, a secret's '***', and looked into for
+        records, its other attributes the parameter beside them."""
+
+        class Config:
+            pass
+
+        class Named:
+            def __repr__(self):
+                return "Named!"
+
+        @track
+        def train(cfg, named):
+            return None
+
+        @track
+        def fit(cfg):
+            return None
+
+        for lr in (0.1, 0.1):
+            cfg = Config()
+            cfg.lr, cfg.api_key, cfg.layers, cfg.db = lr, "sk-SECRET", [64, 32], {"host": "h", "password": "SECRET"}
+            train(cfg, Named())
+        calls = [params_of(mr.custom(e)) for e in mr.executions(tracked_sqlite, "train")]
+        assert calls[0] == calls[1] == {
+            "cfg": "Config(lr=0.1, api_key='***', layers=[64, 32], db={'host': 'h', 'password': '***'})",
+            "named": "Named!",  # a class writing its own repr keeps it
+        }
+        cfg = Config()
+        cfg.data, cfg.lr, cfg.password = DataSet(uri="s3://b/train.csv", name="train"), 0.1, "SECRET"
+        fit(cfg)
+        execution = mr.one_execution(tracked_sqlite, "fit")
+        assert params_of(mr.custom(execution)) == {"cfg": {"lr": 0.1, "password": REDACTED}}
+        assert mr.paths(tracked_sqlite, execution.id) == [("INPUT", ("cfg", "data"), "s3://b/train.csv")]
+
+    def test_a_plain_object_is_written_from_its_dict_bounded(self):
+        """Only the object's __dict__ is read (no property is run), a cycle
+        is '...', a chain of objects or an object of 100,000 attributes is
+        cut at the repr's length, and an object of no __dict__ (__slots__)
+        is its class without its address."""
+
+        class Node:
+            def __init__(self, after):
+                self.after = after
+
+        class Lazy:
+            @property
+            def weights(self):
+                raise AssertionError("a property was run")
+
+        class Slotted:
+            __slots__ = ("a",)
+
+        lazy = Lazy()
+        lazy.__dict__.update(weights="w.bin", epochs=3)
+        assert _mapping.param_value("m", lazy) == "Lazy(weights='w.bin', epochs=3)"
+        loop = Node(None)
+        loop.after = loop
+        assert _mapping.param_value("n", loop) == "Node(after=...)"
+        chain = None
+        for _ in range(5000):
+            chain = Node(chain)
+        assert _mapping.param_value("n", chain) == ("Node(after=" * 24)[:253] + "..."
+        made = []
+
+        class Counted:
+            def __repr__(self):
+                made.append(1)
+                return "c"
+
+        big = Node(None)
+        big.__dict__.update((f"a{i}", Counted()) for i in range(100_000))
+        shown = _mapping.param_value("big", big)
+        assert shown.startswith("Node(after=None, a0=c, a1=c") and len(shown) == 256 and len(made) < 100
+        assert _mapping.param_value("s", Slotted()) == f"<{__name__}.{Slotted.__qualname__} object>"
+
     def test_a_namespace_of_many_attributes_no_keyword_names_is_cut_not_made_whole(self):
         """0491997 wrote the attributes no keyword can name (**{'a-b': ..})
         all, each's repr made, and cut the text afterwards: a namespace of
@@ -2380,7 +2460,7 @@ class TestAnnotationShapes:
             "the argument 'pair' (at pair/1) is annotated Model but is 0.5 (float), which is no Model (nor a path or URI, "
             "as a str or Path, to make one of): it is in the parameter 'pair', not an input (pass a Model)",
         ]
-        assert said[3].startswith("the argument 'data' is annotated DataSet but is <")
+        assert said[3].startswith("the argument 'data' is annotated DataSet but is Frame() ")  # a plain object: no address
         assert said[3].endswith(
             "(Frame), which is no DataSet (nor a path or URI, as a str or Path, to make one of): "
             "it is recorded as a parameter, not as an input (pass a DataSet, or map "
