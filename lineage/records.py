@@ -16,7 +16,9 @@ fields::
         config: dict = attrs.Factory(dict)
 
 Its fields become typed MLMD properties (str -> STRING, int -> INT,
-float -> DOUBLE, bool -> BOOLEAN, dict/list -> STRUCT), checked when a
+float -> DOUBLE, bool -> BOOLEAN, dict/list -> STRUCT; datetime and date
+-> STRING of ISO 8601 text, an Enum -> the kind of its members' values,
+read back as the datetime, date or member: FieldSpec.held), checked when a
 record is made, when a field is set and when it is logged. A type name
 belongs to one set of fields: a second class with it and other fields is
 refused when first used, unless it is the same class defined again (same
@@ -34,6 +36,8 @@ protos and back using :func:`schema_of`.
 from __future__ import annotations
 
 import collections.abc
+import datetime
+import enum
 import functools
 import json
 import keyword
@@ -1012,6 +1016,10 @@ class FieldSpec:
     name: str
     kind: str  # one of STR, INT, FLOAT, BOOL, JSON
     nullable: bool = True
+    #: The class a field's values are stored in the form of (kind) of:
+    #: ``datetime.datetime`` or ``datetime.date`` (ISO 8601 text), an Enum
+    #: (its members' values); None for a field that holds what it stores.
+    held: Optional[type] = None
 
 
 @attrs.frozen
@@ -1043,17 +1051,19 @@ def _builtin_ancestor(cls: type) -> type:
     raise InvalidTypeError(f"{cls.__name__} is not a subclass of lineage.Artifact")
 
 
+_UNION_TYPES: Tuple[Any, ...] = (typing.Union,)
+if sys.version_info >= (3, 10):
+    import types
+
+    _UNION_TYPES += (types.UnionType,)
+
+
 def _kind_of(tp: Any) -> Tuple[str, bool]:
     """Map a type annotation to (field kind, nullable)."""
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         return _kind_of(typing.get_args(tp)[0])
-    union_types: Tuple[Any, ...] = (typing.Union,)
-    if sys.version_info >= (3, 10):
-        import types
-
-        union_types += (types.UnionType,)
-    if origin in union_types:
+    if origin in _UNION_TYPES:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) == 1:
             return _kind_of(args[0])[0], True
@@ -1066,7 +1076,111 @@ def _kind_of(tp: Any) -> Tuple[str, bool]:
         return FLOAT, False
     if tp is str:
         return STR, False
+    if isinstance(tp, type) and issubclass(tp, datetime.date):
+        return STR, False  # ISO 8601 text
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _enum_kind(tp), False
     return JSON, True
+
+
+def _held_class(tp: Any) -> Optional[type]:
+    """The class whose values a field annotated *tp* holds in another form
+    than it stores them (see FieldSpec.held): ``datetime``, ``date`` (a
+    subclass of either is read back as the base class), an Enum; None for the others,
+    ``Union[date, str]`` too (its values are refused, as JSON)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _held_class(typing.get_args(tp)[0])
+    if origin is not None:
+        if origin not in _UNION_TYPES:
+            return None  # list[date]: nested values are JSON, refused as such
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _held_class(args[0]) if len(args) == 1 else None
+    if not isinstance(tp, type):
+        return None
+    if issubclass(tp, datetime.datetime):
+        return datetime.datetime
+    if issubclass(tp, datetime.date):
+        return datetime.date
+    if issubclass(tp, enum.Enum):
+        return tp
+    return None
+
+
+def _enum_kind(cls: Any) -> str:
+    """The kind of the values of an Enum's members: STR when all are str,
+    INT when all are ints (not bools), FLOAT when all are numbers, BOOL when
+    all are bools; JSON otherwise (a struct holds any of them)."""
+    values = [member.value for member in cls]
+    if not values:
+        return JSON
+    if all(type(value) is str for value in values):
+        return STR
+    if all(type(value) is bool for value in values):
+        return BOOL
+    if all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+        return INT
+    if all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in values):
+        return FLOAT
+    return JSON
+
+
+def stored_form(value: Any) -> Any:
+    """What is stored of a field's *value* of a class FieldSpec.held names:
+    a datetime or date as its ISO 8601 text (an aware one with its UTC
+    offset; a subclass's, pandas' ``Timestamp``, as the datetime's, to the
+    microsecond), an Enum member as its value. Used as the ``default`` of
+    the JSON encoders of ``__ALL_META__``: called for no other value.
+
+    Raises:
+        TypeError: *value* is none of those (as json's own default).
+    """
+    if isinstance(value, datetime.datetime):
+        return datetime.datetime.isoformat(value)
+    if isinstance(value, datetime.date):
+        return datetime.date.isoformat(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def read_held(held: type, value: Any) -> Any:
+    """A field's stored *value* (see stored_form) as the class *held* it
+    was: an ISO 8601 text as a datetime or date, a value as the Enum member
+    of that value (its JSON form: a tuple value comes back a list).
+
+    Raises:
+        ValueError, TypeError: *value* is no such text, or no member's value.
+    """
+    if isinstance(value, held):
+        return value
+    if held is datetime.datetime:
+        if not isinstance(value, str):
+            raise TypeError(f"not an ISO 8601 text: {value!r}")
+        return datetime.datetime.fromisoformat(value)
+    if held is datetime.date:
+        if not isinstance(value, str):
+            raise TypeError(f"not an ISO 8601 text: {value!r}")
+        return datetime.date.fromisoformat(value)
+    try:
+        return held(value)
+    except (ValueError, TypeError):
+        for member in held:  # type: ignore[attr-defined]
+            if plain_json(member.value) == value:
+                return member
+        raise
+
+
+_held_by_class: Dict[type, Tuple[Tuple[str, type], ...]] = {}
+
+
+def held_fields(cls: type) -> Tuple[Tuple[str, type], ...]:
+    """(name, class) of the fields of a record class stored in another form
+    than they hold (see FieldSpec.held), to read them back as that class."""
+    held = _held_by_class.get(cls)
+    if held is None:
+        held = _held_by_class[cls] = tuple((spec.name, spec.held) for spec in schema_of(cls).properties if spec.held is not None)
+    return held
 
 
 def _field_types(cls: type) -> Dict[str, Any]:
@@ -1122,7 +1236,7 @@ def schema_of(cls: type) -> RecordSchema:
                 continue
             check_property_name(f"{cls.__qualname__} field", field.name)
             kind, nullable = _kind_of(types[field.name])
-            props.append(FieldSpec(field.name, kind, nullable))
+            props.append(FieldSpec(field.name, kind, nullable, _held_class(types[field.name])))
         if "_MADE_AS" not in cls.__dict__:  # one made for a stored type reads what is there
             _check_one_name_each(cls, props)
     schema = RecordSchema(
@@ -1381,6 +1495,9 @@ def _declared_value(cls: type, spec: FieldSpec, value: Any) -> Any:
     if value is None:
         return value
     where = f"{cls.__name__}.{spec.name}"
+    if spec.held is not None:
+        _check_held(where, spec.held, value)
+        return value
     if spec.kind == STR and not isinstance(value, str):
         raise InvalidTypeError(f"{where} must be a str, got {describe(value)}")
     if spec.kind == BOOL and not isinstance(value, bool):
@@ -1393,8 +1510,62 @@ def _declared_value(cls: type, spec: FieldSpec, value: Any) -> Any:
         raise InvalidTypeError(f"{where} must be a float, got {describe(value)}")
     if spec.kind == JSON:
         value = plain_json(value)
-    check_json(where, value)
+    try:
+        check_json(where, value)
+    except InvalidTypeError as exc:
+        if isinstance(value, (datetime.date, enum.Enum)):
+            # Taken by a field annotated as its class (Optional at most): this
+            # one's annotation is another (a Union), or one lineage could not
+            # resolve (a class local to a function, under postponed annotations).
+            raise InvalidTypeError(
+                f"{exc} (a datetime, date or Enum is taken by a field annotated with its class, or Optional of it, "
+                "defined where the record class's module can see it)"
+            ) from None
+        raise
     return value
+
+
+def _check_held(where: str, held: Any, value: Any) -> None:
+    """Raise unless *value* is one of the class *held* (see FieldSpec.held)
+    whose stored form reads back as it. Nothing is converted, as for the
+    other kinds (an int field refuses "8"): a str for a datetime field is
+    refused, saying how to make one (an attrs converter does it for every
+    value).
+
+    Raises:
+        InvalidTypeError: *value* is not of that class.
+        InvalidValueError: an Enum member whose value cannot be stored.
+    """
+    if held is datetime.date:
+        if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            return
+        hint = " (a datetime's time would be lost: give its .date())" if isinstance(value, datetime.datetime) else ""
+        if isinstance(value, str):
+            hint = f" (give datetime.date.fromisoformat({value!r}), or add converter=datetime.date.fromisoformat to the field)"
+        raise InvalidTypeError(f"{where} must be a datetime.date, got {describe(value)}{hint}")
+    if held is datetime.datetime:
+        if isinstance(value, datetime.datetime):
+            return
+        hint = ""
+        if isinstance(value, str):
+            hint = (
+                f" (give datetime.datetime.fromisoformat({value!r}), "
+                "or add converter=datetime.datetime.fromisoformat to the field)"
+            )
+        raise InvalidTypeError(f"{where} must be a datetime.datetime, got {describe(value)}{hint}")
+    if not isinstance(value, held):
+        name = f"{held.__module__}.{held.__qualname__}" if held.__module__ != "__main__" else held.__qualname__
+        hint = ""
+        try:
+            member = held(value)
+        except Exception:  # no member has it as value: no hint
+            pass
+        else:
+            cls_name = held.__qualname__
+            hint = f" (the value of {member}: give {cls_name}({value!r}), or add converter={cls_name} to the field)"
+        raise InvalidTypeError(f"{where} must be a member of {name}, got {describe(value)}{hint}")
+    check_int64(f"{where} value", value.value)
+    check_json(f"{where} value", value.value)
 
 
 def _check_assignments(cls: type, specs: Tuple[FieldSpec, ...]) -> None:

@@ -22,6 +22,8 @@ with a private-use marker, reversibly; :func:`decode` undoes it on every read.
 
 from __future__ import annotations
 
+import datetime
+import enum
 import hashlib
 import itertools
 import json
@@ -551,8 +553,10 @@ _NUMBER_FIELDS = ("values", "hyperparameters")
 # Made once: json.dumps() builds an encoder per call when given options.
 # Same options, so the same text, as json.dumps(..., ensure_ascii=False,
 # separators=...) (", " and ": " are the defaults without indent).
-_META_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
-_KEY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# A custom record's datetime, date and Enum fields as records.stored_form
+# writes them (called for no other value: the fields hold JSON-able data).
+_META_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), default=records.stored_form)
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=records.stored_form)
 # The JSON text of one str, as json.dumps(..., ensure_ascii=False) writes it.
 _json_string = json.encoder.encode_basestring
 
@@ -715,9 +719,16 @@ def artifact_to_proto(
     return proto
 
 
+#: The classes of values a custom record's field stores in another form
+#: (records.FieldSpec.held).
+_HELD = (datetime.date, enum.Enum)
+
+
 def _put_property(properties: Any, name: str, kind: str, value: Any, mangle: bool) -> None:
     """Set a declared property of an artifact; one that cannot be stored
     typed and indexed on every backend is left to ``__ALL_META__``."""
+    if isinstance(value, _HELD):  # a custom record's datetime, date or Enum field
+        value = records.stored_form(value)
     if kind == FLOAT and isinstance(value, int):
         value = float(value)
     if kind == INT and not fits_int_value(value):
@@ -785,6 +796,18 @@ def artifact_from_proto(proto: pb.Artifact, type_name: str) -> Artifact:
     if not getattr(record, "name", None):
         _set(record, "name", text(proto.name) if proto.name else "")
     _set(record, "id", proto.id)
+    if known is not None:
+        for name, held in records.held_fields(cls):
+            # A datetime, date or Enum field, stored as ISO text or the
+            # member's value: read back as it was. One that does not read
+            # so (an Enum without that member now) is left as stored: a
+            # read must not fail for it.
+            value = getattr(record, name)
+            if value is not None:
+                try:
+                    _set(record, name, records.read_held(held, value))
+                except (ValueError, TypeError):
+                    pass
     for field in made:
         # A field the artifact did not store (one added to the class since)
         # gets its factory's default; one that takes the record (a label
