@@ -90,6 +90,7 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
         from lineage import _config
         from lineage.errors import StoreError
         from lineage.records import record_classes
+        from lineage.store import _codec as codec
         from lineage.store import connect
 
         # Only read: a mistyped path or database name must not make a store.
@@ -147,7 +148,7 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
         for type_name in types:
             for row in reader.list_workspace(info["id"], type_name):
                 if type_name is not None:
-                    row["type"] = type_name
+                    codec.name_type(row, type_name)
                 rows.append(row)
         if args.json:
             print(json.dumps(_json_safe(rows), indent=2, default=str, allow_nan=False))
@@ -159,7 +160,7 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                 # One artifact per line: a newline in a name is shown escaped.
                 name = _line(str(row.get("name")))
                 version = _line(_version_suffix(row.get("version")))
-                lines[row["id"]] = f"{row['type'].rsplit('/', 1)[-1]:<10} {name}{version}  {_line(str(row.get('uri')))}"
+                lines[row["id"]] = f"{codec.type_of_row(row).rsplit('/', 1)[-1]:<10} {name}{version}  {_line(str(row.get('uri')))}"
             # Rows shown alike whose files had other bytes: their digests' start
             apart = _apart_by_digest((row["id"], lines[row["id"]], row.get("lineage.digest")) for row in rows)
             for artifact_id, line in lines.items():

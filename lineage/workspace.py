@@ -431,7 +431,9 @@ class Workspace:
 
         Returns:
             One dict per artifact: ``id``, ``workspace``, ``run``, its
-            properties and the fields kept in ``__ALL_META__``.
+            properties and the fields kept in ``__ALL_META__``. A field of
+            the record's own named ``run`` keeps its value; the run is then
+            under ``lineage.run``.
         """
         if artifact_type_name is None:
             artifact_type_name = Model.ARTIFACT_TYPE_NAME

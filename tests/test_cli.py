@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from typing import Optional
 
 import pytest
 
@@ -232,6 +233,33 @@ class TestCommand:
             (DataSet.ARTIFACT_TYPE_NAME, "d"), ("acme.org/shard", "s"), (Model.ARTIFACT_TYPE_NAME, "m")
         ]
         assert rows[1]["rows"] == 3
+
+    def test_ls_keeps_a_custom_records_own_type_and_run_fields(self, sqlite_url, capsys):
+        """A custom class's field named type was replaced by the type's name in
+        --json, and one named run by the run's name when None: the record's
+        fields keep their names and values, the type and run are then under
+        lineage.type and lineage.run, and the table's type column is the type's."""
+        import attrs
+
+        @attrs.define
+        class Snapshot(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/snapshot"
+            type: Optional[str] = attrs.field(default=None, kw_only=True)
+            run: Optional[str] = attrs.field(default=None, kw_only=True)
+
+        store = lineage.Store(url=sqlite_url)
+        ws = Workspace(store=store, name="w")
+        ex = Execution(name="t", workspace=ws, run=lineage.Run(workspace=ws, name="nightly"))
+        ex.log_output(Snapshot(uri="s3://full", name="s", type="full"))
+        ex.log_output(Model(uri="file:///m", name="m"))
+        for kind in ([], ["-t", "Snapshot"]):
+            assert main(["ls", "--store", sqlite_url, "-w", "w", "--json", *kind]) == 0
+            rows = json.loads(capsys.readouterr().out)
+            assert [(row["type"], row.get("lineage.type"), row["run"], row.get("lineage.run")) for row in rows] == [
+                ("full", "acme.org/snapshot", None, "nightly"), (Model.ARTIFACT_TYPE_NAME, None, "nightly", None)
+            ][: len(rows)]
+            assert main(["ls", "--store", sqlite_url, "-w", "w", *kind]) == 0
+            assert [line.split()[1] for line in capsys.readouterr().out.splitlines()] == ["snapshot", "model"][: len(rows)]
 
     def test_ls_names_another_tools_artifact_by_its_mlmd_name(self, sqlite_url, capsys):
         """An artifact of another tool's type (TFX's Examples) that has MLMD's

@@ -897,6 +897,30 @@ class TestReader:
 
         assert ({"a": 1}, [1, 2]) == (flat["config"], flat["layers"])
 
+    def test_list_keeps_a_custom_records_own_run_field(self, any_store):
+        """A custom class's field named run was read as the run the artifact
+        was logged in when it was None (or too long for a typed property),
+        and that run was lost when it was set. The field keeps its name and
+        value; the run is under lineage.run, as for no other record."""
+        import attrs
+
+        @attrs.define
+        class Ranked(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test/ranked"
+            run: Optional[str] = attrs.field(default=None, kw_only=True)
+
+        ws = Workspace(store=any_store, name="ws")
+        ex = Execution(name="e", workspace=ws, run=Run(workspace=ws, name="nightly"))
+        for uri, run in (("u1", None), ("u2", "r" * 3000), ("u3", "mine")):
+            ex.log_output(Ranked(uri=uri, name="n", run=run))
+        ex.log_output(DataSet(uri="d", name="d"))
+
+        rows = ws.list(Ranked.ARTIFACT_TYPE_NAME)
+
+        assert [(row["run"], row["lineage.run"]) for row in rows] == [(None, "nightly"), ("r" * 3000, "nightly"), ("mine", "nightly")]
+        [data] = ws.list(DataSet.ARTIFACT_TYPE_NAME)
+        assert (data["run"], "lineage.run" in data) == ("nightly", False)
+
 
 class TestNonFiniteMetrics:
     def test_nan_and_infinite_metrics_come_back(self, any_store):

@@ -1000,15 +1000,35 @@ def flat(proto: pb.Artifact) -> Dict[str, Any]:
     for key, value in sorted(proto.properties.items()):
         if key != ALL_META:
             result[key] = from_value(value, text)
-    for key, value in _stored_meta(proto, text).items():
+    meta = _stored_meta(proto, text)
+    for key, value in meta.items():
         # __ALL_META__ is exact where a typed property is not (a struct
         # turns ints into floats and wraps lists); for the Kubeflow types'
-        # STRING properties both agree.
-        if key not in result or key not in ("id", "workspace", "run"):
+        # STRING properties both agree. Its id and workspace are the
+        # record's as it was logged (null), not the stored artifact's.
+        if key not in result or key not in ("id", "workspace"):
             result[key] = value
+    if RUN_PROPERTY in custom and ("run" in meta or "run" in proto.properties):
+        # A field of the record's own named run (a custom class's): its value
+        # under its name, and the run it was logged in under lineage's name
+        # for it. One of the two was lost (a run=None read as the run's name).
+        result["lineage.run"] = text(custom[RUN_PROPERTY].string_value)
     if "uri" not in result:
         result["uri"] = text(proto.uri)
     return result
+
+
+def name_type(row: Dict[str, Any], type_name: str) -> None:
+    """Put an artifact's type name in its flat dict (*row*, see flat) under
+    ``"type"``, or under ``"lineage.type"`` when the record has a field of
+    its own named ``type`` (a custom class's), which keeps its value: it was
+    replaced by the type name."""
+    row["lineage.type" if "type" in row else "type"] = type_name
+
+
+def type_of_row(row: Dict[str, Any]) -> str:
+    """The type name :func:`name_type` put in *row*."""
+    return str(row.get("lineage.type", row.get("type")))
 
 
 def digest_properties(proto: pb.Artifact) -> Dict[str, Any]:

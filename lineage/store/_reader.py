@@ -89,7 +89,8 @@ class Reader:
 
         Args:
             type_name: None for every type (each row then names its type
-                under ``"type"``).
+                under ``"type"``, or ``"lineage.type"`` for a record with a
+                field named ``type``: codec.name_type).
             home: Keep only artifacts whose own workspace (``__kf_workspace__``,
                 where they were first logged) is this one, as the Kubeflow
                 SDK's ``Workspace.list`` does; None keeps the inputs used
@@ -105,7 +106,7 @@ class Reader:
             rows = []
             for proto in protos:
                 row = codec.flat(proto)
-                row["type"] = names.get(proto.type_id, str(proto.type_id))
+                codec.name_type(row, names.get(proto.type_id, str(proto.type_id)))
                 rows.append(row)
         else:
             protos = [p for p in protos if p.type_id == artifact_type.id]
