@@ -208,7 +208,9 @@ class LineageGraph(_IndexSlot):
         params = {k: v for k, v in (info.get("properties") or {}).items() if not k.startswith(_SKIP_PARAMS_PREFIX)}
         shown = " ".join(f"{_line(k)}={_line(_shown(v))}" for k, v in sorted(params.items()))
         name = info.get("name") or info.get("type") or "execution"
-        return f"{_line(str(name))} #{execution_id} {info.get('state', '')}" + (f"  {shown}" if shown else "")
+        error = _error_of(info)
+        why = f" ({_line(_shown(error))})" if error else ""
+        return f"{_line(str(name))} #{execution_id} {info.get('state', '')}{why}" + (f"  {shown}" if shown else "")
 
     def _by_node(self) -> Tuple[Dict[int, List[int]], Dict[int, List[int]], Dict[int, List[int]]]:
         """Each artifact's producers, each execution's inputs and outputs
@@ -505,6 +507,15 @@ def _short_digest(digest: str) -> str:
     """"sha256:" and the first 12 hex digits: enough to tell two apart."""
     algorithm, _, hexdigits = digest.rpartition(":")
     return _line(f"{algorithm}:{hexdigits[:12]}" if algorithm else digest[:12])
+
+
+def _error_of(info: Dict[str, Any]) -> str:
+    """Why an execution FAILED or was CANCELED, "RuntimeError: disk full",
+    from lineage's properties; "" for none. The tree left lineage's
+    properties out, and with them the reason: a FAILED step said only that."""
+    props = info.get("properties") or {}
+    kind, message = props.get("lineage.error_type"), props.get("lineage.error_message")
+    return ": ".join(str(part) for part in (kind, message) if part not in (None, ""))
 
 
 def _shown(value: Any) -> str:
