@@ -133,7 +133,15 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                 matches = [t for t in stored if _last_part(t) == _last_part(args.type_name)]
                 if not matches and args.type_name.lower() in by_class:
                     types = []  # a record class none of whose artifacts is stored yet: nothing to list
-                elif len(matches) != 1:
+                elif len(matches) > 1:
+                    # Two classes of one name in other namespaces: "no artifact type" named both as the store's types.
+                    print(
+                        f"lineage ls: {args.type_name!r} names {len(matches)} artifact types in {conn.url.redacted()}: "
+                        f"{', '.join(matches)}; give the one to list in full with -t",
+                        file=sys.stderr,
+                    )
+                    return 1
+                elif not matches:
                     known = sorted({cls.__name__ for cls in record_classes()})
                     print(
                         f"lineage ls: no artifact type {args.type_name!r} in {conn.url.redacted()} "

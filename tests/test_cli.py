@@ -207,6 +207,33 @@ class TestCommand:
         done = cli("ls", "--store", sqlite_url, "-w", "w", "-t", "Chekpoint")
         assert (done.returncode, "its artifact types: acme.org/checkpoint" in done.stderr) == (1, True), done.stderr
 
+    def test_ls_of_a_class_name_two_types_end_with_names_both(self, sqlite_url, capsys):
+        """-t Checkpoint with acme.org/checkpoint and other.org/checkpoint stored
+        said "no artifact type 'Checkpoint'", listing the two among the store's
+        types: it names the two it matched and how to choose one."""
+        import attrs
+
+        @attrs.define
+        class Checkpoint(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "acme.org/test-ambiguous/checkpoint"
+
+        @attrs.define
+        class OtherCheckpoint(lineage.Artifact):
+            ARTIFACT_TYPE_NAME = "other.org/test-ambiguous/checkpoint"
+
+        ex = Execution(name="t", workspace=Workspace(store=lineage.Store(url=sqlite_url), name="w"))
+        ex.log_output(Checkpoint(uri="s3://a", name="a"))
+        ex.log_output(OtherCheckpoint(uri="s3://b", name="b"))
+        # In a process of its own, as a user runs it: this one knows the classes
+        done = cli("ls", "--store", sqlite_url, "-w", "w", "-t", "checkpoint")
+        err = done.stderr
+        assert done.returncode == 1 and "no artifact type" not in err and (
+            "'checkpoint' names 2 artifact types in " in err
+            and err.rstrip().endswith(": acme.org/test-ambiguous/checkpoint, other.org/test-ambiguous/checkpoint; give the one to list in full with -t")
+        ), err
+        assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "other.org/test-ambiguous/checkpoint"]) == 0
+        assert [line.split()[1:3] for line in capsys.readouterr().out.splitlines()] == [["checkpoint", "b"]]
+
     def test_ls_lists_every_type_by_default(self, sqlite_url, capsys):
         """Plain ls listed DataSet, Model and Metrics only: a workspace of a
         custom class's records (or another tool's types) printed nothing and
