@@ -29,6 +29,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import copy
+import datetime
 import functools
 import heapq
 import inspect
@@ -605,13 +606,28 @@ class ExecutionScope:
         if enabled and written_when_logged(artifact, self._exe._writer._token if self._exe is not None else None):
             check_current(artifact)  # a dict changed in place since it was made: named here, not at the write
         # An input's bytes as the code read them: the call may change
-        # the file before the execution is written.
-        taken = _digest.of_record(artifact) if pending == "_inputs" and enabled else None
+        # the file before the execution is written. An output's as they
+        # are now, when this execution wrote them (a checkpoint rewritten
+        # every epoch, each logged as a version of its own); not the
+        # records execution(outputs=...) names, logged before it began.
+        if not enabled:
+            taken = None
+        elif pending == "_inputs":
+            taken = _digest.of_record(artifact)
+        else:
+            taken = self._output_digest(artifact) if where != "execution" else None
         entry = (artifact, steps, taken, _held(artifact), where)
         with self._lock:  # the list is swapped out under this lock when written
             self._check_open(where)
             getattr(self, pending).append(entry)
         return artifact
+
+    def _output_digest(self, record: Artifact) -> Optional[_digest.Digest]:
+        """The digest of an output's content when it is logged; None: taken
+        when it is written (see _digest.of_output)."""
+        if self._exe is None:
+            return None  # not started (its start failed): nothing is written
+        return _digest.of_output(record, functools.partial(_ns_of, self._exe.create_time))
 
     def _foreign(self) -> bool:
         """Entered in the process this one was forked from, which writes it.
@@ -920,10 +936,13 @@ class ExecutionScope:
             # Entered in the process this one was forked from, which writes it:
             # its lock may be held here for good (see _foreign).
             return
+        entries: List[_Entry]
+        if yielded:  # its bytes as they are now, as log_output's (see _log)
+            entries = [(record, path, self._output_digest(record), _held(record), "return value") for record, path in found]
+        else:
+            entries = [(record, path, None, None, "return value") for record, path in found]
         with self._lock:
-            self._outputs.extend(
-                (record, path, None, _held(record) if yielded else None, "return value") for record, path in found
-            )
+            self._outputs.extend(entries)
 
     def _copied_outputs(self, value: Any, annotation: Any) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
         """The records *value* returns, copied as they are now: what a
@@ -975,7 +994,7 @@ class ExecutionScope:
 
 
 # A pending input or output of a scope: the record, its event path, its
-# content digest when logged (inputs; None for outputs), what it was then
+# content digest when logged (None: taken when written; see _log), what it was then
 # (see _held; None for a value returned, written at once), and what logged it (named in a warning).
 _Entry = Tuple[Artifact, Tuple[Any, ...], Any, Optional[Tuple[Any, ...]], str]
 
@@ -1000,6 +1019,16 @@ def _block_file(frame: Any) -> Optional[str]:
     if not filename or filename.startswith(_LINEAGE_FOLDER) or not os.path.isabs(filename):
         return None
     return filename
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def _ns_of(stamp: str) -> int:
+    """A create_time (see records._now) in nanoseconds since the epoch, as
+    file modification times are."""
+    since = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")) - _EPOCH
+    return since // datetime.timedelta(microseconds=1) * 1000
 
 
 def _held(record: Artifact) -> Tuple[Any, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -399,3 +400,145 @@ class TestDigests:
             tracked._connection.reader.artifact(data.id).uri,
             any(k.startswith("lineage.digest") for k in mr.custom(stored)),
         )
+
+
+def _sha(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _stored_digests(store: lineage.Store, execution_name: str) -> dict:
+    """version -> the content digest of each output of the one execution *execution_name*."""
+    execution = mr.one_execution(store, execution_name)
+    return {
+        mr.value(artifact.properties["version"]): mr.custom(artifact).get("lineage.digest")
+        for kind, _, artifact in mr.events(store, execution.id)
+        if kind == "OUTPUT"
+    }
+
+
+# File modification times come from a coarse clock (a few ms behind
+# time.time()): a file written in the first milliseconds of an execution
+# may look older than it. The tests wait that out before writing.
+_CLOCK_STEP = 0.05
+
+
+class TestOutputDigests:
+    """An output's digest is of the bytes it had when logged, when this
+    execution wrote them; of its bytes at the end otherwise."""
+
+    def test_each_version_of_a_checkpoint_rewritten_every_epoch_has_its_own_bytes(self, tracked, tmp_path):
+        """The digest was taken at the end for every output: each version
+        logged claimed the last epoch's bytes."""
+        path = tmp_path / "ckpt.pt"
+        with lineage.execution("train") as ex:
+            time.sleep(_CLOCK_STEP)
+            for epoch in (1, 2, 3):
+                path.write_bytes(f"weights of epoch {epoch}".encode())
+                ex.log_output(Model(uri=str(path), name="m", version=str(epoch)))
+        assert _stored_digests(tracked, "train") == {str(e): _sha(f"weights of epoch {e}".encode()) for e in (1, 2, 3)}
+
+    def test_each_version_a_tracked_generator_yields_has_its_own_bytes(self, tracked, tmp_path):
+        """What a generator yields is logged when yielded, as log_output's."""
+        path = tmp_path / "ckpt.pt"
+
+        @track
+        def train():
+            time.sleep(_CLOCK_STEP)
+            for epoch in (1, 2):
+                path.write_bytes(f"weights of epoch {epoch}".encode())
+                yield Model(uri=path.as_uri(), name="m", version=str(epoch))
+
+        assert [m.version for m in train()] == ["1", "2"]
+        assert _stored_digests(tracked, "train") == {str(e): _sha(f"weights of epoch {e}".encode()) for e in (1, 2)}
+
+    def test_an_output_logged_before_it_was_written_has_the_bytes_it_ends_with(self, tracked, tmp_path, monkeypatch):
+        """Logged first and written after: a file missing then, a relative
+        path not there yet, or an earlier run's file this one replaces (had
+        it been digested then, the new model was the earlier run's
+        artifact), as one execution(outputs=...) names: the bytes at the end."""
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "models").mkdir()
+        earlier = tmp_path / "earlier.pt"
+        earlier.write_bytes(b"an earlier run's weights")
+        os.utime(earlier, ns=(time.time_ns() - 60 * 10**9,) * 2)
+        declared = tmp_path / "declared.pt"
+        declared.write_bytes(b"an earlier run's declared weights")
+        model = Model(uri=str(declared), name="m", version="declared")
+        with lineage.execution("train", outputs=[model]) as ex:
+            time.sleep(_CLOCK_STEP)
+            ex.log_output(Model(uri=str(tmp_path / "missing.pt"), name="m", version="missing"))
+            ex.log_output(Model(uri="models/relative.pt", name="m", version="relative"))
+            ex.log_output(Model(uri=earlier.as_uri(), name="m", version="earlier"))
+            for name in ("missing.pt", "models/relative.pt", "earlier.pt", "declared.pt"):
+                (tmp_path / name).write_bytes(f"new {name}".encode())
+        assert _stored_digests(tracked, "train") == {
+            "missing": _sha(b"new missing.pt"),
+            "relative": _sha(b"new models/relative.pt"),
+            "earlier": _sha(b"new earlier.pt"),
+            "declared": _sha(b"new declared.pt"),
+        }
+
+    def test_one_record_logged_again_after_its_file_was_rewritten_is_two_artifacts(self, tracked, tmp_path):
+        """Each logging is of the bytes then: two artifacts; the record is the
+        second, and logged again with those bytes it is that one."""
+        path = tmp_path / "model.pt"
+        model = Model(uri=str(path), name="m", version="1")
+        with lineage.execution("train") as ex:
+            time.sleep(_CLOCK_STEP)
+            for content in (b"first", b"second"):
+                path.write_bytes(content)
+                ex.log_output(model)
+        execution = mr.one_execution(tracked, "train")
+        outputs = {mr.custom(a)["lineage.digest"]: a.id for kind, _, a in mr.events(tracked, execution.id) if kind == "OUTPUT"}
+        assert set(outputs) == {_sha(b"first"), _sha(b"second")} and model.id == outputs[_sha(b"second")]
+
+        with lineage.execution("evaluate") as ex:
+            ex.log_input(model)
+        [(kind, _, used)] = mr.events(tracked, mr.one_execution(tracked, "evaluate").id)
+        assert (kind, used.id) == ("INPUT", outputs[_sha(b"second")])
+
+    def test_a_rewritten_folder_is_digested_when_logged(self, tracked, tmp_path):
+        """A folder rewritten in place (its files, not its own modification
+        time, are new) is this execution's too."""
+        folder = tmp_path / "model"
+        folder.mkdir()
+        (folder / "weights.bin").write_bytes(b"before")
+        os.utime(folder, ns=(time.time_ns() - 60 * 10**9,) * 2)
+        with lineage.execution("train") as ex:
+            time.sleep(_CLOCK_STEP)
+            for epoch in (1, 2):
+                (folder / "weights.bin").write_bytes(f"epoch {epoch}".encode())
+                ex.log_output(Model(uri=str(folder), name="m", version=str(epoch)))
+        digests = _stored_digests(tracked, "train")
+        assert digests["1"] != digests["2"] and digests["1"] is not None
+
+    def test_an_output_file_is_read_once(self, tracked, tmp_path, monkeypatch):
+        """Digested when logged, it is not read again at the end; an earlier
+        run's file logged before it is rewritten is not read until the end."""
+        fresh, earlier = tmp_path / "fresh.pt", tmp_path / "earlier.pt"
+        earlier.write_bytes(b"an earlier run's weights")
+        os.utime(earlier, ns=(time.time_ns() - 60 * 10**9,) * 2)
+        opened = []
+        real_open = os.open
+        monkeypatch.setattr(_digest.os, "open", lambda *a, **k: opened.append(a[0]) or real_open(*a, **k))
+        with lineage.execution("train") as ex:
+            time.sleep(_CLOCK_STEP)
+            fresh.write_bytes(b"fresh weights")
+            ex.log_output(Model(uri=str(fresh), name="m", version="fresh"))
+            ex.log_output(Model(uri=str(earlier), name="m", version="earlier"))
+            logged = [path for path in opened if path in (str(fresh), str(earlier))]
+            earlier.write_bytes(b"new weights")
+        read = [path for path in opened if path in (str(fresh), str(earlier))]
+        assert (logged, read) == ([str(fresh)], [str(fresh), str(earlier)])
+        assert _stored_digests(tracked, "train") == {"fresh": _sha(b"fresh weights"), "earlier": _sha(b"new weights")}
+
+    def test_a_kubeflow_style_execution_digests_an_output_when_it_is_logged(self, tracked, tmp_path):
+        """Execution.log_output writes at once: its bytes then."""
+        path = tmp_path / "ckpt.pt"
+        ex = lineage.Execution(name="train", workspace=lineage.Workspace(store=tracked, name="kubeflow"))
+        for epoch in (1, 2):
+            path.write_bytes(f"weights of epoch {epoch}".encode())
+            ex.log_output(Model(uri=str(path), name="m", version=str(epoch)))
+        assert _stored_digests(tracked, "train") == {str(e): _sha(f"weights of epoch {e}".encode()) for e in (1, 2)}

@@ -19,14 +19,14 @@ import re
 import stat as _stat
 import threading
 import urllib.parse
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import attrs
 
 from lineage import _env
 from lineage._fork import renew_after_fork
 
-__all__ = ["Digest", "local_path", "may_be_missing_path", "of_path", "of_record", "set_enabled"]
+__all__ = ["Digest", "local_path", "may_be_missing_path", "of_output", "of_path", "of_record", "set_enabled"]
 
 _CHUNK = 1 << 20
 def env_default() -> bool:
@@ -108,19 +108,26 @@ def local_path(uri: str) -> Optional[str]:
     names something on disk; otherwise it is taken for a name (a table, a
     key) and carries no digest.
     """
+    return _local_path(uri) or None
+
+
+def _local_path(uri: str) -> Optional[str]:
+    """local_path's answer, but "" for a uri that never names a local file
+    (a scheme, a NUL) where None is a name not on disk now (it may be a
+    relative path later)."""
     if uri.startswith("file:") or uri[:5].lower() == "file:":  # a scheme is read in any case: FILE:///x
         parsed = urllib.parse.urlsplit(uri)
         if parsed.netloc.lower() not in ("", "localhost"):
-            return None
+            return ""
         path = urllib.parse.unquote(parsed.path, errors="surrogateescape")  # %E9: the byte, as os.fsdecode has it
-        return path if path and "\x00" not in path else None
+        return path if path and "\x00" not in path else ""
     if uri.startswith(("/", "./", "../", "~")) or (uri[1:2] == ":" and _WINDOWS_DRIVE.match(uri)):
         if "\x00" in uri:
-            return None
+            return ""
         return os.path.abspath(os.path.expanduser(uri))
-    if uri and "\x00" not in uri and not _SCHEME.match(uri) and os.path.exists(uri):
-        return os.path.abspath(uri)
-    return None  # s3://, gs://, http://, a table name, ...
+    if not uri or "\x00" in uri or _SCHEME.match(uri):
+        return ""  # s3://, gs://, http://, ...
+    return os.path.abspath(uri) if os.path.exists(uri) else None  # else a table name, ...
 
 
 def may_be_missing_path(uri: str) -> bool:
@@ -171,6 +178,12 @@ def _file_sha256(path: str, st: os.stat_result) -> str:
 
 def of_path(path: str) -> Digest:
     """Digest a local file or directory."""
+    return _of_path(path, None) or NONE  # (never None without began_ns)
+
+
+def _of_path(path: str, began_ns: Optional[Callable[[], int]]) -> Optional[Digest]:
+    """Digest a local file or directory; given *began_ns*, None for one not
+    modified since then (nor a folder's files), before any is read."""
     if not _enabled:
         return Digest(scope="skipped", reason="hashing turned off")
     try:
@@ -182,6 +195,8 @@ def of_path(path: str) -> Digest:
     limit = _max_bytes()
     try:
         if not os.path.isdir(path):
+            if began_ns is not None and stat.st_mtime_ns < began_ns():
+                return None
             if stat.st_size > limit:
                 return _quick([("", stat, False)], stat.st_size, limit)
             return Digest(digest="sha256:" + _file_sha256(path, stat), size=stat.st_size, scope="full")
@@ -217,6 +232,9 @@ def of_path(path: str) -> Digest:
                 total += st.st_size
                 if len(entries) > MAX_FILES:
                     return Digest(scope="skipped", reason=f"more than {MAX_FILES:,} files")
+        # (A file rewritten in place leaves its folder's time as it was: theirs are looked at.)
+        if began_ns is not None and max([stat.st_mtime_ns] + [st.st_mtime_ns for _, st, _ in entries]) < began_ns():
+            return None
         if total > limit:
             return _quick(entries, total, limit)
         combined = hashlib.sha256()
@@ -260,7 +278,31 @@ def _quick(entries: List[Tuple[str, os.stat_result, bool]], total: int, limit: i
 
 def of_record(record: Any) -> Digest:
     """Digest of a record's content when its uri is a local path."""
-    path = local_path(record.uri)
-    if path is None:
+    path = _local_path(record.uri)
+    if not path:
         return NONE
     return of_path(path)
+
+
+def of_output(record: Any, began_ns: Callable[[], int]) -> Optional[Digest]:
+    """Digest of an output's content when it is logged; None to take it
+    when the execution is written (its end), as before.
+
+    Taken at the end only, a checkpoint rewritten every epoch and logged
+    each time as a new version gave every version the last bytes' digest.
+    Taken now when what is on disk is this execution's: written since it
+    began (*began_ns*: ``time.time_ns()`` then, asked only of a local path;
+    for a folder, the newest modification time of its files). A path
+    missing now (logged first, written after), a name that may be a
+    relative path by then, or a file from before (an earlier run's, which
+    this one is about to replace: digested now, the new model was
+    deduplicated into that run's artifact) waits for the end, as does one
+    that could not be digested now (written while read, say).
+    """
+    if not _enabled:
+        return None  # the end's says so, at no cost here
+    path = _local_path(record.uri)
+    if not path:
+        return None if path is None else NONE  # s3://...: no digest, at the end either
+    digest = _of_path(path, began_ns)
+    return None if digest is None or digest.scope == "skipped" else digest
