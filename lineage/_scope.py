@@ -901,7 +901,9 @@ class ExecutionScope:
         inputs, outputs = self._take_inputs(), list(self._outputs)
         self._guarded(
             "write the execution's end",
-            lambda: self._send(inputs=self._as_logged(inputs), outputs=self._as_logged(outputs), state=state, properties=props),
+            lambda: self._send(
+                inputs=self._as_logged(inputs), outputs=self._as_logged(_as_ended(outputs)), state=state, properties=props
+            ),
         )
 
     def _map_arguments(self, binder: _mapping.Binder, values: Dict[str, Any]) -> None:
@@ -1029,6 +1031,35 @@ def _ns_of(stamp: str) -> int:
     file modification times are."""
     since = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")) - _EPOCH
     return since // datetime.timedelta(microseconds=1) * 1000
+
+
+def _as_ended(entries: List[_Entry]) -> List[_Entry]:
+    """The outputs of an ending execution, the last logging of each path
+    digested when logged having the bytes it ends with if it was written
+    since (the end's digest, as every output had before they were digested
+    when logged).
+
+    Modified since the execution began, what is on disk may be written
+    still: a folder made, logged, then filled, or a file opened (made
+    empty), logged, then written, was digested empty. A path logged again
+    later keeps the digest of each earlier logging (a checkpoint rewritten
+    every epoch, each logged as a version). Once per path at the end, a
+    file not changed since is not read again (see _digest._file_sha256);
+    one gone or unreadable by then keeps the digest it was logged with.
+    """
+    last: Dict[str, int] = {}
+    for index, (record, _, _, held, _) in enumerate(entries):
+        last[held[0][0] if held is not None else record.uri] = index
+    ended = list(entries)
+    for index in last.values():
+        record, path, taken, held, what = entries[index]
+        if taken is None or taken.digest is None:
+            continue  # digested when written, or no local file
+        local = _digest.local_path(held[0][0] if held is not None else record.uri)
+        now = _digest.of_path(local) if local is not None else None
+        if now is not None and now.digest is not None and now.digest != taken.digest:
+            ended[index] = (record, path, now, held, what)
+    return ended
 
 
 def _held(record: Artifact) -> Tuple[Any, ...]:

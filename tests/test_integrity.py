@@ -480,6 +480,25 @@ class TestOutputDigests:
             "declared": _sha(b"new declared.pt"),
         }
 
+    def test_an_output_written_after_it_was_logged_has_the_bytes_it_ends_with(self, tracked, tmp_path):
+        """A folder made, logged and then filled, a file opened (made empty),
+        logged and then written: modified since the execution began, they
+        were digested when logged, empty (an empty folder's digest is the
+        same in every run: all their outputs one artifact). The last
+        logging of a path written since has the bytes it ends with, as
+        before; an earlier version keeps its own (see the checkpoint test)."""
+        folder, log = tmp_path / "prepared", tmp_path / "train.log"
+        with lineage.execution("prep") as ex:
+            time.sleep(_CLOCK_STEP)
+            folder.mkdir()
+            ex.log_output(DataSet(uri=str(folder), name="prepared", version="folder"))
+            with open(log, "wb") as handle:
+                ex.log_output(DataSet(uri=str(log), name="log", version="file"))
+                handle.write(b"epoch 1: loss 0.5\n")
+            (folder / "part-0.csv").write_bytes(b"a,b\n1,2\n")
+        digests = _stored_digests(tracked, "prep")
+        assert digests == {"folder": _digest.of_path(str(folder)).digest, "file": _sha(b"epoch 1: loss 0.5\n")}
+
     def test_one_record_logged_again_after_its_file_was_rewritten_is_two_artifacts(self, tracked, tmp_path):
         """Each logging is of the bytes then: two artifacts; the record is the
         second, and logged again with those bytes it is that one."""
