@@ -1047,6 +1047,8 @@ def _as_ended(entries: List[_Entry]) -> List[_Entry]:
     file not changed since is not read again (see _digest._file_sha256);
     one gone or unreadable by then keeps the digest it was logged with.
     """
+    if all(entry[2] is None for entry in entries):
+        return entries  # none digested when logged (a short call's return value): nothing to look at again
     last: Dict[str, int] = {}
     for index, (record, _, _, held, _) in enumerate(entries):
         last[held[0][0] if held is not None else record.uri] = index
