@@ -294,19 +294,20 @@ def path_to_record(value: Any, cls: type) -> Optional[Artifact]:
 # --------------------------------------------------------------------------- finding artifacts
 
 
-def _namespace_attributes(value: Any) -> Optional[Dict[str, Any]]:
+def _namespace_attributes(value: Any, plain: bool = True) -> Optional[Dict[str, Any]]:
     """The attributes of an ``argparse.Namespace`` or a ``types.SimpleNamespace``
-    (a subclass of either too), or of a plain object (see _plain_attributes),
-    or None for any other value: a bag of attributes, looked into as a
-    dataclass config is (``train(args)`` with ``args.data = DataSet(...)``:
-    the record was no input, the namespace a parameter). argparse is looked
-    up, not imported: until it is, no value is one of its namespaces."""
+    (a subclass of either too), or, with *plain*, of a plain object (see
+    _plain_attributes), or None for any other value: a bag of attributes,
+    looked into as a dataclass config is (``train(args)`` with ``args.data =
+    DataSet(...)``: the record was no input, the namespace a parameter).
+    argparse is looked up, not imported: until it is, no value is one of its
+    namespaces."""
     if isinstance(value, types.SimpleNamespace):
         return vars(value)
     argparse = sys.modules.get("argparse")
     if argparse is not None and isinstance(value, argparse.Namespace):
         return vars(value)
-    return _plain_attributes(value)
+    return _plain_attributes(value) if plain else None
 
 
 def _plain_attributes(value: Any) -> Optional[Dict[str, Any]]:
@@ -343,12 +344,15 @@ def find_artifacts(
     depth: int = 0,
     budget: Optional[List[int]] = None,
     items: Optional[type] = None,
+    objects: bool = True,
 ) -> Optional[List[Found]]:
     """The artifacts in *value*, with their event paths; None if it holds none.
 
     *cls*: the record class a path or URI *value* becomes; *items*: the one
     its items (a list's, a tuple's, a dict's values) become
-    (``List[DataSet]``).
+    (``List[DataSet]``); *objects*: whether a plain object (see
+    _plain_attributes) is looked into, as an argument's is, or not, as a
+    return value's is not (see outputs_of).
 
     Containers are looked into at most ``_MAX_ITEMS`` (10,000) items in all,
     counted in order over every level (*budget* is what is left of it, shared
@@ -392,7 +396,7 @@ def find_artifacts(
         children = ((field.name, getattr(value, field.name)) for field in attrs.fields(type(value)))
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         children = ((field.name, getattr(value, field.name)) for field in dataclasses.fields(value))
-    elif (attributes := _namespace_attributes(value)) is not None:  # train(args): args.data = DataSet(...)
+    elif (attributes := _namespace_attributes(value, objects)) is not None:  # train(args): args.data = DataSet(...)
         children = list(attributes.items())
     else:
         return None
@@ -407,7 +411,7 @@ def find_artifacts(
         if isinstance(item, Artifact):  # as find_artifacts(item) would, without the call
             found.append((item, path + (step,)))
         elif type(item) not in plain:  # a str or number holds no record: spare the call
-            found.extend(find_artifacts(item, path + (step,), items, depth + 1, budget) or ())
+            found.extend(find_artifacts(item, path + (step,), items, depth + 1, budget, objects=objects) or ())
     return found or None
 
 
@@ -435,18 +439,24 @@ def _annotation_plan(annotation: Any) -> _Plan:
 def outputs_of(
     value: Any, annotation: Any = inspect.Signature.empty, explicit: Any = None, root: Tuple[PathStep, ...] = ("return",)
 ) -> List[Found]:
-    """The artifacts a return (or yielded) value carries."""
+    """The artifacts a return (or yielded) value carries.
+
+    A plain object (see _plain_attributes) is not looked into, as an
+    argument is: the one a method returns is most often its instance
+    (``fit`` returning ``self``, as scikit-learn's do), whose attributes hold
+    the call's own inputs and the records of earlier calls; each was taken
+    for an output of this call (its input data too)."""
     path: Tuple[PathStep, ...] = tuple(root)
     if explicit is not None:
         return _explicit_outputs(value, explicit, path)
     cls, elements, items = _annotation_plan(annotation)
     if elements is not None and isinstance(value, (list, tuple)) and len(elements) == len(value):
-        found, missed = _by_position(value, path, elements)
+        found, missed = _by_position(value, path, elements, objects=False)
         for item, item_cls, item_path in missed:
             _not_mapped(item, item_cls, item_path)
         return found
     budget = [_MAX_ITEMS]
-    found = find_artifacts(value, path, cls, budget=budget, items=items) or []
+    found = find_artifacts(value, path, cls, budget=budget, items=items, objects=False) or []
     if not found and cls is not None:
         _not_mapped(value, cls, path)
     if budget[0] < 0:  # items were left unseen: any records there are not outputs
@@ -461,15 +471,20 @@ def outputs_of(
 
 
 def _by_position(
-    value: Sequence[Any], path: Tuple[PathStep, ...], elements: List[Optional[type]], budget: Optional[List[int]] = None
+    value: Sequence[Any],
+    path: Tuple[PathStep, ...],
+    elements: List[Optional[type]],
+    budget: Optional[List[int]] = None,
+    objects: bool = True,
 ) -> Tuple[List[Found], List[Tuple[Any, type, Tuple[PathStep, ...]]]]:
     """The records of a tuple or list whose annotation gives each position
     its class (``Tuple[Model, Metrics]``, as an argument or a return value),
-    and the elements given a class that are no record and made none."""
+    and the elements given a class that are no record and made none
+    (*objects*: see find_artifacts)."""
     found: List[Found] = []
     missed: List[Tuple[Any, type, Tuple[PathStep, ...]]] = []
     for index, (item, item_cls) in enumerate(zip(value, elements)):
-        mapped = find_artifacts(item, path + (index,), item_cls, 1, budget)
+        mapped = find_artifacts(item, path + (index,), item_cls, 1, budget, objects=objects)
         if mapped is None and item_cls is not None:
             missed.append((item, item_cls, path + (index,)))
         found.extend(mapped or ())
@@ -558,15 +573,16 @@ def _values_of(value: Any) -> Iterable[Any]:
 
 
 def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List[Found]:
+    # A plain object is not looked into (see outputs_of); outputs={"model": Model} reads its attribute.
     if isinstance(spec, type):
-        return find_artifacts(value, path, spec) or []
+        return find_artifacts(value, path, spec, objects=False) or []
     if isinstance(spec, (list, tuple)):
         if not isinstance(value, (list, tuple)):
             raise InvalidTypeError(f"outputs={spec!r} expects the function to return a tuple or list, got {describe(value)}")
         found: List[Found] = []
         for index, (item, cls) in enumerate(zip(value, spec)):
             if cls is not None:
-                found.extend(find_artifacts(item, path + (index,), cls, 1) or ())
+                found.extend(find_artifacts(item, path + (index,), cls, 1, objects=False) or ())
         return found
     if isinstance(spec, Mapping):
         found = []
@@ -576,7 +592,7 @@ def _explicit_outputs(value: Any, spec: Any, path: Tuple[PathStep, ...]) -> List
             else:
                 item = getattr(value, key, None)
             if item is not None:
-                found.extend(find_artifacts(item, path + (key,), cls, 1) or ())
+                found.extend(find_artifacts(item, path + (key,), cls, 1, objects=False) or ())
         return found
     raise InvalidTypeError(f"outputs must be a record class, a list of them or a dict of them, got {describe(spec)}")
 

@@ -2294,6 +2294,25 @@ class TestFunctionsPartialsAndNamespaces:
         assert params_of(mr.custom(execution)) == {"cfg": {"lr": 0.1, "password": REDACTED}}
         assert mr.paths(tracked_sqlite, execution.id) == [("INPUT", ("cfg", "data"), "s3://b/train.csv")]
 
+    def test_a_plain_object_returned_is_not_looked_into_for_outputs(self, tracked_sqlite):
+        """A method returning its instance (fit returning self, as
+        scikit-learn's do) made every record the instance held an output
+        of the call once plain objects were looked into: its input data
+        too, and a model an earlier call made. A plain object is looked
+        into as an argument only."""
+
+        class Trainer:
+            @track
+            def fit(self, data: DataSet):
+                self.data = data
+                return self
+
+        trainer = Trainer()
+        trainer.previous = Model(uri="s3://m/earlier", name="earlier")
+        trainer.fit(DataSet(uri="s3://b/train.csv", name="train"))
+        execution = mr.one_execution(tracked_sqlite, "fit")
+        assert mr.paths(tracked_sqlite, execution.id) == [("INPUT", ("data",), "s3://b/train.csv")]
+
     def test_a_plain_object_is_written_from_its_dict_bounded(self):
         """Only the object's __dict__ is read (no property is run), a cycle
         is '...', a chain of objects or an object of 100,000 attributes is
