@@ -127,15 +127,23 @@ _USER_FLAGS = ("--user", "--proxy-user", "-u", "-U")
 
 def _user_flag(arg: str) -> Optional[str]:
     """The flag of *arg* if it gives a user (``-u``, ``--user=alice:pw``,
-    ``-ualice:pw``, ``-uroot`` as mysql writes it), else None."""
+    ``-ualice:pw``, ``-uroot`` as mysql writes it), else None. A long option
+    written with one dash (``-use_gpu``, ``-unk_token``, ``-update-freq``,
+    as many a training script's are) is none, unless it has a password
+    (``-uuser_x:pw``): it made ``-p``'s value a password, and a
+    ``-pretrained_model`` flag ``-p***``."""
     if arg in _USER_FLAGS:
         return arg
     name, eq, _ = arg.partition("=")
     if eq and name in _USER_FLAGS[:2]:
         return name
-    if len(arg) > 2 and arg[:2] in _USER_FLAGS[2:]:
+    if len(arg) > 2 and arg[:2] in _USER_FLAGS[2:] and (":" in arg or not _ONE_DASH_OPTION.fullmatch(arg)):
         return arg[:2]
     return None
+
+
+# A long option written with one dash: a word, then "_" or "-" and more (-use_gpu, -unk_token).
+_ONE_DASH_OPTION = re.compile(r"-[A-Za-z]{2,}[_-][\w-]+")
 
 
 def _credential_flags_redacted(arg: str, login: bool) -> Tuple[str, str]:

@@ -1069,6 +1069,19 @@ def test_p_is_a_password_only_beside_a_user_flag():
     assert _redacted(kept) == kept
 
 
+def test_a_one_dash_long_option_is_no_user_flag():
+    """A long option written with one dash that begins with u (-use_gpu,
+    -unk_token) was taken for -u glued to a user (mysql's -uroot): -p's
+    value was then hidden as a password (-p data/train as -p ***), and a
+    -pretrained_model flag written -p***. A glued user with a password
+    (-uuser_x:pw) is still one."""
+    from lineage._provenance import _redacted
+
+    kept = ["train.py", "-use_gpu", "-p", "data/train", "-unk_token", "<unk>", "-pretrained_model", "bert", "-update-freq", "2"]
+    assert _redacted(kept) == kept
+    assert _redacted(["db.py", "-uuser_x:pw", "-p", "hunter2"]) == ["db.py", "-uuser_x:***", "-p", "***"]
+
+
 def test_secrets_in_a_url_s_query_on_the_command_line_are_hidden():
     """A URL's query string kept its secrets in clear (?access_token=, ?api_key=,
     a presigned S3 or GCS URL's X-Amz-Signature and X-Amz-Credential, an Azure
