@@ -179,7 +179,15 @@ def _ends_in_secret(name: str) -> bool:
     last, previous = words[-1], (words[-2] if len(words) > 1 else "")
     if last in _SECRET_WORDS:
         return not (last == "token" and previous in _NOT_SECRET_BEFORE_TOKEN)
-    return (previous, last) in _SECRET_PAIRS or last.endswith(_SECRET_SUFFIXES)
+    if (previous, last) in _SECRET_PAIRS:
+        # max_session_tokens=4096, num_id_tokens: a count of them, as max_tokens is
+        # (then about a secret: a number kept, text hidden), not the tokens.
+        return not (last == "tokens" and len(words) > 2 and words[-3] in _COUNT_WORDS)
+    return last.endswith(_SECRET_SUFFIXES)
+
+
+# Words before a kind of credential's tokens making the name a count of them.
+_COUNT_WORDS = frozenset({"max", "min", "num", "n", "total"})
 
 
 def _kind(name: str) -> str:

@@ -681,6 +681,18 @@ class TestSettingsOfASecret:
         argv = ["train.py", "--" + name, "hunter2", f"--{name}=x"]
         assert _redacted(argv) == ["train.py", "--" + name, REDACTED, f"--{name}=***"]
 
+    @pytest.mark.parametrize("name", ["max_session_tokens", "num_id_tokens", "min_refresh_tokens", "n_session_tokens"])
+    def test_a_count_of_a_kind_of_token_keeps_its_number(self, name):
+        """max_session_tokens=4096 (an LLM session's budget) was kept until
+        "tokens" after session, id, refresh... named secrets: it was then
+        hidden, every value, as session_tokens' are. A count of them keeps a
+        number, as token_limit does; text under it is still hidden."""
+        from lineage._provenance import _redacted
+
+        assert _mapping.param_value(name, 4096) == 4096
+        assert _mapping.param_value(name, "hunter2") == REDACTED
+        assert _redacted(["chat.py", "--" + name.replace("_", "-"), "4096"]) == ["chat.py", "--" + name.replace("_", "-"), "4096"]
+
     @pytest.mark.parametrize("value", ["hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "ghp_AbCdEf0123456789AbCdEf0123456789abcd"])
     def test_a_known_service_s_token_is_hidden_under_any_name(self, value):
         """model="hf_...", {"hub": "ghp_..."}: a token the command line hid
