@@ -160,6 +160,11 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                 rows.append(row)
         if args.json:
             print(json.dumps(_json_safe(rows), indent=2, default=str, allow_nan=False))
+        elif not rows:
+            # Nothing printed and exit 0 read as "did it look anywhere?": said on
+            # stderr (a script reading stdout still gets no line), where it looked.
+            of_type = f" of type {args.type_name!r}" if args.type_name is not None else ""
+            print(f"lineage ls: no artifact{of_type} in workspace {name!r} of {conn.url.redacted()}", file=sys.stderr)
         else:
             from lineage.graph import _apart_by_digest, _line, _version_suffix
 

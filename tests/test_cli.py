@@ -97,6 +97,22 @@ class TestCommand:
         assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", ""]) == 1
         assert capsys.readouterr().err.startswith("lineage ls: no artifact type ''")  # named as the other errors
 
+    def test_ls_of_an_empty_workspace_says_where_it_looked(self, tmp_path, capsys):
+        """A workspace with no artifact (made by Workspace(), or -t of a type
+        it holds none of) printed nothing and exited 0: no word that it had
+        looked, nor where. It says so on stderr, stdout stays empty, and
+        --json is still just []."""
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+        Workspace(store=lineage.Store(url=url), name="w")
+        assert main(["ls", "--store", url, "-w", "w"]) == 0
+        out, err = capsys.readouterr()
+        assert out == "" and err == f"lineage ls: no artifact in workspace 'w' of {url}\n"
+        assert main(["ls", "--store", url, "-w", "w", "-t", "Model"]) == 0
+        out, err = capsys.readouterr()
+        assert out == "" and err == f"lineage ls: no artifact of type 'Model' in workspace 'w' of {url}\n"
+        assert main(["ls", "--store", url, "-w", "w", "--json"]) == 0
+        assert capsys.readouterr() == ("[]\n", "")
+
     def test_ls_shows_one_artifact_per_line(self, sqlite_url, capsys):
         """A newline in a name, version or uri is shown escaped: it split an
         artifact over two lines, and the second could pass for another row.
