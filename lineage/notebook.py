@@ -39,6 +39,21 @@ __all__ = ["load_ipython_extension", "track_cell"]
 
 _USAGE = "%%track [NAME] [--workspace WORKSPACE] [--run RUN] [--store URL]"
 
+# What `%%track?` and `%%track --help` show: the magic had no docstring, and
+# IPython's help on it said "<no docstring>".
+_HELP = f"""{_USAGE}
+
+Run the cell as one lineage execution named NAME (default: 'notebook cell').
+Records the cell reads from variables set before it are its inputs; records it
+assigns are its outputs (event path: the variable's name); tracked functions it
+calls record it as their parent; an exception in it marks it FAILED.
+lineage.current_execution() in the cell logs parameters (log_param).
+
+Options:
+  --workspace WORKSPACE  workspace (default: lineage.init()'s, else $LINEAGE_WORKSPACE, else 'default')
+  --run RUN              run (default: lineage.init()'s, else $LINEAGE_RUN, else one for this kernel)
+  --store URL            store URL (default: lineage.init()'s, else $LINEAGE_STORE, else the embedded store)"""
+
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext lineage``: register the ``%%track`` cell magic."""
@@ -47,6 +62,7 @@ def load_ipython_extension(ipython: Any) -> None:
         __tracebackhide__ = True  # noqa: F841 - IPython's mark: the cell's error is shown without this frame
         return track_cell(ipython, line, cell)
 
+    track.__doc__ = _HELP
     ipython.register_magic_function(track, magic_kind="cell", magic_name="track")
 
 
@@ -117,6 +133,8 @@ def _arguments(line: str) -> argparse.Namespace:
         args, unknown = parser.parse_known_args(words)
     except (ValueError, argparse.ArgumentError) as exc:
         raise _line_error(f"{_USAGE}: cannot read {line!r}: {exc}", line) from None
+    if "-h" in unknown or "--help" in unknown:
+        raise InvalidMagicLineError(_HELP)  # the cell is not run, as a command's --help runs nothing
     if unknown:
         raise _line_error(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}", line)
     # Named as the line spells them: they were refused as execution(workspace), ...

@@ -83,6 +83,22 @@ class TestTrackMagic:
         assert bad_cell.error_in_exec is not None
         assert mr.executions(lineage.Store(url=sqlite_url)) == []
 
+    def test_the_magic_has_help(self, shell, sqlite_url, capsys):
+        """%%track? showed "Docstring: <no docstring>", and %%track --help was
+        "unknown argument(s) ['--help']": a user had no way to its options in
+        the notebook. Both show the usage and what each option does; the
+        cell is not run."""
+        doc = shell.find_cell_magic("track").__doc__ or ""
+        assert doc.startswith("%%track [NAME] [--workspace WORKSPACE] [--run RUN] [--store URL]\n"), doc
+        for option in ("--workspace WORKSPACE  workspace", "--run RUN  ", "--store URL  "):
+            assert option in doc
+        for flag in ("-h", "--help", "clean --help"):
+            result = run(shell, f"%%track {flag}\nx = 1")
+            assert isinstance(result.error_in_exec, lineage.InvalidValueError)
+            shown = capsys.readouterr()
+            assert (shown.out + shown.err).strip() == f"UsageError: {doc}"
+            assert "x" not in shell.user_ns and mr.executions(lineage.Store(url=sqlite_url)) == []
+
     @pytest.mark.parametrize(
         ("line", "says"),
         [
