@@ -136,7 +136,14 @@ def _arguments(line: str) -> argparse.Namespace:
     if "-h" in unknown or "--help" in unknown:
         raise InvalidMagicLineError(_HELP)  # the cell is not run, as a command's --help runs nothing
     if unknown:
-        raise _line_error(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}", line)
+        # `%%track clean data`: a name of two words, not an option mistyped;
+        # `%%track step sqlite:///x.db`: a store URL without its option.
+        hint = ""
+        if any("://" in word for word in unknown):
+            hint = " (a store URL is given as --store URL)"
+        elif args.name is not None and not any(word.startswith("-") for word in unknown):
+            hint = f" (a NAME of several words is quoted: %%track {shlex.quote(' '.join([args.name, *unknown]))})"
+        raise _line_error(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}{hint}", line)
     # Named as the line spells them: they were refused as execution(workspace), ...
     # (an empty NAME is the default name, as it was)
     try:
