@@ -336,6 +336,7 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
     def run(args: argparse.Namespace) -> int:
+        from lineage.errors import StoreError
         from lineage.store import RetryPolicy, _backend, _spool, connect
 
         _check_home(parser, args.home)
@@ -344,6 +345,7 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
         reason = ""
         busy: Optional[str] = None
         refusal: Optional[str] = None
+        absent: Optional[str] = None
         try:
             # Only read: a mistyped path or database name must not make a store.
             checked = attrs.evolve(url, create=False)
@@ -358,6 +360,17 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
             busy = _backend.overload(exc)
             # And one that answered and refused the connection (TLS): a setting to fix.
             refusal = getattr(exc, "refusal", None)
+            there = f"no store at {url.redacted()}: "
+            if type(exc) is StoreError and str(exc).startswith(there):
+                # No store there (no file yet, a file of another application): nothing
+                # was asked of a server. "does NOT answer" read as a store that is down
+                # on the first `lineage status` after installing, before any tracked call.
+                absent = str(exc)[len(there):]
+                if _config_store_unset(args.store) and absent == "the file does not exist":
+                    absent += (
+                        " (the embedded store under LINEAGE_HOME: the first tracked call makes it; a script that "
+                        "named its own store in lineage.init(store=...) wrote there: name it with --store URL)"
+                    )
         spools = list(_spool.status(args.home, store=url))
         if args.json:
             print(json.dumps({
@@ -370,6 +383,8 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
             state = f"is overloaded ({busy}): it takes no call for now"
         elif refusal:
             state = f"cannot be used: {refusal}"
+        elif absent:
+            state = f"is no store: {absent}"
         else:
             state = "answers" if answers else "does NOT answer: " + reason
         print(f"store: {url.redacted()}  {state}")
@@ -392,6 +407,14 @@ def _status(parser: argparse.ArgumentParser) -> Runner:
         return 0 if answers else 1
 
     return run
+
+
+def _config_store_unset(option: Optional[str]) -> bool:
+    """Whether the command works on the embedded store because nothing named
+    another: not --store, not lineage.init(), not LINEAGE_STORE."""
+    from lineage import _config
+
+    return _config.store_url(option) is None
 
 
 def _check_home(parser: argparse.ArgumentParser, home: Optional[str]) -> None:

@@ -422,6 +422,24 @@ class TestCommand:
         assert main(["ls", "--store", f"sqlite:///{tmp_path / 'typo.db'}"]) == 2
         assert "--store URL" not in capsys.readouterr().err
 
+    def test_status_before_anything_is_recorded_says_there_is_no_store_yet(self, tmp_path, capsys):
+        """`lineage status` on a new LINEAGE_HOME said the embedded store
+        "does NOT answer", as of a server that is down, when no tracked call
+        had made its file yet. It says the file is not there, that the first
+        tracked call makes it, and where a script's own store is named.
+        (Exit 1 as before: there is no store to read.)"""
+        url = f"sqlite:///{tmp_path / 'home' / 'lineage.db'}"
+        assert main(["status"]) == 1
+        out = capsys.readouterr().out
+        assert "NOT answer" not in out, out
+        assert out.startswith(
+            f"store: {url}  is no store: the file does not exist (the embedded store under LINEAGE_HOME: the first "
+            "tracked call makes it; a script that named its own store in lineage.init(store=...) wrote there: "
+            "name it with --store URL)\n"
+        ), out
+        assert main(["status", "--json"]) == 1
+        assert json.loads(capsys.readouterr().out)["answers"] is False
+
     def test_reading_commands_never_make_a_store(self, tmp_path, capsys):
         """ls and status on a mistyped path or database name say there is no
         store and make none (they made a SQLite file, or a whole database)."""
@@ -433,7 +451,7 @@ class TestCommand:
         assert main(["ls", "--store", f"sqlite:///{missing}"]) == 2
         assert "the file does not exist" in capsys.readouterr().err
         assert main(["status", "--store", f"sqlite:///{missing}"]) == 1
-        assert "does NOT answer" in capsys.readouterr().out
+        assert f"store: sqlite:///{missing}  is no store: the file does not exist\n" in capsys.readouterr().out
         assert not missing.parent.exists()
         # A file of another application (or an empty one) is not made an MLMD store either.
         import sqlite3
