@@ -99,6 +99,15 @@ def _warn_if_lost_with_the_pod(parsed: StoreURL) -> None:
     )
 
 
+# A record without an id: "was never logged" was wrong for one logged in an
+# execution still running (its outputs are written at its end) or while its
+# store did not answer (the write waits in the spool).
+_NO_ID = (
+    "has no id: it was never logged, or its write has not reached the store yet (outputs are written when "
+    "their execution ends; while the store does not answer, writes wait in the spool: see `lineage status`)"
+)
+
+
 class Store:
     """A metadata store, named by a URL or by the Kubeflow SDK's gRPC arguments.
 
@@ -221,8 +230,9 @@ class Store:
                 graph says ``truncated`` if more was left.
 
         Raises:
-            InvalidValueError: the artifact was never logged, or its id is
-                not an MLMD id (1 to 2**63 - 1).
+            InvalidValueError: the artifact has no id (never logged, or its
+                write has not reached the store yet), or its id is not an
+                MLMD id (1 to 2**63 - 1).
             UnknownArtifactError: this store holds no artifact with that id
                 (a record logged to another store).
         """
@@ -240,12 +250,12 @@ class Store:
             # An artifact class written for the Kubeflow SDK, logged here: its id.
             artifact_id = getattr(artifact, "id", None)
             if artifact_id is None:
-                raise InvalidValueError(f"{method}(artifact): {describe(artifact)} was never logged (its id is None)")
+                raise InvalidValueError(f"{method}(artifact): {describe(artifact)} {_NO_ID}")
             if isinstance(artifact_id, bool) or not isinstance(artifact_id, int):
                 raise InvalidTypeError(f"{method}(artifact): its id must be an int, got {describe(artifact_id)}")
         if artifact_id is None:
             if isinstance(artifact, Artifact):
-                raise InvalidValueError(f"{method}(artifact): {artifact!r} was never logged (its id is None)")
+                raise InvalidValueError(f"{method}(artifact): {artifact!r} {_NO_ID}")
             raise InvalidTypeError(f"{method}(artifact) must be a logged record or an artifact id, got {describe(artifact)}")
         _check_artifact_id(f"{method}(artifact): artifact_id", artifact_id)
         if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0):

@@ -219,6 +219,22 @@ class TestDisplay:
         assert "make #" in data["text/html"] and data["text/html"].startswith("<pre>")
 
 
+def test_the_graph_of_a_record_not_written_yet_says_why_it_has_no_id(shell):
+    """The graph of an output logged in a with block still running (written
+    at its end) said it "was never logged", which it was: it says that its
+    write has not reached the store yet, and the graph is there once it has."""
+    result = run(
+        shell,
+        "with lineage.execution('fit') as ex:\n"
+        "    m = ex.log_output(Model(uri='s3://nb/m', name='m'))\n"
+        "    lineage.Store().lineage(m)\n",
+    )
+    assert isinstance(result.error_in_exec, lineage.InvalidValueError)
+    said = str(result.error_in_exec)
+    assert "was never logged (its id is None)" not in said and "its write has not reached the store yet" in said, said
+    assert "fit #" in str(run(shell, "lineage.Store().lineage(m)").result)
+
+
 def test_import_lineage_never_imports_ipython():
     """IPython is optional: importing lineage (and using it) does not import it."""
     code = (
