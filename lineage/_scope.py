@@ -1345,6 +1345,7 @@ def _decorate(func: F, options: _Options) -> F:
             never_awaited: List[Any] = []  # the finalizer below
 
             async def tracked_call() -> Any:
+                __tracebackhide__ = True  # see wrapper
                 scope = tracked.scope(instance, args, kwargs)
                 # Awaited in another execution (jobs made first, then gathered
                 # in a with block): that one, as for a call made there.
@@ -1407,6 +1408,7 @@ def _decorate(func: F, options: _Options) -> F:
     may_return_future = not may_defer and underneath is not kind
 
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        __tracebackhide__ = True  # IPython and pytest leave this frame out of the user's traceback
         scope = tracked.scope(instance, args, kwargs)
         if not (may_defer or may_return_future):
             with scope:
@@ -1904,6 +1906,7 @@ def _track_generator(
     # *stepped*: [the thread its last step ran in, its scope once entered]
     # (see _generators: the scope tells the process it belongs to).
     # *made_in*: the current execution where it was called (its parent).
+    __tracebackhide__ = True  # see wrapper
     if scope is None:
         scope = tracked.scope(instance, args, kwargs)
         _entered_where_made(scope, made_in)
@@ -1972,6 +1975,7 @@ def _track_async_generator(
     # function); *began* is set when the body begins (see _never_begun);
     # *made_in*: the current execution where it was called (its parent).
     async def agen() -> Any:
+        __tracebackhide__ = True  # see wrapper
         if began is not None:
             began[0] = True
         scope = given

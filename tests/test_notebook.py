@@ -528,3 +528,28 @@ def test_a_semicolon_in_a_comment_or_a_string_does_not_hide_the_value(shell, las
     assert result.success, result.error_in_exec
     plain = shell.run_cell(f"z = DataSet(uri='s3://nb/z', name='z')\n{last}", store_history=True)
     assert (result.result is not None, plain.result is not None) == (shown, shown)
+
+
+@pytest.mark.parametrize(
+    "kind, call",
+    [
+        ("def", "fit(DataSet(uri='s3://nb/d', name='d'))"),
+        ("generator", "list(fit(DataSet(uri='s3://nb/d', name='d')))"),
+        ("async def", "await fit(DataSet(uri='s3://nb/d', name='d'))"),
+        ("async generator", "[x async for x in fit(DataSet(uri='s3://nb/d', name='d'))]"),
+    ],
+)
+def test_a_tracked_functions_error_shows_no_frame_of_lineage(shell, capsys, kind, call):
+    """An exception raised in a @track function (a generator, a coroutine),
+    shown by IPython, points at the cell and the function only: lineage's
+    wrapper frames between them are hidden (``__tracebackhide__``), as
+    pytest hides its own."""
+    head = "async def" if kind.startswith("async") else "def"
+    body = "    yield 1\n" if kind.endswith("generator") else ""
+    assert run(shell, f"@lineage.track\n{head} fit(d):\n{body}    raise ValueError('bad column')\n").success
+    capsys.readouterr()
+    result = run(shell, call)
+    assert isinstance(result.error_in_exec, ValueError)
+    shown = capsys.readouterr().out
+    assert "bad column" in shown and "fit" in shown
+    assert "_scope.py" not in shown, shown
