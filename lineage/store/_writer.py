@@ -278,6 +278,16 @@ PATH_INDEX_MIN, PATH_INDEX_MAX = -(2**31), 2**31 - 1
 
 
 def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int] = None, mangle: bool = False) -> pb.Event:
+    event = pb.Event()
+    event.CopyFrom(_event_template(event_type, path, mangle))
+    if artifact_id is not None:
+        event.artifact_id = artifact_id
+    return event
+
+
+def _event_template(event_type: int, path: Sequence[PathStep], mangle: bool) -> pb.Event:
+    """The event of *event_type* at *path* (shared: not to be modified; a
+    write that only sends it, MLMD copying it into its request, needs no copy)."""
     # Only plain str and int steps are cached: 1, 1.0 and True are equal keys.
     # The common path, one name (a parameter's, "return"), is told at once.
     plain = (len(path) == 1 and type(path[0]) is str) or all(type(step) is str or type(step) is int for step in path)
@@ -294,11 +304,7 @@ def _event(event_type: int, path: Sequence[PathStep], artifact_id: Optional[int]
             if len(_event_templates) >= 4096:  # paths made on the fly (dict keys): stay bounded
                 _event_templates.clear()
             _event_templates[key] = template
-    event = pb.Event()
-    event.CopyFrom(template)
-    if artifact_id is not None:
-        event.artifact_id = artifact_id
-    return event
+    return template
 
 
 # gRPC's refusal of a message over the server's limit (RESOURCE_EXHAUSTED).
@@ -897,6 +903,7 @@ class Writer:
             contexts.append(ref.by_name)
         pairs: List[Tuple[pb.Artifact, pb.Event]] = []
         bindings: List[Tuple[Artifact, int, str]] = []
+        keys: Set[str] = set()
         ids_by_key, type_ids = self._ids_by_key, self.backend.cached_type_id
         legacy = not self._no_legacy_known()
         workspace, run = handle.workspace, handle.run
@@ -911,18 +918,20 @@ class Writer:
             if _by_uri(schema, digest, event_type, record.uri):
                 return False  # looked for by uri first (see Pair.by_uri)
             key = self._record_key(record, schema, workspace, digest.digest)
-            if key in ids_by_key or any(key == bound[2] for bound in bindings):
+            if key in ids_by_key or key in keys:
                 return False
             self._note_digest(record, schema, digest)
             proto = codec.artifact_to_proto(record, type_id, workspace=workspace, run=run, external_id=key, mangle=mangle)
             if digest is not _digest.NONE:
                 codec.set_custom(proto, digest.properties(), mangle)
-            pairs.append((proto, _event(event_type, path, mangle=mangle)))
+            # The shared event as it is: MLMD copies it into its request.
+            pairs.append((proto, _event_template(event_type, path, mangle)))
             bindings.append((record, event_type, key))
+            keys.add(key)
         # As on the general path: the next write sends this state whole.
         handle.proto = execution
         try:
-            execution_id, artifact_ids = self._send(execution, pairs, contexts)
+            execution_id, artifact_ids = self._send(execution, pairs, contexts, all_new=True)
         except mlmd_errors.AlreadyExistsError:
             return False  # the general path references what is stored
         except mlmd_errors.StatusError as exc:
@@ -1477,7 +1486,11 @@ class Writer:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
-        self, execution: pb.Execution, pairs: Sequence[Tuple[Optional[pb.Artifact], pb.Event]], contexts: List[pb.Context]
+        self,
+        execution: pb.Execution,
+        pairs: Sequence[Tuple[Optional[pb.Artifact], pb.Event]],
+        contexts: List[pb.Context],
+        all_new: bool = False,
     ) -> Tuple[int, List[int]]:
         """One write, one transaction: ``put_lineage_subgraph`` for a write
         of SUBGRAPH_FROM new artifacts or more (or one sent twice) and none
@@ -1492,6 +1505,9 @@ class Writer:
         A new artifact in two pairs (an input that is also an output) is
         stored once, as it comes first, with an event for each pair.
 
+        *all_new*: every pair has an artifact of its own, none sent twice
+        (see :meth:`_direct`, which checked): there is nothing to work out.
+
         Returns:
             The execution's id and, for each pair, its artifact's id.
 
@@ -1499,6 +1515,21 @@ class Writer:
             ml_metadata.errors.StatusError: as the store answered
                 (AlreadyExistsError: an external id is already stored).
         """
+        if all_new:
+            if len(pairs) >= SUBGRAPH_FROM and self.backend.has_subgraph:
+                try:
+                    [execution_id], artifact_ids, _ = self.backend.call(
+                        "put_lineage_subgraph",
+                        [execution],
+                        [artifact for artifact, _ in pairs],
+                        contexts,
+                        [(0, index, event) for index, (_, event) in enumerate(pairs)],
+                        reuse_context_if_already_exist=True,
+                        reuse_artifact_if_already_exist_by_external_id=False,
+                    )
+                    return execution_id, artifact_ids
+                except mlmd_errors.UnimplementedError:
+                    self._no_subgraph()
         artifacts: List[pb.Artifact] = []
         at: Dict[str, int] = {}
         edges: List[Tuple[int, Optional[int], pb.Event]] = []
@@ -1534,11 +1565,7 @@ class Writer:
                     reuse_artifact_if_already_exist_by_external_id=False,
                 )
             except mlmd_errors.UnimplementedError:
-                log.info(
-                    "store %s has no put_lineage_subgraph (an MLMD service that predates it): writing with put_execution",
-                    self.backend.url.redacted(),
-                )
-                self.backend.has_subgraph = False
+                self._no_subgraph()
             else:
                 return execution_id, [event.artifact_id if index is None else artifact_ids[index] for _, index, event in edges]
         execution_id, artifact_ids, _ = self.backend.call(
@@ -1554,6 +1581,13 @@ class Writer:
             reuse_artifact_if_already_exist_by_external_id=twice,
         )
         return execution_id, list(artifact_ids)
+
+    def _no_subgraph(self) -> None:
+        log.info(
+            "store %s has no put_lineage_subgraph (an MLMD service that predates it): writing with put_execution",
+            self.backend.url.redacted(),
+        )
+        self.backend.has_subgraph = False
 
     def _reconcile(
         self, execution: pb.Execution, pairs: List[Pair], dropped: List[Tuple[Pair, int]]
