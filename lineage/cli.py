@@ -173,7 +173,8 @@ def _ls(parser: argparse.ArgumentParser) -> Runner:
                 # One artifact per line: a newline in a name is shown escaped.
                 name = _line(str(row.get("name")))
                 version = _line(_version_suffix(row.get("version")))
-                lines[row["id"]] = f"{codec.type_of_row(row).rsplit('/', 1)[-1]:<10} {name}{version}  {_line(str(row.get('uri')))}"
+                kind = codec.type_of_row(row).rsplit("/", 1)[-1]
+                lines[row["id"]] = f"{kind:<10} {name}{version}  {_line(str(row.get('uri')))}"
             # Rows shown alike whose files had other bytes: their digests' start
             apart = _apart_by_digest((row["id"], lines[row["id"]], row.get("lineage.digest")) for row in rows)
             for artifact_id, line in lines.items():

@@ -245,7 +245,9 @@ class TestCommand:
         err = done.stderr
         assert done.returncode == 1 and "no artifact type" not in err and (
             "'checkpoint' names 2 artifact types in " in err
-            and err.rstrip().endswith(": acme.org/test-ambiguous/checkpoint, other.org/test-ambiguous/checkpoint; give the one to list in full with -t")
+            and err.rstrip().endswith(
+                ": acme.org/test-ambiguous/checkpoint, other.org/test-ambiguous/checkpoint; give the one to list in full with -t"
+            )
         ), err
         assert main(["ls", "--store", sqlite_url, "-w", "w", "-t", "other.org/test-ambiguous/checkpoint"]) == 0
         assert [line.split()[1:3] for line in capsys.readouterr().out.splitlines()] == [["checkpoint", "b"]]

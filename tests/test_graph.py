@@ -387,13 +387,13 @@ class TestWhatIsShown:
         leaves out. They follow the state, on one line, cut as a long
         parameter is; a step that did not fail shows none."""
         partial = DataSet(uri="s3://why/partial", name="partial")
-        with pytest.raises(RuntimeError):
-            with lineage.execution("prep") as ex:
-                ex.log_output(partial)
-                raise RuntimeError("disk full:\nwrote 10 of 20 shards" + " and more" * 20)
+        with pytest.raises(RuntimeError), lineage.execution("prep") as ex:
+            ex.log_output(partial)
+            raise RuntimeError("disk full:\nwrote 10 of 20 shards" + " and more" * 20)
         model = step(partial, 1)
         [fit, prep] = store.describe_lineage(model).splitlines()[1::2]
-        assert prep.startswith("      └─ prep #") and " FAILED (RuntimeError: disk full:\\nwrote 10 of 20 shards and more" in prep, prep
+        assert prep.startswith("      └─ prep #"), prep
+        assert " FAILED (RuntimeError: disk full:\\nwrote 10 of 20 shards and more" in prep, prep
         assert prep.endswith(" chars))") and len(prep) < 150, prep
         assert fit.startswith("└─ step #") and "COMPLETE  i=1" in fit and "(" not in fit, fit
 

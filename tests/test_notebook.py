@@ -124,7 +124,10 @@ class TestTrackMagic:
                 "clean data --run r1",
                 "unknown argument(s) ['data'] in 'clean data --run r1' (a NAME of several words is quoted: %%track 'clean data')",
             ),
-            ("a sqlite:///x.db", "unknown argument(s) ['sqlite:///x.db'] in 'a sqlite:///x.db' (a store URL is given as --store URL)"),
+            (
+                "a sqlite:///x.db",
+                "unknown argument(s) ['sqlite:///x.db'] in 'a sqlite:///x.db' (a store URL is given as --store URL)",
+            ),
             ("c --workspace ''", "%%track --workspace must be a non-empty string"),
             ("'a", "No closing quotation"),
             ("a --store nope://x", "%%track --store: invalid store URL 'nope://x': unknown scheme 'nope'"),

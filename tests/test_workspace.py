@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 import warnings
+from typing import Optional
 
 import pytest
 from ml_metadata.proto import metadata_store_pb2 as pb
@@ -778,7 +779,6 @@ class TestReader:
         import json
         import subprocess
         import sys
-        from typing import Optional
 
         import attrs
 
@@ -917,7 +917,8 @@ class TestReader:
 
         rows = ws.list(Ranked.ARTIFACT_TYPE_NAME)
 
-        assert [(row["run"], row["lineage.run"]) for row in rows] == [(None, "nightly"), ("r" * 3000, "nightly"), ("mine", "nightly")]
+        runs = [(row["run"], row["lineage.run"]) for row in rows]
+        assert runs == [(None, "nightly"), ("r" * 3000, "nightly"), ("mine", "nightly")]
         [data] = ws.list(DataSet.ARTIFACT_TYPE_NAME)
         assert (data["run"], "lineage.run" in data) == ("nightly", False)
 

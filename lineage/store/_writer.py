@@ -1515,21 +1515,20 @@ class Writer:
             ml_metadata.errors.StatusError: as the store answered
                 (AlreadyExistsError: an external id is already stored).
         """
-        if all_new:
-            if len(pairs) >= SUBGRAPH_FROM and self.backend.has_subgraph:
-                try:
-                    [execution_id], artifact_ids, _ = self.backend.call(
-                        "put_lineage_subgraph",
-                        [execution],
-                        [artifact for artifact, _ in pairs],
-                        contexts,
-                        [(0, index, event) for index, (_, event) in enumerate(pairs)],
-                        reuse_context_if_already_exist=True,
-                        reuse_artifact_if_already_exist_by_external_id=False,
-                    )
-                    return execution_id, artifact_ids
-                except mlmd_errors.UnimplementedError:
-                    self._no_subgraph()
+        if all_new and len(pairs) >= SUBGRAPH_FROM and self.backend.has_subgraph:
+            try:
+                [execution_id], artifact_ids, _ = self.backend.call(
+                    "put_lineage_subgraph",
+                    [execution],
+                    [artifact for artifact, _ in pairs],
+                    contexts,
+                    [(0, index, event) for index, (_, event) in enumerate(pairs)],
+                    reuse_context_if_already_exist=True,
+                    reuse_artifact_if_already_exist_by_external_id=False,
+                )
+                return execution_id, artifact_ids
+            except mlmd_errors.UnimplementedError:
+                self._no_subgraph()
         artifacts: List[pb.Artifact] = []
         at: Dict[str, int] = {}
         edges: List[Tuple[int, Optional[int], pb.Event]] = []
