@@ -442,6 +442,36 @@ class TestCommand:
         assert main(["status", "--json"]) == 1
         assert json.loads(capsys.readouterr().out)["answers"] is False
 
+    def test_a_store_that_cannot_be_read_now_is_not_said_to_be_no_store(self, tmp_path, capsys, monkeypatch):
+        """An MLMD file another process holds locked (a pipeline writing to a
+        rollback-journal store, as MLMD's own tools make them) was said to be
+        "no store: the file is not an MLMD store" by status, and by ls: the
+        read-only check took any SQLite error for "not MLMD". It says the file
+        cannot be read, and why; a file of another application still is no store."""
+        import sqlite3
+
+        from lineage.store import _url, reset_connections
+
+        monkeypatch.setattr(_url, "_WAL_WAIT_SECONDS", 0.2)  # the wait for the lock, shortened
+        path = tmp_path / "locked.db"
+        url = f"sqlite:///{path}"
+        Workspace(store=lineage.Store(url=url), name="w")
+        reset_connections()  # the file let go, as a later `lineage` command finds it
+        holder = sqlite3.connect(path, isolation_level=None)
+        try:
+            holder.execute("PRAGMA journal_mode=DELETE")
+            holder.execute("BEGIN EXCLUSIVE")
+            assert main(["status", "--store", url]) == 1
+            out = capsys.readouterr().out
+            assert "is no store" not in out and "not an MLMD store" not in out, out
+            assert f"store: {url}  does NOT answer: StoreUnavailableError: cannot read {url}: database is locked" in out, out
+            assert main(["ls", "--store", url, "-w", "w"]) == 2
+            err = capsys.readouterr().err
+            assert "not an MLMD store" not in err and "database is locked" in err, err
+        finally:
+            holder.close()
+        assert main(["ls", "--store", url, "-w", "w"]) == 0  # once it is let go, it is read
+
     def test_reading_commands_never_make_a_store(self, tmp_path, capsys):
         """ls and status on a mistyped path or database name say there is no
         store and make none (they made a SQLite file, or a whole database)."""

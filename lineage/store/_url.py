@@ -32,7 +32,14 @@ from typing import Any, Dict, List, Optional, Tuple
 import attrs
 from ml_metadata.proto import metadata_store_pb2 as pb
 
-from lineage.errors import InvalidStoreURLError, InvalidTypeError, InvalidValueError, StoreError, describe
+from lineage.errors import (
+    InvalidStoreURLError,
+    InvalidTypeError,
+    InvalidValueError,
+    StoreError,
+    StoreUnavailableError,
+    describe,
+)
 
 __all__ = ["StoreURL", "default_home", "parse_store_url"]
 
@@ -167,9 +174,16 @@ class StoreURL:
                 _prepare_sqlite_file(self.path)
             elif not os.path.isfile(self.path):
                 raise StoreError(f"no store at {self.redacted()}: the file does not exist")
-            elif not _is_mlmd_file(self.path):
-                # MLMD would install its tables in it: a reading command must not.
-                raise StoreError(f"no store at {self.redacted()}: the file is not an MLMD store")
+            else:
+                try:
+                    is_mlmd = _is_mlmd_file(self.path)
+                except sqlite3.Error as exc:
+                    # Locked past the wait by a writer, not readable by this user:
+                    # maybe a store all the same, not "no store" (status said so).
+                    raise StoreUnavailableError(f"cannot read {self.redacted()}: {exc}") from exc
+                if not is_mlmd:
+                    # MLMD would install its tables in it: a reading command must not.
+                    raise StoreError(f"no store at {self.redacted()}: the file is not an MLMD store")
             config.sqlite.filename_uri = self.path
             config.sqlite.connection_mode = (
                 pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE if self.create else pb.SqliteMetadataSourceConfig.READWRITE
@@ -208,13 +222,21 @@ def _login_name() -> str:
 
 
 def _is_mlmd_file(path: str) -> bool:
-    """Whether a SQLite file holds MLMD's tables (read-only check)."""
+    """Whether a SQLite file holds MLMD's tables (read-only check).
+
+    Raises:
+        sqlite3.Error: the file could not be read (locked by a writer past
+            the wait, not readable by this user): that says nothing of what
+            it holds.
+    """
     try:
         uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=_WAL_WAIT_SECONDS)) as conn:
             return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'MLMDEnv'").fetchone() is not None
-    except sqlite3.Error:  # not a database at all
-        return False
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", None) == "SQLITE_NOTADB":
+            return False  # not a database at all
+        raise
 
 
 def _prepare_sqlite_file(path: str) -> None:
