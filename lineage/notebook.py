@@ -141,8 +141,8 @@ def _arguments(line: str) -> argparse.Namespace:
         hint = ""
         if any("://" in word for word in unknown):
             hint = " (a store URL is given as --store URL)"
-        elif args.name is not None and not any(word.startswith("-") for word in unknown):
-            hint = f" (a NAME of several words is quoted: %%track {shlex.quote(' '.join([args.name, *unknown]))})"
+        elif not any(word.startswith("-") for word in unknown):
+            hint = _several_words(words, args.name, unknown)
         raise _line_error(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}{hint}", line)
     # Named as the line spells them: they were refused as execution(workspace), ...
     # (an empty NAME is the default name, as it was)
@@ -157,6 +157,25 @@ def _arguments(line: str) -> argparse.Namespace:
         where = "%%track --store: " if isinstance(exc, InvalidStoreURLError) else ""
         raise _line_error(f"{where}{exc} (in {line!r})", line) from None
     return args
+
+
+def _several_words(words: List[str], name: Optional[str], unknown: List[str]) -> str:
+    """How to write the value the *unknown* words go on: NAME (``%%track
+    clean data``) or an option's (``--workspace my ws`` said to quote NAME
+    'clean ws'), as the word before them tells; "" if they are not together."""
+    for at in range(len(words) - len(unknown), 0, -1):
+        if words[at : at + len(unknown)] != unknown:
+            continue
+        before = words[at - 1]
+        option, equals, value = before.partition("=")
+        if not equals and at >= 2:
+            option, value = words[at - 2], before
+        if option in ("--workspace", "--run", "--store"):
+            return f" (a value of several words is quoted: {option} {shlex.quote(' '.join([value, *unknown]))})"
+        if before == name:
+            return f" (a NAME of several words is quoted: %%track {shlex.quote(' '.join([name, *unknown]))})"
+        break
+    return ""
 
 
 # IPython's own names: output history, input history, shortcuts.

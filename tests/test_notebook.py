@@ -128,6 +128,9 @@ class TestTrackMagic:
                 "a sqlite:///x.db",
                 "unknown argument(s) ['sqlite:///x.db'] in 'a sqlite:///x.db' (a store URL is given as --store URL)",
             ),
+            # an option's value of two words: that value is quoted, not NAME ("%%track 'clean ws'" was said)
+            ("clean --workspace my ws", "in 'clean --workspace my ws' (a value of several words is quoted: --workspace 'my ws')"),
+            ("clean --run=my run", "in 'clean --run=my run' (a value of several words is quoted: --run 'my run')"),
             ("c --workspace ''", "%%track --workspace must be a non-empty string"),
             ("'a", "No closing quotation"),
             ("a --store nope://x", "%%track --store: invalid store URL 'nope://x': unknown scheme 'nope'"),
