@@ -456,6 +456,45 @@ class TestOlderService:
             assert len(direct.get_contexts_by_execution(out.execution_id)) == 2  # workspace and run
 
 
+    def test_a_short_call_written_directly_falls_back_to_put_execution(self, sqlite_url, record_store_calls, caplog):
+        """A short call's one write, made on the direct path (its contexts
+        known from an earlier write), meets UNIMPLEMENTED from its
+        put_lineage_subgraph and is sent whole through put_execution."""
+        from lineage.store._server import SERVICE_NAME, MetadataServer
+
+        server = MetadataServer(parse_store_url(sqlite_url), port=0)
+        del server.handler._handlers[f"/{SERVICE_NAME}/PutLineageSubgraph"]
+        server.start()
+        calls = record_store_calls()
+        try:
+            remote = lineage.Store(url=f"grpc://127.0.0.1:{server.port}")
+
+            @lineage.track(store=remote, workspace="ws")
+            def prep(data: lineage.DataSet) -> lineage.Model:
+                return lineage.Model(uri="s3://m/prep", name="m")
+
+            @lineage.track(store=remote, workspace="ws")
+            def train(data: lineage.DataSet, test: lineage.DataSet) -> lineage.Model:
+                return lineage.Model(uri="s3://m/direct", name="m")
+
+            # Two artifacts, sent with put_execution: the contexts and both types are known after it.
+            prep(lineage.DataSet(uri="s3://d/0", name="d"))
+            with caplog.at_level("INFO", logger="lineage.store"):
+                model = train(lineage.DataSet(uri="s3://d/1", name="d"), lineage.DataSet(uri="s3://t/1", name="t"))
+        finally:
+            server.stop(0)
+        writes = [c for c in calls if c in ("put_lineage_subgraph", "put_execution")]
+        assert writes == ["put_execution", "put_lineage_subgraph", "put_execution"]
+        assert sum("has no put_lineage_subgraph" in r.getMessage() for r in caplog.records) == 1
+        direct = embedded(sqlite_url)
+        [out] = [e for e in direct.get_events_by_artifact_ids([model.id]) if e.type == pb.Event.OUTPUT]
+        events = direct.get_events_by_execution_ids([out.execution_id])
+        inputs = [e.artifact_id for e in events if e.type == pb.Event.INPUT]
+        assert sorted(a.uri for a in direct.get_artifacts_by_id(inputs)) == ["s3://d/1", "s3://t/1"]
+        assert [e.path.steps[0].key for e in events if e.type == pb.Event.INPUT] == ["data", "test"]
+        assert len(direct.get_contexts_by_execution(out.execution_id)) == 2  # workspace and run
+
+
 def drop_connections(url: str) -> int:
     """Make the database end every connection to *url*'s database, as a
     restart or an idle timeout would; return how many it ended."""
