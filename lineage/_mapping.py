@@ -965,7 +965,15 @@ def _bounded_repr(value: Any, large: bool = False) -> str:
             text = repr(value) if config is None else config
     except Exception:  # a broken __repr__ must not break the call
         text = f"<{type(value).__qualname__} object>"
+    if " at 0x" in text:
+        # <Lib object at 0x7f...>, a lock in a config, such objects in a list:
+        # the address made the same argument another parameter on every run.
+        text = _ADDRESS.sub(r"\1>", text)
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
+
+
+#: An object's address in a repr of Python's form, ``<... at 0x7f...>``.
+_ADDRESS = re.compile(r"(<[^<>]*?) at 0x[0-9a-fA-F]+>")
 
 
 def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Optional[str]:

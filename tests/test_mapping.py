@@ -2568,3 +2568,28 @@ class TestAnnotationShapes:
         mapped = _mapping.map_arguments(binder, {"files": Rows([None] * 1_000_000)})
         assert mapped.failed == [] and mapped.inputs == [] and mapped.params["files"].startswith("[None, None")
         assert read[0] <= 3 * _mapping._MAX_ITEMS, read[0]
+
+
+def test_an_objects_address_is_left_out_of_a_parameter_wherever_it_is():
+    """A repr holding an object's address (a library class's own repr, a
+    lock inside a plain config, such objects in a list) made the same
+    argument another parameter on every run: the address is left out, the
+    rest of the text kept; text that only looks like one is kept."""
+    import threading
+
+    class Lib:
+        def __repr__(self) -> str:
+            return f"<Lib object at {hex(id(self))}>"
+
+    class Cfg:
+        pass
+
+    cfg = Cfg()
+    cfg.lock, cfg.lr = threading.Lock(), 0.1
+    assert _mapping.param_value("model", Lib()) == "<Lib object>"
+    assert _mapping.param_value("cfg", cfg) == "Cfg(lock=<unlocked _thread.lock object>, lr=0.1)"
+    assert _mapping.param_value("parts", [Lib(), {1, Lib()}]).count("<Lib object>") == 2
+    assert "0x" not in _mapping.param_value("parts", [Lib(), {1, Lib()}])
+    # Not an object's address: kept as written.
+    assert _mapping.param_value("note", "jump at 0x10>") == "jump at 0x10>"
+    assert _mapping.param_value("regs", (b"at 0x7f>", 0x7F)) == "(b'at 0x7f>', 127)"
