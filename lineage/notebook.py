@@ -144,6 +144,9 @@ def _arguments(line: str) -> argparse.Namespace:
         elif not any(word.startswith("-") for word in unknown):
             hint = _several_words(words, args.name, unknown)
         raise _line_error(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}{hint}", line)
+    late = _name_after_option(words, args.name, line) if args.name is not None and words[0].startswith("-") else None
+    if late:
+        raise _line_error(late, line)
     # Named as the line spells them: they were refused as execution(workspace), ...
     # (an empty NAME is the default name, as it was)
     try:
@@ -157,6 +160,32 @@ def _arguments(line: str) -> argparse.Namespace:
         where = "%%track --store: " if isinstance(exc, InvalidStoreURLError) else ""
         raise _line_error(f"{where}{exc} (in {line!r})", line) from None
     return args
+
+
+def _name_after_option(words: List[str], name: str, line: str) -> Optional[str]:
+    """The error for a NAME written after an option's value: ``%%track --run
+    my run`` read as run 'my' and NAME 'run', where the user meant run 'my
+    run'. argparse takes a word after an option's value as NAME, and nothing
+    on the line tells the two readings apart (``%%track --run r1 clean`` is
+    written the same way), so NAME goes first, as the usage shows: a cell
+    named and filed wrongly is recorded for good, an error costs one edit.
+    None after ``--``, which says that what follows is NAME."""
+    at = 0
+    while at < len(words) and words[at].startswith("-"):
+        if words[at] == "--":
+            return None
+        at += 1 if "=" in words[at] else 2  # --run=my or --run my
+    if at >= len(words):
+        return None  # not expected: argparse found NAME
+    before = words[at - 1]
+    option, equals, value = before.partition("=")
+    if not equals:
+        option, value = words[at - 2], before
+    return (
+        f"{_USAGE}: {name!r} after {option} {shlex.quote(value)} in {line!r} reads as NAME or as the rest of "
+        f"{option}'s value: NAME goes first (%%track {shlex.quote(name)} {option} {shlex.quote(value)}), "
+        f"a value of several words is quoted ({option} {shlex.quote(' '.join([value, name]))})"
+    )
 
 
 def _several_words(words: List[str], name: Optional[str], unknown: List[str]) -> str:

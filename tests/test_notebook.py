@@ -132,6 +132,17 @@ class TestTrackMagic:
             ("clean --workspace my ws", "in 'clean --workspace my ws' (a value of several words is quoted: --workspace 'my ws')"),
             ("clean --run=my run", "in 'clean --run=my run' (a value of several words is quoted: --run 'my run')"),
             ("c --workspace ''", "%%track --workspace must be a non-empty string"),
+            # NAME after an option's value: run 'my' and NAME 'run' were recorded for --run my run
+            (
+                "--run my run",
+                "'run' after --run my in '--run my run' reads as NAME or as the rest of --run's value: "
+                "NAME goes first (%%track run --run my), a value of several words is quoted (--run 'my run')",
+            ),
+            (
+                "--workspace=my ws --run r",
+                "'ws' after --workspace my in '--workspace=my ws --run r' reads as NAME or as the rest of --workspace's value: "
+                "NAME goes first (%%track ws --workspace my), a value of several words is quoted (--workspace 'my ws')",
+            ),
             ("'a", "No closing quotation"),
             ("a --store nope://x", "%%track --store: invalid store URL 'nope://x': unknown scheme 'nope'"),
         ],
@@ -146,6 +157,21 @@ class TestTrackMagic:
         lines = (shown.out + shown.err).strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("UsageError: ") and says in lines[0], lines
         assert "x" not in shell.user_ns and mr.executions(lineage.Store(url=sqlite_url)) == []
+
+    def test_a_name_after_an_option_is_refused_as_it_reads_two_ways(self, shell, sqlite_url, capsys):
+        """%%track --run my run recorded the cell as 'run' in run 'my' (argparse
+        takes the word after an option's value as NAME), with no error: the
+        line is refused, saying both ways to write it. NAME first, or after
+        --, is read as before; a --store password in the message is hidden."""
+        result = run(shell, "%%track --store postgresql://u:s3cret@127.0.0.1:1/db a\nx = 1")
+        assert isinstance(result.error_in_exec, lineage.InvalidValueError)
+        said = str(result.error_in_exec)
+        assert "s3cret" not in said and "NAME goes first (%%track a --store postgresql://u:***@127.0.0.1:1/db)" in said
+        assert "x" not in shell.user_ns and mr.executions(lineage.Store(url=sqlite_url)) == []
+        assert run(shell, "%%track first --run my\nx = 1").success
+        assert run(shell, "%%track --run my -- second\ny = 2").success
+        store = lineage.Store(url=sqlite_url)
+        assert mr.one_execution(store, "first") is not None and mr.one_execution(store, "second") is not None
 
     @pytest.mark.parametrize(
         "line, hidden",
