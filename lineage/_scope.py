@@ -1706,6 +1706,10 @@ _suspended: weakref.WeakSet = weakref.WeakSet()
 # (closed, its loop there ended as if exhausted, and the code after it ran);
 # and with its scope: a forked child does not close its parent's.
 _generators: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# The thread each tracked async generator's last step ran in, by its scope
+# (see _track_async_generator): one a thread still alive at exit iterates
+# (a loop in a daemon thread) is ended CANCELED, as a sync one is.
+_async_stepped: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # The executions waiting for a future a wraps decorator's call returned, with
 # the future, until it is done: one not done at exit (never completed: a
 # future the function made itself, a loop in a daemon thread) ends CANCELED
@@ -1728,6 +1732,8 @@ renew_after_fork(globals(), "_ending_lock")
 # then, CANCELED (see _end_open): with its start written it stayed RUNNING
 # for good, and one shorter than its start delay was lost whole.
 _open: Dict[ExecutionScope, None] = {}
+# Why one ended at exit while its thread ran on is CANCELED (an error message, with no error type).
+_STILL_RUNNING = "the execution was still running when the process exited"
 
 
 @atexit.register
@@ -1736,8 +1742,17 @@ def _end_suspended_generators() -> None:
     # written here and spooled is still replayed at exit.
     here, pid = threading.get_ident(), os.getpid()
     alive = set(sys._current_frames()) | {thread.ident for thread in threading.enumerate()}
+    # Those another thread still iterates (a daemon, stopped with the
+    # interpreter): they did not finish, and end CANCELED below, as a call
+    # or a with block still running in such a thread does (see _end_open).
+    # One suspended in this thread is closed, as its consumer left it.
+    elsewhere: Set[ExecutionScope] = {
+        scope for scope, stepped in list(_async_stepped.items()) if stepped[0] != here and stepped[0] in alive
+    }
     for generator, stepped in list(_generators.items()):
         if stepped[0] != here and stepped[0] in alive:
+            if stepped[1] is not None:
+                elsewhere.add(stepped[1])
             continue  # another thread's, still running: ended below, not closed
         if stepped[1] is None or stepped[1]._pid != pid:
             # The parent's (a forked child): closed here, its finally blocks
@@ -1773,7 +1788,12 @@ def _end_suspended_generators() -> None:
                     # Its thread (a daemon) may run on, in its code: what it
                     # logs now is dropped, not raised into it (see _check_open).
                     scope._ended_at_exit = True
-                    scope._finish(GeneratorExit())
+                    if scope in elsewhere:
+                        scope._end("CANCELED", {"lineage.error_message": _STILL_RUNNING})
+                    else:
+                        scope._finish(GeneratorExit())
+            except Exception:  # strict mode (a write that failed raises there): the others are still ended
+                log.exception("lineage: ending execution %r at the process's exit failed", scope.name)
             finally:
                 scope._lock.release()
     for taken, future in list(_awaiting.items()):
@@ -1817,7 +1837,7 @@ def _end_open(pid: int, drain_until: float, busy: Set[ExecutionScope]) -> None:
             if scope._done:  # its thread ended it while this waited
                 continue
             scope._ended_at_exit = True
-            scope._end("CANCELED", {"lineage.error_message": "the execution was still running when the process exited"})
+            scope._end("CANCELED", {"lineage.error_message": _STILL_RUNNING})
         except Exception:  # strict mode (a write that failed raises there): the other executions are still ended
             log.exception("lineage: ending execution %r at the process's exit failed", scope.name)
         finally:
@@ -1985,12 +2005,14 @@ def _track_async_generator(
             scope = tracked.scope(instance, args, kwargs)
             _entered_where_made(scope, made_in)
         _suspended.add(scope)
+        stepped = _async_stepped[scope] = [threading.get_ident()]
         index = 0
         to_send: Any = None
         throw: Optional[BaseException] = None
         inside: Optional[ExecutionScope] = scope  # see _track_generator
         try:
             while True:
+                stepped[0] = threading.get_ident()
                 token = _current.set(inside)
                 try:
                     if throw is not None:
