@@ -77,6 +77,8 @@ _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 _STR_TYPES = frozenset({str})
 _NOT_NUMBERS = frozenset({str, list, tuple, dict})
 _FAST_PARAMS = _SCALAR_TYPES | _NOT_NUMBERS  # no numpy number to make plain (the common params: one set lookup)
+# The argument types map_arguments maps without looking into them (see there).
+_NO_RECORDS = _SCALAR_TYPES | _STR_TYPES
 # A string parameter, and the JSON of a list or dict parameter, longer than
 # this is bounded (cut, or the value's repr cut to _REPR_LIMIT characters).
 _TEXT_LIMIT = 4096
@@ -1306,6 +1308,7 @@ def map_arguments(
     *,
     inputs: Optional[Any] = None,
     exclude: Iterable[str] = (),
+    fast: bool = True,
 ) -> Mapped:
     """Split bound arguments into input artifacts and parameters.
 
@@ -1314,6 +1317,9 @@ def map_arguments(
     ``os.PathLike``): then a record of the class *inputs* gives for it, else
     of its annotation, else a ``DataSet``. Anything else it holds is a
     parameter, as if it were not named.
+
+    *fast*: False maps every argument the general way (the common ones
+    give the same either way: tests/test_mapping.py compares them).
     """
     mapped = Mapped()
     excluded = set(exclude)
@@ -1332,6 +1338,25 @@ def map_arguments(
         if name in excluded or owner in excluded:
             continue
         try:
+            if explicit is None and fast:
+                # The common arguments, as the general path below maps them
+                # without its lookups: a record is itself the input (found
+                # first, as find_artifacts finds it), and a number, a bool
+                # or None (a str too, where no record class makes a path
+                # one) holds none, and is a parameter unless a converter
+                # may take it or its annotation names records (said below).
+                if isinstance(value, Artifact):
+                    mapped.inputs.append((value, (name,)))
+                    continue
+                kind = type(value)
+                if (
+                    kind in _NO_RECORDS
+                    and not _converters
+                    and (kind is not str or not (classes.get(name) or classes.get(owner)))
+                    and (name if name in declared else owner) not in binder.record_annotations
+                ):
+                    mapped.params[name] = param_value(name, value)
+                    continue
             key = name if name in declared else owner  # the parameter whose annotation applies
             cls = classes.get(name) or classes.get(owner)
             items = item_classes.get(key) if item_classes else None

@@ -2593,3 +2593,97 @@ def test_an_objects_address_is_left_out_of_a_parameter_wherever_it_is():
     # Not an object's address: kept as written.
     assert _mapping.param_value("note", "jump at 0x10>") == "jump at 0x10>"
     assert _mapping.param_value("regs", (b"at 0x7f>", 0x7F)) == "(b'at 0x7f>', 127)"
+
+
+# --------------------------------------------------------------------------- the fast path of map_arguments
+
+
+def _signatures() -> List[Binder]:
+    """Functions whose parameters the fast path of map_arguments sees in
+    every way: annotated with record classes (a str makes a record), with a
+    str (it makes none), with a union allowing a str, unannotated, items of
+    **kwargs and *args, named like secrets."""
+
+    def records(train: DataSet, test: Optional[DataSet] = None, epochs: int = 3, lr: float = 0.1) -> Model:
+        return Model(uri="m", name="m")
+
+    def mixed(data: Union[DataSet, str], password, api_key: str = "", *rest, **kw) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    def plain(a, b=1, token=None, /, c: int = 2, *, models: List[Model] = (), **options: DataSet) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    return [Binder(records), Binder(mixed), Binder(plain)]
+
+
+_BINDERS = _signatures()
+_tokens = st.sampled_from(["hf_" + "a1B2" * 8, "ghp_" + "x" * 36, "sk-" + "Z9" * 12, "AKIA" + "Q" * 16, "hf_checkpoint_epoch10.bin"])
+_argument_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.text(max_size=5).map(lambda s: "x" * 5000 + s),  # past _TEXT_LIMIT: cut
+    _tokens,
+    st.sampled_from(["s3://bucket/data.csv", "/tmp/data.csv", "data.csv", "", "file:///a b"]),
+    st.builds(lambda uri: DataSet(uri=uri, name="d"), st.sampled_from(["s3://b/x", "/tmp/y"])),
+    st.builds(lambda uri: Model(uri=uri, name="m"), st.sampled_from(["s3://b/m"])),
+    st.lists(st.one_of(st.integers(), st.builds(lambda: DataSet(uri="s3://b/l", name="l"))), max_size=3),
+    st.dictionaries(st.sampled_from(["lr", "password", "data"]), st.one_of(st.integers(), _tokens), max_size=2),
+)
+_argument_names = st.sampled_from(
+    ["train", "test", "epochs", "lr", "data", "password", "api_key", "a", "b", "token", "c", "models", "secret_key", "x", "rest", "kw.note", "options"]
+)
+
+
+def _mapping_seen(binder: Binder, values: Dict[str, object], inputs: object, exclude: Sequence[str], fast: bool, caplog):  # type: ignore[no-untyped-def]
+    """What map_arguments gives, in a form two calls can be compared in
+    (records made of paths are new objects, their create_time differs), and
+    the warnings it logged (each said the first time only: forgotten first)."""
+    from lineage import _config
+
+    _config._warned.clear()
+    caplog.clear()
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        mapped = _mapping.map_arguments(binder, values, inputs=inputs, exclude=exclude, fast=fast)
+    found = [(type(record), record.uri, record.name, id(record) if any(record is v for v in values.values()) else None, path)
+             for record, path in mapped.inputs]
+    params = json.dumps(mapped.params, sort_keys=True, default=repr)
+    failed = [(name, type(exc), str(exc)) for name, exc in mapped.failed]
+    return found, params, failed, [str(w.message) for w in said], [r.getMessage() for r in caplog.records]
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    which=st.integers(min_value=0, max_value=len(_BINDERS) - 1),
+    values=st.dictionaries(_argument_names, _argument_values, max_size=6),
+    inputs=st.sampled_from([None, None, ["data"], {"data": Model}, ["a", "options"]]),
+    exclude=st.sampled_from([(), ("lr",), ("password", "kw")]),
+)
+def test_map_arguments_fast_path_maps_as_the_general_path(which, values, inputs, exclude, caplog) -> None:
+    """The fast path (records, numbers, bools, None and strs that no
+    annotation makes records of) gives exactly what the general one does:
+    the same inputs, the same parameters with the same secrets hidden (a
+    secret's name, a known token's prefix under any name), the same
+    failures and the same warnings."""
+    binder = _BINDERS[which]
+    caplog.set_level(logging.WARNING)
+    fast = _mapping_seen(binder, values, inputs, exclude, True, caplog)
+    general = _mapping_seen(binder, values, inputs, exclude, False, caplog)
+    assert fast == general
+
+
+def test_map_arguments_fast_path_is_taken_and_hides_secrets() -> None:
+    """The common call's arguments go the fast way and hide what the
+    general way hides: a secret's name, a token's prefix under any name."""
+    token = "hf_" + "a1B2" * 8
+    binder = _BINDERS[1]
+    values = {"data": "s3://b/x.csv", "password": "hunter2", "api_key": token, "kw.note": token, "n": 3}
+    mapped = _mapping.map_arguments(binder, values)
+    assert [(type(r), r.uri) for r, _ in mapped.inputs] == [(DataSet, "s3://b/x.csv")]
+    assert mapped.params == {"password": REDACTED, "api_key": REDACTED, "kw.note": REDACTED, "n": 3}
+    given = DataSet(uri="s3://b/given", name="g")
+    mapped = _mapping.map_arguments(_BINDERS[0], {"train": given, "test": None, "epochs": 3, "lr": 0.1})
+    assert mapped.inputs == [(given, ("train",))] and mapped.params == {"test": None, "epochs": 3, "lr": 0.1}
