@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 import lineage
 from lineage import DataSet, Execution, Model, Run, Workspace
@@ -992,3 +993,25 @@ class TestAnotherToolsTypeKeepsItsExternalId:
         ckpt = store.get_artifact(by_uri["s3://w/ckpt"].id)
         assert (type(data), data.name, data.version) == (DataSet, "data", "1")
         assert (type(ckpt), ckpt.name, ckpt.step) == (Ckpt, "ckpt", 3)
+
+
+def _exact_as_stored(value: float) -> bool:
+    """exact_as_property's rule for a float, worked out each time."""
+    import math
+
+    if value == 0.0:
+        return math.copysign(1.0, value) > 0
+    return -1e65 < value < 1e65 and float(f"{value:.6f}") == value and float(f"{value:.15g}") == value
+
+
+@settings(max_examples=500, deadline=None)
+@given(values=st.lists(st.one_of(st.floats(), st.sampled_from([0.0, -0.0, 0.1, 1e-7, 1e65, -1e66, float("nan")])), max_size=8))
+@example(values=[0.0, -0.0, 0.0])
+@example(values=[-0.0, 0.0])
+def test_exact_as_property_answers_for_a_float_as_its_rule_each_time(values) -> None:
+    """The answer kept per float (see _codec._exact_floats) is the rule's,
+    the first time and later: -0.0 (a key equal to 0.0) is not taken as
+    0.0 is, nor 1.0 as the int 1 is."""
+    for value in values + values:
+        assert _codec.exact_as_property(value) is _exact_as_stored(value), value
+    assert _codec.exact_as_property(2**40) is False and _codec.exact_as_property(float(2**40)) is True
