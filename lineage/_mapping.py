@@ -1109,7 +1109,13 @@ def _plain_repr(value: Any, budget: List[int], inside: Tuple[int, ...]) -> str:
     inside += (id(value),)
     parts = []
     length = len(name)
-    for field, item in attributes.items():  # read from __dict__: no property is run
+    # Its __dict__ copied at once (one C call: no other thread runs in it;
+    # an iterator made first, as islice's, is not), then written: walked as
+    # the reprs below were made, an attribute another thread added or
+    # removed meanwhile (a trainer's progress thread) stopped it
+    # ('dictionary changed size during iteration'), and the parameter was
+    # '<Trainer object>'. find_artifacts copied it so already.
+    for field, item in list(attributes.items()):  # read from __dict__: no property is run
         if length > _REPR_LIMIT:
             parts.append("...")  # the rest is cut off anyway: an object of a million attributes costs no more
             break

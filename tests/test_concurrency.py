@@ -875,3 +875,52 @@ def test_a_forked_child_reading_ex_id_while_the_store_is_down_does_not_wait(monk
             os.waitpid(pid, 0)
     first, second, took = os.read(result[0], 64).decode().split()
     assert (first, second) == ("None", "None") and float(took) < 1.0
+
+
+def test_a_plain_object_another_thread_adds_attributes_to_keeps_its_parameter(tmp_path):
+    """A plain object passed to tracked calls while another thread adds and
+    removes attributes of it (a trainer whose progress thread sets new ones)
+    is written Trainer(...) on every call. Its repr was made walking its
+    __dict__ as it changed: 'dictionary changed size during iteration',
+    caught as a broken repr's is, and the parameter was '<Trainer object>'
+    on about one call in ten, with no warning."""
+    import sys
+
+    class Trainer:
+        pass
+
+    url = backends.make_url("sqlite", tmp_path)
+    lineage.init(store=url, workspace="race", strict=True)
+    trainer = Trainer()
+    for k in range(20):
+        setattr(trainer, f"a{k}", k)
+
+    @lineage.track
+    def fit(model: Any, i: int) -> int:
+        return i
+
+    stop = threading.Event()
+
+    def progress() -> None:
+        n = 0
+        while not stop.is_set():
+            setattr(trainer, f"step{n % 20}", n)
+            if n % 20 == 19:
+                for k in range(20):
+                    delattr(trainer, f"step{k}")
+            n += 1
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    thread = threading.Thread(target=progress, daemon=True)
+    thread.start()
+    try:
+        for i in range(300):
+            fit(trainer, i)
+    finally:
+        stop.set()
+        thread.join(10)
+        sys.setswitchinterval(interval)
+    mlmd = open_store(url)
+    written = collections.Counter(e.custom_properties["model"].string_value.split("(")[0] for e in mlmd.get_executions())
+    assert written == {"Trainer": 300}
