@@ -1001,6 +1001,7 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
     namespace (see _plain_repr)."""
     kind = type(value)
     star: List[str] = []
+    held: Optional[Dict[str, Any]] = None  # a namespace's attributes, as they were when looked at
     if kind is types.FunctionType:
         return f"<function {getattr(value, '__module__', None)}.{value.__qualname__}>"
     if kind is types.MethodType:
@@ -1048,13 +1049,15 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
         name = kind.__name__
     elif isinstance(value, types.SimpleNamespace) and kind.__repr__ is types.SimpleNamespace.__repr__:
         # A subclass too, as its repr names it (Opts(api_key='***')): only the exact type was redacted.
-        fields = [(field, True) for field in vars(value)]
+        held = dict(vars(value))  # copied in one call: another thread may change them as they are written
+        fields = [(field, True) for field in held]
         name = "namespace" if kind is types.SimpleNamespace else kind.__name__
     elif _argparse_repr(kind):
         # train(args): Namespace(lr=0.1, api_key='***'), as argparse writes it,
         # the attributes no keyword can name after them (**{'a-b': 1}).
-        fields = [(field, True) for field in vars(value) if field.isidentifier()]
-        star = [field for field in vars(value) if not field.isidentifier()]
+        held = dict(vars(value))  # as above
+        fields = [(field, True) for field in held if field.isidentifier()]
+        star = [field for field in held if not field.isidentifier()]
         name = kind.__name__
     elif kind.__repr__ is object.__repr__:
         return _plain_repr(value, budget, inside)
@@ -1069,7 +1072,8 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
         if length > _REPR_LIMIT:
             parts.append("...")  # the rest is cut off anyway
             break
-        parts.append(f"{field}={_field_repr(field, getattr(value, field), shown, budget, inside)}")
+        item = held[field] if held is not None else getattr(value, field)
+        parts.append(f"{field}={_field_repr(field, item, shown, budget, inside)}")
         length += len(parts[-1]) + 2
     if star and length <= _REPR_LIMIT:
         # As the fields above, up to the cut: all of them were made (a
@@ -1079,7 +1083,7 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
             if length > _REPR_LIMIT:
                 pairs.append("...")
                 break
-            pairs.append(f"{field!r}: {_field_repr(field, getattr(value, field), True, budget, inside)}")
+            pairs.append(f"{field!r}: {_field_repr(field, held[field], True, budget, inside)}")
             length += len(pairs[-1]) + 2
         parts.append(f"**{{{', '.join(pairs)}}}")
     return f"{name}({', '.join(parts)})"
