@@ -970,12 +970,17 @@ def _bounded_repr(value: Any, large: bool = False) -> str:
     if " at 0x" in text:
         # <Lib object at 0x7f...>, a lock in a config, such objects in a list:
         # the address made the same argument another parameter on every run.
-        text = _ADDRESS.sub(r"\1>", text)
+        # A str's or bytes' literal among them is matched whole and kept.
+        text = _ADDRESS.sub(r"\1", text)
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
-#: An object's address in a repr of Python's form, ``<... at 0x7f...>``.
-_ADDRESS = re.compile(r"(<[^<>]*?) at 0x[0-9a-fA-F]+>")
+#: An object's address in a repr of Python's form, `` at 0x7f...`` before
+#: the ``>`` that ends it (``;`` in a weakref's), wherever the ``<...>`` is
+#: (<generator object <genexpr> at 0x7f...>, <f.<locals>.Lib object at
+#: 0x7f...>), or a quoted literal (group 1), a str's text, kept as written:
+#: a log line '<conn at 0xdeadbeef> opened' is no address.
+_ADDRESS = re.compile(r"""('(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")| at 0x[0-9a-fA-F]+(?=[>;])""")
 
 
 def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) -> Optional[str]:

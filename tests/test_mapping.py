@@ -2687,3 +2687,29 @@ def test_map_arguments_fast_path_is_taken_and_hides_secrets() -> None:
     given = DataSet(uri="s3://b/given", name="g")
     mapped = _mapping.map_arguments(_BINDERS[0], {"train": given, "test": None, "epochs": 3, "lr": 0.1})
     assert mapped.inputs == [(given, ("train",))] and mapped.params == {"test": None, "epochs": 3, "lr": 0.1}
+
+
+def test_an_address_is_left_out_of_every_repr_and_of_no_strs_text():
+    """The address was left out only of a '<...>' holding no other '<' or
+    '>': a generator's repr (<generator object <genexpr> at 0x7f...>), an
+    object of a class made in a function (<f.<locals>.Lib object at 0x7f...>)
+    and a weakref's first address (<weakref at 0x7f...; to 'Lib' at 0x7f...>)
+    kept theirs, the same argument another parameter on every run; and the
+    text of a str among the items was cut as if it were a repr (a log line
+    '<conn at 0xdeadbeef> opened' became '<conn> opened'), even across two
+    strs ('<a', 'b at 0x1>' became '<a', 'b>')."""
+    import weakref
+
+    class Lib:
+        def __repr__(self) -> str:
+            return f"<Lib <Inner at {hex(id(self) + 1)}> at {hex(id(self))}>"
+
+    lib = Lib()
+    for value in ((x for x in ()), [lib], weakref.ref(lib), [weakref.ref(lib)], type("L", (), {"__slots__": ()})()):
+        assert " at 0x" not in _mapping.param_value("p", value), value
+    assert _mapping.param_value("p", lib) == "<Lib <Inner>>"
+    assert _mapping.param_value("p", weakref.ref(lib)) == "<weakref; to 'Lib'>"
+    lines = ("<conn at 0xdeadbeef> opened", lib)
+    assert _mapping.param_value("lines", lines) == "('<conn at 0xdeadbeef> opened', <Lib <Inner>>)"
+    assert _mapping.param_value("parts", ["<a", "b at 0x1>", lib]) == "['<a', 'b at 0x1>', <Lib <Inner>>]"
+    assert _mapping.param_value("quoted", ['it\'s "<x at 0x1>"', lib]) == "['it\\'s \"<x at 0x1>\"', <Lib <Inner>>]"
