@@ -144,7 +144,7 @@ def _arguments(line: str) -> argparse.Namespace:
         elif not any(word.startswith("-") for word in unknown):
             hint = _several_words(words, args.name, unknown)
         raise _line_error(f"{_USAGE}: unknown argument(s) {unknown} in {line!r}{hint}", line)
-    late = _name_after_option(words, args.name, line) if args.name is not None and words[0].startswith("-") else None
+    late = _name_after_option(words, args.name, line) if args.name is not None and words[0].startswith("--") else None
     if late:
         raise _line_error(late, line)
     # Named as the line spells them: they were refused as execution(workspace), ...
@@ -169,18 +169,23 @@ def _name_after_option(words: List[str], name: str, line: str) -> Optional[str]:
     on the line tells the two readings apart (``%%track --run r1 clean`` is
     written the same way), so NAME goes first, as the usage shows: a cell
     named and filed wrongly is recorded for good, an error costs one edit.
-    None after ``--``, which says that what follows is NAME."""
-    at = 0
-    while at < len(words) and words[at].startswith("-"):
+    None after ``--``, which says that what follows is NAME.
+
+    Every option takes a value and is long (``--run``); a word beginning
+    with a single ``-`` is NAME (argparse reads ``-1`` as one). The option
+    and its value are taken from the option's own word (``--run=my`` or
+    ``--run my``): a value may hold a ``=`` (``--store sqlite:///x.db?mode=ro``)."""
+    at, option, value = 0, "", ""
+    while at < len(words) and words[at].startswith("--"):
         if words[at] == "--":
             return None
-        at += 1 if "=" in words[at] else 2  # --run=my or --run my
-    if at >= len(words):
-        return None  # not expected: argparse found NAME
-    before = words[at - 1]
-    option, equals, value = before.partition("=")
-    if not equals:
-        option, value = words[at - 2], before
+        option, equals, value = words[at].partition("=")
+        if not equals:  # --run my
+            value = words[at + 1] if at + 1 < len(words) else ""
+            at += 1
+        at += 1
+    if at == 0 or at >= len(words):
+        return None  # NAME first, or not expected: argparse found NAME
     return (
         f"{_USAGE}: {name!r} after {option} {shlex.quote(value)} in {line!r} reads as NAME or as the rest of "
         f"{option}'s value: NAME goes first (%%track {shlex.quote(name)} {option} {shlex.quote(value)}), "

@@ -173,6 +173,30 @@ class TestTrackMagic:
         store = lineage.Store(url=sqlite_url)
         assert mr.one_execution(store, "first") is not None and mr.one_execution(store, "second") is not None
 
+    def test_a_name_after_an_option_is_refused_naming_the_option_as_written(self, shell, sqlite_url):
+        """The option a late NAME follows was found by a '=' in the word before
+        NAME: a value holding one (--store sqlite:///x.db?mode=ro) was told as
+        option 'sqlite:///x.db?mode', value 'ro', and the line to write given
+        as %%track clean sqlite:///x.db?mode ro. And a NAME argparse reads as
+        one though it begins with '-' (-1), written first, was refused as if
+        after an option (read as before 25b909f: it is first)."""
+        for line, says in [
+            ("--store sqlite:///x.db?mode=ro clean", "NAME goes first (%%track clean --store 'sqlite:///x.db?mode=ro'), "),
+            (
+                "--workspace a=b clean",
+                "'clean' after --workspace a=b in '--workspace a=b clean' reads as NAME or as the rest of "
+                "--workspace's value: NAME goes first (%%track clean --workspace a=b), a value of several words is quoted "
+                "(--workspace 'a=b clean')",
+            ),
+            ("--run=r --workspace=a=b clean", "NAME goes first (%%track clean --workspace a=b), "),
+        ]:
+            result = run(shell, f"%%track {line}\nx = 1")
+            assert isinstance(result.error_in_exec, lineage.InvalidValueError), line
+            assert says in str(result.error_in_exec), str(result.error_in_exec)
+        assert "x" not in shell.user_ns and mr.executions(lineage.Store(url=sqlite_url)) == []
+        assert run(shell, "%%track -1 --run my\nx = 1").success
+        assert mr.one_execution(lineage.Store(url=sqlite_url), "-1") is not None
+
     @pytest.mark.parametrize(
         "line, hidden",
         [
