@@ -2617,7 +2617,9 @@ def _signatures() -> List[Binder]:
 
 
 _BINDERS = _signatures()
-_tokens = st.sampled_from(["hf_" + "a1B2" * 8, "ghp_" + "x" * 36, "sk-" + "Z9" * 12, "AKIA" + "Q" * 16, "hf_checkpoint_epoch10.bin"])
+_tokens = st.sampled_from(
+    ["hf_" + "a1B2" * 8, "ghp_" + "x" * 36, "sk-" + "Z9" * 12, "AKIA" + "Q" * 16, "hf_checkpoint_epoch10.bin"]
+)
 _argument_values = st.one_of(
     st.none(),
     st.booleans(),
@@ -2633,7 +2635,10 @@ _argument_values = st.one_of(
     st.dictionaries(st.sampled_from(["lr", "password", "data"]), st.one_of(st.integers(), _tokens), max_size=2),
 )
 _argument_names = st.sampled_from(
-    ["train", "test", "epochs", "lr", "data", "password", "api_key", "a", "b", "token", "c", "models", "secret_key", "x", "rest", "kw.note", "options"]
+    [
+        "train", "test", "epochs", "lr", "data", "password", "api_key", "a", "b", "token", "c", "models", "secret_key", "x",
+        "rest", "kw.note", "options",
+    ]
 )
 
 
