@@ -422,18 +422,36 @@ class TestReconnect:
 class TestOlderService:
     """A metadata-grpc-service from before MLMD had PutLineageSubgraph."""
 
-    def test_writes_fall_back_to_put_execution_once(self, sqlite_url, record_store_calls, caplog):
-        """Its UNIMPLEMENTED answer is met once; that write and the next go through put_execution, whole."""
+    @staticmethod
+    @contextlib.contextmanager
+    def older_service(sqlite_url: str) -> Iterator[lineage.Store]:
+        """A lineage serve of *sqlite_url* served as an older MLMD build
+        serves it, without PutLineageSubgraph: a Store of it."""
         from lineage.store._server import SERVICE_NAME, MetadataServer
 
         server = MetadataServer(parse_store_url(sqlite_url), port=0)
-        # Served as an older MLMD build serves it: the method is not there.
         del server.handler._handlers[f"/{SERVICE_NAME}/PutLineageSubgraph"]
         server.start()
-        calls = record_store_calls()
         try:
-            remote = lineage.Store(url=f"grpc://127.0.0.1:{server.port}")
+            yield lineage.Store(url=f"grpc://127.0.0.1:{server.port}")
+        finally:
+            server.stop(0)
 
+    @staticmethod
+    def check_written_whole(sqlite_url: str, model: lineage.Model, n: int) -> None:
+        """The execution that output *model* has its inputs s3://d/<n> and
+        s3://t/<n> (paths data and test) and its workspace and run."""
+        direct = embedded(sqlite_url)
+        [out] = [e for e in direct.get_events_by_artifact_ids([model.id]) if e.type == pb.Event.OUTPUT]
+        events = [e for e in direct.get_events_by_execution_ids([out.execution_id]) if e.type == pb.Event.INPUT]
+        uris = {a.id: a.uri for a in direct.get_artifacts_by_id([e.artifact_id for e in events])}
+        assert sorted((e.path.steps[0].key, uris[e.artifact_id]) for e in events) == [("data", f"s3://d/{n}"), ("test", f"s3://t/{n}")]
+        assert len(direct.get_contexts_by_execution(out.execution_id)) == 2  # workspace and run
+
+    def test_writes_fall_back_to_put_execution_once(self, sqlite_url, record_store_calls, caplog):
+        """Its UNIMPLEMENTED answer is met once; that write and the next go through put_execution, whole."""
+        calls = record_store_calls()
+        with self.older_service(sqlite_url) as remote:
             # Three artifacts: a write lineage sends as put_lineage_subgraph.
             @lineage.track(store=remote, workspace="ws")
             def train(data: lineage.DataSet, test: lineage.DataSet, epochs: int = 1) -> lineage.Model:
@@ -442,32 +460,18 @@ class TestOlderService:
             with caplog.at_level("INFO", logger="lineage.store"):
                 first = train(lineage.DataSet(uri="s3://d/1", name="d"), lineage.DataSet(uri="s3://t/1", name="t"), epochs=1)
                 second = train(lineage.DataSet(uri="s3://d/2", name="d"), lineage.DataSet(uri="s3://t/2", name="t"), epochs=2)
-        finally:
-            server.stop(0)
         writes = [c for c in calls if c in ("put_lineage_subgraph", "put_execution")]
         assert writes == ["put_lineage_subgraph", "put_execution", "put_execution"]
         assert sum("has no put_lineage_subgraph" in r.getMessage() for r in caplog.records) == 1
-        direct = embedded(sqlite_url)
-        for model, n in ((first, 1), (second, 2)):
-            [out] = [e for e in direct.get_events_by_artifact_ids([model.id]) if e.type == pb.Event.OUTPUT]
-            events = direct.get_events_by_execution_ids([out.execution_id])
-            inputs = [e.artifact_id for e in events if e.type == pb.Event.INPUT]
-            assert sorted(a.uri for a in direct.get_artifacts_by_id(inputs)) == [f"s3://d/{n}", f"s3://t/{n}"]
-            assert len(direct.get_contexts_by_execution(out.execution_id)) == 2  # workspace and run
-
+        self.check_written_whole(sqlite_url, first, 1)
+        self.check_written_whole(sqlite_url, second, 2)
 
     def test_a_short_call_written_directly_falls_back_to_put_execution(self, sqlite_url, record_store_calls, caplog):
         """A short call's one write, made on the direct path (its contexts
         known from an earlier write), meets UNIMPLEMENTED from its
         put_lineage_subgraph and is sent whole through put_execution."""
-        from lineage.store._server import SERVICE_NAME, MetadataServer
-
-        server = MetadataServer(parse_store_url(sqlite_url), port=0)
-        del server.handler._handlers[f"/{SERVICE_NAME}/PutLineageSubgraph"]
-        server.start()
         calls = record_store_calls()
-        try:
-            remote = lineage.Store(url=f"grpc://127.0.0.1:{server.port}")
+        with self.older_service(sqlite_url) as remote:
 
             @lineage.track(store=remote, workspace="ws")
             def prep(data: lineage.DataSet) -> lineage.Model:
@@ -481,18 +485,10 @@ class TestOlderService:
             prep(lineage.DataSet(uri="s3://d/0", name="d"))
             with caplog.at_level("INFO", logger="lineage.store"):
                 model = train(lineage.DataSet(uri="s3://d/1", name="d"), lineage.DataSet(uri="s3://t/1", name="t"))
-        finally:
-            server.stop(0)
         writes = [c for c in calls if c in ("put_lineage_subgraph", "put_execution")]
         assert writes == ["put_execution", "put_lineage_subgraph", "put_execution"]
         assert sum("has no put_lineage_subgraph" in r.getMessage() for r in caplog.records) == 1
-        direct = embedded(sqlite_url)
-        [out] = [e for e in direct.get_events_by_artifact_ids([model.id]) if e.type == pb.Event.OUTPUT]
-        events = direct.get_events_by_execution_ids([out.execution_id])
-        inputs = [e.artifact_id for e in events if e.type == pb.Event.INPUT]
-        assert sorted(a.uri for a in direct.get_artifacts_by_id(inputs)) == ["s3://d/1", "s3://t/1"]
-        assert [e.path.steps[0].key for e in events if e.type == pb.Event.INPUT] == ["data", "test"]
-        assert len(direct.get_contexts_by_execution(out.execution_id)) == 2  # workspace and run
+        self.check_written_whole(sqlite_url, model, 1)
 
 
 def drop_connections(url: str) -> int:
