@@ -23,6 +23,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.metadata_store.pywrap.metadata_store_extension import metadata_store as mlmd_extension
 from ml_metadata.proto import metadata_store_pb2 as pb
 from ml_metadata.proto import metadata_store_service_pb2 as svc
+from ml_metadata.proto import metadata_store_service_pb2_grpc as svc_grpc
 
 import lineage
 from lineage.store import parse_store_url
@@ -797,23 +798,20 @@ class TestProcess:
         client = mlmd_client(server.port)
         type_id = client.put_artifact_type(pb.ArtifactType(name="acme/many"))
         many = [pb.Artifact(type_id=type_id, uri=f"s3://b/{i}") for i in range(60000)]
-        result: dict = {}
-
-        def put() -> None:
-            try:
-                result["ids"] = client.put_artifacts(many)
-            except Exception as exc:  # reported by the assertion below
-                result["error"] = exc
-
-        writer = threading.Thread(target=put)
-        writer.start()
+        # The request made before it is sent, and sent by gRPC's own thread:
+        # MLMD's client built it (60,000 copies) inside the wait below, and
+        # on a loaded machine had not sent it yet at SIGTERM (a new call,
+        # refused: "Stream removed ... Server shutdown").
+        request = svc.PutArtifactsRequest(artifacts=many)
+        channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+        call = svc_grpc.MetadataStoreServiceStub(channel).PutArtifacts.future(request, timeout=60)
         time.sleep(0.7)  # the request is on the server, which needs seconds for it
-        assert writer.is_alive(), "the call finished before SIGTERM: make it bigger"
+        assert not call.done(), "the call finished before SIGTERM: make it bigger"
         server.process.send_signal(signal.SIGTERM)
-        writer.join(60)
+        response = call.result()  # raises if the call was cut short
+        channel.close()
         assert server.process.wait(60) == 0
-        assert "error" not in result, result.get("error")
-        assert len(result["ids"]) == len(many)
+        assert len(response.artifact_ids) == len(many)
         assert len(embedded(url).get_artifacts_by_type("acme/many")) == len(many)
         late = mlmd_client(server.port)
         with pytest.raises(mlmd_errors.UnavailableError):
