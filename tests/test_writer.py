@@ -1015,3 +1015,14 @@ def test_exact_as_property_answers_for_a_float_as_its_rule_each_time(values) -> 
     for value in values + values:
         assert _codec.exact_as_property(value) is _exact_as_stored(value), value
     assert _codec.exact_as_property(2**40) is False and _codec.exact_as_property(float(2**40)) is True
+
+
+def test_a_nan_parameter_adds_no_entry_to_the_floats_kept() -> None:
+    """A NaN is no key that finds itself (NaN != NaN): kept per float, each
+    NaN parameter of each call was a new entry, and loss=nan at every call
+    emptied the cache of the others every 4,096 calls."""
+    _codec.exact_as_property(0.1)
+    size = len(_codec._exact_floats)
+    for _ in range(100):
+        assert _codec.exact_as_property(float("nan")) is False
+    assert len(_codec._exact_floats) == size and 0.1 in _codec._exact_floats

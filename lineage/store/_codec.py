@@ -213,9 +213,10 @@ def exact_as_property(value: Any) -> bool:
         exact = _exact_floats.get(value)
         if exact is None:
             exact = -_DOUBLE_LIMIT < value < _DOUBLE_LIMIT and float(f"{value:.6f}") == value and float(f"{value:.15g}") == value
-            if len(_exact_floats) >= 4096:  # values made on the fly: stay bounded
-                _exact_floats.clear()
-            _exact_floats[value] = exact
+            if value == value:  # not a NaN, a key that never finds itself (NaN != NaN)
+                if len(_exact_floats) >= 4096:  # values made on the fly: stay bounded
+                    _exact_floats.clear()
+                _exact_floats[value] = exact
         return exact
     return False
 
