@@ -171,10 +171,24 @@ def _credentials_redacted(value: str) -> str:
     like a token hidden too (Stripe's ``-u sk_test_...:``), as a URL's user
     is. A URL, a user alone and a docker uid:gid (``1000:1000``) are kept."""
     user, colon, password = value.partition(":")
-    if not colon or "://" in value or (user.isdigit() and password.isdigit()):
+    if not colon or "://" in value or (user.isdigit() and password.isdigit()) or _host_and_port(user, password):
         return value
     shown = REDACTED if _looks_like_token(user) else user
     return shown + colon + (REDACTED if password else "")
+
+
+# A host that a user name is not: localhost, an IPv4 address, or a name of
+# three dotted labels or more (db.example.com). Not any dotted name: first.last
+# is a user's (and a numeric password kept costs more than example.com:***).
+_HOST = re.compile(r"(?:[A-Za-z0-9-]+\.)*localhost|\d{1,3}(?:\.\d{1,3}){3}|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+){2,}")
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+
+
+def _host_and_port(user: str, password: str) -> bool:
+    """Whether ``user:password`` is rather ``host:port`` (``-u localhost:8080``,
+    ``--user 10.0.0.5:5432``): a host, not a user, and a port (1 to 65535,
+    no leading 0). A numeric password of a user (``-u admin:1234``) stays hidden."""
+    return bool(_PORT.fullmatch(password)) and int(password) <= 65535 and bool(_HOST.fullmatch(user))
 
 
 def _password_redacted(value: str) -> str:

@@ -1053,6 +1053,22 @@ def test_a_password_given_a_user_flag_on_the_command_line_is_hidden():
         "--user", "1000:1000", "-u", "https://h:8080/x", "-u", "--lr", "0.1", "postgres://u:***@h/db"]
 
 
+def test_a_host_and_port_given_a_user_flag_on_the_command_line_is_kept():
+    """-u localhost:8080 (--user 10.0.0.5:5432, --user=db.example.com:5432) was
+    recorded as localhost:***, the port taken for a password. A port after a
+    host (localhost, an IPv4 address, a name of three dotted labels) is kept;
+    a numeric password after a user name (admin, first.last, an e-mail
+    address) is still hidden, as is a number that is no port."""
+    from lineage._provenance import _redacted
+
+    kept = ["locust.py", "-u", "localhost:8080", "--user", "10.0.0.5:5432", "--user=db.example.com:5432", "-ulocalhost:3306"]
+    assert _redacted(kept) == kept
+    argv = ["db.py", "-u", "admin:1234", "-u", "john.smith:1234", "--user", "bob@example.com:1234", "-u", "localhost:99999",
+            "-u", "localhost:0080", "-u", "example.com:8080"]
+    assert _redacted(argv) == ["db.py", "-u", "admin:***", "-u", "john.smith:***", "--user", "bob@example.com:***",
+                               "-u", "localhost:***", "-u", "localhost:***", "-u", "example.com:***"]
+
+
 def test_p_is_a_password_only_beside_a_user_flag():
     """-p is a port (or a path, a profile) for most tools and is kept; beside
     a user flag it is the password (docker login -u me -p pw, mongo, mycli,
