@@ -121,8 +121,11 @@ def _redacted(argv: List[str]) -> List[str]:
 
 
 # Flags giving curl's user:password (--user, -u, --proxy-user, -U); also
-# docker's, mongo's, mycli's user name, whose -p is then the password.
-_USER_FLAGS = ("--user", "--proxy-user", "-u", "-U")
+# docker's, mongo's, mycli's user name, whose -p is then the password, and
+# --username, the long form of -u of docker login, helm registry login,
+# mongo, oc login, az login (and of psql's -U).
+_LONG_USER_FLAGS = ("--user", "--proxy-user", "--username")
+_USER_FLAGS = (*_LONG_USER_FLAGS, "-u", "-U")
 
 
 def _user_flag(arg: str) -> Optional[str]:
@@ -135,9 +138,9 @@ def _user_flag(arg: str) -> Optional[str]:
     if arg in _USER_FLAGS:
         return arg
     name, eq, _ = arg.partition("=")
-    if eq and name in _USER_FLAGS[:2]:
+    if eq and name in _LONG_USER_FLAGS:
         return name
-    if len(arg) > 2 and arg[:2] in _USER_FLAGS[2:] and (":" in arg or not _ONE_DASH_OPTION.fullmatch(arg)):
+    if len(arg) > 2 and arg[:2] in ("-u", "-U") and (":" in arg or not _ONE_DASH_OPTION.fullmatch(arg)):
         return arg[:2]
     return None
 

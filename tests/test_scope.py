@@ -1085,6 +1085,18 @@ def test_p_is_a_password_only_beside_a_user_flag():
     assert _redacted(kept) == kept
 
 
+def test_p_beside_username_on_the_command_line_is_a_password():
+    """docker login --username me -p pw (--username=me, helm registry login,
+    oc login, az login: -u's long form) recorded -p's password in clear:
+    only -u, -U, --user and --proxy-user made -p a password's."""
+    from lineage._provenance import _redacted
+
+    assert _redacted(["login.py", "--username", "me", "-p", "pw"]) == ["login.py", "--username", "me", "-p", "***"]
+    assert _redacted(["login.py", "--username=me", "-ppw"]) == ["login.py", "--username=me", "-p***"]
+    assert _redacted(["login.py", "-p", "pw", "--username", "me:x"]) == ["login.py", "-p", "***", "--username", "me:***"]
+    assert _redacted(["psql.py", "--username=postgres", "-p", "5433"]) == ["psql.py", "--username=postgres", "-p", "5433"]
+
+
 def test_a_one_dash_long_option_is_no_user_flag():
     """A long option written with one dash that begins with u (-use_gpu,
     -unk_token) was taken for -u glued to a user (mysql's -uroot): -p's
