@@ -194,9 +194,23 @@ def _host_and_port(user: str, password: str) -> bool:
     return bool(_PORT.fullmatch(password)) and int(password) <= 65535 and bool(_HOST.fullmatch(user))
 
 
+# What -p gives beside a user flag that is no password: docker run's port
+# mapping (-u 1000 -p 8080:80, 127.0.0.1:8080:80/tcp, 8000-8010:8000-8010),
+# and a path of plain names (-p configs/base.yaml, -p base.yaml): a file's
+# name only with a config's or data's extension, as "pw.x" may be a password.
+_PORT_MAPPING = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}:)?(?:\d{1,5}(?:-\d{1,5})?)?:\d{1,5}(?:-\d{1,5})?(?:/(?:tcp|udp|sctp))?")
+_PLAIN_PATH = re.compile(r"[\w.~-]*/[\w./-]*|[\w.-]+\.(?:yaml|yml|json|toml|ini|cfg|conf|txt|csv|tsv|xml|py|sh)")
+
+
 def _password_redacted(value: str) -> str:
-    """The value of ``-p`` beside a user flag: hidden, unless a number (a port)."""
-    return value if _number_text(value) else REDACTED
+    """The value of ``-p`` beside a user flag: hidden, unless a number (a
+    port), a port mapping or a path, that no password looks like (a path of
+    base64, a token, is hidden)."""
+    if _number_text(value) or _PORT_MAPPING.fullmatch(value):
+        return value
+    if _PLAIN_PATH.fullmatch(value) and not _looks_like_credentials(value) and not _looks_like_token(value):
+        return value
+    return REDACTED
 
 
 # An HTTP header given as an argument, whole or as a flag's value (-H

@@ -1097,6 +1097,21 @@ def test_p_beside_username_on_the_command_line_is_a_password():
     assert _redacted(["psql.py", "--username=postgres", "-p", "5433"]) == ["psql.py", "--username=postgres", "-p", "5433"]
 
 
+def test_a_path_or_port_mapping_as_p_beside_a_user_flag_on_the_command_line_is_kept():
+    """Beside a user flag, -p configs/base.yaml (a path) and docker run -u 1000
+    -p 8080:80 (a port mapping) were hidden as passwords. A port mapping and
+    a path of plain names are kept; a password with a "/", base64 or a token
+    with one, and a file-like name without a known extension still hidden."""
+    from lineage._provenance import _redacted
+
+    kept = ["run.py", "-u", "1000", "-p", "8080:80", "-p", "127.0.0.1:8080:80/tcp", "-p8000-8010:8000-8010",
+            "-p", "configs/base.yaml", "-p", "base.yaml", "-p", "./data/train", "-p", "~/runs/1"]
+    assert _redacted(kept) == kept
+    argv = ["login.py", "-u", "me", "-p", "P@ss/w0rd", "-p", "AbCdEfGh12345678/x+yz==", "-p", "hunter2.pw", "-p", "s3cr:et",
+            "-p", "abc:80"]
+    assert _redacted(argv) == ["login.py", "-u", "me", "-p", "***", "-p", "***", "-p", "***", "-p", "***", "-p", "***"]
+
+
 def test_a_one_dash_long_option_is_no_user_flag():
     """A long option written with one dash that begins with u (-use_gpu,
     -unk_token) was taken for -u glued to a user (mysql's -uroot): -p's
