@@ -196,10 +196,12 @@ def _host_and_port(user: str, password: str) -> bool:
 
 # What -p gives beside a user flag that is no password: docker run's port
 # mapping (-u 1000 -p 8080:80, 127.0.0.1:8080:80/tcp, 8000-8010:8000-8010),
-# and a path of plain names (-p configs/base.yaml, -p base.yaml): a file's
-# name only with a config's or data's extension, as "pw.x" may be a password.
+# and a path of plain names that reads as one: from "/", "./", "../" or "~/"
+# (-p ./data/train), or ending with a config's or data's extension (-p
+# configs/base.yaml, -p base.yaml). A "/" alone makes no path: pass/word and
+# secret/1 are passwords, as "pw.x" may be one.
 _PORT_MAPPING = re.compile(r"(?:\d{1,3}(?:\.\d{1,3}){3}:)?(?:\d{1,5}(?:-\d{1,5})?)?:\d{1,5}(?:-\d{1,5})?(?:/(?:tcp|udp|sctp))?")
-_PLAIN_PATH = re.compile(r"[\w.~-]*/[\w./-]*|[\w.-]+\.(?:yaml|yml|json|toml|ini|cfg|conf|txt|csv|tsv|xml|py|sh)")
+_PLAIN_PATH = re.compile(r"(?:\.{0,2}|~)/[\w./~-]*|[\w./~-]*\.(?:yaml|yml|json|toml|ini|cfg|conf|txt|csv|tsv|xml|py|sh)")
 
 
 def _password_redacted(value: str) -> str:

@@ -1112,6 +1112,19 @@ def test_a_path_or_port_mapping_as_p_beside_a_user_flag_on_the_command_line_is_k
     assert _redacted(argv) == ["login.py", "-u", "me", "-p", "***", "-p", "***", "-p", "***", "-p", "***", "-p", "***"]
 
 
+def test_a_password_with_a_slash_as_p_beside_a_user_flag_is_hidden():
+    """Beside a user flag, -p pass/word (secret/1, hunter2/, -ppass/word) was
+    recorded in clear: any word characters with a "/" were taken for a path
+    (6a220ee). A path is kept when it reads as one: from "/", "./", "../" or
+    "~/", or ending with a config's or data's extension."""
+    from lineage._provenance import _redacted
+
+    argv = ["login.py", "-u", "me", "-p", "pass/word", "-p", "secret/1", "-p", "hunter2/", "-ppass/word"]
+    assert _redacted(argv) == ["login.py", "-u", "me", "-p", "***", "-p", "***", "-p", "***", "-p***"]
+    kept = ["run.py", "-u", "1000", "-p", "/etc/app/x", "-p", "../runs/2", "-p", "configs/exp/base.yaml"]
+    assert _redacted(kept) == kept
+
+
 def test_a_one_dash_long_option_is_no_user_flag():
     """A long option written with one dash that begins with u (-use_gpu,
     -unk_token) was taken for -u glued to a user (mysql's -uroot): -p's
