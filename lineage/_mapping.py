@@ -1088,7 +1088,8 @@ def _config_repr(value: Any, budget: List[int], inside: Tuple[int, ...] = ()) ->
             if length > _REPR_LIMIT:
                 pairs.append("...")
                 break
-            pairs.append(f"{field!r}: {_field_repr(field, held[field], True, budget, inside)}")
+            item = held[field] if held is not None else getattr(value, field)
+            pairs.append(f"{field!r}: {_field_repr(field, item, True, budget, inside)}")
             length += len(pairs[-1]) + 2
         parts.append(f"**{{{', '.join(pairs)}}}")
     return f"{name}({', '.join(parts)})"
