@@ -1736,32 +1736,6 @@ _open: Dict[ExecutionScope, None] = {}
 _STILL_RUNNING = "the execution was still running when the process exited"
 
 
-def _copied(items: Callable[[], Iterable[Any]]) -> List[Any]:
-    """A list of what *items* iterates (a weak container of the exit
-    handler's), retried while it changes under the copy.
-
-    A weak container is iterated in Python code: a daemon thread that makes
-    a tracked generator at that moment (one added to _generators) changed
-    its size during the iteration, and the RuntimeError stopped the exit
-    handler, the executions after it left RUNNING. (Those the garbage
-    collector frees are removed after the iteration: weakref's own guard.)
-    Each try is a few microseconds; a container still changing after many
-    is read as far as it got rather than not at all.
-    """
-    for _ in range(99):
-        try:
-            return list(items())
-        except RuntimeError:
-            continue
-    copy: List[Any] = []
-    try:
-        for item in items():
-            copy.append(item)
-    except RuntimeError:
-        pass
-    return copy
-
-
 @atexit.register
 def _end_suspended_generators() -> None:
     # Registered after the spool's exit handler, so run before it: what is
@@ -1773,9 +1747,9 @@ def _end_suspended_generators() -> None:
     # or a with block still running in such a thread does (see _end_open).
     # One suspended in this thread is closed, as its consumer left it.
     elsewhere: Set[ExecutionScope] = {
-        scope for scope, stepped in _copied(_async_stepped.items) if stepped[0] != here and stepped[0] in alive
+        scope for scope, stepped in list(_async_stepped.items()) if stepped[0] != here and stepped[0] in alive
     }
-    for generator, stepped in _copied(_generators.items):
+    for generator, stepped in list(_generators.items()):
         if stepped[0] != here and stepped[0] in alive:
             if stepped[1] is not None:
                 elsewhere.add(stepped[1])
@@ -1802,7 +1776,7 @@ def _end_suspended_generators() -> None:
     # One budget for all the waits below (each for a thread still running).
     drain_until = time.monotonic() + _env.number("LINEAGE_EXIT_DRAIN_SECONDS", 3.0)
     left: Set[ExecutionScope] = set()
-    for scope in _copied(_suspended.__iter__):
+    for scope in list(_suspended):
         if not scope._done and scope._pid == pid:
             # A daemon thread iterating it may hold its lock (a write that
             # hangs): waited for within the budget only, as in _end_open.

@@ -4015,42 +4015,6 @@ class TestOpenInAnotherThreadAtExit:
         assert mr.state(mr.one_execution(store, "stuck")) == "RUNNING"
         assert mr.state(mr.one_execution(store, "other")) == "CANCELED"  # it did not finish
 
-    @pytest.mark.parametrize("container", ["_generators", "_suspended"])
-    def test_a_tracked_generator_made_while_the_exit_handler_reads_its_list_does_not_stop_it(self, tmp_path, container):
-        """A daemon thread makes (or first steps) a tracked generator at the
-        moment the exit handler copies the weak container it is added to: the
-        copy raised RuntimeError "changed size during iteration", which
-        stopped the handler, and the executions it had not ended yet stayed
-        RUNNING. The container here adds, in the middle of the copy, a
-        generator made (stepped) by the real code, as that thread would."""
-        url = f"sqlite:///{tmp_path / 'exit.db'}"
-        base = "weakref.WeakKeyDictionary" if container == "_generators" else "weakref.WeakSet"
-        method = "items" if container == "_generators" else "__iter__"
-        script = (
-            "import threading, time, weakref, lineage\nfrom lineage import Model, _scope\n"
-            "lineage.init(store=" + repr(url) + ", start_delay=0)\n"
-            "@lineage.track\ndef stream():\n    yield Model(uri='file:///a', name='a')\n"
-            "kept = stream()\nnext(kept)\n"
-            "def block():\n    with lineage.execution('block'):\n        time.sleep(60)\n"
-            "threading.Thread(target=block, daemon=True).start()\n"
-            "while not _scope._open:\n    time.sleep(0.01)\n"
-            "late = []\n"
-            "class Growing(" + base + "):\n"
-            "    def " + method + "(self):\n"
-            "        copied = super()." + method + "()\n"
-            "        yield next(copied)\n"
-            "        if not late:  # as another thread, at this moment\n"
-            "            late.append(stream())\n            next(late[0])\n"
-            "        yield from copied\n"
-            "_scope." + container + " = Growing(_scope." + container + ")\n"
-        )
-        done = run_script(tmp_path, script, timeout=30)
-        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
-        store = lineage.Store(url=url)
-        e = mr.one_execution(store, "block")
-        assert mr.state(e) == "CANCELED" and self.CANCELED_AT_EXIT in mr.custom(e)["lineage.error_message"]
-        assert [mr.state(e) for e in mr.executions(store, "stream")] == ["COMPLETE", "COMPLETE"]  # closed at exit
-
     def test_one_ending_by_itself_at_exit_is_waited_for_and_written_once(self, tmp_path):
         """The daemon thread's call returns as the process exits, and its end
         is being written (its output, a local file, hashed): the exit handler
