@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import warnings
-from typing import Iterator
+from typing import Any, Iterator
 
 import grpc
 import pytest
@@ -1505,20 +1505,43 @@ def _warning_of_one_call(url: str) -> str:
 
 
 class TestBusyServer:
-    def test_a_write_refused_by_a_server_at_its_call_limit_is_retried(self, sqlite_url, monkeypatch):
-        """A gRPC server at its limit of concurrent calls (grpc.server's
-        maximum_concurrent_rpcs, as an MLMD service may be configured)
-        answers RESOURCE_EXHAUSTED "Concurrent RPC limit exceeded!": lineage
-        took it as a refusal of the write, which was lost with a warning. It
-        is an overload that passes: retried, the write lands."""
+    @staticmethod
+    @contextlib.contextmanager
+    def server_of_one_call(sqlite_url: str, monkeypatch: Any) -> Iterator[Any]:
+        """A lineage serve of *sqlite_url* that takes one call at a time
+        (grpc.server's maximum_concurrent_rpcs=1), stopped after."""
         from lineage.store import _server
 
         real = grpc.server
         monkeypatch.setattr(_server.grpc, "server", lambda *a, **k: real(*a, **{**k, "maximum_concurrent_rpcs": 1}))
         server = _server.MetadataServer(parse_store_url(sqlite_url), port=0)
         server.start()
-        method = f"/{MLMD_SERVICE}/GetArtifactTypes"
         try:
+            yield server
+        finally:
+            server.stop(0)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def its_only_call_taken(server: Any) -> Iterator[None]:
+        """While it lasts, *server*'s one call is taken by a call that waits
+        for the store all along; that call then ends without an error."""
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            with server.store._lock:
+                held = channel.unary_unary(f"/{MLMD_SERVICE}/GetArtifactTypes").future(b"", timeout=120)
+                time.sleep(0.3)
+                assert not held.done()
+                yield
+            assert held.exception() is None
+
+    def test_a_write_refused_by_a_server_at_its_call_limit_is_retried(self, sqlite_url, monkeypatch):
+        """A gRPC server at its limit of concurrent calls (grpc.server's
+        maximum_concurrent_rpcs, as an MLMD service may be configured)
+        answers RESOURCE_EXHAUSTED "Concurrent RPC limit exceeded!": lineage
+        took it as a refusal of the write, which was lost with a warning. It
+        is an overload that passes: retried, the write lands."""
+        method = f"/{MLMD_SERVICE}/GetArtifactTypes"
+        with self.server_of_one_call(sqlite_url, monkeypatch) as server:
             store = lineage.Store(url=f"grpc://127.0.0.1:{server.port}")
 
             @lineage.track(store=store, workspace="ws")
@@ -1542,8 +1565,6 @@ class TestBusyServer:
                         model = step(1)  # refused while the lock is held, then retried
                     server.store._lock.acquire()  # given back to the with block
                 assert busy.exception() is None
-        finally:
-            server.stop(0)
         assert model.id is not None
         assert [a.id for a in embedded(sqlite_url).get_artifacts_by_uri("s3://busy/1")] == [model.id]
 
@@ -1553,39 +1574,25 @@ class TestBusyServer:
         status` said it "is unreachable" / "does not answer": the user went
         looking for a server that is down. It answered: they say it is
         overloaded, with its answer."""
-        from lineage.store import _server, _spool
+        from lineage.store import _spool
 
         monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.3")
         monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "60")  # no replay during the test
-        real = grpc.server
-        monkeypatch.setattr(_server.grpc, "server", lambda *a, **k: real(*a, **{**k, "maximum_concurrent_rpcs": 1}))
-        server = _server.MetadataServer(parse_store_url(sqlite_url), port=0)
-        server.start()
-        url = f"grpc://127.0.0.1:{server.port}"
         busy_said = "is overloaded (RESOURCE_EXHAUSTED: Concurrent RPC limit exceeded!)"
-        try:
-            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-                with server.store._lock:  # the one call the server takes waits for the store, all along
-                    held = channel.unary_unary(f"/{MLMD_SERVICE}/GetArtifactTypes").future(b"", timeout=120)
-                    time.sleep(0.3)
-                    assert not held.done()
+        with self.server_of_one_call(sqlite_url, monkeypatch) as server, self.its_only_call_taken(server):
+            url = f"grpc://127.0.0.1:{server.port}"
 
-                    @lineage.track(store=lineage.Store(url=url), workspace="ws")
-                    def step() -> lineage.Model:
-                        return lineage.Model(uri="s3://busy/long", name="m")
+            @lineage.track(store=lineage.Store(url=url), workspace="ws")
+            def step() -> lineage.Model:
+                return lineage.Model(uri="s3://busy/long", name="m")
 
-                    with pytest.warns(lineage.LineageWarning) as told:
-                        model = step()
-                    _spool.abandon_all()  # the journal, released for `lineage sync`
-                    cli = [sys.executable, "-m", "lineage.cli"]
-                    synced = subprocess.run([*cli, "sync"], capture_output=True, text=True, timeout=120)
-                    status = subprocess.run([*cli, "status", "--store", url], capture_output=True, text=True, timeout=120)
-                    as_json = subprocess.run(
-                        [*cli, "status", "--store", url, "--json"], capture_output=True, text=True, timeout=120
-                    )
-                assert held.exception() is None
-        finally:
-            server.stop(0)
+            with pytest.warns(lineage.LineageWarning) as told:
+                model = step()
+            _spool.abandon_all()  # the journal, released for `lineage sync`
+            cli = [sys.executable, "-m", "lineage.cli"]
+            synced = subprocess.run([*cli, "sync"], capture_output=True, text=True, timeout=120)
+            status = subprocess.run([*cli, "status", "--store", url], capture_output=True, text=True, timeout=120)
+            as_json = subprocess.run([*cli, "status", "--store", url, "--json"], capture_output=True, text=True, timeout=120)
         assert model.id is None  # spooled
         [message] = [str(w.message) for w in told]
         assert f"lineage store {url} {busy_said}; writes are kept in the spool" in message, message
@@ -1607,38 +1614,26 @@ class TestBusyServer:
         "is unreachable: earlier writes wait in the spool" though the spool
         knew the server answered, overloaded. It says what the spool knows,
         and carries the server's answer in `overload`."""
-        from lineage.store import _server, _spool
+        from lineage.store import _spool
 
         monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.3")
         monkeypatch.setenv("LINEAGE_SPOOL_RETRY_SECONDS", "60")  # no replay during the test
-        real = grpc.server
-        monkeypatch.setattr(_server.grpc, "server", lambda *a, **k: real(*a, **{**k, "maximum_concurrent_rpcs": 1}))
-        server = _server.MetadataServer(parse_store_url(sqlite_url), port=0)
-        server.start()
-        url = f"grpc://127.0.0.1:{server.port}"
-        try:
-            with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-                with server.store._lock:  # the one call the server takes waits for the store, all along
-                    held = channel.unary_unary(f"/{MLMD_SERVICE}/GetArtifactTypes").future(b"", timeout=120)
-                    time.sleep(0.3)
-                    assert not held.done()
+        with self.server_of_one_call(sqlite_url, monkeypatch) as server, self.its_only_call_taken(server):
+            url = f"grpc://127.0.0.1:{server.port}"
 
-                    @lineage.track(store=lineage.Store(url=url), workspace="ws")
-                    def step(n: int) -> lineage.Model:
-                        return lineage.Model(uri=f"s3://busy/{n}", name="m")
+            @lineage.track(store=lineage.Store(url=url), workspace="ws")
+            def step(n: int) -> lineage.Model:
+                return lineage.Model(uri=f"s3://busy/{n}", name="m")
 
-                    with pytest.warns(lineage.LineageWarning, match="is overloaded"):
-                        step(0)  # spooled
-                    lineage.init(strict=True)
-                    try:
-                        with pytest.raises(lineage.StoreUnavailableError) as raised:
-                            step(1)
-                    finally:
-                        lineage.init(strict=False)
-                        _spool.abandon_all()
-                assert held.exception() is None
-        finally:
-            server.stop(0)
+            with pytest.warns(lineage.LineageWarning, match="is overloaded"):
+                step(0)  # spooled
+            lineage.init(strict=True)
+            try:
+                with pytest.raises(lineage.StoreUnavailableError) as raised:
+                    step(1)
+            finally:
+                lineage.init(strict=False)
+                _spool.abandon_all()
         message = str(raised.value)
         busy = "RESOURCE_EXHAUSTED: Concurrent RPC limit exceeded!"
         assert f"store {url} is overloaded ({busy}); earlier writes wait in the spool" in message, message
