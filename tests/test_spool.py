@@ -136,6 +136,16 @@ def sync_twice(home: Path, into: str) -> Any:
     return first, _spool.sync(into=into, home=str(home))
 
 
+def home_that_cannot_be_made(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """LINEAGE_HOME under a file, so no folder (and no spool file) can be
+    made there: the spool keeps its writes in memory only. Returns that
+    file (made a folder, the home can be written again)."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
+    return blocker
+
+
 def init_on_a_down_grpc_store(monkeypatch: pytest.MonkeyPatch, workspace: str) -> int:
     """lineage.init on a gRPC port nothing listens on yet (short retries); the port."""
     monkeypatch.setenv("LINEAGE_RETRY_UNAVAILABLE_SECONDS", "0.2")
@@ -782,9 +792,7 @@ class TestFaults:
         LINEAGE_HOME), writes were dropped and every call waited out the retry
         budget again. Now they wait in memory, later calls queue behind them
         at once, and they land when the store answers."""
-        blocker = tmp_path / "not-a-folder"
-        blocker.write_text("")
-        monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
+        home_that_cannot_be_made(tmp_path, monkeypatch)
         port = init_on_a_down_grpc_store(monkeypatch, "memory")
         with pytest.warns(lineage.LineageWarning, match="spool cannot be written.*kept in memory"):
             produced = [produce("memory", i) for i in range(5)]
@@ -801,9 +809,7 @@ class TestFaults:
         warning once per text and line: a job calling its step from one line
         was not told of the second outage, whose writes are lost if it ends
         before the store answers."""
-        blocker = tmp_path / "not-a-folder"
-        blocker.write_text("")
-        monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
+        home_that_cannot_be_made(tmp_path, monkeypatch)
         monkeypatch.setattr(_spool, "WARNING_INTERVAL", 0.0)
         port = init_on_a_down_grpc_store(monkeypatch, "memory")
 
@@ -844,9 +850,7 @@ class TestFaults:
         the queue. When that oldest was the one being replayed, the replay
         then took the next write off the queue as done: a write never sent,
         lost without a word."""
-        blocker = tmp_path / "not-a-folder"
-        blocker.write_text("")
-        monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
+        home_that_cannot_be_made(tmp_path, monkeypatch)
         monkeypatch.setattr(_spool, "MEMORY_LIMIT", 2)
         port = init_on_a_down_grpc_store(monkeypatch, "dropped")
         lineage.init(store=f"grpc://127.0.0.1:{port}", workspace="dropped", start_delay=1.0)  # one write per call
@@ -875,9 +879,7 @@ class TestFaults:
         journal now, and the message counts only the writes in memory alone."""
         from lineage.store import connect
 
-        blocker = tmp_path / "not-a-folder"
-        blocker.write_text("")
-        monkeypatch.setenv("LINEAGE_HOME", str(blocker / "home"))
+        blocker = home_that_cannot_be_made(tmp_path, monkeypatch)
         monkeypatch.setattr(_spool, "MEMORY_LIMIT", 2)
         monkeypatch.setenv("LINEAGE_EXIT_DRAIN_SECONDS", "0")
         port = init_on_a_down_grpc_store(monkeypatch, "again")
