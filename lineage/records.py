@@ -717,6 +717,24 @@ class Artifact:
             extra=_extra_of(kwargs),
         )
 
+    @classmethod
+    def is_duplicated(cls, a: Any, b: Any) -> bool:
+        """Whether two stored artifacts (MLMD ``Artifact`` protos) are one, as
+        the Kubeflow SDK's method of this name answers: for a class that
+        deduplicates (DataSet, Model, ``DEDUPLICATE = True``), the same type
+        id, uri, name, version and workspace as stored; for the others never.
+        lineage's own writes do not call it (they match by external id)."""
+        if not cls.DEDUPLICATE:
+            return False
+        workspace = "__kf_workspace__"
+        return bool(
+            a.type_id == b.type_id
+            and a.uri == b.uri
+            and a.properties.get("name") == b.properties.get("name")
+            and a.properties.get("version") == b.properties.get("version")
+            and a.custom_properties.get(workspace) == b.custom_properties.get(workspace)
+        )
+
     def __attrs_post_init__(self) -> None:
         _validate_declared_fields(self)
 
