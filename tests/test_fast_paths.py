@@ -4,11 +4,20 @@ bytes (a speed-up that changes no behaviour)."""
 
 from __future__ import annotations
 
+import datetime
+import enum
+import hashlib
+import json
+from typing import Any, Optional
+
+import attrs
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from lineage import DataSet
-from lineage.store import _digest
+from lineage import Artifact, DataSet, Model
+from lineage import records as records_module
+from lineage.records import schema_of
+from lineage.store import _codec, _digest
 from tests import strategies
 
 # Cheap examples, but the first ones build the strategies: no deadline on a loaded machine.
@@ -85,4 +94,72 @@ def test_a_remote_uri_carries_no_digest_and_a_file_uri_does(tmp_path):
         _digest.NONE,
         "full",
         "full",
+    )
+
+
+# --------------------------------------------------------------------------- _codec.dedup_key
+
+
+class Stage(enum.Enum):
+    DEV = "dev"
+
+
+@attrs.define
+class Versioned(Artifact):
+    """A custom type whose own ``version`` field is not a str."""
+
+    ARTIFACT_TYPE_NAME = "acme.org/test/fast_paths_versioned"
+
+    version: Any = None
+
+
+def _reference_key(record: Artifact, workspace: Optional[str], digest: Optional[str]) -> str:
+    """dedup_key as the straightforward JSON of the identity list."""
+    identity = [schema_of(type(record)).type_name, record.uri, record.name, getattr(record, "version", None), workspace]
+    if digest:
+        identity.append(digest)
+    text = json.dumps(identity, ensure_ascii=False, separators=(",", ":"), default=records_module.stored_form)
+    return "lineage:artifact:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_versions = st.one_of(
+    st.none(),
+    strategies.texts,
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.just(datetime.datetime(2024, 3, 1, 12, 30, 5, 123456)),
+    st.just(Stage.DEV),
+    strategies.json_values,
+)
+
+
+@quick
+@given(
+    record=strategies.records,
+    workspace=strategies.optional_texts,
+    digest=st.none() | st.just("") | st.builds("sha256:{}".format, strategies.texts),
+)
+def test_dedup_key_is_the_sha256_of_the_identitys_json(record, workspace, digest):
+    assert _reference_key(record, workspace, digest) == _codec.dedup_key(schema_of(type(record)), record, workspace, digest)
+
+
+@quick
+@given(version=_versions, uri=strategies.names, workspace=strategies.optional_texts, digest=st.none() | strategies.texts)
+def test_dedup_key_of_a_custom_version_field_of_any_kind_is_the_sha256_of_the_identitys_json(version, uri, workspace, digest):
+    record = Versioned(uri=uri, name="v")
+    object.__setattr__(record, "version", version)  # any JSON-able value (or a held one), as a converter may leave
+
+    assert _reference_key(record, workspace, digest) == _codec.dedup_key(schema_of(Versioned), record, workspace, digest)
+
+
+def test_dedup_keys_are_those_stores_already_hold():
+    """The keys of artifacts already stored: a changed key would make each
+    logged again a new artifact."""
+    assert (
+        _codec.dedup_key(schema_of(Model), Model(uri="s3://b/m.pt", name="mnist", version="1"), "bench", None),
+        _codec.dedup_key(schema_of(DataSet), DataSet(uri='/data/é "q" \\ x', name="train"), None, "sha256:ab"),
+    ) == (
+        "lineage:artifact:2e1dd7aaf9903dfdd2ca8499ec1647a76fccf574318342824aa28c6ed450b7c3",
+        "lineage:artifact:9fd3398e37cd299efa4a866af9bc9ab7f9b35dac77a2f04bd097f614e7e3c6b8",
     )

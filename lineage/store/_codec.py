@@ -578,21 +578,34 @@ def dedup_key(schema: RecordSchema, record: Artifact, workspace: Optional[str], 
     Same type, uri, name, version and workspace (and content digest when one
     is known) give the same key: the Kubeflow SDK's rule, as an indexed lookup.
     """
+    type_name, uri, name, version = schema.type_name, record.uri, record.name, getattr(record, "version", None)
+    if (
+        type(type_name) is str
+        and type(uri) is str
+        and type(name) is str
+        and (version is None or type(version) is str)
+        and (workspace is None or type(workspace) is str)
+        and (not digest or type(digest) is str)
+    ):
+        # The common case, strings and nulls: their compact JSON, built
+        # directly (what _dedup_blob writes, without building a list to encode).
+        blob = (
+            f"[{_json_string(type_name)},{_json_string(uri)},{_json_string(name)},"
+            f"{'null' if version is None else _json_string(version)},"
+            f"{'null' if workspace is None else _json_string(workspace)}{',' + _json_string(digest) if digest else ''}]"
+        )
+    else:
+        blob = _dedup_blob(schema, record, workspace, digest)
+    return "lineage:artifact:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _dedup_blob(schema: RecordSchema, record: Artifact, workspace: Optional[str], digest: Optional[str]) -> str:
+    """The text dedup_key hashes: the compact JSON list of the record's
+    identity (a custom type's own ``version`` field may be any JSON)."""
     identity = [schema.type_name, record.uri, record.name, getattr(record, "version", None), workspace]
     if digest:
         identity.append(digest)
-    texts = []
-    for part in identity:
-        if part is None:
-            texts.append("null")
-        elif type(part) is str:
-            texts.append(_json_string(part))
-        else:  # a custom type's own ``version`` field
-            blob = _KEY_JSON.encode(identity)
-            break
-    else:  # strings and nulls: their compact JSON, built directly
-        blob = "[" + ",".join(texts) + "]"
-    return "lineage:artifact:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return _KEY_JSON.encode(identity)
 
 
 # (pid, 64 random bits as hex, counter): a fresh random prefix per process
