@@ -163,3 +163,47 @@ def test_dedup_keys_are_those_stores_already_hold():
         "lineage:artifact:2e1dd7aaf9903dfdd2ca8499ec1647a76fccf574318342824aa28c6ed450b7c3",
         "lineage:artifact:9fd3398e37cd299efa4a866af9bc9ab7f9b35dac77a2f04bd097f614e7e3c6b8",
     )
+
+
+# --------------------------------------------------------------------------- records._init_plain
+
+
+_plain_strings = st.one_of(
+    st.none(),
+    strategies.texts,
+    st.text(st.characters(max_codepoint=127), max_size=8),
+    st.sampled_from(["a", " ", "x" * records_module.MAX_TEXT_BYTES, "x" * (records_module.MAX_TEXT_BYTES + 1), "\ue000"]),
+)
+
+
+def _fields(record: Artifact) -> dict:
+    return {name: getattr(record, name) for name in records_module.field_names(type(record)) if name != "create_time"}
+
+
+@quick
+@given(cls=st.sampled_from([DataSet, Model]), values=st.lists(_plain_strings, min_size=7, max_size=7))
+@example(cls=DataSet, values=["s3://b/k", "train", None, None, None, None, None])
+@example(cls=Model, values=["s3://b/m.pt", "mnist", "ws", "d", "o", "1", "cnn"])
+def test_a_plain_record_is_made_as_the_attrs_init_makes_it(cls, values):
+    """_init_plain sets the slots directly; the record is the one the
+    validating attrs __init__ makes of the same strings, or, for strings it
+    does not take at once, left to that __init__ with nothing set."""
+    keys = ["uri", "name", "workspace", "description", "owner", "version", "query" if cls is DataSet else "model_type"]
+    strings = dict(zip(keys, values))
+    fast = cls.__new__(cls)
+    taken = records_module._init_plain(fast, strings)
+    if not taken:
+        assert [name for name in records_module.field_names(cls) if hasattr(fast, name)] == []
+        return
+    general = cls.__new__(cls)
+    general.__attrs_init__(labels=None, extra={}, **strings)
+
+    assert (_fields(general), dict, str) == (_fields(fast), type(fast.extra), type(fast.create_time))
+    assert records_module._now()[:4] == fast.create_time[:4] and fast.create_time.endswith("Z")
+
+
+def test_plain_records_do_not_share_their_extra_properties():
+    first, second = DataSet(uri="s3://b/1", name="a"), DataSet(uri="s3://b/2", name="b")
+    first.extra["k"] = 1
+
+    assert (first.extra, second.extra) == ({"k": 1}, {})
