@@ -340,6 +340,43 @@ class TestDirectWrite:
         assert stored[0] == stored[1]
 
 
+class TestFastPathsAgainstGeneral:
+    """The direct write's bookkeeping against the general way of doing it."""
+
+    @staticmethod
+    def _writer_state(writer: _writer.Writer, handle: _writer.ExecutionHandle, records: list) -> tuple:
+        stamps = [_writer._stamps.get(id(r)) for r in records]
+        return (
+            sorted(handle.logged),
+            dict(writer._known_ids),
+            dict(writer._ids_by_key),
+            [r.id for r in records],
+            [(s[0]() is r, s[1], s[2], s[3] == writer._token) if s is not None else None for s, r in zip(stamps, records)],
+        )
+
+    def test_the_direct_writes_remember_keeps_what_remember_keeps(self, tmp_path):
+        """_remember_new (the direct write's) against _remember given the same
+        landed artifacts: the same handle events, id caches, record ids and stamps."""
+        states = []
+        for fast in (True, False):
+            store = lineage.Store(url=f"sqlite:///{tmp_path}/{fast}.db")
+            writer = store._connection.writer
+            handle = Execution(name="e", workspace=Workspace(store=store, name="w"), _defer=True)._handle
+            records = [DataSet(uri="s3://r/a", name="a"), DataSet(uri="s3://r/b", name="b"), Model(uri="s3://r/m", name="m")]
+            bindings = [(records[0], _writer.INPUT, "k-a"), (records[1], _writer.INPUT, "k-b"), (records[2], _writer.OUTPUT, "k-m")]
+            ids = [7, 8, 9]
+            if fast:
+                writer._remember_new(bindings, ids, handle)
+            else:
+                writer._remember(
+                    ((event_type, i, (key,), record, None) for (record, event_type, key), i in zip(bindings, ids)), handle
+                )
+            states.append(self._writer_state(writer, handle, records))
+            reset_connections()
+        assert states[0] == states[1]
+        assert states[0][3] == [7, 8, 9]
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_record_changed_after_it_was_logged_is_a_new_artifact(tmp_path, backend):
     """One record object reused in a loop (its uri set to the next part):

@@ -937,14 +937,28 @@ class Writer:
         except mlmd_errors.StatusError as exc:
             raise StoreError(f"the store refused the write: {_first_line(exc)}", cause=exc) from exc
         execution.id = execution_id
-        self._remember(
-            (
-                (event_type, artifact_id, (key,), record, None)
-                for (record, event_type, key), artifact_id in zip(bindings, artifact_ids)
-            ),
-            handle,
-        )
+        self._remember_new(bindings, artifact_ids, handle)
         return True
+
+    def _remember_new(self, bindings: List[Tuple[Artifact, int, str]], artifact_ids: Sequence[int], handle: ExecutionHandle) -> None:
+        """:meth:`_remember` for a direct write: every record new, known by
+        one key, and stamped with what it holds now. The same entries, set
+        in the same order under the same locks, in one pass without the
+        general path's generators (tests/test_writer.py compares them)."""
+        known, by_key, put, logged = self._known_ids, self._ids_by_key, dict.__setitem__, handle.logged
+        stamped = []
+        with self._lock:
+            for (record, event_type, key), artifact_id in zip(bindings, artifact_ids):
+                logged.add((artifact_id, event_type))
+                put(known, artifact_id, True)
+                put(by_key, key, artifact_id)
+            known.prune()
+            by_key.prune()
+            # As _give_ids: under the writer's lock (see _remember).
+            for (record, _, _), artifact_id in zip(bindings, artifact_ids):
+                object.__setattr__(record, "id", artifact_id)
+                stamped.append((record, artifact_id, _identity(record)))
+            _stamp(stamped, self._token)
 
     def _note_digest(self, record: Artifact, schema: Any, digest: _digest.Digest) -> None:
         """Keep the content digest a deduplicated *record* naming a local file
