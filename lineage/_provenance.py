@@ -617,10 +617,12 @@ def call_provenance(func: Optional[Callable[..., Any]] = None, block_file: Optio
         # whatever their file: the file and module are in the key too.
         # A decorator's wrapper (functools.wraps) is one code object for
         # every function it wraps: the function it wraps is in the key.
-        try:
-            inner = inspect.unwrap(func)
-        except ValueError:  # a __wrapped__ cycle
-            inner = func
+        inner = func
+        if hasattr(func, "__wrapped__"):  # (inspect.unwrap gives a function without one back, at a cost per call)
+            try:
+                inner = inspect.unwrap(func)
+            except ValueError:  # a __wrapped__ cycle
+                inner = func
         code = getattr(func, "__code__", None)
         where = (
             getattr(code, "co_filename", None),
