@@ -58,7 +58,16 @@ from lineage.records import Artifact, _now, check_current, check_property_name, 
 from lineage.store import _digest
 from lineage.store._codec import exact_as_property, new_external_id
 from lineage.store._spool import logging_configured
-from lineage.store._writer import PATH_INDEX_MAX, PATH_INDEX_MIN, id_given_for, referenced_id, written_when_logged
+from lineage.store._writer import (
+    INPUT,
+    OUTPUT,
+    PATH_INDEX_MAX,
+    PATH_INDEX_MIN,
+    Logged,
+    id_given_for,
+    referenced_id,
+    written_when_logged,
+)
 
 __all__ = ["ExecutionScope", "current_execution", "execution", "track"]
 
@@ -494,7 +503,7 @@ class ExecutionScope:
 
             def write() -> None:
                 props = self._param_props() if params else None
-                self._send(inputs=self._as_logged(self._take_inputs()), properties=props)
+                self._send(self._as_logged(self._take_inputs(), INPUT), properties=props)
                 if params:
                     self._params_sent = dict(self._params)
 
@@ -813,11 +822,11 @@ class ExecutionScope:
         props["lineage.params"] = None if exact else _PARAMS_JSON.encode(self._params)
         return props
 
-    def _send(self, **write: Any) -> None:
-        """One write of this execution; in strict mode an unreachable store
-        raises instead of spooling."""
+    def _send(self, logged: List[Logged], **write: Any) -> None:
+        """One write of this execution, of *logged* (see _as_logged); in
+        strict mode an unreachable store raises instead of spooling."""
         assert self._exe is not None
-        self._exe._write(spool=not _config.strict(), **write)
+        self._exe._write(spool=not _config.strict(), logged=logged, **write)
 
     def _take_inputs(self) -> List[_Entry]:
         inputs, self._inputs = self._inputs, []
@@ -835,7 +844,7 @@ class ExecutionScope:
             inputs = list(self._inputs)
 
             def write() -> None:
-                self._send(inputs=self._as_logged(inputs), properties=props, state="RUNNING")
+                self._send(self._as_logged(inputs, INPUT), properties=props, state="RUNNING")
                 self._start_written = True
                 self._params_sent = dict(self._params)
                 del self._inputs[: len(inputs)]
@@ -902,7 +911,7 @@ class ExecutionScope:
         self._guarded(
             "write the execution's end",
             lambda: self._send(
-                inputs=self._as_logged(inputs), outputs=self._as_logged(_as_ended(outputs)), state=state, properties=props
+                self._as_logged(inputs, INPUT) + self._as_logged(_as_ended(outputs), OUTPUT), state=state, properties=props
             ),
         )
 
@@ -966,8 +975,9 @@ class ExecutionScope:
         with self._lock:
             self._outputs.extend((record, path, None, None, "return value") for record, path in found)
 
-    def _as_logged(self, entries: List[_Entry]) -> List[Tuple[Any, ...]]:
-        """The pending records of a write, as they were when logged.
+    def _as_logged(self, entries: List[_Entry], event_type: int) -> List[Logged]:
+        """The pending records of a write, as they were when logged, as
+        the writer takes them: (record, *event_type*, path, digest or None).
 
         Writes are deferred (to the start delay, or the end): a record whose
         uri, name or version was set anew since it was logged (one DataSet
@@ -980,7 +990,7 @@ class ExecutionScope:
         assert self._exe is not None
         writer = self._exe._writer
         token = writer._token
-        kept: List[Tuple[Any, ...]] = []
+        kept: List[Logged] = []
         for record, path, taken, held, what in entries:
             sent = record
             try:
@@ -991,7 +1001,8 @@ class ExecutionScope:
             except Exception as exc:  # this record only: the others are written
                 _fail_open(f"log the {what} record at {'.'.join(map(str, path)) or what}", exc)
                 continue
-            kept.append((sent, path, taken) if taken is not None else (sent, path))
+            # (a path is a tuple of str and int: see _path, and _mapping's)
+            kept.append((sent, event_type, path if type(path) is tuple else tuple(path or ()), taken))
         return kept
 
 

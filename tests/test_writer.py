@@ -341,7 +341,8 @@ class TestDirectWrite:
 
 
 class TestFastPathsAgainstGeneral:
-    """The direct write's bookkeeping against the general way of doing it."""
+    """The direct write's bookkeeping, and a write given its records already
+    typed (an execution scope's), against the general ways of doing it."""
 
     @staticmethod
     def _writer_state(writer: _writer.Writer, handle: _writer.ExecutionHandle, records: list) -> tuple:
@@ -375,6 +376,73 @@ class TestFastPathsAgainstGeneral:
             reset_connections()
         assert states[0] == states[1]
         assert states[0][3] == [7, 8, 9]
+
+    @staticmethod
+    def _write_both_ways(tmp_path, inputs: list, outputs: list, name: str) -> list:
+        """Write *inputs* and *outputs* as Writer.write(inputs=, outputs=) and
+        as Writer.write(logged=) in two stores; what each left: stored rows,
+        record ids, the handle's proto, and the error raised if any."""
+        import copy
+
+        from tests.test_writer import TestDirectWrite
+
+        results = []
+        for typed in (False, True):
+            store = lineage.Store(url=f"sqlite:///{tmp_path}/{name}-{typed}.db")
+            writer = store._connection.writer
+            warm = Execution(name="warm", workspace=Workspace(store=store, name="w"))  # types and contexts registered
+            warm.log_input(DataSet(uri="s3://warm/d", name="d"))
+            warm.log_output(Model(uri="s3://warm/m", name="m"))
+            ex = Execution(name="e", workspace=Workspace(store=store, name="w"), _defer=True)
+            ins = [(copy.copy(r), p, *rest) for r, p, *rest in inputs]
+            outs = [(copy.copy(r), p, *rest) for r, p, *rest in outputs]
+            error = None
+            try:
+                if typed:
+                    logged = [(r, _writer.INPUT, tuple(p), rest[0] if rest else None) for r, p, *rest in ins]
+                    logged += [(r, _writer.OUTPUT, tuple(p), rest[0] if rest else None) for r, p, *rest in outs]
+                    writer.write(ex._handle, logged=logged, state="COMPLETE", properties={"p": 1})
+                else:
+                    writer.write(ex._handle, inputs=ins, outputs=outs, state="COMPLETE", properties={"p": 1})
+            except Exception as exc:
+                error = (type(exc), str(exc))
+            proto = ex._handle.proto
+            fields = sorted((f.name, v) for f, v in proto.ListFields() if f.name not in ("external_id", "properties", "custom_properties"))
+            rows = TestDirectWrite._stored(store, ex._handle.id) if ex._handle.id is not None else None
+            results.append(
+                (error, rows, [r.id for r, *_ in ins + outs], fields, dict(proto.custom_properties), sorted(ex._handle.logged))
+            )
+            reset_connections()
+        return results
+
+    def test_a_write_of_records_already_typed_stores_what_one_of_inputs_and_outputs_stores(self, tmp_path):
+        from lineage.store import _digest
+
+        data = DataSet(uri=str(tmp_path / "d.csv"), name="d")
+        (tmp_path / "d.csv").write_text("x")
+        inputs = [(data, ("data",), _digest.of_record(data)), (DataSet(uri="s3://in/b", name="b"), ("b", 1))]
+        outputs = [(Model(uri="s3://out/m", name="m", version="1"), ("return",))]
+        first, second = self._write_both_ways(tmp_path, inputs, outputs, "ok")
+        assert first == second
+        assert first[0] is None and len(first[1][0]) == 3
+
+    def test_a_failed_write_of_records_already_typed_leaves_the_handle_as_the_general_one(self, tmp_path):
+        """A record with an id the store lacks: refused, with the same error,
+        nothing stored, the same ids and the same handle left."""
+        unknown = DataSet(uri="s3://in/u", name="u")
+        unknown.id = 4242
+        first, second = self._write_both_ways(tmp_path, [(unknown, ("u",))], [(Model(uri="s3://o", name="o"), ())], "bad")
+        assert first == second
+        assert first[0] is not None and first[0][0] is lineage.errors.UnknownArtifactError
+
+    def test_a_write_of_records_already_typed_refuses_what_is_no_record_as_the_general_one(self, tmp_path):
+        store = lineage.Store(url=f"sqlite:///{tmp_path}/s.db")
+        ex = Execution(name="e", workspace=Workspace(store=store, name="w"), _defer=True)
+        with pytest.raises(lineage.errors.InvalidTypeError) as general:
+            store._connection.writer.write(ex._handle, inputs=[("not a record", ())])
+        with pytest.raises(lineage.errors.InvalidTypeError) as typed:
+            store._connection.writer.write(ex._handle, logged=[("not a record", _writer.INPUT, (), None)])
+        assert str(typed.value) == str(general.value)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

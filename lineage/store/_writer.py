@@ -781,6 +781,7 @@ class Writer:
         state: Optional[str] = None,
         properties: Optional[Mapping[str, Any]] = None,
         spool: bool = True,
+        logged: Optional[List[Logged]] = None,
     ) -> bool:
         """Write the execution with new events in one transaction.
 
@@ -791,6 +792,9 @@ class Writer:
 
         Args:
             spool: False to raise StoreUnavailableError instead of spooling.
+            logged: Instead of *inputs* and *outputs*: the records already
+                as ``(record, event type, path tuple, digest or None)``, as
+                an execution scope holds them (not made over again here).
 
         Returns:
             True if the write reached the store, False if it was spooled.
@@ -800,7 +804,13 @@ class Writer:
             UnknownArtifactError: a record carries an id the store lacks.
             StoreError: the store refused the write.
         """
-        items = _typed(inputs, INPUT) + _typed(outputs, OUTPUT)
+        if logged is None:
+            items = _typed(inputs, INPUT) + _typed(outputs, OUTPUT)
+        else:
+            for record, _, _, _ in logged:
+                if not isinstance(record, Artifact):
+                    raise _not_a_record(record)
+            items = logged
         mangle, unreachable = self._mangling()
         with handle.lock:
             execution = pb.Execution()
@@ -1753,6 +1763,12 @@ def _with_artifact(event: pb.Event, artifact_id: int) -> pb.Event:
     return copy
 
 
+def _not_a_record(record: Any) -> InvalidTypeError:
+    return InvalidTypeError(
+        f"artifact must be a lineage.Artifact (DataSet, Model, Metrics or a custom type), got {describe(record)}"
+    )
+
+
 def _typed(items: Iterable[Any], event_type: int) -> List[Logged]:
     out: List[Logged] = []
     for item in items:
@@ -1764,9 +1780,7 @@ def _typed(items: Iterable[Any], event_type: int) -> List[Logged]:
         else:
             record, path = item, ()
         if not isinstance(record, Artifact):
-            raise InvalidTypeError(
-                f"artifact must be a lineage.Artifact (DataSet, Model, Metrics or a custom type), got {describe(record)}"
-            )
+            raise _not_a_record(record)
         if isinstance(path, (str, int)):
             path = (path,)
         out.append((record, event_type, tuple(path or ()), taken))
