@@ -89,6 +89,21 @@ _current: contextvars.ContextVar[Optional[ExecutionScope]] = contextvars.Context
 )
 
 
+_workspace_module: Any = None
+
+
+def _workspace() -> Any:
+    """lineage.workspace, which imports this module: imported at first use.
+    Not by an import statement in each call's code: one costs ~3 us a call
+    (the module is looked up and asked whether it is still being imported)."""
+    global _workspace_module
+    if _workspace_module is None:
+        from lineage import workspace
+
+        _workspace_module = workspace
+    return _workspace_module
+
+
 def current_execution() -> Optional[ExecutionScope]:
     """The execution the calling code runs in (``None`` outside any)."""
     return _live(_current.get())
@@ -672,10 +687,8 @@ class ExecutionScope:
             return None
 
     def _store(self) -> Any:
-        from lineage.workspace import Store
-
         store = self._options.store
-        if isinstance(store, Store):
+        if isinstance(store, _workspace().Store):
             return store
         if store is None and self._parent is not None and self._parent._exe is not None:
             return self._parent._exe.workspace._lineage_store
@@ -689,8 +702,6 @@ class ExecutionScope:
             raise
 
     def _start(self) -> None:
-        from lineage.workspace import Execution
-
         parent = self._parent if self._parent is not None and self._parent._exe is not None else None
         store = self._store()
         if self._options.workspace is None and parent is not None and self._options.store is None:
@@ -705,7 +716,7 @@ class ExecutionScope:
         name = self._options.name or "execution"
         # The start time is the execution's create_time (the Kubeflow layout);
         # provenance is fixed when the execution is made.
-        self._exe = Execution(
+        self._exe = _workspace().Execution(
             name=name,
             workspace=workspace,
             run=run,
