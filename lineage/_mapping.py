@@ -2,7 +2,10 @@
 
 The rules, in order, for one bound argument (or one part of a return value):
 
-1. a lineage record (``DataSet``, ``Model``, ...) is an artifact;
+1. a lineage record (``DataSet``, ``Model``, ...) is an artifact; so is an
+   object of the Kubeflow SDK's own classes (``metadata.DataSet``) or of one
+   written their way (``ARTIFACT_TYPE_NAME`` and ``serialization()``), which
+   the execution makes a record of as its ``Execution.log_input`` does;
 2. a list/tuple/dict (also a NamedTuple, an attrs or dataclass config, an
    ``argparse.Namespace``, a ``SimpleNamespace`` or a plain object, of a
    class writing no repr of its own: its ``__dict__``) is looked into, one
@@ -60,6 +63,7 @@ from lineage._fork import renew_after_fork
 from lineage._secrets import REDACTED, _hides, _is_secret, _member_text
 from lineage.errors import InvalidTypeError, InvalidValueError, describe, warn_never_raised
 from lineage.records import Artifact, DataSet
+from lineage.store._codec import is_kubeflow_style
 
 __all__ = ["Binder", "Mapped", "register_converter", "unregister_converter"]
 
@@ -339,6 +343,12 @@ def _convert(value: Any) -> Optional[Artifact]:
     return record
 
 
+def _is_kubeflow_style(value: Any) -> bool:
+    """codec.is_kubeflow_style, after a look at the class alone (the
+    containers find_artifacts looks into have no ARTIFACT_TYPE_NAME)."""
+    return isinstance(getattr(type(value), "ARTIFACT_TYPE_NAME", None), str) and is_kubeflow_style(value)
+
+
 def find_artifacts(
     value: Any,
     path: Tuple[PathStep, ...],
@@ -375,7 +385,16 @@ def find_artifacts(
         record = _convert(value)
         if record is not None:
             return [(record, path)]
-    if depth >= _MAX_DEPTH or isinstance(value, (str, bytes, bytearray, int, float, bool)) or value is None:
+    if isinstance(value, (str, bytes, bytearray, int, float, bool)) or value is None:
+        return None
+    if _is_kubeflow_style(value):
+        # An artifact of the Kubeflow SDK's own classes (metadata.DataSet) or
+        # written its way: found as it is, and made a record by the execution
+        # it is logged to, as its Execution.log_input does (see
+        # workspace.kubeflow_style_record). It was a parameter (its repr), or,
+        # returned, nothing.
+        return [(value, path)]
+    if depth >= _MAX_DEPTH:
         return None
     if budget is None:
         budget = [_MAX_ITEMS]

@@ -401,6 +401,11 @@ class ExecutionScope:
     # The execution a coroutine or generator was called in, ended before its
     # first step, and still its parent (see _entered_where_made): set on the rare scope it is true of.
     _ended_caller: Optional[ExecutionScope] = None
+    # The Kubeflow SDK-style objects logged (see _kubeflow_record), each with
+    # its record, to be given the record's id once written: set on the rare scope that has them.
+    _kubeflow_objects: List[Tuple[Any, Artifact]] = []  # (never added to: see _kubeflow_record)
+    # Such objects wait among the inputs or outputs for the execution to be made (see _kubeflow_pending).
+    _kubeflow_waiting = False
 
     def __init__(self, options: _Options, *, function: Optional[Callable[..., Any]] = None) -> None:
         self._options = options
@@ -620,10 +625,31 @@ class ExecutionScope:
         return _config.settings().enabled
 
     def _log(self, where: str, pending: str, artifact: Any, path: Any) -> Artifact:
+        given = artifact
         if not isinstance(artifact, Artifact):
-            raise InvalidTypeError(
-                f"{where}(artifact) must be a lineage record (DataSet, Model, Metrics or a custom type), got {describe(artifact)}"
-            )
+            if not _mapping._is_kubeflow_style(artifact):
+                raise InvalidTypeError(
+                    f"{where}(artifact) must be a lineage record (DataSet, Model, Metrics or a custom type), "
+                    f"got {describe(artifact)}"
+                )
+            steps = _path(path)
+            self._check_open(where)
+            if self._exe is None or not self._enabled():
+                # Not started yet (execution(inputs=...)): made a record at the
+                # start (see _kubeflow_pending). Refused now if it cannot be one,
+                # when its type has a class (else one would be made for it here,
+                # not from the store's type, as at the start).
+                from lineage.records import record_class_for
+                from lineage.store._codec import record_from_kubeflow_style
+
+                if record_class_for(type(artifact).ARTIFACT_TYPE_NAME) is not None:
+                    record_from_kubeflow_style(artifact)
+                with self._lock:
+                    self._check_open(where)
+                    getattr(self, pending).append((artifact, steps, None, None, where))
+                    self._kubeflow_waiting = True
+                return given
+            artifact = self._kubeflow_record(artifact)
         steps = _path(path)
         self._check_open(where)
         enabled = self._enabled()
@@ -644,7 +670,58 @@ class ExecutionScope:
         with self._lock:  # the list is swapped out under this lock when written
             self._check_open(where)
             getattr(self, pending).append(entry)
-        return artifact
+        return given
+
+    def _kubeflow_record(self, obj: Any) -> Artifact:
+        """The record of a Kubeflow SDK-style object (a metadata.DataSet, a
+        class written the SDK's way), made as lineage's Execution.log_input
+        makes it (so one artifact, deduplicated alike); the object gets the
+        record's id once it is written, as the SDK's log_input gave it."""
+        from lineage.workspace import kubeflow_style_record
+
+        assert self._exe is not None
+        record = kubeflow_style_record(obj, self._exe._writer, self._exe._handle)
+        # Added to under no lock of the scope (see _copied_outputs): setdefault and append are atomic.
+        self.__dict__.setdefault("_kubeflow_objects", []).append((obj, record))
+        return record
+
+    def _kubeflow_records(self, found: List[Tuple[Any, Tuple[Any, ...]]]) -> List[Tuple[Artifact, Tuple[Any, ...]]]:
+        """*found* (what a call returned) with its Kubeflow SDK-style objects
+        as records; one that cannot be one is left out, said (its call ran)."""
+        records = []
+        for item, path in found:
+            if not isinstance(item, Artifact):
+                try:
+                    item = self._kubeflow_record(item)
+                except Exception as exc:
+                    _fail_open(f"log the return value at {'.'.join(map(str, path))}", exc)
+                    continue
+            records.append((item, path))
+        return records
+
+    def _kubeflow_pending(self) -> None:
+        """Make records of the Kubeflow SDK-style objects logged before the
+        execution was made (a tracked call's arguments, execution(inputs=...)),
+        now that its store is known; one that cannot be one is left out, said."""
+        for pending in (self._inputs, self._outputs):
+            for index, (obj, path, _, _, what) in enumerate(pending):
+                if isinstance(obj, Artifact):
+                    continue
+                try:
+                    record = self._kubeflow_record(obj)
+                    taken = _digest.of_record(record) if pending is self._inputs else None
+                    pending[index] = (record, path, taken, _held(record), what)
+                except Exception as exc:
+                    pending[index] = None  # type: ignore[call-overload]
+                    _fail_open(f"log the {what} at {'.'.join(map(str, path)) or what}", exc)
+            pending[:] = [entry for entry in pending if entry is not None]
+        self._kubeflow_waiting = False
+
+    def _kubeflow_ids(self) -> None:
+        """Give the Kubeflow SDK-style objects the ids their records were written with."""
+        for obj, record in self._kubeflow_objects:
+            if record.id is not None:
+                obj.id = record.id
 
     def _output_digest(self, record: Artifact) -> Optional[_digest.Digest]:
         """The digest of an output's content when it is logged; None: taken
@@ -724,6 +801,8 @@ class ExecutionScope:
             _defer=True,
             _fixed=_provenance.call_provenance(self._function, self._block_file),
         )
+        if self._kubeflow_waiting:
+            self._kubeflow_pending()
         # Not kept: a scope waiting in the start scheduler kept its function,
         # so its module's globals, alive at exit (never freed: an unclosed
         # file lost its data, a generator was never closed).
@@ -838,6 +917,8 @@ class ExecutionScope:
         strict mode an unreachable store raises instead of spooling."""
         assert self._exe is not None
         self._exe._write(spool=not _config.strict(), logged=logged, **write)
+        if self._kubeflow_objects:
+            self._kubeflow_ids()
 
     def _take_inputs(self) -> List[_Entry]:
         inputs, self._inputs = self._inputs, []
@@ -930,12 +1011,15 @@ class ExecutionScope:
         mapped = _mapping.map_arguments(binder, values, inputs=self._options.inputs, exclude=self._options.exclude)
         if mapped.inputs and _config.strict():  # raised at the call, before the function runs (not after it, at the write)
             for record, _ in mapped.inputs:
-                if written_when_logged(record):
+                if isinstance(record, Artifact) and written_when_logged(record):
                     check_current(record)
         # Digests now, before the function runs: it may rewrite its inputs.
-        self._inputs.extend(
-            (record, path, _digest.of_record(record), _held(record), "argument") for record, path in mapped.inputs
-        )
+        for record, path in mapped.inputs:
+            if isinstance(record, Artifact):
+                self._inputs.append((record, path, _digest.of_record(record), _held(record), "argument"))
+            else:  # a Kubeflow SDK-style object: made a record at the start (see _kubeflow_pending)
+                self._inputs.append((record, path, None, None, "argument"))
+                self._kubeflow_waiting = True
         self._params.update(mapped.params)
         for name, exc in mapped.failed:  # kept as a parameter (a repr); the other arguments are mapped
             _fail_open(f"map the argument {name!r}", exc)
@@ -958,6 +1042,8 @@ class ExecutionScope:
             # Entered in the process this one was forked from, which writes it:
             # its lock may be held here for good (see _foreign).
             return
+        if found and not all(isinstance(record, Artifact) for record, _ in found):
+            found = self._kubeflow_records(found)
         entries: List[_Entry]
         if yielded:  # its bytes as they are now, as log_output's (see _log)
             entries = [(record, path, self._output_digest(record), _held(record), "return value") for record, path in found]
@@ -974,7 +1060,11 @@ class ExecutionScope:
         found = _mapping.outputs_of(value, annotation, self._options.outputs)
         assert self._exe is not None
         writer = self._exe._writer
-        return [(_as_it_was(record, _held(record), writer), path) for record, path in found]
+        own: Set[int] = set()
+        if found and not all(isinstance(record, Artifact) for record, _ in found):
+            found = self._kubeflow_records(found)
+            own = {id(record) for _, record in self._kubeflow_objects}  # no one else holds them: no copy
+        return [(record if id(record) in own else _as_it_was(record, _held(record), writer), path) for record, path in found]
 
     def _add_outputs(self, found: List[Tuple[Artifact, Tuple[Any, ...]]]) -> None:
         """Copies a future's result was taken as (see _copied_outputs), now
@@ -1134,7 +1224,7 @@ def _records_given(where: str, value: Any) -> Optional[List[Tuple[Artifact, Tupl
     the event path steps (``inputs={"train": ds}``). One record among other
     things is a mistake, said naming where it is.
     """
-    if isinstance(value, Artifact):
+    if _is_record(value):
         return [(value, ())]
     if isinstance(value, Mapping):
         items = list(value.items())
@@ -1142,11 +1232,11 @@ def _records_given(where: str, value: Any) -> Optional[List[Tuple[Artifact, Tupl
         items = list(enumerate(value))
     else:
         return None
-    if not any(isinstance(item, Artifact) for _, item in items):
+    if not any(_is_record(item) for _, item in items):
         return None
     found = []
     for key, item in items:
-        if not isinstance(item, Artifact):
+        if not _is_record(item):
             raise InvalidTypeError(f"{where}[{key!r}] must be a record like the others, got {describe(item)}")
         if isinstance(value, Mapping):
             if isinstance(key, bool) or not isinstance(key, (str, int)):
@@ -1159,6 +1249,11 @@ def _records_given(where: str, value: Any) -> Optional[List[Tuple[Artifact, Tupl
         else:
             found.append((item, ()))
     return found
+
+
+def _is_record(value: Any) -> bool:
+    """A lineage record, or an object of the Kubeflow SDK's classes or written their way (see _log)."""
+    return isinstance(value, Artifact) or _mapping._is_kubeflow_style(value)
 
 
 def _path(path: Any) -> Tuple[Any, ...]:

@@ -398,7 +398,9 @@ _cells = itertools.count(1)
 
 
 def _identity(record: Any) -> Tuple[Any, ...]:
-    return (type(record).ARTIFACT_TYPE_NAME, record.uri, record.name, getattr(record, "version", None))
+    # An object of a class written the Kubeflow SDK's way may have no uri or
+    # name attribute (serialization() gives them): see _mapping.find_artifacts.
+    return tuple(getattr(record, name, None) for name in ("uri", "name", "version")) + (type(record).ARTIFACT_TYPE_NAME,)
 
 
 def track_cell(ipython: Any, line: str, cell: str) -> Any:

@@ -568,6 +568,34 @@ def _own_duplicate_rule(obj: Any) -> bool:
     )
 
 
+def kubeflow_style_record(artifact: Any, writer: Any, handle: Any) -> Artifact:
+    """The record logging a Kubeflow SDK-style object (see codec.is_kubeflow_style)
+    to the execution of *handle* writes, made with *writer*: Execution.log_input's,
+    and execution()'s and @track's (their records and the object's, one artifact).
+
+    Raises:
+        InvalidTypeError, InvalidValueError: the object cannot be a record (named).
+    """
+    # Its fields as the store's type declares them (the SDK made users
+    # register it), not as the first object happens to set them.
+    type_name = type(artifact).ARTIFACT_TYPE_NAME
+    declared = None if record_class_for(type_name) else writer.declared_kinds(type_name)
+    record = codec.record_from_kubeflow_style(artifact, declared)
+    existing = getattr(artifact, "id", None)
+    if existing is not None:
+        # Logged before (it got its id then): the same artifact, as
+        # the SDK referenced it, not a new one (the lineage broke).
+        if isinstance(existing, bool) or not isinstance(existing, int):
+            raise InvalidTypeError(f"{type(artifact).__name__}.id must be an int or None, got {describe(existing)}")
+        _check_artifact_id(f"{type(artifact).__name__}.id", existing)
+        record.id = existing
+    elif _own_duplicate_rule(artifact) and not is_builtin(type(record)):
+        # The SDK asked the class's is_duplicated() which stored artifact
+        # it is (a new object for the checkpoint another step wrote).
+        record.id = writer.duplicate_by_own_rule(artifact, handle.workspace, handle.run)
+    return record
+
+
 class Execution:
     """An execution in a workspace (and run); logs artifacts as its inputs and outputs.
 
@@ -668,23 +696,7 @@ class Execution:
         if codec.is_kubeflow_style(artifact):
             # An artifact class written for the Kubeflow SDK: logged from its
             # serialization(), and given its id, as the SDK did.
-            # Its fields as the store's type declares them (the SDK made users
-            # register it), not as the first object happens to set them.
-            type_name = type(artifact).ARTIFACT_TYPE_NAME
-            declared = None if record_class_for(type_name) else self._writer.declared_kinds(type_name)
-            record = codec.record_from_kubeflow_style(artifact, declared)
-            existing = getattr(artifact, "id", None)
-            if existing is not None:
-                # Logged before (it got its id then): the same artifact, as
-                # the SDK referenced it, not a new one (the lineage broke).
-                if isinstance(existing, bool) or not isinstance(existing, int):
-                    raise InvalidTypeError(f"{type(artifact).__name__}.id must be an int or None, got {describe(existing)}")
-                _check_artifact_id(f"{type(artifact).__name__}.id", existing)
-                record.id = existing
-            elif _own_duplicate_rule(artifact) and not is_builtin(type(record)):
-                # The SDK asked the class's is_duplicated() which stored artifact
-                # it is (a new object for the checkpoint another step wrote).
-                record.id = self._writer.duplicate_by_own_rule(artifact, self._handle.workspace, self._handle.run)
+            record = kubeflow_style_record(artifact, self._writer, self._handle)
             self._log(record, event_type)
             artifact.id = record.id
             return artifact

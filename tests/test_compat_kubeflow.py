@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import uuid
 
 import pytest
 from kubeflow.metadata import metadata
@@ -22,6 +23,7 @@ from lineage import DataSet, Execution, Metrics, Model, Run, Workspace, records
 from lineage.records import schema_of
 from lineage.store import _codec as codec
 from tests import backends
+from tests import mlmd_reads as mr
 
 pytestmark = pytest.mark.backend
 
@@ -1190,3 +1192,147 @@ class TestIsDuplicated:
 
         a, b = stored_like(), stored_like()
         assert [cls.is_duplicated(a, b) for cls in (Deduplicated, Not, records.Artifact)] == [True, False, False]
+
+
+def artifact_events(store: lineage.Store, name: str) -> list:
+    """(INPUT/OUTPUT, event path, artifact id) of the one execution *name*."""
+    execution = mr.one_execution(store, name)
+    return [(kind, path, artifact.id) for kind, path, artifact in mr.events(store, execution.id)]
+
+
+def fields_read(store: lineage.Store, artifact_id: int) -> tuple:
+    """The record stored under *artifact_id*: its class and fields (but its id and create_time)."""
+    record = store.get_artifact(artifact_id)
+    names = [name for name in records.field_names(type(record)) if name not in ("id", "create_time")]
+    return type(record).ARTIFACT_TYPE_NAME, {name: getattr(record, name) for name in names}
+
+
+class TestSDKObjectsInTrackAndWithBlocks:
+    """Kubeflow Execution code ported to @track and ``with execution(...)``
+    keeps its SDK objects (metadata.DataSet, classes written the SDK's way):
+    they are recorded as lineage's Execution.log_input/log_output records
+    them. An SDK DataSet argument was a parameter (its repr), a Model
+    returned was dropped without a word, and ex.log_input refused them."""
+
+    def test_an_argument_and_a_value_returned_are_the_calls_input_and_output(self, lineage_store):
+        ws = Workspace(store=lineage_store, name="ws")
+        first = Execution(name="first", workspace=ws)
+        first.log_input(metadata.DataSet(**DATA_SET_FIELDS))
+        first.log_output(metadata.Model(**MODEL_FIELDS))
+        # What lineage's Execution makes of the same objects logged again: the artifacts they are now.
+        again = Execution(name="again", workspace=ws)
+        data_id = again.log_input(metadata.DataSet(**DATA_SET_FIELDS)).id
+        model_id = again.log_output(metadata.Model(**MODEL_FIELDS)).id
+
+        @lineage.track(store=lineage_store, workspace="ws")
+        def train(data, lr=0.1):
+            return metadata.Model(**MODEL_FIELDS)
+
+        data = metadata.DataSet(**DATA_SET_FIELDS)
+        model = train(data)
+
+        assert artifact_events(lineage_store, "train") == [("INPUT", ("data",), data_id), ("OUTPUT", ("return",), model_id)]
+        params = mr.custom(mr.one_execution(lineage_store, "train"))
+        assert params["lr"] == 0.1 and "data" not in params
+        assert (data.id, model.id) == (data_id, model_id)  # given their ids, as log_input gives them
+        assert fields_read(lineage_store, model_id)[0] == Model.ARTIFACT_TYPE_NAME
+
+    def test_log_input_and_log_output_in_a_with_block(self, lineage_store, old_store):
+        """A custom class's own is_duplicated() and the property kinds its
+        type declares in the store are asked, as lineage's Execution asks them."""
+
+        class Checkpoint(PlainCheckpoint):
+            ARTIFACT_TYPE_NAME = "acme.org/test/ported_checkpoint"
+
+            @staticmethod
+            def is_duplicated(a, b):
+                return (a.type_id, a.uri) == (b.type_id, b.uri)
+
+        class Scores(PlainCheckpoint):
+            ARTIFACT_TYPE_NAME = f"acme.org/test/ported_scores_{uuid.uuid4().hex}"  # no class made for it yet
+
+        # Declared by hand, as SDK users did: loss, which no object here sets, is a field.
+        declared = {"epoch": mlpb.INT, "loss": mlpb.DOUBLE}
+        old_store.store.put_artifact_type(mlpb.ArtifactType(name=Scores.ARTIFACT_TYPE_NAME, properties=declared))
+        ws = Workspace(store=lineage_store, name="ws")
+        trained = Execution(name="train", workspace=ws).log_output(Checkpoint("s3://ported/1"))
+
+        data, checkpoint, scores = metadata.DataSet(**DATA_SET_FIELDS), Checkpoint("s3://ported/1"), Scores("s3://scores")
+        metrics = metadata.Metrics(**METRICS_FIELDS)
+        with lineage.execution("evaluate", store=lineage_store, workspace="ws") as ex:
+            assert ex.log_input(data, path="data") is data
+            assert ex.log_input(checkpoint) is checkpoint
+            assert ex.log_output(metrics) is metrics
+            ex.log_output(scores, path="scores")
+
+        assert checkpoint.id == trained.id  # its own is_duplicated() says it is the one training wrote
+        inputs = [("INPUT", ("data",), data.id), ("INPUT", (), trained.id)]
+        outputs = [("OUTPUT", (), metrics.id), ("OUTPUT", ("scores",), scores.id)]
+        assert sorted(artifact_events(lineage_store, "evaluate")) == sorted(inputs + outputs)
+        assert "loss" in records.field_names(type(lineage_store.get_artifact(scores.id)))
+        by_execution = Execution(name="kubeflow", workspace=ws)
+        assert by_execution.log_input(metadata.DataSet(**DATA_SET_FIELDS)).id == data.id
+        other = by_execution.log_output(metadata.Metrics(**METRICS_FIELDS))
+        assert fields_read(lineage_store, metrics.id) == fields_read(lineage_store, other.id)
+
+    def test_records_named_by_the_with_block_and_an_object_logged_before(self, lineage_store):
+        """execution(inputs=...) takes SDK objects too; one that got its id
+        when logged before is that artifact (it does not deduplicate)."""
+        ws = Workspace(store=lineage_store, name="ws")
+        checkpoint = Execution(name="train", workspace=ws).log_output(PlainCheckpoint("s3://logged/1"))
+        data = metadata.DataSet(uri="s3://b/d.csv", name="d")
+        with lineage.execution("evaluate", store=lineage_store, workspace="ws", inputs={"data": data}):
+            pass
+
+        @lineage.track(store=lineage_store, workspace="ws")
+        def serve(ckpt):
+            return None
+
+        serve(checkpoint)
+        assert artifact_events(lineage_store, "evaluate") == [("INPUT", ("data",), data.id)]
+        assert data.id is not None and fields_read(lineage_store, data.id)[1]["uri"] == "s3://b/d.csv"
+        assert artifact_events(lineage_store, "serve") == [("INPUT", ("ckpt",), checkpoint.id)]
+        assert len([a for a in lineage_store.store.get_artifacts() if a.uri == "s3://logged/1"]) == 1
+
+    def test_one_that_cannot_be_a_record_is_refused_at_log_input_and_said_for_an_argument(self, lineage_store):
+        class Reserved(PlainCheckpoint):
+            def serialization(self):
+                return mlpb.Artifact(uri=self.uri, custom_properties={"__kf_run__": mlpb.Value(string_value="r")})
+
+        # Refused as lineage's Execution.log_input refuses it.
+        with lineage.execution("logged", store=lineage_store, workspace="ws") as ex, pytest.raises(ValueError, match="kf_run"):
+            ex.log_input(Reserved("s3://bad"))
+
+        @lineage.track(store=lineage_store, workspace="ws")
+        def train(bad, good):
+            return "ran"
+
+        with pytest.warns(UserWarning, match="__kf_run__"):
+            assert train(Reserved("s3://bad"), metadata.DataSet(uri="s3://good", name="good")) == "ran"
+        assert [(kind, path) for kind, path, _ in artifact_events(lineage_store, "train")] == [("INPUT", ("good",))]
+
+    def test_what_a_generator_yields_and_a_future_holds(self, lineage_store):
+        """The other ways a tracked call gives outputs: yielded, and the result
+        of the future it returns (a copy of a record is written; the object's own record here)."""
+        import concurrent.futures
+        import functools
+
+        @lineage.track(store=lineage_store, workspace="ws")
+        def checkpoints():
+            yield metadata.Model(uri="s3://gen/1", name="one", version="1")
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+
+            def submitted(f):
+                return functools.wraps(f)(lambda *a, **k: pool.submit(f, *a, **k))
+
+            @lineage.track(store=lineage_store, workspace="ws")
+            @submitted
+            def train():
+                return metadata.Model(uri="s3://future/1", name="two", version="1")
+
+            [yielded] = list(checkpoints())
+            returned = train().result()
+        assert artifact_events(lineage_store, "checkpoints") == [("OUTPUT", ("yield", 0), yielded.id)]
+        assert artifact_events(lineage_store, "train") == [("OUTPUT", ("return",), returned.id)]
+        assert returned.id is not None and fields_read(lineage_store, returned.id)[1]["name"] == "two"

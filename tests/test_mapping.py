@@ -18,6 +18,7 @@ from typing import Annotated, Dict, List, Optional, Sequence, Tuple, Union
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kubeflow.metadata import metadata
 
 import lineage
 from lineage import DataSet, Metrics, Model, _mapping, track
@@ -2631,6 +2632,7 @@ _argument_values = st.one_of(
     st.sampled_from(["s3://bucket/data.csv", "/tmp/data.csv", "data.csv", "", "file:///a b"]),
     st.builds(lambda uri: DataSet(uri=uri, name="d"), st.sampled_from(["s3://b/x", "/tmp/y"])),
     st.builds(lambda uri: Model(uri=uri, name="m"), st.sampled_from(["s3://b/m"])),
+    st.builds(lambda: metadata.DataSet(uri="s3://b/k", name="k")),  # the Kubeflow SDK's: found after the fast checks
     st.lists(st.one_of(st.integers(), st.builds(lambda: DataSet(uri="s3://b/l", name="l"))), max_size=3),
     st.dictionaries(st.sampled_from(["lr", "password", "data"]), st.one_of(st.integers(), _tokens), max_size=2),
 )

@@ -57,6 +57,22 @@ class TestTrackMagic:
         ]
         assert shell.user_ns["cleaned"].id is not None and shell.user_ns["n"] == 3
 
+    def test_the_kubeflow_sdks_objects_are_a_cells_inputs_and_outputs(self, shell, sqlite_url):
+        """As records are, as for a tracked call; they were left out (one
+        written the SDK's way, here with no name attribute, too)."""
+        from kubeflow.metadata import metadata
+
+        from tests.test_compat_kubeflow import PlainCheckpoint
+
+        shell.user_ns.update({"metadata": metadata, "PlainCheckpoint": PlainCheckpoint})
+        assert run(shell, 'raw = metadata.DataSet(uri="s3://nb/raw.csv", name="raw")').success
+        result = run(shell, "%%track clean --workspace nb\nckpt = PlainCheckpoint('s3://nb/ckpt')\nn = len(raw.name)\n")
+        assert result.success, result.error_in_exec
+        store = lineage.Store(url=sqlite_url)
+        e = mr.one_execution(store, "clean")
+        assert sorted(mr.paths(store, e.id)) == [("INPUT", ("raw",), "s3://nb/raw.csv"), ("OUTPUT", ("ckpt",), "s3://nb/ckpt")]
+        assert shell.user_ns["ckpt"].id is not None
+
     def test_tracked_calls_in_a_cell_record_it_as_parent_and_errors_fail_it(self, shell, sqlite_url):
         """A tracked function called in the cell is a child of the cell's
         execution; an exception in the cell marks it FAILED and is shown."""
