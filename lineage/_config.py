@@ -338,12 +338,13 @@ def strict() -> bool:
 
 def cached_store(url: Optional[str]) -> Any:
     """The shared :class:`lineage.Store` for a URL (settings/env resolved)."""
-    from lineage.workspace import Store
-
     key = (url, os.getpid())
     with _lock:
         store = _stores.get(key)
         if store is None:
+            # Imported here, not at each call: lineage.workspace imports this module.
+            from lineage.workspace import Store
+
             store = _stores[key] = Store(url=url) if url is not None else Store()
         return store
 
@@ -369,12 +370,12 @@ def first_warning(cause: Any) -> bool:
 
 def contexts_for(store: Any, workspace: str, run: str) -> Any:
     """The shared (Workspace, Run) objects for a store, workspace and run."""
-    from lineage.workspace import Run, Workspace
-
     key = (store, workspace, run, os.getpid())
     found = _contexts.get(key)
     if found is not None:
-        return found
+        return found  # the common case: no import statement run (~3 us a call)
+    from lineage.workspace import Run, Workspace
+
     ws_key = (store, workspace, os.getpid())
     ws = _contexts.get(ws_key)
     if ws is None:
