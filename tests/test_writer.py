@@ -364,7 +364,9 @@ class TestFastPathsAgainstGeneral:
             writer = store._connection.writer
             handle = Execution(name="e", workspace=Workspace(store=store, name="w"), _defer=True)._handle
             records = [DataSet(uri="s3://r/a", name="a"), DataSet(uri="s3://r/b", name="b"), Model(uri="s3://r/m", name="m")]
-            bindings = [(records[0], _writer.INPUT, "k-a"), (records[1], _writer.INPUT, "k-b"), (records[2], _writer.OUTPUT, "k-m")]
+            bindings = [
+                (records[0], _writer.INPUT, "k-a"), (records[1], _writer.INPUT, "k-b"), (records[2], _writer.OUTPUT, "k-m")
+            ]
             ids = [7, 8, 9]
             if fast:
                 writer._remember_new(bindings, ids, handle)
@@ -407,7 +409,8 @@ class TestFastPathsAgainstGeneral:
             except Exception as exc:
                 error = (type(exc), str(exc))
             proto = ex._handle.proto
-            fields = sorted((f.name, v) for f, v in proto.ListFields() if f.name not in ("external_id", "properties", "custom_properties"))
+            skip = ("external_id", "properties", "custom_properties")
+            fields = sorted((f.name, v) for f, v in proto.ListFields() if f.name not in skip)
             rows = TestDirectWrite._stored(store, ex._handle.id) if ex._handle.id is not None else None
             results.append(
                 (error, rows, [r.id for r, *_ in ins + outs], fields, dict(proto.custom_properties), sorted(ex._handle.logged))

@@ -950,7 +950,9 @@ class Writer:
         self._remember_new(bindings, artifact_ids, handle)
         return True
 
-    def _remember_new(self, bindings: List[Tuple[Artifact, int, str]], artifact_ids: Sequence[int], handle: ExecutionHandle) -> None:
+    def _remember_new(
+        self, bindings: List[Tuple[Artifact, int, str]], artifact_ids: Sequence[int], handle: ExecutionHandle
+    ) -> None:
         """:meth:`_remember` for a direct write: every record new, known by
         one key, and stamped with what it holds now. The same entries, set
         in the same order under the same locks, in one pass without the
@@ -958,7 +960,7 @@ class Writer:
         known, by_key, put, logged = self._known_ids, self._ids_by_key, dict.__setitem__, handle.logged
         stamped = []
         with self._lock:
-            for (record, event_type, key), artifact_id in zip(bindings, artifact_ids):
+            for (_, event_type, key), artifact_id in zip(bindings, artifact_ids):
                 logged.add((artifact_id, event_type))
                 put(known, artifact_id, True)
                 put(by_key, key, artifact_id)
