@@ -397,6 +397,15 @@ def _records(namespace: Dict[str, Any], names: List[str], failed: Set[str]) -> L
 _cells = itertools.count(1)
 
 
+def _made_since(record: Any, when: str) -> bool:
+    """Whether *record* was made at *when* or after, by its ``create_time``.
+    An object of a class written the Kubeflow SDK's way may hold anything
+    there (None, a datetime), or nothing: not compared, then (it was a
+    TypeError, and the cell did not run)."""
+    made = getattr(record, "create_time", None)
+    return isinstance(made, str) and made >= when
+
+
 def _identity(record: Any) -> Tuple[Any, ...]:
     # An object of a class written the Kubeflow SDK's way may have no uri or
     # name attribute (serialization() gives them): see _mapping.find_artifacts.
@@ -446,7 +455,7 @@ def track_cell(ipython: Any, line: str, cell: str) -> Any:
     # Records a converter made just now of objects the cell reads: made again
     # after the cell with the same identity at the same place, they are the
     # input, not also an output (a self-loop). A changed object is an output.
-    converted = {(path, _identity(record)) for record, path in inputs if getattr(record, "create_time", "") >= scanned}
+    converted = {(path, _identity(record)) for record, path in inputs if _made_since(record, scanned)}
     started = _now()
     with execution(name, workspace=args.workspace, run=args.run, store=args.store) as ex:
         seen: Set[int] = set()

@@ -73,6 +73,24 @@ class TestTrackMagic:
         assert sorted(mr.paths(store, e.id)) == [("INPUT", ("raw",), "s3://nb/raw.csv"), ("OUTPUT", ("ckpt",), "s3://nb/ckpt")]
         assert shell.user_ns["ckpt"].id is not None
 
+    def test_a_kubeflow_style_object_whose_create_time_is_no_text_is_an_input(self, shell, sqlite_url):
+        """A class written the SDK's way may keep create_time as None (or a
+        datetime): the cell's look at when its inputs were made compared it
+        with a str (TypeError), and the cell did not run."""
+        from tests.test_compat_kubeflow import PlainCheckpoint
+
+        class Stamped(PlainCheckpoint):
+            def __init__(self, uri):
+                super().__init__(uri)
+                self.create_time = None
+
+        shell.user_ns["ckpt"] = Stamped("s3://nb/stamped")
+        result = run(shell, "%%track evaluate --workspace nb\nseen = ckpt.uri\n")
+        assert result.success, result.error_in_exec
+        assert shell.user_ns["seen"] == "s3://nb/stamped"
+        store = lineage.Store(url=sqlite_url)
+        assert mr.paths(store, mr.one_execution(store, "evaluate").id) == [("INPUT", ("ckpt",), "s3://nb/stamped")]
+
     def test_tracked_calls_in_a_cell_record_it_as_parent_and_errors_fail_it(self, shell, sqlite_url):
         """A tracked function called in the cell is a child of the cell's
         execution; an exception in the cell marks it FAILED and is shown."""
