@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple, Union
 from lineage import _config, _mapping
 from lineage._scope import _fail_open, execution
 from lineage.errors import InvalidStoreURLError, InvalidValueError, LineageError
-from lineage.records import _now
+from lineage.records import Artifact, _now
 from lineage.store import parse_store_url
 
 __all__ = ["load_ipython_extension", "track_cell"]
@@ -485,6 +485,14 @@ def _log(log: Any, record: Any, path: Tuple[Any, ...]) -> None:
     try:
         log(record, path=path)
     except LineageError as exc:
+        _fail_open(f"log the record of {'.'.join(map(str, path))}", exc)
+    except Exception as exc:
+        if isinstance(record, Artifact):
+            raise
+        # An object of the Kubeflow SDK's classes (or written their way) is
+        # made a record from its serialization(), the object's own code, which
+        # may fail (the SDK's json.dumps of a date among its labels): said, as
+        # for a tracked call's argument; the cell did not run.
         _fail_open(f"log the record of {'.'.join(map(str, path))}", exc)
 
 

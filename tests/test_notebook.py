@@ -91,6 +91,26 @@ class TestTrackMagic:
         store = lineage.Store(url=sqlite_url)
         assert mr.paths(store, mr.one_execution(store, "evaluate").id) == [("INPUT", ("ckpt",), "s3://nb/stamped")]
 
+    def test_a_kubeflow_sdk_object_that_cannot_be_serialized_does_not_stop_the_cell(self, shell, sqlite_url):
+        """The SDK's DataSet.serialization() is json.dumps of its attributes: a
+        date among its labels raises TypeError, which went into the cell (not
+        run) where lineage's failures are said, as a record's are."""
+        import datetime
+        import warnings
+
+        from kubeflow.metadata import metadata
+
+        lineage.init(strict=False)
+        shell.user_ns["raw"] = metadata.DataSet(uri="s3://nb/dated", name="raw", labels={"day": datetime.date(2024, 1, 2)})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = run(shell, "%%track clean --workspace nb\nn = len(raw.name)\nout = DataSet(uri='s3://nb/out', name='out')\n")
+        assert result.success, result.error_in_exec
+        assert shell.user_ns["n"] == 3
+        assert any("not JSON serializable" in str(w.message) for w in caught)
+        store = lineage.Store(url=sqlite_url)
+        assert mr.paths(store, mr.one_execution(store, "clean").id) == [("OUTPUT", ("out",), "s3://nb/out")]
+
     def test_tracked_calls_in_a_cell_record_it_as_parent_and_errors_fail_it(self, shell, sqlite_url):
         """A tracked function called in the cell is a child of the cell's
         execution; an exception in the cell marks it FAILED and is shown."""
