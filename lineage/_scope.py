@@ -634,9 +634,12 @@ class ExecutionScope:
                 )
             steps = _path(path)
             self._check_open(where)
-            if self._exe is None or not self._enabled():
+            if self._exe is None:
                 # Not started yet (execution(inputs=...)): made a record at the
-                # start (see _kubeflow_pending). Refused now if it cannot be one,
+                # start (see _kubeflow_pending). Not for a scope started but
+                # switched off since (init(enabled=False) in the block): no start
+                # is to come, and it is written at the end as a record is (held
+                # as it was, the writer refused the end whole). Refused now if it cannot be one,
                 # when its type has a class (else one would be made for it here,
                 # not from the store's type, as at the start).
                 from lineage.records import record_class_for

@@ -1336,3 +1336,32 @@ class TestSDKObjectsInTrackAndWithBlocks:
         assert artifact_events(lineage_store, "checkpoints") == [("OUTPUT", ("yield", 0), yielded.id)]
         assert artifact_events(lineage_store, "train") == [("OUTPUT", ("return",), returned.id)]
         assert returned.id is not None and fields_read(lineage_store, returned.id)[1]["name"] == "two"
+
+
+class TestSDKObjectsFromAReview:
+    """Kubeflow SDK objects in with blocks, beyond the common case."""
+
+    def test_one_logged_once_tracking_is_switched_off_in_the_block_is_written_as_a_record_is(self, lineage_store):
+        """A record logged after init(enabled=False) in a block begun with
+        tracking on is written at its end. An SDK object was held as it was
+        (made a record only at a start that had passed): an object with an
+        id (logged before) made the writer refuse the end whole, and the
+        execution stayed RUNNING, its inputs and outputs lost."""
+        ws = Workspace(store=lineage_store, name="ws")
+        logged_before = Execution(name="before", workspace=ws).log_output(metadata.DataSet(uri="s3://off/k", name="k"))
+        assert logged_before.id is not None
+        try:
+            with lineage.execution("switched", store=lineage_store, workspace="ws") as ex:
+                ex.log_input(DataSet(uri="s3://off/in", name="in"))
+                lineage.init(enabled=False)
+                ex.log_output(logged_before)
+                ex.log_output(DataSet(uri="s3://off/out", name="out"))
+        finally:
+            lineage.init(enabled=True)
+        execution = mr.one_execution(lineage_store, "switched")
+        assert mr.state(execution) == "COMPLETE"
+        assert sorted(mr.paths(lineage_store, execution.id)) == [
+            ("INPUT", (), "s3://off/in"),
+            ("OUTPUT", (), "s3://off/k"),
+            ("OUTPUT", (), "s3://off/out"),
+        ]
