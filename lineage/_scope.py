@@ -724,7 +724,17 @@ class ExecutionScope:
         """Give the Kubeflow SDK-style objects the ids their records were written with."""
         for obj, record in self._kubeflow_objects:
             if record.id is not None:
-                obj.id = record.id
+                try:
+                    obj.id = record.id
+                except Exception as exc:  # a frozen dataclass, __slots__ without id
+                    # Said, never raised: the write has landed (raised from it,
+                    # the start was said not written and written again, and in
+                    # strict mode the call did not run). Its own class's doing.
+                    if _config.first_warning(("kubeflow object id", type(obj))):
+                        warn_never_raised(
+                            f"lineage wrote {type(obj).__qualname__} (artifact id {record.id}) but could not set its id "
+                            f"({type(exc).__name__}: {exc}); logged again, it is matched as a new object is"
+                        )
 
     def _output_digest(self, record: Artifact) -> Optional[_digest.Digest]:
         """The digest of an output's content when it is logged; None: taken
