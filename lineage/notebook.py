@@ -492,7 +492,7 @@ def _log(log: Any, record: Any, path: Tuple[Any, ...]) -> None:
         # An object of the Kubeflow SDK's classes (or written their way) is
         # made a record from its serialization(), the object's own code, which
         # may fail (the SDK's json.dumps of a date among its labels): said, as
-        # for a tracked call's argument; the cell did not run.
+        # for a tracked call's argument (raised, it stopped the cell).
         _fail_open(f"log the record of {'.'.join(map(str, path))}", exc)
 
 
