@@ -572,7 +572,12 @@ class TestOldStyleCustomArtifacts:
         keys = ["name", "step", "loss", "workspace"]
         assert subset(by_lineage, keys) == subset(by_sdk, keys)
         assert (by_lineage["id"], by_sdk["id"]) == (checkpoint.id, again.id)
-        assert by_lineage["uri"] == "s3://ckpt/1"  # lineage's __ALL_META__ holds every field
+        # The class's own __ALL_META__ (name and step), as the SDK stored it:
+        # lineage's layout added uri, kwargs and keys the class never had.
+        assert "uri" not in by_lineage and "kwargs" not in by_lineage
+        assert {k: v for k, v in by_lineage.items() if k not in ("id", "create_time")} == {
+            k: v for k, v in by_sdk.items() if k != "id"
+        }
 
     @pytest.mark.parametrize(
         ("old_cls", "new_cls", "fields", "extra"),
@@ -1043,7 +1048,8 @@ class TestKubeflowStyleObjectsKeepWhatTheSDKKept:
     )
     def test_an_attribute_no_store_can_hold_stays_in_the_object(self, tmp_path, attributes, kept):
         """The old SDK logs any attribute in its JSON, and lineage did: one
-        it cannot store as an extra property is left out, not refused."""
+        it cannot store as an extra property (a custom property) is left out
+        of those, not refused."""
         store = lineage.Store(url=f"sqlite:///{tmp_path / 's.db'}")
 
         class Loose:
@@ -1063,8 +1069,12 @@ class TestKubeflowStyleObjectsKeepWhatTheSDKKept:
                 )
 
         obj = Execution(name="t", workspace=Workspace(store=store, name="ws")).log_output(Loose(**attributes))
+        [stored] = store.store.get_artifacts_by_id([obj.id])
+        assert sorted(k for k in stored.custom_properties if not k.startswith("__")) == sorted(["kept", *kept])
+        # Its __ALL_META__ is the object's own JSON, as the SDK stored it: read
+        # back, every attribute is there, as for the object the SDK logged.
         extra = store.get_artifact(obj.id).extra
-        assert sorted(extra) == sorted(["kept", *kept]) and extra["kept"] == {"a": 1}
+        assert sorted(extra) == sorted(["kept", *attributes]) and extra["kept"] == {"a": 1}
 
     def test_an_sdk_object_logged_to_another_store_is_not_this_stores_artifact_of_its_id(self, tmp_path):
         a = lineage.Store(url=f"sqlite:///{tmp_path / 'a.db'}")
@@ -1403,3 +1413,107 @@ class TestSDKObjectsFromAReview:
         said = [str(w.message) for w in caught]
         assert not any("could not write" in text for text in said), said
         assert [text for text in said if "Frozen" in text and "id" in text], said
+
+
+class TaggedCheckpoint(metadata.Artifact):
+    """A custom class in the SDK's pattern with attributes of its own (tags)
+    that only its __ALL_META__ (json.dumps(self.__dict__)) keeps."""
+
+    ARTIFACT_TYPE_NAME = "acme.org/test/tagged_checkpoint"
+
+    def __init__(self, uri, name, step, tags, ensure_ascii=True):
+        self.uri, self.name, self.step, self.tags, self.id = uri, name, step, tags, None
+        self._ensure_ascii = ensure_ascii
+
+    def serialization(self):
+        meta = json.dumps({k: v for k, v in self.__dict__.items() if k != "_ensure_ascii"}, ensure_ascii=self._ensure_ascii)
+        return mlpb.Artifact(
+            uri=self.uri,
+            properties={
+                "name": mlpb.Value(string_value=self.name),
+                "step": mlpb.Value(int_value=self.step),
+                "__ALL_META__": mlpb.Value(string_value=meta),
+            },
+        )
+
+
+def _listed_the_same(rows: list) -> list:
+    """Workspace.list() rows but what differs between two loggings of one
+    object (its id, the workspace and run it was logged in, lineage's create_time)."""
+    return [{k: v for k, v in row.items() if k not in ("id", "workspace", "run", "create_time")} for row in rows]
+
+
+class TestSDKStyleObjectsStoreTheSDKsAllMeta:
+    """A custom class written the SDK's way, logged through lineage, stored
+    its __ALL_META__ in lineage's layout: its own attributes under "kwargs"
+    and keys it never had (description, owner, labels, create_time). The
+    SDK's Workspace.list() (and lineage's) then gave flat["kwargs"]["tags"]
+    where the same object logged by the SDK gives flat["tags"]."""
+
+    @pytest.fixture(params=["sqlite", "grpc"])
+    def stores(self, request, tmp_path):
+        lineage_store = lineage.Store(url=backends.make_url(request.param, tmp_path))
+        old = metadata.Store.__new__(metadata.Store)
+        old.store = metadata_store.MetadataStore(lineage_store.url.connection_config())
+        old.store.put_artifact_type(
+            mlpb.ArtifactType(
+                name=TaggedCheckpoint.ARTIFACT_TYPE_NAME,
+                properties={"name": mlpb.STRING, "step": mlpb.INT, "__ALL_META__": mlpb.STRING},
+            )
+        )
+        register_kubeflow_types(lineage_store)
+        return lineage_store, old
+
+    def test_list_reads_what_the_sdk_logged_of_the_same_object(self, stores):
+        lineage_store, old = stores
+        tags = {"stage": "prod", "seeds": [1, 2]}
+
+        def checkpoint():
+            return TaggedCheckpoint("s3://tagged/1", "tagged", 5, tags)
+
+        metadata.Execution(name="t", workspace=metadata.Workspace(store=old, name="by-sdk")).log_output(checkpoint())
+        Execution(name="t", workspace=Workspace(store=lineage_store, name="by-log")).log_output(checkpoint())
+
+        @lineage.track(store=lineage_store, workspace="by-track")
+        def train():
+            return checkpoint()
+
+        train()
+        with lineage.execution("t", store=lineage_store, workspace="by-with") as ex:
+            ex.log_output(checkpoint())
+
+        names = ("by-sdk", "by-log", "by-track", "by-with")
+        by_sdk_list = [
+            _listed_the_same(metadata.Workspace(store=old, name=n).list(TaggedCheckpoint.ARTIFACT_TYPE_NAME)) for n in names
+        ]
+        assert by_sdk_list[0] == [{"name": "tagged", "step": "", "uri": "s3://tagged/1", "tags": tags}]
+        assert by_sdk_list[1:] == [by_sdk_list[0]] * 3
+        by_lineage_list = [
+            _listed_the_same(Workspace(store=lineage_store, name=n).list(TaggedCheckpoint.ARTIFACT_TYPE_NAME)) for n in names
+        ]
+        assert by_lineage_list[0][0]["tags"] == tags
+        assert by_lineage_list[1:] == [by_lineage_list[0]] * 3
+
+    def test_read_back_as_a_record_as_what_the_sdk_logged(self, stores):
+        lineage_store, old = stores
+        tags = {"stage": "prod"}
+        by_sdk = metadata.Execution(name="t", workspace=metadata.Workspace(store=old, name="ws")).log_output(
+            TaggedCheckpoint("s3://tagged/2", "tagged", 5, tags)
+        )
+        by_lineage = Execution(name="t", workspace=Workspace(store=lineage_store, name="ws")).log_output(
+            TaggedCheckpoint("s3://tagged/2", "tagged", 5, tags)
+        )
+        read = [lineage_store.get_artifact(a.id) for a in (by_sdk, by_lineage)]
+        assert [(r.name, r.step, r.extra) for r in read] == [("tagged", 5, {"tags": tags})] * 2
+
+    def test_the_text_is_escaped_as_any_string(self, stores):
+        """A class whose JSON keeps non-ASCII as it is (U+E000, lineage's
+        escape mark, a NUL): stored escaped, read back exactly."""
+        lineage_store, _ = stores
+        tags = {"mark": "a\ue000b", "nul": "c\x00d", "accent": "é"}
+        logged = Execution(name="t", workspace=Workspace(store=lineage_store, name="ws")).log_output(
+            TaggedCheckpoint("s3://tagged/3", "tagged", 5, tags, ensure_ascii=False)
+        )
+        assert lineage_store.get_artifact(logged.id).extra == {"tags": tags}
+        (row,) = Workspace(store=lineage_store, name="ws").list(TaggedCheckpoint.ARTIFACT_TYPE_NAME)
+        assert row["tags"] == tags and "kwargs" not in row

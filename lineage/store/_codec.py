@@ -31,6 +31,7 @@ import math
 import os
 import re
 import threading
+import weakref
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import attrs
@@ -550,6 +551,31 @@ def _meta_text(record: Artifact) -> str:
     )
 
 
+#: id of a record made from a Kubeflow SDK-style object -> (a weak reference
+#: to it, the ``__ALL_META__`` text its ``serialization()`` gave). The SDK
+#: stored that text as it was (the class's own attributes at the top level):
+#: stored in lineage's layout instead, both SDKs' Workspace.list() gave the
+#: object's attributes under "kwargs" and keys the class never had.
+_kubeflow_meta: Dict[int, Tuple[Any, str]] = {}
+
+
+def _keep_kubeflow_meta(record: Artifact, text: str) -> None:
+    key = id(record)
+
+    def forget(ref: Any) -> None:
+        if _kubeflow_meta.get(key, (None,))[0] is ref:
+            _kubeflow_meta.pop(key, None)
+
+    _kubeflow_meta[key] = (weakref.ref(record, forget), text)
+
+
+def _kubeflow_meta_text(record: Artifact) -> Optional[str]:
+    """The ``__ALL_META__`` text of the Kubeflow SDK-style object *record*
+    was made from (see record_from_kubeflow_style), or None."""
+    kept = _kubeflow_meta.get(id(record))
+    return kept[1] if kept is not None and kept[0]() is record else None
+
+
 def _meta_value(name: str, value: Any) -> str:
     if name == "extra":
         return _META_JSON.encode(dict(value)) if value else "{}"
@@ -719,6 +745,12 @@ def artifact_to_proto(
         if value is not None:
             _put_property(properties, spec.name, spec.kind, value, mangle)
     stored_meta = meta_text if plain else encode(meta_text, mangle)
+    own_text = _kubeflow_meta_text(record) if _kubeflow_meta else None
+    if own_text is not None:
+        # Made from a Kubeflow SDK-style object: the text the SDK stored for it
+        # (escaped as any string; the record's own text still says whether
+        # its other strings need it).
+        meta_text, stored_meta = own_text, encode(own_text, mangle)
     if len(stored_meta) * 4 > MAX_INDEXED_BYTES and len(stored_meta.encode("utf-8")) > MAX_INDEXED_BYTES:
         # Too long to index: the Kubeflow SDK then sees the typed properties only.
         proto.custom_properties[LONG_META].proto_value.Pack(wrappers_pb2.StringValue(value=meta_text))
@@ -890,8 +922,9 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
     Its properties become fields of the record class of its type (one is
     made for a type no class describes: :func:`records.class_for_type`, with
     the properties the store's type *declared*, else those of this object),
-    its custom properties extra properties; lineage sets the workspace, run,
-    ``create_time`` and ``__ALL_META__`` itself, as for any record.
+    its custom properties extra properties; lineage sets the workspace, run
+    and ``create_time`` itself, as for any record. Its ``__ALL_META__`` is
+    stored as the object gave it (a JSON object), as the SDK stored it.
 
     Raises:
         InvalidTypeError: ``serialization()`` did not return an MLMD Artifact.
@@ -926,7 +959,14 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
     extra.update((k, v) for k, v in values.items() if k not in fields)
     # The SDK's own classes keep nested fields (hyperparameters, labels,
     # values) and their keyword arguments only in __ALL_META__.
-    meta = _json_object(proto.properties[ALL_META].string_value) if ALL_META in proto.properties else {}
+    own_text: Optional[str] = proto.properties[ALL_META].string_value if ALL_META in proto.properties else ""
+    try:
+        meta = json.loads(own_text) if own_text else None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        # None, or not a JSON object: neither SDK's list() reads it; stored in lineage's layout
+        meta, own_text = {}, None
     for key, value in meta.items():
         if key in fields and key not in kwargs and value is not None:
             kwargs[key] = value
@@ -967,8 +1007,12 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
         kwargs.setdefault(key, extra[key])
     extra = {k: v for k, v in extra.items() if k not in fields and k not in _SET_BY_LINEAGE}
     if records.is_builtin(cls):
-        return cls(uri=uri, **kwargs, **extra)  # type: ignore[no-any-return]
-    return cls(uri=uri, **kwargs, extra=extra)  # type: ignore[no-any-return]
+        record = cls(uri=uri, **kwargs, **extra)
+    else:
+        record = cls(uri=uri, **kwargs, extra=extra)
+    if own_text is not None:
+        _keep_kubeflow_meta(record, own_text)
+    return record  # type: ignore[no-any-return]
 
 
 def _json_object(text: str) -> Dict[str, Any]:
