@@ -551,22 +551,24 @@ def _meta_text(record: Artifact) -> str:
     )
 
 
+def keep_while_alive(table: Dict[int, Any], record: Any, value: Any) -> None:
+    """Keep *value* in *table* (by the record's id, with a weak reference to
+    it) while *record* lives; nothing for a record class without weakref
+    support. One dict operation: tables may be shared by threads."""
+    rid = id(record)
+    try:
+        ref = weakref.ref(record, lambda _: table.pop(rid, None))
+    except TypeError:
+        return
+    table[rid] = (ref, value)
+
+
 #: id of a record made from a Kubeflow SDK-style object -> (a weak reference
 #: to it, the ``__ALL_META__`` text its ``serialization()`` gave). The SDK
 #: stored that text as it was (the class's own attributes at the top level):
 #: stored in lineage's layout instead, both SDKs' Workspace.list() gave the
 #: object's attributes under "kwargs" and keys the class never had.
 _kubeflow_meta: Dict[int, Tuple[Any, str]] = {}
-
-
-def _keep_kubeflow_meta(record: Artifact, text: str) -> None:
-    key = id(record)
-
-    def forget(ref: Any) -> None:
-        if _kubeflow_meta.get(key, (None,))[0] is ref:
-            _kubeflow_meta.pop(key, None)
-
-    _kubeflow_meta[key] = (weakref.ref(record, forget), text)
 
 
 def _kubeflow_meta_text(record: Artifact) -> Optional[str]:
@@ -1011,7 +1013,7 @@ def record_from_kubeflow_style(obj: Any, declared: Optional[Mapping[str, str]] =
     else:
         record = cls(uri=uri, **kwargs, extra=extra)
     if own_text is not None:
-        _keep_kubeflow_meta(record, own_text)
+        keep_while_alive(_kubeflow_meta, record, own_text)
     return record  # type: ignore[no-any-return]
 
 

@@ -406,21 +406,10 @@ def _stamp_copy(record: Artifact, logged: Any) -> None:
         return
     _stamp([(record, artifact_id, held)], token)
     if len(noted) == 1:
-        _keep_digest(_record_digests_for(token), record, noted[0])
+        codec.keep_while_alive(_record_digests_for(token), record, noted[0])
 
 
 records.copy_hooks = (_logged_for_copy, _stamp_copy)
-
-
-def _keep_digest(digests: Dict[int, Any], record: Artifact, noted: str) -> None:
-    """Keep in *digests* (a store's: see _record_digests_for) the digest
-    *record* was written with, while it lives."""
-    rid = id(record)
-    try:
-        ref = weakref.ref(record, lambda _: digests.pop(rid, None))
-    except TypeError:
-        return
-    digests[rid] = (ref, noted)  # one dict operation: shared by the store's writers
 
 
 def _give_ids(given: Iterable[Tuple[Artifact, int, Optional[Tuple[Any, ...]]]], writer: Any) -> None:
@@ -978,7 +967,7 @@ class Writer:
         digested, a file missing then: bytes it has later are new)."""
         if digest is _digest.NONE or not schema.deduplicate:
             return
-        _keep_digest(self._record_digests, record, digest.digest or _SKIPPED)
+        codec.keep_while_alive(self._record_digests, record, digest.digest or _SKIPPED)
 
     def _content_changed(self, record: Artifact, taken: Optional[_digest.Digest]) -> bool:
         """Whether *record*, which has an id this process gave it, names a
